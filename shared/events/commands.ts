@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { instanceSpecSchema, isoTimestampSchema, regionSchema, versionSchema } from './instance.js';
+
+/** Lifecycle commands, published on `mi-lifecycle`. */
+export const LIFECYCLE_COMMANDS = [
+  'instance.create',
+  'instance.upgrade',
+  'instance.restore',
+  'instance.delete',
+  'instance.disaster-recovery',
+  'instance.backup',
+] as const;
+export type LifecycleCommandType = (typeof LIFECYCLE_COMMANDS)[number];
+
+const noteSchema = z.string({ error: 'expected a note (a string)' }).max(500, {
+  error: 'expected a note of at most 500 characters',
+});
+
+export const createPayloadSchema = z.strictObject(
+  {
+    spec: instanceSpecSchema,
+    /** Lifetime of a dev instance when the spec names no expiry (default 7 days). */
+    ttlHours: z
+      .number({ error: 'expected a number of hours' })
+      .int({ error: 'expected a whole number of hours' })
+      .min(1, { error: 'expected at least 1 hour' })
+      .max(24 * 90, { error: 'expected at most 2160 hours (90 days)' })
+      .optional(),
+  },
+  { error: 'expected a payload object' },
+);
+
+export const upgradePayloadSchema = z.strictObject(
+  { targetVersion: versionSchema },
+  { error: 'expected a payload object' },
+);
+
+const backupSourceSchema = z
+  .strictObject(
+    {
+      kind: z.literal('backup', { error: 'expected "backup" or "point-in-time"' }),
+      /** A Cloud SQL backup run id (int64 as a decimal string, as the API returns it). */
+      cloudSqlBackupRunId: z
+        .string({ error: 'expected a Cloud SQL backup run id (a string of digits)' })
+        .regex(/^[0-9]{1,20}$/, { error: 'expected a Cloud SQL backup run id (a string of digits)' })
+        .optional(),
+      /** A Backup for GKE backup name: projects/P/locations/L/backupPlans/B/backups/ID. */
+      gkeBackup: z
+        .string({ error: 'expected a GKE backup name (a string)' })
+        .regex(/^projects\/[^/]+\/locations\/[^/]+\/backupPlans\/[^/]+\/backups\/[^/]+$/, {
+          error: 'expected a GKE backup name projects/P/locations/L/backupPlans/B/backups/ID',
+        })
+        .optional(),
+    },
+    { error: 'expected a restore source object' },
+  )
+  .refine((source) => source.cloudSqlBackupRunId !== undefined || source.gkeBackup !== undefined, {
+    error: 'expected cloudSqlBackupRunId, gkeBackup or both',
+  });
+
+const pointInTimeSourceSchema = z.strictObject(
+  {
+    kind: z.literal('point-in-time', { error: 'expected "backup" or "point-in-time"' }),
+    time: isoTimestampSchema,
+  },
+  { error: 'expected a restore source object' },
+);
+
+export const restorePayloadSchema = z.strictObject(
+  {
+    source: z.discriminatedUnion('kind', [backupSourceSchema, pointInTimeSourceSchema], {
+      error: 'expected source.kind "backup" or "point-in-time"',
+    }),
+  },
+  { error: 'expected a payload object' },
+);
+
+export const deletePayloadSchema = z.strictObject(
+  {
+    /** A prod delete must repeat the instance slug, so a wrong id cannot delete a customer. */
+    confirmSlug: z.string({ error: 'expected the instance slug (a string)' }).optional(),
+  },
+  { error: 'expected a payload object' },
+);
+
+export const disasterRecoveryPayloadSchema = z.strictObject(
+  { targetRegion: regionSchema },
+  { error: 'expected a payload object' },
+);
+
+export const backupPayloadSchema = z.strictObject(
+  { note: noteSchema.optional() },
+  { error: 'expected a payload object' },
+);
+
+export const LIFECYCLE_PAYLOAD_SCHEMAS = {
+  'instance.create': createPayloadSchema,
+  'instance.upgrade': upgradePayloadSchema,
+  'instance.restore': restorePayloadSchema,
+  'instance.delete': deletePayloadSchema,
+  'instance.disaster-recovery': disasterRecoveryPayloadSchema,
+  'instance.backup': backupPayloadSchema,
+} as const satisfies Record<LifecycleCommandType, z.ZodType>;
+
+export type LifecyclePayloads = {
+  [K in LifecycleCommandType]: z.infer<(typeof LIFECYCLE_PAYLOAD_SCHEMAS)[K]>;
+};

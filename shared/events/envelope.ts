@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { LIFECYCLE_COMMANDS, LIFECYCLE_PAYLOAD_SCHEMAS, type LifecyclePayloads } from './commands.js';
+import { EXECUTOR_PAYLOAD_SCHEMAS, EXECUTOR_TYPES, type ExecutorPayloads } from './executor.js';
+import { FACT_PAYLOAD_SCHEMAS, FACT_TYPES, type FactPayloads } from './facts.js';
+import { instanceIdSchema, isoTimestampSchema } from './instance.js';
+
+/** Every event type of every topic, with the schema of its payload. */
+export const PAYLOAD_SCHEMAS = {
+  ...LIFECYCLE_PAYLOAD_SCHEMAS,
+  ...FACT_PAYLOAD_SCHEMAS,
+  ...EXECUTOR_PAYLOAD_SCHEMAS,
+} as const;
+export type EventPayloads = LifecyclePayloads & FactPayloads & ExecutorPayloads;
+export type EventType = keyof EventPayloads;
+export const EVENT_TYPES = [...LIFECYCLE_COMMANDS, ...FACT_TYPES, ...EXECUTOR_TYPES] as const satisfies readonly EventType[];
+
+/** Types whose envelope must name an instance. */
+const NEEDS_INSTANCE: ReadonlySet<string> = new Set<string>([...LIFECYCLE_COMMANDS, 'instance.expiring']);
+
+export const SCHEMA_VERSION = 1;
+
+/** The envelope's own fields; the payload is checked against its type's schema afterwards. */
+export const envelopeSchema = z.strictObject(
+  {
+    eventId: z.uuid({ error: 'expected a UUID chosen by the publisher' }),
+    type: z.string({ error: 'expected an event type (a string)' }),
+    schemaVersion: z.literal(SCHEMA_VERSION, { error: `expected schemaVersion ${SCHEMA_VERSION}` }),
+    instanceId: instanceIdSchema.optional(),
+    actor: z
+      .string({ error: 'expected who asked (a string)' })
+      .min(1, { error: 'expected who asked, not an empty string' })
+      .max(200, { error: 'expected at most 200 characters' }),
+    reason: z
+      .string({ error: 'expected why (a string)' })
+      .min(1, { error: 'expected why, not an empty string' })
+      .max(1000, { error: 'expected at most 1000 characters' }),
+    issuedAt: isoTimestampSchema,
+    payload: z.unknown(),
+  },
+  { error: 'expected an event envelope (a JSON object)' },
+);
+
+/** One event on any topic. */
+export interface Envelope<T extends EventType = EventType> {
+  eventId: string;
+  type: T;
+  schemaVersion: typeof SCHEMA_VERSION;
+  instanceId?: string;
+  actor: string;
+  reason: string;
+  issuedAt: string;
+  payload: EventPayloads[T];
+}
+
+export type AnyEnvelope = { [K in EventType]: Envelope<K> }[EventType];
+
+/** Where a message failed to decode, and which field was at fault. */
+export class DecodeError extends Error {
+  constructor(
+    readonly stage: 'cloudevent' | 'base64' | 'utf8' | 'json' | 'envelope' | 'type' | 'payload',
+    readonly field: string | undefined,
+    message: string,
+    /** The event id, when the message got far enough to have one. */
+    readonly eventId?: string,
+  ) {
+    super(field ? `${field}: ${message}` : message);
+    this.name = 'DecodeError';
+  }
+}
+
+function fieldOf(path: readonly PropertyKey[]): string {
+  return path.map((part) => (typeof part === 'number' ? `[${part}]` : String(part))).join('.').replace(/\.\[/g, '[');
+}
+
+/** Turns the first schema issue into a DecodeError naming the field. */
+export function issueToDecodeError(
+  stage: DecodeError['stage'],
+  error: z.ZodError,
+  prefix: readonly PropertyKey[],
+  eventId?: string,
+): DecodeError {
+  const issue = error.issues[0];
+  if (issue === undefined) return new DecodeError(stage, undefined, 'invalid', eventId);
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0] ?? '?';
+    return new DecodeError(stage, fieldOf([...prefix, ...issue.path, key]), 'unexpected field', eventId);
+  }
+  const missing = issue.code === 'invalid_type' && 'input' in issue && issue.input === undefined;
+  const message = missing ? `is missing (${issue.message})` : issue.message;
+  const field = fieldOf([...prefix, ...issue.path]);
+  return new DecodeError(stage, field === '' ? undefined : field, message, eventId);
+}
+
+/** Validates a parsed JSON value as an envelope of one of the allowed types. */
+export function parseEnvelope(value: unknown, allowed: readonly EventType[]): AnyEnvelope {
+  const base = envelopeSchema.safeParse(value, { reportInput: true });
+  if (!base.success) {
+    const candidate = value as { eventId?: unknown } | null;
+    const eventId =
+      typeof candidate === 'object' && candidate !== null && typeof candidate.eventId === 'string' && z.uuid().safeParse(candidate.eventId).success
+        ? candidate.eventId
+        : undefined;
+    throw issueToDecodeError('envelope', base.error, [], eventId);
+  }
+  const envelope = base.data;
+  if (!(allowed as readonly string[]).includes(envelope.type)) {
+    throw new DecodeError(
+      'type',
+      'type',
+      `unknown event type ${JSON.stringify(envelope.type)}; expected one of ${allowed.join(', ')}`,
+      envelope.eventId,
+    );
+  }
+  const type = envelope.type as EventType;
+  if (NEEDS_INSTANCE.has(type) && envelope.instanceId === undefined) {
+    throw new DecodeError('envelope', 'instanceId', `is missing (a ${type} names its instance)`, envelope.eventId);
+  }
+  const payload = PAYLOAD_SCHEMAS[type].safeParse(envelope.payload, { reportInput: true });
+  if (!payload.success) throw issueToDecodeError('payload', payload.error, ['payload'], envelope.eventId);
+  if (type === 'instance.create') {
+    const spec = (payload.data as LifecyclePayloads['instance.create']).spec;
+    if (spec.id !== envelope.instanceId) {
+      throw new DecodeError('payload', 'payload.spec.id', `must equal instanceId ${JSON.stringify(envelope.instanceId)}`, envelope.eventId);
+    }
+  }
+  return { ...envelope, type, payload: payload.data } as AnyEnvelope;
+}
+
+/** Builds a valid envelope for publishing; throws a DecodeError naming the field when it is not. */
+export function makeEnvelope<T extends EventType>(input: {
+  type: T;
+  payload: EventPayloads[T];
+  actor: string;
+  reason: string;
+  instanceId?: string;
+  eventId?: string;
+  issuedAt?: string;
+}): Envelope<T> {
+  const envelope = {
+    eventId: input.eventId ?? randomUUID(),
+    type: input.type,
+    schemaVersion: SCHEMA_VERSION,
+    ...(input.instanceId === undefined ? {} : { instanceId: input.instanceId }),
+    actor: input.actor,
+    reason: input.reason,
+    issuedAt: input.issuedAt ?? new Date().toISOString(),
+    payload: input.payload,
+  };
+  return parseEnvelope(envelope, [input.type]) as unknown as Envelope<T>;
+}

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+
+/** Runs the executor knows how to do. */
+export const EXECUTOR_ACTIONS = ['provision', 'upgrade', 'apply', 'plan', 'destroy', 'switch-over', 'verify'] as const;
+export type ExecutorAction = (typeof EXECUTOR_ACTIONS)[number];
+
+/** Types on `mi-executor-requests` and `mi-executor-results`. */
+export const EXECUTOR_TYPES = ['executor.run-requested', 'executor.run-finished'] as const;
+export type ExecutorType = (typeof EXECUTOR_TYPES)[number];
+
+export const RUN_KEY_PATTERN = /^[a-z0-9][a-z0-9:._-]{0,199}$/;
+
+export const EXECUTOR_PAYLOAD_SCHEMAS = {
+  'executor.run-requested': z.strictObject({
+    /** The executor deduplicates runs by this key (operation and step). */
+    runKey: z.string().regex(RUN_KEY_PATTERN, { error: 'expected a run key' }),
+    action: z.enum(EXECUTOR_ACTIONS),
+    params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  }),
+  'executor.run-finished': z.strictObject({
+    runKey: z.string().regex(RUN_KEY_PATTERN, { error: 'expected a run key' }),
+    action: z.enum(EXECUTOR_ACTIONS),
+    outcome: z.enum(['succeeded', 'failed'], { error: 'expected outcome "succeeded" or "failed"' }),
+    detail: z.string().max(2000),
+  }),
+} as const satisfies Record<ExecutorType, z.ZodType>;
+
+export type ExecutorPayloads = { [K in ExecutorType]: z.infer<(typeof EXECUTOR_PAYLOAD_SCHEMAS)[K]> };

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { isoTimestampSchema } from './instance.js';
+
+/** Facts published on `mi-events` for anyone listening. */
+export const FACT_TYPES = [
+  'operation.accepted',
+  'operation.rejected',
+  'operation.succeeded',
+  'operation.failed',
+  'operation.stuck',
+  'operation.abandoned',
+  'instance.expiring',
+  'alert',
+] as const;
+export type FactType = (typeof FACT_TYPES)[number];
+
+/** Why an event was refused, so automated sources know whether to try again. */
+export const REJECTION_CODES = [
+  'busy',
+  'unknown-instance',
+  'invalid',
+  'not-newer',
+  'not-active',
+  'not-implemented',
+  'already-exists',
+] as const;
+export type RejectionCode = (typeof REJECTION_CODES)[number];
+
+const operationRef = {
+  operationId: z.string().min(1),
+  operationType: z.string().min(1),
+};
+
+export const FACT_PAYLOAD_SCHEMAS = {
+  'operation.accepted': z.strictObject({ ...operationRef }),
+  'operation.rejected': z.strictObject({
+    code: z.enum(REJECTION_CODES),
+    message: z.string(),
+    causeEventId: z.string(),
+    causeType: z.string(),
+  }),
+  'operation.succeeded': z.strictObject({ ...operationRef, result: z.record(z.string(), z.unknown()) }),
+  'operation.failed': z.strictObject({ ...operationRef, failedStep: z.string(), reason: z.string() }),
+  'operation.stuck': z.strictObject({ ...operationRef, deadline: isoTimestampSchema, stillRunning: z.array(z.string()) }),
+  'operation.abandoned': z.strictObject({ ...operationRef, by: z.string(), why: z.string() }),
+  'instance.expiring': z.strictObject({ expiresAt: isoTimestampSchema }),
+  alert: z.strictObject({
+    severity: z.enum(['info', 'warning', 'critical']),
+    summary: z.string(),
+    details: z.record(z.string(), z.unknown()),
+  }),
+} as const satisfies Record<FactType, z.ZodType>;
+
+export type FactPayloads = { [K in FactType]: z.infer<(typeof FACT_PAYLOAD_SCHEMAS)[K]> };

@@ -1,0 +1,261 @@
+/**
+ * The interfaces the domain needs from the world. Each has a Google Cloud adapter in
+ * shared/gcp and, for the services that cannot run here, a simulator in shared/sim.
+ * Adapters give every call a deadline and fail with a retryable ControlPlaneError when it
+ * passes; expected "no such thing" answers are values (undefined), not exceptions.
+ */
+import type { AnyEnvelope, Envelope, EventType, ExecutorAction } from './events/index.js';
+
+// ---------------------------------------------------------------------------- clock
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+// ---------------------------------------------------------------------------- state store
+
+/** A Firestore document as plain data: JSON values, with Date for timestamps. */
+export type DocumentData = Record<string, unknown>;
+
+export type WhereOp = '==' | '!=' | '<' | '<=' | '>' | '>=' | 'in' | 'array-contains';
+
+export interface QuerySpec {
+  /** A collection path such as `operations` or `rollouts/r1/instances`. */
+  collection: string;
+  where?: ReadonlyArray<{ field: string; op: WhereOp; value: unknown }>;
+  orderBy?: ReadonlyArray<{ field: string; direction?: 'asc' | 'desc' }>;
+  limit?: number;
+  /** Document id to start after (ordered by document id when no orderBy is given). */
+  startAfterId?: string;
+}
+
+export interface StoredDocument<T extends DocumentData = DocumentData> {
+  id: string;
+  path: string;
+  data: T;
+}
+
+/**
+ * Reads and writes inside one Firestore transaction. All reads come before any write (as
+ * Firestore requires); writes are applied at commit, and the whole callback may run again
+ * when the transaction is retried, so it must have no other side effects.
+ */
+export interface StoreTransaction {
+  get<T extends DocumentData>(path: string): Promise<T | undefined>;
+  getAll<T extends DocumentData>(paths: readonly string[]): Promise<Array<T | undefined>>;
+  query<T extends DocumentData>(spec: QuerySpec): Promise<Array<StoredDocument<T>>>;
+  /** Fails the commit when the document exists. */
+  create(path: string, data: DocumentData): void;
+  set(path: string, data: DocumentData): void;
+  /** Merges top-level fields into an existing document; fails the commit when it is missing. */
+  update(path: string, data: DocumentData): void;
+  delete(path: string): void;
+}
+
+export interface StateStore {
+  get<T extends DocumentData>(path: string): Promise<T | undefined>;
+  set(path: string, data: DocumentData): Promise<void>;
+  /** Throws ControlPlaneError `already-exists` when the document exists. */
+  create(path: string, data: DocumentData): Promise<void>;
+  delete(path: string): Promise<void>;
+  query<T extends DocumentData>(spec: QuerySpec): Promise<Array<StoredDocument<T>>>;
+  /** Ids only (no document data transferred), for paging large collections. */
+  queryIds(spec: QuerySpec): Promise<string[]>;
+  count(spec: Omit<QuerySpec, 'orderBy' | 'limit' | 'startAfterId'>): Promise<number>;
+  transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T>;
+}
+
+// ---------------------------------------------------------------------------- event bus
+
+export interface PublishOptions {
+  orderingKey?: string;
+  attributes?: Record<string, string>;
+}
+
+export interface EventBus {
+  /** Publishes one envelope as JSON; resolves with the Pub/Sub message id. */
+  publish(topic: string, envelope: AnyEnvelope | Envelope<EventType>, options?: PublishOptions): Promise<string>;
+}
+
+// ---------------------------------------------------------------------------- Cloud SQL Admin v1
+
+/** `Operation` of the Cloud SQL Admin API (the fields the control plane reads). */
+export interface SqlOperation {
+  name: string;
+  status: 'SQL_OPERATION_STATUS_UNSPECIFIED' | 'PENDING' | 'RUNNING' | 'DONE';
+  operationType: string;
+  targetId: string;
+  targetProject: string;
+  insertTime: string;
+  startTime?: string;
+  endTime?: string;
+  /** Present when a DONE operation failed. */
+  error?: { errors: Array<{ code: string; message: string }> };
+  /** For a backup run insert: the id of the run it created. */
+  backupContext?: { backupId: string };
+}
+
+export type SqlBackupRunStatus =
+  | 'SQL_BACKUP_RUN_STATUS_UNSPECIFIED'
+  | 'ENQUEUED'
+  | 'OVERDUE'
+  | 'RUNNING'
+  | 'FAILED'
+  | 'SUCCESSFUL'
+  | 'SKIPPED'
+  | 'DELETION_PENDING'
+  | 'DELETION_FAILED'
+  | 'DELETED';
+
+/** `BackupRun` of the Cloud SQL Admin API. Ids are int64 rendered as decimal strings. */
+export interface SqlBackupRun {
+  kind: 'sql#backupRun';
+  id: string;
+  instance: string;
+  status: SqlBackupRunStatus;
+  type: 'ON_DEMAND' | 'AUTOMATED';
+  description?: string;
+  enqueuedTime: string;
+  windowStartTime?: string;
+  startTime?: string;
+  endTime?: string;
+  location?: string;
+  backupKind?: 'SNAPSHOT' | 'PHYSICAL';
+  error?: { code: string; message: string };
+}
+
+export interface SqlBackupConfiguration {
+  enabled: boolean;
+  startTime?: string;
+  location?: string;
+  pointInTimeRecoveryEnabled: boolean;
+  transactionLogRetentionDays: number;
+  backupRetentionSettings: { retentionUnit: 'COUNT'; retainedBackups: number };
+}
+
+export interface SqlInstance {
+  name: string;
+  project: string;
+  region: string;
+  databaseVersion: string;
+  state: 'RUNNABLE' | 'SUSPENDED' | 'PENDING_DELETE' | 'PENDING_CREATE' | 'MAINTENANCE' | 'FAILED';
+  settings: { tier: string; backupConfiguration: SqlBackupConfiguration };
+}
+
+export interface Page<T> {
+  items: T[];
+  nextPageToken?: string;
+}
+
+/**
+ * Cloud SQL Admin. Errors: `conflict` (409: another operation runs on the instance; retry
+ * later), `not-found` (404), `unavailable` (503), `rate-limited` (429).
+ */
+export interface CloudSqlPort {
+  /** Starts an on-demand backup; every call creates a new run (there is no id to dedupe on). */
+  insertBackupRun(project: string, instance: string, body: { description: string }): Promise<SqlOperation>;
+  listBackupRuns(project: string, instance: string, page?: { pageToken?: string; maxResults?: number }): Promise<Page<SqlBackupRun>>;
+  getBackupRun(project: string, instance: string, id: string): Promise<SqlBackupRun | undefined>;
+  getOperation(project: string, operation: string): Promise<SqlOperation | undefined>;
+  /** Operations on one instance, newest first. */
+  listOperations(project: string, instance: string, page?: { pageToken?: string; maxResults?: number }): Promise<Page<SqlOperation>>;
+  getInstance(project: string, instance: string): Promise<SqlInstance | undefined>;
+  /** Deletes the instance; like the real service, its ordinary backups go with it. */
+  deleteInstance(project: string, instance: string): Promise<SqlOperation>;
+}
+
+// ---------------------------------------------------------------------------- Backup for GKE v1
+
+/** A long-running operation of Backup for GKE. */
+export interface GkeOperation {
+  name: string;
+  done: boolean;
+  error?: { code: number; message: string };
+  metadata?: Record<string, unknown>;
+  response?: Record<string, unknown>;
+}
+
+export type GkeBackupState = 'STATE_UNSPECIFIED' | 'CREATING' | 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED' | 'DELETING';
+
+/** `Backup` of Backup for GKE v1 (the fields the control plane reads). */
+export interface GkeBackup {
+  name: string;
+  uid: string;
+  state: GkeBackupState;
+  stateReason?: string;
+  manual: boolean;
+  description?: string;
+  labels?: Record<string, string>;
+  createTime: string;
+  completeTime?: string;
+  retainDays?: number;
+  retainExpireTime?: string;
+}
+
+export interface GkeBackupPlan {
+  name: string;
+  uid: string;
+  cluster: string;
+  state: 'STATE_UNSPECIFIED' | 'CLUSTER_PENDING' | 'PROVISIONING' | 'READY' | 'FAILED' | 'DEACTIVATED' | 'DELETING';
+  deactivated?: boolean;
+  backupSchedule?: { cronSchedule?: string; paused?: boolean };
+  retentionPolicy?: { backupRetainDays?: number; backupDeleteLockDays?: number; locked?: boolean };
+  backupConfig?: {
+    allNamespaces?: boolean;
+    includeVolumeData?: boolean;
+    includeSecrets?: boolean;
+  };
+}
+
+/**
+ * Backup for GKE. Errors: `already-exists` (409 on a backup id in use: fetch it), `not-found`
+ * (404), `unavailable` (503), `rate-limited` (429).
+ */
+export interface GkeBackupPort {
+  /** `parent` is a backup plan name; `backupId` must match ^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$. */
+  createBackup(parent: string, backupId: string, body: { description?: string; labels?: Record<string, string> }): Promise<GkeOperation>;
+  getBackup(name: string): Promise<GkeBackup | undefined>;
+  listBackups(parent: string, page?: { pageToken?: string; pageSize?: number }): Promise<Page<GkeBackup>>;
+  getBackupPlan(name: string): Promise<GkeBackupPlan | undefined>;
+  getOperation(name: string): Promise<GkeOperation | undefined>;
+}
+
+// ---------------------------------------------------------------------------- executor
+
+export type RunState = 'unknown' | 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface RunRequest {
+  /** The executor deduplicates by this key: one run per key, however often asked. */
+  runKey: string;
+  action: ExecutorAction;
+  instanceId: string;
+  params: Record<string, string | number | boolean>;
+  actor: string;
+  reason: string;
+}
+
+/** The external runner: asked on `mi-executor-requests`, answers on `mi-executor-results`. */
+export interface ExecutorPort {
+  requestRun(request: RunRequest): Promise<void>;
+  getRunStatus(runKey: string): Promise<{ state: RunState; detail?: string }>;
+}
+
+// ---------------------------------------------------------------------------- Cloud Scheduler
+
+export interface SchedulerJob {
+  /** projects/P/locations/L/jobs/NAME */
+  name: string;
+  schedule: string;
+  timeZone: string;
+  state: 'STATE_UNSPECIFIED' | 'ENABLED' | 'PAUSED' | 'DISABLED' | 'UPDATE_FAILED';
+  pubsubTarget?: { topicName: string };
+  lastAttemptTime?: string;
+  /** The result of the last attempt: code 0 is success (google.rpc.Status). */
+  status?: { code: number; message?: string };
+}
+
+export interface SchedulerPort {
+  listJobs(parent: string, page?: { pageToken?: string; pageSize?: number }): Promise<Page<SchedulerJob>>;
+}
