@@ -66,7 +66,7 @@ export function describeError(error: unknown): string {
       parts.push(current.message);
       current = current.cause;
     } else {
-      parts.push(String(current));
+      parts.push(typeof current === 'string' ? current : JSON.stringify(current));
       current = undefined;
     }
   }
