@@ -31,7 +31,7 @@ export interface QuerySpec {
   startAfterId?: string;
 }
 
-export interface StoredDocument<T extends DocumentData = DocumentData> {
+export interface StoredDocument<T extends object = DocumentData> {
   id: string;
   path: string;
   data: T;
@@ -43,24 +43,24 @@ export interface StoredDocument<T extends DocumentData = DocumentData> {
  * when the transaction is retried, so it must have no other side effects.
  */
 export interface StoreTransaction {
-  get<T extends DocumentData>(path: string): Promise<T | undefined>;
-  getAll<T extends DocumentData>(paths: readonly string[]): Promise<Array<T | undefined>>;
-  query<T extends DocumentData>(spec: QuerySpec): Promise<Array<StoredDocument<T>>>;
+  get<T extends object = DocumentData>(path: string): Promise<T | undefined>;
+  getAll<T extends object = DocumentData>(paths: readonly string[]): Promise<Array<T | undefined>>;
+  query<T extends object = DocumentData>(spec: QuerySpec): Promise<Array<StoredDocument<T>>>;
   /** Fails the commit when the document exists. */
-  create(path: string, data: DocumentData): void;
-  set(path: string, data: DocumentData): void;
+  create(path: string, data: object): void;
+  set(path: string, data: object): void;
   /** Merges top-level fields into an existing document; fails the commit when it is missing. */
-  update(path: string, data: DocumentData): void;
+  update(path: string, data: object): void;
   delete(path: string): void;
 }
 
 export interface StateStore {
-  get<T extends DocumentData>(path: string): Promise<T | undefined>;
-  set(path: string, data: DocumentData): Promise<void>;
+  get<T extends object = DocumentData>(path: string): Promise<T | undefined>;
+  set(path: string, data: object): Promise<void>;
   /** Throws ControlPlaneError `already-exists` when the document exists. */
-  create(path: string, data: DocumentData): Promise<void>;
+  create(path: string, data: object): Promise<void>;
   delete(path: string): Promise<void>;
-  query<T extends DocumentData>(spec: QuerySpec): Promise<Array<StoredDocument<T>>>;
+  query<T extends object = DocumentData>(spec: QuerySpec): Promise<Array<StoredDocument<T>>>;
   /** Ids only (no document data transferred), for paging large collections. */
   queryIds(spec: QuerySpec): Promise<string[]>;
   count(spec: Omit<QuerySpec, 'orderBy' | 'limit' | 'startAfterId'>): Promise<number>;

@@ -1,0 +1,492 @@
+/**
+ * Operations as stored state machines: pure functions over plain data, no I/O. The engine
+ * (shared/engine) reads documents, calls these, and writes what they return.
+ */
+import semver from 'semver';
+import type { AnyEnvelope, InstanceRecord, LifecycleCommandType, RejectionCode } from '../events/index.js';
+
+export const OPERATION_TYPES = ['create', 'upgrade', 'restore', 'delete', 'disaster-recovery', 'backup'] as const;
+export type OperationType = (typeof OPERATION_TYPES)[number];
+
+export const OPERATION_OF_COMMAND: Record<LifecycleCommandType, OperationType> = {
+  'instance.create': 'create',
+  'instance.upgrade': 'upgrade',
+  'instance.restore': 'restore',
+  'instance.delete': 'delete',
+  'instance.disaster-recovery': 'disaster-recovery',
+  'instance.backup': 'backup',
+};
+
+/** Operations whose state machines exist; the others are refused until their issue lands. */
+export const IMPLEMENTED_OPERATIONS: ReadonlySet<OperationType> = new Set<OperationType>(['backup', 'upgrade']);
+
+export type OperationStatus = 'accepted' | 'running' | 'succeeded' | 'failed' | 'stuck' | 'abandoned';
+export type StepStatus = 'pending' | 'starting' | 'running' | 'succeeded' | 'failed';
+export type StepKind = 'sql-backup' | 'gke-backup' | 'executor-run';
+
+export type StepParams = Record<string, string | number | boolean>;
+
+export interface Step {
+  name: string;
+  kind: StepKind;
+  /** Steps that must have succeeded before this one may start. */
+  after: string[];
+  params: StepParams;
+  status: StepStatus;
+  attempts: number;
+  /** Who claimed the step and until when; a claim left by a crash expires. */
+  claim: { token: string; until: string } | null;
+  /** What the step started: backup run id, GKE backup name, executor run key. */
+  handles: Record<string, string>;
+  /** A retried step waits until then. */
+  notBefore: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error: string | null;
+}
+
+export interface OperationRecord {
+  id: string;
+  type: OperationType;
+  instanceId: string;
+  status: OperationStatus;
+  steps: Step[];
+  params: StepParams;
+  actor: string;
+  reason: string;
+  causeEventId: string;
+  createdAt: string;
+  updatedAt: string;
+  /** Past this, a running operation is stuck. */
+  deadline: string;
+  /** When the reconciler should look at it next. */
+  nextRunAt: string;
+  finishedAt: string | null;
+  failure: { step: string; reason: string } | null;
+  result: Record<string, string | number | boolean> | null;
+  stuckSince: string | null;
+  abandoned: { by: string; why: string; at: string } | null;
+}
+
+export interface EngineTimings {
+  /** How long a claimed step may stay in `starting` before another worker may take it. */
+  claimMs: number;
+  /** How often running steps are polled. */
+  pollMs: number;
+  /** First delay after a retryable failure; doubled per attempt up to maxBackoffMs. */
+  backoffMs: number;
+  maxBackoffMs: number;
+  /** A step failing retryably this many times fails for good. */
+  maxAttempts: number;
+  deadlineMs: Record<OperationType, number>;
+}
+
+export const DEFAULT_TIMINGS: EngineTimings = {
+  claimMs: 2 * 60_000,
+  pollMs: 30_000,
+  backoffMs: 15_000,
+  maxBackoffMs: 10 * 60_000,
+  maxAttempts: 12,
+  deadlineMs: {
+    create: 3 * 3_600_000,
+    upgrade: 4 * 3_600_000,
+    restore: 4 * 3_600_000,
+    delete: 3 * 3_600_000,
+    'disaster-recovery': 6 * 3_600_000,
+    backup: 2 * 3_600_000,
+  },
+};
+
+/** The operation an event creates has an id derived from the event id, so a second create collides. */
+export function operationIdFor(eventId: string): string {
+  return `op-${eventId}`;
+}
+
+/** The key an executor run or a backup carries: one per operation and step. */
+export function sideEffectKey(operationId: string, stepName: string): string {
+  return `${operationId}:${stepName}`;
+}
+
+export type Acceptance =
+  | { kind: 'accept'; operation: OperationRecord; instanceAfter: InstanceRecord }
+  | { kind: 'reject'; code: RejectionCode; message: string };
+
+const BUSY_STATUS: Partial<Record<OperationType, InstanceRecord['status']>> = {
+  backup: 'backing-up',
+  upgrade: 'upgrading',
+  restore: 'restoring',
+  delete: 'deleting',
+  'disaster-recovery': 'recovering',
+};
+
+/** Decides whether a lifecycle command starts an operation on this instance now. */
+export function decideAcceptance(
+  envelope: AnyEnvelope,
+  instance: InstanceRecord | undefined,
+  now: Date,
+  timings: EngineTimings = DEFAULT_TIMINGS,
+): Acceptance {
+  const type = OPERATION_OF_COMMAND[envelope.type as LifecycleCommandType];
+  if (type === undefined) {
+    return { kind: 'reject', code: 'invalid', message: `${envelope.type} is not a lifecycle command` };
+  }
+  if (!IMPLEMENTED_OPERATIONS.has(type)) {
+    return { kind: 'reject', code: 'not-implemented', message: `${envelope.type} is not implemented yet` };
+  }
+  if (instance === undefined || instance.status === 'deleted') {
+    return { kind: 'reject', code: 'unknown-instance', message: `no instance ${envelope.instanceId ?? ''}` };
+  }
+  if (instance.lease !== null) {
+    return {
+      kind: 'reject',
+      code: 'busy',
+      message: `instance ${instance.id} is busy with ${instance.lease.operationType} operation ${instance.lease.operationId}`,
+    };
+  }
+  if (instance.status !== 'active') {
+    return { kind: 'reject', code: 'not-active', message: `instance ${instance.id} is ${instance.status}, not active` };
+  }
+  const params: StepParams = {};
+  if (envelope.type === 'instance.upgrade') {
+    const target = envelope.payload.targetVersion;
+    if (!semver.gt(target, instance.version)) {
+      return {
+        kind: 'reject',
+        code: 'not-newer',
+        message: `target version ${target} is not newer than the running version ${instance.version}`,
+      };
+    }
+    params.fromVersion = instance.version;
+    params.targetVersion = target;
+  }
+  const operation = newOperation(type, envelope, params, now, timings);
+  const at = now.toISOString();
+  const instanceAfter: InstanceRecord = {
+    ...instance,
+    status: BUSY_STATUS[type] ?? instance.status,
+    lease: { operationId: operation.id, operationType: type, acquiredAt: at },
+    generation: instance.generation + 1,
+    updatedAt: at,
+    lastOperationId: operation.id,
+  };
+  return { kind: 'accept', operation, instanceAfter };
+}
+
+function step(name: string, kind: StepKind, after: string[], params: StepParams = {}): Step {
+  return {
+    name,
+    kind,
+    after,
+    params,
+    status: 'pending',
+    attempts: 0,
+    claim: null,
+    handles: {},
+    notBefore: null,
+    startedAt: null,
+    finishedAt: null,
+    error: null,
+  };
+}
+
+/** The steps of each operation type, in order; steps with no `after` run side by side. */
+export function stepsFor(type: OperationType, params: StepParams): Step[] {
+  switch (type) {
+    case 'backup':
+      return [step('sql-backup', 'sql-backup', []), step('gke-backup', 'gke-backup', [])];
+    case 'upgrade':
+      return [
+        step('sql-backup', 'sql-backup', []),
+        step('gke-backup', 'gke-backup', []),
+        step('upgrade-application', 'executor-run', ['sql-backup', 'gke-backup'], {
+          action: 'upgrade',
+          version: String(params.targetVersion),
+        }),
+      ];
+    default:
+      throw new Error(`no state machine for ${type} operations yet`);
+  }
+}
+
+function newOperation(
+  type: OperationType,
+  envelope: AnyEnvelope,
+  params: StepParams,
+  now: Date,
+  timings: EngineTimings,
+): OperationRecord {
+  const at = now.toISOString();
+  return {
+    id: operationIdFor(envelope.eventId),
+    type,
+    instanceId: envelope.instanceId ?? '',
+    status: 'running',
+    steps: stepsFor(type, params),
+    params,
+    actor: envelope.actor,
+    reason: envelope.reason,
+    causeEventId: envelope.eventId,
+    createdAt: at,
+    updatedAt: at,
+    deadline: new Date(now.getTime() + timings.deadlineMs[type]).toISOString(),
+    nextRunAt: at,
+    finishedAt: null,
+    failure: null,
+    result: null,
+    stuckSince: null,
+    abandoned: null,
+  };
+}
+
+function isDue(at: string | null, now: Date): boolean {
+  return at === null || Date.parse(at) <= now.getTime();
+}
+
+/** Steps that may be claimed now: pending with their predecessors done, or left starting by a crash. */
+export function claimableSteps(operation: OperationRecord, now: Date): Step[] {
+  if (operation.status !== 'running') return [];
+  const done = new Set(operation.steps.filter((s) => s.status === 'succeeded').map((s) => s.name));
+  return operation.steps.filter((s) => {
+    if (s.status === 'pending') return s.after.every((name) => done.has(name)) && isDue(s.notBefore, now);
+    if (s.status === 'starting') return s.claim === null || Date.parse(s.claim.until) <= now.getTime();
+    return false;
+  });
+}
+
+/** Steps whose side effect runs and must be polled for its outcome. */
+export function runningSteps(operation: OperationRecord): Step[] {
+  return operation.steps.filter((s) => s.status === 'running');
+}
+
+function withStep(operation: OperationRecord, name: string, change: (s: Step) => Step, now: Date): OperationRecord {
+  const at = now.toISOString();
+  return {
+    ...operation,
+    updatedAt: at,
+    steps: operation.steps.map((s) => (s.name === name ? change(s) : s)),
+  };
+}
+
+function stepNamed(operation: OperationRecord, name: string): Step {
+  const found = operation.steps.find((s) => s.name === name);
+  if (!found) throw new Error(`operation ${operation.id} has no step ${name}`);
+  return found;
+}
+
+/** Moves a claimable step to `starting` under a claim; undefined when it is not claimable. */
+export function claimStep(
+  operation: OperationRecord,
+  name: string,
+  token: string,
+  now: Date,
+  timings: EngineTimings = DEFAULT_TIMINGS,
+): OperationRecord | undefined {
+  if (!claimableSteps(operation, now).some((s) => s.name === name)) return undefined;
+  const until = new Date(now.getTime() + timings.claimMs).toISOString();
+  const claimed = withStep(
+    operation,
+    name,
+    (s) => ({
+      ...s,
+      status: 'starting',
+      attempts: s.attempts + 1,
+      claim: { token, until },
+      startedAt: s.startedAt ?? now.toISOString(),
+      notBefore: null,
+    }),
+    now,
+  );
+  return { ...claimed, nextRunAt: earliest(claimed.nextRunAt, until, now) };
+}
+
+function earliest(current: string, candidate: string, now: Date): string {
+  // nextRunAt in the past means "due now"; keep the sooner of the two future times.
+  const c = Math.max(Date.parse(current), now.getTime());
+  return new Date(Math.min(c, Date.parse(candidate))).toISOString();
+}
+
+/** True when the step is still held by this claim (nobody took it over after expiry). */
+export function holdsClaim(operation: OperationRecord, name: string, token: string): boolean {
+  const s = stepNamed(operation, name);
+  return s.status === 'starting' && s.claim?.token === token;
+}
+
+/** Records what a step started; it is now running until its outcome is known. */
+export function markStepRunning(
+  operation: OperationRecord,
+  name: string,
+  handles: Record<string, string>,
+  now: Date,
+): OperationRecord {
+  return withStep(operation, name, (s) => ({ ...s, status: 'running', claim: null, handles: { ...s.handles, ...handles } }), now);
+}
+
+/** Records a step's outcome. Only a step in flight can finish; anything else is a no-op. */
+export function finishStep(
+  operation: OperationRecord,
+  name: string,
+  outcome: { ok: true; handles?: Record<string, string> } | { ok: false; error: string; handles?: Record<string, string> },
+  now: Date,
+): OperationRecord {
+  const s = stepNamed(operation, name);
+  if (s.status !== 'running' && s.status !== 'starting') return operation;
+  return withStep(
+    operation,
+    name,
+    (current) => ({
+      ...current,
+      status: outcome.ok ? 'succeeded' : 'failed',
+      claim: null,
+      handles: { ...current.handles, ...(outcome.handles ?? {}) },
+      finishedAt: now.toISOString(),
+      error: outcome.ok ? null : outcome.error,
+    }),
+    now,
+  );
+}
+
+/** A retryable failure: back to pending after a backoff, or failed once attempts run out. */
+export function retryStep(
+  operation: OperationRecord,
+  name: string,
+  error: string,
+  now: Date,
+  timings: EngineTimings = DEFAULT_TIMINGS,
+): OperationRecord {
+  const s = stepNamed(operation, name);
+  if (s.attempts >= timings.maxAttempts) {
+    return finishStep(operation, name, { ok: false, error: `gave up after ${s.attempts} attempts: ${error}` }, now);
+  }
+  const delay = Math.min(timings.maxBackoffMs, timings.backoffMs * 2 ** Math.max(0, s.attempts - 1));
+  const notBefore = new Date(now.getTime() + delay).toISOString();
+  const retried = withStep(operation, name, (x) => ({ ...x, status: 'pending', claim: null, notBefore, error }), now);
+  return { ...retried, nextRunAt: earliest(retried.nextRunAt, notBefore, now) };
+}
+
+export type Verdict =
+  | { kind: 'continue' }
+  | { kind: 'succeeded' }
+  | { kind: 'failed'; step: string; reason: string };
+
+/** Whether the operation is over: any failed step fails it; all succeeded ends it. */
+export function verdictOf(operation: OperationRecord): Verdict {
+  const failed = operation.steps.find((s) => s.status === 'failed');
+  if (failed) return { kind: 'failed', step: failed.name, reason: failed.error ?? 'failed' };
+  if (operation.steps.every((s) => s.status === 'succeeded')) return { kind: 'succeeded' };
+  return { kind: 'continue' };
+}
+
+/** When the reconciler should look again: now if something is claimable, else at the next poll or retry. */
+export function scheduleNextRun(operation: OperationRecord, now: Date, timings: EngineTimings = DEFAULT_TIMINGS): OperationRecord {
+  if (claimableSteps(operation, now).length > 0) return { ...operation, nextRunAt: now.toISOString() };
+  const times: number[] = [now.getTime() + timings.pollMs];
+  for (const s of operation.steps) {
+    if (s.status === 'pending' && s.notBefore !== null) times.push(Date.parse(s.notBefore));
+    if (s.status === 'starting' && s.claim !== null) times.push(Date.parse(s.claim.until));
+  }
+  const next = Math.max(now.getTime(), Math.min(...times, Date.parse(operation.deadline)));
+  return { ...operation, nextRunAt: new Date(next).toISOString() };
+}
+
+/** The operation's end, and what it leaves on the instance. */
+export function endOperation(
+  operation: OperationRecord,
+  instance: InstanceRecord,
+  verdict: Exclude<Verdict, { kind: 'continue' }>,
+  now: Date,
+): { operation: OperationRecord; instance: InstanceRecord } {
+  const at = now.toISOString();
+  const ended: OperationRecord = {
+    ...operation,
+    status: verdict.kind,
+    updatedAt: at,
+    finishedAt: at,
+    nextRunAt: at,
+    failure: verdict.kind === 'failed' ? { step: verdict.step, reason: verdict.reason } : null,
+    result: verdict.kind === 'succeeded' ? resultOf(operation) : null,
+  };
+  const ownsLease = instance.lease?.operationId === operation.id;
+  const next: InstanceRecord = {
+    ...instance,
+    lease: ownsLease ? null : instance.lease,
+    status: ownsLease ? instanceStatusAfter(operation, verdict) : instance.status,
+    generation: instance.generation + 1,
+    updatedAt: at,
+  };
+  if (ownsLease && operation.type === 'upgrade' && verdict.kind === 'succeeded') {
+    next.version = String(operation.params.targetVersion);
+  }
+  return { operation: ended, instance: next };
+}
+
+function instanceStatusAfter(operation: OperationRecord, verdict: Exclude<Verdict, { kind: 'continue' }>): InstanceRecord['status'] {
+  if (verdict.kind === 'succeeded') return 'active';
+  // A failed backup never touched the application; a failed application change may have.
+  const touchedApplication = operation.steps.some((s) => s.kind === 'executor-run' && s.status !== 'pending');
+  return touchedApplication ? 'failed' : 'active';
+}
+
+function resultOf(operation: OperationRecord): Record<string, string | number | boolean> {
+  const result: Record<string, string | number | boolean> = {};
+  for (const s of operation.steps) {
+    for (const [key, value] of Object.entries(s.handles)) result[`${s.name}.${key}`] = value;
+  }
+  if (operation.type === 'upgrade') {
+    result.fromVersion = String(operation.params.fromVersion);
+    result.version = String(operation.params.targetVersion);
+  }
+  return result;
+}
+
+/** Past its deadline, a running operation is stuck (its lease stays until it is confirmed idle). */
+export function markStuck(operation: OperationRecord, now: Date, timings: EngineTimings = DEFAULT_TIMINGS): OperationRecord {
+  const at = now.toISOString();
+  return {
+    ...operation,
+    status: 'stuck',
+    stuckSince: at,
+    updatedAt: at,
+    nextRunAt: new Date(now.getTime() + timings.pollMs).toISOString(),
+  };
+}
+
+export function isPastDeadline(operation: OperationRecord, now: Date): boolean {
+  return operation.status === 'running' && Date.parse(operation.deadline) <= now.getTime();
+}
+
+/** Steps whose work may still be going on somewhere and must be confirmed idle. */
+export function stepsInFlight(operation: OperationRecord): Step[] {
+  return operation.steps.filter((s) => s.status === 'starting' || s.status === 'running');
+}
+
+/** Ends a stuck operation: abandoned by an operator, or failed once nothing it started still runs. */
+export function releaseStuck(
+  operation: OperationRecord,
+  instance: InstanceRecord,
+  how: { kind: 'abandoned'; by: string; why: string } | { kind: 'confirmed-idle' },
+  now: Date,
+): { operation: OperationRecord; instance: InstanceRecord } {
+  const at = now.toISOString();
+  const touched = operation.steps.some((s) => s.kind === 'executor-run' && s.status !== 'pending');
+  const ownsLease = instance.lease?.operationId === operation.id;
+  const ended: OperationRecord =
+    how.kind === 'abandoned'
+      ? { ...operation, status: 'abandoned', abandoned: { by: how.by, why: how.why, at }, finishedAt: at, updatedAt: at }
+      : {
+          ...operation,
+          status: 'failed',
+          failure: { step: stepsInFlight(operation)[0]?.name ?? 'deadline', reason: 'passed its deadline; released once nothing it started was still running' },
+          finishedAt: at,
+          updatedAt: at,
+        };
+  return {
+    operation: ended,
+    instance: {
+      ...instance,
+      lease: ownsLease ? null : instance.lease,
+      status: ownsLease ? (touched ? 'failed' : 'active') : instance.status,
+      generation: instance.generation + 1,
+      updatedAt: at,
+    },
+  };
+}

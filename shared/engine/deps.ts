@@ -1,0 +1,15 @@
+import type { EngineTimings } from '../domain/operations.js';
+import type { Clock, CloudSqlPort, EventBus, ExecutorPort, GkeBackupPort, StateStore } from '../ports.js';
+import type { Logger } from '../log.js';
+
+/** Everything the engine needs from the world, wired once per entry point. */
+export interface EngineDeps {
+  store: StateStore;
+  bus: EventBus;
+  cloudSql: CloudSqlPort;
+  gkeBackup: GkeBackupPort;
+  executor: ExecutorPort;
+  clock: Clock;
+  timings: EngineTimings;
+  log: Logger;
+}

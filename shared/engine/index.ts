@@ -1,0 +1,176 @@
+/**
+ * The operation engine: accepts lifecycle commands, advances operations step by step,
+ * records executor results, reconciles what is due, drains the outbox. Functions call it;
+ * it talks to the world only through the ports it is given.
+ */
+import { DEFAULT_TIMINGS, type EngineTimings, type OperationRecord } from '../domain/operations.js';
+import { describeError } from '../errors.js';
+import {
+  DecodeError,
+  LIFECYCLE_COMMANDS,
+  decodePubSubEvent,
+  type Envelope,
+} from '../events/index.js';
+import { silentLogger } from '../log.js';
+import { INDEXED_QUERIES } from '../topology.js';
+import { acceptCommand, recordUndecodable, type AcceptOutcome } from './accept.js';
+import { advanceOperation, changeOperation, releaseOperation, type AdvanceResult } from './advance.js';
+import type { EngineDeps } from './deps.js';
+import { drainOutbox, publishOutbox } from './outbox.js';
+import { COLLECTIONS } from './paths.js';
+import { createStepRunners } from './steps.js';
+import { finishStep } from '../domain/operations.js';
+
+export type { EngineDeps } from './deps.js';
+export { paths, COLLECTIONS } from './paths.js';
+export type { AuditRecord, LedgerEntry, OutboxEntry } from './records.js';
+export { gkeBackupIdFor, sqlBackupDescription } from './steps.js';
+
+export type LifecycleOutcome =
+  | AcceptOutcome
+  | { kind: 'invalid'; ledgerKey: string; reason: string; duplicate: boolean }
+  | { kind: 'unreadable'; reason: string };
+
+export interface ReconcileSummary {
+  due: number;
+  advanced: number;
+  failed: Array<{ operationId: string; error: string }>;
+  outbox: { found: number; published: number };
+}
+
+const DUE_OPERATIONS = INDEXED_QUERIES.find((q) => q.name === 'due-operations');
+if (DUE_OPERATIONS === undefined) throw new Error('the topology must register the due-operations query');
+
+/** Wires the engine to its ports. */
+export function createEngine(input: Omit<EngineDeps, 'timings' | 'log'> & Partial<Pick<EngineDeps, 'timings' | 'log'>>) {
+  const deps: EngineDeps = { ...input, timings: input.timings ?? DEFAULT_TIMINGS, log: input.log ?? silentLogger };
+  const runners = createStepRunners(deps);
+
+  const advance = (operationId: string): Promise<AdvanceResult> => advanceOperation(deps, runners, operationId);
+
+  return {
+    deps,
+
+    /** A `mi-lifecycle` message: decode, accept in one transaction, publish, start the first steps. */
+    async handleLifecycleMessage(cloudEvent: unknown): Promise<LifecycleOutcome> {
+      let decoded;
+      try {
+        decoded = decodePubSubEvent(cloudEvent, LIFECYCLE_COMMANDS);
+      } catch (error) {
+        // Not even a Pub/Sub message: nothing to record it under, and redelivery cannot help.
+        if (error instanceof DecodeError) {
+          deps.log.warn('dropping an event that is not a Pub/Sub message', { reason: error.message });
+          return { kind: 'unreadable', reason: error.message };
+        }
+        throw error;
+      }
+      if (!decoded.ok) {
+        const recorded = await recordUndecodable(deps, decoded.ledgerKey, decoded.error, decoded.message, 'lifecycle');
+        await publishOutbox(deps, recorded.outbox);
+        return { kind: 'invalid', ledgerKey: decoded.ledgerKey, reason: decoded.error.message, duplicate: recorded.duplicate };
+      }
+      const outcome = await acceptCommand(deps, decoded.envelope, decoded.message);
+      if (outcome.kind === 'duplicate') return outcome;
+      await publishOutbox(deps, outcome.outbox);
+      if (outcome.kind === 'accepted') {
+        try {
+          await advance(outcome.operationId);
+        } catch (error) {
+          // Accepted and committed: the reconciler will take the first steps up.
+          deps.log.warn('could not start the first steps; the reconciler will', { operationId: outcome.operationId, error: describeError(error) });
+        }
+      }
+      return outcome;
+    },
+
+    /** A `mi-executor-results` message: record the run's outcome on its step, then move on. */
+    async handleExecutorResult(cloudEvent: unknown): Promise<{ kind: 'recorded' | 'ignored' | 'invalid'; reason?: string }> {
+      let decoded;
+      try {
+        decoded = decodePubSubEvent(cloudEvent, ['executor.run-finished']);
+      } catch (error) {
+        if (error instanceof DecodeError) return { kind: 'invalid', reason: error.message };
+        throw error;
+      }
+      if (!decoded.ok) {
+        const recorded = await recordUndecodable(deps, decoded.ledgerKey, decoded.error, decoded.message, 'executorResults');
+        await publishOutbox(deps, recorded.outbox);
+        return { kind: 'invalid', reason: decoded.error.message };
+      }
+      const envelope = decoded.envelope as Envelope<'executor.run-finished'>;
+      const { runKey, outcome, detail } = envelope.payload;
+      const split = runKey.lastIndexOf(':');
+      const operationId = split > 0 ? runKey.slice(0, split) : '';
+      const stepName = runKey.slice(split + 1);
+      const change = await changeOperation(
+        deps,
+        operationId,
+        (op, now) => {
+          const step = op.steps.find((s) => s.name === stepName && s.kind === 'executor-run');
+          if (step === undefined) return undefined;
+          const next = finishStep(
+            op,
+            stepName,
+            outcome === 'succeeded' ? { ok: true, handles: { runKey } } : { ok: false, error: `executor run ${runKey} failed: ${detail}` },
+            now,
+          );
+          return next === op ? undefined : next;
+        },
+        'system:executor',
+      );
+      await publishOutbox(deps, change.outbox);
+      if (change.operation === undefined) {
+        deps.log.warn('executor result for no known operation', { runKey });
+        return { kind: 'ignored', reason: `no operation for run ${runKey}` };
+      }
+      if (!change.changed) return { kind: 'ignored', reason: `step ${stepName} of ${operationId} was not waiting for this result` };
+      try {
+        await advance(operationId);
+      } catch (error) {
+        deps.log.warn('could not advance after a result; the reconciler will', { operationId, error: describeError(error) });
+      }
+      return { kind: 'recorded' };
+    },
+
+    advance,
+
+    /** Every minute: advance due operations (flagging stuck ones), then republish what the outbox holds. */
+    async reconcile(options: { limit?: number; concurrency?: number; outboxGraceMs?: number } = {}): Promise<ReconcileSummary> {
+      const now = deps.clock.now();
+      const due = await deps.store.queryIds({
+        collection: COLLECTIONS.operations,
+        where: [
+          { field: 'status', op: 'in', value: ['running', 'stuck'] },
+          { field: 'nextRunAt', op: '<=', value: now.toISOString() },
+        ],
+        orderBy: [{ field: 'nextRunAt', direction: 'asc' }],
+        limit: options.limit ?? 100,
+      });
+      const failed: ReconcileSummary['failed'] = [];
+      let advanced = 0;
+      const queue = [...due];
+      const worker = async () => {
+        for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+          try {
+            await advance(id);
+            advanced += 1;
+          } catch (error) {
+            failed.push({ operationId: id, error: describeError(error) });
+            deps.log.error('reconcile could not advance an operation', error, { operationId: id });
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
+      const outbox = await drainOutbox(deps, { graceMs: options.outboxGraceMs ?? 5_000 });
+      return { due: due.length, advanced, failed, outbox };
+    },
+
+    /** An operator gives up on a stuck operation: recorded with who and why, lease released. */
+    abandon(operationId: string, by: string, why: string): Promise<OperationRecord> {
+      return releaseOperation(deps, operationId, { kind: 'abandoned', by, why }, by);
+    },
+  };
+}
+
+export type Engine = ReturnType<typeof createEngine>;
+export type { EngineTimings };

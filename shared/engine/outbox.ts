@@ -1,0 +1,45 @@
+/**
+ * The outbox: events decided inside a transaction are written to `outbox/` there, published
+ * after the commit, deleted once published, and republished by the reconciler when a publish
+ * was lost. Consumers deduplicate by event id, so publishing twice is harmless.
+ */
+import type { OutboxEntry } from './records.js';
+import type { EngineDeps } from './deps.js';
+import { COLLECTIONS, paths } from './paths.js';
+
+/** Publishes entries just committed; a failure leaves them for the reconciler. Returns how many were published. */
+export async function publishOutbox(deps: Pick<EngineDeps, 'store' | 'bus' | 'log'>, entries: readonly OutboxEntry[]): Promise<number> {
+  let published = 0;
+  await Promise.all(
+    entries.map(async (entry) => {
+      try {
+        await deps.bus.publish(entry.topic, entry.envelope, entry.orderingKey ? { orderingKey: entry.orderingKey } : {});
+        await deps.store.delete(paths.outbox(entry.envelope.eventId));
+        published += 1;
+      } catch (error) {
+        deps.log.warn('outbox publish failed; the reconciler will retry it', {
+          eventId: entry.envelope.eventId,
+          topic: entry.topic,
+          error: String(error),
+        });
+      }
+    }),
+  );
+  return published;
+}
+
+/** Republishes what was left behind: entries older than `graceMs`, oldest first. */
+export async function drainOutbox(
+  deps: Pick<EngineDeps, 'store' | 'bus' | 'log' | 'clock'>,
+  options: { graceMs?: number; limit?: number } = {},
+): Promise<{ found: number; published: number }> {
+  const cutoff = new Date(deps.clock.now().getTime() - (options.graceMs ?? 0)).toISOString();
+  const left = await deps.store.query<OutboxEntry>({
+    collection: COLLECTIONS.outbox,
+    where: [{ field: 'createdAt', op: '<=', value: cutoff }],
+    orderBy: [{ field: 'createdAt', direction: 'asc' }],
+    limit: options.limit ?? 200,
+  });
+  const published = await publishOutbox(deps, left.map((doc) => doc.data));
+  return { found: left.length, published };
+}

@@ -1,0 +1,83 @@
+/**
+ * The records every decision leaves behind, written inside the deciding transaction: the
+ * append-only audit trail, the ledger of processed events, and the outbox of events to publish.
+ */
+import { randomBytes } from 'node:crypto';
+import { makeEnvelope, type AnyEnvelope, type EventPayloads, type EventType } from '../events/index.js';
+import type { StoreTransaction } from '../ports.js';
+import { TOPICS } from '../topology.js';
+import { paths } from './paths.js';
+
+export const LEDGER_RETENTION_DAYS = 30;
+
+export interface AuditRecord {
+  actor: string;
+  action: string;
+  instanceId: string | null;
+  operationId: string | null;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  causeEventId: string | null;
+  at: string;
+  [key: string]: unknown;
+}
+
+/** Audit ids sort by time, then by a random suffix, so the trail reads in order. */
+export function auditId(now: Date): string {
+  return `${now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(6).toString('hex')}`;
+}
+
+/** Appends one audit record (create: an audit record is never overwritten). */
+export function appendAudit(tx: StoreTransaction, record: Omit<AuditRecord, 'at'>, now: Date): void {
+  tx.create(paths.audit(auditId(now)), { ...record, at: now.toISOString() });
+}
+
+export type LedgerOutcome = 'accepted' | 'rejected' | 'invalid';
+
+export interface LedgerEntry {
+  outcome: LedgerOutcome;
+  eventType: string | null;
+  operationId: string | null;
+  code: string | null;
+  reason: string | null;
+  field: string | null;
+  messageId: string;
+  recordedAt: string;
+  expireAt: Date;
+  [key: string]: unknown;
+}
+
+/** Records that an event was handled, and how (create: a second writer fails the commit). */
+export function recordInLedger(
+  tx: StoreTransaction,
+  key: string,
+  entry: Omit<LedgerEntry, 'recordedAt' | 'expireAt'>,
+  now: Date,
+): void {
+  tx.create(paths.ledger(key), {
+    ...entry,
+    recordedAt: now.toISOString(),
+    expireAt: new Date(now.getTime() + LEDGER_RETENTION_DAYS * 86_400_000),
+  });
+}
+
+export interface OutboxEntry {
+  topic: string;
+  envelope: AnyEnvelope;
+  orderingKey: string | null;
+  createdAt: string;
+  [key: string]: unknown;
+}
+
+/** Queues an event for publishing after the transaction commits; returns what to publish. */
+export function enqueue<T extends EventType>(
+  tx: StoreTransaction,
+  event: { type: T; payload: EventPayloads[T]; instanceId?: string; actor: string; reason: string },
+  now: Date,
+  topic: string = TOPICS.events,
+): OutboxEntry {
+  const envelope = makeEnvelope({ ...event, issuedAt: now.toISOString() }) as unknown as AnyEnvelope;
+  const entry: OutboxEntry = { topic, envelope, orderingKey: null, createdAt: now.toISOString() };
+  tx.create(paths.outbox(envelope.eventId), entry);
+  return entry;
+}

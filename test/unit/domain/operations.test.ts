@@ -1,0 +1,225 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_TIMINGS,
+  claimStep,
+  claimableSteps,
+  decideAcceptance,
+  endOperation,
+  finishStep,
+  holdsClaim,
+  isPastDeadline,
+  markStepRunning,
+  markStuck,
+  releaseStuck,
+  retryStep,
+  scheduleNextRun,
+  verdictOf,
+  type OperationRecord,
+} from '../../../shared/domain/operations.js';
+import { makeEnvelope, type AnyEnvelope, type InstanceRecord } from '../../../shared/events/index.js';
+
+const now = new Date('2026-11-26T10:00:00.000Z');
+const later = (ms: number) => new Date(now.getTime() + ms);
+
+function instance(overrides: Partial<InstanceRecord> = {}): InstanceRecord {
+  return {
+    id: 'acme-prod',
+    slug: 'acme',
+    environment: 'prod',
+    tier: 'customer',
+    domain: 'acme.example.com',
+    region: 'us-central1',
+    version: '5.4.2',
+    maintenanceWindow: { days: ['sat'], start: '02:00', hours: 4, timeZone: 'America/New_York' },
+    status: 'active',
+    resources: { project: 'mi-acme-prod', sqlInstance: 'acme-prod-db', gkeCluster: 'c', backupPlan: 'plan', backupPlanRegion: 'us-east1' },
+    lease: null,
+    generation: 3,
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    ...overrides,
+  };
+}
+
+const upgrade = (targetVersion: string): AnyEnvelope =>
+  makeEnvelope({ type: 'instance.upgrade', instanceId: 'acme-prod', actor: 'alice@example.com', reason: 'monthly release', payload: { targetVersion } }) as AnyEnvelope;
+const backup = (): AnyEnvelope =>
+  makeEnvelope({ type: 'instance.backup', instanceId: 'acme-prod', actor: 'alice@example.com', reason: 'before a migration', payload: {} }) as AnyEnvelope;
+
+function accepted(envelope: AnyEnvelope, inst = instance()): { operation: OperationRecord; instanceAfter: InstanceRecord } {
+  const decision = decideAcceptance(envelope, inst, now);
+  if (decision.kind !== 'accept') throw new Error(`expected acceptance, got ${decision.code}: ${decision.message}`);
+  return decision;
+}
+
+describe('accepting a lifecycle command', () => {
+  it.each([
+    ['an unknown instance', upgrade('5.5.0'), undefined, 'unknown-instance'],
+    ['a deleted instance', upgrade('5.5.0'), instance({ status: 'deleted' }), 'unknown-instance'],
+    ['a leased instance', upgrade('5.5.0'), instance({ lease: { operationId: 'op-x', operationType: 'backup', acquiredAt: now.toISOString() } }), 'busy'],
+    ['an instance that is not active', backup(), instance({ status: 'failed' }), 'not-active'],
+    ['the same version', upgrade('5.4.2'), instance(), 'not-newer'],
+    ['an older version', upgrade('5.3.9'), instance(), 'not-newer'],
+    ['a prerelease of the running version', upgrade('5.4.2-rc.1'), instance(), 'not-newer'],
+  ] as const)('refuses %s with code %s', (_label, envelope, inst, code) => {
+    const decision = decideAcceptance(envelope, inst, now);
+    expect(decision.kind).toBe('reject');
+    expect(decision.kind === 'reject' && decision.code).toBe(code);
+  });
+
+  it('says busy before anything else, so automated sources try again later', () => {
+    const decision = decideAcceptance(upgrade('5.4.0'), instance({ status: 'upgrading', lease: { operationId: 'op-1', operationType: 'upgrade', acquiredAt: '' } }), now);
+    expect(decision).toMatchObject({ kind: 'reject', code: 'busy', message: 'instance acme-prod is busy with upgrade operation op-1' });
+  });
+
+  it.each(['instance.create', 'instance.restore', 'instance.delete', 'instance.disaster-recovery'] as const)(
+    'refuses %s as not implemented yet',
+    (type) => {
+      const envelope = { ...backup(), type } as unknown as AnyEnvelope;
+      expect(decideAcceptance(envelope, instance(), now)).toMatchObject({ kind: 'reject', code: 'not-implemented' });
+    },
+  );
+
+  it('accepts a newer version: the operation id derives from the event id and the instance is leased to it', () => {
+    const envelope = upgrade('5.5.0');
+    const { operation, instanceAfter } = accepted(envelope);
+    expect(operation.id).toBe(`op-${envelope.eventId}`);
+    expect(operation.params).toEqual({ fromVersion: '5.4.2', targetVersion: '5.5.0' });
+    expect(operation.steps.map((s) => [s.name, s.after])).toEqual([
+      ['sql-backup', []],
+      ['gke-backup', []],
+      ['upgrade-application', ['sql-backup', 'gke-backup']],
+    ]);
+    expect(operation.deadline).toBe(later(DEFAULT_TIMINGS.deadlineMs.upgrade).toISOString());
+    expect(instanceAfter).toMatchObject({ status: 'upgrading', lease: { operationId: operation.id, operationType: 'upgrade' }, generation: 4, version: '5.4.2' });
+  });
+
+  it('a backup takes a Cloud SQL and a GKE backup side by side', () => {
+    const { operation, instanceAfter } = accepted(backup());
+    expect(operation.steps.map((s) => s.name)).toEqual(['sql-backup', 'gke-backup']);
+    expect(claimableSteps(operation, now).map((s) => s.name)).toEqual(['sql-backup', 'gke-backup']);
+    expect(instanceAfter.status).toBe('backing-up');
+  });
+});
+
+describe('steps', () => {
+  it('a step waits for the steps it comes after', () => {
+    let { operation } = accepted(upgrade('5.5.0'));
+    expect(claimableSteps(operation, now).map((s) => s.name)).not.toContain('upgrade-application');
+    for (const name of ['sql-backup', 'gke-backup']) {
+      operation = claimStep(operation, name, `t-${name}`, now)!;
+      operation = markStepRunning(operation, name, { id: name }, now);
+      operation = finishStep(operation, name, { ok: true }, now);
+    }
+    expect(claimableSteps(operation, now).map((s) => s.name)).toEqual(['upgrade-application']);
+  });
+
+  it('only one claimant gets a step; a claim left by a crash expires and can be taken over', () => {
+    const { operation } = accepted(backup());
+    const first = claimStep(operation, 'sql-backup', 'a', now)!;
+    expect(first.steps[0]).toMatchObject({ status: 'starting', attempts: 1, claim: { token: 'a' } });
+    expect(claimStep(first, 'sql-backup', 'b', later(1000))).toBeUndefined();
+    const takenOver = claimStep(first, 'sql-backup', 'b', later(DEFAULT_TIMINGS.claimMs))!;
+    expect(takenOver.steps[0]).toMatchObject({ status: 'starting', attempts: 2, claim: { token: 'b' } });
+    expect(holdsClaim(takenOver, 'sql-backup', 'a')).toBe(false);
+    expect(holdsClaim(takenOver, 'sql-backup', 'b')).toBe(true);
+  });
+
+  it('a retryable failure backs off exponentially and fails for good after the last attempt', () => {
+    let { operation } = accepted(backup());
+    const timings = { ...DEFAULT_TIMINGS, maxAttempts: 3, backoffMs: 1000 };
+    let at = now;
+    const delays: number[] = [];
+    for (let attempt = 1; attempt <= 3; attempt += 1) {
+      operation = claimStep(operation, 'sql-backup', `t${attempt}`, at, timings)!;
+      operation = retryStep(operation, 'sql-backup', 'HTTP 409: operation in progress', at, timings);
+      const s = operation.steps[0]!;
+      if (s.status === 'pending') {
+        delays.push(Date.parse(s.notBefore!) - at.getTime());
+        expect(claimableSteps(operation, at).map((x) => x.name)).not.toContain('sql-backup');
+        at = new Date(Date.parse(s.notBefore!));
+      }
+    }
+    expect(delays).toEqual([1000, 2000]);
+    expect(operation.steps[0]).toMatchObject({ status: 'failed', error: 'gave up after 3 attempts: HTTP 409: operation in progress' });
+    expect(verdictOf(operation)).toEqual({ kind: 'failed', step: 'sql-backup', reason: 'gave up after 3 attempts: HTTP 409: operation in progress' });
+  });
+
+  it('a finished step cannot be finished again', () => {
+    let { operation } = accepted(backup());
+    operation = claimStep(operation, 'sql-backup', 't', now)!;
+    operation = markStepRunning(operation, 'sql-backup', { backupRunId: '1' }, now);
+    operation = finishStep(operation, 'sql-backup', { ok: true }, now);
+    expect(finishStep(operation, 'sql-backup', { ok: false, error: 'late' }, now)).toBe(operation);
+  });
+
+  it('the next look is now when a step can start, else at the next poll', () => {
+    const { operation } = accepted(backup());
+    expect(scheduleNextRun(operation, now).nextRunAt).toBe(now.toISOString());
+    let running = claimStep(operation, 'sql-backup', 't', now)!;
+    running = markStepRunning(running, 'sql-backup', {}, now);
+    running = claimStep(running, 'gke-backup', 't', now)!;
+    running = markStepRunning(running, 'gke-backup', {}, now);
+    expect(scheduleNextRun(running, now).nextRunAt).toBe(later(DEFAULT_TIMINGS.pollMs).toISOString());
+  });
+});
+
+describe('ending an operation', () => {
+  function finished(envelope: AnyEnvelope, outcomes: Record<string, true | string>) {
+    let { operation, instanceAfter } = accepted(envelope);
+    for (const [name, outcome] of Object.entries(outcomes)) {
+      operation = claimStep(operation, name, 't', now)!;
+      operation = markStepRunning(operation, name, { handle: `${name}-1` }, now);
+      operation = finishStep(operation, name, outcome === true ? { ok: true } : { ok: false, error: outcome }, now);
+    }
+    const verdict = verdictOf(operation);
+    if (verdict.kind === 'continue') throw new Error('operation not over');
+    return endOperation(operation, instanceAfter, verdict, now);
+  }
+
+  it('a successful upgrade records the new version and frees the instance', () => {
+    const { operation, instance: inst } = finished(upgrade('5.5.0'), { 'sql-backup': true, 'gke-backup': true, 'upgrade-application': true });
+    expect(operation).toMatchObject({ status: 'succeeded', failure: null });
+    expect(operation.result).toMatchObject({ fromVersion: '5.4.2', version: '5.5.0', 'sql-backup.handle': 'sql-backup-1' });
+    expect(inst).toMatchObject({ status: 'active', version: '5.5.0', lease: null, generation: 5 });
+  });
+
+  it('a failed backup stops the upgrade before the application: active on the old version', () => {
+    const { operation, instance: inst } = finished(upgrade('5.5.0'), { 'sql-backup': true, 'gke-backup': 'GKE backup ended FAILED' });
+    expect(operation.steps.find((s) => s.name === 'upgrade-application')?.status).toBe('pending');
+    expect(operation).toMatchObject({ status: 'failed', failure: { step: 'gke-backup', reason: 'GKE backup ended FAILED' } });
+    expect(inst).toMatchObject({ status: 'active', version: '5.4.2', lease: null });
+  });
+
+  it('a failed application upgrade leaves the instance failed for a person to act on', () => {
+    const { operation, instance: inst } = finished(upgrade('5.5.0'), { 'sql-backup': true, 'gke-backup': true, 'upgrade-application': 'migration failed' });
+    expect(operation.status).toBe('failed');
+    expect(inst).toMatchObject({ status: 'failed', version: '5.4.2', lease: null });
+  });
+
+  it('an operation does not release a lease it does not hold', () => {
+    const { operation } = accepted(backup());
+    const other = instance({ lease: { operationId: 'op-other', operationType: 'upgrade', acquiredAt: '' }, status: 'upgrading' });
+    const ended = endOperation(operation, other, { kind: 'failed', step: 'x', reason: 'y' }, now);
+    expect(ended.instance.lease?.operationId).toBe('op-other');
+    expect(ended.instance.status).toBe('upgrading');
+  });
+});
+
+describe('stuck operations', () => {
+  it('past its deadline an operation is stuck and keeps its lease', () => {
+    const { operation } = accepted(backup());
+    const deadline = new Date(operation.deadline);
+    expect(isPastDeadline(operation, new Date(deadline.getTime() - 1))).toBe(false);
+    expect(isPastDeadline(operation, deadline)).toBe(true);
+    expect(markStuck(operation, deadline)).toMatchObject({ status: 'stuck', stuckSince: deadline.toISOString() });
+  });
+
+  it('abandoning records who and why and frees the instance', () => {
+    const { operation, instanceAfter } = accepted(backup());
+    const stuck = markStuck(operation, now);
+    const released = releaseStuck(stuck, instanceAfter, { kind: 'abandoned', by: 'bob@example.com', why: 'GKE backup hung, opened a support case' }, now);
+    expect(released.operation).toMatchObject({ status: 'abandoned', abandoned: { by: 'bob@example.com', why: 'GKE backup hung, opened a support case' } });
+    expect(released.instance).toMatchObject({ lease: null, status: 'active' });
+  });
+});

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { CronExpressionParser } from 'cron-parser';
+import {
+  DEAD_LETTER_TOPICS,
+  FUNCTIONS,
+  INDEXED_QUERIES,
+  SCHEDULES,
+  SUBSCRIPTIONS,
+  TOPICS,
+  TTL_COLLECTIONS,
+  allTopics,
+} from '../../shared/topology.js';
+
+const topicNames: readonly string[] = Object.values(TOPICS);
+
+describe('topology rules', () => {
+  it('every subscription has a dead-letter topic that is not its own topic and exists', () => {
+    for (const subscription of SUBSCRIPTIONS) {
+      expect(subscription.deadLetter.topic, subscription.name).not.toBe(subscription.topic);
+      expect(allTopics(), subscription.name).toContain(subscription.deadLetter.topic);
+      // Pub/Sub accepts 5..100 delivery attempts.
+      expect(subscription.deadLetter.maxDeliveryAttempts).toBeGreaterThanOrEqual(5);
+      expect(subscription.deadLetter.maxDeliveryAttempts).toBeLessThanOrEqual(100);
+    }
+  });
+
+  it('every subscription has a retry policy within what Pub/Sub accepts', () => {
+    for (const { retryPolicy, name, ackDeadlineSeconds } of SUBSCRIPTIONS) {
+      expect(retryPolicy.minimumBackoffSeconds, name).toBeGreaterThanOrEqual(0);
+      expect(retryPolicy.maximumBackoffSeconds, name).toBeLessThanOrEqual(600);
+      expect(retryPolicy.minimumBackoffSeconds).toBeLessThanOrEqual(retryPolicy.maximumBackoffSeconds);
+      expect(ackDeadlineSeconds).toBeGreaterThanOrEqual(10);
+      expect(ackDeadlineSeconds).toBeLessThanOrEqual(600);
+    }
+  });
+
+  it('every subscription reads a topic of the topology and feeds a function of it', () => {
+    const functionNames = FUNCTIONS.map((fn) => fn.name as string);
+    for (const subscription of SUBSCRIPTIONS) {
+      expect(topicNames).toContain(subscription.topic);
+      expect(functionNames).toContain(subscription.function);
+    }
+  });
+
+  it('every function has a push subscription or is an HTTP function', () => {
+    for (const fn of FUNCTIONS as readonly { name: string; trigger: { kind: string } }[]) {
+      const fed = SUBSCRIPTIONS.some((s) => s.function === fn.name);
+      expect(fed || fn.trigger.kind === 'http', fn.name).toBe(true);
+    }
+  });
+
+  it('every schedule publishes to a topic that a function consumes, on a valid cron', () => {
+    for (const schedule of SCHEDULES) {
+      expect(SUBSCRIPTIONS.map((s) => s.topic), schedule.name).toContain(schedule.topic);
+      expect(() => CronExpressionParser.parse(schedule.cron, { tz: schedule.timeZone })).not.toThrow();
+      expect(schedule.localEverySeconds).toBeGreaterThan(0);
+    }
+  });
+
+  it('names are unique: topics, subscriptions, functions, schedules, queries', () => {
+    const unique = (names: readonly string[]) => expect(new Set(names).size).toBe(names.length);
+    unique(allTopics());
+    unique(SUBSCRIPTIONS.map((s) => s.name));
+    unique(FUNCTIONS.map((f) => f.name));
+    unique(SCHEDULES.map((s) => s.name));
+    unique(INDEXED_QUERIES.map((q) => q.name));
+    unique(TTL_COLLECTIONS.map((t) => t.collection));
+  });
+
+  it('resource names fit Pub/Sub naming rules', () => {
+    const valid = /^[a-zA-Z][a-zA-Z0-9\-_.~+%]{2,254}$/;
+    for (const name of [...allTopics(), ...SUBSCRIPTIONS.map((s) => s.name)]) {
+      expect(name).toMatch(valid);
+      expect(name.startsWith('goog')).toBe(false);
+    }
+  });
+
+  it('dead-letter topics are exactly those the subscriptions use', () => {
+    expect([...DEAD_LETTER_TOPICS].sort()).toEqual([...new Set(SUBSCRIPTIONS.map((s) => s.deadLetter.topic))].sort());
+  });
+
+  it('every indexed query is composite (two fields or more) and names its fields once', () => {
+    for (const query of INDEXED_QUERIES) {
+      expect(query.fields.length, query.name).toBeGreaterThanOrEqual(2);
+      const fields = query.fields.map((f) => f.field);
+      expect(new Set(fields).size).toBe(fields.length);
+    }
+  });
+
+  it('the reconciler runs every minute in the cloud', () => {
+    const reconcile = SCHEDULES.find((s) => s.name === 'reconcile');
+    expect(reconcile?.cron).toBe('* * * * *');
+    expect(reconcile?.topic).toBe(TOPICS.reconcile);
+  });
+});
