@@ -69,7 +69,11 @@ const pointInTimeSourceSchema = z.strictObject(
 export const restorePayloadSchema = z.strictObject(
   {
     source: z.discriminatedUnion('kind', [backupSourceSchema, pointInTimeSourceSchema], {
-      error: 'expected source.kind "backup" or "point-in-time"',
+      // A bad or absent kind is reported at source.kind; anything but an object at source.
+      error: (issue) =>
+        issue.code === 'invalid_union'
+          ? 'expected "backup" or "point-in-time"'
+          : 'expected a restore source object with kind "backup" or "point-in-time"',
     }),
   },
   { error: 'expected a payload object' },

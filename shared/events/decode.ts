@@ -9,15 +9,19 @@ const pubSubCloudEventSchema = z.object(
         message: z.object(
           {
             data: z.string({ error: 'expected base64 text' }).optional(),
-            attributes: z.record(z.string(), z.string()).optional(),
+            attributes: z
+              .record(z.string(), z.string({ error: 'expected a string (attribute values are strings)' }), {
+                error: 'expected attributes (an object of strings)',
+              })
+              .optional(),
             messageId: z.string({ error: 'expected the Pub/Sub message id' }).optional(),
-            message_id: z.string().optional(),
-            publishTime: z.string().optional(),
-            publish_time: z.string().optional(),
+            message_id: z.string({ error: 'expected the Pub/Sub message id' }).optional(),
+            publishTime: z.string({ error: 'expected the publish time (a string)' }).optional(),
+            publish_time: z.string({ error: 'expected the publish time (a string)' }).optional(),
           },
           { error: 'expected a Pub/Sub message' },
         ),
-        subscription: z.string().optional(),
+        subscription: z.string({ error: 'expected a subscription name (a string)' }).optional(),
       },
       { error: 'expected CloudEvent data holding a Pub/Sub message' },
     ),
@@ -45,7 +49,9 @@ export function readPubSubMessage(cloudEvent: unknown): { message: DeliveredMess
   if (!parsed.success) throw issueToDecodeError('cloudevent', parsed.error, []);
   const raw = parsed.data.data.message;
   const messageId = raw.messageId ?? raw.message_id;
-  if (messageId === undefined) throw new DecodeError('cloudevent', 'data.message.messageId', 'is missing');
+  if (messageId === undefined) {
+    throw new DecodeError('cloudevent', 'data.message.messageId', 'is missing (expected the Pub/Sub message id)');
+  }
   return {
     message: {
       messageId,
@@ -74,12 +80,29 @@ export function decodeJsonData(data: string | undefined): unknown {
   }
 }
 
+/** The CloudEvent's own id, which the functions framework sets to the Pub/Sub message id. */
+function cloudEventId(cloudEvent: unknown): string | undefined {
+  if (typeof cloudEvent !== 'object' || cloudEvent === null || !('id' in cloudEvent)) return undefined;
+  return typeof cloudEvent.id === 'string' && cloudEvent.id !== '' ? cloudEvent.id : undefined;
+}
+
 /**
  * The one decoder from a Pub/Sub CloudEvent to an envelope of an allowed type. A failure
- * carries the key to record it under: the event id when there is one, else `msg-<messageId>`.
+ * carries the key to record it under: the event id when there is one, else `msg-<messageId>`
+ * (the CloudEvent id when the message itself is unreadable). Throws a DecodeError only when
+ * the event has no id at all, so there is nothing to record the failure under.
  */
 export function decodePubSubEvent(cloudEvent: unknown, allowed: readonly EventType[]): Decoded {
-  const { message, data } = readPubSubMessage(cloudEvent);
+  let read: ReturnType<typeof readPubSubMessage>;
+  try {
+    read = readPubSubMessage(cloudEvent);
+  } catch (error) {
+    const id = cloudEventId(cloudEvent);
+    if (!(error instanceof DecodeError) || id === undefined) throw error;
+    const message: DeliveredMessage = { messageId: id, publishTime: new Date(0).toISOString(), attributes: {} };
+    return { ok: false, error, message, ledgerKey: `msg-${id}` };
+  }
+  const { message, data } = read;
   try {
     const envelope = parseEnvelope(decodeJsonData(data), allowed);
     return { ok: true, envelope, message };

@@ -36,7 +36,8 @@ export const envelopeSchema = z.strictObject(
       .min(1, { error: 'expected why, not an empty string' })
       .max(1000, { error: 'expected at most 1000 characters' }),
     issuedAt: isoTimestampSchema,
-    payload: z.unknown(),
+    /** Checked against the schema of its type once the type is known; here only its presence and shape. */
+    payload: z.looseObject({}, { error: 'expected a payload object' }),
   },
   { error: 'expected an event envelope (a JSON object)' },
 );
@@ -86,7 +87,8 @@ export function issueToDecodeError(
     const key = issue.keys[0] ?? '?';
     return new DecodeError(stage, fieldOf([...prefix, ...issue.path, key]), 'unexpected field', eventId);
   }
-  const missing = issue.code === 'invalid_type' && 'input' in issue && issue.input === undefined;
+  // Any issue about an absent value (a wrong type, a literal, an enum) reads better as "is missing".
+  const missing = issue.code !== 'custom' && 'input' in issue && issue.input === undefined;
   const message = missing ? `is missing (${issue.message})` : issue.message;
   const field = fieldOf([...prefix, ...issue.path]);
   return new DecodeError(stage, field === '' ? undefined : field, message, eventId);
@@ -105,23 +107,25 @@ export function parseEnvelope(value: unknown, allowed: readonly EventType[]): An
   }
   const envelope = base.data;
   if (!(allowed as readonly string[]).includes(envelope.type)) {
-    throw new DecodeError(
-      'type',
-      'type',
-      `unknown event type ${JSON.stringify(envelope.type)}; expected one of ${allowed.join(', ')}`,
-      envelope.eventId,
-    );
+    const known = (EVENT_TYPES as readonly string[]).includes(envelope.type);
+    const what = known ? `event type ${JSON.stringify(envelope.type)} is not accepted here` : `unknown event type ${JSON.stringify(envelope.type)}`;
+    throw new DecodeError('type', 'type', `${what}; expected one of ${allowed.join(', ')}`, envelope.eventId);
   }
   const type = envelope.type as EventType;
   if (NEEDS_INSTANCE.has(type) && envelope.instanceId === undefined) {
-    throw new DecodeError('envelope', 'instanceId', `is missing (a ${type} names its instance)`, envelope.eventId);
+    throw new DecodeError('envelope', 'instanceId', `is missing (every ${type} names its instance)`, envelope.eventId);
   }
   const payload = PAYLOAD_SCHEMAS[type].safeParse(envelope.payload, { reportInput: true });
   if (!payload.success) throw issueToDecodeError('payload', payload.error, ['payload'], envelope.eventId);
   if (type === 'instance.create') {
     const spec = (payload.data as LifecyclePayloads['instance.create']).spec;
     if (spec.id !== envelope.instanceId) {
-      throw new DecodeError('payload', 'payload.spec.id', `must equal instanceId ${JSON.stringify(envelope.instanceId)}`, envelope.eventId);
+      throw new DecodeError(
+        'payload',
+        'payload.spec.id',
+        `expected the envelope's instanceId ${JSON.stringify(envelope.instanceId)}, got ${JSON.stringify(spec.id)}`,
+        envelope.eventId,
+      );
     }
   }
   return { ...envelope, type, payload: payload.data } as AnyEnvelope;

@@ -102,17 +102,17 @@ export const instanceSpecSchema = z
   )
   .superRefine((spec, ctx) => {
     if (spec.environment === 'dev' && spec.tier !== 'internal') {
-      ctx.addIssue({ code: 'custom', path: ['tier'], message: 'every dev instance is internal' });
+      ctx.addIssue({ code: 'custom', path: ['tier'], message: 'expected "internal": every dev instance is internal' });
     }
     if (spec.tier === 'customer' && spec.maintenanceWindow === undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['maintenanceWindow'],
-        message: 'a customer instance needs a maintenance window',
+        message: 'is missing (every customer instance needs a maintenance window)',
       });
     }
     if (spec.environment === 'prod' && spec.expiresAt !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['expiresAt'], message: 'a prod instance has no expiry' });
+      ctx.addIssue({ code: 'custom', path: ['expiresAt'], message: 'expected no expiry: a prod instance does not expire' });
     }
   });
 export type InstanceSpec = z.infer<typeof instanceSpecSchema>;
