@@ -146,7 +146,12 @@ export function decideAcceptance(
   if (instance.status !== 'active') {
     return { kind: 'reject', code: 'not-active', message: `instance ${instance.id} is ${instance.status}, not active` };
   }
-  const params: StepParams = {};
+  // The resources are copied onto the operation so its steps need not read the instance.
+  const params: StepParams = {
+    project: instance.resources.project,
+    sqlInstance: instance.resources.sqlInstance,
+    backupPlan: instance.resources.backupPlan,
+  };
   if (envelope.type === 'instance.upgrade') {
     const target = envelope.payload.targetVersion;
     if (!semver.gt(target, instance.version)) {

@@ -123,13 +123,15 @@ export async function changeOperation(
     const mutated = live ? mutate(op, now) : undefined;
     if (mutated === undefined) return { operation: op, changed: false, outbox: [] };
     const verdict = verdictOf(mutated);
-    auditChanges(tx, op, mutated, actor, now);
     if (verdict.kind === 'continue') {
+      auditChanges(tx, op, mutated, actor, now);
       tx.set(paths.operation(op.id), { ...scheduleNextRun(mutated, now, deps.timings) });
       return { operation: mutated, changed: true, outbox: [] };
     }
+    // Firestore wants every read of a transaction before its first write.
     const instance = await tx.get<InstanceRecord>(paths.instance(op.instanceId));
     if (instance === undefined) throw new ControlPlaneError('internal', `operation ${op.id} names missing instance ${op.instanceId}`);
+    auditChanges(tx, op, mutated, actor, now);
     const ended = endOperation(mutated, instance, verdict, now);
     const fact = writeEnd(tx, op, ended, instance, actor, now);
     return { operation: ended.operation, changed: true, outbox: [fact] };

@@ -22,9 +22,15 @@ export interface AuditRecord {
   [key: string]: unknown;
 }
 
-/** Audit ids sort by time, then by a random suffix, so the trail reads in order. */
+let sequence = 0;
+
+/**
+ * Audit ids sort by time, then by this process's sequence (records of one millisecond stay in
+ * the order they were decided), then by a random suffix that keeps processes apart.
+ */
 export function auditId(now: Date): string {
-  return `${now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(6).toString('hex')}`;
+  sequence = (sequence + 1) % 1_000_000;
+  return `${now.toISOString().replace(/[-:.]/g, '')}-${String(sequence).padStart(6, '0')}-${randomBytes(4).toString('hex')}`;
 }
 
 /** Appends one audit record (create: an audit record is never overwritten). */

@@ -42,9 +42,9 @@ function instance(overrides: Partial<InstanceRecord> = {}): InstanceRecord {
 }
 
 const upgrade = (targetVersion: string): AnyEnvelope =>
-  makeEnvelope({ type: 'instance.upgrade', instanceId: 'acme-prod', actor: 'alice@example.com', reason: 'monthly release', payload: { targetVersion } }) as AnyEnvelope;
+  makeEnvelope({ type: 'instance.upgrade', instanceId: 'acme-prod', actor: 'alice@example.com', reason: 'monthly release', payload: { targetVersion } });
 const backup = (): AnyEnvelope =>
-  makeEnvelope({ type: 'instance.backup', instanceId: 'acme-prod', actor: 'alice@example.com', reason: 'before a migration', payload: {} }) as AnyEnvelope;
+  makeEnvelope({ type: 'instance.backup', instanceId: 'acme-prod', actor: 'alice@example.com', reason: 'before a migration', payload: {} });
 
 function accepted(envelope: AnyEnvelope, inst = instance()): { operation: OperationRecord; instanceAfter: InstanceRecord } {
   const decision = decideAcceptance(envelope, inst, now);
@@ -84,7 +84,7 @@ describe('accepting a lifecycle command', () => {
     const envelope = upgrade('5.5.0');
     const { operation, instanceAfter } = accepted(envelope);
     expect(operation.id).toBe(`op-${envelope.eventId}`);
-    expect(operation.params).toEqual({ fromVersion: '5.4.2', targetVersion: '5.5.0' });
+    expect(operation.params).toEqual({ project: 'mi-acme-prod', sqlInstance: 'acme-prod-db', backupPlan: 'plan', fromVersion: '5.4.2', targetVersion: '5.5.0' });
     expect(operation.steps.map((s) => [s.name, s.after])).toEqual([
       ['sql-backup', []],
       ['gke-backup', []],
@@ -133,7 +133,7 @@ describe('steps', () => {
     for (let attempt = 1; attempt <= 3; attempt += 1) {
       operation = claimStep(operation, 'sql-backup', `t${attempt}`, at, timings)!;
       operation = retryStep(operation, 'sql-backup', 'HTTP 409: operation in progress', at, timings);
-      const s = operation.steps[0]!;
+      const s = operation.steps[0];
       if (s.status === 'pending') {
         delays.push(Date.parse(s.notBefore!) - at.getTime());
         expect(claimableSteps(operation, at).map((x) => x.name)).not.toContain('sql-backup');
@@ -166,7 +166,9 @@ describe('steps', () => {
 
 describe('ending an operation', () => {
   function finished(envelope: AnyEnvelope, outcomes: Record<string, true | string>) {
-    let { operation, instanceAfter } = accepted(envelope);
+    const start = accepted(envelope);
+    const instanceAfter = start.instanceAfter;
+    let operation = start.operation;
     for (const [name, outcome] of Object.entries(outcomes)) {
       operation = claimStep(operation, name, 't', now)!;
       operation = markStepRunning(operation, name, { handle: `${name}-1` }, now);

@@ -1,0 +1,282 @@
+/**
+ * CloudSqlPort on the Cloud SQL Admin v1 clients of `@google-cloud/sql`, over REST
+ * (`fallback: true`): the same HTTP/JSON surface the API reference documents, which the
+ * tests serve from a local server. Every call has a deadline; 404 on a get is an answer.
+ */
+import { SqlBackupRunsServiceClient, SqlInstancesServiceClient, SqlOperationsServiceClient, protos } from '@google-cloud/sql';
+import { DEFAULT_DEADLINE_MS, withDeadline } from '../deadline.js';
+import { ControlPlaneError } from '../errors.js';
+import type {
+  CloudSqlPort,
+  Page,
+  SqlBackupConfiguration,
+  SqlBackupRun,
+  SqlBackupRunStatus,
+  SqlInstance,
+  SqlOperation,
+} from '../ports.js';
+import {
+  anonymousAuthClient,
+  enumName,
+  int64String,
+  malformedAnswer,
+  oneOf,
+  optionalString,
+  plainEndpointOptions,
+  toControlPlaneError,
+  toIsoTime,
+  unwrap,
+  type PlainEndpoint,
+} from './google-api.js';
+
+const v1 = protos.google.cloud.sql.v1;
+type IOperation = protos.google.cloud.sql.v1.IOperation;
+type IBackupRun = protos.google.cloud.sql.v1.IBackupRun;
+type IDatabaseInstance = protos.google.cloud.sql.v1.IDatabaseInstance;
+
+/** The three generated clients the adapter calls. */
+export interface CloudSqlClients {
+  backupRuns: SqlBackupRunsServiceClient;
+  instances: SqlInstancesServiceClient;
+  operations: SqlOperationsServiceClient;
+}
+
+export interface CloudSqlAdapterOptions {
+  /** Per call; a call past it fails with a retryable `deadline-exceeded`. */
+  deadlineMs?: number;
+  /** Ready-made clients (any left out are built from the other options). */
+  clients?: Partial<CloudSqlClients>;
+  /** Call this endpoint over plain HTTP without credentials (tests, local fakes) instead of sqladmin.googleapis.com. */
+  endpoint?: PlainEndpoint;
+}
+
+type SqlClientOptions = NonNullable<ConstructorParameters<typeof SqlBackupRunsServiceClient>[0]>;
+
+function clientOptions(endpoint: PlainEndpoint | undefined): SqlClientOptions {
+  // REST everywhere, not only in tests: the transport that runs in the cloud is the one the
+  // tests exercise, and Cloud SQL Admin's v1 surface is documented (and served) as JSON.
+  if (endpoint === undefined) return { fallback: true };
+  return {
+    ...plainEndpointOptions(endpoint),
+    // gax only calls getRequestHeaders/fetch on it; the rest of AuthClient is never touched.
+    authClient: anonymousAuthClient as unknown as SqlClientOptions['authClient'],
+  };
+}
+
+const BACKUP_RUN_STATUSES: readonly SqlBackupRunStatus[] = [
+  'SQL_BACKUP_RUN_STATUS_UNSPECIFIED',
+  'ENQUEUED',
+  'OVERDUE',
+  'RUNNING',
+  'FAILED',
+  'SUCCESSFUL',
+  'SKIPPED',
+  'DELETION_PENDING',
+  'DELETION_FAILED',
+  'DELETED',
+];
+const OPERATION_STATUSES: ReadonlyArray<SqlOperation['status']> = ['SQL_OPERATION_STATUS_UNSPECIFIED', 'PENDING', 'RUNNING', 'DONE'];
+const INSTANCE_STATES: ReadonlyArray<SqlInstance['state']> = ['RUNNABLE', 'SUSPENDED', 'PENDING_DELETE', 'PENDING_CREATE', 'MAINTENANCE', 'FAILED'];
+
+function required(what: string, path: string, value: unknown): string {
+  const text = optionalString(value);
+  if (text === undefined) throw malformedAnswer(what, path, 'missing', value);
+  return text;
+}
+
+/** Maps an `Operation` of Cloud SQL Admin v1 to the port's type. */
+export function toSqlOperation(what: string, op: IOperation, fallback: { project: string; instance?: string }): SqlOperation {
+  const errors = (op.error?.errors ?? []).map((e) => ({ code: e.code ?? '', message: e.message ?? '' }));
+  const backupId = int64String(op.backupContext?.backupId);
+  const startTime = toIsoTime(op.startTime);
+  const endTime = toIsoTime(op.endTime);
+  const insertTime = toIsoTime(op.insertTime);
+  if (insertTime === undefined) throw malformedAnswer(what, 'insertTime', 'missing', op.insertTime);
+  return {
+    name: required(what, 'name', op.name),
+    status: oneOf(what, 'status', enumName(op.status, v1.Operation.SqlOperationStatus), OPERATION_STATUSES),
+    operationType: required(what, 'operationType', enumName(op.operationType, v1.Operation.SqlOperationType)),
+    targetId: optionalString(op.targetId) ?? fallback.instance ?? '',
+    targetProject: optionalString(op.targetProject) ?? fallback.project,
+    insertTime,
+    ...(startTime === undefined ? {} : { startTime }),
+    ...(endTime === undefined ? {} : { endTime }),
+    ...(errors.length === 0 ? {} : { error: { errors } }),
+    ...(backupId === undefined ? {} : { backupContext: { backupId } }),
+  };
+}
+
+/** Maps a `BackupRun` of Cloud SQL Admin v1 to the port's type. */
+export function toSqlBackupRun(what: string, run: IBackupRun, instance: string): SqlBackupRun {
+  const id = int64String(run.id);
+  if (id === undefined) throw malformedAnswer(what, 'id', 'missing', run.id);
+  const enqueuedTime = toIsoTime(run.enqueuedTime);
+  if (enqueuedTime === undefined) throw malformedAnswer(what, 'enqueuedTime', 'missing', run.enqueuedTime);
+  const optional = {
+    description: optionalString(run.description),
+    windowStartTime: toIsoTime(run.windowStartTime),
+    startTime: toIsoTime(run.startTime),
+    endTime: toIsoTime(run.endTime),
+    location: optionalString(run.location),
+  };
+  const kind = enumName(run.backupKind, v1.SqlBackupKind);
+  const error = run.error && (optionalString(run.error.code) ?? optionalString(run.error.message)) !== undefined
+    ? { code: run.error.code ?? '', message: run.error.message ?? '' }
+    : undefined;
+  return {
+    kind: 'sql#backupRun',
+    id,
+    instance: optionalString(run.instance) ?? instance,
+    status: oneOf(what, 'status', enumName(run.status, v1.SqlBackupRunStatus), BACKUP_RUN_STATUSES),
+    // The reference also lists FINAL (taken when an instance is deleted), which this client's
+    // protos do not know: it arrives as UNSPECIFIED or a bare number. Only AUTOMATED runs
+    // count as the daily automated backups, so anything else is an on-demand kind of run.
+    type: enumName(run.type, v1.SqlBackupRunType) === 'AUTOMATED' ? 'AUTOMATED' : 'ON_DEMAND',
+    enqueuedTime,
+    ...Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined)),
+    ...(kind === 'SNAPSHOT' || kind === 'PHYSICAL' ? { backupKind: kind } : {}),
+    ...(error === undefined ? {} : { error }),
+  };
+}
+
+function toBackupConfiguration(what: string, config: protos.google.cloud.sql.v1.IBackupConfiguration | null | undefined): SqlBackupConfiguration {
+  const retention = config?.backupRetentionSettings;
+  const retainedBackups = unwrap(retention?.retainedBackups);
+  const logDays = unwrap(config?.transactionLogRetentionDays);
+  const startTime = optionalString(config?.startTime);
+  const location = optionalString(config?.location);
+  const unit = enumName(retention?.retentionUnit, v1.BackupRetentionSettings.RetentionUnit);
+  // A missing unit is what an instance that never had settings answers; the API has only COUNT.
+  if (unit !== undefined && unit !== 'COUNT' && unit !== 'RETENTION_UNIT_UNSPECIFIED') {
+    throw malformedAnswer(what, 'settings.backupConfiguration.backupRetentionSettings.retentionUnit', 'not COUNT', unit);
+  }
+  return {
+    enabled: unwrap(config?.enabled) === true,
+    ...(startTime === undefined ? {} : { startTime }),
+    ...(location === undefined ? {} : { location }),
+    pointInTimeRecoveryEnabled: unwrap(config?.pointInTimeRecoveryEnabled) === true,
+    transactionLogRetentionDays: typeof logDays === 'number' ? logDays : 0,
+    backupRetentionSettings: { retentionUnit: 'COUNT', retainedBackups: typeof retainedBackups === 'number' ? retainedBackups : 0 },
+  };
+}
+
+/** Maps a `DatabaseInstance` of Cloud SQL Admin v1 to the port's type. */
+export function toSqlInstance(what: string, instance: IDatabaseInstance, project: string): SqlInstance {
+  let state = enumName(instance.state, v1.DatabaseInstance.SqlInstanceState);
+  // Newer states the port does not name are maintenance of one kind or another: the
+  // instance is there but busy, which is what MAINTENANCE tells the domain.
+  if (state === 'ONLINE_MAINTENANCE' || state === 'REPAIRING') state = 'MAINTENANCE';
+  return {
+    name: required(what, 'name', instance.name),
+    project: optionalString(instance.project) ?? project,
+    region: optionalString(instance.region) ?? '',
+    databaseVersion: required(what, 'databaseVersion', enumName(instance.databaseVersion, v1.SqlDatabaseVersion)),
+    state: oneOf(what, 'state', state, INSTANCE_STATES),
+    settings: {
+      tier: optionalString(instance.settings?.tier) ?? '',
+      backupConfiguration: toBackupConfiguration(what, instance.settings?.backupConfiguration),
+    },
+  };
+}
+
+/** Creates the Cloud SQL Admin adapter (REST transport, a deadline on every call). */
+export function createCloudSqlAdapter(options: CloudSqlAdapterOptions = {}): CloudSqlPort & { close(): Promise<void> } {
+  const ms = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const settings = clientOptions(options.endpoint);
+  const backupRuns = options.clients?.backupRuns ?? new SqlBackupRunsServiceClient(settings);
+  const instances = options.clients?.instances ?? new SqlInstancesServiceClient(settings);
+  const operations = options.clients?.operations ?? new SqlOperationsServiceClient(settings);
+  // gax's own timeout aborts the HTTP request when our deadline passes, so nothing is left
+  // running behind a call we have given up on; retrying is the caller's business.
+  const callOptions = { timeout: ms, retry: null };
+
+  async function call<T>(what: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await withDeadline(what, work, ms);
+    } catch (error) {
+      throw toControlPlaneError(what, error, { alreadyExists: 'conflict' });
+    }
+  }
+
+  /** undefined for 404: for a get, "no such thing" is an answer. */
+  async function get<T>(what: string, work: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await call(what, work);
+    } catch (error) {
+      if (error instanceof ControlPlaneError && error.code === 'not-found') return undefined;
+      throw error;
+    }
+  }
+
+  return {
+    async insertBackupRun(project, instance, body) {
+      const what = `Cloud SQL backupRuns.insert ${project}/${instance}`;
+      const [op] = await call(what, () => backupRuns.insert({ project, instance, body: { description: body.description } }, callOptions));
+      return toSqlOperation(what, op, { project, instance });
+    },
+
+    async listBackupRuns(project, instance, page = {}) {
+      const what = `Cloud SQL backupRuns.list ${project}/${instance}`;
+      const [answer] = await call(what, () =>
+        backupRuns.list(
+          {
+            project,
+            instance,
+            ...(page.maxResults === undefined ? {} : { maxResults: page.maxResults }),
+            ...(page.pageToken === undefined ? {} : { pageToken: page.pageToken }),
+          },
+          callOptions,
+        ),
+      );
+      const nextPageToken = optionalString(answer.nextPageToken);
+      const result: Page<SqlBackupRun> = { items: (answer.items ?? []).map((run) => toSqlBackupRun(what, run, instance)) };
+      return nextPageToken === undefined ? result : { ...result, nextPageToken };
+    },
+
+    async getBackupRun(project, instance, id) {
+      const what = `Cloud SQL backupRuns.get ${project}/${instance}/${id}`;
+      const answer = await get(what, () => backupRuns.get({ project, instance, id }, callOptions));
+      return answer === undefined ? undefined : toSqlBackupRun(what, answer[0], instance);
+    },
+
+    async getOperation(project, operation) {
+      const what = `Cloud SQL operations.get ${project}/${operation}`;
+      const answer = await get(what, () => operations.get({ project, operation }, callOptions));
+      return answer === undefined ? undefined : toSqlOperation(what, answer[0], { project });
+    },
+
+    async listOperations(project, instance, page = {}) {
+      const what = `Cloud SQL operations.list ${project}/${instance}`;
+      const [answer] = await call(what, () =>
+        operations.list(
+          {
+            project,
+            instance,
+            ...(page.maxResults === undefined ? {} : { maxResults: page.maxResults }),
+            ...(page.pageToken === undefined ? {} : { pageToken: page.pageToken }),
+          },
+          callOptions,
+        ),
+      );
+      const nextPageToken = optionalString(answer.nextPageToken);
+      const result: Page<SqlOperation> = { items: (answer.items ?? []).map((op) => toSqlOperation(what, op, { project, instance })) };
+      return nextPageToken === undefined ? result : { ...result, nextPageToken };
+    },
+
+    async getInstance(project, instance) {
+      const what = `Cloud SQL instances.get ${project}/${instance}`;
+      const answer = await get(what, () => instances.get({ project, instance }, callOptions));
+      return answer === undefined ? undefined : toSqlInstance(what, answer[0], project);
+    },
+
+    async deleteInstance(project, instance) {
+      const what = `Cloud SQL instances.delete ${project}/${instance}`;
+      const [op] = await call(what, () => instances.delete({ project, instance }, callOptions));
+      return toSqlOperation(what, op, { project, instance });
+    },
+
+    async close() {
+      await Promise.all([backupRuns.close(), instances.close(), operations.close()]);
+    },
+  };
+}

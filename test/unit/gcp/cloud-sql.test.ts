@@ -1,0 +1,389 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ControlPlaneError } from '../../../shared/errors.js';
+import { createCloudSqlAdapter } from '../../../shared/gcp/cloud-sql.js';
+import { deadUrl, googleError, startFakeGoogleApi, type FakeGoogleApi } from './fake-google-api.js';
+
+// Bodies follow the Cloud SQL Admin v1 reference (REST Resource: backupRuns, operations,
+// instances): https://cloud.google.com/sql/docs/postgres/admin-api/rest/v1/backupRuns
+const PROJECT = 'mi-src-1a2b3c4d';
+const INSTANCE = 'src-1a2b3c4d-pg';
+const SELF = `https://sqladmin.googleapis.com/v1/projects/${PROJECT}/instances/${INSTANCE}`;
+
+const AUTOMATED_RUN = {
+  kind: 'sql#backupRun',
+  status: 'SUCCESSFUL',
+  enqueuedTime: '2026-11-26T03:12:04.187Z',
+  id: '1764126724187',
+  startTime: '2026-11-26T03:12:04.196Z',
+  endTime: '2026-11-26T03:14:21.622Z',
+  type: 'AUTOMATED',
+  windowStartTime: '2026-11-26T03:00:00Z',
+  instance: INSTANCE,
+  selfLink: `${SELF}/backupRuns/1764126724187`,
+  location: 'us',
+  databaseVersion: 'POSTGRES_15',
+  backupKind: 'SNAPSHOT',
+  timeZone: '',
+  maxChargeableBytes: '2147483648',
+};
+
+const FAILED_ON_DEMAND_RUN = {
+  kind: 'sql#backupRun',
+  status: 'FAILED',
+  enqueuedTime: '2026-11-26T10:00:01.5Z',
+  id: '1764151201500',
+  startTime: '2026-11-26T10:00:01.512345Z',
+  endTime: '2026-11-26T10:01:00Z',
+  error: { kind: 'sql#operationError', code: 'INTERNAL_ERROR', message: 'An internal error has occurred.' },
+  type: 'ON_DEMAND',
+  description: 'mi:op-7f3a:backup-sql',
+  instance: INSTANCE,
+  selfLink: `${SELF}/backupRuns/1764151201500`,
+  location: 'us-central1',
+  backupKind: 'SNAPSHOT',
+};
+
+const BACKUP_OPERATION = {
+  kind: 'sql#operation',
+  targetLink: SELF,
+  status: 'PENDING',
+  user: 'control-plane@mi-admin.iam.gserviceaccount.com',
+  insertTime: '2026-11-26T10:00:00.123Z',
+  operationType: 'BACKUP_VOLUME',
+  name: '5c4f9a2e-7d1b-4b7e-9d3e-000000000001',
+  targetId: INSTANCE,
+  selfLink: `https://sqladmin.googleapis.com/v1/projects/${PROJECT}/operations/5c4f9a2e-7d1b-4b7e-9d3e-000000000001`,
+  targetProject: PROJECT,
+  backupContext: { kind: 'sql#backupContext', backupId: '1764151201500' },
+};
+
+const DATABASE_INSTANCE = {
+  kind: 'sql#instance',
+  state: 'RUNNABLE',
+  databaseVersion: 'POSTGRES_15',
+  settings: {
+    authorizedGaeApplications: [],
+    tier: 'db-custom-2-7680',
+    kind: 'sql#settings',
+    availabilityType: 'REGIONAL',
+    pricingPlan: 'PER_USE',
+    replicationType: 'SYNCHRONOUS',
+    activationPolicy: 'ALWAYS',
+    ipConfiguration: { privateNetwork: `projects/${PROJECT}/global/networks/default`, ipv4Enabled: false },
+    locationPreference: { zone: 'us-central1-a', kind: 'sql#locationPreference' },
+    dataDiskType: 'PD_SSD',
+    backupConfiguration: {
+      startTime: '03:00',
+      kind: 'sql#backupConfiguration',
+      location: 'us',
+      backupRetentionSettings: { retentionUnit: 'COUNT', retainedBackups: 7 },
+      enabled: true,
+      replicationLogArchivingEnabled: true,
+      pointInTimeRecoveryEnabled: true,
+      transactionLogRetentionDays: 7,
+      transactionalLogStorageState: 'CLOUD_STORAGE',
+    },
+    settingsVersion: '12',
+    storageAutoResizeLimit: '0',
+    storageAutoResize: true,
+    dataDiskSizeGb: '100',
+    edition: 'ENTERPRISE',
+  },
+  etag: 'c1f7d0f1b4b8a3c5e6d7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d',
+  ipAddresses: [{ type: 'PRIVATE', ipAddress: '10.12.0.3' }],
+  instanceType: 'CLOUD_SQL_INSTANCE',
+  project: PROJECT,
+  serviceAccountEmailAddress: 'p123456789-abcd@gcp-sa-cloud-sql.iam.gserviceaccount.com',
+  backendType: 'SECOND_GEN',
+  selfLink: SELF,
+  connectionName: `${PROJECT}:us-central1:${INSTANCE}`,
+  name: INSTANCE,
+  region: 'us-central1',
+  gceZone: 'us-central1-a',
+  createTime: '2026-01-10T12:00:00.000Z',
+};
+
+let api: FakeGoogleApi;
+let sql: ReturnType<typeof createCloudSqlAdapter>;
+
+beforeAll(async () => {
+  api = await startFakeGoogleApi();
+  sql = createCloudSqlAdapter({ endpoint: { url: api.url }, deadlineMs: 2_000 });
+});
+
+afterAll(async () => {
+  await sql.close();
+  await api.close();
+});
+
+beforeEach(() => {
+  api.requests.length = 0;
+});
+
+async function failure(call: Promise<unknown>): Promise<ControlPlaneError> {
+  const error: unknown = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ControlPlaneError);
+  return error as ControlPlaneError;
+}
+
+describe('Cloud SQL adapter: requests', () => {
+  it('inserts a backup run with POST .../backupRuns and the description in the body', async () => {
+    api.answer({ status: 200, body: BACKUP_OPERATION });
+    const op = await sql.insertBackupRun(PROJECT, INSTANCE, { description: 'mi:op-7f3a:backup-sql' });
+
+    expect(api.requests).toHaveLength(1);
+    const [request] = api.requests;
+    expect(request?.method).toBe('POST');
+    expect(request?.path).toBe(`/v1/projects/${PROJECT}/instances/${INSTANCE}/backupRuns`);
+    expect(request?.body).toEqual({ description: 'mi:op-7f3a:backup-sql' });
+    // gax asks for numeric enums; the mapping below must not depend on which the server sends.
+    expect(request?.query).toEqual({ $alt: 'json;enum-encoding=int' });
+    expect(request?.headers.authorization).toBeUndefined();
+
+    expect(op).toEqual({
+      name: '5c4f9a2e-7d1b-4b7e-9d3e-000000000001',
+      status: 'PENDING',
+      operationType: 'BACKUP_VOLUME',
+      targetId: INSTANCE,
+      targetProject: PROJECT,
+      insertTime: '2026-11-26T10:00:00.123Z',
+      backupContext: { backupId: '1764151201500' },
+    });
+  });
+
+  it('lists backup runs one page at a time with maxResults and pageToken', async () => {
+    api.answer({ status: 200, body: { kind: 'sql#backupRunsList', items: [FAILED_ON_DEMAND_RUN, AUTOMATED_RUN], nextPageToken: 'CgwI-page-2' } });
+    const page = await sql.listBackupRuns(PROJECT, INSTANCE, { maxResults: 2, pageToken: 'CgwI-page-1' });
+
+    const [request] = api.requests;
+    expect(request?.method).toBe('GET');
+    expect(request?.path).toBe(`/v1/projects/${PROJECT}/instances/${INSTANCE}/backupRuns`);
+    expect(request?.query).toMatchObject({ maxResults: '2', pageToken: 'CgwI-page-1' });
+    expect(request?.body).toBeUndefined();
+
+    expect(page.nextPageToken).toBe('CgwI-page-2');
+    expect(page.items).toEqual([
+      {
+        kind: 'sql#backupRun',
+        id: '1764151201500',
+        instance: INSTANCE,
+        status: 'FAILED',
+        type: 'ON_DEMAND',
+        description: 'mi:op-7f3a:backup-sql',
+        enqueuedTime: '2026-11-26T10:00:01.500Z',
+        startTime: '2026-11-26T10:00:01.512Z',
+        endTime: '2026-11-26T10:01:00.000Z',
+        location: 'us-central1',
+        backupKind: 'SNAPSHOT',
+        error: { code: 'INTERNAL_ERROR', message: 'An internal error has occurred.' },
+      },
+      {
+        kind: 'sql#backupRun',
+        id: '1764126724187',
+        instance: INSTANCE,
+        status: 'SUCCESSFUL',
+        type: 'AUTOMATED',
+        enqueuedTime: '2026-11-26T03:12:04.187Z',
+        windowStartTime: '2026-11-26T03:00:00.000Z',
+        startTime: '2026-11-26T03:12:04.196Z',
+        endTime: '2026-11-26T03:14:21.622Z',
+        location: 'us',
+        backupKind: 'SNAPSHOT',
+      },
+    ]);
+  });
+
+  it('sends no paging parameters when none are given, and a last page has no token', async () => {
+    api.answer({ status: 200, body: { kind: 'sql#backupRunsList' } });
+    const page = await sql.listBackupRuns(PROJECT, INSTANCE);
+    expect(api.requests[0]?.query).toEqual({ $alt: 'json;enum-encoding=int' });
+    expect(page).toEqual({ items: [] });
+  });
+
+  it('maps enums answered as numbers (what the service sends for enum-encoding=int)', async () => {
+    api.answer({ status: 200, body: { ...AUTOMATED_RUN, status: 5, type: 1, backupKind: 1 } });
+    const run = await sql.getBackupRun(PROJECT, INSTANCE, '1764126724187');
+    expect(run).toMatchObject({ status: 'SUCCESSFUL', type: 'AUTOMATED', backupKind: 'SNAPSHOT' });
+  });
+
+  it('gets a backup run by its int64 id in the path', async () => {
+    api.answer({ status: 200, body: AUTOMATED_RUN });
+    const run = await sql.getBackupRun(PROJECT, INSTANCE, '1764126724187');
+    expect(api.requests[0]?.method).toBe('GET');
+    expect(api.requests[0]?.path).toBe(`/v1/projects/${PROJECT}/instances/${INSTANCE}/backupRuns/1764126724187`);
+    expect(run?.id).toBe('1764126724187');
+  });
+
+  it('gets an operation and reports the errors of a failed one', async () => {
+    api.answer({
+      status: 200,
+      body: {
+        ...BACKUP_OPERATION,
+        status: 'DONE',
+        startTime: '2026-11-26T10:00:01.512Z',
+        endTime: '2026-11-26T10:01:00Z',
+        error: { kind: 'sql#operationErrors', errors: [{ kind: 'sql#operationError', code: 'INTERNAL_ERROR', message: 'An internal error has occurred.' }] },
+      },
+    });
+    const op = await sql.getOperation(PROJECT, '5c4f9a2e-7d1b-4b7e-9d3e-000000000001');
+    expect(api.requests[0]?.method).toBe('GET');
+    expect(api.requests[0]?.path).toBe(`/v1/projects/${PROJECT}/operations/5c4f9a2e-7d1b-4b7e-9d3e-000000000001`);
+    expect(op).toMatchObject({
+      status: 'DONE',
+      startTime: '2026-11-26T10:00:01.512Z',
+      endTime: '2026-11-26T10:01:00.000Z',
+      error: { errors: [{ code: 'INTERNAL_ERROR', message: 'An internal error has occurred.' }] },
+      backupContext: { backupId: '1764151201500' },
+    });
+  });
+
+  it('lists the operations of one instance with the instance as a query parameter', async () => {
+    api.answer({ status: 200, body: { kind: 'sql#operationsList', items: [BACKUP_OPERATION], nextPageToken: 'op-page-2' } });
+    const page = await sql.listOperations(PROJECT, INSTANCE, { maxResults: 10 });
+    expect(api.requests[0]?.method).toBe('GET');
+    expect(api.requests[0]?.path).toBe(`/v1/projects/${PROJECT}/operations`);
+    expect(api.requests[0]?.query).toMatchObject({ instance: INSTANCE, maxResults: '10' });
+    expect(page.items.map((op) => op.name)).toEqual(['5c4f9a2e-7d1b-4b7e-9d3e-000000000001']);
+    expect(page.nextPageToken).toBe('op-page-2');
+  });
+
+  it('gets an instance with its backup configuration (wrapped booleans and counts unwrapped)', async () => {
+    api.answer({ status: 200, body: DATABASE_INSTANCE });
+    const instance = await sql.getInstance(PROJECT, INSTANCE);
+    expect(api.requests[0]?.path).toBe(`/v1/projects/${PROJECT}/instances/${INSTANCE}`);
+    expect(instance).toEqual({
+      name: INSTANCE,
+      project: PROJECT,
+      region: 'us-central1',
+      databaseVersion: 'POSTGRES_15',
+      state: 'RUNNABLE',
+      settings: {
+        tier: 'db-custom-2-7680',
+        backupConfiguration: {
+          enabled: true,
+          startTime: '03:00',
+          location: 'us',
+          pointInTimeRecoveryEnabled: true,
+          transactionLogRetentionDays: 7,
+          backupRetentionSettings: { retentionUnit: 'COUNT', retainedBackups: 7 },
+        },
+      },
+    });
+  });
+
+  it('reads a disabled backup configuration as disabled, not as missing', async () => {
+    const settings = { ...DATABASE_INSTANCE.settings, backupConfiguration: { kind: 'sql#backupConfiguration', enabled: false, startTime: '03:00' } };
+    api.answer({ status: 200, body: { ...DATABASE_INSTANCE, settings } });
+    const instance = await sql.getInstance(PROJECT, INSTANCE);
+    expect(instance?.settings.backupConfiguration).toEqual({
+      enabled: false,
+      startTime: '03:00',
+      pointInTimeRecoveryEnabled: false,
+      transactionLogRetentionDays: 0,
+      backupRetentionSettings: { retentionUnit: 'COUNT', retainedBackups: 0 },
+    });
+  });
+
+  it('deletes an instance with DELETE and returns the operation', async () => {
+    api.answer({ status: 200, body: { ...BACKUP_OPERATION, operationType: 'DELETE', backupContext: undefined } });
+    const op = await sql.deleteInstance(PROJECT, INSTANCE);
+    expect(api.requests[0]?.method).toBe('DELETE');
+    expect(api.requests[0]?.path).toBe(`/v1/projects/${PROJECT}/instances/${INSTANCE}`);
+    expect(op.operationType).toBe('DELETE');
+    expect(op.backupContext).toBeUndefined();
+  });
+});
+
+describe('Cloud SQL adapter: errors', () => {
+  it('answers undefined for a 404 on a get (an answer, not an error)', async () => {
+    api.answer(googleError(404, undefined, 'The Cloud SQL instance does not exist.', 'instanceDoesNotExist'));
+    await expect(sql.getInstance(PROJECT, 'gone')).resolves.toBeUndefined();
+    await expect(sql.getBackupRun(PROJECT, INSTANCE, '42')).resolves.toBeUndefined();
+    await expect(sql.getOperation(PROJECT, 'no-such-op')).resolves.toBeUndefined();
+  });
+
+  it('fails with a permanent not-found for a 404 on list, insert and delete', async () => {
+    api.answer(googleError(404, 'NOT_FOUND', 'The Cloud SQL instance does not exist.'));
+    const calls = [
+      () => sql.listBackupRuns(PROJECT, 'gone'),
+      () => sql.insertBackupRun(PROJECT, 'gone', { description: 'x' }),
+      () => sql.deleteInstance(PROJECT, 'gone'),
+    ];
+    for (const call of calls) {
+      const error = await failure(call());
+      expect(error.code).toBe('not-found');
+      expect(error.retryable).toBe(false);
+      expect(error.details.httpStatus).toBe(404);
+    }
+  });
+
+  it('treats 409 as another operation in progress: a retryable conflict, not "exists"', async () => {
+    api.answer(
+      googleError(
+        409,
+        undefined,
+        'Operation failed because another operation was already in progress. Try your request after the current operation is complete.',
+        'operationInProgress',
+      ),
+    );
+    const error = await failure(sql.insertBackupRun(PROJECT, INSTANCE, { description: 'x' }));
+    expect(error.code).toBe('conflict');
+    expect(error.retryable).toBe(true);
+    expect(error.details.httpStatus).toBe(409);
+    expect(error.cause).toBeInstanceOf(Error);
+    expect(error.message).toContain('another operation was already in progress');
+
+    api.answer(googleError(409, 'ALREADY_EXISTS', 'Operation in progress'));
+    const again = await failure(sql.insertBackupRun(PROJECT, INSTANCE, { description: 'x' }));
+    expect(again.code).toBe('conflict');
+    expect(again.retryable).toBe(true);
+  });
+
+  it.each([
+    [429, 'RESOURCE_EXHAUSTED', 'rate-limited', true],
+    [503, 'UNAVAILABLE', 'unavailable', true],
+    [504, 'DEADLINE_EXCEEDED', 'deadline-exceeded', true],
+    [500, 'INTERNAL', 'internal', true],
+    [400, 'INVALID_ARGUMENT', 'failed-precondition', false],
+    [403, 'PERMISSION_DENIED', 'failed-precondition', false],
+  ] as const)('maps HTTP %i %s to %s (retryable: %s), once, keeping the status', async (http, status, code, retryable) => {
+    api.answer(googleError(http, status, `answered ${status}`));
+    const error = await failure(sql.listBackupRuns(PROJECT, INSTANCE));
+    expect(error.code).toBe(code);
+    expect(error.retryable).toBe(retryable);
+    expect(error.details.httpStatus).toBe(http);
+    // No hidden retry loop inside the client: redelivery is the retry.
+    expect(api.requests).toHaveLength(1);
+  });
+
+  it('names the field of an answer that breaks the reference', async () => {
+    api.answer({ status: 200, body: { ...AUTOMATED_RUN, enqueuedTime: undefined } });
+    const error = await failure(sql.getBackupRun(PROJECT, INSTANCE, '1764126724187'));
+    expect(error.retryable).toBe(false);
+    expect(error.details.field).toBe('enqueuedTime');
+  });
+
+  it('fails retryably within its deadline when the service does not answer', async () => {
+    api.answer({ status: 200, hang: true });
+    const hung = createCloudSqlAdapter({ endpoint: { url: api.url }, deadlineMs: 300 });
+    const started = Date.now();
+    const error = await failure(hung.getInstance(PROJECT, INSTANCE));
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(error.code).toBe('deadline-exceeded');
+    expect(error.retryable).toBe(true);
+    await hung.close();
+  });
+
+  it('fails retryably within its deadline against a dead port', async () => {
+    const dead = createCloudSqlAdapter({ endpoint: { url: await deadUrl() }, deadlineMs: 1_000 });
+    const started = Date.now();
+    const error = await failure(dead.listBackupRuns(PROJECT, INSTANCE));
+    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(error.retryable).toBe(true);
+    expect(['unavailable', 'deadline-exceeded']).toContain(error.code);
+    await dead.close();
+  });
+});

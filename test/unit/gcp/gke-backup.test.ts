@@ -1,0 +1,249 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ControlPlaneError } from '../../../shared/errors.js';
+import { createGkeBackupAdapter } from '../../../shared/gcp/gke-backup.js';
+import { deadUrl, googleError, startFakeGoogleApi, type FakeGoogleApi } from './fake-google-api.js';
+
+// Bodies follow the Backup for GKE v1 reference (REST Resource:
+// v1.projects.locations.backupPlans.backups, backupPlans, operations):
+// https://cloud.google.com/kubernetes-engine/docs/add-on/backup-for-gke/reference/rest
+const LOCATION = 'projects/mi-src-1a2b3c4d/locations/us-central1';
+const PLAN = `${LOCATION}/backupPlans/mi-daily`;
+const BACKUP_ID = 'mi-op-7f3a-backup-gke-2c9e1d';
+const BACKUP_NAME = `${PLAN}/backups/${BACKUP_ID}`;
+const OPERATION_NAME = `${LOCATION}/operations/operation-1764151201234-5f0c1a2b3c4d5-6e7f8a9b-0c1d2e3f`;
+
+const CREATE_OPERATION = {
+  name: OPERATION_NAME,
+  metadata: {
+    '@type': 'type.googleapis.com/google.cloud.gkebackup.v1.OperationMetadata',
+    createTime: '2026-11-26T10:00:01.234567890Z',
+    target: BACKUP_NAME,
+    verb: 'create',
+    requestedCancellation: false,
+    apiVersion: 'v1',
+  },
+  done: false,
+};
+
+const BACKUP = {
+  name: BACKUP_NAME,
+  uid: '8b3d6c2e-0e6b-4a44-9d0c-3f3c2b1a0e9f',
+  createTime: '2026-11-26T10:00:02.123456789Z',
+  updateTime: '2026-11-26T10:04:40.551204393Z',
+  manual: true,
+  labels: { 'mi-operation': 'op-7f3a' },
+  deleteLockDays: 0,
+  retainDays: 90,
+  retainExpireTime: '2027-02-24T10:00:02.123456789Z',
+  allNamespaces: true,
+  containsVolumeData: true,
+  containsSecrets: true,
+  clusterMetadata: {
+    cluster: 'projects/mi-src-1a2b3c4d/locations/us-central1/clusters/mi-src-1a2b3c4d',
+    k8sVersion: '1.30.5-gke.1014001',
+    backupCrdVersions: { 'backupjobs.gkebackup.gke.io': 'v1' },
+    gkeVersion: 'v1.30.5-gke.1014001',
+  },
+  state: 'SUCCEEDED',
+  completeTime: '2026-11-26T10:04:40.551204393Z',
+  resourceCount: 412,
+  volumeCount: 3,
+  sizeBytes: '5368709120',
+  etag: '3',
+  description: 'before upgrade to 5.5.0 (op-7f3a)',
+  podCount: 27,
+  configBackupSizeBytes: '1048576',
+  permissiveMode: false,
+};
+
+const BACKUP_PLAN = {
+  name: PLAN,
+  uid: '2f1e0d9c-8b7a-4c5d-9e6f-7a8b9c0d1e2f',
+  createTime: '2026-01-10T12:00:00.000000000Z',
+  updateTime: '2026-01-10T12:05:00.000000000Z',
+  description: 'daily, 90 days, all namespaces with volumes',
+  cluster: 'projects/mi-src-1a2b3c4d/locations/us-central1/clusters/mi-src-1a2b3c4d',
+  retentionPolicy: { backupDeleteLockDays: 0, backupRetainDays: 90, locked: false },
+  labels: { 'managed-by': 'mi' },
+  backupSchedule: { cronSchedule: '0 3 * * *', paused: false, nextScheduledBackupTime: '2026-11-27T03:00:00Z' },
+  etag: '2',
+  deactivated: false,
+  backupConfig: { allNamespaces: true, includeVolumeData: true, includeSecrets: true },
+  protectedPodCount: 27,
+  state: 'READY',
+  rpoRiskLevel: 0,
+};
+
+let api: FakeGoogleApi;
+let gke: ReturnType<typeof createGkeBackupAdapter>;
+
+beforeAll(async () => {
+  api = await startFakeGoogleApi();
+  gke = createGkeBackupAdapter({ rootUrl: api.url, auth: 'none', deadlineMs: 2_000 });
+});
+
+afterAll(async () => {
+  await api.close();
+});
+
+beforeEach(() => {
+  api.requests.length = 0;
+});
+
+async function failure(call: Promise<unknown>): Promise<ControlPlaneError> {
+  const error: unknown = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ControlPlaneError);
+  return error as ControlPlaneError;
+}
+
+describe('Backup for GKE adapter: requests', () => {
+  it('creates a backup with POST {parent}/backups?backupId=... and the body fields', async () => {
+    api.answer({ status: 200, body: CREATE_OPERATION });
+    const op = await gke.createBackup(PLAN, BACKUP_ID, { description: 'before upgrade to 5.5.0 (op-7f3a)', labels: { 'mi-operation': 'op-7f3a' } });
+
+    expect(api.requests).toHaveLength(1);
+    const [request] = api.requests;
+    expect(request?.method).toBe('POST');
+    expect(request?.path).toBe(`/v1/${PLAN}/backups`);
+    expect(request?.query).toEqual({ backupId: BACKUP_ID });
+    expect(request?.body).toEqual({ description: 'before upgrade to 5.5.0 (op-7f3a)', labels: { 'mi-operation': 'op-7f3a' } });
+    expect(request?.headers.authorization).toBeUndefined();
+
+    expect(op).toEqual({ name: OPERATION_NAME, done: false, metadata: CREATE_OPERATION.metadata });
+  });
+
+  it('gets a backup by name and normalises its times', async () => {
+    api.answer({ status: 200, body: BACKUP });
+    const backup = await gke.getBackup(BACKUP_NAME);
+    expect(api.requests[0]?.method).toBe('GET');
+    expect(api.requests[0]?.path).toBe(`/v1/${BACKUP_NAME}`);
+    expect(backup).toEqual({
+      name: BACKUP_NAME,
+      uid: '8b3d6c2e-0e6b-4a44-9d0c-3f3c2b1a0e9f',
+      state: 'SUCCEEDED',
+      manual: true,
+      description: 'before upgrade to 5.5.0 (op-7f3a)',
+      labels: { 'mi-operation': 'op-7f3a' },
+      createTime: '2026-11-26T10:00:02.123Z',
+      completeTime: '2026-11-26T10:04:40.551Z',
+      retainDays: 90,
+      retainExpireTime: '2027-02-24T10:00:02.123Z',
+    });
+  });
+
+  it('lists backups one page at a time with pageSize and pageToken', async () => {
+    const inProgress = { ...BACKUP, name: `${PLAN}/backups/daily-20261126`, manual: false, state: 'IN_PROGRESS', completeTime: undefined, labels: undefined };
+    api.answer({ status: 200, body: { backups: [BACKUP, inProgress], nextPageToken: 'page-2' } });
+    const page = await gke.listBackups(PLAN, { pageSize: 2, pageToken: 'page-1' });
+    expect(api.requests[0]?.method).toBe('GET');
+    expect(api.requests[0]?.path).toBe(`/v1/${PLAN}/backups`);
+    expect(api.requests[0]?.query).toEqual({ pageSize: '2', pageToken: 'page-1' });
+    expect(page.nextPageToken).toBe('page-2');
+    expect(page.items.map((b) => [b.name, b.state, b.manual, b.completeTime])).toEqual([
+      [BACKUP_NAME, 'SUCCEEDED', true, '2026-11-26T10:04:40.551Z'],
+      [`${PLAN}/backups/daily-20261126`, 'IN_PROGRESS', false, undefined],
+    ]);
+  });
+
+  it('reads an empty list (the service omits `backups`) as no items and no token', async () => {
+    api.answer({ status: 200, body: {} });
+    await expect(gke.listBackups(PLAN)).resolves.toEqual({ items: [] });
+    expect(api.requests[0]?.query).toEqual({});
+  });
+
+  it('gets a backup plan with its schedule, retention and config', async () => {
+    api.answer({ status: 200, body: BACKUP_PLAN });
+    const plan = await gke.getBackupPlan(PLAN);
+    expect(api.requests[0]?.path).toBe(`/v1/${PLAN}`);
+    expect(plan).toEqual({
+      name: PLAN,
+      uid: '2f1e0d9c-8b7a-4c5d-9e6f-7a8b9c0d1e2f',
+      cluster: 'projects/mi-src-1a2b3c4d/locations/us-central1/clusters/mi-src-1a2b3c4d',
+      state: 'READY',
+      deactivated: false,
+      backupSchedule: { cronSchedule: '0 3 * * *', paused: false },
+      retentionPolicy: { backupRetainDays: 90, backupDeleteLockDays: 0, locked: false },
+      backupConfig: { allNamespaces: true, includeVolumeData: true, includeSecrets: true },
+    });
+  });
+
+  it('gets a finished operation with its error', async () => {
+    api.answer({
+      status: 200,
+      body: { ...CREATE_OPERATION, done: true, error: { code: 9, message: 'BackupPlan is deactivated', details: [] } },
+    });
+    const op = await gke.getOperation(OPERATION_NAME);
+    expect(api.requests[0]?.path).toBe(`/v1/${OPERATION_NAME}`);
+    expect(op).toMatchObject({ name: OPERATION_NAME, done: true, error: { code: 9, message: 'BackupPlan is deactivated' } });
+  });
+});
+
+describe('Backup for GKE adapter: errors', () => {
+  it('answers 409 ALREADY_EXISTS on create with a permanent already-exists (the caller fetches it)', async () => {
+    api.answer(googleError(409, 'ALREADY_EXISTS', `Resource '${BACKUP_NAME}' already exists`));
+    const error = await failure(gke.createBackup(PLAN, BACKUP_ID, {}));
+    expect(error.code).toBe('already-exists');
+    expect(error.retryable).toBe(false);
+    expect(error.details).toMatchObject({ httpStatus: 409, status: 'ALREADY_EXISTS' });
+    expect(error.cause).toBeInstanceOf(Error);
+    expect(api.requests).toHaveLength(1);
+  });
+
+  it('answers undefined for a 404 on gets', async () => {
+    api.answer(googleError(404, 'NOT_FOUND', `Resource '${BACKUP_NAME}' was not found`));
+    await expect(gke.getBackup(BACKUP_NAME)).resolves.toBeUndefined();
+    await expect(gke.getBackupPlan(PLAN)).resolves.toBeUndefined();
+    await expect(gke.getOperation(OPERATION_NAME)).resolves.toBeUndefined();
+  });
+
+  it('fails with a permanent not-found for a 404 on list', async () => {
+    api.answer(googleError(404, 'NOT_FOUND', `Resource '${PLAN}' was not found`));
+    const error = await failure(gke.listBackups(PLAN));
+    expect(error.code).toBe('not-found');
+    expect(error.retryable).toBe(false);
+  });
+
+  it.each([
+    [429, 'RESOURCE_EXHAUSTED', 'rate-limited', true],
+    [503, 'UNAVAILABLE', 'unavailable', true],
+    [409, 'ABORTED', 'conflict', true],
+    [403, 'PERMISSION_DENIED', 'failed-precondition', false],
+    [400, 'INVALID_ARGUMENT', 'failed-precondition', false],
+  ] as const)('maps HTTP %i %s to %s (retryable: %s) without retrying inside the client', async (http, status, code, retryable) => {
+    api.answer(googleError(http, status, `answered ${status}`));
+    const error = await failure(gke.createBackup(PLAN, BACKUP_ID, {}));
+    expect(error.code).toBe(code);
+    expect(error.retryable).toBe(retryable);
+    expect(error.details.httpStatus).toBe(http);
+    expect(api.requests).toHaveLength(1);
+  });
+
+  it('names the field of an answer that breaks the reference', async () => {
+    api.answer({ status: 200, body: { ...BACKUP, state: 'EXPLODED' } });
+    const error = await failure(gke.getBackup(BACKUP_NAME));
+    expect(error.retryable).toBe(false);
+    expect(error.details.field).toBe('state');
+  });
+
+  it('fails retryably within its deadline when the service does not answer', async () => {
+    api.answer({ status: 200, hang: true });
+    const hung = createGkeBackupAdapter({ rootUrl: api.url, auth: 'none', deadlineMs: 300 });
+    const started = Date.now();
+    const error = await failure(hung.getBackup(BACKUP_NAME));
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(error.code).toBe('deadline-exceeded');
+    expect(error.retryable).toBe(true);
+  });
+
+  it('fails retryably within its deadline against a dead port', async () => {
+    const dead = createGkeBackupAdapter({ rootUrl: await deadUrl(), auth: 'none', deadlineMs: 1_000 });
+    const started = Date.now();
+    const error = await failure(dead.getBackupPlan(PLAN));
+    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(error.retryable).toBe(true);
+    expect(['unavailable', 'deadline-exceeded']).toContain(error.code);
+  });
+});
