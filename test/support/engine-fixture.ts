@@ -1,0 +1,164 @@
+/**
+ * An engine on the real Firestore and Pub/Sub emulators with the simulated fleet, for the
+ * integration tests. Each fixture works in its own project; each instance it seeds gets a
+ * fresh id, so tests in one file do not see each other's instances.
+ */
+import { randomBytes } from 'node:crypto';
+import { PubSub } from '@google-cloud/pubsub';
+import type { Firestore } from '@google-cloud/firestore';
+import { DEFAULT_TIMINGS, type EngineTimings, type OperationRecord } from '../../shared/domain/operations.js';
+import { createEngine, paths, type Engine } from '../../shared/engine/index.js';
+import { makeEnvelope, type AnyEnvelope, type EventPayloads, type InstanceRecord, type LifecycleCommandType } from '../../shared/events/index.js';
+import { createFirestore, createFirestoreStore } from '../../shared/gcp/firestore-store.js';
+import { ensureTopics } from '../../shared/gcp/pubsub-admin.js';
+import { createPubSubBus, type ClosableEventBus } from '../../shared/gcp/pubsub-bus.js';
+import type { CloudSqlPort, EventBus, ExecutorPort, GkeBackupPort, StateStore } from '../../shared/ports.js';
+import { createSimulatedFleet, ManualClock, type SimulatedFleet } from '../../shared/sim/index.js';
+import { allTopics } from '../../shared/topology.js';
+import { finishedEnvelope } from '../../shared/sim/executor-runner.js';
+import { pubSubCloudEvent } from './cloud-event.js';
+import { jsonLogger } from '../../shared/log.js';
+import { projectIdFor } from './project.js';
+
+/** Short timings so a test drives an operation through in simulated minutes. */
+export const TEST_TIMINGS: EngineTimings = {
+  ...DEFAULT_TIMINGS,
+  claimMs: 60_000,
+  pollMs: 5_000,
+  backoffMs: 5_000,
+  maxBackoffMs: 30_000,
+};
+
+export interface PortOverrides {
+  store?: StateStore;
+  bus?: EventBus;
+  cloudSql?: CloudSqlPort;
+  gkeBackup?: GkeBackupPort;
+  executor?: ExecutorPort;
+}
+
+export interface EngineFixture {
+  projectId: string;
+  firestore: Firestore;
+  store: StateStore;
+  bus: ClosableEventBus;
+  pubsub: PubSub;
+  clock: ManualClock;
+  fleet: SimulatedFleet;
+  engine: Engine;
+  /** Another engine on the same world, as a second process would be (optionally with other ports). */
+  engineWith(overrides: PortOverrides): Engine;
+  seedInstance(overrides?: Partial<InstanceRecord>): Promise<InstanceRecord>;
+  command<T extends LifecycleCommandType>(type: T, instanceId: string, payload: EventPayloads[T]): AnyEnvelope;
+  /** Delivers the finished executor runs to the engine, as the executorResults function would. */
+  deliverExecutorResults(engine?: Engine): Promise<number>;
+  /** Moves the clock and reconciles until the operation ends (or rounds run out). */
+  driveToEnd(operationId: string, options?: { engine?: Engine; stepMs?: number; rounds?: number }): Promise<OperationRecord>;
+  operation(operationId: string): Promise<OperationRecord | undefined>;
+  instance(id: string): Promise<InstanceRecord | undefined>;
+  close(): Promise<void>;
+}
+
+export function uniqueId(prefix = 'inst'): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+export async function createEngineFixture(fileUrl: string, options: { suffix?: string; timings?: EngineTimings } = {}): Promise<EngineFixture> {
+  const projectId = projectIdFor(fileUrl, options.suffix ?? '');
+  const firestore = createFirestore(projectId);
+  const store = createFirestoreStore({ firestore });
+  const pubsub = new PubSub({ projectId });
+  await ensureTopics(pubsub, allTopics());
+  const bus = createPubSubBus({ pubsub });
+  const clock = new ManualClock('2026-11-26T10:00:00Z');
+  const fleet = createSimulatedFleet({
+    clock,
+    sqlDurations: { backupEnqueuedMs: 1_000, backupRunMs: 20_000 },
+    gkeDurations: { creatingMs: 1_000, inProgressMs: 30_000 },
+    executor: { queuedMs: 1_000, defaultDurationMs: 60_000 },
+  });
+  const timings = options.timings ?? TEST_TIMINGS;
+  const build = (over: PortOverrides = {}) =>
+    createEngine({
+      store: over.store ?? store,
+      bus: over.bus ?? bus,
+      cloudSql: over.cloudSql ?? fleet.cloudSql,
+      gkeBackup: over.gkeBackup ?? fleet.gkeBackup,
+      executor: over.executor ?? fleet.executor,
+      clock,
+      timings,
+      ...(process.env.MI_TEST_LOG ? { log: jsonLogger() } : {}),
+    });
+  const engine = build();
+
+  const fixture: EngineFixture = {
+    projectId,
+    firestore,
+    store,
+    bus,
+    pubsub,
+    clock,
+    fleet,
+    engine,
+    engineWith: build,
+    async seedInstance(overrides = {}) {
+      const id = overrides.id ?? uniqueId();
+      const region = overrides.region ?? 'us-central1';
+      const resources = fleet.seedInstance({ instanceId: id, region });
+      const at = clock.now().toISOString();
+      const record: InstanceRecord = {
+        id,
+        slug: id,
+        environment: 'prod',
+        tier: 'customer',
+        domain: `${id}.example.com`,
+        region,
+        version: '5.4.2',
+        maintenanceWindow: { days: ['sat', 'sun'], start: '02:00', hours: 4, timeZone: 'America/New_York' },
+        status: 'active',
+        resources,
+        lease: null,
+        generation: 1,
+        createdAt: at,
+        updatedAt: at,
+        ...overrides,
+      };
+      await store.set(paths.instance(id), record);
+      return record;
+    },
+    command(type, instanceId, payload) {
+      return makeEnvelope({ type, instanceId, payload, actor: 'alice@example.com', reason: 'integration test' }) as unknown as AnyEnvelope;
+    },
+    async deliverExecutorResults(target = engine) {
+      const finished = await fleet.executor.finishDue();
+      for (const run of finished) {
+        await target.handleExecutorResult(pubSubCloudEvent(finishedEnvelope(run, 'system:executor-sim'), { topic: 'mi-executor-results' }));
+      }
+      return finished.length;
+    },
+    async driveToEnd(operationId, { engine: target = engine, stepMs = 10_000, rounds = 60 } = {}) {
+      for (let round = 0; round < rounds; round += 1) {
+        const op = await fixture.operation(operationId);
+        if (op && op.status !== 'running' && op.status !== 'stuck') return op;
+        clock.advance(stepMs);
+        await fixture.deliverExecutorResults(target);
+        await target.reconcile({ outboxGraceMs: 0 });
+      }
+      const last = await fixture.operation(operationId);
+      if (!last) throw new Error(`operation ${operationId} does not exist`);
+      return last;
+    },
+    operation: (id) => store.get<OperationRecord>(paths.operation(id)),
+    instance: (id) => store.get<InstanceRecord>(paths.instance(id)),
+    async close() {
+      await bus.close();
+      await firestore.terminate();
+    },
+  };
+  return fixture;
+}
+
+/** A lifecycle command as the functions framework hands it to the function. */
+export function lifecycleDelivery(envelope: AnyEnvelope, messageId?: string) {
+  return pubSubCloudEvent(envelope, { topic: 'mi-lifecycle', ...(messageId ? { message: { messageId } } : {}) });
+}
