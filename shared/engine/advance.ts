@@ -180,24 +180,41 @@ async function pollRunning(deps: EngineDeps, runners: Runners, op: OperationReco
   return changed !== undefined;
 }
 
-async function startStep(deps: EngineDeps, runners: Runners, operationId: string, stepName: string): Promise<boolean> {
+/**
+ * Claims every step that may start in one transaction, runs their side effects side by side,
+ * and records what they started in one more: steps of one operation never contend with each
+ * other for its document.
+ */
+async function startSteps(deps: EngineDeps, runners: Runners, operationId: string, stepNames: readonly string[]): Promise<boolean> {
   const token = randomUUID();
-  const claimed = await commit(deps, operationId, (op, now) => claimStep(op, stepName, token, now, deps.timings));
+  const claimed = await commit(deps, operationId, (op, now) => {
+    let next = op;
+    for (const name of stepNames) next = claimStep(next, name, token, now, deps.timings) ?? next;
+    return next === op ? undefined : next;
+  });
   if (claimed === undefined) return false;
-  const step = claimed.steps.find((s) => s.name === stepName);
-  if (step === undefined) return false;
-  try {
-    const started = await runners[step.kind].start(claimed, step);
-    await commit(deps, operationId, (op, now) => (holdsClaim(op, stepName, token) ? markStepRunning(op, stepName, started.handles, now) : undefined));
-  } catch (error) {
-    const message = describeError(error);
-    if (isRetryable(error)) {
-      deps.log.warn('step start failed; will retry', { operationId, step: stepName, error: message });
-      await commit(deps, operationId, (op, now) => (holdsClaim(op, stepName, token) ? retryStep(op, stepName, message, now, deps.timings) : undefined));
-    } else {
-      await commit(deps, operationId, (op, now) => (holdsClaim(op, stepName, token) ? finishStep(op, stepName, { ok: false, error: message }, now) : undefined));
+  const mine = claimed.steps.filter((s) => stepNames.includes(s.name) && holdsClaim(claimed, s.name, token));
+  const results = await Promise.all(
+    mine.map(async (step) => {
+      try {
+        return { step: step.name, ok: true as const, handles: (await runners[step.kind].start(claimed, step)).handles };
+      } catch (error) {
+        const message = describeError(error);
+        deps.log.warn('step start failed', { operationId, step: step.name, retryable: isRetryable(error), error: message });
+        return { step: step.name, ok: false as const, retryable: isRetryable(error), error: message };
+      }
+    }),
+  );
+  await commit(deps, operationId, (op, now) => {
+    let next = op;
+    for (const r of results) {
+      if (!holdsClaim(next, r.step, token)) continue;
+      if (r.ok) next = markStepRunning(next, r.step, r.handles, now);
+      else if (r.retryable) next = retryStep(next, r.step, r.error, now, deps.timings);
+      else next = finishStep(next, r.step, { ok: false, error: r.error }, now);
     }
-  }
+    return next === op ? undefined : next;
+  });
   return true;
 }
 
@@ -308,8 +325,8 @@ export async function advanceOperation(deps: EngineDeps, runners: Runners, opera
       }
       return { operationId, status: op.status };
     }
-    const started = await Promise.all(claimable.map((s) => startStep(deps, runners, operationId, s.name)));
-    if (!started.some(Boolean)) return { operationId, status: op.status };
+    const started = await startSteps(deps, runners, operationId, claimable.map((s) => s.name));
+    if (!started) return { operationId, status: op.status };
   }
   const last = await deps.store.get<OperationRecord>(paths.operation(operationId));
   return { operationId, status: last?.status ?? 'missing' };

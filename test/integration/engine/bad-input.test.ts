@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import request from 'supertest';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import { ControlPlaneError } from '../../../shared/errors.js';
+import { paths, type LedgerEntry } from '../../../shared/engine/index.js';
+import { createFirestore, createFirestoreStore } from '../../../shared/gcp/firestore-store.js';
+import { freePort } from '../../../cli/dev/emulators.js';
+import { useEngine } from '../../../functions/wiring.js';
+import '../../../functions/index.js';
+import { pubSubCloudEvent } from '../../support/cloud-event.js';
+import { createEngineFixture, lifecycleDelivery, uniqueId, type EngineFixture } from '../../support/engine-fixture.js';
+
+let f: EngineFixture;
+beforeAll(async () => {
+  f = await createEngineFixture(import.meta.url);
+  useEngine(f.engine);
+});
+afterAll(async () => {
+  await f.close();
+});
+
+/** A classic Pub/Sub push body, as the push subscription POSTs it to the function. */
+function pushBody(data: string, messageId: string) {
+  return {
+    subscription: `projects/${f.projectId}/subscriptions/mi-lifecycle--lifecycle`,
+    message: { data, messageId, publishTime: new Date().toISOString(), attributes: {} },
+  };
+}
+
+async function operationCount(): Promise<number> {
+  return f.store.count({ collection: 'operations' });
+}
+
+describe('bad input on mi-lifecycle', () => {
+  it.each([
+    ['bad base64', '%%%not-base64%%%', 'data.message.data: is not valid base64'],
+    ['not JSON', Buffer.from('{"eventId": ').toString('base64'), 'data.message.data: is not JSON'],
+    ['no event id', Buffer.from(JSON.stringify({ type: 'instance.backup' })).toString('base64'), 'eventId: is missing'],
+  ])('%s: acknowledged (2xx), recorded under msg-<message id> with the reason, and a redelivery is a duplicate', async (_label, data, reason) => {
+    const messageId = String(Date.now()) + String(Math.floor(Math.random() * 1000));
+    const before = await operationCount();
+    const first = await request(getTestServer('lifecycle')).post('/').set('Content-Type', 'application/json').send(pushBody(data, messageId));
+    expect(first.status).toBeLessThan(300);
+    const entry = await f.store.get<LedgerEntry>(paths.ledger(`msg-${messageId}`));
+    expect(entry).toMatchObject({ outcome: 'invalid', code: 'invalid', messageId });
+    expect(entry?.reason).toContain(reason);
+    const again = await f.engine.handleLifecycleMessage(pubSubCloudEvent({ raw: data }, { message: { messageId } }));
+    expect(again).toMatchObject({ kind: 'invalid', duplicate: true });
+    expect(await operationCount()).toBe(before);
+  });
+
+  it('a schema violation is recorded under its event id, naming the field, and changes nothing', async () => {
+    const inst = await f.seedInstance();
+    const envelope = { ...f.command('instance.upgrade', inst.id, { targetVersion: '5.5.0' }), payload: { targetVersion: '5.x' } };
+    const outcome = await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope as never));
+    expect(outcome).toMatchObject({ kind: 'invalid', ledgerKey: envelope.eventId });
+    expect(await f.store.get<LedgerEntry>(paths.ledger(envelope.eventId))).toMatchObject({
+      outcome: 'invalid',
+      field: 'payload.targetVersion',
+      reason: 'payload.targetVersion: expected a semantic version such as 5.4.2, got "5.x"',
+    });
+    expect(await f.instance(inst.id)).toEqual(inst);
+    expect(await f.operation(`op-${envelope.eventId}`)).toBeUndefined();
+  });
+
+  it('an unknown type is recorded as invalid', async () => {
+    const envelope = { ...f.command('instance.backup', 'some-inst', {}), type: 'instance.reboot' };
+    const outcome = await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope as never));
+    expect(outcome).toMatchObject({ kind: 'invalid' });
+    expect((await f.store.get<LedgerEntry>(paths.ledger(envelope.eventId)))?.reason).toMatch(/^type: unknown event type "instance.reboot"/);
+  });
+
+  it('a command for an unknown instance is rejected unknown-instance, acknowledged, nothing half-written', async () => {
+    const id = uniqueId('ghost');
+    const envelope = f.command('instance.upgrade', id, { targetVersion: '9.9.9' });
+    const response = await request(getTestServer('lifecycle'))
+      .post('/')
+      .set('Content-Type', 'application/json')
+      .send(pushBody(Buffer.from(JSON.stringify(envelope)).toString('base64'), '77'));
+    expect(response.status).toBeLessThan(300);
+    expect(await f.store.get<LedgerEntry>(paths.ledger(envelope.eventId))).toMatchObject({ outcome: 'rejected', code: 'unknown-instance' });
+    expect(await f.instance(id)).toBeUndefined();
+    expect(await f.operation(`op-${envelope.eventId}`)).toBeUndefined();
+  });
+});
+
+describe('transient faults', () => {
+  it('a dead Firestore makes the handler fail retryably, so Pub/Sub redelivers', async () => {
+    const saved = process.env.FIRESTORE_EMULATOR_HOST;
+    const port = await freePort();
+    // The emulator variable outranks explicit settings: point it at the dead port while building.
+    process.env.FIRESTORE_EMULATOR_HOST = `127.0.0.1:${port}`;
+    const deadFirestore = createFirestore(f.projectId);
+    process.env.FIRESTORE_EMULATOR_HOST = saved;
+    const deadStore = createFirestoreStore({ firestore: deadFirestore, deadlineMs: 500, transactionDeadlineMs: 1000 });
+    const engine = f.engineWith({ store: deadStore });
+    const inst = await f.seedInstance();
+    const delivery = lifecycleDelivery(f.command('instance.backup', inst.id, {}));
+    const error = await engine.handleLifecycleMessage(delivery).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ControlPlaneError);
+    expect((error as ControlPlaneError).retryable).toBe(true);
+    expect(await f.instance(inst.id)).toEqual(inst);
+
+    // Through the function: a 5xx answer, which is what makes a push subscription retry.
+    useEngine(engine);
+    try {
+      const response = await request(getTestServer('lifecycle')).post('/').set('Content-Type', 'application/json').send(pushBody(delivery.data.message.data, '99'));
+      expect(response.status).toBeGreaterThanOrEqual(500);
+    } finally {
+      useEngine(f.engine);
+    }
+  });
+});
