@@ -1,0 +1,47 @@
+/**
+ * How the functions are wired in the cloud: Firestore, Pub/Sub and the Google Cloud adapters,
+ * configured from the environment the infrastructure sets, validated before anything runs.
+ */
+import { z } from 'zod';
+import { createEngine, type Engine } from '../shared/engine/index.js';
+import { jsonLogger } from '../shared/log.js';
+import { systemClock } from '../shared/ports.js';
+
+export const productionEnvironmentSchema = z.object({
+  GOOGLE_CLOUD_PROJECT: z.string({ error: 'GOOGLE_CLOUD_PROJECT is missing: the project that holds Firestore and the topics' }).min(1),
+  MI_EXECUTOR_STATUS_URL: z.url({ error: 'MI_EXECUTOR_STATUS_URL is missing or not a URL: where the executor answers GET /runs/<key>' }),
+});
+export type ProductionEnvironment = z.infer<typeof productionEnvironmentSchema>;
+
+/** Reads and checks the environment; the error lists every variable at fault. */
+export function readProductionEnvironment(env: NodeJS.ProcessEnv): ProductionEnvironment {
+  const parsed = productionEnvironmentSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(`cannot start: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** Builds the engine on the real services; clients load lazily so each function pays only for its own cold start. */
+export async function buildProductionEngine(env: NodeJS.ProcessEnv = process.env): Promise<Engine> {
+  const config = readProductionEnvironment(env);
+  const [{ PubSub }, { createFirestore, createFirestoreStore }, { createPubSubBus }, { createCloudSqlAdapter }, { createGkeBackupAdapter }, { createExecutorAdapter }] =
+    await Promise.all([
+      import('@google-cloud/pubsub'),
+      import('../shared/gcp/firestore-store.js'),
+      import('../shared/gcp/pubsub-bus.js'),
+      import('../shared/gcp/cloud-sql.js'),
+      import('../shared/gcp/gke-backup.js'),
+      import('../shared/gcp/executor.js'),
+    ]);
+  const bus = createPubSubBus({ pubsub: new PubSub({ projectId: config.GOOGLE_CLOUD_PROJECT }) });
+  return createEngine({
+    store: createFirestoreStore({ firestore: createFirestore(config.GOOGLE_CLOUD_PROJECT) }),
+    bus,
+    cloudSql: createCloudSqlAdapter(),
+    gkeBackup: createGkeBackupAdapter(),
+    executor: createExecutorAdapter({ bus, statusUrl: config.MI_EXECUTOR_STATUS_URL }),
+    clock: systemClock,
+    log: jsonLogger(),
+  });
+}

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { readProductionEnvironment } from '../../functions/production.js';
+import { FUNCTIONS } from '../../shared/topology.js';
+import { getFunction } from '@google-cloud/functions-framework/testing';
+import '../../functions/index.js';
+
+describe('deployed functions', () => {
+  it('refuse to start without their configuration, naming every variable at fault', () => {
+    expect(() => readProductionEnvironment({})).toThrow(
+      'cannot start: GOOGLE_CLOUD_PROJECT is missing: the project that holds Firestore and the topics; MI_EXECUTOR_STATUS_URL is missing or not a URL: where the executor answers GET /runs/<key>',
+    );
+    expect(() => readProductionEnvironment({ GOOGLE_CLOUD_PROJECT: 'p', MI_EXECUTOR_STATUS_URL: 'not a url' })).toThrow(/MI_EXECUTOR_STATUS_URL/);
+    expect(readProductionEnvironment({ GOOGLE_CLOUD_PROJECT: 'p', MI_EXECUTOR_STATUS_URL: 'https://executor.internal' })).toEqual({
+      GOOGLE_CLOUD_PROJECT: 'p',
+      MI_EXECUTOR_STATUS_URL: 'https://executor.internal',
+    });
+  });
+
+  it('every function of the topology is registered with the functions framework', () => {
+    for (const fn of FUNCTIONS) expect(getFunction(fn.name), fn.name).toBeTypeOf('function');
+  });
+});
