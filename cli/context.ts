@@ -1,0 +1,58 @@
+/**
+ * What every command is given: where to write, the environment, and the backend of this
+ * invocation. Tests pass their own, so commands run in process with captured output.
+ */
+import type { Command } from 'commander';
+import { createBackend, resolveActor, resolveProjectId, type Backend, type CliEnv } from './backend.js';
+import type { ExitCode } from './config.js';
+import type { TextSink } from './output.js';
+
+export interface CliIo {
+  stdout: TextSink;
+  stderr: TextSink;
+  env: CliEnv;
+  /** How often --wait reads the operation (default 500 ms); tests shorten it. */
+  pollIntervalMs?: number;
+  /** Deadline of each Firestore or Pub/Sub call (default: the adapters' 5 s). */
+  deadlineMs?: number;
+  /** Documents per page of `mi instance list` (tests shrink it to exercise paging). */
+  pageSize?: number;
+  /** Who is asking, when the test does not want MI_ACTOR or git consulted. */
+  actor?: () => string;
+}
+
+export interface CliContext {
+  io: CliIo;
+  /** The backend for the project the global flags and env name; built on first use. */
+  backend(command: Command): Backend;
+  /** The operator, for the actor of events and audit records. */
+  actor(): string;
+  /** The exit code the command's action chose. */
+  exitCode: ExitCode;
+  /** Closes what the invocation opened. */
+  close(): Promise<void>;
+}
+
+/** The context of one invocation. */
+export function createContext(io: CliIo): CliContext {
+  let backend: Backend | undefined;
+  return {
+    io,
+    exitCode: 0,
+    backend(command) {
+      if (backend === undefined) {
+        const { project } = command.optsWithGlobals<{ project?: string }>();
+        backend = createBackend({
+          projectId: resolveProjectId(project, io.env),
+          env: io.env,
+          ...(io.deadlineMs === undefined ? {} : { deadlineMs: io.deadlineMs }),
+        });
+      }
+      return backend;
+    },
+    actor: () => (io.actor ? io.actor() : resolveActor(io.env)),
+    async close() {
+      await backend?.close();
+    },
+  };
+}

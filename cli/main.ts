@@ -1,0 +1,103 @@
+/**
+ * The `mi` command: builds the program with commander, runs one invocation, and turns its
+ * outcome into an exit code. `runCli` runs in process (tests capture output and codes);
+ * `main` is what bin/mi.js calls.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { describeError } from '../shared/errors.js';
+import { registerDevCommand } from './commands/dev.js';
+import { registerInstanceCommands } from './commands/instance.js';
+import { registerOpCommands } from './commands/op.js';
+import { registerOperationCommands } from './commands/operations.js';
+import { credentialsProblem } from './backend.js';
+import { EXIT } from './config.js';
+import { createContext, type CliContext, type CliIo } from './context.js';
+import { CliError } from './errors.js';
+import { line } from './output.js';
+
+export type { CliIo } from './context.js';
+
+function packageVersion(): string {
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** The commander program for one invocation, writing to `ctx.io`. */
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command();
+  // Set before any subcommand exists: subcommands inherit these settings when created.
+  program
+    .name('mi')
+    .description('Operate the fleet of managed instances: query state, publish lifecycle commands, run the system locally.')
+    .version(packageVersion(), '-V, --version')
+    .option('--project <id>', 'Google Cloud project (default: GOOGLE_CLOUD_PROJECT, or demo-mi-local when emulator variables are set)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => ctx.io.stdout.write(text),
+      writeErr: (text) => ctx.io.stderr.write(text),
+    })
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 done (with --wait: the operation succeeded); 1 the operation failed, was abandoned
+or rejected; 2 nothing done (invalid flags, unknown instance or operation, refused up front);
+3 Firestore or Pub/Sub unreachable; 4 --wait timed out while the operation goes on.`,
+    );
+  registerInstanceCommands(program, ctx);
+  registerOperationCommands(program, ctx);
+  registerOpCommands(program, ctx);
+  registerDevCommand(program, ctx);
+  return program;
+}
+
+/** Runs one invocation (arguments without `node` and the script) and returns its exit code. */
+export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
+  const ctx = createContext(io);
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync([...args], { from: 'user' });
+    return ctx.exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed its own message (or the help) already.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.refused;
+    }
+    if (error instanceof CliError) {
+      line(io.stderr, `mi: ${error.message}`);
+      return error.exitCode;
+    }
+    line(io.stderr, `mi: unexpected error: ${describeError(error)}`);
+    if (io.env.MI_DEBUG && error instanceof Error && error.stack) line(io.stderr, error.stack);
+    return EXIT.failed;
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** The entry point of bin/mi.js: runs `argv` (process.argv) against the real process. */
+export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  // Local mode never needs the GCE metadata server; probing it only prints warnings.
+  if ((process.env.FIRESTORE_EMULATOR_HOST || process.env.PUBSUB_EMULATOR_HOST) && process.env.METADATA_SERVER_DETECTION === undefined) {
+    process.env.METADATA_SERVER_DETECTION = 'none';
+  }
+  // The Google clients reject some promises of their own that no caller holds: without
+  // credentials, gax fails creating its stub before our call's deadline can report anything.
+  // Those end the command with the message it deserves rather than a stack trace.
+  // `mi instance list | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT.ok);
+    throw error;
+  });
+  process.on('unhandledRejection', (reason) => {
+    const problem = credentialsProblem(reason);
+    line(process.stderr, `mi: ${problem ? problem.message : `unexpected error: ${describeError(reason)}`}`);
+    process.exit(problem ? problem.exitCode : EXIT.failed);
+  });
+  return runCli(argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+}

@@ -1,0 +1,206 @@
+/**
+ * What `mi` prints: tables, documents, and the step-by-step progress of an operation. Pure
+ * functions from records to text, so commands and tests share one rendering.
+ */
+import type { OperationRecord, Step } from '../shared/domain/operations.js';
+import type { InstanceRecord, Lease } from '../shared/events/index.js';
+
+/** Somewhere to write text (process.stdout, or a test's buffer). */
+export interface TextSink {
+  write(text: string): unknown;
+}
+
+/** Writes one line. */
+export function line(sink: TextSink, text = ''): void {
+  sink.write(`${text}\n`);
+}
+
+/** Writes a value as indented JSON: the documents as stored (Dates become ISO timestamps). */
+export function printJson(sink: TextSink, value: unknown): void {
+  sink.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Columns padded to their widest cell, two spaces apart; trailing blanks trimmed. */
+export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const render = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [render(headers), ...rows.map(render)];
+}
+
+/** A lease as one cell: `upgrade op-…`, or `-` when the instance is free. */
+export function formatLease(lease: Lease | null | undefined): string {
+  return lease ? `${lease.operationType} ${lease.operationId}` : '-';
+}
+
+/** The rows of `mi instance list`. */
+export function instanceTable(instances: readonly InstanceRecord[]): string[] {
+  return table(
+    ['ID', 'ENV', 'TIER', 'SLUG', 'VERSION', 'STATUS', 'LEASE'],
+    instances.map((i) => [i.id, i.environment, i.tier, i.slug, i.version, i.status, formatLease(i.lease)]),
+  );
+}
+
+function keyValues(pairs: ReadonlyArray<readonly [string, string | undefined | null]>): string[] {
+  const shown = pairs.filter((p): p is readonly [string, string] => p[1] !== undefined && p[1] !== null && p[1] !== '');
+  const width = Math.max(...shown.map(([k]) => k.length));
+  return shown.map(([k, v]) => `${`${k}:`.padEnd(width + 2)}${v}`);
+}
+
+function timeText(value: unknown): string | undefined {
+  if (value instanceof Date) return value.toISOString();
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** One instance, field by field, then its latest operations. */
+export function instanceDetails(instance: InstanceRecord, recent: readonly OperationRecord[]): string[] {
+  const window = instance.maintenanceWindow;
+  const lines = keyValues([
+    ['id', instance.id],
+    ['slug', instance.slug],
+    ['environment', instance.environment],
+    ['tier', instance.tier],
+    ['domain', instance.domain],
+    ['region', instance.region],
+    ['version', instance.version],
+    ['status', instance.status],
+    ['lease', instance.lease ? `${formatLease(instance.lease)} since ${instance.lease.acquiredAt}` : '-'],
+    ['maintenance', window ? `${window.days.join(',')} ${window.start} for ${window.hours}h (${window.timeZone})` : undefined],
+    ['expires', timeText(instance.expiresAt)],
+    ['project', instance.resources?.project],
+    ['cloud sql', instance.resources?.sqlInstance],
+    ['gke cluster', instance.resources?.gkeCluster],
+    ['backup plan', instance.resources?.backupPlan],
+    ['generation', String(instance.generation)],
+    ['created', timeText(instance.createdAt)],
+    ['updated', timeText(instance.updatedAt)],
+  ]);
+  lines.push('', recent.length === 0 ? 'no operations yet' : 'recent operations:');
+  if (recent.length > 0) {
+    lines.push(
+      ...table(
+        ['  OPERATION', 'TYPE', 'STATUS', 'CREATED', 'ACTOR'],
+        recent.map((op) => [`  ${op.id}`, op.type, op.status, op.createdAt, op.actor]),
+      ),
+    );
+  }
+  return lines;
+}
+
+function handlesText(handles: Record<string, string>): string {
+  return Object.entries(handles)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+}
+
+/** One operation: its fields, then a table of its steps. */
+export function operationDetails(op: OperationRecord): string[] {
+  const lines = keyValues([
+    ['id', op.id],
+    ['type', op.type],
+    ['instance', op.instanceId],
+    ['status', op.status],
+    ['actor', op.actor],
+    ['reason', op.reason],
+    ['params', Object.entries(op.params ?? {}).map(([k, v]) => `${k}=${String(v)}`).join(' ')],
+    ['cause event', op.causeEventId],
+    ['created', op.createdAt],
+    ['updated', op.updatedAt],
+    ['deadline', op.deadline],
+    ['finished', op.finishedAt],
+    ['stuck since', op.stuckSince],
+    ['failure', op.failure ? `${op.failure.step}: ${op.failure.reason}` : undefined],
+    ['abandoned', op.abandoned ? `by ${op.abandoned.by} at ${op.abandoned.at}: ${op.abandoned.why}` : undefined],
+    ['result', op.result ? Object.entries(op.result).map(([k, v]) => `${k}=${String(v)}`).join(' ') : undefined],
+  ]);
+  lines.push(
+    '',
+    ...table(
+      ['STEP', 'STATUS', 'ATTEMPTS', 'STARTED', 'FINISHED', 'DETAIL'],
+      op.steps.map((s) => [
+        s.name,
+        s.status,
+        String(s.attempts),
+        s.startedAt ?? '-',
+        s.finishedAt ?? '-',
+        [handlesText(s.handles), s.error ? `error: ${s.error}` : ''].filter((t) => t !== '').join('; '),
+      ]),
+    ),
+  );
+  return lines;
+}
+
+/** A short summary of what an operation is doing, for the first progress line. */
+export function operationSummary(op: OperationRecord): string {
+  if (op.type === 'upgrade') return `upgrade of ${op.instanceId} ${String(op.params.fromVersion)} → ${String(op.params.targetVersion)}`;
+  return `${op.type} of ${op.instanceId}`;
+}
+
+/** "3m 10s" from two timestamps. */
+export function elapsedText(from: string, to: string): string {
+  const seconds = Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m ${seconds % 60}s`;
+  return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
+}
+
+/**
+ * Turns successive readings of one operation into lines for what changed: each step's status
+ * changes (`  sql-backup    running → succeeded  (backupRunId 12)`) and the operation's own.
+ * Polling can miss intermediate states; a line shows the change between two readings.
+ */
+export class StepProgress {
+  private readonly seen = new Map<string, Step>();
+  private status: OperationRecord['status'] | undefined;
+
+  /** Lines for what changed since the last reading. */
+  observe(op: OperationRecord): string[] {
+    const lines: string[] = [];
+    if (this.status === undefined) lines.push(`operation ${op.id} ${op.status}: ${operationSummary(op)}`);
+    else if (this.status !== op.status && !isFinal(op.status)) lines.push(`operation ${op.id} ${this.status} → ${op.status}${statusNote(op)}`);
+    this.status = op.status;
+    const width = Math.max(...op.steps.map((s) => s.name.length));
+    for (const step of op.steps) {
+      const before = this.seen.get(step.name);
+      this.seen.set(step.name, step);
+      // Every step starts pending, so an unseen step that has moved shows its move from there.
+      const from = before?.status ?? 'pending';
+      if (from === step.status && (before === undefined || before.attempts === step.attempts)) continue;
+      const added = Object.fromEntries(Object.entries(step.handles).filter(([k, v]) => before?.handles[k] !== v));
+      const details = [handlesText(added)];
+      if (step.error && step.error !== before?.error) details.push(step.status === 'pending' ? `will retry: ${step.error}` : `error: ${step.error}`);
+      const note = details.filter((d) => d !== '').join('; ');
+      const change = from === step.status ? `${step.status} again (attempt ${step.attempts})` : `${from} → ${step.status}`;
+      lines.push(`  ${step.name.padEnd(width)}  ${change}${note === '' ? '' : `  (${note})`}`);
+    }
+    return lines;
+  }
+}
+
+/** True for the statuses an operation never leaves. */
+export function isFinal(status: OperationRecord['status']): boolean {
+  return status === 'succeeded' || status === 'failed' || status === 'abandoned';
+}
+
+function statusNote(op: OperationRecord): string {
+  if (op.status === 'stuck') {
+    return ` (past its deadline ${op.deadline}; the lease stays until nothing it started runs, or: mi op abandon ${op.id} --reason …)`;
+  }
+  return '';
+}
+
+/** The last line of a wait: how the operation ended. */
+export function operationOutcome(op: OperationRecord): string {
+  const took = op.finishedAt ? ` in ${elapsedText(op.createdAt, op.finishedAt)}` : '';
+  const head = `${op.type} ${op.id} ${op.status}${took}`;
+  if (op.status === 'succeeded') {
+    return op.type === 'upgrade' && op.result?.version !== undefined ? `${head}: ${op.instanceId} runs ${String(op.result.version)}` : head;
+  }
+  if (op.status === 'failed' && op.failure) return `${head}: step ${op.failure.step}: ${op.failure.reason}`;
+  if (op.status === 'abandoned' && op.abandoned) return `${head} by ${op.abandoned.by}: ${op.abandoned.why}`;
+  return head;
+}

@@ -1,0 +1,196 @@
+/**
+ * `mi dev` end to end, on the harness's emulators: a lifecycle command published to Pub/Sub is
+ * pushed to the lifecycle function, its backups run, the executor is asked on its real topic
+ * and answers on its real topic, the result is pushed to executorResults, and the reconciler,
+ * fed by the local clock, moves the rest along, until the instance runs the new version.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { PubSub } from '@google-cloud/pubsub';
+import semver from 'semver';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startLocalStack, type LocalStack } from '../../cli/dev/stack.js';
+import type { OperationRecord } from '../../shared/domain/operations.js';
+import { paths } from '../../shared/engine/index.js';
+import { makeEnvelope, type InstanceRecord } from '../../shared/events/index.js';
+import { createFirestore, createFirestoreStore } from '../../shared/gcp/firestore-store.js';
+import { createPubSubBus } from '../../shared/gcp/pubsub-bus.js';
+import { SUBSCRIPTIONS, TOPICS } from '../../shared/topology.js';
+import { projectIdFor } from '../support/project.js';
+
+const projectId = projectIdFor(import.meta.url);
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+async function until<T>(what: string, read: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+describe('mi dev: the local stack', () => {
+  const lines: string[] = [];
+  let stack: LocalStack | undefined;
+  const firestore = createFirestore(projectId);
+  const store = createFirestoreStore({ firestore });
+
+  beforeAll(async () => {
+    stack = await startLocalStack({ projectId, log: (line) => lines.push(line) });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await firestore.terminate();
+  });
+
+  it('uses the emulators it finds rather than starting its own, and seeds dev, internal and customer instances', async () => {
+    if (!stack) throw new Error('the stack did not start');
+    expect(stack.firestoreHost).toBe(inject('firestoreHost'));
+    expect(stack.pubsubHost).toBe(inject('pubsubHost'));
+    expect(stack.startedEmulators).toEqual([]);
+    expect(stack.functionsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+
+    const seeded = [...(stack.seeded?.created ?? []), ...(stack.seeded?.existing ?? [])];
+    expect(seeded).toHaveLength(10);
+    const kinds = seeded.map((i) => `${i.environment}/${i.tier}`);
+    expect(kinds.filter((k) => k === 'dev/internal')).toHaveLength(3);
+    expect(kinds.filter((k) => k === 'prod/internal')).toHaveLength(2);
+    expect(kinds.filter((k) => k === 'prod/customer')).toHaveLength(5);
+    for (const instance of seeded) {
+      const stored = await store.get<InstanceRecord>(paths.instance(instance.id));
+      expect(stored?.id).toBe(instance.id);
+    }
+
+    // Each subscription pushes to its function on 127.0.0.1, at a path naming its topic.
+    const pubsub = new PubSub({ projectId });
+    try {
+      for (const spec of SUBSCRIPTIONS) {
+        const [metadata] = await pubsub.subscription(spec.name).getMetadata();
+        expect(metadata.pushConfig?.pushEndpoint).toBe(`${stack.functionsUrl}/${spec.function}/projects/${projectId}/topics/${spec.topic}`);
+        expect(metadata.deadLetterPolicy?.maxDeliveryAttempts).toBe(spec.deadLetter.maxDeliveryAttempts);
+      }
+    } finally {
+      await pubsub.close();
+    }
+  });
+
+  it('runs an upgrade published to mi-lifecycle to the end: push, backups, the executor on its topics, results by push, the local reconcile clock', async () => {
+    if (!stack) throw new Error('the stack did not start');
+    const customer = stack.seeded?.created.concat(stack.seeded.existing).find((i) => i.tier === 'customer');
+    if (!customer) throw new Error('no customer instance was seeded');
+    // On emulators that outlived an earlier run the instance may already be upgraded.
+    const before = await store.get<InstanceRecord>(paths.instance(customer.id));
+    const targetVersion = semver.inc(before?.version ?? customer.version, 'minor') ?? '5.5.0';
+
+    const envelope = makeEnvelope({
+      type: 'instance.upgrade',
+      instanceId: customer.id,
+      payload: { targetVersion },
+      actor: 'e2e@example.com',
+      reason: 'the local stack end to end',
+    });
+    const bus = createPubSubBus({ pubsub: new PubSub({ projectId }) });
+    const started = Date.now();
+    try {
+      await bus.publish(TOPICS.lifecycle, envelope);
+    } finally {
+      await bus.close();
+    }
+
+    const operationId = `op-${envelope.eventId}`;
+    let operation: OperationRecord;
+    try {
+      operation = await until(
+        `operation ${operationId} to end`,
+        async () => {
+          const op = await store.get<OperationRecord>(paths.operation(operationId));
+          return op !== undefined && op.status !== 'running' && op.status !== 'accepted' ? op : undefined;
+        },
+        55_000,
+      );
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\nstack log:\n${lines.join('\n')}`, { cause: error });
+    }
+    const elapsedMs = Date.now() - started;
+    console.info(`e2e upgrade of ${customer.id} to ${targetVersion}: ${operation.status} in ${elapsedMs} ms`);
+
+    expect(operation.status, lines.join('\n')).toBe('succeeded');
+    expect(operation.steps.map((s) => [s.name, s.status])).toEqual([
+      ['sql-backup', 'succeeded'],
+      ['gke-backup', 'succeeded'],
+      ['upgrade-application', 'succeeded'],
+    ]);
+    const after = await store.get<InstanceRecord>(paths.instance(customer.id));
+    expect(after).toMatchObject({ version: targetVersion, status: 'active', lease: null });
+
+    // The executor learnt of the run only through mi-executor-requests, and its runner
+    // published the outcome on mi-executor-results, which was pushed to executorResults.
+    const run = stack.fleet.executor.runs().find((r) => r.request.runKey === `${operationId}:upgrade-application`);
+    expect(run).toMatchObject({ state: 'succeeded', reported: true });
+    const stats = await until(
+      'the result to be pushed to executorResults',
+      () => {
+        const s = stack?.functionStats();
+        return s !== undefined && (s.executorResults?.succeeded ?? 0) >= 1 ? s : undefined;
+      },
+      10_000,
+    );
+    expect(stats.lifecycle?.succeeded).toBeGreaterThanOrEqual(1);
+    expect(stats.reconcile?.succeeded).toBeGreaterThanOrEqual(1);
+    expect(stats.executorResults?.succeeded).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  it('stops, and a second stack on the same emulators keeps the state and takes the pushes over', async () => {
+    if (!stack) throw new Error('the stack did not start');
+    const firstUrl = stack.functionsUrl;
+    const upgraded = await store.get<InstanceRecord>(paths.instance('cus-acme'));
+    await stack.stop();
+    await stack.stop(); // twice is harmless
+    stack = undefined;
+
+    stack = await startLocalStack({ projectId, scheduleSpeedup: 3, log: (line) => lines.push(line) });
+    expect(stack.functionsUrl).not.toBe(firstUrl);
+    expect(stack.seeded?.created).toEqual([]);
+    expect(stack.seeded?.existing).toHaveLength(10);
+    // Seeding did not reset what the first stack's upgrade changed.
+    expect(await store.get<InstanceRecord>(paths.instance('cus-acme'))).toEqual(upgraded);
+    // The schedule's messages reach the new server: the subscriptions follow it.
+    await until('a reconcile pushed to the second stack', () => ((stack?.functionStats().reconcile?.succeeded ?? 0) > 0 ? true : undefined), 15_000);
+  }, 30_000);
+
+  it('mi dev prints how to use it and exits 0 on SIGINT, having closed everything it opened', async () => {
+    const devProject = projectIdFor(import.meta.url, 'run-dev');
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', `import { runDev } from './cli/dev/stack.ts'; await runDev({ projectId: '${devProject}' });`],
+      { cwd: ROOT, env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    try {
+      await until('mi dev to be ready', () => (stdout.includes('Ctrl-C stops everything') ? true : undefined), 30_000);
+      child.kill('SIGINT');
+      const { code, signal } = await exited;
+      expect({ code, signal, stderr }).toMatchObject({ code: 0, signal: null });
+      // After stop() nothing may hold the event loop: runDev says so when something does
+      // (and exits anyway, so the exit code alone would not tell).
+      expect(stderr).not.toContain('still held the process open');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    expect(stdout).toContain(`export FIRESTORE_EMULATOR_HOST=${inject('firestoreHost')}`);
+    expect(stdout).toContain(`export PUBSUB_EMULATOR_HOST=${inject('pubsubHost')}`);
+    expect(stdout).toContain(`export GOOGLE_CLOUD_PROJECT=${devProject}`);
+    expect(stdout).toMatch(/mi upgrade cus-[a-z-]+ --to 5\.5\.0 --wait/);
+    expect(stdout).toContain('mi instance list');
+    expect(stdout).toContain('mi dev: stopped');
+  }, 45_000);
+});

@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OperationRecord } from '../../../shared/domain/operations.js';
+import { paths } from '../../../shared/engine/index.js';
+import type { Envelope, InstanceRecord } from '../../../shared/events/index.js';
+import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
+import { LifecycleTap, OPERATOR, driveWhile, mi } from './support.js';
+
+let f: EngineFixture;
+let tap: LifecycleTap;
+
+beforeAll(async () => {
+  f = await createEngineFixture(import.meta.url);
+  tap = await LifecycleTap.open(f);
+});
+
+afterAll(async () => {
+  await tap.close();
+  await f.close();
+});
+
+/** The event id the CLI printed ("published … (event <uuid>)"). */
+function eventIdOf(stdout: string): string {
+  const match = /\(event ([0-9a-f-]{36})\)/.exec(stdout);
+  if (!match?.[1]) throw new Error(`no event id in:\n${stdout}`);
+  return match[1];
+}
+
+describe('mi upgrade', () => {
+  it('publishes a valid instance.upgrade envelope from the operator, and names the operation to follow', async () => {
+    const inst = await f.seedInstance();
+    const run = await mi(f.projectId, ['upgrade', inst.id, '--to', '5.5.0', '--reason', 'monthly release']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const eventId = eventIdOf(run.stdout);
+    expect(run.stdout).toContain(`published instance.upgrade for ${inst.id} (5.4.2 → 5.5.0)`);
+    expect(run.stdout).toContain(`operation op-${eventId}: follow it with mi op get op-${eventId}`);
+    const { envelope, message } = await tap.next(eventId);
+    expect(envelope).toMatchObject({
+      type: 'instance.upgrade',
+      schemaVersion: 1,
+      instanceId: inst.id,
+      actor: OPERATOR,
+      reason: 'monthly release',
+      payload: { targetVersion: '5.5.0' },
+    });
+    expect(message.attributes).toMatchObject({ eventType: 'instance.upgrade', eventId });
+  });
+
+  it('--wait shows each step as it passes and exits 0 when the upgrade succeeds', async () => {
+    const inst = await f.seedInstance();
+    const run = await driveWhile(f, tap, mi(f.projectId, ['upgrade', inst.id, '--to', '5.5.0', '--wait']));
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const operationId = `op-${eventIdOf(run.stdout)}`;
+    const out = run.stdout;
+    expect(out).toContain(`operation ${operationId} running: upgrade of ${inst.id} 5.4.2 → 5.5.0`);
+    expect(out).toMatch(/^ {2}sql-backup\s+\w+ → running {2}\(.*backupRunId \d+/m);
+    expect(out).toMatch(/^ {2}sql-backup\s+\w+ → succeeded/m);
+    expect(out).toMatch(/^ {2}gke-backup\s+\w+ → succeeded/m);
+    expect(out).toMatch(/^ {2}upgrade-application\s+\w+ → succeeded/m);
+    // The application step starts only once both backups have succeeded.
+    const lines = out.split('\n');
+    const upgradeStarted = lines.findIndex((l) => /upgrade-application\s+pending → /.test(l));
+    expect(upgradeStarted).toBeGreaterThan(lines.findIndex((l) => /sql-backup\s+\w+ → succeeded/.test(l)));
+    expect(upgradeStarted).toBeGreaterThan(lines.findIndex((l) => /gke-backup\s+\w+ → succeeded/.test(l)));
+    expect(lines.filter((l) => l !== '').at(-1)).toMatch(new RegExp(`^upgrade ${operationId} succeeded in .*: ${inst.id} runs 5\\.5\\.0$`));
+    expect(await f.instance(inst.id)).toMatchObject({ version: '5.5.0', status: 'active', lease: null });
+    expect(await f.operation(operationId)).toMatchObject({ actor: OPERATOR, reason: 'requested with mi' });
+  });
+
+  it('--wait --json prints one JSON document: what was published and the operation as stored', async () => {
+    const inst = await f.seedInstance();
+    const run = await driveWhile(f, tap, mi(f.projectId, ['upgrade', inst.id, '--to', '6.0.0', '--wait', '--json']));
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout) as { operationId: string; outcome: string; envelope: Envelope; operation: OperationRecord };
+    expect(result.outcome).toBe('succeeded');
+    expect(result.operation).toEqual(JSON.parse(JSON.stringify(await f.operation(result.operationId))));
+    expect(result.envelope.payload).toEqual({ targetVersion: '6.0.0' });
+  });
+
+  it('--wait reports a rejection by the lifecycle function with its code, and exits 1', async () => {
+    const inst = await f.seedInstance();
+    const run = await driveWhile(f, tap, mi(f.projectId, ['upgrade', inst.id, '--to', '5.5.0', '--wait']), {
+      // Between the CLI's check and the function's, someone else upgrades the instance further.
+      beforeHandling: async (published) => {
+        if (published.envelope.instanceId === inst.id) await f.store.set(paths.instance(inst.id), { ...inst, version: '5.6.0' });
+      },
+    });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('rejected (not-newer): target version 5.5.0 is not newer than the running version 5.6.0');
+    expect(await f.operation(`op-${eventIdOf(run.stdout)}`)).toBeUndefined();
+  });
+
+  it('--wait gives up after --timeout with exit 4 when nothing takes the command up', async () => {
+    const inst = await f.seedInstance();
+    const run = await mi(f.projectId, ['upgrade', inst.id, '--to', '5.5.0', '--wait', '--timeout', '300ms']);
+    expect(run.code).toBe(4);
+    expect(run.stdout).toMatch(/gave up after \d+s: operation op-\S+ has not appeared/);
+    // Not driven: take the message so no other test's driver starts it.
+    await tap.next(eventIdOf(run.stdout));
+  });
+
+  it('an unknown instance exits 2 with a pointer to the fleet, and publishes nothing', async () => {
+    const run = await mi(f.projectId, ['upgrade', 'no-such-instance', '--to', '5.5.0']);
+    expect(run).toMatchObject({ code: 2, stdout: '' });
+    expect(run.stderr).toBe('mi: no instance no-such-instance (mi instance list shows the fleet)\n');
+  });
+
+  it('a bad version is refused naming the flag', async () => {
+    const inst = await f.seedInstance();
+    const run = await mi(f.projectId, ['upgrade', inst.id, '--to', '5.x']);
+    expect(run).toMatchObject({ code: 2, stdout: '' });
+    expect(run.stderr).toBe('mi: --to: expected a semantic version such as 5.4.2, got "5.x"\n');
+  });
+
+  it.each(['5.4.2', '5.0.0'])('a version that is not newer (%s) is refused up front', async (version) => {
+    const inst = await f.seedInstance();
+    const run = await mi(f.projectId, ['upgrade', inst.id, '--to', version]);
+    expect(run).toMatchObject({ code: 2, stdout: '' });
+    expect(run.stderr).toBe(`mi: --to ${version} is not newer than ${inst.id}'s running version 5.4.2\n`);
+  });
+
+  it('a busy instance is refused up front, naming the operation that holds it', async () => {
+    const inst = await f.seedInstance({
+      status: 'backing-up',
+      lease: { operationId: 'op-other', operationType: 'backup', acquiredAt: '2026-11-26T10:00:00.000Z' },
+    });
+    const run = await mi(f.projectId, ['upgrade', inst.id, '--to', '5.5.0']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`instance ${inst.id} is busy with backup operation op-other`);
+  });
+
+  it.each([
+    [['upgrade', 'x1'], "required option '--to <version>' not specified"],
+    [['upgrade', 'x1', '--to', '5.5.0', '--timeout', 'soon'], '--timeout: expected a duration such as 90s, 30m or 2h'],
+    [['upgrade', 'x1', '--to', '5.5.0', '--reason', ' '], '--reason: expected why, not an empty text'],
+    [['upgrade', 'NOPE', '--to', '5.5.0'], '<instance>: expected an instance id'],
+  ])('refuses %j with exit 2', async (args, message) => {
+    const run = await mi(f.projectId, args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+  });
+});
+
+describe('mi backup', () => {
+  it('--wait takes both backups and exits 0, the note in the envelope', async () => {
+    const inst = await f.seedInstance();
+    const run = await driveWhile(f, tap, mi(f.projectId, ['backup', inst.id, '--note', 'before a data fix', '--wait']));
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/^ {2}sql-backup\s+\w+ → succeeded/m);
+    expect(run.stdout).toMatch(/^ {2}gke-backup\s+\w+ → succeeded/m);
+    const operationId = `op-${eventIdOf(run.stdout)}`;
+    expect(run.stdout).toMatch(new RegExp(`^backup ${operationId} succeeded in `, 'm'));
+    const op = await f.operation(operationId);
+    expect(op).toMatchObject({ type: 'backup', status: 'succeeded', actor: OPERATOR });
+    expect(await f.instance(inst.id)).toMatchObject({ status: 'active', lease: null } satisfies Partial<InstanceRecord>);
+  });
+
+  it('--json without --wait prints the event and operation ids', async () => {
+    const inst = await f.seedInstance();
+    const run = await mi(f.projectId, ['backup', inst.id, '--json']);
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout) as { eventId: string; operationId: string; messageId: string; envelope: Envelope };
+    expect(result.operationId).toBe(`op-${result.eventId}`);
+    expect(result.envelope).toMatchObject({ type: 'instance.backup', instanceId: inst.id, payload: {} });
+    expect((await tap.next(result.eventId)).message.id).toBe(result.messageId);
+  });
+});
