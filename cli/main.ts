@@ -6,10 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { describeError } from '../shared/errors.js';
+import { registerApproveCommand } from './commands/approve.js';
 import { registerDevCommand } from './commands/dev.js';
 import { registerInstanceCommands } from './commands/instance.js';
 import { registerOpCommands } from './commands/op.js';
 import { registerOperationCommands } from './commands/operations.js';
+import { registerLifecycleCommands } from './commands/lifecycle.js';
 import { credentialsProblem } from './backend.js';
 import { EXIT } from './config.js';
 import { createContext, type CliContext, type CliIo } from './context.js';
@@ -47,11 +49,14 @@ export function buildProgram(ctx: CliContext): Command {
       `
 Exit codes: 0 done (with --wait: the operation succeeded); 1 the operation failed, was abandoned
 or rejected; 2 nothing done (invalid flags, unknown instance or operation, refused up front);
-3 Firestore or Pub/Sub unreachable; 4 --wait timed out while the operation goes on.`,
+3 Firestore, Pub/Sub or the approvals function unreachable, or your credentials refused;
+4 --wait timed out while the operation goes on.`,
     );
   registerInstanceCommands(program, ctx);
   registerOperationCommands(program, ctx);
+  registerLifecycleCommands(program, ctx);
   registerOpCommands(program, ctx);
+  registerApproveCommand(program, ctx);
   registerDevCommand(program, ctx);
   return program;
 }

@@ -4,8 +4,11 @@
  */
 import { z } from 'zod';
 import { createEngine, type Engine } from '../shared/engine/index.js';
+import { createGoogleIdentity, googleJwks } from '../shared/identity/index.js';
 import { jsonLogger } from '../shared/log.js';
 import { systemClock } from '../shared/ports.js';
+import type { ApprovalDeps } from './approvals.js';
+import { approverOf, engine } from './wiring.js';
 
 export const productionEnvironmentSchema = z.object({
   GOOGLE_CLOUD_PROJECT: z.string({ error: 'GOOGLE_CLOUD_PROJECT is missing: the project that holds Firestore and the topics' }).min(1),
@@ -44,4 +47,32 @@ export async function buildProductionEngine(env: NodeJS.ProcessEnv = process.env
     clock: systemClock,
     log: jsonLogger(),
   });
+}
+
+/** The approvals function needs, on top of the engine, the audience its callers' ID tokens are for. */
+export const approvalsEnvironmentSchema = z.object({
+  MI_APPROVALS_AUDIENCE: z
+    .string({ error: 'MI_APPROVALS_AUDIENCE is missing: the audience of approvers\' ID tokens (the approvals function\'s URL)' })
+    .trim()
+    .min(1, { error: 'MI_APPROVALS_AUDIENCE is empty: the audience of approvers\' ID tokens (the approvals function\'s URL)' }),
+});
+export type ApprovalsEnvironment = z.infer<typeof approvalsEnvironmentSchema>;
+
+/** Reads and checks the approvals function's own environment. */
+export function readApprovalsEnvironment(env: NodeJS.ProcessEnv): ApprovalsEnvironment {
+  const parsed = approvalsEnvironmentSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(`cannot start: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** The approvals function in the cloud: Google's ID-token keys, the audience from the environment, the engine as approver. */
+export async function buildProductionApprovals(env: NodeJS.ProcessEnv = process.env): Promise<ApprovalDeps> {
+  const config = readApprovalsEnvironment(env);
+  return {
+    identity: createGoogleIdentity({ keys: googleJwks() }),
+    approver: approverOf(await engine()),
+    audience: config.MI_APPROVALS_AUDIENCE,
+  };
 }

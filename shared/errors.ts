@@ -16,6 +16,8 @@ export const ERROR_CODES = [
   'deadline-exceeded',
   'rate-limited',
   'failed-precondition',
+  'unauthenticated',
+  'permission-denied',
   'internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -109,13 +109,16 @@ export type SqlBackupRunStatus =
   | 'DELETION_FAILED'
   | 'DELETED';
 
+/** ON_DEMAND and AUTOMATED runs are deleted with their instance; a FINAL run outlives it. */
+export type SqlBackupRunType = 'ON_DEMAND' | 'AUTOMATED' | 'FINAL';
+
 /** `BackupRun` of the Cloud SQL Admin API. Ids are int64 rendered as decimal strings. */
 export interface SqlBackupRun {
   kind: 'sql#backupRun';
   id: string;
   instance: string;
   status: SqlBackupRunStatus;
-  type: 'ON_DEMAND' | 'AUTOMATED';
+  type: SqlBackupRunType;
   description?: string;
   enqueuedTime: string;
   windowStartTime?: string;
@@ -142,6 +145,16 @@ export interface SqlInstance {
   databaseVersion: string;
   state: 'RUNNABLE' | 'SUSPENDED' | 'PENDING_DELETE' | 'PENDING_CREATE' | 'MAINTENANCE' | 'FAILED';
   settings: { tier: string; backupConfiguration: SqlBackupConfiguration };
+  createTime?: string;
+}
+
+/** What `instances.insert` needs to create an instance (the fields the control plane sets). */
+export interface SqlInstanceSpec {
+  name: string;
+  region: string;
+  databaseVersion: string;
+  tier: string;
+  backupConfiguration: SqlBackupConfiguration;
 }
 
 export interface Page<T> {
@@ -162,8 +175,28 @@ export interface CloudSqlPort {
   /** Operations on one instance, newest first. */
   listOperations(project: string, instance: string, page?: { pageToken?: string; maxResults?: number }): Promise<Page<SqlOperation>>;
   getInstance(project: string, instance: string): Promise<SqlInstance | undefined>;
-  /** Deletes the instance; like the real service, its ordinary backups go with it. */
-  deleteInstance(project: string, instance: string): Promise<SqlOperation>;
+  /**
+   * Deletes the instance; like the real service, its ordinary backups go with it. With
+   * `finalBackup`, a FINAL backup run is taken first and retained that many days after deletion.
+   */
+  deleteInstance(
+    project: string,
+    instance: string,
+    options?: { finalBackup?: { retentionDays: number; description: string } },
+  ): Promise<SqlOperation>;
+  /** `instances.patch` of settings.backupConfiguration only. */
+  patchBackupConfiguration(project: string, instance: string, configuration: SqlBackupConfiguration): Promise<SqlOperation>;
+  /**
+   * `instances.restoreBackup`: restores `source`'s backup run into `targetInstance` (in place
+   * when it is the source instance; another instance, even in another project, for recovery).
+   */
+  restoreBackup(project: string, targetInstance: string, source: { project: string; instance: string; backupRunId: string }): Promise<SqlOperation>;
+  /** `instances.clone` to a point in time: it always creates a new instance, `destinationInstanceName`. */
+  cloneInstance(project: string, instance: string, body: { destinationInstanceName: string; pointInTime: string }): Promise<SqlOperation>;
+  /** `instances.insert`: creates an instance (a throwaway, or the target of a recovery). 409 when the name is taken. */
+  insertInstance(project: string, spec: SqlInstanceSpec): Promise<SqlOperation>;
+  /** `instances.getLatestRecoveryTime`: the latest moment a point-in-time restore can reach. */
+  getLatestRecoveryTime(project: string, instance: string): Promise<string | undefined>;
 }
 
 // ---------------------------------------------------------------------------- Backup for GKE v1
@@ -194,6 +227,31 @@ export interface GkeBackup {
   retainExpireTime?: string;
 }
 
+/** What a backup plan is created with: the policy of DESIGN.md is daily, 90 days, everything. */
+export interface GkeBackupPlanSpec {
+  cluster: string;
+  cronSchedule: string;
+  backupRetainDays: number;
+  allNamespaces: boolean;
+  includeVolumeData: boolean;
+  includeSecrets: boolean;
+  labels?: Record<string, string>;
+}
+
+export type GkeRestoreState = 'STATE_UNSPECIFIED' | 'CREATING' | 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED' | 'DELETING';
+
+/** `Restore` of Backup for GKE v1 (the fields the control plane reads). */
+export interface GkeRestore {
+  name: string;
+  uid: string;
+  backup: string;
+  cluster: string;
+  state: GkeRestoreState;
+  stateReason?: string;
+  createTime: string;
+  completeTime?: string;
+}
+
 export interface GkeBackupPlan {
   name: string;
   uid: string;
@@ -220,6 +278,15 @@ export interface GkeBackupPort {
   listBackups(parent: string, page?: { pageToken?: string; pageSize?: number }): Promise<Page<GkeBackup>>;
   getBackupPlan(name: string): Promise<GkeBackupPlan | undefined>;
   getOperation(name: string): Promise<GkeOperation | undefined>;
+  /** `parent` is projects/P/locations/L (the region that holds the backups). 409 when the id is taken. */
+  createBackupPlan(parent: string, backupPlanId: string, spec: GkeBackupPlanSpec): Promise<GkeOperation>;
+  /** PATCH of the schedule, retention and scope of an existing plan. */
+  updateBackupPlan(name: string, spec: Omit<GkeBackupPlanSpec, 'cluster'>): Promise<GkeOperation>;
+  /** A restore plan restores backups of `backupPlan` into `cluster`. 409 when the id is taken. */
+  createRestorePlan(parent: string, restorePlanId: string, body: { backupPlan: string; cluster: string }): Promise<GkeOperation>;
+  /** Starts restoring `backup` through a restore plan. 409 when the id is taken. */
+  createRestore(restorePlan: string, restoreId: string, body: { backup: string }): Promise<GkeOperation>;
+  getRestore(name: string): Promise<GkeRestore | undefined>;
 }
 
 // ---------------------------------------------------------------------------- executor
@@ -258,4 +325,20 @@ export interface SchedulerJob {
 
 export interface SchedulerPort {
   listJobs(parent: string, page?: { pageToken?: string; pageSize?: number }): Promise<Page<SchedulerJob>>;
+}
+
+// ---------------------------------------------------------------------------- identity
+
+/** Who is calling, as a verified Google ID token says: never taken from a request body. */
+export interface VerifiedCaller {
+  email: string;
+  subject: string;
+}
+
+/**
+ * Verifies a Google ID token (RS256, issuer accounts.google.com, the expected audience, not
+ * expired, email verified) against the keys the port is given. Errors: `unauthenticated`.
+ */
+export interface IdentityPort {
+  verify(idToken: string, audience: string): Promise<VerifiedCaller>;
 }

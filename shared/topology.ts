@@ -100,6 +100,15 @@ export const FUNCTIONS = [
     timeoutSeconds: 60,
     memoryMb: 256,
   },
+  {
+    name: 'approvals',
+    source: 'functions/approvals.ts',
+    description: "A second person's approval of an operation that waits for one (a prod delete), the approver taken from a verified Google ID token",
+    // Callers still need the invoker role; the function verifies the token's audience and email itself.
+    trigger: { kind: 'http', allowUnauthenticated: false },
+    timeoutSeconds: 30,
+    memoryMb: 256,
+  },
 ] as const satisfies readonly FunctionDefinition[];
 export type FunctionName = (typeof FUNCTIONS)[number]['name'];
 
@@ -119,9 +128,12 @@ export function deadLetterTopicOf(topic: TopicName): string {
   return `${topic}-dead-letter`;
 }
 
-export const SUBSCRIPTIONS: readonly PushSubscription[] = FUNCTIONS.flatMap((fn) =>
-  fn.trigger.kind === 'pubsub' ? [pushSubscriptionFor(fn)] : [],
-);
+/** Narrows a function to one fed by a topic (checking `fn.trigger.kind` inline does not narrow `fn`). */
+function isPubSubFunction(fn: FunctionDefinition): fn is FunctionDefinition & { trigger: { kind: 'pubsub'; topic: TopicName } } {
+  return fn.trigger.kind === 'pubsub';
+}
+
+export const SUBSCRIPTIONS: readonly PushSubscription[] = FUNCTIONS.flatMap((fn) => (isPubSubFunction(fn) ? [pushSubscriptionFor(fn)] : []));
 
 /** Every dead-letter topic in use. */
 export const DEAD_LETTER_TOPICS: readonly string[] = [...new Set(SUBSCRIPTIONS.map((s) => s.deadLetter.topic))];

@@ -26,7 +26,7 @@ import { line, printJson } from '../output.js';
 import { waitForOperation } from '../wait.js';
 import { requireInstance } from './instance.js';
 
-const commonFlags = {
+export const commonFlags = {
   instance: instanceIdSchema,
   reason: reasonSchema,
   wait: z.boolean().optional(),
@@ -40,17 +40,17 @@ const upgradeFlags = z.object({ ...commonFlags, to: versionSchema });
 const LABELS = { instance: '<instance>', reason: '--reason', timeout: '--timeout', note: '--note', to: '--to' };
 
 /** Refuses what the lifecycle function would reject for any command: a busy or inactive instance. */
-function checkAvailable(instance: InstanceRecord): void {
+export function checkAvailable(instance: InstanceRecord, allowed: ReadonlyArray<InstanceRecord['status']> = ['active']): void {
   if (instance.lease !== null) {
     throw refused(
       `instance ${instance.id} is busy with ${instance.lease.operationType} operation ${instance.lease.operationId} (mi op get ${instance.lease.operationId} shows it)`,
     );
   }
-  if (instance.status !== 'active') throw refused(`instance ${instance.id} is ${instance.status}, not active`);
+  if (!allowed.includes(instance.status)) throw refused(`instance ${instance.id} is ${instance.status}, not ${allowed.join(' or ')}`);
 }
 
 /** Builds the envelope; a value the schema refuses (such as the actor) is reported by field. */
-function envelopeOf<T extends EventType>(build: () => Envelope<T>): Envelope<T> {
+export function envelopeOf<T extends EventType>(build: () => Envelope<T>): Envelope<T> {
   try {
     return build();
   } catch (error) {
@@ -63,7 +63,7 @@ function envelopeOf<T extends EventType>(build: () => Envelope<T>): Envelope<T> 
 }
 
 /** Publishes the command, reports it, and follows the operation when asked. */
-async function publishAndFollow(
+export async function publishAndFollow(
   ctx: CliContext,
   command: Command,
   envelope: Envelope<EventType>,
@@ -102,7 +102,7 @@ async function publishAndFollow(
   ctx.exitCode = result.exitCode;
 }
 
-function addCommonOptions(command: Command): Command {
+export function addCommonOptions(command: Command): Command {
   return command
     .option('--reason <text>', 'why: recorded with the operation and in the audit trail', DEFAULT_REASON)
     .option('--wait', 'follow the operation, showing its steps as they pass; exit 0 only if it succeeds')

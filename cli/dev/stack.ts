@@ -16,14 +16,16 @@ import { createExecutorAdapter } from '../../shared/gcp/executor.js';
 import { createFirestore, createFirestoreStore } from '../../shared/gcp/firestore-store.js';
 import { ensurePushSubscription, ensureTopics } from '../../shared/gcp/pubsub-admin.js';
 import { createPubSubBus } from '../../shared/gcp/pubsub-bus.js';
+import { createLocalSigner, localIdentity, type LocalSigner } from '../../shared/identity/index.js';
 import type { Logger } from '../../shared/log.js';
 import { systemClock, type EventBus, type ExecutorPort } from '../../shared/ports.js';
 import { startExecutorRunner, DEFAULT_RUNNER_SUBSCRIPTION } from '../../shared/sim/executor-runner.js';
 import { createSimulatedFleet, type SimulatedExecutor, type SimulatedFleet } from '../../shared/sim/index.js';
 import { FUNCTIONS, SCHEDULES, SUBSCRIPTIONS, TOPICS, allTopics, type Schedule } from '../../shared/topology.js';
-import { useEngine } from '../../functions/wiring.js';
+import { approverOf, useApprovals, useEngine } from '../../functions/wiring.js';
 import { EMULATOR_HOST_VARIABLE, ensureEmulator, isEmulatorUp, type EmulatorKind, type RunningEmulator } from './emulators.js';
 import { serveFunctions, type FunctionStats } from './functions-server.js';
+import { DEFAULT_IDENTITY_FILE, removeIdentityFile, writeIdentityFile } from './identity-file.js';
 import { startLocalClock } from './local-clock.js';
 import { localFleetSpecs, mirrorInstancesInFleet, seedInstances, type SeedResult } from './seed.js';
 
@@ -67,6 +69,11 @@ export interface LocalStackOptions {
   log?: (line: string) => void;
   /** Port of the functions server on 127.0.0.1; default 0, a free one. */
   functionsPort?: number;
+  /**
+   * Where to leave the local identity (signing key, approvals URL) for `mi approve`; default
+   * `.mi-dev/identity.json` in the repository; false: nowhere (tests that sign their own tokens).
+   */
+  identityFile?: string | false;
 }
 
 export interface LocalStack {
@@ -79,6 +86,12 @@ export interface LocalStack {
   engine: Engine;
   /** Each function's route. */
   routes: Readonly<Record<string, string>>;
+  /** Where `mi approve` posts; ID tokens must be for this audience (the URL itself, as in the cloud). */
+  approvalsUrl: string;
+  /** Signs ID tokens the approvals function accepts: local mode's identity provider. */
+  signer: LocalSigner;
+  /** The file `mi approve` reads, or undefined when asked to write none. */
+  identityFile: string | undefined;
   topics: readonly string[];
   subscriptions: ReadonlyArray<{ name: string; topic: string; pushEndpoint: string; maxDeliveryAttempts: number; deadLetterTopic: string }>;
   /** What seeding did; undefined when asked not to seed. */
@@ -237,11 +250,35 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       onDelivery: (d) => {
         // The schedules fire every few seconds: only their failures are worth a line.
         if (d.status >= 200 && d.status < 300 && scheduledFunctions.has(d.functionName as (typeof FUNCTIONS)[number]['name'])) return;
-        log(`push -> ${d.functionName}: ${d.status === 0 ? 'connection closed' : d.status} in ${d.ms} ms`);
+        const how = SUBSCRIPTIONS.some((s) => s.function === d.functionName) ? 'push' : 'request';
+        log(`${how} -> ${d.functionName}: ${d.status === 0 ? 'connection closed' : d.status} in ${d.ms} ms`);
       },
     });
     undo.push({ what: 'close the functions server', run: () => server.close() });
     log(`functions: ${server.url}`);
+
+    // 6b. Local identity for the approvals function: the production verifier on a key generated
+    // here. Its audience is the function's URL, as in the cloud; `mi approve` in another terminal
+    // signs with the same key, which it finds in the identity file.
+    const approvalsUrl = server.routes.approvals ?? `${server.url}/approvals`;
+    const signer = await createLocalSigner();
+    useApprovals({ identity: localIdentity(signer), approver: approverOf(engine), audience: approvalsUrl });
+    const identityFile = options.identityFile === false ? undefined : (options.identityFile ?? DEFAULT_IDENTITY_FILE);
+    if (identityFile !== undefined) {
+      await writeIdentityFile(identityFile, {
+        version: 1,
+        functionsUrl: server.url,
+        approvalsUrl,
+        audience: approvalsUrl,
+        issuer: signer.issuer,
+        privateJwk: await signer.exportPrivateJwk(),
+        projectId,
+        pid: process.pid,
+        writtenAt: new Date().toISOString(),
+      });
+      undo.push({ what: 'remove the local identity file', run: () => removeIdentityFile(identityFile, signer.kid) });
+      log(`local identity for mi approve: ${identityFile}`);
+    }
 
     // 7. The push subscriptions, exactly as the topology describes them, pointed at the server.
     const subscriptions = SUBSCRIPTIONS.map((s) => ({
@@ -297,6 +334,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       fleet,
       engine,
       routes: server.routes,
+      approvalsUrl,
+      signer,
+      identityFile,
       topics,
       subscriptions,
       seeded,
@@ -337,6 +377,7 @@ export function describeStack(stack: LocalStack): string[] {
     `  topics            ${stack.topics.join(', ')}`,
     '  push subscriptions',
     ...stack.subscriptions.map((s) => `    ${s.name} -> ${s.pushEndpoint} (dead letter ${s.deadLetterTopic} after ${s.maxDeliveryAttempts} attempts)`),
+    `  approvals         ${stack.approvalsUrl} (ID tokens signed by a local key${stack.identityFile === undefined ? '' : `, left for mi approve in ${stack.identityFile}`})`,
     `  executor (sim)    pulls ${TOPICS.executorRequests} (${DEFAULT_RUNNER_SUBSCRIPTION}), answers on ${TOPICS.executorResults}`,
     '  schedules (local clock)',
     ...schedules,
@@ -353,6 +394,7 @@ export function describeStack(stack: LocalStack): string[] {
     '  mi instance list',
     `  mi upgrade ${target} --to 5.5.0 --wait`,
     '  mi op get <operation id printed by mi upgrade>',
+    '  MI_ACTOR=second.person@example.com mi approve <operation waiting for approval>',
     '',
     'Ctrl-C stops everything mi dev started.',
     '',

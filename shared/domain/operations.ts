@@ -2,8 +2,7 @@
  * Operations as stored state machines: pure functions over plain data, no I/O. The engine
  * (shared/engine) reads documents, calls these, and writes what they return.
  */
-import semver from 'semver';
-import type { AnyEnvelope, InstanceRecord, LifecycleCommandType, RejectionCode } from '../events/index.js';
+import type { InstanceRecord, LifecycleCommandType } from '../events/index.js';
 
 export const OPERATION_TYPES = ['create', 'upgrade', 'restore', 'delete', 'disaster-recovery', 'backup'] as const;
 export type OperationType = (typeof OPERATION_TYPES)[number];
@@ -17,12 +16,21 @@ export const OPERATION_OF_COMMAND: Record<LifecycleCommandType, OperationType> =
   'instance.backup': 'backup',
 };
 
-/** Operations whose state machines exist; the others are refused until their issue lands. */
-export const IMPLEMENTED_OPERATIONS: ReadonlySet<OperationType> = new Set<OperationType>(['backup', 'upgrade']);
 
 export type OperationStatus = 'accepted' | 'running' | 'succeeded' | 'failed' | 'stuck' | 'abandoned';
 export type StepStatus = 'pending' | 'starting' | 'running' | 'succeeded' | 'failed';
-export type StepKind = 'sql-backup' | 'gke-backup' | 'executor-run';
+export type StepKind =
+  | 'sql-backup'
+  | 'gke-backup'
+  | 'executor-run'
+  | 'approval'
+  | 'sql-configure-backups'
+  | 'gke-ensure-backup-plan'
+  | 'verify-backup-policy'
+  | 'sql-restore-backup'
+  | 'sql-clone'
+  | 'gke-restore'
+  | 'sql-final-backup-delete';
 
 export type StepParams = Record<string, string | number | boolean>;
 
@@ -32,6 +40,8 @@ export interface Step {
   /** Steps that must have succeeded before this one may start. */
   after: string[];
   params: StepParams;
+  /** Changes the application or its data: once started, a failure needs a person. */
+  destructive: boolean;
   status: StepStatus;
   attempts: number;
   /** Who claimed the step and until when; a claim left by a crash expires. */
@@ -66,6 +76,10 @@ export interface OperationRecord {
   result: Record<string, string | number | boolean> | null;
   stuckSince: string | null;
   abandoned: { by: string; why: string; at: string } | null;
+  /** For operations that need a second person: who asked, who approved. */
+  approval: { requestedBy: string; approvedBy: string | null; approvedAt: string | null } | null;
+  /** What the instance becomes when the operation succeeds (new version, region, resources...). */
+  onSuccess: Partial<Pick<InstanceRecord, 'version' | 'region' | 'resources'>> & { status?: InstanceRecord['status'] };
 }
 
 export interface EngineTimings {
@@ -91,7 +105,8 @@ export const DEFAULT_TIMINGS: EngineTimings = {
     create: 3 * 3_600_000,
     upgrade: 4 * 3_600_000,
     restore: 4 * 3_600_000,
-    delete: 3 * 3_600_000,
+    // A prod delete waits for a second person's approval.
+    delete: 24 * 3_600_000,
     'disaster-recovery': 6 * 3_600_000,
     backup: 2 * 3_600_000,
   },
@@ -107,142 +122,6 @@ export function sideEffectKey(operationId: string, stepName: string): string {
   return `${operationId}:${stepName}`;
 }
 
-export type Acceptance =
-  | { kind: 'accept'; operation: OperationRecord; instanceAfter: InstanceRecord }
-  | { kind: 'reject'; code: RejectionCode; message: string };
-
-const BUSY_STATUS: Partial<Record<OperationType, InstanceRecord['status']>> = {
-  backup: 'backing-up',
-  upgrade: 'upgrading',
-  restore: 'restoring',
-  delete: 'deleting',
-  'disaster-recovery': 'recovering',
-};
-
-/** Decides whether a lifecycle command starts an operation on this instance now. */
-export function decideAcceptance(
-  envelope: AnyEnvelope,
-  instance: InstanceRecord | undefined,
-  now: Date,
-  timings: EngineTimings = DEFAULT_TIMINGS,
-): Acceptance {
-  const type = OPERATION_OF_COMMAND[envelope.type as LifecycleCommandType];
-  if (type === undefined) {
-    return { kind: 'reject', code: 'invalid', message: `${envelope.type} is not a lifecycle command` };
-  }
-  if (!IMPLEMENTED_OPERATIONS.has(type)) {
-    return { kind: 'reject', code: 'not-implemented', message: `${envelope.type} is not implemented yet` };
-  }
-  if (instance === undefined || instance.status === 'deleted') {
-    return { kind: 'reject', code: 'unknown-instance', message: `no instance ${envelope.instanceId ?? ''}` };
-  }
-  if (instance.lease !== null) {
-    return {
-      kind: 'reject',
-      code: 'busy',
-      message: `instance ${instance.id} is busy with ${instance.lease.operationType} operation ${instance.lease.operationId}`,
-    };
-  }
-  if (instance.status !== 'active') {
-    return { kind: 'reject', code: 'not-active', message: `instance ${instance.id} is ${instance.status}, not active` };
-  }
-  // The resources are copied onto the operation so its steps need not read the instance.
-  const params: StepParams = {
-    project: instance.resources.project,
-    sqlInstance: instance.resources.sqlInstance,
-    backupPlan: instance.resources.backupPlan,
-  };
-  if (envelope.type === 'instance.upgrade') {
-    const target = envelope.payload.targetVersion;
-    if (!semver.gt(target, instance.version)) {
-      return {
-        kind: 'reject',
-        code: 'not-newer',
-        message: `target version ${target} is not newer than the running version ${instance.version}`,
-      };
-    }
-    params.fromVersion = instance.version;
-    params.targetVersion = target;
-  }
-  const operation = newOperation(type, envelope, params, now, timings);
-  const at = now.toISOString();
-  const instanceAfter: InstanceRecord = {
-    ...instance,
-    status: BUSY_STATUS[type] ?? instance.status,
-    lease: { operationId: operation.id, operationType: type, acquiredAt: at },
-    generation: instance.generation + 1,
-    updatedAt: at,
-    lastOperationId: operation.id,
-  };
-  return { kind: 'accept', operation, instanceAfter };
-}
-
-function step(name: string, kind: StepKind, after: string[], params: StepParams = {}): Step {
-  return {
-    name,
-    kind,
-    after,
-    params,
-    status: 'pending',
-    attempts: 0,
-    claim: null,
-    handles: {},
-    notBefore: null,
-    startedAt: null,
-    finishedAt: null,
-    error: null,
-  };
-}
-
-/** The steps of each operation type, in order; steps with no `after` run side by side. */
-export function stepsFor(type: OperationType, params: StepParams): Step[] {
-  switch (type) {
-    case 'backup':
-      return [step('sql-backup', 'sql-backup', []), step('gke-backup', 'gke-backup', [])];
-    case 'upgrade':
-      return [
-        step('sql-backup', 'sql-backup', []),
-        step('gke-backup', 'gke-backup', []),
-        step('upgrade-application', 'executor-run', ['sql-backup', 'gke-backup'], {
-          action: 'upgrade',
-          version: String(params.targetVersion),
-        }),
-      ];
-    default:
-      throw new Error(`no state machine for ${type} operations yet`);
-  }
-}
-
-function newOperation(
-  type: OperationType,
-  envelope: AnyEnvelope,
-  params: StepParams,
-  now: Date,
-  timings: EngineTimings,
-): OperationRecord {
-  const at = now.toISOString();
-  return {
-    id: operationIdFor(envelope.eventId),
-    type,
-    instanceId: envelope.instanceId ?? '',
-    status: 'running',
-    steps: stepsFor(type, params),
-    params,
-    actor: envelope.actor,
-    reason: envelope.reason,
-    causeEventId: envelope.eventId,
-    createdAt: at,
-    updatedAt: at,
-    deadline: new Date(now.getTime() + timings.deadlineMs[type]).toISOString(),
-    nextRunAt: at,
-    finishedAt: null,
-    failure: null,
-    result: null,
-    stuckSince: null,
-    abandoned: null,
-  };
-}
-
 function isDue(at: string | null, now: Date): boolean {
   return at === null || Date.parse(at) <= now.getTime();
 }
@@ -251,8 +130,11 @@ function isDue(at: string | null, now: Date): boolean {
 export function claimableSteps(operation: OperationRecord, now: Date): Step[] {
   if (operation.status !== 'running') return [];
   const done = new Set(operation.steps.filter((s) => s.status === 'succeeded').map((s) => s.name));
+  // Once a step failed nothing new starts; steps left starting by a crash may still be taken
+  // up, since their start finds what an earlier attempt began and lets it be drained.
+  const failing = operation.steps.some((s) => s.status === 'failed');
   return operation.steps.filter((s) => {
-    if (s.status === 'pending') return s.after.every((name) => done.has(name)) && isDue(s.notBefore, now);
+    if (s.status === 'pending') return !failing && s.after.every((name) => done.has(name)) && isDue(s.notBefore, now);
     if (s.status === 'starting') return s.claim === null || Date.parse(s.claim.until) <= now.getTime();
     return false;
   });
@@ -376,6 +258,9 @@ export type Verdict =
 /** Whether the operation is over: any failed step fails it; all succeeded ends it. */
 export function verdictOf(operation: OperationRecord): Verdict {
   const failed = operation.steps.find((s) => s.status === 'failed');
+  // A failed operation ends only once its other work has finished, so the lease it releases
+  // never leaves a restore or a backup still running on the instance.
+  if (failed && operation.steps.some((s) => s.status === 'starting' || s.status === 'running')) return { kind: 'continue' };
   if (failed) return { kind: 'failed', step: failed.name, reason: failed.error ?? 'failed' };
   if (operation.steps.every((s) => s.status === 'succeeded')) return { kind: 'succeeded' };
   return { kind: 'continue' };
@@ -401,6 +286,10 @@ export function endOperation(
   now: Date,
 ): { operation: OperationRecord; instance: InstanceRecord } {
   const at = now.toISOString();
+  const result = verdict.kind === 'succeeded' ? resultOf(operation) : null;
+  if (result !== null && operation.type === 'disaster-recovery') {
+    result.recoveryTimeSeconds = Math.round((now.getTime() - Date.parse(operation.createdAt)) / 1000);
+  }
   const ended: OperationRecord = {
     ...operation,
     status: verdict.kind,
@@ -408,7 +297,7 @@ export function endOperation(
     finishedAt: at,
     nextRunAt: at,
     failure: verdict.kind === 'failed' ? { step: verdict.step, reason: verdict.reason } : null,
-    result: verdict.kind === 'succeeded' ? resultOf(operation) : null,
+    result,
   };
   const ownsLease = instance.lease?.operationId === operation.id;
   const next: InstanceRecord = {
@@ -418,17 +307,26 @@ export function endOperation(
     generation: instance.generation + 1,
     updatedAt: at,
   };
-  if (ownsLease && operation.type === 'upgrade' && verdict.kind === 'succeeded') {
-    next.version = String(operation.params.targetVersion);
+  if (ownsLease && verdict.kind === 'succeeded') {
+    // The status is set by instanceStatusAfter; the rest is what the operation changed.
+    if (operation.onSuccess.version !== undefined) next.version = operation.onSuccess.version;
+    if (operation.onSuccess.region !== undefined) next.region = operation.onSuccess.region;
+    if (operation.onSuccess.resources !== undefined) next.resources = operation.onSuccess.resources;
   }
   return { operation: ended, instance: next };
 }
 
+/** True once a step that changes the application or its data has started. */
+export function touchedApplication(operation: OperationRecord): boolean {
+  return operation.steps.some((s) => s.destructive && s.status !== 'pending');
+}
+
 function instanceStatusAfter(operation: OperationRecord, verdict: Exclude<Verdict, { kind: 'continue' }>): InstanceRecord['status'] {
-  if (verdict.kind === 'succeeded') return 'active';
-  // A failed backup never touched the application; a failed application change may have.
-  const touchedApplication = operation.steps.some((s) => s.kind === 'executor-run' && s.status !== 'pending');
-  return touchedApplication ? 'failed' : 'active';
+  if (verdict.kind === 'succeeded') return operation.onSuccess.status ?? 'active';
+  // An instance that never came up, or whose application or data a failed step may have
+  // changed, waits for a person; a failure before anything destructive leaves it as it was.
+  if (operation.type === 'create' || operation.type === 'disaster-recovery') return 'failed';
+  return touchedApplication(operation) ? 'failed' : 'active';
 }
 
 function resultOf(operation: OperationRecord): Record<string, string | number | boolean> {
@@ -439,6 +337,13 @@ function resultOf(operation: OperationRecord): Record<string, string | number | 
   if (operation.type === 'upgrade') {
     result.fromVersion = String(operation.params.fromVersion);
     result.version = String(operation.params.targetVersion);
+  }
+  if (operation.type === 'disaster-recovery') {
+    // Recovery point: how old the backups were when recovery began; recovery time: how long it took.
+    for (const key of ['recoveryPointSeconds', 'sqlBackupAgeSeconds', 'gkeBackupAgeSeconds']) {
+      const value = operation.params[key];
+      if (value !== undefined) result[key] = value;
+    }
   }
   return result;
 }
@@ -472,7 +377,7 @@ export function releaseStuck(
   now: Date,
 ): { operation: OperationRecord; instance: InstanceRecord } {
   const at = now.toISOString();
-  const touched = operation.steps.some((s) => s.kind === 'executor-run' && s.status !== 'pending');
+  const touched = touchedApplication(operation) || operation.type === 'create' || operation.type === 'disaster-recovery';
   const ownsLease = instance.lease?.operationId === operation.id;
   const ended: OperationRecord =
     how.kind === 'abandoned'

@@ -4,7 +4,8 @@
  * operation with the instance's lease, the audit record, the ledger entry and the facts to
  * publish. No other round trip happens inside it.
  */
-import { decideAcceptance, type OperationRecord } from '../domain/operations.js';
+import { decideAcceptance, type AcceptancePolicy, type PreflightFacts } from '../domain/acceptance.js';
+import type { OperationRecord } from '../domain/operations.js';
 import type { AnyEnvelope, DecodeError, DeliveredMessage, InstanceRecord, RejectionCode } from '../events/index.js';
 import type { StoreTransaction } from '../ports.js';
 import type { EngineDeps } from './deps.js';
@@ -23,17 +24,29 @@ function instanceView(instance: InstanceRecord | undefined): Record<string, unkn
 
 /** The accepting transaction for one decoded lifecycle command. */
 export async function acceptCommand(
-  deps: Pick<EngineDeps, 'store' | 'clock' | 'timings'>,
+  deps: Pick<EngineDeps, 'store' | 'clock' | 'timings'> & { policy: AcceptancePolicy },
   envelope: AnyEnvelope,
   message: Pick<DeliveredMessage, 'messageId'>,
+  facts: PreflightFacts = {},
 ): Promise<AcceptOutcome> {
   return deps.store.transaction(async (tx) => {
     const now = deps.clock.now();
     const instancePath = paths.instance(envelope.instanceId ?? '');
-    const [seen, instance] = await tx.getAll<LedgerEntry | InstanceRecord>([paths.ledger(envelope.eventId), instancePath]);
+    const reads = [paths.ledger(envelope.eventId), instancePath];
+    // A create also checks that its slug is free in its environment, in the same transaction.
+    const spec = envelope.type === 'instance.create' ? envelope.payload.spec : undefined;
+    if (spec) reads.push(paths.slug(spec.environment, spec.slug));
+    const [seen, instance, slug] = await tx.getAll<LedgerEntry | InstanceRecord | { instanceId: string }>(reads);
     if (seen !== undefined) return { kind: 'duplicate', ledger: seen as LedgerEntry };
     const current = instance as InstanceRecord | undefined;
-    const decision = decideAcceptance(envelope, current, now, deps.timings);
+    const decision = decideAcceptance({
+      envelope,
+      instance: current,
+      slugOwner: (slug as { instanceId?: string } | undefined)?.instanceId,
+      facts,
+      now,
+      policy: { ...deps.policy, timings: deps.timings },
+    });
     const cause = { actor: envelope.actor, instanceId: envelope.instanceId ?? null, causeEventId: envelope.eventId };
     if (decision.kind === 'reject') {
       recordInLedger(
@@ -60,9 +73,13 @@ export async function acceptCommand(
       );
       return { kind: 'rejected', code: decision.code, message: decision.message, outbox: [fact] };
     }
+    if (decision.claimSlug) {
+      tx.create(paths.slug(decision.claimSlug.environment, decision.claimSlug.slug), { instanceId: decision.instanceAfter.id, claimedAt: now.toISOString() });
+    }
     const { operation, instanceAfter } = decision;
     tx.create(paths.operation(operation.id), { ...operation });
-    tx.set(instancePath, { ...instanceAfter });
+    if (current === undefined) tx.create(instancePath, { ...instanceAfter });
+    else tx.set(instancePath, { ...instanceAfter });
     recordInLedger(
       tx,
       envelope.eventId,

@@ -69,6 +69,8 @@ function writeEnd(
   const { operation, instance } = ended;
   tx.set(paths.operation(operation.id), { ...operation });
   tx.set(paths.instance(instance.id), { ...instance });
+  // A deleted instance keeps its record (a tombstone) and its id; its slug may be used again.
+  if (operation.type === 'delete' && operation.status === 'succeeded') tx.delete(paths.slug(instance.environment, instance.slug));
   appendAudit(
     tx,
     {

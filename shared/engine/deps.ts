@@ -1,4 +1,5 @@
 import type { EngineTimings } from '../domain/operations.js';
+import type { AcceptancePolicy } from '../domain/acceptance.js';
 import type { Clock, CloudSqlPort, EventBus, ExecutorPort, GkeBackupPort, StateStore } from '../ports.js';
 import type { Logger } from '../log.js';
 
@@ -11,5 +12,7 @@ export interface EngineDeps {
   executor: ExecutorPort;
   clock: Clock;
   timings: EngineTimings;
+  /** Central backup project, dev lifetime, final backup retention. */
+  policy: AcceptancePolicy;
   log: Logger;
 }

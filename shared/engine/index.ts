@@ -3,7 +3,14 @@
  * records executor results, reconciles what is due, drains the outbox. Functions call it;
  * it talks to the world only through the ports it is given.
  */
-import { DEFAULT_TIMINGS, type EngineTimings, type OperationRecord } from '../domain/operations.js';
+import { DEFAULT_TIMINGS, scheduleNextRun, type EngineTimings, type OperationRecord } from '../domain/operations.js';
+import { DEFAULT_POLICY } from '../domain/acceptance.js';
+import { approveOperation } from '../domain/approval.js';
+import type { InstanceRecord } from '../events/index.js';
+import type { VerifiedCaller } from '../ports.js';
+import { gatherFacts } from './preflight.js';
+import { appendAudit } from './records.js';
+import { paths } from './paths.js';
 import { describeError } from '../errors.js';
 import {
   DecodeError,
@@ -26,6 +33,10 @@ export { paths, COLLECTIONS } from './paths.js';
 export type { AuditRecord, LedgerEntry, OutboxEntry } from './records.js';
 export { gkeBackupIdFor, sqlBackupDescription } from './steps.js';
 
+export type ApprovalResult =
+  | { kind: 'approved'; operationId: string }
+  | { kind: 'refused'; code: 'not-found' | 'not-awaiting-approval' | 'self-approval'; message: string };
+
 export type LifecycleOutcome =
   | AcceptOutcome
   | { kind: 'invalid'; ledgerKey: string; reason: string; duplicate: boolean }
@@ -42,8 +53,9 @@ const DUE_OPERATIONS = INDEXED_QUERIES.find((q) => q.name === 'due-operations');
 if (DUE_OPERATIONS === undefined) throw new Error('the topology must register the due-operations query');
 
 /** Wires the engine to its ports. */
-export function createEngine(input: Omit<EngineDeps, 'timings' | 'log'> & Partial<Pick<EngineDeps, 'timings' | 'log'>>) {
-  const deps: EngineDeps = { ...input, timings: input.timings ?? DEFAULT_TIMINGS, log: input.log ?? silentLogger };
+export function createEngine(input: Omit<EngineDeps, 'timings' | 'log' | 'policy'> & Partial<Pick<EngineDeps, 'timings' | 'log' | 'policy'>>) {
+  const timings = input.timings ?? DEFAULT_TIMINGS;
+  const deps: EngineDeps = { ...input, timings, policy: { ...(input.policy ?? DEFAULT_POLICY), timings }, log: input.log ?? silentLogger };
   const runners = createStepRunners(deps);
 
   const advance = (operationId: string): Promise<AdvanceResult> => advanceOperation(deps, runners, operationId);
@@ -69,7 +81,13 @@ export function createEngine(input: Omit<EngineDeps, 'timings' | 'log'> & Partia
         await publishOutbox(deps, recorded.outbox);
         return { kind: 'invalid', ledgerKey: decoded.ledgerKey, reason: decoded.error.message, duplicate: recorded.duplicate };
       }
-      const outcome = await acceptCommand(deps, decoded.envelope, decoded.message);
+      const envelope = decoded.envelope;
+      // Facts from the backup services are read first: the accepting transaction makes no other call.
+      // Only restores and recoveries need facts: the others go straight to the one transaction.
+      const needsFacts = (envelope.type === 'instance.restore' || envelope.type === 'instance.disaster-recovery') && envelope.instanceId !== undefined;
+      const instance = needsFacts ? await deps.store.get<InstanceRecord>(paths.instance(envelope.instanceId ?? '')) : undefined;
+      const facts = needsFacts ? await gatherFacts(deps, envelope, instance) : {};
+      const outcome = await acceptCommand(deps, envelope, decoded.message, facts);
       if (outcome.kind === 'duplicate') return outcome;
       await publishOutbox(deps, outcome.outbox);
       if (outcome.kind === 'accepted') {
@@ -163,6 +181,42 @@ export function createEngine(input: Omit<EngineDeps, 'timings' | 'log'> & Partia
       await Promise.all(Array.from({ length: options.concurrency ?? 4 }, worker));
       const outbox = await drainOutbox(deps, { graceMs: options.outboxGraceMs ?? 5_000 });
       return { due: due.length, advanced, failed, outbox };
+    },
+
+    /**
+     * A second person approves an operation waiting for it (a prod delete). `approver` comes
+     * from a verified identity; the requester cannot approve their own.
+     */
+    async approve(operationId: string, approver: VerifiedCaller): Promise<ApprovalResult> {
+      const decided = await deps.store.transaction(async (tx) => {
+        const now = deps.clock.now();
+        const op = await tx.get<OperationRecord>(paths.operation(operationId));
+        const decision = approveOperation(op, operationId, approver.email, now);
+        if (decision.kind === 'refused' || op === undefined) return decision;
+        tx.set(paths.operation(operationId), { ...scheduleNextRun(decision.operation, now, deps.timings) });
+        appendAudit(
+          tx,
+          {
+            actor: approver.email,
+            action: 'operation.approved',
+            instanceId: op.instanceId,
+            operationId,
+            before: { approval: op.approval },
+            after: { approval: decision.operation.approval },
+            causeEventId: op.causeEventId,
+            verifiedSubject: approver.subject,
+          },
+          now,
+        );
+        return decision;
+      });
+      if (decided.kind === 'refused') return decided;
+      try {
+        await advance(operationId);
+      } catch (error) {
+        deps.log.warn('could not advance after an approval; the reconciler will', { operationId, error: describeError(error) });
+      }
+      return { kind: 'approved', operationId };
     },
 
     /** An operator gives up on a stuck operation: recorded with who and why, lease released. */

@@ -23,6 +23,9 @@ export const REJECTION_CODES = [
   'not-active',
   'not-implemented',
   'already-exists',
+  'confirmation-required',
+  'outside-recovery-window',
+  'missing-backups',
 ] as const;
 export type RejectionCode = (typeof REJECTION_CODES)[number];
 

@@ -13,6 +13,7 @@ import type {
   SqlBackupRun,
   SqlBackupRunStatus,
   SqlInstance,
+  SqlInstanceSpec,
   SqlOperation,
 } from '../ports.js';
 import {
@@ -33,6 +34,7 @@ const v1 = protos.google.cloud.sql.v1;
 type IOperation = protos.google.cloud.sql.v1.IOperation;
 type IBackupRun = protos.google.cloud.sql.v1.IBackupRun;
 type IDatabaseInstance = protos.google.cloud.sql.v1.IDatabaseInstance;
+type IBackupConfiguration = protos.google.cloud.sql.v1.IBackupConfiguration;
 
 /** The three generated clients the adapter calls. */
 export interface CloudSqlClients {
@@ -128,14 +130,37 @@ export function toSqlBackupRun(what: string, run: IBackupRun, instance: string):
     id,
     instance: optionalString(run.instance) ?? instance,
     status: oneOf(what, 'status', enumName(run.status, v1.SqlBackupRunStatus), BACKUP_RUN_STATUSES),
-    // The reference also lists FINAL (taken when an instance is deleted), which this client's
-    // protos do not know: it arrives as UNSPECIFIED or a bare number. Only AUTOMATED runs
-    // count as the daily automated backups, so anything else is an on-demand kind of run.
-    type: enumName(run.type, v1.SqlBackupRunType) === 'AUTOMATED' ? 'AUTOMATED' : 'ON_DEMAND',
+    type: runType(run.type),
     enqueuedTime,
     ...Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined)),
     ...(kind === 'SNAPSHOT' || kind === 'PHYSICAL' ? { backupKind: kind } : {}),
     ...(error === undefined ? {} : { error }),
+  };
+}
+
+/**
+ * The reference also lists FINAL (taken when an instance is deleted), which this client's
+ * SqlBackupRunType does not know: it arrives as its name when the service sends names, else
+ * as UNSPECIFIED or a bare number. Only AUTOMATED runs count as the daily automated backups,
+ * so anything unrecognised is an on-demand kind of run.
+ */
+function runType(value: unknown): SqlBackupRun['type'] {
+  const name = enumName(value, v1.SqlBackupRunType);
+  return name === 'AUTOMATED' || name === 'FINAL' ? name : 'ON_DEMAND';
+}
+
+/**
+ * The port's backup configuration as the v1 request wants it. Its booleans and counts are
+ * protobuf wrappers (`{value}`), which the REST transport writes as plain JSON values.
+ */
+export function fromBackupConfiguration(config: SqlBackupConfiguration): IBackupConfiguration {
+  return {
+    enabled: { value: config.enabled },
+    ...(config.startTime === undefined ? {} : { startTime: config.startTime }),
+    ...(config.location === undefined ? {} : { location: config.location }),
+    pointInTimeRecoveryEnabled: { value: config.pointInTimeRecoveryEnabled },
+    transactionLogRetentionDays: { value: config.transactionLogRetentionDays },
+    backupRetentionSettings: { retentionUnit: 'COUNT', retainedBackups: { value: config.backupRetentionSettings.retainedBackups } },
   };
 }
 
@@ -166,6 +191,7 @@ export function toSqlInstance(what: string, instance: IDatabaseInstance, project
   // Newer states the port does not name are maintenance of one kind or another: the
   // instance is there but busy, which is what MAINTENANCE tells the domain.
   if (state === 'ONLINE_MAINTENANCE' || state === 'REPAIRING') state = 'MAINTENANCE';
+  const createTime = toIsoTime(instance.createTime);
   return {
     name: required(what, 'name', instance.name),
     project: optionalString(instance.project) ?? project,
@@ -176,6 +202,25 @@ export function toSqlInstance(what: string, instance: IDatabaseInstance, project
       tier: optionalString(instance.settings?.tier) ?? '',
       backupConfiguration: toBackupConfiguration(what, instance.settings?.backupConfiguration),
     },
+    ...(createTime === undefined ? {} : { createTime }),
+  };
+}
+
+/** The `DatabaseInstance` body of instances.insert for the port's spec. */
+export function fromInstanceSpec(spec: SqlInstanceSpec): IDatabaseInstance {
+  // The client encodes enums from its own table: a version it does not know would be sent as
+  // nothing at all, and the service would pick its default. Refuse it here instead.
+  const versions: Readonly<Record<string, unknown>> = v1.SqlDatabaseVersion;
+  if (typeof versions[spec.databaseVersion] !== 'number') {
+    throw new ControlPlaneError('failed-precondition', `databaseVersion ${spec.databaseVersion} is not one this Cloud SQL client knows`, {
+      details: { databaseVersion: spec.databaseVersion },
+    });
+  }
+  return {
+    name: spec.name,
+    region: spec.region,
+    databaseVersion: spec.databaseVersion as keyof typeof protos.google.cloud.sql.v1.SqlDatabaseVersion,
+    settings: { tier: spec.tier, backupConfiguration: fromBackupConfiguration(spec.backupConfiguration) },
   };
 }
 
@@ -269,10 +314,60 @@ export function createCloudSqlAdapter(options: CloudSqlAdapterOptions = {}): Clo
       return answer === undefined ? undefined : toSqlInstance(what, answer[0], project);
     },
 
-    async deleteInstance(project, instance) {
+    async deleteInstance(project, instance, options = {}) {
       const what = `Cloud SQL instances.delete ${project}/${instance}`;
-      const [op] = await call(what, () => instances.delete({ project, instance }, callOptions));
+      const final = options.finalBackup;
+      // The v1 delete takes the final backup itself (enableFinalBackup, kept finalBackupTtlDays
+      // after deletion), as a `projects/{p}/backups/{id}` resource rather than a backup run.
+      const request = {
+        project,
+        instance,
+        ...(final === undefined
+          ? {}
+          : { enableFinalBackup: true, finalBackupTtlDays: final.retentionDays, finalBackupDescription: final.description }),
+      };
+      const [op] = await call(what, () => instances.delete(request, callOptions));
       return toSqlOperation(what, op, { project, instance });
+    },
+
+    async patchBackupConfiguration(project, instance, configuration) {
+      const what = `Cloud SQL instances.patch ${project}/${instance}`;
+      // A patch body names only what changes: the rest of the settings are left as they are.
+      const body: IDatabaseInstance = { settings: { backupConfiguration: fromBackupConfiguration(configuration) } };
+      const [op] = await call(what, () => instances.patch({ project, instance, body }, callOptions));
+      return toSqlOperation(what, op, { project, instance });
+    },
+
+    async restoreBackup(project, targetInstance, source) {
+      const what = `Cloud SQL instances.restoreBackup ${project}/${targetInstance} from ${source.project}/${source.instance}/${source.backupRunId}`;
+      const body = { restoreBackupContext: { backupRunId: source.backupRunId, instanceId: source.instance, project: source.project } };
+      const [op] = await call(what, () => instances.restoreBackup({ project, instance: targetInstance, body }, callOptions));
+      return toSqlOperation(what, op, { project, instance: targetInstance });
+    },
+
+    async cloneInstance(project, instance, body) {
+      const what = `Cloud SQL instances.clone ${project}/${instance} to ${body.destinationInstanceName} at ${body.pointInTime}`;
+      const at = Date.parse(body.pointInTime);
+      if (Number.isNaN(at)) {
+        throw new ControlPlaneError('failed-precondition', `${what}: pointInTime is not an RFC 3339 time`, { details: { what } });
+      }
+      const pointInTime = { seconds: Math.floor(at / 1000), nanos: (at % 1000) * 1_000_000 };
+      const request = { project, instance, body: { cloneContext: { destinationInstanceName: body.destinationInstanceName, pointInTime } } };
+      const [op] = await call(what, () => instances.clone(request, callOptions));
+      return toSqlOperation(what, op, { project, instance });
+    },
+
+    async insertInstance(project, spec) {
+      const what = `Cloud SQL instances.insert ${project}/${spec.name}`;
+      const [op] = await call(what, () => instances.insert({ project, body: fromInstanceSpec(spec) }, callOptions));
+      return toSqlOperation(what, op, { project, instance: spec.name });
+    },
+
+    async getLatestRecoveryTime(project, instance) {
+      const what = `Cloud SQL instances.getLatestRecoveryTime ${project}/${instance}`;
+      const [answer] = await call(what, () => instances.getLatestRecoveryTime({ project, instance }, callOptions));
+      // An instance without point-in-time recovery has no latest recovery time to give.
+      return toIsoTime(answer.latestRecoveryTime);
     },
 
     async close() {

@@ -6,12 +6,24 @@
 import { AuthPlus, gkebackup_v1 } from 'googleapis/build/src/apis/gkebackup/index.js';
 import { DEFAULT_DEADLINE_MS, withDeadline } from '../deadline.js';
 import { ControlPlaneError } from '../errors.js';
-import type { GkeBackup, GkeBackupPlan, GkeBackupPort, GkeBackupState, GkeOperation, Page } from '../ports.js';
+import type {
+  GkeBackup,
+  GkeBackupPlan,
+  GkeBackupPlanSpec,
+  GkeBackupPort,
+  GkeBackupState,
+  GkeOperation,
+  GkeRestore,
+  GkeRestoreState,
+  Page,
+} from '../ports.js';
 import { malformedAnswer, oneOf, optionalString, toControlPlaneError, toIsoTime } from './google-api.js';
 
 type Schema$Backup = gkebackup_v1.Schema$Backup;
 type Schema$BackupPlan = gkebackup_v1.Schema$BackupPlan;
 type Schema$Operation = gkebackup_v1.Schema$GoogleLongrunningOperation;
+type Schema$Restore = gkebackup_v1.Schema$Restore;
+type Schema$RestorePlan = gkebackup_v1.Schema$RestorePlan;
 
 export interface GkeBackupAdapterOptions {
   /** Per call; a call past it fails with a retryable `deadline-exceeded`. */
@@ -23,6 +35,7 @@ export interface GkeBackupAdapterOptions {
 }
 
 const BACKUP_STATES: readonly GkeBackupState[] = ['STATE_UNSPECIFIED', 'CREATING', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'DELETING'];
+const RESTORE_STATES: readonly GkeRestoreState[] = ['STATE_UNSPECIFIED', 'CREATING', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'DELETING'];
 const PLAN_STATES: ReadonlyArray<GkeBackupPlan['state']> = [
   'STATE_UNSPECIFIED',
   'CLUSTER_PENDING',
@@ -116,6 +129,48 @@ export function toGkeBackupPlan(what: string, plan: Schema$BackupPlan): GkeBacku
   };
 }
 
+/** Maps a `Restore` of Backup for GKE v1 to the port's type. */
+export function toGkeRestore(what: string, restore: Schema$Restore): GkeRestore {
+  const createTime = toIsoTime(restore.createTime);
+  if (createTime === undefined) throw malformedAnswer(what, 'createTime', 'missing', restore.createTime);
+  const completeTime = toIsoTime(restore.completeTime);
+  const stateReason = optionalString(restore.stateReason);
+  return {
+    name: required(what, 'name', restore.name),
+    uid: required(what, 'uid', restore.uid),
+    backup: required(what, 'backup', restore.backup),
+    cluster: required(what, 'cluster', restore.cluster),
+    state: oneOf(what, 'state', restore.state, RESTORE_STATES),
+    createTime,
+    ...(stateReason === undefined ? {} : { stateReason }),
+    ...(completeTime === undefined ? {} : { completeTime }),
+  };
+}
+
+/** The schedule, retention and scope of a plan, as a `BackupPlan` body carries them. */
+export function planPolicyBody(spec: Omit<GkeBackupPlanSpec, 'cluster'>): Schema$BackupPlan {
+  return {
+    // No cron schedule is a plan for manual backups only (a plan that holds final backups).
+    backupSchedule: spec.cronSchedule === '' ? {} : { cronSchedule: spec.cronSchedule },
+    retentionPolicy: { backupRetainDays: spec.backupRetainDays },
+    backupConfig: { allNamespaces: spec.allNamespaces, includeVolumeData: spec.includeVolumeData, includeSecrets: spec.includeSecrets },
+    ...(spec.labels === undefined ? {} : { labels: spec.labels }),
+  };
+}
+
+/**
+ * What a restore plan of the control plane restores: every namespace with its volume data
+ * from the backup, replacing what the target cluster holds (a restore reverts the instance),
+ * and the cluster-scoped resources the backup has where the cluster lacks them.
+ */
+export const RESTORE_CONFIG: gkebackup_v1.Schema$RestoreConfig = {
+  allNamespaces: true,
+  namespacedResourceRestoreMode: 'DELETE_AND_RESTORE',
+  volumeDataRestorePolicy: 'RESTORE_VOLUME_DATA_FROM_BACKUP',
+  clusterResourceConflictPolicy: 'USE_EXISTING_VERSION',
+  clusterResourceRestoreScope: { allGroupKinds: true },
+};
+
 /** Creates the Backup for GKE adapter (googleapis REST client, a deadline on every call). */
 export function createGkeBackupAdapter(options: GkeBackupAdapterOptions = {}): GkeBackupPort {
   const ms = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
@@ -192,6 +247,50 @@ export function createGkeBackupAdapter(options: GkeBackupAdapterOptions = {}): G
       const what = `Backup for GKE operations.get ${name}`;
       const op = await get(what, () => api.projects.locations.operations.get({ name }, methodOptions));
       return op === undefined ? undefined : toGkeOperation(what, op);
+    },
+
+    async createBackupPlan(parent, backupPlanId, spec) {
+      const what = `Backup for GKE backupPlans.create ${parent}/backupPlans/${backupPlanId}`;
+      const requestBody: Schema$BackupPlan = { cluster: spec.cluster, ...planPolicyBody(spec) };
+      const op = await call(what, () => plans.create({ parent, backupPlanId, requestBody }, methodOptions));
+      return toGkeOperation(what, op);
+    },
+
+    async updateBackupPlan(name, spec) {
+      const what = `Backup for GKE backupPlans.patch ${name}`;
+      // The mask names each leaf we set, so a plan's other settings (its lock, its pause) stay.
+      const updateMask = [
+        'backupSchedule.cronSchedule',
+        'retentionPolicy.backupRetainDays',
+        'backupConfig.allNamespaces',
+        'backupConfig.includeVolumeData',
+        'backupConfig.includeSecrets',
+        ...(spec.labels === undefined ? [] : ['labels']),
+      ].join(',');
+      const op = await call(what, () => plans.patch({ name, updateMask, requestBody: planPolicyBody(spec) }, methodOptions));
+      return toGkeOperation(what, op);
+    },
+
+    async createRestorePlan(parent, restorePlanId, body) {
+      const what = `Backup for GKE restorePlans.create ${parent}/restorePlans/${restorePlanId}`;
+      const requestBody: Schema$RestorePlan = { backupPlan: body.backupPlan, cluster: body.cluster, restoreConfig: RESTORE_CONFIG };
+      const op = await call(what, () => api.projects.locations.restorePlans.create({ parent, restorePlanId, requestBody }, methodOptions));
+      return toGkeOperation(what, op);
+    },
+
+    async createRestore(restorePlan, restoreId, body) {
+      const what = `Backup for GKE restores.create ${restorePlan}/restores/${restoreId}`;
+      const requestBody: Schema$Restore = { backup: body.backup };
+      const op = await call(what, () =>
+        api.projects.locations.restorePlans.restores.create({ parent: restorePlan, restoreId, requestBody }, methodOptions),
+      );
+      return toGkeOperation(what, op);
+    },
+
+    async getRestore(name) {
+      const what = `Backup for GKE restores.get ${name}`;
+      const restore = await get(what, () => api.projects.locations.restorePlans.restores.get({ name }, methodOptions));
+      return restore === undefined ? undefined : toGkeRestore(what, restore);
     },
   };
 }

@@ -37,6 +37,18 @@ export interface ExecutorSimOptions {
   defaultDurationMs?: number;
   /** Told of each finished run by finishDue(); a failure leaves the run to be reported again. */
   onFinished?: (run: FinishedRun) => Promise<void> | void;
+  /** What a run does to the simulated world when it succeeds (see ExecutorEffects). */
+  effects?: ExecutorEffects;
+}
+
+/**
+ * The world-side effect of runs: a succeeded `provision` makes the instance's resources
+ * exist, a succeeded `destroy` removes its project. Applied once per run, the first time the
+ * executor notices the run has ended (a status read, finishDue, runs()), so whoever learns
+ * that a run succeeded already sees its effect.
+ */
+export interface ExecutorEffects {
+  onSucceeded(run: FinishedRun): void;
 }
 
 interface RunRecord {
@@ -48,6 +60,8 @@ interface RunRecord {
   outcome: 'succeeded' | 'failed';
   detail: string;
   reported: boolean;
+  /** Its effect on the world has been applied (succeeded runs only). */
+  effected: boolean;
 }
 
 interface Script {
@@ -112,6 +126,7 @@ export class SimulatedExecutor implements ExecutorPort {
 
   /** What was asked of each run, in request order. */
   runs(): Array<{ request: RunRequest; state: RunState; reported: boolean }> {
+    this.settle();
     return [...this.runsByKey.values()].map((run) => ({ request: structuredClone(run.request), state: this.stateOf(run), reported: run.reported }));
   }
 
@@ -126,21 +141,14 @@ export class SimulatedExecutor implements ExecutorPort {
    * Calls must not overlap, or a run could be reported twice (the runner serialises them).
    */
   async finishDue(report?: (run: FinishedRun) => Promise<void> | void): Promise<FinishedRun[]> {
+    this.settle();
     const reporter = report ?? this.options.onFinished;
     const due = [...this.runsByKey.values()]
       .filter((run) => !run.reported && run.endAt !== undefined && run.endAt <= this.now())
       .sort((a, b) => (a.endAt ?? 0) - (b.endAt ?? 0));
     const finished: FinishedRun[] = [];
     for (const run of due) {
-      const result: FinishedRun = {
-        runKey: run.request.runKey,
-        action: run.request.action,
-        instanceId: run.request.instanceId,
-        outcome: run.outcome,
-        detail: run.detail,
-        finishedAt: new Date(run.endAt ?? this.now()),
-        request: structuredClone(run.request),
-      };
+      const result = this.finished(run);
       if (reporter !== undefined) await reporter(result);
       run.reported = true;
       finished.push(result);
@@ -169,12 +177,14 @@ export class SimulatedExecutor implements ExecutorPort {
         outcome,
         detail: script?.detail ?? `${request.action} ${outcome}`,
         reported: false,
+        effected: false,
       });
     });
   }
 
   getRunStatus(runKey: string): Promise<{ state: RunState; detail?: string }> {
     return this.faults.call('getRunStatus', runKey, () => {
+      this.settle();
       const run = this.runsByKey.get(runKey);
       if (run === undefined) return { state: 'unknown' as const };
       const state = this.stateOf(run);
@@ -182,7 +192,34 @@ export class SimulatedExecutor implements ExecutorPort {
     });
   }
 
+  /** Applies the effects of runs that have succeeded by now, in the order they ended. */
+  settle(): void {
+    const effects = this.options.effects;
+    if (effects === undefined) return;
+    const now = this.now();
+    const due = [...this.runsByKey.values()]
+      .filter((run) => !run.effected && run.outcome === 'succeeded' && run.endAt !== undefined && run.endAt <= now)
+      .sort((a, b) => (a.endAt ?? 0) - (b.endAt ?? 0));
+    for (const run of due) {
+      // Marked first: an effect that throws (a bug in the hook) must not be applied twice.
+      run.effected = true;
+      effects.onSucceeded(this.finished(run));
+    }
+  }
+
   // ------------------------------------------------------------------ internals
+
+  private finished(run: RunRecord): FinishedRun {
+    return {
+      runKey: run.request.runKey,
+      action: run.request.action,
+      instanceId: run.request.instanceId,
+      outcome: run.outcome,
+      detail: run.detail,
+      finishedAt: new Date(run.endAt ?? this.now()),
+      request: structuredClone(run.request),
+    };
+  }
 
   private now(): number {
     return this.options.clock.now().getTime();

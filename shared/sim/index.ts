@@ -5,9 +5,9 @@
 import type { InstanceResources } from '../events/index.js';
 import type { Clock, SqlBackupConfiguration } from '../ports.js';
 import { SimulatedCloudSql, type SqlDurations } from './cloud-sql.js';
-import { SimulatedExecutor, type ExecutorSimOptions } from './executor.js';
+import { SimulatedExecutor, type ExecutorEffects, type ExecutorSimOptions, type FinishedRun } from './executor.js';
 import { SimulatedGkeBackup, type BackupPlanSeed, type GkeDurations } from './gke-backup.js';
-import { resourceNamesFor } from './names.js';
+import { projectIdFor, resourceNamesFor } from './names.js';
 import { SimulatedScheduler } from './scheduler.js';
 
 export * from './clock.js';
@@ -23,9 +23,34 @@ export interface SimulatedFleetOptions {
   clock: Clock;
   sqlDurations?: Partial<SqlDurations>;
   gkeDurations?: Partial<GkeDurations>;
+  /** Its `effects`, when given, replace the fleet's own (see worldEffects). */
   executor?: Omit<ExecutorSimOptions, 'clock'>;
   /** Where the control plane's own scheduler jobs live; seeded from the topology when given. */
   scheduler?: { project: string; location: string };
+  /**
+   * Default true: succeeded executor runs change the simulated world (`provision` creates the
+   * instance's Cloud SQL instance and GKE cluster, `destroy` deletes its project), as the real
+   * runner's Terraform would. False leaves the world alone.
+   */
+  worldEffects?: boolean;
+}
+
+/** What the fleet did for one succeeded run, for tests (and `mi dev`) to read back. */
+export interface AppliedEffect {
+  runKey: string;
+  action: FinishedRun['action'];
+  /** What changed, such as `sql:mi-x/x-db created`; empty when the action changes nothing here. */
+  changes: string[];
+  /** Why part of the effect could not be applied (a parameter missing). */
+  skipped?: string;
+}
+
+/** What deleteProject removed. */
+export interface DeletedProject {
+  sqlInstances: string[];
+  backupPlans: string[];
+  restorePlans: string[];
+  clusters: string[];
 }
 
 export interface InstanceSeed {
@@ -41,8 +66,22 @@ export interface SimulatedFleet {
   gkeBackup: SimulatedGkeBackup;
   executor: SimulatedExecutor;
   scheduler: SimulatedScheduler;
-  /** Seeds one instance's Cloud SQL instance and GKE backup plan under the shared names. */
+  /** Seeds one instance's Cloud SQL instance, GKE cluster and backup plan under the shared names. */
   seedInstance(seed: InstanceSeed): InstanceResources;
+  /**
+   * Deletes a GCP project as the real thing does: its Cloud SQL instances (ordinary backups
+   * go, FINAL ones stay for their retention), GKE clusters, backup plans named under
+   * projects/<project>/ with all their backups, and restore plans. Plans of other projects
+   * (a central backup project) keep their backups.
+   */
+  deleteProject(project: string): DeletedProject;
+  /** Effects applied for succeeded executor runs, oldest first. */
+  appliedEffects(): AppliedEffect[];
+}
+
+function stringParam(run: FinishedRun, name: string): string | undefined {
+  const value = run.request.params[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 /** Builds the four simulators on one clock. */
@@ -50,7 +89,60 @@ export function createSimulatedFleet(options: SimulatedFleetOptions): SimulatedF
   const { clock } = options;
   const cloudSql = new SimulatedCloudSql({ clock, ...(options.sqlDurations ? { durations: options.sqlDurations } : {}) });
   const gkeBackup = new SimulatedGkeBackup({ clock, ...(options.gkeDurations ? { durations: options.gkeDurations } : {}) });
-  const executor = new SimulatedExecutor({ ...options.executor, clock });
+  const applied: AppliedEffect[] = [];
+
+  const deleteProject = (project: string): DeletedProject => {
+    const sqlInstances = cloudSql.removeProject(project);
+    return { sqlInstances, ...gkeBackup.removeProject(project) };
+  };
+
+  /**
+   * Names come from the run's params when it carries them (project, sqlInstance, gkeCluster,
+   * region), else from the instance id by the shared naming rules of names.ts.
+   */
+  const worldEffects: ExecutorEffects = {
+    onSucceeded(run) {
+      const effect: AppliedEffect = { runKey: run.runKey, action: run.action, changes: [] };
+      applied.push(effect);
+      if (run.action === 'provision') {
+        const region = stringParam(run, 'region');
+        const derived = region === undefined || run.instanceId === '' ? undefined : resourceNamesFor(run.instanceId, region);
+        const project = stringParam(run, 'project') ?? derived?.project;
+        const sqlInstance = stringParam(run, 'sqlInstance') ?? derived?.sqlInstance;
+        const cluster = stringParam(run, 'gkeCluster') ?? derived?.gkeCluster;
+        if (project === undefined || sqlInstance === undefined || region === undefined) {
+          effect.skipped = 'provision needs params.region (and the instance id, or params.project and params.sqlInstance) to create the Cloud SQL instance';
+        } else if (!cloudSql.hasInstance(project, sqlInstance)) {
+          const databaseVersion = stringParam(run, 'databaseVersion');
+          const tier = stringParam(run, 'sqlTier');
+          cloudSql.addInstance({
+            project,
+            name: sqlInstance,
+            region,
+            createTime: run.finishedAt,
+            ...(databaseVersion === undefined ? {} : { databaseVersion }),
+            ...(tier === undefined ? {} : { tier }),
+          });
+          effect.changes.push(`sql:${project}/${sqlInstance} created`);
+        }
+        if (cluster !== undefined && !gkeBackup.hasCluster(cluster)) {
+          gkeBackup.addCluster(cluster);
+          effect.changes.push(`cluster:${cluster} created`);
+        }
+      } else if (run.action === 'destroy') {
+        const project = stringParam(run, 'project') ?? (run.instanceId === '' ? undefined : projectIdFor(run.instanceId));
+        if (project === undefined) {
+          effect.skipped = 'destroy needs params.project (or the instance id) to know which project to delete';
+        } else {
+          const removed = deleteProject(project);
+          effect.changes.push(`project:${project} deleted`, ...removed.sqlInstances.map((name) => `sql:${project}/${name} deleted`));
+        }
+      }
+    },
+  };
+
+  const effects = options.executor?.effects ?? (options.worldEffects === false ? undefined : worldEffects);
+  const executor = new SimulatedExecutor({ ...options.executor, clock, ...(effects === undefined ? {} : { effects }) });
   const scheduler = new SimulatedScheduler({ clock, ...options.scheduler });
   return {
     clock,
@@ -66,8 +158,11 @@ export function createSimulatedFleet(options: SimulatedFleetOptions): SimulatedF
         region: seed.region,
         ...(seed.sqlBackupConfiguration ? { backupConfiguration: seed.sqlBackupConfiguration } : {}),
       });
+      gkeBackup.addCluster(names.gkeCluster);
       gkeBackup.addBackupPlan({ ...seed.backupPlan, name: names.backupPlan, cluster: names.gkeCluster });
       return names;
     },
+    deleteProject,
+    appliedEffects: () => applied.map((effect) => structuredClone(effect)),
   };
 }

@@ -74,7 +74,7 @@ export async function createEngineFixture(fileUrl: string, options: { suffix?: s
   const fleet = createSimulatedFleet({
     clock,
     sqlDurations: { backupEnqueuedMs: 1_000, backupRunMs: 20_000 },
-    gkeDurations: { creatingMs: 1_000, inProgressMs: 30_000 },
+    gkeDurations: { creatingMs: 1_000, inProgressMs: 30_000, restoreCreatingMs: 1_000, restoreInProgressMs: 40_000 },
     executor: { queuedMs: 1_000, defaultDurationMs: 60_000 },
   });
   const timings = options.timings ?? TEST_TIMINGS;

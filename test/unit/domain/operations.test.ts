@@ -3,7 +3,6 @@ import {
   DEFAULT_TIMINGS,
   claimStep,
   claimableSteps,
-  decideAcceptance,
   endOperation,
   finishStep,
   holdsClaim,
@@ -17,6 +16,9 @@ import {
   type OperationRecord,
 } from '../../../shared/domain/operations.js';
 import { makeEnvelope, type AnyEnvelope, type InstanceRecord } from '../../../shared/events/index.js';
+import { decideAcceptance as decide } from '../../../shared/domain/acceptance.js';
+
+const decideAcceptance = (envelope: AnyEnvelope, instance: InstanceRecord | undefined, at: Date) => decide({ envelope, instance, now: at });
 
 const now = new Date('2026-11-26T10:00:00.000Z');
 const later = (ms: number) => new Date(now.getTime() + ms);
@@ -72,19 +74,12 @@ describe('accepting a lifecycle command', () => {
     expect(decision).toMatchObject({ kind: 'reject', code: 'busy', message: 'instance acme-prod is busy with upgrade operation op-1' });
   });
 
-  it.each(['instance.create', 'instance.restore', 'instance.delete', 'instance.disaster-recovery'] as const)(
-    'refuses %s as not implemented yet',
-    (type) => {
-      const envelope = { ...backup(), type } as unknown as AnyEnvelope;
-      expect(decideAcceptance(envelope, instance(), now)).toMatchObject({ kind: 'reject', code: 'not-implemented' });
-    },
-  );
-
   it('accepts a newer version: the operation id derives from the event id and the instance is leased to it', () => {
     const envelope = upgrade('5.5.0');
     const { operation, instanceAfter } = accepted(envelope);
     expect(operation.id).toBe(`op-${envelope.eventId}`);
-    expect(operation.params).toEqual({ project: 'mi-acme-prod', sqlInstance: 'acme-prod-db', backupPlan: 'plan', fromVersion: '5.4.2', targetVersion: '5.5.0' });
+    expect(operation.params).toMatchObject({ project: 'mi-acme-prod', sqlInstance: 'acme-prod-db', backupPlan: 'plan', fromVersion: '5.4.2', targetVersion: '5.5.0' });
+    expect(operation.onSuccess).toEqual({ version: '5.5.0' });
     expect(operation.steps.map((s) => [s.name, s.after])).toEqual([
       ['sql-backup', []],
       ['gke-backup', []],
@@ -223,5 +218,20 @@ describe('stuck operations', () => {
     const released = releaseStuck(stuck, instanceAfter, { kind: 'abandoned', by: 'bob@example.com', why: 'GKE backup hung, opened a support case' }, now);
     expect(released.operation).toMatchObject({ status: 'abandoned', abandoned: { by: 'bob@example.com', why: 'GKE backup hung, opened a support case' } });
     expect(released.instance).toMatchObject({ lease: null, status: 'active' });
+  });
+});
+
+describe('a failure while other steps run', () => {
+  it('the operation waits for the work in flight before it ends, and starts nothing new', () => {
+    const { operation: start } = accepted(upgrade('5.5.0'));
+    let operation = claimStep(start, 'sql-backup', 'a', now)!;
+    operation = claimStep(operation, 'gke-backup', 'b', now)!;
+    operation = markStepRunning(operation, 'sql-backup', {}, now);
+    operation = markStepRunning(operation, 'gke-backup', {}, now);
+    operation = finishStep(operation, 'sql-backup', { ok: false, error: 'disk full' }, now);
+    expect(verdictOf(operation)).toEqual({ kind: 'continue' });
+    operation = finishStep(operation, 'gke-backup', { ok: true }, now);
+    expect(claimableSteps(operation, now)).toEqual([]);
+    expect(verdictOf(operation)).toEqual({ kind: 'failed', step: 'sql-backup', reason: 'disk full' });
   });
 });

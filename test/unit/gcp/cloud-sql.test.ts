@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ControlPlaneError } from '../../../shared/errors.js';
 import { createCloudSqlAdapter } from '../../../shared/gcp/cloud-sql.js';
+import type { SqlBackupConfiguration } from '../../../shared/ports.js';
 import { deadUrl, googleError, startFakeGoogleApi, type FakeGoogleApi } from './fake-google-api.js';
 
 // Bodies follow the Cloud SQL Admin v1 reference (REST Resource: backupRuns, operations,
@@ -271,6 +272,7 @@ describe('Cloud SQL adapter: requests', () => {
           backupRetentionSettings: { retentionUnit: 'COUNT', retainedBackups: 7 },
         },
       },
+      createTime: '2026-01-10T12:00:00.000Z',
     });
   });
 
@@ -385,5 +387,189 @@ describe('Cloud SQL adapter: errors', () => {
     expect(error.retryable).toBe(true);
     expect(['unavailable', 'deadline-exceeded']).toContain(error.code);
     await dead.close();
+  });
+});
+
+// Operations of the new calls, shaped like the reference's Operation (operationType names from
+// SqlOperationType): https://cloud.google.com/sql/docs/postgres/admin-api/rest/v1/operations
+function operation(operationType: string, targetId = INSTANCE): Record<string, unknown> {
+  return {
+    kind: 'sql#operation',
+    targetLink: `https://sqladmin.googleapis.com/v1/projects/${PROJECT}/instances/${targetId}`,
+    status: 'PENDING',
+    user: 'control-plane@mi-admin.iam.gserviceaccount.com',
+    insertTime: '2026-11-26T10:00:00.123Z',
+    operationType,
+    name: `op-${operationType.toLowerCase()}-0001`,
+    targetId,
+    selfLink: `https://sqladmin.googleapis.com/v1/projects/${PROJECT}/operations/op-${operationType.toLowerCase()}-0001`,
+    targetProject: PROJECT,
+  };
+}
+
+const POLICY: SqlBackupConfiguration = {
+  enabled: true,
+  startTime: '03:00',
+  location: 'us',
+  pointInTimeRecoveryEnabled: true,
+  transactionLogRetentionDays: 7,
+  backupRetentionSettings: { retentionUnit: 'COUNT', retainedBackups: 7 },
+};
+
+// What gax writes for POLICY: wrappers as plain values, the enum as its number (enum-encoding=int).
+const POLICY_JSON = {
+  startTime: '03:00',
+  location: 'us',
+  enabled: true,
+  pointInTimeRecoveryEnabled: true,
+  transactionLogRetentionDays: 7,
+  backupRetentionSettings: { retentionUnit: 1, retainedBackups: 7 },
+};
+
+describe('Cloud SQL adapter: lifecycle requests', () => {
+  it('deletes with a final backup: enableFinalBackup, finalBackupTtlDays and finalBackupDescription as query parameters', async () => {
+    api.answer({ status: 200, body: operation('DELETE') });
+    const op = await sql.deleteInstance(PROJECT, INSTANCE, { finalBackup: { retentionDays: 30, description: 'mi:op-7f3a:final' } });
+    expect(api.requests).toHaveLength(1);
+    const [request] = api.requests;
+    expect(request?.method).toBe('DELETE');
+    expect(request?.path).toBe(`/v1/projects/${PROJECT}/instances/${INSTANCE}`);
+    expect(request?.query).toEqual({
+      enableFinalBackup: 'true',
+      finalBackupTtlDays: '30',
+      finalBackupDescription: 'mi:op-7f3a:final',
+      $alt: 'json;enum-encoding=int',
+    });
+    expect(request?.body).toBeUndefined();
+    expect(op).toMatchObject({ operationType: 'DELETE', status: 'PENDING', targetId: INSTANCE });
+  });
+
+  it('deletes without a final backup when none is asked (no final-backup parameters at all)', async () => {
+    api.answer({ status: 200, body: operation('DELETE') });
+    await sql.deleteInstance(PROJECT, INSTANCE);
+    expect(api.requests[0]?.query).toEqual({ $alt: 'json;enum-encoding=int' });
+  });
+
+  it('patches only settings.backupConfiguration with PATCH on the instance', async () => {
+    api.answer({ status: 200, body: operation('UPDATE') });
+    const op = await sql.patchBackupConfiguration(PROJECT, INSTANCE, POLICY);
+    const [request] = api.requests;
+    expect(request?.method).toBe('PATCH');
+    expect(request?.path).toBe(`/v1/projects/${PROJECT}/instances/${INSTANCE}`);
+    // gax also writes the empty map fields of DatabaseInstance (tags, settings.userLabels).
+    expect(request?.body).toEqual({ tags: {}, settings: { userLabels: {}, backupConfiguration: POLICY_JSON } });
+    expect(op.operationType).toBe('UPDATE');
+  });
+
+  it('restores a backup run of another instance with POST .../restoreBackup and a RestoreBackupContext', async () => {
+    api.answer({ status: 200, body: operation('RESTORE_VOLUME', 'recovery-db') });
+    const op = await sql.restoreBackup(PROJECT, 'recovery-db', { project: 'mi-src-old', instance: 'old-db', backupRunId: '1764126724187' });
+    const [request] = api.requests;
+    expect(request?.method).toBe('POST');
+    expect(request?.path).toBe(`/v1/projects/${PROJECT}/instances/recovery-db/restoreBackup`);
+    expect(request?.body).toEqual({ restoreBackupContext: { backupRunId: '1764126724187', instanceId: 'old-db', project: 'mi-src-old' } });
+    expect(op).toMatchObject({ operationType: 'RESTORE_VOLUME', targetId: 'recovery-db' });
+  });
+
+  it('clones to a point in time with POST .../clone and a CloneContext (pointInTime as RFC 3339)', async () => {
+    api.answer({ status: 200, body: operation('CLONE', 'drill-db') });
+    const op = await sql.cloneInstance(PROJECT, INSTANCE, { destinationInstanceName: 'drill-db', pointInTime: '2026-11-26T09:00:00.250Z' });
+    const [request] = api.requests;
+    expect(request?.method).toBe('POST');
+    expect(request?.path).toBe(`/v1/projects/${PROJECT}/instances/${INSTANCE}/clone`);
+    expect(request?.body).toEqual({ cloneContext: { destinationInstanceName: 'drill-db', pointInTime: '2026-11-26T09:00:00.250Z' } });
+    expect(op).toMatchObject({ operationType: 'CLONE', targetId: 'drill-db' });
+  });
+
+  it('refuses to send a clone whose pointInTime is not a time', async () => {
+    const error = await failure(sql.cloneInstance(PROJECT, INSTANCE, { destinationInstanceName: 'drill-db', pointInTime: 'yesterday' }));
+    expect(error.code).toBe('failed-precondition');
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it('inserts an instance with POST /v1/projects/P/instances and a DatabaseInstance body', async () => {
+    api.answer({ status: 200, body: operation('CREATE', 'throwaway-db') });
+    const op = await sql.insertInstance(PROJECT, {
+      name: 'throwaway-db',
+      region: 'us-central1',
+      databaseVersion: 'POSTGRES_16',
+      tier: 'db-custom-2-7680',
+      backupConfiguration: POLICY,
+    });
+    const [request] = api.requests;
+    expect(request?.method).toBe('POST');
+    expect(request?.path).toBe(`/v1/projects/${PROJECT}/instances`);
+    expect(request?.body).toEqual({
+      tags: {},
+      name: 'throwaway-db',
+      region: 'us-central1',
+      // POSTGRES_16 in SqlDatabaseVersion, sent as a number because gax asks for enum-encoding=int.
+      databaseVersion: 272,
+      settings: { userLabels: {}, tier: 'db-custom-2-7680', backupConfiguration: POLICY_JSON },
+    });
+    expect(op).toMatchObject({ operationType: 'CREATE', targetId: 'throwaway-db' });
+  });
+
+  it('refuses to insert a database version the client does not know, before any request', async () => {
+    const error = await failure(
+      sql.insertInstance(PROJECT, { name: 'x-db', region: 'us-central1', databaseVersion: 'POSTGRES_99', tier: 'db-f1-micro', backupConfiguration: POLICY }),
+    );
+    expect(error.code).toBe('failed-precondition');
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it('reads the latest recovery time with GET .../getLatestRecoveryTime, undefined when none is given', async () => {
+    api.answer({
+      status: 200,
+      body: { kind: 'sql#getLatestRecoveryTime', latestRecoveryTime: '2026-11-26T09:59:00.123456Z', earliestRecoveryTime: '2026-11-19T10:00:00Z' },
+    });
+    await expect(sql.getLatestRecoveryTime(PROJECT, INSTANCE)).resolves.toBe('2026-11-26T09:59:00.123Z');
+    expect(api.requests[0]?.method).toBe('GET');
+    expect(api.requests[0]?.path).toBe(`/v1/projects/${PROJECT}/instances/${INSTANCE}/getLatestRecoveryTime`);
+    api.answer({ status: 200, body: { kind: 'sql#getLatestRecoveryTime' } });
+    await expect(sql.getLatestRecoveryTime(PROJECT, INSTANCE)).resolves.toBeUndefined();
+  });
+
+  it('reads createTime of an instance', async () => {
+    api.answer({ status: 200, body: DATABASE_INSTANCE });
+    await expect(sql.getInstance(PROJECT, INSTANCE)).resolves.toMatchObject({ createTime: '2026-01-10T12:00:00.000Z' });
+  });
+
+  it('reads a run typed FINAL, which this client version cannot name, as ON_DEMAND (never as AUTOMATED)', async () => {
+    api.answer({ status: 200, body: { ...AUTOMATED_RUN, type: 'FINAL' } });
+    await expect(sql.getBackupRun(PROJECT, INSTANCE, '1764126724187')).resolves.toMatchObject({ type: 'ON_DEMAND' });
+  });
+});
+
+describe('Cloud SQL adapter: lifecycle errors', () => {
+  const calls = {
+    deleteInstance: () => sql.deleteInstance(PROJECT, INSTANCE, { finalBackup: { retentionDays: 7, description: 'final' } }),
+    patchBackupConfiguration: () => sql.patchBackupConfiguration(PROJECT, INSTANCE, POLICY),
+    restoreBackup: () => sql.restoreBackup(PROJECT, INSTANCE, { project: PROJECT, instance: INSTANCE, backupRunId: '1' }),
+    cloneInstance: () => sql.cloneInstance(PROJECT, INSTANCE, { destinationInstanceName: 'c-db', pointInTime: '2026-11-26T09:00:00Z' }),
+    insertInstance: () =>
+      sql.insertInstance(PROJECT, { name: 'n-db', region: 'us-central1', databaseVersion: 'POSTGRES_16', tier: 'db-f1-micro', backupConfiguration: POLICY }),
+    getLatestRecoveryTime: () => sql.getLatestRecoveryTime(PROJECT, INSTANCE),
+  };
+
+  it.each([
+    [404, 'NOT_FOUND', 'not-found', false],
+    [409, undefined, 'conflict', true],
+    [503, 'UNAVAILABLE', 'unavailable', true],
+  ] as const)('maps HTTP %i on every new call to %s (retryable: %s)', async (http, status, code, retryable) => {
+    api.answer(googleError(http, status, `answered ${http}`, http === 409 ? 'operationInProgress' : undefined));
+    for (const [name, call] of Object.entries(calls)) {
+      api.requests.length = 0;
+      const error = await failure(call());
+      expect({ name, code: error.code, retryable: error.retryable, http: error.details.httpStatus }).toEqual({ name, code, retryable, http });
+      expect(api.requests).toHaveLength(1);
+    }
+  });
+
+  it('maps the 409 of an insert whose name is taken to a conflict that keeps the reason', async () => {
+    api.answer(googleError(409, undefined, 'The Cloud SQL instance already exists.', 'instanceAlreadyExists'));
+    const error = await failure(calls.insertInstance());
+    expect(error.code).toBe('conflict');
+    expect(error.message).toContain('already exists');
   });
 });

@@ -247,3 +247,177 @@ describe('Backup for GKE adapter: errors', () => {
     expect(['unavailable', 'deadline-exceeded']).toContain(error.code);
   });
 });
+
+// Bodies follow the reference of v1.projects.locations.backupPlans, restorePlans and
+// restorePlans.restores (BackupPlan, RestorePlan, Restore).
+const CLUSTER = 'projects/mi-src-1a2b3c4d/locations/us-central1/clusters/mi-src-1a2b3c4d';
+const RESTORE_PLAN = `${LOCATION}/restorePlans/mi-restore`;
+const RESTORE_NAME = `${RESTORE_PLAN}/restores/mi-op-9c1d-restore-gke`;
+const SPEC = { cronSchedule: '0 3 * * *', backupRetainDays: 90, allNamespaces: true, includeVolumeData: true, includeSecrets: true };
+
+function lro(target: string, verb: string): Record<string, unknown> {
+  return { ...CREATE_OPERATION, metadata: { ...CREATE_OPERATION.metadata, target, verb } };
+}
+
+const RESTORE = {
+  name: RESTORE_NAME,
+  uid: '0b2c4d6e-8f01-4a23-b456-789abcdef012',
+  createTime: '2026-11-26T11:00:00.111111111Z',
+  updateTime: '2026-11-26T11:20:00.222222222Z',
+  description: 'restore of op-9c1d',
+  backup: BACKUP_NAME,
+  cluster: CLUSTER,
+  restoreConfig: {
+    volumeDataRestorePolicy: 'RESTORE_VOLUME_DATA_FROM_BACKUP',
+    clusterResourceConflictPolicy: 'USE_EXISTING_VERSION',
+    namespacedResourceRestoreMode: 'DELETE_AND_RESTORE',
+    clusterResourceRestoreScope: { allGroupKinds: true },
+    allNamespaces: true,
+  },
+  labels: {},
+  state: 'SUCCEEDED',
+  stateReason: '',
+  completeTime: '2026-11-26T11:20:00.222222222Z',
+  resourcesRestoredCount: 412,
+  resourcesExcludedCount: 0,
+  resourcesFailedCount: 0,
+  volumesRestoredCount: 3,
+  etag: '4',
+};
+
+describe('Backup for GKE adapter: plans and restores', () => {
+  it('creates a backup plan with POST {parent}/backupPlans?backupPlanId=... and its schedule, retention and scope', async () => {
+    api.answer({ status: 200, body: lro(PLAN, 'create') });
+    const op = await gke.createBackupPlan(LOCATION, 'mi-daily', { ...SPEC, cluster: CLUSTER, labels: { 'managed-by': 'mi' } });
+    expect(api.requests).toHaveLength(1);
+    const [request] = api.requests;
+    expect(request?.method).toBe('POST');
+    expect(request?.path).toBe(`/v1/${LOCATION}/backupPlans`);
+    expect(request?.query).toEqual({ backupPlanId: 'mi-daily' });
+    expect(request?.body).toEqual({
+      cluster: CLUSTER,
+      backupSchedule: { cronSchedule: '0 3 * * *' },
+      retentionPolicy: { backupRetainDays: 90 },
+      backupConfig: { allNamespaces: true, includeVolumeData: true, includeSecrets: true },
+      labels: { 'managed-by': 'mi' },
+    });
+    expect(op).toMatchObject({ name: OPERATION_NAME, done: false, metadata: { target: PLAN, verb: 'create' } });
+  });
+
+  it('creates a plan without a schedule (manual backups only) with an empty backupSchedule', async () => {
+    api.answer({ status: 200, body: lro(PLAN, 'create') });
+    await gke.createBackupPlan(LOCATION, 'mi-final', { ...SPEC, cronSchedule: '', cluster: CLUSTER });
+    expect(api.requests[0]?.body).toMatchObject({ backupSchedule: {}, retentionPolicy: { backupRetainDays: 90 } });
+  });
+
+  it('updates a backup plan with PATCH and an updateMask naming exactly the fields it sets', async () => {
+    api.answer({ status: 200, body: lro(PLAN, 'update') });
+    await gke.updateBackupPlan(PLAN, SPEC);
+    const [request] = api.requests;
+    expect(request?.method).toBe('PATCH');
+    expect(request?.path).toBe(`/v1/${PLAN}`);
+    expect(request?.query).toEqual({
+      updateMask: 'backupSchedule.cronSchedule,retentionPolicy.backupRetainDays,backupConfig.allNamespaces,backupConfig.includeVolumeData,backupConfig.includeSecrets',
+    });
+    expect(request?.body).toEqual({
+      backupSchedule: { cronSchedule: '0 3 * * *' },
+      retentionPolicy: { backupRetainDays: 90 },
+      backupConfig: { allNamespaces: true, includeVolumeData: true, includeSecrets: true },
+    });
+  });
+
+  it('creates a restore plan with POST {parent}/restorePlans?restorePlanId=... restoring everything with volume data', async () => {
+    api.answer({ status: 200, body: lro(RESTORE_PLAN, 'create') });
+    await gke.createRestorePlan(LOCATION, 'mi-restore', { backupPlan: PLAN, cluster: CLUSTER });
+    const [request] = api.requests;
+    expect(request?.method).toBe('POST');
+    expect(request?.path).toBe(`/v1/${LOCATION}/restorePlans`);
+    expect(request?.query).toEqual({ restorePlanId: 'mi-restore' });
+    expect(request?.body).toEqual({
+      backupPlan: PLAN,
+      cluster: CLUSTER,
+      restoreConfig: {
+        allNamespaces: true,
+        namespacedResourceRestoreMode: 'DELETE_AND_RESTORE',
+        volumeDataRestorePolicy: 'RESTORE_VOLUME_DATA_FROM_BACKUP',
+        clusterResourceConflictPolicy: 'USE_EXISTING_VERSION',
+        clusterResourceRestoreScope: { allGroupKinds: true },
+      },
+    });
+  });
+
+  it('creates a restore with POST {restorePlan}/restores?restoreId=... naming the backup', async () => {
+    api.answer({ status: 200, body: lro(RESTORE_NAME, 'create') });
+    const op = await gke.createRestore(RESTORE_PLAN, 'mi-op-9c1d-restore-gke', { backup: BACKUP_NAME });
+    const [request] = api.requests;
+    expect(request?.method).toBe('POST');
+    expect(request?.path).toBe(`/v1/${RESTORE_PLAN}/restores`);
+    expect(request?.query).toEqual({ restoreId: 'mi-op-9c1d-restore-gke' });
+    expect(request?.body).toEqual({ backup: BACKUP_NAME });
+    expect(op.metadata?.target).toBe(RESTORE_NAME);
+  });
+
+  it('gets a restore by name and normalises its times', async () => {
+    api.answer({ status: 200, body: RESTORE });
+    const restore = await gke.getRestore(RESTORE_NAME);
+    expect(api.requests[0]?.method).toBe('GET');
+    expect(api.requests[0]?.path).toBe(`/v1/${RESTORE_NAME}`);
+    expect(restore).toEqual({
+      name: RESTORE_NAME,
+      uid: '0b2c4d6e-8f01-4a23-b456-789abcdef012',
+      backup: BACKUP_NAME,
+      cluster: CLUSTER,
+      state: 'SUCCEEDED',
+      createTime: '2026-11-26T11:00:00.111Z',
+      completeTime: '2026-11-26T11:20:00.222Z',
+    });
+  });
+
+  it('reads a failed restore with its reason, and answers undefined for a 404', async () => {
+    api.answer({ status: 200, body: { ...RESTORE, state: 'FAILED', stateReason: 'volume restore failed', completeTime: undefined } });
+    await expect(gke.getRestore(RESTORE_NAME)).resolves.toMatchObject({ state: 'FAILED', stateReason: 'volume restore failed' });
+    api.answer(googleError(404, 'NOT_FOUND', `Resource '${RESTORE_NAME}' was not found`));
+    await expect(gke.getRestore(RESTORE_NAME)).resolves.toBeUndefined();
+  });
+
+  it('answers 409 ALREADY_EXISTS on every create with a permanent already-exists', async () => {
+    api.answer(googleError(409, 'ALREADY_EXISTS', 'Resource already exists'));
+    const calls = [
+      () => gke.createBackupPlan(LOCATION, 'mi-daily', { ...SPEC, cluster: CLUSTER }),
+      () => gke.createRestorePlan(LOCATION, 'mi-restore', { backupPlan: PLAN, cluster: CLUSTER }),
+      () => gke.createRestore(RESTORE_PLAN, 'r1', { backup: BACKUP_NAME }),
+    ];
+    for (const call of calls) {
+      const error = await failure(call());
+      expect(error.code).toBe('already-exists');
+      expect(error.retryable).toBe(false);
+      expect(error.details.httpStatus).toBe(409);
+    }
+  });
+
+  it.each([
+    [404, 'NOT_FOUND', 'not-found', false],
+    [503, 'UNAVAILABLE', 'unavailable', true],
+    [400, 'FAILED_PRECONDITION', 'failed-precondition', false],
+  ] as const)('maps HTTP %i %s on plan and restore calls to %s (retryable: %s), once', async (http, status, code, retryable) => {
+    api.answer(googleError(http, status, `answered ${status}`));
+    const calls = [
+      () => gke.updateBackupPlan(PLAN, SPEC),
+      () => gke.createRestore(RESTORE_PLAN, 'r1', { backup: BACKUP_NAME }),
+      () => gke.createRestorePlan(LOCATION, 'mi-restore', { backupPlan: PLAN, cluster: CLUSTER }),
+    ];
+    for (const call of calls) {
+      api.requests.length = 0;
+      const error = await failure(call());
+      expect(error.code).toBe(code);
+      expect(error.retryable).toBe(retryable);
+      expect(api.requests).toHaveLength(1);
+    }
+  });
+
+  it('names the field of a restore that breaks the reference', async () => {
+    api.answer({ status: 200, body: { ...RESTORE, backup: undefined } });
+    const error = await failure(gke.getRestore(RESTORE_NAME));
+    expect(error.details.field).toBe('backup');
+  });
+});

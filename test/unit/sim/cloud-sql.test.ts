@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ControlPlaneError } from '../../../shared/errors.js';
-import type { SqlBackupRun, SqlOperation } from '../../../shared/ports.js';
+import type { SqlBackupRun, SqlInstanceSpec, SqlOperation } from '../../../shared/ports.js';
 import { ManualClock } from '../../../shared/sim/clock.js';
-import { DEFAULT_SQL_DURATIONS, SimulatedCloudSql } from '../../../shared/sim/cloud-sql.js';
+import { COMPLIANT_SQL_BACKUP_CONFIGURATION, DEFAULT_SQL_DURATIONS, SQL_RECOVERY_LAG_MS, SimulatedCloudSql } from '../../../shared/sim/cloud-sql.js';
 
 const P = 'mi-acme';
 const I = 'acme-db';
@@ -235,5 +235,235 @@ describe('simulated Cloud SQL', () => {
     const started = performance.now();
     await sql.getInstance(P, I);
     expect(performance.now() - started).toBeGreaterThanOrEqual(25);
+  });
+});
+
+const DAY_MS = 86_400_000;
+const QUEUED_MS = DEFAULT_SQL_DURATIONS.operationQueuedMs;
+
+function spec(name: string): SqlInstanceSpec {
+  return { name, region: 'us-central1', databaseVersion: 'POSTGRES_16', tier: 'db-custom-2-7680', backupConfiguration: { ...COMPLIANT_SQL_BACKUP_CONFIGURATION } };
+}
+
+describe('simulated Cloud SQL: deleting with a final backup', () => {
+  it('deleting an instance removes its ordinary backups and the final backup remains', async () => {
+    const { clock, sql } = setup();
+    const [automated] = sql.seedAutomatedBackups(P, I, [{ endTime: '2026-02-28T03:20:00Z' }]);
+    const onDemand = (await sql.insertBackupRun(P, I, { description: 'ordinary' })).backupContext?.backupId ?? '';
+    clock.advance(BACKUP_MS);
+
+    const deletion = await sql.deleteInstance(P, I, { finalBackup: { retentionDays: 30, description: 'mi:op-9:final' } });
+    expect(deletion).toMatchObject({ operationType: 'DELETE', status: 'RUNNING' });
+    // The final run is taken first; the instance is still there meanwhile, and busy.
+    const pending = (await sql.listBackupRuns(P, I)).items.find((run) => run.type === 'FINAL');
+    expect(pending).toMatchObject({ status: 'ENQUEUED', description: 'mi:op-9:final' });
+    await expect(sql.insertBackupRun(P, I, { description: 'late' })).rejects.toMatchObject({ code: 'conflict' });
+
+    clock.advance(BACKUP_MS);
+    expect((await sql.getInstance(P, I))?.state).toBe('PENDING_DELETE');
+    clock.advance(DEFAULT_SQL_DURATIONS.deleteMs);
+    expect(await sql.getInstance(P, I)).toBeUndefined();
+    expect((await sql.getOperation(P, deletion.name))?.status).toBe('DONE');
+
+    const left = (await sql.listBackupRuns(P, I)).items;
+    expect(left).toHaveLength(1);
+    expect(left[0]).toMatchObject({ type: 'FINAL', status: 'SUCCESSFUL', description: 'mi:op-9:final', instance: I });
+    expect(await sql.getBackupRun(P, I, onDemand)).toBeUndefined();
+    expect(await sql.getBackupRun(P, I, automated ?? '')).toBeUndefined();
+    expect(await sql.getBackupRun(P, I, left[0]?.id ?? '')).toMatchObject({ type: 'FINAL' });
+  });
+
+  it('keeps a final backup only for its retention days after the deletion', async () => {
+    const { clock, sql } = setup();
+    await sql.deleteInstance(P, I, { finalBackup: { retentionDays: 2, description: 'final' } });
+    clock.advance(BACKUP_MS + DEFAULT_SQL_DURATIONS.deleteMs);
+    expect((await sql.listBackupRuns(P, I)).items).toHaveLength(1);
+    clock.advance(2 * DAY_MS);
+    await expect(sql.listBackupRuns(P, I)).rejects.toMatchObject({ code: 'not-found', details: { httpStatus: 404 } });
+  });
+
+  it('fails the delete and keeps the instance when its final backup fails', async () => {
+    const { clock, sql } = setup();
+    sql.scriptBackupOutcome(P, I, 'FAILED', 'snapshot quota');
+    const deletion = await sql.deleteInstance(P, I, { finalBackup: { retentionDays: 7, description: 'final' } });
+    clock.advance(BACKUP_MS + DEFAULT_SQL_DURATIONS.deleteMs);
+    expect(await sql.getInstance(P, I)).toMatchObject({ state: 'RUNNABLE' });
+    expect((await sql.getOperation(P, deletion.name))?.error?.errors[0]?.message).toBe('snapshot quota');
+  });
+
+  it('refuses a final backup retention outside 1-365 days with a 400', async () => {
+    const { sql } = setup();
+    await expect(sql.deleteInstance(P, I, { finalBackup: { retentionDays: 0, description: 'x' } })).rejects.toMatchObject({
+      code: 'failed-precondition',
+      details: { httpStatus: 400 },
+    });
+    expect(await sql.getInstance(P, I)).toMatchObject({ state: 'RUNNABLE' });
+  });
+});
+
+describe('simulated Cloud SQL: restore, clone, insert, patch', () => {
+  it('restores a successful run into another instance, which then holds that backup', async () => {
+    const { clock, sql } = setup();
+    sql.addInstance({ project: 'mi-recovery', name: 'target-db', region: 'us-east1' });
+    const [runId] = sql.seedAutomatedBackups(P, I, [{ endTime: '2026-03-01T03:20:00Z' }]);
+    const source = { project: P, instance: I, backupRunId: runId ?? '' };
+
+    const op = await sql.restoreBackup('mi-recovery', 'target-db', source);
+    expect(op).toMatchObject({ operationType: 'RESTORE_VOLUME', status: 'PENDING', targetId: 'target-db', targetProject: 'mi-recovery' });
+    expect(sql.restoredFrom('mi-recovery', 'target-db')).toBeUndefined();
+    await expect(sql.restoreBackup('mi-recovery', 'target-db', source)).rejects.toMatchObject({ code: 'conflict', details: { httpStatus: 409 } });
+
+    clock.advance(QUEUED_MS + DEFAULT_SQL_DURATIONS.restoreMs);
+    expect((await sql.getOperation('mi-recovery', op.name))?.status).toBe('DONE');
+    expect(sql.restoredFrom('mi-recovery', 'target-db')).toEqual({ ...source, at: clock.now().toISOString() });
+  });
+
+  it('restores the final backup of a deleted instance', async () => {
+    const { clock, sql } = setup();
+    await sql.deleteInstance(P, I, { finalBackup: { retentionDays: 30, description: 'final' } });
+    clock.advance(BACKUP_MS + DEFAULT_SQL_DURATIONS.deleteMs);
+    const [final] = (await sql.listBackupRuns(P, I)).items;
+    await sql.insertInstance(P, spec(I));
+    clock.advance(QUEUED_MS + DEFAULT_SQL_DURATIONS.createMs);
+    await expect(sql.restoreBackup(P, I, { project: P, instance: I, backupRunId: final?.id ?? '' })).resolves.toMatchObject({ status: 'PENDING' });
+  });
+
+  it('refuses a restore from a missing run (404) or from a run that did not succeed (400)', async () => {
+    const { clock, sql } = setup();
+    await expect(sql.restoreBackup(P, I, { project: P, instance: I, backupRunId: '42' })).rejects.toMatchObject({
+      code: 'not-found',
+      details: { httpStatus: 404 },
+    });
+    await expect(sql.restoreBackup(P, I, { project: P, instance: 'nope', backupRunId: '42' })).rejects.toMatchObject({ code: 'not-found' });
+    const [failed] = sql.seedAutomatedBackups(P, I, [{ endTime: '2026-02-28T03:20:00Z', status: 'FAILED' }]);
+    await expect(sql.restoreBackup(P, I, { project: P, instance: I, backupRunId: failed ?? '' })).rejects.toMatchObject({
+      code: 'failed-precondition',
+      retryable: false,
+      details: { httpStatus: 400 },
+    });
+    const running = (await sql.insertBackupRun(P, I, { description: 'x' })).backupContext?.backupId ?? '';
+    clock.advance(DEFAULT_SQL_DURATIONS.backupEnqueuedMs);
+    sql.addInstance({ project: P, name: 'other-db', region: 'us-central1' });
+    await expect(sql.restoreBackup(P, 'other-db', { project: P, instance: I, backupRunId: running })).rejects.toMatchObject({ details: { httpStatus: 400 } });
+    expect(sql.calls('restoreBackup')).toBe(4);
+  });
+
+  it('clone refuses a time outside the recovery window and creates a new instance inside it', async () => {
+    const { clock, sql } = setup();
+    const now = clock.now().getTime();
+    const latest = await sql.getLatestRecoveryTime(P, I);
+    expect(latest).toBe(new Date(now - SQL_RECOVERY_LAG_MS).toISOString());
+
+    for (const outside of [new Date(now - 8 * DAY_MS), new Date(now), new Date(now + DAY_MS)]) {
+      await expect(sql.cloneInstance(P, I, { destinationInstanceName: 'drill-db', pointInTime: outside.toISOString() })).rejects.toMatchObject({
+        code: 'failed-precondition',
+        details: { httpStatus: 400, reason: 'pointInTimeOutOfRange' },
+      });
+    }
+    expect(await sql.getInstance(P, 'drill-db')).toBeUndefined();
+
+    const pointInTime = new Date(now - 2 * 3_600_000).toISOString();
+    const op = await sql.cloneInstance(P, I, { destinationInstanceName: 'drill-db', pointInTime });
+    expect(op).toMatchObject({ operationType: 'CLONE', targetId: 'drill-db', status: 'PENDING' });
+    expect(await sql.getInstance(P, 'drill-db')).toMatchObject({ state: 'PENDING_CREATE', region: 'us-central1', databaseVersion: 'POSTGRES_16' });
+    clock.advance(QUEUED_MS + DEFAULT_SQL_DURATIONS.createMs);
+    expect(await sql.getInstance(P, 'drill-db')).toMatchObject({ state: 'RUNNABLE', createTime: new Date(now).toISOString() });
+    expect(sql.clonedFrom(P, 'drill-db')).toMatchObject({ project: P, instance: I, pointInTime });
+    // The source is untouched.
+    expect(await sql.getInstance(P, I)).toMatchObject({ state: 'RUNNABLE' });
+  });
+
+  it('clone refuses a time before the source existed, a taken name (409) and an instance without point-in-time recovery', async () => {
+    const { clock, sql } = setup();
+    const now = clock.now().getTime();
+    sql.addInstance({ project: P, name: 'young-db', region: 'us-central1', createTime: new Date(now - 3_600_000) });
+    await expect(
+      sql.cloneInstance(P, 'young-db', { destinationInstanceName: 'c1', pointInTime: new Date(now - 2 * 3_600_000).toISOString() }),
+    ).rejects.toMatchObject({ details: { reason: 'pointInTimeOutOfRange' } });
+    const inside = new Date(now - 30 * 60_000).toISOString();
+    await expect(sql.cloneInstance(P, I, { destinationInstanceName: 'young-db', pointInTime: inside })).rejects.toMatchObject({
+      code: 'conflict',
+      details: { httpStatus: 409, reason: 'instanceAlreadyExists' },
+    });
+    sql.addInstance({ project: P, name: 'no-pitr-db', region: 'us-central1', backupConfiguration: { pointInTimeRecoveryEnabled: false } });
+    expect(await sql.getLatestRecoveryTime(P, 'no-pitr-db')).toBeUndefined();
+    await expect(sql.cloneInstance(P, 'no-pitr-db', { destinationInstanceName: 'c2', pointInTime: inside })).rejects.toMatchObject({
+      details: { httpStatus: 400, reason: 'pointInTimeRecoveryDisabled' },
+    });
+  });
+
+  it('inserts an instance that is PENDING_CREATE, then RUNNABLE, and answers 409 for a name in use', async () => {
+    const { clock, sql } = setup();
+    const op = await sql.insertInstance(P, spec('throwaway-db'));
+    expect(op).toMatchObject({ operationType: 'CREATE', status: 'PENDING', targetId: 'throwaway-db' });
+    expect(await sql.getInstance(P, 'throwaway-db')).toMatchObject({ state: 'PENDING_CREATE' });
+    await expect(sql.insertBackupRun(P, 'throwaway-db', { description: 'x' })).rejects.toMatchObject({ code: 'conflict' });
+    await expect(sql.insertInstance(P, spec('throwaway-db'))).rejects.toMatchObject({ code: 'conflict', details: { httpStatus: 409 } });
+    await expect(sql.insertInstance(P, spec(I))).rejects.toMatchObject({ details: { reason: 'instanceAlreadyExists' } });
+    await expect(sql.insertInstance('another-project', spec(I))).resolves.toMatchObject({ targetProject: 'another-project' });
+    await expect(sql.insertInstance(P, spec('Bad_Name'))).rejects.toMatchObject({ details: { httpStatus: 400 } });
+
+    clock.advance(QUEUED_MS + DEFAULT_SQL_DURATIONS.createMs);
+    expect(await sql.getInstance(P, 'throwaway-db')).toMatchObject({ state: 'RUNNABLE', settings: { tier: 'db-custom-2-7680' } });
+    expect((await sql.getOperation(P, op.name))?.status).toBe('DONE');
+  });
+
+  it('patches the backup configuration, visible at once, and answers 409 while the update runs', async () => {
+    const { clock, sql } = setup();
+    sql.setBackupConfiguration(P, I, { pointInTimeRecoveryEnabled: false, transactionLogRetentionDays: 1 });
+    const op = await sql.patchBackupConfiguration(P, I, COMPLIANT_SQL_BACKUP_CONFIGURATION);
+    expect(op).toMatchObject({ operationType: 'UPDATE', status: 'PENDING' });
+    expect((await sql.getInstance(P, I))?.settings.backupConfiguration).toEqual(COMPLIANT_SQL_BACKUP_CONFIGURATION);
+    await expect(sql.patchBackupConfiguration(P, I, COMPLIANT_SQL_BACKUP_CONFIGURATION)).rejects.toMatchObject({ code: 'conflict' });
+    clock.advance(QUEUED_MS + DEFAULT_SQL_DURATIONS.patchMs);
+    await expect(
+      sql.patchBackupConfiguration(P, I, { ...COMPLIANT_SQL_BACKUP_CONFIGURATION, enabled: false }),
+    ).rejects.toMatchObject({ details: { httpStatus: 400 } });
+  });
+
+  it.each([
+    ['deleteInstance', (sql: SimulatedCloudSql) => sql.deleteInstance(P, I, { finalBackup: { retentionDays: 7, description: 'f' } })],
+    ['patchBackupConfiguration', (sql: SimulatedCloudSql) => sql.patchBackupConfiguration(P, I, COMPLIANT_SQL_BACKUP_CONFIGURATION)],
+    [
+      'restoreBackup',
+      (sql: SimulatedCloudSql) => {
+        const [runId] = sql.seedAutomatedBackups(P, I, [{ endTime: '2026-02-28T03:20:00Z' }]);
+        return sql.restoreBackup(P, I, { project: P, instance: I, backupRunId: runId ?? '' });
+      },
+    ],
+    ['cloneInstance', (sql: SimulatedCloudSql) => sql.cloneInstance(P, I, { destinationInstanceName: 'c', pointInTime: '2026-03-01T09:00:00Z' })],
+  ] as const)('answers 409 to %s while another operation runs on the instance', async (_method, call) => {
+    const { sql } = setup();
+    sql.startOperation(P, I, { durationMs: 60_000 });
+    await expect(call(sql)).rejects.toMatchObject({ code: 'conflict', retryable: true, details: { httpStatus: 409, reason: 'operationInProgress' } });
+  });
+
+  it('injects faults, counts calls and waits the latency on the new methods too', async () => {
+    const { sql } = setup();
+    sql.faults.inject({ method: 'insertInstance', afterEffect: true, error: { httpStatus: 503 } });
+    sql.faults.inject({ method: 'getLatestRecoveryTime', error: { httpStatus: 429 } });
+    await expect(sql.insertInstance(P, spec('lost-answer-db'))).rejects.toMatchObject({ code: 'unavailable', retryable: true });
+    // The insert took effect: a retry finds the name taken.
+    await expect(sql.insertInstance(P, spec('lost-answer-db'))).rejects.toMatchObject({ code: 'conflict' });
+    await expect(sql.getLatestRecoveryTime(P, I)).rejects.toMatchObject({ code: 'rate-limited' });
+    expect(sql.calls('insertInstance')).toBe(2);
+    sql.faults.setLatency(30, 'getLatestRecoveryTime');
+    const started = performance.now();
+    await sql.getLatestRecoveryTime(P, I);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(25);
+  });
+
+  it('removes every instance of a deleted project at once, keeping only final backups', async () => {
+    const { clock, sql } = setup();
+    sql.addInstance({ project: P, name: 'second-db', region: 'us-central1' });
+    sql.addInstance({ project: 'mi-other', name: I, region: 'us-central1' });
+    sql.seedAutomatedBackups(P, I, [{ endTime: '2026-02-28T03:20:00Z' }, { endTime: '2026-02-27T03:20:00Z', type: 'FINAL' }]);
+    expect(sql.removeProject(P).sort()).toEqual([I, 'second-db']);
+    expect(await sql.getInstance(P, I)).toBeUndefined();
+    expect(await sql.getInstance(P, 'second-db')).toBeUndefined();
+    expect(await sql.getInstance('mi-other', I)).toBeDefined();
+    expect((await sql.listBackupRuns(P, I)).items.map((run) => run.type)).toEqual(['FINAL']);
+    clock.advance(31 * DAY_MS);
+    await expect(sql.listBackupRuns(P, I)).rejects.toMatchObject({ code: 'not-found' });
   });
 });

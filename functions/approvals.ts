@@ -1,0 +1,137 @@
+/**
+ * `approvals` (HTTP): a second person approves an operation waiting for approval (a prod
+ * delete). The approver is the caller of a verified Google ID token, never a field of the
+ * request: Pub/Sub messages and request bodies prove nothing about who sent them.
+ */
+import * as functions from '@google-cloud/functions-framework';
+import type { Request, Response } from '@google-cloud/functions-framework';
+import { z } from 'zod';
+import { ControlPlaneError } from '../shared/errors.js';
+import type { IdentityPort, VerifiedCaller } from '../shared/ports.js';
+import { approvals } from './wiring.js';
+
+/** What approving an operation can come to; refusals are answers, not failures. */
+export type ApprovalOutcome =
+  | { kind: 'approved'; operationId: string }
+  | { kind: 'refused'; code: 'not-found' | 'not-awaiting-approval' | 'self-approval'; message: string };
+
+/** Records an approval (the engine, in one transaction): the operation must wait for one, from someone other than its requester. */
+export interface Approver {
+  approve(operationId: string, approver: VerifiedCaller): Promise<ApprovalOutcome>;
+}
+
+export interface ApprovalDeps {
+  identity: IdentityPort;
+  approver: Approver;
+  /** The audience ID tokens must be for: the function's URL in the cloud. */
+  audience: string;
+}
+
+/** An approval names one operation: anything bigger is not an approval. */
+export const MAX_APPROVAL_BODY_BYTES = 16 * 1024;
+
+export const SELF_DECLARED_IDENTITY = 'the approver is taken from your ID token, not from the request';
+
+/** Fields by which a body would claim who approves; refused by name, so nobody believes they were used. */
+const IDENTITY_FIELDS = new Set(['approver', 'approvedby', 'by', 'email', 'actor', 'user', 'username', 'caller', 'identity', 'principal', 'sub', 'subject']);
+
+const approvalBody = z.strictObject({
+  operationId: z
+    .string({ error: 'operationId: expected the operation id (text)' })
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,200}$/, { error: 'operationId: expected an operation id such as op-<event id>' }),
+});
+
+const STATUS_OF_REFUSAL = { 'not-found': 404, 'not-awaiting-approval': 409, 'self-approval': 403 } as const;
+
+function reply(res: Response, status: number, body: Record<string, unknown>): void {
+  res.status(status).set('Cache-Control', 'no-store').json(body);
+}
+
+/** The bearer token of the Authorization header, or why there is none. */
+function bearerToken(header: string | undefined): { token: string } | { missing: string } {
+  if (header === undefined || header.trim() === '') return { missing: 'missing Authorization header: send "Authorization: Bearer <Google ID token>" (mi approve does)' };
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (match?.[1] === undefined) return { missing: 'the Authorization header must be "Bearer <Google ID token>"' };
+  return { token: match[1] };
+}
+
+function bodySize(req: Request): number {
+  const declared = Number(req.get('content-length') ?? 0);
+  return Math.max(Number.isFinite(declared) ? declared : 0, req.rawBody?.length ?? 0);
+}
+
+/** Why a body is not `{ "operationId": "…" }`, or the operation id. */
+function parseBody(body: unknown): { operationId: string } | { problem: string } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || Buffer.isBuffer(body)) {
+    return { problem: 'expected a JSON object { "operationId": "…" } sent with Content-Type: application/json' };
+  }
+  const claimed = Object.keys(body).filter((field) => IDENTITY_FIELDS.has(field.toLowerCase()));
+  if (claimed.length > 0) return { problem: `${SELF_DECLARED_IDENTITY} (remove ${claimed.join(', ')})` };
+  const parsed = approvalBody.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  if (issue?.code === 'unrecognized_keys') return { problem: `unknown field ${issue.keys.join(', ')}: the body is { "operationId": "…" } only` };
+  if (issue?.path[0] === 'operationId' && issue.code === 'invalid_type') return { problem: 'operationId: missing, expected the operation id (text)' };
+  return { problem: issue?.message ?? 'invalid body' };
+}
+
+/** The raw handler: authenticate, parse, approve, answer. Exported for tests. */
+export async function handleApproval(req: Request, res: Response, deps: ApprovalDeps): Promise<void> {
+  if (req.method !== 'POST') {
+    res.set('Allow', 'POST');
+    reply(res, 405, { error: 'method-not-allowed', message: `${req.method} is not allowed: POST { "operationId": "…" }` });
+    return;
+  }
+  if (bodySize(req) > MAX_APPROVAL_BODY_BYTES) {
+    reply(res, 413, { error: 'too-large', message: `the body is over ${MAX_APPROVAL_BODY_BYTES} bytes: an approval is { "operationId": "…" }` });
+    return;
+  }
+
+  // Authenticate before reading the body: an anonymous caller learns nothing about operations.
+  const bearer = bearerToken(req.get('authorization'));
+  if ('missing' in bearer) {
+    res.set('WWW-Authenticate', 'Bearer realm="mi-approvals"');
+    reply(res, 401, { error: 'unauthenticated', message: bearer.missing });
+    return;
+  }
+  let caller: VerifiedCaller;
+  try {
+    caller = await deps.identity.verify(bearer.token, deps.audience);
+  } catch (error) {
+    if (error instanceof ControlPlaneError && error.code === 'unauthenticated') {
+      res.set('WWW-Authenticate', 'Bearer realm="mi-approvals", error="invalid_token"');
+      reply(res, 401, { error: 'unauthenticated', message: error.message });
+      return;
+    }
+    if (error instanceof ControlPlaneError && error.retryable) {
+      reply(res, 503, { error: error.code, message: `cannot verify ID tokens right now (${error.message}); try again` });
+      return;
+    }
+    throw error;
+  }
+
+  const body = parseBody(req.body);
+  if ('problem' in body) {
+    reply(res, 400, { error: 'invalid-request', message: body.problem });
+    return;
+  }
+
+  let outcome: ApprovalOutcome;
+  try {
+    outcome = await deps.approver.approve(body.operationId, caller);
+  } catch (error) {
+    if (error instanceof ControlPlaneError && error.retryable) {
+      // The transaction may or may not have committed: a retry then answers 409 if it did.
+      reply(res, 503, { error: error.code, message: `the approval of ${body.operationId} could not be recorded (${error.message}); try again` });
+      return;
+    }
+    throw error;
+  }
+  if (outcome.kind === 'approved') {
+    reply(res, 200, { approved: outcome.operationId, by: caller.email });
+    return;
+  }
+  reply(res, STATUS_OF_REFUSAL[outcome.code], { error: outcome.code, message: outcome.message });
+}
+
+functions.http('approvals', async (req, res) => handleApproval(req, res, await approvals()));

@@ -1,0 +1,171 @@
+/**
+ * The steps of each operation type. Steps with no `after` run side by side; a step's params
+ * override the operation's. `destructive` marks steps that change the application or its data:
+ * once one has started, a failure leaves the instance for a person to look at.
+ */
+import type { Step, StepKind, StepParams } from './operations.js';
+
+export interface StepSpec {
+  name: string;
+  kind: StepKind;
+  after?: string[];
+  params?: StepParams;
+  destructive?: boolean;
+}
+
+/** A new pending step from its spec. */
+export function newStep(spec: StepSpec): Step {
+  return {
+    name: spec.name,
+    kind: spec.kind,
+    after: spec.after ?? [],
+    params: spec.params ?? {},
+    destructive: spec.destructive ?? false,
+    status: 'pending',
+    attempts: 0,
+    claim: null,
+    handles: {},
+    notBefore: null,
+    startedAt: null,
+    finishedAt: null,
+    error: null,
+  };
+}
+
+const SAFETY_BACKUPS: StepSpec[] = [
+  { name: 'safety-sql-backup', kind: 'sql-backup' },
+  { name: 'safety-gke-backup', kind: 'gke-backup' },
+];
+const AFTER_SAFETY = ['safety-sql-backup', 'safety-gke-backup'];
+
+export function backupPlan(): StepSpec[] {
+  return [
+    { name: 'sql-backup', kind: 'sql-backup' },
+    { name: 'gke-backup', kind: 'gke-backup' },
+  ];
+}
+
+export function upgradePlan(targetVersion: string): StepSpec[] {
+  return [
+    ...backupPlan(),
+    { name: 'upgrade-application', kind: 'executor-run', after: ['sql-backup', 'gke-backup'], params: { action: 'upgrade', version: targetVersion }, destructive: true },
+  ];
+}
+
+/** Provision, configure both backups to policy, verify the configuration. */
+export function createPlan(): StepSpec[] {
+  return [
+    { name: 'provision', kind: 'executor-run', params: { action: 'provision' }, destructive: true },
+    { name: 'configure-sql-backups', kind: 'sql-configure-backups', after: ['provision'] },
+    { name: 'create-gke-backup-plan', kind: 'gke-ensure-backup-plan', after: ['provision'] },
+    { name: 'verify-backup-policy', kind: 'verify-backup-policy', after: ['configure-sql-backups', 'create-gke-backup-plan'] },
+  ];
+}
+
+/** A safety backup, then Cloud SQL and/or GKE restored in place, then the application verified. */
+export function restoreFromBackupPlan(source: { cloudSqlBackupRunId?: string; gkeBackup?: string }): StepSpec[] {
+  const restores: StepSpec[] = [];
+  if (source.cloudSqlBackupRunId !== undefined) {
+    restores.push({ name: 'restore-sql', kind: 'sql-restore-backup', after: AFTER_SAFETY, params: { backupRunId: source.cloudSqlBackupRunId }, destructive: true });
+  }
+  if (source.gkeBackup !== undefined) {
+    restores.push({ name: 'restore-gke', kind: 'gke-restore', after: AFTER_SAFETY, params: { backup: source.gkeBackup }, destructive: true });
+  }
+  return [
+    ...SAFETY_BACKUPS,
+    ...restores,
+    { name: 'verify-application', kind: 'executor-run', after: restores.map((r) => r.name), params: { action: 'verify' }, destructive: true },
+  ];
+}
+
+/** A safety backup, a clone at the point in time (always a new instance), the switch-over, verification. */
+export function restoreToPointInTimePlan(pointInTime: string, cloneName: string): StepSpec[] {
+  return [
+    ...SAFETY_BACKUPS,
+    { name: 'clone-sql', kind: 'sql-clone', after: AFTER_SAFETY, params: { pointInTime, destinationInstanceName: cloneName } },
+    { name: 'switch-over', kind: 'executor-run', after: ['clone-sql'], params: { action: 'switch-over', sqlInstance: cloneName }, destructive: true },
+    { name: 'verify-application', kind: 'executor-run', after: ['switch-over'], params: { action: 'verify' }, destructive: true },
+  ];
+}
+
+/**
+ * Final backups that outlive the instance (a FINAL Cloud SQL run retained after deletion, a GKE
+ * backup in the central backup project), then the executor destroys the instance. A prod
+ * delete waits for a second person's approval first.
+ */
+export function deletePlan(options: { needsApproval: boolean; finalPlan: { parent: string; backupPlanId: string; name: string }; finalRetentionDays: number }): StepSpec[] {
+  const first: StepSpec[] = options.needsApproval ? [{ name: 'await-approval', kind: 'approval' }] : [];
+  const afterApproval = options.needsApproval ? ['await-approval'] : [];
+  return [
+    ...first,
+    {
+      name: 'final-gke-backup-plan',
+      kind: 'gke-ensure-backup-plan',
+      after: afterApproval,
+      params: { planParent: options.finalPlan.parent, planId: options.finalPlan.backupPlanId, backupPlan: options.finalPlan.name, scheduled: false },
+    },
+    { name: 'final-gke-backup', kind: 'gke-backup', after: ['final-gke-backup-plan'], params: { backupPlan: options.finalPlan.name } },
+    {
+      name: 'final-sql-backup-and-delete',
+      kind: 'sql-final-backup-delete',
+      after: ['final-gke-backup'],
+      params: { retentionDays: options.finalRetentionDays },
+      destructive: true,
+    },
+    { name: 'destroy', kind: 'executor-run', after: ['final-sql-backup-and-delete'], params: { action: 'destroy' }, destructive: true },
+  ];
+}
+
+/**
+ * Rebuild in another region from the latest backups stored outside the failed one: provision,
+ * restore Cloud SQL and GKE, switch over, then put the new instance under the backup policy.
+ */
+export function disasterRecoveryPlan(options: {
+  target: { region: string; sqlInstance: string; gkeCluster: string; backupPlan: string };
+  sqlBackupRunId: string;
+  gkeBackup: string;
+}): StepSpec[] {
+  const { target } = options;
+  return [
+    {
+      name: 'provision',
+      kind: 'executor-run',
+      params: { action: 'provision', region: target.region, sqlInstance: target.sqlInstance, gkeCluster: target.gkeCluster },
+      destructive: true,
+    },
+    {
+      name: 'restore-sql',
+      kind: 'sql-restore-backup',
+      after: ['provision'],
+      params: { backupRunId: options.sqlBackupRunId, targetInstance: target.sqlInstance },
+      destructive: true,
+    },
+    {
+      name: 'restore-gke',
+      kind: 'gke-restore',
+      after: ['provision'],
+      params: { backup: options.gkeBackup, cluster: target.gkeCluster },
+      destructive: true,
+    },
+    {
+      name: 'switch-over',
+      kind: 'executor-run',
+      after: ['restore-sql', 'restore-gke'],
+      params: { action: 'switch-over', region: target.region, sqlInstance: target.sqlInstance, gkeCluster: target.gkeCluster },
+      destructive: true,
+    },
+    { name: 'configure-sql-backups', kind: 'sql-configure-backups', after: ['switch-over'], params: { sqlInstance: target.sqlInstance } },
+    {
+      name: 'create-gke-backup-plan',
+      kind: 'gke-ensure-backup-plan',
+      after: ['switch-over'],
+      params: { backupPlan: target.backupPlan, gkeCluster: target.gkeCluster },
+    },
+    {
+      name: 'verify-backup-policy',
+      kind: 'verify-backup-policy',
+      after: ['configure-sql-backups', 'create-gke-backup-plan'],
+      params: { sqlInstance: target.sqlInstance, backupPlan: target.backupPlan, region: target.region },
+    },
+  ];
+}

@@ -1,0 +1,16 @@
+/**
+ * Who is calling: Google ID tokens verified against Google's keys in the cloud, or against a
+ * local signer's in tests and `mi dev`.
+ */
+export {
+  DEFAULT_CLOCK_SKEW_SECONDS,
+  GOOGLE_CERTS_URL,
+  GOOGLE_ISSUERS,
+  createGoogleIdentity,
+  googleJwks,
+  keysById,
+  type GoogleIdentityOptions,
+  type KeySource,
+  type PublicKeyMaterial,
+} from './google.js';
+export { createLocalSigner, localIdentity, type LocalSigner, type LocalSignerOptions, type LocalTokenOptions } from './local.js';
