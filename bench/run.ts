@@ -20,6 +20,9 @@ import { EMULATOR_HOST_VARIABLE, ensureEmulator, type RunningEmulator } from '..
 import { describeError } from '../shared/errors.js';
 import { benchAccept, benchAcceptPathOnly } from './accept.js';
 import { benchPush } from './push.js';
+import { benchRollout, formatRolloutSummary } from './rollout.js';
+import { benchCompliance, formatCompliance } from './compliance.js';
+import { benchWebhook } from './webhook.js';
 import { formatSummary, type BenchResults } from './results.js';
 import { createBenchWorld } from './world.js';
 
@@ -75,6 +78,14 @@ async function main(): Promise<void> {
     const acceptOnly = await benchAcceptPathOnly(world, { pairs, warmup });
     process.stdout.write(`bench: (c), ${pairs} + ${warmup} warm-up samples per side...\n`);
     const push = await benchPush(world, { pairs, warmup });
+    process.stdout.write(`bench: githubWebhook, a signed push of 1,000 changed files, ${pairs} + ${warmup} warm-up samples...\n`);
+    const webhook = await benchWebhook(world, { pairs, warmup });
+    process.stdout.write(`bench: githubWebhook p50 ${webhook.a.p50} ms (p90 ${webhook.a.p90} ms) for a signed push listing 1,000 changed files\n`);
+
+    process.stdout.write('bench: (d) a rollout of 1,000 simulated instances...\n');
+    const rollout = await benchRollout(`${projectId}-ro`, (text) => process.stdout.write(`${text}\n`));
+    process.stdout.write('bench: (e) compliance fan-out of 10,000 instances vs the raw floor, and Firestore operations per check...\n');
+    const compliance = await benchCompliance(projectId, { samples: 3 });
 
     const cpuList = cpus();
     const results: BenchResults = {
@@ -89,12 +100,12 @@ async function main(): Promise<void> {
       emulators: { firestore: firestore.host, pubsub: pubsub.host, reused: emulators.filter((e) => !e.owned).map((e) => e.kind) },
       durationSeconds: Math.round((Date.now() - began) / 1000),
       benchmarks: [accept.benchmark, push],
-      diagnostics: [acceptOnly],
+      diagnostics: [acceptOnly, webhook],
       counts: accept.counts,
       engineWarnings: world.engineWarnings,
     };
-    await writeFile(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
-    process.stdout.write(`\n${formatSummary(results, RESULTS_FILE).join('\n')}\n`);
+    await writeFile(RESULTS_FILE, `${JSON.stringify({ ...results, rollout, compliance }, null, 2)}\n`);
+    process.stdout.write(`\n${formatSummary(results, RESULTS_FILE).join('\n')}\n${formatRolloutSummary(rollout).join('\n')}\n${formatCompliance(compliance).join('\n')}\n`);
   } finally {
     await world?.close().catch((error: unknown) => process.stderr.write(`bench: closing the clients: ${describeError(error)}\n`));
     for (const emulator of emulators) {
@@ -102,8 +113,12 @@ async function main(): Promise<void> {
         await emulator.stop();
       } else if (emulator.kind === 'firestore') {
         await wipeFirestoreProject(emulator.host, projectId).catch(() => undefined);
+        await wipeFirestoreProject(emulator.host, `${projectId}-ro`).catch(() => undefined);
+        await wipeFirestoreProject(emulator.host, `${projectId}-c`).catch(() => undefined);
       } else {
         await deleteTopics(projectId).catch(() => undefined);
+        await deleteTopics(`${projectId}-ro`).catch(() => undefined);
+        await deleteTopics(`${projectId}-c`).catch(() => undefined);
       }
     }
   }

@@ -7,8 +7,11 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { describeError } from '../shared/errors.js';
 import { registerApproveCommand } from './commands/approve.js';
+import { registerApplyCommands } from './commands/apply.js';
 import { registerDevCommand } from './commands/dev.js';
+import { registerRolloutCommands } from './commands/rollout.js';
 import { registerInstanceCommands } from './commands/instance.js';
+import { registerComplianceCommands } from './commands/compliance.js';
 import { registerOpCommands } from './commands/op.js';
 import { registerOperationCommands } from './commands/operations.js';
 import { registerLifecycleCommands } from './commands/lifecycle.js';
@@ -57,7 +60,10 @@ or rejected; 2 nothing done (invalid flags, unknown instance or operation, refus
   registerLifecycleCommands(program, ctx);
   registerOpCommands(program, ctx);
   registerApproveCommand(program, ctx);
+  registerApplyCommands(program, ctx);
+  registerRolloutCommands(program, ctx);
   registerDevCommand(program, ctx);
+  registerComplianceCommands(program, ctx);
   return program;
 }
 

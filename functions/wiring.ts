@@ -7,7 +7,7 @@ import type { Engine } from '../shared/engine/index.js';
 import type { ApprovalDeps, Approver } from './approvals.js';
 
 /** One dependency of the entry points: handed in (local stack, tests), or built on first use (the cloud). */
-function lazily<T>(what: string, hint: string) {
+export function lazily<T>(what: string, hint: string) {
   let current: T | undefined;
   let build: (() => Promise<T>) | undefined;
   let building: Promise<T> | undefined;

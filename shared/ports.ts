@@ -46,6 +46,8 @@ export interface StoreTransaction {
   get<T extends object = DocumentData>(path: string): Promise<T | undefined>;
   getAll<T extends object = DocumentData>(paths: readonly string[]): Promise<Array<T | undefined>>;
   query<T extends object = DocumentData>(spec: QuerySpec): Promise<Array<StoredDocument<T>>>;
+  /** A count aggregation read in the transaction (no documents transferred). */
+  count(spec: Omit<QuerySpec, 'orderBy' | 'limit' | 'startAfterId'>): Promise<number>;
   /** Fails the commit when the document exists. */
   create(path: string, data: object): void;
   set(path: string, data: object): void;
@@ -109,7 +111,11 @@ export type SqlBackupRunStatus =
   | 'DELETION_FAILED'
   | 'DELETED';
 
-/** ON_DEMAND and AUTOMATED runs are deleted with their instance; a FINAL run outlives it. */
+/**
+ * ON_DEMAND and AUTOMATED runs are deleted with their instance. FINAL is in the reference's
+ * list, but the final backup a delete takes is kept as a Backup resource (SqlFinalBackup),
+ * not as a run: backupRuns.list on the deleted instance answers 404.
+ */
 export type SqlBackupRunType = 'ON_DEMAND' | 'AUTOMATED' | 'FINAL';
 
 /** `BackupRun` of the Cloud SQL Admin API. Ids are int64 rendered as decimal strings. */
@@ -126,6 +132,45 @@ export interface SqlBackupRun {
   endTime?: string;
   location?: string;
   backupKind?: 'SNAPSHOT' | 'PHYSICAL';
+  error?: { code: string; message: string };
+}
+
+/** `Backup.SqlBackupState` of the Cloud SQL Admin v1 Backups API (cloud_sql_backups.proto). */
+export type SqlBackupState =
+  | 'SQL_BACKUP_STATE_UNSPECIFIED'
+  | 'ENQUEUED'
+  | 'RUNNING'
+  | 'FAILED'
+  | 'SUCCESSFUL'
+  | 'DELETING'
+  | 'DELETION_FAILED';
+
+/** `Backup.SqlBackupType` of the Cloud SQL Admin v1 Backups API. */
+export type SqlBackupType = 'SQL_BACKUP_TYPE_UNSPECIFIED' | 'AUTOMATED' | 'ON_DEMAND' | 'FINAL';
+
+/**
+ * A `Backup` resource of the Cloud SQL Admin v1 Backups API (`projects/{p}/backups/{id}`), the
+ * form in which the final backup taken by `instances.delete?enableFinalBackup=true` outlives its
+ * instance. Only the fields the control plane reads; times as `Date.toISOString()` writes them.
+ */
+export interface SqlFinalBackup {
+  /** `projects/{project}/backups/{backup}`. */
+  name: string;
+  /** The source instance's name (without the project). */
+  instance: string;
+  description?: string;
+  state: SqlBackupState;
+  type: SqlBackupType;
+  backupKind?: 'SNAPSHOT' | 'PHYSICAL';
+  location?: string;
+  /** `backupInterval` (a google.type.Interval): writes up to startTime are in the backup; none after endTime. */
+  backupInterval?: { startTime?: string; endTime?: string };
+  /** When the backup expires (the `expiration` oneof as the service answers it). */
+  expiryTime?: string;
+  /** When the source instance was deleted. */
+  instanceDeletionTime?: string;
+  databaseVersion?: string;
+  /** Present when the backup failed. */
   error?: { code: string; message: string };
 }
 
@@ -171,13 +216,21 @@ export interface CloudSqlPort {
   insertBackupRun(project: string, instance: string, body: { description: string }): Promise<SqlOperation>;
   listBackupRuns(project: string, instance: string, page?: { pageToken?: string; maxResults?: number }): Promise<Page<SqlBackupRun>>;
   getBackupRun(project: string, instance: string, id: string): Promise<SqlBackupRun | undefined>;
+  /**
+   * The FINAL backups (Backup resources of the project) taken of the instance of this name
+   * (in no promised order), every page read: `backups.list` on `projects/{project}`, filtered to this
+   * instance and type FINAL. Answers them while the instance is being deleted and after it
+   * is gone, until each expires. An empty list when there are none.
+   */
+  listFinalBackups(project: string, instance: string): Promise<SqlFinalBackup[]>;
   getOperation(project: string, operation: string): Promise<SqlOperation | undefined>;
   /** Operations on one instance, newest first. */
   listOperations(project: string, instance: string, page?: { pageToken?: string; maxResults?: number }): Promise<Page<SqlOperation>>;
   getInstance(project: string, instance: string): Promise<SqlInstance | undefined>;
   /**
    * Deletes the instance; like the real service, its ordinary backups go with it. With
-   * `finalBackup`, a FINAL backup run is taken first and retained that many days after deletion.
+   * `finalBackup`, a final backup is taken first and retained that many days after deletion;
+   * it is a Backup resource of the project (listFinalBackups), not a backup run.
    */
   deleteInstance(
     project: string,
@@ -341,4 +394,25 @@ export interface VerifiedCaller {
  */
 export interface IdentityPort {
   verify(idToken: string, audience: string): Promise<VerifiedCaller>;
+}
+
+// ---------------------------------------------------------------------------- deployment repository
+
+/** A file changed between two commits, as GitHub's compare API lists it. */
+export interface ComparedFile {
+  filename: string;
+  /** `added`, `removed`, `modified`, `renamed`, `copied`, `changed` or `unchanged`. */
+  status: string;
+  previous_filename?: string;
+}
+
+/**
+ * The deployment repository: Octokit on GitHub in the cloud, a local git checkout for `mi dev`.
+ * Errors: `not-found` when a commit is unknown, `unavailable` / `rate-limited` (retryable).
+ */
+export interface DeploymentRepoPort {
+  /** The file's text at `ref`, or undefined when it does not exist there. */
+  readFile(path: string, ref: string): Promise<string | undefined>;
+  /** Every file changed from `base` to `head` (all pages). */
+  compare(base: string, head: string): Promise<{ files: ComparedFile[] }>;
 }

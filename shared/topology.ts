@@ -10,6 +10,7 @@ export const TOPICS = {
   executorRequests: 'mi-executor-requests',
   executorResults: 'mi-executor-results',
   checks: 'mi-checks',
+  compliance: 'mi-compliance',
   rollout: 'mi-rollout',
   deployments: 'mi-deployments',
   events: 'mi-events',
@@ -50,7 +51,38 @@ export interface FunctionDefinition {
   trigger: FunctionTrigger;
   timeoutSeconds: number;
   memoryMb: number;
+  /** What the function's own service account may do: exactly these, nothing else (infra/ grants them). */
+  roles: readonly FunctionRole[];
 }
+
+/**
+ * An IAM role held by a function's service account, and where: on the control plane's project,
+ * on one of its topics, on the GitHub webhook secret (also exposed to the function as
+ * `WEBHOOK_SECRET_ENV`), or in the instances' own projects (granted on the folder that holds them).
+ */
+export type FunctionRole =
+  | { role: string; on: 'project' }
+  | { role: string; on: 'topic'; topic: TopicName }
+  | { role: string; on: 'webhookSecret' }
+  | { role: string; on: 'githubTokenSecret' }
+  | { role: string; on: 'instanceProjects' };
+
+/** The environment variable that carries the GitHub webhook secret to the functions allowed to read it. */
+export const WEBHOOK_SECRET_ENV = 'MI_GITHUB_WEBHOOK_SECRET';
+/** The environment variable that carries the token reading the deployment repository (Secret Manager, `on: 'githubTokenSecret'`). */
+export const GITHUB_TOKEN_ENV = 'MI_GITHUB_TOKEN';
+
+/**
+ * What every function running the operation engine calls: Firestore; the facts (outbox) and
+ * executor-request topics; Cloud SQL and Backup for GKE in the instances' projects.
+ */
+const ENGINE_ROLES = [
+  { role: 'roles/datastore.user', on: 'project' },
+  { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.events },
+  { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.executorRequests },
+  { role: 'roles/cloudsql.admin', on: 'instanceProjects' },
+  { role: 'roles/gkebackup.admin', on: 'instanceProjects' },
+] as const satisfies readonly FunctionRole[];
 
 export interface Schedule {
   name: string;
@@ -83,6 +115,7 @@ export const FUNCTIONS = [
     trigger: { kind: 'pubsub', topic: TOPICS.lifecycle },
     timeoutSeconds: 60,
     memoryMb: 256,
+    roles: ENGINE_ROLES,
   },
   {
     name: 'reconcile',
@@ -91,6 +124,7 @@ export const FUNCTIONS = [
     trigger: { kind: 'pubsub', topic: TOPICS.reconcile },
     timeoutSeconds: 300,
     memoryMb: 512,
+    roles: ENGINE_ROLES,
   },
   {
     name: 'executorResults',
@@ -99,6 +133,7 @@ export const FUNCTIONS = [
     trigger: { kind: 'pubsub', topic: TOPICS.executorResults },
     timeoutSeconds: 60,
     memoryMb: 256,
+    roles: ENGINE_ROLES,
   },
   {
     name: 'approvals',
@@ -108,6 +143,101 @@ export const FUNCTIONS = [
     trigger: { kind: 'http', allowUnauthenticated: false },
     timeoutSeconds: 30,
     memoryMb: 256,
+    // An approval moves its operation on through the engine.
+    roles: ENGINE_ROLES,
+  },
+  {
+    name: 'complianceSchedule',
+    source: 'functions/compliance-schedule.ts',
+    description: 'Scheduled compliance: a run per cron slot fanned out to mi-checks, dev expiry, the daily report, restore drills',
+    trigger: { kind: 'pubsub', topic: TOPICS.compliance },
+    // Paging 10,000 instance ids and publishing a message for each takes seconds, not minutes.
+    timeoutSeconds: 540,
+    memoryMb: 512,
+    // The engine (restore drills, expiry deletes are leased operations), plus the fan-out to mi-checks.
+    roles: [...ENGINE_ROLES, { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.checks }],
+  },
+  {
+    name: 'complianceCheck',
+    source: 'functions/compliance-check.ts',
+    description: 'Checks one instance (or the Cloud Scheduler jobs) for a compliance run and writes its finding with evidence',
+    trigger: { kind: 'pubsub', topic: TOPICS.checks },
+    timeoutSeconds: 60,
+    memoryMb: 256,
+    // Reads only: backup configuration and backups of each instance, the Cloud Scheduler jobs; writes findings, publishes alerts.
+    roles: [
+      { role: 'roles/datastore.user', on: 'project' },
+      { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.events },
+      { role: 'roles/cloudscheduler.viewer', on: 'project' },
+      { role: 'roles/cloudsql.viewer', on: 'instanceProjects' },
+      { role: 'roles/gkebackup.viewer', on: 'instanceProjects' },
+    ],
+  },
+  {
+    name: 'rollout',
+    source: 'functions/rollout.ts',
+    description: 'Rollout ticks (scheduled, and after each finished upgrade): plan the next upgrades of a rollout and publish them',
+    trigger: { kind: 'pubsub', topic: TOPICS.rollout },
+    timeoutSeconds: 120,
+    memoryMb: 512,
+    // Reads the fleet and the rollout, writes progress and the outbox; publishes upgrades, ticks and a halt's alert.
+    roles: [
+      { role: 'roles/datastore.user', on: 'project' },
+      { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.lifecycle },
+      { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.rollout },
+      { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.events },
+    ],
+  },
+  {
+    name: 'rolloutEvents',
+    source: 'functions/rollout-events.ts',
+    description: "Records the outcome of each upgrade a rollout started (from the engine's facts) and ticks its rollout",
+    trigger: { kind: 'pubsub', topic: TOPICS.events },
+    timeoutSeconds: 60,
+    memoryMb: 256,
+    roles: [
+      { role: 'roles/datastore.user', on: 'project' },
+      { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.rollout },
+    ],
+  },
+  {
+    name: 'githubWebhook',
+    source: 'functions/github-webhook.ts',
+    description: 'GitHub deliveries of the deployment repository: signature checked, deduplicated, merges handed to mi-deployments as references',
+    // GitHub cannot present a Google identity: the HMAC signature over the body is the authentication.
+    trigger: { kind: 'http', allowUnauthenticated: true },
+    timeoutSeconds: 60,
+    memoryMb: 512,
+    roles: [
+      { role: 'roles/datastore.user', on: 'project' },
+      { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.deployments },
+      { role: 'roles/secretmanager.secretAccessor', on: 'webhookSecret' },
+    ],
+  },
+  {
+    name: 'deployments',
+    source: 'functions/deployments.ts',
+    description: 'Merged changes of the deployment repository: spec changes become lifecycle commands, module changes plans and applies in waves',
+    trigger: { kind: 'pubsub', topic: TOPICS.deployments },
+    timeoutSeconds: 300,
+    memoryMb: 512,
+    roles: [
+      { role: 'roles/datastore.user', on: 'project' },
+      { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.lifecycle },
+      { role: 'roles/secretmanager.secretAccessor', on: 'githubTokenSecret' },
+    ],
+  },
+  {
+    name: 'applyConfirmations',
+    source: 'functions/apply-confirmations.ts',
+    description: "A person's confirmation of a planned module apply (or an instance delete from the repository), taken from a verified Google ID token",
+    trigger: { kind: 'http', allowUnauthenticated: false },
+    timeoutSeconds: 60,
+    memoryMb: 256,
+    roles: [
+      { role: 'roles/datastore.user', on: 'project' },
+      { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.lifecycle },
+    ],
   },
 ] as const satisfies readonly FunctionDefinition[];
 export type FunctionName = (typeof FUNCTIONS)[number]['name'];
@@ -147,6 +277,54 @@ export const SCHEDULES = [
     description: 'Every minute: advance due operations, report stuck ones, drain the outbox',
     localEverySeconds: 3,
   },
+  {
+    name: 'verify-backups',
+    cron: '0 2 * * *',
+    timeZone: 'Etc/UTC',
+    topic: TOPICS.compliance,
+    description: 'Daily: check every instance against the backup policy (one finding each, with evidence) and the schedules themselves',
+    localEverySeconds: 60,
+  },
+  {
+    name: 'check-retention',
+    cron: '15 * * * *',
+    timeZone: 'Etc/UTC',
+    topic: TOPICS.compliance,
+    description: 'Hourly: notice of dev instances expiring within 24 hours, delete those past expiry and grace (never prod)',
+    localEverySeconds: 30,
+  },
+  {
+    name: 'compliance-report',
+    cron: '0 6 * * *',
+    timeZone: 'Etc/UTC',
+    topic: TOPICS.compliance,
+    description: 'Daily, four hours after verify-backups: the summary of its run from the findings, uncovered instances as failures',
+    localEverySeconds: 90,
+  },
+  {
+    name: 'restore-drill',
+    cron: '0 4 * * 1',
+    timeZone: 'Etc/UTC',
+    topic: TOPICS.compliance,
+    description: 'Weekly: restore the latest Cloud SQL backup of a rotating sample into a throwaway instance, verify, delete it',
+    localEverySeconds: 600,
+  },
+  {
+    name: 'rollout-tick',
+    cron: '*/5 * * * *',
+    timeZone: 'Etc/UTC',
+    topic: TOPICS.rollout,
+    description: 'Every 5 minutes: tick every running rollout (soak times, maintenance windows, busy instances tried again)',
+    localEverySeconds: 5,
+  },
+  {
+    name: 'deployments',
+    cron: '* * * * *',
+    timeZone: 'Etc/UTC',
+    topic: TOPICS.deployments,
+    description: 'Every minute: module applies moved on (plans finished, next waves started, busy instances tried again)',
+    localEverySeconds: 3,
+  },
 ] as const satisfies readonly Schedule[];
 
 export const INDEXED_QUERIES = [
@@ -169,6 +347,36 @@ export const INDEXED_QUERIES = [
       { field: 'createdAt', order: 'DESCENDING' },
     ],
     description: 'mi: the latest operations of one instance',
+  },
+  {
+    name: 'compliance-runs-by-schedule',
+    collection: 'complianceRuns',
+    collectionGroup: false,
+    fields: [
+      { field: 'schedule', order: 'ASCENDING' },
+      { field: 'slotStart', order: 'DESCENDING' },
+    ],
+    description: 'Compliance reports: the runs of one schedule, newest first (the 30-day trend, the latest run)',
+  },
+  {
+    name: 'failed-findings-of-run',
+    collection: 'findings',
+    collectionGroup: false,
+    fields: [
+      { field: 'kind', order: 'ASCENDING' },
+      { field: 'outcome', order: 'ASCENDING' },
+    ],
+    description: 'Compliance summary: failing instance findings of one run (count and list; kind == instance, outcome == fail)',
+  },
+  {
+    name: 'rollout-progress-of-wave',
+    collection: 'instances',
+    collectionGroup: false,
+    fields: [
+      { field: 'wave', order: 'ASCENDING' },
+      { field: 'state', order: 'ASCENDING' },
+    ],
+    description: 'Rollouts (rollouts/{id}/instances): in-flight count of a wave inside the tick transaction; failed instances of a wave for mi rollout status',
   },
 ] as const satisfies readonly IndexedQuery[];
 export type IndexedQueryName = (typeof INDEXED_QUERIES)[number]['name'];

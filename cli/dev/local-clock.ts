@@ -18,6 +18,8 @@ export interface LocalClockOptions {
    */
   isBusy?: (schedule: Schedule) => boolean;
   onError?: (error: unknown, schedule: Schedule) => void;
+  /** Called after each tick was published (as Cloud Scheduler records a job's last attempt). */
+  onPublished?: (schedule: Schedule) => void;
   /** Deadline of each publish. */
   publishDeadlineMs?: number;
 }
@@ -56,6 +58,7 @@ export function startLocalClock(options: LocalClockOptions): LocalClock {
       }
       await withDeadline(`publish the ${schedule.name} schedule to ${schedule.topic}`, () => topic.publishMessage(scheduleMessage(schedule)), deadlineMs);
       count.published += 1;
+      options.onPublished?.(schedule);
     };
 
     // A chain of timeouts rather than an interval: the next tick is set only once this one

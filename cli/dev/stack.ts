@@ -23,8 +23,11 @@ import { startExecutorRunner, DEFAULT_RUNNER_SUBSCRIPTION } from '../../shared/s
 import { createSimulatedFleet, type SimulatedExecutor, type SimulatedFleet } from '../../shared/sim/index.js';
 import { FUNCTIONS, SCHEDULES, SUBSCRIPTIONS, TOPICS, allTopics, type Schedule } from '../../shared/topology.js';
 import { approverOf, useApprovals, useEngine } from '../../functions/wiring.js';
+import { useCompliance } from '../../functions/compliance-wiring.js';
+import { createCompliance } from '../../shared/compliance/index.js';
 import { EMULATOR_HOST_VARIABLE, ensureEmulator, isEmulatorUp, type EmulatorKind, type RunningEmulator } from './emulators.js';
 import { serveFunctions, type FunctionStats } from './functions-server.js';
+import { wireLocalDeployments } from './deployments.js';
 import { DEFAULT_IDENTITY_FILE, removeIdentityFile, writeIdentityFile } from './identity-file.js';
 import { startLocalClock } from './local-clock.js';
 import { localFleetSpecs, mirrorInstancesInFleet, seedInstances, type SeedResult } from './seed.js';
@@ -220,6 +223,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       log: lineLogger(log),
     });
     useEngine(engine);
+    // Scheduled compliance on the same store, bus and simulators; the jobs it checks are the
+    // simulated Cloud Scheduler's, which the local clock keeps up to date below.
+    const schedulerParent = `projects/${projectId}/locations/us-central1`;
+    useCompliance(
+      createCompliance({
+        store,
+        bus,
+        cloudSql: fleet.cloudSql,
+        gkeBackup: fleet.gkeBackup,
+        scheduler: fleet.scheduler,
+        clock: systemClock,
+        log: lineLogger(log),
+        schedulerParent,
+      }),
+    );
     // Registers every function with the framework (once per process; later imports are cached).
     await import('../../functions/index.js');
 
@@ -263,6 +281,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const approvalsUrl = server.routes.approvals ?? `${server.url}/approvals`;
     const signer = await createLocalSigner();
     useApprovals({ identity: localIdentity(signer), approver: approverOf(engine), audience: approvalsUrl });
+    const deploymentsLocal = await wireLocalDeployments({
+      store,
+      bus,
+      executor: fleet.executor,
+      signer,
+      confirmationsUrl: server.routes.applyConfirmations ?? `${server.url}/applyConfirmations`,
+      log: lineLogger(log),
+    });
+    log(`githubWebhook: deployment repository ${deploymentsLocal.repoPath} (git), webhook secret ${deploymentsLocal.webhookSecret}`);
     const identityFile = options.identityFile === false ? undefined : (options.identityFile ?? DEFAULT_IDENTITY_FILE);
     if (identityFile !== undefined) {
       await writeIdentityFile(identityFile, {
@@ -323,6 +350,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         return fedBy(schedule).some((name) => (stats[name]?.inFlight ?? 0) > 0);
       },
       onError: (error, schedule) => log(`schedule ${schedule.name}: ${describeError(error)}`),
+      // What Cloud Scheduler records of each attempt, so the schedules' own check sees them run.
+      onPublished: (schedule) => fleet.scheduler.setLastAttempt(`${schedulerParent}/jobs/${schedule.name}`, { code: 0 }),
     });
     undo.push({ what: 'stop the local clock', run: () => clock.stop() });
 

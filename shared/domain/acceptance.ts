@@ -24,6 +24,9 @@ import {
   restoreFromBackupPlan,
   restoreToPointInTimePlan,
   upgradePlan,
+  moduleApplyPlan,
+  remediatePlan,
+  restoreDrillPlan,
   type StepSpec,
 } from './plans.js';
 import { regionOfResource } from './backup-policy.js';
@@ -75,6 +78,9 @@ export type Acceptance =
 const BUSY_STATUS: Record<OperationType, InstanceRecord['status']> = {
   create: 'provisioning',
   backup: 'backing-up',
+  'module-apply': 'applying',
+  remediate: 'remediating',
+  'restore-drill': 'drilling',
   upgrade: 'upgrading',
   restore: 'restoring',
   delete: 'deleting',
@@ -84,6 +90,9 @@ const BUSY_STATUS: Record<OperationType, InstanceRecord['status']> = {
 /** The statuses an operation may start from (besides not being leased). */
 const STARTS_FROM: Record<Exclude<OperationType, 'create'>, ReadonlyArray<InstanceRecord['status']>> = {
   backup: ['active'],
+  'module-apply': ['active'],
+  remediate: ['active'],
+  'restore-drill': ['active'],
   upgrade: ['active'],
   // A restore is how a person repairs a failed upgrade; so is disaster recovery.
   restore: ['active', 'failed'],
@@ -143,8 +152,17 @@ function ageSeconds(at: string | undefined, now: Date): number {
 function planFor(envelope: AnyEnvelope, instance: InstanceRecord, facts: PreflightFacts, now: Date, policy: AcceptancePolicy): Planned | { code: RejectionCode; message: string } {
   const params = baseParams(instance);
   switch (envelope.type) {
+    case 'instance.module-apply':
+      return { steps: moduleApplyPlan(envelope.payload), params: { ...params, module: envelope.payload.module, commit: envelope.payload.commit, applyId: envelope.payload.applyId }, onSuccess: {} };
     case 'instance.backup':
       return { steps: backupPlan(), params, onSuccess: {} };
+    case 'instance.remediate':
+      return { steps: remediatePlan(envelope.payload.controls), params: { ...params, runId: envelope.payload.runId, controls: envelope.payload.controls.join(',') }, onSuccess: {} };
+    case 'instance.restore-drill': {
+      // Keyed to the event, so a retried step finds the throwaway it created.
+      const throwaway = `${instance.resources.sqlInstance}-drill-${envelope.eventId.slice(0, 8)}`;
+      return { steps: restoreDrillPlan(throwaway), params: { ...params, runId: envelope.payload.runId, throwaway }, onSuccess: {} };
+    }
     case 'instance.upgrade': {
       const target = envelope.payload.targetVersion;
       if (!semver.gt(target, instance.version)) {

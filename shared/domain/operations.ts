@@ -4,7 +4,7 @@
  */
 import type { InstanceRecord, LifecycleCommandType } from '../events/index.js';
 
-export const OPERATION_TYPES = ['create', 'upgrade', 'restore', 'delete', 'disaster-recovery', 'backup'] as const;
+export const OPERATION_TYPES = ['create', 'upgrade', 'restore', 'delete', 'disaster-recovery', 'backup', 'module-apply', 'remediate', 'restore-drill'] as const;
 export type OperationType = (typeof OPERATION_TYPES)[number];
 
 export const OPERATION_OF_COMMAND: Record<LifecycleCommandType, OperationType> = {
@@ -14,6 +14,9 @@ export const OPERATION_OF_COMMAND: Record<LifecycleCommandType, OperationType> =
   'instance.delete': 'delete',
   'instance.disaster-recovery': 'disaster-recovery',
   'instance.backup': 'backup',
+  'instance.module-apply': 'module-apply',
+  'instance.remediate': 'remediate',
+  'instance.restore-drill': 'restore-drill',
 };
 
 
@@ -30,7 +33,12 @@ export type StepKind =
   | 'sql-restore-backup'
   | 'sql-clone'
   | 'gke-restore'
-  | 'sql-final-backup-delete';
+  | 'sql-final-backup-delete'
+  | 'sql-create-throwaway'
+  | 'sql-restore-latest'
+  | 'drill-verify'
+  | 'sql-delete-throwaway'
+  | 'drill-verdict';
 
 export type StepParams = Record<string, string | number | boolean>;
 
@@ -109,6 +117,11 @@ export const DEFAULT_TIMINGS: EngineTimings = {
     delete: 24 * 3_600_000,
     'disaster-recovery': 6 * 3_600_000,
     backup: 2 * 3_600_000,
+    // One executor run (a Terraform plan or apply of one module).
+    'module-apply': 2 * 3_600_000,
+    remediate: 3_600_000,
+    // Creating, restoring into and deleting a throwaway Cloud SQL instance.
+    'restore-drill': 6 * 3_600_000,
   },
 };
 

@@ -52,6 +52,15 @@ export function upgradePlan(targetVersion: string): StepSpec[] {
   ];
 }
 
+/**
+ * One executor run of one infrastructure module at a merge commit: a plan (nothing changes) or
+ * an apply. Not destructive: a module's infrastructure is not the application or its data, so a
+ * failed apply leaves the instance active and the failure on the module apply for a person.
+ */
+export function moduleApplyPlan(input: { module: string; commit: string; action: 'plan' | 'apply'; applyId: string }): StepSpec[] {
+  return [{ name: input.action, kind: 'executor-run', params: { action: input.action, module: input.module, commit: input.commit, applyId: input.applyId } }];
+}
+
 /** Provision, configure both backups to policy, verify the configuration. */
 export function createPlan(): StepSpec[] {
   return [
@@ -167,5 +176,35 @@ export function disasterRecoveryPlan(options: {
       after: ['configure-sql-backups', 'create-gke-backup-plan'],
       params: { sqlInstance: target.sqlInstance, backupPlan: target.backupPlan, region: target.region },
     },
+  ];
+}
+
+/** Controls whose drift the Cloud SQL backup configuration step fixes; the others are the GKE plan's. */
+const SQL_REMEDIABLE = new Set(['sql.automated-backups', 'sql.point-in-time-recovery', 'sql.log-retention', 'sql.retained-backups']);
+
+/**
+ * An automatic remediation of drift a compliance run found safe to fix: patch the Cloud SQL
+ * backup configuration and/or bring the GKE backup plan to policy, then verify the policy.
+ */
+export function remediatePlan(controls: readonly string[]): StepSpec[] {
+  const fixes: StepSpec[] = [];
+  if (controls.some((c) => SQL_REMEDIABLE.has(c))) fixes.push({ name: 'configure-sql-backups', kind: 'sql-configure-backups' });
+  if (controls.some((c) => c.startsWith('gke.'))) fixes.push({ name: 'update-gke-backup-plan', kind: 'gke-ensure-backup-plan' });
+  return [...fixes, { name: 'verify-backup-policy', kind: 'verify-backup-policy', after: fixes.map((f) => f.name) }];
+}
+
+/**
+ * A restore drill: the latest Cloud SQL backup restored into a throwaway instance, the executor's
+ * sanity check on it, the throwaway deleted, then the verdict. Restore and check record a failure
+ * as evidence instead of stopping the operation, so the throwaway is deleted either way; the
+ * verdict step fails the drill when either did.
+ */
+export function restoreDrillPlan(throwaway: string): StepSpec[] {
+  return [
+    { name: 'create-throwaway', kind: 'sql-create-throwaway', params: { throwaway } },
+    { name: 'restore-latest-backup', kind: 'sql-restore-latest', after: ['create-throwaway'], params: { throwaway } },
+    { name: 'sanity-check', kind: 'drill-verify', after: ['restore-latest-backup'], params: { action: 'verify', throwaway, drill: true } },
+    { name: 'delete-throwaway', kind: 'sql-delete-throwaway', after: ['sanity-check'], params: { throwaway } },
+    { name: 'verdict', kind: 'drill-verdict', after: ['delete-throwaway'] },
   ];
 }

@@ -8,8 +8,9 @@ import { GKE_BACKUP_CRON, GKE_RETAIN_DAYS, gkeBackupPlanSpec, gkePolicyMismatche
 import { sideEffectKey, type OperationRecord, type Step, type StepKind } from '../domain/operations.js';
 import { ControlPlaneError } from '../errors.js';
 import type { ExecutorAction } from '../events/index.js';
-import type { SqlBackupRun, SqlOperation } from '../ports.js';
+import type { SqlBackupRun, SqlBackupState, SqlFinalBackup, SqlOperation } from '../ports.js';
 import type { EngineDeps } from './deps.js';
+import { createDrillStepRunners } from './drill-steps.js';
 
 export type StartResult = { kind: 'running'; handles: Record<string, string> };
 export type PollResult =
@@ -365,13 +366,23 @@ function gkeRestoreRunner(deps: Deps): StepRunner {
   };
 }
 
+const FINAL_BACKUP_IN_FLIGHT = new Set<SqlBackupState>(['ENQUEUED', 'RUNNING', 'SQL_BACKUP_STATE_UNSPECIFIED']);
+
 function sqlFinalBackupDeleteRunner(deps: Deps): StepRunner {
   const description = (op: OperationRecord, step: Step) => `mi:${sideEffectKey(op.id, step.name)}`;
-  const findFinal = (op: OperationRecord, step: Step) =>
-    findRun(deps, param(op, step, 'project'), param(op, step, 'sqlInstance'), (run) => run.type === 'FINAL' && run.description === description(op, step)).catch((error: unknown) => {
-      if (error instanceof ControlPlaneError && error.code === 'not-found') return undefined;
+  /**
+   * The final backup is a Backup resource of the project (not a run of the deleted instance,
+   * whose backupRuns answer 404): the keyed one, a successful one first should there be several.
+   */
+  const findFinal = async (op: OperationRecord, step: Step): Promise<SqlFinalBackup | undefined> => {
+    const key = description(op, step);
+    const finals = await deps.cloudSql.listFinalBackups(param(op, step, 'project'), param(op, step, 'sqlInstance')).catch((error: unknown) => {
+      if (error instanceof ControlPlaneError && error.code === 'not-found') return [];
       throw error;
     });
+    const mine = finals.filter((backup) => backup.description === key);
+    return mine.find((backup) => backup.state === 'SUCCESSFUL') ?? mine[0];
+  };
   return {
     async start(op, step): Promise<StartResult> {
       const project = param(op, step, 'project');
@@ -393,8 +404,12 @@ function sqlFinalBackupDeleteRunner(deps: Deps): StepRunner {
       }
       const final = await findFinal(op, step);
       if (final === undefined) return { kind: 'failed', error: `${param(op, step, 'sqlInstance')} was deleted but its final backup is not listed` };
-      if (final.status !== 'SUCCESSFUL') return { kind: 'failed', error: `the final backup ${final.id} is ${final.status}` };
-      return { kind: 'succeeded', handles: { finalBackupRunId: final.id, ...(final.endTime ? { completedAt: final.endTime } : {}) } };
+      if (FINAL_BACKUP_IN_FLIGHT.has(final.state)) return { kind: 'running' };
+      if (final.state !== 'SUCCESSFUL') {
+        return { kind: 'failed', error: `the final backup ${final.name} is ${final.state}${final.error ? `: ${final.error.message}` : ''}`, handles: { finalBackup: final.name } };
+      }
+      const completedAt = final.backupInterval?.endTime;
+      return { kind: 'succeeded', handles: { finalBackup: final.name, ...(completedAt ? { completedAt } : {}) } };
     },
     async isIdle(op, step) {
       if (step.handles.sqlOperation === undefined) return true;
@@ -417,5 +432,6 @@ export function createStepRunners(deps: Deps): Record<StepKind, StepRunner> {
     'sql-clone': sqlCloneRunner(deps),
     'gke-restore': gkeRestoreRunner(deps),
     'sql-final-backup-delete': sqlFinalBackupDeleteRunner(deps),
+    ...createDrillStepRunners(deps),
   };
 }

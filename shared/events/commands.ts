@@ -9,6 +9,9 @@ export const LIFECYCLE_COMMANDS = [
   'instance.delete',
   'instance.disaster-recovery',
   'instance.backup',
+  'instance.module-apply',
+  'instance.remediate',
+  'instance.restore-drill',
 ] as const;
 export type LifecycleCommandType = (typeof LIFECYCLE_COMMANDS)[number];
 
@@ -97,6 +100,32 @@ export const backupPayloadSchema = z.strictObject(
   { error: 'expected a payload object' },
 );
 
+/** An infrastructure module of the deployment repository, planned or applied at a merge commit. */
+export const moduleApplyPayloadSchema = z.strictObject(
+  {
+    module: z.string({ error: 'expected a module name (a string)' }).regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: 'expected a module name (a folder under terraform/stacks)' }),
+    commit: z.string({ error: 'expected a commit id (a string)' }).regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/, { error: 'expected a full commit id' }),
+    action: z.enum(['plan', 'apply'], { error: 'expected "plan" or "apply"' }),
+    /** The moduleApplies document this run reports to. */
+    applyId: z.string({ error: 'expected a module apply id (a string)' }).regex(/^[a-z0-9][a-z0-9._()-]{0,200}$/, { error: 'expected a module apply id' }),
+  },
+  { error: 'expected a payload object' },
+);
+
+const complianceRunIdSchema = z.string({ error: 'expected a compliance run id (a string)' }).regex(/^[a-z][a-z0-9-]{2,80}$/, { error: 'expected a compliance run id' });
+
+/** Drift a compliance run found safe to fix (backup settings, retention), patched to policy. */
+export const remediatePayloadSchema = z.strictObject(
+  {
+    runId: complianceRunIdSchema,
+    controls: z.array(z.string().regex(/^[a-z]+\.[a-z-]+$/, { error: 'expected a control id such as sql.point-in-time-recovery' }), { error: 'expected a list of control ids' }).min(1, { error: 'expected at least one control' }),
+  },
+  { error: 'expected a payload object' },
+);
+
+/** The weekly restore drill of one instance: latest Cloud SQL backup into a throwaway instance. */
+export const restoreDrillPayloadSchema = z.strictObject({ runId: complianceRunIdSchema }, { error: 'expected a payload object' });
+
 export const LIFECYCLE_PAYLOAD_SCHEMAS = {
   'instance.create': createPayloadSchema,
   'instance.upgrade': upgradePayloadSchema,
@@ -104,6 +133,9 @@ export const LIFECYCLE_PAYLOAD_SCHEMAS = {
   'instance.delete': deletePayloadSchema,
   'instance.disaster-recovery': disasterRecoveryPayloadSchema,
   'instance.backup': backupPayloadSchema,
+  'instance.module-apply': moduleApplyPayloadSchema,
+  'instance.remediate': remediatePayloadSchema,
+  'instance.restore-drill': restoreDrillPayloadSchema,
 } as const satisfies Record<LifecycleCommandType, z.ZodType>;
 
 export type LifecyclePayloads = {

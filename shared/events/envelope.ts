@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { LIFECYCLE_COMMANDS, LIFECYCLE_PAYLOAD_SCHEMAS, type LifecyclePayloads } from './commands.js';
 import { EXECUTOR_PAYLOAD_SCHEMAS, EXECUTOR_TYPES, type ExecutorPayloads } from './executor.js';
+import { COMPLIANCE_PAYLOAD_SCHEMAS, COMPLIANCE_TYPES, type CompliancePayloads } from './compliance.js';
 import { FACT_PAYLOAD_SCHEMAS, FACT_TYPES, type FactPayloads } from './facts.js';
+import { ROLLOUT_PAYLOAD_SCHEMAS, ROLLOUT_TYPES, type RolloutPayloads } from './rollout.js';
+import { DEPLOYMENT_PAYLOAD_SCHEMAS, DEPLOYMENT_TYPES, type DeploymentPayloads } from './deployments.js';
 import { instanceIdSchema, isoTimestampSchema } from './instance.js';
 
 /** Every event type of every topic, with the schema of its payload. */
@@ -10,10 +13,13 @@ export const PAYLOAD_SCHEMAS = {
   ...LIFECYCLE_PAYLOAD_SCHEMAS,
   ...FACT_PAYLOAD_SCHEMAS,
   ...EXECUTOR_PAYLOAD_SCHEMAS,
+  ...COMPLIANCE_PAYLOAD_SCHEMAS,
+  ...ROLLOUT_PAYLOAD_SCHEMAS,
+  ...DEPLOYMENT_PAYLOAD_SCHEMAS,
 } as const;
-export type EventPayloads = LifecyclePayloads & FactPayloads & ExecutorPayloads;
+export type EventPayloads = LifecyclePayloads & FactPayloads & ExecutorPayloads & CompliancePayloads & RolloutPayloads & DeploymentPayloads;
 export type EventType = keyof EventPayloads;
-export const EVENT_TYPES = [...LIFECYCLE_COMMANDS, ...FACT_TYPES, ...EXECUTOR_TYPES] as const satisfies readonly EventType[];
+export const EVENT_TYPES = [...LIFECYCLE_COMMANDS, ...FACT_TYPES, ...EXECUTOR_TYPES, ...COMPLIANCE_TYPES, ...ROLLOUT_TYPES, ...DEPLOYMENT_TYPES] as const satisfies readonly EventType[];
 
 /** Types whose envelope must name an instance. */
 const NEEDS_INSTANCE: ReadonlySet<string> = new Set<string>([...LIFECYCLE_COMMANDS, 'instance.expiring']);

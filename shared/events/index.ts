@@ -2,5 +2,8 @@ export * from './instance.js';
 export * from './commands.js';
 export * from './facts.js';
 export * from './executor.js';
+export * from './compliance.js';
+export * from './rollout.js';
+export * from './deployments.js';
 export * from './envelope.js';
 export * from './decode.js';

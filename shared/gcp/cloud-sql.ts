@@ -3,7 +3,7 @@
  * (`fallback: true`): the same HTTP/JSON surface the API reference documents, which the
  * tests serve from a local server. Every call has a deadline; 404 on a get is an answer.
  */
-import { SqlBackupRunsServiceClient, SqlInstancesServiceClient, SqlOperationsServiceClient, protos } from '@google-cloud/sql';
+import { SqlBackupRunsServiceClient, SqlInstancesServiceClient, SqlOperationsServiceClient, protos, v1 as sqlV1 } from '@google-cloud/sql';
 import { DEFAULT_DEADLINE_MS, withDeadline } from '../deadline.js';
 import { ControlPlaneError } from '../errors.js';
 import type {
@@ -12,6 +12,9 @@ import type {
   SqlBackupConfiguration,
   SqlBackupRun,
   SqlBackupRunStatus,
+  SqlBackupState,
+  SqlBackupType,
+  SqlFinalBackup,
   SqlInstance,
   SqlInstanceSpec,
   SqlOperation,
@@ -33,12 +36,18 @@ import {
 const v1 = protos.google.cloud.sql.v1;
 type IOperation = protos.google.cloud.sql.v1.IOperation;
 type IBackupRun = protos.google.cloud.sql.v1.IBackupRun;
+type IBackup = protos.google.cloud.sql.v1.IBackup;
+type IListBackupsResponse = protos.google.cloud.sql.v1.IListBackupsResponse;
+/** Not exported by name from the package root in 0.25, only under `v1`. */
+const SqlBackupsServiceClient = sqlV1.SqlBackupsServiceClient;
+type SqlBackupsServiceClient = sqlV1.SqlBackupsServiceClient;
 type IDatabaseInstance = protos.google.cloud.sql.v1.IDatabaseInstance;
 type IBackupConfiguration = protos.google.cloud.sql.v1.IBackupConfiguration;
 
-/** The three generated clients the adapter calls. */
+/** The generated clients the adapter calls. */
 export interface CloudSqlClients {
   backupRuns: SqlBackupRunsServiceClient;
+  backups: SqlBackupsServiceClient;
   instances: SqlInstancesServiceClient;
   operations: SqlOperationsServiceClient;
 }
@@ -77,6 +86,18 @@ const BACKUP_RUN_STATUSES: readonly SqlBackupRunStatus[] = [
   'DELETION_FAILED',
   'DELETED',
 ];
+const BACKUP_STATES: readonly SqlBackupState[] = [
+  'SQL_BACKUP_STATE_UNSPECIFIED',
+  'ENQUEUED',
+  'RUNNING',
+  'FAILED',
+  'SUCCESSFUL',
+  'DELETING',
+  'DELETION_FAILED',
+];
+const BACKUP_TYPES: readonly SqlBackupType[] = ['SQL_BACKUP_TYPE_UNSPECIFIED', 'AUTOMATED', 'ON_DEMAND', 'FINAL'];
+/** Pages of backups.list read for one instance's final backups before giving up (a guard against a token loop). */
+const MAX_BACKUP_PAGES = 20;
 const OPERATION_STATUSES: ReadonlyArray<SqlOperation['status']> = ['SQL_OPERATION_STATUS_UNSPECIFIED', 'PENDING', 'RUNNING', 'DONE'];
 const INSTANCE_STATES: ReadonlyArray<SqlInstance['state']> = ['RUNNABLE', 'SUSPENDED', 'PENDING_DELETE', 'PENDING_CREATE', 'MAINTENANCE', 'FAILED'];
 
@@ -136,6 +157,47 @@ export function toSqlBackupRun(what: string, run: IBackupRun, instance: string):
     ...(kind === 'SNAPSHOT' || kind === 'PHYSICAL' ? { backupKind: kind } : {}),
     ...(error === undefined ? {} : { error }),
   };
+}
+
+/** Maps a `Backup` resource of the Cloud SQL Admin v1 Backups API to the port's type. */
+export function toSqlFinalBackup(what: string, backup: IBackup): SqlFinalBackup {
+  const interval = {
+    startTime: toIsoTime(backup.backupInterval?.startTime),
+    endTime: toIsoTime(backup.backupInterval?.endTime),
+  };
+  const definedInterval = Object.fromEntries(Object.entries(interval).filter(([, value]) => value !== undefined));
+  const optional = {
+    description: optionalString(backup.description),
+    location: optionalString(backup.location),
+    expiryTime: toIsoTime(backup.expiryTime),
+    instanceDeletionTime: toIsoTime(backup.instanceDeletionTime),
+    databaseVersion: enumName(backup.databaseVersion, v1.SqlDatabaseVersion),
+  };
+  const kind = enumName(backup.backupKind, v1.SqlBackupKind);
+  const error = backup.error && (optionalString(backup.error.code) ?? optionalString(backup.error.message)) !== undefined
+    ? { code: backup.error.code ?? '', message: backup.error.message ?? '' }
+    : undefined;
+  const name = required(what, 'name', backup.name);
+  if (!/^projects\/[^/]+\/backups\/[^/]+$/.test(name)) throw malformedAnswer(what, 'name', 'not projects/{project}/backups/{backup}', name);
+  return {
+    name,
+    instance: required(what, 'instance', backup.instance),
+    state: oneOf(what, 'state', enumName(backup.state, v1.Backup.SqlBackupState) ?? 'SQL_BACKUP_STATE_UNSPECIFIED', BACKUP_STATES),
+    type: oneOf(what, 'type', enumName(backup.type, v1.Backup.SqlBackupType) ?? 'SQL_BACKUP_TYPE_UNSPECIFIED', BACKUP_TYPES),
+    ...Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined && value !== 'SQL_DATABASE_VERSION_UNSPECIFIED')),
+    ...(Object.keys(definedInterval).length === 0 ? {} : { backupInterval: definedInterval }),
+    ...(kind === 'SNAPSHOT' || kind === 'PHYSICAL' ? { backupKind: kind } : {}),
+    ...(error === undefined ? {} : { error }),
+  };
+}
+
+/**
+ * The filter of backups.list for one instance's final backups, in the syntax the reference
+ * documents (`instance:abc AND type:FINAL`). What `:` matches is not documented precisely, so
+ * the answer is filtered again on the exact instance and type.
+ */
+export function finalBackupsFilter(instance: string): string {
+  return `instance:${instance} AND type:FINAL`;
 }
 
 /**
@@ -229,6 +291,7 @@ export function createCloudSqlAdapter(options: CloudSqlAdapterOptions = {}): Clo
   const ms = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
   const settings = clientOptions(options.endpoint);
   const backupRuns = options.clients?.backupRuns ?? new SqlBackupRunsServiceClient(settings);
+  const backups = options.clients?.backups ?? new SqlBackupsServiceClient(settings);
   const instances = options.clients?.instances ?? new SqlInstancesServiceClient(settings);
   const operations = options.clients?.operations ?? new SqlOperationsServiceClient(settings);
   // gax's own timeout aborts the HTTP request when our deadline passes, so nothing is left
@@ -282,6 +345,29 @@ export function createCloudSqlAdapter(options: CloudSqlAdapterOptions = {}): Clo
       const what = `Cloud SQL backupRuns.get ${project}/${instance}/${id}`;
       const answer = await get(what, () => backupRuns.get({ project, instance, id }, callOptions));
       return answer === undefined ? undefined : toSqlBackupRun(what, answer[0], instance);
+    },
+
+    async listFinalBackups(project, instance) {
+      const what = `Cloud SQL backups.list projects/${project} for the final backups of ${instance}`;
+      const found: SqlFinalBackup[] = [];
+      const seen = new Set<string>();
+      let pageToken: string | undefined;
+      for (let page = 0; page < MAX_BACKUP_PAGES; page += 1) {
+        const request = { parent: `projects/${project}`, filter: finalBackupsFilter(instance), ...(pageToken === undefined ? {} : { pageToken }) };
+        // One page per call (each under its own deadline): gax would otherwise walk every page
+        // inside one promise and hand back only the items.
+        const [, , raw] = await call(what, () => backups.listBackups(request, { ...callOptions, autoPaginate: false }));
+        const answer: IListBackupsResponse = raw ?? {};
+        for (const backup of answer.backups ?? []) {
+          const mapped = toSqlFinalBackup(what, backup);
+          if (mapped.instance === instance && mapped.type === 'FINAL') found.push(mapped);
+        }
+        pageToken = optionalString(answer.nextPageToken);
+        if (pageToken === undefined) return found;
+        if (seen.has(pageToken)) throw malformedAnswer(what, 'nextPageToken', 'repeats an earlier page token', pageToken);
+        seen.add(pageToken);
+      }
+      throw new ControlPlaneError('internal', `${what}: more than ${MAX_BACKUP_PAGES} pages`, { retryable: false, details: { what } });
     },
 
     async getOperation(project, operation) {
@@ -371,7 +457,7 @@ export function createCloudSqlAdapter(options: CloudSqlAdapterOptions = {}): Clo
     },
 
     async close() {
-      await Promise.all([backupRuns.close(), instances.close(), operations.close()]);
+      await Promise.all([backupRuns.close(), backups.close(), instances.close(), operations.close()]);
     },
   };
 }

@@ -129,6 +129,11 @@ function wrapTransaction(firestore: Firestore, tx: Transaction, checkDeadline: (
       const query = await buildQuery(firestore, spec, (path) => tx.get(doc(path)), true);
       return storedDocuments<T>(await tx.get(query));
     },
+    async count(spec: Omit<QuerySpec, 'orderBy' | 'limit' | 'startAfterId'>): Promise<number> {
+      checkDeadline();
+      const query = await buildQuery(firestore, spec, (path) => tx.get(doc(path)), false);
+      return (await tx.get(query.count())).data().count;
+    },
     create(path: string, data: object): void {
       tx.create(doc(path), data);
     },

@@ -5,11 +5,15 @@
  * every insert makes a new run, a running operation makes other mutations answer 409, and
  * deleting an instance takes its ordinary backups with it.
  *
- * FINAL backups: the real API keeps the final backup of a deleted instance as a
- * `projects/{p}/backups/{id}` resource. Here it stays a backup run of type FINAL:
- * `listBackupRuns` and `getBackupRun` on the name of a deleted instance answer its FINAL
- * runs (and only those) until their retention has passed by the clock; while an instance of
- * that name exists again, its listing holds its own runs and those retained FINAL runs.
+ * FINAL backups: as on the real API, the final backup a delete takes is a Backup resource
+ * `projects/{p}/backups/{id}` of the project, answered by `listFinalBackups` (the Backups API's
+ * list on the project, filtered to one instance and type FINAL): while the delete runs, then
+ * after the instance is gone until its retention (counted from the deletion) has passed by
+ * the clock. Inside, it is kept as the run the delete started; while the instance still
+ * exists (during its delete) that run is also among its backup runs, but once the instance
+ * is gone `listBackupRuns` answers 404 and `getBackupRun` nothing, as backupRuns.* on a
+ * deleted instance do, and `restoreBackup` cannot name it by run id (the real API restores a
+ * final backup by its Backup name, which this port does not offer yet).
  */
 import { randomUUID } from 'node:crypto';
 import { ControlPlaneError } from '../errors.js';
@@ -20,6 +24,8 @@ import type {
   SqlBackupConfiguration,
   SqlBackupRun,
   SqlBackupRunStatus,
+  SqlBackupState,
+  SqlFinalBackup,
   SqlInstance,
   SqlInstanceSpec,
   SqlOperation,
@@ -133,10 +139,11 @@ interface RunRecord {
   retainDays?: number | undefined;
 }
 
-/** A FINAL run of an instance that is gone, kept until its retention ends. */
+/** A FINAL run of an instance that is gone, kept as a final Backup until its retention ends. */
 interface RetainedRun {
   run: RunRecord;
   instance: string;
+  deletedAt: number;
   expiresAt: number;
 }
 
@@ -170,6 +177,29 @@ const STYLE: ServiceErrorStyle = { service: 'sqladmin', conflictCode: 'conflict'
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+/** How long a FINAL run outlives its instance. */
+function retentionMs(run: RunRecord): number {
+  return (run.retainDays ?? DEFAULT_FINAL_RETENTION_DAYS) * DAY_MS;
+}
+
+/** The Backup resource state of a run's status. */
+function backupStateOf(status: SqlBackupRunStatus): SqlBackupState {
+  switch (status) {
+    case 'ENQUEUED':
+    case 'OVERDUE':
+      return 'ENQUEUED';
+    case 'RUNNING':
+    case 'SUCCESSFUL':
+    case 'FAILED':
+    case 'DELETION_FAILED':
+      return status;
+    case 'DELETION_PENDING':
+      return 'DELETING';
+    default:
+      return 'SQL_BACKUP_STATE_UNSPECIFIED';
+  }
 }
 
 function keyOf(project: string, instance: string): string {
@@ -336,20 +366,16 @@ export class SimulatedCloudSql implements CloudSqlPort {
 
   listBackupRuns(project: string, instance: string, page: { pageToken?: string; maxResults?: number } = {}): Promise<Page<SqlBackupRun>> {
     return this.faults.call('listBackupRuns', keyOf(project, instance), () => {
-      const record = this.live(project, instance);
-      const retained = this.retainedRuns(project, instance);
-      if (record === undefined && retained.length === 0) throw this.notFound(project, instance);
-      const entries = [
-        ...[...(record?.runs.values() ?? [])].map((run) => ({ run, instance })),
-        ...retained.map((kept) => ({ run: kept.run, instance: kept.instance })),
-      ];
+      // A deleted instance has no backup runs to list: the real API answers 404 (its final
+      // backup is a Backup resource of the project: listFinalBackups).
+      const record = this.require(project, instance);
       const result = pageOf(
-        entries,
-        (entry) => [-entry.run.enqueuedAt, -entry.run.seq],
+        [...record.runs.values()],
+        (run) => [-run.enqueuedAt, -run.seq],
         { service: STYLE.service, scope: `backupRuns:${keyOf(project, instance)}`, defaultSize: SQL_DEFAULT_PAGE_SIZE, maxSize: SQL_MAX_PAGE_SIZE },
         { pageToken: page.pageToken, size: page.maxResults },
       );
-      return { ...result, items: result.items.map((entry) => this.toBackupRun(entry.instance, entry.run)) };
+      return { ...result, items: result.items.map((run) => this.toBackupRun(instance, run)) };
     });
   }
 
@@ -357,6 +383,22 @@ export class SimulatedCloudSql implements CloudSqlPort {
     return this.faults.call('getBackupRun', keyOf(project, instance), () => {
       const found = this.findRun(project, instance, id);
       return found === undefined ? undefined : this.toBackupRun(instance, found);
+    });
+  }
+
+  listFinalBackups(project: string, instance: string): Promise<SqlFinalBackup[]> {
+    return this.faults.call('listFinalBackups', keyOf(project, instance), () => {
+      const record = this.live(project, instance);
+      const entries: Array<{ run: RunRecord; deletedAt?: number | undefined; expiresAt?: number | undefined }> = [
+        ...this.retainedRuns(project, instance).map((kept) => ({ run: kept.run, deletedAt: kept.deletedAt, expiresAt: kept.expiresAt })),
+        // The final run of a delete still under way (and a failed one, which kept the instance).
+        ...[...(record?.runs.values() ?? [])]
+          .filter((run) => run.type === 'FINAL')
+          .map((run) => ({ run, expiresAt: record?.goneAt === undefined ? undefined : record.goneAt + retentionMs(run) })),
+      ];
+      return entries
+        .sort((a, b) => b.run.enqueuedAt - a.run.enqueuedAt || b.run.seq - a.run.seq)
+        .map((entry) => this.toFinalBackup(project, instance, entry.run, entry));
     });
   }
 
@@ -564,7 +606,7 @@ export class SimulatedCloudSql implements CloudSqlPort {
     const kept = this.retained.get(key) ?? [];
     for (const run of record.runs.values()) {
       if (run.type !== 'FINAL' || this.runStatus(run) !== 'SUCCESSFUL') continue;
-      kept.push({ run, instance: record.instance.name, expiresAt: goneAt + (run.retainDays ?? DEFAULT_FINAL_RETENTION_DAYS) * DAY_MS });
+      kept.push({ run, instance: record.instance.name, deletedAt: goneAt, expiresAt: goneAt + retentionMs(run) });
     }
     if (kept.length > 0) this.retained.set(key, kept);
     this.instances.delete(key);
@@ -593,8 +635,9 @@ export class SimulatedCloudSql implements CloudSqlPort {
     return kept;
   }
 
+  /** A run of an existing instance: the runs of a deleted one cannot be read by id any more. */
   private findRun(project: string, instance: string, id: string): RunRecord | undefined {
-    return this.live(project, instance)?.runs.get(id) ?? this.retainedRuns(project, instance).find((kept) => kept.run.id === id)?.run;
+    return this.live(project, instance)?.runs.get(id);
   }
 
   private notFound(project: string, instance: string): ControlPlaneError {
@@ -737,6 +780,26 @@ export class SimulatedCloudSql implements CloudSqlPort {
   private runStatus(run: RunRecord): SqlBackupRunStatus {
     const now = this.now();
     return run.fixedStatus ?? (now < run.startAt ? 'ENQUEUED' : now < run.endAt ? 'RUNNING' : run.outcome);
+  }
+
+  private toFinalBackup(project: string, instance: string, run: RunRecord, when: { deletedAt?: number | undefined; expiresAt?: number | undefined }): SqlFinalBackup {
+    const status = this.runStatus(run);
+    const started = status !== 'ENQUEUED' && status !== 'SQL_BACKUP_RUN_STATUS_UNSPECIFIED';
+    const succeeded = status === 'SUCCESSFUL';
+    return {
+      name: `projects/${project}/backups/${run.id}`,
+      instance,
+      ...(run.description === undefined ? {} : { description: run.description }),
+      state: backupStateOf(status),
+      type: 'FINAL',
+      backupKind: 'SNAPSHOT',
+      ...(run.location === undefined ? {} : { location: run.location }),
+      ...(started ? { backupInterval: { startTime: iso(run.startAt), ...(succeeded ? { endTime: iso(run.endAt) } : {}) } } : {}),
+      ...(when.expiresAt === undefined ? {} : { expiryTime: iso(when.expiresAt) }),
+      ...(when.deletedAt === undefined ? {} : { instanceDeletionTime: iso(when.deletedAt) }),
+      databaseVersion: run.databaseVersion,
+      ...(status === 'FAILED' ? { error: { code: 'BACKUP_FAILED', message: run.failure ?? 'backup failed' } } : {}),
+    };
   }
 
   private toBackupRun(instance: string, run: RunRecord): SqlBackupRun {

@@ -32,6 +32,11 @@ async function sqlRuns(inst: InstanceRecord) {
   return (await f.fleet.cloudSql.listBackupRuns(inst.resources.project, inst.resources.sqlInstance).catch(() => ({ items: [] }))).items;
 }
 
+/** The final backups of the instance: Backup resources of its project, as on Cloud SQL. */
+async function sqlFinalBackups(inst: InstanceRecord) {
+  return f.fleet.cloudSql.listFinalBackups(inst.resources.project, inst.resources.sqlInstance);
+}
+
 async function gkeBackups(plan: string) {
   return (await f.fleet.gkeBackup.listBackups(plan).catch(() => ({ items: [] }))).items;
 }
@@ -207,8 +212,13 @@ describe('delete', () => {
     expect(await f.fleet.cloudSql.getInstance(inst.resources.project, inst.resources.sqlInstance)).toBeUndefined();
     expect(await gkeBackups(inst.resources.backupPlan)).toHaveLength(0);
     // The final ones remain.
-    const finalRun = String(op.result?.['final-sql-backup-and-delete.finalBackupRunId']);
-    expect((await sqlRuns(inst)).filter((r) => r.type === 'FINAL').map((r) => r.id)).toEqual([finalRun]);
+    const finalSql = String(op.result?.['final-sql-backup-and-delete.finalBackup']);
+    expect(finalSql).toMatch(new RegExp(`^projects/${inst.resources.project}/backups/`));
+    const finals = await sqlFinalBackups(inst);
+    expect(finals.map((b) => b.name)).toEqual([finalSql]);
+    expect(finals[0]).toMatchObject({ type: 'FINAL', state: 'SUCCESSFUL', instance: inst.resources.sqlInstance, description: `mi:${op.id}:final-sql-backup-and-delete` });
+    // Like the real API: the deleted instance has no backup runs left to list.
+    await expect(f.fleet.cloudSql.listBackupRuns(inst.resources.project, inst.resources.sqlInstance)).rejects.toMatchObject({ code: 'not-found' });
     const finalGke = String(op.result?.['final-gke-backup.gkeBackup']);
     expect(finalGke).toMatch(/^projects\/mi-central-backups\//);
     expect((await f.fleet.gkeBackup.getBackup(finalGke))?.state).toBe('SUCCEEDED');
@@ -269,7 +279,8 @@ describe('delete', () => {
     f.fleet.executor.scriptOutcome({ instanceId: inst.id, action: 'destroy' }, 'failed', 'terraform destroy: state locked');
     const op = await run(f.command('instance.delete', inst.id, {}));
     expect(op).toMatchObject({ status: 'failed', failure: { step: 'destroy' } });
-    expect((await sqlRuns(inst)).filter((r) => r.type === 'FINAL')).toHaveLength(1);
+    expect((await sqlFinalBackups(inst)).map((b) => b.state)).toEqual(['SUCCESSFUL']);
+    expect(op.steps.find((s) => s.name === 'final-sql-backup-and-delete')?.handles.finalBackup).toBe((await sqlFinalBackups(inst))[0]?.name);
     expectReleased(await f.instance(inst.id), 'failed');
   });
 });

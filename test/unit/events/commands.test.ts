@@ -56,6 +56,14 @@ const VALID: ValidCase[] = [
   { type: 'instance.backup', label: 'a note', payload: { note: 'before the 5.5 migration' } },
   { type: 'instance.backup', label: 'a 500-character note', payload: { note: 'n'.repeat(500) } },
   { type: 'instance.backup', label: 'no note', payload: {} },
+  {
+    type: 'instance.module-apply',
+    label: 'a plan of one module at a merge commit',
+    payload: { module: 'networking', commit: 'b'.repeat(40), action: 'plan', applyId: 'cus-acme.networking.bbbbbbbbbbbb' },
+  },
+  { type: 'instance.module-apply', label: 'an apply', payload: { module: 'monitoring', commit: 'c'.repeat(40), action: 'apply', applyId: 'dev-a.monitoring.cccccccccccc' } },
+  { type: 'instance.remediate', label: 'drift of two controls', payload: { runId: 'verify-backups-20261126t0200z', controls: ['sql.point-in-time-recovery', 'gke.retention'] } },
+  { type: 'instance.restore-drill', label: 'a weekly drill', payload: { runId: 'restore-drill-20261123t0400z' } },
 ];
 
 const INVALID: InvalidCase[] = [
@@ -330,6 +338,37 @@ const INVALID: InvalidCase[] = [
     payload: { retentionDays: 30 },
     field: 'payload.retentionDays',
     message: 'payload.retentionDays: unexpected field',
+  },
+  // instance.module-apply
+  {
+    type: 'instance.module-apply',
+    label: 'with a short commit id',
+    payload: { module: 'networking', commit: 'abc1234', action: 'plan', applyId: 'cus-acme.networking.abc1234' },
+    field: 'payload.commit',
+    message: 'payload.commit: expected a full commit id',
+  },
+  {
+    type: 'instance.module-apply',
+    label: 'with an action the executor does not take here',
+    payload: { module: 'networking', commit: 'b'.repeat(40), action: 'destroy', applyId: 'cus-acme.networking.bbbbbbbbbbbb' },
+    field: 'payload.action',
+    message: 'payload.action: expected "plan" or "apply"',
+  },
+  // instance.remediate
+  {
+    type: 'instance.remediate',
+    label: 'with nothing to fix',
+    payload: { runId: 'verify-backups-20261126t0200z', controls: [] },
+    field: 'payload.controls',
+    message: 'payload.controls: expected at least one control',
+  },
+  // instance.restore-drill
+  {
+    type: 'instance.restore-drill',
+    label: 'with a run id that is not one',
+    payload: { runId: 'Run 1' },
+    field: 'payload.runId',
+    message: 'payload.runId: expected a compliance run id',
   },
 ];
 

@@ -50,6 +50,9 @@ export const VALID_PAYLOADS: { [K in LifecycleCommandType]: () => Record<string,
   'instance.delete': () => ({ confirmSlug: 'acme' }),
   'instance.disaster-recovery': () => ({ targetRegion: 'us-east4' }),
   'instance.backup': () => ({ note: 'before the 5.5 migration' }),
+  'instance.module-apply': () => ({ module: 'networking', commit: 'a'.repeat(40), action: 'plan', applyId: 'src-1a2b3c4d.networking.aaaaaaaaaaaa' }),
+  'instance.remediate': () => ({ runId: 'verify-backups-20261126t0200z', controls: ['sql.point-in-time-recovery'] }),
+  'instance.restore-drill': () => ({ runId: 'restore-drill-20261123t0400z' }),
 };
 
 /** A valid envelope of a lifecycle command, as plain JSON data. */

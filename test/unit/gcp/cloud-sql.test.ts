@@ -573,3 +573,125 @@ describe('Cloud SQL adapter: lifecycle errors', () => {
     expect(error.message).toContain('already exists');
   });
 });
+
+// A final backup as the Backups API answers it (REST Resource: Backups, Backup):
+// https://cloud.google.com/sql/docs/postgres/admin-api/rest/v1/Backups
+const FINAL_BACKUP = {
+  name: `projects/${PROJECT}/backups/1764151262000`,
+  kind: 'sql#backup',
+  selfLink: `https://sqladmin.googleapis.com/v1/projects/${PROJECT}/backups/1764151262000`,
+  type: 'FINAL',
+  description: 'mi:op-7f3a:final-sql-backup-and-delete',
+  instance: INSTANCE,
+  location: 'us',
+  backupInterval: { startTime: '2026-11-26T10:01:02.123456Z', endTime: '2026-11-26T10:03:40Z' },
+  state: 'SUCCESSFUL',
+  backupKind: 'SNAPSHOT',
+  timeZone: '',
+  expiryTime: '2026-12-26T10:05:00Z',
+  databaseVersion: 'POSTGRES_15',
+  maxChargeableBytes: '2147483648',
+  instanceDeletionTime: '2026-11-26T10:05:00Z',
+  satisfiesPzs: false,
+};
+
+const FINAL_BACKUP_PORT = {
+  name: `projects/${PROJECT}/backups/1764151262000`,
+  instance: INSTANCE,
+  description: 'mi:op-7f3a:final-sql-backup-and-delete',
+  state: 'SUCCESSFUL',
+  type: 'FINAL',
+  backupKind: 'SNAPSHOT',
+  location: 'us',
+  backupInterval: { startTime: '2026-11-26T10:01:02.123Z', endTime: '2026-11-26T10:03:40.000Z' },
+  expiryTime: '2026-12-26T10:05:00.000Z',
+  instanceDeletionTime: '2026-11-26T10:05:00.000Z',
+  databaseVersion: 'POSTGRES_15',
+};
+
+describe('Cloud SQL adapter: final backups (Backups API)', () => {
+  it('lists with GET /v1/projects/P/backups and the documented filter, and maps the Backup resource', async () => {
+    api.answer({ status: 200, body: { backups: [FINAL_BACKUP] } });
+    const finals = await sql.listFinalBackups(PROJECT, INSTANCE);
+    expect(api.requests).toHaveLength(1);
+    const [request] = api.requests;
+    expect(request?.method).toBe('GET');
+    expect(request?.path).toBe(`/v1/projects/${PROJECT}/backups`);
+    expect(request?.query).toEqual({ filter: `instance:${INSTANCE} AND type:FINAL`, $alt: 'json;enum-encoding=int' });
+    expect(request?.body).toBeUndefined();
+    expect(request?.headers.authorization).toBeUndefined();
+    expect(finals).toEqual([FINAL_BACKUP_PORT]);
+  });
+
+  it('reads every page with pageToken, keeping the same filter, and keeps only this instance and type FINAL', async () => {
+    const other = { ...FINAL_BACKUP, name: `projects/${PROJECT}/backups/2`, instance: `${INSTANCE}-old` };
+    const automated = { ...FINAL_BACKUP, name: `projects/${PROJECT}/backups/3`, type: 'AUTOMATED' };
+    const running = { ...FINAL_BACKUP, name: `projects/${PROJECT}/backups/4`, state: 'RUNNING', backupInterval: { startTime: '2026-11-27T10:00:00Z' } };
+    api.answer((request) =>
+      request.query.pageToken === 'page-2'
+        ? { status: 200, body: { backups: [running] } }
+        : { status: 200, body: { backups: [FINAL_BACKUP, other, automated], nextPageToken: 'page-2' } },
+    );
+    const finals = await sql.listFinalBackups(PROJECT, INSTANCE);
+    expect(api.requests.map((r) => r.query)).toEqual([
+      { filter: `instance:${INSTANCE} AND type:FINAL`, $alt: 'json;enum-encoding=int' },
+      { filter: `instance:${INSTANCE} AND type:FINAL`, pageToken: 'page-2', $alt: 'json;enum-encoding=int' },
+    ]);
+    expect(finals.map((b) => [b.name, b.state])).toEqual([
+      [FINAL_BACKUP.name, 'SUCCESSFUL'],
+      [running.name, 'RUNNING'],
+    ]);
+    expect(finals[1]?.backupInterval).toEqual({ startTime: '2026-11-27T10:00:00.000Z' });
+  });
+
+  it('answers an empty list for a project without final backups', async () => {
+    api.answer({ status: 200, body: {} });
+    await expect(sql.listFinalBackups(PROJECT, INSTANCE)).resolves.toEqual([]);
+  });
+
+  it('maps enums answered as numbers, and a failed backup with its error', async () => {
+    api.answer({
+      status: 200,
+      body: { backups: [{ ...FINAL_BACKUP, type: 3, state: 3, backupKind: 2, error: { kind: 'sql#operationError', code: 'INTERNAL_ERROR', message: 'boom' } }] },
+    });
+    const [final] = await sql.listFinalBackups(PROJECT, INSTANCE);
+    expect(final).toMatchObject({ type: 'FINAL', state: 'FAILED', backupKind: 'PHYSICAL', error: { code: 'INTERNAL_ERROR', message: 'boom' } });
+  });
+
+  it('names the field of a Backup that breaks the reference', async () => {
+    api.answer({ status: 200, body: { backups: [{ ...FINAL_BACKUP, name: '1764151262000' }] } });
+    const error = await failure(sql.listFinalBackups(PROJECT, INSTANCE));
+    expect(error.retryable).toBe(false);
+    expect(error.details.field).toBe('name');
+  });
+
+  it('refuses a page token that comes back again instead of looping', async () => {
+    api.answer({ status: 200, body: { backups: [], nextPageToken: 'same' } });
+    const error = await failure(sql.listFinalBackups(PROJECT, INSTANCE));
+    expect(error.details.field).toBe('nextPageToken');
+    expect(api.requests).toHaveLength(2);
+  });
+
+  it.each([
+    [404, 'NOT_FOUND', 'not-found', false],
+    [503, 'UNAVAILABLE', 'unavailable', true],
+    [429, 'RESOURCE_EXHAUSTED', 'rate-limited', true],
+  ] as const)('maps HTTP %i %s to %s (retryable: %s), once', async (http, status, code, retryable) => {
+    api.answer(googleError(http, status, `answered ${status}`));
+    const error = await failure(sql.listFinalBackups(PROJECT, INSTANCE));
+    expect(error.code).toBe(code);
+    expect(error.retryable).toBe(retryable);
+    expect(error.details.httpStatus).toBe(http);
+    expect(api.requests).toHaveLength(1);
+  });
+
+  it('fails retryably within its deadline when the service does not answer', async () => {
+    api.answer({ status: 200, hang: true });
+    const hung = createCloudSqlAdapter({ endpoint: { url: api.url }, deadlineMs: 300 });
+    const started = Date.now();
+    const error = await failure(hung.listFinalBackups(PROJECT, INSTANCE));
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(error.code).toBe('deadline-exceeded');
+    await hung.close();
+  });
+});

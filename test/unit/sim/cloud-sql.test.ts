@@ -265,21 +265,74 @@ describe('simulated Cloud SQL: deleting with a final backup', () => {
     expect(await sql.getInstance(P, I)).toBeUndefined();
     expect((await sql.getOperation(P, deletion.name))?.status).toBe('DONE');
 
-    const left = (await sql.listBackupRuns(P, I)).items;
-    expect(left).toHaveLength(1);
-    expect(left[0]).toMatchObject({ type: 'FINAL', status: 'SUCCESSFUL', description: 'mi:op-9:final', instance: I });
+    // Like the real API: the deleted instance has no backup runs to list or read...
+    await expect(sql.listBackupRuns(P, I)).rejects.toMatchObject({ code: 'not-found', details: { httpStatus: 404 } });
     expect(await sql.getBackupRun(P, I, onDemand)).toBeUndefined();
     expect(await sql.getBackupRun(P, I, automated ?? '')).toBeUndefined();
-    expect(await sql.getBackupRun(P, I, left[0]?.id ?? '')).toMatchObject({ type: 'FINAL' });
+    expect(await sql.getBackupRun(P, I, pending?.id ?? '')).toBeUndefined();
+    // ...and its final backup is a Backup resource of the project.
+    const deletedAt = clock.now();
+    expect(await sql.listFinalBackups(P, I)).toEqual([
+      {
+        name: `projects/${P}/backups/${pending?.id}`,
+        instance: I,
+        description: 'mi:op-9:final',
+        state: 'SUCCESSFUL',
+        type: 'FINAL',
+        backupKind: 'SNAPSHOT',
+        location: 'us',
+        backupInterval: {
+          startTime: new Date(deletedAt.getTime() - BACKUP_MS - DEFAULT_SQL_DURATIONS.deleteMs + DEFAULT_SQL_DURATIONS.backupEnqueuedMs).toISOString(),
+          endTime: new Date(deletedAt.getTime() - DEFAULT_SQL_DURATIONS.deleteMs).toISOString(),
+        },
+        expiryTime: new Date(deletedAt.getTime() + 30 * DAY_MS).toISOString(),
+        instanceDeletionTime: deletedAt.toISOString(),
+        databaseVersion: 'POSTGRES_16',
+      },
+    ]);
+    // Filtered to the instance: another instance of the project has none.
+    expect(await sql.listFinalBackups(P, 'other-db')).toEqual([]);
+  });
+
+  it('lists the final backup while the delete takes it: ENQUEUED, RUNNING, then SUCCESSFUL', async () => {
+    const { clock, sql } = setup();
+    await sql.deleteInstance(P, I, { finalBackup: { retentionDays: 7, description: 'mi:op-3:final' } });
+    const states: string[] = [];
+    for (const step of [0, DEFAULT_SQL_DURATIONS.backupEnqueuedMs, DEFAULT_SQL_DURATIONS.backupRunMs]) {
+      clock.advance(step);
+      const finals = await sql.listFinalBackups(P, I);
+      expect(finals).toHaveLength(1);
+      expect(finals[0]).toMatchObject({ type: 'FINAL', description: 'mi:op-3:final', instance: I });
+      states.push(finals[0]?.state ?? '');
+    }
+    expect(states).toEqual(['ENQUEUED', 'RUNNING', 'SUCCESSFUL']);
+    // The instance is still being deleted: expiry is counted from when the deletion ends.
+    expect((await sql.listFinalBackups(P, I))[0]?.expiryTime).toBe(new Date(clock.now().getTime() + DEFAULT_SQL_DURATIONS.deleteMs + 7 * DAY_MS).toISOString());
+  });
+
+  it('keeps the final backups of an instance name apart from the new instance of that name', async () => {
+    const { clock, sql } = setup();
+    await sql.deleteInstance(P, I, { finalBackup: { retentionDays: 30, description: 'first' } });
+    clock.advance(BACKUP_MS + DEFAULT_SQL_DURATIONS.deleteMs);
+    await sql.insertInstance(P, spec(I));
+    clock.advance(QUEUED_MS + DEFAULT_SQL_DURATIONS.createMs);
+    // The new instance's runs do not include the old final backup.
+    expect((await sql.listBackupRuns(P, I)).items).toEqual([]);
+    clock.advance(DAY_MS);
+    await sql.deleteInstance(P, I, { finalBackup: { retentionDays: 30, description: 'second' } });
+    clock.advance(BACKUP_MS + DEFAULT_SQL_DURATIONS.deleteMs);
+    expect((await sql.listFinalBackups(P, I)).map((b) => b.description)).toEqual(['second', 'first']);
   });
 
   it('keeps a final backup only for its retention days after the deletion', async () => {
     const { clock, sql } = setup();
     await sql.deleteInstance(P, I, { finalBackup: { retentionDays: 2, description: 'final' } });
     clock.advance(BACKUP_MS + DEFAULT_SQL_DURATIONS.deleteMs);
-    expect((await sql.listBackupRuns(P, I)).items).toHaveLength(1);
-    clock.advance(2 * DAY_MS);
-    await expect(sql.listBackupRuns(P, I)).rejects.toMatchObject({ code: 'not-found', details: { httpStatus: 404 } });
+    expect(await sql.listFinalBackups(P, I)).toHaveLength(1);
+    clock.advance(2 * DAY_MS - 1);
+    expect(await sql.listFinalBackups(P, I)).toHaveLength(1);
+    clock.advance(1);
+    expect(await sql.listFinalBackups(P, I)).toEqual([]);
   });
 
   it('fails the delete and keeps the instance when its final backup fails', async () => {
@@ -289,6 +342,18 @@ describe('simulated Cloud SQL: deleting with a final backup', () => {
     clock.advance(BACKUP_MS + DEFAULT_SQL_DURATIONS.deleteMs);
     expect(await sql.getInstance(P, I)).toMatchObject({ state: 'RUNNABLE' });
     expect((await sql.getOperation(P, deletion.name))?.error?.errors[0]?.message).toBe('snapshot quota');
+    expect(await sql.listFinalBackups(P, I)).toEqual([
+      expect.objectContaining({ state: 'FAILED', type: 'FINAL', error: { code: 'BACKUP_FAILED', message: 'snapshot quota' } }),
+    ]);
+    expect((await sql.listFinalBackups(P, I))[0]?.expiryTime).toBeUndefined();
+  });
+
+  it('answers listFinalBackups through the fault injector like every other method', async () => {
+    const { sql } = setup();
+    sql.faults.inject({ method: 'listFinalBackups', error: { httpStatus: 503 } });
+    await expect(sql.listFinalBackups(P, I)).rejects.toMatchObject({ code: 'unavailable', retryable: true });
+    await expect(sql.listFinalBackups(P, I)).resolves.toEqual([]);
+    expect(sql.calls('listFinalBackups')).toBe(2);
   });
 
   it('refuses a final backup retention outside 1-365 days with a 400', async () => {
@@ -318,14 +383,18 @@ describe('simulated Cloud SQL: restore, clone, insert, patch', () => {
     expect(sql.restoredFrom('mi-recovery', 'target-db')).toEqual({ ...source, at: clock.now().toISOString() });
   });
 
-  it('restores the final backup of a deleted instance', async () => {
+  it('cannot restore the final backup of a deleted instance by a backup run id (the real API restores it by its Backup name)', async () => {
     const { clock, sql } = setup();
     await sql.deleteInstance(P, I, { finalBackup: { retentionDays: 30, description: 'final' } });
     clock.advance(BACKUP_MS + DEFAULT_SQL_DURATIONS.deleteMs);
-    const [final] = (await sql.listBackupRuns(P, I)).items;
+    const [final] = await sql.listFinalBackups(P, I);
+    const runId = final?.name.split('/').pop() ?? '';
     await sql.insertInstance(P, spec(I));
     clock.advance(QUEUED_MS + DEFAULT_SQL_DURATIONS.createMs);
-    await expect(sql.restoreBackup(P, I, { project: P, instance: I, backupRunId: final?.id ?? '' })).resolves.toMatchObject({ status: 'PENDING' });
+    await expect(sql.restoreBackup(P, I, { project: P, instance: I, backupRunId: runId })).rejects.toMatchObject({
+      code: 'not-found',
+      details: { httpStatus: 404 },
+    });
   });
 
   it('refuses a restore from a missing run (404) or from a run that did not succeed (400)', async () => {
@@ -462,8 +531,10 @@ describe('simulated Cloud SQL: restore, clone, insert, patch', () => {
     expect(await sql.getInstance(P, I)).toBeUndefined();
     expect(await sql.getInstance(P, 'second-db')).toBeUndefined();
     expect(await sql.getInstance('mi-other', I)).toBeDefined();
-    expect((await sql.listBackupRuns(P, I)).items.map((run) => run.type)).toEqual(['FINAL']);
-    clock.advance(31 * DAY_MS);
     await expect(sql.listBackupRuns(P, I)).rejects.toMatchObject({ code: 'not-found' });
+    expect((await sql.listFinalBackups(P, I)).map((b) => [b.type, b.state])).toEqual([['FINAL', 'SUCCESSFUL']]);
+    expect(await sql.listFinalBackups(P, 'second-db')).toEqual([]);
+    clock.advance(31 * DAY_MS);
+    expect(await sql.listFinalBackups(P, I)).toEqual([]);
   });
 });

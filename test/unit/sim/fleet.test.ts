@@ -106,7 +106,10 @@ describe('simulated fleet', () => {
     await fleet.executor.requestRun(run('destroy', 'acme', { project: acme.project }));
     clock.advance(1_000);
     await fleet.executor.finishDue();
-    expect((await fleet.cloudSql.listBackupRuns(acme.project, acme.sqlInstance)).items.map((r) => r.type)).toEqual(['FINAL']);
+    await expect(fleet.cloudSql.listBackupRuns(acme.project, acme.sqlInstance)).rejects.toMatchObject({ code: 'not-found' });
+    expect((await fleet.cloudSql.listFinalBackups(acme.project, acme.sqlInstance)).map((b) => [b.type, b.state, b.description])).toEqual([
+      ['FINAL', 'SUCCESSFUL', 'final'],
+    ]);
   });
 
   it('leaves the world alone when world effects are turned off', async () => {

@@ -29,17 +29,19 @@ describe('simulated Cloud Scheduler', () => {
   it('shows a paused job, a deleted job and a failed last attempt', async () => {
     const { clock, scheduler } = setup();
     const name = `${PARENT}/jobs/reconcile`;
+    const job = async () => (await scheduler.listJobs(PARENT)).items.find((j) => j.name === name);
     scheduler.pauseJob(name);
-    expect((await scheduler.listJobs(PARENT)).items[0]?.state).toBe('PAUSED');
+    expect((await job())?.state).toBe('PAUSED');
     scheduler.resumeJob(name);
     scheduler.setLastAttempt(name, { code: 7, message: 'PERMISSION_DENIED' });
-    expect((await scheduler.listJobs(PARENT)).items[0]).toMatchObject({
+    expect(await job()).toMatchObject({
       state: 'ENABLED',
       lastAttemptTime: clock.now().toISOString(),
       status: { code: 7 },
     });
     scheduler.deleteJob(name);
-    expect((await scheduler.listJobs(PARENT)).items).toEqual([]);
+    expect(await job()).toBeUndefined();
+    expect((await scheduler.listJobs(PARENT)).items).toHaveLength(SCHEDULES.length - 1);
   });
 
   it('lists jobs in pages, each job exactly once, and none of another location', async () => {

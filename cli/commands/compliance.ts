@@ -1,0 +1,134 @@
+/**
+ * `mi compliance run` (a verify-backups run now, through the complianceSchedule function) and
+ * `mi compliance report` (per control, the instances checked, each failure with its evidence,
+ * the 30-day trend; Markdown, JSON or HTML); and `mi instance extend`, which moves a dev
+ * instance's expiry with an audit record of who and why.
+ */
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { manualRunId } from '../../shared/domain/compliance/run-key.js';
+import { buildReport, compliancePaths, extendExpiry, findRun, renderReport, summarizeRun, type ComplianceRun } from '../../shared/compliance/index.js';
+import { ControlPlaneError } from '../../shared/errors.js';
+import { instanceIdSchema, makeEnvelope } from '../../shared/events/index.js';
+import { systemClock } from '../../shared/ports.js';
+import { TOPICS } from '../../shared/topology.js';
+import { DEFAULT_POLL_INTERVAL_MS, DEFAULT_REASON, EXIT } from '../config.js';
+import type { CliContext } from '../context.js';
+import { CliError, refused } from '../errors.js';
+import { durationSchema, parseFlags, reasonSchema } from '../flags.js';
+import { line, printJson } from '../output.js';
+
+const LABELS = { run: '--run', date: '--date', format: '--format', timeout: '--timeout', hours: '--hours', reason: '--reason', instance: '<instance>', schedule: '--schedule' };
+
+const runFlags = z.object({
+  schedule: z.enum(['verify-backups', 'check-retention', 'compliance-report', 'restore-drill'], { error: 'expected verify-backups, check-retention, compliance-report or restore-drill' }).default('verify-backups'),
+  wait: z.boolean().optional(),
+  timeout: durationSchema.default(10 * 60_000),
+  format: z.enum(['md', 'json', 'html'], { error: 'expected md, json or html' }).default('md'),
+  json: z.boolean().optional(),
+});
+
+const reportFlags = z.object({
+  run: z.string().regex(/^[a-z][a-z0-9-]{2,80}$/, { error: 'expected a run id such as verify-backups-20261126t0200z' }).optional(),
+  date: z.iso.date({ error: 'expected a date such as 2026-11-26' }).optional(),
+  format: z.enum(['md', 'json', 'html'], { error: 'expected md, json or html' }).default('md'),
+});
+
+const extendFlags = z.object({
+  instance: instanceIdSchema,
+  hours: z.coerce.number({ error: 'expected a number of hours' }).int({ error: 'expected a whole number of hours' }).min(1, { error: 'expected at least 1 hour' }).max(24 * 90, { error: 'expected at most 2160 hours (90 days)' }),
+  reason: reasonSchema.optional(),
+});
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Registers `mi compliance …` and `mi instance extend`. */
+export function registerComplianceCommands(program: Command, ctx: CliContext): void {
+  const compliance = program.command('compliance').description('scheduled compliance: backup verification, retention, drills, and the report an auditor reads');
+
+  compliance
+    .command('run')
+    .description('start a compliance run now (default: verify-backups over every instance); with --wait, print its report once every instance is checked')
+    .option('--schedule <name>', 'verify-backups, check-retention, compliance-report or restore-drill', 'verify-backups')
+    .option('--wait', 'wait until the run has a finding for every planned instance, then print the report')
+    .option('--timeout <duration>', 'with --wait: how long to wait (e.g. 90s, 10m)', '10m')
+    .option('--format <format>', 'with --wait: md, json or html', 'md')
+    .option('--json', 'print the run id and event as JSON')
+    .action(async (_options: unknown, command: Command) => {
+      const flags = parseFlags(runFlags, command.opts(), LABELS);
+      const backend = ctx.backend(command);
+      const envelope = makeEnvelope({ type: 'compliance.run-requested', payload: { schedule: flags.schedule }, actor: ctx.actor(), reason: DEFAULT_REASON });
+      const runId = manualRunId(flags.schedule, envelope.eventId);
+      await backend.bus.publish(TOPICS.compliance, envelope, { attributes: { schedule: flags.schedule } });
+      if (flags.json && !flags.wait) {
+        printJson(ctx.io.stdout, { runId, eventId: envelope.eventId, schedule: flags.schedule });
+        return;
+      }
+      if (!flags.wait) {
+        line(ctx.io.stdout, `asked for compliance run ${runId} (event ${envelope.eventId})`);
+        line(ctx.io.stdout, `mi compliance report --run ${runId}   # once its checks are in`);
+        return;
+      }
+      const started = Date.now();
+      const interval = ctx.io.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+      for (;;) {
+        const run = await backend.store.get<ComplianceRun>(compliancePaths.run(runId));
+        if (run?.status === 'done') {
+          if (flags.schedule !== 'verify-backups') {
+            printJson(ctx.io.stdout, run);
+            return;
+          }
+          const summary = await summarizeRun(backend.store, run, systemClock.now());
+          if (summary.complete && summary.schedules !== 'missing') {
+            const report = await buildReport(backend.store, run, systemClock.now());
+            ctx.io.stdout.write(renderReport(report, flags.json ? 'json' : flags.format));
+            ctx.exitCode = report.failures.length > 0 || summary.schedules !== 'pass' ? EXIT.failed : EXIT.ok;
+            return;
+          }
+        }
+        if (Date.now() - started > flags.timeout) {
+          throw new CliError(`compliance run ${runId} was not complete after ${Math.round(flags.timeout / 1000)} s; mi compliance report --run ${runId} shows where it is`, EXIT.timedOut);
+        }
+        await sleep(interval);
+      }
+    });
+
+  compliance
+    .command('report')
+    .description('the report of a verify-backups run: per control, instances checked, each failure with its evidence, the 30-day trend')
+    .option('--run <id>', 'the run (default: the latest)')
+    .option('--date <yyyy-mm-dd>', 'the latest run of that day (UTC)')
+    .option('--format <format>', 'md, json or html', 'md')
+    .action(async (_options: unknown, command: Command) => {
+      const flags = parseFlags(reportFlags, command.opts(), LABELS);
+      if (flags.run !== undefined && flags.date !== undefined) throw refused('give --run or --date, not both');
+      const store = ctx.backend(command).store;
+      const now = systemClock.now();
+      const run = await findRun(store, { ...(flags.run === undefined ? {} : { runId: flags.run }), ...(flags.date === undefined ? {} : { date: flags.date }) }, now);
+      if (run === undefined) throw refused(flags.run !== undefined ? `no compliance run ${flags.run}` : flags.date !== undefined ? `no verify-backups run on ${flags.date}` : 'no verify-backups run yet (mi compliance run starts one)');
+      if (run.schedule !== 'verify-backups') throw refused(`${run.runId} is a ${run.schedule} run: reports are of verify-backups runs`);
+      const report = await buildReport(store, run, now);
+      ctx.io.stdout.write(renderReport(report, flags.format));
+    });
+
+  const instance = program.commands.find((c) => c.name() === 'instance') ?? program.command('instance').description('query the fleet of managed instances');
+  instance
+    .command('extend')
+    .description("move a dev instance's expiry N hours on (from its expiry, or from now if it has passed); recorded in the audit trail")
+    .argument('<instance>', 'the dev instance id')
+    .requiredOption('--hours <n>', 'how many hours')
+    .option('--reason <text>', 'why (recorded in the audit trail)')
+    .action(async (id: string, _options: unknown, command: Command) => {
+      const flags = parseFlags(extendFlags, { ...command.opts(), instance: id }, LABELS);
+      try {
+        const result = await extendExpiry(
+          { store: ctx.backend(command).store, clock: systemClock },
+          { instanceId: flags.instance, hours: flags.hours, actor: ctx.actor(), reason: flags.reason ?? DEFAULT_REASON },
+        );
+        line(ctx.io.stdout, `${flags.instance} now expires ${result.after} (was ${result.before ?? 'no expiry'})`);
+      } catch (error) {
+        if (error instanceof ControlPlaneError && !error.retryable) throw refused(error.message, error);
+        throw error;
+      }
+    });
+}

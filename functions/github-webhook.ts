@@ -1,0 +1,31 @@
+/**
+ * `githubWebhook` (HTTP, reachable by GitHub without a Google identity): the signature over the
+ * body authenticates the delivery. Thin: the handler in shared/deployments/webhook.ts decides.
+ */
+import * as functions from '@google-cloud/functions-framework';
+import type { Request, Response } from '@google-cloud/functions-framework';
+import { handleGithubWebhook, type WebhookDeps } from '../shared/deployments/webhook.js';
+import { ControlPlaneError } from '../shared/errors.js';
+import { readWebhookEnvironment } from './deployments-production.js';
+import { webhook } from './deployments-wiring.js';
+
+/** The raw handler over an Express request: exported for tests. */
+export async function handleWebhookRequest(req: Request, res: Response, deps: WebhookDeps): Promise<void> {
+  let answer;
+  try {
+    answer = await handleGithubWebhook({ method: req.method, header: (name) => req.get(name), rawBody: req.rawBody }, deps);
+  } catch (error) {
+    // Firestore or Pub/Sub did not answer: GitHub may redeliver; nothing was recorded as handled.
+    if (error instanceof ControlPlaneError && error.retryable) {
+      res.status(503).set('Retry-After', '60').json({ error: error.code, message: 'the delivery could not be recorded; redeliver it' });
+      return;
+    }
+    throw error;
+  }
+  res.status(answer.status).set('Cache-Control', 'no-store').json(answer.body);
+}
+
+// In the cloud, an instance serving this function refuses to start without its secret.
+if (process.env.FUNCTION_TARGET === 'githubWebhook') readWebhookEnvironment(process.env);
+
+functions.http('githubWebhook', async (req, res) => handleWebhookRequest(req, res, await webhook()));

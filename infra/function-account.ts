@@ -1,0 +1,74 @@
+/**
+ * One service account per function, holding exactly the roles the topology lists for it.
+ */
+import * as gcp from '@pulumi/gcp';
+import * as pulumi from '@pulumi/pulumi';
+import type { FunctionDefinition, FunctionRole } from '../shared/topology.js';
+import { accountId, rolesOf, type SecretKind } from './model.js';
+
+export type Secrets = Readonly<Record<SecretKind, gcp.secretmanager.Secret>>;
+
+export interface FunctionAccountArgs {
+  fn: FunctionDefinition;
+  project: string;
+  /** Every topic of the program by name, for topic-scoped grants. */
+  topics: ReadonlyMap<string, gcp.pubsub.Topic>;
+  /** The secrets a grant may name (`on: 'webhookSecret'`, `on: 'githubTokenSecret'`). */
+  secrets: Secrets;
+  /** The folder holding the instances' projects; grants `on: 'instanceProjects'` need it. */
+  instancesFolder?: string;
+}
+
+/** A stable logical name for one grant, so reordering a function's roles renames nothing. */
+function grantName(grant: FunctionRole): string {
+  const role = grant.role.replace(/^roles\//, '').replace(/\./g, '-');
+  return grant.on === 'topic' ? `${role}-on-${grant.topic}` : `${role}-on-${grant.on}`;
+}
+
+export class FunctionAccount extends pulumi.ComponentResource {
+  readonly account: gcp.serviceaccount.Account;
+  readonly email: pulumi.Output<string>;
+  readonly member: pulumi.Output<string>;
+  /** Grants the program could not make because the instances folder is not configured. */
+  readonly ungranted: FunctionRole[] = [];
+
+  constructor(name: string, args: FunctionAccountArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('mi:infra:FunctionAccount', name, {}, opts);
+    const { fn, project } = args;
+    this.account = new gcp.serviceaccount.Account(
+      name,
+      { project, accountId: accountId('mi-fn', fn), displayName: `mi function ${fn.name}`, description: `Runs the ${fn.name} function, and nothing else` },
+      { parent: this },
+    );
+    this.email = this.account.email;
+    this.member = pulumi.interpolate`serviceAccount:${this.account.email}`;
+
+    for (const grant of rolesOf(fn)) {
+      const grantOpts = { parent: this };
+      const grantResource = `${name}-${grantName(grant)}`;
+      switch (grant.on) {
+        case 'project':
+          new gcp.projects.IAMMember(grantResource, { project, role: grant.role, member: this.member }, grantOpts);
+          break;
+        case 'topic': {
+          const topic = args.topics.get(grant.topic);
+          if (!topic) throw new Error(`function ${fn.name} is granted ${grant.role} on ${grant.topic}, which the program does not create`);
+          new gcp.pubsub.TopicIAMMember(grantResource, { project, topic: topic.name, role: grant.role, member: this.member }, grantOpts);
+          break;
+        }
+        case 'webhookSecret':
+        case 'githubTokenSecret':
+          new gcp.secretmanager.SecretIamMember(grantResource, { project, secretId: args.secrets[grant.on].secretId, role: grant.role, member: this.member }, grantOpts);
+          break;
+        case 'instanceProjects':
+          if (args.instancesFolder === undefined) {
+            this.ungranted.push(grant);
+          } else {
+            new gcp.folder.IAMMember(grantResource, { folder: args.instancesFolder, role: grant.role, member: this.member }, grantOpts);
+          }
+          break;
+      }
+    }
+    this.registerOutputs({ email: this.email });
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * The functions: one source archive for all of them, and a component per trigger family that
+ * groups a function with its account, its invoker binding and, for Pub/Sub, the push
+ * subscription the program owns (an Eventarc trigger's subscription cannot dead-letter).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as gcp from '@pulumi/gcp';
+import * as pulumi from '@pulumi/pulumi';
+import type { PushSubscription } from '../shared/topology.js';
+import { FunctionAccount, type FunctionAccountArgs, type Secrets } from './function-account.js';
+import { SECRET_ENV, accountId, deployedFunctionName, secretsOf, type HttpFunctionDefinition, type PubSubFunctionDefinition } from './model.js';
+
+/** The Cloud Functions runtime: Node.js 22 (the code also runs on 20 locally). */
+export const FUNCTIONS_RUNTIME = 'nodejs22';
+/** The compiled entry point inside the archive (`npm run build` compiles with rootDir "."). */
+export const ARCHIVE_MAIN = 'dist/functions/index.js';
+
+/** The package.json the functions are built from: the project's, pointing at the compiled entry, without scripts. */
+export function deployedPackageJson(sourceRoot: string): string {
+  const pkg = JSON.parse(readFileSync(join(sourceRoot, 'package.json'), 'utf8')) as Record<string, unknown>;
+  // Dependencies stay as they are so `npm ci` finds them in sync with the lockfile; the buildpack
+  // would run a `build` script (tsc is a dev dependency it does not install), so none is shipped.
+  const deployed: Record<string, unknown> = { ...pkg, main: ARCHIVE_MAIN };
+  delete deployed.scripts;
+  delete deployed.bin;
+  return `${JSON.stringify(deployed, null, 2)}\n`;
+}
+
+export interface FunctionSourceArgs {
+  project: string;
+  region: string;
+  sourceRoot: string;
+}
+
+/** One archive of the built code in a bucket; every function deploys from it. */
+export class FunctionSource extends pulumi.ComponentResource {
+  readonly bucket: gcp.storage.Bucket;
+  readonly object: gcp.storage.BucketObject;
+
+  constructor(name: string, args: FunctionSourceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('mi:infra:FunctionSource', name, {}, opts);
+    this.bucket = new gcp.storage.Bucket(
+      name,
+      { project: args.project, location: args.region, uniformBucketLevelAccess: true, publicAccessPrevention: 'enforced', forceDestroy: true },
+      { parent: this },
+    );
+    const archive = new pulumi.asset.AssetArchive({
+      dist: new pulumi.asset.FileArchive(join(args.sourceRoot, 'dist')),
+      'package.json': new pulumi.asset.StringAsset(deployedPackageJson(args.sourceRoot)),
+      'package-lock.json': new pulumi.asset.FileAsset(join(args.sourceRoot, 'package-lock.json')),
+    });
+    this.object = new gcp.storage.BucketObject(name, { bucket: this.bucket.name, name: 'functions-source.zip', source: archive }, { parent: this });
+    this.registerOutputs({ bucket: this.bucket.name });
+  }
+}
+
+/** What every function shares: where it runs, its code and its environment. */
+export interface FunctionContext {
+  project: string;
+  region: string;
+  source: FunctionSource;
+  /** The account Cloud Build uses to build the functions (never the default compute account). */
+  buildAccount: gcp.serviceaccount.Account;
+  /** Environment of every function. */
+  environment: Record<string, pulumi.Input<string>>;
+  /** Environment of particular functions, by topology name. */
+  environmentOf: Readonly<Record<string, Record<string, pulumi.Input<string>>>>;
+  topics: FunctionAccountArgs['topics'];
+  secrets: Secrets;
+  instancesFolder?: string;
+  /** `service-<number>@gcp-sa-pubsub.iam.gserviceaccount.com`, as a member. */
+  pubsubAgent: pulumi.Input<string>;
+}
+
+type AnyFunctionDefinition = PubSubFunctionDefinition | HttpFunctionDefinition;
+
+/** The function itself, running as its own account; shared by both components. */
+function cloudFunction(name: string, fn: AnyFunctionDefinition, account: FunctionAccount, ctx: FunctionContext, parent: pulumi.Resource): gcp.cloudfunctionsv2.Function {
+  const secretEnvironment = secretsOf(fn).map((kind) => ({ key: SECRET_ENV[kind], projectId: ctx.project, secret: ctx.secrets[kind].secretId, version: 'latest' }));
+  return new gcp.cloudfunctionsv2.Function(
+    name,
+    {
+      project: ctx.project,
+      location: ctx.region,
+      name: deployedFunctionName(fn),
+      description: fn.description,
+      buildConfig: {
+        runtime: FUNCTIONS_RUNTIME,
+        entryPoint: fn.name,
+        serviceAccount: ctx.buildAccount.id,
+        source: { storageSource: { bucket: ctx.source.bucket.name, object: ctx.source.object.name, generation: ctx.source.object.generation } },
+        // The archive holds compiled code: no npm scripts at build time.
+        environmentVariables: { GOOGLE_NODE_RUN_SCRIPTS: '' },
+      },
+      serviceConfig: {
+        serviceAccountEmail: account.email,
+        timeoutSeconds: fn.timeoutSeconds,
+        availableMemory: `${fn.memoryMb}M`,
+        maxInstanceCount: 20,
+        ingressSettings: 'ALLOW_ALL',
+        allTrafficOnLatestRevision: true,
+        environmentVariables: { ...ctx.environment, ...(ctx.environmentOf[fn.name] ?? {}) },
+        ...(secretEnvironment.length > 0 ? { secretEnvironmentVariables: secretEnvironment } : {}),
+      },
+    },
+    // The deploy checks the secret grant, and the first request should find the roles in place.
+    { parent, dependsOn: [account] },
+  );
+}
+
+export interface PubSubFunctionArgs {
+  fn: PubSubFunctionDefinition;
+  subscription: PushSubscription;
+  ctx: FunctionContext;
+}
+
+/**
+ * A Pub/Sub-driven function: its account, the function, an invoker account allowed to call it
+ * and nothing else, and the push subscription that feeds it with an OIDC token, a retry policy
+ * and a dead-letter topic (with the Pub/Sub service agent allowed to forward and acknowledge).
+ */
+export class PubSubFunction extends pulumi.ComponentResource {
+  readonly account: FunctionAccount;
+  readonly function: gcp.cloudfunctionsv2.Function;
+  readonly invoker: gcp.serviceaccount.Account;
+  readonly subscription: gcp.pubsub.Subscription;
+  readonly url: pulumi.Output<string>;
+
+  constructor(name: string, args: PubSubFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('mi:infra:PubSubFunction', name, {}, opts);
+    const { fn, subscription, ctx } = args;
+    const topic = ctx.topics.get(subscription.topic);
+    const deadLetterTopic = ctx.topics.get(subscription.deadLetter.topic);
+    if (!topic || !deadLetterTopic) throw new Error(`subscription ${subscription.name}: the program creates no topic ${topic ? subscription.deadLetter.topic : subscription.topic}`);
+
+    this.account = new FunctionAccount(name, { fn, project: ctx.project, topics: ctx.topics, secrets: ctx.secrets, ...(ctx.instancesFolder === undefined ? {} : { instancesFolder: ctx.instancesFolder }) }, { parent: this });
+    this.function = cloudFunction(name, fn, this.account, ctx, this);
+    this.url = this.function.url;
+
+    this.invoker = new gcp.serviceaccount.Account(
+      `${name}-invoker`,
+      { project: ctx.project, accountId: accountId('mi-push', fn), displayName: `mi push to ${fn.name}`, description: `Signs the push deliveries of ${subscription.name}` },
+      { parent: this },
+    );
+    const invokerMember = pulumi.interpolate`serviceAccount:${this.invoker.email}`;
+    const invokerBinding = new gcp.cloudrunv2.ServiceIamMember(
+      `${name}-invoker`,
+      { project: ctx.project, location: ctx.region, name: this.function.name, role: 'roles/run.invoker', member: invokerMember },
+      { parent: this },
+    );
+    // Pub/Sub mints the OIDC token as the invoker account (needed in projects older than April 2021).
+    const tokenCreator = new gcp.serviceaccount.IAMMember(
+      `${name}-invoker-token-creator`,
+      { serviceAccountId: this.invoker.name, role: 'roles/iam.serviceAccountTokenCreator', member: ctx.pubsubAgent },
+      { parent: this },
+    );
+
+    this.subscription = new gcp.pubsub.Subscription(
+      name,
+      {
+        project: ctx.project,
+        name: subscription.name,
+        topic: topic.id,
+        ackDeadlineSeconds: subscription.ackDeadlineSeconds,
+        retryPolicy: {
+          minimumBackoff: `${subscription.retryPolicy.minimumBackoffSeconds}s`,
+          maximumBackoff: `${subscription.retryPolicy.maximumBackoffSeconds}s`,
+        },
+        deadLetterPolicy: { deadLetterTopic: deadLetterTopic.id, maxDeliveryAttempts: subscription.deadLetter.maxDeliveryAttempts },
+        // The functions framework derives the event's source from this path, as in `mi dev`.
+        pushConfig: {
+          pushEndpoint: pulumi.interpolate`${this.function.url}/projects/${ctx.project}/topics/${subscription.topic}`,
+          oidcToken: { serviceAccountEmail: this.invoker.email, audience: this.function.url },
+        },
+        expirationPolicy: { ttl: '' },
+      },
+      { parent: this, dependsOn: [invokerBinding, tokenCreator] },
+    );
+    // Dead-lettering: the service agent acknowledges the forwarded message on the source subscription
+    // (publishing to the dead-letter topic is granted once per topic, by DeadLetterTopic).
+    new gcp.pubsub.SubscriptionIAMMember(
+      `${name}-dead-letter-subscriber`,
+      { project: ctx.project, subscription: this.subscription.name, role: 'roles/pubsub.subscriber', member: ctx.pubsubAgent },
+      { parent: this },
+    );
+    this.registerOutputs({ url: this.url, subscription: this.subscription.name });
+  }
+}
+
+export interface HttpFunctionArgs {
+  fn: HttpFunctionDefinition;
+  ctx: FunctionContext;
+  /** Who may call it when it is not public (`mi:operators`). */
+  invokers: readonly string[];
+}
+
+/** An HTTP function: public (`allUsers` may invoke) exactly when the topology marks it allowUnauthenticated. */
+export class HttpFunction extends pulumi.ComponentResource {
+  readonly account: FunctionAccount;
+  readonly function: gcp.cloudfunctionsv2.Function;
+  readonly url: pulumi.Output<string>;
+
+  constructor(name: string, args: HttpFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('mi:infra:HttpFunction', name, {}, opts);
+    const { fn, ctx } = args;
+    this.account = new FunctionAccount(name, { fn, project: ctx.project, topics: ctx.topics, secrets: ctx.secrets, ...(ctx.instancesFolder === undefined ? {} : { instancesFolder: ctx.instancesFolder }) }, { parent: this });
+    this.function = cloudFunction(name, fn, this.account, ctx, this);
+    this.url = this.function.url;
+    const invokers = fn.trigger.allowUnauthenticated ? ['allUsers'] : [...new Set(args.invokers)].sort();
+    for (const member of invokers) {
+      new gcp.cloudrunv2.ServiceIamMember(
+        `${name}-invoker-${member.replace(/[^a-zA-Z0-9-]/g, '-')}`,
+        { project: ctx.project, location: ctx.region, name: this.function.name, role: 'roles/run.invoker', member },
+        { parent: this },
+      );
+    }
+    this.registerOutputs({ url: this.url });
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Scheduled compliance, wired to its ports: the handler of the schedules' messages on
+ * `mi-compliance` (verify-backups fan-out, check-retention, compliance-report, restore-drill)
+ * and the per-instance check on `mi-checks`.
+ */
+import { DEFAULT_RETENTION_POLICY } from '../domain/compliance/retention.js';
+import { describeError } from '../errors.js';
+import { DecodeError, decodeJsonData, decodePubSubEvent, makeEnvelope, parseEnvelope, readPubSubMessage, type Envelope } from '../events/index.js';
+import { silentLogger } from '../log.js';
+import { SCHEDULES, TOPICS } from '../topology.js';
+import { checkInstance, checkScheduleJobs, type CheckOutcome } from './check.js';
+import { fanOut, type FanOutResult } from './fanout.js';
+import { compliancePaths, type ComplianceDeps, type ComplianceRun, type RunSummary } from './model.js';
+import { recentRuns, summarizeRun } from './report.js';
+import { runRetention, type RetentionResult } from './retention.js';
+import { beginRun, finishRun, runRequestOf, type RunRequest, type RunStart } from './runs.js';
+import { runRestoreDrill, type DrillResult } from './drill.js';
+
+export * from './model.js';
+export { buildReport, findRun, summarizeRun } from './report.js';
+export { renderReport, type ReportFormat } from './render.js';
+export { extendExpiry } from './retention.js';
+
+export type ScheduleOutcome =
+  | { kind: 'ignored'; reason: string }
+  | { kind: 'duplicate'; runId: string; reason: string }
+  | { kind: 'fanned-out'; result: FanOutResult }
+  | { kind: 'retention'; runId: string; result: RetentionResult }
+  | { kind: 'report'; runId: string; reportOf: string | null; summary: RunSummary | null }
+  | { kind: 'drill'; runId: string; result: DrillResult };
+
+type Started = Exclude<RunStart, { kind: 'duplicate' }>;
+
+export type ComplianceInput = Pick<ComplianceDeps, 'store' | 'bus' | 'cloudSql' | 'gkeBackup' | 'scheduler' | 'clock' | 'schedulerParent'> & Partial<ComplianceDeps>;
+
+/** Which schedule a message is from: the `schedule` attribute, else the `schedule` field of its JSON body. */
+function scheduleNameOf(attributes: Record<string, string>, data: string | undefined): string | undefined {
+  if (attributes.schedule) return attributes.schedule;
+  try {
+    const body = decodeJsonData(data);
+    return typeof body === 'object' && body !== null && 'schedule' in body && typeof body.schedule === 'string' ? body.schedule : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The request of `mi compliance run`, when the message is one. */
+function manualRequestOf(data: string | undefined): { schedule: string; requestId: string; requestedBy: string } | undefined {
+  try {
+    const envelope = parseEnvelope(decodeJsonData(data), ['compliance.run-requested']) as Envelope<'compliance.run-requested'>;
+    return { schedule: envelope.payload.schedule, requestId: envelope.eventId, requestedBy: envelope.actor };
+  } catch {
+    return undefined;
+  }
+}
+
+/** compliance-report (daily, after verify-backups): the latest verify run's summary, from its findings, kept on the run; an alert when it is not clean. */
+async function runDailyReport(deps: ComplianceDeps, request: RunRequest, start: Started): Promise<ScheduleOutcome> {
+  const now = deps.clock.now();
+  const [latest] = (await recentRuns(deps.store, new Date(request.slot.start.getTime() - 2 * 86_400_000), 10)).filter((r) => r.slotStart <= request.slot.start.toISOString());
+  if (latest === undefined) {
+    await finishRun(deps, request.runId, start.token, { outcome: { reportOf: null, problem: 'no verify-backups run in the last two days' } });
+    await alert(deps, request, 'critical', 'compliance report: no verify-backups run in the last two days', {});
+    return { kind: 'report', runId: request.runId, reportOf: null, summary: null };
+  }
+  const summary = await summarizeRun(deps.store, latest, now);
+  await deps.store.transaction(async (tx) => {
+    tx.update(compliancePaths.run(latest.runId), { summary });
+    return Promise.resolve();
+  });
+  await finishRun(deps, request.runId, start.token, { outcome: { reportOf: latest.runId, summary } });
+  if (!summary.complete || summary.failed > 0 || summary.schedules !== 'pass') {
+    await alert(deps, request, summary.notChecked > 0 || summary.schedules !== 'pass' ? 'critical' : 'warning', `compliance run ${latest.runId}: ${summary.failed} failed, ${summary.notChecked} not checked, schedules ${summary.schedules}`, {
+      runId: latest.runId,
+      ...summary,
+    });
+  }
+  return { kind: 'report', runId: request.runId, reportOf: latest.runId, summary };
+}
+
+async function alert(deps: ComplianceDeps, request: RunRequest, severity: 'warning' | 'critical', summary: string, details: Record<string, unknown>): Promise<void> {
+  const envelope = makeEnvelope({ type: 'alert', payload: { severity, summary, details }, actor: `system:${request.schedule.name}`, reason: summary, issuedAt: deps.clock.now().toISOString() });
+  await deps.bus.publish(TOPICS.events, envelope);
+}
+
+/** Wires scheduled compliance to its ports. */
+export function createCompliance(input: ComplianceInput) {
+  const deps: ComplianceDeps = {
+    log: silentLogger,
+    schedules: SCHEDULES,
+    retention: DEFAULT_RETENTION_POLICY,
+    pageSize: 500,
+    claimMs: 5 * 60_000,
+    drillSampleSize: 2,
+    remediate: true,
+    ...input,
+  };
+
+  /** Runs the work of one schedule's run (exported for `mi compliance run` in tests and the bench). */
+  async function runSchedule(request: RunRequest): Promise<ScheduleOutcome> {
+    const start = await beginRun(deps, request);
+    if (start.kind === 'duplicate') return { kind: 'duplicate', runId: request.runId, reason: start.why };
+    switch (request.schedule.name) {
+      case 'verify-backups':
+        return { kind: 'fanned-out', result: await fanOut(deps, request, start) };
+      case 'check-retention':
+        return { kind: 'retention', runId: request.runId, result: await runRetention(deps, request, start) };
+      case 'compliance-report':
+        return runDailyReport(deps, request, start);
+      case 'restore-drill':
+        return { kind: 'drill', runId: request.runId, result: await runRestoreDrill(deps, request, start) };
+      default:
+        await finishRun(deps, request.runId, start.token, { outcome: { ignored: `no compliance work for ${request.schedule.name}` } });
+        return { kind: 'ignored', reason: `no compliance work for schedule ${request.schedule.name}` };
+    }
+  }
+
+  return {
+    deps,
+    runSchedule,
+
+    /** A message of a schedule on `mi-compliance`: the run of its cron slot, once. Throws only to be retried. */
+    async handleScheduleMessage(cloudEvent: unknown): Promise<ScheduleOutcome> {
+      let read;
+      try {
+        read = readPubSubMessage(cloudEvent);
+      } catch (error) {
+        if (error instanceof DecodeError) return { kind: 'ignored', reason: error.message };
+        throw error;
+      }
+      // `mi compliance run` sends an envelope; Cloud Scheduler (and the local clock) a static body naming the schedule.
+      const asked = manualRequestOf(read.data);
+      const name = asked?.schedule ?? scheduleNameOf(read.message.attributes, read.data);
+      const message = asked === undefined ? read.message : { ...read.message, attributes: { ...read.message.attributes, requestId: asked.requestId, requestedBy: asked.requestedBy } };
+      const request = name === undefined ? undefined : runRequestOf(message, name, deps.schedules);
+      if (request === undefined) {
+        deps.log.warn('a message on the compliance topic names no known schedule', { schedule: name ?? null, messageId: read.message.messageId });
+        return { kind: 'ignored', reason: `no schedule ${name ?? '(none named)'}` };
+      }
+      return runSchedule(request);
+    },
+
+    /** A `compliance.check` on `mi-checks`: one finding, once. Throws only to be retried. */
+    async handleCheckMessage(cloudEvent: unknown): Promise<CheckOutcome> {
+      let decoded;
+      try {
+        decoded = decodePubSubEvent(cloudEvent, ['compliance.check']);
+      } catch (error) {
+        if (error instanceof DecodeError) return { kind: 'invalid', reason: error.message };
+        throw error;
+      }
+      if (!decoded.ok) {
+        // Our own fan-out publishes these: a malformed one is a bug to log, not to redeliver forever.
+        deps.log.error('undecodable compliance check', decoded.error, { ledgerKey: decoded.ledgerKey });
+        return { kind: 'invalid', reason: decoded.error.message };
+      }
+      const envelope = decoded.envelope as Envelope<'compliance.check'>;
+      const { runId, target, asOf } = envelope.payload;
+      try {
+        if (target === 'schedules') return await checkScheduleJobs(deps, runId, new Date(asOf));
+        if (envelope.instanceId === undefined) return { kind: 'invalid', reason: 'an instance check names no instance' };
+        return await checkInstance(deps, runId, envelope.instanceId, new Date(asOf));
+      } catch (error) {
+        deps.log.warn('compliance check failed; Pub/Sub will redeliver', { runId, instanceId: envelope.instanceId ?? null, error: describeError(error) });
+        throw error;
+      }
+    },
+  };
+}
+
+export type Compliance = ReturnType<typeof createCompliance>;
+export type { ComplianceRun, CheckOutcome, FanOutResult, RetentionResult, RunRequest };

@@ -1,0 +1,127 @@
+/**
+ * The documents of compliance runs (`complianceRuns/{runId}`, `.../findings/{instanceId}`,
+ * `.../plan/{page}`) and the dependencies of the compliance functions.
+ */
+import type { ControlResult } from '../domain/compliance/controls.js';
+import type { RetentionPolicy } from '../domain/compliance/retention.js';
+import type { Logger } from '../log.js';
+import type { Clock, CloudSqlPort, EventBus, GkeBackupPort, SchedulerPort, StateStore } from '../ports.js';
+import type { Schedule } from '../topology.js';
+
+export const COMPLIANCE_COLLECTIONS = {
+  runs: 'complianceRuns',
+  expiryNotices: 'expiryNotices',
+} as const;
+
+/** The finding of the Cloud Scheduler jobs, beside the instances' (ids of instances start with a letter). */
+export const SCHEDULES_FINDING_ID = '_schedules';
+
+export const compliancePaths = {
+  run: (runId: string) => `complianceRuns/${runId}`,
+  findings: (runId: string) => `complianceRuns/${runId}/findings`,
+  finding: (runId: string, id: string) => `complianceRuns/${runId}/findings/${id}`,
+  planPages: (runId: string) => `complianceRuns/${runId}/plan`,
+  /** Zero-padded so the pages sort by number. */
+  planPage: (runId: string, index: number) => `complianceRuns/${runId}/plan/${String(index).padStart(6, '0')}`,
+  expiryNotice: (instanceId: string, expiresAt: string) => `expiryNotices/${instanceId}-${expiresAt.replace(/[^0-9TZ]/g, '')}`,
+} as const;
+
+export type RunSchedule = 'verify-backups' | 'check-retention' | 'compliance-report' | 'restore-drill';
+
+/** Summary of a verify-backups run, derived from its findings (never counted up per check). */
+export interface RunSummary {
+  planned: number;
+  /** Instance findings written. */
+  checked: number;
+  passed: number;
+  failed: number;
+  /** Planned, then deleted before its check: nothing to judge. */
+  skipped: number;
+  /** Planned without a finding: each is a failure of its own in the report. */
+  notChecked: number;
+  /** Findings cover every planned instance. */
+  complete: boolean;
+  /** The schedules' finding: pass, fail, or missing. */
+  schedules: 'pass' | 'fail' | 'missing';
+  computedAt: string;
+}
+
+/** `complianceRuns/{runId}`. */
+export interface ComplianceRun {
+  runId: string;
+  schedule: RunSchedule;
+  trigger: 'schedule' | 'manual';
+  /** The cron slot the run belongs to (a manual run: the slot it was asked in). */
+  slotStart: string;
+  slotEnd: string;
+  /** The moment the run judges against: the trigger's publish time. */
+  asOf: string;
+  messageId: string;
+  requestedBy: string;
+  createdAt: string;
+  /** planning: the fan-out (or the run's work) is under way; done: finished. */
+  status: 'planning' | 'done';
+  /** Who is doing the run's work, until when: a redelivery takes over only once it expired. */
+  claim: { token: string; until: string } | null;
+  /** Instances planned (fan-out): known once every page was published. */
+  planned: number | null;
+  doneAt: string | null;
+  /** Written by the daily report from the findings. */
+  summary: RunSummary | null;
+  /** What the run did, for runs whose work is not findings (retention, drills, the report). */
+  outcome: Record<string, unknown> | null;
+  [key: string]: unknown;
+}
+
+/** `complianceRuns/{runId}/findings/{instanceId}`: one instance's verdict per control, with evidence. */
+export interface Finding {
+  runId: string;
+  kind: 'instance' | 'schedules';
+  instanceId: string | null;
+  environment: string | null;
+  tier: string | null;
+  region: string | null;
+  asOf: string;
+  checkedAt: string;
+  /** skipped: the instance was deleted after the run planned it. */
+  outcome: 'pass' | 'fail' | 'skipped';
+  /** Controls that failed (for array-contains queries). */
+  failedControls: string[];
+  /** Controls that could not be judged because what they depend on failed. */
+  blockedControls: string[];
+  controls: ControlResult[];
+  /** The automatic remediation asked for, when drift was safe to fix. */
+  remediation: { eventId: string; operationId: string; controls: string[] } | null;
+  note: string | null;
+  [key: string]: unknown;
+}
+
+/** A page of the instances a run planned: written after its messages were published. */
+export interface PlanPage {
+  index: number;
+  ids: string[];
+  [key: string]: unknown;
+}
+
+export interface ComplianceDeps {
+  store: StateStore;
+  bus: EventBus;
+  cloudSql: CloudSqlPort;
+  gkeBackup: GkeBackupPort;
+  scheduler: SchedulerPort;
+  clock: Clock;
+  log: Logger;
+  /** `projects/P/locations/L`: where the topology's Cloud Scheduler jobs live. */
+  schedulerParent: string;
+  /** The topology's schedules (default SCHEDULES). */
+  schedules: readonly Schedule[];
+  retention: RetentionPolicy;
+  /** Instance ids per page of the fan-out query. */
+  pageSize: number;
+  /** How long a run's claim lasts: a redelivery after it resumes the work of a crashed one. */
+  claimMs: number;
+  /** Instances per weekly restore drill. */
+  drillSampleSize: number;
+  /** Ask for a remediation of drift that is safe to fix. */
+  remediate: boolean;
+}

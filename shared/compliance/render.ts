@@ -1,0 +1,105 @@
+/**
+ * A compliance report as an auditor reads it: Markdown, HTML or JSON, from one report object.
+ * Pure functions from the report to text.
+ */
+import type { ControlResult } from '../domain/compliance/controls.js';
+import type { ComplianceReport, FailureRow } from './report.js';
+
+export type ReportFormat = 'md' | 'json' | 'html';
+
+function evidenceText(c: ControlResult): string {
+  const fields = Object.entries(c.evidence)
+    .map(([k, v]) => `${k}=${v === null ? 'null' : String(v)}`)
+    .join(', ');
+  return `${fields} (${c.source})`;
+}
+
+function failureLines(f: FailureRow): string[] {
+  if (f.notChecked === true) return [`- **${f.instanceId}**: NOT CHECKED — planned by the run, no finding was written (a failure of its own)`];
+  const head = `- **${f.instanceId}** (${f.environment ?? '?'}, ${f.region ?? '?'})${f.remediation ? ` — remediation ${f.remediation.operationId} asked for ${f.remediation.controls.join(', ')}` : ''}`;
+  return [head, ...f.controls.map((c) => `  - \`${c.control}\` ${c.status.toUpperCase()}: ${c.summary}. Evidence: ${evidenceText(c)}`)];
+}
+
+/** The report in Markdown. */
+export function renderMarkdown(report: ComplianceReport): string {
+  const s = report.summary;
+  const out: string[] = [
+    `# Compliance report: ${report.run.runId}`,
+    '',
+    `- Run: ${report.run.schedule} (${report.run.trigger}, asked by ${report.run.requestedBy}), slot ${report.run.slotStart} to ${report.run.slotEnd}, judged as of ${report.run.asOf}`,
+    `- Status: ${s.complete ? 'complete' : 'INCOMPLETE'} — ${s.checked} of ${s.planned} planned instances checked; ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped (deleted), ${s.notChecked} not checked`,
+    `- Schedules: ${report.schedules.outcome}`,
+    `- Generated: ${report.generatedAt}`,
+    '',
+    '## Controls',
+    '',
+    '| control | what it requires | checked | passed | failed | not judged |',
+    '| --- | --- | ---: | ---: | ---: | ---: |',
+    ...report.controls.map((c) => `| \`${c.control}\` | ${c.text} | ${c.checked} | ${c.passed} | ${c.failed} | ${c.blocked} |`),
+    '',
+    '## Schedules',
+    '',
+    ...(report.schedules.controls.length === 0
+      ? ['- no finding: the schedules were not checked in this run (a failure of its own)']
+      : report.schedules.controls.map((c) => `- \`${c.control}\` ${c.status.toUpperCase()}: ${c.summary}. Evidence: ${evidenceText(c)}`)),
+    '',
+    '## Failures',
+    '',
+    ...(report.failures.length === 0 ? ['None.'] : report.failures.flatMap(failureLines)),
+    '',
+    '## Trend (30 days)',
+    '',
+    '| run | trigger | slot | planned | checked | passed | failed | not checked | schedules |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...report.trend.map(
+      (t) => `| ${t.runId} | ${t.trigger} | ${t.slotStart} | ${t.summary.planned} | ${t.summary.checked} | ${t.summary.passed} | ${t.summary.failed} | ${t.summary.notChecked} | ${t.summary.schedules} |`,
+    ),
+    '',
+  ];
+  return out.join('\n');
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** The report as one self-contained HTML page. */
+export function renderHtml(report: ComplianceReport): string {
+  const e = escapeHtml;
+  const s = report.summary;
+  const row = (cells: Array<string | number>) => `<tr>${cells.map((c) => `<td>${e(String(c))}</td>`).join('')}</tr>`;
+  const failure = (f: FailureRow) =>
+    f.notChecked === true
+      ? `<li><b>${e(f.instanceId)}</b>: NOT CHECKED — planned by the run, no finding was written</li>`
+      : `<li><b>${e(f.instanceId)}</b> (${e(f.environment ?? '?')}, ${e(f.region ?? '?')})${f.remediation ? ` — remediation ${e(f.remediation.operationId)}` : ''}<ul>${f.controls
+          .map((c) => `<li><code>${e(c.control)}</code> ${e(c.status.toUpperCase())}: ${e(c.summary)}<br><small>${e(evidenceText(c))}</small></li>`)
+          .join('')}</ul></li>`;
+  return [
+    '<!doctype html><html><head><meta charset="utf-8">',
+    `<title>Compliance report ${e(report.run.runId)}</title>`,
+    '<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}</style>',
+    '</head><body>',
+    `<h1>Compliance report: ${e(report.run.runId)}</h1>`,
+    `<p>${e(report.run.schedule)} (${e(report.run.trigger)}), slot ${e(report.run.slotStart)} to ${e(report.run.slotEnd)}, judged as of ${e(report.run.asOf)}.</p>`,
+    `<p><b>${s.complete ? 'Complete' : 'INCOMPLETE'}</b>: ${s.checked} of ${s.planned} planned instances checked; ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped, ${s.notChecked} not checked. Schedules: ${e(report.schedules.outcome)}.</p>`,
+    '<h2>Controls</h2><table><tr><th>control</th><th>what it requires</th><th>checked</th><th>passed</th><th>failed</th><th>not judged</th></tr>',
+    ...report.controls.map((c) => row([c.control, c.text, c.checked, c.passed, c.failed, c.blocked])),
+    '</table><h2>Schedules</h2><ul>',
+    ...report.schedules.controls.map((c) => `<li><code>${e(c.control)}</code> ${e(c.status.toUpperCase())}: ${e(c.summary)}<br><small>${e(evidenceText(c))}</small></li>`),
+    '</ul><h2>Failures</h2><ul>',
+    ...report.failures.map(failure),
+    '</ul><h2>Trend (30 days)</h2><table><tr><th>run</th><th>trigger</th><th>slot</th><th>planned</th><th>checked</th><th>passed</th><th>failed</th><th>not checked</th><th>schedules</th></tr>',
+    ...report.trend.map((t) => row([t.runId, t.trigger, t.slotStart, t.summary.planned, t.summary.checked, t.summary.passed, t.summary.failed, t.summary.notChecked, t.summary.schedules])),
+    '</table>',
+    `<p><small>Generated ${e(report.generatedAt)}</small></p>`,
+    '</body></html>',
+    '',
+  ].join('\n');
+}
+
+/** The report in the asked format. */
+export function renderReport(report: ComplianceReport, format: ReportFormat): string {
+  if (format === 'json') return `${JSON.stringify(report, null, 2)}\n`;
+  if (format === 'html') return renderHtml(report);
+  return renderMarkdown(report);
+}

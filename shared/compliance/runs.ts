@@ -1,0 +1,97 @@
+/**
+ * Starting a run exactly once per slot: the run document is created in a transaction that
+ * also takes a claim on its work. A duplicated trigger finds the run and does nothing; a
+ * redelivery after a crash finds an expired claim and resumes the work.
+ */
+import { randomUUID } from 'node:crypto';
+import { cronSlotContaining, manualRunId, scheduledRunId } from '../domain/compliance/run-key.js';
+import type { DeliveredMessage } from '../events/index.js';
+import type { Schedule } from '../topology.js';
+import { compliancePaths, type ComplianceDeps, type ComplianceRun, type RunSchedule } from './model.js';
+
+/** What a scheduled message asks for: which schedule, for which run. */
+export interface RunRequest {
+  schedule: Schedule;
+  runId: string;
+  trigger: 'schedule' | 'manual';
+  slot: { start: Date; end: Date };
+  asOf: Date;
+  messageId: string;
+  requestedBy: string;
+}
+
+/**
+ * Reads the run a schedule's message belongs to. A scheduled message's run is the cron slot
+ * containing its publish time; `mi compliance run` adds a `requestId` attribute for a run of its own.
+ */
+export function runRequestOf(message: DeliveredMessage, scheduleName: string, schedules: readonly Schedule[]): RunRequest | undefined {
+  const schedule = schedules.find((s) => s.name === scheduleName);
+  if (schedule === undefined) return undefined;
+  const asOf = new Date(message.publishTime);
+  const slot = cronSlotContaining(schedule.cron, schedule.timeZone, asOf);
+  const requestId = message.attributes.requestId;
+  const manual = requestId !== undefined && requestId !== '';
+  return {
+    schedule,
+    runId: manual ? manualRunId(schedule.name, requestId) : scheduledRunId(schedule.name, slot),
+    trigger: manual ? 'manual' : 'schedule',
+    slot,
+    asOf,
+    messageId: message.messageId,
+    requestedBy: message.attributes.requestedBy ?? 'system:cloud-scheduler',
+  };
+}
+
+export type RunStart =
+  | { kind: 'started'; run: ComplianceRun; token: string }
+  | { kind: 'resumed'; run: ComplianceRun; token: string }
+  | { kind: 'duplicate'; run: ComplianceRun; why: string };
+
+/** Creates the run (or takes over one whose claim expired); a run done or claimed is a duplicate. */
+export function beginRun(deps: Pick<ComplianceDeps, 'store' | 'clock' | 'claimMs'>, request: RunRequest): Promise<RunStart> {
+  const token = randomUUID();
+  return deps.store.transaction(async (tx) => {
+    const now = deps.clock.now();
+    const path = compliancePaths.run(request.runId);
+    const existing = await tx.get<ComplianceRun>(path);
+    const claim = { token, until: new Date(now.getTime() + deps.claimMs).toISOString() };
+    if (existing === undefined) {
+      const run: ComplianceRun = {
+        runId: request.runId,
+        schedule: request.schedule.name as RunSchedule,
+        trigger: request.trigger,
+        slotStart: request.slot.start.toISOString(),
+        slotEnd: request.slot.end.toISOString(),
+        asOf: request.asOf.toISOString(),
+        messageId: request.messageId,
+        requestedBy: request.requestedBy,
+        createdAt: now.toISOString(),
+        status: 'planning',
+        claim,
+        planned: null,
+        doneAt: null,
+        summary: null,
+        outcome: null,
+      };
+      tx.create(path, run);
+      return { kind: 'started' as const, run, token };
+    }
+    if (existing.status === 'done') return { kind: 'duplicate' as const, run: existing, why: `run ${request.runId} is done` };
+    if (existing.claim !== null && Date.parse(existing.claim.until) > now.getTime()) {
+      return { kind: 'duplicate' as const, run: existing, why: `run ${request.runId} is under way (claimed until ${existing.claim.until})` };
+    }
+    tx.update(path, { claim });
+    return { kind: 'resumed' as const, run: { ...existing, claim }, token };
+  });
+}
+
+/** Marks the run done (if this worker still holds its claim), with what it did. */
+export async function finishRun(deps: Pick<ComplianceDeps, 'store' | 'clock'>, runId: string, token: string, fields: Partial<ComplianceRun>): Promise<boolean> {
+  return deps.store.transaction(async (tx) => {
+    const path = compliancePaths.run(runId);
+    const run = await tx.get<ComplianceRun>(path);
+    if (run === undefined || run.claim?.token !== token) return false;
+    tx.update(path, { ...fields, status: 'done', claim: null, doneAt: deps.clock.now().toISOString() });
+    return true;
+  });
+}

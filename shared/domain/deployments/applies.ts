@@ -1,0 +1,134 @@
+/**
+ * Module applies (`moduleApplies/{id}`) as pure decisions: which mode a module applies in, which
+ * wave an instance belongs to, when a newer commit supersedes an unconfirmed plan, and when the
+ * next wave of one module change may start (every earlier wave applied, nothing failed).
+ */
+import type { Environment, Tier } from '../../events/instance.js';
+
+/** Modules that apply by themselves on merge; every other one needs a plan check and a confirmation. */
+export const DEFAULT_AUTO_APPLY_MODULES: readonly string[] = ['monitoring', 'executors', 'security'];
+
+/** Waves in order: dev first, then internal prod instances, then customers. */
+export const WAVES = ['dev', 'internal', 'customers'] as const;
+export type WaveName = (typeof WAVES)[number];
+
+export type ApplyStatus =
+  /** Waits for its wave (auto), or for nothing yet. */
+  | 'waiting'
+  /** A plan run is asked for or running. */
+  | 'planning'
+  /** The plan ran; a person must confirm it. */
+  | 'awaiting-confirmation'
+  /** Confirmed; the apply waits for its wave. */
+  | 'confirmed'
+  /** The apply run is asked for or running. */
+  | 'applying'
+  | 'applied'
+  | 'failed'
+  /** A newer commit changed the same module of the same instance before this one was confirmed. */
+  | 'superseded'
+  /** An earlier wave failed: this one will not start. */
+  | 'halted';
+
+export const ACTIVE_APPLY_STATUSES: readonly ApplyStatus[] = ['waiting', 'planning', 'awaiting-confirmation', 'confirmed', 'applying'];
+/** Not yet confirmed (nor started as an auto apply): a newer commit supersedes these. */
+export const SUPERSEDABLE_STATUSES: readonly ApplyStatus[] = ['waiting', 'planning', 'awaiting-confirmation'];
+
+export type ApplyAction = 'plan' | 'apply' | 'delete';
+
+export interface ApplyRequest {
+  eventId: string;
+  action: ApplyAction;
+  /** Moves on when the engine answered busy; the event id is derived from it. */
+  attempt: number;
+  at: string;
+}
+
+/** `moduleApplies/{id}`: one module of one instance at one merge commit (or an instance delete waiting for confirmation). */
+export interface ModuleApplyRecord {
+  id: string;
+  kind: 'module' | 'instance-delete';
+  instanceId: string;
+  environment: Environment;
+  tier: Tier;
+  /** The module; `(instance)` for an instance delete. */
+  module: string;
+  commit: string;
+  /** When the merge commit was made: orders commits for superseding. */
+  committedAt: string;
+  repository: string;
+  mode: 'auto' | 'confirm';
+  wave: number;
+  status: ApplyStatus;
+  request: ApplyRequest | null;
+  operationId: string | null;
+  planSummary: string | null;
+  confirmedBy: string | null;
+  confirmedAt: string | null;
+  supersededBy: string | null;
+  failure: string | null;
+  /** For an instance delete: the slug the delete command repeats, read when it was confirmed. */
+  confirmSlug?: string;
+  /** The push event that found the change, and who merged it (as GitHub says). */
+  causeEventId: string;
+  mergedBy: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const INSTANCE_DELETE_MODULE = '(instance)';
+
+/** The document id: readable, and keyed by instance, module and merge commit. */
+export function moduleApplyId(instanceId: string, module: string, commit: string): string {
+  return `${instanceId}.${module === INSTANCE_DELETE_MODULE ? 'delete' : module}.${commit.slice(0, 12)}`;
+}
+
+export function applyModeOf(module: string, autoApply: readonly string[] = DEFAULT_AUTO_APPLY_MODULES): 'auto' | 'confirm' {
+  return autoApply.includes(module) ? 'auto' : 'confirm';
+}
+
+/** Wave index of an instance: 0 dev, 1 internal prod, 2 customers. */
+export function waveOf(instance: { environment: Environment; tier: Tier }): number {
+  if (instance.environment === 'dev') return 0;
+  return instance.tier === 'internal' ? 1 : 2;
+}
+
+/**
+ * What a new apply does to the unconfirmed ones of the same instance and module: older
+ * commits are superseded by it; if one of them is newer, the new one is superseded instead.
+ */
+export function supersession(
+  incoming: Pick<ModuleApplyRecord, 'id' | 'committedAt'>,
+  others: ReadonlyArray<Pick<ModuleApplyRecord, 'id' | 'committedAt' | 'status'>>,
+): { supersede: string[]; supersededBy: string | null } {
+  const pending = others.filter((o) => o.id !== incoming.id && SUPERSEDABLE_STATUSES.includes(o.status));
+  const newer = pending.filter((o) => Date.parse(o.committedAt) > Date.parse(incoming.committedAt)).sort((a, b) => Date.parse(b.committedAt) - Date.parse(a.committedAt));
+  if (newer[0] !== undefined) return { supersede: [], supersededBy: newer[0].id };
+  return { supersede: pending.map((o) => o.id), supersededBy: null };
+}
+
+export type GroupDecision = { id: string; action: 'start-apply' } | { id: string; action: 'halt'; reason: string };
+
+const DONE: readonly ApplyStatus[] = ['applied', 'superseded'];
+
+/**
+ * The next moves of one module change (one module, one commit) across its instances: any
+ * failure halts what has not started; otherwise the applies of the lowest unfinished wave that
+ * are ready (auto and waiting, or confirmed) start, once every earlier wave is done.
+ */
+export function planGroup(group: ReadonlyArray<Pick<ModuleApplyRecord, 'id' | 'wave' | 'status' | 'mode' | 'kind'>>): GroupDecision[] {
+  const modules = group.filter((a) => a.kind === 'module');
+  const failed = modules.find((a) => a.status === 'failed' || a.status === 'halted');
+  const notStarted = (a: (typeof modules)[number]) => a.status === 'waiting' || a.status === 'confirmed' || a.status === 'awaiting-confirmation' || a.status === 'planning';
+  if (failed !== undefined) {
+    return modules
+      .filter(notStarted)
+      .map((a) => ({ id: a.id, action: 'halt' as const, reason: `an apply of this change failed (${failed.id}): later waves do not start` }));
+  }
+  const unfinished = modules.filter((a) => !DONE.includes(a.status));
+  if (unfinished.length === 0) return [];
+  const current = Math.min(...unfinished.map((a) => a.wave));
+  return modules
+    .filter((a) => a.wave === current && ((a.mode === 'auto' && a.status === 'waiting') || a.status === 'confirmed'))
+    .map((a) => ({ id: a.id, action: 'start-apply' as const }));
+}

@@ -1,0 +1,51 @@
+/**
+ * Maintenance windows and change freezes: when automated work may start. Pure; time zones
+ * through the Intl API (IANA names), windows may cross midnight.
+ */
+import type { MaintenanceWindow, Weekday } from '../../events/index.js';
+import type { Calendar, ChangeFreeze } from './types.js';
+
+const WEEKDAY_INDEX: Record<Weekday, number> = { mon: 0, tue: 1, wed: 2, thu: 3, fri: 4, sat: 5, sun: 6 };
+const SHORT_WEEKDAY: Record<string, number> = { Mon: 0, Tue: 1, Wed: 2, Thu: 3, Fri: 4, Sat: 5, Sun: 6 };
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timeZone);
+  if (formatter === undefined) {
+    formatter = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    formatters.set(timeZone, formatter);
+  }
+  return formatter;
+}
+
+/** The weekday (mon = 0) and minute of the day of `at` on the wall clock of `timeZone`. */
+export function wallClock(at: Date, timeZone: string): { weekday: number; minute: number } {
+  const parts = formatterFor(timeZone).formatToParts(at);
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+  const weekday = SHORT_WEEKDAY[get('weekday')];
+  if (weekday === undefined) throw new Error(`cannot read the weekday of ${at.toISOString()} in ${timeZone}`);
+  return { weekday, minute: Number(get('hour')) * 60 + Number(get('minute')) };
+}
+
+/**
+ * True when `at` falls in the window: it opens on each listed day at `start` (local time) and
+ * stays open `hours` hours, into the next day when it crosses midnight. Measured on the wall
+ * clock, so a window spanning a DST change is an hour longer or shorter in real time.
+ */
+export function inMaintenanceWindow(window: MaintenanceWindow, at: Date): boolean {
+  const { weekday, minute } = wallClock(at, window.timeZone);
+  const [h = '0', m = '0'] = window.start.split(':');
+  const startMinute = Number(h) * 60 + Number(m);
+  return window.days.some((day) => {
+    const daysAgo = (weekday - WEEKDAY_INDEX[day] + 7) % 7;
+    const elapsed = daysAgo * 1440 + minute - startMinute;
+    return elapsed >= 0 && elapsed < window.hours * 60;
+  });
+}
+
+/** The freeze in force at `at`, if any. */
+export function activeFreeze(calendar: Calendar, at: Date): ChangeFreeze | undefined {
+  const t = at.getTime();
+  return calendar.freezes.find((f) => Date.parse(f.from) <= t && t < Date.parse(f.to));
+}

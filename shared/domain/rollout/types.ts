@@ -1,0 +1,119 @@
+/**
+ * The shape of a rollout (`rollouts/{id}`) and of its per-instance progress
+ * (`rollouts/{id}/instances/{instanceId}`): plain data, shared by the planner, the functions
+ * that tick and record, and `mi rollout`.
+ */
+import type { InstanceRecord } from '../../events/index.js';
+
+export const WAVE_NAMES = ['dev', 'internal', 'canary', 'customers'] as const;
+export type WaveName = (typeof WAVE_NAMES)[number];
+
+/** Failures a wave tolerates: `max(min, floor(percent% of the wave))`; it halts when failures EXCEED it. */
+export interface FailureBudget {
+  percent: number;
+  min: number;
+}
+
+export interface WaveSpec {
+  name: WaveName;
+  /** Upgrades of this wave in flight at once, never more. */
+  maxInFlight: number;
+  failureBudget: FailureBudget;
+  /** How long the wave must have been complete before the next one starts. */
+  soakMs: number;
+  /** The wave waits for `mi rollout promote` before it starts. */
+  manualGate: boolean;
+  /** The canary's share of customer instances (at least one instance). */
+  percent?: number;
+}
+
+export type WaveStatus = 'pending' | 'awaiting-gate' | 'active' | 'soaking' | 'done' | 'halted';
+
+export interface WaveState {
+  name: WaveName;
+  status: WaveStatus;
+  startedAt: string | null;
+  completedAt: string | null;
+  soakUntil: string | null;
+  gatePassedAt: string | null;
+  gatePassedBy: string | null;
+  /** Failures an operator accepted when resuming a halted wave; only failures beyond them count. */
+  forgivenFailures: number;
+}
+
+export type RolloutStatus = 'running' | 'paused' | 'halted' | 'completed' | 'aborted';
+export const ACTIVE_ROLLOUT_STATUSES: readonly RolloutStatus[] = ['running', 'paused', 'halted'];
+
+/** Counts of one wave as of the last tick (`mi rollout status` recounts them live). */
+export interface WaveSummary {
+  wave: WaveName;
+  total: number;
+  succeeded: number;
+  failed: number;
+  inFlight: number;
+  skipped: number;
+  /** Not started yet: pending, or waiting to try a busy instance again. */
+  waiting: number;
+  budget: number;
+}
+
+export interface RolloutHalt {
+  wave: WaveName;
+  reason: string;
+  failed: string[];
+  at: string;
+}
+
+export interface RolloutRecord {
+  id: string;
+  targetVersion: string;
+  status: RolloutStatus;
+  waves: WaveSpec[];
+  waveStates: WaveState[];
+  halt: RolloutHalt | null;
+  actor: string;
+  reason: string;
+  createdAt: string;
+  updatedAt: string;
+  completedAt: string | null;
+  /** When the last tick started planning: a tick issued before it is already covered. */
+  lastTickAt: string | null;
+  tickSeq: number;
+  /** Bumped by every write (ticks and operators): a tick that finds it moved plans again. */
+  revision: number;
+  /** A busy instance is tried again this long after its upgrade was refused. */
+  busyRetryMs: number;
+  summary: WaveSummary[];
+}
+
+export type ProgressState = 'in-flight' | 'succeeded' | 'failed' | 'skipped' | 'waiting';
+
+export interface InstanceProgress {
+  instanceId: string;
+  wave: WaveName;
+  state: ProgressState;
+  /** The event id of the upgrade command in flight: its facts carry `op-<eventId>`. */
+  eventId: string | null;
+  operationId: string | null;
+  attempts: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** A waiting (busy) instance is not tried before this. */
+  retryAfter: string | null;
+  detail: string | null;
+  updatedAt: string;
+}
+
+/** A fleet-wide change freeze: nothing starts from `from` (inclusive) to `to` (exclusive). */
+export interface ChangeFreeze {
+  from: string;
+  to: string;
+  reason: string;
+}
+
+export interface Calendar {
+  freezes: ChangeFreeze[];
+}
+
+/** What the planner reads of an instance. */
+export type FleetInstance = Pick<InstanceRecord, 'id' | 'environment' | 'tier' | 'version' | 'status' | 'lease' | 'maintenanceWindow'>;

@@ -1,0 +1,69 @@
+/**
+ * The deployment repository on GitHub, through Octokit: files read at a commit with the contents
+ * API (raw), commits compared with the compare API, every page of files read. Each call has a
+ * deadline; 404 on a file is "not there" (a value), rate limits and 5xx are retryable.
+ */
+import type { Octokit } from '@octokit/rest';
+import { ControlPlaneError } from '../errors.js';
+import type { ComparedFile, DeploymentRepoPort } from '../ports.js';
+
+export interface GitHubRepoOptions {
+  /** owner/name */
+  repository: string;
+  /** A token that may read the repository's contents. */
+  token?: string;
+  /** An Octokit to use instead (tests). */
+  octokit?: Octokit;
+  deadlineMs?: number;
+}
+
+/** The compare API lists at most 3000 files, 100 a page. */
+const PER_PAGE = 100;
+const MAX_PAGES = 30;
+
+function statusOf(error: unknown): number | undefined {
+  return typeof error === 'object' && error !== null && 'status' in error && typeof error.status === 'number' ? error.status : undefined;
+}
+
+function translate(error: unknown, what: string): ControlPlaneError {
+  const status = statusOf(error);
+  if (status === 404) return new ControlPlaneError('not-found', `${what}: not found`, { cause: error, retryable: false });
+  if (status === 403 || status === 429) return new ControlPlaneError('rate-limited', `${what}: GitHub refused (${status}); retry later`, { cause: error });
+  if (status === 401) return new ControlPlaneError('permission-denied', `${what}: the GitHub token was refused`, { cause: error, retryable: false });
+  return new ControlPlaneError('unavailable', `${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
+
+/** A DeploymentRepoPort on GitHub. */
+export async function createGitHubDeploymentRepo(options: GitHubRepoOptions): Promise<DeploymentRepoPort> {
+  const [owner = '', repo = ''] = options.repository.split('/');
+  const deadlineMs = options.deadlineMs ?? 10_000;
+  const octokit = options.octokit ?? new (await import('@octokit/rest')).Octokit(options.token === undefined ? {} : { auth: options.token });
+  const request = { signal: undefined as AbortSignal | undefined };
+  const signal = () => ({ ...request, signal: AbortSignal.timeout(deadlineMs) });
+  return {
+    async readFile(path, ref) {
+      try {
+        const response = await octokit.rest.repos.getContent({ owner, repo, path, ref, mediaType: { format: 'raw' }, request: signal() });
+        return typeof response.data === 'string' ? response.data : JSON.stringify(response.data);
+      } catch (error) {
+        if (statusOf(error) === 404) return undefined;
+        throw translate(error, `reading ${path} at ${ref}`);
+      }
+    },
+    async compare(base, head) {
+      const files: ComparedFile[] = [];
+      for (let page = 1; page <= MAX_PAGES; page += 1) {
+        let data;
+        try {
+          ({ data } = await octokit.rest.repos.compareCommitsWithBasehead({ owner, repo, basehead: `${base}...${head}`, per_page: PER_PAGE, page, request: signal() }));
+        } catch (error) {
+          throw translate(error, `comparing ${base}...${head}`);
+        }
+        const pageFiles = data.files ?? [];
+        for (const f of pageFiles) files.push({ filename: f.filename, status: f.status, ...(f.previous_filename ? { previous_filename: f.previous_filename } : {}) });
+        if (pageFiles.length < PER_PAGE) break;
+      }
+      return { files };
+    },
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * What `mi rollout status` shows: the rollout, each wave's live counts (aggregation queries
+ * over the per-instance progress, not the summary a tick left) with a progress bar, and why
+ * it halted. Reading is separate from rendering, so tests can check the text.
+ */
+import type { InstanceProgress, ProgressState, RolloutRecord, WaveSummary } from '../domain/rollout/index.js';
+import type { StateStore } from '../ports.js';
+import { ROLLOUTS_COLLECTION, rolloutPaths } from './paths.js';
+
+export interface WaveLive extends WaveSummary {
+  status: string;
+}
+
+export interface RolloutView {
+  rollout: RolloutRecord;
+  waves: WaveLive[];
+  /** Failed instances of the halted wave (or of every wave), with what failed. */
+  failures: Array<{ instanceId: string; wave: string; detail: string | null }>;
+}
+
+const STATES: readonly ProgressState[] = ['in-flight', 'succeeded', 'failed', 'skipped', 'waiting'];
+
+/** The latest rollout (by id, which sorts by creation time), or undefined. */
+export async function latestRollout(store: StateStore): Promise<RolloutRecord | undefined> {
+  const docs = await store.query<RolloutRecord>({ collection: ROLLOUTS_COLLECTION, orderBy: [{ field: 'createdAt', direction: 'desc' }], limit: 1 });
+  return docs[0]?.data;
+}
+
+/** Reads a rollout and counts its waves live. */
+export async function readRolloutView(store: StateStore, rollout: RolloutRecord): Promise<RolloutView> {
+  const collection = rolloutPaths.progressCollection(rollout.id);
+  const waves = await Promise.all(
+    rollout.waves.map(async (spec, i) => {
+      const counts = await Promise.all(
+        STATES.map((state) =>
+          store.count({
+            collection,
+            where: [
+              { field: 'wave', op: '==', value: spec.name },
+              { field: 'state', op: '==', value: state },
+            ],
+          }),
+        ),
+      );
+      const [inFlight = 0, succeeded = 0, failed = 0, recordedSkips = 0, retrying = 0] = counts;
+      const last = rollout.summary.find((s) => s.wave === spec.name);
+      // Members are decided by the planner (its last tick's total); skips of instances already on
+      // the target have no progress document.
+      const total = Math.max(last?.total ?? 0, inFlight + succeeded + failed + recordedSkips + retrying);
+      const noDocSkips = Math.max(0, (last?.skipped ?? 0) - recordedSkips);
+      const skipped = recordedSkips + noDocSkips;
+      return {
+        wave: spec.name,
+        status: rollout.waveStates[i]?.status ?? 'pending',
+        total,
+        succeeded,
+        failed,
+        inFlight,
+        skipped,
+        waiting: Math.max(0, total - succeeded - failed - inFlight - skipped),
+        budget: last?.budget ?? 0,
+      };
+    }),
+  );
+  const failedDocs = await store.query<InstanceProgress>({
+    collection,
+    where: [
+      ...(rollout.halt ? [{ field: 'wave', op: '==' as const, value: rollout.halt.wave }] : []),
+      { field: 'state', op: '==', value: 'failed' },
+    ],
+    limit: 20,
+  });
+  return { rollout, waves, failures: failedDocs.map((d) => ({ instanceId: d.id, wave: d.data.wave, detail: d.data.detail })) };
+}
+
+function bar(wave: WaveLive, width = 24): string {
+  if (wave.total === 0) return `[${'·'.repeat(width)}]`;
+  const done = wave.succeeded + wave.failed + wave.skipped;
+  const filled = Math.round((done / wave.total) * width);
+  const flying = Math.min(width - filled, Math.round((wave.inFlight / wave.total) * width));
+  return `[${'#'.repeat(filled)}${'>'.repeat(flying)}${'-'.repeat(width - filled - flying)}]`;
+}
+
+/** The text of `mi rollout status`. */
+export function renderRolloutView(view: RolloutView, now: Date): string[] {
+  const { rollout } = view;
+  const lines = [
+    `rollout ${rollout.id} to ${rollout.targetVersion}: ${rollout.status.toUpperCase()}`,
+    `  started ${rollout.createdAt} by ${rollout.actor}: ${rollout.reason}`,
+    `  last tick ${rollout.lastTickAt ?? 'not yet'}${rollout.completedAt ? `; ended ${rollout.completedAt}` : ''}`,
+    '',
+  ];
+  const nameWidth = Math.max(...view.waves.map((w) => w.wave.length));
+  view.waves.forEach((wave, i) => {
+    const spec = rollout.waves[i];
+    const state = rollout.waveStates[i];
+    const done = wave.succeeded + wave.failed + wave.skipped;
+    let status = wave.status;
+    if (state?.status === 'soaking' && state.soakUntil) {
+      const left = Math.max(0, Date.parse(state.soakUntil) - now.getTime());
+      status = `soaking, ${Math.ceil(left / 60_000)} min left`;
+    }
+    if (state?.status === 'awaiting-gate') status = 'awaiting gate: mi rollout promote';
+    lines.push(
+      `  ${wave.wave.padEnd(nameWidth)} ${bar(wave)} ${String(done).padStart(4)}/${String(wave.total).padEnd(4)} ` +
+        `ok ${wave.succeeded}, failed ${wave.failed} (budget ${wave.budget}), in flight ${wave.inFlight}/${spec?.maxInFlight ?? '?'}, skipped ${wave.skipped}, waiting ${wave.waiting}  ${status}`,
+    );
+  });
+  if (rollout.status === 'halted' && rollout.halt) {
+    lines.push('', `HALTED in wave ${rollout.halt.wave} at ${rollout.halt.at}: its failures exceed its budget.`, `  why: ${rollout.halt.reason}`);
+    lines.push('  then: fix and `mi rollout resume` (accepts these failures), or `mi rollout abort`');
+  }
+  if (view.failures.length > 0) {
+    lines.push('', 'failed upgrades:');
+    for (const f of view.failures) lines.push(`  ${f.instanceId} (${f.wave}): ${f.detail ?? 'no detail'}`);
+  }
+  return lines;
+}

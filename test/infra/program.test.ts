@@ -1,0 +1,291 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { complianceEnvironmentSchema } from '../../functions/compliance-production.js';
+import { confirmationsEnvironmentSchema, deploymentsEnvironmentSchema } from '../../functions/deployments-production.js';
+import { approvalsEnvironmentSchema, productionEnvironmentSchema } from '../../functions/production.js';
+import { DEAD_LETTER_TOPICS, FUNCTIONS, INDEXED_QUERIES, SCHEDULES, SUBSCRIPTIONS, TTL_COLLECTIONS, allTopics, type FunctionDefinition } from '../../shared/topology.js';
+import type { Infrastructure } from '../../infra/program.js';
+import { INSTANCES_FOLDER, PROJECT, PUBSUB_AGENT, TEST_SETTINGS, field, installMocks, ofType, settle, type Registered } from './support.js';
+
+/**
+ * The roles each function's own account holds, written out by hand: a change to what a
+ * function may do has to change this table too. `project` is the control plane's project,
+ * `instances` the folder of the instances' projects, `topic <name>` one topic.
+ */
+const ENGINE = [
+  'project roles/datastore.user',
+  'topic mi-events roles/pubsub.publisher',
+  'topic mi-executor-requests roles/pubsub.publisher',
+  'instances roles/cloudsql.admin',
+  'instances roles/gkebackup.admin',
+];
+const EXPECTED_ROLES: Record<string, string[]> = {
+  lifecycle: ENGINE,
+  reconcile: ENGINE,
+  executorResults: ENGINE,
+  approvals: ENGINE,
+  complianceSchedule: [...ENGINE, 'topic mi-checks roles/pubsub.publisher'],
+  complianceCheck: [
+    'project roles/datastore.user',
+    'project roles/cloudscheduler.viewer',
+    'topic mi-events roles/pubsub.publisher',
+    'instances roles/cloudsql.viewer',
+    'instances roles/gkebackup.viewer',
+  ],
+  rollout: ['project roles/datastore.user', 'topic mi-lifecycle roles/pubsub.publisher', 'topic mi-rollout roles/pubsub.publisher', 'topic mi-events roles/pubsub.publisher'],
+  rolloutEvents: ['project roles/datastore.user', 'topic mi-rollout roles/pubsub.publisher'],
+  githubWebhook: ['project roles/datastore.user', 'topic mi-deployments roles/pubsub.publisher', 'secret mi-github-webhook-secret roles/secretmanager.secretAccessor'],
+  deployments: ['project roles/datastore.user', 'topic mi-lifecycle roles/pubsub.publisher', 'secret mi-github-token roles/secretmanager.secretAccessor'],
+  applyConfirmations: ['project roles/datastore.user', 'topic mi-lifecycle roles/pubsub.publisher'],
+};
+
+const functions: readonly FunctionDefinition[] = FUNCTIONS;
+const kebab = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+const PUBLIC_MEMBERS = ['allUsers', 'allAuthenticatedUsers'];
+
+describe('the control plane on GCP (Pulumi program, mocked)', () => {
+  const registered: Registered[] = [];
+  let infra: Infrastructure;
+
+  beforeAll(async () => {
+    await installMocks(registered);
+    // Only now: importing the program before the mocks would run it against no engine.
+    const { buildInfrastructure } = await import('../../infra/program.js');
+    const { sharedTopology } = await import('../../infra/model.js');
+    infra = buildInfrastructure(sharedTopology(), TEST_SETTINGS);
+    await settle(registered, [...Object.values(infra.functionUrls), ...Object.values(infra.deadLetterSubscriptions)]);
+  });
+
+  const deployed = () => ofType(registered, 'gcp:cloudfunctionsv2/function:Function');
+  const functionNamed = (fn: FunctionDefinition) => {
+    const found = deployed().filter((f) => f.inputs.name === kebab(fn.name));
+    expect(found, fn.name).toHaveLength(1);
+    return found[0];
+  };
+  const runtimeEmail = (fn: FunctionDefinition) => field(functionNamed(fn), 'serviceConfig.serviceAccountEmail') as string;
+  const urlOf = (fn: FunctionDefinition) => `https://${kebab(fn.name)}-abc123-ew.a.run.app`;
+  const invokersOf = (fn: FunctionDefinition) =>
+    ofType(registered, 'gcp:cloudrunv2/serviceIamMember:ServiceIamMember')
+      .filter((b) => b.inputs.name === kebab(fn.name) && b.inputs.role === 'roles/run.invoker')
+      .map((b) => b.inputs.member as string)
+      .sort();
+
+  it('every function of the topology is deployed: gen2, nodejs22, from the one source archive, its name as entry point', () => {
+    expect(deployed().map((f) => f.inputs.name).sort()).toEqual(functions.map((f) => kebab(f.name)).sort());
+    const objects = ofType(registered, 'gcp:storage/bucketObject:BucketObject');
+    expect(objects).toHaveLength(1);
+    for (const fn of functions) {
+      const deployment = functionNamed(fn);
+      expect(field(deployment, 'buildConfig.runtime')).toBe('nodejs22');
+      expect(field(deployment, 'buildConfig.entryPoint')).toBe(fn.name);
+      expect(field(deployment, 'buildConfig.source.storageSource.object')).toBe(objects[0]?.inputs.name);
+      expect(field(deployment, 'serviceConfig.timeoutSeconds')).toBe(fn.timeoutSeconds);
+      expect(field(deployment, 'serviceConfig.availableMemory')).toBe(`${fn.memoryMb}M`);
+    }
+  });
+
+  it('every schedule of the topology is a Cloud Scheduler job publishing to its topic', () => {
+    const jobs = ofType(registered, 'gcp:cloudscheduler/job:Job');
+    expect(jobs.map((j) => j.inputs.name).sort()).toEqual(SCHEDULES.map((s) => s.name).sort());
+    for (const schedule of SCHEDULES) {
+      const job = jobs.find((j) => j.inputs.name === schedule.name) as Registered;
+      expect(job.inputs.schedule).toBe(schedule.cron);
+      expect(job.inputs.timeZone).toBe(schedule.timeZone);
+      expect(field(job, 'pubsubTarget.topicName')).toBe(`projects/${PROJECT}/topics/${schedule.topic}`);
+      expect(field(job, 'pubsubTarget.attributes')).toEqual({ schedule: schedule.name });
+    }
+  });
+
+  it('every topic and dead-letter topic of the topology exists, once', () => {
+    const topics = ofType(registered, 'gcp:pubsub/topic:Topic').map((t) => t.inputs.name);
+    expect([...topics].sort()).toEqual([...allTopics()].sort());
+  });
+
+  it('the subscription that feeds each Pub/Sub-driven function has a dead-letter topic, a retry policy and an OIDC push to that function', () => {
+    const subscriptions = ofType(registered, 'gcp:pubsub/subscription:Subscription');
+    const pubsubFunctions = functions.filter((f) => f.trigger.kind === 'pubsub');
+    expect(pubsubFunctions.length).toBeGreaterThan(0);
+    for (const fn of pubsubFunctions) {
+      const expected = SUBSCRIPTIONS.find((s) => s.function === fn.name);
+      expect(expected, fn.name).toBeDefined();
+      if (!expected) continue;
+      const feeding = subscriptions.filter((s) => s.inputs.topic === `projects/${PROJECT}/topics/${expected.topic}` && field(s, 'pushConfig') !== undefined);
+      expect(feeding, fn.name).toHaveLength(1);
+      const subscription = feeding[0];
+      expect(subscription.inputs.name).toBe(expected.name);
+      expect(field(subscription, 'deadLetterPolicy.deadLetterTopic')).toBe(`projects/${PROJECT}/topics/${expected.deadLetter.topic}`);
+      expect(field(subscription, 'deadLetterPolicy.maxDeliveryAttempts')).toBe(expected.deadLetter.maxDeliveryAttempts);
+      expect(field(subscription, 'retryPolicy')).toEqual({
+        minimumBackoff: `${expected.retryPolicy.minimumBackoffSeconds}s`,
+        maximumBackoff: `${expected.retryPolicy.maximumBackoffSeconds}s`,
+      });
+      expect(subscription.inputs.ackDeadlineSeconds).toBe(expected.ackDeadlineSeconds);
+      expect(field(subscription, 'pushConfig.pushEndpoint')).toBe(`${urlOf(fn)}/projects/${PROJECT}/topics/${expected.topic}`);
+      expect(field(subscription, 'pushConfig.oidcToken.audience')).toBe(urlOf(fn));
+      const invoker = field(subscription, 'pushConfig.oidcToken.serviceAccountEmail') as string;
+      expect(invoker).toMatch(/@mi-test-project\.iam\.gserviceaccount\.com$/);
+      // The push identity may invoke this function, and it is nobody's runtime account.
+      expect(invokersOf(fn)).toEqual([`serviceAccount:${invoker}`]);
+      expect(functions.map(runtimeEmail)).not.toContain(invoker);
+    }
+  });
+
+  it('the Pub/Sub service agent may publish to every dead-letter topic and acknowledge on every subscription that dead-letters', () => {
+    const topicGrants = ofType(registered, 'gcp:pubsub/topicIAMMember:TopicIAMMember').filter((g) => g.inputs.member === PUBSUB_AGENT);
+    expect(topicGrants.map((g) => `${String(g.inputs.topic)} ${String(g.inputs.role)}`).sort()).toEqual(
+      [...DEAD_LETTER_TOPICS].map((t) => `${t} roles/pubsub.publisher`).sort(),
+    );
+    const subscriptionGrants = ofType(registered, 'gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember').filter((g) => g.inputs.member === PUBSUB_AGENT);
+    expect(subscriptionGrants.map((g) => `${String(g.inputs.subscription)} ${String(g.inputs.role)}`).sort()).toEqual(
+      SUBSCRIPTIONS.map((s) => `${s.name} roles/pubsub.subscriber`).sort(),
+    );
+  });
+
+  it('every dead-letter topic keeps its messages in a pull subscription, and an alert fires when it holds any', () => {
+    const subscriptions = ofType(registered, 'gcp:pubsub/subscription:Subscription');
+    const policies = ofType(registered, 'gcp:monitoring/alertPolicy:AlertPolicy');
+    for (const topic of DEAD_LETTER_TOPICS) {
+      const held = subscriptions.filter((s) => s.inputs.topic === `projects/${PROJECT}/topics/${topic}`);
+      expect(held, topic).toHaveLength(1);
+      expect(field(held[0], 'pushConfig')).toBeUndefined();
+      expect(field(held[0], 'expirationPolicy.ttl')).toBe('');
+      const watching = policies.filter((p) => JSON.stringify(p.inputs.conditions).includes(`subscription_id = \\"${String(held[0]?.inputs.name)}\\"`));
+      expect(watching, topic).toHaveLength(1);
+      const condition = field(watching[0], 'conditions.0.conditionThreshold') as Record<string, unknown>;
+      expect(condition.filter).toContain('metric.type = "pubsub.googleapis.com/subscription/num_undelivered_messages"');
+      expect(condition.comparison).toBe('COMPARISON_GT');
+      expect(condition.thresholdValue).toBe(0);
+    }
+    expect(policies).toHaveLength(DEAD_LETTER_TOPICS.length);
+  });
+
+  it('no function runs (or is built) as the default compute service account: each runs as an account of its own', () => {
+    const accounts = ofType(registered, 'gcp:serviceaccount/account:Account').map((a) => `${String(a.inputs.accountId)}@${PROJECT}.iam.gserviceaccount.com`);
+    const emails = functions.map(runtimeEmail);
+    for (const email of emails) {
+      expect(email).toBeTruthy();
+      expect(email).not.toMatch(/-compute@developer\.gserviceaccount\.com$|@appspot\.gserviceaccount\.com$/);
+      expect(accounts).toContain(email);
+    }
+    expect(new Set(emails).size).toBe(emails.length);
+    for (const deployment of deployed()) {
+      expect(String(field(deployment, 'buildConfig.serviceAccount'))).toMatch(/serviceAccounts\/mi-functions-build@/);
+    }
+  });
+
+  it('only the webhook allows unauthenticated calls', () => {
+    const publicFunctions = functions.filter((fn) => invokersOf(fn).some((m) => PUBLIC_MEMBERS.includes(m))).map((fn) => fn.name);
+    const webhook = functions.some((fn) => fn.name === 'githubWebhook') ? ['githubWebhook'] : [];
+    expect(publicFunctions).toEqual(webhook);
+  });
+
+  it('exactly the functions marked allowUnauthenticated allow unauthenticated calls', () => {
+    for (const fn of functions) {
+      const isPublic = invokersOf(fn).some((m) => PUBLIC_MEMBERS.includes(m));
+      expect(isPublic, fn.name).toBe(fn.trigger.kind === 'http' && fn.trigger.allowUnauthenticated);
+    }
+  });
+
+  it('the approvals function is not public: only the configured operators may invoke it', () => {
+    const approvals = functions.find((fn) => fn.name === 'approvals');
+    expect(approvals).toBeDefined();
+    if (!approvals) return;
+    expect(invokersOf(approvals)).toEqual(['group:sre@example.com']);
+  });
+
+  it("each function's account holds exactly the roles of the table", () => {
+    // A function added to the topology without a row here fails, and so does a row left behind.
+    expect(Object.keys(EXPECTED_ROLES).filter((name) => name !== 'githubWebhook' || functions.some((f) => f.name === name)).sort()).toEqual(
+      functions.map((f) => f.name).sort(),
+    );
+    const withMember = registered.filter((r) => typeof r.inputs.member === 'string');
+    for (const fn of functions) {
+      const member = `serviceAccount:${runtimeEmail(fn)}`;
+      const grants = withMember
+        .filter((g) => g.inputs.member === member)
+        .map((g) => {
+          const role = String(g.inputs.role);
+          switch (g.type) {
+            case 'gcp:projects/iAMMember:IAMMember':
+              expect(g.inputs.project).toBe(PROJECT);
+              return `project ${role}`;
+            case 'gcp:pubsub/topicIAMMember:TopicIAMMember':
+              return `topic ${String(g.inputs.topic)} ${role}`;
+            case 'gcp:secretmanager/secretIamMember:SecretIamMember':
+              return `secret ${String(g.inputs.secretId)} ${role}`;
+            case 'gcp:folder/iAMMember:IAMMember':
+              expect(g.inputs.folder).toBe(INSTANCES_FOLDER);
+              return `instances ${role}`;
+            default:
+              return `unexpected ${g.type} ${role}`;
+          }
+        });
+      expect(grants.sort(), fn.name).toEqual([...(EXPECTED_ROLES[fn.name] ?? [])].sort());
+    }
+  });
+
+  it('each secret is readable, and mounted, only where the topology grants it: the webhook secret in the webhook alone', () => {
+    const secrets = ofType(registered, 'gcp:secretmanager/secret:Secret');
+    expect(secrets.map((s) => s.inputs.secretId).sort()).toEqual([TEST_SETTINGS.githubTokenSecretName, TEST_SETTINGS.webhookSecretName].sort());
+    const cases = [
+      { kind: 'webhookSecret', secretId: TEST_SETTINGS.webhookSecretName, env: 'MI_GITHUB_WEBHOOK_SECRET' },
+      { kind: 'githubTokenSecret', secretId: TEST_SETTINGS.githubTokenSecretName, env: 'MI_GITHUB_TOKEN' },
+    ];
+    for (const { kind, secretId, env } of cases) {
+      const readers = functions.filter((fn) => fn.roles.some((r) => r.on === kind));
+      const grants = ofType(registered, 'gcp:secretmanager/secretIamMember:SecretIamMember').filter((g) => g.inputs.secretId === secretId);
+      expect(grants.map((g) => g.inputs.member).sort(), kind).toEqual(readers.map((fn) => `serviceAccount:${runtimeEmail(fn)}`).sort());
+      for (const fn of functions) {
+        const mounted = ((field(functionNamed(fn), 'serviceConfig.secretEnvironmentVariables') ?? []) as Array<{ key: string; secret: string }>).filter((v) => v.secret === secretId);
+        expect(mounted.map((v) => v.key), `${fn.name} ${kind}`).toEqual(readers.includes(fn) ? [env] : []);
+      }
+    }
+    const webhookReaders = functions.filter((fn) => fn.roles.some((r) => r.on === 'webhookSecret')).map((fn) => fn.name);
+    expect(webhookReaders).toEqual(functions.some((fn) => fn.name === 'githubWebhook') ? ['githubWebhook'] : []);
+  });
+
+  it('every registered query has a composite index on its fields, in order', () => {
+    const indexes = ofType(registered, 'gcp:firestore/index:Index');
+    for (const query of INDEXED_QUERIES) {
+      const matching = indexes.filter(
+        (i) =>
+          i.inputs.collection === query.collection &&
+          i.inputs.queryScope === (query.collectionGroup ? 'COLLECTION_GROUP' : 'COLLECTION') &&
+          JSON.stringify(i.inputs.fields) === JSON.stringify(query.fields.map((f) => ({ fieldPath: f.field, order: f.order }))),
+      );
+      expect(matching, query.name).toHaveLength(1);
+    }
+    expect(indexes).toHaveLength(INDEXED_QUERIES.length);
+  });
+
+  it('every TTL collection has a TTL policy on its field', () => {
+    const fields = ofType(registered, 'gcp:firestore/field:Field');
+    expect(fields.map((f) => `${String(f.inputs.collection)}.${String(f.inputs.field)}`).sort()).toEqual(TTL_COLLECTIONS.map((t) => `${t.collection}.${t.field}`).sort());
+    for (const ttl of fields) expect(ttl.inputs.ttlConfig).toBeDefined();
+    expect(ofType(registered, 'gcp:firestore/database:Database').map((d) => d.inputs.name)).toEqual(['(default)']);
+  });
+
+  it('every function gets the environment functions/production.ts requires, and approvals its audience', () => {
+    for (const fn of functions) {
+      const env = field(functionNamed(fn), 'serviceConfig.environmentVariables') as Record<string, string>;
+      expect(productionEnvironmentSchema.safeParse(env).success, fn.name).toBe(true);
+      expect(env.GOOGLE_CLOUD_PROJECT).toBe(PROJECT);
+    }
+    const envOf = (name: string) => {
+      const fn = functions.find((f) => f.name === name);
+      return fn ? (field(functionNamed(fn), 'serviceConfig.environmentVariables') as Record<string, string>) : undefined;
+    };
+    const approvals = envOf('approvals');
+    if (approvals) expect(approvalsEnvironmentSchema.parse(approvals).MI_APPROVALS_AUDIENCE).toBe(`https://${TEST_SETTINGS.region}-${PROJECT}.cloudfunctions.net/approvals`);
+    const confirmations = envOf('applyConfirmations');
+    if (confirmations) {
+      expect(confirmationsEnvironmentSchema.parse(confirmations).MI_APPLY_CONFIRMATIONS_AUDIENCE).toBe(`https://${TEST_SETTINGS.region}-${PROJECT}.cloudfunctions.net/apply-confirmations`);
+    }
+    for (const name of ['complianceSchedule', 'complianceCheck']) {
+      const env = envOf(name);
+      if (env) expect(complianceEnvironmentSchema.safeParse(env).success, name).toBe(true);
+    }
+    const deployments = envOf('deployments');
+    // The token arrives from Secret Manager (checked above); the rest from plain variables.
+    if (deployments) expect(deploymentsEnvironmentSchema.safeParse({ ...deployments, MI_GITHUB_TOKEN: 'from-secret-manager' }).success).toBe(true);
+  });
+});

@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCompliance, buildReport, compliancePaths, renderReport, type Compliance, type ComplianceRun, type Finding } from '../../../shared/compliance/index.js';
+import { SQL_BACKUP_POLICY } from '../../../shared/domain/backup-policy.js';
+import type { OperationRecord } from '../../../shared/domain/operations.js';
+import { paths } from '../../../shared/engine/index.js';
+import { SCHEDULES, TOPICS } from '../../../shared/topology.js';
+import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
+import { scheduleDelivery, seedWithFault, Tap, type Fault } from './support.js';
+
+const PARENT = 'projects/demo-compliance/locations/us-central1';
+
+/** Each fault, and exactly the controls its finding must fail. */
+const FAULTS: ReadonlyArray<{ id: string; fault: Fault; failed: string[]; blocked?: string[]; remediated?: boolean }> = [
+  { id: 'ok-one', fault: 'healthy', failed: [] },
+  { id: 'ok-two', fault: 'healthy', failed: [] },
+  { id: 'f-backups-off', fault: 'backups-off', failed: ['sql.automated-backups'], remediated: true },
+  { id: 'f-pitr-off', fault: 'pitr-off', failed: ['sql.point-in-time-recovery'], remediated: true },
+  { id: 'f-stale-backup', fault: 'stale-backup', failed: ['sql.recent-backup'] },
+  { id: 'f-wrong-retention', fault: 'wrong-retention', failed: ['sql.retained-backups'], remediated: true },
+  {
+    id: 'f-missing-plan',
+    fault: 'missing-gke-plan',
+    failed: ['gke.plan-active'],
+    blocked: ['gke.daily-schedule', 'gke.retention', 'gke.scope', 'gke.offsite', 'gke.recent-backup'],
+  },
+  { id: 'f-own-region', fault: 'gke-own-region', failed: ['gke.offsite'] },
+  { id: 'f-failed-gke', fault: 'failed-gke-backup', failed: ['gke.recent-backup'] },
+  { id: 'f-expired-dev', fault: 'expired-dev', failed: ['dev.expiry'] },
+];
+
+describe('verify-backups: a fleet with one fault per instance, through the real check path', () => {
+  let f: EngineFixture;
+  let compliance: Compliance;
+  let checks: Tap;
+  let lifecycle: Tap;
+  const runId = 'verify-backups-20261126t0200z';
+
+  beforeAll(async () => {
+    f = await createEngineFixture(import.meta.url);
+    checks = await Tap.open(f, TOPICS.checks);
+    lifecycle = await Tap.open(f, TOPICS.lifecycle);
+    for (const { id, fault } of FAULTS) await seedWithFault(f, id, fault);
+    // Every job of the topology, run recently and successfully, except one that was paused.
+    f.fleet.scheduler.seedTopology('demo-compliance', 'us-central1');
+    for (const s of SCHEDULES) f.fleet.scheduler.setLastAttempt(`${PARENT}/jobs/${s.name}`, { code: 0 }, new Date(f.clock.now().getTime() - 30_000));
+    f.fleet.scheduler.pauseJob(`${PARENT}/jobs/restore-drill`);
+    compliance = createCompliance({
+      store: f.store,
+      bus: f.bus,
+      cloudSql: f.fleet.cloudSql,
+      gkeBackup: f.fleet.gkeBackup,
+      scheduler: f.fleet.scheduler,
+      clock: f.clock,
+      schedulerParent: PARENT,
+      pageSize: 4,
+    });
+  });
+
+  afterAll(async () => {
+    await checks.close();
+    await lifecycle.close();
+    await f.close();
+  });
+
+  it('a duplicated trigger for the same slot gives one run, not two', async () => {
+    const first = await compliance.handleScheduleMessage(scheduleDelivery(f, 'verify-backups', new Date('2026-11-26T10:00:00Z')));
+    const second = await compliance.handleScheduleMessage(scheduleDelivery(f, 'verify-backups', new Date('2026-11-26T10:05:00Z')));
+    expect(first).toMatchObject({ kind: 'fanned-out', result: { runId, planned: FAULTS.length, pages: 3 } });
+    expect(second).toMatchObject({ kind: 'duplicate', runId });
+    const runs = await f.store.query<ComplianceRun>({ collection: 'complianceRuns', where: [{ field: 'schedule', op: '==', value: 'verify-backups' }] });
+    expect(runs.map((r) => r.id)).toEqual([runId]);
+    expect(runs[0]?.data).toMatchObject({ status: 'done', planned: FAULTS.length, trigger: 'schedule', slotStart: '2026-11-26T02:00:00.000Z' });
+  });
+
+  it('publishes one message per instance and one for the schedules; a planned instance without a finding is reported as not checked', async () => {
+    const delivered = await checks.take(FAULTS.length + 1);
+    expect(delivered).toHaveLength(FAULTS.length + 1);
+    // Deliver all but one, as the push subscription would, then look at the report.
+    const held = delivered.find((e) => (JSON.parse(Buffer.from(e.data.message.data, 'base64').toString('utf8')) as { instanceId?: string }).instanceId === 'ok-two');
+    for (const event of delivered) if (event !== held) expect((await compliance.handleCheckMessage(event)).kind).toBe('written');
+    const run = await f.store.get<ComplianceRun>(compliancePaths.run(runId));
+    if (run === undefined || held === undefined) throw new Error('no run');
+    const partial = await buildReport(f.store, run, f.clock.now());
+    expect(partial.summary).toMatchObject({ planned: FAULTS.length, checked: FAULTS.length - 1, notChecked: 1, complete: false });
+    expect(partial.failures.find((x) => x.instanceId === 'ok-two')).toMatchObject({ notChecked: true });
+    expect(renderReport(partial, 'md')).toContain('**ok-two**: NOT CHECKED');
+    // The held message arrives, twice (a redelivery): one finding.
+    expect((await compliance.handleCheckMessage(held)).kind).toBe('written');
+    expect((await compliance.handleCheckMessage(held)).kind).toBe('duplicate');
+  });
+
+  it.each(FAULTS)('$id ($fault) gives exactly its failing controls, with evidence', async ({ id, failed, blocked, remediated }) => {
+    const finding = await f.store.get<Finding>(compliancePaths.finding(runId, id));
+    expect(finding?.outcome).toBe(failed.length === 0 ? 'pass' : 'fail');
+    expect(finding?.failedControls).toEqual(failed);
+    expect(finding?.blockedControls).toEqual(blocked ?? []);
+    for (const control of finding?.controls ?? []) {
+      expect(control.source, control.control).toMatch(/^(sqladmin|gkebackup|firestore) /);
+      expect(Object.keys(control.evidence).length, control.control).toBeGreaterThan(0);
+    }
+    expect(finding?.remediation !== null).toBe(remediated === true);
+  });
+
+  it('records the API fields, backup ids and times read', async () => {
+    const stale = await f.store.get<Finding>(compliancePaths.finding(runId, 'f-stale-backup'));
+    const recent = stale?.controls.find((c) => c.control === 'sql.recent-backup');
+    expect(recent?.evidence).toMatchObject({ type: 'AUTOMATED', status: 'SUCCESSFUL', endTime: '2026-11-25T04:00:00.000Z', ageHours: 30, maxAgeHours: 26 });
+    expect(recent?.evidence.latestBackupRunId).toMatch(/^[0-9]+$/);
+    const pitr = await f.store.get<Finding>(compliancePaths.finding(runId, 'f-pitr-off'));
+    expect(pitr?.controls.find((c) => c.control === 'sql.point-in-time-recovery')?.evidence).toEqual({ 'settings.backupConfiguration.pointInTimeRecoveryEnabled': false });
+    const gke = await f.store.get<Finding>(compliancePaths.finding(runId, 'f-failed-gke'));
+    expect(gke?.controls.find((c) => c.control === 'gke.recent-backup')?.evidence).toMatchObject({ state: 'FAILED', createTime: '2026-11-26T03:00:00.000Z' });
+    const region = await f.store.get<Finding>(compliancePaths.finding(runId, 'f-own-region'));
+    expect(region?.controls.find((c) => c.control === 'gke.offsite')?.evidence).toMatchObject({ backupRegion: 'us-central1', instanceRegion: 'us-central1' });
+  });
+
+  it('the disabled schedule fails the schedules finding, and only its own control', async () => {
+    const schedules = await f.store.get<Finding>(compliancePaths.finding(runId, '_schedules'));
+    expect(schedules?.kind).toBe('schedules');
+    expect(schedules?.failedControls).toEqual(['schedule.restore-drill']);
+    expect(schedules?.controls.find((c) => c.control === 'schedule.restore-drill')?.evidence).toMatchObject({ state: 'PAUSED' });
+  });
+
+  it('the report: complete, per control, each failure with its evidence, the trend', async () => {
+    const run = await f.store.get<ComplianceRun>(compliancePaths.run(runId));
+    if (run === undefined) throw new Error('no run');
+    const report = await buildReport(f.store, run, f.clock.now());
+    expect(report.summary).toMatchObject({ planned: 10, checked: 10, passed: 2, failed: 8, notChecked: 0, complete: true, schedules: 'fail' });
+    expect(report.controls.find((c) => c.control === 'sql.point-in-time-recovery')).toMatchObject({ checked: 10, failed: 1, passed: 9 });
+    expect(report.controls.find((c) => c.control === 'dev.expiry')).toMatchObject({ checked: 1, failed: 1 });
+    expect(report.failures.map((x) => x.instanceId)).toEqual(FAULTS.filter((x) => x.failed.length > 0).map((x) => x.id).sort());
+    expect(report.trend.map((t) => t.runId)).toEqual([runId]);
+    const md = renderReport(report, 'md');
+    expect(md).toContain('`sql.recent-backup` FAIL');
+    expect(md).toContain('`schedule.restore-drill` FAIL');
+    expect(renderReport(report, 'html')).toContain('<h2>Failures</h2>');
+    expect(JSON.parse(renderReport(report, 'json'))).toMatchObject({ summary: { failed: 8 } });
+  });
+
+  it('drift safe to fix is remediated by a leased operation, recorded in the audit trail', async () => {
+    const asked = await lifecycle.take(3);
+    expect(asked).toHaveLength(3);
+    const pitr = await f.store.get<Finding>(compliancePaths.finding(runId, 'f-pitr-off'));
+    const operationId = pitr?.remediation?.operationId ?? '';
+    for (const event of asked) await f.engine.handleLifecycleMessage(event);
+    const op = await f.driveToEnd(operationId);
+    expect(op).toMatchObject({ type: 'remediate', status: 'succeeded', actor: 'system:verify-backups' });
+    expect(op.steps.map((s) => s.name)).toEqual(['configure-sql-backups', 'verify-backup-policy']);
+    const sql = await f.fleet.cloudSql.getInstance(pitr?.controls[0]?.source.split('/')[1] ?? '', 'f-pitr-off-db');
+    expect(sql?.settings.backupConfiguration).toMatchObject({ pointInTimeRecoveryEnabled: SQL_BACKUP_POLICY.pointInTimeRecoveryEnabled });
+    const audit = await f.store.query<{ action: string; operationId: string }>({ collection: 'audit', where: [{ field: 'operationId', op: '==', value: operationId }] });
+    expect(audit.map((a) => a.data.action)).toEqual(expect.arrayContaining(['operation.accepted', 'operation.succeeded']));
+    expect((await f.instance('f-pitr-off'))?.lease).toBeNull();
+    const remediations = await f.store.query<OperationRecord>({ collection: 'operations', where: [{ field: 'type', op: '==', value: 'remediate' }] });
+    expect(remediations).toHaveLength(3);
+    expect(await f.store.get(paths.instance('f-pitr-off'))).toMatchObject({ status: 'active' });
+  });
+});

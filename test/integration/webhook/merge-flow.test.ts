@@ -1,0 +1,226 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handleGithubWebhook } from '../../../shared/deployments/webhook.js';
+import { moduleApplyPath, type DeploymentsConsumer } from '../../../shared/deployments/consumer.js';
+import type { ModuleApplyRecord } from '../../../shared/domain/deployments/applies.js';
+import type { OperationRecord } from '../../../shared/domain/operations.js';
+import { paths, type LedgerEntry } from '../../../shared/engine/index.js';
+import type { Envelope } from '../../../shared/events/index.js';
+import { createWebhookWorld, mergedPullRequest, pushPayload, sha, signedHeaders, type WebhookWorld } from './support.js';
+
+let world: WebhookWorld;
+
+const root = (env: string, id: string) => `environments/${env}/deployments/${id}`;
+function config(id: string, env: 'dev' | 'prod', tier: 'internal' | 'customer', version: string): string {
+  const window = tier === 'customer' ? 'maintenanceWindow:\n  days: [sat]\n  start: "02:00"\n  hours: 4\n  timeZone: Etc/UTC\n' : '';
+  return `id: ${id}\nslug: ${id}\nenvironment: ${env}\ntier: ${tier}\ndomain: ${id}.example.com\nregion: us-central1\nversion: ${version}\n${window}`;
+}
+
+/** Delivers a signed payload to the webhook handler, then the resulting push message to the consumer. */
+async function deliver(payload: unknown, event = 'push', delivery = randomUUID()) {
+  const body = JSON.stringify(payload);
+  const headers = await signedHeaders(body, event, delivery);
+  const before = world.pushes().length;
+  const answer = await handleGithubWebhook({ method: 'POST', header: (n) => headers[n.toLowerCase()], rawBody: Buffer.from(body) }, world.webhookDeps);
+  const outcomes = [];
+  for (const push of world.pushes().slice(before)) outcomes.push(await world.consumer.handlePush(push));
+  return { answer, outcomes };
+}
+
+async function applies(commit: string): Promise<ModuleApplyRecord[]> {
+  const docs = await world.fx.store.query<ModuleApplyRecord>({ collection: 'moduleApplies', where: [{ field: 'commit', op: '==', value: commit }] });
+  return docs.map((d) => d.data).sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** Drives every module-apply operation the world asked for to its end, then ticks the consumer. */
+async function settle(consumer: DeploymentsConsumer, rounds = 6): Promise<void> {
+  for (let round = 0; round < rounds; round += 1) {
+    await world.deliverCommands();
+    const ops = await world.fx.store.query<OperationRecord>({ collection: 'operations', where: [{ field: 'status', op: '==', value: 'running' }] });
+    for (const op of ops) await world.fx.driveToEnd(op.id);
+    world.fx.clock.advance(1_000);
+    await consumer.tick();
+  }
+}
+
+beforeAll(async () => {
+  world = await createWebhookWorld(import.meta.url);
+});
+afterAll(async () => {
+  await world.close();
+});
+
+describe('a merge on the deployment repository', () => {
+  it('touching 3 instances and 2 modules gives exactly the right applies and plans, in waves', async () => {
+    const dev = await world.fx.seedInstance({ environment: 'dev', tier: 'internal', maintenanceWindow: undefined });
+    const internal = await world.fx.seedInstance({ environment: 'prod', tier: 'internal' });
+    const customer = await world.fx.seedInstance({ environment: 'prod', tier: 'customer' });
+    const before = sha(0x100);
+    const after = sha(0x101);
+    const files = [dev, internal, customer].flatMap((i) => [`${root(i.environment, i.id)}/terraform/stacks/monitoring/alerts.tf`, `${root(i.environment, i.id)}/terraform/stacks/networking/vpc.tf`]);
+    world.fx.fleet.executor.scriptOutcome({ action: 'plan' }, 'succeeded', 'Plan: 1 to add, 2 to change, 0 to destroy.', 3);
+    const { answer, outcomes } = await deliver(pushPayload({ before, after, commits: [{ modified: files.slice(0, 3) }, { modified: files.slice(3) }] }));
+    expect(answer.status).toBe(202);
+    expect(outcomes[0]).toMatchObject({ kind: 'handled', source: 'payload', commands: [], invalid: [] });
+
+    let recorded = await applies(after);
+    expect(recorded.map((a) => [a.instanceId, a.module, a.mode, a.wave, a.status])).toEqual(
+      [
+        [dev.id, 'monitoring', 'auto', 0, 'applying'],
+        [dev.id, 'networking', 'confirm', 0, 'planning'],
+        [internal.id, 'monitoring', 'auto', 1, 'waiting'],
+        [internal.id, 'networking', 'confirm', 1, 'planning'],
+        [customer.id, 'monitoring', 'auto', 2, 'waiting'],
+        [customer.id, 'networking', 'confirm', 2, 'planning'],
+      ].sort((a, b) => `${String(a[0])}.${String(a[1])}`.localeCompare(`${String(b[0])}.${String(b[1])}`)),
+    );
+    // Exactly one apply (dev monitoring) and three plans asked for so far: the other applies wait for their wave.
+    const asked = world.commands().filter((c): c is Envelope<'instance.module-apply'> => c.type === 'instance.module-apply');
+    expect(asked.map((c) => `${c.instanceId ?? ''}:${c.payload.module}:${c.payload.action}`).sort()).toEqual(
+      [`${dev.id}:monitoring:apply`, `${dev.id}:networking:plan`, `${internal.id}:networking:plan`, `${customer.id}:networking:plan`].sort(),
+    );
+
+    await settle(world.consumer);
+    recorded = await applies(after);
+    const byKey = Object.fromEntries(recorded.map((a) => [`${a.instanceId}:${a.module}`, a]));
+    // Monitoring went through every wave by itself; networking waits for a person with its plan summary.
+    for (const i of [dev, internal, customer]) {
+      expect(byKey[`${i.id}:monitoring`]?.status).toBe('applied');
+      expect(byKey[`${i.id}:networking`]).toMatchObject({ status: 'awaiting-confirmation', planSummary: 'Plan: 1 to add, 2 to change, 0 to destroy.' });
+    }
+    const monitoringOps = await Promise.all(recorded.filter((a) => a.module === 'monitoring').map((a) => world.fx.operation(a.operationId ?? '')));
+    expect(monitoringOps.map((o) => [o?.type, o?.status])).toEqual([
+      ['module-apply', 'succeeded'],
+      ['module-apply', 'succeeded'],
+      ['module-apply', 'succeeded'],
+    ]);
+
+    // A person confirms networking for every instance at once; it applies in waves, recording who.
+    const confirmed = await world.consumer.confirm({ module: 'networking', commit: after.slice(0, 12) }, { email: 'carol@example.com', subject: 'carol' });
+    expect(confirmed).toMatchObject({ kind: 'confirmed', by: 'carol@example.com' });
+    await settle(world.consumer);
+    recorded = await applies(after);
+    expect(recorded.filter((a) => a.module === 'networking').map((a) => [a.status, a.confirmedBy])).toEqual([
+      ['applied', 'carol@example.com'],
+      ['applied', 'carol@example.com'],
+      ['applied', 'carol@example.com'],
+    ]);
+
+    // The same body under a new delivery id changes nothing.
+    const operations = await world.fx.store.count({ collection: 'operations' });
+    const again = await deliver(pushPayload({ before, after, commits: [{ modified: files.slice(0, 3) }, { modified: files.slice(3) }] }));
+    expect(again.outcomes).toEqual([{ kind: 'duplicate' }]);
+    await settle(world.consumer, 2);
+    expect(await world.fx.store.count({ collection: 'operations' })).toBe(operations);
+  });
+
+  it('a failed apply in one wave halts the waves after it', async () => {
+    const dev = await world.fx.seedInstance({ environment: 'dev', tier: 'internal', maintenanceWindow: undefined });
+    const customer = await world.fx.seedInstance({ environment: 'prod', tier: 'customer' });
+    const after = sha(0x201);
+    world.fx.fleet.executor.scriptOutcome({ action: 'apply', instanceId: dev.id }, 'failed', 'terraform apply: quota exceeded', 5);
+    await deliver(pushPayload({ before: sha(0x200), after, commits: [{ modified: [dev, customer].map((i) => `${root(i.environment, i.id)}/terraform/stacks/security/iam.tf`) }] }));
+    await settle(world.consumer);
+    const recorded = await applies(after);
+    expect(recorded.map((a) => [a.instanceId, a.status])).toEqual(
+      [
+        [dev.id, 'failed'],
+        [customer.id, 'halted'],
+      ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    );
+  });
+
+  it('a merged pull request together with its push gives the work once', async () => {
+    const instance = await world.fx.seedInstance({ environment: 'prod', tier: 'customer' });
+    const after = sha(0x301);
+    const before = world.commands().length;
+    await deliver(mergedPullRequest(after), 'pull_request');
+    await deliver(pushPayload({ before: sha(0x300), after, commits: [{ modified: [`${root('prod', instance.id)}/terraform/stacks/executors/pool.tf`] }] }));
+    expect((await applies(after)).map((a) => a.id)).toEqual([`${instance.id}.executors.${after.slice(0, 12)}`]);
+    // No earlier wave has this change, so the customer's apply starts at once: one command, not two.
+    await world.consumer.tick();
+    expect(world.commands().slice(before).map((c) => c.type)).toEqual(['instance.module-apply']);
+  });
+
+  it('config.yaml read at the merge commit: a version change upgrades, a new instance is created, an invalid file is recorded with the field', async () => {
+    const existing = await world.fx.seedInstance({ environment: 'prod', tier: 'customer', version: '5.4.2' });
+    const newId = `dev-${randomUUID().slice(0, 8)}`;
+    const brokenId = existing.id.replace('inst', 'brok');
+    const after = sha(0x401);
+    world.repo.commit(after, {
+      [`${root('prod', existing.id)}/config.yaml`]: config(existing.id, 'prod', 'customer', '5.5.0'),
+      [`${root('dev', newId)}/config.yaml`]: config(newId, 'dev', 'internal', '5.4.2'),
+      [`${root('prod', brokenId)}/config.yaml`]: config(brokenId, 'prod', 'customer', '5.5'),
+    });
+    const from = world.commands().length;
+    const { outcomes } = await deliver(
+      pushPayload({ before: sha(0x400), after, commits: [{ modified: [`${root('prod', existing.id)}/config.yaml`, `${root('prod', brokenId)}/config.yaml`], added: [`${root('dev', newId)}/config.yaml`] }] }),
+    );
+    expect(outcomes[0]).toMatchObject({
+      kind: 'handled',
+      commands: expect.arrayContaining([
+        expect.objectContaining({ instanceId: existing.id, type: 'instance.upgrade' }),
+        expect.objectContaining({ instanceId: newId, type: 'instance.create' }),
+      ]) as unknown,
+      invalid: [{ instanceId: brokenId, file: `${root('prod', brokenId)}/config.yaml`, field: 'version', reason: expect.stringMatching(/semantic version/) as unknown }],
+    });
+    await world.deliverCommands(from);
+    const upgrade = world.commands().slice(from).find((c) => c.type === 'instance.upgrade');
+    const ledger = await world.fx.store.get<LedgerEntry>(paths.ledger(upgrade?.eventId ?? ''));
+    expect(ledger).toMatchObject({ outcome: 'accepted' });
+    expect(await world.fx.instance(newId)).toMatchObject({ status: 'provisioning', version: '5.4.2' });
+  });
+
+  it('a push at the file-list cap falls back to comparing the two commits through the repository', async () => {
+    const capped = await createWebhookWorld(import.meta.url, { caps: { commits: 2048, filesPerCommit: 3 } });
+    try {
+      const instance = await capped.fx.seedInstance({ environment: 'prod', tier: 'customer' });
+      const before = sha(0x500);
+      const after = sha(0x501);
+      capped.repo.commit(before, { 'README.md': 'a' });
+      capped.repo.commit(after, {
+        'README.md': 'b',
+        [`${root('prod', instance.id)}/terraform/stacks/monitoring/a.tf`]: 'x',
+        [`${root('prod', instance.id)}/terraform/stacks/database/b.tf`]: 'y',
+      });
+      // The payload lists three unrelated files (the cap): the real change is only in the comparison.
+      const body = JSON.stringify(pushPayload({ before, after, commits: [{ modified: ['x', 'y', 'z'] }] }));
+      const headers = await signedHeaders(body, 'push', randomUUID());
+      await handleGithubWebhook({ method: 'POST', header: (n) => headers[n.toLowerCase()], rawBody: Buffer.from(body) }, capped.webhookDeps);
+      const push = capped.pushes()[0];
+      expect(push?.payload.changes.source).toBe('compare');
+      const outcome = await capped.consumer.handlePush(push);
+      expect(capped.repo.compareCalls).toBe(1);
+      expect(outcome).toMatchObject({ kind: 'handled', source: 'compare' });
+      const recorded = await capped.fx.store.query<ModuleApplyRecord>({ collection: 'moduleApplies', where: [{ field: 'commit', op: '==', value: after }] });
+      expect(recorded.map((d) => d.data.module).sort()).toEqual(['database', 'monitoring']);
+    } finally {
+      await capped.close();
+    }
+  });
+
+  it('a newer commit supersedes an unconfirmed plan of the same instance and module', async () => {
+    const instance = await world.fx.seedInstance({ environment: 'prod', tier: 'customer' });
+    const file = `${root('prod', instance.id)}/terraform/stacks/networking/vpc.tf`;
+    await deliver(pushPayload({ before: sha(0x600), after: sha(0x601), commits: [{ modified: [file] }], timestamp: '2026-11-26T10:00:00Z' }));
+    await deliver(pushPayload({ before: sha(0x601), after: sha(0x602), commits: [{ modified: [file] }], timestamp: '2026-11-26T10:05:00Z' }));
+    const older = await world.fx.store.get<ModuleApplyRecord>(moduleApplyPath(`${instance.id}.networking.${sha(0x601).slice(0, 12)}`));
+    expect(older).toMatchObject({ status: 'superseded', supersededBy: `${instance.id}.networking.${sha(0x602).slice(0, 12)}` });
+    const refused = await world.consumer.confirm({ id: older?.id ?? '' }, { email: 'carol@example.com', subject: 'carol' });
+    expect(refused).toMatchObject({ kind: 'refused', code: 'not-awaiting-confirmation' });
+  });
+
+  it('a removed instance folder asks for a delete that waits for confirmation', async () => {
+    const instance = await world.fx.seedInstance({ environment: 'dev', tier: 'internal', maintenanceWindow: undefined, expiresAt: '2026-12-30T00:00:00Z' });
+    const after = sha(0x701);
+    world.repo.commit(after, {});
+    const from = world.commands().length;
+    await deliver(pushPayload({ before: sha(0x700), after, commits: [{ removed: [`${root('dev', instance.id)}/config.yaml`] }] }));
+    const [request] = await applies(after);
+    expect(request).toMatchObject({ kind: 'instance-delete', status: 'awaiting-confirmation', instanceId: instance.id });
+    expect(world.commands().length).toBe(from);
+    await world.consumer.confirm({ id: request?.id ?? '' }, { email: 'dave@example.com', subject: 'dave' });
+    const asked = world.commands().slice(from);
+    expect(asked.map((c) => [c.type, c.actor])).toEqual([['instance.delete', 'dave@example.com']]);
+  });
+});

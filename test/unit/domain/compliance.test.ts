@@ -1,0 +1,198 @@
+import { describe, expect, it } from 'vitest';
+import { checkCloudSql, checkExpiry, checkGke, checkSchedules, outcomeOf } from '../../../shared/domain/compliance/checks.js';
+import { compactTime, cronSlotContaining, deterministicEventId, manualRunId, scheduledRunId } from '../../../shared/domain/compliance/run-key.js';
+import { decideRetention, extendedExpiry, rotatingSample } from '../../../shared/domain/compliance/retention.js';
+import { remediatePlan, restoreDrillPlan } from '../../../shared/domain/plans.js';
+import type { GkeBackup, GkeBackupPlan, SchedulerJob, SqlBackupRun, SqlInstance } from '../../../shared/ports.js';
+import { SCHEDULES } from '../../../shared/topology.js';
+
+const AS_OF = new Date('2026-11-26T10:00:00Z');
+const hoursAgo = (h: number) => new Date(AS_OF.getTime() - h * 3_600_000).toISOString();
+
+function sqlInstance(change: Partial<SqlInstance['settings']['backupConfiguration']> = {}): SqlInstance {
+  return {
+    name: 'x-db',
+    project: 'mi-x',
+    region: 'us-central1',
+    databaseVersion: 'POSTGRES_16',
+    state: 'RUNNABLE',
+    settings: {
+      tier: 'db-custom-2-7680',
+      backupConfiguration: { enabled: true, startTime: '03:00', pointInTimeRecoveryEnabled: true, transactionLogRetentionDays: 7, backupRetentionSettings: { retentionUnit: 'COUNT', retainedBackups: 7 }, ...change },
+    },
+  };
+}
+
+function run(id: string, endHoursAgo: number, extra: Partial<SqlBackupRun> = {}): SqlBackupRun {
+  return { kind: 'sql#backupRun', id, instance: 'x-db', status: 'SUCCESSFUL', type: 'AUTOMATED', enqueuedTime: hoursAgo(endHoursAgo + 1), endTime: hoursAgo(endHoursAgo), ...extra };
+}
+
+const failing = (results: ReturnType<typeof checkCloudSql>) => results.filter((r) => r.status === 'fail').map((r) => r.control);
+
+describe('checkCloudSql: one verdict per control', () => {
+  it.each([
+    { name: 'compliant', change: {}, runs: [run('2', 6), run('1', 30)], failed: [] },
+    { name: 'backups off', change: { enabled: false }, runs: [run('2', 6)], failed: ['sql.automated-backups'] },
+    { name: 'PITR off', change: { pointInTimeRecoveryEnabled: false }, runs: [run('2', 6)], failed: ['sql.point-in-time-recovery'] },
+    { name: '3 days of logs', change: { transactionLogRetentionDays: 3 }, runs: [run('2', 6)], failed: ['sql.log-retention'] },
+    { name: '3 backups kept', change: { backupRetentionSettings: { retentionUnit: 'COUNT' as const, retainedBackups: 3 } }, runs: [run('2', 6)], failed: ['sql.retained-backups'] },
+    { name: 'latest automated backup 27 h old', change: {}, runs: [run('2', 27)], failed: ['sql.recent-backup'] },
+    { name: 'a recent on-demand backup does not count', change: {}, runs: [run('3', 1, { type: 'ON_DEMAND' }), run('2', 27)], failed: ['sql.recent-backup'] },
+    { name: 'a recent failed automated run does not count', change: {}, runs: [run('3', 1, { status: 'FAILED' }), run('2', 30)], failed: ['sql.recent-backup'] },
+    { name: 'no backups at all', change: {}, runs: [], failed: ['sql.recent-backup'] },
+  ])('$name', ({ change, runs, failed }) => {
+    expect(failing(checkCloudSql({ project: 'mi-x', instanceName: 'x-db', instance: sqlInstance(change), runs }, AS_OF))).toEqual(failed);
+  });
+
+  it('a missing instance fails once and blocks the rest', () => {
+    const results = checkCloudSql({ project: 'mi-x', instanceName: 'x-db', instance: undefined, runs: [] }, AS_OF);
+    expect(results.map((r) => r.status)).toEqual(['fail', 'blocked', 'blocked', 'blocked', 'blocked']);
+    expect(outcomeOf(results)).toBe('fail');
+  });
+
+  it('records the fields read and the backup it judged', () => {
+    const [, , , , recent] = checkCloudSql({ project: 'mi-x', instanceName: 'x-db', instance: sqlInstance(), runs: [run('42', 6)] }, AS_OF);
+    expect(recent).toMatchObject({ control: 'sql.recent-backup', status: 'pass', evidence: { latestBackupRunId: '42', endTime: hoursAgo(6), ageHours: 6 } });
+    expect(recent?.source).toBe('sqladmin backupRuns.list projects/mi-x/instances/x-db');
+  });
+});
+
+const PLAN = 'projects/mi-x/locations/us-east1/backupPlans/x-daily';
+function plan(change: Partial<GkeBackupPlan> = {}): GkeBackupPlan {
+  return {
+    name: PLAN,
+    uid: 'u',
+    cluster: 'projects/mi-x/locations/us-central1/clusters/x',
+    state: 'READY',
+    backupSchedule: { cronSchedule: '0 3 * * *', paused: false },
+    retentionPolicy: { backupRetainDays: 90 },
+    backupConfig: { allNamespaces: true, includeVolumeData: true, includeSecrets: true },
+    ...change,
+  };
+}
+function backup(createdHoursAgo: number, state: GkeBackup['state'] = 'SUCCEEDED'): GkeBackup {
+  return { name: `${PLAN}/backups/b${createdHoursAgo}`, uid: 'u', state, manual: false, createTime: hoursAgo(createdHoursAgo), completeTime: hoursAgo(createdHoursAgo - 0.5) };
+}
+
+describe('checkGke: one verdict per control', () => {
+  it.each([
+    { name: 'compliant', plan: plan(), backups: [backup(30), backup(7)], failed: [] },
+    { name: 'deactivated', plan: plan({ deactivated: true }), backups: [backup(7)], failed: ['gke.plan-active'] },
+    { name: 'weekly', plan: plan({ backupSchedule: { cronSchedule: '0 3 * * 0' } }), backups: [backup(7)], failed: ['gke.daily-schedule'] },
+    { name: 'paused', plan: plan({ backupSchedule: { cronSchedule: '0 3 * * *', paused: true } }), backups: [backup(7)], failed: ['gke.daily-schedule'] },
+    { name: '30 days kept', plan: plan({ retentionPolicy: { backupRetainDays: 30 } }), backups: [backup(7)], failed: ['gke.retention'] },
+    { name: 'no secrets', plan: plan({ backupConfig: { allNamespaces: true, includeVolumeData: true, includeSecrets: false } }), backups: [backup(7)], failed: ['gke.scope'] },
+    { name: "in the instance's region", plan: plan({ name: 'projects/mi-x/locations/us-central1/backupPlans/x-daily' }), backups: [backup(7)], failed: ['gke.offsite'] },
+    { name: 'last backup failed', plan: plan(), backups: [backup(30), backup(7, 'FAILED')], failed: ['gke.recent-backup'] },
+    { name: 'last success 27 h ago', plan: plan(), backups: [backup(28)], failed: ['gke.recent-backup'] },
+    { name: 'one in progress does not hide the last finished', plan: plan(), backups: [backup(7), backup(1, 'IN_PROGRESS')], failed: [] },
+  ])('$name', ({ plan: p, backups, failed }) => {
+    expect(failing(checkGke({ planName: PLAN, plan: p, backups }, 'us-central1', AS_OF))).toEqual(failed);
+  });
+
+  it('a missing plan fails once and blocks what depends on it', () => {
+    const results = checkGke({ planName: PLAN, plan: undefined, backups: [] }, 'us-central1', AS_OF);
+    expect(results.filter((r) => r.status === 'fail').map((r) => r.control)).toEqual(['gke.plan-active']);
+    expect(results.filter((r) => r.status === 'blocked')).toHaveLength(5);
+  });
+});
+
+describe('checkExpiry', () => {
+  it.each([
+    { env: 'prod' as const, expiresAt: undefined, status: 'not-applicable' },
+    { env: 'dev' as const, expiresAt: hoursAgo(-5), status: 'pass' },
+    { env: 'dev' as const, expiresAt: hoursAgo(1), status: 'fail' },
+    { env: 'dev' as const, expiresAt: undefined, status: 'fail' },
+  ])('$env expiring $expiresAt: $status', ({ env, expiresAt, status }) => {
+    expect(checkExpiry({ id: 'x', environment: env, ...(expiresAt === undefined ? {} : { expiresAt }) }, AS_OF).status).toBe(status);
+  });
+});
+
+describe('checkSchedules', () => {
+  const parent = 'projects/p/locations/us-central1';
+  const jobs = (change: (job: SchedulerJob) => SchedulerJob = (j) => j): SchedulerJob[] =>
+    SCHEDULES.map((s) => change({ name: `${parent}/jobs/${s.name}`, schedule: s.cron, timeZone: s.timeZone, state: 'ENABLED', lastAttemptTime: hoursAgo(0.01), status: { code: 0 } }));
+  const failed = (list: SchedulerJob[]) => checkSchedules(SCHEDULES, list, parent, AS_OF).filter((r) => r.status === 'fail').map((r) => r.control);
+
+  it('every job present, enabled, recently successful: all pass', () => expect(failed(jobs())).toEqual([]));
+  it('a missing job fails', () => expect(failed(jobs().filter((j) => !j.name.endsWith('/verify-backups')))).toEqual(['schedule.verify-backups']));
+  it('a paused job fails', () => expect(failed(jobs((j) => (j.name.endsWith('/check-retention') ? { ...j, state: 'PAUSED' } : j)))).toEqual(['schedule.check-retention']));
+  it('a failed last attempt fails', () => expect(failed(jobs((j) => (j.name.endsWith('/reconcile') ? { ...j, status: { code: 13, message: 'boom' } } : j)))).toEqual(['schedule.reconcile']));
+  it('a job that silently stopped (no run for two periods) fails', () => expect(failed(jobs((j) => (j.name.endsWith('/reconcile') ? { ...j, lastAttemptTime: hoursAgo(1) } : j)))).toEqual(['schedule.reconcile']));
+  it('a job that never ran fails', () => {
+    const list = jobs((j) => (j.name.endsWith('/restore-drill') ? { name: j.name, schedule: j.schedule, timeZone: j.timeZone, state: 'ENABLED' } : j));
+    expect(failed(list)).toEqual(['schedule.restore-drill']);
+  });
+});
+
+describe('run keys: the cron slot containing the publish time', () => {
+  it.each([
+    { cron: '0 2 * * *', at: '2026-11-26T10:00:00Z', start: '2026-11-26T02:00:00.000Z', end: '2026-11-27T02:00:00.000Z' },
+    { cron: '0 2 * * *', at: '2026-11-26T02:00:00Z', start: '2026-11-26T02:00:00.000Z', end: '2026-11-27T02:00:00.000Z' },
+    { cron: '0 2 * * *', at: '2026-11-26T01:59:59Z', start: '2026-11-25T02:00:00.000Z', end: '2026-11-26T02:00:00.000Z' },
+    { cron: '15 * * * *', at: '2026-11-26T10:14:00Z', start: '2026-11-26T09:15:00.000Z', end: '2026-11-26T10:15:00.000Z' },
+    { cron: '0 4 * * 1', at: '2026-11-26T10:00:00Z', start: '2026-11-23T04:00:00.000Z', end: '2026-11-30T04:00:00.000Z' },
+  ])('$cron at $at is the slot from $start', ({ cron, at, start, end }) => {
+    const slot = cronSlotContaining(cron, 'Etc/UTC', new Date(at));
+    expect(slot.start.toISOString()).toBe(start);
+    expect(slot.end.toISOString()).toBe(end);
+  });
+
+  it('two triggers in one slot have one run id; the next slot another', () => {
+    const a = scheduledRunId('verify-backups', cronSlotContaining('0 2 * * *', 'Etc/UTC', new Date('2026-11-26T02:00:03Z')));
+    const b = scheduledRunId('verify-backups', cronSlotContaining('0 2 * * *', 'Etc/UTC', new Date('2026-11-26T02:09:00Z')));
+    const c = scheduledRunId('verify-backups', cronSlotContaining('0 2 * * *', 'Etc/UTC', new Date('2026-11-27T02:00:01Z')));
+    expect(a).toBe('verify-backups-20261126t0200z');
+    expect(b).toBe(a);
+    expect(c).toBe('verify-backups-20261127t0200z');
+  });
+
+  it('run ids and event ids are stable and well-formed', () => {
+    expect(compactTime(new Date('2026-01-02T03:04:05.678Z'))).toBe('20260102t0304z');
+    expect(manualRunId('verify-backups', '0B6D1A8E-3f43-4f4e-9d55-2f1c0d7a9b11')).toBe('verify-backups-manual-0b6d1a8e3f43');
+    expect(deterministicEventId('k')).toBe(deterministicEventId('k'));
+    expect(deterministicEventId('k')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(deterministicEventId('k')).not.toBe(deterministicEventId('l'));
+  });
+});
+
+describe('retention decisions', () => {
+  const now = AS_OF;
+  it.each([
+    { name: 'prod is never deleted', instance: { environment: 'prod' as const, status: 'active' as const, expiresAt: hoursAgo(1000) }, kind: 'none' },
+    { name: 'dev with days left', instance: { environment: 'dev' as const, status: 'active' as const, expiresAt: hoursAgo(-48) }, kind: 'none' },
+    { name: 'dev within 24 h: notice', instance: { environment: 'dev' as const, status: 'active' as const, expiresAt: hoursAgo(-10) }, kind: 'notify' },
+    { name: 'dev just expired, within grace: notice', instance: { environment: 'dev' as const, status: 'active' as const, expiresAt: hoursAgo(2) }, kind: 'notify' },
+    { name: 'dev past expiry and grace: delete', instance: { environment: 'dev' as const, status: 'active' as const, expiresAt: hoursAgo(25) }, kind: 'delete' },
+    { name: 'dev already deleting', instance: { environment: 'dev' as const, status: 'deleting' as const, expiresAt: hoursAgo(25) }, kind: 'none' },
+  ])('$name', ({ instance, kind }) => {
+    expect(decideRetention(instance, now).kind).toBe(kind);
+  });
+
+  it('extends from the expiry, or from now once passed', () => {
+    expect(extendedExpiry(hoursAgo(-5), 10, now)).toBe(hoursAgo(-15));
+    expect(extendedExpiry(hoursAgo(5), 10, now)).toBe(hoursAgo(-10));
+  });
+
+  it('the drill sample rotates through every instance', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    const seen = new Set([0, 1, 2].flatMap((week) => rotatingSample(ids, week, 2)));
+    expect(rotatingSample(ids, 0, 2)).toEqual(['a', 'b']);
+    expect(rotatingSample(ids, 1, 2)).toEqual(['c', 'd']);
+    expect(rotatingSample(ids, 2, 2)).toEqual(['e', 'a']);
+    expect(seen.size).toBe(5);
+    expect(rotatingSample([], 3, 2)).toEqual([]);
+  });
+});
+
+describe('plans of remediation and drill', () => {
+  it('remediates only what drifted, then verifies', () => {
+    expect(remediatePlan(['sql.point-in-time-recovery']).map((s) => s.kind)).toEqual(['sql-configure-backups', 'verify-backup-policy']);
+    expect(remediatePlan(['gke.retention']).map((s) => s.kind)).toEqual(['gke-ensure-backup-plan', 'verify-backup-policy']);
+  });
+  it('a drill deletes its throwaway before the verdict, and touches nothing of the instance', () => {
+    const steps = restoreDrillPlan('x-db-drill-1');
+    expect(steps.map((s) => s.name)).toEqual(['create-throwaway', 'restore-latest-backup', 'sanity-check', 'delete-throwaway', 'verdict']);
+    expect(steps.every((s) => s.destructive !== true)).toBe(true);
+  });
+});

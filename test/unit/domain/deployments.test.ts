@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { parseConfig } from '../../../shared/deployments/consumer.js';
+import { applyModeOf, planGroup, supersession, waveOf, type ApplyStatus } from '../../../shared/domain/deployments/applies.js';
+import { changeEventId, classifyFiles, derivedUuid, filesOfPush, incompleteReason, pushEventId } from '../../../shared/domain/deployments/changes.js';
+import { parseDeploymentPath } from '../../../shared/domain/deployments/paths.js';
+
+const BASE = 'environments/prod/deployments/cus-acme';
+
+describe('deployment repository paths', () => {
+  it.each([
+    [`${BASE}/config.yaml`, { kind: 'config', environment: 'prod', instanceId: 'cus-acme' }],
+    [`${BASE}/terraform/stacks/networking/main.tf`, { kind: 'module', environment: 'prod', instanceId: 'cus-acme', module: 'networking' }],
+    [`${BASE}/terraform/stacks/monitoring/alerts/cpu.tf`, { kind: 'module', environment: 'prod', instanceId: 'cus-acme', module: 'monitoring' }],
+    [`${BASE}/README.md`, { kind: 'instance-other', environment: 'prod', instanceId: 'cus-acme' }],
+    [`${BASE}/terraform/stacks/networking`, { kind: 'instance-other', environment: 'prod', instanceId: 'cus-acme' }],
+  ])('%s is %j', (path, expected) => {
+    expect(parseDeploymentPath(path)).toEqual(expected);
+  });
+
+  it.each([
+    'README.md',
+    'environments/staging/deployments/cus-acme/config.yaml',
+    'environments/prod/deployments/Cus_Acme/config.yaml',
+    'environments/prod/other/cus-acme/config.yaml',
+    'environments/prod/deployments/cus-acme/../cus-evil/config.yaml',
+    'environments/prod/deployments/cus-acme/terraform/stacks/Bad Module/x.tf',
+  ])('ignores %s', (path) => {
+    const parsed = parseDeploymentPath(path);
+    expect(parsed === undefined || parsed.kind === 'instance-other').toBe(true);
+  });
+});
+
+describe('classifying changed files', () => {
+  it('groups spec and module changes per instance and counts what it ignores', () => {
+    const set = classifyFiles([
+      { filename: `${BASE}/config.yaml`, status: 'modified' },
+      { filename: `${BASE}/terraform/stacks/networking/main.tf`, status: 'modified' },
+      { filename: `${BASE}/terraform/stacks/networking/vars.tf`, status: 'added' },
+      { filename: 'environments/dev/deployments/dev-alice/terraform/stacks/monitoring/a.tf', status: 'removed' },
+      { filename: 'environments/dev/deployments/dev-bob/config.yaml', status: 'removed' },
+      { filename: 'docs/README.md', status: 'modified' },
+    ]);
+    expect(set).toEqual({
+      instances: [
+        { instanceId: 'cus-acme', environment: 'prod', config: 'changed', modules: ['networking'] },
+        { instanceId: 'dev-alice', environment: 'dev', config: null, modules: ['monitoring'] },
+        { instanceId: 'dev-bob', environment: 'dev', config: 'removed', modules: [] },
+      ],
+      ignoredPaths: 1,
+    });
+  });
+
+  it('a rename counts as the old path removed and the new one added', () => {
+    const set = classifyFiles([{ filename: 'environments/prod/deployments/cus-new/config.yaml', status: 'renamed', previous_filename: 'environments/dev/deployments/dev-old/config.yaml' }]);
+    expect(set.instances.map((i) => [i.instanceId, i.config])).toEqual([
+      ['cus-new', 'changed'],
+      ['dev-old', 'removed'],
+    ]);
+  });
+
+  it("nets a push's commits: added then removed is no change, removed then added is modified", () => {
+    expect(
+      filesOfPush([
+        { id: 'c1', added: ['a', 'b'], modified: ['c'] },
+        { id: 'c2', removed: ['a', 'c'], added: ['d'] },
+        { id: 'c3', added: ['c'], modified: ['b'] },
+      ]),
+    ).toEqual([
+      { filename: 'b', status: 'added' },
+      { filename: 'c', status: 'modified' },
+      { filename: 'd', status: 'added' },
+    ]);
+  });
+});
+
+describe('when a push payload may be incomplete', () => {
+  const caps = { commits: 3, filesPerCommit: 4 };
+  it.each([
+    ['a forced push', { forced: true, commits: [{ id: 'c1', added: ['a'] }] }, /forced/],
+    ['a commits list at its cap', { forced: false, commits: [{ id: 'c1' }, { id: 'c2' }, { id: 'c3' }] }, /commits list at its cap/],
+    ['a file list at its cap', { forced: false, commits: [{ id: 'c1', added: ['a', 'b'], removed: ['c'], modified: ['d'] }] }, /file list of commit c1 at its cap/],
+  ])('%s: compare the commits instead', (_label, push, reason) => {
+    expect(incompleteReason(push, caps)).toMatch(reason);
+  });
+
+  it('a push under both caps is complete', () => {
+    expect(incompleteReason({ forced: false, commits: [{ id: 'c1', added: ['a', 'b', 'c'] }, { id: 'c2' }] }, caps)).toBeUndefined();
+  });
+});
+
+describe('derived ids', () => {
+  it('are valid UUIDs, the same for the same parts and different otherwise', () => {
+    const id = changeEventId('a'.repeat(40), 'cus-acme', 'config');
+    expect(z.uuid().safeParse(id).success).toBe(true);
+    expect(changeEventId('a'.repeat(40), 'cus-acme', 'config')).toBe(id);
+    expect(changeEventId('a'.repeat(40), 'cus-acme', 'config', 1)).not.toBe(id);
+    expect(changeEventId('b'.repeat(40), 'cus-acme', 'config')).not.toBe(id);
+    expect(pushEventId('Acme/Deployments', 'a'.repeat(40))).toBe(pushEventId('acme/deployments', 'a'.repeat(40)));
+    expect(z.uuid().safeParse(derivedUuid('x')).success).toBe(true);
+  });
+});
+
+describe('module applies', () => {
+  it('auto-applies monitoring, executors and security; every other module needs a confirmation', () => {
+    expect(['monitoring', 'executors', 'security', 'networking', 'database'].map((m) => applyModeOf(m))).toEqual(['auto', 'auto', 'auto', 'confirm', 'confirm']);
+    expect(applyModeOf('networking', ['networking'])).toBe('auto');
+  });
+
+  it('waves: dev, then internal prod, then customers', () => {
+    expect([waveOf({ environment: 'dev', tier: 'internal' }), waveOf({ environment: 'prod', tier: 'internal' }), waveOf({ environment: 'prod', tier: 'customer' })]).toEqual([0, 1, 2]);
+  });
+
+  it('a newer commit supersedes unconfirmed plans of the same instance and module, never confirmed or running ones', () => {
+    const others = [
+      { id: 'old-plan', committedAt: '2026-11-26T09:00:00Z', status: 'awaiting-confirmation' as ApplyStatus },
+      { id: 'old-running', committedAt: '2026-11-26T09:10:00Z', status: 'applying' as ApplyStatus },
+      { id: 'old-confirmed', committedAt: '2026-11-26T09:20:00Z', status: 'confirmed' as ApplyStatus },
+    ];
+    expect(supersession({ id: 'new', committedAt: '2026-11-26T10:00:00Z' }, others)).toEqual({ supersede: ['old-plan'], supersededBy: null });
+  });
+
+  it('an older commit arriving late is superseded by the newer pending one', () => {
+    const others = [{ id: 'newer', committedAt: '2026-11-26T11:00:00Z', status: 'planning' as ApplyStatus }];
+    expect(supersession({ id: 'late', committedAt: '2026-11-26T10:00:00Z' }, others)).toEqual({ supersede: [], supersededBy: 'newer' });
+  });
+
+  const apply = (id: string, wave: number, status: ApplyStatus, mode: 'auto' | 'confirm' = 'auto') => ({ id, wave, status, mode, kind: 'module' as const });
+  it.each([
+    ['starts the dev wave first', [apply('d', 0, 'waiting'), apply('i', 1, 'waiting'), apply('c', 2, 'waiting')], [{ id: 'd', action: 'start-apply' }]],
+    ['starts internal once dev applied', [apply('d', 0, 'applied'), apply('i', 1, 'waiting'), apply('c', 2, 'waiting')], [{ id: 'i', action: 'start-apply' }]],
+    ['waits while a wave runs', [apply('d', 0, 'applying'), apply('i', 1, 'waiting')], []],
+    ['skips empty waves', [apply('c1', 2, 'waiting'), apply('c2', 2, 'waiting')], [{ id: 'c1', action: 'start-apply' }, { id: 'c2', action: 'start-apply' }]],
+    ['a confirmed plan starts in its wave; unconfirmed ones block later waves', [apply('d', 0, 'confirmed', 'confirm'), apply('d2', 0, 'awaiting-confirmation', 'confirm'), apply('c', 2, 'confirmed', 'confirm')], [{ id: 'd', action: 'start-apply' }]],
+    ['a superseded apply counts as done', [apply('d', 0, 'superseded'), apply('i', 1, 'waiting')], [{ id: 'i', action: 'start-apply' }]],
+  ])('%s', (_label, group, expected) => {
+    expect(planGroup(group)).toEqual(expected);
+  });
+
+  it('a failure halts every apply of the change that has not started', () => {
+    const decisions = planGroup([apply('d', 0, 'failed'), apply('d2', 0, 'applying'), apply('i', 1, 'waiting'), apply('c', 2, 'awaiting-confirmation', 'confirm')]);
+    expect(decisions.map((d) => [d.id, d.action])).toEqual([
+      ['i', 'halt'],
+      ['c', 'halt'],
+    ]);
+  });
+});
+
+describe('config.yaml', () => {
+  const valid = ['id: cus-acme', 'slug: acme', 'environment: prod', 'tier: customer', 'domain: acme.example.com', 'region: us-central1', 'version: 5.4.2', 'maintenanceWindow:', '  days: [sat, sun]', '  start: "02:00"', '  hours: 4', '  timeZone: America/New_York'].join('\n');
+  const where = { environment: 'prod', instanceId: 'cus-acme' };
+
+  it('parses a valid spec', () => {
+    expect(parseConfig(valid, where)).toMatchObject({ spec: { id: 'cus-acme', version: '5.4.2' } });
+  });
+
+  it.each([
+    ['a bad version', valid.replace('version: 5.4.2', 'version: five'), 'version'],
+    ['a missing maintenance window of a customer', valid.split('\nmaintenanceWindow')[0] ?? '', 'maintenanceWindow'],
+    ['an id that is not its folder', valid.replace('id: cus-acme', 'id: cus-other'), 'id'],
+    ['an environment that is not its folder', valid.replace('environment: prod', 'environment: dev').replace('tier: customer', 'tier: internal'), 'environment'],
+    ['an unknown field', `${valid}\ncolour: blue`, 'colour'],
+    ['YAML that does not parse', 'id: [unclosed', null],
+  ])('names the field at fault for %s', (_label, text, field) => {
+    const parsed = parseConfig(text, where);
+    expect(parsed).toMatchObject({ field });
+  });
+});

@@ -1,0 +1,399 @@
+import { describe, expect, it } from 'vitest';
+import {
+  canaryMembers,
+  inMaintenanceWindow,
+  newRollout,
+  parseWaves,
+  planNextUpgrades,
+  type Calendar,
+  type FleetInstance,
+  type InstanceProgress,
+  type RolloutRecord,
+  type WaveName,
+  type WaveState,
+} from '../../../shared/domain/rollout/index.js';
+import type { MaintenanceWindow } from '../../../shared/events/index.js';
+
+const T0 = new Date('2026-11-26T10:00:00Z'); // a Thursday
+const NO_CALENDAR: Calendar = { freezes: [] };
+const ALWAYS: MaintenanceWindow = { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', hours: 24, timeZone: 'Etc/UTC' };
+
+function dev(id: string, over: Partial<FleetInstance> = {}): FleetInstance {
+  return { id, environment: 'dev', tier: 'internal', version: '5.4.2', status: 'active', lease: null, ...over };
+}
+function internal(id: string, over: Partial<FleetInstance> = {}): FleetInstance {
+  return { id, environment: 'prod', tier: 'internal', version: '5.4.2', status: 'active', lease: null, ...over };
+}
+function customer(id: string, over: Partial<FleetInstance> = {}): FleetInstance {
+  return { id, environment: 'prod', tier: 'customer', version: '5.4.2', status: 'active', lease: null, maintenanceWindow: ALWAYS, ...over };
+}
+function progress(instanceId: string, wave: WaveName, state: InstanceProgress['state'], over: Partial<InstanceProgress> = {}): InstanceProgress {
+  return { instanceId, wave, state, eventId: null, operationId: null, attempts: 1, startedAt: null, finishedAt: null, retryAfter: null, detail: null, updatedAt: T0.toISOString(), ...over };
+}
+function rolloutOf(waves: string, states: Partial<Record<WaveName, Partial<WaveState>>> = {}, over: Partial<RolloutRecord> = {}): RolloutRecord {
+  const r = newRollout({ id: 'ro-test', targetVersion: '5.5.0', waves: parseWaves(waves), actor: 'alice@example.com', reason: 'test', now: T0 });
+  return { ...r, waveStates: r.waveStates.map((s) => ({ ...s, ...(states[s.name] ?? {}) })), ...over };
+}
+const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
+
+interface Case {
+  name: string;
+  rollout: RolloutRecord;
+  instances: FleetInstance[];
+  progress?: InstanceProgress[];
+  now?: Date;
+  calendar?: Calendar;
+  expect: {
+    start?: string[];
+    startCount?: number;
+    status?: RolloutRecord['status'];
+    waves?: Partial<Record<WaveName, WaveState['status']>>;
+    held?: Record<string, number>;
+    haltMentions?: string[];
+  };
+}
+
+const cases: Case[] = [
+  // ---- limits
+  {
+    name: 'limits: the first wave starts at most maxInFlight upgrades, in id order',
+    rollout: rolloutOf('dev:max=2,internal'),
+    instances: [...range('dev', 5).map((id) => dev(id)), internal('int-a')],
+    expect: { start: ['dev-000', 'dev-001'], waves: { dev: 'active', internal: 'pending' }, held: { 'in-flight-limit': 3 } },
+  },
+  {
+    name: 'limits: upgrades already in flight use up the limit',
+    rollout: rolloutOf('dev:max=3', { dev: { status: 'active' } }),
+    instances: range('dev', 5).map((id) => dev(id)),
+    progress: [progress('dev-000', 'dev', 'in-flight'), progress('dev-001', 'dev', 'in-flight')],
+    expect: { start: ['dev-002'] },
+  },
+  {
+    name: 'limits: a full wave starts nothing',
+    rollout: rolloutOf('dev:max=2', { dev: { status: 'active' } }),
+    instances: range('dev', 3).map((id) => dev(id)),
+    progress: [progress('dev-000', 'dev', 'in-flight'), progress('dev-001', 'dev', 'in-flight')],
+    expect: { start: [], held: { 'in-flight-limit': 1 } },
+  },
+  // ---- skips
+  {
+    name: 'skips: instances already on (or past) the target are skipped, not upgraded',
+    rollout: rolloutOf('dev:max=10'),
+    instances: [dev('dev-a', { version: '5.5.0' }), dev('dev-b', { version: '6.0.0' }), dev('dev-c')],
+    expect: { start: ['dev-c'] },
+  },
+  {
+    name: 'skips: a wave whose instances are all on the target completes at once',
+    rollout: rolloutOf('dev:soak=0,internal:max=5'),
+    instances: [dev('dev-a', { version: '5.5.0' }), internal('int-a')],
+    expect: { start: ['int-a'], waves: { dev: 'done', internal: 'active' } },
+  },
+  {
+    name: 'skips: deleted instances are not part of the rollout',
+    rollout: rolloutOf('dev'),
+    instances: [dev('dev-a', { status: 'deleted' }), dev('dev-b')],
+    expect: { start: ['dev-b'] },
+  },
+  // ---- busy
+  {
+    name: 'busy: a leased instance is held, not failed, and the wave does not complete',
+    rollout: rolloutOf('dev:soak=0,internal'),
+    instances: [dev('dev-a', { lease: { operationId: 'op-x', operationType: 'backup', acquiredAt: T0.toISOString() } }), internal('int-a')],
+    progress: [],
+    expect: { start: [], held: { busy: 1 }, waves: { dev: 'active', internal: 'pending' }, status: 'running' },
+  },
+  {
+    name: 'busy: an instance refused as busy waits for its retry time',
+    rollout: rolloutOf('dev', { dev: { status: 'active' } }),
+    instances: [dev('dev-a')],
+    progress: [progress('dev-a', 'dev', 'waiting', { retryAfter: new Date(T0.getTime() + 60_000).toISOString() })],
+    expect: { start: [], held: { 'retry-later': 1 } },
+  },
+  {
+    name: 'busy: after its retry time it is tried again',
+    rollout: rolloutOf('dev', { dev: { status: 'active' } }),
+    instances: [dev('dev-a')],
+    progress: [progress('dev-a', 'dev', 'waiting', { retryAfter: new Date(T0.getTime() - 1).toISOString() })],
+    expect: { start: ['dev-a'] },
+  },
+  // ---- windows across time zones and midnight
+  {
+    name: 'windows: inside a Saturday 02:00 New York window (07:30Z = 02:30 EST)',
+    rollout: rolloutOf('customers'),
+    instances: [customer('cus-a', { maintenanceWindow: { days: ['sat'], start: '02:00', hours: 4, timeZone: 'America/New_York' } })],
+    now: new Date('2026-11-28T07:30:00Z'),
+    expect: { start: ['cus-a'] },
+  },
+  {
+    name: 'windows: one minute before it opens (06:59Z = 01:59 EST) nothing starts',
+    rollout: rolloutOf('customers'),
+    instances: [customer('cus-a', { maintenanceWindow: { days: ['sat'], start: '02:00', hours: 4, timeZone: 'America/New_York' } })],
+    now: new Date('2026-11-28T06:59:00Z'),
+    expect: { start: [], held: { 'outside-window': 1 } },
+  },
+  {
+    name: 'windows: a Friday 23:00 Tokyo window still open at 01:30 Saturday (Fri 16:30Z)',
+    rollout: rolloutOf('customers'),
+    instances: [customer('cus-a', { maintenanceWindow: { days: ['fri'], start: '23:00', hours: 3, timeZone: 'Asia/Tokyo' } })],
+    now: new Date('2026-11-27T16:30:00Z'),
+    expect: { start: ['cus-a'] },
+  },
+  {
+    name: 'windows: the same window closed at 02:00 Saturday Tokyo (Fri 17:00Z)',
+    rollout: rolloutOf('customers'),
+    instances: [customer('cus-a', { maintenanceWindow: { days: ['fri'], start: '23:00', hours: 3, timeZone: 'Asia/Tokyo' } })],
+    now: new Date('2026-11-27T17:00:00Z'),
+    expect: { start: [], held: { 'outside-window': 1 } },
+  },
+  {
+    name: 'windows: each customer in its own zone at one instant (Sun 14:30Z is Mon 01:30 in Sydney, Sun 09:30 in New York)',
+    rollout: rolloutOf('customers'),
+    instances: [
+      customer('cus-syd', { maintenanceWindow: { days: ['mon'], start: '01:00', hours: 2, timeZone: 'Australia/Sydney' } }),
+      customer('cus-nyc', { maintenanceWindow: { days: ['mon'], start: '01:00', hours: 2, timeZone: 'America/New_York' } }),
+    ],
+    now: new Date('2026-11-29T14:30:00Z'),
+    expect: { start: ['cus-syd'], held: { 'outside-window': 1 } },
+  },
+  {
+    name: 'windows: internal instances have no window and start any time',
+    rollout: rolloutOf('internal'),
+    instances: [internal('int-a')],
+    now: new Date('2026-11-25T12:00:00Z'),
+    expect: { start: ['int-a'] },
+  },
+  // ---- freezes
+  {
+    name: 'freezes: nothing starts during a change freeze',
+    rollout: rolloutOf('dev'),
+    instances: [dev('dev-a'), dev('dev-b')],
+    calendar: { freezes: [{ from: '2026-11-26T00:00:00Z', to: '2026-11-27T00:00:00Z', reason: 'Thanksgiving' }] },
+    expect: { start: [], held: { frozen: 2 } },
+  },
+  {
+    name: 'freezes: starts again when the freeze ends (the end is exclusive)',
+    rollout: rolloutOf('dev'),
+    instances: [dev('dev-a')],
+    now: new Date('2026-11-27T00:00:00Z'),
+    calendar: { freezes: [{ from: '2026-11-26T00:00:00Z', to: '2026-11-27T00:00:00Z', reason: 'Thanksgiving' }] },
+    expect: { start: ['dev-a'] },
+  },
+  // ---- budgets
+  {
+    name: 'budgets: the canary (budget 0) halts on its first failure, naming it',
+    rollout: rolloutOf('canary,customers', { canary: { status: 'active' } }),
+    instances: range('cus', 40).map((id) => customer(id)),
+    progress: [...canaryMembers('ro-test', range('cus', 40).map((id) => customer(id)), 5)].map((id, i) =>
+      progress(id, 'canary', i === 0 ? 'failed' : 'succeeded', { detail: i === 0 ? 'step upgrade: boom' : null }),
+    ),
+    expect: { start: [], status: 'halted', waves: { canary: 'halted', customers: 'pending' }, haltMentions: ['canary', 'budget of 0', 'boom'] },
+  },
+  {
+    name: 'budgets: failures equal to the budget do not halt (budget=2, 2 failed)',
+    rollout: rolloutOf('canary:budget=2:soak=0,customers:max=1', { canary: { status: 'active' } }),
+    instances: ['a', 'b', 'c', 'd'].map((id) => customer(`cus-${id}`)),
+    progress: ['a', 'b', 'c'].map((id, i) => progress(`cus-${id}`, 'canary', i < 2 ? 'failed' : 'succeeded')),
+    expect: { status: 'running', waves: { canary: 'done', customers: 'active' }, start: ['cus-d'] },
+  },
+  {
+    name: 'budgets: failures above the budget halt (budget=2, 3 failed)',
+    rollout: rolloutOf('canary:budget=2,customers', { canary: { status: 'active' } }),
+    instances: ['a', 'b', 'c', 'd'].map((id) => customer(`cus-${id}`)),
+    progress: ['a', 'b', 'c'].map((id) => progress(`cus-${id}`, 'canary', 'failed')),
+    expect: { status: 'halted', start: [], haltMentions: ['3 upgrade(s) failed', 'budget of 2'] },
+  },
+  {
+    name: 'budgets: dev tolerates 25% (2 of 8 failed, 6 in flight go on)',
+    rollout: rolloutOf('dev', { dev: { status: 'active' } }),
+    instances: range('dev', 8).map((id) => dev(id)),
+    progress: range('dev', 8).map((id, i) => progress(id, 'dev', i < 2 ? 'failed' : 'in-flight')),
+    expect: { status: 'running', start: [] },
+  },
+  {
+    name: 'budgets: dev halts at 3 of 8 failed',
+    rollout: rolloutOf('dev', { dev: { status: 'active' } }),
+    instances: range('dev', 8).map((id) => dev(id)),
+    progress: range('dev', 8).map((id, i) => progress(id, 'dev', i < 3 ? 'failed' : 'in-flight')),
+    expect: { status: 'halted' },
+  },
+  {
+    name: 'budgets: customers tolerate 1% and at least 1 (1 of 150 failed goes on)',
+    rollout: rolloutOf('customers', { customers: { status: 'active' } }),
+    instances: range('cus', 150).map((id) => customer(id)),
+    progress: [progress('cus-000', 'customers', 'failed')],
+    expect: { status: 'running', startCount: 20 },
+  },
+  {
+    name: 'budgets: customers halt at 2 of 150 failed',
+    rollout: rolloutOf('customers', { customers: { status: 'active' } }),
+    instances: range('cus', 150).map((id) => customer(id)),
+    progress: [progress('cus-000', 'customers', 'failed'), progress('cus-001', 'customers', 'failed')],
+    expect: { status: 'halted', start: [] },
+  },
+  {
+    name: 'budgets: failures accepted on resume no longer count',
+    rollout: rolloutOf('canary:budget=0,customers', { canary: { status: 'active', forgivenFailures: 1 } }),
+    instances: ['a', 'b'].map((id) => customer(`cus-${id}`)),
+    progress: [progress('cus-a', 'canary', 'failed')],
+    expect: { status: 'running' },
+  },
+  // ---- soak and gates
+  {
+    name: 'soak: a completed wave soaks before the next starts',
+    rollout: rolloutOf('dev:soak=30m,internal', { dev: { status: 'active' } }),
+    instances: [dev('dev-a'), internal('int-a')],
+    progress: [progress('dev-a', 'dev', 'succeeded')],
+    expect: { start: [], waves: { dev: 'soaking', internal: 'pending' } },
+  },
+  {
+    name: 'soak: still soaking a minute before its end',
+    rollout: rolloutOf('dev:soak=30m,internal', { dev: { status: 'soaking', soakUntil: new Date(T0.getTime() + 60_000).toISOString() } }),
+    instances: [dev('dev-a'), internal('int-a')],
+    progress: [progress('dev-a', 'dev', 'succeeded')],
+    expect: { start: [], waves: { dev: 'soaking' } },
+  },
+  {
+    name: 'soak: once soaked, the next wave starts',
+    rollout: rolloutOf('dev:soak=30m,internal', { dev: { status: 'soaking', soakUntil: T0.toISOString() } }),
+    instances: [dev('dev-a'), internal('int-a')],
+    progress: [progress('dev-a', 'dev', 'succeeded')],
+    expect: { start: ['int-a'], waves: { dev: 'done', internal: 'active' } },
+  },
+  {
+    name: 'gates: a gated wave waits for promote',
+    rollout: rolloutOf('dev:soak=0,internal:gate', { dev: { status: 'active' } }),
+    instances: [dev('dev-a'), internal('int-a')],
+    progress: [progress('dev-a', 'dev', 'succeeded')],
+    expect: { start: [], waves: { dev: 'done', internal: 'awaiting-gate' }, status: 'running' },
+  },
+  {
+    name: 'gates: a promoted gate lets the wave start',
+    rollout: rolloutOf('dev:soak=0,internal:gate', { dev: { status: 'done' }, internal: { status: 'awaiting-gate', gatePassedAt: T0.toISOString(), gatePassedBy: 'bob' } }),
+    instances: [dev('dev-a'), internal('int-a')],
+    progress: [progress('dev-a', 'dev', 'succeeded')],
+    expect: { start: ['int-a'], waves: { internal: 'active' } },
+  },
+  // ---- late joiners
+  {
+    name: 'late joiners: an instance that joins during its wave is picked up by it',
+    rollout: rolloutOf('dev:max=5', { dev: { status: 'active' } }),
+    instances: [dev('dev-a'), dev('dev-new')],
+    progress: [progress('dev-a', 'dev', 'in-flight')],
+    expect: { start: ['dev-new'] },
+  },
+  {
+    name: 'late joiners: one whose wave has closed goes with the first open wave',
+    rollout: rolloutOf('dev:soak=0,internal:max=5', { dev: { status: 'done' }, internal: { status: 'active' } }),
+    instances: [dev('dev-a'), internal('int-a'), dev('dev-late')],
+    progress: [progress('dev-a', 'dev', 'succeeded'), progress('int-a', 'internal', 'in-flight')],
+    expect: { start: ['dev-late'] },
+  },
+  // ---- rollout states
+  {
+    name: 'a paused rollout starts nothing',
+    rollout: rolloutOf('dev', {}, { status: 'paused' }),
+    instances: [dev('dev-a')],
+    expect: { start: [], status: 'paused' },
+  },
+  {
+    name: 'waves with no instances pass, and the rollout completes',
+    rollout: rolloutOf('dev,internal,canary,customers', { dev: { status: 'active' } }),
+    instances: [dev('dev-a')],
+    progress: [progress('dev-a', 'dev', 'succeeded')],
+    expect: { status: 'running', waves: { dev: 'soaking' } },
+  },
+  {
+    name: 'the last wave does not soak: the rollout completes with it',
+    rollout: rolloutOf('dev:soak=0,customers', { dev: { status: 'done' }, customers: { status: 'active' } }),
+    instances: [dev('dev-a'), customer('cus-a')],
+    progress: [progress('dev-a', 'dev', 'succeeded'), progress('cus-a', 'customers', 'succeeded')],
+    expect: { status: 'completed', waves: { customers: 'done' } },
+  },
+];
+
+describe('planNextUpgrades', () => {
+  it.each(cases)('$name', (c) => {
+    const plan = planNextUpgrades(c.rollout, c.instances, c.progress ?? [], c.now ?? T0, c.calendar ?? NO_CALENDAR);
+    if (c.expect.start) expect(plan.start.map((s) => s.instanceId)).toEqual(c.expect.start);
+    if (c.expect.startCount !== undefined) expect(plan.start).toHaveLength(c.expect.startCount);
+    if (c.expect.status) expect(plan.rollout.status).toBe(c.expect.status);
+    for (const [wave, status] of Object.entries(c.expect.waves ?? {})) {
+      expect(plan.rollout.waveStates.find((w) => w.name === wave)?.status, wave).toBe(status);
+    }
+    if (c.expect.held) expect(plan.held).toMatchObject(c.expect.held);
+    for (const text of c.expect.haltMentions ?? []) expect(plan.rollout.halt?.reason).toContain(text);
+  });
+
+  it('never plans more than the wave limit, whatever the fleet', () => {
+    for (const max of [1, 3, 7, 25]) {
+      const plan = planNextUpgrades(rolloutOf(`customers:max=${max}`), range('cus', 60).map((id) => customer(id)), [], T0, NO_CALENDAR);
+      expect(plan.start).toHaveLength(max);
+    }
+  });
+
+  it('counts the starts of the tick in the summary', () => {
+    const plan = planNextUpgrades(rolloutOf('dev:max=2'), range('dev', 5).map((id) => dev(id)), [], T0, NO_CALENDAR);
+    expect(plan.rollout.summary[0]).toMatchObject({ wave: 'dev', total: 5, inFlight: 2, waiting: 3, budget: 1 });
+  });
+});
+
+describe('canary members', () => {
+  it.each([
+    [1, 1],
+    [10, 1],
+    [20, 1],
+    [21, 2],
+    [100, 5],
+    [200, 10],
+  ])('%i customers give a canary of %i (5%, at least one)', (n, size) => {
+    expect(canaryMembers('ro-x', range('cus', n).map((id) => customer(id)), 5).size).toBe(size);
+  });
+
+  it('is deterministic for a rollout and differs between rollouts', () => {
+    const fleet = range('cus', 200).map((id) => customer(id));
+    expect([...canaryMembers('ro-x', fleet, 5)]).toEqual([...canaryMembers('ro-x', fleet, 5)]);
+    expect([...canaryMembers('ro-x', fleet, 5)].sort()).not.toEqual([...canaryMembers('ro-y', fleet, 5)].sort());
+  });
+
+  it('takes only customers', () => {
+    const members = canaryMembers('ro-x', [dev('dev-a'), internal('int-a'), customer('cus-a')], 5);
+    expect([...members]).toEqual(['cus-a']);
+  });
+});
+
+describe('maintenance windows', () => {
+  const window = (w: Partial<MaintenanceWindow>): MaintenanceWindow => ({ days: ['sat', 'sun'], start: '02:00', hours: 4, timeZone: 'America/New_York', ...w });
+  it.each([
+    ['opens at its start (Sat 02:00 EST = 07:00Z)', window({}), '2026-11-28T07:00:00Z', true],
+    ['closes after its hours (Sat 06:00 EST)', window({}), '2026-11-28T11:00:00Z', false],
+    ['summer time moves it an hour in UTC (Sat 02:00 EDT = 06:00Z)', window({}), '2026-07-04T06:00:00Z', true],
+    ['a weekday is not in a weekend window', window({}), '2026-11-26T08:00:00Z', false],
+    ['crosses midnight into the next day (Sun 22:00 for 4h, at Mon 01:00)', window({ days: ['sun'], start: '22:00' }), '2026-11-30T06:00:00Z', true],
+    ['crosses the week end (Sun 23:00 for 3h, at Mon 01:59 Kolkata)', window({ days: ['sun'], start: '23:00', hours: 3, timeZone: 'Asia/Kolkata' }), '2026-11-29T20:29:00Z', true],
+    ['a 24 h window covers the whole day', window({ days: ['thu'], start: '00:00', hours: 24, timeZone: 'Etc/UTC' }), '2026-11-26T23:59:00Z', true],
+  ] as const)('%s', (_name, w, at, expected) => {
+    expect(inMaintenanceWindow(w, new Date(at))).toBe(expected);
+  });
+});
+
+describe('parseWaves', () => {
+  it('reads settings and keeps defaults for the rest', () => {
+    const waves = parseWaves('dev,canary:budget=2:soak=10m:max=50,customers:gate:budget=2%');
+    expect(waves.map((w) => w.name)).toEqual(['dev', 'canary', 'customers']);
+    expect(waves[1]).toMatchObject({ maxInFlight: 50, soakMs: 600_000, failureBudget: { percent: 0, min: 2 }, percent: 5 });
+    expect(waves[2]).toMatchObject({ manualGate: true, failureBudget: { percent: 2, min: 1 } });
+  });
+
+  it.each([
+    ['', 'at least one wave'],
+    ['prod', 'unknown wave'],
+    ['dev,dev', 'named twice'],
+    ['customers,dev', 'keep the order'],
+    ['dev:max=0', 'at least 1'],
+    ['dev:soak=soon', 'duration'],
+    ['dev:percent=5', 'only the canary'],
+    ['dev:speed=3', 'unknown setting'],
+  ])('refuses %j (%s)', (text, message) => {
+    expect(() => parseWaves(text)).toThrow(message);
+  });
+});
