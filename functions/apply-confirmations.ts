@@ -7,7 +7,7 @@ import * as functions from '@google-cloud/functions-framework';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { z } from 'zod';
 import { ControlPlaneError } from '../shared/errors.js';
-import type { VerifiedCaller } from '../shared/ports.js';
+import { authenticate, bodySize, reply } from './authenticated-http.js';
 import { confirmations, type ConfirmationDeps } from './deployments-wiring.js';
 
 export const MAX_CONFIRMATION_BODY_BYTES = 16 * 1024;
@@ -22,10 +22,6 @@ const bodySchema = z.union([
 
 const STATUS_OF_REFUSAL = { 'not-found': 404, 'not-awaiting-confirmation': 409 } as const;
 
-function reply(res: Response, status: number, body: Record<string, unknown>): void {
-  res.status(status).set('Cache-Control', 'no-store').json(body);
-}
-
 /** The raw handler: authenticate, parse, confirm, answer. Exported for tests. */
 export async function handleConfirmation(req: Request, res: Response, deps: ConfirmationDeps): Promise<void> {
   if (req.method !== 'POST') {
@@ -33,31 +29,12 @@ export async function handleConfirmation(req: Request, res: Response, deps: Conf
     reply(res, 405, { error: 'method-not-allowed', message: 'POST { "applyId": "…" } or { "module": "…", "commit": "…" }' });
     return;
   }
-  if (Math.max(Number(req.get('content-length') ?? 0) || 0, req.rawBody?.length ?? 0) > MAX_CONFIRMATION_BODY_BYTES) {
+  if (bodySize(req) > MAX_CONFIRMATION_BODY_BYTES) {
     reply(res, 413, { error: 'too-large', message: 'a confirmation names one apply, or one module and commit' });
     return;
   }
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
-  if (match?.[1] === undefined) {
-    res.set('WWW-Authenticate', 'Bearer realm="mi-apply-confirmations"');
-    reply(res, 401, { error: 'unauthenticated', message: 'send "Authorization: Bearer <Google ID token>" (mi apply confirm does)' });
-    return;
-  }
-  let caller: VerifiedCaller;
-  try {
-    caller = await deps.identity.verify(match[1], deps.audience);
-  } catch (error) {
-    if (error instanceof ControlPlaneError && error.code === 'unauthenticated') {
-      res.set('WWW-Authenticate', 'Bearer realm="mi-apply-confirmations", error="invalid_token"');
-      reply(res, 401, { error: 'unauthenticated', message: error.message });
-      return;
-    }
-    if (error instanceof ControlPlaneError && error.retryable) {
-      reply(res, 503, { error: error.code, message: `cannot verify ID tokens right now (${error.message}); try again` });
-      return;
-    }
-    throw error;
-  }
+  const caller = await authenticate(req, res, deps, 'mi-apply-confirmations', 'mi apply confirm');
+  if (caller === undefined) return;
   const parsed = bodySchema.safeParse(req.body);
   if (!parsed.success) {
     reply(res, 400, { error: 'invalid-request', message: 'expected { "applyId": "…" } or { "module": "…", "commit": "…" }; who confirms comes from your ID token' });

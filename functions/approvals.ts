@@ -8,6 +8,7 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import { z } from 'zod';
 import { ControlPlaneError } from '../shared/errors.js';
 import type { IdentityPort, VerifiedCaller } from '../shared/ports.js';
+import { authenticate, bodySize, reply } from './authenticated-http.js';
 import { approvals } from './wiring.js';
 
 /** What approving an operation can come to; refusals are answers, not failures. */
@@ -43,23 +44,6 @@ const approvalBody = z.strictObject({
 
 const STATUS_OF_REFUSAL = { 'not-found': 404, 'not-awaiting-approval': 409, 'self-approval': 403 } as const;
 
-function reply(res: Response, status: number, body: Record<string, unknown>): void {
-  res.status(status).set('Cache-Control', 'no-store').json(body);
-}
-
-/** The bearer token of the Authorization header, or why there is none. */
-function bearerToken(header: string | undefined): { token: string } | { missing: string } {
-  if (header === undefined || header.trim() === '') return { missing: 'missing Authorization header: send "Authorization: Bearer <Google ID token>" (mi approve does)' };
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (match?.[1] === undefined) return { missing: 'the Authorization header must be "Bearer <Google ID token>"' };
-  return { token: match[1] };
-}
-
-function bodySize(req: Request): number {
-  const declared = Number(req.get('content-length') ?? 0);
-  return Math.max(Number.isFinite(declared) ? declared : 0, req.rawBody?.length ?? 0);
-}
-
 /** Why a body is not `{ "operationId": "…" }`, or the operation id. */
 function parseBody(body: unknown): { operationId: string } | { problem: string } {
   if (typeof body !== 'object' || body === null || Array.isArray(body) || Buffer.isBuffer(body)) {
@@ -88,27 +72,8 @@ export async function handleApproval(req: Request, res: Response, deps: Approval
   }
 
   // Authenticate before reading the body: an anonymous caller learns nothing about operations.
-  const bearer = bearerToken(req.get('authorization'));
-  if ('missing' in bearer) {
-    res.set('WWW-Authenticate', 'Bearer realm="mi-approvals"');
-    reply(res, 401, { error: 'unauthenticated', message: bearer.missing });
-    return;
-  }
-  let caller: VerifiedCaller;
-  try {
-    caller = await deps.identity.verify(bearer.token, deps.audience);
-  } catch (error) {
-    if (error instanceof ControlPlaneError && error.code === 'unauthenticated') {
-      res.set('WWW-Authenticate', 'Bearer realm="mi-approvals", error="invalid_token"');
-      reply(res, 401, { error: 'unauthenticated', message: error.message });
-      return;
-    }
-    if (error instanceof ControlPlaneError && error.retryable) {
-      reply(res, 503, { error: error.code, message: `cannot verify ID tokens right now (${error.message}); try again` });
-      return;
-    }
-    throw error;
-  }
+  const caller = await authenticate(req, res, deps, 'mi-approvals', 'mi approve');
+  if (caller === undefined) return;
 
   const body = parseBody(req.body);
   if ('problem' in body) {

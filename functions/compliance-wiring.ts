@@ -3,32 +3,21 @@
  * first use in the cloud (functions/compliance-production.ts).
  */
 import type { Compliance } from '../shared/compliance/index.js';
+import { lazily } from './wiring.js';
 
-let current: Compliance | undefined;
-let build: (() => Promise<Compliance>) | undefined;
-let building: Promise<Compliance> | undefined;
+const wiring = lazily<Compliance>('compliance wiring', 'useCompliance() or buildComplianceWith()');
 
 /** Uses this wiring for the compliance functions of this process (local stack, tests). */
 export function useCompliance(compliance: Compliance): void {
-  current = compliance;
-  building = undefined;
+  wiring.use(compliance);
 }
 
 /** Sets how the wiring is built on first use (the production entry point). */
 export function buildComplianceWith(factory: () => Promise<Compliance>): void {
-  build = factory;
+  wiring.buildWith(factory);
 }
 
 /** The compliance wiring of this process, built on first use; a failed build is tried again next time. */
 export function compliance(): Promise<Compliance> {
-  if (current) return Promise.resolve(current);
-  if (!build) return Promise.reject(new Error('no compliance wiring configured: call useCompliance() or buildComplianceWith() before serving functions'));
-  building ??= build().then(
-    (built) => (current = built),
-    (error: unknown) => {
-      building = undefined;
-      throw error;
-    },
-  );
-  return building;
+  return wiring.get();
 }
