@@ -76,7 +76,9 @@ export type FactOutcome =
 export type StartOutcome = { kind: 'started'; rollout: RolloutRecord } | { kind: 'refused'; message: string };
 export type ControlOutcome = { kind: 'changed'; rollout: RolloutRecord; detail: string } | { kind: 'refused'; message: string };
 
-const DEFAULT_MIN_TICK_INTERVAL_MS = 1_000;
+// At most one summary write per second, with room for one commit taking longer than the next:
+// the spacing is measured between the moments each write was decided, not when it landed.
+const DEFAULT_MIN_TICK_INTERVAL_MS = 1_200;
 
 /** What a transaction that lost to a concurrent one fails with. */
 const CONTENTION = /transaction is invalid or closed|aborted|too much contention/i;
@@ -186,6 +188,10 @@ export function createRollouts(deps: RolloutDeps) {
         return { kind: 'raced' as const };
       }
       if (!changed) return { kind: 'unchanged' as const };
+      // The spacing that counts is between writes, so it is checked again at write time: a
+      // previous tick whose transaction ran long may have written later than it began.
+      const sinceWrite = current.lastTickAt === null ? Number.POSITIVE_INFINITY : now.getTime() - Date.parse(current.lastTickAt);
+      if (sinceWrite < minInterval) return { kind: 'too-soon' as const, retryInMs: minInterval - Math.max(0, sinceWrite) };
       // Reads first (Firestore wants every read before the first write).
       const waves = [...new Set(plan.start.map((s) => s.wave))];
       const inFlight = new Map<string, number>();
@@ -298,7 +304,8 @@ export function createRollouts(deps: RolloutDeps) {
       const next: RolloutRecord = {
         ...plan.rollout,
         summary,
-        lastTickAt: t0.toISOString(),
+        // When this write happens (not when the tick began), so the next one keeps its distance.
+        lastTickAt: now.toISOString(),
         tickSeq: current.tickSeq + 1,
         revision: current.revision + 1,
         updatedAt: now.toISOString(),
@@ -313,6 +320,8 @@ export function createRollouts(deps: RolloutDeps) {
         return result;
       case 'raced':
         return { kind: 'deferred', retryInMs: 0 };
+      case 'too-soon':
+        return { kind: 'deferred', retryInMs: result.retryInMs };
       case 'unchanged':
         return { kind: 'ticked', started: [], wrote: false, status: rollout.status };
       case 'ticked':
