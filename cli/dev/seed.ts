@@ -5,7 +5,7 @@
  */
 import { COLLECTIONS, paths } from '../../shared/engine/index.js';
 import { appendAudit } from '../../shared/engine/records.js';
-import { instanceSpecSchema, type InstanceRecord, type InstanceSpec } from '../../shared/events/index.js';
+import { instanceSpecSchema, type InstanceRecord, type InstanceResources, type InstanceSpec } from '../../shared/events/index.js';
 import type { StateStore } from '../../shared/ports.js';
 import { resourceNamesFor, type SimulatedFleet } from '../../shared/sim/index.js';
 
@@ -128,9 +128,28 @@ export async function mirrorInstancesInFleet(store: StateStore, fleet: Simulated
   const added: string[] = [];
   for (const { data } of instances) {
     if (data.status === 'deleted' || known.has(data.id)) continue;
-    fleet.seedInstance({ instanceId: data.id, region: data.region });
+    const names = fleet.seedInstance({ instanceId: data.id, region: data.region });
+    seedDailyBackups(fleet, names);
     known.add(data.id);
     added.push(data.id);
   }
   return added;
+}
+
+/**
+ * A week of the daily backups the real schedules would have taken, so a compliance run on
+ * the local fleet passes for healthy instances instead of reporting every backup as missing.
+ */
+function seedDailyBackups(fleet: SimulatedFleet, names: InstanceResources): void {
+  const now = fleet.clock.now().getTime();
+  const days = Array.from({ length: 7 }, (_, day) => now - day * DAY_MS - 3_600_000);
+  fleet.cloudSql.seedAutomatedBackups(
+    names.project,
+    names.sqlInstance,
+    days.map((end) => ({ startTime: new Date(end - 600_000).toISOString(), endTime: new Date(end).toISOString() })),
+  );
+  fleet.gkeBackup.seedBackups(
+    names.backupPlan,
+    days.map((end) => ({ createTime: new Date(end - 900_000).toISOString(), completeTime: new Date(end).toISOString(), state: 'SUCCEEDED' as const })),
+  );
 }
