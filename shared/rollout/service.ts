@@ -156,8 +156,9 @@ export function createRollouts(deps: RolloutDeps) {
     if (rollout === undefined) return { kind: 'missing' };
     if (issuedAt !== undefined && rollout.lastTickAt !== null && Date.parse(rollout.lastTickAt) > Date.parse(issuedAt)) return { kind: 'coalesced' };
     if (rollout.status !== 'running') return { kind: 'idle', status: rollout.status };
-    if (rollout.lastTickAt !== null) {
-      const since = t0.getTime() - Date.parse(rollout.lastTickAt);
+    const lastWrite = rollout.lastWriteAt ?? rollout.lastTickAt;
+    if (lastWrite !== null) {
+      const since = t0.getTime() - Date.parse(lastWrite);
       if (since < minInterval) return { kind: 'deferred', retryInMs: minInterval - Math.max(0, since) };
     }
     const [instanceDocs, progressDocs, calendar] = await Promise.all([
@@ -190,7 +191,8 @@ export function createRollouts(deps: RolloutDeps) {
       if (!changed) return { kind: 'unchanged' as const };
       // The spacing that counts is between writes, so it is checked again at write time: a
       // previous tick whose transaction ran long may have written later than it began.
-      const sinceWrite = current.lastTickAt === null ? Number.POSITIVE_INFINITY : now.getTime() - Date.parse(current.lastTickAt);
+      const lastWritten = current.lastWriteAt ?? current.lastTickAt;
+      const sinceWrite = lastWritten === null ? Number.POSITIVE_INFINITY : now.getTime() - Date.parse(lastWritten);
       if (sinceWrite < minInterval) return { kind: 'too-soon' as const, retryInMs: minInterval - Math.max(0, sinceWrite) };
       // Reads first (Firestore wants every read before the first write).
       const waves = [...new Set(plan.start.map((s) => s.wave))];
@@ -304,8 +306,9 @@ export function createRollouts(deps: RolloutDeps) {
       const next: RolloutRecord = {
         ...plan.rollout,
         summary,
-        // When this write happens (not when the tick began), so the next one keeps its distance.
-        lastTickAt: now.toISOString(),
+        lastTickAt: t0.toISOString(),
+        // When this write is decided (not when the tick began), so the next one keeps its distance.
+        lastWriteAt: now.toISOString(),
         tickSeq: current.tickSeq + 1,
         revision: current.revision + 1,
         updatedAt: now.toISOString(),
@@ -515,7 +518,7 @@ export function createRollouts(deps: RolloutDeps) {
             : undefined;
         const decision = controlRollout(rollout, action, { actor, now, ...(failuresNow === undefined ? {} : { failuresNow }) });
         if (decision.kind === 'refused') return decision;
-        const next = { ...decision.rollout, revision: rollout.revision + 1 };
+        const next = { ...decision.rollout, revision: rollout.revision + 1, lastWriteAt: now.toISOString() };
         tx.set(rolloutPaths.rollout(rolloutId), next);
         appendAudit(
           tx,

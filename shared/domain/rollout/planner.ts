@@ -311,6 +311,7 @@ export function newRollout(input: {
     updatedAt: at,
     completedAt: null,
     lastTickAt: null,
+    lastWriteAt: at,
     tickSeq: 0,
     revision: 0,
     busyRetryMs: input.busyRetryMs ?? 5 * 60_000,

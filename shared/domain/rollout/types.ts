@@ -78,6 +78,8 @@ export interface RolloutRecord {
   completedAt: string | null;
   /** When the last tick started planning: a tick issued before it is already covered. */
   lastTickAt: string | null;
+  /** When this document was last written (created, ticked, controlled): writes stay a second apart. */
+  lastWriteAt: string | null;
   tickSeq: number;
   /** Bumped by every write (ticks and operators): a tick that finds it moved plans again. */
   revision: number;
