@@ -4,6 +4,7 @@ import { ControlPlaneError } from '../../../shared/errors.js';
 import type { StateStore } from '../../../shared/ports.js';
 import { createFirestore, createFirestoreStore, fromFirestoreValue } from '../../../shared/gcp/firestore-store.js';
 import { projectIdFor } from '../../support/project.js';
+import { rejectionOf } from '../../support/failures.js';
 
 let firestore: Firestore;
 let store: StateStore;
@@ -16,15 +17,6 @@ beforeAll(() => {
 afterAll(async () => {
   await firestore.terminate();
 });
-
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('Firestore state store: documents', () => {
   it('reads back what was set, and undefined for a missing document', async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ControlPlaneError } from '../../../shared/errors.js';
 import { createCloudSqlAdapter } from '../../../shared/gcp/cloud-sql.js';
 import type { SqlBackupConfiguration } from '../../../shared/ports.js';
 import { deadUrl, googleError, startFakeGoogleApi, type FakeGoogleApi } from './fake-google-api.js';
+import { controlPlaneFailure } from '../../support/failures.js';
 
 // Bodies follow the Cloud SQL Admin v1 reference (REST Resource: backupRuns, operations,
 // instances): https://cloud.google.com/sql/docs/postgres/admin-api/rest/v1/backupRuns
@@ -121,14 +121,6 @@ beforeEach(() => {
   api.requests.length = 0;
 });
 
-async function failure(call: Promise<unknown>): Promise<ControlPlaneError> {
-  const error: unknown = await call.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ControlPlaneError);
-  return error as ControlPlaneError;
-}
 
 describe('Cloud SQL adapter: requests', () => {
   it('inserts a backup run with POST .../backupRuns and the description in the body', async () => {
@@ -315,7 +307,7 @@ describe('Cloud SQL adapter: errors', () => {
       () => sql.deleteInstance(PROJECT, 'gone'),
     ];
     for (const call of calls) {
-      const error = await failure(call());
+      const error = await controlPlaneFailure(call());
       expect(error.code).toBe('not-found');
       expect(error.retryable).toBe(false);
       expect(error.details.httpStatus).toBe(404);
@@ -331,7 +323,7 @@ describe('Cloud SQL adapter: errors', () => {
         'operationInProgress',
       ),
     );
-    const error = await failure(sql.insertBackupRun(PROJECT, INSTANCE, { description: 'x' }));
+    const error = await controlPlaneFailure(sql.insertBackupRun(PROJECT, INSTANCE, { description: 'x' }));
     expect(error.code).toBe('conflict');
     expect(error.retryable).toBe(true);
     expect(error.details.httpStatus).toBe(409);
@@ -339,7 +331,7 @@ describe('Cloud SQL adapter: errors', () => {
     expect(error.message).toContain('another operation was already in progress');
 
     api.answer(googleError(409, 'ALREADY_EXISTS', 'Operation in progress'));
-    const again = await failure(sql.insertBackupRun(PROJECT, INSTANCE, { description: 'x' }));
+    const again = await controlPlaneFailure(sql.insertBackupRun(PROJECT, INSTANCE, { description: 'x' }));
     expect(again.code).toBe('conflict');
     expect(again.retryable).toBe(true);
   });
@@ -353,7 +345,7 @@ describe('Cloud SQL adapter: errors', () => {
     [403, 'PERMISSION_DENIED', 'failed-precondition', false],
   ] as const)('maps HTTP %i %s to %s (retryable: %s), once, keeping the status', async (http, status, code, retryable) => {
     api.answer(googleError(http, status, `answered ${status}`));
-    const error = await failure(sql.listBackupRuns(PROJECT, INSTANCE));
+    const error = await controlPlaneFailure(sql.listBackupRuns(PROJECT, INSTANCE));
     expect(error.code).toBe(code);
     expect(error.retryable).toBe(retryable);
     expect(error.details.httpStatus).toBe(http);
@@ -363,7 +355,7 @@ describe('Cloud SQL adapter: errors', () => {
 
   it('names the field of an answer that breaks the reference', async () => {
     api.answer({ status: 200, body: { ...AUTOMATED_RUN, enqueuedTime: undefined } });
-    const error = await failure(sql.getBackupRun(PROJECT, INSTANCE, '1764126724187'));
+    const error = await controlPlaneFailure(sql.getBackupRun(PROJECT, INSTANCE, '1764126724187'));
     expect(error.retryable).toBe(false);
     expect(error.details.field).toBe('enqueuedTime');
   });
@@ -372,7 +364,7 @@ describe('Cloud SQL adapter: errors', () => {
     api.answer({ status: 200, hang: true });
     const hung = createCloudSqlAdapter({ endpoint: { url: api.url }, deadlineMs: 300 });
     const started = Date.now();
-    const error = await failure(hung.getInstance(PROJECT, INSTANCE));
+    const error = await controlPlaneFailure(hung.getInstance(PROJECT, INSTANCE));
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(error.code).toBe('deadline-exceeded');
     expect(error.retryable).toBe(true);
@@ -382,7 +374,7 @@ describe('Cloud SQL adapter: errors', () => {
   it('fails retryably within its deadline against a dead port', async () => {
     const dead = createCloudSqlAdapter({ endpoint: { url: await deadUrl() }, deadlineMs: 1_000 });
     const started = Date.now();
-    const error = await failure(dead.listBackupRuns(PROJECT, INSTANCE));
+    const error = await controlPlaneFailure(dead.listBackupRuns(PROJECT, INSTANCE));
     expect(Date.now() - started).toBeLessThan(1_500);
     expect(error.retryable).toBe(true);
     expect(['unavailable', 'deadline-exceeded']).toContain(error.code);
@@ -482,7 +474,7 @@ describe('Cloud SQL adapter: lifecycle requests', () => {
   });
 
   it('refuses to send a clone whose pointInTime is not a time', async () => {
-    const error = await failure(sql.cloneInstance(PROJECT, INSTANCE, { destinationInstanceName: 'drill-db', pointInTime: 'yesterday' }));
+    const error = await controlPlaneFailure(sql.cloneInstance(PROJECT, INSTANCE, { destinationInstanceName: 'drill-db', pointInTime: 'yesterday' }));
     expect(error.code).toBe('failed-precondition');
     expect(api.requests).toHaveLength(0);
   });
@@ -511,7 +503,7 @@ describe('Cloud SQL adapter: lifecycle requests', () => {
   });
 
   it('refuses to insert a database version the client does not know, before any request', async () => {
-    const error = await failure(
+    const error = await controlPlaneFailure(
       sql.insertInstance(PROJECT, { name: 'x-db', region: 'us-central1', databaseVersion: 'POSTGRES_99', tier: 'db-f1-micro', backupConfiguration: POLICY }),
     );
     expect(error.code).toBe('failed-precondition');
@@ -560,7 +552,7 @@ describe('Cloud SQL adapter: lifecycle errors', () => {
     api.answer(googleError(http, status, `answered ${http}`, http === 409 ? 'operationInProgress' : undefined));
     for (const [name, call] of Object.entries(calls)) {
       api.requests.length = 0;
-      const error = await failure(call());
+      const error = await controlPlaneFailure(call());
       expect({ name, code: error.code, retryable: error.retryable, http: error.details.httpStatus }).toEqual({ name, code, retryable, http });
       expect(api.requests).toHaveLength(1);
     }
@@ -568,7 +560,7 @@ describe('Cloud SQL adapter: lifecycle errors', () => {
 
   it('maps the 409 of an insert whose name is taken to a conflict that keeps the reason', async () => {
     api.answer(googleError(409, undefined, 'The Cloud SQL instance already exists.', 'instanceAlreadyExists'));
-    const error = await failure(calls.insertInstance());
+    const error = await controlPlaneFailure(calls.insertInstance());
     expect(error.code).toBe('conflict');
     expect(error.message).toContain('already exists');
   });
@@ -660,14 +652,14 @@ describe('Cloud SQL adapter: final backups (Backups API)', () => {
 
   it('names the field of a Backup that breaks the reference', async () => {
     api.answer({ status: 200, body: { backups: [{ ...FINAL_BACKUP, name: '1764151262000' }] } });
-    const error = await failure(sql.listFinalBackups(PROJECT, INSTANCE));
+    const error = await controlPlaneFailure(sql.listFinalBackups(PROJECT, INSTANCE));
     expect(error.retryable).toBe(false);
     expect(error.details.field).toBe('name');
   });
 
   it('refuses a page token that comes back again instead of looping', async () => {
     api.answer({ status: 200, body: { backups: [], nextPageToken: 'same' } });
-    const error = await failure(sql.listFinalBackups(PROJECT, INSTANCE));
+    const error = await controlPlaneFailure(sql.listFinalBackups(PROJECT, INSTANCE));
     expect(error.details.field).toBe('nextPageToken');
     expect(api.requests).toHaveLength(2);
   });
@@ -678,7 +670,7 @@ describe('Cloud SQL adapter: final backups (Backups API)', () => {
     [429, 'RESOURCE_EXHAUSTED', 'rate-limited', true],
   ] as const)('maps HTTP %i %s to %s (retryable: %s), once', async (http, status, code, retryable) => {
     api.answer(googleError(http, status, `answered ${status}`));
-    const error = await failure(sql.listFinalBackups(PROJECT, INSTANCE));
+    const error = await controlPlaneFailure(sql.listFinalBackups(PROJECT, INSTANCE));
     expect(error.code).toBe(code);
     expect(error.retryable).toBe(retryable);
     expect(error.details.httpStatus).toBe(http);
@@ -689,7 +681,7 @@ describe('Cloud SQL adapter: final backups (Backups API)', () => {
     api.answer({ status: 200, hang: true });
     const hung = createCloudSqlAdapter({ endpoint: { url: api.url }, deadlineMs: 300 });
     const started = Date.now();
-    const error = await failure(hung.listFinalBackups(PROJECT, INSTANCE));
+    const error = await controlPlaneFailure(hung.listFinalBackups(PROJECT, INSTANCE));
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(error.code).toBe('deadline-exceeded');
     await hung.close();

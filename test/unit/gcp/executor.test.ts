@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ControlPlaneError } from '../../../shared/errors.js';
 import type { Envelope, EventType } from '../../../shared/events/index.js';
 import { createExecutorAdapter } from '../../../shared/gcp/executor.js';
 import type { EventBus, PublishOptions, RunRequest } from '../../../shared/ports.js';
 import { TOPICS } from '../../../shared/topology.js';
 import { deadUrl, startFakeGoogleApi, type FakeGoogleApi } from './fake-google-api.js';
+import { controlPlaneFailure } from '../../support/failures.js';
 
 interface Published {
   topic: string;
@@ -46,14 +46,6 @@ beforeEach(() => {
   api.requests.length = 0;
 });
 
-async function failure(call: Promise<unknown>): Promise<ControlPlaneError> {
-  const error: unknown = await call.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ControlPlaneError);
-  return error as ControlPlaneError;
-}
 
 describe('executor adapter: requestRun', () => {
   it('publishes one executor.run-requested envelope on mi-executor-requests, without ordering key', async () => {
@@ -76,7 +68,7 @@ describe('executor adapter: requestRun', () => {
 
   it('refuses a run key the runner would reject, permanently and naming the field', async () => {
     const bus = recordingBus();
-    const error = await failure(createExecutorAdapter({ bus, statusUrl: api.url }).requestRun({ ...REQUEST, runKey: 'Not A Key' }));
+    const error = await controlPlaneFailure(createExecutorAdapter({ bus, statusUrl: api.url }).requestRun({ ...REQUEST, runKey: 'Not A Key' }));
     expect(error.code).toBe('invalid-message');
     expect(error.retryable).toBe(false);
     expect(error.details.field).toBe('payload.runKey');
@@ -85,7 +77,7 @@ describe('executor adapter: requestRun', () => {
 
   it('fails retryably when the bus does not answer within the deadline', async () => {
     const bus: EventBus = { publish: () => new Promise<string>(() => undefined) };
-    const error = await failure(createExecutorAdapter({ bus, statusUrl: api.url, deadlineMs: 100 }).requestRun(REQUEST));
+    const error = await controlPlaneFailure(createExecutorAdapter({ bus, statusUrl: api.url, deadlineMs: 100 }).requestRun(REQUEST));
     expect(error.code).toBe('deadline-exceeded');
     expect(error.retryable).toBe(true);
   });
@@ -116,13 +108,13 @@ describe('executor adapter: getRunStatus', () => {
 
   it('fails permanently on a malformed answer, naming the field', async () => {
     api.answer({ status: 200, body: { state: 'exploded' } });
-    const error = await failure(executor().getRunStatus('op-1:step'));
+    const error = await controlPlaneFailure(executor().getRunStatus('op-1:step'));
     expect(error.retryable).toBe(false);
     expect(error.details.field).toBe('state');
     expect(error.message).toContain('state');
 
     api.answer({ status: 200, body: { state: 'failed', detail: 42 } });
-    expect((await failure(executor().getRunStatus('op-1:step'))).details.field).toBe('detail');
+    expect((await controlPlaneFailure(executor().getRunStatus('op-1:step'))).details.field).toBe('detail');
   });
 
   it.each([
@@ -132,7 +124,7 @@ describe('executor adapter: getRunStatus', () => {
     [403, 'failed-precondition', false],
   ] as const)('maps HTTP %i to %s (retryable: %s)', async (http, code, retryable) => {
     api.answer({ status: http, body: { error: 'nope' } });
-    const error = await failure(executor().getRunStatus('op-1:step'));
+    const error = await controlPlaneFailure(executor().getRunStatus('op-1:step'));
     expect(error.code).toBe(code);
     expect(error.retryable).toBe(retryable);
     expect(error.details.httpStatus).toBe(http);
@@ -141,7 +133,7 @@ describe('executor adapter: getRunStatus', () => {
   it('fails retryably within its deadline when the runner does not answer', async () => {
     api.answer({ status: 200, hang: true });
     const started = Date.now();
-    const error = await failure(executor(200).getRunStatus('op-1:step'));
+    const error = await controlPlaneFailure(executor(200).getRunStatus('op-1:step'));
     expect(Date.now() - started).toBeLessThan(1_500);
     expect(error.code).toBe('deadline-exceeded');
     expect(error.retryable).toBe(true);
@@ -149,7 +141,7 @@ describe('executor adapter: getRunStatus', () => {
 
   it('fails retryably within its deadline against a dead port', async () => {
     const started = Date.now();
-    const error = await failure(executor(1_000, await deadUrl()).getRunStatus('op-1:step'));
+    const error = await controlPlaneFailure(executor(1_000, await deadUrl()).getRunStatus('op-1:step'));
     expect(Date.now() - started).toBeLessThan(1_500);
     expect(error.retryable).toBe(true);
     expect(['unavailable', 'deadline-exceeded']).toContain(error.code);

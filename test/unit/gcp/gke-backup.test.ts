@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ControlPlaneError } from '../../../shared/errors.js';
 import { createGkeBackupAdapter } from '../../../shared/gcp/gke-backup.js';
 import { deadUrl, googleError, startFakeGoogleApi, type FakeGoogleApi } from './fake-google-api.js';
+import { controlPlaneFailure } from '../../support/failures.js';
 
 // Bodies follow the Backup for GKE v1 reference (REST Resource:
 // v1.projects.locations.backupPlans.backups, backupPlans, operations):
@@ -90,14 +90,6 @@ beforeEach(() => {
   api.requests.length = 0;
 });
 
-async function failure(call: Promise<unknown>): Promise<ControlPlaneError> {
-  const error: unknown = await call.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ControlPlaneError);
-  return error as ControlPlaneError;
-}
 
 describe('Backup for GKE adapter: requests', () => {
   it('creates a backup with POST {parent}/backups?backupId=... and the body fields', async () => {
@@ -184,7 +176,7 @@ describe('Backup for GKE adapter: requests', () => {
 describe('Backup for GKE adapter: errors', () => {
   it('answers 409 ALREADY_EXISTS on create with a permanent already-exists (the caller fetches it)', async () => {
     api.answer(googleError(409, 'ALREADY_EXISTS', `Resource '${BACKUP_NAME}' already exists`));
-    const error = await failure(gke.createBackup(PLAN, BACKUP_ID, {}));
+    const error = await controlPlaneFailure(gke.createBackup(PLAN, BACKUP_ID, {}));
     expect(error.code).toBe('already-exists');
     expect(error.retryable).toBe(false);
     expect(error.details).toMatchObject({ httpStatus: 409, status: 'ALREADY_EXISTS' });
@@ -201,7 +193,7 @@ describe('Backup for GKE adapter: errors', () => {
 
   it('fails with a permanent not-found for a 404 on list', async () => {
     api.answer(googleError(404, 'NOT_FOUND', `Resource '${PLAN}' was not found`));
-    const error = await failure(gke.listBackups(PLAN));
+    const error = await controlPlaneFailure(gke.listBackups(PLAN));
     expect(error.code).toBe('not-found');
     expect(error.retryable).toBe(false);
   });
@@ -214,7 +206,7 @@ describe('Backup for GKE adapter: errors', () => {
     [400, 'INVALID_ARGUMENT', 'failed-precondition', false],
   ] as const)('maps HTTP %i %s to %s (retryable: %s) without retrying inside the client', async (http, status, code, retryable) => {
     api.answer(googleError(http, status, `answered ${status}`));
-    const error = await failure(gke.createBackup(PLAN, BACKUP_ID, {}));
+    const error = await controlPlaneFailure(gke.createBackup(PLAN, BACKUP_ID, {}));
     expect(error.code).toBe(code);
     expect(error.retryable).toBe(retryable);
     expect(error.details.httpStatus).toBe(http);
@@ -223,7 +215,7 @@ describe('Backup for GKE adapter: errors', () => {
 
   it('names the field of an answer that breaks the reference', async () => {
     api.answer({ status: 200, body: { ...BACKUP, state: 'EXPLODED' } });
-    const error = await failure(gke.getBackup(BACKUP_NAME));
+    const error = await controlPlaneFailure(gke.getBackup(BACKUP_NAME));
     expect(error.retryable).toBe(false);
     expect(error.details.field).toBe('state');
   });
@@ -232,7 +224,7 @@ describe('Backup for GKE adapter: errors', () => {
     api.answer({ status: 200, hang: true });
     const hung = createGkeBackupAdapter({ rootUrl: api.url, auth: 'none', deadlineMs: 300 });
     const started = Date.now();
-    const error = await failure(hung.getBackup(BACKUP_NAME));
+    const error = await controlPlaneFailure(hung.getBackup(BACKUP_NAME));
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(error.code).toBe('deadline-exceeded');
     expect(error.retryable).toBe(true);
@@ -241,7 +233,7 @@ describe('Backup for GKE adapter: errors', () => {
   it('fails retryably within its deadline against a dead port', async () => {
     const dead = createGkeBackupAdapter({ rootUrl: await deadUrl(), auth: 'none', deadlineMs: 1_000 });
     const started = Date.now();
-    const error = await failure(dead.getBackupPlan(PLAN));
+    const error = await controlPlaneFailure(dead.getBackupPlan(PLAN));
     expect(Date.now() - started).toBeLessThan(1_500);
     expect(error.retryable).toBe(true);
     expect(['unavailable', 'deadline-exceeded']).toContain(error.code);
@@ -388,7 +380,7 @@ describe('Backup for GKE adapter: plans and restores', () => {
       () => gke.createRestore(RESTORE_PLAN, 'r1', { backup: BACKUP_NAME }),
     ];
     for (const call of calls) {
-      const error = await failure(call());
+      const error = await controlPlaneFailure(call());
       expect(error.code).toBe('already-exists');
       expect(error.retryable).toBe(false);
       expect(error.details.httpStatus).toBe(409);
@@ -408,7 +400,7 @@ describe('Backup for GKE adapter: plans and restores', () => {
     ];
     for (const call of calls) {
       api.requests.length = 0;
-      const error = await failure(call());
+      const error = await controlPlaneFailure(call());
       expect(error.code).toBe(code);
       expect(error.retryable).toBe(retryable);
       expect(api.requests).toHaveLength(1);
@@ -417,7 +409,7 @@ describe('Backup for GKE adapter: plans and restores', () => {
 
   it('names the field of a restore that breaks the reference', async () => {
     api.answer({ status: 200, body: { ...RESTORE, backup: undefined } });
-    const error = await failure(gke.getRestore(RESTORE_NAME));
+    const error = await controlPlaneFailure(gke.getRestore(RESTORE_NAME));
     expect(error.details.field).toBe('backup');
   });
 });

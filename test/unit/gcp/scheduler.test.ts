@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ControlPlaneError } from '../../../shared/errors.js';
 import { createSchedulerAdapter } from '../../../shared/gcp/scheduler.js';
 import { deadUrl, googleError, startFakeGoogleApi, type FakeGoogleApi } from './fake-google-api.js';
+import { controlPlaneFailure } from '../../support/failures.js';
 
 // Bodies follow the Cloud Scheduler v1 reference (REST Resource: projects.locations.jobs):
 // https://cloud.google.com/scheduler/docs/reference/rest/v1/projects.locations.jobs
@@ -53,14 +53,6 @@ beforeEach(() => {
   api.requests.length = 0;
 });
 
-async function failure(call: Promise<unknown>): Promise<ControlPlaneError> {
-  const error: unknown = await call.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ControlPlaneError);
-  return error as ControlPlaneError;
-}
 
 describe('Cloud Scheduler adapter', () => {
   it('lists one page of jobs with GET {parent}/jobs?pageSize&pageToken and maps their fields', async () => {
@@ -122,7 +114,7 @@ describe('Cloud Scheduler adapter', () => {
     [403, 'PERMISSION_DENIED', 'failed-precondition', false],
   ] as const)('maps HTTP %i %s to %s (retryable: %s), without retrying inside the client', async (http, status, code, retryable) => {
     api.answer(googleError(http, status, `answered ${status}`));
-    const error = await failure(scheduler.listJobs(PARENT));
+    const error = await controlPlaneFailure(scheduler.listJobs(PARENT));
     expect(error.code).toBe(code);
     expect(error.retryable).toBe(retryable);
     expect(error.details.httpStatus).toBe(http);
@@ -132,7 +124,7 @@ describe('Cloud Scheduler adapter', () => {
   it('fails retryably within its deadline against a dead port', async () => {
     const dead = createSchedulerAdapter({ endpoint: { url: await deadUrl() }, deadlineMs: 1_000 });
     const started = Date.now();
-    const error = await failure(dead.listJobs(PARENT));
+    const error = await controlPlaneFailure(dead.listJobs(PARENT));
     expect(Date.now() - started).toBeLessThan(1_500);
     expect(error.retryable).toBe(true);
     await dead.close();

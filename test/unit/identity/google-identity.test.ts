@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ControlPlaneError } from '../../../shared/errors.js';
 import { createGoogleIdentity, createLocalSigner, localIdentity, type KeySource } from '../../../shared/identity/index.js';
 import type { Clock, IdentityPort } from '../../../shared/ports.js';
+import { controlPlaneFailure } from '../../support/failures.js';
 
 const NOW = new Date('2030-01-01T12:00:00Z');
 const clock: Clock = { now: () => NOW };
@@ -13,12 +14,7 @@ const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toStrin
 
 /** Verifies and returns the refusal; fails the test when the token is accepted. */
 async function refusal(identity: IdentityPort, token: string, audience = AUDIENCE): Promise<ControlPlaneError> {
-  const error: unknown = await identity.verify(token, audience).then(
-    () => new Error('the token was accepted'),
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ControlPlaneError);
-  const refused = error as ControlPlaneError;
+  const refused = await controlPlaneFailure(identity.verify(token, audience));
   expect(refused.code).toBe('unauthenticated');
   expect(refused.retryable).toBe(false);
   // Never echo the token, nor any of its three parts.
