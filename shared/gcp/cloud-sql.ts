@@ -286,6 +286,20 @@ export function fromInstanceSpec(spec: SqlInstanceSpec): IDatabaseInstance {
   };
 }
 
+/** The paging fields of a list request: only those the caller gave. */
+function pagingOf(page: { pageToken?: string; maxResults?: number }): { pageToken?: string; maxResults?: number } {
+  return {
+    ...(page.maxResults === undefined ? {} : { maxResults: page.maxResults }),
+    ...(page.pageToken === undefined ? {} : { pageToken: page.pageToken }),
+  };
+}
+
+/** A page of mapped items, with the next token only when the API gave one. */
+function pageOf<T>(items: T[], token: unknown): Page<T> {
+  const nextPageToken = optionalString(token);
+  return nextPageToken === undefined ? { items } : { items, nextPageToken };
+}
+
 /** Creates the Cloud SQL Admin adapter (REST transport, a deadline on every call). */
 export function createCloudSqlAdapter(options: CloudSqlAdapterOptions = {}): CloudSqlPort & { close(): Promise<void> } {
   const ms = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
@@ -327,18 +341,11 @@ export function createCloudSqlAdapter(options: CloudSqlAdapterOptions = {}): Clo
       const what = `Cloud SQL backupRuns.list ${project}/${instance}`;
       const [answer] = await call(what, () =>
         backupRuns.list(
-          {
-            project,
-            instance,
-            ...(page.maxResults === undefined ? {} : { maxResults: page.maxResults }),
-            ...(page.pageToken === undefined ? {} : { pageToken: page.pageToken }),
-          },
+          { project, instance, ...pagingOf(page) },
           callOptions,
         ),
       );
-      const nextPageToken = optionalString(answer.nextPageToken);
-      const result: Page<SqlBackupRun> = { items: (answer.items ?? []).map((run) => toSqlBackupRun(what, run, instance)) };
-      return nextPageToken === undefined ? result : { ...result, nextPageToken };
+      return pageOf((answer.items ?? []).map((run) => toSqlBackupRun(what, run, instance)), answer.nextPageToken);
     },
 
     async getBackupRun(project, instance, id) {
@@ -380,18 +387,11 @@ export function createCloudSqlAdapter(options: CloudSqlAdapterOptions = {}): Clo
       const what = `Cloud SQL operations.list ${project}/${instance}`;
       const [answer] = await call(what, () =>
         operations.list(
-          {
-            project,
-            instance,
-            ...(page.maxResults === undefined ? {} : { maxResults: page.maxResults }),
-            ...(page.pageToken === undefined ? {} : { pageToken: page.pageToken }),
-          },
+          { project, instance, ...pagingOf(page) },
           callOptions,
         ),
       );
-      const nextPageToken = optionalString(answer.nextPageToken);
-      const result: Page<SqlOperation> = { items: (answer.items ?? []).map((op) => toSqlOperation(what, op, { project, instance })) };
-      return nextPageToken === undefined ? result : { ...result, nextPageToken };
+      return pageOf((answer.items ?? []).map((op) => toSqlOperation(what, op, { project, instance })), answer.nextPageToken);
     },
 
     async getInstance(project, instance) {
