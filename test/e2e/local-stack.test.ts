@@ -127,8 +127,14 @@ describe('mi dev: the local stack', () => {
     expect(after).toMatchObject({ version: targetVersion, status: 'active', lease: null });
 
     // The executor learnt of the run only through mi-executor-requests, and its runner
-    // published the outcome on mi-executor-results, which was pushed to executorResults.
-    const run = stack.fleet.executor.runs().find((r) => r.request.runKey === `${operationId}:upgrade-application`);
+    // published the outcome on mi-executor-results, which was pushed to executorResults. The
+    // reconciler may have seen the run finish first (it asks the executor too), so the report
+    // is waited for rather than assumed to have come before the operation ended.
+    const run = await until(
+      'the executor runner to report the run',
+      () => stack?.fleet.executor.runs().find((r) => r.request.runKey === `${operationId}:upgrade-application` && r.reported),
+      10_000,
+    );
     expect(run).toMatchObject({ state: 'succeeded', reported: true });
     const stats = await until(
       'the result to be pushed to executorResults',
