@@ -25,6 +25,11 @@ async function deliveries(): Promise<number> {
   return world.fx.store.count({ collection: 'webhookDeliveries' });
 }
 
+/** What a delivery can leave behind: delivery records, outbox entries, published messages. */
+async function traces(): Promise<{ deliveries: number; outbox: number; published: number }> {
+  return { deliveries: await deliveries(), outbox: await world.fx.store.count({ collection: 'outbox' }), published: world.published.length };
+}
+
 beforeAll(async () => {
   world = await createWebhookWorld(import.meta.url, { maxBodyBytes: 2 * 1024 * 1024 });
 });
@@ -39,26 +44,35 @@ describe('the githubWebhook function refuses what GitHub did not sign', () => {
   const push = () => pushPayload({ before: sha(1), after: sha(2), commits: [{ modified: [CONFIG] }] });
 
   it('an unsigned delivery: 401, nothing recorded or published', async () => {
-    const before = { deliveries: await deliveries(), published: world.published.length };
+    const before = await traces();
     const body = JSON.stringify(push());
     const res = await server().post('/').set({ 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': randomUUID() }).send(body);
     expect(res.status).toBe(401);
     expect(res.body).toMatchObject({ error: 'unauthenticated', message: expect.stringMatching(/missing X-Hub-Signature-256/) as unknown });
-    expect({ deliveries: await deliveries(), published: world.published.length }).toEqual(before);
+    expect(await traces()).toEqual(before);
   });
 
-  it('a forged delivery (signed with another secret): 401', async () => {
+  it('a forged delivery (signed with another secret): 401, nothing recorded or published', async () => {
+    const before = await traces();
+    const delivery = randomUUID();
     const body = JSON.stringify(push());
-    const res = await server().post('/').set(await signedHeaders(body, 'push', randomUUID(), 'not-the-secret-at-all-000')).send(body);
+    const res = await server().post('/').set(await signedHeaders(body, 'push', delivery, 'not-the-secret-at-all-000')).send(body);
     expect(res.status).toBe(401);
     expect(res.body).toMatchObject({ message: 'X-Hub-Signature-256 does not match the body' });
+    expect(await world.fx.store.get(`webhookDeliveries/${delivery}`)).toBeUndefined();
+    expect(await traces()).toEqual(before);
   });
 
-  it('a genuine signature over a body that was then changed: 401', async () => {
+  it('a genuine signature over a body that was then changed: 401, nothing recorded or published', async () => {
+    const before = await traces();
+    const delivery = randomUUID();
     const body = JSON.stringify(push());
-    const headers = await signedHeaders(body, 'push', randomUUID());
+    const headers = await signedHeaders(body, 'push', delivery);
     const res = await server().post('/').set(headers).send(body.replace(sha(2), sha(3)));
     expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({ message: 'X-Hub-Signature-256 does not match the body' });
+    expect(await world.fx.store.get(`webhookDeliveries/${delivery}`)).toBeUndefined();
+    expect(await traces()).toEqual(before);
   });
 
   it('a malformed signature header: 401', async () => {
