@@ -202,10 +202,26 @@ export function checkExpiry(instance: Pick<InstanceRecord, 'id' | 'environment' 
     : result('dev.expiry', 'pass', `expires ${instance.expiresAt}`, source, { environment: 'dev', expiresAt: instance.expiresAt });
 }
 
+/** A cron as Cloud Scheduler keeps it, compared field by field: spacing is not a difference. */
+export function normalizedCron(cron: string): string {
+  return cron.trim().split(/\s+/).join(' ');
+}
+
+/** The canonical name of an IANA time zone (`UTC` and `Etc/UTC` are one zone), or undefined when it is not one. */
+export function canonicalTimeZone(timeZone: string): string | undefined {
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone }).resolvedOptions().timeZone;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * The schedules themselves: every job of the topology exists, is enabled, its last attempt
- * succeeded, and it ran within its last two periods (a job that silently stopped running is
- * the worst failure: a paused or broken check reports nothing).
+ * The schedules themselves: every job of the topology exists, is enabled, fires on the cron and
+ * in the time zone the topology requires (a job edited to run once a year still "ran recently"
+ * by its own schedule), its last attempt succeeded, and it ran within the last two periods of
+ * the topology's schedule (a job that silently stopped running is the worst failure: a paused
+ * or broken check reports nothing). Every problem found is named, with the required and found values.
  */
 export function checkSchedules(expected: readonly Schedule[], jobs: readonly SchedulerJob[], parent: string, asOf: Date): ControlResult[] {
   const source = `cloudscheduler jobs.list ${parent}`;
@@ -214,26 +230,35 @@ export function checkSchedules(expected: readonly Schedule[], jobs: readonly Sch
     const name = `${parent}/jobs/${schedule.name}`;
     const job = jobs.find((j) => j.name === name);
     if (job === undefined) return result(control, 'fail', `the job ${schedule.name} does not exist`, source, { name, exists: false });
+    // Judged by the topology's schedule, never the job's own: an edited job cannot make itself look on time.
+    const expression = CronExpressionParser.parse(schedule.cron, { currentDate: asOf, tz: schedule.timeZone });
+    expression.prev();
+    // Two periods back from now: a run missed once may be a retry in flight, twice is a job that stopped.
+    const twoBack = expression.prev().toDate();
     const evidence: Record<string, EvidenceValue> = {
       name,
       state: job.state,
       schedule: job.schedule,
+      'required.schedule': schedule.cron,
+      timeZone: job.timeZone,
+      'required.timeZone': schedule.timeZone,
       lastAttemptTime: job.lastAttemptTime ?? null,
       'status.code': job.status?.code ?? null,
       'status.message': job.status?.message ?? null,
+      expectedSince: twoBack.toISOString(),
     };
-    if (job.state !== 'ENABLED') return result(control, 'fail', `the job ${schedule.name} is ${job.state}`, source, evidence);
-    if (job.lastAttemptTime === undefined) return result(control, 'fail', `the job ${schedule.name} has never run`, source, evidence);
-    if ((job.status?.code ?? 0) !== 0) return result(control, 'fail', `the last run of ${schedule.name} failed (code ${job.status?.code}: ${job.status?.message ?? 'no message'})`, source, evidence);
-    // Two periods back from now: a run missed once may be a retry in flight, twice is a job that stopped.
-    const expression = CronExpressionParser.parse(job.schedule || schedule.cron, { currentDate: asOf, tz: job.timeZone || schedule.timeZone });
-    expression.prev();
-    const twoBack = expression.prev().toDate();
-    evidence.expectedSince = twoBack.toISOString();
-    if (Date.parse(job.lastAttemptTime) < twoBack.getTime()) {
-      return result(control, 'fail', `the job ${schedule.name} last ran ${job.lastAttemptTime}, not since ${twoBack.toISOString()}`, source, evidence);
+    const problems: string[] = [];
+    if (normalizedCron(job.schedule) !== normalizedCron(schedule.cron)) problems.push(`its cron is ${JSON.stringify(job.schedule)}, the topology requires ${JSON.stringify(schedule.cron)}`);
+    const zone = canonicalTimeZone(job.timeZone);
+    if (zone === undefined || zone !== canonicalTimeZone(schedule.timeZone)) problems.push(`its time zone is ${JSON.stringify(job.timeZone)}, the topology requires ${JSON.stringify(schedule.timeZone)}`);
+    if (job.state !== 'ENABLED') problems.push(`it is ${job.state}`);
+    if (job.lastAttemptTime === undefined) problems.push('it has never run');
+    else if ((job.status?.code ?? 0) !== 0) problems.push(`its last run failed (code ${job.status?.code}: ${job.status?.message ?? 'no message'})`);
+    if (job.lastAttemptTime !== undefined && Date.parse(job.lastAttemptTime) < twoBack.getTime()) {
+      problems.push(`it last ran ${job.lastAttemptTime}, not since ${twoBack.toISOString()} as ${schedule.cron} (${schedule.timeZone}) requires`);
     }
-    return result(control, 'pass', `enabled; last run ${job.lastAttemptTime} succeeded`, source, evidence);
+    if (problems.length > 0) return result(control, 'fail', `the job ${schedule.name}: ${problems.join('; ')}`, source, evidence);
+    return result(control, 'pass', `enabled on ${schedule.cron} (${schedule.timeZone}); last run ${job.lastAttemptTime ?? ''} succeeded`, source, evidence);
   });
 }
 

@@ -27,7 +27,7 @@ export function scheduleControl(name: string): string {
 
 /** What a control of the schedules says. */
 export function scheduleControlText(name: string): string {
-  return `The Cloud Scheduler job ${name} exists, is enabled and its last run succeeded`;
+  return `The Cloud Scheduler job ${name} exists, is enabled, fires on the cron and in the time zone of the topology, and its last run succeeded`;
 }
 
 /** Every control's sentence, schedules included. */

@@ -123,6 +123,34 @@ describe('checkSchedules', () => {
     const list = jobs((j) => (j.name.endsWith('/restore-drill') ? { name: j.name, schedule: j.schedule, timeZone: j.timeZone, state: 'ENABLED' } : j));
     expect(failed(list)).toEqual(['schedule.restore-drill']);
   });
+
+  // The job's cron and time zone are held to the topology's, and "ran recently" is judged by the topology's cron.
+  const edited = (name: string, change: Partial<SchedulerJob>) => jobs((j) => (j.name.endsWith(`/${name}`) ? { ...j, ...change } : j));
+  it.each([
+    { name: 'cron edited to once a year, ran minutes ago', jobs: edited('verify-backups', { schedule: '0 0 1 1 *' }), failed: ['schedule.verify-backups'] },
+    { name: 'cron edited to once a year, last ran on Jan 1 (on time by its own cron)', jobs: edited('verify-backups', { schedule: '0 0 1 1 *', lastAttemptTime: '2026-01-01T00:00:00Z' }), failed: ['schedule.verify-backups'] },
+    { name: 'hourly job made daily', jobs: edited('check-retention', { schedule: '15 3 * * *' }), failed: ['schedule.check-retention'] },
+    { name: 'time zone moved', jobs: edited('compliance-report', { timeZone: 'America/New_York' }), failed: ['schedule.compliance-report'] },
+    { name: 'an unknown time zone', jobs: edited('compliance-report', { timeZone: 'Mars/Olympus' }), failed: ['schedule.compliance-report'] },
+    { name: 'the same cron spaced differently passes', jobs: edited('verify-backups', { schedule: ' 0  2 * * * ' }), failed: [] },
+    { name: 'UTC spelled another way passes', jobs: edited('verify-backups', { timeZone: 'UTC' }), failed: [] },
+  ])('$name', ({ jobs: list, failed: expected }) => expect(failed(list)).toEqual(expected));
+
+  it('an edited cron fails with evidence naming the job, the required and the found values', () => {
+    const results = checkSchedules(SCHEDULES, edited('verify-backups', { schedule: '0 0 1 1 *', timeZone: 'Europe/Paris' }), parent, AS_OF);
+    const control = results.find((r) => r.control === 'schedule.verify-backups');
+    expect(control).toMatchObject({
+      status: 'fail',
+      evidence: { name: `${parent}/jobs/verify-backups`, schedule: '0 0 1 1 *', 'required.schedule': '0 2 * * *', timeZone: 'Europe/Paris', 'required.timeZone': 'Etc/UTC' },
+    });
+    expect(control?.summary).toMatch(/verify-backups.*0 0 1 1 \*.*0 2 \* \* \*/);
+    expect(control?.summary).toMatch(/Europe\/Paris.*Etc\/UTC/);
+  });
+
+  it('"ran recently" is judged against the topology\'s cron: a daily job two days silent fails whatever its own cron says', () => {
+    const results = checkSchedules(SCHEDULES, edited('verify-backups', { schedule: '0 0 1 1 *', lastAttemptTime: hoursAgo(60) }), parent, AS_OF);
+    expect(results.find((r) => r.control === 'schedule.verify-backups')).toMatchObject({ status: 'fail', evidence: { expectedSince: '2026-11-25T02:00:00.000Z' } });
+  });
 });
 
 describe('run keys: the cron slot containing the publish time', () => {
