@@ -11,7 +11,7 @@ import { COLLECTIONS } from '../engine/paths.js';
 import { makeEnvelope } from '../events/index.js';
 import { TOPICS } from '../topology.js';
 import type { ComplianceDeps } from './model.js';
-import { finishRun, type RunRequest, type RunStart } from './runs.js';
+import { finishRun, type RunRequest, type StartedRun } from './runs.js';
 
 export interface DrillResult {
   week: number;
@@ -19,7 +19,7 @@ export interface DrillResult {
 }
 
 /** Picks this week's sample and asks for a drill of each. */
-export async function runRestoreDrill(deps: ComplianceDeps, request: RunRequest, start: Exclude<RunStart, { kind: 'duplicate' }>): Promise<DrillResult> {
+export async function runRestoreDrill(deps: ComplianceDeps, request: RunRequest, start: StartedRun): Promise<DrillResult> {
   const ids: string[] = [];
   let after: string | undefined;
   for (;;) {

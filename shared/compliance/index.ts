@@ -4,7 +4,7 @@
  * and the per-instance check on `mi-checks`.
  */
 import { DEFAULT_RETENTION_POLICY } from '../domain/compliance/retention.js';
-import { describeError } from '../errors.js';
+import { ControlPlaneError, describeError } from '../errors.js';
 import { DecodeError, decodeJsonData, decodePubSubEvent, makeEnvelope, parseEnvelope, readPubSubMessage, type Envelope } from '../events/index.js';
 import { silentLogger } from '../log.js';
 import { SCHEDULES, TOPICS } from '../topology.js';
@@ -13,7 +13,7 @@ import { fanOut, type FanOutResult } from './fanout.js';
 import { compliancePaths, type ComplianceDeps, type ComplianceRun, type RunSummary } from './model.js';
 import { recentRuns, summarizeRun } from './report.js';
 import { runRetention, type RetentionResult } from './retention.js';
-import { beginRun, finishRun, runRequestOf, type RunRequest, type RunStart } from './runs.js';
+import { beginRun, finishRun, releaseClaim, runRequestOf, type RunRequest, type StartedRun } from './runs.js';
 import { runRestoreDrill, type DrillResult } from './drill.js';
 
 export * from './model.js';
@@ -28,8 +28,6 @@ export type ScheduleOutcome =
   | { kind: 'retention'; runId: string; result: RetentionResult }
   | { kind: 'report'; runId: string; reportOf: string | null; summary: RunSummary | null }
   | { kind: 'drill'; runId: string; result: DrillResult };
-
-type Started = Exclude<RunStart, { kind: 'duplicate' }>;
 
 export type ComplianceInput = Pick<ComplianceDeps, 'store' | 'bus' | 'cloudSql' | 'gkeBackup' | 'scheduler' | 'clock' | 'schedulerParent'> & Partial<ComplianceDeps>;
 
@@ -55,7 +53,7 @@ function manualRequestOf(data: string | undefined): { schedule: string; requestI
 }
 
 /** compliance-report (daily, after verify-backups): the latest verify run's summary, from its findings, kept on the run; an alert when it is not clean. */
-async function runDailyReport(deps: ComplianceDeps, request: RunRequest, start: Started): Promise<ScheduleOutcome> {
+async function runDailyReport(deps: ComplianceDeps, request: RunRequest, start: StartedRun): Promise<ScheduleOutcome> {
   const now = deps.clock.now();
   const [latest] = (await recentRuns(deps.store, new Date(request.slot.start.getTime() - 2 * 86_400_000), 10)).filter((r) => r.slotStart <= request.slot.start.toISOString());
   if (latest === undefined) {
@@ -70,12 +68,23 @@ async function runDailyReport(deps: ComplianceDeps, request: RunRequest, start: 
   });
   await finishRun(deps, request.runId, start.token, { outcome: { reportOf: latest.runId, summary } });
   if (!summary.complete || summary.failed > 0 || summary.schedules !== 'pass') {
-    await alert(deps, request, summary.notChecked > 0 || summary.schedules !== 'pass' ? 'critical' : 'warning', `compliance run ${latest.runId}: ${summary.failed} failed, ${summary.notChecked} not checked, schedules ${summary.schedules}`, {
-      runId: latest.runId,
-      ...summary,
-    });
+    const coverage = summary.notChecked > 0 || summary.notPlanned > 0 ? `; not checked: ${idList(summary.notCheckedIds, summary.notChecked)}; checked but not planned: ${idList(summary.notPlannedIds, summary.notPlanned)}` : '';
+    await alert(
+      deps,
+      request,
+      !summary.complete || summary.schedules !== 'pass' ? 'critical' : 'warning',
+      `compliance run ${latest.runId}${summary.complete ? '' : ' is INCOMPLETE'}: ${summary.failed} failed, ${summary.notChecked} not checked, ${summary.notPlanned} checked but not planned, schedules ${summary.schedules}${coverage}`,
+      { runId: latest.runId, ...summary },
+    );
   }
   return { kind: 'report', runId: request.runId, reportOf: latest.runId, summary };
+}
+
+/** Ids for a one-line message: the first few, and how many more. */
+function idList(ids: readonly string[], total: number): string {
+  if (total === 0) return 'none';
+  const shown = ids.slice(0, 10);
+  return `${shown.join(', ')}${total > shown.length ? ` and ${total - shown.length} more` : ''}`;
 }
 
 async function alert(deps: ComplianceDeps, request: RunRequest, severity: 'warning' | 'critical', summary: string, details: Record<string, unknown>): Promise<void> {
@@ -100,6 +109,22 @@ export function createCompliance(input: ComplianceInput) {
   async function runSchedule(request: RunRequest): Promise<ScheduleOutcome> {
     const start = await beginRun(deps, request);
     if (start.kind === 'duplicate') return { kind: 'duplicate', runId: request.runId, reason: start.why };
+    if (start.kind === 'under-way') {
+      // Not acknowledged: if the claim's worker crashed, a later delivery resumes the run once the claim expires.
+      throw new ControlPlaneError('conflict', `${start.why}; try again later`, { retryable: true, details: { runId: request.runId } });
+    }
+    try {
+      return await runWork(request, start);
+    } catch (error) {
+      // The redelivery of this failure resumes the run at once instead of waiting out the claim.
+      await releaseClaim(deps, request.runId, start.token).catch((releaseError: unknown) => {
+        deps.log.warn('could not release the claim of a failed compliance run', { runId: request.runId, error: describeError(releaseError) });
+      });
+      throw error;
+    }
+  }
+
+  async function runWork(request: RunRequest, start: StartedRun): Promise<ScheduleOutcome> {
     switch (request.schedule.name) {
       case 'verify-backups':
         return { kind: 'fanned-out', result: await fanOut(deps, request, start) };

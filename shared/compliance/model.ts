@@ -21,8 +21,11 @@ export const compliancePaths = {
   findings: (runId: string) => `complianceRuns/${runId}/findings`,
   finding: (runId: string, id: string) => `complianceRuns/${runId}/findings/${id}`,
   planPages: (runId: string) => `complianceRuns/${runId}/plan`,
-  /** Zero-padded so the pages sort by number. */
-  planPage: (runId: string, index: number) => `complianceRuns/${runId}/plan/${String(index).padStart(6, '0')}`,
+  /**
+   * A page is named by where its stretch of ids starts, so a page planned again (a resumed
+   * run filling a gap, a retried write) lands on the same document instead of beside it.
+   */
+  planPage: (runId: string, after: string | null) => `complianceRuns/${runId}/plan/${after === null ? 'first' : `after-${after}`}`,
   expiryNotice: (instanceId: string, expiresAt: string) => `expiryNotices/${instanceId}-${expiresAt.replace(/[^0-9TZ]/g, '')}`,
 } as const;
 
@@ -39,8 +42,15 @@ export interface RunSummary {
   skipped: number;
   /** Planned without a finding: each is a failure of its own in the report. */
   notChecked: number;
-  /** Findings cover every planned instance. */
+  /** A finding without being planned: the plan did not hold every instance checked. */
+  notPlanned: number;
+  /** The first of each (the report names every one): a summary stays a small document. */
+  notCheckedIds: string[];
+  notPlannedIds: string[];
+  /** Done, the plan covers every id, and the planned and checked id sets are equal. */
   complete: boolean;
+  /** Why it is not complete, in words; [] when it is. */
+  problems: string[];
   /** The schedules' finding: pass, fail, or missing. */
   schedules: 'pass' | 'fail' | 'missing';
   computedAt: string;
@@ -63,7 +73,7 @@ export interface ComplianceRun {
   status: 'planning' | 'done';
   /** Who is doing the run's work, until when: a redelivery takes over only once it expired. */
   claim: { token: string; until: string } | null;
-  /** Instances planned (fan-out): known once every page was published. */
+  /** Instances planned (fan-out): the ids of the verified plan, known once every page was published. */
   planned: number | null;
   doneAt: string | null;
   /** Written by the daily report from the findings. */
@@ -96,10 +106,21 @@ export interface Finding {
   [key: string]: unknown;
 }
 
-/** A page of the instances a run planned: written after its messages were published. */
+/**
+ * `complianceRuns/{runId}/plan/{page}`: a stretch of the instance id space and the ids the run
+ * found in it. Written, awaited and read back before any check message goes out; marked once
+ * every one of its messages was published, so a resumed run publishes only what may be missing.
+ */
 export interface PlanPage {
-  index: number;
+  /** The stretch covered: after `after` (exclusive; null from the first id) through `through` (inclusive; null to the last). */
+  after: string | null;
+  through: string | null;
   ids: string[];
+  /** The claim token of the worker that wrote it, and when. */
+  plannedBy: string;
+  plannedAt: string;
+  /** When every message of the page had been published; null until then. */
+  publishedAt: string | null;
   [key: string]: unknown;
 }
 

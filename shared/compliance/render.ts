@@ -20,6 +20,15 @@ function failureLines(f: FailureRow): string[] {
   return [head, ...f.controls.map((c) => `  - \`${c.control}\` ${c.status.toUpperCase()}: ${c.summary}. Evidence: ${evidenceText(c)}`)];
 }
 
+function coverageLines(report: ComplianceReport): string[] {
+  const { plannedNotChecked, checkedNotPlanned } = report.coverage;
+  if (plannedNotChecked.length === 0 && checkedNotPlanned.length === 0) return [`The planned and checked instances are the same ${report.summary.planned}.`];
+  return [
+    ...plannedNotChecked.map((id) => `- **${id}**: PLANNED BUT NOT CHECKED — no finding was written (listed under Failures)`),
+    ...checkedNotPlanned.map((id) => `- **${id}**: CHECKED BUT NOT PLANNED — a finding for an instance the run's plan does not hold`),
+  ];
+}
+
 /** The report in Markdown. */
 export function renderMarkdown(report: ComplianceReport): string {
   const s = report.summary;
@@ -27,9 +36,14 @@ export function renderMarkdown(report: ComplianceReport): string {
     `# Compliance report: ${report.run.runId}`,
     '',
     `- Run: ${report.run.schedule} (${report.run.trigger}, asked by ${report.run.requestedBy}), slot ${report.run.slotStart} to ${report.run.slotEnd}, judged as of ${report.run.asOf}`,
-    `- Status: ${s.complete ? 'complete' : 'INCOMPLETE'} — ${s.checked} of ${s.planned} planned instances checked; ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped (deleted), ${s.notChecked} not checked`,
+    `- Status: ${s.complete ? 'complete' : 'INCOMPLETE'} — ${s.planned} planned, ${s.checked} checked; ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped (deleted), ${s.notChecked} planned but not checked, ${s.notPlanned} checked but not planned`,
+    ...s.problems.map((p) => `  - ${p}`),
     `- Schedules: ${report.schedules.outcome}`,
     `- Generated: ${report.generatedAt}`,
+    '',
+    '## Coverage',
+    '',
+    ...coverageLines(report),
     '',
     '## Controls',
     '',
@@ -49,10 +63,11 @@ export function renderMarkdown(report: ComplianceReport): string {
     '',
     '## Trend (30 days)',
     '',
-    '| run | trigger | slot | planned | checked | passed | failed | not checked | schedules |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| run | trigger | slot | complete | planned | checked | passed | failed | not checked | not planned | schedules |',
+    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...report.trend.map(
-      (t) => `| ${t.runId} | ${t.trigger} | ${t.slotStart} | ${t.summary.planned} | ${t.summary.checked} | ${t.summary.passed} | ${t.summary.failed} | ${t.summary.notChecked} | ${t.summary.schedules} |`,
+      (t) =>
+        `| ${t.runId} | ${t.trigger} | ${t.slotStart} | ${t.summary.complete ? 'yes' : 'NO'} | ${t.summary.planned} | ${t.summary.checked} | ${t.summary.passed} | ${t.summary.failed} | ${t.summary.notChecked} | ${t.summary.notPlanned} | ${t.summary.schedules} |`,
     ),
     '',
   ];
@@ -81,7 +96,13 @@ export function renderHtml(report: ComplianceReport): string {
     '</head><body>',
     `<h1>Compliance report: ${e(report.run.runId)}</h1>`,
     `<p>${e(report.run.schedule)} (${e(report.run.trigger)}), slot ${e(report.run.slotStart)} to ${e(report.run.slotEnd)}, judged as of ${e(report.run.asOf)}.</p>`,
-    `<p><b>${s.complete ? 'Complete' : 'INCOMPLETE'}</b>: ${s.checked} of ${s.planned} planned instances checked; ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped, ${s.notChecked} not checked. Schedules: ${e(report.schedules.outcome)}.</p>`,
+    `<p><b>${s.complete ? 'Complete' : 'INCOMPLETE'}</b>: ${s.planned} planned, ${s.checked} checked; ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped, ${s.notChecked} planned but not checked, ${s.notPlanned} checked but not planned. Schedules: ${e(report.schedules.outcome)}.</p>`,
+    s.problems.length === 0 ? '' : `<ul>${s.problems.map((p) => `<li>${e(p)}</li>`).join('')}</ul>`,
+    '<h2>Coverage</h2><ul>',
+    ...report.coverage.plannedNotChecked.map((id) => `<li><b>${e(id)}</b>: PLANNED BUT NOT CHECKED</li>`),
+    ...report.coverage.checkedNotPlanned.map((id) => `<li><b>${e(id)}</b>: CHECKED BUT NOT PLANNED</li>`),
+    report.coverage.plannedNotChecked.length + report.coverage.checkedNotPlanned.length === 0 ? `<li>The planned and checked instances are the same ${s.planned}.</li>` : '',
+    '</ul>',
     '<h2>Controls</h2><table><tr><th>control</th><th>what it requires</th><th>checked</th><th>passed</th><th>failed</th><th>not judged</th></tr>',
     ...report.controls.map((c) => row([c.control, c.text, c.checked, c.passed, c.failed, c.blocked])),
     '</table><h2>Schedules</h2><ul>',

@@ -1,46 +1,93 @@
 /**
- * What a run found, derived from its findings with aggregation queries (never a counter
- * incremented per check, so no hot document): instances planned, checked, passed, failed; a
- * run is complete when findings cover every planned instance, and every planned instance
- * without a finding is reported as a failure of its own.
+ * What a run found, derived from its plan and its findings (never a counter incremented per
+ * check, so no hot document). A run is complete only when it is done, its plan covers every
+ * instance id, and the planned and checked id SETS are equal: the report names every instance
+ * planned but not checked (a failure of its own) and every one checked but not planned.
+ *
+ * Cost at 10,000 instances: the plan pages (about 20 documents of ids), the finding ids (ids
+ * only, in pages of 1,000), two count queries and one read; the per-control figures and the
+ * trend use count queries where counts suffice.
  */
 import { INSTANCE_CONTROL_IDS, controlText, type ControlResult } from '../domain/compliance/controls.js';
+import { compareIdSets, completenessProblems, verifyPlan, type Coverage, type PlanVerdict } from '../domain/compliance/plan.js';
 import type { StateStore } from '../ports.js';
 import { indexedQuery } from '../topology.js';
 import { compliancePaths, SCHEDULES_FINDING_ID, type ComplianceRun, type Finding, type PlanPage, type RunSummary } from './model.js';
 
 const DAY_MS = 86_400_000;
+/** Finding ids per page of the id-only query. */
+const FINDING_ID_PAGE = 1000;
+/** Ids kept in a summary (stored on the run, sent in alerts); the report names all. */
+export const SUMMARY_ID_LIMIT = 50;
 
-/** The counts of a run, from its findings (three aggregation queries and one read). */
-export async function summarizeRun(store: StateStore, run: ComplianceRun, now: Date): Promise<RunSummary> {
+/** The ids of a run's instance findings, ids only, paged (the schedules' finding left out). */
+export async function checkedInstanceIds(store: StateStore, runId: string, pageSize = FINDING_ID_PAGE): Promise<string[]> {
+  const ids: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.queryIds({ collection: compliancePaths.findings(runId), limit: pageSize, ...(after === undefined ? {} : { startAfterId: after }) });
+    ids.push(...page.filter((id) => id !== SCHEDULES_FINDING_ID));
+    after = page.at(-1);
+    if (page.length < pageSize || after === undefined) return ids;
+  }
+}
+
+/** What a run's stored plan and findings say, compared as id sets. */
+export interface RunCoverage {
+  plan: PlanVerdict;
+  coverage: Coverage;
+}
+
+/** Reads a run's plan pages and finding ids and compares them. */
+export async function coverageOfRun(store: StateStore, runId: string): Promise<RunCoverage> {
+  const [pages, checked] = await Promise.all([store.query<PlanPage>({ collection: compliancePaths.planPages(runId) }), checkedInstanceIds(store, runId)]);
+  const plan = verifyPlan(pages.map((p) => p.data));
+  return { plan, coverage: compareIdSets(plan.ids, checked) };
+}
+
+/** The summary of a run from its coverage, two count queries and the schedules' finding. */
+async function summaryFrom(store: StateStore, run: ComplianceRun, covered: RunCoverage, now: Date): Promise<RunSummary> {
   const findings = compliancePaths.findings(run.runId);
   const failing = indexedQuery('failed-findings-of-run');
-  const [checked, failed, skipped, schedules] = await Promise.all([
-    store.count({ collection: findings, where: [{ field: 'kind', op: '==', value: 'instance' }] }),
+  const [failed, skipped, schedules] = await Promise.all([
     store.count({ collection: findings, where: [{ field: failing.fields[0].field, op: '==', value: 'instance' }, { field: failing.fields[1].field, op: '==', value: 'fail' }] }),
     store.count({ collection: findings, where: [{ field: 'kind', op: '==', value: 'instance' }, { field: 'outcome', op: '==', value: 'skipped' }] }),
     store.get<Finding>(compliancePaths.finding(run.runId, SCHEDULES_FINDING_ID)),
   ]);
-  const planned = run.planned ?? checked;
-  const notChecked = Math.max(0, planned - checked);
+  const { plan, coverage } = covered;
+  const problems = completenessProblems({ status: run.status, recordedPlanned: run.planned, plan, coverage });
   return {
-    planned,
-    checked,
-    passed: checked - failed - skipped,
+    planned: coverage.planned,
+    checked: coverage.checked,
+    passed: coverage.checked - failed - skipped,
     failed,
     skipped,
-    notChecked,
-    complete: run.status === 'done' && notChecked === 0,
+    notChecked: coverage.plannedNotChecked.length,
+    notPlanned: coverage.checkedNotPlanned.length,
+    notCheckedIds: coverage.plannedNotChecked.slice(0, SUMMARY_ID_LIMIT),
+    notPlannedIds: coverage.checkedNotPlanned.slice(0, SUMMARY_ID_LIMIT),
+    complete: problems.length === 0,
+    problems,
     schedules: schedules === undefined ? 'missing' : schedules.outcome === 'pass' ? 'pass' : 'fail',
     computedAt: now.toISOString(),
   };
 }
 
-/** Planned instances without a finding (read only when the counts say some are missing). */
-export async function uncheckedInstances(store: StateStore, runId: string): Promise<string[]> {
-  const pages = await store.query<PlanPage>({ collection: compliancePaths.planPages(runId) });
-  const found = new Set(await store.queryIds({ collection: compliancePaths.findings(runId), where: [{ field: 'kind', op: '==', value: 'instance' }] }));
-  return pages.flatMap((page) => page.data.ids).filter((id) => !found.has(id));
+/** The summary of a run: its planned and checked id sets compared, and its counts. */
+export async function summarizeRun(store: StateStore, run: ComplianceRun, now: Date): Promise<RunSummary> {
+  return summaryFrom(store, run, await coverageOfRun(store, run.runId), now);
+}
+
+/**
+ * A stored summary still holds when it was computed after the run was done and the run has as
+ * many instance findings as then: plans are final once done, and findings are only ever added.
+ */
+async function storedSummaryHolds(store: StateStore, run: ComplianceRun): Promise<boolean> {
+  const summary = run.summary;
+  // A summary stored by an older version has no notPlanned: it compared counts, not id sets.
+  if (summary === null || (summary as Partial<RunSummary>).notPlanned === undefined || run.status !== 'done' || run.doneAt === null || summary.computedAt < run.doneAt) return false;
+  const checked = await store.count({ collection: compliancePaths.findings(run.runId), where: [{ field: 'kind', op: '==', value: 'instance' }] });
+  return checked === summary.checked;
 }
 
 export interface ControlRow {
@@ -75,6 +122,8 @@ export interface ComplianceReport {
   generatedAt: string;
   run: Pick<ComplianceRun, 'runId' | 'schedule' | 'trigger' | 'slotStart' | 'slotEnd' | 'asOf' | 'status' | 'createdAt' | 'doneAt' | 'requestedBy'>;
   summary: RunSummary;
+  /** Every instance planned but not checked, and every one checked but not planned, in id order. */
+  coverage: { plannedNotChecked: string[]; checkedNotPlanned: string[] };
   controls: ControlRow[];
   failures: FailureRow[];
   schedules: { outcome: Finding['outcome'] | 'missing'; controls: ControlResult[] };
@@ -109,7 +158,8 @@ export async function findRun(store: StateStore, selector: { runId?: string; dat
 
 /** The report of one verify-backups run: per control, each failure with its evidence, the 30-day trend. */
 export async function buildReport(store: StateStore, run: ComplianceRun, now: Date): Promise<ComplianceReport> {
-  const summary = await summarizeRun(store, run, now);
+  const covered = await coverageOfRun(store, run.runId);
+  const summary = await summaryFrom(store, run, covered, now);
   const failing = await store.query<Finding>({
     collection: compliancePaths.findings(run.runId),
     where: [
@@ -134,17 +184,15 @@ export async function buildReport(store: StateStore, run: ComplianceRun, now: Da
       remediation: f.data.remediation,
     }))
     .sort((a, b) => a.instanceId.localeCompare(b.instanceId));
-  if (summary.notChecked > 0) {
-    for (const id of await uncheckedInstances(store, run.runId)) {
-      failures.push({ instanceId: id, environment: null, region: null, controls: [], remediation: null, notChecked: true });
-    }
+  for (const id of covered.coverage.plannedNotChecked) {
+    failures.push({ instanceId: id, environment: null, region: null, controls: [], remediation: null, notChecked: true });
   }
   const schedules = await store.get<Finding>(compliancePaths.finding(run.runId, SCHEDULES_FINDING_ID));
   const trendRuns = await recentRuns(store, new Date(now.getTime() - 30 * DAY_MS));
   const trend: TrendRow[] = [];
   for (const r of trendRuns) {
-    // A run the daily report summarized keeps its summary; a newer one is counted now.
-    const s = r.runId === run.runId ? summary : r.summary?.complete === true ? r.summary : await summarizeRun(store, r, now);
+    // A run whose stored summary still holds (one count query says so) keeps it; any other is compared now.
+    const s = r.runId === run.runId ? summary : r.summary !== null && (await storedSummaryHolds(store, r)) ? r.summary : await summarizeRun(store, r, now);
     trend.push({ runId: r.runId, trigger: r.trigger, slotStart: r.slotStart, summary: s });
   }
   return {
@@ -162,6 +210,7 @@ export async function buildReport(store: StateStore, run: ComplianceRun, now: Da
       requestedBy: run.requestedBy,
     },
     summary,
+    coverage: { plannedNotChecked: covered.coverage.plannedNotChecked, checkedNotPlanned: covered.coverage.checkedNotPlanned },
     controls,
     failures,
     schedules: { outcome: schedules?.outcome ?? 'missing', controls: schedules?.controls ?? [] },

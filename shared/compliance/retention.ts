@@ -15,7 +15,7 @@ import { makeEnvelope, type InstanceRecord } from '../events/index.js';
 import type { Clock, StateStore } from '../ports.js';
 import { TOPICS } from '../topology.js';
 import { compliancePaths, type ComplianceDeps } from './model.js';
-import { finishRun, type RunRequest, type RunStart } from './runs.js';
+import { finishRun, type RunRequest, type StartedRun } from './runs.js';
 
 const ACTOR = 'system:check-retention';
 const PAGE = 200;
@@ -47,7 +47,7 @@ async function notifyOnce(deps: ComplianceDeps, instance: InstanceRecord, expire
 }
 
 /** Runs the hourly retention check over the dev instances. */
-export async function runRetention(deps: ComplianceDeps, request: RunRequest, start: Exclude<RunStart, { kind: 'duplicate' }>): Promise<RetentionResult> {
+export async function runRetention(deps: ComplianceDeps, request: RunRequest, start: StartedRun): Promise<RetentionResult> {
   const result: RetentionResult = { notified: [], deleteRequested: [], examined: 0 };
   const now = deps.clock.now();
   let after: string | undefined;

@@ -1,7 +1,9 @@
 /**
  * Starting a run exactly once per slot: the run document is created in a transaction that
- * also takes a claim on its work. A duplicated trigger finds the run and does nothing; a
- * redelivery after a crash finds an expired claim and resumes the work.
+ * also takes a claim on its work. A trigger that finds the run done does nothing; one that
+ * finds it claimed is retried later (the claim's worker may have crashed, and a redelivery
+ * acknowledged now would leave the run unfinished); one that finds the claim expired, or
+ * released by a worker that failed, resumes the work.
  */
 import { randomUUID } from 'node:crypto';
 import { cronSlotContaining, manualRunId, scheduledRunId } from '../domain/compliance/run-key.js';
@@ -45,9 +47,13 @@ export function runRequestOf(message: DeliveredMessage, scheduleName: string, sc
 export type RunStart =
   | { kind: 'started'; run: ComplianceRun; token: string }
   | { kind: 'resumed'; run: ComplianceRun; token: string }
-  | { kind: 'duplicate'; run: ComplianceRun; why: string };
+  | { kind: 'duplicate'; run: ComplianceRun; why: string }
+  | { kind: 'under-way'; run: ComplianceRun; why: string };
 
-/** Creates the run (or takes over one whose claim expired); a run done or claimed is a duplicate. */
+/** A run this worker holds the claim of. */
+export type StartedRun = Extract<RunStart, { kind: 'started' | 'resumed' }>;
+
+/** Creates the run (or takes over one whose claim expired or was released); a run done is a duplicate, one claimed is under way. */
 export function beginRun(deps: Pick<ComplianceDeps, 'store' | 'clock' | 'claimMs'>, request: RunRequest): Promise<RunStart> {
   const token = randomUUID();
   return deps.store.transaction(async (tx) => {
@@ -78,7 +84,7 @@ export function beginRun(deps: Pick<ComplianceDeps, 'store' | 'clock' | 'claimMs
     }
     if (existing.status === 'done') return { kind: 'duplicate' as const, run: existing, why: `run ${request.runId} is done` };
     if (existing.claim !== null && Date.parse(existing.claim.until) > now.getTime()) {
-      return { kind: 'duplicate' as const, run: existing, why: `run ${request.runId} is under way (claimed until ${existing.claim.until})` };
+      return { kind: 'under-way' as const, run: existing, why: `run ${request.runId} is under way (claimed until ${existing.claim.until})` };
     }
     tx.update(path, { claim });
     return { kind: 'resumed' as const, run: { ...existing, claim }, token };
@@ -92,6 +98,17 @@ export async function finishRun(deps: Pick<ComplianceDeps, 'store' | 'clock'>, r
     const run = await tx.get<ComplianceRun>(path);
     if (run === undefined || run.claim?.token !== token) return false;
     tx.update(path, { ...fields, status: 'done', claim: null, doneAt: deps.clock.now().toISOString() });
+    return true;
+  });
+}
+
+/** Gives up this worker's claim after a failure, so that the redelivery resumes the run at once rather than after the claim expires. */
+export async function releaseClaim(deps: Pick<ComplianceDeps, 'store'>, runId: string, token: string): Promise<boolean> {
+  return deps.store.transaction(async (tx) => {
+    const path = compliancePaths.run(runId);
+    const run = await tx.get<ComplianceRun>(path);
+    if (run === undefined || run.status === 'done' || run.claim?.token !== token) return false;
+    tx.update(path, { claim: null });
     return true;
   });
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkCloudSql, checkExpiry, checkGke, checkSchedules, outcomeOf } from '../../../shared/domain/compliance/checks.js';
+import { compareIdSets, completenessProblems, cutPage, planGaps, unconfirmedWrites, verifyPlan, type IdRange } from '../../../shared/domain/compliance/plan.js';
 import { compactTime, cronSlotContaining, deterministicEventId, manualRunId, scheduledRunId } from '../../../shared/domain/compliance/run-key.js';
 import { decideRetention, extendedExpiry, rotatingSample } from '../../../shared/domain/compliance/retention.js';
 import { remediatePlan, restoreDrillPlan } from '../../../shared/domain/plans.js';
@@ -150,6 +151,102 @@ describe('checkSchedules', () => {
   it('"ran recently" is judged against the topology\'s cron: a daily job two days silent fails whatever its own cron says', () => {
     const results = checkSchedules(SCHEDULES, edited('verify-backups', { schedule: '0 0 1 1 *', lastAttemptTime: hoursAgo(60) }), parent, AS_OF);
     expect(results.find((r) => r.control === 'schedule.verify-backups')).toMatchObject({ status: 'fail', evidence: { expectedSince: '2026-11-25T02:00:00.000Z' } });
+  });
+});
+
+describe('plan coverage: the stretches of ids no page covers', () => {
+  const page = (after: string | null, through: string | null, ids: string[] = []) => ({ after, through, ids });
+  it.each<{ name: string; pages: Array<{ after?: string | null; through?: string | null; ids: string[] }>; gaps: IdRange[] }>([
+    { name: 'no pages: everything', pages: [], gaps: [{ after: null, through: null }] },
+    { name: 'one page covering all', pages: [page(null, null, ['a', 'b'])], gaps: [] },
+    { name: 'a chain of pages', pages: [page(null, 'd'), page('d', 'h'), page('h', null)], gaps: [] },
+    { name: 'the chain, stored in any order', pages: [page('h', null), page(null, 'd'), page('d', 'h')], gaps: [] },
+    { name: 'a crashed run: only the first page', pages: [page(null, 'd')], gaps: [{ after: 'd', through: null }] },
+    { name: 'a lost page in the middle', pages: [page(null, 'd'), page('h', 'm'), page('m', null)], gaps: [{ after: 'd', through: 'h' }] },
+    { name: 'a lost middle page and a missing end', pages: [page(null, 'd'), page('h', 'm')], gaps: [{ after: 'd', through: 'h' }, { after: 'm', through: null }] },
+    { name: 'the first page lost', pages: [page('d', null)], gaps: [{ after: null, through: 'd' }] },
+    { name: 'overlapping pages of two workers', pages: [page(null, 'f'), page('d', 'k'), page('k', null)], gaps: [] },
+    { name: 'a page inside another', pages: [page(null, 'z'), page('c', 'e'), page('z', null)], gaps: [] },
+    { name: 'a page of an older version covers nothing', pages: [{ ids: ['a', 'b'] }, page('d', null)], gaps: [{ after: null, through: 'd' }] },
+    { name: 'an inverted page covers nothing', pages: [page(null, 'd'), page('k', 'e'), page('k', null)], gaps: [{ after: 'd', through: 'k' }] },
+  ])('$name', ({ pages, gaps }) => {
+    expect(planGaps(pages)).toEqual(gaps);
+  });
+
+  it.each<{ name: string; gap: IdRange; ids: string[]; page: IdRange & { ids: string[] }; rest: IdRange | null }>([
+    { name: 'a full page leaves the rest of an open gap', gap: { after: null, through: null }, ids: ['a', 'b', 'c'], page: { after: null, through: 'c', ids: ['a', 'b', 'c'] }, rest: { after: 'c', through: null } },
+    { name: 'a short page closes an open gap', gap: { after: 'c', through: null }, ids: ['d'], page: { after: 'c', through: null, ids: ['d'] }, rest: null },
+    { name: 'nothing left: an empty page closes the gap', gap: { after: 'c', through: null }, ids: [], page: { after: 'c', through: null, ids: [] }, rest: null },
+    { name: 'a page that runs past a bounded gap is cut at its bound', gap: { after: 'b', through: 'e' }, ids: ['c', 'e', 'f'], page: { after: 'b', through: 'e', ids: ['c', 'e'] }, rest: null },
+    { name: 'a full page inside a bounded gap leaves the rest', gap: { after: 'b', through: 'k' }, ids: ['c', 'd', 'e'], page: { after: 'b', through: 'e', ids: ['c', 'd', 'e'] }, rest: { after: 'e', through: 'k' } },
+    { name: 'a full page ending on the bound closes it', gap: { after: 'b', through: 'e' }, ids: ['c', 'd', 'e'], page: { after: 'b', through: 'e', ids: ['c', 'd', 'e'] }, rest: null },
+    { name: 'instances deleted since: the gap closes empty', gap: { after: 'b', through: 'e' }, ids: ['x', 'y', 'z'], page: { after: 'b', through: 'e', ids: [] }, rest: null },
+  ])('cutPage: $name', ({ gap, ids, page, rest }) => {
+    expect(cutPage(gap, ids, 3)).toEqual({ page, rest });
+  });
+
+  it('pages cut from a gap, one after another, cover it exactly', () => {
+    const all = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+    const pages = [];
+    let rest: IdRange | null = { after: null, through: null };
+    while (rest !== null) {
+      const from: string | null = rest.after;
+      const cut = cutPage(rest, all.filter((id) => from === null || id > from).slice(0, 3), 3);
+      pages.push(cut.page);
+      rest = cut.rest;
+    }
+    expect(pages.map((p) => p.ids)).toEqual([['a', 'b', 'c'], ['d', 'e', 'f'], ['g']]);
+    expect(verifyPlan(pages)).toEqual({ ids: all, gaps: [], covered: true });
+  });
+
+  it('a plan is the union of its pages, each id once', () => {
+    expect(verifyPlan([page(null, 'c', ['a', 'c']), page('b', null, ['c', 'd'])])).toEqual({ ids: ['a', 'c', 'd'], gaps: [], covered: true });
+  });
+
+  it('a page that did not read back as written is unconfirmed; one rewritten by another worker is theirs', () => {
+    const written = [
+      { path: 'p/first', ids: ['a', 'b'] },
+      { path: 'p/after-b', ids: ['c', 'd'] },
+      { path: 'p/after-d', ids: ['e'] },
+      { path: 'p/after-e', ids: ['f'] },
+    ];
+    const readBack = new Map([
+      ['p/first', { ids: ['a', 'b'], plannedBy: 'me' }],
+      ['p/after-b', { ids: ['c'], plannedBy: 'me' }],
+      ['p/after-d', { ids: ['e', 'e2'], plannedBy: 'other' }],
+    ]);
+    expect(unconfirmedWrites(written, readBack, 'me')).toEqual(['p/after-b', 'p/after-e']);
+  });
+});
+
+describe('coverage: the planned and checked id sets', () => {
+  it.each([
+    { name: 'equal sets', planned: ['a', 'b', 'c'], checked: ['c', 'b', 'a'], notChecked: [], notPlanned: [], matches: true },
+    { name: 'one never checked', planned: ['a', 'b', 'c'], checked: ['a', 'c'], notChecked: ['b'], notPlanned: [], matches: false },
+    { name: 'one checked, never planned', planned: ['a', 'b'], checked: ['a', 'b', 'z'], notChecked: [], notPlanned: ['z'], matches: false },
+    { name: 'equal counts, different sets (what counting missed)', planned: ['a', 'b', 'c'], checked: ['a', 'c', 'z'], notChecked: ['b'], notPlanned: ['z'], matches: false },
+    { name: 'nothing planned, nothing checked', planned: [], checked: [], notChecked: [], notPlanned: [], matches: true },
+    { name: 'duplicates count once', planned: ['a', 'a', 'b'], checked: ['b', 'a', 'b'], notChecked: [], notPlanned: [], matches: true },
+  ])('$name', ({ planned, checked, notChecked, notPlanned, matches }) => {
+    expect(compareIdSets(planned, checked)).toMatchObject({ plannedNotChecked: notChecked, checkedNotPlanned: notPlanned, matches });
+  });
+
+  const plan = (ids: string[], covered = true) => ({ ids, gaps: covered ? [] : [{ after: 'b', through: 'd' }], covered });
+  it.each([
+    { name: 'done, covered, sets equal: complete', status: 'done' as const, recorded: 2, plan: plan(['a', 'b']), checked: ['a', 'b'], problems: [] },
+    { name: 'still planning', status: 'planning' as const, recorded: null, plan: plan(['a', 'b']), checked: ['a', 'b'], problems: ['the run has not finished planning and fanning out'] },
+    { name: 'a gap in the plan', status: 'done' as const, recorded: 2, plan: plan(['a', 'b'], false), checked: ['a', 'b'], problems: ['the plan leaves 1 stretch(es) of instance ids uncovered: (b, d]'] },
+    { name: 'recorded count and pages disagree', status: 'done' as const, recorded: 3, plan: plan(['a', 'b']), checked: ['a', 'b'], problems: ['the run recorded 3 instances planned, its plan pages hold 2'] },
+    {
+      name: 'one unchecked, one unplanned',
+      status: 'done' as const,
+      recorded: 2,
+      plan: plan(['a', 'b']),
+      checked: ['a', 'z'],
+      problems: ['1 planned instance(s) were never checked', '1 instance(s) were checked but not planned'],
+    },
+  ])('$name', ({ status, recorded, plan: p, checked, problems }) => {
+    expect(completenessProblems({ status, recordedPlanned: recorded, plan: p, coverage: compareIdSets(p.ids, checked) })).toEqual(problems);
   });
 });
 
