@@ -406,13 +406,21 @@ export interface ComparedFile {
   previous_filename?: string;
 }
 
+/** How `head` relates to `base` in history, as GitHub's compare API says (`ahead`: base is an ancestor of head). */
+export type CommitAncestry = 'ahead' | 'behind' | 'identical' | 'diverged';
+
 /**
  * The deployment repository: Octokit on GitHub in the cloud, a local git checkout for `mi dev`.
  * Errors: `not-found` when a commit is unknown, `unavailable` / `rate-limited` (retryable).
  */
 export interface DeploymentRepoPort {
-  /** The file's text at `ref`, or undefined when it does not exist there. */
+  /**
+   * The file's text at `ref`, or undefined when the commit exists and the file is not in it. An
+   * unknown commit is never "no such file": it throws `not-found`.
+   */
   readFile(path: string, ref: string): Promise<string | undefined>;
   /** Every file changed from `base` to `head` (all pages). */
   compare(base: string, head: string): Promise<{ files: ComparedFile[] }>;
+  /** How `head` relates to `base` in history; either may be a commit id or a branch name. */
+  ancestry(base: string, head: string): Promise<CommitAncestry>;
 }

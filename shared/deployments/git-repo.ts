@@ -1,7 +1,8 @@
 /**
  * The deployment repository as a local git checkout, for `mi dev`: files are read with
- * `git show <ref>:<path>` and commits compared with `git diff --name-status`, so a developer
- * commits to a local repository and posts a signed push to the githubWebhook function.
+ * `git cat-file` at a commit verified to exist, commits compared with `git diff --name-status`
+ * and ordered with `git merge-base --is-ancestor`, so a developer commits to a local repository
+ * and posts a signed push to the githubWebhook function.
  */
 import { execFile } from 'node:child_process';
 import { ControlPlaneError } from '../errors.js';
@@ -28,14 +29,25 @@ export function createGitDeploymentRepo(options: { path: string; timeoutMs?: num
   const checkRef = (ref: string) => {
     if (!REF.test(ref) || ref.startsWith('-')) throw new ControlPlaneError('invalid-message', `not a git ref: ${ref}`, { retryable: false });
   };
+  /** The commit id `ref` names; `not-found` when the checkout does not have it (a file there is then unknown, never absent). */
+  async function commitOf(ref: string): Promise<string> {
+    checkRef(ref);
+    const result = await git(options.path, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`], timeoutMs);
+    const id = result.stdout.trim();
+    if (result.code !== 0 || id === '') throw new ControlPlaneError('not-found', `no commit ${ref} in the deployment repository at ${options.path}`, { retryable: false, details: { ref } });
+    return id;
+  }
+  const isAncestor = async (ancestor: string, descendant: string) => (await git(options.path, ['merge-base', '--is-ancestor', ancestor, descendant], timeoutMs)).code === 0;
   return {
     async readFile(path, ref) {
-      checkRef(ref);
+      // The commit first: `git show <unknown>:<path>` says the path "does not exist", which is not "absent".
+      const commit = await commitOf(ref);
       if (path.startsWith('-') || path.includes('..')) return undefined;
-      const result = await git(options.path, ['show', `${ref}:${path}`], timeoutMs);
+      const type = await git(options.path, ['cat-file', '-t', `${commit}:${path}`], timeoutMs);
+      if (type.code !== 0 || type.stdout.trim() !== 'blob') return undefined;
+      const result = await git(options.path, ['cat-file', 'blob', `${commit}:${path}`], timeoutMs);
       if (result.code === 0) return result.stdout;
-      if (/does not exist|exists on disk, but not in/.test(result.stderr)) return undefined;
-      throw new ControlPlaneError('not-found', `git show ${ref}:${path}: ${result.stderr.trim()}`, { retryable: false });
+      throw new ControlPlaneError('unavailable', `git cat-file ${commit}:${path}: ${result.stderr.trim()}`);
     },
     async compare(base, head) {
       checkRef(base);
@@ -56,6 +68,13 @@ export function createGitDeploymentRepo(options: { path: string; timeoutMs?: num
         }
       }
       return { files };
+    },
+    async ancestry(base, head) {
+      const [from, to] = await Promise.all([commitOf(base), commitOf(head)]);
+      if (from === to) return 'identical';
+      if (await isAncestor(from, to)) return 'ahead';
+      if (await isAncestor(to, from)) return 'behind';
+      return 'diverged';
     },
   };
 }

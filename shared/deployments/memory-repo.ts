@@ -1,41 +1,93 @@
 /**
- * An in-memory deployment repository for tests: commits are snapshots of files, compared the way
- * GitHub's compare API lists them. Not a simulator of a Google service: only of a git repository.
+ * An in-memory deployment repository for tests: commits are snapshots of files with their
+ * parents, compared the way GitHub's compare API lists them, and branches that point at commits.
+ * Not a simulator of a Google service: only of a git repository.
  */
-import type { ComparedFile, DeploymentRepoPort } from '../ports.js';
+import type { CommitAncestry, ComparedFile, DeploymentRepoPort } from '../ports.js';
 import { ControlPlaneError } from '../errors.js';
 
+/** The value of `work` as a promise, or its error as a rejection (the port's methods never throw synchronously). */
+function settle<T>(work: () => T): Promise<T> {
+  return new Promise((resolve) => resolve(work()));
+}
+
+interface StoredCommit {
+  files: ReadonlyMap<string, string>;
+  parents: readonly string[];
+}
+
 export class MemoryDeploymentRepo implements DeploymentRepoPort {
-  private readonly commits = new Map<string, ReadonlyMap<string, string>>();
+  private readonly commits = new Map<string, StoredCommit>();
+  private readonly branches = new Map<string, string>();
   /** How often compare was called (tests check the fallback took place). */
   compareCalls = 0;
+  /** How often ancestry was asked (tests check it is asked only when needed). */
+  ancestryCalls = 0;
 
-  /** Records a commit whose tree is `files`. */
-  commit(id: string, files: Record<string, string>): void {
-    this.commits.set(id, new Map(Object.entries(files)));
+  /** Records a commit whose tree is `files`, child of `parents`; `branch` then points at it. */
+  commit(id: string, files: Record<string, string>, options: { parents?: readonly string[]; branch?: string } = {}): void {
+    for (const parent of options.parents ?? []) this.resolve(parent);
+    this.commits.set(id, { files: new Map(Object.entries(files)), parents: [...(options.parents ?? [])] });
+    if (options.branch !== undefined) this.branches.set(options.branch, id);
+  }
+
+  /** Points `branch` at a commit (a forced push). */
+  setBranch(branch: string, id: string): void {
+    this.resolve(id);
+    this.branches.set(branch, id);
+  }
+
+  private resolve(ref: string): string {
+    const branch = this.branches.get(ref.replace(/^refs\/heads\//, ''));
+    const id = branch ?? ref;
+    if (!this.commits.has(id)) throw new ControlPlaneError('not-found', `no commit ${ref} in the deployment repository`, { retryable: false, details: { ref } });
+    return id;
   }
 
   private tree(ref: string): ReadonlyMap<string, string> {
-    const tree = this.commits.get(ref);
-    if (tree === undefined) throw new ControlPlaneError('not-found', `no commit ${ref} in the deployment repository`, { retryable: false });
-    return tree;
+    return (this.commits.get(this.resolve(ref)) as StoredCommit).files;
+  }
+
+  private ancestors(id: string): Set<string> {
+    const seen = new Set<string>();
+    const queue = [id];
+    for (let next = queue.pop(); next !== undefined; next = queue.pop()) {
+      if (seen.has(next)) continue;
+      seen.add(next);
+      queue.push(...(this.commits.get(next)?.parents ?? []));
+    }
+    return seen;
   }
 
   readFile(path: string, ref: string): Promise<string | undefined> {
-    return Promise.resolve(this.tree(ref).get(path));
+    return settle(() => this.tree(ref).get(path));
   }
 
   compare(base: string, head: string): Promise<{ files: ComparedFile[] }> {
     this.compareCalls += 1;
-    const before = this.tree(base);
-    const after = this.tree(head);
-    const files: ComparedFile[] = [];
-    for (const [path, text] of after) {
-      const old = before.get(path);
-      if (old === undefined) files.push({ filename: path, status: 'added' });
-      else if (old !== text) files.push({ filename: path, status: 'modified' });
-    }
-    for (const path of before.keys()) if (!after.has(path)) files.push({ filename: path, status: 'removed' });
-    return Promise.resolve({ files });
+    return settle(() => {
+      const before = this.tree(base);
+      const after = this.tree(head);
+      const files: ComparedFile[] = [];
+      for (const [path, text] of after) {
+        const old = before.get(path);
+        if (old === undefined) files.push({ filename: path, status: 'added' });
+        else if (old !== text) files.push({ filename: path, status: 'modified' });
+      }
+      for (const path of before.keys()) if (!after.has(path)) files.push({ filename: path, status: 'removed' });
+      return { files };
+    });
+  }
+
+  ancestry(base: string, head: string): Promise<CommitAncestry> {
+    this.ancestryCalls += 1;
+    return settle((): CommitAncestry => {
+      const from = this.resolve(base);
+      const to = this.resolve(head);
+      if (from === to) return 'identical';
+      if (this.ancestors(to).has(from)) return 'ahead';
+      if (this.ancestors(from).has(to)) return 'behind';
+      return 'diverged';
+    });
   }
 }

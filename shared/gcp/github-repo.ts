@@ -1,7 +1,8 @@
 /**
  * The deployment repository on GitHub, through Octokit: files read at a commit with the contents
- * API (raw), commits compared with the compare API, every page of files read. Each call has a
- * deadline; 404 on a file is "not there" (a value), rate limits and 5xx are retryable.
+ * API (raw), commits compared with the compare API, every page of files read, and ordered by the
+ * compare API's status. Each call has a deadline; 404 on a file of a commit GitHub has is "not
+ * there" (a value), of a commit it does not have `not-found`; rate limits and 5xx are retryable.
  */
 import type { Octokit } from '@octokit/rest';
 import { ControlPlaneError } from '../errors.js';
@@ -40,15 +41,30 @@ export async function createGitHubDeploymentRepo(options: GitHubRepoOptions): Pr
   const octokit = options.octokit ?? new (await import('@octokit/rest')).Octokit(options.token === undefined ? {} : { auth: options.token });
   const request = { signal: undefined as AbortSignal | undefined };
   const signal = () => ({ ...request, signal: AbortSignal.timeout(deadlineMs) });
+  /** Resolves when GitHub has the commit; `not-found` when it does not. */
+  async function commitExists(ref: string): Promise<void> {
+    try {
+      await octokit.rest.repos.getCommit({ owner, repo, ref, mediaType: { format: 'sha' }, request: signal() });
+    } catch (error) {
+      // 422 is GitHub's "No commit found for SHA" for a well-formed id it does not have.
+      if (statusOf(error) === 422) throw new ControlPlaneError('not-found', `no commit ${ref} in ${options.repository}`, { cause: error, retryable: false, details: { ref } });
+      throw translate(error, `looking up commit ${ref}`);
+    }
+  }
+  /** GitHub's compare takes branch names without `refs/heads/`. */
+  const refName = (ref: string) => ref.replace(/^refs\/heads\//, '');
   return {
     async readFile(path, ref) {
       try {
         const response = await octokit.rest.repos.getContent({ owner, repo, path, ref, mediaType: { format: 'raw' }, request: signal() });
         return typeof response.data === 'string' ? response.data : JSON.stringify(response.data);
       } catch (error) {
-        if (statusOf(error) === 404) return undefined;
-        throw translate(error, `reading ${path} at ${ref}`);
+        if (statusOf(error) !== 404) throw translate(error, `reading ${path} at ${ref}`);
       }
+      // The contents API answers 404 both for a file not in the commit and for a commit GitHub
+      // does not have (yet): only a commit that exists makes the 404 "no such file".
+      await commitExists(ref);
+      return undefined;
     },
     async compare(base, head) {
       const files: ComparedFile[] = [];
@@ -64,6 +80,17 @@ export async function createGitHubDeploymentRepo(options: GitHubRepoOptions): Pr
         if (pageFiles.length < PER_PAGE) break;
       }
       return { files };
+    },
+    async ancestry(base, head) {
+      let data;
+      try {
+        ({ data } = await octokit.rest.repos.compareCommitsWithBasehead({ owner, repo, basehead: `${refName(base)}...${refName(head)}`, per_page: 1, page: 1, request: signal() }));
+      } catch (error) {
+        throw translate(error, `comparing ${base}...${head}`);
+      }
+      const status: string = data.status;
+      if (status === 'ahead' || status === 'behind' || status === 'identical' || status === 'diverged') return status;
+      throw new ControlPlaneError('unavailable', `comparing ${base}...${head}: GitHub answered an unknown status ${JSON.stringify(status).slice(0, 40)}`);
     },
   };
 }
