@@ -4,6 +4,8 @@ import { parseConfig } from '../../../shared/deployments/consumer.js';
 import { applyModeOf, planGroup, supersession, waveOf, type ApplyStatus } from '../../../shared/domain/deployments/applies.js';
 import { changeEventId, classifyFiles, derivedUuid, filesOfPush, incompleteReason, pushEventId } from '../../../shared/domain/deployments/changes.js';
 import { parseDeploymentPath } from '../../../shared/domain/deployments/paths.js';
+import { answerDecision, decideConfigChange, dispatchDecision, newerChange, type FileAt } from '../../../shared/domain/deployments/spec-changes.js';
+import type { InstanceSpec } from '../../../shared/events/index.js';
 
 const BASE = 'environments/prod/deployments/cus-acme';
 
@@ -164,5 +166,73 @@ describe('config.yaml', () => {
   ])('names the field at fault for %s', (_label, text, field) => {
     const parsed = parseConfig(text, where);
     expect(parsed).toMatchObject({ field });
+  });
+});
+
+describe('what a change of config.yaml means once read', () => {
+  const present: FileAt = { state: 'present', text: 'id: cus-acme' };
+  const absent: FileAt = { state: 'absent' };
+  const unknownAfter: FileAt = { state: 'unknown-commit', commit: 'a'.repeat(40) };
+  const unknownBefore: FileAt = { state: 'unknown-commit', commit: 'b'.repeat(40) };
+  it.each([
+    ['changed, present at after: the spec', 'changed', present, undefined, { kind: 'spec', text: 'id: cus-acme' }],
+    ['removed, yet present at after: the spec, not a removal', 'removed', present, undefined, { kind: 'spec', text: 'id: cus-acme' }],
+    ['changed, after unknown: retry, never a removal', 'changed', unknownAfter, undefined, { kind: 'retry', reason: expect.stringMatching(/aaaaaaaa.* not in the deployment repository/) as unknown }],
+    ['removed, after unknown: retry', 'removed', unknownAfter, present, { kind: 'retry', reason: expect.stringMatching(/not in the deployment repository/) as unknown }],
+    ['changed, absent at a known after: refused', 'changed', absent, present, { kind: 'refuse', reason: expect.stringMatching(/listed as changed but absent/) as unknown }],
+    ['removed, absent at after, before not read yet: read it', 'removed', absent, undefined, { kind: 'read-before' }],
+    ['removed, absent at after, present at before: the removal', 'removed', absent, present, { kind: 'removed' }],
+    ['removed, absent at after and at before: nothing to remove', 'removed', absent, absent, { kind: 'ignore', reason: expect.stringMatching(/not at the push's before commit/) as unknown }],
+    ['removed, absent at after, before unknown: retry, never a removal', 'removed', absent, unknownBefore, { kind: 'retry', reason: expect.stringMatching(/before commit bbbbbbbb.*cannot be confirmed/) as unknown }],
+  ] as const)('%s', (_label, change, after, before, expected) => {
+    expect(decideConfigChange(change, after, before)).toEqual(expected);
+  });
+});
+
+describe('which of two changes of one instance is newer', () => {
+  it.each([
+    ['the incoming commit descends from the recorded one', 'ahead', undefined, { winner: 'incoming' }],
+    ['the incoming commit is an ancestor of the recorded one (arrived late)', 'behind', undefined, { winner: 'stored', reason: expect.stringMatching(/older/) as unknown }],
+    ['the same commit', 'identical', undefined, { winner: 'stored', reason: 'the same commit' }],
+    ['diverged: the default branch must say', 'diverged', undefined, { winner: 'ask-branch' }],
+    ['diverged, only the incoming one on the branch', 'diverged', { incoming: true, stored: false }, { winner: 'incoming' }],
+    ['diverged, only the recorded one on the branch', 'diverged', { incoming: false, stored: true }, { winner: 'stored', reason: expect.stringMatching(/no longer holds/) as unknown }],
+    ['diverged, both on the branch', 'diverged', { incoming: true, stored: true }, { winner: 'stored', reason: expect.stringMatching(/both are on the default branch/) as unknown }],
+  ] as const)('%s', (_label, relation, onBranch, expected) => {
+    expect(newerChange(relation, onBranch)).toEqual(expected);
+  });
+});
+
+describe('what the newest change of an instance does next', () => {
+  const spec = { id: 'cus-acme', slug: 'acme', environment: 'prod', tier: 'customer', domain: 'acme.example.com', region: 'us-central1', version: '5.5.0' } as InstanceSpec;
+  const lease = { operationId: 'op-1', operationType: 'backup', acquiredAt: '2026-11-26T10:00:00Z' };
+  it.each([
+    ['no instance: create it', undefined, { kind: 'ask', type: 'instance.create' }],
+    ['a deleted instance: create it again', { status: 'deleted', version: '5.4.2', lease: null }, { kind: 'ask', type: 'instance.create' }],
+    ['a leased instance: wait for the lease', { status: 'backing-up', version: '5.4.2', lease }, { kind: 'wait', reason: expect.stringMatching(/op-1/) as unknown }],
+    ['a leased instance already at the version still waits (the operation may change it)', { status: 'backing-up', version: '5.5.0', lease }, { kind: 'wait', reason: expect.stringMatching(/op-1/) as unknown }],
+    ['a free instance at another version: upgrade', { status: 'active', version: '5.4.2', lease: null }, { kind: 'ask', type: 'instance.upgrade', targetVersion: '5.5.0' }],
+    ['a free instance at the version: nothing to do', { status: 'active', version: '5.5.0', lease: null }, { kind: 'unchanged', reason: expect.stringMatching(/already runs 5.5.0/) as unknown }],
+  ] as const)('%s', (_label, instance, expected) => {
+    expect(dispatchDecision(spec, instance)).toEqual(expected);
+  });
+
+  const asked = { attempt: 2, request: { eventId: 'e1', type: 'instance.upgrade' as const, at: '2026-11-26T10:00:00Z' } };
+  const now = new Date('2026-11-26T10:03:00Z');
+  const answer = (outcome: 'accepted' | 'rejected' | 'invalid', code: string | null, operationId: string | null = null) => ({ outcome, code, reason: code === null ? null : `said ${code}`, operationId });
+  it.each([
+    ['no answer yet', undefined, now, { kind: 'pending' }],
+    ['no answer for longer than the republish delay: ask again (same event id)', undefined, new Date('2026-11-26T10:05:00Z'), { kind: 'ask-again' }],
+    ['accepted: applied, with its operation', answer('accepted', null, 'op-e1'), now, { kind: 'applied', operationId: 'op-e1' }],
+    ['busy: wait again under the next attempt, never a failure', answer('rejected', 'busy'), now, { kind: 'wait', attempt: 3 }],
+    ['refused for another reason: recorded with it', answer('rejected', 'not-newer'), now, { kind: 'refused', reason: 'not-newer: said not-newer' }],
+    ['invalid: recorded with it', answer('invalid', 'invalid'), now, { kind: 'refused', reason: 'invalid: said invalid' }],
+  ] as const)('%s', (_label, given, at, expected) => {
+    expect(answerDecision(asked, given, at, 5 * 60_000)).toEqual(expected);
+  });
+
+  it('refuses input it cannot judge, saying what is wrong', () => {
+    expect(() => answerDecision({ attempt: 0, request: null }, undefined, now, 1)).toThrow(/has no request/);
+    expect(() => answerDecision({ attempt: 0, request: { ...asked.request, at: 'yesterday' } }, undefined, now, 1)).toThrow(/request.at is not a time: "yesterday"/);
   });
 });
