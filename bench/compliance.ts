@@ -2,8 +2,9 @@
  * (d) Scheduled compliance at fleet scale, in a project of its own with 10,000 instances:
  *
  * - fan-out: the time from the scheduled message handed to the complianceSchedule handler until
- *   every per-instance message is published (the run created, ids paged, one message per
- *   instance batched on mi-checks, each page recorded), beside the floor: a raw id-only paged
+ *   every per-instance message is published (the run created, ids paged, each plan page written
+ *   and awaited, the plan read back and verified, one message per instance batched on mi-checks,
+ *   each page marked published), beside the floor: a raw id-only paged
  *   query of the same 10,000 ids (same filter, same page size) plus a raw batched publish of
  *   10,000 messages of the same size with the bus's batching settings. Target ratio <= 1.2.
  * - Firestore reads and writes per instance check, on the wire (the counting client), over
@@ -155,7 +156,7 @@ export async function benchCompliance(baseProjectId: string, options: { instance
       target: 1.2,
       pass: ratio <= 1.2,
       perCheck: { checks, counts: perCheck },
-      note: 'fan-out: scheduled message handed to the handler until every per-instance message is published (run created, pages recorded); floor: raw id-only paged query + raw batched publish of the same number of messages, same sizes and batching. Per check: one read of the instance, one write of the finding.',
+      note: 'fan-out: scheduled message handed to the handler until every per-instance message is published (run created, plan pages written, read back and verified before any publish, pages marked); floor: raw id-only paged query + raw batched publish of the same number of messages, same sizes and batching. Per check: one read of the instance, one write of the finding.',
     };
   } finally {
     await bus.close().catch(() => undefined);
