@@ -1,8 +1,10 @@
 /**
  * The `deployments` consumer: turns a merge on the deployment repository into work, every effect
  * keyed by merge commit, instance and module. A spec change (config.yaml read at the merge
- * commit, validated by the instance schema) becomes `instance.create` or `instance.upgrade`; a
- * removed instance folder a delete waiting for confirmation; a module change a `moduleApplies`
+ * commit, validated by the instance schema) becomes `instance.create` or `instance.upgrade`, at
+ * once or, when the instance is leased, when the lease frees (`specChanges/{instanceId}`, the
+ * newest change by ancestry winning); a removed instance folder (absent at the merge commit,
+ * present at the push's `before`) a delete waiting for confirmation; a module change a `moduleApplies`
  * document: auto-apply modules apply by themselves, in waves (dev, internal, customers); other
  * modules run a plan first and wait for a person's confirmation. Plans and applies are leased
  * operations (`instance.module-apply`), accepted by the engine like any lifecycle command.
@@ -22,29 +24,19 @@ import {
   type ModuleApplyRecord,
 } from '../domain/deployments/applies.js';
 import { configPathOf } from '../domain/deployments/paths.js';
+import { decideConfigChange, type FileAt } from '../domain/deployments/spec-changes.js';
 import type { OperationRecord } from '../domain/operations.js';
 import { sideEffectKey } from '../domain/operations.js';
 import { publishOutbox } from '../engine/outbox.js';
 import { paths } from '../engine/paths.js';
 import { appendAudit, recordInLedger, type LedgerEntry, type OutboxEntry } from '../engine/records.js';
 import { ControlPlaneError, describeError } from '../errors.js';
-import {
-  DecodeError,
-  decodePubSubEvent,
-  instanceSpecSchema,
-  issueToDecodeError,
-  makeEnvelope,
-  readPubSubMessage,
-  type AnyEnvelope,
-  type Envelope,
-  type EventPayloads,
-  type InstanceRecord,
-  type InstanceSpec,
-  type LifecycleCommandType,
-} from '../events/index.js';
+import { DecodeError, decodePubSubEvent, instanceSpecSchema, issueToDecodeError, readPubSubMessage, type Envelope, type InstanceRecord, type InstanceSpec } from '../events/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { Clock, DeploymentRepoPort, ExecutorPort, StateStore, StoreTransaction, EventBus, VerifiedCaller } from '../ports.js';
-import { TOPICS } from '../topology.js';
+import { queueCommand, REPUBLISH_AFTER_MS } from './commands.js';
+import { markDeliveryHandled } from './records.js';
+import { createSpecChanges, type OfferOutcome } from './spec-changes.js';
 
 export const MODULE_APPLIES = 'moduleApplies';
 export const moduleApplyPath = (id: string) => `${MODULE_APPLIES}/${id}`;
@@ -52,9 +44,7 @@ export const moduleApplyPath = (id: string) => `${MODULE_APPLIES}/${id}`;
 /** The schedule whose ticks (on mi-deployments) move module applies on. */
 export const DEPLOYMENTS_SCHEDULE = 'deployments';
 
-/** A command asked for and not seen by the engine after this long is asked for again (same event id). */
-const REPUBLISH_AFTER_MS = 5 * 60_000;
-/** Busy answers tolerated per change before it is recorded as failed. */
+/** Busy answers tolerated per module apply before it is recorded as failed. */
 const MAX_ATTEMPTS = 50;
 
 export interface DeploymentsDeps {
@@ -69,6 +59,10 @@ export interface DeploymentsDeps {
 }
 
 type Push = Envelope<'deployment.pushed'>;
+type HandledPush = Extract<PushOutcome, { kind: 'handled' }>;
+
+/** Git's id for "no commit" (the `before` of a branch's first push). */
+const ZERO_COMMIT = /^0+$/;
 
 export type PushOutcome =
   | { kind: 'duplicate' }
@@ -78,26 +72,17 @@ export type PushOutcome =
       commands: Array<{ instanceId: string; type: string; eventId: string }>;
       invalid: Array<{ instanceId: string; file: string; field: string | null; reason: string }>;
       applies: string[];
-      /** Instances whose spec change waits because they are busy (the message is redelivered). */
-      busy: string[];
+      /** Instances whose spec change waits for their lease (kept in specChanges; the tick applies it when the lease frees). */
+      waiting: string[];
+      /** Spec changes older by ancestry than the one recorded for their instance: not applied (recorded in the audit). */
+      superseded: Array<{ instanceId: string; newer: string }>;
+      /** Changes that need nothing done, and why (a removal of a file that was not there). */
+      ignored: Array<{ instanceId: string; reason: string }>;
     };
 
 export type ConfirmOutcome =
   | { kind: 'confirmed'; confirmed: string[]; by: string }
   | { kind: 'refused'; code: 'not-found' | 'not-awaiting-confirmation'; message: string };
-
-/** The envelope of a command caused by a change, and its outbox entry, written in `tx`. */
-function queueCommand<T extends LifecycleCommandType>(
-  tx: StoreTransaction,
-  command: { type: T; eventId: string; instanceId: string; payload: EventPayloads[T]; actor: string; reason: string },
-  now: Date,
-): OutboxEntry {
-  const envelope = makeEnvelope({ ...command, issuedAt: now.toISOString() }) as unknown as AnyEnvelope;
-  const entry: OutboxEntry = { topic: TOPICS.lifecycle, envelope, orderingKey: null, createdAt: now.toISOString() };
-  // Set: asking again under the same event id is deduplicated by the engine's ledger.
-  tx.set(paths.outbox(envelope.eventId), entry);
-  return entry;
-}
 
 /** Parses config.yaml; the file and the field at fault when it is not a valid spec of this folder. */
 export function parseConfig(text: string, where: { environment: string; instanceId: string }): { spec: InstanceSpec } | { field: string | null; reason: string } {
@@ -120,6 +105,19 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
   const log = deps.log ?? silentLogger;
   const autoApply = deps.autoApplyModules ?? DEFAULT_AUTO_APPLY_MODULES;
   const publish = (entries: readonly OutboxEntry[]) => publishOutbox({ ...deps, log }, entries);
+  const specChanges = createSpecChanges({ store: deps.store, repo: deps.repo, clock: deps.clock, log, publish });
+
+  /** The files changed between two commits; an unknown commit is retryable (the repository may not have it yet). */
+  async function compareCommits(before: string, after: string) {
+    try {
+      return await deps.repo.compare(before, after);
+    } catch (error) {
+      if (error instanceof ControlPlaneError && error.code === 'not-found') {
+        throw new ControlPlaneError('not-found', `comparing ${before}...${after}: a commit is not in the deployment repository (yet); the push is tried again`, { cause: error, retryable: true });
+      }
+      throw error;
+    }
+  }
 
   /** The event id to ask under for one change: the first attempt the engine has not answered busy. */
   async function currentAttempt(commit: string, instanceId: string, subject: string): Promise<{ eventId: string; attempt: number; answered?: LedgerEntry }> {
@@ -133,60 +131,96 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
     return { eventId, attempt: MAX_ATTEMPTS, answered: { outcome: 'rejected', code: 'busy', reason: `busy ${MAX_ATTEMPTS} times`, eventType: null, operationId: null, field: null, messageId: '', recordedAt: '', expireAt: new Date(0) } };
   }
 
-  async function specChange(push: Push, change: InstanceChange, instance: InstanceRecord | undefined, result: Extract<PushOutcome, { kind: 'handled' }>): Promise<void> {
+  /** config.yaml at one commit; an unknown commit is said so, never read as an absent file. */
+  async function fileAt(path: string, commit: string): Promise<FileAt> {
+    if (ZERO_COMMIT.test(commit)) return { state: 'absent' }; // before a branch's first push there is nothing
+    try {
+      const text = await deps.repo.readFile(path, commit);
+      return text === undefined ? { state: 'absent' } : { state: 'present', text };
+    } catch (error) {
+      if (error instanceof ControlPlaneError && error.code === 'not-found') return { state: 'unknown-commit', commit };
+      throw error;
+    }
+  }
+
+  /** Records once per commit and instance, in the ledger under the change's event id and in the audit trail, that config.yaml was refused. */
+  async function recordInvalid(push: Push, change: InstanceChange, file: string, problem: { field: string | null; reason: string }, result: HandledPush): Promise<void> {
     const { after } = push.payload;
-    const file = configPathOf(change.environment, change.instanceId);
-    const text = await deps.repo.readFile(file, after);
-    if (text === undefined) {
-      await instanceRemoved(push, change, instance, result);
-      return;
-    }
-    const parsed = parseConfig(text, change);
+    const eventId = changeEventId(after, change.instanceId, 'config', 0);
     const now = deps.clock.now();
-    if ('reason' in parsed) {
-      // Recorded once per commit and instance, in the ledger under the change's event id and in the audit trail.
-      const eventId = changeEventId(after, change.instanceId, 'config', 0);
-      const outbox = await deps.store.transaction(async (tx) => {
-        if ((await tx.get(paths.ledger(eventId))) !== undefined) return [];
-        recordInLedger(
-          tx,
-          eventId,
-          { outcome: 'invalid', eventType: 'deployment.pushed', operationId: null, code: 'invalid', reason: parsed.reason, field: parsed.field, messageId: push.eventId, file, commit: after },
-          now,
-        );
-        appendAudit(
-          tx,
-          { actor: push.actor, action: 'deployment.config-invalid', instanceId: change.instanceId, operationId: null, before: null, after: null, causeEventId: push.eventId, file, field: parsed.field, reason: parsed.reason, commit: after },
-          now,
-        );
-        return [];
-      });
-      await publish(outbox);
-      result.invalid.push({ instanceId: change.instanceId, file, field: parsed.field, reason: parsed.reason });
-      return;
-    }
-    const spec = parsed.spec;
-    const exists = instance !== undefined && instance.status !== 'deleted';
-    if (exists && spec.version === instance.version) {
-      log.info('config.yaml changed without a version change: no lifecycle event', { instanceId: spec.id, commit: after });
-      return;
-    }
-    if (exists && instance.lease !== null) {
-      result.busy.push(spec.id);
-      return;
-    }
-    const subject = 'config';
-    const attempt = await currentAttempt(after, spec.id, subject);
-    if (attempt.answered !== undefined) return; // the engine has answered this change already
-    const reason = `merge ${after.slice(0, 12)} of ${push.payload.repository} changed ${file}`;
-    const outbox = await deps.store.transaction((tx) => {
-      const entry = exists
-        ? queueCommand(tx, { type: 'instance.upgrade', eventId: attempt.eventId, instanceId: spec.id, payload: { targetVersion: spec.version }, actor: push.actor, reason }, now)
-        : queueCommand(tx, { type: 'instance.create', eventId: attempt.eventId, instanceId: spec.id, payload: { spec }, actor: push.actor, reason }, now);
-      return Promise.resolve([entry]);
+    await deps.store.transaction(async (tx) => {
+      if ((await tx.get(paths.ledger(eventId))) !== undefined) return;
+      recordInLedger(tx, eventId, { outcome: 'invalid', eventType: 'deployment.pushed', operationId: null, code: 'invalid', reason: problem.reason, field: problem.field, messageId: push.eventId, file, commit: after }, now);
+      appendAudit(
+        tx,
+        { actor: push.actor, action: 'deployment.config-invalid', instanceId: change.instanceId, operationId: null, before: null, after: null, causeEventId: push.eventId, file, field: problem.field, reason: problem.reason, commit: after },
+        now,
+      );
     });
-    await publish(outbox);
-    result.commands.push({ instanceId: spec.id, type: exists ? 'instance.upgrade' : 'instance.create', eventId: attempt.eventId });
+    result.invalid.push({ instanceId: change.instanceId, file, field: problem.field, reason: problem.reason });
+  }
+
+  /** A change that needs nothing done, recorded once per commit and instance. */
+  async function recordIgnored(push: Push, change: InstanceChange, file: string, reason: string, result: HandledPush): Promise<void> {
+    const { after } = push.payload;
+    const eventId = changeEventId(after, change.instanceId, 'config-ignored', 0);
+    const now = deps.clock.now();
+    await deps.store.transaction(async (tx) => {
+      if ((await tx.get(paths.ledger(eventId))) !== undefined) return;
+      recordInLedger(tx, eventId, { outcome: 'rejected', eventType: 'deployment.pushed', operationId: null, code: 'ignored', reason, field: null, messageId: push.eventId, file, commit: after }, now);
+      appendAudit(tx, { actor: push.actor, action: 'deployment.change-ignored', instanceId: change.instanceId, operationId: null, before: null, after: null, causeEventId: push.eventId, file, reason, commit: after }, now);
+    });
+    result.ignored.push({ instanceId: change.instanceId, reason });
+  }
+
+  function noteOffer(outcome: OfferOutcome, instanceId: string, result: HandledPush): void {
+    if (outcome.kind === 'asked') result.commands.push({ instanceId, type: outcome.type, eventId: outcome.eventId });
+    else if (outcome.kind === 'waiting') result.waiting.push(instanceId);
+    else if (outcome.kind === 'older') result.superseded.push({ instanceId, newer: outcome.newer });
+    else if (outcome.kind === 'unchanged') log.info('config.yaml changed without a version change: no lifecycle event', { instanceId, reason: outcome.reason });
+  }
+
+  /**
+   * A change of config.yaml: read at the merge commit (and, for a removal, at `before`), then a
+   * spec change, a removal, or a record of why neither. An unknown commit throws, retryable.
+   */
+  async function configChange(push: Push, change: InstanceChange & { config: 'changed' | 'removed' }, instance: InstanceRecord | undefined, newer: ReturnType<typeof specChanges.newerThan>, result: HandledPush): Promise<void> {
+    const { after, before } = push.payload;
+    const file = configPathOf(change.environment, change.instanceId);
+    const atAfter = await fileAt(file, after);
+    let decision = decideConfigChange(change.config, atAfter);
+    if (decision.kind === 'read-before') decision = decideConfigChange(change.config, atAfter, await fileAt(file, before));
+    const incoming = { push, instanceId: change.instanceId, environment: change.environment, file };
+    switch (decision.kind) {
+      case 'read-before':
+        throw new ControlPlaneError('internal', `deciding ${file} at ${after}: the before commit was read and still asked for`, { retryable: false });
+      case 'retry':
+        throw new ControlPlaneError('not-found', `${decision.reason}; the push is tried again (nothing is planned from a file that could not be read)`, { retryable: true, details: { file, after, before } });
+      case 'ignore':
+        await recordIgnored(push, change, file, decision.reason, result);
+        return;
+      case 'refuse':
+        await recordInvalid(push, change, file, { field: null, reason: decision.reason }, result);
+        noteOffer(await specChanges.offer({ ...incoming, spec: null, reason: decision.reason }, newer), change.instanceId, result);
+        return;
+      case 'removed': {
+        const offered = await specChanges.offer({ ...incoming, spec: null, reason: 'the instance folder was removed' }, newer);
+        noteOffer(offered, change.instanceId, result);
+        // A removal older than a change recorded since (the folder came back) is not planned.
+        if (offered.kind !== 'older') await instanceRemoved(push, change, instance, result);
+        return;
+      }
+      case 'spec': {
+        const parsed = parseConfig(decision.text, change);
+        if ('reason' in parsed) {
+          await recordInvalid(push, change, file, parsed, result);
+          noteOffer(await specChanges.offer({ ...incoming, spec: null, reason: `invalid config.yaml: ${parsed.reason}` }, newer), change.instanceId, result);
+          return;
+        }
+        noteOffer(await specChanges.offer({ ...incoming, spec: parsed.spec }, newer), change.instanceId, result);
+        return;
+      }
+    }
   }
 
   function newApply(push: Push, instance: Pick<InstanceRecord, 'id' | 'environment' | 'tier'>, module: string, now: Date): ModuleApplyRecord {
@@ -380,14 +414,18 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
   const consumer = {
     /** A `deployment.pushed` message: every change of the merge, keyed by commit, instance and module. */
     async handlePush(push: Push): Promise<PushOutcome> {
-      if ((await deps.store.get(paths.ledger(push.eventId))) !== undefined) return { kind: 'duplicate' };
-      const { changes, before, after } = push.payload;
-      const instances = changes.source === 'payload' ? changes.instances : classifyFiles((await deps.repo.compare(before, after)).files).instances;
-      const result: Extract<PushOutcome, { kind: 'handled' }> = { kind: 'handled', source: changes.source, commands: [], invalid: [], applies: [], busy: [] };
+      const { changes, before, after, deliveryId } = push.payload;
+      if ((await deps.store.get(paths.ledger(push.eventId))) !== undefined) {
+        // Handled before (maybe under another delivery): this delivery is done too.
+        await deps.store.transaction(async (tx) => (await markDeliveryHandled(tx, deliveryId, push.eventId, deps.clock.now()))());
+        return { kind: 'duplicate' };
+      }
+      const instances = changes.source === 'payload' ? changes.instances : classifyFiles((await compareCommits(before, after)).files).instances;
+      const result: HandledPush = { kind: 'handled', source: changes.source, commands: [], invalid: [], applies: [], waiting: [], superseded: [], ignored: [] };
+      const newer = specChanges.newerThan(push);
       for (const change of instances) {
         const instance = await deps.store.get<InstanceRecord>(paths.instance(change.instanceId));
-        if (change.config === 'changed') await specChange(push, change, instance, result);
-        else if (change.config === 'removed') await instanceRemoved(push, change, instance, result);
+        if (change.config !== null) await configChange(push, { ...change, config: change.config }, instance, newer, result);
         if (change.modules.length === 0) continue;
         if (instance === undefined || instance.status === 'deleted') {
           log.warn('module change for an instance the control plane does not run: nothing applied', { instanceId: change.instanceId, modules: change.modules });
@@ -397,19 +435,24 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
       }
       const groups = new Set(instances.flatMap((c) => c.modules));
       for (const module of groups) await advanceGroup(module, after);
-      if (result.busy.length > 0) {
-        // Not a failure: Pub/Sub redelivers after its backoff, and everything done so far is keyed.
-        throw new ControlPlaneError('busy', `instances busy, their spec changes wait: ${result.busy.join(', ')}`, { retryable: true });
-      }
+      // Everything of the push is recorded (waiting spec changes included): the push, and the delivery that brought it, are handled.
       await deps.store.transaction(async (tx) => {
         if ((await tx.get(paths.ledger(push.eventId))) !== undefined) return;
-        recordInLedger(tx, push.eventId, { outcome: 'accepted', eventType: push.type, operationId: null, code: null, reason: null, field: null, messageId: push.payload.deliveryId, commit: after, source: changes.source, applies: result.applies.length, commands: result.commands.length, invalid: result.invalid.length }, deps.clock.now());
+        const now = deps.clock.now();
+        const markDelivery = await markDeliveryHandled(tx, deliveryId, push.eventId, now);
+        recordInLedger(
+          tx,
+          push.eventId,
+          { outcome: 'accepted', eventType: push.type, operationId: null, code: null, reason: null, field: null, messageId: deliveryId, commit: after, source: changes.source, applies: result.applies.length, commands: result.commands.length, invalid: result.invalid.length, waiting: result.waiting.length },
+          now,
+        );
+        markDelivery();
       });
       return result;
     },
 
-    /** The schedule's tick: sync what runs, start the next waves, halt what a failure stops. */
-    async tick(options: { limit?: number } = {}): Promise<{ synced: number; groups: number }> {
+    /** The schedule's tick: sync what runs, start the next waves, halt what a failure stops, start spec changes whose lease freed. */
+    async tick(options: { limit?: number } = {}): Promise<{ synced: number; groups: number; specChanges: { active: number; moved: number } }> {
       const active = await deps.store.query<ModuleApplyRecord>({
         collection: MODULE_APPLIES,
         where: [{ field: 'status', op: 'in', value: ACTIVE_APPLY_STATUSES }],
@@ -431,7 +474,8 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
         const [module = '', commit = ''] = group.split('\n');
         await advanceGroup(module, commit);
       }
-      return { synced, groups: groups.size };
+      // Spec changes that wait for a lease, or for the engine's answer.
+      return { synced, groups: groups.size, specChanges: await specChanges.sync(options) };
     },
 
     /**

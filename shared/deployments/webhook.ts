@@ -1,24 +1,27 @@
 /**
  * The GitHub webhook of the deployment repository, as a handler over a plain request: verify the
  * signature over the raw bytes (constant time), refuse oversized or unparsable bodies, record the
- * delivery once (`webhookDeliveries/{id}`: a replay answers 200 and does nothing), and hand the
- * work to `mi-deployments` as references (commit ids and classified changes), never the payload.
+ * delivery (`webhookDeliveries/{id}`), and hand the work to `mi-deployments` as references (commit
+ * ids and classified changes), never the payload. A redelivery (GitHub's "Redeliver" reuses the
+ * delivery id) of a delivery whose push was handled to the end is a replay: 200, nothing done. Of
+ * one whose push never completed (its message dead-lettered, say), the push is handed on again.
  */
 import { verify } from '@octokit/webhooks-methods';
 import { z } from 'zod';
 import { classifyFiles, filesOfPush, incompleteReason, pushEventId, PUSH_PAYLOAD_CAPS } from '../domain/deployments/changes.js';
 import { publishOutbox } from '../engine/outbox.js';
 import { paths } from '../engine/paths.js';
-import type { OutboxEntry } from '../engine/records.js';
+import type { LedgerEntry, OutboxEntry } from '../engine/records.js';
 import { MAX_CHANGES_IN_MESSAGE, makeEnvelope, type AnyEnvelope, type DeploymentPayloads } from '../events/index.js';
 import type { Logger } from '../log.js';
 import type { Clock, EventBus, StateStore } from '../ports.js';
 import { TOPICS, TTL_COLLECTIONS } from '../topology.js';
+import { WEBHOOK_DELIVERIES, webhookDeliveryPath, type DeliveryRecord } from './records.js';
 
 /** GitHub stops delivering payloads above 25 MB; anything bigger did not come from it. */
 export const MAX_WEBHOOK_BODY_BYTES = 25 * 1024 * 1024;
 
-export const WEBHOOK_DELIVERIES = 'webhookDeliveries';
+export { WEBHOOK_DELIVERIES };
 const DELIVERY_RETENTION_DAYS = TTL_COLLECTIONS.find((c) => c.collection === WEBHOOK_DELIVERIES)?.days ?? 30;
 
 export interface WebhookConfig {
@@ -138,6 +141,7 @@ function planPush(payload: z.infer<typeof pushSchema>, deliveryId: string, confi
       ref: payload.ref,
       before: payload.before,
       after: payload.after,
+      forced,
       committedAt: isoOrNow(headCommit?.timestamp, now),
       mergedBy: payload.pusher?.name ?? 'unknown',
       deliveryId,
@@ -169,6 +173,11 @@ function planDelivery(event: string, payload: Record<string, unknown>, deliveryI
     default:
       return { status: 202, body: { ignored: `event ${event} is not one the control plane acts on (push to the default branch)` } };
   }
+}
+
+/** A delivery whose work is done. Records from before `handledAt` existed count as not done: the push ledger decides. */
+function isHandled(record: DeliveryRecord): boolean {
+  return typeof record.handledAt === 'string';
 }
 
 /** Handles one delivery; never throws for anything the sender controls. */
@@ -219,31 +228,48 @@ export async function handleGithubWebhook(req: WebhookRequest, deps: WebhookDeps
   // One transaction: the delivery is recorded together with the message it leads to, so a
   // crash between them cannot lose the work nor let a redelivery do it twice.
   const outcome = await deps.store.transaction(async (tx) => {
-    const path = `${WEBHOOK_DELIVERIES}/${deliveryId}`;
-    const seen = await tx.get<{ event: string; receivedAt: string }>(path);
-    if (seen !== undefined) return { replay: seen, outbox: [] as OutboxEntry[] };
-    tx.create(path, {
-      event,
-      status: work.status,
-      outcome: work.body,
-      commit: work.envelope?.type === 'deployment.pushed' ? work.envelope.payload.after : null,
-      eventId: work.envelope?.eventId ?? null,
-      receivedAt: now.toISOString(),
-      expireAt: new Date(now.getTime() + DELIVERY_RETENTION_DAYS * 86_400_000),
-    });
-    if (work.envelope === undefined) return { replay: undefined, outbox: [] as OutboxEntry[] };
+    const path = webhookDeliveryPath(deliveryId);
+    const seen = await tx.get<DeliveryRecord>(path);
+    const envelope = work.envelope;
+    // The push ledger says whether the push was handled to the end, under any delivery id.
+    const pushHandled = seen !== undefined && envelope !== undefined && !isHandled(seen) ? await tx.get<LedgerEntry>(paths.ledger(envelope.eventId)) : undefined;
+    if (seen !== undefined) {
+      if (isHandled(seen)) return { replay: seen, outbox: [] as OutboxEntry[] };
+      if (envelope === undefined || pushHandled !== undefined) {
+        tx.update(path, { handledAt: pushHandled?.recordedAt ?? now.toISOString() });
+        return { replay: seen, outbox: [] as OutboxEntry[] };
+      }
+      // Seen, but its push never completed: hand it on again (the consumer keys every effect).
+      tx.update(path, { redeliveries: (seen.redeliveries ?? 0) + 1, redeliveredAt: now.toISOString() });
+    } else {
+      const record: DeliveryRecord = {
+        event,
+        status: work.status,
+        outcome: work.body,
+        commit: envelope?.type === 'deployment.pushed' ? envelope.payload.after : null,
+        eventId: envelope?.eventId ?? null,
+        receivedAt: now.toISOString(),
+        // Nothing to hand on is done at once; a push is done when the consumer says so.
+        handledAt: envelope === undefined ? now.toISOString() : null,
+        redeliveries: 0,
+        expireAt: new Date(now.getTime() + DELIVERY_RETENTION_DAYS * 86_400_000),
+      };
+      tx.create(path, record);
+    }
+    if (envelope === undefined) return { replay: undefined, outbox: [] as OutboxEntry[] };
     // Set, not create: the same merge under a new delivery id is the same event, and the
     // consumer keys every effect by commit, instance and module.
-    const entry: OutboxEntry = { topic: TOPICS.deployments, envelope: work.envelope, orderingKey: null, createdAt: now.toISOString() };
-    tx.set(paths.outbox(work.envelope.eventId), entry);
-    return { replay: undefined, outbox: [entry] };
+    const entry: OutboxEntry = { topic: TOPICS.deployments, envelope, orderingKey: null, createdAt: now.toISOString() };
+    tx.set(paths.outbox(envelope.eventId), entry);
+    return { replay: undefined, redelivery: seen !== undefined, outbox: [entry] };
   });
   if (outcome.replay !== undefined) {
-    return { status: 200, body: { replay: true, message: `delivery ${deliveryId} was handled at ${outcome.replay.receivedAt}; nothing done again` } };
+    return { status: 200, body: { replay: true, message: `delivery ${deliveryId} was handled (received ${outcome.replay.receivedAt}); nothing done again` } };
   }
   if (outcome.outbox.length > 0) {
     // A failed publish stays in the outbox for the reconciler: the delivery is still answered.
     await publishOutbox(deps, outcome.outbox);
   }
+  if (outcome.redelivery === true) return { status: work.status, body: { ...work.body, redelivered: true } };
   return { status: work.status, body: work.body };
 }

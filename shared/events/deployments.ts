@@ -30,6 +30,8 @@ export const DEPLOYMENT_PAYLOAD_SCHEMAS = {
     before: commitIdSchema,
     /** The merge commit: everything is read and applied at this commit. */
     after: commitIdSchema,
+    /** GitHub's `forced`: false means `after` descends from `before` (a fast-forward). Absent on older messages: unknown. */
+    forced: z.boolean().optional(),
     committedAt: isoTimestampSchema,
     /** Who merged, as GitHub names them (a claim carried for the audit, not an identity). */
     mergedBy: z.string().min(1).max(200),

@@ -100,7 +100,7 @@ export type SpecChangeStatus =
   /** The engine refused the command (not busy: invalid, not newer, ...): recorded with its answer. */
   | 'refused'
   /** The newest change is not a spec to apply (removed, invalid): older waiting changes are dropped. */
-  | 'superseded-by-non-spec';
+  | 'no-spec';
 
 /** Still to be moved on by the deployments tick. */
 export const ACTIVE_SPEC_CHANGE_STATUSES: readonly SpecChangeStatus[] = ['waiting', 'asked'];
@@ -121,7 +121,7 @@ export interface SpecChangeRecord {
   committedAt: string;
   repository: string;
   file: string;
-  /** The validated spec at `commit`; null when the newest change is not a spec (status superseded-by-non-spec). */
+  /** The validated spec at `commit`; null when the newest change is not a spec (status no-spec). */
   spec: InstanceSpec | null;
   status: SpecChangeStatus;
   /** Moves on only when the engine answered busy; the command's event id is derived from it. */

@@ -213,6 +213,8 @@ describe('a merge on the deployment repository', () => {
   it('a removed instance folder asks for a delete that waits for confirmation', async () => {
     const instance = await world.fx.seedInstance({ environment: 'dev', tier: 'internal', maintenanceWindow: undefined, expiresAt: '2026-12-30T00:00:00Z' });
     const after = sha(0x701);
+    // The config was there before the merge and is gone after it: only then is it a removal.
+    world.repo.commit(sha(0x700), { [`${root('dev', instance.id)}/config.yaml`]: config(instance.id, 'dev', 'internal', '5.4.2') });
     world.repo.commit(after, {});
     const from = world.commands().length;
     await deliver(pushPayload({ before: sha(0x700), after, commits: [{ removed: [`${root('dev', instance.id)}/config.yaml`] }] }));

@@ -4,13 +4,13 @@
  * githubWebhook function on the Firestore and Pub/Sub emulators, the deployments consumer on an
  * in-memory repository, and the engine that accepts what it asks for.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { sign } from '@octokit/webhooks-methods';
 import type { WebhookDefinition } from '@octokit/webhooks-examples';
 import { createDeploymentsConsumer, type DeploymentsConsumer } from '../../../shared/deployments/consumer.js';
 import { MemoryDeploymentRepo } from '../../../shared/deployments/memory-repo.js';
-import type { WebhookConfig, WebhookDeps } from '../../../shared/deployments/webhook.js';
+import { handleGithubWebhook, type WebhookAnswer, type WebhookConfig, type WebhookDeps } from '../../../shared/deployments/webhook.js';
 import type { AnyEnvelope, Envelope } from '../../../shared/events/index.js';
 import { silentLogger } from '../../../shared/log.js';
 import type { EventBus } from '../../../shared/ports.js';
@@ -83,6 +83,15 @@ export function pingPayload(): PingEvent {
   return example<PingEvent>('ping', () => true);
 }
 
+/** The folder of an instance in the deployment repository. */
+export const instanceRoot = (environment: string, id: string) => `environments/${environment}/deployments/${id}`;
+
+/** A valid config.yaml of an instance (customer instances get a maintenance window). */
+export function instanceConfig(id: string, environment: 'dev' | 'prod', tier: 'internal' | 'customer', version: string): string {
+  const window = tier === 'customer' ? 'maintenanceWindow:\n  days: [sat]\n  start: "02:00"\n  hours: 4\n  timeZone: Etc/UTC\n' : '';
+  return `id: ${id}\nslug: ${id}\nenvironment: ${environment}\ntier: ${tier}\ndomain: ${id}.example.com\nregion: us-central1\nversion: ${version}\n${window}`;
+}
+
 /** Headers GitHub sends, with a signature over exactly these bytes. */
 export async function signedHeaders(body: string, event: string, delivery: string, secret = SECRET): Promise<Record<string, string>> {
   return {
@@ -116,6 +125,8 @@ export interface WebhookWorld {
   pushes(): Array<Envelope<'deployment.pushed'>>;
   /** Lifecycle commands published on mi-lifecycle so far. */
   commands(): AnyEnvelope[];
+  /** Posts a signed delivery to the webhook handler; the push messages it published (the consumer is not run). */
+  post(payload: unknown, options?: { event?: string; delivery?: string }): Promise<{ answer: WebhookAnswer; pushes: Array<Envelope<'deployment.pushed'>> }>;
   /** Delivers published lifecycle commands (from index `from`) to the engine, as the lifecycle function would. */
   deliverCommands(from?: number): Promise<number>;
   close(): Promise<void>;
@@ -136,6 +147,13 @@ export async function createWebhookWorld(fileUrl: string, config: Partial<Webhoo
     consumer,
     pushes: () => published.filter((p) => p.topic === 'mi-deployments').map((p) => p.envelope as Envelope<'deployment.pushed'>),
     commands: () => published.filter((p) => p.topic === 'mi-lifecycle').map((p) => p.envelope),
+    async post(payload, options = {}) {
+      const body = JSON.stringify(payload);
+      const headers = await signedHeaders(body, options.event ?? 'push', options.delivery ?? randomUUID());
+      const from = world.pushes().length;
+      const answer = await handleGithubWebhook({ method: 'POST', header: (n) => headers[n.toLowerCase()], rawBody: Buffer.from(body) }, webhookDeps);
+      return { answer, pushes: world.pushes().slice(from) };
+    },
     async deliverCommands(from = delivered) {
       const commands = world.commands().slice(from);
       for (const envelope of commands) await fx.engine.handleLifecycleMessage(pubSubCloudEvent(envelope, { topic: 'mi-lifecycle' }));

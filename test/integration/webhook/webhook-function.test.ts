@@ -129,16 +129,32 @@ describe('the githubWebhook function routes what GitHub signed', () => {
     expect(JSON.stringify(message).length).toBeLessThan(2_000);
   });
 
-  it('a replay of the same delivery answers 200 and does nothing', async () => {
-    const payload = pushPayload({ before: sha(20), after: sha(21), commits: [{ modified: [CONFIG] }] });
+  it('a replay of a delivery whose push was handled answers 200 and does nothing', async () => {
+    const payload = pushPayload({ before: sha(20), after: sha(21), commits: [{ modified: [NETWORKING] }] });
     const delivery = randomUUID();
     expect((await deliver(payload, { delivery })).status).toBe(202);
+    const push = world.pushes().find((p) => p.payload.after === sha(21));
+    expect(await world.consumer.handlePush(push!)).toMatchObject({ kind: 'handled' });
     const published = world.published.length;
     const count = await deliveries();
     const replay = await deliver(payload, { delivery });
     expect(replay.status).toBe(200);
     expect(replay.body).toMatchObject({ replay: true });
     expect(world.published.length).toBe(published);
+    expect(await deliveries()).toBe(count);
+  });
+
+  it('a redelivery of a delivery whose push was never handled hands the same push on again', async () => {
+    const payload = pushPayload({ before: sha(22), after: sha(23), commits: [{ modified: [NETWORKING] }] });
+    const delivery = randomUUID();
+    expect((await deliver(payload, { delivery })).status).toBe(202);
+    const count = await deliveries();
+    const again = await deliver(payload, { delivery });
+    expect(again.status).toBe(202);
+    expect(again.body).toMatchObject({ accepted: sha(23), redelivered: true });
+    const messages = world.pushes().filter((p) => p.payload.after === sha(23));
+    expect(messages).toHaveLength(2);
+    expect(new Set(messages.map((m) => m.eventId)).size).toBe(1);
     expect(await deliveries()).toBe(count);
   });
 
