@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { createDeploymentsConsumer, type DeploymentsConsumer } from '../shared/deployments/consumer.js';
 import { checkWebhookConfig, type WebhookDeps } from '../shared/deployments/webhook.js';
 import { createGoogleIdentity, googleJwks } from '../shared/identity/index.js';
+import { createOnceOutbox } from '../shared/engine/outbox.js';
 import { jsonLogger } from '../shared/log.js';
 import { systemClock } from '../shared/ports.js';
 import { WEBHOOK_SECRET_ENV } from '../shared/topology.js';
@@ -81,7 +82,7 @@ export async function buildProductionDeployments(env: NodeJS.ProcessEnv = proces
     store,
     bus,
     repo: await createGitHubDeploymentRepo({ repository: config.MI_DEPLOYMENT_REPOSITORY, token: config.MI_GITHUB_TOKEN }),
-    executor: createExecutorAdapter({ bus, statusUrl: config.MI_EXECUTOR_STATUS_URL }),
+    executor: createExecutorAdapter({ outbox: createOnceOutbox({ store, bus, clock: systemClock, log: jsonLogger() }), statusUrl: config.MI_EXECUTOR_STATUS_URL }),
     clock: systemClock,
     log: jsonLogger(),
     ...(autoApply === undefined ? {} : { autoApplyModules: autoApply }),

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { createEngine, type Engine } from '../shared/engine/index.js';
+import { createOnceOutbox } from '../shared/engine/outbox.js';
 import { createGoogleIdentity, googleJwks } from '../shared/identity/index.js';
 import { jsonLogger } from '../shared/log.js';
 import { systemClock } from '../shared/ports.js';
@@ -38,14 +39,16 @@ export async function buildProductionEngine(env: NodeJS.ProcessEnv = process.env
       import('../shared/gcp/executor.js'),
     ]);
   const bus = createPubSubBus({ pubsub: new PubSub({ projectId: config.GOOGLE_CLOUD_PROJECT }) });
+  const store = createFirestoreStore({ firestore: createFirestore(config.GOOGLE_CLOUD_PROJECT) });
+  const log = jsonLogger();
   return createEngine({
-    store: createFirestoreStore({ firestore: createFirestore(config.GOOGLE_CLOUD_PROJECT) }),
+    store,
     bus,
     cloudSql: createCloudSqlAdapter(),
     gkeBackup: createGkeBackupAdapter(),
-    executor: createExecutorAdapter({ bus, statusUrl: config.MI_EXECUTOR_STATUS_URL }),
+    executor: createExecutorAdapter({ outbox: createOnceOutbox({ store, bus, clock: systemClock, log }), statusUrl: config.MI_EXECUTOR_STATUS_URL }),
     clock: systemClock,
-    log: jsonLogger(),
+    log,
   });
 }
 

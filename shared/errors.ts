@@ -59,6 +59,15 @@ export function isRetryable(error: unknown): boolean {
   return true;
 }
 
+/**
+ * True when the service refused the call, so it cannot have taken effect: Cloud SQL's 409
+ * (another operation runs), a 429. Any other failure of a call that was sent (a timeout, a
+ * 503, a lost answer) may have landed.
+ */
+export function wasRefused(error: unknown): boolean {
+  return error instanceof ControlPlaneError && (error.code === 'conflict' || error.code === 'rate-limited');
+}
+
 /** A short text of an error and its causes, for records and messages. */
 export function describeError(error: unknown): string {
   const parts: string[] = [];

@@ -349,6 +349,12 @@ export type RunState = 'unknown' | 'queued' | 'running' | 'succeeded' | 'failed'
 export interface RunRequest {
   /** The executor deduplicates by this key: one run per key, however often asked. */
   runKey: string;
+  /**
+   * The runner must refuse the request after this time (ISO 8601): a run not taken up by
+   * then never starts. Until then the control plane counts a run the executor does not know
+   * of as possibly about to start; after it, as never started.
+   */
+  refuseAfter: string;
   action: ExecutorAction;
   instanceId: string;
   params: Record<string, string | number | boolean>;
@@ -356,10 +362,25 @@ export interface RunRequest {
   reason: string;
 }
 
-/** The external runner: asked on `mi-executor-requests`, answers on `mi-executor-results`. */
+/**
+ * What runs the infrastructure and release work. The runner's contract: one run per run key
+ * however often asked; a request past its `refuseAfter` is refused (never run, reported as
+ * unknown); finished runs are reported on `mi-executor-results` and their state served by
+ * getRunStatus. Over Pub/Sub, each run is requested once, through the outbox.
+ */
 export interface ExecutorPort {
   requestRun(request: RunRequest): Promise<void>;
+  /** `unknown` when the executor has no run of this key (not asked yet, refused, or lost). */
   getRunStatus(runKey: string): Promise<{ state: RunState; detail?: string }>;
+}
+
+/**
+ * Publishes an event at most once per key, at least once in all: the key's marker and the
+ * outbox entry are written in one transaction, published after it, republished by the
+ * reconciler when that publish is lost. How run requests reach a runner on Pub/Sub.
+ */
+export interface OnceOutbox {
+  sendOnce(key: string, topic: string, envelope: AnyEnvelope, expireAt: Date): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------- Cloud Scheduler

@@ -392,6 +392,7 @@ export function indexedQuery(name: IndexedQueryName): IndexedQuery {
 export const TTL_COLLECTIONS = [
   { collection: 'processedEvents', field: 'expireAt', days: 30 },
   { collection: 'webhookDeliveries', field: 'expireAt', days: 30 },
+  { collection: 'executorRequests', field: 'expireAt', days: 30 },
 ] as const;
 
 /** All topics to create: the topology's own and their dead letters. */

@@ -11,6 +11,7 @@ import { PubSub } from '@google-cloud/pubsub';
 import { LOCAL_PROJECT_ID } from '../config.js';
 import { DEFAULT_TIMINGS, type EngineTimings } from '../../shared/domain/operations.js';
 import { createEngine, type Engine } from '../../shared/engine/index.js';
+import { createOnceOutbox } from '../../shared/engine/outbox.js';
 import { describeError } from '../../shared/errors.js';
 import { createExecutorAdapter } from '../../shared/gcp/executor.js';
 import { createFirestore, createFirestoreStore } from '../../shared/gcp/firestore-store.js';
@@ -18,7 +19,7 @@ import { ensurePushSubscription, ensureTopics } from '../../shared/gcp/pubsub-ad
 import { createPubSubBus } from '../../shared/gcp/pubsub-bus.js';
 import { createLocalSigner, localIdentity, type LocalSigner } from '../../shared/identity/index.js';
 import type { Logger } from '../../shared/log.js';
-import { systemClock, type EventBus, type ExecutorPort } from '../../shared/ports.js';
+import { systemClock, type ExecutorPort, type OnceOutbox } from '../../shared/ports.js';
 import { startExecutorRunner, DEFAULT_RUNNER_SUBSCRIPTION } from '../../shared/sim/executor-runner.js';
 import { createSimulatedFleet, type SimulatedExecutor, type SimulatedFleet } from '../../shared/sim/index.js';
 import { FUNCTIONS, SCHEDULES, SUBSCRIPTIONS, TOPICS, allTopics, type Schedule } from '../../shared/topology.js';
@@ -132,8 +133,8 @@ function lineLogger(write: (line: string) => void): Logger {
  * listens; a run's status, which the real runner serves over HTTP, is read from the
  * simulator in process.
  */
-function executorOnTopics(bus: EventBus, simulated: SimulatedExecutor): ExecutorPort {
-  const adapter = createExecutorAdapter({ bus, statusUrl: 'http://127.0.0.1/unused-in-local-mode' });
+function executorOnTopics(outbox: OnceOutbox, simulated: SimulatedExecutor): ExecutorPort {
+  const adapter = createExecutorAdapter({ outbox, statusUrl: 'http://127.0.0.1/unused-in-local-mode' });
   return {
     requestRun: (request) => adapter.requestRun(request),
     getRunStatus: (runKey) => simulated.getRunStatus(runKey),
@@ -212,15 +213,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       executor: LOCAL_DURATIONS.executor,
       scheduler: { project: projectId, location: 'us-central1' },
     });
+    const engineLog = lineLogger(log);
     const engine = createEngine({
       store,
       bus,
       cloudSql: fleet.cloudSql,
       gkeBackup: fleet.gkeBackup,
-      executor: executorOnTopics(bus, fleet.executor),
+      executor: executorOnTopics(createOnceOutbox({ store, bus, clock: systemClock, log: engineLog }), fleet.executor),
       clock: systemClock,
       timings: LOCAL_TIMINGS,
-      log: lineLogger(log),
+      log: engineLog,
     });
     useEngine(engine);
     // Scheduled compliance on the same store, bus and simulators; the jobs it checks are the

@@ -56,6 +56,12 @@ export interface Step {
   claim: { token: string; until: string } | null;
   /** What the step started: backup run id, GKE backup name, executor run key. */
   handles: Record<string, string>;
+  /**
+   * An attempt's call may have taken effect and no service has yet said how it ended (a crash
+   * after the claim, a timeout, an answer lost on the way back): until a service does, the
+   * step is in flight, whatever its status says. Absent on documents written before it existed.
+   */
+  mayHaveStarted?: boolean;
   /** A retried step waits until then. */
   notBefore: string | null;
   startedAt: string | null;
@@ -100,15 +106,22 @@ export interface EngineTimings {
   maxBackoffMs: number;
   /** A step failing retryably this many times fails for good. */
   maxAttempts: number;
+  /**
+   * How long after a step's first claim the executor may still take its run up; past that the
+   * runner refuses the request, so a run it does not know of will never start.
+   */
+  executorPickupMs: number;
   deadlineMs: Record<OperationType, number>;
 }
 
 export const DEFAULT_TIMINGS: EngineTimings = {
-  claimMs: 2 * 60_000,
+  // Longer than any function's timeout (topology.ts), so a live worker never holds an expired claim.
+  claimMs: 10 * 60_000,
   pollMs: 30_000,
   backoffMs: 15_000,
   maxBackoffMs: 10 * 60_000,
   maxAttempts: 12,
+  executorPickupMs: 15 * 60_000,
   deadlineMs: {
     create: 3 * 3_600_000,
     upgrade: 4 * 3_600_000,
@@ -139,18 +152,68 @@ function isDue(at: string | null, now: Date): boolean {
   return at === null || Date.parse(at) <= now.getTime();
 }
 
+/**
+ * True while the step's side effect may be going on somewhere: claimed or running, or an
+ * earlier attempt may have taken effect and no service has said since how it ended.
+ * "No record here" never means idle: only a service's answer settles a step.
+ */
+export function isUnsettled(step: Step): boolean {
+  if (step.status === 'starting' || step.status === 'running') return true;
+  return step.mayHaveStarted === true && step.status !== 'succeeded';
+}
+
+/** True once a step failed: nothing new starts, what may still run is drained or confirmed idle. */
+export function isFailing(operation: OperationRecord): boolean {
+  return operation.steps.some((s) => s.status === 'failed');
+}
+
+function claimExpired(step: Step, now: Date): boolean {
+  return step.claim === null || Date.parse(step.claim.until) <= now.getTime();
+}
+
 /** Steps that may be claimed now: pending with their predecessors done, or left starting by a crash. */
 export function claimableSteps(operation: OperationRecord, now: Date): Step[] {
   if (operation.status !== 'running') return [];
+  // Once a step failed nothing starts, not even again: what an earlier attempt may have begun
+  // is confirmed with its service instead (stepsToConfirm).
+  if (isFailing(operation)) return [];
   const done = new Set(operation.steps.filter((s) => s.status === 'succeeded').map((s) => s.name));
-  // Once a step failed nothing new starts; steps left starting by a crash may still be taken
-  // up, since their start finds what an earlier attempt began and lets it be drained.
-  const failing = operation.steps.some((s) => s.status === 'failed');
   return operation.steps.filter((s) => {
-    if (s.status === 'pending') return !failing && s.after.every((name) => done.has(name)) && isDue(s.notBefore, now);
-    if (s.status === 'starting') return s.claim === null || Date.parse(s.claim.until) <= now.getTime();
+    if (s.status === 'pending') return s.after.every((name) => done.has(name)) && isDue(s.notBefore, now);
+    if (s.status === 'starting') return claimExpired(s, now);
     return false;
   });
+}
+
+/**
+ * Unsettled steps nobody is looking after: not running (those are polled), not held by a live
+ * claim. Their service must be asked whether anything of theirs still runs before a failed or
+ * stuck operation may end. Only asked for once the operation is failing or stuck.
+ */
+export function stepsToConfirm(operation: OperationRecord, now: Date): Step[] {
+  return operation.steps.filter((s) => isUnsettled(s) && s.status !== 'running' && (s.status !== 'starting' || claimExpired(s, now)));
+}
+
+/**
+ * The service said nothing of this step runs (it never started, or it ended unrecorded):
+ * settled. A step left starting goes back to pending; it will not be started again, since
+ * its operation is failing or stuck.
+ */
+export function confirmIdle(operation: OperationRecord, name: string, now: Date): OperationRecord {
+  const s = stepNamed(operation, name);
+  if (!isUnsettled(s) || s.status === 'running') return operation;
+  return withStep(
+    operation,
+    name,
+    (x) => ({
+      ...x,
+      status: x.status === 'starting' ? 'pending' : x.status,
+      claim: null,
+      mayHaveStarted: false,
+      error: x.error ?? 'not completed; its service reported nothing running',
+    }),
+    now,
+  );
 }
 
 /** Steps whose side effect runs and must be polled for its outcome. */
@@ -190,6 +253,8 @@ export function claimStep(
       ...s,
       status: 'starting',
       attempts: s.attempts + 1,
+      // Taking over a claim that expired: the crashed attempt may have sent its call.
+      mayHaveStarted: s.mayHaveStarted === true || s.status === 'starting',
       claim: { token, until },
       startedAt: s.startedAt ?? now.toISOString(),
       notBefore: null,
@@ -218,10 +283,13 @@ export function markStepRunning(
   handles: Record<string, string>,
   now: Date,
 ): OperationRecord {
-  return withStep(operation, name, (s) => ({ ...s, status: 'running', claim: null, handles: { ...s.handles, ...handles } }), now);
+  return withStep(operation, name, (s) => ({ ...s, status: 'running', claim: null, mayHaveStarted: true, handles: { ...s.handles, ...handles } }), now);
 }
 
-/** Records a step's outcome. Only a step in flight can finish; anything else is a no-op. */
+/**
+ * Records a step's outcome as its service gave it (a poll, a result, a refusal): settled.
+ * Only a step in flight can finish; anything else is a no-op.
+ */
 export function finishStep(
   operation: OperationRecord,
   name: string,
@@ -230,36 +298,61 @@ export function finishStep(
 ): OperationRecord {
   const s = stepNamed(operation, name);
   if (s.status !== 'running' && s.status !== 'starting') return operation;
-  return withStep(
-    operation,
-    name,
-    (current) => ({
-      ...current,
-      status: outcome.ok ? 'succeeded' : 'failed',
-      claim: null,
-      handles: { ...current.handles, ...(outcome.handles ?? {}) },
-      finishedAt: now.toISOString(),
-      error: outcome.ok ? null : outcome.error,
-    }),
-    now,
-  );
+  return withStep(operation, name, (current) => ended(current, outcome, now, false), now);
 }
 
-/** A retryable failure: back to pending after a backoff, or failed once attempts run out. */
+function ended(
+  step: Step,
+  outcome: { ok: true; handles?: Record<string, string> } | { ok: false; error: string; handles?: Record<string, string> },
+  now: Date,
+  mayHaveStarted: boolean,
+): Step {
+  return {
+    ...step,
+    status: outcome.ok ? 'succeeded' : 'failed',
+    claim: null,
+    mayHaveStarted,
+    handles: { ...step.handles, ...(outcome.handles ?? {}) },
+    finishedAt: now.toISOString(),
+    error: outcome.ok ? null : outcome.error,
+  };
+}
+
+/**
+ * A start that failed on our side of the call (its answer lost, or it gave up): the step fails,
+ * but stays in flight until its service confirms idle when any attempt may have taken effect.
+ */
+export function failStart(operation: OperationRecord, name: string, error: string, now: Date, mayHaveLanded: boolean): OperationRecord {
+  const s = stepNamed(operation, name);
+  if (s.status !== 'starting') return operation;
+  return withStep(operation, name, (current) => ended(current, { ok: false, error }, now, current.mayHaveStarted === true || mayHaveLanded), now);
+}
+
+/**
+ * A retryable failure of a start: back to pending after a backoff, or failed once attempts
+ * run out. `mayHaveLanded` is false only when the service refused the call (a 409 or 429);
+ * otherwise the step stays in flight, and its next attempt looks up what this one began.
+ */
 export function retryStep(
   operation: OperationRecord,
   name: string,
   error: string,
   now: Date,
   timings: EngineTimings = DEFAULT_TIMINGS,
+  mayHaveLanded = true,
 ): OperationRecord {
   const s = stepNamed(operation, name);
   if (s.attempts >= timings.maxAttempts) {
-    return finishStep(operation, name, { ok: false, error: `gave up after ${s.attempts} attempts: ${error}` }, now);
+    return failStart(operation, name, `gave up after ${s.attempts} attempts: ${error}`, now, mayHaveLanded);
   }
   const delay = Math.min(timings.maxBackoffMs, timings.backoffMs * 2 ** Math.max(0, s.attempts - 1));
   const notBefore = new Date(now.getTime() + delay).toISOString();
-  const retried = withStep(operation, name, (x) => ({ ...x, status: 'pending', claim: null, notBefore, error }), now);
+  const retried = withStep(
+    operation,
+    name,
+    (x) => ({ ...x, status: 'pending', claim: null, notBefore, error, mayHaveStarted: x.mayHaveStarted === true || mayHaveLanded }),
+    now,
+  );
   return { ...retried, nextRunAt: earliest(retried.nextRunAt, notBefore, now) };
 }
 
@@ -271,9 +364,9 @@ export type Verdict =
 /** Whether the operation is over: any failed step fails it; all succeeded ends it. */
 export function verdictOf(operation: OperationRecord): Verdict {
   const failed = operation.steps.find((s) => s.status === 'failed');
-  // A failed operation ends only once its other work has finished, so the lease it releases
-  // never leaves a restore or a backup still running on the instance.
-  if (failed && operation.steps.some((s) => s.status === 'starting' || s.status === 'running')) return { kind: 'continue' };
+  // A failed operation ends only once its other work is settled by its service's word, so the
+  // lease it releases never leaves a restore or a backup still running on the instance.
+  if (failed && operation.steps.some(isUnsettled)) return { kind: 'continue' };
   if (failed) return { kind: 'failed', step: failed.name, reason: failed.error ?? 'failed' };
   if (operation.steps.every((s) => s.status === 'succeeded')) return { kind: 'succeeded' };
   return { kind: 'continue' };
@@ -379,7 +472,7 @@ export function isPastDeadline(operation: OperationRecord, now: Date): boolean {
 
 /** Steps whose work may still be going on somewhere and must be confirmed idle. */
 export function stepsInFlight(operation: OperationRecord): Step[] {
-  return operation.steps.filter((s) => s.status === 'starting' || s.status === 'running');
+  return operation.steps.filter(isUnsettled);
 }
 
 /** Ends a stuck operation: abandoned by an operator, or failed once nothing it started still runs. */

@@ -7,9 +7,12 @@ import { randomUUID } from 'node:crypto';
 import {
   claimStep,
   claimableSteps,
+  confirmIdle,
   endOperation,
+  failStart,
   finishStep,
   holdsClaim,
+  isFailing,
   isPastDeadline,
   markStepRunning,
   markStuck,
@@ -18,17 +21,18 @@ import {
   runningSteps,
   scheduleNextRun,
   stepsInFlight,
+  stepsToConfirm,
   verdictOf,
   type OperationRecord,
   type Step,
 } from '../domain/operations.js';
-import { ControlPlaneError, describeError, isRetryable } from '../errors.js';
+import { ControlPlaneError, describeError, isRetryable, wasRefused } from '../errors.js';
 import type { InstanceRecord } from '../events/index.js';
 import type { StoreTransaction } from '../ports.js';
 import type { EngineDeps } from './deps.js';
 import { publishOutbox } from './outbox.js';
 import { paths } from './paths.js';
-import { appendAudit, enqueue, type OutboxEntry } from './records.js';
+import { appendAudit, enqueue, recordInLedger, type LedgerEntry, type OutboxEntry } from './records.js';
 import type { StepRunner } from './steps.js';
 import type { StepKind } from '../domain/operations.js';
 
@@ -105,37 +109,57 @@ export interface OperationChange {
   operation: OperationRecord | undefined;
   changed: boolean;
   outbox: OutboxEntry[];
+  /** The message this change answers was seen before (its ledger entry exists): nothing was done. */
+  duplicate?: boolean;
+}
+
+/** The ledger entry of the message a change answers: written in the change's transaction, once. */
+export interface LedgerRecord {
+  key: string;
+  entry: (changed: boolean) => Omit<LedgerEntry, 'recordedAt' | 'expireAt'>;
 }
 
 /**
  * One transaction: re-read the operation, apply `mutate`, schedule its next look, and end it
- * (releasing the lease, recording the instance) when its steps say it is over.
+ * (releasing the lease, recording the instance) when its steps say it is over. With `ledger`,
+ * the message that asked for the change is recorded in the same transaction, or found seen.
  */
 export async function changeOperation(
   deps: Pick<EngineDeps, 'store' | 'clock' | 'timings'>,
   operationId: string,
   mutate: (op: OperationRecord, now: Date) => OperationRecord | undefined,
   actor = 'system:engine',
+  ledger?: LedgerRecord,
 ): Promise<OperationChange> {
   return deps.store.transaction(async (tx) => {
     const now = deps.clock.now();
-    const op = await tx.get<OperationRecord>(paths.operation(operationId));
-    if (op === undefined) return { operation: undefined, changed: false, outbox: [] };
-    const live = op.status === 'running' || op.status === 'stuck';
+    const reads = ledger === undefined ? [paths.operation(operationId)] : [paths.operation(operationId), paths.ledger(ledger.key)];
+    const [stored, seen] = await tx.getAll<OperationRecord | LedgerEntry>(reads);
+    const op = stored as OperationRecord | undefined;
+    if (seen !== undefined) return { operation: op, changed: false, outbox: [], duplicate: true };
+    // Written last: Firestore wants every read of a transaction before its first write.
+    const record = (changed: boolean) => {
+      if (ledger !== undefined) recordInLedger(tx, ledger.key, ledger.entry(changed), now);
+    };
+    const live = op !== undefined && (op.status === 'running' || op.status === 'stuck');
     const mutated = live ? mutate(op, now) : undefined;
-    if (mutated === undefined) return { operation: op, changed: false, outbox: [] };
+    if (op === undefined || mutated === undefined) {
+      record(false);
+      return { operation: op, changed: false, outbox: [] };
+    }
     const verdict = verdictOf(mutated);
     if (verdict.kind === 'continue') {
       auditChanges(tx, op, mutated, actor, now);
       tx.set(paths.operation(op.id), { ...scheduleNextRun(mutated, now, deps.timings) });
+      record(true);
       return { operation: mutated, changed: true, outbox: [] };
     }
-    // Firestore wants every read of a transaction before its first write.
     const instance = await tx.get<InstanceRecord>(paths.instance(op.instanceId));
     if (instance === undefined) throw new ControlPlaneError('internal', `operation ${op.id} names missing instance ${op.instanceId}`);
     auditChanges(tx, op, mutated, actor, now);
     const ended = endOperation(mutated, instance, verdict, now);
     const fact = writeEnd(tx, op, ended, instance, actor, now);
+    record(true);
     return { operation: ended.operation, changed: true, outbox: [fact] };
   });
 }
@@ -183,6 +207,15 @@ async function pollRunning(deps: EngineDeps, runners: Runners, op: OperationReco
 }
 
 /**
+ * A claim is used only while enough of it is left for the start's few calls (each under its
+ * own deadline) to be sent before it expires: a worker that outlived its claim (a slow
+ * instance, a function past its timeout) must not act on a step another worker may hold.
+ */
+function claimMarginMs(timings: EngineDeps['timings']): number {
+  return Math.min(30_000, timings.claimMs / 4);
+}
+
+/**
  * Claims every step that may start in one transaction, runs their side effects side by side,
  * and records what they started in one more: steps of one operation never contend with each
  * other for its document.
@@ -198,12 +231,17 @@ async function startSteps(deps: EngineDeps, runners: Runners, operationId: strin
   const mine = claimed.steps.filter((s) => stepNames.includes(s.name) && holdsClaim(claimed, s.name, token));
   const results = await Promise.all(
     mine.map(async (step) => {
+      const until = Date.parse(step.claim?.until ?? '');
+      if (!(deps.clock.now().getTime() < until - claimMarginMs(deps.timings))) {
+        // Nothing was sent: the claim lapses and the step is taken up again.
+        return { step: step.name, ok: false as const, retryable: true, mayHaveLanded: false, error: 'the claim ran out before the step could start' };
+      }
       try {
         return { step: step.name, ok: true as const, handles: (await runners[step.kind].start(claimed, step)).handles };
       } catch (error) {
         const message = describeError(error);
         deps.log.warn('step start failed', { operationId, step: step.name, retryable: isRetryable(error), error: message });
-        return { step: step.name, ok: false as const, retryable: isRetryable(error), error: message };
+        return { step: step.name, ok: false as const, retryable: isRetryable(error), mayHaveLanded: !wasRefused(error), error: message };
       }
     }),
   );
@@ -212,41 +250,78 @@ async function startSteps(deps: EngineDeps, runners: Runners, operationId: strin
     for (const r of results) {
       if (!holdsClaim(next, r.step, token)) continue;
       if (r.ok) next = markStepRunning(next, r.step, r.handles, now);
-      else if (r.retryable) next = retryStep(next, r.step, r.error, now, deps.timings);
-      else next = finishStep(next, r.step, { ok: false, error: r.error }, now);
+      else if (r.retryable) next = retryStep(next, r.step, r.error, now, deps.timings, r.mayHaveLanded);
+      else next = failStart(next, r.step, r.error, now, r.mayHaveLanded);
     }
     return next === op ? undefined : next;
   });
   return true;
 }
 
-async function handleStuck(deps: EngineDeps, runners: Runners, op: OperationRecord): Promise<void> {
-  const inFlight = stepsInFlight(op);
-  const idle = await Promise.all(
-    inFlight.map(async (s) => {
+/** Asks each step's service whether anything it may have started still runs; errors count as "still running". */
+async function idleSteps(deps: EngineDeps, runners: Runners, op: OperationRecord, steps: readonly Step[]): Promise<Step[]> {
+  const answers = await Promise.all(
+    steps.map(async (s) => {
       try {
-        return await runners[s.kind].isIdle(op, s);
+        return (await runners[s.kind].isIdle(op, s)) ? s : undefined;
       } catch (error) {
-        deps.log.warn('could not confirm a stuck step idle', { operationId: op.id, step: s.name, error: describeError(error) });
-        return false;
+        deps.log.warn('could not confirm a step idle; will ask again', { operationId: op.id, step: s.name, error: describeError(error) });
+        return undefined;
       }
     }),
   );
-  if (idle.every(Boolean)) {
-    await releaseOperation(deps, op.id, { kind: 'confirmed-idle' }, 'system:reconcile');
+  return answers.filter((s): s is Step => s !== undefined);
+}
+
+/**
+ * A failing operation starts nothing more; what its steps may have begun is confirmed with
+ * their services, and once all is settled the operation ends (in the same transaction).
+ */
+async function settleFailing(deps: EngineDeps, runners: Runners, op: OperationRecord): Promise<boolean> {
+  const unsettled = stepsToConfirm(op, deps.clock.now());
+  if (unsettled.length === 0) return false;
+  const idle = await idleSteps(deps, runners, op, unsettled);
+  if (idle.length === 0) return false;
+  const changed = await commit(deps, op.id, (current, now) => {
+    let next = current;
+    for (const s of idle) {
+      // Only what was confirmed, and only if nobody took it up in the meantime.
+      const still = stepsToConfirm(next, now).some((x) => x.name === s.name);
+      if (still) next = confirmIdle(next, s.name, now);
+    }
+    return next === current ? undefined : next;
+  });
+  return changed !== undefined;
+}
+
+async function handleStuck(deps: EngineDeps, runners: Runners, op: OperationRecord): Promise<void> {
+  const inFlight = stepsInFlight(op);
+  // A step under a live claim is being started right now: never idle, whatever its service says.
+  const now = deps.clock.now();
+  const claimedNow = inFlight.some((s) => s.status === 'starting' && s.claim !== null && Date.parse(s.claim.until) > now.getTime());
+  const idle = claimedNow ? [] : await idleSteps(deps, runners, op, inFlight);
+  if (!claimedNow && idle.length === inFlight.length) {
+    await releaseOperation(deps, op.id, { kind: 'confirmed-idle', steps: inFlight.map(stepState) }, 'system:reconcile');
     return;
   }
   // Still running somewhere: keep the lease, look again later.
-  await commit(deps, op.id, (current, now) => (current.status === 'stuck' ? { ...current, nextRunAt: new Date(now.getTime() + deps.timings.pollMs).toISOString() } : undefined));
+  await commit(deps, op.id, (current, at) => (current.status === 'stuck' ? { ...current, nextRunAt: new Date(at.getTime() + deps.timings.pollMs).toISOString() } : undefined));
 }
 
-/** Ends a stuck operation and frees its instance: confirmed idle, or abandoned by an operator. */
+function stepState(s: Step): string {
+  return `${s.name}/${s.status}/${s.attempts}`;
+}
+
+/**
+ * Ends a stuck operation and frees its instance: abandoned by an operator, or confirmed idle,
+ * which holds only if its steps in flight are still exactly those the services were asked about.
+ */
 export async function releaseOperation(
   deps: EngineDeps,
   operationId: string,
-  how: { kind: 'abandoned'; by: string; why: string } | { kind: 'confirmed-idle' },
+  how: { kind: 'abandoned'; by: string; why: string } | { kind: 'confirmed-idle'; steps: readonly string[] },
   actor: string,
-): Promise<OperationRecord> {
+): Promise<OperationRecord | undefined> {
   const result = await deps.store.transaction(async (tx) => {
     const now = deps.clock.now();
     const op = await tx.get<OperationRecord>(paths.operation(operationId));
@@ -256,12 +331,14 @@ export async function releaseOperation(
         retryable: false,
       });
     }
+    if (how.kind === 'confirmed-idle' && stepsInFlight(op).map(stepState).join() !== how.steps.join()) return undefined;
     const instance = await tx.get<InstanceRecord>(paths.instance(op.instanceId));
     if (instance === undefined) throw new ControlPlaneError('internal', `operation ${op.id} names missing instance ${op.instanceId}`);
     const ended = releaseStuck(op, instance, how, now);
     const fact = writeEnd(tx, op, ended, instance, actor, now, how.kind === 'abandoned' ? { why: how.why } : { released: 'confirmed-idle' });
     return { operation: ended.operation, fact };
   });
+  if (result === undefined) return undefined;
   await publishOutbox(deps, [result.fact]);
   return result.operation;
 }
@@ -319,6 +396,9 @@ export async function advanceOperation(deps: EngineDeps, runners: Runners, opera
       if (verdictOf(op).kind === 'continue') await handleStuck(deps, runners, op);
       const after = await deps.store.get<OperationRecord>(paths.operation(operationId));
       return { operationId, status: after?.status ?? 'missing' };
+    }
+    if (isFailing(op)) {
+      if (await settleFailing(deps, runners, op)) continue;
     }
     const claimable = claimableSteps(op, now);
     if (claimable.length === 0) {

@@ -8,26 +8,10 @@
  */
 import { sideEffectKey, type OperationRecord, type Step } from '../domain/operations.js';
 import { ControlPlaneError } from '../errors.js';
-import type { SqlBackupRun, SqlOperation } from '../ports.js';
-import type { EngineDeps } from './deps.js';
-import type { PollResult, StartResult, StepRunner } from './steps.js';
+import type { SqlBackupRun } from '../ports.js';
+import { executorIdle, executorOutcome, param, refuseAfterOf, sqlIdle, sqlOperationOutcome, type PollResult, type StartResult, type StepDeps, type StepRunner } from './step-kit.js';
 
-type Deps = Pick<EngineDeps, 'cloudSql' | 'executor'>;
-
-function param(op: OperationRecord, step: Step, name: string): string {
-  const value = step.params[name] ?? op.params[name];
-  if (value === undefined || value === '') {
-    throw new ControlPlaneError('failed-precondition', `operation ${op.id} step ${step.name} lacks ${name}`, { retryable: false });
-  }
-  return String(value);
-}
-
-function operationOutcome(operation: SqlOperation | undefined, what: string): PollResult {
-  if (operation === undefined) return { kind: 'failed', error: `the Cloud SQL operation of ${what} no longer exists` };
-  if (operation.status !== 'DONE') return { kind: 'running' };
-  const error = operation.error?.errors[0];
-  return error ? { kind: 'failed', error: `${what} failed: ${error.code}: ${error.message}` } : { kind: 'succeeded' };
-}
+type Deps = Omit<StepDeps, 'gkeBackup'>;
 
 /** A failure kept as evidence: the step succeeds, its handles say what went wrong. */
 function recorded(result: PollResult, handles: Record<string, string>): PollResult {
@@ -105,12 +89,9 @@ function restoreLatestRunner(deps: Deps): StepRunner {
     async poll(op, step) {
       if (step.handles.noBackup === 'true') return recorded({ kind: 'failed', error: `no successful backup of ${param(op, step, 'sqlInstance')} to restore` }, {});
       const operation = await deps.cloudSql.getOperation(param(op, step, 'project'), step.handles.sqlOperation ?? '');
-      return recorded(operationOutcome(operation, `restoring backup run ${step.handles.backupRunId ?? '?'} into ${param(op, step, 'throwaway')}`), { restoredAt: operation?.endTime ?? '' });
+      return recorded(sqlOperationOutcome(operation, `restoring backup run ${step.handles.backupRunId ?? '?'} into ${param(op, step, 'throwaway')}`), { restoredAt: operation?.endTime ?? '' });
     },
-    async isIdle(op, step) {
-      if (step.handles.sqlOperation === undefined) return true;
-      return (await deps.cloudSql.getOperation(param(op, step, 'project'), step.handles.sqlOperation))?.status !== 'RUNNING';
-    },
+    isIdle: (op, step) => sqlIdle(deps, param(op, step, 'project'), param(op, step, 'throwaway'), step, ['RESTORE_VOLUME']),
   };
 }
 
@@ -126,6 +107,7 @@ function drillVerifyRunner(deps: Deps): StepRunner {
       params: { ...op.params, sqlInstance: param(op, step, 'throwaway'), drill: true, operationId: op.id },
       actor: op.actor,
       reason: op.reason,
+      refuseAfter: refuseAfterOf(step, deps.timings),
     });
     return runKey;
   };
@@ -137,16 +119,15 @@ function drillVerifyRunner(deps: Deps): StepRunner {
     async poll(op, step) {
       if (step.handles.skipped !== undefined) return recorded({ kind: 'failed', error: `not run: ${step.handles.skipped}` }, {});
       const runKey = step.handles.runKey ?? sideEffectKey(op.id, step.name);
+      const outcome = await executorOutcome(deps, step, runKey);
+      if (outcome.kind === 'running') return outcome;
+      if (outcome.kind === 'failed') return recorded({ kind: 'failed', error: `sanity check: ${outcome.error}` }, { runKey });
       const status = await deps.executor.getRunStatus(runKey);
-      if (status.state === 'succeeded') return recorded({ kind: 'succeeded' }, { runKey, detail: (status.detail ?? '').slice(0, 500) });
-      if (status.state === 'failed') return recorded({ kind: 'failed', error: `executor sanity check ${runKey} failed: ${status.detail ?? 'no detail'}` }, { runKey });
-      if (status.state === 'unknown') await request(op, step);
-      return { kind: 'running' };
+      return recorded({ kind: 'succeeded' }, { runKey, detail: (status.detail ?? '').slice(0, 500) });
     },
-    async isIdle(_op, step) {
-      if (step.handles.runKey === undefined) return true;
-      const status = await deps.executor.getRunStatus(step.handles.runKey);
-      return status.state !== 'queued' && status.state !== 'running';
+    async isIdle(op, step) {
+      if (step.handles.skipped !== undefined) return true;
+      return executorIdle(deps, step, step.handles.runKey ?? sideEffectKey(op.id, step.name));
     },
   };
 }
@@ -164,14 +145,16 @@ function deleteThrowawayRunner(deps: Deps): StepRunner {
       const gone = (await deps.cloudSql.getInstance(param(op, step, 'project'), param(op, step, 'throwaway'))) === undefined;
       if (gone) return { kind: 'succeeded', handles: { deleted: param(op, step, 'throwaway') } };
       if (step.handles.sqlOperation !== undefined) {
-        const outcome = operationOutcome(await deps.cloudSql.getOperation(param(op, step, 'project'), step.handles.sqlOperation), `deleting ${param(op, step, 'throwaway')}`);
+        const outcome = sqlOperationOutcome(await deps.cloudSql.getOperation(param(op, step, 'project'), step.handles.sqlOperation), `deleting ${param(op, step, 'throwaway')}`);
         if (outcome.kind === 'failed') return outcome;
       }
       return { kind: 'running' };
     },
     async isIdle(op, step) {
-      if (step.handles.sqlOperation === undefined) return true;
-      return (await deps.cloudSql.getOperation(param(op, step, 'project'), step.handles.sqlOperation))?.status !== 'RUNNING';
+      const project = param(op, step, 'project');
+      const throwaway = param(op, step, 'throwaway');
+      if (!(await sqlIdle(deps, project, throwaway, step, ['DELETE']))) return false;
+      return (await deps.cloudSql.getInstance(project, throwaway))?.state !== 'PENDING_DELETE';
     },
   };
 }

@@ -11,7 +11,7 @@ import type { VerifiedCaller } from '../ports.js';
 import { gatherFacts } from './preflight.js';
 import { appendAudit } from './records.js';
 import { paths } from './paths.js';
-import { describeError } from '../errors.js';
+import { ControlPlaneError, describeError } from '../errors.js';
 import {
   DecodeError,
   LIFECYCLE_COMMANDS,
@@ -102,7 +102,7 @@ export function createEngine(input: Omit<EngineDeps, 'timings' | 'log' | 'policy
     },
 
     /** A `mi-executor-results` message: record the run's outcome on its step, then move on. */
-    async handleExecutorResult(cloudEvent: unknown): Promise<{ kind: 'recorded' | 'ignored' | 'invalid'; reason?: string }> {
+    async handleExecutorResult(cloudEvent: unknown): Promise<{ kind: 'recorded' | 'ignored' | 'duplicate' | 'invalid'; reason?: string }> {
       let decoded;
       try {
         decoded = decodePubSubEvent(cloudEvent, ['executor.run-finished']);
@@ -118,8 +118,21 @@ export function createEngine(input: Omit<EngineDeps, 'timings' | 'log' | 'policy
       const envelope = decoded.envelope as Envelope<'executor.run-finished'>;
       const { runKey, outcome, detail } = envelope.payload;
       const split = runKey.lastIndexOf(':');
-      const operationId = split > 0 ? runKey.slice(0, split) : '';
+      // A key that names no step names no operation either: looked up as itself, found missing.
+      const operationId = split > 0 ? runKey.slice(0, split) : runKey;
       const stepName = runKey.slice(split + 1);
+      const ledger = {
+        key: envelope.eventId,
+        entry: (changed: boolean) => ({
+          outcome: changed ? ('accepted' as const) : ('rejected' as const),
+          eventType: envelope.type,
+          operationId,
+          code: changed ? null : 'not-waiting',
+          reason: changed ? null : `no step of ${operationId} was waiting for run ${runKey}`,
+          field: null,
+          messageId: decoded.message.messageId,
+        }),
+      };
       const change = await changeOperation(
         deps,
         operationId,
@@ -135,7 +148,9 @@ export function createEngine(input: Omit<EngineDeps, 'timings' | 'log' | 'policy
           return next === op ? undefined : next;
         },
         'system:executor',
+        ledger,
       );
+      if (change.duplicate === true) return { kind: 'duplicate', reason: `event ${envelope.eventId} was recorded before` };
       await publishOutbox(deps, change.outbox);
       if (change.operation === undefined) {
         deps.log.warn('executor result for no known operation', { runKey });
@@ -220,8 +235,10 @@ export function createEngine(input: Omit<EngineDeps, 'timings' | 'log' | 'policy
     },
 
     /** An operator gives up on a stuck operation: recorded with who and why, lease released. */
-    abandon(operationId: string, by: string, why: string): Promise<OperationRecord> {
-      return releaseOperation(deps, operationId, { kind: 'abandoned', by, why }, by);
+    async abandon(operationId: string, by: string, why: string): Promise<OperationRecord> {
+      const released = await releaseOperation(deps, operationId, { kind: 'abandoned', by, why }, by);
+      if (released === undefined) throw new ControlPlaneError('internal', `operation ${operationId} was not released`);
+      return released;
     },
   };
 }

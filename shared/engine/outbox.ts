@@ -3,7 +3,8 @@
  * after the commit, deleted once published, and republished by the reconciler when a publish
  * was lost. Consumers deduplicate by event id, so publishing twice is harmless.
  */
-import type { OutboxEntry } from './records.js';
+import type { OnceOutbox } from '../ports.js';
+import { enqueueEnvelope, type OutboxEntry } from './records.js';
 import type { EngineDeps } from './deps.js';
 import { COLLECTIONS, paths } from './paths.js';
 
@@ -42,4 +43,22 @@ export async function drainOutbox(
   });
   const published = await publishOutbox(deps, left.map((doc) => doc.data));
   return { found: left.length, published };
+}
+
+/**
+ * The outbox as the executor's Pub/Sub adapter uses it: each run is requested once (a marker
+ * under its key, written with the outbox entry), however often a step is retried or taken over.
+ */
+export function createOnceOutbox(deps: Pick<EngineDeps, 'store' | 'bus' | 'log' | 'clock'>): OnceOutbox {
+  return {
+    async sendOnce(key, topic, envelope, expireAt) {
+      const entries = await deps.store.transaction(async (tx) => {
+        if ((await tx.get(paths.executorRequest(key))) !== undefined) return [];
+        const now = deps.clock.now();
+        tx.create(paths.executorRequest(key), { eventId: envelope.eventId, topic, sentAt: now.toISOString(), expireAt });
+        return [enqueueEnvelope(tx, topic, envelope, now)];
+      });
+      await publishOutbox(deps, entries);
+    },
+  };
 }

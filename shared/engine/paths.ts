@@ -6,6 +6,7 @@ export const paths = {
   ledger: (key: string) => `processedEvents/${key}`,
   outbox: (eventId: string) => `outbox/${eventId}`,
   audit: (id: string) => `audit/${id}`,
+  executorRequest: (runKey: string) => `executorRequests/${runKey}`,
 } as const;
 
 export const COLLECTIONS = {
@@ -14,4 +15,5 @@ export const COLLECTIONS = {
   ledger: 'processedEvents',
   outbox: 'outbox',
   audit: 'audit',
+  executorRequests: 'executorRequests',
 } as const;

@@ -75,6 +75,13 @@ export interface OutboxEntry {
   [key: string]: unknown;
 }
 
+/** Queues a built envelope for publishing after the transaction commits; returns what to publish. */
+export function enqueueEnvelope(tx: StoreTransaction, topic: string, envelope: AnyEnvelope, now: Date): OutboxEntry {
+  const entry: OutboxEntry = { topic, envelope, orderingKey: null, createdAt: now.toISOString() };
+  tx.create(paths.outbox(envelope.eventId), entry);
+  return entry;
+}
+
 /** Queues an event for publishing after the transaction commits; returns what to publish. */
 export function enqueue<T extends EventType>(
   tx: StoreTransaction,
@@ -83,7 +90,5 @@ export function enqueue<T extends EventType>(
   topic: string = TOPICS.events,
 ): OutboxEntry {
   const envelope = makeEnvelope({ ...event, issuedAt: now.toISOString() }) as unknown as AnyEnvelope;
-  const entry: OutboxEntry = { topic, envelope, orderingKey: null, createdAt: now.toISOString() };
-  tx.create(paths.outbox(envelope.eventId), entry);
-  return entry;
+  return enqueueEnvelope(tx, topic, envelope, now);
 }

@@ -8,26 +8,22 @@ import { GKE_BACKUP_CRON, GKE_RETAIN_DAYS, gkeBackupPlanSpec, gkePolicyMismatche
 import { sideEffectKey, type OperationRecord, type Step, type StepKind } from '../domain/operations.js';
 import { ControlPlaneError } from '../errors.js';
 import type { ExecutorAction } from '../events/index.js';
-import type { SqlBackupRun, SqlBackupState, SqlFinalBackup, SqlOperation } from '../ports.js';
-import type { EngineDeps } from './deps.js';
+import type { SqlBackupRun, SqlBackupState, SqlFinalBackup } from '../ports.js';
 import { createDrillStepRunners } from './drill-steps.js';
+import {
+  executorIdle,
+  executorOutcome,
+  handle,
+  param,
+  refuseAfterOf,
+  sqlIdle,
+  sqlOperationOutcome,
+  type StartResult,
+  type StepDeps as Deps,
+  type StepRunner,
+} from './step-kit.js';
 
-export type StartResult = { kind: 'running'; handles: Record<string, string> };
-export type PollResult =
-  | { kind: 'running' }
-  | { kind: 'succeeded'; handles?: Record<string, string> }
-  | { kind: 'failed'; error: string; handles?: Record<string, string> };
-
-export interface StepRunner {
-  /** Starts the step's side effect, or finds the one an earlier attempt started. */
-  start(op: OperationRecord, step: Step): Promise<StartResult>;
-  /** Reads the outcome of what the step started. */
-  poll(op: OperationRecord, step: Step): Promise<PollResult>;
-  /** True when nothing the step started is still running (for releasing a stuck operation). */
-  isIdle(op: OperationRecord, step: Step): Promise<boolean>;
-}
-
-type Deps = Pick<EngineDeps, 'cloudSql' | 'gkeBackup' | 'executor'>;
+export type { PollResult, StartResult, StepRunner } from './step-kit.js';
 
 /** The description a keyed Cloud SQL backup run carries, so it can be found again. */
 export function sqlBackupDescription(op: OperationRecord, step: Step): string {
@@ -37,29 +33,6 @@ export function sqlBackupDescription(op: OperationRecord, step: Step): string {
 /** A GKE resource id derived from operation and step: at most 63 characters, lowercase, starting with a letter. */
 export function gkeBackupIdFor(operationId: string, stepName: string, prefix = 'mi'): string {
   return `${prefix}-${createHash('sha256').update(sideEffectKey(operationId, stepName)).digest('hex').slice(0, 40)}`;
-}
-
-/** A parameter of the step, else of the operation; a missing one is a bug, not a retry. */
-function param(op: OperationRecord, step: Step, name: string): string {
-  const value = step.params[name] ?? op.params[name];
-  if (value === undefined || value === '') {
-    throw new ControlPlaneError('failed-precondition', `operation ${op.id} step ${step.name} lacks ${name}`, { retryable: false });
-  }
-  return String(value);
-}
-
-/** What the step recorded when it started; its absence means the record was lost. */
-function handle(step: Step, name: string): string {
-  const value = step.handles[name];
-  if (value === undefined) throw new ControlPlaneError('failed-precondition', `step ${step.name} recorded no ${name}`, { retryable: false });
-  return value;
-}
-
-function sqlOperationOutcome(operation: SqlOperation | undefined, what: string): PollResult {
-  if (operation === undefined) return { kind: 'failed', error: `the Cloud SQL operation of ${what} no longer exists` };
-  if (operation.status !== 'DONE') return { kind: 'running' };
-  const error = operation.error?.errors[0];
-  return error ? { kind: 'failed', error: `${what} failed: ${error.code}: ${error.message}` } : { kind: 'succeeded' };
 }
 
 const SQL_RUN_IN_FLIGHT = new Set<SqlBackupRun['status']>(['ENQUEUED', 'RUNNING', 'OVERDUE', 'SQL_BACKUP_RUN_STATUS_UNSPECIFIED']);
@@ -150,37 +123,25 @@ function gkeBackupRunner(deps: Deps): StepRunner {
 }
 
 function executorRunner(deps: Deps): StepRunner {
-  const request = async (op: OperationRecord, step: Step) => {
-    const runKey = sideEffectKey(op.id, step.name);
-    const { action, ...stepParams } = step.params;
-    await deps.executor.requestRun({
-      runKey,
-      action: String(action) as ExecutorAction,
-      instanceId: op.instanceId,
-      params: { ...op.params, ...stepParams, operationId: op.id },
-      actor: op.actor,
-      reason: op.reason,
-    });
-    return runKey;
-  };
   return {
     async start(op, step) {
-      // The executor deduplicates by run key, so asking again is safe.
-      return { kind: 'running', handles: { runKey: await request(op, step) } };
+      const runKey = sideEffectKey(op.id, step.name);
+      const { action, ...stepParams } = step.params;
+      // Asked once per run key (the executor port sends a request once, through the outbox);
+      // asking again on a retry is harmless.
+      await deps.executor.requestRun({
+        runKey,
+        action: String(action) as ExecutorAction,
+        instanceId: op.instanceId,
+        params: { ...op.params, ...stepParams, operationId: op.id },
+        actor: op.actor,
+        reason: op.reason,
+        refuseAfter: refuseAfterOf(step, deps.timings),
+      });
+      return { kind: 'running', handles: { runKey } };
     },
-    async poll(op, step) {
-      const runKey = step.handles.runKey ?? sideEffectKey(op.id, step.name);
-      const status = await deps.executor.getRunStatus(runKey);
-      if (status.state === 'succeeded') return { kind: 'succeeded', handles: { runKey } };
-      if (status.state === 'failed') return { kind: 'failed', error: `executor run ${runKey} failed: ${status.detail ?? 'no detail'}` };
-      // The request may have been lost before the executor saw it: ask again (deduplicated).
-      if (status.state === 'unknown') await request(op, step);
-      return { kind: 'running' };
-    },
-    async isIdle(op, step) {
-      const status = await deps.executor.getRunStatus(step.handles.runKey ?? sideEffectKey(op.id, step.name));
-      return status.state !== 'queued' && status.state !== 'running';
-    },
+    poll: (op, step) => executorOutcome(deps, step, step.handles.runKey ?? sideEffectKey(op.id, step.name)),
+    isIdle: (op, step) => executorIdle(deps, step, step.handles.runKey ?? sideEffectKey(op.id, step.name)),
   };
 }
 
@@ -202,10 +163,7 @@ function sqlConfigureBackupsRunner(deps: Deps): StepRunner {
     async poll(op, step) {
       return sqlOperationOutcome(await deps.cloudSql.getOperation(param(op, step, 'project'), handle(step, 'sqlOperation')), what(op, step));
     },
-    async isIdle(op, step) {
-      if (step.handles.sqlOperation === undefined) return true;
-      return (await deps.cloudSql.getOperation(param(op, step, 'project'), step.handles.sqlOperation))?.status !== 'RUNNING';
-    },
+    isIdle: (op, step) => sqlIdle(deps, param(op, step, 'project'), param(op, step, 'sqlInstance'), step, ['UPDATE']),
   };
 }
 
@@ -241,7 +199,10 @@ function gkeEnsureBackupPlanRunner(deps: Deps): StepRunner {
       if (plan.state === 'FAILED' || plan.state === 'DEACTIVATED') return { kind: 'failed', error: `GKE backup plan ${plan.name} is ${plan.state}` };
       return { kind: 'running' };
     },
-    isIdle: () => Promise.resolve(true),
+    async isIdle(op, step) {
+      const plan = await deps.gkeBackup.getBackupPlan(param(op, step, 'backupPlan'));
+      return plan?.state !== 'PROVISIONING';
+    },
   };
 }
 
@@ -286,10 +247,7 @@ function sqlRestoreBackupRunner(deps: Deps): StepRunner {
       );
       return outcome.kind === 'succeeded' ? { kind: 'succeeded', handles: { restoredFrom: param(op, step, 'backupRunId'), into: target(op, step) } } : outcome;
     },
-    async isIdle(op, step) {
-      if (step.handles.sqlOperation === undefined) return true;
-      return (await deps.cloudSql.getOperation(param(op, step, 'project'), step.handles.sqlOperation))?.status !== 'RUNNING';
-    },
+    isIdle: (op, step) => sqlIdle(deps, param(op, step, 'project'), target(op, step), step, ['RESTORE_VOLUME']),
   };
 }
 
@@ -320,7 +278,10 @@ function sqlCloneRunner(deps: Deps): StepRunner {
       return { kind: 'running' };
     },
     async isIdle(op, step) {
-      const clone = await deps.cloudSql.getInstance(param(op, step, 'project'), param(op, step, 'destinationInstanceName'));
+      const project = param(op, step, 'project');
+      // A queued clone has no instance yet: its operation on the source says whether one is coming.
+      if (!(await sqlIdle(deps, project, param(op, step, 'sqlInstance'), step, ['CLONE']))) return false;
+      const clone = await deps.cloudSql.getInstance(project, param(op, step, 'destinationInstanceName'));
       return clone === undefined || clone.state === 'RUNNABLE' || clone.state === 'FAILED';
     },
   };
@@ -412,8 +373,11 @@ function sqlFinalBackupDeleteRunner(deps: Deps): StepRunner {
       return { kind: 'succeeded', handles: { finalBackup: final.name, ...(completedAt ? { completedAt } : {}) } };
     },
     async isIdle(op, step) {
-      if (step.handles.sqlOperation === undefined) return true;
-      return (await deps.cloudSql.getOperation(param(op, step, 'project'), step.handles.sqlOperation))?.status !== 'RUNNING';
+      const project = param(op, step, 'project');
+      const instance = param(op, step, 'sqlInstance');
+      if (!(await sqlIdle(deps, project, instance, step, ['DELETE']))) return false;
+      // A delete under way shows as the instance's state even when its operation is not listed.
+      return (await deps.cloudSql.getInstance(project, instance))?.state !== 'PENDING_DELETE';
     },
   };
 }

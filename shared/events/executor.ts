@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isoTimestampSchema } from './instance.js';
 
 /** Runs the executor knows how to do. */
 export const EXECUTOR_ACTIONS = ['provision', 'upgrade', 'apply', 'plan', 'destroy', 'switch-over', 'verify'] as const;
@@ -16,6 +17,8 @@ export const EXECUTOR_PAYLOAD_SCHEMAS = {
     runKey: z.string().regex(RUN_KEY_PATTERN, { error: 'expected a run key' }),
     action: z.enum(EXECUTOR_ACTIONS),
     params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+    /** The runner refuses the request after this time: it never starts a run asked for too long ago. */
+    refuseAfter: isoTimestampSchema,
   }),
   'executor.run-finished': z.strictObject({
     runKey: z.string().regex(RUN_KEY_PATTERN, { error: 'expected a run key' }),

@@ -7,18 +7,22 @@ import { z } from 'zod';
 import { DEFAULT_DEADLINE_MS, withDeadline } from '../deadline.js';
 import { ControlPlaneError } from '../errors.js';
 import { DecodeError, makeEnvelope } from '../events/index.js';
-import type { EventBus, ExecutorPort, RunState } from '../ports.js';
-import { TOPICS } from '../topology.js';
+import type { ExecutorPort, OnceOutbox, RunState } from '../ports.js';
+import { TOPICS, TTL_COLLECTIONS } from '../topology.js';
 import { errorForHttpStatus, toControlPlaneError } from './google-api.js';
 
 export interface ExecutorAdapterOptions {
-  bus: EventBus;
+  /** Where requests go: once per run key, through the outbox. */
+  outbox: OnceOutbox;
   /** Base URL of the runner's status endpoint; runs are at `{statusUrl}/runs/{runKey}`. */
   statusUrl: string;
   fetchImpl?: typeof fetch;
   /** Per call; a call past it fails with a retryable `deadline-exceeded`. */
   deadlineMs?: number;
 }
+
+/** How long the record of a run request is kept (it expires by TTL). */
+const REQUEST_RECORD_DAYS = TTL_COLLECTIONS.find((c) => c.collection === 'executorRequests')?.days ?? 30;
 
 /** What the runner answers for `GET /runs/{runKey}`. */
 const RUN_STATUS_SCHEMA = z.object({
@@ -48,7 +52,7 @@ export function createExecutorAdapter(options: ExecutorAdapterOptions): Executor
           instanceId: request.instanceId,
           actor: request.actor,
           reason: request.reason,
-          payload: { runKey: request.runKey, action: request.action, params: request.params },
+          payload: { runKey: request.runKey, action: request.action, params: request.params, refuseAfter: request.refuseAfter },
         });
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;
@@ -58,8 +62,10 @@ export function createExecutorAdapter(options: ExecutorAdapterOptions): Executor
           details: { field: error.field, runKey: request.runKey },
         });
       }
-      // No ordering key: the runner deduplicates by run key, and nothing may rely on order.
-      await withDeadline(`publish executor request ${request.runKey}`, () => options.bus.publish(TOPICS.executorRequests, envelope), ms);
+      // Once per run key: a retry of the step, or a second worker, sends nothing more. The marker
+      // outlives the request's refuse-after time, after which the runner refuses it anyway.
+      const expireAt = new Date(Date.parse(request.refuseAfter) + REQUEST_RECORD_DAYS * 86_400_000);
+      await withDeadline(`request executor run ${request.runKey}`, () => options.outbox.sendOnce(request.runKey, TOPICS.executorRequests, envelope, expireAt), ms);
     },
 
     async getRunStatus(runKey) {

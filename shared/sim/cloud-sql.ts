@@ -234,7 +234,13 @@ export class SimulatedCloudSql implements CloudSqlPort {
   private lastRunId = 0;
   private seq = 0;
 
-  constructor(private readonly options: { clock: Clock; durations?: Partial<SqlDurations> }) {
+  /**
+   * `whileBusy`: what a backup run, a restore or a patch on an instance that runs another
+   * operation gets. 'refuse' (the default) answers 409 operationInProgress; 'queue' accepts
+   * it as a PENDING operation that starts once the instance is free, as Cloud SQL queues some
+   * work behind a busy instance.
+   */
+  constructor(private readonly options: { clock: Clock; durations?: Partial<SqlDurations>; whileBusy?: 'refuse' | 'queue' }) {
     this.durations = { ...DEFAULT_SQL_DURATIONS, ...options.durations };
   }
 
@@ -352,10 +358,10 @@ export class SimulatedCloudSql implements CloudSqlPort {
   insertBackupRun(project: string, instance: string, body: { description: string }): Promise<SqlOperation> {
     return this.faults.call('insertBackupRun', keyOf(project, instance), () => {
       const record = this.require(project, instance);
-      this.refuseWhileBusy(record);
+      const freeAt = this.queueOrRefuse(record);
       this.requireRunnable(record);
       const now = this.now();
-      const run = this.startRun(record, 'ON_DEMAND', body.description, now);
+      const run = this.startRun(record, 'ON_DEMAND', body.description, now, undefined, freeAt);
       const operation = this.recordOperation(record, 'BACKUP_VOLUME', now, run.startAt, run.endAt, {
         backupId: run.id,
         failure: run.outcome === 'FAILED' ? { code: 'BACKUP_FAILED', message: run.failure ?? 'backup failed' } : undefined,
@@ -469,12 +475,12 @@ export class SimulatedCloudSql implements CloudSqlPort {
   patchBackupConfiguration(project: string, instance: string, configuration: SqlBackupConfiguration): Promise<SqlOperation> {
     return this.faults.call('patchBackupConfiguration', keyOf(project, instance), () => {
       const record = this.require(project, instance);
-      this.refuseWhileBusy(record);
+      const freeAt = this.queueOrRefuse(record);
       validateBackupConfiguration(configuration);
       const now = this.now();
       // Applied at once: the UPDATE operation that follows keeps other mutations out meanwhile.
       record.instance.settings.backupConfiguration = structuredClone(configuration);
-      const startAt = now + this.durations.operationQueuedMs;
+      const startAt = Math.max(now + this.durations.operationQueuedMs, freeAt);
       return this.toOperation(this.recordOperation(record, 'UPDATE', now, startAt, startAt + this.durations.patchMs));
     });
   }
@@ -492,7 +498,7 @@ export class SimulatedCloudSql implements CloudSqlPort {
       if (status !== 'SUCCESSFUL') {
         throw badRequest(`backup run ${source.backupRunId} is ${status}: only a SUCCESSFUL run can be restored`, 'backupRunNotSuccessful');
       }
-      this.refuseWhileBusy(record);
+      const freeAt = this.queueOrRefuse(record);
       this.requireRunnable(record);
       if (run.databaseVersion !== record.instance.databaseVersion) {
         throw badRequest(
@@ -501,7 +507,7 @@ export class SimulatedCloudSql implements CloudSqlPort {
         );
       }
       const now = this.now();
-      const startAt = now + this.durations.operationQueuedMs;
+      const startAt = Math.max(now + this.durations.operationQueuedMs, freeAt);
       const endAt = startAt + this.durations.restoreMs;
       record.restoredFrom = { source: { ...source }, at: endAt };
       return this.toOperation(this.recordOperation(record, 'RESTORE_VOLUME', now, startAt, endAt));
@@ -676,6 +682,18 @@ export class SimulatedCloudSql implements CloudSqlPort {
     });
   }
 
+  /** In queue mode, when the instance is free (now when it is); otherwise a 409 while it is busy. */
+  private queueOrRefuse(record: InstanceRecord): number {
+    const now = this.now();
+    if (this.options.whileBusy !== 'queue') {
+      this.refuseWhileBusy(record);
+      return now;
+    }
+    return [...this.operations.values()]
+      .filter((op) => op.project === record.instance.project && op.instance === record.instance.name)
+      .reduce((free, op) => Math.max(free, op.endAt), now);
+  }
+
   private refuseWhileBusy(record: InstanceRecord): void {
     const now = this.now();
     const running = [...this.operations.values()].find(
@@ -711,8 +729,8 @@ export class SimulatedCloudSql implements CloudSqlPort {
   }
 
   /** A new run that takes the next scripted outcome of the instance. */
-  private startRun(record: InstanceRecord, type: SqlBackupRun['type'], description: string, now: number, retainDays?: number): RunRecord {
-    const startAt = now + this.durations.backupEnqueuedMs;
+  private startRun(record: InstanceRecord, type: SqlBackupRun['type'], description: string, now: number, retainDays?: number, freeAt = now): RunRecord {
+    const startAt = Math.max(now + this.durations.backupEnqueuedMs, freeAt);
     const script = record.scripted.shift();
     const run: RunRecord = {
       id: this.nextRunId(now),

@@ -98,6 +98,7 @@ export async function startExecutorRunner(options: ExecutorRunnerOptions): Promi
         runKey: envelope.payload.runKey,
         action: envelope.payload.action,
         params: envelope.payload.params,
+        refuseAfter: envelope.payload.refuseAfter,
         instanceId: envelope.instanceId ?? '',
         actor: envelope.actor,
         reason: envelope.reason,

@@ -87,6 +87,7 @@ export class SimulatedExecutor implements ExecutorPort {
   private readonly runsByKey = new Map<string, RunRecord>();
   private readonly scripts: Script[] = [];
   private duplicates = 0;
+  private readonly refused: RunRequest[] = [];
 
   constructor(private readonly options: ExecutorSimOptions) {}
 
@@ -122,6 +123,11 @@ export class SimulatedExecutor implements ExecutorPort {
   /** Requests that named a run key already known. */
   duplicateRequests(): number {
     return this.duplicates;
+  }
+
+  /** Requests refused because they came after their refuse-after time (never run). */
+  refusedRequests(): RunRequest[] {
+    return this.refused.map((request) => structuredClone(request));
   }
 
   /** What was asked of each run, in request order. */
@@ -165,6 +171,11 @@ export class SimulatedExecutor implements ExecutorPort {
         return;
       }
       const now = this.now();
+      // The runner's contract: a request taken up after its refuse-after time is never run.
+      if (now > Date.parse(request.refuseAfter)) {
+        this.refused.push(structuredClone(request));
+        return;
+      }
       const script = this.takeScript(request);
       const startAt = now + (this.options.queuedMs ?? 5_000);
       const duration = this.options.durations?.[request.action] ?? this.options.defaultDurationMs ?? 60_000;

@@ -22,6 +22,8 @@ export type { PageRequest, PagingRules, SortKey } from './paging.js';
 export interface SimulatedFleetOptions {
   clock: Clock;
   sqlDurations?: Partial<SqlDurations>;
+  /** What Cloud SQL does with work sent to a busy instance (see SimulatedCloudSql). */
+  sqlWhileBusy?: 'refuse' | 'queue';
   gkeDurations?: Partial<GkeDurations>;
   /** Its `effects`, when given, replace the fleet's own (see worldEffects). */
   executor?: Omit<ExecutorSimOptions, 'clock'>;
@@ -87,7 +89,11 @@ function stringParam(run: FinishedRun, name: string): string | undefined {
 /** Builds the four simulators on one clock. */
 export function createSimulatedFleet(options: SimulatedFleetOptions): SimulatedFleet {
   const { clock } = options;
-  const cloudSql = new SimulatedCloudSql({ clock, ...(options.sqlDurations ? { durations: options.sqlDurations } : {}) });
+  const cloudSql = new SimulatedCloudSql({
+    clock,
+    ...(options.sqlDurations ? { durations: options.sqlDurations } : {}),
+    ...(options.sqlWhileBusy ? { whileBusy: options.sqlWhileBusy } : {}),
+  });
   const gkeBackup = new SimulatedGkeBackup({ clock, ...(options.gkeDurations ? { durations: options.gkeDurations } : {}) });
   const applied: AppliedEffect[] = [];
 

@@ -13,7 +13,7 @@ import { createFirestore, createFirestoreStore } from '../../shared/gcp/firestor
 import { ensureTopics } from '../../shared/gcp/pubsub-admin.js';
 import { createPubSubBus, type ClosableEventBus } from '../../shared/gcp/pubsub-bus.js';
 import type { CloudSqlPort, EventBus, ExecutorPort, GkeBackupPort, StateStore } from '../../shared/ports.js';
-import { createSimulatedFleet, ManualClock, type SimulatedFleet } from '../../shared/sim/index.js';
+import { createSimulatedFleet, ManualClock, type SimulatedFleet, type SqlDurations } from '../../shared/sim/index.js';
 import { allTopics } from '../../shared/topology.js';
 import { finishedEnvelope } from '../../shared/sim/executor-runner.js';
 import { pubSubCloudEvent } from './cloud-event.js';
@@ -63,7 +63,10 @@ export function uniqueId(prefix = 'inst'): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
 }
 
-export async function createEngineFixture(fileUrl: string, options: { suffix?: string; timings?: EngineTimings } = {}): Promise<EngineFixture> {
+export async function createEngineFixture(
+  fileUrl: string,
+  options: { suffix?: string; timings?: EngineTimings; sqlDurations?: Partial<SqlDurations> } = {},
+): Promise<EngineFixture> {
   const projectId = projectIdFor(fileUrl, options.suffix ?? '');
   const firestore = createFirestore(projectId);
   const store = createFirestoreStore({ firestore });
@@ -73,7 +76,7 @@ export async function createEngineFixture(fileUrl: string, options: { suffix?: s
   const clock = new ManualClock('2026-11-26T10:00:00Z');
   const fleet = createSimulatedFleet({
     clock,
-    sqlDurations: { backupEnqueuedMs: 1_000, backupRunMs: 20_000 },
+    sqlDurations: { backupEnqueuedMs: 1_000, backupRunMs: 20_000, ...options.sqlDurations },
     gkeDurations: { creatingMs: 1_000, inProgressMs: 30_000, restoreCreatingMs: 1_000, restoreInProgressMs: 40_000 },
     executor: { queuedMs: 1_000, defaultDurationMs: 60_000 },
   });

@@ -59,9 +59,12 @@ describe('redelivery', () => {
     expect(run).toBeDefined();
     const { finishedEnvelope } = await import('../../../shared/sim/executor-runner.js');
     const { pubSubCloudEvent } = await import('../../support/cloud-event.js');
-    const delivery = pubSubCloudEvent(finishedEnvelope(run!, 'system:executor-sim'), { topic: 'mi-executor-results' });
+    const result = finishedEnvelope(run!, 'system:executor-sim');
+    const delivery = pubSubCloudEvent(result, { topic: 'mi-executor-results' });
     const results = await Promise.all([f.engine.handleExecutorResult(delivery), f.engine.handleExecutorResult(delivery)]);
-    expect(results.map((r) => r.kind).sort()).toEqual(['ignored', 'recorded']);
+    expect(results.map((r) => r.kind).sort()).toEqual(['duplicate', 'recorded']);
+    // The result is in the ledger once, as every delivered message is.
+    expect(await f.store.get(`processedEvents/${result.eventId}`)).toMatchObject({ outcome: 'accepted', eventType: 'executor.run-finished', operationId });
     const audit = await f.store.query<AuditRecord>({ collection: 'audit', where: [{ field: 'operationId', op: '==', value: operationId }] });
     expect(audit.filter((a) => a.data.action === 'operation.succeeded')).toHaveLength(1);
     expect(await f.instance(inst.id)).toMatchObject({ version: '5.6.0', lease: null });

@@ -3,7 +3,9 @@ import {
   DEFAULT_TIMINGS,
   claimStep,
   claimableSteps,
+  confirmIdle,
   endOperation,
+  failStart,
   finishStep,
   holdsClaim,
   isPastDeadline,
@@ -12,6 +14,8 @@ import {
   releaseStuck,
   retryStep,
   scheduleNextRun,
+  stepsInFlight,
+  stepsToConfirm,
   verdictOf,
   type OperationRecord,
 } from '../../../shared/domain/operations.js';
@@ -127,7 +131,8 @@ describe('steps', () => {
     const delays: number[] = [];
     for (let attempt = 1; attempt <= 3; attempt += 1) {
       operation = claimStep(operation, 'sql-backup', `t${attempt}`, at, timings)!;
-      operation = retryStep(operation, 'sql-backup', 'HTTP 409: operation in progress', at, timings);
+      // A 409 is a refusal: the call cannot have taken effect.
+      operation = retryStep(operation, 'sql-backup', 'HTTP 409: operation in progress', at, timings, false);
       const s = operation.steps[0];
       if (s.status === 'pending') {
         delays.push(Date.parse(s.notBefore!) - at.getTime());
@@ -233,5 +238,83 @@ describe('a failure while other steps run', () => {
     operation = finishStep(operation, 'gke-backup', { ok: true }, now);
     expect(claimableSteps(operation, now)).toEqual([]);
     expect(verdictOf(operation)).toEqual({ kind: 'failed', step: 'sql-backup', reason: 'disk full' });
+  });
+});
+
+describe('a step whose call may have landed stays in flight until its service says otherwise', () => {
+  const restoreish = () => {
+    const { operation: start } = accepted(upgrade('5.5.0'));
+    let operation = claimStep(start, 'sql-backup', 'a', now)!;
+    operation = claimStep(operation, 'gke-backup', 'b', now)!;
+    return operation;
+  };
+
+  it('a retryable answer (a 504: the call may have taken effect) keeps the step in flight when a sibling fails', () => {
+    let operation = restoreish();
+    operation = retryStep(operation, 'sql-backup', 'HTTP 504', now, DEFAULT_TIMINGS, true);
+    operation = markStepRunning(operation, 'gke-backup', {}, now);
+    operation = finishStep(operation, 'gke-backup', { ok: false, error: 'GKE backup FAILED' }, now);
+    expect(operation.steps[0]).toMatchObject({ status: 'pending', mayHaveStarted: true });
+    // The operation may not end, and nothing may start the step again: its service is asked instead.
+    expect(verdictOf(operation)).toEqual({ kind: 'continue' });
+    expect(claimableSteps(operation, later(DEFAULT_TIMINGS.maxBackoffMs))).toEqual([]);
+    expect(stepsToConfirm(operation, now).map((s) => s.name)).toEqual(['sql-backup']);
+    operation = confirmIdle(operation, 'sql-backup', now);
+    expect(stepsInFlight(operation)).toEqual([]);
+    expect(verdictOf(operation)).toEqual({ kind: 'failed', step: 'gke-backup', reason: 'GKE backup FAILED' });
+  });
+
+  it('a refusal (409, 429) of a step never sent before leaves nothing in flight', () => {
+    let operation = restoreish();
+    operation = retryStep(operation, 'sql-backup', 'HTTP 409', now, DEFAULT_TIMINGS, false);
+    expect(stepsInFlight(operation).map((s) => s.name)).toEqual(['gke-backup']);
+  });
+
+  it('a refusal after an earlier attempt that may have landed does not settle the step', () => {
+    let operation = restoreish();
+    operation = retryStep(operation, 'sql-backup', 'HTTP 504', now, DEFAULT_TIMINGS, true);
+    operation = claimStep(operation, 'sql-backup', 'c', later(DEFAULT_TIMINGS.maxBackoffMs))!;
+    operation = retryStep(operation, 'sql-backup', 'HTTP 409: the restore of the first attempt runs', now, DEFAULT_TIMINGS, false);
+    expect(operation.steps[0]?.mayHaveStarted).toBe(true);
+  });
+
+  it('taking over a claim left by a crash counts the crashed attempt as possibly sent', () => {
+    let operation = restoreish();
+    operation = claimStep(operation, 'sql-backup', 'c', later(DEFAULT_TIMINGS.claimMs))!;
+    operation = retryStep(operation, 'sql-backup', 'HTTP 409', later(DEFAULT_TIMINGS.claimMs), DEFAULT_TIMINGS, false);
+    expect(operation.steps[0]).toMatchObject({ status: 'pending', mayHaveStarted: true });
+  });
+
+  it('giving up, or a permanent error, after an attempt that may have landed fails the step but keeps it in flight', () => {
+    const timings = { ...DEFAULT_TIMINGS, maxAttempts: 1 };
+    let operation = restoreish();
+    operation = retryStep(operation, 'sql-backup', 'HTTP 504', now, timings, true);
+    expect(operation.steps[0]).toMatchObject({ status: 'failed', mayHaveStarted: true });
+    operation = failStart(operation, 'gke-backup', 'HTTP 400: bad request', now, false);
+    expect(operation.steps[1]).toMatchObject({ status: 'failed', mayHaveStarted: false });
+    expect(verdictOf(operation)).toEqual({ kind: 'continue' });
+    operation = confirmIdle(operation, 'sql-backup', now);
+    expect(verdictOf(operation)).toMatchObject({ kind: 'failed', step: 'sql-backup' });
+  });
+
+  it('a step left starting by a crash is confirmed, not started again, once the operation is failing', () => {
+    let operation = restoreish();
+    operation = markStepRunning(operation, 'gke-backup', {}, now);
+    operation = finishStep(operation, 'gke-backup', { ok: false, error: 'FAILED' }, now);
+    expect(stepsToConfirm(operation, now)).toEqual([]);
+    const expired = later(DEFAULT_TIMINGS.claimMs);
+    expect(claimableSteps(operation, expired)).toEqual([]);
+    expect(stepsToConfirm(operation, expired).map((s) => s.name)).toEqual(['sql-backup']);
+    operation = confirmIdle(operation, 'sql-backup', expired);
+    expect(operation.steps[0]).toMatchObject({ status: 'pending', claim: null, mayHaveStarted: false });
+    expect(verdictOf(operation)).toMatchObject({ kind: 'failed', step: 'gke-backup' });
+  });
+
+  it('a poll outcome settles the step: its service said how it ended', () => {
+    let operation = restoreish();
+    operation = markStepRunning(operation, 'sql-backup', { backupRunId: '1' }, now);
+    expect(operation.steps[0]?.mayHaveStarted).toBe(true);
+    operation = finishStep(operation, 'sql-backup', { ok: false, error: 'run FAILED' }, now);
+    expect(operation.steps[0]?.mayHaveStarted).toBe(false);
   });
 });

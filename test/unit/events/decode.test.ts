@@ -338,7 +338,7 @@ const MADE: AnyEnvelope[] = [
     actor: 'control-plane',
     reason: 'run a step',
     type: 'executor.run-requested',
-    payload: { runKey: 'op-1:provision', action: 'provision', params: { region: 'us-central1', nodes: 3, dryRun: false } },
+    payload: { runKey: 'op-1:provision', action: 'provision', params: { region: 'us-central1', nodes: 3, dryRun: false }, refuseAfter: '2026-11-26T12:00:00Z' },
   }),
 ];
 

@@ -1,24 +1,25 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Envelope, EventType } from '../../../shared/events/index.js';
+import type { AnyEnvelope, Envelope, EventType } from '../../../shared/events/index.js';
 import { createExecutorAdapter } from '../../../shared/gcp/executor.js';
-import type { EventBus, PublishOptions, RunRequest } from '../../../shared/ports.js';
+import type { OnceOutbox, RunRequest } from '../../../shared/ports.js';
 import { TOPICS } from '../../../shared/topology.js';
 import { deadUrl, startFakeGoogleApi, type FakeGoogleApi } from './fake-google-api.js';
 import { controlPlaneFailure } from '../../support/failures.js';
 
-interface Published {
+interface Sent {
+  key: string;
   topic: string;
   envelope: Envelope<EventType>;
-  options: PublishOptions | undefined;
+  expireAt: Date;
 }
 
-function recordingBus(): EventBus & { published: Published[] } {
-  const published: Published[] = [];
+function recordingOutbox(): OnceOutbox & { sent: Sent[] } {
+  const sent: Sent[] = [];
   return {
-    published,
-    publish(topic, envelope, options) {
-      published.push({ topic, envelope, options });
-      return Promise.resolve(String(published.length));
+    sent,
+    sendOnce(key, topic, envelope: AnyEnvelope, expireAt) {
+      sent.push({ key, topic, envelope, expireAt });
+      return Promise.resolve();
     },
   };
 }
@@ -30,6 +31,7 @@ const REQUEST: RunRequest = {
   params: { targetVersion: '5.5.0', dryRun: false, wave: 2 },
   actor: 'alice@example.com',
   reason: 'monthly release',
+  refuseAfter: '2026-11-26T10:15:00.000Z',
 };
 
 let api: FakeGoogleApi;
@@ -48,43 +50,45 @@ beforeEach(() => {
 
 
 describe('executor adapter: requestRun', () => {
-  it('publishes one executor.run-requested envelope on mi-executor-requests, without ordering key', async () => {
-    const bus = recordingBus();
-    await createExecutorAdapter({ bus, statusUrl: api.url }).requestRun(REQUEST);
-    expect(bus.published).toHaveLength(1);
-    const [message] = bus.published;
+  it('sends one executor.run-requested envelope on mi-executor-requests through the outbox, keyed by its run key', async () => {
+    const outbox = recordingOutbox();
+    await createExecutorAdapter({ outbox, statusUrl: api.url }).requestRun(REQUEST);
+    expect(outbox.sent).toHaveLength(1);
+    const [message] = outbox.sent;
     expect(message?.topic).toBe(TOPICS.executorRequests);
-    expect(message?.options).toBeUndefined();
+    expect(message?.key).toBe('op-7f3a:upgrade-app');
+    // The record of the request outlives the time after which the runner refuses it.
+    expect(message?.expireAt.getTime()).toBeGreaterThan(Date.parse(REQUEST.refuseAfter));
     expect(message?.envelope).toMatchObject({
       type: 'executor.run-requested',
       schemaVersion: 1,
       instanceId: 'src-1a2b3c4d',
       actor: 'alice@example.com',
       reason: 'monthly release',
-      payload: { runKey: 'op-7f3a:upgrade-app', action: 'upgrade', params: { targetVersion: '5.5.0', dryRun: false, wave: 2 } },
+      payload: { runKey: 'op-7f3a:upgrade-app', action: 'upgrade', params: { targetVersion: '5.5.0', dryRun: false, wave: 2 }, refuseAfter: '2026-11-26T10:15:00.000Z' },
     });
     expect(message?.envelope.eventId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('refuses a run key the runner would reject, permanently and naming the field', async () => {
-    const bus = recordingBus();
-    const error = await controlPlaneFailure(createExecutorAdapter({ bus, statusUrl: api.url }).requestRun({ ...REQUEST, runKey: 'Not A Key' }));
+    const outbox = recordingOutbox();
+    const error = await controlPlaneFailure(createExecutorAdapter({ outbox, statusUrl: api.url }).requestRun({ ...REQUEST, runKey: 'Not A Key' }));
     expect(error.code).toBe('invalid-message');
     expect(error.retryable).toBe(false);
     expect(error.details.field).toBe('payload.runKey');
-    expect(bus.published).toHaveLength(0);
+    expect(outbox.sent).toHaveLength(0);
   });
 
-  it('fails retryably when the bus does not answer within the deadline', async () => {
-    const bus: EventBus = { publish: () => new Promise<string>(() => undefined) };
-    const error = await controlPlaneFailure(createExecutorAdapter({ bus, statusUrl: api.url, deadlineMs: 100 }).requestRun(REQUEST));
+  it('fails retryably when the store or bus behind the outbox does not answer within the deadline', async () => {
+    const outbox: OnceOutbox = { sendOnce: () => new Promise<void>(() => undefined) };
+    const error = await controlPlaneFailure(createExecutorAdapter({ outbox, statusUrl: api.url, deadlineMs: 100 }).requestRun(REQUEST));
     expect(error.code).toBe('deadline-exceeded');
     expect(error.retryable).toBe(true);
   });
 });
 
 describe('executor adapter: getRunStatus', () => {
-  const executor = (deadlineMs = 2_000, statusUrl?: string) => createExecutorAdapter({ bus: recordingBus(), statusUrl: statusUrl ?? `${api.url}/`, deadlineMs });
+  const executor = (deadlineMs = 2_000, statusUrl?: string) => createExecutorAdapter({ outbox: recordingOutbox(), statusUrl: statusUrl ?? `${api.url}/`, deadlineMs });
 
   it('asks GET {statusUrl}/runs/{encoded run key} and returns state and detail', async () => {
     api.answer({ status: 200, body: { state: 'running', detail: 'terraform apply 3/7', startedAt: '2026-11-26T10:00:00Z' } });

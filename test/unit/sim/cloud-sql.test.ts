@@ -92,6 +92,19 @@ describe('simulated Cloud SQL', () => {
     expect(accepted.backupContext?.backupId).toBeDefined();
   });
 
+  it('queues work behind a busy instance when set to queue: PENDING until the running operation ends, then RUNNING', async () => {
+    const clock = new ManualClock('2026-03-01T10:00:00Z');
+    const sql = new SimulatedCloudSql({ clock, whileBusy: 'queue' });
+    sql.addInstance({ project: P, name: I, region: 'us-central1' });
+    sql.startOperation(P, I, { operationType: 'UPDATE', durationMs: 60_000 });
+    const queued = await sql.insertBackupRun(P, I, { description: 'op-1:backup' });
+    expect(queued.status).toBe('PENDING');
+    clock.advance(59_000);
+    expect((await sql.getOperation(P, queued.name))?.status).toBe('PENDING');
+    clock.advance(1_000 + DEFAULT_SQL_DURATIONS.backupEnqueuedMs);
+    expect((await sql.getOperation(P, queued.name))?.status).toBe('RUNNING');
+  });
+
   it('answers 409 conflict while any other operation runs on the instance', async () => {
     const { clock, sql } = setup();
     sql.startOperation(P, I, { operationType: 'UPDATE', durationMs: 30_000 });

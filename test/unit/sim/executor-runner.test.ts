@@ -16,7 +16,7 @@ afterEach(async () => {
 function requested(runKey: string): AnyEnvelope {
   return makeEnvelope({
     type: 'executor.run-requested',
-    payload: { runKey, action: 'upgrade', params: { version: '5.5.0' } },
+    payload: { runKey, action: 'upgrade', params: { version: '5.5.0' }, refuseAfter: '2100-01-01T00:00:00Z' },
     actor: 'control-plane',
     reason: 'upgrade step',
     instanceId: 'acme',

@@ -4,7 +4,7 @@ import { ManualClock } from '../../../shared/sim/clock.js';
 import { SimulatedExecutor, type FinishedRun } from '../../../shared/sim/executor.js';
 
 function request(runKey: string, overrides: Partial<RunRequest> = {}): RunRequest {
-  return { runKey, action: 'upgrade', instanceId: 'acme', params: { version: '5.5.0' }, actor: 'alice@example.com', reason: 'release', ...overrides };
+  return { runKey, action: 'upgrade', instanceId: 'acme', params: { version: '5.5.0' }, actor: 'alice@example.com', reason: 'release', refuseAfter: '2026-03-01T11:00:00Z', ...overrides };
 }
 
 function setup(onFinished?: (run: FinishedRun) => void): { clock: ManualClock; executor: SimulatedExecutor } {
@@ -24,6 +24,15 @@ describe('simulated executor', () => {
     expect(executor.duplicateRequests()).toBe(2);
     expect(executor.calls('requestRun')).toBe(3);
     expect(executor.runs()[0]?.request.params).toEqual({ version: '5.5.0' });
+  });
+
+  it('refuses a request taken up after its refuse-after time: no run, and the run stays unknown', async () => {
+    const { clock, executor } = setup();
+    clock.advance(60 * 60_000 + 1);
+    await executor.requestRun(request('op-1:upgrade'));
+    expect(executor.runsStarted()).toBe(0);
+    expect(executor.refusedRequests().map((r) => r.runKey)).toEqual(['op-1:upgrade']);
+    expect(await executor.getRunStatus('op-1:upgrade')).toEqual({ state: 'unknown' });
   });
 
   it('moves a run from queued to running to succeeded with the clock', async () => {

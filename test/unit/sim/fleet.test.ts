@@ -4,7 +4,7 @@ import type { RunRequest } from '../../../shared/ports.js';
 import { createSimulatedFleet, DEFAULT_SQL_DURATIONS, ManualClock, projectIdFor, resourceNamesFor } from '../../../shared/sim/index.js';
 
 function run(action: RunRequest['action'], instanceId: string, params: RunRequest['params'] = {}): RunRequest {
-  return { runKey: `op-1:${action}:${instanceId}`, action, instanceId, params, actor: 'alice@example.com', reason: 'test' };
+  return { runKey: `op-1:${action}:${instanceId}`, action, instanceId, params, actor: 'alice@example.com', reason: 'test', refuseAfter: '2100-01-01T00:00:00Z' };
 }
 
 describe('simulated fleet', () => {
