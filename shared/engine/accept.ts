@@ -8,6 +8,7 @@ import { decideAcceptance, type AcceptancePolicy, type PreflightFacts } from '..
 import type { OperationRecord } from '../domain/operations.js';
 import type { AnyEnvelope, DecodeError, DeliveredMessage, InstanceRecord, RejectionCode } from '../events/index.js';
 import type { StoreTransaction } from '../ports.js';
+import { ControlPlaneError } from '../errors.js';
 import type { EngineDeps } from './deps.js';
 import { paths } from './paths.js';
 import { appendAudit, enqueue, recordInLedger, type LedgerEntry, type OutboxEntry } from './records.js';
@@ -142,6 +143,29 @@ export async function recordUndecodable(
       now,
     );
     return { duplicate: false, outbox: [fact] };
+  });
+}
+
+/**
+ * Records a message that failed for a permanent reason (the store refused a document it cannot
+ * hold or encode, a service refused for good) under a minimal ledger entry that echoes nothing
+ * of the message, so it is acknowledged once instead of redelivered until it is dead-lettered.
+ */
+export async function recordUnprocessable(
+  deps: Pick<EngineDeps, 'store' | 'clock'>,
+  ledgerKey: string,
+  message: Pick<DeliveredMessage, 'messageId'>,
+  source: string,
+  error: unknown,
+): Promise<{ duplicate: boolean }> {
+  const code = error instanceof ControlPlaneError ? error.code : 'internal';
+  return deps.store.transaction(async (tx) => {
+    const now = deps.clock.now();
+    if ((await tx.get(paths.ledger(ledgerKey))) !== undefined) return { duplicate: true };
+    const reason = `the message could not be processed for a permanent reason (${code}); nothing of it was kept`;
+    recordInLedger(tx, ledgerKey, { outcome: 'invalid', eventType: null, operationId: null, code: 'unprocessable', reason, field: null, messageId: message.messageId, source }, now);
+    appendAudit(tx, { actor: 'unknown', action: 'event.unprocessable', instanceId: null, operationId: null, before: null, after: null, causeEventId: null, reason, ledgerKey, source }, now);
+    return { duplicate: false };
   });
 }
 

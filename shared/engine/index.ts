@@ -11,16 +11,18 @@ import type { VerifiedCaller } from '../ports.js';
 import { gatherFacts } from './preflight.js';
 import { appendAudit } from './records.js';
 import { paths } from './paths.js';
-import { ControlPlaneError, describeError } from '../errors.js';
+import { ControlPlaneError, describeError, isRetryable } from '../errors.js';
 import {
   DecodeError,
   LIFECYCLE_COMMANDS,
   decodePubSubEvent,
+  type AnyEnvelope,
+  type DeliveredMessage,
   type Envelope,
 } from '../events/index.js';
 import { silentLogger } from '../log.js';
 import { INDEXED_QUERIES } from '../topology.js';
-import { acceptCommand, recordUndecodable, type AcceptOutcome } from './accept.js';
+import { acceptCommand, recordUndecodable, recordUnprocessable, type AcceptOutcome } from './accept.js';
 import { advanceOperation, changeOperation, releaseOperation, type AdvanceResult } from './advance.js';
 import type { EngineDeps } from './deps.js';
 import { drainOutbox, publishOutbox } from './outbox.js';
@@ -37,8 +39,14 @@ export type ApprovalResult =
   | { kind: 'approved'; operationId: string }
   | { kind: 'refused'; code: 'not-found' | 'not-awaiting-approval' | 'self-approval'; message: string };
 
+export type ResultOutcome = { kind: 'recorded' | 'ignored' | 'duplicate' | 'invalid'; reason?: string };
+
+/** A message that failed for good (the store refused it, say): recorded under a minimal ledger entry, acknowledged. */
+export type Unprocessable = { kind: 'unprocessable'; ledgerKey: string; reason: string };
+
 export type LifecycleOutcome =
   | AcceptOutcome
+  | Unprocessable
   | { kind: 'invalid'; ledgerKey: string; reason: string; duplicate: boolean }
   | { kind: 'unreadable'; reason: string };
 
@@ -60,6 +68,93 @@ export function createEngine(input: Omit<EngineDeps, 'timings' | 'log' | 'policy
 
   const advance = (operationId: string): Promise<AdvanceResult> => advanceOperation(deps, runners, operationId);
 
+  /**
+   * Runs what a delivered message asks for; when the store refuses it for good, records the
+   * message under a minimal ledger entry instead, so it is acknowledged, never redelivered forever.
+   */
+  const orUnprocessable = async <T>(ledgerKey: string, message: DeliveredMessage, source: string, work: () => Promise<T>): Promise<T | Unprocessable> => {
+    try {
+      return await work();
+    } catch (error) {
+      if (isRetryable(error)) throw error;
+      deps.log.error('a message failed for good; recorded without its content', error, { ledgerKey, source });
+      await recordUnprocessable(deps, ledgerKey, message, source, error);
+      return { kind: 'unprocessable', ledgerKey, reason: describeError(error).slice(0, 200) };
+    }
+  };
+
+  /** Accepts a decoded command in one transaction, publishes what it decided, takes the first steps. */
+  const accept = async (envelope: AnyEnvelope, message: DeliveredMessage): Promise<AcceptOutcome> => {
+    // Facts from the backup services are read first: the accepting transaction makes no other call.
+    // Only restores and recoveries need facts: the others go straight to the one transaction.
+    const needsFacts = (envelope.type === 'instance.restore' || envelope.type === 'instance.disaster-recovery') && envelope.instanceId !== undefined;
+    const instance = needsFacts ? await deps.store.get<InstanceRecord>(paths.instance(envelope.instanceId ?? '')) : undefined;
+    const facts = needsFacts ? await gatherFacts(deps, envelope, instance) : {};
+    const outcome = await acceptCommand(deps, envelope, message, facts);
+    if (outcome.kind === 'duplicate') return outcome;
+    await publishOutbox(deps, outcome.outbox);
+    if (outcome.kind === 'accepted') {
+      try {
+        await advance(outcome.operationId);
+      } catch (error) {
+        // Accepted and committed: the reconciler will take the first steps up.
+        deps.log.warn('could not start the first steps; the reconciler will', { operationId: outcome.operationId, error: describeError(error) });
+      }
+    }
+    return outcome;
+  };
+
+  /** Records an executor run's outcome on its step (and the result in the ledger, once), then moves the operation on. */
+  const recordResult = async (envelope: Envelope<'executor.run-finished'>, message: DeliveredMessage): Promise<ResultOutcome> => {
+    const { runKey, outcome, detail } = envelope.payload;
+    const split = runKey.lastIndexOf(':');
+    // A key that names no step names no operation either: looked up as itself, found missing.
+    const operationId = split > 0 ? runKey.slice(0, split) : runKey;
+    const stepName = runKey.slice(split + 1);
+    const ledger = {
+      key: envelope.eventId,
+      entry: (changed: boolean) => ({
+        outcome: changed ? ('accepted' as const) : ('rejected' as const),
+        eventType: envelope.type,
+        operationId,
+        code: changed ? null : 'not-waiting',
+        reason: changed ? null : `no step of ${operationId} was waiting for run ${runKey}`,
+        field: null,
+        messageId: message.messageId,
+      }),
+    };
+    const change = await changeOperation(
+      deps,
+      operationId,
+      (op, now) => {
+        const step = op.steps.find((s) => s.name === stepName && s.kind === 'executor-run');
+        if (step === undefined) return undefined;
+        const next = finishStep(
+          op,
+          stepName,
+          outcome === 'succeeded' ? { ok: true, handles: { runKey } } : { ok: false, error: `executor run ${runKey} failed: ${detail}` },
+          now,
+        );
+        return next === op ? undefined : next;
+      },
+      'system:executor',
+      ledger,
+    );
+    if (change.duplicate === true) return { kind: 'duplicate', reason: `event ${envelope.eventId} was recorded before` };
+    await publishOutbox(deps, change.outbox);
+    if (change.operation === undefined) {
+      deps.log.warn('executor result for no known operation', { runKey });
+      return { kind: 'ignored', reason: `no operation for run ${runKey}` };
+    }
+    if (!change.changed) return { kind: 'ignored', reason: `step ${stepName} of ${operationId} was not waiting for this result` };
+    try {
+      await advance(operationId);
+    } catch (error) {
+      deps.log.warn('could not advance after a result; the reconciler will', { operationId, error: describeError(error) });
+    }
+    return { kind: 'recorded' };
+  };
+
   return {
     deps,
 
@@ -77,32 +172,20 @@ export function createEngine(input: Omit<EngineDeps, 'timings' | 'log' | 'policy
         throw error;
       }
       if (!decoded.ok) {
-        const recorded = await recordUndecodable(deps, decoded.ledgerKey, decoded.error, decoded.message, 'lifecycle');
-        await publishOutbox(deps, recorded.outbox);
-        return { kind: 'invalid', ledgerKey: decoded.ledgerKey, reason: decoded.error.message, duplicate: recorded.duplicate };
+        const { ledgerKey, error, message } = decoded;
+        return orUnprocessable(ledgerKey, message, 'lifecycle', async () => {
+          const recorded = await recordUndecodable(deps, ledgerKey, error, message, 'lifecycle');
+          await publishOutbox(deps, recorded.outbox);
+          return { kind: 'invalid' as const, ledgerKey, reason: error.message, duplicate: recorded.duplicate };
+        });
       }
-      const envelope = decoded.envelope;
-      // Facts from the backup services are read first: the accepting transaction makes no other call.
-      // Only restores and recoveries need facts: the others go straight to the one transaction.
-      const needsFacts = (envelope.type === 'instance.restore' || envelope.type === 'instance.disaster-recovery') && envelope.instanceId !== undefined;
-      const instance = needsFacts ? await deps.store.get<InstanceRecord>(paths.instance(envelope.instanceId ?? '')) : undefined;
-      const facts = needsFacts ? await gatherFacts(deps, envelope, instance) : {};
-      const outcome = await acceptCommand(deps, envelope, decoded.message, facts);
-      if (outcome.kind === 'duplicate') return outcome;
-      await publishOutbox(deps, outcome.outbox);
-      if (outcome.kind === 'accepted') {
-        try {
-          await advance(outcome.operationId);
-        } catch (error) {
-          // Accepted and committed: the reconciler will take the first steps up.
-          deps.log.warn('could not start the first steps; the reconciler will', { operationId: outcome.operationId, error: describeError(error) });
-        }
-      }
-      return outcome;
+      const { envelope, message } = decoded;
+      return orUnprocessable(envelope.eventId, message, 'lifecycle', () => accept(envelope, message));
     },
 
+
     /** A `mi-executor-results` message: record the run's outcome on its step, then move on. */
-    async handleExecutorResult(cloudEvent: unknown): Promise<{ kind: 'recorded' | 'ignored' | 'duplicate' | 'invalid'; reason?: string }> {
+    async handleExecutorResult(cloudEvent: unknown): Promise<ResultOutcome | Unprocessable> {
       let decoded;
       try {
         decoded = decodePubSubEvent(cloudEvent, ['executor.run-finished']);
@@ -111,58 +194,15 @@ export function createEngine(input: Omit<EngineDeps, 'timings' | 'log' | 'policy
         throw error;
       }
       if (!decoded.ok) {
-        const recorded = await recordUndecodable(deps, decoded.ledgerKey, decoded.error, decoded.message, 'executorResults');
-        await publishOutbox(deps, recorded.outbox);
-        return { kind: 'invalid', reason: decoded.error.message };
+        const { ledgerKey, error, message } = decoded;
+        return orUnprocessable(ledgerKey, message, 'executorResults', async () => {
+          const recorded = await recordUndecodable(deps, ledgerKey, error, message, 'executorResults');
+          await publishOutbox(deps, recorded.outbox);
+          return { kind: 'invalid' as const, reason: error.message };
+        });
       }
-      const envelope = decoded.envelope as Envelope<'executor.run-finished'>;
-      const { runKey, outcome, detail } = envelope.payload;
-      const split = runKey.lastIndexOf(':');
-      // A key that names no step names no operation either: looked up as itself, found missing.
-      const operationId = split > 0 ? runKey.slice(0, split) : runKey;
-      const stepName = runKey.slice(split + 1);
-      const ledger = {
-        key: envelope.eventId,
-        entry: (changed: boolean) => ({
-          outcome: changed ? ('accepted' as const) : ('rejected' as const),
-          eventType: envelope.type,
-          operationId,
-          code: changed ? null : 'not-waiting',
-          reason: changed ? null : `no step of ${operationId} was waiting for run ${runKey}`,
-          field: null,
-          messageId: decoded.message.messageId,
-        }),
-      };
-      const change = await changeOperation(
-        deps,
-        operationId,
-        (op, now) => {
-          const step = op.steps.find((s) => s.name === stepName && s.kind === 'executor-run');
-          if (step === undefined) return undefined;
-          const next = finishStep(
-            op,
-            stepName,
-            outcome === 'succeeded' ? { ok: true, handles: { runKey } } : { ok: false, error: `executor run ${runKey} failed: ${detail}` },
-            now,
-          );
-          return next === op ? undefined : next;
-        },
-        'system:executor',
-        ledger,
-      );
-      if (change.duplicate === true) return { kind: 'duplicate', reason: `event ${envelope.eventId} was recorded before` };
-      await publishOutbox(deps, change.outbox);
-      if (change.operation === undefined) {
-        deps.log.warn('executor result for no known operation', { runKey });
-        return { kind: 'ignored', reason: `no operation for run ${runKey}` };
-      }
-      if (!change.changed) return { kind: 'ignored', reason: `step ${stepName} of ${operationId} was not waiting for this result` };
-      try {
-        await advance(operationId);
-      } catch (error) {
-        deps.log.warn('could not advance after a result; the reconciler will', { operationId, error: describeError(error) });
-      }
-      return { kind: 'recorded' };
+      const { envelope, message } = decoded;
+      return orUnprocessable(envelope.eventId, message, 'executorResults', () => recordResult(envelope as Envelope<'executor.run-finished'>, message));
     },
 
     advance,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DecodeError, issueToDecodeError, parseEnvelope, type AnyEnvelope, type EventType } from './envelope.js';
 
@@ -76,8 +77,21 @@ export function decodeJsonData(data: string | undefined): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new DecodeError('json', 'data.message.data', `is not JSON (${(error as Error).message})`);
+    // The parser's message may quote the input: keep only its start.
+    throw new DecodeError('json', 'data.message.data', `is not JSON (${(error as Error).message.slice(0, 120)})`);
   }
+}
+
+const SAFE_MESSAGE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+/**
+ * The ledger key of a message without a usable event id: `msg-<Pub/Sub message id>`. Pub/Sub's
+ * ids are digits; anything else (a forged push) is hashed, so the key is always a valid,
+ * short Firestore document id.
+ */
+export function messageLedgerKey(messageId: string): string {
+  if (SAFE_MESSAGE_ID.test(messageId)) return `msg-${messageId}`;
+  return `msg-h-${createHash('sha256').update(messageId).digest('hex').slice(0, 40)}`;
 }
 
 /** The CloudEvent's own id, which the functions framework sets to the Pub/Sub message id. */
@@ -100,7 +114,7 @@ export function decodePubSubEvent(cloudEvent: unknown, allowed: readonly EventTy
     const id = cloudEventId(cloudEvent);
     if (!(error instanceof DecodeError) || id === undefined) throw error;
     const message: DeliveredMessage = { messageId: id, publishTime: new Date(0).toISOString(), attributes: {} };
-    return { ok: false, error, message, ledgerKey: `msg-${id}` };
+    return { ok: false, error, message, ledgerKey: messageLedgerKey(id) };
   }
   const { message, data } = read;
   try {
@@ -108,6 +122,6 @@ export function decodePubSubEvent(cloudEvent: unknown, allowed: readonly EventTy
     return { ok: true, envelope, message };
   } catch (error) {
     if (!(error instanceof DecodeError)) throw error;
-    return { ok: false, error, message, ledgerKey: error.eventId ?? `msg-${message.messageId}` };
+    return { ok: false, error, message, ledgerKey: error.eventId ?? messageLedgerKey(message.messageId) };
   }
 }

@@ -7,6 +7,7 @@ import { FACT_PAYLOAD_SCHEMAS, FACT_TYPES, type FactPayloads } from './facts.js'
 import { ROLLOUT_PAYLOAD_SCHEMAS, ROLLOUT_TYPES, type RolloutPayloads } from './rollout.js';
 import { DEPLOYMENT_PAYLOAD_SCHEMAS, DEPLOYMENT_TYPES, type DeploymentPayloads } from './deployments.js';
 import { instanceIdSchema, isoTimestampSchema } from './instance.js';
+import { quote } from './text.js';
 
 /** Every event type of every topic, with the schema of its payload. */
 export const PAYLOAD_SCHEMAS = {
@@ -26,11 +27,42 @@ const NEEDS_INSTANCE: ReadonlySet<string> = new Set<string>([...LIFECYCLE_COMMAN
 
 export const SCHEMA_VERSION = 1;
 
+/** The longest string any field of any message may hold; fields have tighter limits of their own. */
+export const MAX_STRING_LENGTH = 20_000;
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/**
+ * Every string of a decoded message, keys included, is well-formed Unicode (no lone surrogate:
+ * Firestore cannot store one) and of bounded length. Fails with the first field at fault.
+ */
+export function checkStrings(value: unknown, stage: DecodeError['stage'], eventId?: string): void {
+  const walk = (node: unknown, path: PropertyKey[]): void => {
+    if (typeof node === 'string') {
+      const match = LONE_SURROGATE.exec(node);
+      if (match) throw new DecodeError(stage, fieldOf(path) || undefined, `is not well-formed Unicode (a lone surrogate at position ${match.index})`, eventId);
+      if (node.length > MAX_STRING_LENGTH) throw new DecodeError(stage, fieldOf(path) || undefined, `is ${node.length} characters long; at most ${MAX_STRING_LENGTH} are allowed`, eventId);
+      return;
+    }
+    if (Array.isArray(node)) {
+      node.forEach((item, index) => walk(item, [...path, index]));
+      return;
+    }
+    if (typeof node === 'object' && node !== null) {
+      for (const [key, item] of Object.entries(node)) {
+        if (LONE_SURROGATE.test(key) || key.length > 200) throw new DecodeError(stage, fieldOf(path) || undefined, `has a field name that is not well-formed or too long: ${quote(key)}`, eventId);
+        walk(item, [...path, key]);
+      }
+    }
+  };
+  walk(value, []);
+}
+
 /** The envelope's own fields; the payload is checked against its type's schema afterwards. */
 export const envelopeSchema = z.strictObject(
   {
-    eventId: z.uuid({ error: 'expected a UUID chosen by the publisher' }),
-    type: z.string({ error: 'expected an event type (a string)' }),
+    // Lower-cased: the same UUID in another case is the same event (one ledger entry).
+    eventId: z.uuid({ error: 'expected a UUID chosen by the publisher' }).transform((id) => id.toLowerCase()),
+    type: z.string({ error: 'expected an event type (a string)' }).max(100, { error: 'expected an event type of at most 100 characters' }),
     schemaVersion: z.literal(SCHEMA_VERSION, { error: `expected schemaVersion ${SCHEMA_VERSION}` }),
     instanceId: instanceIdSchema.optional(),
     actor: z
@@ -102,19 +134,18 @@ export function issueToDecodeError(
 
 /** Validates a parsed JSON value as an envelope of one of the allowed types. */
 export function parseEnvelope(value: unknown, allowed: readonly EventType[]): AnyEnvelope {
+  const candidate = value as { eventId?: unknown } | null;
+  const eventId =
+    typeof candidate === 'object' && candidate !== null && typeof candidate.eventId === 'string' && z.uuid().safeParse(candidate.eventId).success
+      ? candidate.eventId.toLowerCase()
+      : undefined;
+  checkStrings(value, 'envelope', eventId);
   const base = envelopeSchema.safeParse(value, { reportInput: true });
-  if (!base.success) {
-    const candidate = value as { eventId?: unknown } | null;
-    const eventId =
-      typeof candidate === 'object' && candidate !== null && typeof candidate.eventId === 'string' && z.uuid().safeParse(candidate.eventId).success
-        ? candidate.eventId
-        : undefined;
-    throw issueToDecodeError('envelope', base.error, [], eventId);
-  }
+  if (!base.success) throw issueToDecodeError('envelope', base.error, [], eventId);
   const envelope = base.data;
   if (!(allowed as readonly string[]).includes(envelope.type)) {
     const known = (EVENT_TYPES as readonly string[]).includes(envelope.type);
-    const what = known ? `event type ${JSON.stringify(envelope.type)} is not accepted here` : `unknown event type ${JSON.stringify(envelope.type)}`;
+    const what = known ? `event type ${quote(envelope.type)} is not accepted here` : `unknown event type ${quote(envelope.type)}`;
     throw new DecodeError('type', 'type', `${what}; expected one of ${allowed.join(', ')}`, envelope.eventId);
   }
   const type = envelope.type as EventType;
@@ -129,7 +160,7 @@ export function parseEnvelope(value: unknown, allowed: readonly EventType[]): An
       throw new DecodeError(
         'payload',
         'payload.spec.id',
-        `expected the envelope's instanceId ${JSON.stringify(envelope.instanceId)}, got ${JSON.stringify(spec.id)}`,
+        `expected the envelope's instanceId ${quote(envelope.instanceId)}, got ${quote(spec.id)}`,
         envelope.eventId,
       );
     }

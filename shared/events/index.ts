@@ -7,3 +7,4 @@ export * from './rollout.js';
 export * from './deployments.js';
 export * from './envelope.js';
 export * from './decode.js';
+export * from './text.js';

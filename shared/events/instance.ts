@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import semver from 'semver';
+import { quote } from './text.js';
 
 /** Instance ids: lowercase letters, digits and hyphens, starting with a letter; immutable. */
 export const INSTANCE_ID_PATTERN = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
@@ -39,7 +40,7 @@ export const regionSchema = z
 export const versionSchema = z
   .string({ error: 'expected a semantic version (a string)' })
   .refine((value) => semver.valid(value) === value, {
-    error: (issue) => `expected a semantic version such as 5.4.2, got ${JSON.stringify(issue.input)}`,
+    error: (issue) => `expected a semantic version such as 5.4.2, got ${quote(issue.input)}`,
   });
 
 export const isoTimestampSchema = z.iso.datetime({

@@ -8,6 +8,7 @@ import { useEngine } from '../../../functions/wiring.js';
 import '../../../functions/index.js';
 import { pubSubCloudEvent } from '../../support/cloud-event.js';
 import { controlPlaneFailure } from '../../support/failures.js';
+import { ControlPlaneError } from '../../../shared/errors.js';
 import { createEngineFixture, lifecycleDelivery, uniqueId, type EngineFixture } from '../../support/engine-fixture.js';
 
 let f: EngineFixture;
@@ -81,6 +82,88 @@ describe('bad input on mi-lifecycle', () => {
     expect(await f.store.get<LedgerEntry>(paths.ledger(envelope.eventId))).toMatchObject({ outcome: 'rejected', code: 'unknown-instance' });
     expect(await f.instance(id)).toBeUndefined();
     expect(await f.operation(`op-${envelope.eventId}`)).toBeUndefined();
+  });
+});
+
+describe('input no ledger entry could hold', () => {
+  /** The push as the subscription sends it, answered by the function. */
+  async function push(envelope: unknown, messageId: string) {
+    const data = Buffer.from(JSON.stringify(envelope)).toString('base64');
+    return request(getTestServer('lifecycle')).post('/').set('Content-Type', 'application/json').send(pushBody(data, messageId));
+  }
+
+  it('an event type of 2 MB is recorded under its event id with a short reason, acknowledged, and a redelivery is a duplicate', async () => {
+    const envelope = { ...f.command('instance.backup', 'some-inst', {}), type: 'x'.repeat(2 * 1024 * 1024) };
+    const response = await push(envelope, '5001');
+    expect(response.status).toBeLessThan(300);
+    const entry = await f.store.get<LedgerEntry>(paths.ledger(envelope.eventId));
+    expect(entry).toMatchObject({ outcome: 'invalid', field: 'type' });
+    // The ledger and audit quote nothing of the input beyond a short prefix.
+    expect(entry?.reason?.length).toBeLessThan(300);
+    const audit = await f.store.query({ collection: 'audit', where: [{ field: 'ledgerKey', op: '==', value: envelope.eventId }] });
+    expect(audit).toHaveLength(1);
+    expect(JSON.stringify(audit[0]?.data).length).toBeLessThan(2_000);
+    expect((await push(envelope, '5002')).status).toBeLessThan(300);
+    expect(await f.store.count({ collection: 'audit', where: [{ field: 'ledgerKey', op: '==', value: envelope.eventId }] })).toBe(1);
+  });
+
+  it('a lone UTF-16 surrogate in the reason is refused by the schema, naming the field, recorded and acknowledged', async () => {
+    const inst = await f.seedInstance();
+    const envelope = { ...f.command('instance.backup', inst.id, {}), reason: 'half a pair: \ud83d' };
+    const response = await push(envelope, '5003');
+    expect(response.status).toBeLessThan(300);
+    expect(await f.store.get<LedgerEntry>(paths.ledger(envelope.eventId))).toMatchObject({
+      outcome: 'invalid',
+      field: 'reason',
+      reason: 'reason: is not well-formed Unicode (a lone surrogate at position 13)',
+    });
+    expect(await f.instance(inst.id)).toEqual(inst);
+  });
+
+  it('an event id in upper case is the same event as in lower case: one operation, one ledger entry', async () => {
+    const inst = await f.seedInstance();
+    const envelope = f.command('instance.backup', inst.id, {});
+    const upper = { ...envelope, eventId: envelope.eventId.toUpperCase() };
+    const first = await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    const second = await f.engine.handleLifecycleMessage(lifecycleDelivery(upper));
+    expect([first.kind, second.kind]).toEqual(['accepted', 'duplicate']);
+    expect(await f.store.count({ collection: 'operations', where: [{ field: 'instanceId', op: '==', value: inst.id }] })).toBe(1);
+    expect(await f.store.get(paths.ledger(upper.eventId))).toBeUndefined();
+  });
+
+  it('a message id that is no valid document id is recorded under a hashed key', async () => {
+    const response = await request(getTestServer('lifecycle'))
+      .post('/')
+      .set('Content-Type', 'application/json')
+      .send(pushBody('%%%', 'a/b/../c'));
+    expect(response.status).toBeLessThan(300);
+    const entries = await f.store.query<LedgerEntry>({ collection: 'processedEvents', where: [{ field: 'messageId', op: '==', value: 'a/b/../c' }] });
+    expect(entries.map((e) => e.id)).toEqual([expect.stringMatching(/^msg-h-[0-9a-f]{40}$/)]);
+  });
+
+  it('a message the store refuses for good is recorded under a minimal entry that echoes nothing, and acknowledged', async () => {
+    const inst = await f.seedInstance();
+    // The store refuses the accepting transaction as Firestore refuses a document it cannot hold.
+    let refusals = 0;
+    const refusing = {
+      ...f.store,
+      transaction: <T>(work: Parameters<typeof f.store.transaction<T>>[0]) => {
+        if (refusals === 0) {
+          refusals += 1;
+          return Promise.reject(new ControlPlaneError('internal', 'firestore transaction failed: 3 INVALID_ARGUMENT: Document exceeds the maximum size', { retryable: false }));
+        }
+        return f.store.transaction<T>(work);
+      },
+    };
+    const engine = f.engineWith({ store: refusing });
+    const envelope = f.command('instance.backup', inst.id, {});
+    await expect(engine.handleLifecycleMessage(lifecycleDelivery(envelope))).resolves.toMatchObject({ kind: 'unprocessable', ledgerKey: envelope.eventId });
+    const entry = await f.store.get<LedgerEntry>(paths.ledger(envelope.eventId));
+    expect(entry).toMatchObject({ outcome: 'invalid', code: 'unprocessable', eventType: null, source: 'lifecycle' });
+    expect(entry?.reason).not.toContain('integration test');
+    expect(await f.instance(inst.id)).toEqual(inst);
+    // Delivered again, it is the same message: found in the ledger.
+    await expect(f.engine.handleLifecycleMessage(lifecycleDelivery(envelope))).resolves.toMatchObject({ kind: 'duplicate' });
   });
 });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { DecodeError, FACT_TYPES, LIFECYCLE_COMMANDS, makeEnvelope } from '../../../shared/events/index.js';
+import { DecodeError, FACT_TYPES, LIFECYCLE_COMMANDS, makeEnvelope, parseEnvelope, quote } from '../../../shared/events/index.js';
 import { accepted, commandEnvelope, EVENT_ID, fieldAt, INSTANCE_ID, rejected, REMOVE, withField } from './fixtures.js';
 
 const LIFECYCLE_LIST = LIFECYCLE_COMMANDS.join(', ');
@@ -183,5 +183,44 @@ describe('makeEnvelope', () => {
       });
     expect(make).toThrow(DecodeError);
     expect(make).toThrow('payload.targetVersion: expected a semantic version such as 5.4.2, got "5.x"');
+  });
+});
+
+describe('every string of a message is well-formed and bounded', () => {
+  const parse = (value: unknown) => () => parseEnvelope(value, LIFECYCLE_COMMANDS);
+
+  it.each([
+    { label: 'a lone high surrogate in the reason', envelope: { ...commandEnvelope(), reason: 'ok \ud800' }, message: 'reason: is not well-formed Unicode (a lone surrogate at position 3)' },
+    { label: 'a lone low surrogate deep in the payload', envelope: { ...commandEnvelope(), payload: { targetVersion: '\udc00' } }, message: 'payload.targetVersion: is not well-formed Unicode (a lone surrogate at position 0)' },
+    { label: 'a payload string past the global limit', envelope: { ...commandEnvelope(), payload: { note: 'n'.repeat(20_001) } }, message: 'payload.note: is 20001 characters long; at most 20000 are allowed' },
+  ])('refuses $label, naming the field', ({ envelope, message }) => {
+    expect(parse(envelope)).toThrow(message);
+  });
+
+  it('accepts a well-formed pair (an emoji) where a lone half is refused', () => {
+    expect(parseEnvelope({ ...commandEnvelope(), reason: 'ship it \ud83d\ude80' }, LIFECYCLE_COMMANDS).reason).toBe('ship it 🚀');
+  });
+
+  it('a long unknown type is quoted by its first 40 characters and its length, never whole', () => {
+    const error = (() => {
+      try {
+        parseEnvelope({ ...commandEnvelope(), type: 'y'.repeat(99) }, LIFECYCLE_COMMANDS);
+      } catch (caught) {
+        return caught as DecodeError;
+      }
+      throw new Error('expected a DecodeError');
+    })();
+    expect(error.message).toBe(`type: unknown event type ${JSON.stringify('y'.repeat(40))}… (99 characters); expected one of ${LIFECYCLE_LIST}`);
+  });
+
+  it('an event id in upper case is the same id, lower-cased', () => {
+    expect(parseEnvelope({ ...commandEnvelope(), eventId: EVENT_ID.toUpperCase() }, LIFECYCLE_COMMANDS).eventId).toBe(EVENT_ID.toLowerCase());
+  });
+
+  it('quote renders a short prefix of anything, lone surrogates replaced', () => {
+    expect(quote('short')).toBe('"short"');
+    expect(quote('z'.repeat(50))).toBe(`"${'z'.repeat(40)}"… (50 characters)`);
+    expect(quote('\ud800')).toBe('"\ufffd"');
+    expect(quote({ a: 1 })).toBe('"{\\"a\\":1}"');
   });
 });
