@@ -319,13 +319,16 @@ function ended(
 }
 
 /**
- * A start that failed on our side of the call (its answer lost, or it gave up): the step fails,
- * but stays in flight until its service confirms idle when any attempt may have taken effect.
+ * A step that failed on our side, not by its service's word about its work: a start refused
+ * or given up, a poll that cannot be answered (a permission lost). The step fails, but stays in
+ * flight until its service confirms idle when anything it started may still run: always for a
+ * running step, for a starting one when any attempt may have taken effect.
  */
-export function failStart(operation: OperationRecord, name: string, error: string, now: Date, mayHaveLanded: boolean): OperationRecord {
+export function failUnconfirmed(operation: OperationRecord, name: string, error: string, now: Date, mayHaveLanded: boolean): OperationRecord {
   const s = stepNamed(operation, name);
-  if (s.status !== 'starting') return operation;
-  return withStep(operation, name, (current) => ended(current, { ok: false, error }, now, current.mayHaveStarted === true || mayHaveLanded), now);
+  if (s.status !== 'starting' && s.status !== 'running') return operation;
+  const unsettled = s.status === 'running' || s.mayHaveStarted === true || mayHaveLanded;
+  return withStep(operation, name, (current) => ended(current, { ok: false, error }, now, unsettled), now);
 }
 
 /**
@@ -343,7 +346,7 @@ export function retryStep(
 ): OperationRecord {
   const s = stepNamed(operation, name);
   if (s.attempts >= timings.maxAttempts) {
-    return failStart(operation, name, `gave up after ${s.attempts} attempts: ${error}`, now, mayHaveLanded);
+    return failUnconfirmed(operation, name, `gave up after ${s.attempts} attempts: ${error}`, now, mayHaveLanded);
   }
   const delay = Math.min(timings.maxBackoffMs, timings.backoffMs * 2 ** Math.max(0, s.attempts - 1));
   const notBefore = new Date(now.getTime() + delay).toISOString();

@@ -9,7 +9,7 @@ import {
   claimableSteps,
   confirmIdle,
   endOperation,
-  failStart,
+  failUnconfirmed,
   finishStep,
   holdsClaim,
   isFailing,
@@ -185,7 +185,9 @@ async function pollRunning(deps: EngineDeps, runners: Runners, op: OperationReco
           deps.log.warn('poll failed; will look again', { operationId: op.id, step: s.name, error: describeError(error) });
           return undefined;
         }
-        return { step: s.name, result: { kind: 'failed' as const, error: describeError(error) } };
+        // The poll itself was refused (a permission lost, a bad request): not the service's
+        // word on the work, which may still run. The step fails but stays to be confirmed.
+        return { step: s.name, result: { kind: 'unanswered' as const, error: describeError(error) } };
       }
     }),
   );
@@ -195,6 +197,10 @@ async function pollRunning(deps: EngineDeps, runners: Runners, op: OperationReco
     let next = current;
     for (const o of finished) {
       if (o === undefined || o.result.kind === 'running') continue;
+      if (o.result.kind === 'unanswered') {
+        next = failUnconfirmed(next, o.step, `its outcome could not be read: ${o.result.error}`, now, true);
+        continue;
+      }
       const outcome =
         o.result.kind === 'succeeded'
           ? { ok: true as const, ...(o.result.handles ? { handles: o.result.handles } : {}) }
@@ -251,7 +257,7 @@ async function startSteps(deps: EngineDeps, runners: Runners, operationId: strin
       if (!holdsClaim(next, r.step, token)) continue;
       if (r.ok) next = markStepRunning(next, r.step, r.handles, now);
       else if (r.retryable) next = retryStep(next, r.step, r.error, now, deps.timings, r.mayHaveLanded);
-      else next = failStart(next, r.step, r.error, now, r.mayHaveLanded);
+      else next = failUnconfirmed(next, r.step, r.error, now, r.mayHaveLanded);
     }
     return next === op ? undefined : next;
   });

@@ -80,6 +80,26 @@ describe('a call that took effect but answered with a retryable error', () => {
   });
 });
 
+describe('a poll that cannot be answered is not the service\'s word', () => {
+  it('a refused read of a GKE backup (a permission lost) fails the step, but the lease stays until Backup for GKE says it ended', async () => {
+    const inst = await f.seedInstance();
+    f.fleet.gkeBackup.faults.inject({ method: 'getBackup', error: { httpStatus: 403, message: 'permission denied' } });
+    const envelope = f.command('instance.backup', inst.id, {});
+    const operationId = `op-${envelope.eventId}`;
+    await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    const failing = await driveUntil(f, operationId, (op) => step(op, 'gke-backup')?.status === 'failed');
+    const backup = await f.fleet.gkeBackup.getBackup(String(step(failing, 'gke-backup')?.handles.gkeBackup));
+    expect(['CREATING', 'IN_PROGRESS']).toContain(backup?.state);
+    expect(failing.status).toBe('running');
+    expect((await f.instance(inst.id))?.lease?.operationId).toBe(operationId);
+
+    const ended = await f.driveToEnd(operationId);
+    expect(ended).toMatchObject({ status: 'failed', failure: { step: 'gke-backup' } });
+    expect((await f.fleet.gkeBackup.getBackup(String(backup?.name)))?.state).toBe('SUCCEEDED');
+    expect((await f.instance(inst.id))?.lease).toBeNull();
+  });
+});
+
 describe('a stuck operation is released only on its services\' word', () => {
   it('a crash right after restoreBackup, before its handle was written: Cloud SQL is asked, and the queued restore keeps the lease', async () => {
     const { inst, sqlRunId } = await withBackups(slow);

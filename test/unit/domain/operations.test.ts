@@ -5,7 +5,7 @@ import {
   claimableSteps,
   confirmIdle,
   endOperation,
-  failStart,
+  failUnconfirmed,
   finishStep,
   holdsClaim,
   isPastDeadline,
@@ -290,7 +290,7 @@ describe('a step whose call may have landed stays in flight until its service sa
     let operation = restoreish();
     operation = retryStep(operation, 'sql-backup', 'HTTP 504', now, timings, true);
     expect(operation.steps[0]).toMatchObject({ status: 'failed', mayHaveStarted: true });
-    operation = failStart(operation, 'gke-backup', 'HTTP 400: bad request', now, false);
+    operation = failUnconfirmed(operation, 'gke-backup', 'HTTP 400: bad request', now, false);
     expect(operation.steps[1]).toMatchObject({ status: 'failed', mayHaveStarted: false });
     expect(verdictOf(operation)).toEqual({ kind: 'continue' });
     operation = confirmIdle(operation, 'sql-backup', now);
@@ -308,6 +308,14 @@ describe('a step whose call may have landed stays in flight until its service sa
     operation = confirmIdle(operation, 'sql-backup', expired);
     expect(operation.steps[0]).toMatchObject({ status: 'pending', claim: null, mayHaveStarted: false });
     expect(verdictOf(operation)).toMatchObject({ kind: 'failed', step: 'gke-backup' });
+  });
+
+  it('a running step whose poll is refused (a permission lost) fails but stays in flight: its work may still run', () => {
+    let operation = restoreish();
+    operation = markStepRunning(operation, 'gke-backup', { gkeBackup: 'b' }, now);
+    operation = failUnconfirmed(operation, 'gke-backup', 'its outcome could not be read: HTTP 403', now, false);
+    expect(operation.steps[1]).toMatchObject({ status: 'failed', mayHaveStarted: true });
+    expect(stepsToConfirm(operation, now).map((s) => s.name)).toContain('gke-backup');
   });
 
   it('a poll outcome settles the step: its service said how it ended', () => {
