@@ -10,6 +10,7 @@ import {
   TTL_COLLECTIONS,
   allTopics,
 } from '../../shared/topology.js';
+import { DEFAULT_TIMINGS } from '../../shared/domain/operations.js';
 
 const topicNames: readonly string[] = Object.values(TOPICS);
 
@@ -22,6 +23,12 @@ describe('topology rules', () => {
       expect(subscription.deadLetter.maxDeliveryAttempts).toBeGreaterThanOrEqual(5);
       expect(subscription.deadLetter.maxDeliveryAttempts).toBeLessThanOrEqual(100);
     }
+  });
+
+  it('a step claim outlasts every function\'s timeout, so a live function never acts under a claim another may take over', () => {
+    // The engine uses a claim only while a quarter of it (at most 30 s) is left.
+    const usable = DEFAULT_TIMINGS.claimMs - Math.min(30_000, DEFAULT_TIMINGS.claimMs / 4);
+    for (const fn of FUNCTIONS) expect(fn.timeoutSeconds * 1000, fn.name).toBeLessThan(usable);
   });
 
   it('every subscription has a retry policy within what Pub/Sub accepts', () => {

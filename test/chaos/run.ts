@@ -1,0 +1,58 @@
+/**
+ * `npm run chaos -- --runs N [--seed S --path P] [--trace]`: runs N chaos schedules on the
+ * emulators (started here unless FIRESTORE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST name running
+ * ones) and writes the figures to bench/chaos.json. Exits 1 on a violation, after printing the
+ * shrunk schedule and how to replay it.
+ */
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { ensureEmulator, EMULATOR_HOST_VARIABLE } from '../../cli/dev/emulators.js';
+import { createChaosContext } from './context.js';
+import { checkChaos, describeFailure } from './property.js';
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+}
+
+const program = new Command('chaos')
+  .description('Run the engine chaos suite and write bench/chaos.json')
+  .option('--runs <n>', 'how many schedules', positive, 200)
+  .option('--seed <n>', 'fast-check seed (to replay a failure)', (v) => Number.parseInt(v, 10))
+  .option('--path <path>', 'fast-check path (to replay a failure)')
+  .option('--trace', 'print the trace of every schedule')
+  .option('--shrink-seconds <n>', 'how long to shrink a failure', positive, 300)
+  .option('--out <file>', 'where to write the figures', fileURLToPath(new URL('../../bench/chaos.json', import.meta.url)))
+  .parse();
+const flags = program.opts<{ runs: number; seed?: number; path?: string; trace?: boolean; out: string; shrinkSeconds: number }>();
+
+process.env.METADATA_SERVER_DETECTION = 'none';
+const emulators = await Promise.all([ensureEmulator('firestore'), ensureEmulator('pubsub')]);
+for (const e of emulators) process.env[EMULATOR_HOST_VARIABLE[e.kind]] = e.host;
+const context = await createChaosContext('npm-run-chaos');
+let code = 0;
+try {
+  const figures = await checkChaos(context, {
+    runs: flags.runs,
+    shrinkSeconds: flags.shrinkSeconds,
+    ...(flags.seed === undefined ? {} : { seed: flags.seed }),
+    ...(flags.path === undefined ? {} : { path: flags.path }),
+    onSchedule(index, result) {
+      if (flags.trace) console.log(`schedule ${index}\n${result.trace.join('\n')}\n`);
+      if (index % 50 === 0) process.stderr.write(`chaos: ${index} schedules\n`);
+    },
+  });
+  const { failure, ...summary } = figures;
+  await writeFile(flags.out, `${JSON.stringify({ ...summary, machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, at: new Date().toISOString(), ...(failure ? { failure: { seed: failure.seed, path: failure.path, violations: failure.violations } } : {}) }, null, 2)}\n`);
+  console.log(JSON.stringify(summary, null, 2));
+  if (failure) {
+    console.error(describeFailure(failure));
+    code = 1;
+  }
+} finally {
+  await context.close();
+  await Promise.all(emulators.map((e) => e.stop()));
+}
+process.exit(code);
