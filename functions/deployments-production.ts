@@ -10,9 +10,10 @@ import { checkWebhookConfig, type WebhookDeps } from '../shared/deployments/webh
 import { createGoogleIdentity, googleJwks } from '../shared/identity/index.js';
 import { createOnceOutbox } from '../shared/engine/outbox.js';
 import { jsonLogger } from '../shared/log.js';
-import { systemClock } from '../shared/ports.js';
+import { systemClock, type DeploymentRepoPort } from '../shared/ports.js';
+import { ControlPlaneError } from '../shared/errors.js';
 import { WEBHOOK_SECRET_ENV } from '../shared/topology.js';
-import { deployments, type ConfirmationDeps } from './deployments-wiring.js';
+import type { ConfirmationDeps } from './deployments-wiring.js';
 
 const project = z.string({ error: 'GOOGLE_CLOUD_PROJECT is missing: the project that holds Firestore and the topics' }).min(1);
 const repository = z
@@ -38,6 +39,8 @@ export const deploymentsEnvironmentSchema = z.object({
 });
 
 export const confirmationsEnvironmentSchema = z.object({
+  GOOGLE_CLOUD_PROJECT: project,
+  MI_EXECUTOR_STATUS_URL: z.url({ error: 'MI_EXECUTOR_STATUS_URL is missing or not a URL: where the executor answers GET /runs/<key>' }),
   MI_APPLY_CONFIRMATIONS_AUDIENCE: z
     .string({ error: "MI_APPLY_CONFIRMATIONS_AUDIENCE is missing: the audience of confirmers' ID tokens (the function's URL)" })
     .trim()
@@ -73,23 +76,42 @@ export async function buildProductionWebhook(env: NodeJS.ProcessEnv = process.en
   };
 }
 
-export async function buildProductionDeployments(env: NodeJS.ProcessEnv = process.env): Promise<DeploymentsConsumer> {
-  const config = readDeploymentsEnvironment(env);
-  const [{ createGitHubDeploymentRepo }, { createExecutorAdapter }] = await Promise.all([import('../shared/gcp/github-repo.js'), import('../shared/gcp/executor.js')]);
+async function consumerOn(config: { GOOGLE_CLOUD_PROJECT: string; MI_EXECUTOR_STATUS_URL: string; MI_AUTO_APPLY_MODULES?: string | undefined }, repo: DeploymentRepoPort): Promise<DeploymentsConsumer> {
+  const { createExecutorAdapter } = await import('../shared/gcp/executor.js');
   const { store, bus } = await storeAndBus(config.GOOGLE_CLOUD_PROJECT);
   const autoApply = config.MI_AUTO_APPLY_MODULES?.split(',').map((m) => m.trim()).filter((m) => m !== '');
+  const log = jsonLogger();
   return createDeploymentsConsumer({
     store,
     bus,
-    repo: await createGitHubDeploymentRepo({ repository: config.MI_DEPLOYMENT_REPOSITORY, token: config.MI_GITHUB_TOKEN }),
-    executor: createExecutorAdapter({ outbox: createOnceOutbox({ store, bus, clock: systemClock, log: jsonLogger() }), statusUrl: config.MI_EXECUTOR_STATUS_URL }),
+    repo,
+    executor: createExecutorAdapter({ outbox: createOnceOutbox({ store, bus, clock: systemClock, log }), statusUrl: config.MI_EXECUTOR_STATUS_URL }),
     clock: systemClock,
-    log: jsonLogger(),
+    log,
     ...(autoApply === undefined ? {} : { autoApplyModules: autoApply }),
   });
 }
 
+export async function buildProductionDeployments(env: NodeJS.ProcessEnv = process.env): Promise<DeploymentsConsumer> {
+  const config = readDeploymentsEnvironment(env);
+  const { createGitHubDeploymentRepo } = await import('../shared/gcp/github-repo.js');
+  return consumerOn(config, await createGitHubDeploymentRepo({ repository: config.MI_DEPLOYMENT_REPOSITORY, token: config.MI_GITHUB_TOKEN }));
+}
+
+/** A port this function is not given: it holds no right to it, so a call is a bug, said as such. */
+function notGranted(fn: string, what: string): DeploymentRepoPort {
+  const refuse = (): never => {
+    throw new ControlPlaneError('permission-denied', `${fn} is given no access to ${what}`, { retryable: false });
+  };
+  return { readFile: refuse, compare: refuse, ancestry: refuse };
+}
+
+/** A confirmation records a person and hands commands on: it reads no repository, so it holds no token. */
 export async function buildProductionConfirmations(env: NodeJS.ProcessEnv = process.env): Promise<ConfirmationDeps> {
   const config = read(confirmationsEnvironmentSchema, env);
-  return { identity: createGoogleIdentity({ keys: googleJwks() }), confirmer: await deployments(), audience: config.MI_APPLY_CONFIRMATIONS_AUDIENCE };
+  return {
+    identity: createGoogleIdentity({ keys: googleJwks() }),
+    confirmer: await consumerOn(config, notGranted('applyConfirmations', 'the deployment repository')),
+    audience: config.MI_APPLY_CONFIRMATIONS_AUDIENCE,
+  };
 }

@@ -33,7 +33,9 @@ export class FirestoreDatabase extends pulumi.ComponentResource {
         // The audit trail lives here: `pulumi destroy` leaves the database in place.
         deletionPolicy: 'ABANDON',
       },
-      { parent: this, protect: true },
+      // Retained, not protected: `pulumi destroy` completes and leaves the database in place
+      // (deletion protection on its side keeps anything else from deleting it).
+      { parent: this, retainOnDelete: true },
     );
     for (const query of args.indexedQueries) {
       new gcp.firestore.Index(

@@ -10,10 +10,12 @@ export type Secrets = Readonly<Record<SecretKind, gcp.secretmanager.Secret>>;
 
 export interface FunctionAccountArgs {
   fn: FunctionDefinition;
+  /** Every function of the topology (the outbox drainer publishes to each one's outbox topics). */
+  functions: readonly FunctionDefinition[];
   project: string;
   /** Every topic of the program by name, for topic-scoped grants. */
   topics: ReadonlyMap<string, gcp.pubsub.Topic>;
-  /** The secrets a grant may name (`on: 'webhookSecret'`, `on: 'githubTokenSecret'`). */
+  /** The secrets a grant may name. */
   secrets: Secrets;
   /** The folder holding the instances' projects; grants `on: 'instanceProjects'` need it. */
   instancesFolder?: string;
@@ -22,7 +24,9 @@ export interface FunctionAccountArgs {
 /** A stable logical name for one grant, so reordering a function's roles renames nothing. */
 function grantName(grant: FunctionRole): string {
   const role = grant.role.replace(/^roles\//, '').replace(/\./g, '-');
-  return grant.on === 'topic' ? `${role}-on-${grant.topic}` : `${role}-on-${grant.on}`;
+  if (grant.on === 'topic') return `${role}-on-${grant.topic}`;
+  if (grant.on === 'secret') return `${role}-on-${grant.secret}`;
+  return `${role}-on-${grant.on}`;
 }
 
 export class FunctionAccount extends pulumi.ComponentResource {
@@ -43,7 +47,7 @@ export class FunctionAccount extends pulumi.ComponentResource {
     this.email = this.account.email;
     this.member = pulumi.interpolate`serviceAccount:${this.account.email}`;
 
-    for (const grant of rolesOf(fn)) {
+    for (const grant of rolesOf(fn, { functions: args.functions })) {
       const grantOpts = { parent: this };
       const grantResource = `${name}-${grantName(grant)}`;
       switch (grant.on) {
@@ -56,9 +60,8 @@ export class FunctionAccount extends pulumi.ComponentResource {
           new gcp.pubsub.TopicIAMMember(grantResource, { project, topic: topic.name, role: grant.role, member: this.member }, grantOpts);
           break;
         }
-        case 'webhookSecret':
-        case 'githubTokenSecret':
-          new gcp.secretmanager.SecretIamMember(grantResource, { project, secretId: args.secrets[grant.on].secretId, role: grant.role, member: this.member }, grantOpts);
+        case 'secret':
+          new gcp.secretmanager.SecretIamMember(grantResource, { project, secretId: args.secrets[grant.secret].secretId, role: grant.role, member: this.member }, grantOpts);
           break;
         case 'instanceProjects':
           if (args.instancesFolder === undefined) {

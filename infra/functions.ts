@@ -67,13 +67,24 @@ export interface FunctionContext {
   /** Environment of particular functions, by topology name. */
   environmentOf: Readonly<Record<string, Record<string, pulumi.Input<string>>>>;
   topics: FunctionAccountArgs['topics'];
+  /** Every function of the topology (the outbox drainer's grants derive from all of them). */
+  functions: FunctionAccountArgs['functions'];
   secrets: Secrets;
+  /**
+   * What must exist before any function is deployed: the enabled APIs, the build account's
+   * role, the secrets' versions (a deploy that injects a secret fails without one).
+   */
+  prerequisites: readonly pulumi.Resource[];
   instancesFolder?: string;
   /** `service-<number>@gcp-sa-pubsub.iam.gserviceaccount.com`, as a member. */
   pubsubAgent: pulumi.Input<string>;
 }
 
 type AnyFunctionDefinition = PubSubFunctionDefinition | HttpFunctionDefinition;
+
+function accountArgs(fn: AnyFunctionDefinition, ctx: FunctionContext): FunctionAccountArgs {
+  return { fn, functions: ctx.functions, project: ctx.project, topics: ctx.topics, secrets: ctx.secrets, ...(ctx.instancesFolder === undefined ? {} : { instancesFolder: ctx.instancesFolder }) };
+}
 
 /** The function itself, running as its own account; shared by both components. */
 function cloudFunction(name: string, fn: AnyFunctionDefinition, account: FunctionAccount, ctx: FunctionContext, parent: pulumi.Resource): gcp.cloudfunctionsv2.Function {
@@ -97,7 +108,9 @@ function cloudFunction(name: string, fn: AnyFunctionDefinition, account: Functio
         serviceAccountEmail: account.email,
         timeoutSeconds: fn.timeoutSeconds,
         availableMemory: `${fn.memoryMb}M`,
-        maxInstanceCount: 20,
+        availableCpu: String(fn.capacity.cpu),
+        maxInstanceCount: fn.capacity.maxInstances,
+        maxInstanceRequestConcurrency: fn.capacity.concurrency,
         ingressSettings: 'ALLOW_ALL',
         allTrafficOnLatestRevision: true,
         environmentVariables: { ...ctx.environment, ...(ctx.environmentOf[fn.name] ?? {}) },
@@ -105,7 +118,7 @@ function cloudFunction(name: string, fn: AnyFunctionDefinition, account: Functio
       },
     },
     // The deploy checks the secret grant, and the first request should find the roles in place.
-    { parent, dependsOn: [account] },
+    { parent, dependsOn: [account, ...ctx.prerequisites] },
   );
 }
 
@@ -126,6 +139,8 @@ export class PubSubFunction extends pulumi.ComponentResource {
   readonly invoker: gcp.serviceaccount.Account;
   readonly subscription: gcp.pubsub.Subscription;
   readonly url: pulumi.Output<string>;
+  /** The Cloud Run service's own URI (`*.run.app`): what Cloud Run checks a push token's audience against. */
+  readonly serviceUri: pulumi.Output<string>;
 
   constructor(name: string, args: PubSubFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
     super('mi:infra:PubSubFunction', name, {}, opts);
@@ -134,9 +149,13 @@ export class PubSubFunction extends pulumi.ComponentResource {
     const deadLetterTopic = ctx.topics.get(subscription.deadLetter.topic);
     if (!topic || !deadLetterTopic) throw new Error(`subscription ${subscription.name}: the program creates no topic ${topic ? subscription.deadLetter.topic : subscription.topic}`);
 
-    this.account = new FunctionAccount(name, { fn, project: ctx.project, topics: ctx.topics, secrets: ctx.secrets, ...(ctx.instancesFolder === undefined ? {} : { instancesFolder: ctx.instancesFolder }) }, { parent: this });
+    this.account = new FunctionAccount(name, accountArgs(fn, ctx), { parent: this });
     this.function = cloudFunction(name, fn, this.account, ctx, this);
     this.url = this.function.url;
+    this.serviceUri = this.function.serviceConfig.apply((config) => {
+      if (!config?.uri) throw new Error(`function ${fn.name} has no service URI to push to`);
+      return config.uri;
+    });
 
     this.invoker = new gcp.serviceaccount.Account(
       `${name}-invoker`,
@@ -170,8 +189,8 @@ export class PubSubFunction extends pulumi.ComponentResource {
         deadLetterPolicy: { deadLetterTopic: deadLetterTopic.id, maxDeliveryAttempts: subscription.deadLetter.maxDeliveryAttempts },
         // The functions framework derives the event's source from this path, as in `mi dev`.
         pushConfig: {
-          pushEndpoint: pulumi.interpolate`${this.function.url}/projects/${ctx.project}/topics/${subscription.topic}`,
-          oidcToken: { serviceAccountEmail: this.invoker.email, audience: this.function.url },
+          pushEndpoint: pulumi.interpolate`${this.serviceUri}/projects/${ctx.project}/topics/${subscription.topic}`,
+          oidcToken: { serviceAccountEmail: this.invoker.email, audience: this.serviceUri },
         },
         expirationPolicy: { ttl: '' },
       },
@@ -204,7 +223,7 @@ export class HttpFunction extends pulumi.ComponentResource {
   constructor(name: string, args: HttpFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
     super('mi:infra:HttpFunction', name, {}, opts);
     const { fn, ctx } = args;
-    this.account = new FunctionAccount(name, { fn, project: ctx.project, topics: ctx.topics, secrets: ctx.secrets, ...(ctx.instancesFolder === undefined ? {} : { instancesFolder: ctx.instancesFolder }) }, { parent: this });
+    this.account = new FunctionAccount(name, accountArgs(fn, ctx), { parent: this });
     this.function = cloudFunction(name, fn, this.account, ctx, this);
     this.url = this.function.url;
     const invokers = fn.trigger.allowUnauthenticated ? ['allUsers'] : [...new Set(args.invokers)].sort();

@@ -10,10 +10,11 @@ import {
   SUBSCRIPTIONS,
   TOPICS,
   TTL_COLLECTIONS,
-  GITHUB_TOKEN_ENV,
-  WEBHOOK_SECRET_ENV,
+  SECRET_ENV,
+  rolesOf as rolesDerived,
   type FunctionDefinition,
   type FunctionRole,
+  type SecretKind,
   type IndexedQuery,
   type PushSubscription,
   type Schedule,
@@ -116,7 +117,10 @@ export function checkTopology(topology: InfraTopology): void {
     if (!topology.topics.includes(schedule.topic)) throw new Error(`schedule ${schedule.name} publishes to ${schedule.topic}, which is not a topic of the topology`);
   }
   for (const fn of topology.functions) {
-    for (const grant of rolesOf(fn)) {
+    if ((fn as { uses?: unknown }).uses === undefined) {
+      throw new Error(`function ${fn.name} declares no uses in shared/topology.ts: say what it publishes and which secrets and services it touches (its roles derive from that)`);
+    }
+    for (const grant of rolesOf(fn, topology)) {
       if (grant.on === 'topic' && !topology.topics.includes(grant.topic)) {
         throw new Error(`function ${fn.name} is granted ${grant.role} on ${grant.topic}, which is not a topic of the topology`);
       }
@@ -124,22 +128,14 @@ export function checkTopology(topology: InfraTopology): void {
   }
 }
 
-/** The secrets a function may be granted, and the environment variable each reaches it as. */
-export const SECRET_ENV = { webhookSecret: WEBHOOK_SECRET_ENV, githubTokenSecret: GITHUB_TOKEN_ENV } as const;
-export type SecretKind = keyof typeof SECRET_ENV;
+export { SECRET_ENV, type SecretKind };
 
 /** The secrets a function reads, in a fixed order. */
 export function secretsOf(fn: FunctionDefinition): SecretKind[] {
-  const kinds = new Set<SecretKind>();
-  for (const grant of rolesOf(fn)) if (grant.on === 'webhookSecret' || grant.on === 'githubTokenSecret') kinds.add(grant.on);
-  return [...kinds].sort();
+  return [...fn.uses.secrets].sort();
 }
 
-/** The roles a function's account holds, failing loudly when the topology gives none. */
-export function rolesOf(fn: FunctionDefinition): readonly FunctionRole[] {
-  const roles = (fn as { roles?: readonly FunctionRole[] }).roles;
-  if (roles === undefined) {
-    throw new Error(`function ${fn.name} has no roles in shared/topology.ts: list what its service account needs (an empty list if nothing)`);
-  }
-  return roles;
+/** The roles a function's account holds, derived from what it uses (outbox topics from this topology's functions). */
+export function rolesOf(fn: FunctionDefinition, topology: Pick<InfraTopology, 'functions'>): FunctionRole[] {
+  return rolesDerived(fn, topology.functions);
 }

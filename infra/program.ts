@@ -8,23 +8,59 @@ import * as pulumi from '@pulumi/pulumi';
 import { FunctionSource, HttpFunction, PubSubFunction, type FunctionContext } from './functions.js';
 import { FirestoreDatabase } from './firestore.js';
 import { DeadLetterTopic, Schedules } from './messaging.js';
+import { apisUsed } from '../shared/topology.js';
 import { checkTopology, deadLetterTopics, deployedFunctionName, isHttpFunction, isPubSubFunction, kebab, type InfraTopology } from './model.js';
 import type { Settings } from './settings.js';
 
-/** The APIs the program uses; enable them once before the first `pulumi up` (see README, "Deploying"). */
-export const REQUIRED_APIS = [
+/**
+ * What the program itself deploys with: functions, their builds and images, the source bucket,
+ * accounts and grants, the scheduler jobs, alerts, secrets. Resource Manager must be enabled by
+ * hand before the first `pulumi up` (enabling APIs goes through it); the program enables the rest.
+ */
+export const PLATFORM_APIS = [
   'artifactregistry.googleapis.com',
   'cloudbuild.googleapis.com',
   'cloudfunctions.googleapis.com',
+  'cloudresourcemanager.googleapis.com',
   'cloudscheduler.googleapis.com',
-  'firestore.googleapis.com',
+  'eventarc.googleapis.com',
   'iam.googleapis.com',
+  'logging.googleapis.com',
   'monitoring.googleapis.com',
-  'pubsub.googleapis.com',
   'run.googleapis.com',
   'secretmanager.googleapis.com',
   'storage.googleapis.com',
 ] as const;
+
+/** Every API the program enables: its own, and every one the functions' code calls (from the topology's declared use). */
+export function requiredApis(topology: Pick<InfraTopology, 'functions'>): string[] {
+  return [...new Set([...PLATFORM_APIS, ...apisUsed(topology.functions)])].sort();
+}
+
+/** A setting left empty that leaves the deployment silently broken, unless `mi:allowUnset` names it. */
+const PREFLIGHT = {
+  operators: 'mi:operators is empty: nobody may call approvals or applyConfirmations (prod deletes and module applies would wait forever). Set it (pulumi config set --path \'mi:operators[0]\' group:sre@example.com)',
+  alertNotificationChannels: 'mi:alertNotificationChannels is empty: every alert (dead letters, stuck operations) would notify nobody. Set it (pulumi config set --path \'mi:alertNotificationChannels[0]\' projects/<p>/notificationChannels/<id>)',
+  githubWebhookSecret:
+    'mi:githubWebhookSecret is not set: the webhook secret would have no version and every function that reads it fails to deploy. Set it (pulumi config set --secret mi:githubWebhookSecret <secret>)',
+  githubToken: 'mi:githubToken is not set: the repository token would have no version and the deployments function fails to deploy. Set it (pulumi config set --secret mi:githubToken <token>)',
+} as const;
+export type PreflightSetting = keyof typeof PREFLIGHT;
+
+/** Refuses, naming the setting, what would deploy a control plane that cannot work; `mi:allowUnset` says a gap is deliberate. */
+export function preflight(settings: Settings): void {
+  const unset: PreflightSetting[] = [];
+  if (settings.operators.length === 0) unset.push('operators');
+  if (settings.alertNotificationChannels.length === 0) unset.push('alertNotificationChannels');
+  if (settings.githubWebhookSecret === undefined) unset.push('githubWebhookSecret');
+  if (settings.githubToken === undefined) unset.push('githubToken');
+  const refused = unset.filter((setting) => !settings.allowUnset.includes(setting));
+  if (refused.length > 0) {
+    throw new Error(
+      `refusing to deploy: ${refused.map((s) => PREFLIGHT[s]).join('; ')}. If this is deliberate (a version added outside Pulumi, say), allow it: pulumi config set --path 'mi:allowUnset[0]' ${refused[0] ?? ''}`,
+    );
+  }
+}
 
 export interface Infrastructure {
   /** Each function's URL, by topology name. */
@@ -40,7 +76,14 @@ export interface Infrastructure {
 /** Deploys the topology; resource names derive from entry names only, never from their order. */
 export function buildInfrastructure(topology: InfraTopology, settings: Settings): Infrastructure {
   checkTopology(topology);
+  preflight(settings);
   const { project, region } = settings;
+
+  // Every API the program and the functions use, enabled in this project (the functions' calls
+  // bill it as the consumer); left enabled when the stack goes, as other things may use them.
+  const apis = requiredApis(topology).map((service) => new gcp.projects.Service(`api-${service.split('.')[0] ?? service}`, { project, service, disableOnDestroy: false }));
+  // A component's children wait for what the component depends on.
+  const afterApis = { dependsOn: apis };
 
   const projectNumber = gcp.organizations.getProjectOutput({ projectId: project }).apply((p) => p.number);
   const pubsubAgent = pulumi.interpolate`serviceAccount:service-${projectNumber}@gcp-sa-pubsub.iam.gserviceaccount.com`;
@@ -48,30 +91,42 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
   // Topics: the topology's own, then one DeadLetterTopic component per dead-letter topic.
   const topics = new Map<string, gcp.pubsub.Topic>();
   for (const name of [...topology.topics].sort()) {
-    topics.set(name, new gcp.pubsub.Topic(name, { project, name }));
+    topics.set(name, new gcp.pubsub.Topic(name, { project, name }, afterApis));
   }
   const deadLetterSubscriptions: Record<string, pulumi.Output<string>> = {};
   for (const name of deadLetterTopics(topology)) {
-    const deadLetter = new DeadLetterTopic(name, { project, topicName: name, pubsubAgent, notificationChannels: settings.alertNotificationChannels });
+    const deadLetter = new DeadLetterTopic(name, { project, topicName: name, pubsubAgent, notificationChannels: settings.alertNotificationChannels }, afterApis);
     topics.set(name, deadLetter.topic);
     deadLetterSubscriptions[name] = deadLetter.held.name;
   }
 
   // Only the accounts the topology grants them to may read them; their values are added outside Pulumi.
   const secrets = {
-    webhookSecret: new gcp.secretmanager.Secret('webhook-secret', { project, secretId: settings.webhookSecretName, replication: { auto: {} } }),
-    githubTokenSecret: new gcp.secretmanager.Secret('github-token', { project, secretId: settings.githubTokenSecretName, replication: { auto: {} } }),
+    webhookSecret: new gcp.secretmanager.Secret('webhook-secret', { project, secretId: settings.webhookSecretName, replication: { auto: {} } }, { dependsOn: apis }),
+    githubTokenSecret: new gcp.secretmanager.Secret('github-token', { project, secretId: settings.githubTokenSecretName, replication: { auto: {} } }, { dependsOn: apis }),
   };
+  // Their values, from Pulumi config secrets (encrypted in the stack), unless added outside Pulumi.
+  const secretVersions: gcp.secretmanager.SecretVersion[] = [];
+  if (settings.githubWebhookSecret !== undefined) {
+    secretVersions.push(new gcp.secretmanager.SecretVersion('webhook-secret', { secret: secrets.webhookSecret.id, secretData: settings.githubWebhookSecret }));
+  }
+  if (settings.githubToken !== undefined) {
+    secretVersions.push(new gcp.secretmanager.SecretVersion('github-token', { secret: secrets.githubTokenSecret.id, secretData: settings.githubToken }));
+  }
 
-  const buildAccount = new gcp.serviceaccount.Account('functions-build', {
-    project,
-    accountId: 'mi-functions-build',
-    displayName: 'mi functions build',
-    description: 'Builds the functions from their source archive (instead of the default compute account)',
-  });
-  new gcp.projects.IAMMember('functions-build-builder', { project, role: 'roles/cloudbuild.builds.builder', member: buildAccount.member });
+  const buildAccount = new gcp.serviceaccount.Account(
+    'functions-build',
+    {
+      project,
+      accountId: 'mi-functions-build',
+      displayName: 'mi functions build',
+      description: 'Builds the functions from their source archive (instead of the default compute account)',
+    },
+    afterApis,
+  );
+  const buildGrant = new gcp.projects.IAMMember('functions-build-builder', { project, role: 'roles/cloudbuild.builds.builder', member: buildAccount.member });
 
-  const source = new FunctionSource('functions-source', { project, region, sourceRoot: settings.sourceRoot });
+  const source = new FunctionSource('functions-source', { project, region, sourceRoot: settings.sourceRoot }, afterApis);
 
   // A function's own URL is its callers' audience; it cannot be read from its own output, so the
   // stable cloudfunctions.net form is used unless configured.
@@ -97,7 +152,10 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
     },
     environmentOf,
     topics,
+    functions: topology.functions,
     secrets,
+    // A first `up` must not build before the build account may build, nor inject an empty secret.
+    prerequisites: [...apis, buildGrant, ...secretVersions],
     ...(settings.instancesFolder === undefined ? {} : { instancesFolder: settings.instancesFolder }),
     pubsubAgent,
   };
@@ -125,14 +183,18 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
     );
   }
 
-  new Schedules('schedules', { project, region, schedules: [...topology.schedules].sort((a, b) => a.name.localeCompare(b.name)), topics });
+  new Schedules('schedules', { project, region, schedules: [...topology.schedules].sort((a, b) => a.name.localeCompare(b.name)), topics }, afterApis);
 
-  new FirestoreDatabase('firestore', {
-    project,
-    location: settings.firestoreLocation,
-    indexedQueries: topology.indexedQueries,
-    ttlCollections: topology.ttlCollections,
-  });
+  new FirestoreDatabase(
+    'firestore',
+    {
+      project,
+      location: settings.firestoreLocation,
+      indexedQueries: topology.indexedQueries,
+      ttlCollections: topology.ttlCollections,
+    },
+    afterApis,
+  );
 
   return { functionUrls, deadLetterSubscriptions, ungrantedInstanceRoles, webhookSecret: secrets.webhookSecret.secretId, githubTokenSecret: secrets.githubTokenSecret.secretId };
 }

@@ -33,6 +33,12 @@ export interface Settings {
   alertNotificationChannels: readonly string[];
   /** The project root holding `dist/`, `package.json` and `package-lock.json`. */
   sourceRoot: string;
+  /** The GitHub webhook secret's value (`mi:githubWebhookSecret`, a config secret), stored as the secret's version. */
+  githubWebhookSecret?: pulumi.Input<string>;
+  /** The repository token's value (`mi:githubToken`, a config secret), stored as the secret's version. */
+  githubToken?: pulumi.Input<string>;
+  /** Settings left empty on purpose (`mi:allowUnset`): the preflight refuses the others. */
+  allowUnset: readonly string[];
 }
 
 /** Reads the stack configuration; `pulumi` itself fails with the key's name when a required one is missing. */
@@ -44,6 +50,8 @@ export function readSettings(sourceRoot: string): Settings {
   const instancesFolder = mi.get('instancesFolder');
   const applyConfirmationsAudience = mi.get('applyConfirmationsAudience');
   const autoApplyModules = mi.get('autoApplyModules');
+  const githubWebhookSecret = mi.getSecret('githubWebhookSecret');
+  const githubToken = mi.getSecret('githubToken');
   return {
     project: gcp.require('project'),
     region,
@@ -59,5 +67,8 @@ export function readSettings(sourceRoot: string): Settings {
     operators: mi.getObject<string[]>('operators') ?? [],
     alertNotificationChannels: mi.getObject<string[]>('alertNotificationChannels') ?? [],
     sourceRoot,
+    ...(githubWebhookSecret === undefined ? {} : { githubWebhookSecret }),
+    ...(githubToken === undefined ? {} : { githubToken }),
+    allowUnset: mi.getObject<string[]>('allowUnset') ?? [],
   };
 }

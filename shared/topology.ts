@@ -51,38 +51,75 @@ export interface FunctionDefinition {
   trigger: FunctionTrigger;
   timeoutSeconds: number;
   memoryMb: number;
-  /** What the function's own service account may do: exactly these, nothing else (infra/ grants them). */
-  roles: readonly FunctionRole[];
+  /**
+   * What its code touches that needs a permission, declared once: its service account's roles
+   * (rolesOf) and the APIs the program enables (apisUsed) derive from this, and the recorded-use
+   * test (test/integration/rights) fails when the code touches anything not declared here, or
+   * declares what it never touches.
+   */
+  uses: FunctionUse;
+  capacity: FunctionCapacity;
+}
+
+/** The secrets a function may read, each exposed to it as one environment variable. */
+export const SECRET_ENV = { webhookSecret: 'MI_GITHUB_WEBHOOK_SECRET', githubTokenSecret: 'MI_GITHUB_TOKEN' } as const;
+export type SecretKind = keyof typeof SECRET_ENV;
+/** The environment variable that carries the GitHub webhook secret to the functions allowed to read it. */
+export const WEBHOOK_SECRET_ENV = SECRET_ENV.webhookSecret;
+/** The environment variable that carries the token reading the deployment repository. */
+export const GITHUB_TOKEN_ENV = SECRET_ENV.githubTokenSecret;
+
+export interface FunctionUse {
+  /** Topics it publishes to, directly or through its outbox entries. Every function reads and writes Firestore. */
+  publishes: readonly TopicName[];
+  /** The topics its outbox entries may name: republished by the outbox drainer when the publish after the commit was lost. */
+  outbox: readonly TopicName[];
+  /** It republishes whatever any function left in the outbox, so it publishes to every outbox topic. */
+  drainsOutbox?: true;
+  secrets: readonly SecretKind[];
+  /** Cloud SQL and Backup for GKE in the instances' projects: to act on them, or only to read them. */
+  instances?: 'act' | 'read';
+  /** Reads the control plane's own Cloud Scheduler jobs (the schedule control). */
+  schedulerJobs?: 'read';
 }
 
 /**
- * An IAM role held by a function's service account, and where: on the control plane's project,
- * on one of its topics, on the GitHub webhook secret (also exposed to the function as
- * `WEBHOOK_SECRET_ENV`), or in the instances' own projects (granted on the folder that holds them).
+ * How much work a function can take at once, and how much arrives at once. Rejected pushes
+ * count as delivery attempts, so a burst that waits too long for capacity is dead-lettered: the
+ * rule test checks `burst × secondsPerDelivery / (maxInstances × concurrency)` against the
+ * subscription's retry window (test/unit/topology.test.ts).
  */
+export interface FunctionCapacity {
+  maxInstances: number;
+  /** Requests one instance serves at once (above one needs at least one CPU). */
+  concurrency: number;
+  cpu: number;
+  /** Expected seconds one delivery takes (not the timeout), from the benchmarks and the calls it makes. */
+  secondsPerDelivery: number;
+  /** The most messages that can arrive at once at FLEET_SIZE instances, and why. */
+  burst: { messages: number; why: string };
+}
+
+/** The fleet the capacity is sized for. */
+export const FLEET_SIZE = 10_000;
+
+/** What every function running the operation engine touches: facts and executor requests (both through the outbox), Cloud SQL and Backup for GKE. */
+const ENGINE_USE = {
+  publishes: [TOPICS.events, TOPICS.executorRequests],
+  outbox: [TOPICS.events, TOPICS.executorRequests],
+  secrets: [],
+  instances: 'act',
+} as const satisfies FunctionUse;
+
+/** A function that serves people (HTTP): a few requests at a time, each a transaction or two. */
+const HTTP_CAPACITY = { maxInstances: 5, concurrency: 8, cpu: 1, secondsPerDelivery: 1, burst: { messages: 20, why: 'people and GitHub, a few at a time' } } as const;
+
+/** An IAM role held by a function's account: on the control plane's project, one of its topics, a secret, or the instances' projects (their folder). */
 export type FunctionRole =
   | { role: string; on: 'project' }
   | { role: string; on: 'topic'; topic: TopicName }
-  | { role: string; on: 'webhookSecret' }
-  | { role: string; on: 'githubTokenSecret' }
+  | { role: string; on: 'secret'; secret: SecretKind }
   | { role: string; on: 'instanceProjects' };
-
-/** The environment variable that carries the GitHub webhook secret to the functions allowed to read it. */
-export const WEBHOOK_SECRET_ENV = 'MI_GITHUB_WEBHOOK_SECRET';
-/** The environment variable that carries the token reading the deployment repository (Secret Manager, `on: 'githubTokenSecret'`). */
-export const GITHUB_TOKEN_ENV = 'MI_GITHUB_TOKEN';
-
-/**
- * What every function running the operation engine calls: Firestore; the facts (outbox) and
- * executor-request topics; Cloud SQL and Backup for GKE in the instances' projects.
- */
-const ENGINE_ROLES = [
-  { role: 'roles/datastore.user', on: 'project' },
-  { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.events },
-  { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.executorRequests },
-  { role: 'roles/cloudsql.admin', on: 'instanceProjects' },
-  { role: 'roles/gkebackup.admin', on: 'instanceProjects' },
-] as const satisfies readonly FunctionRole[];
 
 export interface Schedule {
   name: string;
@@ -114,8 +151,10 @@ export const FUNCTIONS = [
     description: 'Accepts lifecycle commands: validate, dedupe, lease the instance, start the operation',
     trigger: { kind: 'pubsub', topic: TOPICS.lifecycle },
     timeoutSeconds: 60,
-    memoryMb: 256,
-    roles: ENGINE_ROLES,
+    memoryMb: 512,
+    uses: ENGINE_USE,
+    // One accepting transaction and the first steps: about 6 reads, 12 writes, 3 service calls.
+    capacity: { maxInstances: 20, concurrency: 8, cpu: 1, secondsPerDelivery: 0.5, burst: { messages: FLEET_SIZE, why: 'a merge that changes every config.yaml, or a day of dev expiries' } },
   },
   {
     name: 'reconcile',
@@ -124,7 +163,9 @@ export const FUNCTIONS = [
     trigger: { kind: 'pubsub', topic: TOPICS.reconcile },
     timeoutSeconds: 300,
     memoryMb: 512,
-    roles: ENGINE_ROLES,
+    // The outbox holds what every feature decided: facts, commands, executor requests, pushes.
+    uses: { ...ENGINE_USE, drainsOutbox: true },
+    capacity: { maxInstances: 3, concurrency: 1, cpu: 1, secondsPerDelivery: 60, burst: { messages: 2, why: 'one tick a minute, and a redelivery' } },
   },
   {
     name: 'executorResults',
@@ -132,8 +173,9 @@ export const FUNCTIONS = [
     description: 'Records the outcome of executor runs and moves their operations on',
     trigger: { kind: 'pubsub', topic: TOPICS.executorResults },
     timeoutSeconds: 60,
-    memoryMb: 256,
-    roles: ENGINE_ROLES,
+    memoryMb: 512,
+    uses: ENGINE_USE,
+    capacity: { maxInstances: 10, concurrency: 8, cpu: 1, secondsPerDelivery: 0.5, burst: { messages: FLEET_SIZE, why: 'a module applied to every instance, finishing together' } },
   },
   {
     name: 'approvals',
@@ -142,9 +184,10 @@ export const FUNCTIONS = [
     // Callers still need the invoker role; the function verifies the token's audience and email itself.
     trigger: { kind: 'http', allowUnauthenticated: false },
     timeoutSeconds: 30,
-    memoryMb: 256,
+    memoryMb: 512,
     // An approval moves its operation on through the engine.
-    roles: ENGINE_ROLES,
+    uses: ENGINE_USE,
+    capacity: HTTP_CAPACITY,
   },
   {
     name: 'complianceSchedule',
@@ -154,8 +197,11 @@ export const FUNCTIONS = [
     // Paging 10,000 instance ids and publishing a message for each takes seconds, not minutes.
     timeoutSeconds: 540,
     memoryMb: 512,
-    // The engine (restore drills, expiry deletes are leased operations), plus the fan-out to mi-checks.
-    roles: [...ENGINE_ROLES, { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.checks }],
+    // The fan-out to mi-checks; dev expiry deletes and restore drills are commands on mi-lifecycle;
+    // expiry notices and the report's alert are facts, the notices through the outbox.
+    uses: { publishes: [TOPICS.checks, TOPICS.lifecycle, TOPICS.events], outbox: [TOPICS.events], secrets: [] },
+    // bench/compliance.ts: the fan-out of 10,000 instances takes about 9 s.
+    capacity: { maxInstances: 2, concurrency: 1, cpu: 1, secondsPerDelivery: 30, burst: { messages: 3, why: 'schedules whose slots coincide (the hourly retention check with the daily ones)' } },
   },
   {
     name: 'complianceCheck',
@@ -163,15 +209,13 @@ export const FUNCTIONS = [
     description: 'Checks one instance (or the Cloud Scheduler jobs) for a compliance run and writes its finding with evidence',
     trigger: { kind: 'pubsub', topic: TOPICS.checks },
     timeoutSeconds: 60,
-    memoryMb: 256,
-    // Reads only: backup configuration and backups of each instance, the Cloud Scheduler jobs; writes findings, publishes alerts.
-    roles: [
-      { role: 'roles/datastore.user', on: 'project' },
-      { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.events },
-      { role: 'roles/cloudscheduler.viewer', on: 'project' },
-      { role: 'roles/cloudsql.viewer', on: 'instanceProjects' },
-      { role: 'roles/gkebackup.viewer', on: 'instanceProjects' },
-    ],
+    memoryMb: 512,
+    // Reads each instance's backup configuration and backups, and the scheduler jobs; writes a
+    // finding; safe drift is remediated by a command, the rest raises an alert.
+    uses: { publishes: [TOPICS.lifecycle, TOPICS.events], outbox: [], secrets: [], instances: 'read', schedulerJobs: 'read' },
+    // One finding write per delivery: 30 × 16 = 480 in flight keeps a run's new findings
+    // collection under Firestore's 500 writes/s for a new collection (its 500/50/5 rule).
+    capacity: { maxInstances: 30, concurrency: 16, cpu: 1, secondsPerDelivery: 1, burst: { messages: FLEET_SIZE + 1, why: 'a compliance run fans out one check per instance, and one for the schedules' } },
   },
   {
     name: 'rollout',
@@ -180,13 +224,9 @@ export const FUNCTIONS = [
     trigger: { kind: 'pubsub', topic: TOPICS.rollout },
     timeoutSeconds: 120,
     memoryMb: 512,
-    // Reads the fleet and the rollout, writes progress and the outbox; publishes upgrades, ticks and a halt's alert.
-    roles: [
-      { role: 'roles/datastore.user', on: 'project' },
-      { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.lifecycle },
-      { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.rollout },
-      { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.events },
-    ],
+    // Upgrade commands and a halt's alert through the outbox; its own next tick directly.
+    uses: { publishes: [TOPICS.lifecycle, TOPICS.rollout, TOPICS.events], outbox: [TOPICS.lifecycle, TOPICS.events], secrets: [] },
+    capacity: { maxInstances: 5, concurrency: 8, cpu: 1, secondsPerDelivery: 2, burst: { messages: 200, why: 'a tick after each finished upgrade of a wave, up to its in-flight limit' } },
   },
   {
     name: 'rolloutEvents',
@@ -194,11 +234,9 @@ export const FUNCTIONS = [
     description: "Records the outcome of each upgrade a rollout started (from the engine's facts) and ticks its rollout",
     trigger: { kind: 'pubsub', topic: TOPICS.events },
     timeoutSeconds: 60,
-    memoryMb: 256,
-    roles: [
-      { role: 'roles/datastore.user', on: 'project' },
-      { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.rollout },
-    ],
+    memoryMb: 512,
+    uses: { publishes: [TOPICS.rollout], outbox: [], secrets: [] },
+    capacity: { maxInstances: 10, concurrency: 16, cpu: 1, secondsPerDelivery: 0.2, burst: { messages: 2 * FLEET_SIZE, why: 'every fact of a fleet-wide operation: accepted and ended, for each instance' } },
   },
   {
     name: 'githubWebhook',
@@ -208,11 +246,8 @@ export const FUNCTIONS = [
     trigger: { kind: 'http', allowUnauthenticated: true },
     timeoutSeconds: 60,
     memoryMb: 512,
-    roles: [
-      { role: 'roles/datastore.user', on: 'project' },
-      { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.deployments },
-      { role: 'roles/secretmanager.secretAccessor', on: 'webhookSecret' },
-    ],
+    uses: { publishes: [TOPICS.deployments], outbox: [TOPICS.deployments], secrets: ['webhookSecret'] },
+    capacity: { ...HTTP_CAPACITY, maxInstances: 10 },
   },
   {
     name: 'deployments',
@@ -221,11 +256,8 @@ export const FUNCTIONS = [
     trigger: { kind: 'pubsub', topic: TOPICS.deployments },
     timeoutSeconds: 300,
     memoryMb: 512,
-    roles: [
-      { role: 'roles/datastore.user', on: 'project' },
-      { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.lifecycle },
-      { role: 'roles/secretmanager.secretAccessor', on: 'githubTokenSecret' },
-    ],
+    uses: { publishes: [TOPICS.lifecycle], outbox: [TOPICS.lifecycle], secrets: ['githubTokenSecret'] },
+    capacity: { maxInstances: 5, concurrency: 4, cpu: 1, secondsPerDelivery: 5, burst: { messages: 100, why: 'merges in quick succession, and the deployments tick' } },
   },
   {
     name: 'applyConfirmations',
@@ -233,11 +265,10 @@ export const FUNCTIONS = [
     description: "A person's confirmation of a planned module apply (or an instance delete from the repository), taken from a verified Google ID token",
     trigger: { kind: 'http', allowUnauthenticated: false },
     timeoutSeconds: 60,
-    memoryMb: 256,
-    roles: [
-      { role: 'roles/datastore.user', on: 'project' },
-      { role: 'roles/pubsub.publisher', on: 'topic', topic: TOPICS.lifecycle },
-    ],
+    memoryMb: 512,
+    // A confirmation never reads the repository: it records the person and hands on commands.
+    uses: { publishes: [TOPICS.lifecycle], outbox: [TOPICS.lifecycle], secrets: [] },
+    capacity: HTTP_CAPACITY,
   },
 ] as const satisfies readonly FunctionDefinition[];
 export type FunctionName = (typeof FUNCTIONS)[number]['name'];
@@ -398,4 +429,40 @@ export const TTL_COLLECTIONS = [
 /** All topics to create: the topology's own and their dead letters. */
 export function allTopics(): string[] {
   return [...Object.values(TOPICS), ...DEAD_LETTER_TOPICS];
+}
+
+/** The topics any function's outbox entries may name: what the outbox drainer must be allowed to publish. */
+export function outboxTopics(functions: readonly FunctionDefinition[] = FUNCTIONS): TopicName[] {
+  return [...new Set(functions.flatMap((fn) => fn.uses.outbox))].sort();
+}
+
+/** Every topic a function publishes to, its outbox's included (and all outbox topics for the drainer). */
+export function publishedTopics(fn: FunctionDefinition, functions: readonly FunctionDefinition[] = FUNCTIONS): TopicName[] {
+  return [...new Set([...fn.uses.publishes, ...fn.uses.outbox, ...(fn.uses.drainsOutbox ? outboxTopics(functions) : [])])].sort();
+}
+
+/** The roles its account holds, derived from what it uses: exactly these, nothing else. */
+export function rolesOf(fn: FunctionDefinition, functions: readonly FunctionDefinition[] = FUNCTIONS): FunctionRole[] {
+  const roles: FunctionRole[] = [{ role: 'roles/datastore.user', on: 'project' }];
+  for (const topic of publishedTopics(fn, functions)) roles.push({ role: 'roles/pubsub.publisher', on: 'topic', topic });
+  for (const secret of [...fn.uses.secrets].sort()) roles.push({ role: 'roles/secretmanager.secretAccessor', on: 'secret', secret });
+  if (fn.uses.instances === 'act') roles.push({ role: 'roles/cloudsql.admin', on: 'instanceProjects' }, { role: 'roles/gkebackup.admin', on: 'instanceProjects' });
+  if (fn.uses.instances === 'read') roles.push({ role: 'roles/cloudsql.viewer', on: 'instanceProjects' }, { role: 'roles/gkebackup.viewer', on: 'instanceProjects' });
+  if (fn.uses.schedulerJobs === 'read') roles.push({ role: 'roles/cloudscheduler.viewer', on: 'project' });
+  return roles;
+}
+
+/**
+ * The Google APIs the functions' code calls, from what they use. The functions' own credentials
+ * bill the control plane's project as the consumer, so each must be enabled there too (even
+ * when the instances' projects have it).
+ */
+export function apisUsed(functions: readonly FunctionDefinition[] = FUNCTIONS): string[] {
+  const apis = new Set<string>(['firestore.googleapis.com', 'pubsub.googleapis.com']);
+  for (const fn of functions) {
+    if (fn.uses.secrets.length > 0) apis.add('secretmanager.googleapis.com');
+    if (fn.uses.instances !== undefined) apis.add('sqladmin.googleapis.com').add('gkebackup.googleapis.com');
+    if (fn.uses.schedulerJobs !== undefined) apis.add('cloudscheduler.googleapis.com');
+  }
+  return [...apis].sort();
 }

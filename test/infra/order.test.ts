@@ -43,7 +43,7 @@ describe('the Pulumi program, whatever the order of the topology', () => {
     const original = await run(topology);
     const reordered = await run({
       topics: shuffled(topology.topics),
-      functions: shuffled(topology.functions).map((fn) => ({ ...fn, roles: shuffled(fn.roles) })),
+      functions: shuffled(topology.functions).map((fn) => ({ ...fn, uses: { ...fn.uses, publishes: shuffled(fn.uses.publishes), outbox: shuffled(fn.uses.outbox) } })),
       subscriptions: shuffled(topology.subscriptions),
       schedules: shuffled(topology.schedules),
       indexedQueries: shuffled(topology.indexedQueries),
@@ -62,10 +62,8 @@ describe('the Pulumi program, whatever the order of the topology', () => {
       trigger: { kind: 'http', allowUnauthenticated: true },
       timeoutSeconds: 30,
       memoryMb: 256,
-      roles: [
-        { role: 'roles/secretmanager.secretAccessor', on: 'webhookSecret' },
-        { role: 'roles/pubsub.publisher', on: 'topic', topic: 'mi-deployments' },
-      ],
+      uses: { publishes: ['mi-deployments'], outbox: [], secrets: ['webhookSecret'] },
+      capacity: { maxInstances: 1, concurrency: 1, cpu: 1, secondsPerDelivery: 1, burst: { messages: 1, why: 'test' } },
     };
     await run({ ...topology, functions: [...topology.functions.filter((f) => f.name !== webhook.name), webhook] });
     const deployment = ofType(registered, 'gcp:cloudfunctionsv2/function:Function').find((f) => f.inputs.name === 'github-webhook') as Registered;
@@ -79,11 +77,11 @@ describe('the Pulumi program, whatever the order of the topology', () => {
     expect(invokers.map((b) => b.inputs.member)).toEqual(['allUsers']);
   });
 
-  it('the program refuses a function without roles, naming it', () => {
-    const withoutRoles: Partial<FunctionDefinition> = { ...topology.functions[0] };
-    delete withoutRoles.roles;
-    const broken = { ...topology, functions: [withoutRoles as FunctionDefinition, ...topology.functions.slice(1)] };
-    expect(() => buildInfrastructure(broken, TEST_SETTINGS)).toThrow(/has no roles in shared\/topology\.ts/);
+  it('the program refuses a function that declares no uses, naming it', () => {
+    const withoutUses: Partial<FunctionDefinition> = { ...topology.functions[0] };
+    delete withoutUses.uses;
+    const broken = { ...topology, functions: [withoutUses as FunctionDefinition, ...topology.functions.slice(1)] };
+    expect(() => buildInfrastructure(broken, TEST_SETTINGS)).toThrow(/declares no uses in shared\/topology\.ts/);
   });
 
   it('the program refuses a subscription that feeds no Pub/Sub function of the topology', () => {

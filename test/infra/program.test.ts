@@ -2,41 +2,23 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { complianceEnvironmentSchema } from '../../functions/compliance-production.js';
 import { confirmationsEnvironmentSchema, deploymentsEnvironmentSchema } from '../../functions/deployments-production.js';
 import { approvalsEnvironmentSchema, productionEnvironmentSchema } from '../../functions/production.js';
-import { DEAD_LETTER_TOPICS, FUNCTIONS, INDEXED_QUERIES, SCHEDULES, SUBSCRIPTIONS, TTL_COLLECTIONS, allTopics, type FunctionDefinition } from '../../shared/topology.js';
+import { DEAD_LETTER_TOPICS, FUNCTIONS, INDEXED_QUERIES, SCHEDULES, SUBSCRIPTIONS, TTL_COLLECTIONS, allTopics, rolesOf, type FunctionDefinition, type FunctionRole } from '../../shared/topology.js';
 import type { Infrastructure } from '../../infra/program.js';
 import { INSTANCES_FOLDER, PROJECT, PUBSUB_AGENT, TEST_SETTINGS, field, installMocks, ofType, settle, type Registered } from './support.js';
 
-/**
- * The roles each function's own account holds, written out by hand: a change to what a
- * function may do has to change this table too. `project` is the control plane's project,
- * `instances` the folder of the instances' projects, `topic <name>` one topic.
- */
-const ENGINE = [
-  'project roles/datastore.user',
-  'topic mi-events roles/pubsub.publisher',
-  'topic mi-executor-requests roles/pubsub.publisher',
-  'instances roles/cloudsql.admin',
-  'instances roles/gkebackup.admin',
-];
-const EXPECTED_ROLES: Record<string, string[]> = {
-  lifecycle: ENGINE,
-  reconcile: ENGINE,
-  executorResults: ENGINE,
-  approvals: ENGINE,
-  complianceSchedule: [...ENGINE, 'topic mi-checks roles/pubsub.publisher'],
-  complianceCheck: [
-    'project roles/datastore.user',
-    'project roles/cloudscheduler.viewer',
-    'topic mi-events roles/pubsub.publisher',
-    'instances roles/cloudsql.viewer',
-    'instances roles/gkebackup.viewer',
-  ],
-  rollout: ['project roles/datastore.user', 'topic mi-lifecycle roles/pubsub.publisher', 'topic mi-rollout roles/pubsub.publisher', 'topic mi-events roles/pubsub.publisher'],
-  rolloutEvents: ['project roles/datastore.user', 'topic mi-rollout roles/pubsub.publisher'],
-  githubWebhook: ['project roles/datastore.user', 'topic mi-deployments roles/pubsub.publisher', 'secret mi-github-webhook-secret roles/secretmanager.secretAccessor'],
-  deployments: ['project roles/datastore.user', 'topic mi-lifecycle roles/pubsub.publisher', 'secret mi-github-token roles/secretmanager.secretAccessor'],
-  applyConfirmations: ['project roles/datastore.user', 'topic mi-lifecycle roles/pubsub.publisher'],
-};
+/** A grant as the tests write it: `project <role>`, `topic <name> <role>`, `secret <id> <role>`, `instances <role>`. */
+function described(grant: FunctionRole): string {
+  switch (grant.on) {
+    case 'project':
+      return `project ${grant.role}`;
+    case 'topic':
+      return `topic ${grant.topic} ${grant.role}`;
+    case 'secret':
+      return `secret ${grant.secret === 'webhookSecret' ? TEST_SETTINGS.webhookSecretName : TEST_SETTINGS.githubTokenSecretName} ${grant.role}`;
+    case 'instanceProjects':
+      return `instances ${grant.role}`;
+  }
+}
 
 const functions: readonly FunctionDefinition[] = FUNCTIONS;
 const kebab = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
@@ -62,6 +44,7 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
     return found[0];
   };
   const runtimeEmail = (fn: FunctionDefinition) => field(functionNamed(fn), 'serviceConfig.serviceAccountEmail') as string;
+  /** The Cloud Run service URI (run.app): a push's endpoint and its token's audience. */
   const urlOf = (fn: FunctionDefinition) => `https://${kebab(fn.name)}-abc123-ew.a.run.app`;
   const invokersOf = (fn: FunctionDefinition) =>
     ofType(registered, 'gcp:cloudrunv2/serviceIamMember:ServiceIamMember')
@@ -192,11 +175,7 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
     expect(invokersOf(approvals)).toEqual(['group:sre@example.com']);
   });
 
-  it("each function's account holds exactly the roles of the table", () => {
-    // A function added to the topology without a row here fails, and so does a row left behind.
-    expect(Object.keys(EXPECTED_ROLES).filter((name) => name !== 'githubWebhook' || functions.some((f) => f.name === name)).sort()).toEqual(
-      functions.map((f) => f.name).sort(),
-    );
+  it("each function's account holds exactly the roles derived from what it uses, and nothing else", () => {
     const withMember = registered.filter((r) => typeof r.inputs.member === 'string');
     for (const fn of functions) {
       const member = `serviceAccount:${runtimeEmail(fn)}`;
@@ -219,7 +198,7 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
               return `unexpected ${g.type} ${role}`;
           }
         });
-      expect(grants.sort(), fn.name).toEqual([...(EXPECTED_ROLES[fn.name] ?? [])].sort());
+      expect(grants.sort(), fn.name).toEqual(rolesOf(fn).map(described).sort());
     }
   });
 
@@ -231,7 +210,7 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
       { kind: 'githubTokenSecret', secretId: TEST_SETTINGS.githubTokenSecretName, env: 'MI_GITHUB_TOKEN' },
     ];
     for (const { kind, secretId, env } of cases) {
-      const readers = functions.filter((fn) => fn.roles.some((r) => r.on === kind));
+      const readers = functions.filter((fn) => (fn.uses.secrets as readonly string[]).includes(kind));
       const grants = ofType(registered, 'gcp:secretmanager/secretIamMember:SecretIamMember').filter((g) => g.inputs.secretId === secretId);
       expect(grants.map((g) => g.inputs.member).sort(), kind).toEqual(readers.map((fn) => `serviceAccount:${runtimeEmail(fn)}`).sort());
       for (const fn of functions) {
@@ -239,7 +218,7 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
         expect(mounted.map((v) => v.key), `${fn.name} ${kind}`).toEqual(readers.includes(fn) ? [env] : []);
       }
     }
-    const webhookReaders = functions.filter((fn) => fn.roles.some((r) => r.on === 'webhookSecret')).map((fn) => fn.name);
+    const webhookReaders = functions.filter((fn) => (fn.uses.secrets as readonly string[]).includes('webhookSecret')).map((fn) => fn.name);
     expect(webhookReaders).toEqual(functions.some((fn) => fn.name === 'githubWebhook') ? ['githubWebhook'] : []);
   });
 
@@ -287,5 +266,72 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
     const deployments = envOf('deployments');
     // The token arrives from Secret Manager (checked above); the rest from plain variables.
     if (deployments) expect(deploymentsEnvironmentSchema.safeParse({ ...deployments, MI_GITHUB_TOKEN: 'from-secret-manager' }).success).toBe(true);
+  });
+});
+
+describe('the program refuses what would deploy a control plane that cannot work', () => {
+  let preflight: (settings: typeof TEST_SETTINGS) => void;
+  beforeAll(async () => {
+    ({ preflight } = await import('../../infra/program.js'));
+  });
+
+  it.each([
+    ['operators', { operators: [] }, /mi:operators is empty: nobody may call approvals or applyConfirmations/],
+    ['alertNotificationChannels', { alertNotificationChannels: [] }, /mi:alertNotificationChannels is empty: every alert .* would notify nobody/],
+    ['githubWebhookSecret', { githubWebhookSecret: undefined }, /mi:githubWebhookSecret is not set: the webhook secret would have no version/],
+    ['githubToken', { githubToken: undefined }, /mi:githubToken is not set: the repository token would have no version/],
+  ] as const)('without %s, naming the setting and how to set it or allow it', (setting, change, message) => {
+    const settings = { ...TEST_SETTINGS, ...change };
+    if (change && 'githubWebhookSecret' in change) delete settings.githubWebhookSecret;
+    if (change && 'githubToken' in change) delete settings.githubToken;
+    expect(() => preflight(settings)).toThrow(message);
+    expect(() => preflight(settings)).toThrow(`pulumi config set --path 'mi:allowUnset[0]' ${setting}`);
+    // Deliberately left unset: allowed.
+    expect(() => preflight({ ...settings, allowUnset: [setting] })).not.toThrow();
+  });
+
+  it('the test settings pass', () => {
+    expect(() => preflight(TEST_SETTINGS)).not.toThrow();
+  });
+});
+
+describe('the program enables, sizes and orders what the functions need', () => {
+  const registered: Registered[] = [];
+  beforeAll(async () => {
+    await installMocks(registered);
+    const { buildInfrastructure } = await import('../../infra/program.js');
+    const { sharedTopology } = await import('../../infra/model.js');
+    const infra = buildInfrastructure(sharedTopology(), TEST_SETTINGS);
+    await settle(registered, Object.values(infra.functionUrls));
+  });
+
+  it('every API the functions call is enabled in the control plane project: Cloud SQL Admin, Backup for GKE and Resource Manager among them', async () => {
+    const { requiredApis } = await import('../../infra/program.js');
+    const enabled = ofType(registered, 'gcp:projects/service:Service').map((s) => String(s.inputs.service));
+    expect(enabled.sort()).toEqual(requiredApis({ functions: FUNCTIONS }));
+    for (const api of ['sqladmin.googleapis.com', 'gkebackup.googleapis.com', 'cloudresourcemanager.googleapis.com', 'secretmanager.googleapis.com', 'cloudscheduler.googleapis.com', 'firestore.googleapis.com']) {
+      expect(enabled, api).toContain(api);
+    }
+    for (const service of ofType(registered, 'gcp:projects/service:Service')) expect(service.inputs.disableOnDestroy, String(service.inputs.service)).toBe(false);
+  });
+
+  it('each function runs with the capacity of its topology entry: instances, concurrency, CPU', () => {
+    for (const fn of FUNCTIONS) {
+      const deployment = ofType(registered, 'gcp:cloudfunctionsv2/function:Function').find((f) => f.inputs.name === fn.name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase());
+      expect(deployment, fn.name).toBeDefined();
+      if (!deployment) continue;
+      expect(field(deployment, 'serviceConfig.maxInstanceCount'), fn.name).toBe(fn.capacity.maxInstances);
+      expect(field(deployment, 'serviceConfig.maxInstanceRequestConcurrency'), fn.name).toBe(fn.capacity.concurrency);
+      expect(field(deployment, 'serviceConfig.availableCpu'), fn.name).toBe(String(fn.capacity.cpu));
+    }
+  });
+
+  it('the secrets get their versions from the stack\'s config secrets', () => {
+    const versions = ofType(registered, 'gcp:secretmanager/secretVersion:SecretVersion');
+    expect(versions.map((v) => v.name).sort()).toEqual(['github-token', 'webhook-secret']);
+    // Marked secret (kept encrypted in the state): the mocks hand the value inside Pulumi's secret wrapper.
+    const valueOfSecret = (input: unknown) => (typeof input === 'object' && input !== null && 'value' in input ? (input).value : input);
+    expect(versions.map((v) => valueOfSecret(v.inputs.secretData)).sort()).toEqual([TEST_SETTINGS.githubToken, TEST_SETTINGS.githubWebhookSecret].sort());
+    for (const version of versions) expect(version.inputs.secretData, version.name).not.toBeTypeOf('string');
   });
 });

@@ -28,8 +28,11 @@ export const TEST_SETTINGS: Settings = {
   executorStatusUrl: 'https://executor.example.com',
   instancesFolder: INSTANCES_FOLDER,
   operators: ['group:sre@example.com'],
-  alertNotificationChannels: [],
+  alertNotificationChannels: ['projects/mi-test-project/notificationChannels/42'],
   sourceRoot: process.cwd(),
+  githubWebhookSecret: 'a-long-random-webhook-secret',
+  githubToken: 'ghs_test-token',
+  allowUnset: [],
 };
 
 function stateOf(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
@@ -46,7 +49,15 @@ function stateOf(args: pulumi.runtime.MockResourceArgs): { id: string; state: Re
     case 'gcp:pubsub/subscription:Subscription':
       return { id: `projects/${PROJECT}/subscriptions/${physical}`, state: { ...inputs, name: physical } };
     case 'gcp:cloudfunctionsv2/function:Function':
-      return { id: `projects/${PROJECT}/locations/${REGION}/functions/${physical}`, state: { ...inputs, url: `https://${physical}-abc123-ew.a.run.app` } };
+      // As gen2 answers: `url` the cloudfunctions.net form, the Cloud Run service's own URI on run.app.
+      return {
+        id: `projects/${PROJECT}/locations/${REGION}/functions/${physical}`,
+        state: {
+          ...inputs,
+          url: `https://${REGION}-${PROJECT}.cloudfunctions.net/${physical}`,
+          serviceConfig: { ...(inputs.serviceConfig as Record<string, unknown>), uri: `https://${physical}-abc123-ew.a.run.app` },
+        },
+      };
     case 'gcp:secretmanager/secret:Secret':
       return { id: `projects/${PROJECT}/secrets/${String(inputs.secretId)}`, state: { ...inputs, name: `projects/${PROJECT}/secrets/${String(inputs.secretId)}` } };
     case 'gcp:storage/bucket:Bucket':

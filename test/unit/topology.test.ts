@@ -8,6 +8,7 @@ import {
   SUBSCRIPTIONS,
   TOPICS,
   TTL_COLLECTIONS,
+  FLEET_SIZE,
   allTopics,
 } from '../../shared/topology.js';
 import { DEFAULT_TIMINGS } from '../../shared/domain/operations.js';
@@ -29,6 +30,45 @@ describe('topology rules', () => {
     // The engine uses a claim only while a quarter of it (at most 30 s) is left.
     const usable = DEFAULT_TIMINGS.claimMs - Math.min(30_000, DEFAULT_TIMINGS.claimMs / 4);
     for (const fn of FUNCTIONS) expect(fn.timeoutSeconds * 1000, fn.name).toBeLessThan(usable);
+  });
+
+  it('no push subscription can be starved into dead letters by its own fan-out at 10,000 instances', () => {
+    // A push the function cannot take (no instance free) is answered 429 and counts as a
+    // delivery attempt. Rule: the largest burst drains at full capacity before any message can
+    // have used half its attempts, i.e. within the sum of the first half of its retry backoffs
+    // (10, 20, 40, 80, 160 s: 310 s for min 10 s, max 600 s, 10 attempts).
+    for (const subscription of SUBSCRIPTIONS) {
+      const fn = FUNCTIONS.find((f) => f.name === subscription.function);
+      if (!fn) throw new Error(`${subscription.name} feeds no function`);
+      const { maxInstances, concurrency, secondsPerDelivery, burst } = fn.capacity;
+      const { minimumBackoffSeconds: min, maximumBackoffSeconds: max } = subscription.retryPolicy;
+      const halfTheAttempts = Math.floor(subscription.deadLetter.maxDeliveryAttempts / 2);
+      const retryWindow = Array.from({ length: halfTheAttempts }, (_, i) => Math.min(max, min * 2 ** i)).reduce((a, b) => a + b, 0);
+      const drainSeconds = (burst.messages * secondsPerDelivery) / (maxInstances * concurrency);
+      expect(drainSeconds, `${fn.name}: ${burst.messages} messages (${burst.why}) × ${secondsPerDelivery} s / (${maxInstances} × ${concurrency}) = ${drainSeconds.toFixed(1)} s, retry window ${retryWindow} s`).toBeLessThanOrEqual(retryWindow);
+    }
+  });
+
+  it('the compliance fan-out stays within the 10,000 instances it is sized for, and within Firestore\'s ramp for a new collection', () => {
+    const check = FUNCTIONS.find((f) => f.name === 'complianceCheck');
+    expect(check?.capacity.burst.messages).toBeGreaterThanOrEqual(FLEET_SIZE);
+    // One finding write per check, each a new document of the run's findings collection:
+    // Firestore takes 500 writes/s to a new collection before ramping up (its 500/50/5 rule).
+    const writesPerSecond = ((check?.capacity.maxInstances ?? 0) * (check?.capacity.concurrency ?? 0)) / (check?.capacity.secondsPerDelivery ?? 1);
+    expect(writesPerSecond).toBeLessThanOrEqual(500);
+  });
+
+  it('a function serving more than one request at a time has at least one CPU, and enough memory for them', () => {
+    for (const fn of FUNCTIONS) {
+      if (fn.capacity.concurrency > 1) {
+        expect(fn.capacity.cpu, fn.name).toBeGreaterThanOrEqual(1);
+        expect(fn.memoryMb, fn.name).toBeGreaterThanOrEqual(512);
+      }
+    }
+  });
+
+  it('every fan-out consumer (a topic fed by a fan-out of the fleet) serves more than one request at a time', () => {
+    for (const fn of FUNCTIONS) if (fn.capacity.burst.messages >= FLEET_SIZE) expect(fn.capacity.concurrency, fn.name).toBeGreaterThan(1);
   });
 
   it('every subscription has a retry policy within what Pub/Sub accepts', () => {
