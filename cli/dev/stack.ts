@@ -133,7 +133,7 @@ function lineLogger(write: (line: string) => void): Logger {
  * listens; a run's status, which the real runner serves over HTTP, is read from the
  * simulator in process.
  */
-function executorOnTopics(outbox: OnceOutbox, simulated: SimulatedExecutor): ExecutorPort {
+export function executorOnTopics(outbox: OnceOutbox, simulated: Pick<SimulatedExecutor, 'getRunStatus'>): ExecutorPort {
   const adapter = createExecutorAdapter({ outbox, statusUrl: 'http://127.0.0.1/unused-in-local-mode' });
   return {
     requestRun: (request) => adapter.requestRun(request),

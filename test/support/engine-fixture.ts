@@ -52,8 +52,12 @@ export interface EngineFixture {
   command<T extends LifecycleCommandType>(type: T, instanceId: string, payload: EventPayloads[T]): AnyEnvelope;
   /** Delivers the finished executor runs to the engine, as the executorResults function would. */
   deliverExecutorResults(engine?: Engine): Promise<number>;
-  /** Moves the clock and reconciles until the operation ends (or rounds run out). */
-  driveToEnd(operationId: string, options?: { engine?: Engine; stepMs?: number; rounds?: number }): Promise<OperationRecord>;
+  /**
+   * Moves the clock and reconciles until the operation ends (or rounds run out). `results` is
+   * the engine the executor's results are delivered to (default: `engine`), as when the
+   * reconcile and executorResults functions each run their own.
+   */
+  driveToEnd(operationId: string, options?: { engine?: Engine; results?: Engine; stepMs?: number; rounds?: number }): Promise<OperationRecord>;
   operation(operationId: string): Promise<OperationRecord | undefined>;
   instance(id: string): Promise<InstanceRecord | undefined>;
   close(): Promise<void>;
@@ -139,12 +143,12 @@ export async function createEngineFixture(
       }
       return finished.length;
     },
-    async driveToEnd(operationId, { engine: target = engine, stepMs = 10_000, rounds = 60 } = {}) {
+    async driveToEnd(operationId, { engine: target = engine, results = target, stepMs = 10_000, rounds = 60 } = {}) {
       for (let round = 0; round < rounds; round += 1) {
         const op = await fixture.operation(operationId);
         if (op && op.status !== 'running' && op.status !== 'stuck') return op;
         clock.advance(stepMs);
-        await fixture.deliverExecutorResults(target);
+        await fixture.deliverExecutorResults(results);
         await target.reconcile({ outboxGraceMs: 0 });
       }
       const last = await fixture.operation(operationId);

@@ -1,0 +1,563 @@
+/**
+ * Drives every function of the topology through its real service code, on the Firestore and
+ * Pub/Sub emulators and the simulated fleet, each function with its own bus and ports wrapped
+ * by one UsageRecorder: afterwards the recorder knows, per function, every topic it published to
+ * and every simulated API (Cloud SQL, Backup for GKE, Cloud Scheduler, executor, deployment
+ * repository) method it called.
+ *
+ * Each function is built as its wiring builds it (functions/*.ts, functions/*-production.ts,
+ * cli/dev/stack.ts): the engine functions (lifecycle, reconcile, executorResults, approvals)
+ * each run an engine of their own whose executor is the production adapter requesting runs
+ * through the outbox on that function's bus (status from the simulator, as `mi dev` reads it);
+ * the compliance functions each their own createCompliance; rollout and rolloutEvents each
+ * their own rollouts service; githubWebhook, deployments and applyConfirmations their own
+ * webhook deps and deployments consumers. The HTTP functions are called through the functions
+ * framework (a signed GitHub delivery, verified ID tokens); the Pub/Sub ones get the CloudEvent
+ * their push subscription would deliver. What a function publishes on the live bus is
+ * published on the emulator and delivered from there (in process, as the rollout driver does)
+ * to the function its topic feeds; the executor's requests reach the simulated runner through
+ * the emulator itself.
+ *
+ * Some first publishes go to a bus on a dead port, so that what they decided stays in the
+ * outbox and the reconcile function must republish it: a rollout's upgrade commands, a webhook
+ * delivery's push, the deployments consumer's commands, the engine's facts and an executor run
+ * request. Every step checks what it did, so the recorded usage comes from paths that ran.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { PubSub } from '@google-cloud/pubsub';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import request from 'supertest';
+import { expect } from 'vitest';
+import { freePort } from '../../../cli/dev/emulators.js';
+import { executorOnTopics } from '../../../cli/dev/stack.js';
+import { useConfirmations, useWebhook } from '../../../functions/deployments-wiring.js';
+import { approverOf, useApprovals } from '../../../functions/wiring.js';
+import { createCompliance, compliancePaths, type Compliance, type Finding } from '../../../shared/compliance/index.js';
+import { createDeploymentsConsumer, moduleApplyPath, type DeploymentsConsumer } from '../../../shared/deployments/consumer.js';
+import { MemoryDeploymentRepo } from '../../../shared/deployments/memory-repo.js';
+import { checkWebhookConfig, type WebhookDeps } from '../../../shared/deployments/webhook.js';
+import type { ModuleApplyRecord } from '../../../shared/domain/deployments/applies.js';
+import { DEFAULT_POLICY } from '../../../shared/domain/acceptance.js';
+import type { OperationRecord } from '../../../shared/domain/operations.js';
+import { finalBackupPlanFor } from '../../../shared/domain/resource-names.js';
+import { parseWaves, type RolloutRecord } from '../../../shared/domain/rollout/index.js';
+import type { Engine, OutboxEntry } from '../../../shared/engine/index.js';
+import { createOnceOutbox } from '../../../shared/engine/outbox.js';
+import type { AnyEnvelope, InstanceSpec } from '../../../shared/events/index.js';
+import { createPubSubBus, type ClosableEventBus } from '../../../shared/gcp/pubsub-bus.js';
+import { createLocalSigner, localIdentity, type LocalSigner } from '../../../shared/identity/index.js';
+import { silentLogger } from '../../../shared/log.js';
+import type { EventBus, ExecutorPort } from '../../../shared/ports.js';
+import { createRollouts, type Rollouts } from '../../../shared/rollout/service.js';
+import { rolloutPaths } from '../../../shared/rollout/paths.js';
+import { startExecutorRunner, type ExecutorRunner } from '../../../shared/sim/executor-runner.js';
+import { SCHEDULES, TOPICS } from '../../../shared/topology.js';
+import { pubSubCloudEvent } from '../../support/cloud-event.js';
+import { createEngineFixture, uniqueId, type EngineFixture } from '../../support/engine-fixture.js';
+import type { UsageRecorder } from '../../support/usage.js';
+import { scheduleDelivery, seedWithFault } from '../compliance/support.js';
+import { ALWAYS_OPEN } from '../rollout/support.js';
+import { REPOSITORY, SECRET, instanceConfig, instanceRoot, pushPayload, recordingBus, sha, signedHeaders } from '../webhook/support.js';
+// Registers the HTTP functions with the functions framework, for getTestServer.
+import '../../../functions/approvals.js';
+import '../../../functions/github-webhook.js';
+import '../../../functions/apply-confirmations.js';
+
+const HOUR = 3_600_000;
+const APPROVALS_AUDIENCE = 'https://approvals-rights.example.run.app';
+const CONFIRMATIONS_AUDIENCE = 'https://apply-confirmations-rights.example.run.app';
+
+/** What every part of the exercise shares: one project, one clock, the simulated fleet, the live and the dead bus. */
+interface World {
+  fx: EngineFixture;
+  recorder: UsageRecorder;
+  /** The emulator's bus, remembering what was published on it (the functions' live buses wrap it). */
+  live: EventBus;
+  /** A bus on a port where nothing listens: every publish fails after its deadline. */
+  dead: ClosableEventBus;
+  signer: LocalSigner;
+  runner: ExecutorRunner;
+  /** Envelopes published on the live bus to `topic` since the last take of that topic. */
+  take(topic: string): AnyEnvelope[];
+  /** Waits until the simulated runner has taken up every run request published so far. */
+  runnerCaughtUp(): Promise<void>;
+  /** A function's engine, with its own recorded bus (live unless told) and ports. */
+  engineOf(fn: string, bus?: EventBus): Engine;
+  /** The executor port of a function: the production adapter on its bus (requests through the outbox), status from the simulator. */
+  executorOf(fn: string, bus: EventBus): ExecutorPort;
+  /** The engines of the functions that deliver commands, advance operations and record results. */
+  engines: { lifecycle: Engine; reconcile: Engine; executorResults: Engine };
+}
+
+function delivery(w: World, envelope: AnyEnvelope, topic: string) {
+  return pubSubCloudEvent(envelope, { project: w.fx.projectId, topic });
+}
+
+/** Delivers what was published on mi-lifecycle to the lifecycle function (or a cut-off copy of it); the operations it accepted. */
+async function deliverCommands(w: World, engine: Engine = w.engines.lifecycle): Promise<Array<{ envelope: AnyEnvelope; operationId: string | null; outcome: string }>> {
+  const handled = [];
+  for (const envelope of w.take(TOPICS.lifecycle)) {
+    const outcome = await engine.handleLifecycleMessage(delivery(w, envelope, TOPICS.lifecycle));
+    handled.push({ envelope, operationId: outcome.kind === 'accepted' ? outcome.operationId : null, outcome: outcome.kind === 'rejected' ? `rejected ${outcome.code}` : outcome.kind });
+  }
+  return handled;
+}
+
+/** Drives operations to their end: the reconcile function advances them, the executorResults function records the runs. */
+async function settle(w: World, operationIds: ReadonlyArray<string | null>, stepMs = 10_000): Promise<OperationRecord[]> {
+  const ended: OperationRecord[] = [];
+  for (const id of operationIds) {
+    if (id === null) continue;
+    ended.push(await w.fx.driveToEnd(id, { engine: w.engines.reconcile, results: w.engines.executorResults, stepMs, rounds: 120 }));
+  }
+  return ended;
+}
+
+/**
+ * The reconcile function republishes what other functions left in the outbox: every entry
+ * there now (which must name `topics`) is published by it and gone afterwards.
+ */
+async function reconcileDrains(w: World, what: string, topics: readonly string[]): Promise<void> {
+  const left = (await w.fx.store.query<OutboxEntry>({ collection: 'outbox' })).map((d) => d.data);
+  expect([...new Set(left.map((e) => e.topic))].sort(), `outbox entries left by ${what}`).toEqual(expect.arrayContaining([...topics]) as unknown);
+  const summary = await w.engines.reconcile.reconcile({ outboxGraceMs: 0 });
+  expect(summary.outbox.published, `reconcile republishing ${what}`).toBe(summary.outbox.found);
+  expect(summary.outbox.found).toBeGreaterThanOrEqual(left.length);
+  const remaining = new Set((await w.fx.store.query<OutboxEntry>({ collection: 'outbox' })).map((d) => d.data.envelope.eventId));
+  expect(left.filter((e) => remaining.has(e.envelope.eventId)).map((e) => `${e.topic} ${e.envelope.type}`), `left in the outbox after reconcile (${what})`).toEqual([]);
+  await w.runnerCaughtUp();
+}
+
+/** Posts to an HTTP function through the functions framework. */
+function post(name: string, body: string | object, headers: Record<string, string>) {
+  return request(getTestServer(name)).post('/').set(headers).send(body);
+}
+
+// ------------------------------------------------------------------------------------------ engine
+
+/** lifecycle, reconcile, executorResults: an upgrade, a backup and a create accepted, advanced and finished. */
+async function exerciseOperations(w: World): Promise<void> {
+  const upgraded = await w.fx.seedInstance();
+  const backedUp = await w.fx.seedInstance();
+  const id = uniqueId('new');
+  const spec: InstanceSpec = { id, slug: id, environment: 'dev', tier: 'internal', domain: `${id}.example.com`, region: 'us-central1', version: '5.4.2' };
+  const commands = [
+    w.fx.command('instance.upgrade', upgraded.id, { targetVersion: '5.5.0' }),
+    w.fx.command('instance.backup', backedUp.id, {}),
+    // Its first step is the executor's provision run: the lifecycle function itself asks for it.
+    w.fx.command('instance.create', id, { spec }),
+  ];
+  const accepted = [];
+  for (const envelope of commands) {
+    const outcome = await w.engines.lifecycle.handleLifecycleMessage(delivery(w, envelope, TOPICS.lifecycle));
+    expect(outcome.kind, `lifecycle accepting ${envelope.type}`).toBe('accepted');
+    accepted.push(`op-${envelope.eventId}`);
+  }
+  const ended = await settle(w, accepted);
+  expect(ended.map((op) => [op.type, op.status])).toEqual([
+    ['upgrade', 'succeeded'],
+    ['backup', 'succeeded'],
+    ['create', 'succeeded'],
+  ]);
+
+  // A point-in-time restore: a clone, then the switch-over run, whose result (executorResults) asks for the verify run.
+  w.fx.clock.advance(HOUR);
+  const restore = w.fx.command('instance.restore', backedUp.id, { source: { kind: 'point-in-time', time: new Date(w.fx.clock.now().getTime() - 30 * 60_000).toISOString() } });
+  expect((await w.engines.lifecycle.handleLifecycleMessage(delivery(w, restore, TOPICS.lifecycle))).kind).toBe('accepted');
+  const [restored] = await settle(w, [`op-${restore.eventId}`]);
+  expect(restored?.steps.map((step) => [step.name, step.status])).toEqual(
+    expect.arrayContaining([
+      ['switch-over', 'succeeded'],
+      ['verify-application', 'succeeded'],
+    ]),
+  );
+  expect(restored?.status).toBe('succeeded');
+}
+
+/** approvals: a prod delete waits for a second person, who approves it through the function; it then runs to its end. */
+async function exerciseApprovals(w: World): Promise<void> {
+  const approvals = w.engineOf('approvals');
+  useApprovals({ identity: localIdentity(w.signer), approver: approverOf(approvals), audience: APPROVALS_AUDIENCE });
+  const doomed = await w.fx.seedInstance();
+  const envelope = w.fx.command('instance.delete', doomed.id, { confirmSlug: doomed.slug });
+  const operationId = `op-${envelope.eventId}`;
+  expect((await w.engines.lifecycle.handleLifecycleMessage(delivery(w, envelope, TOPICS.lifecycle))).kind).toBe('accepted');
+  for (let i = 0; i < 3; i += 1) {
+    w.fx.clock.advance(60_000);
+    await w.engines.reconcile.reconcile({ outboxGraceMs: 0 });
+  }
+  expect((await w.fx.operation(operationId))?.steps[0]).toMatchObject({ name: 'await-approval', status: 'running' });
+  const token = await w.signer.sign({ email: 'bob@example.com', audience: APPROVALS_AUDIENCE });
+  const res = await post('approvals', { operationId }, { authorization: `Bearer ${token}` });
+  expect([res.status, res.body]).toEqual([200, { approved: operationId, by: 'bob@example.com' }]);
+  const [ended] = await settle(w, [operationId], 30_000);
+  expect(ended).toMatchObject({ status: 'succeeded', approval: { approvedBy: 'bob@example.com' } });
+
+  // Another, whose final GKE backup is refused as it starts: the operation the approval moves on fails, and its facts go out.
+  const refused = await w.fx.seedInstance();
+  w.fx.fleet.gkeBackup.faults.inject({ method: 'createBackup', target: finalBackupPlanFor(refused.id, refused.region, DEFAULT_POLICY.centralBackupProject).name, error: { httpStatus: 400, message: 'backup plan not ready' } });
+  const second = w.fx.command('instance.delete', refused.id, { confirmSlug: refused.slug });
+  expect((await w.engines.lifecycle.handleLifecycleMessage(delivery(w, second, TOPICS.lifecycle))).kind).toBe('accepted');
+  const secondToken = await w.signer.sign({ email: 'bob@example.com', audience: APPROVALS_AUDIENCE });
+  expect((await post('approvals', { operationId: `op-${second.eventId}` }, { authorization: `Bearer ${secondToken}` })).status).toBe(200);
+  expect(await w.fx.operation(`op-${second.eventId}`)).toMatchObject({ status: 'failed', failure: { step: 'final-gke-backup' } });
+  expect((await w.fx.instance(refused.id))?.lease).toBeNull();
+}
+
+// ------------------------------------------------------------------------------------------ compliance
+
+function complianceOf(w: World, fn: 'complianceSchedule' | 'complianceCheck', schedulerParent: string): Compliance {
+  const { fx, recorder } = w;
+  return createCompliance({
+    store: fx.store,
+    bus: recorder.bus(fn, w.live),
+    cloudSql: recorder.port(fn, 'cloudSql', fx.fleet.cloudSql),
+    gkeBackup: recorder.port(fn, 'gkeBackup', fx.fleet.gkeBackup),
+    scheduler: recorder.port(fn, 'scheduler', fx.fleet.scheduler),
+    clock: fx.clock,
+    schedulerParent,
+    drillSampleSize: 1,
+  });
+}
+
+/**
+ * complianceSchedule: verify-backups fanned out, check-retention deleting an expired dev instance,
+ * the daily report alerting on failures, a restore drill. complianceCheck: every instance's check
+ * (drift remediated on mi-lifecycle, failures recorded) and the schedules' own check.
+ */
+async function exerciseCompliance(w: World): Promise<void> {
+  const { fx } = w;
+  const location = 'us-central1';
+  const schedulerParent = `projects/${fx.projectId}/locations/${location}`;
+  fx.fleet.scheduler.seedTopology(fx.projectId, location);
+  for (const s of SCHEDULES) fx.fleet.scheduler.setLastAttempt(`${schedulerParent}/jobs/${s.name}`, { code: 0 }, new Date(fx.clock.now().getTime() - 30_000));
+  const schedule = complianceOf(w, 'complianceSchedule', schedulerParent);
+  const check = complianceOf(w, 'complianceCheck', schedulerParent);
+
+  const drifted = await seedWithFault(fx, uniqueId('drift'), 'backups-off');
+  const stale = await seedWithFault(fx, uniqueId('stale'), 'stale-backup');
+  await seedWithFault(fx, uniqueId('ok'), 'healthy');
+  const now = fx.clock.now().getTime();
+  const expired = await fx.seedInstance({ environment: 'dev', tier: 'internal', maintenanceWindow: undefined, expiresAt: new Date(now - 30 * HOUR).toISOString() });
+  const expiring = await fx.seedInstance({ environment: 'dev', tier: 'internal', maintenanceWindow: undefined, expiresAt: new Date(now + 10 * HOUR).toISOString() });
+
+  // verify-backups: one check per instance and one for the schedules, each delivered to complianceCheck.
+  const verify = await schedule.handleScheduleMessage(scheduleDelivery(fx, 'verify-backups', fx.clock.now()));
+  if (verify.kind !== 'fanned-out') throw new Error(`verify-backups did not fan out: ${JSON.stringify(verify)}`);
+  const checks = w.take(TOPICS.checks);
+  expect(checks.length).toBe(verify.result.published + 1);
+  for (const envelope of checks) expect((await check.handleCheckMessage(delivery(w, envelope, TOPICS.checks))).kind).toBe('written');
+  const runId = verify.result.runId;
+  const findingOf = (id: string) => fx.store.get<Finding>(compliancePaths.finding(runId, id));
+  expect((await findingOf(drifted.id))?.remediation).not.toBeNull();
+  expect((await findingOf(stale.id))?.failedControls).toEqual(['sql.recent-backup']);
+  // The remediation complianceCheck asked for on mi-lifecycle runs as a leased operation.
+  const remediations = await deliverCommands(w);
+  expect(remediations.map((r) => [r.envelope.type, r.envelope.instanceId, r.outcome])).toEqual([['instance.remediate', drifted.id, 'accepted']]);
+  expect((await settle(w, remediations.map((r) => r.operationId))).map((op) => op.status)).toEqual(['succeeded']);
+
+  // check-retention: a notice for the dev instance expiring soon, a delete for the one past grace.
+  const retention = await schedule.handleScheduleMessage(scheduleDelivery(fx, 'check-retention', fx.clock.now()));
+  expect(retention).toMatchObject({ kind: 'retention', result: { notified: [expiring.id], deleteRequested: [{ instanceId: expired.id }] } });
+  const deletes = await deliverCommands(w);
+  expect(deletes.map((d) => [d.envelope.type, d.envelope.instanceId, d.outcome])).toEqual([['instance.delete', expired.id, 'accepted']]);
+  expect((await settle(w, deletes.map((d) => d.operationId), 30_000)).map((op) => op.status)).toEqual(['succeeded']);
+
+  // compliance-report: the verify run has failures, so an alert goes out on mi-events.
+  const report = await schedule.handleScheduleMessage(scheduleDelivery(fx, 'compliance-report', fx.clock.now()));
+  expect(report).toMatchObject({ kind: 'report', reportOf: runId });
+  const alerts = w.take(TOPICS.events).filter((e) => e.type === 'alert' && e.actor === 'system:compliance-report');
+  expect(alerts.length).toBe(1);
+
+  // restore-drill: a sampled instance's latest backup restored into a throwaway, as a leased operation.
+  const drill = await schedule.handleScheduleMessage(scheduleDelivery(fx, 'restore-drill', fx.clock.now()));
+  expect(drill).toMatchObject({ kind: 'drill', result: { sample: [expect.anything()] } });
+  const drills = await deliverCommands(w);
+  expect(drills.map((d) => [d.envelope.type, d.outcome])).toEqual([['instance.restore-drill', 'accepted']]);
+  const [drilled] = await settle(w, drills.map((d) => d.operationId), 60_000);
+  expect(drilled?.status).toBe('succeeded');
+}
+
+// ------------------------------------------------------------------------------------------ rollout
+
+function rolloutsOf(w: World, bus: EventBus): Rollouts {
+  return createRollouts({
+    store: w.fx.store,
+    bus,
+    clock: w.fx.clock,
+    // A deferred tick waits on the simulated clock, which then moves on.
+    sleep: (ms) => {
+      w.fx.clock.advance(ms);
+      return Promise.resolve();
+    },
+  });
+}
+
+/**
+ * rollout: a rollout's first tick (on a dead bus: its upgrades wait in the outbox until the
+ * reconcile function republishes them), then, after one upgrade failed, the tick that halts it
+ * and alerts. rolloutEvents: the upgrades' outcomes recorded, each ticking the rollout.
+ */
+async function exerciseRollout(w: World): Promise<void> {
+  const { fx, recorder } = w;
+  const dev = { environment: 'dev' as const, tier: 'internal' as const, maintenanceWindow: undefined };
+  const good = await fx.seedInstance(dev);
+  const bad = await fx.seedInstance(dev);
+  // Keep the other waves out of reach: their instances are not touched once dev halts.
+  await fx.seedInstance({ environment: 'prod', tier: 'customer', maintenanceWindow: ALWAYS_OPEN });
+  fx.fleet.executor.scriptOutcome({ instanceId: bad.id, action: 'upgrade' }, 'failed', 'helm upgrade: readiness probe failed');
+  // Facts published so far are not the rollout's.
+  w.take(TOPICS.events);
+
+  // `mi rollout start` (an operator's command, not a function) publishes the first tick.
+  const started = await rolloutsOf(w, w.live).start({ targetVersion: '5.6.0', waves: parseWaves('dev:max=10:budget=0:soak=0,internal:max=10:soak=0,canary:budget=0:max=5:soak=0,customers:max=10'), actor: 'alice@example.com', reason: 'monthly release' });
+  if (started.kind !== 'started') throw new Error(started.message);
+  const rolloutId = started.rollout.id;
+
+  const cutOff = rolloutsOf(w, recorder.bus('rollout', w.dead));
+  const [firstTick] = w.take(TOPICS.rollout);
+  if (firstTick === undefined) throw new Error('the rollout start published no tick');
+  const ticked = await cutOff.handleTickMessage(delivery(w, firstTick, TOPICS.rollout));
+  expect(ticked).toMatchObject({ [rolloutId]: { kind: 'ticked', started: expect.arrayContaining([good.id, bad.id]) as unknown } });
+  await reconcileDrains(w, "the rollout's upgrade commands", [TOPICS.lifecycle]);
+
+  const upgrades = await deliverCommands(w);
+  expect(upgrades.filter((u) => u.envelope.type === 'instance.upgrade' && u.outcome === 'accepted').map((u) => u.envelope.instanceId)).toEqual(expect.arrayContaining([good.id, bad.id]));
+  const ended = await settle(w, upgrades.map((u) => u.operationId));
+  expect(ended.filter((op) => op.instanceId === bad.id).map((op) => op.status)).toEqual(['failed']);
+
+  // rolloutEvents sees every fact on mi-events; it records the upgrades' outcomes and ticks the rollout.
+  const rolloutEvents = rolloutsOf(w, recorder.bus('rolloutEvents', w.live));
+  const recorded: string[] = [];
+  for (const envelope of w.take(TOPICS.events)) {
+    const outcome = await rolloutEvents.handleFactMessage(delivery(w, envelope, TOPICS.events));
+    if (outcome.kind === 'recorded') recorded.push(outcome.instanceId);
+  }
+  expect(recorded).toEqual(expect.arrayContaining([good.id, bad.id]));
+
+  const rollout = rolloutsOf(w, recorder.bus('rollout', w.live));
+  const ticks = w.take(TOPICS.rollout);
+  expect(ticks.length).toBeGreaterThanOrEqual(1);
+  for (const tick of ticks) {
+    fx.clock.advance(2_000);
+    await rollout.handleTickMessage(delivery(w, tick, TOPICS.rollout));
+  }
+  // The schedule's tick too: a halted rollout is not running, so it starts nothing.
+  await rollout.handleTickMessage(pubSubCloudEvent({ schedule: 'rollout-tick' }, { project: fx.projectId, topic: TOPICS.rollout }));
+  const halted = await fx.store.get<RolloutRecord>(rolloutPaths.rollout(rolloutId));
+  expect(halted).toMatchObject({ status: 'halted', halt: { wave: 'dev', failed: [bad.id] } });
+  const alerts = w.take(TOPICS.events).filter((e) => e.type === 'alert' && JSON.stringify(e.payload).includes(rolloutId));
+  expect(alerts.length).toBe(1);
+}
+
+// ------------------------------------------------------------------------------------------ deployment repository
+
+interface RepositoryFunctions {
+  repo: MemoryDeploymentRepo;
+  webhook: WebhookDeps;
+  deployments: DeploymentsConsumer;
+  consumerOf(fn: 'deployments' | 'applyConfirmations', bus: EventBus): DeploymentsConsumer;
+}
+
+function repositoryFunctions(w: World): RepositoryFunctions {
+  const { fx, recorder } = w;
+  const repo = new MemoryDeploymentRepo();
+  const consumerOf = (fn: 'deployments' | 'applyConfirmations', bus: EventBus): DeploymentsConsumer => {
+    const recorded = recorder.bus(fn, bus);
+    return createDeploymentsConsumer({
+      store: fx.store,
+      bus: recorded,
+      repo: recorder.port(fn, 'repo', repo),
+      executor: w.executorOf(fn, recorded),
+      clock: fx.clock,
+    });
+  };
+  const webhook: WebhookDeps = {
+    store: fx.store,
+    bus: recorder.bus('githubWebhook', w.live),
+    clock: fx.clock,
+    log: silentLogger,
+    config: checkWebhookConfig({ secret: SECRET, repository: REPOSITORY, branch: 'main' }),
+  };
+  return { repo, webhook, deployments: consumerOf('deployments', w.live), consumerOf };
+}
+
+/** A signed push delivered to the githubWebhook function; its answer. */
+async function deliverPush(before: string, after: string, files: { modified?: string[]; added?: string[] }) {
+  const body = JSON.stringify(pushPayload({ before, after, commits: [files] }));
+  const res = await post('githubWebhook', body, await signedHeaders(body, 'push', randomUUID()));
+  expect([res.status, res.body]).toMatchObject([202, { accepted: after }]);
+}
+
+function deploymentsTick(w: World) {
+  return pubSubCloudEvent({ schedule: 'deployments' }, { project: w.fx.projectId, topic: TOPICS.deployments, message: { attributes: { schedule: 'deployments' } } });
+}
+
+async function applyStatus(w: World, id: string): Promise<string | undefined> {
+  return (await w.fx.store.get<ModuleApplyRecord>(moduleApplyPath(id)))?.status;
+}
+
+/**
+ * githubWebhook: a signed push. deployments: that push, a config.yaml version change (an upgrade
+ * on mi-lifecycle) and a module change that needs a plan, then its tick. applyConfirmations: the
+ * plan confirmed by a verified caller, which asks for the apply.
+ */
+async function exerciseMerge(w: World, r: RepositoryFunctions): Promise<void> {
+  const { fx } = w;
+  const changed = await fx.seedInstance();
+  const planned = await fx.seedInstance({ environment: 'prod', tier: 'internal', maintenanceWindow: undefined });
+  const config = `${instanceRoot('prod', changed.id)}/config.yaml`;
+  const networking = `${instanceRoot('prod', planned.id)}/terraform/stacks/networking/vpc.tf`;
+  const before = sha(0x1000);
+  const after = sha(0x1001);
+  r.repo.commit(before, { [config]: instanceConfig(changed.id, 'prod', 'customer', '5.4.2'), [networking]: 'v1' });
+  r.repo.commit(after, { [config]: instanceConfig(changed.id, 'prod', 'customer', '5.5.0'), [networking]: 'v2' }, { parents: [before], branch: 'main' });
+  fx.fleet.executor.scriptOutcome({ instanceId: planned.id, action: 'plan' }, 'succeeded', 'Plan: 1 to add, 0 to change, 0 to destroy.');
+
+  useWebhook(r.webhook);
+  await deliverPush(before, after, { modified: [config, networking] });
+  const [push] = w.take(TOPICS.deployments);
+  if (push === undefined) throw new Error('the webhook published no push');
+  const handled = await r.deployments.handleMessage(delivery(w, push, TOPICS.deployments));
+  expect(handled).toMatchObject({ kind: 'push', detail: { kind: 'handled', commands: [{ instanceId: changed.id, type: 'instance.upgrade' }] } });
+  const asked = await deliverCommands(w);
+  expect(asked.map((a) => [a.envelope.type, a.envelope.instanceId, a.outcome]).sort()).toEqual(
+    [
+      ['instance.module-apply', planned.id, 'accepted'],
+      ['instance.upgrade', changed.id, 'accepted'],
+    ].sort(),
+  );
+  expect((await settle(w, asked.map((a) => a.operationId))).map((op) => op.status)).toEqual(['succeeded', 'succeeded']);
+  const applyId = `${planned.id}.networking.${after.slice(0, 12)}`;
+  expect((await r.deployments.handleMessage(deploymentsTick(w))).kind).toBe('tick');
+  expect(await applyStatus(w, applyId)).toBe('awaiting-confirmation');
+
+  useConfirmations({ identity: localIdentity(w.signer), confirmer: r.consumerOf('applyConfirmations', w.live), audience: CONFIRMATIONS_AUDIENCE });
+  const token = await w.signer.sign({ email: 'carol@example.com', audience: CONFIRMATIONS_AUDIENCE });
+  const res = await post('applyConfirmations', { applyId }, { authorization: `Bearer ${token}` });
+  expect([res.status, res.body]).toEqual([200, { confirmed: [applyId], by: 'carol@example.com' }]);
+  const applies = await deliverCommands(w);
+  expect(applies.map((a) => [a.envelope.type, a.outcome])).toEqual([['instance.module-apply', 'accepted']]);
+  expect((await settle(w, applies.map((a) => a.operationId))).map((op) => op.status)).toEqual(['succeeded']);
+  await r.deployments.handleMessage(deploymentsTick(w));
+  expect(await applyStatus(w, applyId)).toBe('applied');
+}
+
+/**
+ * The case issue 21 says breaks: each feature's first publish is lost (a dead port), so the
+ * reconcile function republishes a webhook's push (mi-deployments), the deployments consumer's
+ * module apply (mi-lifecycle), and the lifecycle function's fact and executor run request
+ * (mi-events, mi-executor-requests).
+ */
+async function exerciseOutboxDrain(w: World, r: RepositoryFunctions): Promise<void> {
+  const { fx, recorder } = w;
+  const target = await fx.seedInstance({ environment: 'prod', tier: 'internal', maintenanceWindow: undefined });
+  const monitoring = `${instanceRoot('prod', target.id)}/terraform/stacks/monitoring/alerts.tf`;
+  const before = sha(0x1001);
+  const after = sha(0x1002);
+  r.repo.commit(after, { [monitoring]: 'v1' }, { parents: [before], branch: 'main' });
+
+  useWebhook({ ...r.webhook, bus: recorder.bus('githubWebhook', w.dead) });
+  await deliverPush(before, after, { added: [monitoring] });
+  await reconcileDrains(w, "the webhook's push", [TOPICS.deployments]);
+
+  const deploymentsCut = r.consumerOf('deployments', w.dead);
+  const pushes = w.take(TOPICS.deployments);
+  expect(pushes.map((p) => p.type)).toEqual(['deployment.pushed']);
+  for (const push of pushes) expect(await deploymentsCut.handleMessage(delivery(w, push, TOPICS.deployments))).toMatchObject({ kind: 'push', detail: { kind: 'handled' } });
+  await reconcileDrains(w, "the deployments consumer's module apply", [TOPICS.lifecycle]);
+
+  const lifecycleCut = w.engineOf('lifecycle', w.dead);
+  const accepted = await deliverCommands(w, lifecycleCut);
+  expect(accepted.map((a) => [a.envelope.type, a.outcome])).toEqual([['instance.module-apply', 'accepted']]);
+  await reconcileDrains(w, "the lifecycle function's fact and executor request", [TOPICS.events, TOPICS.executorRequests]);
+
+  expect((await settle(w, accepted.map((a) => a.operationId))).map((op) => op.status)).toEqual(['succeeded']);
+  await r.deployments.handleMessage(deploymentsTick(w));
+  expect(await applyStatus(w, `${target.id}.monitoring.${after.slice(0, 12)}`)).toBe('applied');
+}
+
+// ------------------------------------------------------------------------------------------ the world
+
+async function createWorld(recorder: UsageRecorder, fileUrl: string): Promise<World> {
+  // A project of its own each time: nothing left by an earlier run (on a reused emulator) is drained here.
+  const fx = await createEngineFixture(fileUrl, { suffix: `rights-${randomBytes(4).toString('hex')}` });
+  const wire = recordingBus(fx.bus);
+  const dead = createPubSubBus({ pubsub: new PubSub({ projectId: fx.projectId, apiEndpoint: `127.0.0.1:${await freePort()}` }), deadlineMs: 300 });
+  // Finished runs are taken from the simulator by the tests, not by the runner's timer.
+  const runner = await startExecutorRunner({ pubsub: fx.pubsub, executor: fx.fleet.executor, intervalMs: 24 * HOUR, onError: () => undefined });
+  const cursors = new Map<string, number>();
+
+  const runnerCaughtUp = async (): Promise<void> => {
+    const asked = new Set(wire.published.filter((p) => p.topic === TOPICS.executorRequests).map((p) => String((p.envelope.payload as { runKey: string }).runKey)));
+    const until = Date.now() + 15_000;
+    for (;;) {
+      const known = new Set([...fx.fleet.executor.runs().map((r) => r.request.runKey), ...fx.fleet.executor.refusedRequests().map((r) => r.runKey)]);
+      const missing = [...asked].filter((key) => !known.has(key));
+      if (missing.length === 0) return;
+      if (Date.now() > until) throw new Error(`the simulated executor runner did not take up ${missing.join(', ')} from ${TOPICS.executorRequests} within 15 s`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  };
+
+  const executorOf = (fn: string, bus: EventBus): ExecutorPort => {
+    const adapter = executorOnTopics(createOnceOutbox({ store: fx.store, bus, clock: fx.clock, log: silentLogger }), fx.fleet.executor);
+    return recorder.port(fn, 'executor', {
+      // The runner takes a published request up before the simulated clock moves on (it refuses one past its pickup time).
+      requestRun: async (runRequest) => {
+        await adapter.requestRun(runRequest);
+        await runnerCaughtUp();
+      },
+      getRunStatus: (runKey) => adapter.getRunStatus(runKey),
+    });
+  };
+
+  const engineOf = (fn: string, bus: EventBus = wire.bus): Engine => {
+    const recorded = recorder.bus(fn, bus);
+    return fx.engineWith({
+      bus: recorded,
+      cloudSql: recorder.port(fn, 'cloudSql', fx.fleet.cloudSql),
+      gkeBackup: recorder.port(fn, 'gkeBackup', fx.fleet.gkeBackup),
+      executor: executorOf(fn, recorded),
+    });
+  };
+
+  return {
+    fx,
+    recorder,
+    live: wire.bus,
+    dead,
+    signer: await createLocalSigner(),
+    runner,
+    take(topic) {
+      const from = cursors.get(topic) ?? 0;
+      cursors.set(topic, wire.published.length);
+      return wire.published.slice(from).filter((p) => p.topic === topic).map((p) => p.envelope);
+    },
+    runnerCaughtUp,
+    engineOf,
+    executorOf,
+    engines: { lifecycle: engineOf('lifecycle'), reconcile: engineOf('reconcile'), executorResults: engineOf('executorResults') },
+  };
+}
+
+/**
+ * Drives all eleven functions of the topology, recording into `recorder` what each published
+ * and called; fails (naming the step) when any path did not do what it should.
+ */
+export async function exerciseEveryFunction(recorder: UsageRecorder, fileUrl: string): Promise<void> {
+  const w = await createWorld(recorder, fileUrl);
+  try {
+    await exerciseOperations(w);
+    await exerciseApprovals(w);
+    await exerciseCompliance(w);
+    await exerciseRollout(w);
+    const repository = repositoryFunctions(w);
+    await exerciseMerge(w, repository);
+    await exerciseOutboxDrain(w, repository);
+  } finally {
+    await w.runner.stop();
+    await w.dead.close().catch(() => undefined);
+    await w.fx.close();
+  }
+}
