@@ -22,6 +22,11 @@
  * outbox and the reconcile function must republish it: a rollout's upgrade commands, a webhook
  * delivery's push, the deployments consumer's commands, the engine's facts and an executor run
  * request. Every step checks what it did, so the recorded usage comes from paths that ran.
+ *
+ * Where the exercise differs from production, on purpose: the simulated clock (test timings,
+ * rollouts whose deferred ticks move it on), a restore-drill sample of one, and applyConfirmations'
+ * consumer given a recorded repository rather than one that refuses: a read would then show as
+ * a use to grant instead of failing the path.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { PubSub } from '@google-cloud/pubsub';
