@@ -3,6 +3,7 @@
  * configured from the environment the infrastructure sets, validated before anything runs.
  */
 import { z } from 'zod';
+import { DEFAULT_POLICY } from '../shared/domain/acceptance.js';
 import { createEngine, type Engine } from '../shared/engine/index.js';
 import { createOnceOutbox } from '../shared/engine/outbox.js';
 import { createGoogleIdentity, googleJwks } from '../shared/identity/index.js';
@@ -14,6 +15,9 @@ import { approverOf, engine } from './wiring.js';
 export const productionEnvironmentSchema = z.object({
   GOOGLE_CLOUD_PROJECT: z.string({ error: 'GOOGLE_CLOUD_PROJECT is missing: the project that holds Firestore and the topics' }).min(1),
   MI_EXECUTOR_STATUS_URL: z.url({ error: 'MI_EXECUTOR_STATUS_URL is missing or not a URL: where the executor answers GET /runs/<key>' }),
+  MI_CENTRAL_BACKUP_PROJECT: z
+    .string({ error: "MI_CENTRAL_BACKUP_PROJECT is missing: the project that keeps deleted instances' final GKE backups" })
+    .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { error: 'MI_CENTRAL_BACKUP_PROJECT: expected a project id' }),
 });
 export type ProductionEnvironment = z.infer<typeof productionEnvironmentSchema>;
 
@@ -49,6 +53,7 @@ export async function buildProductionEngine(env: NodeJS.ProcessEnv = process.env
     executor: createExecutorAdapter({ outbox: createOnceOutbox({ store, bus, clock: systemClock, log }), statusUrl: config.MI_EXECUTOR_STATUS_URL }),
     clock: systemClock,
     log,
+    policy: { ...DEFAULT_POLICY, centralBackupProject: config.MI_CENTRAL_BACKUP_PROJECT },
   });
 }
 

@@ -19,6 +19,8 @@ export interface FunctionAccountArgs {
   secrets: Secrets;
   /** The folder holding the instances' projects; grants `on: 'instanceProjects'` need it. */
   instancesFolder?: string;
+  /** Where a deleted instance's final GKE backup is kept (`mi:centralBackupProject`). */
+  centralBackupProject: string;
 }
 
 /** A stable logical name for one grant, so reordering a function's roles renames nothing. */
@@ -62,6 +64,9 @@ export class FunctionAccount extends pulumi.ComponentResource {
         }
         case 'secret':
           new gcp.secretmanager.SecretIamMember(grantResource, { project, secretId: args.secrets[grant.secret].secretId, role: grant.role, member: this.member }, grantOpts);
+          break;
+        case 'centralBackupProject':
+          new gcp.projects.IAMMember(grantResource, { project: args.centralBackupProject, role: grant.role, member: this.member }, grantOpts);
           break;
         case 'instanceProjects':
           if (args.instancesFolder === undefined) {

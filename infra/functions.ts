@@ -76,6 +76,7 @@ export interface FunctionContext {
    */
   prerequisites: readonly pulumi.Resource[];
   instancesFolder?: string;
+  centralBackupProject: string;
   /** `service-<number>@gcp-sa-pubsub.iam.gserviceaccount.com`, as a member. */
   pubsubAgent: pulumi.Input<string>;
 }
@@ -83,7 +84,15 @@ export interface FunctionContext {
 type AnyFunctionDefinition = PubSubFunctionDefinition | HttpFunctionDefinition;
 
 function accountArgs(fn: AnyFunctionDefinition, ctx: FunctionContext): FunctionAccountArgs {
-  return { fn, functions: ctx.functions, project: ctx.project, topics: ctx.topics, secrets: ctx.secrets, ...(ctx.instancesFolder === undefined ? {} : { instancesFolder: ctx.instancesFolder }) };
+  return {
+    fn,
+    functions: ctx.functions,
+    project: ctx.project,
+    topics: ctx.topics,
+    secrets: ctx.secrets,
+    centralBackupProject: ctx.centralBackupProject,
+    ...(ctx.instancesFolder === undefined ? {} : { instancesFolder: ctx.instancesFolder }),
+  };
 }
 
 /** The function itself, running as its own account; shared by both components. */

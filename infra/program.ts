@@ -148,6 +148,7 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
       MI_EXECUTOR_STATUS_URL: settings.executorStatusUrl,
       MI_DEPLOYMENT_REPOSITORY: settings.deploymentRepository,
       MI_SCHEDULER_LOCATION: region,
+      MI_CENTRAL_BACKUP_PROJECT: settings.centralBackupProject,
       ...(settings.autoApplyModules === undefined ? {} : { MI_AUTO_APPLY_MODULES: settings.autoApplyModules }),
     },
     environmentOf,
@@ -157,6 +158,7 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
     // A first `up` must not build before the build account may build, nor inject an empty secret.
     prerequisites: [...apis, buildGrant, ...secretVersions],
     ...(settings.instancesFolder === undefined ? {} : { instancesFolder: settings.instancesFolder }),
+    centralBackupProject: settings.centralBackupProject,
     pubsubAgent,
   };
 

@@ -3,6 +3,7 @@
  * as plain values, so that tests can hand the program settings without touching Pulumi config.
  */
 import * as pulumi from '@pulumi/pulumi';
+import { DEFAULT_POLICY } from '../shared/domain/acceptance.js';
 
 export interface Settings {
   /** The control plane's project (`gcp:project`). */
@@ -27,6 +28,8 @@ export interface Settings {
   approvalsAudience?: string;
   /** The folder holding the instances' projects, `folders/<id>` (`mi:instancesFolder`); without it those grants are left to you. */
   instancesFolder?: string;
+  /** Where a deleted instance's final GKE backup is kept, outliving its project (`mi:centralBackupProject`). */
+  centralBackupProject: string;
   /** Who may call the authenticated HTTP functions, e.g. `group:sre@example.com` (`mi:operators`). */
   operators: readonly string[];
   /** Monitoring notification channels for the dead-letter alerts (`mi:alertNotificationChannels`). */
@@ -60,6 +63,7 @@ export function readSettings(sourceRoot: string): Settings {
     webhookSecretName: mi.get('webhookSecretName') ?? 'mi-github-webhook-secret',
     githubTokenSecretName: mi.get('githubTokenSecretName') ?? 'mi-github-token',
     executorStatusUrl: mi.require('executorStatusUrl'),
+    centralBackupProject: mi.get('centralBackupProject') ?? DEFAULT_POLICY.centralBackupProject,
     ...(applyConfirmationsAudience === undefined ? {} : { applyConfirmationsAudience }),
     ...(autoApplyModules === undefined ? {} : { autoApplyModules }),
     ...(approvalsAudience === undefined ? {} : { approvalsAudience }),

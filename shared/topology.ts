@@ -77,8 +77,12 @@ export interface FunctionUse {
   /** It republishes whatever any function left in the outbox, so it publishes to every outbox topic. */
   drainsOutbox?: true;
   secrets: readonly SecretKind[];
-  /** Cloud SQL and Backup for GKE in the instances' projects: to act on them, or only to read them. */
-  instances?: 'act' | 'read';
+  /** Cloud SQL in the instances' projects: to act on it (backups, restores, deletes), or only to read it. */
+  cloudSql?: 'act' | 'read';
+  /** Backup for GKE in the instances' projects: to act on it, or only to read it. */
+  gkeBackup?: 'act' | 'read';
+  /** Backup for GKE in the central backup project, where a deleted instance's final backup outlives it. */
+  centralBackups?: 'act';
   /** Reads the control plane's own Cloud Scheduler jobs (the schedule control). */
   schedulerJobs?: 'read';
 }
@@ -103,12 +107,18 @@ export interface FunctionCapacity {
 /** The fleet the capacity is sized for. */
 export const FLEET_SIZE = 10_000;
 
-/** What every function running the operation engine touches: facts and executor requests (both through the outbox), Cloud SQL and Backup for GKE. */
+/**
+ * What a function that advances operations touches: facts and executor requests (both through
+ * the outbox), Cloud SQL and Backup for GKE in the instances' projects. Those that take up any
+ * step (lifecycle's first steps, reconcile's retries) also the central backup project, where a
+ * delete's final GKE backup goes; executor results are never followed by one.
+ */
 const ENGINE_USE = {
   publishes: [TOPICS.events, TOPICS.executorRequests],
   outbox: [TOPICS.events, TOPICS.executorRequests],
   secrets: [],
-  instances: 'act',
+  cloudSql: 'act',
+  gkeBackup: 'act',
 } as const satisfies FunctionUse;
 
 /** A function that serves people (HTTP): a few requests at a time, each a transaction or two. */
@@ -119,7 +129,8 @@ export type FunctionRole =
   | { role: string; on: 'project' }
   | { role: string; on: 'topic'; topic: TopicName }
   | { role: string; on: 'secret'; secret: SecretKind }
-  | { role: string; on: 'instanceProjects' };
+  | { role: string; on: 'instanceProjects' }
+  | { role: string; on: 'centralBackupProject' };
 
 export interface Schedule {
   name: string;
@@ -152,7 +163,7 @@ export const FUNCTIONS = [
     trigger: { kind: 'pubsub', topic: TOPICS.lifecycle },
     timeoutSeconds: 60,
     memoryMb: 512,
-    uses: ENGINE_USE,
+    uses: { ...ENGINE_USE, centralBackups: 'act' },
     // One accepting transaction and the first steps: about 6 reads, 12 writes, 3 service calls.
     capacity: { maxInstances: 20, concurrency: 8, cpu: 1, secondsPerDelivery: 0.5, burst: { messages: FLEET_SIZE, why: 'a merge that changes every config.yaml, or a day of dev expiries' } },
   },
@@ -164,7 +175,7 @@ export const FUNCTIONS = [
     timeoutSeconds: 300,
     memoryMb: 512,
     // The outbox holds what every feature decided: facts, commands, executor requests, pushes.
-    uses: { ...ENGINE_USE, drainsOutbox: true },
+    uses: { ...ENGINE_USE, centralBackups: 'act', drainsOutbox: true },
     capacity: { maxInstances: 3, concurrency: 1, cpu: 1, secondsPerDelivery: 60, burst: { messages: 2, why: 'one tick a minute, and a redelivery' } },
   },
   {
@@ -185,8 +196,9 @@ export const FUNCTIONS = [
     trigger: { kind: 'http', allowUnauthenticated: false },
     timeoutSeconds: 30,
     memoryMb: 512,
-    // An approval moves its operation on through the engine.
-    uses: ENGINE_USE,
+    // An approval moves its operation on through the engine: the steps that follow one (a
+    // delete's final GKE backup plan and backup, in the central project) touch nothing else.
+    uses: { publishes: [TOPICS.events], outbox: [TOPICS.events], secrets: [], centralBackups: 'act' },
     capacity: HTTP_CAPACITY,
   },
   {
@@ -211,8 +223,8 @@ export const FUNCTIONS = [
     timeoutSeconds: 60,
     memoryMb: 512,
     // Reads each instance's backup configuration and backups, and the scheduler jobs; writes a
-    // finding; safe drift is remediated by a command, the rest raises an alert.
-    uses: { publishes: [TOPICS.lifecycle, TOPICS.events], outbox: [], secrets: [], instances: 'read', schedulerJobs: 'read' },
+    // finding; safe drift is remediated by a command (a run's alert is the report's, not the check's).
+    uses: { publishes: [TOPICS.lifecycle], outbox: [], secrets: [], cloudSql: 'read', gkeBackup: 'read', schedulerJobs: 'read' },
     // One finding write per delivery: 30 × 16 = 480 in flight keeps a run's new findings
     // collection under Firestore's 500 writes/s for a new collection (its 500/50/5 rule).
     capacity: { maxInstances: 30, concurrency: 16, cpu: 1, secondsPerDelivery: 1, burst: { messages: FLEET_SIZE + 1, why: 'a compliance run fans out one check per instance, and one for the schedules' } },
@@ -224,8 +236,8 @@ export const FUNCTIONS = [
     trigger: { kind: 'pubsub', topic: TOPICS.rollout },
     timeoutSeconds: 120,
     memoryMb: 512,
-    // Upgrade commands and a halt's alert through the outbox; its own next tick directly.
-    uses: { publishes: [TOPICS.lifecycle, TOPICS.rollout, TOPICS.events], outbox: [TOPICS.lifecycle, TOPICS.events], secrets: [] },
+    // Upgrade commands and a halt's alert through the outbox (its next ticks come from rolloutEvents and the schedule).
+    uses: { publishes: [TOPICS.lifecycle, TOPICS.events], outbox: [TOPICS.lifecycle, TOPICS.events], secrets: [] },
     capacity: { maxInstances: 5, concurrency: 8, cpu: 1, secondsPerDelivery: 2, burst: { messages: 200, why: 'a tick after each finished upgrade of a wave, up to its in-flight limit' } },
   },
   {
@@ -446,8 +458,9 @@ export function rolesOf(fn: FunctionDefinition, functions: readonly FunctionDefi
   const roles: FunctionRole[] = [{ role: 'roles/datastore.user', on: 'project' }];
   for (const topic of publishedTopics(fn, functions)) roles.push({ role: 'roles/pubsub.publisher', on: 'topic', topic });
   for (const secret of [...fn.uses.secrets].sort()) roles.push({ role: 'roles/secretmanager.secretAccessor', on: 'secret', secret });
-  if (fn.uses.instances === 'act') roles.push({ role: 'roles/cloudsql.admin', on: 'instanceProjects' }, { role: 'roles/gkebackup.admin', on: 'instanceProjects' });
-  if (fn.uses.instances === 'read') roles.push({ role: 'roles/cloudsql.viewer', on: 'instanceProjects' }, { role: 'roles/gkebackup.viewer', on: 'instanceProjects' });
+  if (fn.uses.cloudSql !== undefined) roles.push({ role: fn.uses.cloudSql === 'act' ? 'roles/cloudsql.admin' : 'roles/cloudsql.viewer', on: 'instanceProjects' });
+  if (fn.uses.gkeBackup !== undefined) roles.push({ role: fn.uses.gkeBackup === 'act' ? 'roles/gkebackup.admin' : 'roles/gkebackup.viewer', on: 'instanceProjects' });
+  if (fn.uses.centralBackups === 'act') roles.push({ role: 'roles/gkebackup.admin', on: 'centralBackupProject' });
   if (fn.uses.schedulerJobs === 'read') roles.push({ role: 'roles/cloudscheduler.viewer', on: 'project' });
   return roles;
 }
@@ -461,7 +474,8 @@ export function apisUsed(functions: readonly FunctionDefinition[] = FUNCTIONS): 
   const apis = new Set<string>(['firestore.googleapis.com', 'pubsub.googleapis.com']);
   for (const fn of functions) {
     if (fn.uses.secrets.length > 0) apis.add('secretmanager.googleapis.com');
-    if (fn.uses.instances !== undefined) apis.add('sqladmin.googleapis.com').add('gkebackup.googleapis.com');
+    if (fn.uses.cloudSql !== undefined) apis.add('sqladmin.googleapis.com');
+    if (fn.uses.gkeBackup !== undefined || fn.uses.centralBackups !== undefined) apis.add('gkebackup.googleapis.com');
     if (fn.uses.schedulerJobs !== undefined) apis.add('cloudscheduler.googleapis.com');
   }
   return [...apis].sort();

@@ -17,6 +17,8 @@ function described(grant: FunctionRole): string {
       return `secret ${grant.secret === 'webhookSecret' ? TEST_SETTINGS.webhookSecretName : TEST_SETTINGS.githubTokenSecretName} ${grant.role}`;
     case 'instanceProjects':
       return `instances ${grant.role}`;
+    case 'centralBackupProject':
+      return `central ${grant.role}`;
   }
 }
 
@@ -185,6 +187,7 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
           const role = String(g.inputs.role);
           switch (g.type) {
             case 'gcp:projects/iAMMember:IAMMember':
+              if (g.inputs.project === TEST_SETTINGS.centralBackupProject) return `central ${role}`;
               expect(g.inputs.project).toBe(PROJECT);
               return `project ${role}`;
             case 'gcp:pubsub/topicIAMMember:TopicIAMMember':

@@ -26,6 +26,7 @@ export const TEST_SETTINGS: Settings = {
   webhookSecretName: 'mi-github-webhook-secret',
   githubTokenSecretName: 'mi-github-token',
   executorStatusUrl: 'https://executor.example.com',
+  centralBackupProject: 'mi-test-central-backups',
   instancesFolder: INSTANCES_FOLDER,
   operators: ['group:sre@example.com'],
   alertNotificationChannels: ['projects/mi-test-project/notificationChannels/42'],

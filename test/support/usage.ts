@@ -16,9 +16,19 @@ export interface FunctionUsage {
   calls: Record<string, string[]>;
 }
 
+export interface UsageRecorderOptions {
+  /**
+   * Where a call acts, when that needs a right of its own (`central` for the central backup
+   * project, say): the method is then recorded as `method@place`.
+   */
+  placeOf?: (service: RecordedService, method: string, args: readonly unknown[]) => string | undefined;
+}
+
 export class UsageRecorder {
   private readonly published = new Map<string, Set<string>>();
   private readonly called = new Map<string, Map<RecordedService, Set<string>>>();
+
+  constructor(private readonly options: UsageRecorderOptions = {}) {}
 
   /** `bus` as `fn`'s: each publish is recorded when it is attempted (a publish that then fails still needed the right), then handed on. */
   bus(fn: string, bus: EventBus): EventBus {
@@ -40,12 +50,14 @@ export class UsageRecorder {
   port<T extends object>(fn: string, service: RecordedService, port: T): T {
     this.wired(fn);
     const methods = this.methodsOf(fn, service);
+    const placeOf = this.options.placeOf;
     return new Proxy(port, {
       get(target, key) {
         const value: unknown = Reflect.get(target, key, target);
         if (typeof value !== 'function' || typeof key === 'symbol') return value;
         return (...args: unknown[]): unknown => {
-          methods.add(key);
+          const place = placeOf?.(service, key, args);
+          methods.add(place === undefined ? key : `${key}@${place}`);
           return Reflect.apply(value as (...a: unknown[]) => unknown, target, args);
         };
       },

@@ -10,7 +10,8 @@ describe('deployed functions', () => {
       'cannot start: GOOGLE_CLOUD_PROJECT is missing: the project that holds Firestore and the topics; MI_EXECUTOR_STATUS_URL is missing or not a URL: where the executor answers GET /runs/<key>',
     );
     expect(() => readProductionEnvironment({ GOOGLE_CLOUD_PROJECT: 'p', MI_EXECUTOR_STATUS_URL: 'not a url' })).toThrow(/MI_EXECUTOR_STATUS_URL/);
-    expect(readProductionEnvironment({ GOOGLE_CLOUD_PROJECT: 'p', MI_EXECUTOR_STATUS_URL: 'https://executor.internal' })).toEqual({
+    expect(readProductionEnvironment({ GOOGLE_CLOUD_PROJECT: 'p', MI_EXECUTOR_STATUS_URL: 'https://executor.internal', MI_CENTRAL_BACKUP_PROJECT: 'mi-central-backups' })).toEqual({
+      MI_CENTRAL_BACKUP_PROJECT: 'mi-central-backups',
       GOOGLE_CLOUD_PROJECT: 'p',
       MI_EXECUTOR_STATUS_URL: 'https://executor.internal',
     });

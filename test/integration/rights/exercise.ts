@@ -59,6 +59,7 @@ import { startExecutorRunner, type ExecutorRunner } from '../../../shared/sim/ex
 import { SCHEDULES, TOPICS } from '../../../shared/topology.js';
 import { pubSubCloudEvent } from '../../support/cloud-event.js';
 import { createEngineFixture, uniqueId, type EngineFixture } from '../../support/engine-fixture.js';
+import { paths } from '../../../shared/engine/index.js';
 import type { UsageRecorder } from '../../support/usage.js';
 import { scheduleDelivery, seedWithFault } from '../compliance/support.js';
 import { ALWAYS_OPEN } from '../rollout/support.js';
@@ -177,6 +178,26 @@ async function exerciseOperations(w: World): Promise<void> {
     ]),
   );
   expect(restored?.status).toBe('succeeded');
+
+  // Steps the reconcile function itself starts: a GKE backup whose first create answered 503
+  // (before taking effect) is created again by it, and so is a dev delete's final backup plan
+  // in the central backup project.
+  const retried = await w.fx.seedInstance();
+  w.fx.fleet.gkeBackup.faults.inject({ method: 'createBackup', target: retried.resources.backupPlan, error: { httpStatus: 503 } });
+  const backup = w.fx.command('instance.backup', retried.id, {});
+  expect((await w.engines.lifecycle.handleLifecycleMessage(delivery(w, backup, TOPICS.lifecycle))).kind).toBe('accepted');
+  const doomed = await w.fx.seedInstance({ environment: 'dev', tier: 'internal', expiresAt: '2026-12-30T00:00:00Z' });
+  await w.fx.store.set(paths.slug('dev', doomed.slug), { instanceId: doomed.id });
+  const finalPlan = finalBackupPlanFor(doomed.id, doomed.region, DEFAULT_POLICY.centralBackupProject);
+  w.fx.fleet.gkeBackup.faults.inject({ method: 'createBackupPlan', target: finalPlan.name, error: { httpStatus: 503 } });
+  const deletion = w.fx.command('instance.delete', doomed.id, {});
+  expect((await w.engines.lifecycle.handleLifecycleMessage(delivery(w, deletion, TOPICS.lifecycle))).kind).toBe('accepted');
+  expect(w.fx.fleet.gkeBackup.faults.pending(), 'the injected 503s were answered to the lifecycle function').toBe(0);
+  const retriedEnds = await settle(w, [`op-${backup.eventId}`, `op-${deletion.eventId}`], 30_000);
+  expect(retriedEnds.map((op) => [op.type, op.status, op.steps.find((s) => s.kind === 'gke-backup' || s.kind === 'gke-ensure-backup-plan')?.attempts])).toEqual([
+    ['backup', 'succeeded', 2],
+    ['delete', 'succeeded', 2],
+  ]);
 }
 
 /** approvals: a prod delete waits for a second person, who approves it through the function; it then runs to its end. */

@@ -1,19 +1,71 @@
+/**
+ * Rights derived from use: every function is driven through its real service code with its
+ * ports recorded (exercise.ts), and the Pulumi program is run on mocks; then every topic a
+ * function published to and every service it called must be granted to that function's own
+ * account by the program, and every grant the program makes must have been used.
+ */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_POLICY } from '../../../shared/domain/acceptance.js';
 import { FUNCTIONS } from '../../../shared/topology.js';
 import { UsageRecorder, type FunctionUsage } from '../../support/usage.js';
+import { installMocks, settle, TEST_SETTINGS, type Registered } from '../../infra/support.js';
 import { exerciseEveryFunction } from './exercise.js';
 
-const recorder = new UsageRecorder();
+/** A gkeBackup call that names the central backup project acts there, not in an instance's project. */
+const recorder = new UsageRecorder({
+  placeOf: (service, _method, args) =>
+    service === 'gkeBackup' && typeof args[0] === 'string' && args[0].startsWith(`projects/${DEFAULT_POLICY.centralBackupProject}/`) ? 'central' : undefined,
+});
 let usage: Record<string, FunctionUsage>;
+const registered: Registered[] = [];
+const kebab = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
 
 beforeAll(async () => {
   await exerciseEveryFunction(recorder, import.meta.url);
   usage = recorder.usage();
   if (process.env.MI_PRINT_USAGE) process.stdout.write(`${JSON.stringify(usage, null, 2)}\n`);
+  await installMocks(registered);
+  const { buildInfrastructure } = await import('../../../infra/program.js');
+  const { sharedTopology } = await import('../../../infra/model.js');
+  const infra = buildInfrastructure(sharedTopology(), TEST_SETTINGS);
+  await settle(registered, Object.values(infra.functionUrls));
 }, 300_000);
 
-describe('every function of the topology, driven through its real service code', () => {
-  it('has recorded usage: at least one topic published to or one API method called', () => {
+/** What the program grants a function's account, as `topic <name>`, `instances <role>`, `central <role>`, `project <role>`. */
+function grantedTo(fn: string): string[] {
+  const member = `serviceAccount:mi-fn-${kebab(fn)}@${TEST_SETTINGS.project}.iam.gserviceaccount.com`;
+  return registered
+    .filter((r) => r.inputs.member === member)
+    .map((g) => {
+      const role = String(g.inputs.role);
+      if (g.type === 'gcp:pubsub/topicIAMMember:TopicIAMMember') return `topic ${String(g.inputs.topic)}`;
+      if (g.type === 'gcp:folder/iAMMember:IAMMember') return `instances ${role}`;
+      if (g.type === 'gcp:secretmanager/secretIamMember:SecretIamMember') return `secret ${String(g.inputs.secretId)}`;
+      if (g.type === 'gcp:projects/iAMMember:IAMMember') return g.inputs.project === TEST_SETTINGS.centralBackupProject ? `central ${role}` : `project ${role}`;
+      return `${g.type} ${role}`;
+    })
+    .sort();
+}
+
+/** What the recorded use needs: a publisher grant per topic; admin to change a service, viewer to read it. */
+function neededBy(use: FunctionUsage): string[] {
+  const needs = new Set(use.publishes.map((topic) => `topic ${topic}`));
+  const level = (methods: readonly string[], admin: string, viewer: string) => (methods.some((m) => !/^(get|list)/.test(m)) ? admin : viewer);
+  const split = (methods: readonly string[] = []) => ({ here: methods.filter((m) => !m.endsWith('@central')), central: methods.filter((m) => m.endsWith('@central')) });
+  const sql = use.calls.cloudSql ?? [];
+  if (sql.length > 0) needs.add(`instances ${level(sql, 'roles/cloudsql.admin', 'roles/cloudsql.viewer')}`);
+  const gke = split(use.calls.gkeBackup);
+  if (gke.here.length > 0) needs.add(`instances ${level(gke.here, 'roles/gkebackup.admin', 'roles/gkebackup.viewer')}`);
+  if (gke.central.length > 0) needs.add(`central ${level(gke.central, 'roles/gkebackup.admin', 'roles/gkebackup.viewer')}`);
+  if ((use.calls.scheduler ?? []).length > 0) needs.add('project roles/cloudscheduler.viewer');
+  return [...needs].sort();
+}
+
+/** Grants a recorded run cannot show: Firestore (every function), and secrets (read at start, checked by test/infra/environment.test.ts). */
+const notRecorded = (grant: string) => grant === 'project roles/datastore.user' || grant.startsWith('secret ');
+
+describe('rights derived from use', () => {
+  it('every function of the topology was driven, and used something', () => {
     const shown = JSON.stringify(usage, null, 2);
     const unused = FUNCTIONS.map((f) => f.name).filter((name) => {
       const u = usage[name];
@@ -23,8 +75,19 @@ describe('every function of the topology, driven through its real service code',
     expect(Object.keys(usage).sort(), `functions recorded that the topology does not have; recorded:\n${shown}`).toEqual(FUNCTIONS.map((f) => f.name).sort());
   });
 
+  it.each(FUNCTIONS.map((fn) => fn.name))('%s: everything it touched is granted to its account by the program', (fn) => {
+    const granted = grantedTo(fn);
+    const missing = neededBy(usage[fn] ?? { publishes: [], calls: {} }).filter((need) => !granted.includes(need));
+    expect(missing, `${fn} touches what the program does not grant it (declare it in its uses in shared/topology.ts): ${missing.join(', ')}; it used ${JSON.stringify(usage[fn])}`).toEqual([]);
+  });
+
+  it.each(FUNCTIONS.map((fn) => fn.name))('%s: every grant the program makes it was used', (fn) => {
+    const needed = neededBy(usage[fn] ?? { publishes: [], calls: {} });
+    const unused = grantedTo(fn).filter((grant) => !notRecorded(grant) && !needed.includes(grant));
+    expect(unused, `the program grants ${fn} what it never used (remove it from its uses in shared/topology.ts): ${unused.join(', ')}`).toEqual([]);
+  });
+
   it('reads the same usage every time it is asked', () => {
     expect(recorder.usage()).toEqual(usage);
-    expect(recorder.usage()).toEqual(recorder.usage());
   });
 });
