@@ -88,7 +88,19 @@ function seedUuids(values: readonly number[]): void {
   syncBuiltinESMExports();
 }
 
-/** About one call in twelve fails: before it is made, after it took effect, or its process crashes. */
+/**
+ * About one call in twelve fails: before it is made, after it took effect, or its process
+ * crashes. Calls that change a simulated service (where a lost answer or a crash matters most)
+ * fail about one in four times.
+ */
+const FAULT_OF_EFFECT: Array<ReleaseFault | undefined> = [
+  ...Array.from({ length: 15 }, () => undefined),
+  'refused',
+  'error-before',
+  'error-after',
+  'error-after',
+  'crash-after',
+];
 const FAULT_OF: Array<ReleaseFault | undefined> = [
   ...Array.from({ length: 91 }, () => undefined),
   'refused',
@@ -135,6 +147,7 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
   const sqlQueueing = (choices.next(2) ?? 0) === 1;
   const restoreMs = [60_000, 60_000, 2 * 3_600_000, 6 * 3_600_000][choices.next(4) ?? 0] ?? 60_000;
   const executorRunMs = [60_000, 60_000, 3 * 3_600_000, 6 * 3_600_000][choices.next(4) ?? 0] ?? 60_000;
+  const gkeRestoresFail = (choices.next(3) ?? 1) === 0;
   const world = await createWorld({
     firestore: context.firestore,
     pubsub: context.pubsub,
@@ -143,6 +156,7 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
     instances: 2,
     restoreMs,
     executorRunMs,
+    gkeRestoresFail,
   });
   const { gate, clock } = world;
   const trace: string[] = [];
@@ -163,7 +177,7 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
   };
   const at = () => `${((clock.now().getTime() - Date.parse('2026-11-26T10:00:00.000Z')) / 1000).toFixed(0)}s`;
   const note = (line: string) => trace.push(`${String(trace.length).padStart(4)} ${at().padStart(7)}  ${line}`);
-  note(`Cloud SQL ${stats.sqlQueueing ? 'queues' : 'refuses'} work on a busy instance; restores take ${restoreMs / 1000}s, executor runs ${executorRunMs / 1000}s`);
+  note(`Cloud SQL ${stats.sqlQueueing ? 'queues' : 'refuses'} work on a busy instance; restores take ${restoreMs / 1000}s, executor runs ${executorRunMs / 1000}s${gkeRestoresFail ? '; GKE restores fail' : ''}`);
 
   // The operator's commands, all published at once; some twice (a publisher's retry), one unreadable.
   for (const envelope of commandsOf(choices, world)) {
@@ -234,7 +248,8 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
     const pending = gate.pending;
     if (pick < 60 && pending.length > 0) {
       const call = pending[choices.next(pending.length) ?? 0];
-      const fault = FAULT_OF[choices.next(100) ?? 0];
+      const effect = call !== undefined && call.changes && /^(cloudsql|gkebackup)\./.test(call.label);
+      const fault = effect ? FAULT_OF_EFFECT[choices.next(FAULT_OF_EFFECT.length) ?? 0] : FAULT_OF[choices.next(100) ?? 0];
       if (call) await release(call, fault);
     } else if (pick < 74) {
       const waiting = world.messages.filter((m) => !m.acked && !m.deadLettered && m.inFlight === 0);
@@ -263,13 +278,16 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
     } else if (pick < 97) {
       // A service fails the next piece of work of an instance, by its own word.
       const instance = world.instances[choices.next(world.instances.length) ?? 0];
-      const which = choices.next(3) ?? 0;
+      const which = choices.next(4) ?? 0;
       if (instance) {
-        if (which === 0) world.fleet.cloudSql.scriptBackupOutcome(instance.resources.project, instance.resources.sqlInstance, 'FAILED', 'disk full (chaos)');
-        else if (which === 1) world.fleet.gkeBackup.scriptBackupOutcome(instance.resources.backupPlan, 'FAILED', 'volume snapshot failed (chaos)');
-        else world.fleet.executor.scriptOutcome({ instanceId: instance.id }, 'failed', 'migration failed (chaos)');
+        const { project, sqlInstance, backupPlan } = instance.resources;
+        if (which === 0) world.fleet.cloudSql.scriptBackupOutcome(project, sqlInstance, 'FAILED', 'disk full (chaos)');
+        else if (which === 1) world.fleet.gkeBackup.scriptBackupOutcome(backupPlan, 'FAILED', 'volume snapshot failed (chaos)');
+        else if (which === 2) world.fleet.executor.scriptOutcome({ instanceId: instance.id }, 'failed', 'migration failed (chaos)');
+        // Maintenance: work sent meanwhile is refused (409) or queued (PENDING) for hours.
+        else world.fleet.cloudSql.startOperation(project, sqlInstance, { operationType: 'UPDATE', durationMs: 2 * 3_600_000 });
         gate.faults['service-failure'] += 1;
-        note(`${['Cloud SQL', 'Backup for GKE', 'the executor'][which]} will fail the next ${['backup run', 'backup', 'run'][which]} of ${instance.id}`);
+        note(['Cloud SQL will fail the next backup run', 'Backup for GKE will fail the next backup', 'the executor will fail the next run', 'Cloud SQL starts two hours of maintenance'][which] + ` of ${instance.id}`);
       }
     } else if (pick < 98) {
       const stuck = await stuckOperations();

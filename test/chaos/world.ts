@@ -95,6 +95,8 @@ export interface WorldOptions {
   /** How long a Cloud SQL restore runs, and how long executor runs take: seconds, or past a deadline. */
   restoreMs: number;
   executorRunMs: number;
+  /** Backup for GKE fails every restore (scripted on each restore plan as it is created). */
+  gkeRestoresFail: boolean;
 }
 
 const STORE_READS = new Set(['get', 'query', 'queryIds', 'count']);
@@ -204,6 +206,8 @@ export async function createWorld(options: WorldOptions): Promise<World> {
           operationId: operationOfDescription((args[2] as { description?: string }).description),
           running: async () => ['CREATING', 'IN_PROGRESS'].includes((await raw.gke.getBackup(name))?.state ?? ''),
         });
+      } else if (method === 'createRestorePlan' && options.gkeRestoresFail) {
+        raw.gke.scriptRestoreOutcome(`${String(args[0])}/restorePlans/${String(args[1])}`, 'FAILED', 'namespace conflict (chaos)');
       } else if (method === 'createRestore') {
         const name = `${String(args[0])}/restores/${String(args[1])}`;
         const holder = await leaseHolder(instanceId);
