@@ -91,14 +91,17 @@ function seedUuids(values: readonly number[]): void {
 /**
  * About one call in twelve fails: before it is made, after it took effect, or its process
  * crashes. Calls that change a simulated service (where a lost answer or a crash matters most)
- * fail about one in four times.
+ * fail two times in five, mostly after taking effect.
  */
 const FAULT_OF_EFFECT: Array<ReleaseFault | undefined> = [
-  ...Array.from({ length: 15 }, () => undefined),
+  ...Array.from({ length: 12 }, () => undefined),
   'refused',
   'error-before',
   'error-after',
   'error-after',
+  'error-after',
+  'crash-after',
+  'crash-after',
   'crash-after',
 ];
 const FAULT_OF: Array<ReleaseFault | undefined> = [
@@ -145,9 +148,11 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
   await context.wipe();
   const choices = new Choices(values);
   const sqlQueueing = (choices.next(2) ?? 0) === 1;
-  const restoreMs = [60_000, 60_000, 2 * 3_600_000, 6 * 3_600_000][choices.next(4) ?? 0] ?? 60_000;
+  const restoreMs = [60_000, 2 * 3_600_000, 6 * 3_600_000][choices.next(3) ?? 0] ?? 60_000;
   const executorRunMs = [60_000, 60_000, 3 * 3_600_000, 6 * 3_600_000][choices.next(4) ?? 0] ?? 60_000;
-  const gkeRestoresFail = (choices.next(3) ?? 1) === 0;
+  const gkeRestoresFail = (choices.next(2) ?? 1) === 0;
+  /** Maintenance that outlasts an operation's deadline keeps work queued (PENDING) past it. */
+  const maintenanceMs = [2 * 3_600_000, 6 * 3_600_000][choices.next(2) ?? 0] ?? 2 * 3_600_000;
   const world = await createWorld({
     firestore: context.firestore,
     pubsub: context.pubsub,
@@ -285,9 +290,9 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
         else if (which === 1) world.fleet.gkeBackup.scriptBackupOutcome(backupPlan, 'FAILED', 'volume snapshot failed (chaos)');
         else if (which === 2) world.fleet.executor.scriptOutcome({ instanceId: instance.id }, 'failed', 'migration failed (chaos)');
         // Maintenance: work sent meanwhile is refused (409) or queued (PENDING) for hours.
-        else world.fleet.cloudSql.startOperation(project, sqlInstance, { operationType: 'UPDATE', durationMs: 2 * 3_600_000 });
+        else world.fleet.cloudSql.startOperation(project, sqlInstance, { operationType: 'UPDATE', durationMs: maintenanceMs });
         gate.faults['service-failure'] += 1;
-        note(['Cloud SQL will fail the next backup run', 'Backup for GKE will fail the next backup', 'the executor will fail the next run', 'Cloud SQL starts two hours of maintenance'][which] + ` of ${instance.id}`);
+        note(['Cloud SQL will fail the next backup run', 'Backup for GKE will fail the next backup', 'the executor will fail the next run', `Cloud SQL starts ${maintenanceMs / 3_600_000} h of maintenance`][which] + ` of ${instance.id}`);
       }
     } else if (pick < 98) {
       const stuck = await stuckOperations();
@@ -330,8 +335,8 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
     }
     reconcile();
     await drain();
-    // Polls at first; then long strides, so hours-long runs end and deadlines pass.
-    clock.advance(round < 60 ? 30_000 : 10 * 60_000);
+    // Polls at first; then longer strides, so hours-long runs end and deadlines pass.
+    clock.advance(round < 20 ? 30_000 : round < 40 ? 10 * 60_000 : 3_600_000);
   }
   for (const v of await checkEnd(world)) violations.push(v);
   for (const kind of FAULT_KINDS) stats.faults[kind] = gate.faults[kind];
