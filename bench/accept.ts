@@ -16,8 +16,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { DocumentData, Firestore } from '@google-cloud/firestore';
-import { operationIdFor } from '../shared/domain/operations.js';
-import { paths } from '../shared/engine/index.js';
+import { operationIdFor } from '../shared/domain/lifecycle/operations.js';
 import { acceptCommand } from '../shared/engine/accept.js';
 import { LIFECYCLE_COMMANDS, decodePubSubEvent, type AnyEnvelope } from '../shared/events/index.js';
 import type { FirestoreOperationCounts } from '../shared/gcp/firestore-counting.js';
@@ -25,6 +24,7 @@ import { addCounts, countsBetween, emptyCounts, perEvent } from './counts.js';
 import { benchmarkResult, type BenchmarkResult, type CountsResult } from './results.js';
 import { interleavedOrder } from './stats.js';
 import { pushedCloudEvent, type BenchWorld } from './world.js';
+import { paths } from '../shared/store/collections.js';
 
 /** The five documents the accepting transaction writes, as Firestore holds them. */
 interface AcceptDocuments {

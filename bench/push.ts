@@ -17,8 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { PubSub, type Topic } from '@google-cloud/pubsub';
 import type { Firestore } from '@google-cloud/firestore';
-import { operationIdFor } from '../shared/domain/operations.js';
-import { paths } from '../shared/engine/index.js';
+import { operationIdFor } from '../shared/domain/lifecycle/operations.js';
 import type { AnyEnvelope } from '../shared/events/index.js';
 import { createFirestore } from '../shared/gcp/firestore-store.js';
 import { ensurePushSubscription } from '../shared/gcp/pubsub-admin.js';
@@ -29,6 +28,7 @@ import { serveFunctions, type Delivery, type FunctionsServer } from '../cli/dev/
 import { benchmarkResult, type BenchmarkResult } from './results.js';
 import { interleavedOrder } from './stats.js';
 import type { BenchWorld } from './world.js';
+import { paths } from '../shared/store/collections.js';
 
 /** The raw side's topic and subscription, in the benchmark's own project. */
 export const RAW_TOPIC = 'bench-raw-push';

@@ -6,17 +6,17 @@
  * summary; there are no counters) received within one second (target: at most 1).
  */
 import { PubSub } from '@google-cloud/pubsub';
-import { DEFAULT_TIMINGS } from '../shared/domain/operations.js';
+import { DEFAULT_TIMINGS } from '../shared/domain/lifecycle/operations.js';
 import { parseWaves, type RolloutRecord, type WaveName } from '../shared/domain/rollout/index.js';
-import { createEngine, paths } from '../shared/engine/index.js';
+import { createEngine } from '../shared/engine/index.js';
 import type { InstanceRecord } from '../shared/events/index.js';
 import { createFirestore, createFirestoreStore } from '../shared/gcp/firestore-store.js';
 import { ensureTopics } from '../shared/gcp/pubsub-admin.js';
 import { systemClock } from '../shared/ports.js';
-import { rolloutPaths } from '../shared/rollout/paths.js';
 import { createSimulatedFleet } from '../shared/sim/index.js';
 import { allTopics } from '../shared/topology.js';
 import { WriteLog, createRolloutDriver, loggingStore, maxInFlightFromAudit } from '../test/support/rollout-driver.js';
+import { paths, rolloutPaths } from '../shared/store/collections.js';
 
 const LIMITS: Record<WaveName, number> = { dev: 25, internal: 25, canary: 25, customers: 100 };
 const WAVES = 'dev:max=25:soak=0,internal:max=25:soak=0,canary:max=25:soak=0,customers:max=100';

@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { PubSub } from '@google-cloud/pubsub';
 import type { Firestore } from '@google-cloud/firestore';
-import { DEFAULT_TIMINGS } from '../shared/domain/operations.js';
-import { createEngine, paths, type Engine } from '../shared/engine/index.js';
+import { DEFAULT_TIMINGS } from '../shared/domain/lifecycle/operations.js';
+import { createEngine, type Engine } from '../shared/engine/index.js';
 import { makeEnvelope, type AnyEnvelope, type InstanceRecord } from '../shared/events/index.js';
 import { createFirestoreOperationCounter, type FirestoreOperationCounter } from '../shared/gcp/firestore-counting.js';
 import { createFirestore, createFirestoreStore } from '../shared/gcp/firestore-store.js';
@@ -17,6 +17,7 @@ import type { Logger } from '../shared/log.js';
 import { systemClock, type StateStore } from '../shared/ports.js';
 import { createSimulatedFleet, type SimulatedFleet } from '../shared/sim/index.js';
 import { TOPICS, allTopics } from '../shared/topology.js';
+import { paths } from '../shared/store/collections.js';
 
 export const REGION = 'us-central1';
 export const FROM_VERSION = '5.4.2';

@@ -2,7 +2,7 @@
  * What `mi` prints: tables, documents, and the step-by-step progress of an operation. Pure
  * functions from records to text, so commands and tests share one rendering.
  */
-import type { OperationRecord, Step } from '../shared/domain/operations.js';
+import type { OperationRecord, Step } from '../shared/domain/lifecycle/operations.js';
 import type { InstanceRecord, Lease } from '../shared/events/index.js';
 
 /** Somewhere to write text (process.stdout, or a test's buffer). */

@@ -4,12 +4,13 @@
  * entry of the event says the lifecycle function rejected it — then prints each step's status
  * changes as they happen, and ends with the operation's own outcome.
  */
-import type { OperationRecord } from '../shared/domain/operations.js';
-import { paths, type LedgerEntry } from '../shared/engine/index.js';
+import type { OperationRecord } from '../shared/domain/lifecycle/operations.js';
+import { type LedgerEntry } from '../shared/engine/index.js';
 import type { StateStore } from '../shared/ports.js';
 import { EXIT, type ExitCode } from './config.js';
 import { CliError } from './errors.js';
 import { StepProgress, elapsedText, isFinal, line, operationOutcome, type TextSink } from './output.js';
+import { paths } from '../shared/store/collections.js';
 
 export interface WaitOptions {
   operationId: string;

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { createDeploymentsConsumer, type DeploymentsConsumer } from '../shared/deployments/consumer.js';
 import { checkWebhookConfig, type WebhookDeps } from '../shared/deployments/webhook.js';
 import { createGoogleIdentity, googleJwks } from '../shared/identity/index.js';
-import { createOnceOutbox } from '../shared/engine/outbox.js';
+import { createOnceOutbox } from '../shared/store/outbox.js';
 import { jsonLogger } from '../shared/log.js';
 import { systemClock, type DeploymentRepoPort } from '../shared/ports.js';
 import { ControlPlaneError } from '../shared/errors.js';

@@ -3,9 +3,9 @@
  * configured from the environment the infrastructure sets, validated before anything runs.
  */
 import { z } from 'zod';
-import { DEFAULT_POLICY } from '../shared/domain/acceptance.js';
+import { DEFAULT_POLICY } from '../shared/domain/lifecycle/acceptance.js';
 import { createEngine, type Engine } from '../shared/engine/index.js';
-import { createOnceOutbox } from '../shared/engine/outbox.js';
+import { createOnceOutbox } from '../shared/store/outbox.js';
 import { createGoogleIdentity, googleJwks } from '../shared/identity/index.js';
 import { jsonLogger } from '../shared/log.js';
 import { systemClock } from '../shared/ports.js';

@@ -3,7 +3,7 @@
  * as plain values, so that tests can hand the program settings without touching Pulumi config.
  */
 import * as pulumi from '@pulumi/pulumi';
-import { DEFAULT_POLICY } from '../shared/domain/acceptance.js';
+import { DEFAULT_POLICY } from '../shared/domain/lifecycle/acceptance.js';
 
 export interface Settings {
   /** The control plane's project (`gcp:project`). */

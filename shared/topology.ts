@@ -3,6 +3,7 @@
  * functions, dead letters, schedules, and the Firestore queries that need composite indexes.
  * infra/ deploys it, `mi dev` runs it, tests read it. Nothing here is listed twice elsewhere.
  */
+import { COLLECTIONS, SUBCOLLECTIONS } from './store/collections.js';
 
 export const TOPICS = {
   lifecycle: 'mi-lifecycle',
@@ -373,7 +374,7 @@ export const SCHEDULES = [
 export const INDEXED_QUERIES = [
   {
     name: 'due-operations',
-    collection: 'operations',
+    collection: COLLECTIONS.operations,
     collectionGroup: false,
     fields: [
       { field: 'status', order: 'ASCENDING' },
@@ -383,7 +384,7 @@ export const INDEXED_QUERIES = [
   },
   {
     name: 'operations-of-instance',
-    collection: 'operations',
+    collection: COLLECTIONS.operations,
     collectionGroup: false,
     fields: [
       { field: 'instanceId', order: 'ASCENDING' },
@@ -393,7 +394,7 @@ export const INDEXED_QUERIES = [
   },
   {
     name: 'compliance-runs-by-schedule',
-    collection: 'complianceRuns',
+    collection: COLLECTIONS.complianceRuns,
     collectionGroup: false,
     fields: [
       { field: 'schedule', order: 'ASCENDING' },
@@ -403,7 +404,7 @@ export const INDEXED_QUERIES = [
   },
   {
     name: 'failed-findings-of-run',
-    collection: 'findings',
+    collection: SUBCOLLECTIONS.findings,
     collectionGroup: false,
     fields: [
       { field: 'kind', order: 'ASCENDING' },
@@ -413,7 +414,7 @@ export const INDEXED_QUERIES = [
   },
   {
     name: 'rollout-progress-of-wave',
-    collection: 'instances',
+    collection: SUBCOLLECTIONS.rolloutProgress,
     collectionGroup: false,
     fields: [
       { field: 'wave', order: 'ASCENDING' },
@@ -433,9 +434,9 @@ export function indexedQuery(name: IndexedQueryName): IndexedQuery {
 
 /** Firestore collections whose documents expire by a TTL policy on `expireAt`. */
 export const TTL_COLLECTIONS = [
-  { collection: 'processedEvents', field: 'expireAt', days: 30 },
-  { collection: 'webhookDeliveries', field: 'expireAt', days: 30 },
-  { collection: 'executorRequests', field: 'expireAt', days: 30 },
+  { collection: COLLECTIONS.ledger, field: 'expireAt', days: 30 },
+  { collection: COLLECTIONS.webhookDeliveries, field: 'expireAt', days: 30 },
+  { collection: COLLECTIONS.executorRequests, field: 'expireAt', days: 30 },
 ] as const;
 
 /** All topics to create: the topology's own and their dead letters. */

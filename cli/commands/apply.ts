@@ -9,7 +9,6 @@ import { execFile } from 'node:child_process';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { ACTIVE_APPLY_STATUSES, WAVES, type ModuleApplyRecord } from '../../shared/domain/deployments/applies.js';
-import { MODULE_APPLIES } from '../../shared/deployments/consumer.js';
 import { describeError } from '../../shared/errors.js';
 import { createLocalSigner } from '../../shared/identity/index.js';
 import { FIRESTORE_EMULATOR_VARIABLE, PUBSUB_EMULATOR_VARIABLE, type CliEnv } from '../backend.js';
@@ -19,6 +18,7 @@ import { identityFilePath, readIdentityFile } from '../dev/identity-file.js';
 import { CliError, refused } from '../errors.js';
 import { parseFlags } from '../flags.js';
 import { line, printJson, table } from '../output.js';
+import { COLLECTIONS } from '../../shared/store/collections.js';
 
 /** The applyConfirmations function's URL in the cloud (a stack output of the infrastructure). */
 export const CONFIRMATIONS_URL_VARIABLE = 'MI_APPLY_CONFIRMATIONS_URL';
@@ -92,7 +92,7 @@ export function registerApplyCommands(program: Command, ctx: CliContext): void {
       const flags = parseFlags(listFlags, command.opts(), {});
       const { store } = ctx.backend(command);
       const docs = await store.query<ModuleApplyRecord>({
-        collection: MODULE_APPLIES,
+        collection: COLLECTIONS.moduleApplies,
         ...(flags.all ? { limit: 1000 } : { where: [{ field: 'status', op: 'in', value: ACTIVE_APPLY_STATUSES }], limit: 1000 }),
       });
       const groups = groupApplies(docs.map((d) => d.data));

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { manualRunId } from '../../shared/domain/compliance/run-key.js';
-import { buildReport, compliancePaths, extendExpiry, findRun, renderReport, summarizeRun, type ComplianceRun } from '../../shared/compliance/index.js';
+import { buildReport, extendExpiry, findRun, renderReport, summarizeRun, type ComplianceRun } from '../../shared/compliance/index.js';
 import { ControlPlaneError } from '../../shared/errors.js';
 import { instanceIdSchema, makeEnvelope } from '../../shared/events/index.js';
 import { systemClock } from '../../shared/ports.js';
@@ -17,6 +17,7 @@ import type { CliContext } from '../context.js';
 import { CliError, refused } from '../errors.js';
 import { durationSchema, parseFlags, reasonSchema } from '../flags.js';
 import { line, printJson } from '../output.js';
+import { compliancePaths } from '../../shared/store/collections.js';
 
 const LABELS = { run: '--run', date: '--date', format: '--format', timeout: '--timeout', hours: '--hours', reason: '--reason', instance: '<instance>', schedule: '--schedule' };
 

@@ -3,8 +3,7 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import type { OperationRecord } from '../../shared/domain/operations.js';
-import { COLLECTIONS, paths } from '../../shared/engine/index.js';
+import type { OperationRecord } from '../../shared/domain/lifecycle/operations.js';
 import {
   INSTANCE_STATUSES,
   environmentSchema,
@@ -19,6 +18,7 @@ import type { CliContext } from '../context.js';
 import { refused } from '../errors.js';
 import { parseFlags } from '../flags.js';
 import { instanceDetails, instanceTable, line, printJson } from '../output.js';
+import { COLLECTIONS, paths } from '../../shared/store/collections.js';
 
 /** Reads an instance; an unknown (or deleted) one is refused with a pointer to the fleet. */
 export async function requireInstance(store: StateStore, id: string, options: { allowDeleted?: boolean } = {}): Promise<InstanceRecord> {

@@ -26,9 +26,9 @@ import type { CliContext } from '../context.js';
 import { refused } from '../errors.js';
 import { parseFlags } from '../flags.js';
 import { requireInstance } from './instance.js';
-import { paths } from '../../shared/engine/index.js';
 import type { InstanceRecord } from '../../shared/events/index.js';
 import { addCommonOptions, checkAvailable, commonFlags, envelopeOf, publishAndFollow } from './operations.js';
+import { paths } from '../../shared/store/collections.js';
 
 const LABELS: Record<string, string> = {
   instance: '<instance>',

@@ -3,8 +3,8 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import type { OperationRecord } from '../../shared/domain/operations.js';
-import { createEngine, paths } from '../../shared/engine/index.js';
+import type { OperationRecord } from '../../shared/domain/lifecycle/operations.js';
+import { createEngine } from '../../shared/engine/index.js';
 import { ControlPlaneError } from '../../shared/errors.js';
 import type { InstanceRecord } from '../../shared/events/index.js';
 import { systemClock, type CloudSqlPort, type ExecutorPort, type GkeBackupPort, type StateStore } from '../../shared/ports.js';
@@ -12,6 +12,7 @@ import type { CliContext } from '../context.js';
 import { refused } from '../errors.js';
 import { operationIdSchema, parseFlags, reasonSchema } from '../flags.js';
 import { line, operationDetails, printJson } from '../output.js';
+import { paths } from '../../shared/store/collections.js';
 
 const LABELS = { operation: '<operation>', reason: '--reason' };
 

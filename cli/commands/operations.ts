@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import semver from 'semver';
 import { z } from 'zod';
-import { operationIdFor } from '../../shared/domain/operations.js';
+import { operationIdFor } from '../../shared/domain/lifecycle/operations.js';
 import {
   DecodeError,
   backupPayloadSchema,

@@ -8,7 +8,6 @@ import { z } from 'zod';
 import { DEFAULT_WAVES, WaveSpecError, parseWaves, type RolloutAction, type RolloutRecord, type WaveSpec } from '../../shared/domain/rollout/index.js';
 import { versionSchema } from '../../shared/events/index.js';
 import { systemClock, type StateStore } from '../../shared/ports.js';
-import { rolloutPaths } from '../../shared/rollout/paths.js';
 import { createRollouts } from '../../shared/rollout/service.js';
 import { latestRollout, readRolloutView, renderRolloutView } from '../../shared/rollout/status.js';
 import { EXIT, DEFAULT_REASON } from '../config.js';
@@ -16,6 +15,7 @@ import type { CliContext } from '../context.js';
 import { refused } from '../errors.js';
 import { durationSchema, parseFlags, reasonSchema } from '../flags.js';
 import { line, printJson } from '../output.js';
+import { rolloutPaths } from '../../shared/store/collections.js';
 
 const LABELS = { to: '--to', waves: '--waves', reason: '--reason', busyRetry: '--busy-retry', interval: '--interval', rollout: '<rollout>' };
 const rolloutIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'expected a rollout id such as ro-20261126-100000-ab12' });

@@ -3,11 +3,11 @@
  * Firestore, and their Cloud SQL instances and GKE backup plans in the simulators. Seeding is
  * idempotent, so restarting `mi dev` on running emulators keeps whatever state they hold.
  */
-import { COLLECTIONS, paths } from '../../shared/engine/index.js';
-import { appendAudit } from '../../shared/engine/records.js';
+import { appendAudit } from '../../shared/store/records.js';
 import { instanceSpecSchema, type InstanceRecord, type InstanceResources, type InstanceSpec } from '../../shared/events/index.js';
 import type { StateStore } from '../../shared/ports.js';
 import { resourceNamesFor, type SimulatedFleet } from '../../shared/sim/index.js';
+import { COLLECTIONS, paths } from '../../shared/store/collections.js';
 
 /** The version every seeded instance runs, so `mi upgrade --to 5.5.0` is newer. */
 export const SEED_VERSION = '5.4.2';

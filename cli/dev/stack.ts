@@ -9,9 +9,9 @@
 import { fileURLToPath } from 'node:url';
 import { PubSub } from '@google-cloud/pubsub';
 import { LOCAL_PROJECT_ID } from '../config.js';
-import { DEFAULT_TIMINGS, type EngineTimings } from '../../shared/domain/operations.js';
+import { DEFAULT_TIMINGS, type EngineTimings } from '../../shared/domain/lifecycle/operations.js';
 import { createEngine, type Engine } from '../../shared/engine/index.js';
-import { createOnceOutbox } from '../../shared/engine/outbox.js';
+import { createOnceOutbox } from '../../shared/store/outbox.js';
 import { describeError } from '../../shared/errors.js';
 import { createExecutorAdapter } from '../../shared/gcp/executor.js';
 import { createFirestore, createFirestoreStore } from '../../shared/gcp/firestore-store.js';

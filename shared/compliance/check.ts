@@ -7,13 +7,13 @@
 import { checkCloudSql, checkExpiry, checkGke, checkSchedules, outcomeOf } from '../domain/compliance/checks.js';
 import { SAFE_TO_FIX, type ControlResult } from '../domain/compliance/controls.js';
 import { deterministicEventId } from '../domain/compliance/run-key.js';
-import { operationIdFor } from '../domain/operations.js';
-import { paths } from '../engine/paths.js';
+import { operationIdFor } from '../domain/lifecycle/operations.js';
 import { ControlPlaneError } from '../errors.js';
 import { makeEnvelope, type InstanceRecord } from '../events/index.js';
 import type { GkeBackup, Page, SqlBackupRun } from '../ports.js';
 import { TOPICS } from '../topology.js';
-import { compliancePaths, SCHEDULES_FINDING_ID, type ComplianceDeps, type Finding } from './model.js';
+import { SCHEDULES_FINDING_ID, type ComplianceDeps, type Finding } from './model.js';
+import { compliancePaths, paths } from '../store/collections.js';
 
 /** Pages read of a list: backup runs are newest first (two pages reach well past 26 hours); GKE backups come in name order. */
 const SQL_RUN_PAGES = 2;

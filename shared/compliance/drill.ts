@@ -6,12 +6,12 @@
  */
 import { rotatingSample, weekNumber } from '../domain/compliance/retention.js';
 import { deterministicEventId } from '../domain/compliance/run-key.js';
-import { operationIdFor } from '../domain/operations.js';
-import { COLLECTIONS } from '../engine/paths.js';
+import { operationIdFor } from '../domain/lifecycle/operations.js';
 import { makeEnvelope } from '../events/index.js';
 import { TOPICS } from '../topology.js';
 import type { ComplianceDeps } from './model.js';
 import { finishRun, type RunRequest, type StartedRun } from './runs.js';
+import { COLLECTIONS } from '../store/collections.js';
 
 export interface DrillResult {
   week: number;

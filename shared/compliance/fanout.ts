@@ -16,11 +16,11 @@ import { randomUUID } from 'node:crypto';
 import { cutPage, unconfirmedWrites, verifyPlan, type IdRange, type PlanVerdict, type WrittenPage } from '../domain/compliance/plan.js';
 import { ControlPlaneError } from '../errors.js';
 import { INSTANCE_STATUSES, makeEnvelope, type Envelope } from '../events/index.js';
-import { COLLECTIONS } from '../engine/paths.js';
 import type { StoredDocument } from '../ports.js';
 import { TOPICS } from '../topology.js';
-import { compliancePaths, type ComplianceDeps, type PlanPage } from './model.js';
+import { type ComplianceDeps, type PlanPage } from './model.js';
 import { finishRun, type RunRequest, type StartedRun } from './runs.js';
+import { COLLECTIONS, compliancePaths } from '../store/collections.js';
 
 /** Rounds of planning the gaps a read-back finds before the run gives up for a redelivery. */
 const PLAN_ROUNDS = 3;

@@ -10,11 +10,12 @@ import { silentLogger } from '../log.js';
 import { SCHEDULES, TOPICS } from '../topology.js';
 import { checkInstance, checkScheduleJobs, type CheckOutcome } from './check.js';
 import { fanOut, type FanOutResult } from './fanout.js';
-import { compliancePaths, type ComplianceDeps, type ComplianceRun, type RunSummary } from './model.js';
+import { type ComplianceDeps, type ComplianceRun, type RunSummary } from './model.js';
 import { recentRuns, summarizeRun } from './report.js';
 import { runRetention, type RetentionResult } from './retention.js';
 import { beginRun, finishRun, releaseClaim, runRequestOf, type RunRequest, type StartedRun } from './runs.js';
 import { runRestoreDrill, type DrillResult } from './drill.js';
+import { compliancePaths } from '../store/collections.js';
 
 export * from './model.js';
 export { buildReport, findRun, summarizeRun } from './report.js';

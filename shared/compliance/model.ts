@@ -8,26 +8,8 @@ import type { Logger } from '../log.js';
 import type { Clock, CloudSqlPort, EventBus, GkeBackupPort, SchedulerPort, StateStore } from '../ports.js';
 import type { Schedule } from '../topology.js';
 
-export const COMPLIANCE_COLLECTIONS = {
-  runs: 'complianceRuns',
-  expiryNotices: 'expiryNotices',
-} as const;
-
 /** The finding of the Cloud Scheduler jobs, beside the instances' (ids of instances start with a letter). */
 export const SCHEDULES_FINDING_ID = '_schedules';
-
-export const compliancePaths = {
-  run: (runId: string) => `complianceRuns/${runId}`,
-  findings: (runId: string) => `complianceRuns/${runId}/findings`,
-  finding: (runId: string, id: string) => `complianceRuns/${runId}/findings/${id}`,
-  planPages: (runId: string) => `complianceRuns/${runId}/plan`,
-  /**
-   * A page is named by where its stretch of ids starts, so a page planned again (a resumed
-   * run filling a gap, a retried write) lands on the same document instead of beside it.
-   */
-  planPage: (runId: string, after: string | null) => `complianceRuns/${runId}/plan/${after === null ? 'first' : `after-${after}`}`,
-  expiryNotice: (instanceId: string, expiresAt: string) => `expiryNotices/${instanceId}-${expiresAt.replace(/[^0-9TZ]/g, '')}`,
-} as const;
 
 export type RunSchedule = 'verify-backups' | 'check-retention' | 'compliance-report' | 'restore-drill';
 

@@ -12,7 +12,8 @@ import { INSTANCE_CONTROL_IDS, controlText, type ControlResult } from '../domain
 import { compareIdSets, completenessProblems, verifyPlan, type Coverage, type PlanVerdict } from '../domain/compliance/plan.js';
 import type { StateStore } from '../ports.js';
 import { indexedQuery } from '../topology.js';
-import { compliancePaths, SCHEDULES_FINDING_ID, type ComplianceRun, type Finding, type PlanPage, type RunSummary } from './model.js';
+import { SCHEDULES_FINDING_ID, type ComplianceRun, type Finding, type PlanPage, type RunSummary } from './model.js';
+import { compliancePaths } from '../store/collections.js';
 
 const DAY_MS = 86_400_000;
 /** Finding ids per page of the id-only query. */

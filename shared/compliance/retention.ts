@@ -6,16 +6,16 @@
  */
 import { decideRetention, extendedExpiry } from '../domain/compliance/retention.js';
 import { deterministicEventId } from '../domain/compliance/run-key.js';
-import { operationIdFor } from '../domain/operations.js';
-import { publishOutbox } from '../engine/outbox.js';
-import { COLLECTIONS, paths } from '../engine/paths.js';
-import { appendAudit, enqueue } from '../engine/records.js';
+import { operationIdFor } from '../domain/lifecycle/operations.js';
+import { publishOutbox } from '../store/outbox.js';
+import { appendAudit, enqueue } from '../store/records.js';
 import { ControlPlaneError } from '../errors.js';
 import { makeEnvelope, type InstanceRecord } from '../events/index.js';
 import type { Clock, StateStore } from '../ports.js';
 import { TOPICS } from '../topology.js';
-import { compliancePaths, type ComplianceDeps } from './model.js';
+import { type ComplianceDeps } from './model.js';
 import { finishRun, type RunRequest, type StartedRun } from './runs.js';
+import { COLLECTIONS, compliancePaths, paths } from '../store/collections.js';
 
 const ACTOR = 'system:check-retention';
 const PAGE = 200;

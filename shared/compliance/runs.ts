@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { cronSlotContaining, manualRunId, scheduledRunId } from '../domain/compliance/run-key.js';
 import type { DeliveredMessage } from '../events/index.js';
 import type { Schedule } from '../topology.js';
-import { compliancePaths, type ComplianceDeps, type ComplianceRun, type RunSchedule } from './model.js';
+import { type ComplianceDeps, type ComplianceRun, type RunSchedule } from './model.js';
+import { compliancePaths } from '../store/collections.js';
 
 /** What a scheduled message asks for: which schedule, for which run. */
 export interface RunRequest {

@@ -3,11 +3,11 @@
  * the deciding transaction, published after it commits, asked again under the same event id
  * when the engine has not answered for a while.
  */
-import { paths } from '../engine/paths.js';
-import type { OutboxEntry } from '../engine/records.js';
+import type { OutboxEntry } from '../store/records.js';
 import { makeEnvelope, type AnyEnvelope, type EventPayloads, type LifecycleCommandType } from '../events/index.js';
 import type { StoreTransaction } from '../ports.js';
 import { TOPICS } from '../topology.js';
+import { paths } from '../store/collections.js';
 
 /** A command asked for and not seen by the engine after this long is asked for again (same event id). */
 export const REPUBLISH_AFTER_MS = 5 * 60_000;

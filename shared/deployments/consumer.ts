@@ -25,11 +25,10 @@ import {
 } from '../domain/deployments/applies.js';
 import { configPathOf } from '../domain/deployments/paths.js';
 import { decideConfigChange, type FileAt } from '../domain/deployments/spec-changes.js';
-import type { OperationRecord } from '../domain/operations.js';
-import { sideEffectKey } from '../domain/operations.js';
-import { publishOutbox } from '../engine/outbox.js';
-import { paths } from '../engine/paths.js';
-import { appendAudit, recordInLedger, type LedgerEntry, type OutboxEntry } from '../engine/records.js';
+import type { OperationRecord } from '../domain/lifecycle/operations.js';
+import { sideEffectKey } from '../domain/lifecycle/operations.js';
+import { publishOutbox } from '../store/outbox.js';
+import { appendAudit, recordInLedger, type LedgerEntry, type OutboxEntry } from '../store/records.js';
 import { ControlPlaneError, describeError } from '../errors.js';
 import { DecodeError, decodePubSubEvent, instanceSpecSchema, issueToDecodeError, readPubSubMessage, type Envelope, type InstanceRecord, type InstanceSpec } from '../events/index.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -37,9 +36,8 @@ import type { Clock, DeploymentRepoPort, ExecutorPort, StateStore, StoreTransact
 import { queueCommand, REPUBLISH_AFTER_MS } from './commands.js';
 import { markDeliveryHandled } from './records.js';
 import { createSpecChanges, type OfferOutcome } from './spec-changes.js';
+import { COLLECTIONS, deploymentPaths, paths } from '../store/collections.js';
 
-export const MODULE_APPLIES = 'moduleApplies';
-export const moduleApplyPath = (id: string) => `${MODULE_APPLIES}/${id}`;
 
 /** The schedule whose ticks (on mi-deployments) move module applies on. */
 export const DEPLOYMENTS_SCHEDULE = 'deployments';
@@ -260,9 +258,9 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
     const apply = newApply(push, instance, module, now);
     const planAttempt = apply.status === 'planning' ? await currentAttempt(apply.commit, apply.instanceId, `${module}:plan`) : undefined;
     const outbox = await deps.store.transaction(async (tx) => {
-      if ((await tx.get(moduleApplyPath(apply.id))) !== undefined) return [];
+      if ((await tx.get(deploymentPaths.moduleApply(apply.id))) !== undefined) return [];
       const others = await tx.query<ModuleApplyRecord>({
-        collection: MODULE_APPLIES,
+        collection: COLLECTIONS.moduleApplies,
         where: [
           { field: 'instanceId', op: '==', value: apply.instanceId },
           { field: 'module', op: '==', value: module },
@@ -275,9 +273,9 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
         record.request = { eventId: planAttempt.eventId, action: 'plan', attempt: planAttempt.attempt, at: now.toISOString() };
         entries.push(moduleCommand(tx, record, 'plan', planAttempt.eventId, push.actor, now));
       }
-      tx.create(moduleApplyPath(record.id), { ...record });
+      tx.create(deploymentPaths.moduleApply(record.id), { ...record });
       for (const id of decided.supersede) {
-        tx.update(moduleApplyPath(id), { status: 'superseded', supersededBy: record.id, updatedAt: now.toISOString() });
+        tx.update(deploymentPaths.moduleApply(id), { status: 'superseded', supersededBy: record.id, updatedAt: now.toISOString() });
       }
       appendAudit(
         tx,
@@ -325,7 +323,7 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
   /** Starts the applies whose wave may go, halts what an earlier failure stops. */
   async function advanceGroup(module: string, commit: string): Promise<void> {
     const group = await deps.store.query<ModuleApplyRecord>({
-      collection: MODULE_APPLIES,
+      collection: COLLECTIONS.moduleApplies,
       where: [
         { field: 'module', op: '==', value: module },
         { field: 'commit', op: '==', value: commit },
@@ -338,17 +336,17 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
       const attempt = decision.action === 'start-apply' ? await currentAttempt(apply.commit, apply.instanceId, `${apply.module}:apply`) : undefined;
       const outbox = await deps.store.transaction(async (tx) => {
         const now = deps.clock.now();
-        const current = await tx.get<ModuleApplyRecord>(moduleApplyPath(decision.id));
+        const current = await tx.get<ModuleApplyRecord>(deploymentPaths.moduleApply(decision.id));
         if (current === undefined) return [];
         if (decision.action === 'halt') {
           if (!['waiting', 'confirmed', 'awaiting-confirmation', 'planning'].includes(current.status)) return [];
-          tx.update(moduleApplyPath(current.id), { status: 'halted', failure: decision.reason, updatedAt: now.toISOString() });
+          tx.update(deploymentPaths.moduleApply(current.id), { status: 'halted', failure: decision.reason, updatedAt: now.toISOString() });
           appendAudit(tx, { actor: 'system:deployments', action: 'module-apply.halted', instanceId: current.instanceId, operationId: null, before: { status: current.status }, after: { status: 'halted' }, causeEventId: current.causeEventId, applyId: current.id, reason: decision.reason }, now);
           return [];
         }
         if ((current.status !== 'waiting' && current.status !== 'confirmed') || attempt === undefined) return [];
         const request = { eventId: attempt.eventId, action: 'apply' as const, attempt: attempt.attempt, at: now.toISOString() };
-        tx.update(moduleApplyPath(current.id), { status: 'applying', request, operationId: null, updatedAt: now.toISOString() });
+        tx.update(deploymentPaths.moduleApply(current.id), { status: 'applying', request, operationId: null, updatedAt: now.toISOString() });
         appendAudit(tx, { actor: current.confirmedBy ?? 'system:deployments', action: 'module-apply.started', instanceId: current.instanceId, operationId: null, before: { status: current.status }, after: { status: 'applying' }, causeEventId: current.causeEventId, applyId: current.id, wave: current.wave }, now);
         return [moduleCommand(tx, current, 'apply', attempt.eventId, current.confirmedBy ?? `github:${current.mergedBy}`, now)];
       });
@@ -394,7 +392,7 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
     }
     if (change === undefined && retry === undefined) return;
     const outbox = await deps.store.transaction(async (tx) => {
-      const current = await tx.get<ModuleApplyRecord>(moduleApplyPath(apply.id));
+      const current = await tx.get<ModuleApplyRecord>(deploymentPaths.moduleApply(apply.id));
       if (current === undefined || current.status !== apply.status || current.request?.eventId !== apply.request?.eventId) return [];
       const entries: OutboxEntry[] = [];
       const update: Partial<ModuleApplyRecord> = { ...change, updatedAt: now.toISOString() };
@@ -402,7 +400,7 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
         update.request = { ...current.request, eventId: retry.eventId, attempt: retry.attempt, at: now.toISOString() };
         entries.push(moduleCommand(tx, current, current.request.action, retry.eventId, current.confirmedBy ?? `github:${current.mergedBy}`, now));
       }
-      tx.update(moduleApplyPath(apply.id), update);
+      tx.update(deploymentPaths.moduleApply(apply.id), update);
       if (update.status !== undefined && update.status !== current.status) {
         appendAudit(tx, { actor: 'system:deployments', action: `module-apply.${update.status}`, instanceId: current.instanceId, operationId: operationId ?? null, before: { status: current.status }, after: { status: update.status, planSummary: update.planSummary ?? null, failure: update.failure ?? null }, causeEventId: current.causeEventId, applyId: current.id }, now);
       }
@@ -454,7 +452,7 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
     /** The schedule's tick: sync what runs, start the next waves, halt what a failure stops, start spec changes whose lease freed. */
     async tick(options: { limit?: number } = {}): Promise<{ synced: number; groups: number; specChanges: { active: number; moved: number } }> {
       const active = await deps.store.query<ModuleApplyRecord>({
-        collection: MODULE_APPLIES,
+        collection: COLLECTIONS.moduleApplies,
         where: [{ field: 'status', op: 'in', value: ACTIVE_APPLY_STATUSES }],
         limit: options.limit ?? 500,
       });
@@ -485,11 +483,11 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
     async confirm(target: { id: string } | { module: string; commit: string }, caller: VerifiedCaller): Promise<ConfirmOutcome> {
       let candidates: ModuleApplyRecord[];
       if ('id' in target) {
-        const one = await deps.store.get<ModuleApplyRecord>(moduleApplyPath(target.id));
+        const one = await deps.store.get<ModuleApplyRecord>(deploymentPaths.moduleApply(target.id));
         if (one === undefined) return { kind: 'refused', code: 'not-found', message: `no module apply ${target.id}` };
         candidates = [one];
       } else {
-        const docs = await deps.store.query<ModuleApplyRecord>({ collection: MODULE_APPLIES, where: [{ field: 'module', op: '==', value: target.module }] });
+        const docs = await deps.store.query<ModuleApplyRecord>({ collection: COLLECTIONS.moduleApplies, where: [{ field: 'module', op: '==', value: target.module }] });
         candidates = docs.map((d) => d.data).filter((d) => d.commit.startsWith(target.commit));
         if (candidates.length === 0) return { kind: 'refused', code: 'not-found', message: `no module apply of ${target.module} at ${target.commit}` };
       }
@@ -502,7 +500,7 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
         const deleteAttempt = apply.kind === 'instance-delete' ? await currentAttempt(apply.commit, apply.instanceId, 'delete') : undefined;
         const outbox = await deps.store.transaction(async (tx) => {
           const now = deps.clock.now();
-          const current = await tx.get<ModuleApplyRecord>(moduleApplyPath(apply.id));
+          const current = await tx.get<ModuleApplyRecord>(deploymentPaths.moduleApply(apply.id));
           const instance = apply.kind === 'instance-delete' ? await tx.get<InstanceRecord>(paths.instance(apply.instanceId)) : undefined;
           if (current?.status !== 'awaiting-confirmation') return undefined;
           const by = { confirmedBy: caller.email, confirmedAt: now.toISOString(), updatedAt: now.toISOString() };
@@ -510,10 +508,10 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
           if (current.kind === 'instance-delete' && deleteAttempt !== undefined) {
             const request = { eventId: deleteAttempt.eventId, action: 'delete' as const, attempt: deleteAttempt.attempt, at: now.toISOString() };
             const withSlug = { ...current, ...by, confirmSlug: instance?.slug ?? '' };
-            tx.update(moduleApplyPath(current.id), { ...by, confirmSlug: withSlug.confirmSlug, status: 'applying', request });
+            tx.update(deploymentPaths.moduleApply(current.id), { ...by, confirmSlug: withSlug.confirmSlug, status: 'applying', request });
             return [moduleCommand(tx, withSlug, 'delete', deleteAttempt.eventId, caller.email, now)];
           }
-          tx.update(moduleApplyPath(current.id), { ...by, status: 'confirmed' });
+          tx.update(deploymentPaths.moduleApply(current.id), { ...by, status: 'confirmed' });
           return [];
         });
         if (outbox === undefined) continue;

@@ -5,12 +5,8 @@
  * can mark a delivery without loading the other.
  */
 import type { StoreTransaction } from '../ports.js';
+import { deploymentPaths } from '../store/collections.js';
 
-export const WEBHOOK_DELIVERIES = 'webhookDeliveries';
-export const webhookDeliveryPath = (deliveryId: string) => `${WEBHOOK_DELIVERIES}/${deliveryId}`;
-
-export const SPEC_CHANGES = 'specChanges';
-export const specChangePath = (instanceId: string) => `${SPEC_CHANGES}/${instanceId}`;
 
 /**
  * `webhookDeliveries/{deliveryId}`: one GitHub delivery seen. `handledAt` says whether its work
@@ -35,7 +31,7 @@ export interface DeliveryRecord {
 
 /** Marks the delivery handled, in `tx`, if it is recorded and not marked yet (reads first: call before any write). */
 export async function markDeliveryHandled(tx: StoreTransaction, deliveryId: string, pushEventId: string, now: Date): Promise<() => void> {
-  const path = webhookDeliveryPath(deliveryId);
+  const path = deploymentPaths.webhookDelivery(deliveryId);
   const seen = await tx.get<DeliveryRecord>(path);
   return () => {
     if (seen === undefined || (seen.handledAt !== undefined && seen.handledAt !== null)) return;

@@ -17,14 +17,13 @@ import {
   type SpecChangeRecord,
   type SpecCommandType,
 } from '../domain/deployments/spec-changes.js';
-import { paths } from '../engine/paths.js';
-import { appendAudit, type LedgerEntry, type OutboxEntry } from '../engine/records.js';
+import { appendAudit, type LedgerEntry, type OutboxEntry } from '../store/records.js';
 import { ControlPlaneError, describeError } from '../errors.js';
 import type { Envelope, InstanceRecord, InstanceSpec } from '../events/index.js';
 import type { Logger } from '../log.js';
 import type { Clock, DeploymentRepoPort, StateStore, StoreTransaction } from '../ports.js';
 import { queueCommand, REPUBLISH_AFTER_MS } from './commands.js';
-import { SPEC_CHANGES, specChangePath } from './records.js';
+import { COLLECTIONS, deploymentPaths, paths } from '../store/collections.js';
 
 type Push = Envelope<'deployment.pushed'>;
 
@@ -153,7 +152,7 @@ export function createSpecChanges(deps: SpecChangeDeps) {
 
   /** Moves one change on; true when it wrote something. */
   async function syncOne(change: SpecChangeRecord): Promise<boolean> {
-    const path = specChangePath(change.instanceId);
+    const path = deploymentPaths.specChange(change.instanceId);
     if (change.status === 'waiting') {
       // One read to learn the lease is still held: nothing is written while it is.
       const instance = await deps.store.get<InstanceRecord>(paths.instance(change.instanceId));
@@ -225,7 +224,7 @@ export function createSpecChanges(deps: SpecChangeDeps) {
     async offer(incoming: IncomingChange, newer: (stored: string) => Promise<Verdict>): Promise<OfferOutcome> {
       const { push, instanceId } = incoming;
       const commit = push.payload.after;
-      const path = specChangePath(instanceId);
+      const path = deploymentPaths.specChange(instanceId);
       for (let round = 0; round < MAX_ROUNDS; round += 1) {
         const stored = await deps.store.get<SpecChangeRecord>(path);
         if (stored?.commit === commit) return { kind: 'same', status: stored.status };
@@ -281,7 +280,7 @@ export function createSpecChanges(deps: SpecChangeDeps) {
     /** The tick: start the waiting changes whose instance is free, record the engine's answers. */
     async sync(options: { limit?: number } = {}): Promise<{ active: number; moved: number }> {
       const active = await deps.store.query<SpecChangeRecord>({
-        collection: SPEC_CHANGES,
+        collection: COLLECTIONS.specChanges,
         where: [{ field: 'status', op: 'in', value: ACTIVE_SPEC_CHANGE_STATUSES }],
         limit: options.limit ?? 500,
       });

@@ -9,20 +9,19 @@
 import { verify } from '@octokit/webhooks-methods';
 import { z } from 'zod';
 import { classifyFiles, filesOfPush, incompleteReason, pushEventId, PUSH_PAYLOAD_CAPS } from '../domain/deployments/changes.js';
-import { publishOutbox } from '../engine/outbox.js';
-import { paths } from '../engine/paths.js';
-import type { LedgerEntry, OutboxEntry } from '../engine/records.js';
+import { publishOutbox } from '../store/outbox.js';
+import type { LedgerEntry, OutboxEntry } from '../store/records.js';
 import { MAX_CHANGES_IN_MESSAGE, makeEnvelope, type AnyEnvelope, type DeploymentPayloads } from '../events/index.js';
 import type { Logger } from '../log.js';
 import type { Clock, EventBus, StateStore } from '../ports.js';
 import { TOPICS, TTL_COLLECTIONS } from '../topology.js';
-import { WEBHOOK_DELIVERIES, webhookDeliveryPath, type DeliveryRecord } from './records.js';
+import type { DeliveryRecord } from './records.js';
+import { COLLECTIONS, deploymentPaths, paths } from '../store/collections.js';
 
 /** GitHub stops delivering payloads above 25 MB; anything bigger did not come from it. */
 export const MAX_WEBHOOK_BODY_BYTES = 25 * 1024 * 1024;
 
-export { WEBHOOK_DELIVERIES };
-const DELIVERY_RETENTION_DAYS = TTL_COLLECTIONS.find((c) => c.collection === WEBHOOK_DELIVERIES)?.days ?? 30;
+const DELIVERY_RETENTION_DAYS = TTL_COLLECTIONS.find((c) => c.collection === COLLECTIONS.webhookDeliveries)?.days ?? 30;
 
 export interface WebhookConfig {
   /** The shared secret GitHub signs with. */
@@ -228,7 +227,7 @@ export async function handleGithubWebhook(req: WebhookRequest, deps: WebhookDeps
   // One transaction: the delivery is recorded together with the message it leads to, so a
   // crash between them cannot lose the work nor let a redelivery do it twice.
   const outcome = await deps.store.transaction(async (tx) => {
-    const path = webhookDeliveryPath(deliveryId);
+    const path = deploymentPaths.webhookDelivery(deliveryId);
     const seen = await tx.get<DeliveryRecord>(path);
     const envelope = work.envelope;
     // The push ledger says whether the push was handled to the end, under any delivery id.

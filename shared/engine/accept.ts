@@ -4,14 +4,12 @@
  * operation with the instance's lease, the audit record, the ledger entry and the facts to
  * publish. No other round trip happens inside it.
  */
-import { decideAcceptance, type AcceptancePolicy, type PreflightFacts } from '../domain/acceptance.js';
-import type { OperationRecord } from '../domain/operations.js';
-import type { AnyEnvelope, DecodeError, DeliveredMessage, InstanceRecord, RejectionCode } from '../events/index.js';
-import type { StoreTransaction } from '../ports.js';
-import { ControlPlaneError } from '../errors.js';
+import { decideAcceptance, type AcceptancePolicy, type PreflightFacts } from '../domain/lifecycle/acceptance.js';
+import type { OperationRecord } from '../domain/lifecycle/operations.js';
+import type { AnyEnvelope, DeliveredMessage, InstanceRecord, RejectionCode } from '../events/index.js';
 import type { EngineDeps } from './deps.js';
-import { paths } from './paths.js';
-import { appendAudit, enqueue, recordInLedger, type LedgerEntry, type OutboxEntry } from './records.js';
+import { appendAudit, enqueue, recordInLedger, type LedgerEntry, type OutboxEntry } from '../store/records.js';
+import { paths } from '../store/collections.js';
 
 export type AcceptOutcome =
   | { kind: 'duplicate'; ledger: LedgerEntry }
@@ -104,68 +102,6 @@ export async function acceptCommand(
       now,
     );
     return { kind: 'accepted', operationId: operation.id, outbox: [fact] };
-  });
-}
-
-/**
- * Records a message that could not be decoded, under its event id or `msg-<messageId>`, so it
- * is acknowledged once and never redelivered forever. A second delivery finds the entry.
- */
-export async function recordUndecodable(
-  deps: Pick<EngineDeps, 'store' | 'clock'>,
-  ledgerKey: string,
-  error: DecodeError,
-  message: DeliveredMessage,
-  source: string,
-): Promise<{ duplicate: boolean; outbox: OutboxEntry[] }> {
-  return deps.store.transaction(async (tx: StoreTransaction) => {
-    const now = deps.clock.now();
-    if ((await tx.get(paths.ledger(ledgerKey))) !== undefined) return { duplicate: true, outbox: [] };
-    recordInLedger(
-      tx,
-      ledgerKey,
-      { outcome: 'invalid', eventType: null, operationId: null, code: 'invalid', reason: error.message, field: error.field ?? null, messageId: message.messageId, stage: error.stage, source },
-      now,
-    );
-    appendAudit(
-      tx,
-      { actor: 'unknown', action: 'event.invalid', instanceId: null, operationId: null, before: null, after: null, causeEventId: error.eventId ?? null, reason: error.message, ledgerKey, source },
-      now,
-    );
-    const fact = enqueue(
-      tx,
-      {
-        type: 'operation.rejected',
-        payload: { code: 'invalid', message: error.message, causeEventId: ledgerKey, causeType: 'unknown' },
-        actor: `system:${source}`,
-        reason: 'undecodable message',
-      },
-      now,
-    );
-    return { duplicate: false, outbox: [fact] };
-  });
-}
-
-/**
- * Records a message that failed for a permanent reason (the store refused a document it cannot
- * hold or encode, a service refused for good) under a minimal ledger entry that echoes nothing
- * of the message, so it is acknowledged once instead of redelivered until it is dead-lettered.
- */
-export async function recordUnprocessable(
-  deps: Pick<EngineDeps, 'store' | 'clock'>,
-  ledgerKey: string,
-  message: Pick<DeliveredMessage, 'messageId'>,
-  source: string,
-  error: unknown,
-): Promise<{ duplicate: boolean }> {
-  const code = error instanceof ControlPlaneError ? error.code : 'internal';
-  return deps.store.transaction(async (tx) => {
-    const now = deps.clock.now();
-    if ((await tx.get(paths.ledger(ledgerKey))) !== undefined) return { duplicate: true };
-    const reason = `the message could not be processed for a permanent reason (${code}); nothing of it was kept`;
-    recordInLedger(tx, ledgerKey, { outcome: 'invalid', eventType: null, operationId: null, code: 'unprocessable', reason, field: null, messageId: message.messageId, source }, now);
-    appendAudit(tx, { actor: 'unknown', action: 'event.unprocessable', instanceId: null, operationId: null, before: null, after: null, causeEventId: null, reason, ledgerKey, source }, now);
-    return { duplicate: false };
   });
 }
 

@@ -25,16 +25,16 @@ import {
   verdictOf,
   type OperationRecord,
   type Step,
-} from '../domain/operations.js';
+} from '../domain/lifecycle/operations.js';
 import { ControlPlaneError, describeError, isRetryable, wasRefused } from '../errors.js';
 import type { InstanceRecord } from '../events/index.js';
 import type { StoreTransaction } from '../ports.js';
 import type { EngineDeps } from './deps.js';
-import { publishOutbox } from './outbox.js';
-import { paths } from './paths.js';
-import { appendAudit, enqueue, recordInLedger, type LedgerEntry, type OutboxEntry } from './records.js';
+import { publishOutbox } from '../store/outbox.js';
+import { appendAudit, enqueue, recordInLedger, type LedgerEntry, type OutboxEntry } from '../store/records.js';
 import type { StepRunner } from './steps.js';
-import type { StepKind } from '../domain/operations.js';
+import type { StepKind } from '../domain/lifecycle/operations.js';
+import { paths } from '../store/collections.js';
 
 export type Runners = Record<StepKind, StepRunner>;
 

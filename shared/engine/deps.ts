@@ -1,5 +1,5 @@
-import type { EngineTimings } from '../domain/operations.js';
-import type { AcceptancePolicy } from '../domain/acceptance.js';
+import type { EngineTimings } from '../domain/lifecycle/operations.js';
+import type { AcceptancePolicy } from '../domain/lifecycle/acceptance.js';
 import type { Clock, CloudSqlPort, EventBus, ExecutorPort, GkeBackupPort, StateStore } from '../ports.js';
 import type { Logger } from '../log.js';
 

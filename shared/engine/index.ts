@@ -3,14 +3,13 @@
  * records executor results, reconciles what is due, drains the outbox. Functions call it;
  * it talks to the world only through the ports it is given.
  */
-import { DEFAULT_TIMINGS, scheduleNextRun, type EngineTimings, type OperationRecord } from '../domain/operations.js';
-import { DEFAULT_POLICY } from '../domain/acceptance.js';
-import { approveOperation } from '../domain/approval.js';
+import { DEFAULT_TIMINGS, scheduleNextRun, type EngineTimings, type OperationRecord } from '../domain/lifecycle/operations.js';
+import { DEFAULT_POLICY } from '../domain/lifecycle/acceptance.js';
+import { approveOperation } from '../domain/lifecycle/approval.js';
 import type { InstanceRecord } from '../events/index.js';
 import type { VerifiedCaller } from '../ports.js';
 import { gatherFacts } from './preflight.js';
-import { appendAudit } from './records.js';
-import { paths } from './paths.js';
+import { appendAudit } from '../store/records.js';
 import { ControlPlaneError, describeError, isRetryable } from '../errors.js';
 import {
   DecodeError,
@@ -22,17 +21,17 @@ import {
 } from '../events/index.js';
 import { silentLogger } from '../log.js';
 import { INDEXED_QUERIES } from '../topology.js';
-import { acceptCommand, recordUndecodable, recordUnprocessable, type AcceptOutcome } from './accept.js';
+import { acceptCommand, type AcceptOutcome } from './accept.js';
+import { recordUndecodable, recordUnprocessable } from '../store/records.js';
 import { advanceOperation, changeOperation, releaseOperation, type AdvanceResult } from './advance.js';
 import type { EngineDeps } from './deps.js';
-import { drainOutbox, publishOutbox } from './outbox.js';
-import { COLLECTIONS } from './paths.js';
+import { drainOutbox, publishOutbox } from '../store/outbox.js';
 import { createStepRunners } from './steps.js';
-import { finishStep } from '../domain/operations.js';
+import { finishStep } from '../domain/lifecycle/operations.js';
+import { COLLECTIONS, paths } from '../store/collections.js';
 
 export type { EngineDeps } from './deps.js';
-export { paths, COLLECTIONS } from './paths.js';
-export type { AuditRecord, LedgerEntry, OutboxEntry } from './records.js';
+export type { AuditRecord, LedgerEntry, OutboxEntry } from '../store/records.js';
 export { gkeBackupIdFor, sqlBackupDescription } from './steps.js';
 
 export type ApprovalResult =

@@ -3,7 +3,7 @@
  * (which makes no other round trip): a restore's recovery window or named backups, a disaster
  * recovery's latest backups. Read-only, so a redelivery may read them again harmlessly.
  */
-import type { PreflightFacts } from '../domain/acceptance.js';
+import type { PreflightFacts } from '../domain/lifecycle/acceptance.js';
 import type { AnyEnvelope, InstanceRecord } from '../events/index.js';
 import type { GkeBackup, SqlBackupRun } from '../ports.js';
 import type { EngineDeps } from './deps.js';

@@ -3,7 +3,7 @@
  * and asking Cloud SQL and the executor whether what a step started has settled.
  */
 import { ControlPlaneError } from '../errors.js';
-import type { EngineTimings, OperationRecord, Step } from '../domain/operations.js';
+import type { EngineTimings, OperationRecord, Step } from '../domain/lifecycle/operations.js';
 import type { SqlOperation } from '../ports.js';
 import type { EngineDeps } from './deps.js';
 

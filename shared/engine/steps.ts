@@ -4,8 +4,8 @@
  * what the first attempt started instead of starting it again.
  */
 import { createHash } from 'node:crypto';
-import { GKE_BACKUP_CRON, GKE_RETAIN_DAYS, gkeBackupPlanSpec, gkePolicyMismatches, regionOfResource, SQL_BACKUP_POLICY, sqlPolicyMismatches } from '../domain/backup-policy.js';
-import { sideEffectKey, type OperationRecord, type Step, type StepKind } from '../domain/operations.js';
+import { GKE_BACKUP_CRON, GKE_RETAIN_DAYS, gkeBackupPlanSpec, gkePolicyMismatches, regionOfResource, SQL_BACKUP_POLICY, sqlPolicyMismatches } from '../domain/lifecycle/backup-policy.js';
+import { sideEffectKey, type OperationRecord, type Step, type StepKind } from '../domain/lifecycle/operations.js';
 import { ControlPlaneError } from '../errors.js';
 import type { ExecutorAction } from '../events/index.js';
 import type { SqlBackupRun, SqlBackupState, SqlFinalBackup } from '../ports.js';

@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import semver from 'semver';
-import { operationIdFor } from '../domain/operations.js';
+import { operationIdFor } from '../domain/lifecycle/operations.js';
 import {
   ACTIVE_ROLLOUT_STATUSES,
   controlRollout,
@@ -28,8 +28,8 @@ import {
   type RolloutRecord,
   type WaveSpec,
 } from '../domain/rollout/index.js';
-import { appendAudit, enqueue, type OutboxEntry } from '../engine/records.js';
-import { publishOutbox } from '../engine/outbox.js';
+import { appendAudit, enqueue, type OutboxEntry } from '../store/records.js';
+import { publishOutbox } from '../store/outbox.js';
 import { describeError } from '../errors.js';
 import {
   DecodeError,
@@ -47,7 +47,8 @@ import {
 import { silentLogger, type Logger } from '../log.js';
 import type { Clock, EventBus, StateStore, StoreTransaction } from '../ports.js';
 import { TOPICS } from '../topology.js';
-import { ROLLOUTS_COLLECTION, ROLLOUT_ACTOR, rolloutPaths } from './paths.js';
+import { ROLLOUT_ACTOR } from './actor.js';
+import { COLLECTIONS, rolloutPaths } from '../store/collections.js';
 
 export interface RolloutDeps {
   store: StateStore;
@@ -126,7 +127,7 @@ export function createRollouts(deps: RolloutDeps) {
 
   async function activeRollouts(): Promise<RolloutRecord[]> {
     const docs = await deps.store.query<RolloutRecord>({
-      collection: ROLLOUTS_COLLECTION,
+      collection: COLLECTIONS.rollouts,
       where: [{ field: 'status', op: 'in', value: [...ACTIVE_ROLLOUT_STATUSES, 'aborted'] }],
     });
     return docs.map((d) => d.data);
@@ -162,7 +163,7 @@ export function createRollouts(deps: RolloutDeps) {
       if (since < minInterval) return { kind: 'deferred', retryInMs: minInterval - Math.max(0, since) };
     }
     const [instanceDocs, progressDocs, calendar] = await Promise.all([
-      deps.store.query<InstanceRecord>({ collection: 'instances' }),
+      deps.store.query<InstanceRecord>({ collection: COLLECTIONS.instances }),
       deps.store.query<InstanceProgress>({ collection: rolloutPaths.progressCollection(rolloutId) }),
       readCalendar(),
     ]);
@@ -427,7 +428,7 @@ export function createRollouts(deps: RolloutDeps) {
 
     /** Ticks every running rollout (the schedule). */
     async tickAll(): Promise<Record<string, TickOutcome>> {
-      const running = await deps.store.query<RolloutRecord>({ collection: ROLLOUTS_COLLECTION, where: [{ field: 'status', op: '==', value: 'running' }] });
+      const running = await deps.store.query<RolloutRecord>({ collection: COLLECTIONS.rollouts, where: [{ field: 'status', op: '==', value: 'running' }] });
       const outcomes: Record<string, TickOutcome> = {};
       for (const doc of running) outcomes[doc.id] = await tickPatiently(doc.id);
       return outcomes;

@@ -5,7 +5,7 @@
  */
 import type { InstanceProgress, ProgressState, RolloutRecord, WaveSummary } from '../domain/rollout/index.js';
 import type { StateStore } from '../ports.js';
-import { ROLLOUTS_COLLECTION, rolloutPaths } from './paths.js';
+import { COLLECTIONS, rolloutPaths } from '../store/collections.js';
 
 export interface WaveLive extends WaveSummary {
   status: string;
@@ -22,7 +22,7 @@ const STATES: readonly ProgressState[] = ['in-flight', 'succeeded', 'failed', 's
 
 /** The latest rollout (by id, which sorts by creation time), or undefined. */
 export async function latestRollout(store: StateStore): Promise<RolloutRecord | undefined> {
-  const docs = await store.query<RolloutRecord>({ collection: ROLLOUTS_COLLECTION, orderBy: [{ field: 'createdAt', direction: 'desc' }], limit: 1 });
+  const docs = await store.query<RolloutRecord>({ collection: COLLECTIONS.rollouts, orderBy: [{ field: 'createdAt', direction: 'desc' }], limit: 1 });
   return docs[0]?.data;
 }
 

@@ -2,7 +2,7 @@
  * What must hold after every step of every schedule, checked against the store as it is and
  * the simulators' own records of what landed.
  */
-import type { OperationRecord } from '../../shared/domain/operations.js';
+import type { OperationRecord } from '../../shared/domain/lifecycle/operations.js';
 import type { InstanceRecord } from '../../shared/events/index.js';
 import type { StateStore } from '../../shared/ports.js';
 import type { World } from './world.js';

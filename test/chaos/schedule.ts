@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import { syncBuiltinESMExports } from 'node:module';
 import type { Firestore } from '@google-cloud/firestore';
 import type { PubSub } from '@google-cloud/pubsub';
-import type { OperationRecord } from '../../shared/domain/operations.js';
+import type { OperationRecord } from '../../shared/domain/lifecycle/operations.js';
 import { makeEnvelope, type AnyEnvelope, type LifecycleCommandType } from '../../shared/events/index.js';
 import type { ClosableEventBus } from '../../shared/gcp/pubsub-bus.js';
 import { TOPICS } from '../../shared/topology.js';

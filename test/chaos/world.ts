@@ -8,9 +8,9 @@
  */
 import type { Firestore } from '@google-cloud/firestore';
 import type { PubSub } from '@google-cloud/pubsub';
-import { DEFAULT_TIMINGS, type EngineTimings } from '../../shared/domain/operations.js';
-import { createEngine, paths, type Engine } from '../../shared/engine/index.js';
-import { createOnceOutbox } from '../../shared/engine/outbox.js';
+import { DEFAULT_TIMINGS, type EngineTimings } from '../../shared/domain/lifecycle/operations.js';
+import { createEngine, type Engine } from '../../shared/engine/index.js';
+import { createOnceOutbox } from '../../shared/store/outbox.js';
 import { makeEnvelope, parseEnvelope, type AnyEnvelope, type Envelope, type InstanceRecord } from '../../shared/events/index.js';
 import { createExecutorAdapter } from '../../shared/gcp/executor.js';
 import { createFirestoreStore } from '../../shared/gcp/firestore-store.js';
@@ -20,6 +20,7 @@ import { createSimulatedFleet, ManualClock, type SimulatedFleet } from '../../sh
 import { finishedEnvelope } from '../../shared/sim/executor-runner.js';
 import { FUNCTIONS, SUBSCRIPTIONS, TOPICS } from '../../shared/topology.js';
 import { Gate } from './gate.js';
+import { paths } from '../../shared/store/collections.js';
 
 export const START = '2026-11-26T10:00:00.000Z';
 

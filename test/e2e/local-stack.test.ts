@@ -10,13 +10,13 @@ import { PubSub } from '@google-cloud/pubsub';
 import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../cli/dev/stack.js';
-import type { OperationRecord } from '../../shared/domain/operations.js';
-import { paths } from '../../shared/engine/index.js';
+import type { OperationRecord } from '../../shared/domain/lifecycle/operations.js';
 import { makeEnvelope, type InstanceRecord } from '../../shared/events/index.js';
 import { createFirestore, createFirestoreStore } from '../../shared/gcp/firestore-store.js';
 import { createPubSubBus } from '../../shared/gcp/pubsub-bus.js';
 import { SUBSCRIPTIONS, TOPICS } from '../../shared/topology.js';
 import { projectIdFor } from '../support/project.js';
+import { paths } from '../../shared/store/collections.js';
 
 const projectId = projectIdFor(import.meta.url);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

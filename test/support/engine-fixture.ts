@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { PubSub } from '@google-cloud/pubsub';
 import type { Firestore } from '@google-cloud/firestore';
-import { DEFAULT_TIMINGS, type EngineTimings, type OperationRecord } from '../../shared/domain/operations.js';
-import { createEngine, paths, type Engine } from '../../shared/engine/index.js';
+import { DEFAULT_TIMINGS, type EngineTimings, type OperationRecord } from '../../shared/domain/lifecycle/operations.js';
+import { createEngine, type Engine } from '../../shared/engine/index.js';
 import { makeEnvelope, type AnyEnvelope, type EventPayloads, type InstanceRecord, type LifecycleCommandType } from '../../shared/events/index.js';
 import { createFirestore, createFirestoreStore } from '../../shared/gcp/firestore-store.js';
 import { ensureTopics } from '../../shared/gcp/pubsub-admin.js';
@@ -19,6 +19,7 @@ import { finishedEnvelope } from '../../shared/sim/executor-runner.js';
 import { pubSubCloudEvent } from './cloud-event.js';
 import { jsonLogger } from '../../shared/log.js';
 import { projectIdFor } from './project.js';
+import { paths } from '../../shared/store/collections.js';
 
 /** Short timings so a test drives an operation through in simulated minutes. */
 export const TEST_TIMINGS: EngineTimings = {

@@ -9,7 +9,6 @@
 import { randomBytes } from 'node:crypto';
 import type { InstanceProgress } from '../../shared/domain/rollout/index.js';
 import type { AuditRecord, Engine } from '../../shared/engine/index.js';
-import { rolloutPaths } from '../../shared/rollout/paths.js';
 import type { AnyEnvelope } from '../../shared/events/index.js';
 import type { EventBus, StateStore, StoreTransaction } from '../../shared/ports.js';
 import { createRollouts, type RolloutDeps, type Rollouts } from '../../shared/rollout/service.js';
@@ -18,6 +17,7 @@ import { finishedEnvelope } from '../../shared/sim/executor-runner.js';
 import { TOPICS } from '../../shared/topology.js';
 import { describeError } from '../../shared/errors.js';
 import { pubSubCloudEvent } from './cloud-event.js';
+import { rolloutPaths } from '../../shared/store/collections.js';
 
 /** Commit times of writes per document path. */
 export class WriteLog {

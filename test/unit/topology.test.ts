@@ -11,7 +11,7 @@ import {
   FLEET_SIZE,
   allTopics,
 } from '../../shared/topology.js';
-import { DEFAULT_TIMINGS } from '../../shared/domain/operations.js';
+import { DEFAULT_TIMINGS } from '../../shared/domain/lifecycle/operations.js';
 
 const topicNames: readonly string[] = Object.values(TOPICS);
 

@@ -4,7 +4,7 @@
  * what these return; nothing here reads or writes anything.
  */
 import { CronExpressionParser } from 'cron-parser';
-import { GKE_BACKUP_CRON, GKE_RETAIN_DAYS, regionOfResource, SQL_BACKUP_POLICY } from '../backup-policy.js';
+import { GKE_BACKUP_CRON, GKE_RETAIN_DAYS, regionOfResource, SQL_BACKUP_POLICY } from '../lifecycle/backup-policy.js';
 import type { InstanceRecord } from '../../events/index.js';
 import type { GkeBackup, GkeBackupPlan, SchedulerJob, SqlBackupRun, SqlInstance } from '../../ports.js';
 import type { Schedule } from '../../topology.js';

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OperationRecord } from '../../../shared/domain/operations.js';
-import { paths } from '../../../shared/engine/index.js';
+import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
 import type { Envelope, InstanceRecord } from '../../../shared/events/index.js';
 import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
 import { LifecycleTap, OPERATOR, driveWhile, mi } from './support.js';
+import { paths } from '../../../shared/store/collections.js';
 
 let f: EngineFixture;
 let tap: LifecycleTap;

@@ -5,7 +5,7 @@
  * and the schedules control holds each Cloud Scheduler job to the topology's cron and time zone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCompliance, buildReport, compliancePaths, renderReport, type Compliance, type ComplianceRun, type Finding } from '../../../shared/compliance/index.js';
+import { createCompliance, buildReport, renderReport, type Compliance, type ComplianceRun, type Finding } from '../../../shared/compliance/index.js';
 import { ControlPlaneError } from '../../../shared/errors.js';
 import { makeEnvelope, type AnyEnvelope } from '../../../shared/events/index.js';
 import type { StateStore } from '../../../shared/ports.js';
@@ -13,6 +13,7 @@ import { SCHEDULES, TOPICS } from '../../../shared/topology.js';
 import { pubSubCloudEvent, type PubSubCloudEvent } from '../../support/cloud-event.js';
 import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
 import { scheduleDelivery, seedWithFault, Tap } from './support.js';
+import { compliancePaths } from '../../../shared/store/collections.js';
 
 const PARENT = 'projects/demo-completeness/locations/us-central1';
 const RUN_ID = 'verify-backups-20261126t0200z';

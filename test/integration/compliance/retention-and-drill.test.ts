@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCompliance, extendExpiry, type Compliance } from '../../../shared/compliance/index.js';
-import type { OperationRecord } from '../../../shared/domain/operations.js';
-import { paths } from '../../../shared/engine/index.js';
+import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
 import type { AnyEnvelope, InstanceRecord } from '../../../shared/events/index.js';
 import { TOPICS } from '../../../shared/topology.js';
 import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
 import { scheduleDelivery, seedWithFault, Tap } from './support.js';
+import { paths } from '../../../shared/store/collections.js';
 
 const HOUR = 3_600_000;
 

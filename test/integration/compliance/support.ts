@@ -5,11 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Message, Subscription } from '@google-cloud/pubsub';
-import { paths } from '../../../shared/engine/index.js';
 import type { InstanceRecord } from '../../../shared/events/index.js';
 import { resourceNamesFor } from '../../../shared/sim/index.js';
 import { pubSubCloudEvent, type PubSubCloudEvent } from '../../support/cloud-event.js';
 import type { EngineFixture } from '../../support/engine-fixture.js';
+import { paths } from '../../../shared/store/collections.js';
 
 /** Every message published on a topic from now on, as pushed CloudEvents. */
 export class Tap {

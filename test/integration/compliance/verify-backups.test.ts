@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCompliance, buildReport, compliancePaths, renderReport, type Compliance, type ComplianceRun, type Finding } from '../../../shared/compliance/index.js';
-import { SQL_BACKUP_POLICY } from '../../../shared/domain/backup-policy.js';
-import type { OperationRecord } from '../../../shared/domain/operations.js';
-import { paths } from '../../../shared/engine/index.js';
+import { createCompliance, buildReport, renderReport, type Compliance, type ComplianceRun, type Finding } from '../../../shared/compliance/index.js';
+import { SQL_BACKUP_POLICY } from '../../../shared/domain/lifecycle/backup-policy.js';
+import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
 import { SCHEDULES, TOPICS } from '../../../shared/topology.js';
 import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
 import { scheduleDelivery, seedWithFault, Tap, type Fault } from './support.js';
+import { compliancePaths, paths } from '../../../shared/store/collections.js';
 
 const PARENT = 'projects/demo-compliance/locations/us-central1';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { paths, type LedgerEntry } from '../../../shared/engine/index.js';
+import { type LedgerEntry } from '../../../shared/engine/index.js';
 import { createFirestore, createFirestoreStore } from '../../../shared/gcp/firestore-store.js';
 import { freePort } from '../../../cli/dev/emulators.js';
 import { useEngine } from '../../../functions/wiring.js';
@@ -10,6 +10,7 @@ import { pubSubCloudEvent } from '../../support/cloud-event.js';
 import { controlPlaneFailure } from '../../support/failures.js';
 import { ControlPlaneError } from '../../../shared/errors.js';
 import { createEngineFixture, lifecycleDelivery, uniqueId, type EngineFixture } from '../../support/engine-fixture.js';
+import { paths } from '../../../shared/store/collections.js';
 
 let f: EngineFixture;
 beforeAll(async () => {

@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message, Subscription } from '@google-cloud/pubsub';
-import type { OperationRecord } from '../../../shared/domain/operations.js';
-import { createOnceOutbox } from '../../../shared/engine/outbox.js';
+import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
+import { createOnceOutbox } from '../../../shared/store/outbox.js';
 import type { InstanceRecord } from '../../../shared/events/index.js';
 import { createExecutorAdapter } from '../../../shared/gcp/executor.js';
 import type { ExecutorPort, SqlOperation } from '../../../shared/ports.js';

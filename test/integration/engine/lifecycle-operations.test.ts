@@ -5,12 +5,13 @@
  * is released and the instance is left in a state a person can act on.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { paths, type AuditRecord, type LedgerEntry } from '../../../shared/engine/index.js';
+import { type AuditRecord, type LedgerEntry } from '../../../shared/engine/index.js';
 import type { InstanceRecord, InstanceSpec } from '../../../shared/events/index.js';
-import type { OperationRecord } from '../../../shared/domain/operations.js';
-import { SQL_BACKUP_POLICY } from '../../../shared/domain/backup-policy.js';
-import { finalBackupPlanFor } from '../../../shared/domain/resource-names.js';
+import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
+import { SQL_BACKUP_POLICY } from '../../../shared/domain/lifecycle/backup-policy.js';
+import { finalBackupPlanFor } from '../../../shared/domain/lifecycle/resource-names.js';
 import { createEngineFixture, lifecycleDelivery, uniqueId, type EngineFixture } from '../../support/engine-fixture.js';
+import { paths } from '../../../shared/store/collections.js';
 
 let f: EngineFixture;
 beforeAll(async () => {

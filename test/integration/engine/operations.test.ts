@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { paths } from '../../../shared/engine/index.js';
 import type { AuditRecord, LedgerEntry } from '../../../shared/engine/index.js';
 import { createEngineFixture, lifecycleDelivery, type EngineFixture } from '../../support/engine-fixture.js';
+import { paths } from '../../../shared/store/collections.js';
 
 let f: EngineFixture;
 beforeAll(async () => {

@@ -37,29 +37,27 @@ import { freePort } from '../../../cli/dev/emulators.js';
 import { executorOnTopics } from '../../../cli/dev/stack.js';
 import { useConfirmations, useWebhook } from '../../../functions/deployments-wiring.js';
 import { approverOf, useApprovals } from '../../../functions/wiring.js';
-import { createCompliance, compliancePaths, type Compliance, type Finding } from '../../../shared/compliance/index.js';
-import { createDeploymentsConsumer, moduleApplyPath, type DeploymentsConsumer } from '../../../shared/deployments/consumer.js';
+import { createCompliance, type Compliance, type Finding } from '../../../shared/compliance/index.js';
+import { createDeploymentsConsumer, type DeploymentsConsumer } from '../../../shared/deployments/consumer.js';
 import { MemoryDeploymentRepo } from '../../../shared/deployments/memory-repo.js';
 import { checkWebhookConfig, type WebhookDeps } from '../../../shared/deployments/webhook.js';
 import type { ModuleApplyRecord } from '../../../shared/domain/deployments/applies.js';
-import { DEFAULT_POLICY } from '../../../shared/domain/acceptance.js';
-import type { OperationRecord } from '../../../shared/domain/operations.js';
-import { finalBackupPlanFor } from '../../../shared/domain/resource-names.js';
+import { DEFAULT_POLICY } from '../../../shared/domain/lifecycle/acceptance.js';
+import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
+import { finalBackupPlanFor } from '../../../shared/domain/lifecycle/resource-names.js';
 import { parseWaves, type RolloutRecord } from '../../../shared/domain/rollout/index.js';
 import type { Engine, OutboxEntry } from '../../../shared/engine/index.js';
-import { createOnceOutbox } from '../../../shared/engine/outbox.js';
+import { createOnceOutbox } from '../../../shared/store/outbox.js';
 import type { AnyEnvelope, InstanceSpec } from '../../../shared/events/index.js';
 import { createPubSubBus, type ClosableEventBus } from '../../../shared/gcp/pubsub-bus.js';
 import { createLocalSigner, localIdentity, type LocalSigner } from '../../../shared/identity/index.js';
 import { silentLogger } from '../../../shared/log.js';
 import type { EventBus, ExecutorPort } from '../../../shared/ports.js';
 import { createRollouts, type Rollouts } from '../../../shared/rollout/service.js';
-import { rolloutPaths } from '../../../shared/rollout/paths.js';
 import { startExecutorRunner, type ExecutorRunner } from '../../../shared/sim/executor-runner.js';
 import { SCHEDULES, TOPICS } from '../../../shared/topology.js';
 import { pubSubCloudEvent } from '../../support/cloud-event.js';
 import { createEngineFixture, uniqueId, type EngineFixture } from '../../support/engine-fixture.js';
-import { paths } from '../../../shared/engine/index.js';
 import type { UsageRecorder } from '../../support/usage.js';
 import { scheduleDelivery, seedWithFault } from '../compliance/support.js';
 import { ALWAYS_OPEN } from '../rollout/support.js';
@@ -68,6 +66,7 @@ import { REPOSITORY, SECRET, instanceConfig, instanceRoot, pushPayload, recordin
 import '../../../functions/approvals.js';
 import '../../../functions/github-webhook.js';
 import '../../../functions/apply-confirmations.js';
+import { compliancePaths, deploymentPaths, paths, rolloutPaths } from '../../../shared/store/collections.js';
 
 const HOUR = 3_600_000;
 const APPROVALS_AUDIENCE = 'https://approvals-rights.example.run.app';
@@ -420,7 +419,7 @@ function deploymentsTick(w: World) {
 }
 
 async function applyStatus(w: World, id: string): Promise<string | undefined> {
-  return (await w.fx.store.get<ModuleApplyRecord>(moduleApplyPath(id)))?.status;
+  return (await w.fx.store.get<ModuleApplyRecord>(deploymentPaths.moduleApply(id)))?.status;
 }
 
 /**

@@ -5,7 +5,7 @@
  * account by the program, and every grant the program makes must have been used.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_POLICY } from '../../../shared/domain/acceptance.js';
+import { DEFAULT_POLICY } from '../../../shared/domain/lifecycle/acceptance.js';
 import { FUNCTIONS } from '../../../shared/topology.js';
 import { UsageRecorder, type FunctionUsage } from '../../support/usage.js';
 import { installMocks, settle, TEST_SETTINGS, type Registered } from '../../infra/support.js';

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { canaryMembers, parseWaves, type InstanceProgress } from '../../../shared/domain/rollout/index.js';
-import { rolloutPaths } from '../../../shared/rollout/paths.js';
 import { mi } from '../cli/support.js';
 import { createRolloutWorld, type RolloutWorld } from './support.js';
+import { rolloutPaths } from '../../../shared/store/collections.js';
 
 // Large limits and no soak so 200 upgrades pass in a few dozen simulated rounds.
 const WAVES = 'dev:max=50:soak=0,internal:max=50:soak=0,canary:budget=2:max=50:soak=0,customers:max=200';

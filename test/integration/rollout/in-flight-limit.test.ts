@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseWaves, type WaveName } from '../../../shared/domain/rollout/index.js';
-import { rolloutPaths } from '../../../shared/rollout/paths.js';
 import { maxInFlightFromAudit } from '../../support/rollout-driver.js';
 import { createRolloutWorld, type RolloutWorld } from './support.js';
+import { rolloutPaths } from '../../../shared/store/collections.js';
 
 const LIMITS: Record<WaveName, number> = { dev: 4, internal: 3, canary: 3, customers: 25 };
 const WAVES = `dev:max=4:soak=0,internal:max=3:soak=0,canary:max=3:soak=0,customers:max=25`;

@@ -7,8 +7,8 @@ import type { InstanceRecord, MaintenanceWindow } from '../../../shared/events/i
 import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
 import { createRolloutDriver, type RolloutDriver } from '../../support/rollout-driver.js';
 import type { RolloutRecord } from '../../../shared/domain/rollout/index.js';
-import { rolloutPaths } from '../../../shared/rollout/paths.js';
 import type { Engine } from '../../../shared/engine/index.js';
+import { rolloutPaths } from '../../../shared/store/collections.js';
 
 export const ALWAYS_OPEN: MaintenanceWindow = { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', hours: 24, timeZone: 'Etc/UTC' };
 

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleGithubWebhook } from '../../../shared/deployments/webhook.js';
-import { moduleApplyPath, type DeploymentsConsumer } from '../../../shared/deployments/consumer.js';
+import { type DeploymentsConsumer } from '../../../shared/deployments/consumer.js';
 import type { ModuleApplyRecord } from '../../../shared/domain/deployments/applies.js';
-import type { OperationRecord } from '../../../shared/domain/operations.js';
-import { paths, type LedgerEntry } from '../../../shared/engine/index.js';
+import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
+import { type LedgerEntry } from '../../../shared/engine/index.js';
 import type { Envelope } from '../../../shared/events/index.js';
 import { createWebhookWorld, mergedPullRequest, pushPayload, sha, signedHeaders, type WebhookWorld } from './support.js';
+import { deploymentPaths, paths } from '../../../shared/store/collections.js';
 
 let world: WebhookWorld;
 
@@ -204,7 +205,7 @@ describe('a merge on the deployment repository', () => {
     const file = `${root('prod', instance.id)}/terraform/stacks/networking/vpc.tf`;
     await deliver(pushPayload({ before: sha(0x600), after: sha(0x601), commits: [{ modified: [file] }], timestamp: '2026-11-26T10:00:00Z' }));
     await deliver(pushPayload({ before: sha(0x601), after: sha(0x602), commits: [{ modified: [file] }], timestamp: '2026-11-26T10:05:00Z' }));
-    const older = await world.fx.store.get<ModuleApplyRecord>(moduleApplyPath(`${instance.id}.networking.${sha(0x601).slice(0, 12)}`));
+    const older = await world.fx.store.get<ModuleApplyRecord>(deploymentPaths.moduleApply(`${instance.id}.networking.${sha(0x601).slice(0, 12)}`));
     expect(older).toMatchObject({ status: 'superseded', supersededBy: `${instance.id}.networking.${sha(0x602).slice(0, 12)}` });
     const refused = await world.consumer.confirm({ id: older?.id ?? '' }, { email: 'carol@example.com', subject: 'carol' });
     expect(refused).toMatchObject({ kind: 'refused', code: 'not-awaiting-confirmation' });

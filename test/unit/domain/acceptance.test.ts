@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { decideAcceptance, type PreflightFacts } from '../../../shared/domain/acceptance.js';
-import { approveOperation } from '../../../shared/domain/approval.js';
-import type { OperationRecord } from '../../../shared/domain/operations.js';
+import { decideAcceptance, type PreflightFacts } from '../../../shared/domain/lifecycle/acceptance.js';
+import { approveOperation } from '../../../shared/domain/lifecycle/approval.js';
+import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
 import { makeEnvelope, type AnyEnvelope, type EventPayloads, type InstanceRecord, type InstanceSpec, type LifecycleCommandType } from '../../../shared/events/index.js';
-import { resourceNamesFor } from '../../../shared/domain/resource-names.js';
+import { resourceNamesFor } from '../../../shared/domain/lifecycle/resource-names.js';
 
 const now = new Date('2026-11-26T10:00:00.000Z');
 

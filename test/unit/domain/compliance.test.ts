@@ -3,7 +3,7 @@ import { checkCloudSql, checkExpiry, checkGke, checkSchedules, outcomeOf } from 
 import { compareIdSets, completenessProblems, cutPage, planGaps, unconfirmedWrites, verifyPlan, type IdRange } from '../../../shared/domain/compliance/plan.js';
 import { compactTime, cronSlotContaining, deterministicEventId, manualRunId, scheduledRunId } from '../../../shared/domain/compliance/run-key.js';
 import { decideRetention, extendedExpiry, rotatingSample } from '../../../shared/domain/compliance/retention.js';
-import { remediatePlan, restoreDrillPlan } from '../../../shared/domain/plans.js';
+import { remediatePlan, restoreDrillPlan } from '../../../shared/domain/lifecycle/plans.js';
 import type { GkeBackup, GkeBackupPlan, SchedulerJob, SqlBackupRun, SqlInstance } from '../../../shared/ports.js';
 import { SCHEDULES } from '../../../shared/topology.js';
 

@@ -18,9 +18,9 @@ import {
   stepsToConfirm,
   verdictOf,
   type OperationRecord,
-} from '../../../shared/domain/operations.js';
+} from '../../../shared/domain/lifecycle/operations.js';
 import { makeEnvelope, type AnyEnvelope, type InstanceRecord } from '../../../shared/events/index.js';
-import { decideAcceptance as decide } from '../../../shared/domain/acceptance.js';
+import { decideAcceptance as decide } from '../../../shared/domain/lifecycle/acceptance.js';
 
 const decideAcceptance = (envelope: AnyEnvelope, instance: InstanceRecord | undefined, at: Date) => decide({ envelope, instance, now: at });
 

@@ -3,7 +3,7 @@
  * and the create operation all use these functions, so a name is derived in one place.
  */
 import { createHash } from 'node:crypto';
-import type { InstanceResources } from '../events/index.js';
+import type { InstanceResources } from '../../events/index.js';
 
 /** GCP project ids: 6-30 characters, a letter first, no hyphen last. */
 const PROJECT_ID_MIN = 6;

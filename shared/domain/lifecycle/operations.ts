@@ -2,7 +2,7 @@
  * Operations as stored state machines: pure functions over plain data, no I/O. The engine
  * (shared/engine) reads documents, calls these, and writes what they return.
  */
-import type { InstanceRecord, LifecycleCommandType } from '../events/index.js';
+import type { InstanceRecord, LifecycleCommandType } from '../../events/index.js';
 
 export const OPERATION_TYPES = ['create', 'upgrade', 'restore', 'delete', 'disaster-recovery', 'backup', 'module-apply', 'remediate', 'restore-drill'] as const;
 export type OperationType = (typeof OPERATION_TYPES)[number];

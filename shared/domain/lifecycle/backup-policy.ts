@@ -4,7 +4,7 @@
  * GKE daily, kept 90 days, all namespaces with volume data and secrets, stored in a region other
  * than the instance's. Pure: the same check serves create, recovery and the compliance run.
  */
-import type { GkeBackupPlan, GkeBackupPlanSpec, SqlBackupConfiguration, SqlInstance } from '../ports.js';
+import type { GkeBackupPlan, GkeBackupPlanSpec, SqlBackupConfiguration, SqlInstance } from '../../ports.js';
 
 export const SQL_BACKUP_POLICY: SqlBackupConfiguration = {
   enabled: true,

@@ -5,11 +5,19 @@
  */
 import type { OnceOutbox } from '../ports.js';
 import { enqueueEnvelope, type OutboxEntry } from './records.js';
-import type { EngineDeps } from './deps.js';
-import { COLLECTIONS, paths } from './paths.js';
+import type { Logger } from '../log.js';
+import type { Clock, EventBus, StateStore } from '../ports.js';
+import { COLLECTIONS, paths } from './collections.js';
+
+/** What publishing the outbox needs: the store it is kept in, the bus, somewhere to say a publish failed. */
+export interface OutboxDeps {
+  store: StateStore;
+  bus: EventBus;
+  log: Logger;
+}
 
 /** Publishes entries just committed; a failure leaves them for the reconciler. Returns how many were published. */
-export async function publishOutbox(deps: Pick<EngineDeps, 'store' | 'bus' | 'log'>, entries: readonly OutboxEntry[]): Promise<number> {
+export async function publishOutbox(deps: OutboxDeps, entries: readonly OutboxEntry[]): Promise<number> {
   let published = 0;
   await Promise.all(
     entries.map(async (entry) => {
@@ -31,7 +39,7 @@ export async function publishOutbox(deps: Pick<EngineDeps, 'store' | 'bus' | 'lo
 
 /** Republishes what was left behind: entries older than `graceMs`, oldest first. */
 export async function drainOutbox(
-  deps: Pick<EngineDeps, 'store' | 'bus' | 'log' | 'clock'>,
+  deps: OutboxDeps & { clock: Clock },
   options: { graceMs?: number; limit?: number } = {},
 ): Promise<{ found: number; published: number }> {
   const cutoff = new Date(deps.clock.now().getTime() - (options.graceMs ?? 0)).toISOString();
@@ -49,7 +57,7 @@ export async function drainOutbox(
  * The outbox as the executor's Pub/Sub adapter uses it: each run is requested once (a marker
  * under its key, written with the outbox entry), however often a step is retried or taken over.
  */
-export function createOnceOutbox(deps: Pick<EngineDeps, 'store' | 'bus' | 'log' | 'clock'>): OnceOutbox {
+export function createOnceOutbox(deps: OutboxDeps & { clock: Clock }): OnceOutbox {
   return {
     async sendOnce(key, topic, envelope, expireAt) {
       const entries = await deps.store.transaction(async (tx) => {

@@ -4,7 +4,7 @@
  * accepting transaction reads the documents, calls this, and writes what it returns.
  */
 import semver from 'semver';
-import type { AnyEnvelope, Envelope, InstanceRecord, LifecycleCommandType, RejectionCode } from '../events/index.js';
+import type { AnyEnvelope, Envelope, InstanceRecord, LifecycleCommandType, RejectionCode } from '../../events/index.js';
 import {
   DEFAULT_TIMINGS,
   OPERATION_OF_COMMAND,
