@@ -25,6 +25,8 @@ import { benchmarkResult, type BenchmarkResult, type CountsResult } from './resu
 import { interleavedOrder } from './stats.js';
 import { pushedCloudEvent, type BenchWorld } from './world.js';
 import { paths } from '../shared/store/collections.js';
+import { deliver } from '../shared/edge.js';
+import { lifecycleRoute } from '../shared/routes.js';
 
 /** The five documents the accepting transaction writes, as Firestore holds them. */
 interface AcceptDocuments {
@@ -206,7 +208,7 @@ export async function benchAccept(world: BenchWorld, options: AcceptBenchOptions
       });
       const before = world.counter.snapshot();
       const started = performance.now();
-      const outcome = await world.engine.handleLifecycleMessage(event);
+      const outcome = await deliver(world.engine.deps, lifecycleRoute(world.engine), event);
       const after = world.counter.snapshot();
       world.onCommit(undefined);
       if (outcome.kind !== 'accepted') throw new Error(`expected every benchmark command to be accepted, got ${JSON.stringify(outcome)}`);

@@ -26,6 +26,8 @@ import { TOPICS } from '../shared/topology.js';
 import { countsBetween, perEvent } from './counts.js';
 import { round, summarize } from './stats.js';
 import { createBenchWorld } from './world.js';
+import { deliver } from '../shared/edge.js';
+import { complianceCheckRoute, complianceScheduleRoute } from '../shared/routes.js';
 
 export interface ComplianceBenchResult {
   instances: number;
@@ -88,7 +90,7 @@ export async function benchCompliance(baseProjectId: string, options: { instance
       const envelope = makeEnvelope({ type: 'compliance.run-requested', payload: { schedule: 'verify-backups' }, actor: 'bench', reason: 'bench' });
       const event = pubSubEvent(envelope, { schedule: 'verify-backups' }, world.projectId, TOPICS.compliance);
       const started = performance.now();
-      const outcome = await compliance.handleScheduleMessage(event);
+      const outcome = await deliver(compliance.deps, complianceScheduleRoute(compliance), event);
       const ms = performance.now() - started;
       if (outcome.kind !== 'fanned-out' || outcome.result.planned !== instances) throw new Error(`fan-out planned ${JSON.stringify(outcome)}`);
       return ms;
@@ -137,7 +139,7 @@ export async function benchCompliance(baseProjectId: string, options: { instance
     const before = world.counter.snapshot();
     for (const id of ids.slice(0, checks)) {
       const envelope = makeEnvelope({ type: 'compliance.check', instanceId: id, payload: { runId, target: 'instance', asOf }, actor: 'bench', reason: 'bench' });
-      const outcome = await compliance.handleCheckMessage(pubSubEvent(envelope, {}, world.projectId, TOPICS.checks));
+      const outcome = await deliver(compliance.deps, complianceCheckRoute(compliance), pubSubEvent(envelope, {}, world.projectId, TOPICS.checks));
       if (outcome.kind !== 'written') throw new Error(`check of ${id}: ${outcome.kind}`);
     }
     const perCheck = perEvent(countsBetween(before, world.counter.snapshot()), checks);

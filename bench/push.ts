@@ -22,7 +22,7 @@ import type { AnyEnvelope } from '../shared/events/index.js';
 import { createFirestore } from '../shared/gcp/firestore-store.js';
 import { ensurePushSubscription } from '../shared/gcp/pubsub-admin.js';
 import { SUBSCRIPTIONS, TOPICS } from '../shared/topology.js';
-import { useEngine } from '../functions/wiring.js';
+import { useServices } from '../functions/wiring.js';
 import '../functions/lifecycle.js';
 import { serveFunctions, type Delivery, type FunctionsServer } from '../cli/dev/functions-server.js';
 import { benchmarkResult, type BenchmarkResult } from './results.js';
@@ -192,11 +192,14 @@ async function runPush(world: BenchWorld, options: PushBenchOptions, rig: PushRi
   // The function, as mi dev serves it, on an engine that notes when it is invoked.
   let invokedAt: number | undefined;
   const engine = world.engine;
-  useEngine({
-    ...engine,
-    handleLifecycleMessage(event: unknown) {
-      invokedAt ??= performance.now();
-      return engine.handleLifecycleMessage(event);
+  useServices({
+    ...world.services,
+    engine: {
+      ...engine,
+      accept(envelope, message) {
+        invokedAt ??= performance.now();
+        return engine.accept(envelope, message);
+      },
     },
   });
   let delivered: ((delivery: Delivery) => void) | undefined;

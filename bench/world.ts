@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { PubSub } from '@google-cloud/pubsub';
 import type { Firestore } from '@google-cloud/firestore';
 import { DEFAULT_TIMINGS } from '../shared/domain/lifecycle/operations.js';
-import { createEngine, type Engine } from '../shared/engine/index.js';
+import type { Engine } from '../shared/engine/index.js';
+import { createServices, notGranted, type Services } from '../shared/services.js';
 import { makeEnvelope, type AnyEnvelope, type InstanceRecord } from '../shared/events/index.js';
 import { createFirestoreOperationCounter, type FirestoreOperationCounter } from '../shared/gcp/firestore-counting.js';
 import { createFirestore, createFirestoreStore } from '../shared/gcp/firestore-store.js';
@@ -41,6 +42,8 @@ export interface BenchWorld {
   firestore: Firestore;
   counter: FirestoreOperationCounter;
   fleet: SimulatedFleet;
+  /** The services of the one composition root, on the simulated fleet. */
+  services: Services;
   engine: Engine;
   /**
    * Sets what is called once each transaction of the engine's store has committed (its promise
@@ -112,21 +115,17 @@ export async function createBenchWorld(projectId: string): Promise<BenchWorld> {
   };
   let commitListener: (() => void) | undefined;
   const store = reportingCommits(createFirestoreStore({ firestore }), () => commitListener?.());
-  const engine = createEngine({
-    store,
-    bus,
-    cloudSql: fleet.cloudSql,
-    gkeBackup: fleet.gkeBackup,
-    executor: fleet.executor,
-    clock: systemClock,
-    timings: DEFAULT_TIMINGS,
-    log,
-  });
+  const services = createServices(
+    { store, bus, clock: systemClock, log, ...fleet.ports(), repo: notGranted('the deployment repository', 'the bench'), identity: notGranted('ID tokens', 'the bench') },
+    { timings: DEFAULT_TIMINGS, schedulerParent: `projects/${projectId}/locations/${REGION}`, audiences: { approvals: '', confirmations: '' } },
+  );
+  const engine = services.engine;
   const world: BenchWorld = {
     projectId,
     firestore,
     counter,
     fleet,
+    services,
     engine,
     onCommit(listener) {
       commitListener = listener;

@@ -8,7 +8,8 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import { z } from 'zod';
 import { ControlPlaneError } from '../shared/errors.js';
 import { authenticate, bodySize, reply } from './authenticated-http.js';
-import { confirmations, type ConfirmationDeps } from './deployments-wiring.js';
+import type { ConfirmationDeps } from '../shared/services.js';
+import { services } from './wiring.js';
 
 export const MAX_CONFIRMATION_BODY_BYTES = 16 * 1024;
 
@@ -58,4 +59,4 @@ export async function handleConfirmation(req: Request, res: Response, deps: Conf
   reply(res, STATUS_OF_REFUSAL[outcome.code], { error: outcome.code, message: outcome.message });
 }
 
-functions.http('applyConfirmations', async (req, res) => handleConfirmation(req, res, await confirmations()));
+functions.http('applyConfirmations', async (req, res) => handleConfirmation(req, res, (await services()).confirmations));

@@ -7,26 +7,10 @@ import * as functions from '@google-cloud/functions-framework';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { z } from 'zod';
 import { ControlPlaneError } from '../shared/errors.js';
-import type { IdentityPort, VerifiedCaller } from '../shared/ports.js';
+import type { ApprovalResult } from '../shared/engine/index.js';
+import type { ApprovalDeps } from '../shared/services.js';
 import { authenticate, bodySize, reply } from './authenticated-http.js';
-import { approvals } from './wiring.js';
-
-/** What approving an operation can come to; refusals are answers, not failures. */
-export type ApprovalOutcome =
-  | { kind: 'approved'; operationId: string }
-  | { kind: 'refused'; code: 'not-found' | 'not-awaiting-approval' | 'self-approval'; message: string };
-
-/** Records an approval (the engine, in one transaction): the operation must wait for one, from someone other than its requester. */
-export interface Approver {
-  approve(operationId: string, approver: VerifiedCaller): Promise<ApprovalOutcome>;
-}
-
-export interface ApprovalDeps {
-  identity: IdentityPort;
-  approver: Approver;
-  /** The audience ID tokens must be for: the function's URL in the cloud. */
-  audience: string;
-}
+import { services } from './wiring.js';
 
 /** An approval names one operation: anything bigger is not an approval. */
 export const MAX_APPROVAL_BODY_BYTES = 16 * 1024;
@@ -81,7 +65,7 @@ export async function handleApproval(req: Request, res: Response, deps: Approval
     return;
   }
 
-  let outcome: ApprovalOutcome;
+  let outcome: ApprovalResult;
   try {
     outcome = await deps.approver.approve(body.operationId, caller);
   } catch (error) {
@@ -99,4 +83,4 @@ export async function handleApproval(req: Request, res: Response, deps: Approval
   reply(res, STATUS_OF_REFUSAL[outcome.code], { error: outcome.code, message: outcome.message });
 }
 
-functions.http('approvals', async (req, res) => handleApproval(req, res, await approvals()));
+functions.http('approvals', async (req, res) => handleApproval(req, res, (await services()).approvals));

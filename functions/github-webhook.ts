@@ -6,8 +6,7 @@ import * as functions from '@google-cloud/functions-framework';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { handleGithubWebhook, type WebhookDeps } from '../shared/deployments/webhook.js';
 import { ControlPlaneError } from '../shared/errors.js';
-import { readWebhookEnvironment } from './deployments-production.js';
-import { webhook } from './deployments-wiring.js';
+import { services } from './wiring.js';
 
 /** The raw handler over an Express request: exported for tests. */
 export async function handleWebhookRequest(req: Request, res: Response, deps: WebhookDeps): Promise<void> {
@@ -25,7 +24,4 @@ export async function handleWebhookRequest(req: Request, res: Response, deps: We
   res.status(answer.status).set('Cache-Control', 'no-store').json(answer.body);
 }
 
-// In the cloud, an instance serving this function refuses to start without its secret.
-if (process.env.FUNCTION_TARGET === 'githubWebhook') readWebhookEnvironment(process.env);
-
-functions.http('githubWebhook', async (req, res) => handleWebhookRequest(req, res, await webhook()));
+functions.http('githubWebhook', async (req, res) => handleWebhookRequest(req, res, (await services()).webhook()));

@@ -1,10 +1,4 @@
-import * as functions from '@google-cloud/functions-framework';
-import type { CloudEvent } from '@google-cloud/functions-framework';
-import { engine } from './wiring.js';
+import { onMessagePublished } from './edge.js';
 
 /** `mi-lifecycle`: accept a lifecycle command and start its operation. Throws only to be retried. */
-export async function handleLifecycle(event: CloudEvent<unknown>): Promise<void> {
-  await (await engine()).handleLifecycleMessage(event);
-}
-
-functions.cloudEvent('lifecycle', handleLifecycle);
+export const handle = onMessagePublished('lifecycle');

@@ -1,86 +1,92 @@
 /**
- * How the functions are wired in the cloud: Firestore, Pub/Sub and the Google Cloud adapters,
- * configured from the environment the infrastructure sets, validated before anything runs.
+ * The services in the cloud: the Google Cloud ports, built once per function instance from the
+ * environment its deployment sets (shared/environment.ts), checked before anything runs. Each
+ * port loads its client on first use, so a function pays only for the clients it calls; a port a
+ * function holds no right to is not built at all, and a call to it says so.
  */
-import { z } from 'zod';
-import { DEFAULT_POLICY } from '../shared/domain/lifecycle/acceptance.js';
-import { createEngine, type Engine } from '../shared/engine/index.js';
-import { createOnceOutbox } from '../shared/store/outbox.js';
-import { createGoogleIdentity, googleJwks } from '../shared/identity/index.js';
+import { FUNCTIONS, type FunctionUse } from '../shared/topology.js';
+import { readEnvironment } from '../shared/environment.js';
 import { jsonLogger } from '../shared/log.js';
 import { systemClock } from '../shared/ports.js';
-import type { ApprovalDeps } from './approvals.js';
-import { approverOf, engine } from './wiring.js';
+import { createServices, notGranted, type Ports, type Services } from '../shared/services.js';
+import { createOnceOutbox } from '../shared/store/outbox.js';
 
-export const productionEnvironmentSchema = z.object({
-  GOOGLE_CLOUD_PROJECT: z.string({ error: 'GOOGLE_CLOUD_PROJECT is missing: the project that holds Firestore and the topics' }).min(1),
-  MI_EXECUTOR_STATUS_URL: z.url({ error: 'MI_EXECUTOR_STATUS_URL is missing or not a URL: where the executor answers GET /runs/<key>' }),
-  MI_CENTRAL_BACKUP_PROJECT: z
-    .string({ error: "MI_CENTRAL_BACKUP_PROJECT is missing: the project that keeps deleted instances' final GKE backups" })
-    .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { error: 'MI_CENTRAL_BACKUP_PROJECT: expected a project id' }),
-});
-export type ProductionEnvironment = z.infer<typeof productionEnvironmentSchema>;
-
-/** Reads and checks the environment; the error lists every variable at fault. */
-export function readProductionEnvironment(env: NodeJS.ProcessEnv): ProductionEnvironment {
-  const parsed = productionEnvironmentSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new Error(`cannot start: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
-  }
-  return parsed.data;
-}
-
-/** Builds the engine on the real services; clients load lazily so each function pays only for its own cold start. */
-export async function buildProductionEngine(env: NodeJS.ProcessEnv = process.env): Promise<Engine> {
-  const config = readProductionEnvironment(env);
-  const [{ PubSub }, { createFirestore, createFirestoreStore }, { createPubSubBus }, { createCloudSqlAdapter }, { createGkeBackupAdapter }, { createExecutorAdapter }] =
-    await Promise.all([
-      import('@google-cloud/pubsub'),
-      import('../shared/gcp/firestore-store.js'),
-      import('../shared/gcp/pubsub-bus.js'),
-      import('../shared/gcp/cloud-sql.js'),
-      import('../shared/gcp/gke-backup.js'),
-      import('../shared/gcp/executor.js'),
-    ]);
-  const bus = createPubSubBus({ pubsub: new PubSub({ projectId: config.GOOGLE_CLOUD_PROJECT }) });
-  const store = createFirestoreStore({ firestore: createFirestore(config.GOOGLE_CLOUD_PROJECT) });
-  const log = jsonLogger();
-  return createEngine({
-    store,
-    bus,
-    cloudSql: createCloudSqlAdapter(),
-    gkeBackup: createGkeBackupAdapter(),
-    executor: createExecutorAdapter({ outbox: createOnceOutbox({ store, bus, clock: systemClock, log }), statusUrl: config.MI_EXECUTOR_STATUS_URL }),
-    clock: systemClock,
-    log,
-    policy: { ...DEFAULT_POLICY, centralBackupProject: config.MI_CENTRAL_BACKUP_PROJECT },
+/** A port whose client loads on its first call (every port method is asynchronous). */
+function lazyPort<T extends object>(load: () => Promise<T>): T {
+  let loaded: Promise<T> | undefined;
+  return new Proxy({} as T, {
+    get(_target, key) {
+      if (typeof key === 'symbol' || key === 'then') return undefined;
+      return async (...args: unknown[]) => {
+        loaded ??= load().catch((error: unknown) => {
+          loaded = undefined;
+          throw error;
+        });
+        const port = (await loaded) as Record<string, (...a: unknown[]) => unknown>;
+        const method = port[key];
+        if (typeof method !== 'function') throw new Error(`the port has no method ${key}`);
+        return method.apply(port, args);
+      };
+    },
   });
 }
 
-/** The approvals function needs, on top of the engine, the audience its callers' ID tokens are for. */
-export const approvalsEnvironmentSchema = z.object({
-  MI_APPROVALS_AUDIENCE: z
-    .string({ error: 'MI_APPROVALS_AUDIENCE is missing: the audience of approvers\' ID tokens (the approvals function\'s URL)' })
-    .trim()
-    .min(1, { error: 'MI_APPROVALS_AUDIENCE is empty: the audience of approvers\' ID tokens (the approvals function\'s URL)' }),
-});
-export type ApprovalsEnvironment = z.infer<typeof approvalsEnvironmentSchema>;
-
-/** Reads and checks the approvals function's own environment. */
-export function readApprovalsEnvironment(env: NodeJS.ProcessEnv): ApprovalsEnvironment {
-  const parsed = approvalsEnvironmentSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new Error(`cannot start: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
-  }
-  return parsed.data;
+/** The function this instance serves: Cloud Functions sets FUNCTION_TARGET to its entry point. */
+function functionOf(env: NodeJS.ProcessEnv): (typeof FUNCTIONS)[number] {
+  const target = env.FUNCTION_TARGET;
+  const fn = FUNCTIONS.find((f) => f.name === target);
+  if (fn === undefined) throw new Error(`cannot start: FUNCTION_TARGET is ${target === undefined ? 'not set' : `"${target}", not a function of the topology`}`);
+  return fn;
 }
 
-/** The approvals function in the cloud: Google's ID-token keys, the audience from the environment, the engine as approver. */
-export async function buildProductionApprovals(env: NodeJS.ProcessEnv = process.env): Promise<ApprovalDeps> {
-  const config = readApprovalsEnvironment(env);
-  return {
-    identity: createGoogleIdentity({ keys: googleJwks() }),
-    approver: approverOf(await engine()),
-    audience: config.MI_APPROVALS_AUDIENCE,
+/** Builds the services of this function instance on the real services. */
+export async function buildProductionServices(env: NodeJS.ProcessEnv = process.env): Promise<Services> {
+  const fn = functionOf(env);
+  const config = readEnvironment(fn.name, env);
+  const project = config.GOOGLE_CLOUD_PROJECT;
+  const log = jsonLogger();
+  const [{ PubSub }, { createFirestore, createFirestoreStore }, { createPubSubBus }] = await Promise.all([
+    import('@google-cloud/pubsub'),
+    import('../shared/gcp/firestore-store.js'),
+    import('../shared/gcp/pubsub-bus.js'),
+  ]);
+  const store = createFirestoreStore({ firestore: createFirestore(project) });
+  const bus = createPubSubBus({ pubsub: new PubSub({ projectId: project }) });
+  const uses: FunctionUse = fn.uses;
+  const statusUrl = config.MI_EXECUTOR_STATUS_URL;
+  const token = config.MI_GITHUB_TOKEN;
+  const repository = config.MI_DEPLOYMENT_REPOSITORY;
+  const authenticated = fn.trigger.kind === 'http' && !fn.trigger.allowUnauthenticated;
+  const ports: Ports = {
+    store,
+    bus,
+    clock: systemClock,
+    log,
+    cloudSql: uses.cloudSql ? lazyPort(async () => (await import('../shared/gcp/cloud-sql.js')).createCloudSqlAdapter()) : notGranted('Cloud SQL', fn.name),
+    gkeBackup: uses.gkeBackup || uses.centralBackups ? lazyPort(async () => (await import('../shared/gcp/gke-backup.js')).createGkeBackupAdapter()) : notGranted('Backup for GKE', fn.name),
+    scheduler: uses.schedulerJobs ? lazyPort(async () => (await import('../shared/gcp/scheduler.js')).createSchedulerAdapter()) : notGranted('Cloud Scheduler', fn.name),
+    executor:
+      statusUrl === undefined
+        ? notGranted('the executor', fn.name)
+        : lazyPort(async () => (await import('../shared/gcp/executor.js')).createExecutorAdapter({ outbox: createOnceOutbox({ store, bus, clock: systemClock, log }), statusUrl })),
+    repo:
+      token === undefined || repository === undefined
+        ? notGranted('the deployment repository', fn.name)
+        : lazyPort(async () => (await import('../shared/gcp/github-repo.js')).createGitHubDeploymentRepo({ repository, token })),
+    identity: authenticated
+      ? lazyPort(async () => {
+          const { createGoogleIdentity, googleJwks } = await import('../shared/identity/index.js');
+          return createGoogleIdentity({ keys: googleJwks() });
+        })
+      : notGranted('ID token verification', fn.name),
   };
+  const secret = config.MI_GITHUB_WEBHOOK_SECRET;
+  const autoApply = config.MI_AUTO_APPLY_MODULES?.split(',').map((m) => m.trim()).filter((m) => m !== '');
+  return createServices(ports, {
+    schedulerParent: `projects/${project}/locations/${config.MI_SCHEDULER_LOCATION ?? 'none'}`,
+    ...(secret === undefined || repository === undefined ? {} : { webhook: { secret, repository, ...(config.MI_DEPLOYMENT_BRANCH ? { branch: config.MI_DEPLOYMENT_BRANCH } : {}) } }),
+    audiences: { approvals: config.MI_APPROVALS_AUDIENCE ?? '', confirmations: config.MI_APPLY_CONFIRMATIONS_AUDIENCE ?? '' },
+    ...(autoApply === undefined ? {} : { autoApplyModules: autoApply }),
+    ...(config.MI_CENTRAL_BACKUP_PROJECT === undefined ? {} : { policy: { centralBackupProject: config.MI_CENTRAL_BACKUP_PROJECT } }),
+  });
 }

@@ -1,10 +1,4 @@
-import * as functions from '@google-cloud/functions-framework';
-import type { CloudEvent } from '@google-cloud/functions-framework';
-import { rollouts } from './rollout.js';
+import { onMessagePublished } from './edge.js';
 
 /** `mi-events`: record the outcome of an upgrade a rollout started, then tick that rollout. */
-export async function handleRolloutEvents(event: CloudEvent<unknown>): Promise<void> {
-  await (await rollouts()).handleFactMessage(event);
-}
-
-functions.cloudEvent('rolloutEvents', handleRolloutEvents);
+export const handle = onMessagePublished('rolloutEvents');

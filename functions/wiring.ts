@@ -1,10 +1,8 @@
 /**
- * Where each entry point gets its engine. In the cloud the engine is built once per
- * instance from the Google Cloud adapters; `mi dev` and tests hand in their own wiring.
- * The approvals function's dependencies (identity, approver, audience) are wired the same way.
+ * Where every entry point gets its services: built once per process on first use from the
+ * environment (the cloud: functions/production.ts), or handed in (`mi dev`, tests).
  */
-import type { Engine } from '../shared/engine/index.js';
-import type { ApprovalDeps, Approver } from './approvals.js';
+import type { Services } from '../shared/services.js';
 
 /** One dependency of the entry points: handed in (local stack, tests), or built on first use (the cloud). */
 export function lazily<T>(what: string, hint: string) {
@@ -35,40 +33,11 @@ export function lazily<T>(what: string, hint: string) {
   };
 }
 
-const engines = lazily<Engine>('engine', 'useEngine() or buildEngineWith()');
-const approvalDeps = lazily<ApprovalDeps>('approvals wiring', 'useApprovals() or buildApprovalsWith()');
+const wired = lazily<Services>('services', 'useServices() or buildServicesWith()');
 
-/** Uses this engine for every function in this process (local stack, tests). */
-export function useEngine(engine: Engine): void {
-  engines.use(engine);
-}
-
-/** Sets how the engine is built on first use (the production entry point). */
-export function buildEngineWith(factory: () => Promise<Engine>): void {
-  engines.buildWith(factory);
-}
-
-/** The engine for this process, built on first use. */
-export function engine(): Promise<Engine> {
-  return engines.get();
-}
-
-/** Uses this identity, approver and audience for the approvals function (local stack, tests). */
-export function useApprovals(deps: ApprovalDeps): void {
-  approvalDeps.use(deps);
-}
-
-/** Sets how the approvals function's dependencies are built on first use (the production entry point). */
-export function buildApprovalsWith(factory: () => Promise<ApprovalDeps>): void {
-  approvalDeps.buildWith(factory);
-}
-
-/** The approvals function's dependencies, built on first use. */
-export function approvals(): Promise<ApprovalDeps> {
-  return approvalDeps.get();
-}
-
-/** The engine as the approvals function's Approver: its `approve` runs the approval transaction. */
-export function approverOf(engine: Engine): Approver {
-  return engine;
-}
+/** Uses these services for every function of this process (local stack, tests). */
+export const useServices = (services: Services): void => wired.use(services);
+/** Sets how the services are built on first use (the production entry point). */
+export const buildServicesWith = (factory: () => Promise<Services>): void => wired.buildWith(factory);
+/** The services of this process, built on first use; a failed build is tried again next time. */
+export const services = (): Promise<Services> => wired.get();

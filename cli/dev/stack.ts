@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { PubSub } from '@google-cloud/pubsub';
 import { LOCAL_PROJECT_ID } from '../config.js';
 import { DEFAULT_TIMINGS, type EngineTimings } from '../../shared/domain/lifecycle/operations.js';
-import { createEngine, type Engine } from '../../shared/engine/index.js';
+import type { Engine } from '../../shared/engine/index.js';
 import { createOnceOutbox } from '../../shared/store/outbox.js';
 import { describeError } from '../../shared/errors.js';
 import { createExecutorAdapter } from '../../shared/gcp/executor.js';
@@ -23,12 +23,11 @@ import { systemClock, type ExecutorPort, type OnceOutbox } from '../../shared/po
 import { startExecutorRunner, DEFAULT_RUNNER_SUBSCRIPTION } from '../../shared/sim/executor-runner.js';
 import { createSimulatedFleet, type SimulatedExecutor, type SimulatedFleet } from '../../shared/sim/index.js';
 import { FUNCTIONS, SCHEDULES, SUBSCRIPTIONS, TOPICS, allTopics, type Schedule } from '../../shared/topology.js';
-import { approverOf, useApprovals, useEngine } from '../../functions/wiring.js';
-import { useCompliance } from '../../functions/compliance-wiring.js';
-import { createCompliance } from '../../shared/compliance/index.js';
+import { useServices } from '../../functions/wiring.js';
+import { createServices } from '../../shared/services.js';
 import { EMULATOR_HOST_VARIABLE, ensureEmulator, isEmulatorUp, type EmulatorKind, type RunningEmulator } from './emulators.js';
 import { serveFunctions, type FunctionStats } from './functions-server.js';
-import { wireLocalDeployments } from './deployments.js';
+import { localDeployments } from './deployments.js';
 import { DEFAULT_IDENTITY_FILE, removeIdentityFile, writeIdentityFile } from './identity-file.js';
 import { startLocalClock } from './local-clock.js';
 import { localFleetSpecs, mirrorInstancesInFleet, seedInstances, type SeedResult } from './seed.js';
@@ -214,32 +213,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       scheduler: { project: projectId, location: 'us-central1' },
     });
     const engineLog = lineLogger(log);
-    const engine = createEngine({
-      store,
-      bus,
-      cloudSql: fleet.cloudSql,
-      gkeBackup: fleet.gkeBackup,
-      executor: executorOnTopics(createOnceOutbox({ store, bus, clock: systemClock, log: engineLog }), fleet.executor),
-      clock: systemClock,
-      timings: LOCAL_TIMINGS,
-      log: engineLog,
-    });
-    useEngine(engine);
-    // Scheduled compliance on the same store, bus and simulators; the jobs it checks are the
-    // simulated Cloud Scheduler's, which the local clock keeps up to date below.
     const schedulerParent = `projects/${projectId}/locations/us-central1`;
-    useCompliance(
-      createCompliance({
-        store,
-        bus,
-        cloudSql: fleet.cloudSql,
-        gkeBackup: fleet.gkeBackup,
-        scheduler: fleet.scheduler,
-        clock: systemClock,
-        log: lineLogger(log),
-        schedulerParent,
-      }),
-    );
+    const deploymentsLocal = await localDeployments({ log: engineLog });
+    log(`githubWebhook: deployment repository ${deploymentsLocal.repoPath} (git), webhook secret ${deploymentsLocal.webhookSecret}`);
     // Registers every function with the framework (once per process; later imports are cached).
     await import('../../functions/index.js');
 
@@ -277,21 +253,35 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     undo.push({ what: 'close the functions server', run: () => server.close() });
     log(`functions: ${server.url}`);
 
-    // 6b. Local identity for the approvals function: the production verifier on a key generated
-    // here. Its audience is the function's URL, as in the cloud; `mi approve` in another terminal
-    // signs with the same key, which it finds in the identity file.
+    // 6b. The services every function uses, on the simulated fleet (the jobs compliance checks are
+    // the simulated Cloud Scheduler's, which the local clock keeps up to date below). Local
+    // identity: the production verifier on a key generated here; the audiences are the
+    // functions' URLs, as in the cloud; `mi approve` in another terminal signs with the same key,
+    // which it finds in the identity file.
     const approvalsUrl = server.routes.approvals ?? `${server.url}/approvals`;
     const signer = await createLocalSigner();
-    useApprovals({ identity: localIdentity(signer), approver: approverOf(engine), audience: approvalsUrl });
-    const deploymentsLocal = await wireLocalDeployments({
-      store,
-      bus,
-      executor: fleet.executor,
-      signer,
-      confirmationsUrl: server.routes.applyConfirmations ?? `${server.url}/applyConfirmations`,
-      log: lineLogger(log),
-    });
-    log(`githubWebhook: deployment repository ${deploymentsLocal.repoPath} (git), webhook secret ${deploymentsLocal.webhookSecret}`);
+    const services = createServices(
+      {
+        store,
+        bus,
+        clock: systemClock,
+        log: engineLog,
+        cloudSql: fleet.cloudSql,
+        gkeBackup: fleet.gkeBackup,
+        executor: executorOnTopics(createOnceOutbox({ store, bus, clock: systemClock, log: engineLog }), fleet.executor),
+        scheduler: fleet.scheduler,
+        repo: deploymentsLocal.repo,
+        identity: localIdentity(signer),
+      },
+      {
+        timings: LOCAL_TIMINGS,
+        schedulerParent,
+        webhook: deploymentsLocal.webhook,
+        audiences: { approvals: approvalsUrl, confirmations: server.routes.applyConfirmations ?? `${server.url}/applyConfirmations` },
+      },
+    );
+    useServices(services);
+    const engine = services.engine;
     const identityFile = options.identityFile === false ? undefined : (options.identityFile ?? DEFAULT_IDENTITY_FILE);
     if (identityFile !== undefined) {
       await writeIdentityFile(identityFile, {

@@ -5,7 +5,7 @@
  */
 import { DEFAULT_RETENTION_POLICY } from '../domain/compliance/retention.js';
 import { ControlPlaneError, describeError } from '../errors.js';
-import { DecodeError, decodeJsonData, decodePubSubEvent, makeEnvelope, parseEnvelope, readPubSubMessage, type Envelope } from '../events/index.js';
+import { makeEnvelope, type DeliveredMessage, type Envelope } from '../events/index.js';
 import { silentLogger } from '../log.js';
 import { SCHEDULES, TOPICS } from '../topology.js';
 import { checkInstance, checkScheduleJobs, type CheckOutcome } from './check.js';
@@ -33,26 +33,6 @@ export type ScheduleOutcome =
 export type ComplianceInput = Pick<ComplianceDeps, 'store' | 'bus' | 'cloudSql' | 'gkeBackup' | 'scheduler' | 'clock' | 'schedulerParent'> & Partial<ComplianceDeps>;
 
 /** Which schedule a message is from: the `schedule` attribute, else the `schedule` field of its JSON body. */
-function scheduleNameOf(attributes: Record<string, string>, data: string | undefined): string | undefined {
-  if (attributes.schedule) return attributes.schedule;
-  try {
-    const body = decodeJsonData(data);
-    return typeof body === 'object' && body !== null && 'schedule' in body && typeof body.schedule === 'string' ? body.schedule : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The request of `mi compliance run`, when the message is one. */
-function manualRequestOf(data: string | undefined): { schedule: string; requestId: string; requestedBy: string } | undefined {
-  try {
-    const envelope = parseEnvelope(decodeJsonData(data), ['compliance.run-requested']) as Envelope<'compliance.run-requested'>;
-    return { schedule: envelope.payload.schedule, requestId: envelope.eventId, requestedBy: envelope.actor };
-  } catch {
-    return undefined;
-  }
-}
-
 /** compliance-report (daily, after verify-backups): the latest verify run's summary, from its findings, kept on the run; an alert when it is not clean. */
 async function runDailyReport(deps: ComplianceDeps, request: RunRequest, start: StartedRun): Promise<ScheduleOutcome> {
   const now = deps.clock.now();
@@ -141,46 +121,33 @@ export function createCompliance(input: ComplianceInput) {
     }
   }
 
+  /** The run a message asks for, by its schedule's name; a name no schedule has is ignored. */
+  function runNamed(name: string, message: DeliveredMessage): Promise<ScheduleOutcome> {
+    const request = runRequestOf(message, name, deps.schedules);
+    if (request === undefined) {
+      deps.log.warn('a message on the compliance topic names no known schedule', { schedule: name, messageId: message.messageId });
+      return Promise.resolve({ kind: 'ignored', reason: `no schedule ${name}` });
+    }
+    return runSchedule(request);
+  }
+
   return {
     deps,
     runSchedule,
 
-    /** A message of a schedule on `mi-compliance`: the run of its cron slot, once. Throws only to be retried. */
-    async handleScheduleMessage(cloudEvent: unknown): Promise<ScheduleOutcome> {
-      let read;
-      try {
-        read = readPubSubMessage(cloudEvent);
-      } catch (error) {
-        if (error instanceof DecodeError) return { kind: 'ignored', reason: error.message };
-        throw error;
-      }
-      // `mi compliance run` sends an envelope; Cloud Scheduler (and the local clock) a static body naming the schedule.
-      const asked = manualRequestOf(read.data);
-      const name = asked?.schedule ?? scheduleNameOf(read.message.attributes, read.data);
-      const message = asked === undefined ? read.message : { ...read.message, attributes: { ...read.message.attributes, requestId: asked.requestId, requestedBy: asked.requestedBy } };
-      const request = name === undefined ? undefined : runRequestOf(message, name, deps.schedules);
-      if (request === undefined) {
-        deps.log.warn('a message on the compliance topic names no known schedule', { schedule: name ?? null, messageId: read.message.messageId });
-        return { kind: 'ignored', reason: `no schedule ${name ?? '(none named)'}` };
-      }
-      return runSchedule(request);
+    /** A schedule's tick on `mi-compliance` (through the edge): the run of its cron slot, once. Throws only to be retried. */
+    runScheduled(name: string, message: DeliveredMessage): Promise<ScheduleOutcome> {
+      return runNamed(name, message);
     },
 
-    /** A `compliance.check` on `mi-checks`: one finding, once. Throws only to be retried. */
-    async handleCheckMessage(cloudEvent: unknown): Promise<CheckOutcome> {
-      let decoded;
-      try {
-        decoded = decodePubSubEvent(cloudEvent, ['compliance.check']);
-      } catch (error) {
-        if (error instanceof DecodeError) return { kind: 'invalid', reason: error.message };
-        throw error;
-      }
-      if (!decoded.ok) {
-        // Our own fan-out publishes these: a malformed one is a bug to log, not to redeliver forever.
-        deps.log.error('undecodable compliance check', decoded.error, { ledgerKey: decoded.ledgerKey });
-        return { kind: 'invalid', reason: decoded.error.message };
-      }
-      const envelope = decoded.envelope as Envelope<'compliance.check'>;
+    /** `mi compliance run` (a `compliance.run-requested` on `mi-compliance`): a run of its own, once. */
+    runRequested(envelope: Envelope<'compliance.run-requested'>, message: DeliveredMessage): Promise<ScheduleOutcome> {
+      const attributes = { ...message.attributes, requestId: envelope.eventId, requestedBy: envelope.actor };
+      return runNamed(envelope.payload.schedule, { ...message, attributes });
+    },
+
+    /** A `compliance.check` on `mi-checks` (through the edge): one finding, once. Throws only to be retried. */
+    async check(envelope: Envelope<'compliance.check'>): Promise<CheckOutcome> {
       const { runId, target, asOf } = envelope.payload;
       try {
         if (target === 'schedules') return await checkScheduleJobs(deps, runId, new Date(asOf));

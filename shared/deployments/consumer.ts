@@ -30,7 +30,7 @@ import { sideEffectKey } from '../domain/lifecycle/operations.js';
 import { publishOutbox } from '../store/outbox.js';
 import { appendAudit, recordInLedger, type LedgerEntry, type OutboxEntry } from '../store/records.js';
 import { ControlPlaneError, describeError } from '../errors.js';
-import { DecodeError, decodePubSubEvent, instanceSpecSchema, issueToDecodeError, readPubSubMessage, type Envelope, type InstanceRecord, type InstanceSpec } from '../events/index.js';
+import { instanceSpecSchema, issueToDecodeError, type Envelope, type InstanceRecord, type InstanceSpec } from '../events/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { Clock, DeploymentRepoPort, ExecutorPort, StateStore, StoreTransaction, EventBus, VerifiedCaller } from '../ports.js';
 import { queueCommand, REPUBLISH_AFTER_MS } from './commands.js';
@@ -410,6 +410,8 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
   }
 
   const consumer = {
+    /** Its ports, as the Pub/Sub edge records through them. */
+    deps: { store: deps.store, bus: deps.bus, clock: deps.clock, log },
     /** A `deployment.pushed` message: every change of the merge, keyed by commit, instance and module. */
     async handlePush(push: Push): Promise<PushOutcome> {
       const { changes, before, after, deliveryId } = push.payload;
@@ -523,29 +525,6 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
         await advanceGroup(module, commit);
       }
       return { kind: 'confirmed', confirmed, by: caller.email };
-    },
-
-    /** A message on mi-deployments: a schedule tick, or a push. Throws only to be retried. */
-    async handleMessage(cloudEvent: unknown): Promise<{ kind: string; detail?: unknown }> {
-      let attributes: Record<string, string> = {};
-      try {
-        attributes = readPubSubMessage(cloudEvent).message.attributes;
-      } catch {
-        // Not readable here: the decoder below says why.
-      }
-      if (attributes.schedule === DEPLOYMENTS_SCHEDULE) return { kind: 'tick', detail: await consumer.tick() };
-      let decoded;
-      try {
-        decoded = decodePubSubEvent(cloudEvent, ['deployment.pushed']);
-      } catch (error) {
-        if (error instanceof DecodeError) return { kind: 'unreadable', detail: error.message };
-        throw error;
-      }
-      if (!decoded.ok) {
-        log.warn('dropping an undecodable deployments message', { reason: decoded.error.message, ledgerKey: decoded.ledgerKey });
-        return { kind: 'invalid', detail: decoded.error.message };
-      }
-      return { kind: 'push', detail: await consumer.handlePush(decoded.envelope as Push) };
     },
   };
   return consumer;

@@ -10,44 +10,34 @@ import type { InstanceRecord } from '../events/index.js';
 import type { VerifiedCaller } from '../ports.js';
 import { gatherFacts } from './preflight.js';
 import { appendAudit } from '../store/records.js';
-import { ControlPlaneError, describeError, isRetryable } from '../errors.js';
-import {
-  DecodeError,
-  LIFECYCLE_COMMANDS,
-  decodePubSubEvent,
-  type AnyEnvelope,
-  type DeliveredMessage,
-  type Envelope,
-} from '../events/index.js';
+import { ControlPlaneError, describeError } from '../errors.js';
+import type { AnyEnvelope, DeliveredMessage, Envelope } from '../events/index.js';
 import { silentLogger } from '../log.js';
-import { INDEXED_QUERIES } from '../topology.js';
+import { indexedQuery } from '../topology.js';
 import { acceptCommand, type AcceptOutcome } from './accept.js';
-import { recordUndecodable, recordUnprocessable } from '../store/records.js';
 import { advanceOperation, changeOperation, releaseOperation, type AdvanceResult } from './advance.js';
 import type { EngineDeps } from './deps.js';
 import { drainOutbox, publishOutbox } from '../store/outbox.js';
 import { createStepRunners } from './steps.js';
 import { finishStep } from '../domain/lifecycle/operations.js';
-import { COLLECTIONS, paths } from '../store/collections.js';
+import { paths } from '../store/collections.js';
 
 export type { EngineDeps } from './deps.js';
 export type { AuditRecord, LedgerEntry, OutboxEntry } from '../store/records.js';
 export { gkeBackupIdFor, sqlBackupDescription } from './steps.js';
 
+/** What approving an operation can come to; refusals are answers, not failures. */
 export type ApprovalResult =
   | { kind: 'approved'; operationId: string }
   | { kind: 'refused'; code: 'not-found' | 'not-awaiting-approval' | 'self-approval'; message: string };
 
-export type ResultOutcome = { kind: 'recorded' | 'ignored' | 'duplicate' | 'invalid'; reason?: string };
+/** Records an approval (in one transaction): the operation must wait for one, from someone other than its requester. */
+export interface Approver {
+  approve(operationId: string, approver: VerifiedCaller): Promise<ApprovalResult>;
+}
 
-/** A message that failed for good (the store refused it, say): recorded under a minimal ledger entry, acknowledged. */
-export type Unprocessable = { kind: 'unprocessable'; ledgerKey: string; reason: string };
-
-export type LifecycleOutcome =
-  | AcceptOutcome
-  | Unprocessable
-  | { kind: 'invalid'; ledgerKey: string; reason: string; duplicate: boolean }
-  | { kind: 'unreadable'; reason: string };
+export type ResultOutcome = { kind: 'recorded' | 'ignored' | 'duplicate'; reason?: string };
+export type { AcceptOutcome };
 
 export interface ReconcileSummary {
   due: number;
@@ -56,8 +46,7 @@ export interface ReconcileSummary {
   outbox: { found: number; published: number };
 }
 
-const DUE_OPERATIONS = INDEXED_QUERIES.find((q) => q.name === 'due-operations');
-if (DUE_OPERATIONS === undefined) throw new Error('the topology must register the due-operations query');
+const DUE_OPERATIONS = indexedQuery('due-operations');
 
 /** Wires the engine to its ports. */
 export function createEngine(input: Omit<EngineDeps, 'timings' | 'log' | 'policy'> & Partial<Pick<EngineDeps, 'timings' | 'log' | 'policy'>>) {
@@ -66,21 +55,6 @@ export function createEngine(input: Omit<EngineDeps, 'timings' | 'log' | 'policy
   const runners = createStepRunners(deps);
 
   const advance = (operationId: string): Promise<AdvanceResult> => advanceOperation(deps, runners, operationId);
-
-  /**
-   * Runs what a delivered message asks for; when the store refuses it for good, records the
-   * message under a minimal ledger entry instead, so it is acknowledged, never redelivered forever.
-   */
-  const orUnprocessable = async <T>(ledgerKey: string, message: DeliveredMessage, source: string, work: () => Promise<T>): Promise<T | Unprocessable> => {
-    try {
-      return await work();
-    } catch (error) {
-      if (isRetryable(error)) throw error;
-      deps.log.error('a message failed for good; recorded without its content', error, { ledgerKey, source });
-      await recordUnprocessable(deps, ledgerKey, message, source, error);
-      return { kind: 'unprocessable', ledgerKey, reason: describeError(error).slice(0, 200) };
-    }
-  };
 
   /** Accepts a decoded command in one transaction, publishes what it decided, takes the first steps. */
   const accept = async (envelope: AnyEnvelope, message: DeliveredMessage): Promise<AcceptOutcome> => {
@@ -157,52 +131,11 @@ export function createEngine(input: Omit<EngineDeps, 'timings' | 'log' | 'policy
   return {
     deps,
 
-    /** A `mi-lifecycle` message: decode, accept in one transaction, publish, start the first steps. */
-    async handleLifecycleMessage(cloudEvent: unknown): Promise<LifecycleOutcome> {
-      let decoded;
-      try {
-        decoded = decodePubSubEvent(cloudEvent, LIFECYCLE_COMMANDS);
-      } catch (error) {
-        // Not even a Pub/Sub message: nothing to record it under, and redelivery cannot help.
-        if (error instanceof DecodeError) {
-          deps.log.warn('dropping an event that is not a Pub/Sub message', { reason: error.message });
-          return { kind: 'unreadable', reason: error.message };
-        }
-        throw error;
-      }
-      if (!decoded.ok) {
-        const { ledgerKey, error, message } = decoded;
-        return orUnprocessable(ledgerKey, message, 'lifecycle', async () => {
-          const recorded = await recordUndecodable(deps, ledgerKey, error, message, 'lifecycle');
-          await publishOutbox(deps, recorded.outbox);
-          return { kind: 'invalid' as const, ledgerKey, reason: error.message, duplicate: recorded.duplicate };
-        });
-      }
-      const { envelope, message } = decoded;
-      return orUnprocessable(envelope.eventId, message, 'lifecycle', () => accept(envelope, message));
-    },
+    /** A lifecycle command (from `mi-lifecycle`, through the edge): accept in one transaction, publish, start the first steps. */
+    accept,
 
-
-    /** A `mi-executor-results` message: record the run's outcome on its step, then move on. */
-    async handleExecutorResult(cloudEvent: unknown): Promise<ResultOutcome | Unprocessable> {
-      let decoded;
-      try {
-        decoded = decodePubSubEvent(cloudEvent, ['executor.run-finished']);
-      } catch (error) {
-        if (error instanceof DecodeError) return { kind: 'invalid', reason: error.message };
-        throw error;
-      }
-      if (!decoded.ok) {
-        const { ledgerKey, error, message } = decoded;
-        return orUnprocessable(ledgerKey, message, 'executorResults', async () => {
-          const recorded = await recordUndecodable(deps, ledgerKey, error, message, 'executorResults');
-          await publishOutbox(deps, recorded.outbox);
-          return { kind: 'invalid' as const, reason: error.message };
-        });
-      }
-      const { envelope, message } = decoded;
-      return orUnprocessable(envelope.eventId, message, 'executorResults', () => recordResult(envelope as Envelope<'executor.run-finished'>, message));
-    },
+    /** An executor run's outcome (from `mi-executor-results`, through the edge): record it on its step, then move on. */
+    recordResult,
 
     advance,
 
@@ -210,7 +143,7 @@ export function createEngine(input: Omit<EngineDeps, 'timings' | 'log' | 'policy
     async reconcile(options: { limit?: number; concurrency?: number; outboxGraceMs?: number } = {}): Promise<ReconcileSummary> {
       const now = deps.clock.now();
       const due = await deps.store.queryIds({
-        collection: COLLECTIONS.operations,
+        collection: DUE_OPERATIONS.collection,
         where: [
           { field: 'status', op: 'in', value: ['running', 'stuck'] },
           { field: 'nextRunAt', op: '<=', value: now.toISOString() },

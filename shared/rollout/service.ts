@@ -32,13 +32,7 @@ import { appendAudit, enqueue, type OutboxEntry } from '../store/records.js';
 import { publishOutbox } from '../store/outbox.js';
 import { describeError } from '../errors.js';
 import {
-  DecodeError,
-  FACT_TYPES,
-  decodeJsonData,
-  decodePubSubEvent,
   makeEnvelope,
-  parseEnvelope,
-  readPubSubMessage,
   type AnyEnvelope,
   type Envelope,
   type InstanceRecord,
@@ -421,6 +415,8 @@ export function createRollouts(deps: RolloutDeps) {
   }
 
   return {
+    /** Its ports, as the Pub/Sub edge records through them. */
+    deps: { store: deps.store, bus: deps.bus, clock: deps.clock, log },
     tick,
     tickPatiently,
     recordFact,
@@ -434,47 +430,9 @@ export function createRollouts(deps: RolloutDeps) {
       return outcomes;
     },
 
-    /** A `mi-rollout` message: a schedule's static body ticks every running rollout, a `rollout.tick` its own. */
-    async handleTickMessage(cloudEvent: unknown): Promise<Record<string, TickOutcome> | { kind: 'invalid'; reason: string }> {
-      let value: unknown;
-      try {
-        value = decodeJsonData(readPubSubMessage(cloudEvent).data);
-      } catch (error) {
-        if (error instanceof DecodeError) {
-          log.warn('dropping an unreadable rollout message', { reason: error.message });
-          return { kind: 'invalid', reason: error.message };
-        }
-        throw error;
-      }
-      if (typeof value === 'object' && value !== null && 'schedule' in value) return this.tickAll();
-      let envelope: Envelope<'rollout.tick'>;
-      try {
-        envelope = parseEnvelope(value, ['rollout.tick']) as Envelope<'rollout.tick'>;
-      } catch (error) {
-        if (error instanceof DecodeError) {
-          log.warn('dropping an invalid rollout tick', { reason: error.message });
-          return { kind: 'invalid', reason: error.message };
-        }
-        throw error;
-      }
+    /** A `rollout.tick` on `mi-rollout` (through the edge): tick that rollout. */
+    async onTick(envelope: Envelope<'rollout.tick'>): Promise<Record<string, TickOutcome>> {
       return { [envelope.payload.rolloutId]: await tickPatiently(envelope.payload.rolloutId, envelope.issuedAt) };
-    },
-
-    /** A `mi-events` message: record an upgrade's outcome if a rollout started it. */
-    async handleFactMessage(cloudEvent: unknown): Promise<FactOutcome> {
-      let decoded;
-      try {
-        decoded = decodePubSubEvent(cloudEvent, FACT_TYPES);
-      } catch (error) {
-        if (error instanceof DecodeError) return { kind: 'ignored', reason: error.message };
-        throw error;
-      }
-      if (!decoded.ok) {
-        // Facts are the engine's own; one that does not decode is logged, not redelivered forever.
-        log.warn('ignoring a fact that does not decode', { reason: decoded.error.message, ledgerKey: decoded.ledgerKey });
-        return { kind: 'ignored', reason: decoded.error.message };
-      }
-      return recordFact(decoded.envelope);
     },
 
     /** Starts a rollout to `targetVersion`; refused while another is active. */

@@ -79,6 +79,8 @@ export interface SimulatedFleet {
   deleteProject(project: string): DeletedProject;
   /** Effects applied for succeeded executor runs, oldest first. */
   appliedEffects(): AppliedEffect[];
+  /** The fleet as the services' ports: Cloud SQL, Backup for GKE, the executor, Cloud Scheduler. */
+  ports(): { cloudSql: SimulatedCloudSql; gkeBackup: SimulatedGkeBackup; executor: SimulatedExecutor; scheduler: SimulatedScheduler };
 }
 
 function stringParam(run: FinishedRun, name: string): string | undefined {
@@ -170,5 +172,6 @@ export function createSimulatedFleet(options: SimulatedFleetOptions): SimulatedF
     },
     deleteProject,
     appliedEffects: () => applied.map((effect) => structuredClone(effect)),
+    ports: () => ({ cloudSql, gkeBackup, executor, scheduler }),
   };
 }

@@ -18,6 +18,8 @@ import { pubSubCloudEvent } from '../support/cloud-event.js';
 import { FAULT_KINDS, type FaultKind, type PendingCall, type ReleaseFault } from './gate.js';
 import { checkEnd, checkStep } from './invariants.js';
 import { createWorld, MAX_DELIVERY_ATTEMPTS, timeoutOf, type Message, type World } from './world.js';
+import { deliver } from '../../shared/edge.js';
+import { executorResultsRoute, lifecycleRoute } from '../../shared/routes.js';
 
 /** What a schedule did, for the figures. */
 export interface ScheduleStats {
@@ -204,7 +206,7 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
     for (const v of await checkStep(world)) if (!violations.includes(v)) violations.push(v);
   };
 
-  const deliver = (message: Message, duplicate: boolean) => {
+  const deliverMessage = (message: Message, duplicate: boolean) => {
     message.inFlight += 1;
     message.deliveries += 1;
     stats.deliveries += 1;
@@ -214,7 +216,7 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
     const proc = gate.spawn(
       `${lifecycle ? 'lifecycle' : 'executorResults'}#${message.messageId}`,
       timeoutOf(lifecycle ? 'lifecycle' : 'executorResults'),
-      () => (lifecycle ? world.engine.handleLifecycleMessage(cloudEvent) : world.engine.handleExecutorResult(cloudEvent)),
+      () => (lifecycle ? deliver(world.engine.deps, lifecycleRoute(world.engine), cloudEvent) : deliver(world.engine.deps, executorResultsRoute(world.engine), cloudEvent)),
       ({ ok, crashed }) => {
         message.inFlight -= 1;
         // A crashed function never answers the push: Pub/Sub delivers the message again.
@@ -259,11 +261,11 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
     } else if (pick < 74) {
       const waiting = world.messages.filter((m) => !m.acked && !m.deadLettered && m.inFlight === 0);
       const message = waiting[choices.next(waiting.length) ?? 0];
-      if (message) deliver(message, false);
+      if (message) deliverMessage(message, false);
     } else if (pick < 78) {
       const seen = world.messages.filter((m) => m.deliveries > 0 && !m.deadLettered);
       const message = seen[choices.next(seen.length) ?? 0];
-      if (message) deliver(message, true);
+      if (message) deliverMessage(message, true);
     } else if (pick < 85) {
       if (gate.alive().filter((p) => p.name === 'reconcile').length < 2) reconcile();
     } else if (pick < 91) {
@@ -327,7 +329,7 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
     await world.runnerReport();
     await check();
     const waiting = world.messages.filter((m) => !m.acked && !m.deadLettered && m.inFlight === 0);
-    for (const message of waiting) deliver(message, false);
+    for (const message of waiting) deliverMessage(message, false);
     await drain();
     if (waiting.length === 0 && gate.alive().length === 0) {
       const active = (await world.store.query<OperationRecord>({ collection: 'operations', where: [{ field: 'status', op: 'in', value: ['accepted', 'running'] }] })).length;

@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { PubSub } from '@google-cloud/pubsub';
 import type { Firestore } from '@google-cloud/firestore';
 import { DEFAULT_TIMINGS, type EngineTimings, type OperationRecord } from '../../shared/domain/lifecycle/operations.js';
-import { createEngine, type Engine } from '../../shared/engine/index.js';
+import type { Engine } from '../../shared/engine/index.js';
+import { silentLogger } from '../../shared/log.js';
+import { servicesWith } from './services.js';
 import { makeEnvelope, type AnyEnvelope, type EventPayloads, type InstanceRecord, type LifecycleCommandType } from '../../shared/events/index.js';
 import { createFirestore, createFirestoreStore } from '../../shared/gcp/firestore-store.js';
 import { ensureTopics } from '../../shared/gcp/pubsub-admin.js';
@@ -20,6 +22,8 @@ import { pubSubCloudEvent } from './cloud-event.js';
 import { jsonLogger } from '../../shared/log.js';
 import { projectIdFor } from './project.js';
 import { paths } from '../../shared/store/collections.js';
+import { deliver } from '../../shared/edge.js';
+import { executorResultsRoute } from '../../shared/routes.js';
 
 /** Short timings so a test drives an operation through in simulated minutes. */
 export const TEST_TIMINGS: EngineTimings = {
@@ -86,17 +90,9 @@ export async function createEngineFixture(
     executor: { queuedMs: 1_000, defaultDurationMs: 60_000 },
   });
   const timings = options.timings ?? TEST_TIMINGS;
+  // The one composition root, on the simulated fleet; a second "process" gets services of its own.
   const build = (over: PortOverrides = {}) =>
-    createEngine({
-      store: over.store ?? store,
-      bus: over.bus ?? bus,
-      cloudSql: over.cloudSql ?? fleet.cloudSql,
-      gkeBackup: over.gkeBackup ?? fleet.gkeBackup,
-      executor: over.executor ?? fleet.executor,
-      clock,
-      timings,
-      ...(process.env.MI_TEST_LOG ? { log: jsonLogger() } : {}),
-    });
+    servicesWith({}, { store, bus, clock, log: process.env.MI_TEST_LOG ? jsonLogger() : silentLogger, ...fleet.ports(), ...over }, { timings }).engine;
   const engine = build();
 
   const fixture: EngineFixture = {
@@ -140,7 +136,7 @@ export async function createEngineFixture(
     async deliverExecutorResults(target = engine) {
       const finished = await fleet.executor.finishDue();
       for (const run of finished) {
-        await target.handleExecutorResult(pubSubCloudEvent(finishedEnvelope(run, 'system:executor-sim'), { topic: 'mi-executor-results' }));
+        await deliver(target.deps, executorResultsRoute(target), pubSubCloudEvent(finishedEnvelope(run, 'system:executor-sim'), { topic: 'mi-executor-results' }));
       }
       return finished.length;
     },

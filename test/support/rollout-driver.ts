@@ -18,6 +18,8 @@ import { TOPICS } from '../../shared/topology.js';
 import { describeError } from '../../shared/errors.js';
 import { pubSubCloudEvent } from './cloud-event.js';
 import { rolloutPaths } from '../../shared/store/collections.js';
+import { deliver } from '../../shared/edge.js';
+import { executorResultsRoute, lifecycleRoute, rolloutEventsRoute, rolloutRoute } from '../../shared/routes.js';
 
 /** Commit times of writes per document path. */
 export class WriteLog {
@@ -157,12 +159,12 @@ export function createRolloutDriver(input: {
     for (let pass = 0; pass < maxPasses; pass += 1) {
       if (queues.lifecycle.length + queues.events.length + queues.rollout.length === 0) return;
       const commands = queues.lifecycle.splice(0);
-      await inPool(commands, concurrency, (e) => redelivered(queues.lifecycle, e, () => engine.handleLifecycleMessage(pubSubCloudEvent(e, { topic: TOPICS.lifecycle }))));
+      await inPool(commands, concurrency, (e) => redelivered(queues.lifecycle, e, () => deliver(engine.deps, lifecycleRoute(engine), pubSubCloudEvent(e, { topic: TOPICS.lifecycle }))));
       const facts = queues.events.splice(0);
-      await inPool(facts, concurrency, (e) => redelivered(queues.events, e, () => rollouts.handleFactMessage(pubSubCloudEvent(e, { topic: TOPICS.events }))));
+      await inPool(facts, concurrency, (e) => redelivered(queues.events, e, () => deliver(rollouts.deps, rolloutEventsRoute(rollouts), pubSubCloudEvent(e, { topic: TOPICS.events }))));
       // Ticks arrive together, as pushes would: the transaction keeps them within the limits.
       const ticks = queues.rollout.splice(0);
-      await inPool(ticks, concurrency, (e) => redelivered(queues.rollout, e, () => rollouts.handleTickMessage(pubSubCloudEvent(e, { topic: TOPICS.rollout }))));
+      await inPool(ticks, concurrency, (e) => redelivered(queues.rollout, e, () => deliver(rollouts.deps, rolloutRoute(rollouts), pubSubCloudEvent(e, { topic: TOPICS.rollout }))));
     }
   };
 
@@ -179,7 +181,7 @@ export function createRolloutDriver(input: {
         const envelope = finishedEnvelope(run, 'system:executor-sim');
         for (let attempt = 0; attempt < 5; attempt += 1) {
           try {
-            await engine.handleExecutorResult(pubSubCloudEvent(envelope, { topic: TOPICS.executorResults }));
+            await deliver(engine.deps, executorResultsRoute(engine), pubSubCloudEvent(envelope, { topic: TOPICS.executorResults }));
             return;
           } catch (error) {
             errors.push(`${envelope.type} ${envelope.eventId}: ${describeError(error)}`);

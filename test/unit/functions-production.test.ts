@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { readProductionEnvironment } from '../../functions/production.js';
+import { readEnvironment } from '../../shared/environment.js';
 import { FUNCTIONS } from '../../shared/topology.js';
 import { getFunction } from '@google-cloud/functions-framework/testing';
 import '../../functions/index.js';
 
 describe('deployed functions', () => {
   it('refuse to start without their configuration, naming every variable at fault', () => {
-    expect(() => readProductionEnvironment({})).toThrow(
-      'cannot start: GOOGLE_CLOUD_PROJECT is missing: the project that holds Firestore and the topics; MI_EXECUTOR_STATUS_URL is missing or not a URL: where the executor answers GET /runs/<key>',
+    expect(() => readEnvironment('lifecycle', {})).toThrow(
+      "cannot start lifecycle: GOOGLE_CLOUD_PROJECT is missing: the project that holds Firestore, the topics and the scheduler jobs; MI_CENTRAL_BACKUP_PROJECT is missing: the project that keeps deleted instances' final GKE backups; MI_EXECUTOR_STATUS_URL is missing or not a URL: where the executor answers GET /runs/<key>",
     );
-    expect(() => readProductionEnvironment({ GOOGLE_CLOUD_PROJECT: 'p', MI_EXECUTOR_STATUS_URL: 'not a url' })).toThrow(/MI_EXECUTOR_STATUS_URL/);
-    expect(readProductionEnvironment({ GOOGLE_CLOUD_PROJECT: 'p', MI_EXECUTOR_STATUS_URL: 'https://executor.internal', MI_CENTRAL_BACKUP_PROJECT: 'mi-central-backups' })).toEqual({
+    expect(() => readEnvironment('lifecycle', { GOOGLE_CLOUD_PROJECT: 'p', MI_EXECUTOR_STATUS_URL: 'not a url' })).toThrow(/MI_EXECUTOR_STATUS_URL/);
+    expect(readEnvironment('lifecycle', { GOOGLE_CLOUD_PROJECT: 'p', MI_EXECUTOR_STATUS_URL: 'https://executor.internal', MI_CENTRAL_BACKUP_PROJECT: 'mi-central-backups', UNRELATED: 'x' })).toEqual({
       MI_CENTRAL_BACKUP_PROJECT: 'mi-central-backups',
       GOOGLE_CLOUD_PROJECT: 'p',
       MI_EXECUTOR_STATUS_URL: 'https://executor.internal',

@@ -1,9 +1,11 @@
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import request from 'supertest';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SELF_DECLARED_IDENTITY, type ApprovalOutcome, type Approver } from '../../../functions/approvals.js';
-import { readApprovalsEnvironment } from '../../../functions/production.js';
-import { useApprovals } from '../../../functions/wiring.js';
+import { SELF_DECLARED_IDENTITY } from '../../../functions/approvals.js';
+import { useServices } from '../../../functions/wiring.js';
+import type { ApprovalResult as ApprovalOutcome, Approver } from '../../../shared/engine/index.js';
+import { readEnvironment } from '../../../shared/environment.js';
+import { servicesWith } from '../../support/services.js';
 import { ControlPlaneError } from '../../../shared/errors.js';
 import { createLocalSigner, localIdentity, type LocalSigner } from '../../../shared/identity/index.js';
 import type { VerifiedCaller } from '../../../shared/ports.js';
@@ -39,7 +41,7 @@ beforeAll(async () => {
 
 beforeEach(() => {
   fake = fakeApprover();
-  useApprovals({ identity: localIdentity(signer), approver: fake.approver, audience: AUDIENCE });
+  useServices(servicesWith({ approvals: { identity: localIdentity(signer), approver: fake.approver, audience: AUDIENCE } }));
 });
 
 describe('the approvals function', () => {
@@ -160,8 +162,9 @@ describe('the approvals function', () => {
 
 describe('the deployed approvals function', () => {
   it('refuses to start without the audience its callers must use', () => {
-    expect(() => readApprovalsEnvironment({})).toThrow(/MI_APPROVALS_AUDIENCE is missing/);
-    expect(() => readApprovalsEnvironment({ MI_APPROVALS_AUDIENCE: '  ' })).toThrow(/MI_APPROVALS_AUDIENCE is empty/);
-    expect(readApprovalsEnvironment({ MI_APPROVALS_AUDIENCE: AUDIENCE })).toEqual({ MI_APPROVALS_AUDIENCE: AUDIENCE });
+    const env = { GOOGLE_CLOUD_PROJECT: 'p', MI_CENTRAL_BACKUP_PROJECT: 'mi-central-backups' };
+    expect(() => readEnvironment('approvals', env)).toThrow(/MI_APPROVALS_AUDIENCE is missing/);
+    expect(() => readEnvironment('approvals', { ...env, MI_APPROVALS_AUDIENCE: '  ' })).toThrow(/MI_APPROVALS_AUDIENCE is empty/);
+    expect(readEnvironment('approvals', { ...env, MI_APPROVALS_AUDIENCE: AUDIENCE })).toEqual({ ...env, MI_APPROVALS_AUDIENCE: AUDIENCE });
   });
 });

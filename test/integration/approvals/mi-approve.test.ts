@@ -2,8 +2,9 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Approver } from '../../../functions/approvals.js';
-import { useApprovals } from '../../../functions/wiring.js';
+import type { Approver } from '../../../shared/engine/index.js';
+import { servicesWith } from '../../support/services.js';
+import { useServices } from '../../../functions/wiring.js';
 import { runCli } from '../../../cli/main.js';
 import { serveFunctions, type FunctionsServer } from '../../../cli/dev/functions-server.js';
 import { readIdentityFile, removeIdentityFile, writeIdentityFile } from '../../../cli/dev/identity-file.js';
@@ -49,7 +50,7 @@ beforeAll(async () => {
   server = await serveFunctions({ functionNames: ['approvals'] });
   const approvalsUrl = server.routes.approvals ?? '';
   // What `mi dev` does: the production verifier on a local key, the audience the function's URL.
-  useApprovals({ identity: localIdentity(signer), approver, audience: approvalsUrl });
+  useServices(servicesWith({ approvals: { identity: localIdentity(signer), approver, audience: approvalsUrl } }));
   await writeIdentityFile(identityFile, {
     version: 1,
     functionsUrl: server.url,

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../../shared/engine/index.js';
 import { createEngineFixture, lifecycleDelivery, type EngineFixture } from '../../support/engine-fixture.js';
 import { OPERATOR, mi } from './support.js';
+import { deliver } from '../../../shared/edge.js';
+import { lifecycleRoute } from '../../../shared/routes.js';
 
 let f: EngineFixture;
 
@@ -18,7 +20,7 @@ async function stuckUpgrade(): Promise<{ instanceId: string; operationId: string
   const inst = await f.seedInstance();
   f.fleet.executor.scriptHang({ instanceId: inst.id, action: 'upgrade' });
   const envelope = f.command('instance.upgrade', inst.id, { targetVersion: '5.5.0' });
-  await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+  await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
   const operationId = `op-${envelope.eventId}`;
   for (let round = 0; round < 30; round += 1) {
     const op = await f.operation(operationId);
@@ -39,7 +41,7 @@ describe('mi op get', () => {
   it('shows an operation, its steps and what each started', async () => {
     const inst = await f.seedInstance();
     const envelope = f.command('instance.backup', inst.id, {});
-    await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
     const ended = await f.driveToEnd(`op-${envelope.eventId}`);
     const run = await mi(f.projectId, ['op', 'get', ended.id]);
     expect(run).toMatchObject({ code: 0, stderr: '' });
@@ -56,7 +58,7 @@ describe('mi op get', () => {
   it('--json prints the operation document as stored', async () => {
     const inst = await f.seedInstance();
     const envelope = f.command('instance.backup', inst.id, {});
-    await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
     const run = await mi(f.projectId, ['op', 'get', `op-${envelope.eventId}`, '--json']);
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual(await f.operation(`op-${envelope.eventId}`));
@@ -94,7 +96,7 @@ describe('mi op abandon', () => {
   it('refuses an operation that is not stuck, and one that does not exist', async () => {
     const inst = await f.seedInstance();
     const envelope = f.command('instance.backup', inst.id, {});
-    await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
     const running = await mi(f.projectId, ['op', 'abandon', `op-${envelope.eventId}`, '--reason', 'impatient']);
     expect(running.code).toBe(2);
     expect(running.stderr).toContain('is running; only a stuck operation can be released or abandoned');

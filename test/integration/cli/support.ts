@@ -11,6 +11,8 @@ import { parseEnvelope, LIFECYCLE_COMMANDS, type AnyEnvelope } from '../../../sh
 import { TOPICS } from '../../../shared/topology.js';
 import { pubSubCloudEvent } from '../../support/cloud-event.js';
 import type { EngineFixture } from '../../support/engine-fixture.js';
+import { deliver } from '../../../shared/edge.js';
+import { lifecycleRoute } from '../../../shared/routes.js';
 
 export const OPERATOR = 'operator@example.com';
 
@@ -140,7 +142,7 @@ export async function driveWhile<T>(
   while (!settled) {
     for (const published of tap.take()) {
       await options.beforeHandling?.(published);
-      await f.engine.handleLifecycleMessage(deliveryOf(published, f.projectId));
+      await deliver(f.engine.deps, lifecycleRoute(f.engine), deliveryOf(published, f.projectId));
     }
     f.clock.advance(options.stepMs ?? 10_000);
     await f.deliverExecutorResults();

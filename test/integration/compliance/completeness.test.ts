@@ -14,6 +14,8 @@ import { pubSubCloudEvent, type PubSubCloudEvent } from '../../support/cloud-eve
 import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
 import { scheduleDelivery, seedWithFault, Tap } from './support.js';
 import { compliancePaths } from '../../../shared/store/collections.js';
+import { deliver } from '../../../shared/edge.js';
+import { complianceCheckRoute, complianceScheduleRoute } from '../../../shared/routes.js';
 
 const PARENT = 'projects/demo-completeness/locations/us-central1';
 const RUN_ID = 'verify-backups-20261126t0200z';
@@ -101,7 +103,7 @@ describe('plan pages: written, awaited and read back before the fan-out; a resum
     // Pages 1 and 3 stored, page 2 lost, page 4 never returns: a gap in the middle of the plan and one at its end.
     const stuck = sabotagedPlanWrites(f.store, { 2: 'drop', 4: 'hang' });
     // Never settles: this worker is stuck on the write, as one that crashed there would be.
-    void complianceOn(f, stuck.store).handleScheduleMessage(scheduleDelivery(f, 'verify-backups', f.clock.now()));
+    void deliver(complianceOn(f, stuck.store).deps, complianceScheduleRoute(complianceOn(f, stuck.store)), scheduleDelivery(f, 'verify-backups', f.clock.now()));
     await stuck.reached;
     // Whatever the stuck worker could still do without its second page, it has done by now.
     const early = await checks.take(1, 1_500);
@@ -109,16 +111,16 @@ describe('plan pages: written, awaited and read back before the fan-out; a resum
 
     const compliance = complianceOn(f);
     // While the stuck worker's claim holds, a redelivery is not acknowledged (it would leave the run unfinished): it is retried.
-    await expect(compliance.handleScheduleMessage(scheduleDelivery(f, 'verify-backups', f.clock.now()))).rejects.toThrow(/under way/);
+    await expect(deliver(compliance.deps, complianceScheduleRoute(compliance), scheduleDelivery(f, 'verify-backups', f.clock.now()))).rejects.toThrow(/under way/);
     f.clock.advance(6 * MINUTE);
-    const resumed = await compliance.handleScheduleMessage(scheduleDelivery(f, 'verify-backups', f.clock.now()));
+    const resumed = await deliver(compliance.deps, complianceScheduleRoute(compliance), scheduleDelivery(f, 'verify-backups', f.clock.now()));
     expect(resumed).toMatchObject({ kind: 'fanned-out', result: { runId: RUN_ID, planned: ids.length } });
     expect(await plannedIds(f.store, RUN_ID)).toEqual(ids);
     if (resumed.kind === 'fanned-out') expect(resumed.result).toMatchObject({ resumed: true, gapsFilled: 2, pagesWritten: 2, published: ids.length });
 
     const delivered = await checks.take(ids.length + 1);
     expect(instanceIdsOf(delivered)).toEqual(ids);
-    for (const event of delivered) expect(['written', 'duplicate']).toContain((await compliance.handleCheckMessage(event)).kind);
+    for (const event of delivered) expect(['written', 'duplicate']).toContain((await deliver(compliance.deps, complianceCheckRoute(compliance), event)).kind);
     const run = await f.store.get<ComplianceRun>(compliancePaths.run(RUN_ID));
     if (run === undefined) throw new Error('no run');
     const report = await buildReport(f.store, run, f.clock.now());
@@ -141,7 +143,7 @@ describe('plan pages: a page write that returned without storing anything is cau
 
   it('the run plans every instance, its recorded plan included', async () => {
     const lossy = sabotagedPlanWrites(f.store, { 2: 'drop' });
-    const outcome = await complianceOn(f, lossy.store).handleScheduleMessage(scheduleDelivery(f, 'verify-backups', f.clock.now()));
+    const outcome = await deliver(complianceOn(f, lossy.store).deps, complianceScheduleRoute(complianceOn(f, lossy.store)), scheduleDelivery(f, 'verify-backups', f.clock.now()));
     expect(outcome).toMatchObject({ kind: 'fanned-out', result: { planned: ids.length } });
     expect(await plannedIds(f.store, RUN_ID)).toEqual(ids);
     // The whole id space, then the stretch the read-back found missing.
@@ -177,9 +179,9 @@ describe('a run whose worker failed is resumed by the redelivery at once', () =>
       },
     };
     const compliance = complianceOn(f, flaky);
-    await expect(compliance.handleScheduleMessage(scheduleDelivery(f, 'verify-backups', f.clock.now()))).rejects.toThrow('injected');
+    await expect(deliver(compliance.deps, complianceScheduleRoute(compliance), scheduleDelivery(f, 'verify-backups', f.clock.now()))).rejects.toThrow('injected');
     expect(await f.store.get<ComplianceRun>(compliancePaths.run(RUN_ID))).toMatchObject({ status: 'planning', claim: null });
-    const resumed = await compliance.handleScheduleMessage(scheduleDelivery(f, 'verify-backups', f.clock.now()));
+    const resumed = await deliver(compliance.deps, complianceScheduleRoute(compliance), scheduleDelivery(f, 'verify-backups', f.clock.now()));
     expect(resumed).toMatchObject({ kind: 'fanned-out', result: { planned: ids.length, resumed: true, gapsFilled: 1 } });
     expect(await plannedIds(f.store, RUN_ID)).toEqual(ids);
   });
@@ -207,16 +209,16 @@ describe('the report compares the planned and checked id sets', () => {
   });
 
   it('one planned instance never checked and one checked but never planned: not complete, and both are named', async () => {
-    const outcome = await compliance.handleScheduleMessage(scheduleDelivery(f, 'verify-backups', f.clock.now()));
+    const outcome = await deliver(compliance.deps, complianceScheduleRoute(compliance), scheduleDelivery(f, 'verify-backups', f.clock.now()));
     expect(outcome).toMatchObject({ kind: 'fanned-out', result: { planned: ids.length } });
     const delivered = await checks.take(ids.length + 1);
     const held = 'set-03';
-    for (const event of delivered) if (envelopeOf(event).instanceId !== held) expect((await compliance.handleCheckMessage(event)).kind).toBe('written');
+    for (const event of delivered) if (envelopeOf(event).instanceId !== held) expect((await deliver(compliance.deps, complianceCheckRoute(compliance), event)).kind).toBe('written');
     // An instance created after the plan, checked for this run all the same (a stray message
     // of an earlier attempt, say): the counts now match, the sets do not.
     await seedWithFault(f, 'set-late', 'healthy');
     const stray = makeEnvelope({ type: 'compliance.check', instanceId: 'set-late', payload: { runId: RUN_ID, target: 'instance', asOf: f.clock.now().toISOString() }, actor: 'system:verify-backups', reason: 'stray' });
-    expect((await compliance.handleCheckMessage(pubSubCloudEvent(stray, { project: f.projectId, topic: TOPICS.checks }))).kind).toBe('written');
+    expect((await deliver(compliance.deps, complianceCheckRoute(compliance), pubSubCloudEvent(stray, { project: f.projectId, topic: TOPICS.checks }))).kind).toBe('written');
 
     const run = await f.store.get<ComplianceRun>(compliancePaths.run(RUN_ID));
     if (run === undefined) throw new Error('no run');
@@ -231,7 +233,7 @@ describe('the report compares the planned and checked id sets', () => {
     expect(renderReport(report, 'html')).toContain('set-late');
 
     // The daily report says the same, and alerts naming both.
-    const daily = await compliance.handleScheduleMessage(scheduleDelivery(f, 'compliance-report', f.clock.now()));
+    const daily = await deliver(compliance.deps, complianceScheduleRoute(compliance), scheduleDelivery(f, 'compliance-report', f.clock.now()));
     expect(daily).toMatchObject({ kind: 'report', reportOf: RUN_ID, summary: { complete: false, notChecked: 1, notPlanned: 1, notCheckedIds: [held], notPlannedIds: ['set-late'] } });
     const alerts = (await events.take(1)).map(envelopeOf).filter((e) => e.type === 'alert');
     expect(alerts).toHaveLength(1);
@@ -262,7 +264,7 @@ describe('the schedules control holds each job to the cron and time zone of the 
       if (job.name.endsWith('/jobs/check-retention')) f.fleet.scheduler.addJob({ ...job, timeZone: 'America/New_York' });
     }
     const envelope = makeEnvelope({ type: 'compliance.check', payload: { runId: RUN_ID, target: 'schedules', asOf: f.clock.now().toISOString() }, actor: 'system:verify-backups', reason: 'schedules' });
-    expect((await compliance.handleCheckMessage(pubSubCloudEvent(envelope, { project: f.projectId, topic: TOPICS.checks }))).kind).toBe('written');
+    expect((await deliver(compliance.deps, complianceCheckRoute(compliance), pubSubCloudEvent(envelope, { project: f.projectId, topic: TOPICS.checks }))).kind).toBe('written');
     const finding = await f.store.get<Finding>(compliancePaths.finding(RUN_ID, '_schedules'));
     expect(finding?.outcome).toBe('fail');
     expect(finding?.failedControls).toEqual(['schedule.verify-backups', 'schedule.check-retention']);

@@ -6,6 +6,8 @@ import { TOPICS } from '../../../shared/topology.js';
 import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
 import { scheduleDelivery, seedWithFault, Tap } from './support.js';
 import { paths } from '../../../shared/store/collections.js';
+import { deliver } from '../../../shared/edge.js';
+import { complianceScheduleRoute, lifecycleRoute } from '../../../shared/routes.js';
 
 const HOUR = 3_600_000;
 
@@ -41,13 +43,13 @@ describe('check-retention: dev expiry, never prod', () => {
   });
 
   it('notices once, asks for the delete of the one past grace, and leaves prod alone', async () => {
-    const first = await compliance.handleScheduleMessage(scheduleDelivery(f, 'check-retention', f.clock.now()));
+    const first = await deliver(compliance.deps, complianceScheduleRoute(compliance), scheduleDelivery(f, 'check-retention', f.clock.now()));
     expect(first).toMatchObject({ kind: 'retention', result: { notified: ['dev-soon'], deleteRequested: [{ instanceId: 'dev-gone' }] } });
     // The same slot again: nothing more.
-    expect((await compliance.handleScheduleMessage(scheduleDelivery(f, 'check-retention', new Date(f.clock.now().getTime() + 60_000)))).kind).toBe('duplicate');
+    expect((await deliver(compliance.deps, complianceScheduleRoute(compliance), scheduleDelivery(f, 'check-retention', new Date(f.clock.now().getTime() + 60_000)))).kind).toBe('duplicate');
     // The next hour: the notice is not repeated.
     f.clock.advance(HOUR);
-    const next = await compliance.handleScheduleMessage(scheduleDelivery(f, 'check-retention', f.clock.now()));
+    const next = await deliver(compliance.deps, complianceScheduleRoute(compliance), scheduleDelivery(f, 'check-retention', f.clock.now()));
     expect(next).toMatchObject({ kind: 'retention', result: { notified: [] } });
     const notices = (await events.take(1)).map(envelopeOf).filter((e) => e.type === 'instance.expiring');
     expect(notices.map((e) => e.instanceId)).toEqual(['dev-soon']);
@@ -59,10 +61,10 @@ describe('check-retention: dev expiry, never prod', () => {
   it('the engine runs the delete without approval', async () => {
     const [asked] = (await f.store.query<{ action: string; eventType: string }>({ collection: 'audit', where: [{ field: 'action', op: '==', value: 'instance.expiry-notified' }] })).map((d) => d.data);
     expect(asked).toBeDefined();
-    const published = await compliance.handleScheduleMessage(scheduleDelivery(f, 'check-retention', new Date(f.clock.now().getTime() + HOUR)));
+    const published = await deliver(compliance.deps, complianceScheduleRoute(compliance), scheduleDelivery(f, 'check-retention', new Date(f.clock.now().getTime() + HOUR)));
     expect(published.kind).toBe('retention');
     const deletes = await lifecycle.take(1);
-    const outcome = await f.engine.handleLifecycleMessage(deletes[0]);
+    const outcome = await deliver(f.engine.deps, lifecycleRoute(f.engine), deletes[0]);
     expect(outcome.kind).toBe('accepted');
     const operationId = (outcome as { operationId: string }).operationId;
     const op = await f.driveToEnd(operationId, { stepMs: 30_000, rounds: 120 });
@@ -101,10 +103,10 @@ describe('restore-drill: the latest backup into a throwaway, checked, deleted', 
   });
 
   it('runs as a leased operation and records the evidence', async () => {
-    const outcome = await compliance.handleScheduleMessage(scheduleDelivery(f, 'restore-drill', f.clock.now()));
+    const outcome = await deliver(compliance.deps, complianceScheduleRoute(compliance), scheduleDelivery(f, 'restore-drill', f.clock.now()));
     expect(outcome).toMatchObject({ kind: 'drill', result: { sample: [{ instanceId: 'drill-a' }] } });
     const [asked] = await lifecycle.take(1);
-    const accepted = await f.engine.handleLifecycleMessage(asked);
+    const accepted = await deliver(f.engine.deps, lifecycleRoute(f.engine), asked);
     expect(accepted.kind).toBe('accepted');
     const leased = await f.store.get<InstanceRecord>(paths.instance('drill-a'));
     expect(leased?.lease?.operationType).toBe('restore-drill');

@@ -6,6 +6,8 @@ import { SCHEDULES, TOPICS } from '../../../shared/topology.js';
 import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
 import { scheduleDelivery, seedWithFault, Tap, type Fault } from './support.js';
 import { compliancePaths, paths } from '../../../shared/store/collections.js';
+import { deliver } from '../../../shared/edge.js';
+import { complianceCheckRoute, complianceScheduleRoute, lifecycleRoute } from '../../../shared/routes.js';
 
 const PARENT = 'projects/demo-compliance/locations/us-central1';
 
@@ -63,8 +65,8 @@ describe('verify-backups: a fleet with one fault per instance, through the real 
   });
 
   it('a duplicated trigger for the same slot gives one run, not two', async () => {
-    const first = await compliance.handleScheduleMessage(scheduleDelivery(f, 'verify-backups', new Date('2026-11-26T10:00:00Z')));
-    const second = await compliance.handleScheduleMessage(scheduleDelivery(f, 'verify-backups', new Date('2026-11-26T10:05:00Z')));
+    const first = await deliver(compliance.deps, complianceScheduleRoute(compliance), scheduleDelivery(f, 'verify-backups', new Date('2026-11-26T10:00:00Z')));
+    const second = await deliver(compliance.deps, complianceScheduleRoute(compliance), scheduleDelivery(f, 'verify-backups', new Date('2026-11-26T10:05:00Z')));
     expect(first).toMatchObject({ kind: 'fanned-out', result: { runId, planned: FAULTS.length, pages: 3 } });
     expect(second).toMatchObject({ kind: 'duplicate', runId });
     const runs = await f.store.query<ComplianceRun>({ collection: 'complianceRuns', where: [{ field: 'schedule', op: '==', value: 'verify-backups' }] });
@@ -77,7 +79,7 @@ describe('verify-backups: a fleet with one fault per instance, through the real 
     expect(delivered).toHaveLength(FAULTS.length + 1);
     // Deliver all but one, as the push subscription would, then look at the report.
     const held = delivered.find((e) => (JSON.parse(Buffer.from(e.data.message.data, 'base64').toString('utf8')) as { instanceId?: string }).instanceId === 'ok-two');
-    for (const event of delivered) if (event !== held) expect((await compliance.handleCheckMessage(event)).kind).toBe('written');
+    for (const event of delivered) if (event !== held) expect((await deliver(compliance.deps, complianceCheckRoute(compliance), event)).kind).toBe('written');
     const run = await f.store.get<ComplianceRun>(compliancePaths.run(runId));
     if (run === undefined || held === undefined) throw new Error('no run');
     const partial = await buildReport(f.store, run, f.clock.now());
@@ -85,8 +87,8 @@ describe('verify-backups: a fleet with one fault per instance, through the real 
     expect(partial.failures.find((x) => x.instanceId === 'ok-two')).toMatchObject({ notChecked: true });
     expect(renderReport(partial, 'md')).toContain('**ok-two**: NOT CHECKED');
     // The held message arrives, twice (a redelivery): one finding.
-    expect((await compliance.handleCheckMessage(held)).kind).toBe('written');
-    expect((await compliance.handleCheckMessage(held)).kind).toBe('duplicate');
+    expect((await deliver(compliance.deps, complianceCheckRoute(compliance), held)).kind).toBe('written');
+    expect((await deliver(compliance.deps, complianceCheckRoute(compliance), held)).kind).toBe('duplicate');
   });
 
   it.each(FAULTS)('$id ($fault) gives exactly its failing controls, with evidence', async ({ id, failed, blocked, remediated }) => {
@@ -142,7 +144,7 @@ describe('verify-backups: a fleet with one fault per instance, through the real 
     expect(asked).toHaveLength(3);
     const pitr = await f.store.get<Finding>(compliancePaths.finding(runId, 'f-pitr-off'));
     const operationId = pitr?.remediation?.operationId ?? '';
-    for (const event of asked) await f.engine.handleLifecycleMessage(event);
+    for (const event of asked) await deliver(f.engine.deps, lifecycleRoute(f.engine), event);
     const op = await f.driveToEnd(operationId);
     expect(op).toMatchObject({ type: 'remediate', status: 'succeeded', actor: 'system:verify-backups' });
     expect(op.steps.map((s) => s.name)).toEqual(['configure-sql-backups', 'verify-backup-policy']);

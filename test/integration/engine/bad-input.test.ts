@@ -4,18 +4,21 @@ import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { type LedgerEntry } from '../../../shared/engine/index.js';
 import { createFirestore, createFirestoreStore } from '../../../shared/gcp/firestore-store.js';
 import { freePort } from '../../../cli/dev/emulators.js';
-import { useEngine } from '../../../functions/wiring.js';
+import { useServices } from '../../../functions/wiring.js';
+import { servicesWith } from '../../support/services.js';
 import '../../../functions/index.js';
 import { pubSubCloudEvent } from '../../support/cloud-event.js';
 import { controlPlaneFailure } from '../../support/failures.js';
 import { ControlPlaneError } from '../../../shared/errors.js';
 import { createEngineFixture, lifecycleDelivery, uniqueId, type EngineFixture } from '../../support/engine-fixture.js';
 import { paths } from '../../../shared/store/collections.js';
+import { deliver } from '../../../shared/edge.js';
+import { lifecycleRoute } from '../../../shared/routes.js';
 
 let f: EngineFixture;
 beforeAll(async () => {
   f = await createEngineFixture(import.meta.url);
-  useEngine(f.engine);
+  useServices(servicesWith({ engine: f.engine }, f.engine.deps));
 });
 afterAll(async () => {
   await f.close();
@@ -46,7 +49,7 @@ describe('bad input on mi-lifecycle', () => {
     const entry = await f.store.get<LedgerEntry>(paths.ledger(`msg-${messageId}`));
     expect(entry).toMatchObject({ outcome: 'invalid', code: 'invalid', messageId });
     expect(entry?.reason).toContain(reason);
-    const again = await f.engine.handleLifecycleMessage(pubSubCloudEvent({ raw: data }, { message: { messageId } }));
+    const again = await deliver(f.engine.deps, lifecycleRoute(f.engine), pubSubCloudEvent({ raw: data }, { message: { messageId } }));
     expect(again).toMatchObject({ kind: 'invalid', duplicate: true });
     expect(await operationCount()).toBe(before);
   });
@@ -54,7 +57,7 @@ describe('bad input on mi-lifecycle', () => {
   it('a schema violation is recorded under its event id, naming the field, and changes nothing', async () => {
     const inst = await f.seedInstance();
     const envelope = { ...f.command('instance.upgrade', inst.id, { targetVersion: '5.5.0' }), payload: { targetVersion: '5.x' } };
-    const outcome = await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope as never));
+    const outcome = await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope as never));
     expect(outcome).toMatchObject({ kind: 'invalid', ledgerKey: envelope.eventId });
     expect(await f.store.get<LedgerEntry>(paths.ledger(envelope.eventId))).toMatchObject({
       outcome: 'invalid',
@@ -67,7 +70,7 @@ describe('bad input on mi-lifecycle', () => {
 
   it('an unknown type is recorded as invalid', async () => {
     const envelope = { ...f.command('instance.backup', 'some-inst', {}), type: 'instance.reboot' };
-    const outcome = await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope as never));
+    const outcome = await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope as never));
     expect(outcome).toMatchObject({ kind: 'invalid' });
     expect((await f.store.get<LedgerEntry>(paths.ledger(envelope.eventId)))?.reason).toMatch(/^type: unknown event type "instance.reboot"/);
   });
@@ -125,8 +128,8 @@ describe('input no ledger entry could hold', () => {
     const inst = await f.seedInstance();
     const envelope = f.command('instance.backup', inst.id, {});
     const upper = { ...envelope, eventId: envelope.eventId.toUpperCase() };
-    const first = await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
-    const second = await f.engine.handleLifecycleMessage(lifecycleDelivery(upper));
+    const first = await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
+    const second = await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(upper));
     expect([first.kind, second.kind]).toEqual(['accepted', 'duplicate']);
     expect(await f.store.count({ collection: 'operations', where: [{ field: 'instanceId', op: '==', value: inst.id }] })).toBe(1);
     expect(await f.store.get(paths.ledger(upper.eventId))).toBeUndefined();
@@ -158,13 +161,13 @@ describe('input no ledger entry could hold', () => {
     };
     const engine = f.engineWith({ store: refusing });
     const envelope = f.command('instance.backup', inst.id, {});
-    await expect(engine.handleLifecycleMessage(lifecycleDelivery(envelope))).resolves.toMatchObject({ kind: 'unprocessable', ledgerKey: envelope.eventId });
+    await expect(deliver(engine.deps, lifecycleRoute(engine), lifecycleDelivery(envelope))).resolves.toMatchObject({ kind: 'unprocessable', ledgerKey: envelope.eventId });
     const entry = await f.store.get<LedgerEntry>(paths.ledger(envelope.eventId));
     expect(entry).toMatchObject({ outcome: 'invalid', code: 'unprocessable', eventType: null, source: 'lifecycle' });
     expect(entry?.reason).not.toContain('integration test');
     expect(await f.instance(inst.id)).toEqual(inst);
     // Delivered again, it is the same message: found in the ledger.
-    await expect(f.engine.handleLifecycleMessage(lifecycleDelivery(envelope))).resolves.toMatchObject({ kind: 'duplicate' });
+    await expect(deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope))).resolves.toMatchObject({ kind: 'duplicate' });
   });
 });
 
@@ -180,17 +183,17 @@ describe('transient faults', () => {
     const engine = f.engineWith({ store: deadStore });
     const inst = await f.seedInstance();
     const delivery = lifecycleDelivery(f.command('instance.backup', inst.id, {}));
-    const error = await controlPlaneFailure(engine.handleLifecycleMessage(delivery));
+    const error = await controlPlaneFailure(deliver(engine.deps, lifecycleRoute(engine), delivery));
     expect(error.retryable).toBe(true);
     expect(await f.instance(inst.id)).toEqual(inst);
 
     // Through the function: a 5xx answer, which is what makes a push subscription retry.
-    useEngine(engine);
+    useServices(servicesWith({ engine }, engine.deps));
     try {
       const response = await request(getTestServer('lifecycle')).post('/').set('Content-Type', 'application/json').send(pushBody(delivery.data.message.data, '99'));
       expect(response.status).toBeGreaterThanOrEqual(500);
     } finally {
-      useEngine(f.engine);
+      useServices(servicesWith({ engine: f.engine }, f.engine.deps));
     }
   });
 });

@@ -3,6 +3,8 @@ import type { AuditRecord } from '../../../shared/engine/index.js';
 import type { InstanceRecord } from '../../../shared/events/index.js';
 import { createEngineFixture, lifecycleDelivery, type EngineFixture } from '../../support/engine-fixture.js';
 import { afterCalling, mortalProcess } from '../../support/crash.js';
+import { deliver } from '../../../shared/edge.js';
+import { executorResultsRoute, lifecycleRoute } from '../../../shared/routes.js';
 
 let f: EngineFixture;
 beforeAll(async () => {
@@ -29,9 +31,9 @@ describe('redelivery', () => {
     const envelope = f.command('instance.backup', inst.id, {});
     // Pub/Sub redelivers the same message id; a publisher retry would give a new one. Both.
     const outcomes = await Promise.all([
-      f.engine.handleLifecycleMessage(lifecycleDelivery(envelope, '1001')),
-      f.engine.handleLifecycleMessage(lifecycleDelivery(envelope, '1001')),
-      f.engine.handleLifecycleMessage(lifecycleDelivery(envelope, '2002')),
+      deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope, '1001')),
+      deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope, '1001')),
+      deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope, '2002')),
     ]);
     expect(outcomes.map((o) => o.kind).sort()).toEqual(['accepted', 'duplicate', 'duplicate']);
     const ended = await f.driveToEnd(`op-${envelope.eventId}`);
@@ -39,14 +41,14 @@ describe('redelivery', () => {
     expect(await operationsOf(inst.id)).toHaveLength(1);
     expect(await sideEffectsOf(inst)).toEqual({ sqlRuns: 1, gkeBackups: 1, executorRuns: 0 });
     // Delivered again after the end: still nothing new.
-    expect((await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope, '3003'))).kind).toBe('duplicate');
+    expect((await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope, '3003'))).kind).toBe('duplicate');
     expect(await sideEffectsOf(inst)).toEqual({ sqlRuns: 1, gkeBackups: 1, executorRuns: 0 });
   });
 
   it('an executor result delivered twice moves the operation once', async () => {
     const inst = await f.seedInstance();
     const envelope = f.command('instance.upgrade', inst.id, { targetVersion: '5.6.0' });
-    await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
     const operationId = `op-${envelope.eventId}`;
     // Backups finish; the upgrade run starts.
     for (let i = 0; i < 10 && (await f.operation(operationId))?.steps[2]?.status !== 'running'; i += 1) {
@@ -61,7 +63,7 @@ describe('redelivery', () => {
     const { pubSubCloudEvent } = await import('../../support/cloud-event.js');
     const result = finishedEnvelope(run!, 'system:executor-sim');
     const delivery = pubSubCloudEvent(result, { topic: 'mi-executor-results' });
-    const results = await Promise.all([f.engine.handleExecutorResult(delivery), f.engine.handleExecutorResult(delivery)]);
+    const results = await Promise.all([deliver(f.engine.deps, executorResultsRoute(f.engine), delivery), deliver(f.engine.deps, executorResultsRoute(f.engine), delivery)]);
     expect(results.map((r) => r.kind).sort()).toEqual(['duplicate', 'recorded']);
     // The result is in the ledger once, as every delivered message is.
     expect(await f.store.get(`processedEvents/${result.eventId}`)).toMatchObject({ outcome: 'accepted', eventType: 'executor.run-finished', operationId });
@@ -86,7 +88,7 @@ describe('a crash between a side effect and the write that records it', () => {
     });
     const envelope = f.command('instance.upgrade', inst.id, { targetVersion: '5.5.0' });
     const operationId = `op-${envelope.eventId}`;
-    await crashing.handleLifecycleMessage(lifecycleDelivery(envelope));
+    await deliver(crashing.deps, lifecycleRoute(crashing), lifecycleDelivery(envelope));
     // The process that accepted keeps reconciling until it dies at the side effect.
     for (let i = 0; i < 20 && !proc.dead; i += 1) {
       f.clock.advance(10_000);
@@ -109,7 +111,7 @@ describe('a crash between a side effect and the write that records it', () => {
     const inst = await f.seedInstance();
     f.fleet.cloudSql.faults.inject({ method: 'insertBackupRun', error: { httpStatus: 503 }, afterEffect: true, target: `${inst.resources.project}/${inst.resources.sqlInstance}` });
     const envelope = f.command('instance.backup', inst.id, {});
-    await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
     const ended = await f.driveToEnd(`op-${envelope.eventId}`);
     expect(ended.status).toBe('succeeded');
     expect(ended.steps[0]?.attempts).toBe(2);
@@ -120,7 +122,7 @@ describe('a crash between a side effect and the write that records it', () => {
     const inst = await f.seedInstance();
     f.fleet.cloudSql.startOperation(inst.resources.project, inst.resources.sqlInstance, { operationType: 'UPDATE', durationMs: 25_000 });
     const envelope = f.command('instance.backup', inst.id, {});
-    await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
     const first = await f.operation(`op-${envelope.eventId}`);
     expect(first?.steps[0]).toMatchObject({ status: 'pending', attempts: 1 });
     expect(first?.steps[0]?.error).toMatch(/another operation/i);
@@ -137,8 +139,8 @@ describe('conflicting commands on one instance', () => {
       const upgrade = f.command('instance.upgrade', inst.id, { targetVersion: '5.5.0' });
       const backup = f.command('instance.backup', inst.id, {});
       const outcomes = await Promise.all([
-        f.engine.handleLifecycleMessage(lifecycleDelivery(upgrade)),
-        f.engine.handleLifecycleMessage(lifecycleDelivery(backup)),
+        deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(upgrade)),
+        deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(backup)),
       ]);
       expect(outcomes.map((o) => o.kind).sort()).toEqual(['accepted', 'rejected']);
       const operations = await operationsOf(inst.id);

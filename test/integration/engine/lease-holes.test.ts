@@ -15,6 +15,8 @@ import { DEFAULT_RUNNER_SUBSCRIPTION, startExecutorRunner } from '../../../share
 import { TOPICS } from '../../../shared/topology.js';
 import { afterCalling, mortalProcess } from '../../support/crash.js';
 import { createEngineFixture, lifecycleDelivery, type EngineFixture } from '../../support/engine-fixture.js';
+import { deliver } from '../../../shared/edge.js';
+import { lifecycleRoute } from '../../../shared/routes.js';
 
 let f: EngineFixture;
 /** Cloud SQL queues a restore for six hours: past the restore's four-hour deadline. */
@@ -31,7 +33,7 @@ afterAll(async () => {
 async function withBackups(fx: EngineFixture) {
   const inst = await fx.seedInstance();
   const envelope = fx.command('instance.backup', inst.id, {});
-  await fx.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+  await deliver(fx.engine.deps, lifecycleRoute(fx.engine), lifecycleDelivery(envelope));
   const backup = await fx.driveToEnd(`op-${envelope.eventId}`);
   expect(backup.status).toBe('succeeded');
   return { inst, sqlRunId: String(backup.result?.['sql-backup.backupRunId']), gkeBackup: String(backup.result?.['gke-backup.gkeBackup']) };
@@ -63,14 +65,14 @@ describe('a call that took effect but answered with a retryable error', () => {
     f.fleet.gkeBackup.faults.inject({ method: 'createRestore', error: { httpStatus: 400, message: 'namespace conflict' } });
     const envelope = f.command('instance.restore', inst.id, { source: { kind: 'backup', cloudSqlBackupRunId: sqlRunId, gkeBackup } });
     const operationId = `op-${envelope.eventId}`;
-    await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
 
     const failing = await driveUntil(f, operationId, (op) => step(op, 'restore-gke')?.status === 'failed');
     expect((await restoreOperations(f, inst)).map((o) => o.status)).not.toContain('DONE');
     expect(failing.status).toBe('running');
     expect(step(failing, 'restore-sql')).toMatchObject({ mayHaveStarted: true });
     expect((await f.instance(inst.id))?.lease?.operationId).toBe(operationId);
-    await expect(f.engine.handleLifecycleMessage(lifecycleDelivery(f.command('instance.backup', inst.id, {})))).resolves.toMatchObject({ kind: 'rejected', code: 'busy' });
+    await expect(deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(f.command('instance.backup', inst.id, {})))).resolves.toMatchObject({ kind: 'rejected', code: 'busy' });
 
     // Only once Cloud SQL says the restore is done does the operation end and free the instance.
     const ended = await f.driveToEnd(operationId, { stepMs: 30_000 });
@@ -86,7 +88,7 @@ describe('a poll that cannot be answered is not the service\'s word', () => {
     f.fleet.gkeBackup.faults.inject({ method: 'getBackup', error: { httpStatus: 403, message: 'permission denied' } });
     const envelope = f.command('instance.backup', inst.id, {});
     const operationId = `op-${envelope.eventId}`;
-    await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
     const failing = await driveUntil(f, operationId, (op) => step(op, 'gke-backup')?.status === 'failed');
     const backup = await f.fleet.gkeBackup.getBackup(String(step(failing, 'gke-backup')?.handles.gkeBackup));
     expect(['CREATING', 'IN_PROGRESS']).toContain(backup?.state);
@@ -107,7 +109,7 @@ describe('a stuck operation is released only on its services\' word', () => {
     const crashing = slow.engineWith({ store: proc.store, bus: proc.bus, cloudSql: afterCalling(slow.fleet.cloudSql, 'restoreBackup', () => proc.kill()) });
     const envelope = slow.command('instance.restore', inst.id, { source: { kind: 'backup', cloudSqlBackupRunId: sqlRunId } });
     const operationId = `op-${envelope.eventId}`;
-    await crashing.handleLifecycleMessage(lifecycleDelivery(envelope));
+    await deliver(crashing.deps, lifecycleRoute(crashing), lifecycleDelivery(envelope));
     for (let i = 0; i < 20 && !proc.dead; i += 1) {
       slow.clock.advance(10_000);
       await crashing.reconcile({ outboxGraceMs: 0 }).catch(() => undefined);
@@ -138,7 +140,7 @@ describe('a stuck operation is released only on its services\' word', () => {
     slow.fleet.gkeBackup.faults.inject({ method: 'createRestore', error: { httpStatus: 400, message: 'namespace conflict' } });
     const envelope = slow.command('instance.restore', inst.id, { source: { kind: 'backup', cloudSqlBackupRunId: sqlRunId, gkeBackup } });
     const operationId = `op-${envelope.eventId}`;
-    await slow.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    await deliver(slow.engine.deps, lifecycleRoute(slow.engine), lifecycleDelivery(envelope));
     const running = await driveUntil(slow, operationId, (op) => step(op, 'restore-sql')?.status === 'running' && step(op, 'restore-gke')?.status === 'failed');
     expect(step(running, 'restore-sql')?.handles.sqlOperation).toBeDefined();
 
@@ -179,7 +181,7 @@ describe('an executor run that the runner has not taken up', () => {
     const engine = f.engineWith({ executor: executorOnTopics() });
     const envelope = f.command('instance.upgrade', inst.id, { targetVersion: '5.5.0' });
     const operationId = `op-${envelope.eventId}`;
-    await engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    await deliver(engine.deps, lifecycleRoute(engine), lifecycleDelivery(envelope));
     const runKey = `${operationId}:upgrade-application`;
 
     // The runner is down: the backups finish, the upgrade is asked for, polled for 10 minutes.

@@ -12,6 +12,8 @@ import { SQL_BACKUP_POLICY } from '../../../shared/domain/lifecycle/backup-polic
 import { finalBackupPlanFor } from '../../../shared/domain/lifecycle/resource-names.js';
 import { createEngineFixture, lifecycleDelivery, uniqueId, type EngineFixture } from '../../support/engine-fixture.js';
 import { paths } from '../../../shared/store/collections.js';
+import { deliver } from '../../../shared/edge.js';
+import { lifecycleRoute } from '../../../shared/routes.js';
 
 let f: EngineFixture;
 beforeAll(async () => {
@@ -22,7 +24,7 @@ afterAll(async () => {
 });
 
 async function run(envelope: ReturnType<EngineFixture['command']>): Promise<OperationRecord> {
-  const outcome = await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+  const outcome = await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
   if (outcome.kind !== 'accepted') throw new Error(`expected acceptance, got ${JSON.stringify(outcome)}`);
   const op = await f.driveToEnd(outcome.operationId);
   if (process.env.MI_TEST_DEBUG) console.log(op.type, op.status, JSON.stringify(op.failure), op.steps.map((s) => `${s.name}:${s.status}:${s.error ?? ''}`).join(' | '));
@@ -99,13 +101,13 @@ describe('create', () => {
   it('is refused when the id or the slug is in use, in the accepting transaction', async () => {
     const existing = await f.seedInstance();
     const sameId = spec({ id: existing.id });
-    const byId = await f.engine.handleLifecycleMessage(lifecycleDelivery(f.command('instance.create', existing.id, { spec: sameId })));
+    const byId = await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(f.command('instance.create', existing.id, { spec: sameId })));
     expect(byId).toMatchObject({ kind: 'rejected', code: 'already-exists' });
 
     const first = spec();
     await run(f.command('instance.create', first.id, { spec: first }));
     const sameSlug = spec({ slug: first.slug });
-    const bySlug = await f.engine.handleLifecycleMessage(lifecycleDelivery(f.command('instance.create', sameSlug.id, { spec: sameSlug })));
+    const bySlug = await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(f.command('instance.create', sameSlug.id, { spec: sameSlug })));
     expect(bySlug).toMatchObject({ kind: 'rejected', code: 'already-exists', message: `slug ${first.slug} is in use in prod by ${first.id}` });
     expect(await f.instance(sameSlug.id)).toBeUndefined();
   });
@@ -114,8 +116,8 @@ describe('create', () => {
     const a = spec();
     const b = spec({ slug: a.slug });
     const outcomes = await Promise.all([
-      f.engine.handleLifecycleMessage(lifecycleDelivery(f.command('instance.create', a.id, { spec: a }))),
-      f.engine.handleLifecycleMessage(lifecycleDelivery(f.command('instance.create', b.id, { spec: b }))),
+      deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(f.command('instance.create', a.id, { spec: a }))),
+      deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(f.command('instance.create', b.id, { spec: b }))),
     ]);
     expect(outcomes.map((o) => o.kind).sort()).toEqual(['accepted', 'rejected']);
     const created = [await f.instance(a.id), await f.instance(b.id)].filter((i) => i !== undefined);
@@ -150,7 +152,7 @@ describe('restore from a backup', () => {
 
   it('is refused when a named backup does not exist, before anything runs', async () => {
     const inst = await f.seedInstance();
-    const outcome = await f.engine.handleLifecycleMessage(lifecycleDelivery(f.command('instance.restore', inst.id, { source: { kind: 'backup', cloudSqlBackupRunId: '999999' } })));
+    const outcome = await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(f.command('instance.restore', inst.id, { source: { kind: 'backup', cloudSqlBackupRunId: '999999' } })));
     expect(outcome).toMatchObject({ kind: 'rejected', code: 'missing-backups' });
     expect(await sqlRuns(inst)).toHaveLength(0);
   });
@@ -177,7 +179,7 @@ describe('restore to a point in time', () => {
     const inst = await f.seedInstance();
     const tooOld = new Date(f.clock.now().getTime() - 8 * 86_400_000).toISOString();
     const envelope = f.command('instance.restore', inst.id, { source: { kind: 'point-in-time', time: tooOld } });
-    const outcome = await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    const outcome = await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
     expect(outcome).toMatchObject({ kind: 'rejected', code: 'outside-recovery-window' });
     expect((outcome as { message: string }).message).toMatch(new RegExp(`^${tooOld} is outside the recovery window of ${inst.id}: \\S+ to \\S+$`));
     expect(await sqlRuns(inst)).toHaveLength(0);
@@ -232,7 +234,7 @@ describe('delete', () => {
 
   it('a prod delete without the slug as confirmation is refused; nothing is destroyed', async () => {
     const inst = await f.seedInstance();
-    const outcome = await f.engine.handleLifecycleMessage(lifecycleDelivery(f.command('instance.delete', inst.id, {})));
+    const outcome = await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(f.command('instance.delete', inst.id, {})));
     expect(outcome).toMatchObject({ kind: 'rejected', code: 'confirmation-required' });
     expect(await f.fleet.cloudSql.getInstance(inst.resources.project, inst.resources.sqlInstance)).toBeDefined();
     expect(await f.instance(inst.id)).toEqual(inst);
@@ -241,7 +243,7 @@ describe('delete', () => {
   it('a prod delete waits for a second person; its requester cannot approve it', async () => {
     const inst = await f.seedInstance();
     const envelope = f.command('instance.delete', inst.id, { confirmSlug: inst.slug });
-    const outcome = await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    const outcome = await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
     expect(outcome.kind).toBe('accepted');
     const operationId = `op-${envelope.eventId}`;
     for (let i = 0; i < 5; i += 1) {
@@ -306,7 +308,7 @@ describe('disaster recovery', () => {
 
   it('is refused, naming what is missing, when there are no backups', async () => {
     const inst = await f.seedInstance({ status: 'failed' });
-    const outcome = await f.engine.handleLifecycleMessage(lifecycleDelivery(f.command('instance.disaster-recovery', inst.id, { targetRegion: 'us-west1' })));
+    const outcome = await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(f.command('instance.disaster-recovery', inst.id, { targetRegion: 'us-west1' })));
     expect(outcome).toMatchObject({
       kind: 'rejected',
       code: 'missing-backups',

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord, LedgerEntry } from '../../../shared/engine/index.js';
 import { createEngineFixture, lifecycleDelivery, type EngineFixture } from '../../support/engine-fixture.js';
 import { paths } from '../../../shared/store/collections.js';
+import { deliver } from '../../../shared/edge.js';
+import { lifecycleRoute } from '../../../shared/routes.js';
 
 let f: EngineFixture;
 beforeAll(async () => {
@@ -21,7 +23,7 @@ describe('on-demand backup', () => {
   it('takes a Cloud SQL backup run and a GKE backup, waits for both, and records their ids', async () => {
     const inst = await f.seedInstance();
     const envelope = f.command('instance.backup', inst.id, { note: 'before a data fix' });
-    const outcome = await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    const outcome = await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
     expect(outcome.kind).toBe('accepted');
     const operationId = `op-${envelope.eventId}`;
 
@@ -55,7 +57,7 @@ describe('upgrade', () => {
   it('backs up both, then upgrades through the executor, then records the new version', async () => {
     const inst = await f.seedInstance();
     const envelope = f.command('instance.upgrade', inst.id, { targetVersion: '5.5.0' });
-    await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
     const operationId = `op-${envelope.eventId}`;
     expect(f.fleet.executor.runs().filter((r) => r.request.instanceId === inst.id)).toHaveLength(0);
     const ended = await f.driveToEnd(operationId);
@@ -76,7 +78,7 @@ describe('upgrade', () => {
     const inst = await f.seedInstance();
     f.fleet.gkeBackup.scriptBackupOutcome(inst.resources.backupPlan, 'FAILED', 'volume snapshot quota exceeded');
     const envelope = f.command('instance.upgrade', inst.id, { targetVersion: '5.5.0' });
-    await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
     const ended = await f.driveToEnd(`op-${envelope.eventId}`);
     expect(ended.status).toBe('failed');
     expect(ended.failure?.step).toBe('gke-backup');
@@ -93,7 +95,7 @@ describe('upgrade', () => {
     const inst = await f.seedInstance();
     f.fleet.executor.scriptOutcome({ instanceId: inst.id, action: 'upgrade' }, 'failed', 'migration 0042 failed');
     const envelope = f.command('instance.upgrade', inst.id, { targetVersion: '5.5.0' });
-    await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
     const ended = await f.driveToEnd(`op-${envelope.eventId}`);
     expect(ended).toMatchObject({ status: 'failed', failure: { step: 'upgrade-application' } });
     expect(ended.failure?.reason).toContain('migration 0042 failed');
@@ -108,7 +110,7 @@ describe('upgrade', () => {
   ])('refuses %s with code %s, recorded in the ledger and audit, nothing started', async (_label, targetVersion, code) => {
     const inst = await f.seedInstance();
     const envelope = f.command('instance.upgrade', inst.id, { targetVersion });
-    const outcome = await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    const outcome = await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
     expect(outcome).toMatchObject({ kind: 'rejected', code });
     expect(await f.operation(`op-${envelope.eventId}`)).toBeUndefined();
     expect(await f.store.get<LedgerEntry>(paths.ledger(envelope.eventId))).toMatchObject({ outcome: 'rejected', code });
@@ -118,7 +120,7 @@ describe('upgrade', () => {
 
   it('refuses an upgrade of an instance that is not active', async () => {
     const inst = await f.seedInstance({ status: 'failed' });
-    const outcome = await f.engine.handleLifecycleMessage(lifecycleDelivery(f.command('instance.upgrade', inst.id, { targetVersion: '6.0.0' })));
+    const outcome = await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(f.command('instance.upgrade', inst.id, { targetVersion: '6.0.0' })));
     expect(outcome).toMatchObject({ kind: 'rejected', code: 'not-active' });
   });
 });

@@ -5,6 +5,8 @@ import { createPubSubBus } from '../../../shared/gcp/pubsub-bus.js';
 import { freePort } from '../../../cli/dev/emulators.js';
 import { TOPICS } from '../../../shared/topology.js';
 import { createEngineFixture, lifecycleDelivery, type EngineFixture } from '../../support/engine-fixture.js';
+import { deliver } from '../../../shared/edge.js';
+import { lifecycleRoute } from '../../../shared/routes.js';
 
 let f: EngineFixture;
 let facts: Subscription;
@@ -39,7 +41,7 @@ describe('outbox', () => {
     const deadBus = createPubSubBus({ pubsub: new PubSub({ projectId: f.projectId, apiEndpoint: `127.0.0.1:${await freePort()}` }), deadlineMs: 300 });
     const cutOff = f.engineWith({ bus: deadBus });
     const envelope = f.command('instance.backup', inst.id, {});
-    expect((await cutOff.handleLifecycleMessage(lifecycleDelivery(envelope))).kind).toBe('accepted');
+    expect((await deliver(cutOff.deps, lifecycleRoute(cutOff), lifecycleDelivery(envelope))).kind).toBe('accepted');
     const ended = await f.driveToEnd(`op-${envelope.eventId}`, { engine: cutOff });
     expect(ended.status).toBe('succeeded');
     const left = await f.store.query({ collection: 'outbox', where: [{ field: 'envelope.instanceId', op: '==', value: inst.id }] });
@@ -63,7 +65,7 @@ describe('stuck operations', () => {
     f.fleet.executor.scriptHang({ instanceId: inst.id, action: 'upgrade' });
     const envelope = f.command('instance.upgrade', inst.id, { targetVersion: '5.5.0' });
     const operationId = `op-${envelope.eventId}`;
-    await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
     await f.driveToEnd(operationId, { rounds: 10 });
     expect((await f.operation(operationId))?.steps[2]?.status).toBe('running');
 
@@ -86,7 +88,7 @@ describe('stuck operations', () => {
     }
     expect(await f.operation(operationId)).toMatchObject({ status: 'stuck' });
     expect((await f.instance(inst.id))?.lease?.operationId).toBe(operationId);
-    await expect(f.engine.handleLifecycleMessage(lifecycleDelivery(f.command('instance.backup', inst.id, {})))).resolves.toMatchObject({ kind: 'rejected', code: 'busy' });
+    await expect(deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(f.command('instance.backup', inst.id, {})))).resolves.toMatchObject({ kind: 'rejected', code: 'busy' });
 
     const abandoned = await f.engine.abandon(operationId, 'bob@example.com', 'runner host lost; upgrade verified by hand');
     expect(abandoned).toMatchObject({ status: 'abandoned', abandoned: { by: 'bob@example.com', why: 'runner host lost; upgrade verified by hand' } });
@@ -100,7 +102,7 @@ describe('stuck operations', () => {
     f.fleet.executor.scriptHang({ instanceId: inst.id, action: 'upgrade' });
     const envelope = f.command('instance.upgrade', inst.id, { targetVersion: '5.5.0' });
     const operationId = `op-${envelope.eventId}`;
-    await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
     await f.driveToEnd(operationId, { rounds: 10 });
     f.clock.advance(5 * 3_600_000);
     await f.engine.reconcile({ outboxGraceMs: 0 });
@@ -116,7 +118,7 @@ describe('stuck operations', () => {
   it('an operation that is not stuck cannot be abandoned', async () => {
     const inst = await f.seedInstance();
     const envelope = f.command('instance.backup', inst.id, {});
-    await f.engine.handleLifecycleMessage(lifecycleDelivery(envelope));
+    await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
     await expect(f.engine.abandon(`op-${envelope.eventId}`, 'bob@example.com', 'impatient')).rejects.toThrow(/is running; only a stuck operation/);
     expect((await f.instance(inst.id))?.lease?.operationId).toBe(`op-${envelope.eventId}`);
   });

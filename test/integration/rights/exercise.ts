@@ -35,8 +35,8 @@ import request from 'supertest';
 import { expect } from 'vitest';
 import { freePort } from '../../../cli/dev/emulators.js';
 import { executorOnTopics } from '../../../cli/dev/stack.js';
-import { useConfirmations, useWebhook } from '../../../functions/deployments-wiring.js';
-import { approverOf, useApprovals } from '../../../functions/wiring.js';
+import { useServices } from '../../../functions/wiring.js';
+import { servicesWith } from '../../support/services.js';
 import { createCompliance, type Compliance, type Finding } from '../../../shared/compliance/index.js';
 import { createDeploymentsConsumer, type DeploymentsConsumer } from '../../../shared/deployments/consumer.js';
 import { MemoryDeploymentRepo } from '../../../shared/deployments/memory-repo.js';
@@ -67,6 +67,8 @@ import '../../../functions/approvals.js';
 import '../../../functions/github-webhook.js';
 import '../../../functions/apply-confirmations.js';
 import { compliancePaths, deploymentPaths, paths, rolloutPaths } from '../../../shared/store/collections.js';
+import { deliver } from '../../../shared/edge.js';
+import { complianceCheckRoute, complianceScheduleRoute, deploymentsRoute, lifecycleRoute, rolloutEventsRoute, rolloutRoute } from '../../../shared/routes.js';
 
 const HOUR = 3_600_000;
 const APPROVALS_AUDIENCE = 'https://approvals-rights.example.run.app';
@@ -102,7 +104,7 @@ function delivery(w: World, envelope: AnyEnvelope, topic: string) {
 async function deliverCommands(w: World, engine: Engine = w.engines.lifecycle): Promise<Array<{ envelope: AnyEnvelope; operationId: string | null; outcome: string }>> {
   const handled = [];
   for (const envelope of w.take(TOPICS.lifecycle)) {
-    const outcome = await engine.handleLifecycleMessage(delivery(w, envelope, TOPICS.lifecycle));
+    const outcome = await deliver(engine.deps, lifecycleRoute(engine), delivery(w, envelope, TOPICS.lifecycle));
     handled.push({ envelope, operationId: outcome.kind === 'accepted' ? outcome.operationId : null, outcome: outcome.kind === 'rejected' ? `rejected ${outcome.code}` : outcome.kind });
   }
   return handled;
@@ -154,7 +156,7 @@ async function exerciseOperations(w: World): Promise<void> {
   ];
   const accepted = [];
   for (const envelope of commands) {
-    const outcome = await w.engines.lifecycle.handleLifecycleMessage(delivery(w, envelope, TOPICS.lifecycle));
+    const outcome = await deliver(w.engines.lifecycle.deps, lifecycleRoute(w.engines.lifecycle), delivery(w, envelope, TOPICS.lifecycle));
     expect(outcome.kind, `lifecycle accepting ${envelope.type}`).toBe('accepted');
     accepted.push(`op-${envelope.eventId}`);
   }
@@ -168,7 +170,7 @@ async function exerciseOperations(w: World): Promise<void> {
   // A point-in-time restore: a clone, then the switch-over run, whose result (executorResults) asks for the verify run.
   w.fx.clock.advance(HOUR);
   const restore = w.fx.command('instance.restore', backedUp.id, { source: { kind: 'point-in-time', time: new Date(w.fx.clock.now().getTime() - 30 * 60_000).toISOString() } });
-  expect((await w.engines.lifecycle.handleLifecycleMessage(delivery(w, restore, TOPICS.lifecycle))).kind).toBe('accepted');
+  expect((await deliver(w.engines.lifecycle.deps, lifecycleRoute(w.engines.lifecycle), delivery(w, restore, TOPICS.lifecycle))).kind).toBe('accepted');
   const [restored] = await settle(w, [`op-${restore.eventId}`]);
   expect(restored?.steps.map((step) => [step.name, step.status])).toEqual(
     expect.arrayContaining([
@@ -184,13 +186,13 @@ async function exerciseOperations(w: World): Promise<void> {
   const retried = await w.fx.seedInstance();
   w.fx.fleet.gkeBackup.faults.inject({ method: 'createBackup', target: retried.resources.backupPlan, error: { httpStatus: 503 } });
   const backup = w.fx.command('instance.backup', retried.id, {});
-  expect((await w.engines.lifecycle.handleLifecycleMessage(delivery(w, backup, TOPICS.lifecycle))).kind).toBe('accepted');
+  expect((await deliver(w.engines.lifecycle.deps, lifecycleRoute(w.engines.lifecycle), delivery(w, backup, TOPICS.lifecycle))).kind).toBe('accepted');
   const doomed = await w.fx.seedInstance({ environment: 'dev', tier: 'internal', expiresAt: '2026-12-30T00:00:00Z' });
   await w.fx.store.set(paths.slug('dev', doomed.slug), { instanceId: doomed.id });
   const finalPlan = finalBackupPlanFor(doomed.id, doomed.region, DEFAULT_POLICY.centralBackupProject);
   w.fx.fleet.gkeBackup.faults.inject({ method: 'createBackupPlan', target: finalPlan.name, error: { httpStatus: 503 } });
   const deletion = w.fx.command('instance.delete', doomed.id, {});
-  expect((await w.engines.lifecycle.handleLifecycleMessage(delivery(w, deletion, TOPICS.lifecycle))).kind).toBe('accepted');
+  expect((await deliver(w.engines.lifecycle.deps, lifecycleRoute(w.engines.lifecycle), delivery(w, deletion, TOPICS.lifecycle))).kind).toBe('accepted');
   expect(w.fx.fleet.gkeBackup.faults.pending(), 'the injected 503s were answered to the lifecycle function').toBe(0);
   const retriedEnds = await settle(w, [`op-${backup.eventId}`, `op-${deletion.eventId}`], 30_000);
   expect(retriedEnds.map((op) => [op.type, op.status, op.steps.find((s) => s.kind === 'gke-backup' || s.kind === 'gke-ensure-backup-plan')?.attempts])).toEqual([
@@ -202,11 +204,11 @@ async function exerciseOperations(w: World): Promise<void> {
 /** approvals: a prod delete waits for a second person, who approves it through the function; it then runs to its end. */
 async function exerciseApprovals(w: World): Promise<void> {
   const approvals = w.engineOf('approvals');
-  useApprovals({ identity: localIdentity(w.signer), approver: approverOf(approvals), audience: APPROVALS_AUDIENCE });
+  useServices(servicesWith({ approvals: { identity: localIdentity(w.signer), approver: approvals, audience: APPROVALS_AUDIENCE } }));
   const doomed = await w.fx.seedInstance();
   const envelope = w.fx.command('instance.delete', doomed.id, { confirmSlug: doomed.slug });
   const operationId = `op-${envelope.eventId}`;
-  expect((await w.engines.lifecycle.handleLifecycleMessage(delivery(w, envelope, TOPICS.lifecycle))).kind).toBe('accepted');
+  expect((await deliver(w.engines.lifecycle.deps, lifecycleRoute(w.engines.lifecycle), delivery(w, envelope, TOPICS.lifecycle))).kind).toBe('accepted');
   for (let i = 0; i < 3; i += 1) {
     w.fx.clock.advance(60_000);
     await w.engines.reconcile.reconcile({ outboxGraceMs: 0 });
@@ -222,7 +224,7 @@ async function exerciseApprovals(w: World): Promise<void> {
   const refused = await w.fx.seedInstance();
   w.fx.fleet.gkeBackup.faults.inject({ method: 'createBackup', target: finalBackupPlanFor(refused.id, refused.region, DEFAULT_POLICY.centralBackupProject).name, error: { httpStatus: 400, message: 'backup plan not ready' } });
   const second = w.fx.command('instance.delete', refused.id, { confirmSlug: refused.slug });
-  expect((await w.engines.lifecycle.handleLifecycleMessage(delivery(w, second, TOPICS.lifecycle))).kind).toBe('accepted');
+  expect((await deliver(w.engines.lifecycle.deps, lifecycleRoute(w.engines.lifecycle), delivery(w, second, TOPICS.lifecycle))).kind).toBe('accepted');
   const secondToken = await w.signer.sign({ email: 'bob@example.com', audience: APPROVALS_AUDIENCE });
   expect((await post('approvals', { operationId: `op-${second.eventId}` }, { authorization: `Bearer ${secondToken}` })).status).toBe(200);
   expect(await w.fx.operation(`op-${second.eventId}`)).toMatchObject({ status: 'failed', failure: { step: 'final-gke-backup' } });
@@ -267,11 +269,11 @@ async function exerciseCompliance(w: World): Promise<void> {
   const expiring = await fx.seedInstance({ environment: 'dev', tier: 'internal', maintenanceWindow: undefined, expiresAt: new Date(now + 10 * HOUR).toISOString() });
 
   // verify-backups: one check per instance and one for the schedules, each delivered to complianceCheck.
-  const verify = await schedule.handleScheduleMessage(scheduleDelivery(fx, 'verify-backups', fx.clock.now()));
+  const verify = await deliver(schedule.deps, complianceScheduleRoute(schedule), scheduleDelivery(fx, 'verify-backups', fx.clock.now()));
   if (verify.kind !== 'fanned-out') throw new Error(`verify-backups did not fan out: ${JSON.stringify(verify)}`);
   const checks = w.take(TOPICS.checks);
   expect(checks.length).toBe(verify.result.published + 1);
-  for (const envelope of checks) expect((await check.handleCheckMessage(delivery(w, envelope, TOPICS.checks))).kind).toBe('written');
+  for (const envelope of checks) expect((await deliver(check.deps, complianceCheckRoute(check), delivery(w, envelope, TOPICS.checks))).kind).toBe('written');
   const runId = verify.result.runId;
   const findingOf = (id: string) => fx.store.get<Finding>(compliancePaths.finding(runId, id));
   expect((await findingOf(drifted.id))?.remediation).not.toBeNull();
@@ -282,20 +284,20 @@ async function exerciseCompliance(w: World): Promise<void> {
   expect((await settle(w, remediations.map((r) => r.operationId))).map((op) => op.status)).toEqual(['succeeded']);
 
   // check-retention: a notice for the dev instance expiring soon, a delete for the one past grace.
-  const retention = await schedule.handleScheduleMessage(scheduleDelivery(fx, 'check-retention', fx.clock.now()));
+  const retention = await deliver(schedule.deps, complianceScheduleRoute(schedule), scheduleDelivery(fx, 'check-retention', fx.clock.now()));
   expect(retention).toMatchObject({ kind: 'retention', result: { notified: [expiring.id], deleteRequested: [{ instanceId: expired.id }] } });
   const deletes = await deliverCommands(w);
   expect(deletes.map((d) => [d.envelope.type, d.envelope.instanceId, d.outcome])).toEqual([['instance.delete', expired.id, 'accepted']]);
   expect((await settle(w, deletes.map((d) => d.operationId), 30_000)).map((op) => op.status)).toEqual(['succeeded']);
 
   // compliance-report: the verify run has failures, so an alert goes out on mi-events.
-  const report = await schedule.handleScheduleMessage(scheduleDelivery(fx, 'compliance-report', fx.clock.now()));
+  const report = await deliver(schedule.deps, complianceScheduleRoute(schedule), scheduleDelivery(fx, 'compliance-report', fx.clock.now()));
   expect(report).toMatchObject({ kind: 'report', reportOf: runId });
   const alerts = w.take(TOPICS.events).filter((e) => e.type === 'alert' && e.actor === 'system:compliance-report');
   expect(alerts.length).toBe(1);
 
   // restore-drill: a sampled instance's latest backup restored into a throwaway, as a leased operation.
-  const drill = await schedule.handleScheduleMessage(scheduleDelivery(fx, 'restore-drill', fx.clock.now()));
+  const drill = await deliver(schedule.deps, complianceScheduleRoute(schedule), scheduleDelivery(fx, 'restore-drill', fx.clock.now()));
   expect(drill).toMatchObject({ kind: 'drill', result: { sample: [expect.anything()] } });
   const drills = await deliverCommands(w);
   expect(drills.map((d) => [d.envelope.type, d.outcome])).toEqual([['instance.restore-drill', 'accepted']]);
@@ -342,7 +344,7 @@ async function exerciseRollout(w: World): Promise<void> {
   const cutOff = rolloutsOf(w, recorder.bus('rollout', w.dead));
   const [firstTick] = w.take(TOPICS.rollout);
   if (firstTick === undefined) throw new Error('the rollout start published no tick');
-  const ticked = await cutOff.handleTickMessage(delivery(w, firstTick, TOPICS.rollout));
+  const ticked = await deliver(cutOff.deps, rolloutRoute(cutOff), delivery(w, firstTick, TOPICS.rollout));
   expect(ticked).toMatchObject({ [rolloutId]: { kind: 'ticked', started: expect.arrayContaining([good.id, bad.id]) as unknown } });
   await reconcileDrains(w, "the rollout's upgrade commands", [TOPICS.lifecycle]);
 
@@ -355,7 +357,7 @@ async function exerciseRollout(w: World): Promise<void> {
   const rolloutEvents = rolloutsOf(w, recorder.bus('rolloutEvents', w.live));
   const recorded: string[] = [];
   for (const envelope of w.take(TOPICS.events)) {
-    const outcome = await rolloutEvents.handleFactMessage(delivery(w, envelope, TOPICS.events));
+    const outcome = await deliver(rolloutEvents.deps, rolloutEventsRoute(rolloutEvents), delivery(w, envelope, TOPICS.events));
     if (outcome.kind === 'recorded') recorded.push(outcome.instanceId);
   }
   expect(recorded).toEqual(expect.arrayContaining([good.id, bad.id]));
@@ -365,10 +367,10 @@ async function exerciseRollout(w: World): Promise<void> {
   expect(ticks.length).toBeGreaterThanOrEqual(1);
   for (const tick of ticks) {
     fx.clock.advance(2_000);
-    await rollout.handleTickMessage(delivery(w, tick, TOPICS.rollout));
+    await deliver(rollout.deps, rolloutRoute(rollout), delivery(w, tick, TOPICS.rollout));
   }
   // The schedule's tick too: a halted rollout is not running, so it starts nothing.
-  await rollout.handleTickMessage(pubSubCloudEvent({ schedule: 'rollout-tick' }, { project: fx.projectId, topic: TOPICS.rollout }));
+  await deliver(rollout.deps, rolloutRoute(rollout), pubSubCloudEvent({ schedule: 'rollout-tick' }, { project: fx.projectId, topic: TOPICS.rollout }));
   const halted = await fx.store.get<RolloutRecord>(rolloutPaths.rollout(rolloutId));
   expect(halted).toMatchObject({ status: 'halted', halt: { wave: 'dev', failed: [bad.id] } });
   const alerts = w.take(TOPICS.events).filter((e) => e.type === 'alert' && JSON.stringify(e.payload).includes(rolloutId));
@@ -439,11 +441,11 @@ async function exerciseMerge(w: World, r: RepositoryFunctions): Promise<void> {
   r.repo.commit(after, { [config]: instanceConfig(changed.id, 'prod', 'customer', '5.5.0'), [networking]: 'v2' }, { parents: [before], branch: 'main' });
   fx.fleet.executor.scriptOutcome({ instanceId: planned.id, action: 'plan' }, 'succeeded', 'Plan: 1 to add, 0 to change, 0 to destroy.');
 
-  useWebhook(r.webhook);
+  useServices(servicesWith({ webhook: () => r.webhook }));
   await deliverPush(before, after, { modified: [config, networking] });
   const [push] = w.take(TOPICS.deployments);
   if (push === undefined) throw new Error('the webhook published no push');
-  const handled = await r.deployments.handleMessage(delivery(w, push, TOPICS.deployments));
+  const handled = await deliver(r.deployments.deps, deploymentsRoute(r.deployments), delivery(w, push, TOPICS.deployments));
   expect(handled).toMatchObject({ kind: 'push', detail: { kind: 'handled', commands: [{ instanceId: changed.id, type: 'instance.upgrade' }] } });
   const asked = await deliverCommands(w);
   expect(asked.map((a) => [a.envelope.type, a.envelope.instanceId, a.outcome]).sort()).toEqual(
@@ -454,17 +456,17 @@ async function exerciseMerge(w: World, r: RepositoryFunctions): Promise<void> {
   );
   expect((await settle(w, asked.map((a) => a.operationId))).map((op) => op.status)).toEqual(['succeeded', 'succeeded']);
   const applyId = `${planned.id}.networking.${after.slice(0, 12)}`;
-  expect((await r.deployments.handleMessage(deploymentsTick(w))).kind).toBe('tick');
+  expect((await deliver(r.deployments.deps, deploymentsRoute(r.deployments), deploymentsTick(w))).kind).toBe('tick');
   expect(await applyStatus(w, applyId)).toBe('awaiting-confirmation');
 
-  useConfirmations({ identity: localIdentity(w.signer), confirmer: r.consumerOf('applyConfirmations', w.live), audience: CONFIRMATIONS_AUDIENCE });
+  useServices(servicesWith({ confirmations: { identity: localIdentity(w.signer), confirmer: r.consumerOf('applyConfirmations', w.live), audience: CONFIRMATIONS_AUDIENCE } }));
   const token = await w.signer.sign({ email: 'carol@example.com', audience: CONFIRMATIONS_AUDIENCE });
   const res = await post('applyConfirmations', { applyId }, { authorization: `Bearer ${token}` });
   expect([res.status, res.body]).toEqual([200, { confirmed: [applyId], by: 'carol@example.com' }]);
   const applies = await deliverCommands(w);
   expect(applies.map((a) => [a.envelope.type, a.outcome])).toEqual([['instance.module-apply', 'accepted']]);
   expect((await settle(w, applies.map((a) => a.operationId))).map((op) => op.status)).toEqual(['succeeded']);
-  await r.deployments.handleMessage(deploymentsTick(w));
+  await deliver(r.deployments.deps, deploymentsRoute(r.deployments), deploymentsTick(w));
   expect(await applyStatus(w, applyId)).toBe('applied');
 }
 
@@ -482,14 +484,14 @@ async function exerciseOutboxDrain(w: World, r: RepositoryFunctions): Promise<vo
   const after = sha(0x1002);
   r.repo.commit(after, { [monitoring]: 'v1' }, { parents: [before], branch: 'main' });
 
-  useWebhook({ ...r.webhook, bus: recorder.bus('githubWebhook', w.dead) });
+  useServices(servicesWith({ webhook: () => ({ ...r.webhook, bus: recorder.bus('githubWebhook', w.dead) }) }));
   await deliverPush(before, after, { added: [monitoring] });
   await reconcileDrains(w, "the webhook's push", [TOPICS.deployments]);
 
   const deploymentsCut = r.consumerOf('deployments', w.dead);
   const pushes = w.take(TOPICS.deployments);
   expect(pushes.map((p) => p.type)).toEqual(['deployment.pushed']);
-  for (const push of pushes) expect(await deploymentsCut.handleMessage(delivery(w, push, TOPICS.deployments))).toMatchObject({ kind: 'push', detail: { kind: 'handled' } });
+  for (const push of pushes) expect(await deliver(deploymentsCut.deps, deploymentsRoute(deploymentsCut), delivery(w, push, TOPICS.deployments))).toMatchObject({ kind: 'push', detail: { kind: 'handled' } });
   await reconcileDrains(w, "the deployments consumer's module apply", [TOPICS.lifecycle]);
 
   const lifecycleCut = w.engineOf('lifecycle', w.dead);
@@ -498,7 +500,7 @@ async function exerciseOutboxDrain(w: World, r: RepositoryFunctions): Promise<vo
   await reconcileDrains(w, "the lifecycle function's fact and executor request", [TOPICS.events, TOPICS.executorRequests]);
 
   expect((await settle(w, accepted.map((a) => a.operationId))).map((op) => op.status)).toEqual(['succeeded']);
-  await r.deployments.handleMessage(deploymentsTick(w));
+  await deliver(r.deployments.deps, deploymentsRoute(r.deployments), deploymentsTick(w));
   expect(await applyStatus(w, `${target.id}.monitoring.${after.slice(0, 12)}`)).toBe('applied');
 }
 

@@ -3,6 +3,8 @@ import { parseWaves, type WaveName } from '../../../shared/domain/rollout/index.
 import { maxInFlightFromAudit } from '../../support/rollout-driver.js';
 import { createRolloutWorld, type RolloutWorld } from './support.js';
 import { rolloutPaths } from '../../../shared/store/collections.js';
+import { deliver } from '../../../shared/edge.js';
+import { lifecycleRoute } from '../../../shared/routes.js';
 
 const LIMITS: Record<WaveName, number> = { dev: 4, internal: 3, canary: 3, customers: 25 };
 const WAVES = `dev:max=4:soak=0,internal:max=3:soak=0,canary:max=3:soak=0,customers:max=25`;
@@ -18,7 +20,7 @@ describe('the in-flight limit', () => {
     // Two instances are busy with a backup when the rollout reaches them: tried again, not failed.
     const busy = [world.instances[0], world.instances[13]].map((i) => i?.id ?? '');
     for (const id of busy) {
-      await world.fixture.engine.handleLifecycleMessage(
+      await deliver(world.fixture.engine.deps, lifecycleRoute(world.fixture.engine), 
         (await import('../../support/engine-fixture.js')).lifecycleDelivery(world.fixture.command('instance.backup', id, {})),
       );
     }

@@ -1,7 +1,8 @@
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import request from 'supertest';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { useConfirmations } from '../../../functions/deployments-wiring.js';
+import { useServices } from '../../../functions/wiring.js';
+import { servicesWith } from '../../support/services.js';
 import type { ConfirmOutcome } from '../../../shared/deployments/consumer.js';
 import { createLocalSigner, localIdentity, type LocalSigner } from '../../../shared/identity/index.js';
 import type { VerifiedCaller } from '../../../shared/ports.js';
@@ -17,16 +18,13 @@ beforeAll(async () => {
 });
 beforeEach(() => {
   calls = [];
-  useConfirmations({
-    identity: localIdentity(signer),
-    audience: AUDIENCE,
-    confirmer: {
-      confirm(target, caller): Promise<ConfirmOutcome> {
-        calls.push({ target, caller });
-        return Promise.resolve('id' in target && target.id === 'missing' ? { kind: 'refused', code: 'not-found', message: 'no module apply missing' } : { kind: 'confirmed', confirmed: ['a'], by: caller.email });
-      },
+  const confirmer = {
+    confirm(target: { id: string } | { module: string; commit: string }, caller: VerifiedCaller): Promise<ConfirmOutcome> {
+      calls.push({ target, caller });
+      return Promise.resolve('id' in target && target.id === 'missing' ? { kind: 'refused', code: 'not-found', message: 'no module apply missing' } : { kind: 'confirmed', confirmed: ['a'], by: caller.email });
     },
-  });
+  };
+  useServices(servicesWith({ confirmations: { identity: localIdentity(signer), audience: AUDIENCE, confirmer } }));
 });
 
 describe('the applyConfirmations function', () => {

@@ -14,6 +14,8 @@ import { lifecycleDelivery } from '../../support/engine-fixture.js';
 import { controlPlaneFailure } from '../../support/failures.js';
 import { createWebhookWorld, instanceConfig, instanceRoot, pushPayload, sha, type WebhookWorld } from './support.js';
 import { paths } from '../../../shared/store/collections.js';
+import { deliver } from '../../../shared/edge.js';
+import { deploymentsRoute, lifecycleRoute } from '../../../shared/routes.js';
 
 let world: WebhookWorld;
 
@@ -28,7 +30,7 @@ afterAll(async () => {
 async function busyInstance(): Promise<{ instance: InstanceRecord; operationId: string }> {
   const instance = await world.fx.seedInstance({ environment: 'prod', tier: 'customer', version: '5.4.2' });
   const backup = world.fx.command('instance.backup', instance.id, {});
-  expect((await world.fx.engine.handleLifecycleMessage(lifecycleDelivery(backup))).kind).toBe('accepted');
+  expect((await deliver(world.fx.engine.deps, lifecycleRoute(world.fx.engine), lifecycleDelivery(backup))).kind).toBe('accepted');
   const operationId = `op-${backup.eventId}`;
   expect((await world.fx.instance(instance.id))?.lease?.operationId).toBe(operationId);
   return { instance, operationId };
@@ -59,7 +61,7 @@ describe('a merged config change for a busy instance', () => {
     const { pushes } = await world.post(pushPayload({ before, after, commits: [{ modified: [file] }] }), { delivery });
 
     // Delivered as Pub/Sub delivers it: the function returns (acknowledged), it does not throw busy.
-    const handled = await world.consumer.handleMessage(pushDelivery(pushes[0]));
+    const handled = await deliver(world.consumer.deps, deploymentsRoute(world.consumer), pushDelivery(pushes[0]));
     expect(handled).toMatchObject({ kind: 'push', detail: { kind: 'handled', waiting: [instance.id], commands: [] } });
     expect(await world.fx.store.get<LedgerEntry>(paths.ledger(pushes[0].eventId))).toMatchObject({ outcome: 'accepted', waiting: 1 });
     expect(await world.fx.store.get(`webhookDeliveries/${delivery}`)).toMatchObject({ handledAt: expect.any(String) as unknown });
@@ -147,7 +149,7 @@ describe('a merged config change for a busy instance', () => {
 
     // Before the upgrade reaches the engine, a backup takes the lease: the engine answers busy.
     const backup = world.fx.command('instance.backup', instance.id, {});
-    await world.fx.engine.handleLifecycleMessage(lifecycleDelivery(backup));
+    await deliver(world.fx.engine.deps, lifecycleRoute(world.fx.engine), lifecycleDelivery(backup));
     const first = commandsFor(instance.id)[0];
     await world.deliverCommands();
     expect(await world.fx.store.get<LedgerEntry>(paths.ledger(first?.eventId ?? ''))).toMatchObject({ outcome: 'rejected', code: 'busy' });

@@ -16,6 +16,8 @@ import { silentLogger } from '../../../shared/log.js';
 import type { EventBus } from '../../../shared/ports.js';
 import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
 import { pubSubCloudEvent } from '../../support/cloud-event.js';
+import { deliver } from '../../../shared/edge.js';
+import { lifecycleRoute } from '../../../shared/routes.js';
 
 const require = createRequire(import.meta.url);
 const EXAMPLES = require('@octokit/webhooks-examples') as WebhookDefinition[];
@@ -156,7 +158,7 @@ export async function createWebhookWorld(fileUrl: string, config: Partial<Webhoo
     },
     async deliverCommands(from = delivered) {
       const commands = world.commands().slice(from);
-      for (const envelope of commands) await fx.engine.handleLifecycleMessage(pubSubCloudEvent(envelope, { topic: 'mi-lifecycle' }));
+      for (const envelope of commands) await deliver(fx.engine.deps, lifecycleRoute(fx.engine), pubSubCloudEvent(envelope, { topic: 'mi-lifecycle' }));
       delivered = from + commands.length;
       return commands.length;
     },

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { useWebhook } from '../../../functions/deployments-wiring.js';
-import { readWebhookEnvironment } from '../../../functions/deployments-production.js';
+import { useServices } from '../../../functions/wiring.js';
+import { readEnvironment } from '../../../shared/environment.js';
+import { servicesWith } from '../../support/services.js';
 import { checkWebhookConfig } from '../../../shared/deployments/webhook.js';
 import { WEBHOOK_SECRET_ENV } from '../../../shared/topology.js';
 import '../../../functions/github-webhook.js';
@@ -37,7 +38,7 @@ afterAll(async () => {
   await world.close();
 });
 beforeEach(() => {
-  useWebhook(world.webhookDeps);
+  useServices(servicesWith({ webhook: () => world.webhookDeps }));
 });
 
 describe('the githubWebhook function refuses what GitHub did not sign', () => {
@@ -101,8 +102,8 @@ describe('the githubWebhook function refuses what GitHub did not sign', () => {
 
   it('refuses to start without a secret', () => {
     expect(() => checkWebhookConfig({ repository: REPOSITORY })).toThrow(/no webhook secret configured/);
-    expect(() => readWebhookEnvironment({ GOOGLE_CLOUD_PROJECT: 'p', MI_DEPLOYMENT_REPOSITORY: REPOSITORY })).toThrow(new RegExp(`${WEBHOOK_SECRET_ENV} is missing`));
-    expect(readWebhookEnvironment({ GOOGLE_CLOUD_PROJECT: 'p', MI_DEPLOYMENT_REPOSITORY: REPOSITORY, [WEBHOOK_SECRET_ENV]: SECRET })).toMatchObject({ MI_DEPLOYMENT_REPOSITORY: REPOSITORY });
+    expect(() => readEnvironment('githubWebhook', { GOOGLE_CLOUD_PROJECT: 'p', MI_DEPLOYMENT_REPOSITORY: REPOSITORY })).toThrow(new RegExp(`${WEBHOOK_SECRET_ENV} is missing`));
+    expect(readEnvironment('githubWebhook', { GOOGLE_CLOUD_PROJECT: 'p', MI_DEPLOYMENT_REPOSITORY: REPOSITORY, [WEBHOOK_SECRET_ENV]: SECRET })).toMatchObject({ MI_DEPLOYMENT_REPOSITORY: REPOSITORY });
   });
 });
 
@@ -197,7 +198,7 @@ describe('the githubWebhook function routes what GitHub signed', () => {
   it('a push at the file-list cap hands the consumer a comparison, not a file list', async () => {
     const capped = await createWebhookWorld(import.meta.url, { caps: { commits: 2048, filesPerCommit: 5 } });
     try {
-      useWebhook(capped.webhookDeps);
+      useServices(servicesWith({ webhook: () => capped.webhookDeps }));
       const payload = pushPayload({ before: sha(60), after: sha(61), commits: [{ modified: [CONFIG, 'a', 'b', 'c', 'd'] }] });
       const res = await deliver(payload);
       expect(res.status).toBe(202);

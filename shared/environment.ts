@@ -1,0 +1,123 @@
+/**
+ * The environment contract of the deployed functions, declared once: each variable, what it
+ * means, how it is checked, and which functions need it. The Pulumi program sets exactly these
+ * (infra/program.ts), the production wiring reads them (functions/production.ts), and a function
+ * refuses to start without what it needs, naming every variable at fault.
+ */
+import { z } from 'zod';
+import { FUNCTIONS, SECRET_ENV, type FunctionName, type SecretKind } from './topology.js';
+
+interface Variable {
+  meaning: string;
+  schema: z.ZodType<string>;
+  /** Absent is fine: the function has a default. */
+  optional?: true;
+  /** The functions that read it; for a secret, those that declare it in their uses. */
+  neededBy: readonly FunctionName[] | ((fn: (typeof FUNCTIONS)[number]) => boolean);
+}
+
+const text = (name: string, meaning: string) => z.string({ error: `${name} is missing: ${meaning}` }).trim().min(1, { error: `${name} is empty: ${meaning}` });
+const secret = (kind: SecretKind) => (fn: (typeof FUNCTIONS)[number]) => (fn.uses.secrets as readonly string[]).includes(kind);
+
+export const ENVIRONMENT = {
+  GOOGLE_CLOUD_PROJECT: {
+    meaning: 'the project that holds Firestore, the topics and the scheduler jobs',
+    schema: text('GOOGLE_CLOUD_PROJECT', 'the project that holds Firestore, the topics and the scheduler jobs'),
+    neededBy: () => true,
+  },
+  MI_EXECUTOR_STATUS_URL: {
+    meaning: 'where the executor answers GET /runs/<key>',
+    schema: z.url({ error: 'MI_EXECUTOR_STATUS_URL is missing or not a URL: where the executor answers GET /runs/<key>' }),
+    neededBy: ['lifecycle', 'reconcile', 'executorResults', 'deployments'],
+  },
+  MI_CENTRAL_BACKUP_PROJECT: {
+    meaning: "the project that keeps deleted instances' final GKE backups",
+    schema: z
+      .string({ error: "MI_CENTRAL_BACKUP_PROJECT is missing: the project that keeps deleted instances' final GKE backups" })
+      .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { error: 'MI_CENTRAL_BACKUP_PROJECT: expected a project id' }),
+    neededBy: (fn) => 'centralBackups' in fn.uses,
+  },
+  MI_DEPLOYMENT_REPOSITORY: {
+    meaning: 'the deployment repository as owner/name',
+    schema: z
+      .string({ error: 'MI_DEPLOYMENT_REPOSITORY is missing: the deployment repository as owner/name' })
+      .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { error: 'MI_DEPLOYMENT_REPOSITORY: expected owner/name' }),
+    neededBy: ['githubWebhook', 'deployments'],
+  },
+  MI_DEPLOYMENT_BRANCH: {
+    meaning: "the deployment repository's default branch (its pushes are merges)",
+    schema: text('MI_DEPLOYMENT_BRANCH', "the deployment repository's default branch"),
+    optional: true,
+    neededBy: ['githubWebhook'],
+  },
+  MI_SCHEDULER_LOCATION: {
+    meaning: 'the region of the Cloud Scheduler jobs (such as us-central1)',
+    schema: z
+      .string({ error: 'MI_SCHEDULER_LOCATION is missing: the region of the Cloud Scheduler jobs (such as us-central1)' })
+      .regex(/^[a-z]+-[a-z]+[1-9][0-9]?$/, { error: 'MI_SCHEDULER_LOCATION: expected a region such as us-central1' }),
+    neededBy: ['complianceSchedule', 'complianceCheck'],
+  },
+  MI_AUTO_APPLY_MODULES: {
+    meaning: 'the modules applied without confirmation, comma-separated (default monitoring,executors,security)',
+    schema: text('MI_AUTO_APPLY_MODULES', 'the modules applied without confirmation'),
+    optional: true,
+    neededBy: ['deployments', 'applyConfirmations'],
+  },
+  MI_APPROVALS_AUDIENCE: {
+    meaning: "the audience of approvers' ID tokens (the approvals function's URL)",
+    schema: text('MI_APPROVALS_AUDIENCE', "the audience of approvers' ID tokens (the approvals function's URL)"),
+    neededBy: ['approvals'],
+  },
+  MI_APPLY_CONFIRMATIONS_AUDIENCE: {
+    meaning: "the audience of confirmers' ID tokens (the applyConfirmations function's URL)",
+    schema: text('MI_APPLY_CONFIRMATIONS_AUDIENCE', "the audience of confirmers' ID tokens (the applyConfirmations function's URL)"),
+    neededBy: ['applyConfirmations'],
+  },
+  [SECRET_ENV.webhookSecret]: {
+    meaning: 'the GitHub webhook secret (Secret Manager injects it)',
+    schema: z
+      .string({ error: `${SECRET_ENV.webhookSecret} is missing: the GitHub webhook secret (Secret Manager injects it); the function does not start without one` })
+      .min(16, { error: `${SECRET_ENV.webhookSecret} is shorter than 16 characters: use a long random secret` }),
+    neededBy: secret('webhookSecret'),
+  },
+  [SECRET_ENV.githubTokenSecret]: {
+    meaning: 'a token that may read the deployment repository (Secret Manager injects it)',
+    schema: text(SECRET_ENV.githubTokenSecret, 'a token that may read the deployment repository'),
+    neededBy: secret('githubTokenSecret'),
+  },
+} as const satisfies Record<string, Variable>;
+
+export type VariableName = keyof typeof ENVIRONMENT;
+/** What a function reads, checked; a variable it does not need is absent. */
+export type FunctionEnvironment = Partial<Record<VariableName, string>> & { GOOGLE_CLOUD_PROJECT: string };
+
+/** The secrets, which Secret Manager sets rather than the program's plain variables. */
+export const SECRET_VARIABLES: readonly VariableName[] = Object.values(SECRET_ENV);
+
+function definitionOf(name: string): (typeof FUNCTIONS)[number] {
+  const fn = FUNCTIONS.find((f) => f.name === name);
+  if (fn === undefined) throw new Error(`no function ${name} in the topology`);
+  return fn;
+}
+
+/** The variables a function needs (optional ones included), in a fixed order. */
+export function variablesOf(functionName: string): VariableName[] {
+  const fn = definitionOf(functionName);
+  return (Object.entries(ENVIRONMENT) as Array<[VariableName, Variable]>)
+    .filter(([, variable]) => (typeof variable.neededBy === 'function' ? variable.neededBy(fn) : variable.neededBy.includes(fn.name)))
+    .map(([name]) => name)
+    .sort();
+}
+
+/** Reads and checks a function's environment; the error lists every variable at fault and what it is for. */
+export function readEnvironment(functionName: string, env: NodeJS.ProcessEnv): FunctionEnvironment {
+  const shape = Object.fromEntries(
+    variablesOf(functionName).map((name) => {
+      const variable: Variable = ENVIRONMENT[name];
+      return [name, variable.optional ? variable.schema.optional() : variable.schema];
+    }),
+  );
+  const parsed = z.object(shape).safeParse(env);
+  if (!parsed.success) throw new Error(`cannot start ${functionName}: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+  return parsed.data as FunctionEnvironment;
+}

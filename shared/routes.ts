@@ -1,0 +1,75 @@
+/**
+ * How each function fed by a topic takes its messages: the event types it accepts and the
+ * service method each goes to, or the schedule whose ticks it runs. The Pub/Sub edge
+ * (shared/edge.ts) does the rest, the same for every function.
+ */
+import type { Compliance } from './compliance/index.js';
+import type { DeploymentsConsumer } from './deployments/consumer.js';
+import type { MessageRoute } from './edge.js';
+import type { Engine } from './engine/index.js';
+import { FACT_TYPES, LIFECYCLE_COMMANDS, type Envelope } from './events/index.js';
+import type { Rollouts } from './rollout/service.js';
+import type { Services } from './services.js';
+import type { FUNCTIONS } from './topology.js';
+
+export const lifecycleRoute = (engine: Engine) =>
+  ({ function: 'lifecycle', accepts: LIFECYCLE_COMMANDS, onEnvelope: (envelope, message) => engine.accept(envelope, message) }) satisfies MessageRoute<unknown>;
+
+export const executorResultsRoute = (engine: Engine) =>
+  ({
+    function: 'executorResults',
+    accepts: ['executor.run-finished'],
+    onEnvelope: (envelope, message) => engine.recordResult(envelope as Envelope<'executor.run-finished'>, message),
+  }) satisfies MessageRoute<unknown>;
+
+export const reconcileRoute = (engine: Engine) => ({ function: 'reconcile', accepts: [], onSchedule: () => engine.reconcile() }) satisfies MessageRoute<unknown>;
+
+export const complianceScheduleRoute = (compliance: Compliance): MessageRoute<Awaited<ReturnType<Compliance['runScheduled']>>> =>
+  ({
+    function: 'complianceSchedule',
+    // `mi compliance run` asks for a run of its own; the scheduler's jobs tick their slot.
+    accepts: ['compliance.run-requested'],
+    onEnvelope: (envelope, message) => compliance.runRequested(envelope as Envelope<'compliance.run-requested'>, message),
+    onSchedule: (schedule, message) => compliance.runScheduled(schedule, message),
+  }) satisfies MessageRoute<unknown>;
+
+export const complianceCheckRoute = (compliance: Compliance) =>
+  ({ function: 'complianceCheck', accepts: ['compliance.check'], onEnvelope: (envelope) => compliance.check(envelope as Envelope<'compliance.check'>) }) satisfies MessageRoute<unknown>;
+
+export const rolloutRoute = (rollouts: Rollouts): MessageRoute<Awaited<ReturnType<Rollouts['tickAll']>>> =>
+  ({
+    function: 'rollout',
+    accepts: ['rollout.tick'],
+    onEnvelope: (envelope) => rollouts.onTick(envelope as Envelope<'rollout.tick'>),
+    onSchedule: () => rollouts.tickAll(),
+  }) satisfies MessageRoute<unknown>;
+
+export const rolloutEventsRoute = (rollouts: Rollouts) =>
+  ({ function: 'rolloutEvents', accepts: FACT_TYPES, onEnvelope: (envelope) => rollouts.recordFact(envelope) }) satisfies MessageRoute<unknown>;
+
+/** What the deployments function did with a message: a push handled, or the schedule's tick. */
+export type DeploymentsOutcome =
+  | { kind: 'push'; detail: Awaited<ReturnType<DeploymentsConsumer['handlePush']>> }
+  | { kind: 'tick'; detail: Awaited<ReturnType<DeploymentsConsumer['tick']>> };
+
+export const deploymentsRoute = (consumer: DeploymentsConsumer): MessageRoute<DeploymentsOutcome> =>
+  ({
+    function: 'deployments',
+    accepts: ['deployment.pushed'],
+    onEnvelope: async (envelope) => ({ kind: 'push' as const, detail: await consumer.handlePush(envelope as Envelope<'deployment.pushed'>) }),
+    onSchedule: async () => ({ kind: 'tick' as const, detail: await consumer.tick() }),
+  }) satisfies MessageRoute<unknown>;
+
+type PubSubFunctionName = Extract<(typeof FUNCTIONS)[number], { trigger: { kind: 'pubsub' } }>['name'];
+
+/** The route of every Pub/Sub function of the topology, from the services. */
+export const ROUTES: Record<PubSubFunctionName, (services: Services) => MessageRoute<unknown>> = {
+  lifecycle: (s) => lifecycleRoute(s.engine),
+  reconcile: (s) => reconcileRoute(s.engine),
+  executorResults: (s) => executorResultsRoute(s.engine),
+  complianceSchedule: (s) => complianceScheduleRoute(s.compliance),
+  complianceCheck: (s) => complianceCheckRoute(s.compliance),
+  rollout: (s) => rolloutRoute(s.rollouts),
+  rolloutEvents: (s) => rolloutEventsRoute(s.rollouts),
+  deployments: (s) => deploymentsRoute(s.deployments),
+};

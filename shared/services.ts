@@ -1,0 +1,128 @@
+/**
+ * The one composition root: every service of the control plane built from one set of ports and
+ * one configuration. Production builds the Google Cloud ports (functions/production.ts), `mi dev`,
+ * the benchmarks and the test fixtures the simulated ones, and all call this.
+ */
+import { DEFAULT_POLICY, type AcceptancePolicy } from './domain/lifecycle/acceptance.js';
+import type { EngineTimings } from './domain/lifecycle/operations.js';
+import { createCompliance, type Compliance, type ComplianceDeps } from './compliance/index.js';
+import { createDeploymentsConsumer, type DeploymentsConsumer } from './deployments/consumer.js';
+import { checkWebhookConfig, type WebhookConfig, type WebhookDeps } from './deployments/webhook.js';
+import { createEngine, type Approver, type Engine } from './engine/index.js';
+import { ControlPlaneError } from './errors.js';
+import type { Logger } from './log.js';
+import type { Clock, CloudSqlPort, DeploymentRepoPort, EventBus, ExecutorPort, GkeBackupPort, IdentityPort, SchedulerPort, StateStore } from './ports.js';
+import { createRollouts, type RolloutDeps, type Rollouts } from './rollout/service.js';
+
+/** What the approvals function needs: who is calling (verified), and the engine that records the approval. */
+export interface ApprovalDeps {
+  identity: IdentityPort;
+  approver: Approver;
+  /** The audience ID tokens must be for: the function's URL in the cloud. */
+  audience: string;
+}
+
+/** What the applyConfirmations function needs: who is calling, and the consumer that records the confirmation. */
+export interface ConfirmationDeps {
+  identity: IdentityPort;
+  confirmer: Pick<DeploymentsConsumer, 'confirm'>;
+  audience: string;
+}
+
+/** Everything the services need from the world. */
+export interface Ports {
+  store: StateStore;
+  bus: EventBus;
+  clock: Clock;
+  log: Logger;
+  cloudSql: CloudSqlPort;
+  gkeBackup: GkeBackupPort;
+  executor: ExecutorPort;
+  scheduler: SchedulerPort;
+  repo: DeploymentRepoPort;
+  /** Verifies the Google ID tokens of the people calling the HTTP functions. */
+  identity: IdentityPort;
+}
+
+export interface ServicesConfig {
+  timings?: EngineTimings;
+  policy?: Partial<Omit<AcceptancePolicy, 'timings'>>;
+  /** `projects/P/locations/L`: where the topology's Cloud Scheduler jobs live. */
+  schedulerParent: string;
+  /** The GitHub webhook's secret and repository: only where the webhook runs. */
+  webhook?: WebhookConfig;
+  /** The audiences people's ID tokens must be for (the functions' URLs). */
+  audiences: { approvals: string; confirmations: string };
+  autoApplyModules?: readonly string[];
+  compliance?: Partial<Pick<ComplianceDeps, 'drillSampleSize' | 'pageSize' | 'claimMs' | 'remediate' | 'schedules' | 'retention'>>;
+  rollouts?: Partial<Pick<RolloutDeps, 'minTickIntervalMs' | 'sleep' | 'maxStartsPerTick'>>;
+}
+
+/** A port this process is not given (a function holds no right to it): a call is a bug, said as such. */
+export function notGranted<T extends object>(what: string, holder: string): T {
+  return new Proxy({} as T, {
+    get(_target, key) {
+      if (typeof key === 'symbol' || key === 'then') return undefined;
+      return () => {
+        throw new ControlPlaneError('permission-denied', `${holder} is given no access to ${what} (${String(key)})`, { retryable: false });
+      };
+    },
+  });
+}
+
+/** Builds every service on the ports. Cheap: nothing is called until a service is used. */
+export function createServices(ports: Ports, config: ServicesConfig) {
+  const { store, bus, clock, log } = ports;
+  const engine: Engine = createEngine({
+    store,
+    bus,
+    clock,
+    log,
+    cloudSql: ports.cloudSql,
+    gkeBackup: ports.gkeBackup,
+    executor: ports.executor,
+    ...(config.timings === undefined ? {} : { timings: config.timings }),
+    ...(config.policy === undefined ? {} : { policy: { ...DEFAULT_POLICY, ...config.policy } }),
+  });
+  const rollouts: Rollouts = createRollouts({ store, bus, clock, log, ...config.rollouts });
+  const compliance: Compliance = createCompliance({
+    store,
+    bus,
+    clock,
+    log,
+    cloudSql: ports.cloudSql,
+    gkeBackup: ports.gkeBackup,
+    scheduler: ports.scheduler,
+    schedulerParent: config.schedulerParent,
+    ...config.compliance,
+  });
+  const deployments: DeploymentsConsumer = createDeploymentsConsumer({
+    store,
+    bus,
+    clock,
+    log,
+    repo: ports.repo,
+    executor: ports.executor,
+    ...(config.autoApplyModules === undefined ? {} : { autoApplyModules: config.autoApplyModules }),
+  });
+  const webhookConfig = config.webhook === undefined ? undefined : checkWebhookConfig(config.webhook);
+  const approvals: ApprovalDeps = { identity: ports.identity, approver: engine, audience: config.audiences.approvals };
+  const confirmations: ConfirmationDeps = { identity: ports.identity, confirmer: deployments, audience: config.audiences.confirmations };
+  return {
+    ports,
+    engine,
+    rollouts,
+    compliance,
+    deployments,
+    /** The githubWebhook function's dependencies (its secret and repository). */
+    webhook(): WebhookDeps {
+      if (webhookConfig === undefined) throw new ControlPlaneError('failed-precondition', 'this process has no GitHub webhook secret: only githubWebhook is given one', { retryable: false });
+      return { store, bus, clock, log, config: webhookConfig };
+    },
+    /** The approvals function's: who is calling, and the engine that records the approval. */
+    approvals,
+    confirmations,
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;
