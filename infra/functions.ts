@@ -62,10 +62,8 @@ export interface FunctionContext {
   source: FunctionSource;
   /** The account Cloud Build uses to build the functions (never the default compute account). */
   buildAccount: gcp.serviceaccount.Account;
-  /** Environment of every function. */
-  environment: Record<string, pulumi.Input<string>>;
-  /** Environment of particular functions, by topology name. */
-  environmentOf: Readonly<Record<string, Record<string, pulumi.Input<string>>>>;
+  /** The plain variables a function reads (the environment contract), with their values. */
+  environmentOf: (fn: { name: string }) => Record<string, pulumi.Input<string>>;
   topics: FunctionAccountArgs['topics'];
   /** Every function of the topology (the outbox drainer's grants derive from all of them). */
   functions: FunctionAccountArgs['functions'];
@@ -122,7 +120,7 @@ function cloudFunction(name: string, fn: AnyFunctionDefinition, account: Functio
         maxInstanceRequestConcurrency: fn.capacity.concurrency,
         ingressSettings: 'ALLOW_ALL',
         allTrafficOnLatestRevision: true,
-        environmentVariables: { ...ctx.environment, ...(ctx.environmentOf[fn.name] ?? {}) },
+        environmentVariables: ctx.environmentOf(fn),
         ...(secretEnvironment.length > 0 ? { secretEnvironmentVariables: secretEnvironment } : {}),
       },
     },

@@ -8,6 +8,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { FunctionSource, HttpFunction, PubSubFunction, type FunctionContext } from './functions.js';
 import { FirestoreDatabase } from './firestore.js';
 import { DeadLetterTopic, Schedules } from './messaging.js';
+import { SECRET_VARIABLES, variablesOf, type VariableName } from '../shared/environment.js';
 import { apisUsed } from '../shared/topology.js';
 import { checkTopology, deadLetterTopics, deployedFunctionName, isHttpFunction, isPubSubFunction, kebab, type InfraTopology } from './model.js';
 import type { Settings } from './settings.js';
@@ -134,23 +135,33 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
     const fn = topology.functions.find((f) => f.name === name);
     return fn ? `https://${region}-${project}.cloudfunctions.net/${deployedFunctionName(fn)}` : '';
   };
-  const environmentOf: Record<string, Record<string, pulumi.Input<string>>> = {
-    approvals: { MI_APPROVALS_AUDIENCE: settings.approvalsAudience ?? ownUrl('approvals') },
-    applyConfirmations: { MI_APPLY_CONFIRMATIONS_AUDIENCE: settings.applyConfirmationsAudience ?? ownUrl('applyConfirmations') },
+  // The value of each variable of the environment contract (shared/environment.ts); secrets
+  // come from Secret Manager instead, optional ones only when set.
+  const values: Record<Exclude<VariableName, (typeof SECRET_VARIABLES)[number]>, pulumi.Input<string> | undefined> = {
+    GOOGLE_CLOUD_PROJECT: project,
+    MI_EXECUTOR_STATUS_URL: settings.executorStatusUrl,
+    MI_CENTRAL_BACKUP_PROJECT: settings.centralBackupProject,
+    MI_DEPLOYMENT_REPOSITORY: settings.deploymentRepository,
+    MI_DEPLOYMENT_BRANCH: undefined,
+    MI_SCHEDULER_LOCATION: region,
+    MI_AUTO_APPLY_MODULES: settings.autoApplyModules,
+    MI_APPROVALS_AUDIENCE: settings.approvalsAudience ?? ownUrl('approvals'),
+    MI_APPLY_CONFIRMATIONS_AUDIENCE: settings.applyConfirmationsAudience ?? ownUrl('applyConfirmations'),
   };
+  const environmentOf = (fn: { name: string }): Record<string, pulumi.Input<string>> =>
+    Object.fromEntries(
+      variablesOf(fn.name)
+        .filter((name) => !SECRET_VARIABLES.includes(name))
+        .flatMap((name) => {
+          const value = values[name as keyof typeof values];
+          return value === undefined ? [] : [[name, value]];
+        }),
+    );
   const ctx: FunctionContext = {
     project,
     region,
     source,
     buildAccount,
-    environment: {
-      GOOGLE_CLOUD_PROJECT: project,
-      MI_EXECUTOR_STATUS_URL: settings.executorStatusUrl,
-      MI_DEPLOYMENT_REPOSITORY: settings.deploymentRepository,
-      MI_SCHEDULER_LOCATION: region,
-      MI_CENTRAL_BACKUP_PROJECT: settings.centralBackupProject,
-      ...(settings.autoApplyModules === undefined ? {} : { MI_AUTO_APPLY_MODULES: settings.autoApplyModules }),
-    },
     environmentOf,
     topics,
     functions: topology.functions,
