@@ -11,6 +11,7 @@ import {
   TOPICS,
   TTL_COLLECTIONS,
   SECRET_ENV,
+  deadLetterTopicsOf,
   rolesOf as rolesDerived,
   type FunctionDefinition,
   type FunctionRole,
@@ -61,7 +62,7 @@ export function isHttpFunction(fn: FunctionDefinition): fn is HttpFunctionDefini
 
 /** Dead-letter topics in use, sorted so the result does not depend on the order of the subscriptions. */
 export function deadLetterTopics(topology: InfraTopology): string[] {
-  return [...new Set(topology.subscriptions.map((s) => s.deadLetter.topic))].sort();
+  return deadLetterTopicsOf(topology.subscriptions);
 }
 
 /** `executorResults` -> `executor-results`: Cloud Functions gen2 and service account ids are lowercase. */

@@ -309,8 +309,13 @@ function isPubSubFunction(fn: FunctionDefinition): fn is FunctionDefinition & { 
 
 export const SUBSCRIPTIONS: readonly PushSubscription[] = FUNCTIONS.flatMap((fn) => (isPubSubFunction(fn) ? [pushSubscriptionFor(fn)] : []));
 
+/** The dead-letter topics some subscriptions use, each once, sorted. */
+export function deadLetterTopicsOf(subscriptions: readonly PushSubscription[]): string[] {
+  return [...new Set(subscriptions.map((s) => s.deadLetter.topic))].sort();
+}
+
 /** Every dead-letter topic in use. */
-export const DEAD_LETTER_TOPICS: readonly string[] = [...new Set(SUBSCRIPTIONS.map((s) => s.deadLetter.topic))];
+export const DEAD_LETTER_TOPICS: readonly string[] = deadLetterTopicsOf(SUBSCRIPTIONS);
 
 export const SCHEDULES = [
   {

@@ -30,6 +30,7 @@ import type {
   SqlInstanceSpec,
   SqlOperation,
 } from '../ports.js';
+import { SQL_BACKUP_POLICY } from '../domain/lifecycle/backup-policy.js';
 import { FaultInjector, type ServiceErrorStyle } from './faults.js';
 import { pageOf } from './paging.js';
 
@@ -95,14 +96,8 @@ export interface SeededBackupRun {
   description?: string;
 }
 
-/** The policy of the design: daily, point-in-time recovery kept 7 days. */
-export const COMPLIANT_SQL_BACKUP_CONFIGURATION: SqlBackupConfiguration = {
-  enabled: true,
-  startTime: '03:00',
-  pointInTimeRecoveryEnabled: true,
-  transactionLogRetentionDays: 7,
-  backupRetentionSettings: { retentionUnit: 'COUNT', retainedBackups: 7 },
-};
+/** The policy of the design (the domain's): daily, point-in-time recovery kept 7 days. */
+export const COMPLIANT_SQL_BACKUP_CONFIGURATION: SqlBackupConfiguration = SQL_BACKUP_POLICY;
 
 /** Where an instance's data came from, once the restore or clone that wrote it has finished. */
 export interface SqlRestoredFrom {
