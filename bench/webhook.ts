@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { PubSub } from '@google-cloud/pubsub';
 import { sign, verify } from '@octokit/webhooks-methods';
 import { DEFAULT_DEADLINE_MS } from '../shared/deadline.js';
-import { handleGithubWebhook, type WebhookDeps } from '../shared/deployments/webhook.js';
+import { handleGithubWebhook, type WebhookDeps } from '../shared/webhook/index.js';
 import { createFirestoreStore } from '../shared/gcp/firestore-store.js';
 import { createPubSubBus } from '../shared/gcp/pubsub-bus.js';
 import { silentLogger } from '../shared/log.js';

@@ -4,7 +4,7 @@
  */
 import * as functions from '@google-cloud/functions-framework';
 import type { Request, Response } from '@google-cloud/functions-framework';
-import { handleGithubWebhook, type WebhookDeps } from '../shared/deployments/webhook.js';
+import { handleGithubWebhook, type WebhookDeps } from '../shared/webhook/index.js';
 import { ControlPlaneError } from '../shared/errors.js';
 import { services } from './wiring.js';
 

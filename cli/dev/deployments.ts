@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createGitDeploymentRepo } from '../../shared/deployments/git-repo.js';
-import type { WebhookConfig } from '../../shared/deployments/webhook.js';
+import type { WebhookConfig } from '../../shared/webhook/index.js';
 import type { Logger } from '../../shared/log.js';
 import type { DeploymentRepoPort } from '../../shared/ports.js';
 

@@ -34,7 +34,7 @@ import { instanceSpecSchema, issueToDecodeError, type Envelope, type InstanceRec
 import { silentLogger, type Logger } from '../log.js';
 import type { Clock, DeploymentRepoPort, ExecutorPort, StateStore, StoreTransaction, EventBus, VerifiedCaller } from '../ports.js';
 import { queueCommand, REPUBLISH_AFTER_MS } from './commands.js';
-import { markDeliveryHandled } from './records.js';
+import { markDeliveryHandled } from '../webhook/deliveries.js';
 import { createSpecChanges, type OfferOutcome } from './spec-changes.js';
 import { COLLECTIONS, deploymentPaths, paths } from '../store/collections.js';
 

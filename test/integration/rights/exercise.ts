@@ -40,7 +40,7 @@ import { servicesWith } from '../../support/services.js';
 import { createCompliance, type Compliance, type Finding } from '../../../shared/compliance/index.js';
 import { createDeploymentsConsumer, type DeploymentsConsumer } from '../../../shared/deployments/consumer.js';
 import { MemoryDeploymentRepo } from '../../../shared/deployments/memory-repo.js';
-import { checkWebhookConfig, type WebhookDeps } from '../../../shared/deployments/webhook.js';
+import { checkWebhookConfig, type WebhookDeps } from '../../../shared/webhook/index.js';
 import type { ModuleApplyRecord } from '../../../shared/domain/deployments/applies.js';
 import { DEFAULT_POLICY } from '../../../shared/domain/lifecycle/acceptance.js';
 import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handleGithubWebhook } from '../../../shared/deployments/webhook.js';
+import { handleGithubWebhook } from '../../../shared/webhook/index.js';
 import { type DeploymentsConsumer } from '../../../shared/deployments/consumer.js';
 import type { ModuleApplyRecord } from '../../../shared/domain/deployments/applies.js';
 import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';

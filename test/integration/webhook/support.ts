@@ -10,7 +10,7 @@ import { sign } from '@octokit/webhooks-methods';
 import type { WebhookDefinition } from '@octokit/webhooks-examples';
 import { createDeploymentsConsumer, type DeploymentsConsumer } from '../../../shared/deployments/consumer.js';
 import { MemoryDeploymentRepo } from '../../../shared/deployments/memory-repo.js';
-import { handleGithubWebhook, type WebhookAnswer, type WebhookConfig, type WebhookDeps } from '../../../shared/deployments/webhook.js';
+import { handleGithubWebhook, type WebhookAnswer, type WebhookConfig, type WebhookDeps } from '../../../shared/webhook/index.js';
 import type { AnyEnvelope, Envelope } from '../../../shared/events/index.js';
 import { silentLogger } from '../../../shared/log.js';
 import type { EventBus } from '../../../shared/ports.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { useServices } from '../../../functions/wiring.js';
 import { readEnvironment } from '../../../shared/environment.js';
 import { servicesWith } from '../../support/services.js';
-import { checkWebhookConfig } from '../../../shared/deployments/webhook.js';
+import { checkWebhookConfig } from '../../../shared/webhook/index.js';
 import { WEBHOOK_SECRET_ENV } from '../../../shared/topology.js';
 import '../../../functions/github-webhook.js';
 import { REPOSITORY, SECRET, createWebhookWorld, mergedPullRequest, pingPayload, pushPayload, sha, signedHeaders, type WebhookWorld } from './support.js';
