@@ -1,9 +1,10 @@
 /**
  * What `mi rollout status` shows: the rollout, each wave's live counts (aggregation queries
  * over the per-instance progress, not the summary a tick left) with a progress bar, and why
- * it halted. Reading is separate from rendering, so tests can check the text.
+ * it halted. Reading is separate from rendering, so tests can check the text; the counting
+ * arithmetic is the domain's (liveWaveSummary).
  */
-import type { InstanceProgress, ProgressState, RolloutRecord, WaveSummary } from '../domain/rollout/index.js';
+import { liveWaveSummary, type InstanceProgress, type ProgressState, type RolloutRecord, type WaveSummary } from '../domain/rollout/index.js';
 import type { StateStore } from '../ports.js';
 import { COLLECTIONS, rolloutPaths } from '../store/collections.js';
 
@@ -42,24 +43,10 @@ export async function readRolloutView(store: StateStore, rollout: RolloutRecord)
           }),
         ),
       );
-      const [inFlight = 0, succeeded = 0, failed = 0, recordedSkips = 0, retrying = 0] = counts;
+      const [inFlight = 0, succeeded = 0, failed = 0, skipped = 0, waiting = 0] = counts;
       const last = rollout.summary.find((s) => s.wave === spec.name);
-      // Members are decided by the planner (its last tick's total); skips of instances already on
-      // the target have no progress document.
-      const total = Math.max(last?.total ?? 0, inFlight + succeeded + failed + recordedSkips + retrying);
-      const noDocSkips = Math.max(0, (last?.skipped ?? 0) - recordedSkips);
-      const skipped = recordedSkips + noDocSkips;
-      return {
-        wave: spec.name,
-        status: rollout.waveStates[i]?.status ?? 'pending',
-        total,
-        succeeded,
-        failed,
-        inFlight,
-        skipped,
-        waiting: Math.max(0, total - succeeded - failed - inFlight - skipped),
-        budget: last?.budget ?? 0,
-      };
+      const { wave, ...live } = liveWaveSummary(spec.name, { inFlight, succeeded, failed, skipped, waiting }, last);
+      return { wave, status: rollout.waveStates[i]?.status ?? 'pending', ...live };
     }),
   );
   const failedDocs = await store.query<InstanceProgress>({

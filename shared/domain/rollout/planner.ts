@@ -4,8 +4,8 @@
  * No I/O: the tick reads the documents, calls this, and writes what it returns in one
  * transaction that also re-checks the in-flight limit.
  */
-import semver from 'semver';
 import { activeFreeze, inMaintenanceWindow } from './calendar.js';
+import { countStartsInFlight, standingOf, summarizeWave } from './summary.js';
 import type {
   Calendar,
   FleetInstance,
@@ -14,9 +14,8 @@ import type {
   WaveName,
   WaveSpec,
   WaveState,
-  WaveSummary,
 } from './types.js';
-import { canaryMembers, failureBudgetOf, naturalWave } from './waves.js';
+import { assignWaves, failureBudgetOf } from './waves.js';
 
 /** Why an instance that may be upgraded did not start this tick. */
 export type HoldReason = 'busy' | 'retry-later' | 'outside-window' | 'frozen' | 'in-flight-limit' | 'tick-limit';
@@ -52,62 +51,6 @@ export interface PlannerOptions {
 
 const DEFAULT_MAX_STARTS_PER_TICK = 100;
 
-type Standing = 'pending' | 'waiting' | 'in-flight' | 'succeeded' | 'failed' | 'skipped';
-
-function standingOf(instance: FleetInstance | undefined, progress: InstanceProgress | undefined, targetVersion: string): Standing {
-  if (progress !== undefined) return progress.state;
-  if (instance === undefined) return 'skipped';
-  // Already there (upgraded by hand, or created on the new version): nothing to do.
-  if (semver.valid(instance.version) !== null && semver.gte(instance.version, targetVersion)) return 'skipped';
-  return 'pending';
-}
-
-/** A wave is closed once it completed or halted: instances that join later go to the next open wave. */
-function isClosed(state: WaveState | undefined): boolean {
-  return state !== undefined && (state.status === 'soaking' || state.status === 'done' || state.status === 'halted');
-}
-
-/** Assigns every instance the rollout covers to a wave; progress keeps a started instance in its wave. */
-export function assignWaves(
-  rollout: Pick<RolloutRecord, 'id' | 'waves' | 'waveStates'>,
-  instances: readonly FleetInstance[],
-  progress: ReadonlyMap<string, InstanceProgress>,
-): Map<string, WaveName> {
-  const canary = canaryMembers(rollout.id, instances, rollout.waves.find((w) => w.name === 'canary')?.percent ?? 5);
-  const order = rollout.waves.map((w) => w.name);
-  const members = new Map<string, WaveName>();
-  for (const instance of instances) {
-    const recorded = progress.get(instance.id);
-    if (recorded !== undefined && order.includes(recorded.wave)) {
-      members.set(instance.id, recorded.wave);
-      continue;
-    }
-    if (instance.status === 'deleted') continue;
-    const natural = naturalWave(instance, rollout.waves, canary);
-    if (natural === undefined) continue;
-    // A late joiner whose wave has closed is taken up by the first wave still open.
-    let index = order.indexOf(natural);
-    while (index < order.length && isClosed(rollout.waveStates[index])) index += 1;
-    const wave = order[index];
-    if (wave !== undefined) members.set(instance.id, wave);
-  }
-  return members;
-}
-
-function summaryOf(wave: WaveSpec, standings: readonly Standing[]): WaveSummary {
-  const count = (s: Standing) => standings.filter((x) => x === s).length;
-  return {
-    wave: wave.name,
-    total: standings.length,
-    succeeded: count('succeeded'),
-    failed: count('failed'),
-    inFlight: count('in-flight'),
-    skipped: count('skipped'),
-    waiting: count('pending') + count('waiting'),
-    budget: failureBudgetOf(wave, standings.length),
-  };
-}
-
 function describeFailures(ids: readonly string[], progress: ReadonlyMap<string, InstanceProgress>): string {
   const shown = ids.slice(0, 5).map((id) => {
     const detail = progress.get(id)?.detail;
@@ -141,7 +84,7 @@ export function planNextUpgrades(
   );
   const idsOf = (wave: WaveName) => [...members].filter(([, w]) => w === wave).map(([id]) => id).sort();
   const standing = (id: string) => standingOf(byId.get(id), progressById.get(id), rollout.targetVersion);
-  const summaries = () => rollout.waves.map((w) => summaryOf(w, idsOf(w.name).map(standing)));
+  const summaries = () => rollout.waves.map((w) => summarizeWave(w, idsOf(w.name).map(standing)));
 
   const notes: PlanNote[] = [];
   const held: RolloutPlan['held'] = {};
@@ -265,10 +208,7 @@ export function planNextUpgrades(
   }
 
   // The summary counts the starts of this tick as in flight.
-  const summary = summaries().map((s) => {
-    const started = start.filter((p) => p.wave === s.wave).length;
-    return { ...s, inFlight: s.inFlight + started, waiting: s.waiting - started };
-  });
+  const summary = countStartsInFlight(summaries(), start);
   return {
     rollout: { ...rollout, status, halt, completedAt, waveStates, summary },
     start,
