@@ -6,15 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { describeError } from '../shared/errors.js';
-import { registerApproveCommand } from './commands/approve.js';
-import { registerApplyCommands } from './commands/apply.js';
-import { registerDevCommand } from './commands/dev.js';
-import { registerRolloutCommands } from './commands/rollout.js';
-import { registerInstanceCommands } from './commands/instance.js';
-import { registerComplianceCommands } from './commands/compliance.js';
-import { registerOpCommands } from './commands/op.js';
-import { registerOperationCommands } from './commands/operations.js';
-import { registerLifecycleCommands } from './commands/lifecycle.js';
+import { registerCommands } from './commands/index.js';
 import { credentialsProblem } from './backend.js';
 import { EXIT } from './config.js';
 import { createContext, type CliContext, type CliIo } from './context.js';
@@ -55,15 +47,7 @@ or rejected; 2 nothing done (invalid flags, unknown instance or operation, refus
 3 Firestore, Pub/Sub or the approvals function unreachable, or your credentials refused;
 4 --wait timed out while the operation goes on.`,
     );
-  registerInstanceCommands(program, ctx);
-  registerOperationCommands(program, ctx);
-  registerLifecycleCommands(program, ctx);
-  registerOpCommands(program, ctx);
-  registerApproveCommand(program, ctx);
-  registerApplyCommands(program, ctx);
-  registerRolloutCommands(program, ctx);
-  registerDevCommand(program, ctx);
-  registerComplianceCommands(program, ctx);
+  registerCommands(program, ctx);
   return program;
 }
 

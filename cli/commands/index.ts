@@ -1,0 +1,30 @@
+/**
+ * The `mi` commands, one file (or folder) per command group, registered here in the order
+ * `mi --help` lists them: instance.ts (`mi instance list|get`), lifecycle/ (the table of
+ * lifecycle commands that publish on mi-lifecycle: backup, upgrade, create, restore, delete,
+ * dr, and the one submit-and-follow helper), op.ts (`mi op get|abandon`), approve.ts and
+ * apply.ts (decisions posted to authenticated functions), rollout.ts, dev.ts (`mi dev`, the
+ * local stack of cli/dev/) and compliance.ts (runs, reports and `mi instance extend`).
+ */
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { registerApplyCommands } from './apply.js';
+import { registerApproveCommand } from './approve.js';
+import { registerComplianceCommands } from './compliance.js';
+import { registerDevCommand } from './dev.js';
+import { registerInstanceCommands } from './instance.js';
+import { registerLifecycleCommands } from './lifecycle/index.js';
+import { registerOpCommands } from './op.js';
+import { registerRolloutCommands } from './rollout.js';
+
+/** Registers every command on the program. */
+export function registerCommands(program: Command, ctx: CliContext): void {
+  registerInstanceCommands(program, ctx);
+  registerLifecycleCommands(program, ctx);
+  registerOpCommands(program, ctx);
+  registerApproveCommand(program, ctx);
+  registerApplyCommands(program, ctx);
+  registerRolloutCommands(program, ctx);
+  registerDevCommand(program, ctx);
+  registerComplianceCommands(program, ctx);
+}

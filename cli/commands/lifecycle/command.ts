@@ -1,0 +1,71 @@
+/**
+ * What one row of the lifecycle table says: the command's name, arguments and options as
+ * commander shows them, its flags schema, and how the request is built from the parsed flags.
+ */
+import type { Command } from 'commander';
+import type { z } from 'zod';
+import type { LifecycleCommandType, LifecyclePayloads } from '../../../shared/events/index.js';
+import type { StateStore } from '../../../shared/ports.js';
+import type { CliContext } from '../../context.js';
+import { parseFlags } from '../../flags.js';
+import { LABELS, type CommonFlagValues, type OptionSpec } from './flags.js';
+
+/** What a command asks the lifecycle function to do (the envelope adds actor, reason, ids). */
+export type LifecycleRequest = {
+  [K in LifecycleCommandType]: { type: K; instanceId: string; payload: LifecyclePayloads[K] };
+}[LifecycleCommandType];
+
+/** A request, how the "published" line names its target, and a line to print before publishing. */
+export interface Submission {
+  request: LifecycleRequest;
+  summary: string;
+  /** Printed (unless --json) once the operation id is known, before the command is published. */
+  notice?: (operationId: string) => string;
+}
+
+/** What a row's `prepare` may use: the store (opened on first use). */
+export interface PrepareContext {
+  store(): StateStore;
+}
+
+/** A row as written: typed by its own flags schema. */
+export interface LifecycleCommandSpec<S extends z.ZodType<CommonFlagValues>> {
+  name: string;
+  description: string;
+  /** `<instance>` or `[instance]`, with its help. */
+  argument: { name: string; description: string };
+  /** The command's own options, shown before the common ones. */
+  options: readonly OptionSpec[];
+  flags: S;
+  /** Checks what the CLI can check up front (refusing with exit 2) and builds the request. */
+  prepare(flags: z.output<S>, ctx: PrepareContext): Promise<Submission>;
+}
+
+/** A row of the table, its flags schema folded into `prepare`. */
+export interface LifecycleCommand {
+  name: string;
+  description: string;
+  argument: { name: string; description: string };
+  options: readonly OptionSpec[];
+  /** Parses the argument and options, then prepares the submission. */
+  prepare(values: Record<string, unknown>, ctx: PrepareContext): Promise<{ flags: CommonFlagValues; submission: Submission }>;
+}
+
+/** Turns a typed row into a table row: the flags are parsed (naming a wrong one) before `prepare`. */
+export function lifecycleCommand<S extends z.ZodType<CommonFlagValues>>(spec: LifecycleCommandSpec<S>): LifecycleCommand {
+  return {
+    name: spec.name,
+    description: spec.description,
+    argument: spec.argument,
+    options: spec.options,
+    async prepare(values, ctx) {
+      const flags = parseFlags(spec.flags, values, LABELS);
+      return { flags, submission: await spec.prepare(flags, ctx) };
+    },
+  };
+}
+
+/** The prepare context of one invocation. */
+export function prepareContext(ctx: CliContext, command: Command): PrepareContext {
+  return { store: () => ctx.backend(command).store };
+}
