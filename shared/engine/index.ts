@@ -15,16 +15,18 @@ import type { AnyEnvelope, DeliveredMessage, Envelope } from '../events/index.js
 import { silentLogger } from '../log.js';
 import { indexedQuery } from '../topology.js';
 import { acceptCommand, type AcceptOutcome } from './accept.js';
-import { advanceOperation, changeOperation, releaseOperation, type AdvanceResult } from './advance.js';
+import { advanceOperation, type AdvanceResult } from './advance.js';
+import { changeOperation } from './change.js';
+import { releaseOperation } from './stuck.js';
 import type { EngineDeps } from './deps.js';
 import { drainOutbox, publishOutbox } from '../store/outbox.js';
-import { createStepRunners } from './steps.js';
+import { createStepRunners } from './steps/index.js';
 import { finishStep } from '../domain/lifecycle/operations.js';
 import { paths } from '../store/collections.js';
 
 export type { EngineDeps } from './deps.js';
 export type { AuditRecord, LedgerEntry, OutboxEntry } from '../store/records.js';
-export { gkeBackupIdFor, sqlBackupDescription } from './steps.js';
+export { gkeBackupIdFor, sqlBackupDescription } from './steps/index.js';
 
 /** What approving an operation can come to; refusals are answers, not failures. */
 export type ApprovalResult =

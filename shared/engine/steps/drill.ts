@@ -6,10 +6,10 @@
  * drill if either did. Every side effect is found again by the throwaway's name, which is
  * keyed to the operation.
  */
-import { sideEffectKey, type OperationRecord, type Step } from '../domain/lifecycle/operations.js';
-import { ControlPlaneError } from '../errors.js';
-import type { SqlBackupRun } from '../ports.js';
-import { executorIdle, executorOutcome, param, refuseAfterOf, sqlIdle, sqlOperationOutcome, type PollResult, type StartResult, type StepDeps, type StepRunner } from './step-kit.js';
+import { sideEffectKey, type OperationRecord, type Step } from '../../domain/lifecycle/operations.js';
+import { ControlPlaneError } from '../../errors.js';
+import type { SqlBackupRun } from '../../ports.js';
+import { executorIdle, executorOutcome, param, refuseAfterOf, sqlIdle, sqlOperationOutcome, type PollResult, type StartResult, type StepDeps, type StepRunner } from './kit.js';
 
 type Deps = Omit<StepDeps, 'gkeBackup'>;
 

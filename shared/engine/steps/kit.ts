@@ -1,11 +1,12 @@
 /**
  * What every step runner shares: the runner's shape, reading a step's parameters and handles,
- * and asking Cloud SQL and the executor whether what a step started has settled.
+ * and asking Cloud SQL and the executor whether what a step started has settled. Imports no
+ * runner: every step file imports this one, and the index imports them all.
  */
-import { ControlPlaneError } from '../errors.js';
-import type { EngineTimings, OperationRecord, Step } from '../domain/lifecycle/operations.js';
-import type { SqlOperation } from '../ports.js';
-import type { EngineDeps } from './deps.js';
+import { ControlPlaneError } from '../../errors.js';
+import type { EngineTimings, OperationRecord, Step, StepKind } from '../../domain/lifecycle/operations.js';
+import type { SqlOperation } from '../../ports.js';
+import type { EngineDeps } from '../deps.js';
 
 export type StartResult = { kind: 'running'; handles: Record<string, string> };
 export type PollResult =
@@ -21,6 +22,9 @@ export interface StepRunner {
   /** True when nothing the step started is still running (for releasing a stuck operation). */
   isIdle(op: OperationRecord, step: Step): Promise<boolean>;
 }
+
+/** The runner of every step kind. */
+export type Runners = Record<StepKind, StepRunner>;
 
 export type StepDeps = Pick<EngineDeps, 'cloudSql' | 'gkeBackup' | 'executor' | 'clock' | 'timings'>;
 
