@@ -1,7 +1,14 @@
 /**
  * The operation engine: accepts lifecycle commands, advances operations step by step,
- * records executor results, reconciles what is due, drains the outbox. Functions call it;
- * it talks to the world only through the ports it is given.
+ * records executor results, reconciles what is due, drains the outbox. Functions call it (through
+ * the edge); it talks to the world only through the ports it is given (deps.ts).
+ *
+ * - index.ts: createEngine, the engine's entry points (accept, recordResult, reconcile, approve, abandon);
+ * - accept.ts: accepting a command in one transaction, with preflight.ts's facts read before it;
+ * - advance.ts: moving an operation on (poll, claim, start, settle a failing one);
+ * - change.ts: one change of an operation in one transaction, and writing its end;
+ * - stuck.ts: past the deadline: stuck, confirmed idle and released, or abandoned;
+ * - steps/: what each kind of step does in the world, one file per service.
  */
 import { DEFAULT_TIMINGS, scheduleNextRun, type EngineTimings, type OperationRecord } from '../domain/lifecycle/operations.js';
 import { DEFAULT_POLICY } from '../domain/lifecycle/acceptance.js';

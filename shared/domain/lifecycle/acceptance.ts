@@ -3,63 +3,14 @@
  * slug registry, facts gathered beforehand from the backup services, and the clock. The
  * accepting transaction reads the documents, calls this, and writes what it returns.
  */
-import semver from 'semver';
 import type { AnyEnvelope, Envelope, InstanceRecord, LifecycleCommandType, RejectionCode } from '../../events/index.js';
-import {
-  DEFAULT_TIMINGS,
-  OPERATION_OF_COMMAND,
-  operationIdFor,
-  sideEffectKey,
-  type EngineTimings,
-  type OperationRecord,
-  type OperationType,
-  type StepParams,
-} from './operations.js';
-import {
-  backupPlan,
-  createPlan,
-  deletePlan,
-  disasterRecoveryPlan,
-  newStep,
-  restoreFromBackupPlan,
-  restoreToPointInTimePlan,
-  upgradePlan,
-  moduleApplyPlan,
-  remediatePlan,
-  restoreDrillPlan,
-  type StepSpec,
-} from './plans.js';
-import { regionOfResource } from './backup-policy.js';
-import { finalBackupPlanFor, isSupportedRegion, recoveredResourcesFor, resourceNamesFor } from './resource-names.js';
+import { DEFAULT_POLICY, type AcceptancePolicy, type PreflightFacts } from './acceptance-policy.js';
+import { baseParams, planFor, type Planned } from './command-plans.js';
+import { OPERATION_OF_COMMAND, operationIdFor, sideEffectKey, type EngineTimings, type OperationRecord, type OperationType } from './model.js';
+import { createPlan, newStep } from './plans.js';
+import { isSupportedRegion, resourceNamesFor } from './resource-names.js';
 
-/** Facts read from Cloud SQL and Backup for GKE before the accepting transaction. */
-export interface PreflightFacts {
-  /** Point-in-time restore: the window Cloud SQL can restore to, or null when PITR is off. */
-  recoveryWindow?: { earliest: string; latest: string } | null;
-  /** Restore from named backups: what the services say of them (null: not found). */
-  namedSqlRun?: { id: string; status: string; instance: string; endTime?: string } | null;
-  namedGkeBackup?: { name: string; state: string; completeTime?: string } | null;
-  /** Disaster recovery: the latest successful backups, or null when there are none. */
-  latestSqlRun?: { id: string; endTime: string; location?: string } | null;
-  latestGkeBackup?: { name: string; completeTime: string } | null;
-}
-
-export interface AcceptancePolicy {
-  timings: EngineTimings;
-  /** The project whose backup plans hold final backups of deleted instances. */
-  centralBackupProject: string;
-  /** How long a dev instance lives unless told otherwise. */
-  devTtlHours: number;
-  /** How long final backups are retained after deletion. */
-  finalBackupRetentionDays: number;
-}
-
-export const DEFAULT_POLICY: AcceptancePolicy = {
-  timings: DEFAULT_TIMINGS,
-  centralBackupProject: 'mi-central-backups',
-  devTtlHours: 7 * 24,
-  finalBackupRetentionDays: 365,
-};
+export { DEFAULT_POLICY, type AcceptancePolicy, type PreflightFacts } from './acceptance-policy.js';
 
 export interface AcceptanceInput {
   envelope: AnyEnvelope;
@@ -123,143 +74,6 @@ export function decideAcceptance(input: AcceptanceInput): Acceptance {
   if ('code' in planned) return reject(planned.code, planned.message);
   const operation = newOperation(type, envelope, planned, now, policy.timings);
   return { kind: 'accept', operation, instanceAfter: leased(instance, operation, now) };
-}
-
-interface Planned {
-  steps: StepSpec[];
-  params: StepParams;
-  onSuccess: OperationRecord['onSuccess'];
-  approval?: OperationRecord['approval'];
-}
-
-function baseParams(instance: InstanceRecord): StepParams {
-  // The resources are copied onto the operation so its steps need not read the instance.
-  return {
-    project: instance.resources.project,
-    sqlInstance: instance.resources.sqlInstance,
-    gkeCluster: instance.resources.gkeCluster,
-    backupPlan: instance.resources.backupPlan,
-    region: instance.region,
-    version: instance.version,
-    domain: instance.domain,
-  };
-}
-
-function ageSeconds(at: string | undefined, now: Date): number {
-  return at === undefined ? -1 : Math.max(0, Math.round((now.getTime() - Date.parse(at)) / 1000));
-}
-
-function planFor(envelope: AnyEnvelope, instance: InstanceRecord, facts: PreflightFacts, now: Date, policy: AcceptancePolicy): Planned | { code: RejectionCode; message: string } {
-  const params = baseParams(instance);
-  switch (envelope.type) {
-    case 'instance.module-apply':
-      return { steps: moduleApplyPlan(envelope.payload), params: { ...params, module: envelope.payload.module, commit: envelope.payload.commit, applyId: envelope.payload.applyId }, onSuccess: {} };
-    case 'instance.backup':
-      return { steps: backupPlan(), params, onSuccess: {} };
-    case 'instance.remediate':
-      return { steps: remediatePlan(envelope.payload.controls), params: { ...params, runId: envelope.payload.runId, controls: envelope.payload.controls.join(',') }, onSuccess: {} };
-    case 'instance.restore-drill': {
-      // Keyed to the event, so a retried step finds the throwaway it created.
-      const throwaway = `${instance.resources.sqlInstance}-drill-${envelope.eventId.slice(0, 8)}`;
-      return { steps: restoreDrillPlan(throwaway), params: { ...params, runId: envelope.payload.runId, throwaway }, onSuccess: {} };
-    }
-    case 'instance.upgrade': {
-      const target = envelope.payload.targetVersion;
-      if (!semver.gt(target, instance.version)) {
-        return { code: 'not-newer', message: `target version ${target} is not newer than the running version ${instance.version}` };
-      }
-      return { steps: upgradePlan(target), params: { ...params, fromVersion: instance.version, targetVersion: target }, onSuccess: { version: target } };
-    }
-    case 'instance.restore': {
-      const source = envelope.payload.source;
-      if (source.kind === 'point-in-time') {
-        const window = facts.recoveryWindow;
-        if (window === undefined || window === null) {
-          return { code: 'outside-recovery-window', message: `point-in-time recovery is off for ${instance.id}: there is no window to restore into` };
-        }
-        const at = Date.parse(source.time);
-        if (at < Date.parse(window.earliest) || at > Date.parse(window.latest)) {
-          return {
-            code: 'outside-recovery-window',
-            message: `${source.time} is outside the recovery window of ${instance.id}: ${window.earliest} to ${window.latest}`,
-          };
-        }
-        const cloneName = `${instance.resources.sqlInstance}-pitr-${envelope.eventId.slice(0, 8)}`;
-        return {
-          steps: restoreToPointInTimePlan(source.time, cloneName),
-          params: { ...params, pointInTime: source.time },
-          onSuccess: { resources: { ...instance.resources, sqlInstance: cloneName } },
-        };
-      }
-      const missing: string[] = [];
-      if (source.cloudSqlBackupRunId !== undefined) {
-        const run = facts.namedSqlRun;
-        if (run === undefined || run === null) missing.push(`Cloud SQL backup run ${source.cloudSqlBackupRunId} of ${instance.resources.sqlInstance} does not exist`);
-        else if (run.status !== 'SUCCESSFUL') missing.push(`Cloud SQL backup run ${run.id} is ${run.status}, not SUCCESSFUL`);
-      }
-      if (source.gkeBackup !== undefined) {
-        const backup = facts.namedGkeBackup;
-        if (backup === undefined || backup === null) missing.push(`GKE backup ${source.gkeBackup} does not exist`);
-        else if (backup.state !== 'SUCCEEDED') missing.push(`GKE backup ${backup.name} is ${backup.state}, not SUCCEEDED`);
-      }
-      if (missing.length > 0) return { code: 'missing-backups', message: `cannot restore ${instance.id}: ${missing.join('; ')}` };
-      return {
-        steps: restoreFromBackupPlan(source),
-        params: { ...params, ...(source.gkeBackup ? { restoreBackup: source.gkeBackup } : {}) },
-        onSuccess: {},
-      };
-    }
-    case 'instance.delete': {
-      const needsApproval = instance.environment === 'prod';
-      if (needsApproval && envelope.payload.confirmSlug !== instance.slug) {
-        return {
-          code: 'confirmation-required',
-          message: `deleting prod instance ${instance.id} needs its slug as confirmation (payload.confirmSlug "${instance.slug}")${envelope.payload.confirmSlug === undefined ? '' : `, got "${envelope.payload.confirmSlug}"`}`,
-        };
-      }
-      const finalPlan = finalBackupPlanFor(instance.id, instance.region, policy.centralBackupProject);
-      return {
-        steps: deletePlan({ needsApproval, finalPlan, finalRetentionDays: policy.finalBackupRetentionDays }),
-        params,
-        onSuccess: { status: 'deleted' },
-        ...(needsApproval ? { approval: { requestedBy: envelope.actor, approvedBy: null, approvedAt: null } } : {}),
-      };
-    }
-    case 'instance.disaster-recovery': {
-      const targetRegion = envelope.payload.targetRegion;
-      if (targetRegion === instance.region) return { code: 'invalid', message: `${instance.id} already runs in ${targetRegion}: recover into another region` };
-      if (!isSupportedRegion(targetRegion)) return { code: 'invalid', message: `region ${targetRegion} is not one the control plane supports` };
-      const missing: string[] = [];
-      if (!facts.latestSqlRun) missing.push('no successful Cloud SQL backup');
-      if (!facts.latestGkeBackup) missing.push(`no successful GKE backup stored outside ${instance.region}`);
-      else if (regionOfResource(facts.latestGkeBackup.name) === instance.region) missing.push(`the latest GKE backup is stored in ${instance.region}, the failed region`);
-      if (missing.length > 0 || !facts.latestSqlRun || !facts.latestGkeBackup) {
-        return { code: 'missing-backups', message: `cannot recover ${instance.id}: ${missing.join('; ')}` };
-      }
-      const target = recoveredResourcesFor(instance.id, targetRegion, instance.resources.project, envelope.eventId);
-      const sqlAge = ageSeconds(facts.latestSqlRun.endTime, now);
-      const gkeAge = ageSeconds(facts.latestGkeBackup.completeTime, now);
-      return {
-        steps: disasterRecoveryPlan({
-          target: { region: targetRegion, sqlInstance: target.sqlInstance, gkeCluster: target.gkeCluster, backupPlan: target.backupPlan },
-          sqlBackupRunId: facts.latestSqlRun.id,
-          gkeBackup: facts.latestGkeBackup.name,
-        }),
-        params: {
-          ...params,
-          targetRegion,
-          sqlBackupRunId: facts.latestSqlRun.id,
-          gkeBackup: facts.latestGkeBackup.name,
-          sqlBackupAgeSeconds: sqlAge,
-          gkeBackupAgeSeconds: gkeAge,
-          recoveryPointSeconds: Math.max(sqlAge, gkeAge),
-        },
-        onSuccess: { region: targetRegion, resources: target },
-      };
-    }
-    default:
-      return { code: 'invalid', message: `${envelope.type} is not a lifecycle command` };
-  }
 }
 
 function decideCreate(
