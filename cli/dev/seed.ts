@@ -153,3 +153,18 @@ function seedDailyBackups(fleet: SimulatedFleet, names: InstanceResources): void
     days.map((end) => ({ createTime: new Date(end - 900_000).toISOString(), completeTime: new Date(end).toISOString(), state: 'SUCCEEDED' as const })),
   );
 }
+
+/**
+ * The fleet of `mi dev`: Firestore first (seeded unless `seed` is false), then the simulators
+ * for every instance Firestore holds, before any push can deliver work on them.
+ */
+export async function seedLocalFleet(store: StateStore, fleet: SimulatedFleet, seed: boolean, log: (line: string) => void): Promise<SeedResult | undefined> {
+  let seeded: SeedResult | undefined;
+  if (seed) {
+    seeded = await seedInstances(store, localFleetSpecs(fleet.clock.now()), fleet.clock.now());
+    log(`seeded ${seeded.created.length} instances; ${seeded.existing.length} were already there`);
+  }
+  const mirrored = await mirrorInstancesInFleet(store, fleet, new Set());
+  log(`simulated Cloud SQL and GKE backup plans for ${mirrored.length} instances`);
+  return seeded;
+}

@@ -1,0 +1,59 @@
+/**
+ * What `mi dev` prints once the stack is up: where the emulators, functions, subscriptions and
+ * schedules are, the seeded fleet, and how to try it from another terminal.
+ */
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_RUNNER_SUBSCRIPTION } from '../../shared/sim/executor-runner.js';
+import { SCHEDULES, TOPICS } from '../../shared/topology.js';
+import type { LocalStack } from './stack-types.js';
+
+/** Where `mi` is in this checkout, for the "try it" hints. */
+const MI_BIN = fileURLToPath(new URL('../../bin/mi.js', import.meta.url));
+
+/** What `mi dev` prints once the stack is up: where everything is and how to try it. */
+export function describeStack(stack: LocalStack): string[] {
+  const customer = [...(stack.seeded?.created ?? []), ...(stack.seeded?.existing ?? [])].find((i) => i.tier === 'customer');
+  const target = customer?.id ?? '<instance id>';
+  const instances = [...(stack.seeded?.created ?? []), ...(stack.seeded?.existing ?? [])]
+    .sort((a, b) => a.id.localeCompare(b.id))
+    .map((i) => {
+      const window = i.maintenanceWindow ? `  window ${i.maintenanceWindow.days.join(',')} ${i.maintenanceWindow.start} ${i.maintenanceWindow.timeZone}` : '';
+      const expiry = i.expiresAt ? `  expires ${i.expiresAt}` : '';
+      return `    ${i.id.padEnd(18)} ${i.environment.padEnd(4)} ${i.tier.padEnd(8)} ${i.version.padEnd(7)} ${i.status.padEnd(10)} ${i.region.padEnd(21)}${window}${expiry}`;
+    });
+  const schedules = SCHEDULES.map((s) => `    ${s.name}: every ${s.localEverySeconds} s -> ${s.topic} (in the cloud: "${s.cron}" ${s.timeZone})`);
+  return [
+    '',
+    'mi dev is running: the control plane on this machine',
+    '',
+    `  project           ${stack.projectId}`,
+    `  Firestore         ${stack.firestoreHost}${stack.startedEmulators.includes('firestore') ? '' : ' (reused)'}`,
+    `  Pub/Sub           ${stack.pubsubHost}${stack.startedEmulators.includes('pubsub') ? '' : ' (reused)'}`,
+    `  functions         ${stack.functionsUrl}`,
+    ...Object.entries(stack.routes).map(([name, url]) => `    ${name.padEnd(16)} ${url}`),
+    `  topics            ${stack.topics.join(', ')}`,
+    '  push subscriptions',
+    ...stack.subscriptions.map((s) => `    ${s.name} -> ${s.pushEndpoint} (dead letter ${s.deadLetterTopic} after ${s.maxDeliveryAttempts} attempts)`),
+    `  approvals         ${stack.approvalsUrl} (ID tokens signed by a local key${stack.identityFile === undefined ? '' : `, left for mi approve in ${stack.identityFile}`})`,
+    `  executor (sim)    pulls ${TOPICS.executorRequests} (${DEFAULT_RUNNER_SUBSCRIPTION}), answers on ${TOPICS.executorResults}`,
+    '  schedules (local clock)',
+    ...schedules,
+    stack.seeded === undefined ? '  instances         not seeded (--no-seed)' : '  instances',
+    ...instances,
+    '',
+    'Try it, in another terminal:',
+    '',
+    `  export FIRESTORE_EMULATOR_HOST=${stack.firestoreHost}`,
+    `  export PUBSUB_EMULATOR_HOST=${stack.pubsubHost}`,
+    `  export GOOGLE_CLOUD_PROJECT=${stack.projectId}`,
+    `  alias mi='node ${MI_BIN}'   # or: npm link`,
+    '',
+    '  mi instance list',
+    `  mi upgrade ${target} --to 5.5.0 --wait`,
+    '  mi op get <operation id printed by mi upgrade>',
+    '  MI_ACTOR=second.person@example.com mi approve <operation waiting for approval>',
+    '',
+    'Ctrl-C stops everything mi dev started.',
+    '',
+  ];
+}

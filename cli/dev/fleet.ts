@@ -1,0 +1,45 @@
+/**
+ * The simulated part of the local stack: Cloud SQL, Backup for GKE, Cloud Scheduler and the
+ * executor, in process with durations of seconds, and the executor's runner on its real topics.
+ */
+import type { PubSub } from '@google-cloud/pubsub';
+import { describeError } from '../../shared/errors.js';
+import { systemClock } from '../../shared/ports.js';
+import { startExecutorRunner } from '../../shared/sim/executor-runner.js';
+import { createSimulatedFleet, type SimulatedFleet } from '../../shared/sim/index.js';
+import type { UndoStack } from './undo.js';
+
+/**
+ * Simulated durations: realistic in shape (queued, then running, then done) but seconds long,
+ * so an upgrade (two backups, then the executor's run) finishes well under a minute.
+ */
+export const LOCAL_DURATIONS = {
+  sql: { backupEnqueuedMs: 1_000, backupRunMs: 3_000, deleteMs: 5_000 },
+  gke: { creatingMs: 1_000, inProgressMs: 4_000 },
+  executor: { queuedMs: 1_000, defaultDurationMs: 5_000 },
+} as const;
+
+/** How often the simulated executor's runner looks for finished runs to publish. */
+const RUNNER_INTERVAL_MS = 1_000;
+
+/** The simulated fleet of a project, on the system clock and the local durations. */
+export function createLocalFleet(projectId: string): SimulatedFleet {
+  return createSimulatedFleet({
+    clock: systemClock,
+    sqlDurations: LOCAL_DURATIONS.sql,
+    gkeDurations: LOCAL_DURATIONS.gke,
+    executor: LOCAL_DURATIONS.executor,
+    scheduler: { project: projectId, location: 'us-central1' },
+  });
+}
+
+/** The simulated executor, listening on its real topics (stopped on stop). */
+export async function runSimulatedExecutor(admin: PubSub, fleet: SimulatedFleet, undo: UndoStack, log: (line: string) => void): Promise<void> {
+  const runner = await startExecutorRunner({
+    pubsub: admin,
+    executor: fleet.executor,
+    intervalMs: RUNNER_INTERVAL_MS,
+    onError: (error, context) => log(`executor sim: ${context}: ${describeError(error)}`),
+  });
+  undo.push('stop the executor runner', () => runner.stop());
+}

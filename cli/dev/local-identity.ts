@@ -1,0 +1,36 @@
+/**
+ * The local stack's identity provider: the signer whose key the approvals and confirmations
+ * functions verify, left in the identity file for `mi approve` in another terminal.
+ */
+import type { LocalSigner } from '../../shared/identity/index.js';
+import { DEFAULT_IDENTITY_FILE, removeIdentityFile, writeIdentityFile } from './identity-file.js';
+import type { UndoStack } from './undo.js';
+
+/**
+ * Writes the identity file (removed on stop, if still ours) unless `option` is false; returns
+ * where it is. The default place is `.mi-dev/identity.json` in the repository.
+ */
+export async function leaveIdentityFile(
+  option: string | false | undefined,
+  input: { functionsUrl: string; approvalsUrl: string; signer: LocalSigner; projectId: string },
+  undo: UndoStack,
+  log: (line: string) => void,
+): Promise<string | undefined> {
+  const identityFile = option === false ? undefined : (option ?? DEFAULT_IDENTITY_FILE);
+  if (identityFile === undefined) return undefined;
+  const { signer } = input;
+  await writeIdentityFile(identityFile, {
+    version: 1,
+    functionsUrl: input.functionsUrl,
+    approvalsUrl: input.approvalsUrl,
+    audience: input.approvalsUrl,
+    issuer: signer.issuer,
+    privateJwk: await signer.exportPrivateJwk(),
+    projectId: input.projectId,
+    pid: process.pid,
+    writtenAt: new Date().toISOString(),
+  });
+  undo.push('remove the local identity file', () => removeIdentityFile(identityFile, signer.kid));
+  log(`local identity for mi approve: ${identityFile}`);
+  return identityFile;
+}

@@ -1,0 +1,96 @@
+/**
+ * The services every local function uses, built by the one composition root on the Firestore
+ * and Pub/Sub adapters and the simulated fleet, with local timings; and the pieces only local
+ * mode needs (log lines for a terminal, the executor on its topics).
+ */
+import { DEFAULT_TIMINGS, type EngineTimings } from '../../shared/domain/lifecycle/operations.js';
+import { describeError } from '../../shared/errors.js';
+import { createExecutorAdapter } from '../../shared/gcp/executor.js';
+import { localIdentity, type LocalSigner } from '../../shared/identity/index.js';
+import type { Logger } from '../../shared/log.js';
+import { systemClock, type EventBus, type ExecutorPort, type OnceOutbox, type StateStore } from '../../shared/ports.js';
+import type { SimulatedExecutor, SimulatedFleet } from '../../shared/sim/index.js';
+import { createServices, type Services } from '../../shared/services.js';
+import { createOnceOutbox } from '../../shared/store/outbox.js';
+import { useServices } from '../../functions/wiring.js';
+import type { LocalDeployments } from './deployments.js';
+import type { FunctionsServer } from './functions-server.js';
+
+/**
+ * Engine timings for local mode: steps polled every 2 s (the cloud polls every 30 s) and
+ * claims that expire after 30 s, so a crashed step is taken up again while someone watches.
+ */
+export const LOCAL_TIMINGS: EngineTimings = {
+  ...DEFAULT_TIMINGS,
+  claimMs: 30_000,
+  pollMs: 2_000,
+  backoffMs: 2_000,
+  maxBackoffMs: 30_000,
+};
+
+/** Engine log lines for a person watching a terminal, rather than Cloud Logging's JSON. */
+export function lineLogger(write: (line: string) => void): Logger {
+  const fields = (f: Record<string, unknown> | undefined) => (f === undefined || Object.keys(f).length === 0 ? '' : ` ${JSON.stringify(f)}`);
+  return {
+    info: (message, f) => write(`engine: ${message}${fields(f)}`),
+    warn: (message, f) => write(`engine: warning: ${message}${fields(f)}`),
+    error: (message, error, f) => write(`engine: error: ${message}: ${describeError(error)}${fields(f)}`),
+  };
+}
+
+/**
+ * The executor as the control plane sees it locally: runs are asked for on the real
+ * `mi-executor-requests` topic (the production adapter's publish), where the simulated runner
+ * listens; a run's status, which the real runner serves over HTTP, is read from the
+ * simulator in process.
+ */
+export function executorOnTopics(outbox: OnceOutbox, simulated: Pick<SimulatedExecutor, 'getRunStatus'>): ExecutorPort {
+  const adapter = createExecutorAdapter({ outbox, statusUrl: 'http://127.0.0.1/unused-in-local-mode' });
+  return {
+    requestRun: (request) => adapter.requestRun(request),
+    getRunStatus: (runKey) => simulated.getRunStatus(runKey),
+  };
+}
+
+export interface LocalServicesInput {
+  store: StateStore;
+  bus: EventBus;
+  fleet: SimulatedFleet;
+  log: Logger;
+  deployments: LocalDeployments;
+  signer: LocalSigner;
+  server: FunctionsServer;
+  schedulerParent: string;
+  approvalsUrl: string;
+}
+
+/**
+ * Builds the services on the simulated fleet (the jobs compliance checks are the simulated
+ * Cloud Scheduler's) and hands them to every function. Local identity: the production verifier
+ * on the signer's key; the audiences are the functions' URLs, as in the cloud.
+ */
+export function useLocalServices(input: LocalServicesInput): Services {
+  const { store, bus, fleet, log, server } = input;
+  const services = createServices(
+    {
+      store,
+      bus,
+      clock: systemClock,
+      log,
+      cloudSql: fleet.cloudSql,
+      gkeBackup: fleet.gkeBackup,
+      executor: executorOnTopics(createOnceOutbox({ store, bus, clock: systemClock, log }), fleet.executor),
+      scheduler: fleet.scheduler,
+      repo: input.deployments.repo,
+      identity: localIdentity(input.signer),
+    },
+    {
+      timings: LOCAL_TIMINGS,
+      schedulerParent: input.schedulerParent,
+      webhook: input.deployments.webhook,
+      audiences: { approvals: input.approvalsUrl, confirmations: server.routes.applyConfirmations ?? `${server.url}/applyConfirmations` },
+    },
+  );
+  useServices(services);
+  return services;
+}
