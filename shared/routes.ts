@@ -8,7 +8,7 @@ import type { DeploymentsConsumer } from './deployments/consumer.js';
 import type { MessageRoute } from './edge.js';
 import type { Engine } from './engine/index.js';
 import { FACT_TYPES, LIFECYCLE_COMMANDS, type Envelope } from './events/index.js';
-import type { Rollouts } from './rollout/service.js';
+import type { Rollouts } from './rollout/index.js';
 import type { Services } from './services.js';
 import type { FUNCTIONS } from './topology.js';
 

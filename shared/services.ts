@@ -12,7 +12,7 @@ import { createEngine, type Approver, type Engine } from './engine/index.js';
 import { ControlPlaneError } from './errors.js';
 import type { Logger } from './log.js';
 import type { Clock, CloudSqlPort, DeploymentRepoPort, EventBus, ExecutorPort, GkeBackupPort, IdentityPort, SchedulerPort, StateStore } from './ports.js';
-import { createRollouts, type RolloutDeps, type Rollouts } from './rollout/service.js';
+import { createRollouts, type RolloutDeps, type Rollouts } from './rollout/index.js';
 
 /** What the approvals function needs: who is calling (verified), and the engine that records the approval. */
 export interface ApprovalDeps {

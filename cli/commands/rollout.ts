@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { DEFAULT_WAVES, WaveSpecError, parseWaves, type RolloutAction, type RolloutRecord, type WaveSpec } from '../../shared/domain/rollout/index.js';
 import { versionSchema } from '../../shared/events/index.js';
 import { systemClock, type StateStore } from '../../shared/ports.js';
-import { createRollouts } from '../../shared/rollout/service.js';
+import { createRollouts } from '../../shared/rollout/index.js';
 import { latestRollout, readRolloutView, renderRolloutView } from '../../shared/rollout/status.js';
 import { EXIT, DEFAULT_REASON } from '../config.js';
 import type { CliContext } from '../context.js';

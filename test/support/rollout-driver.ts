@@ -11,7 +11,7 @@ import type { InstanceProgress } from '../../shared/domain/rollout/index.js';
 import type { AuditRecord, Engine } from '../../shared/engine/index.js';
 import type { AnyEnvelope } from '../../shared/events/index.js';
 import type { EventBus, StateStore, StoreTransaction } from '../../shared/ports.js';
-import { createRollouts, type RolloutDeps, type Rollouts } from '../../shared/rollout/service.js';
+import { createRollouts, type RolloutDeps, type Rollouts } from '../../shared/rollout/index.js';
 import type { SimulatedExecutor } from '../../shared/sim/index.js';
 import { finishedEnvelope } from '../../shared/sim/executor-runner.js';
 import { TOPICS } from '../../shared/topology.js';

@@ -53,7 +53,7 @@ import { createPubSubBus, type ClosableEventBus } from '../../../shared/gcp/pubs
 import { createLocalSigner, localIdentity, type LocalSigner } from '../../../shared/identity/index.js';
 import { silentLogger } from '../../../shared/log.js';
 import type { EventBus, ExecutorPort } from '../../../shared/ports.js';
-import { createRollouts, type Rollouts } from '../../../shared/rollout/service.js';
+import { createRollouts, type Rollouts } from '../../../shared/rollout/index.js';
 import { startExecutorRunner, type ExecutorRunner } from '../../../shared/sim/executor-runner.js';
 import { SCHEDULES, TOPICS } from '../../../shared/topology.js';
 import { pubSubCloudEvent } from '../../support/cloud-event.js';

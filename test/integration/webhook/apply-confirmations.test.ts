@@ -3,7 +3,7 @@ import request from 'supertest';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { useServices } from '../../../functions/wiring.js';
 import { servicesWith } from '../../support/services.js';
-import type { ConfirmOutcome } from '../../../shared/deployments/consumer.js';
+import type { ConfirmOutcome } from '../../../shared/deployments/index.js';
 import { createLocalSigner, localIdentity, type LocalSigner } from '../../../shared/identity/index.js';
 import type { VerifiedCaller } from '../../../shared/ports.js';
 import '../../../functions/apply-confirmations.js';

@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDeploymentsConsumer } from '../../../shared/deployments/consumer.js';
+import { createDeploymentsConsumer } from '../../../shared/deployments/index.js';
 import { createGitDeploymentRepo } from '../../../shared/deployments/git-repo.js';
 import type { ModuleApplyRecord } from '../../../shared/domain/deployments/applies.js';
 import type { AuditRecord } from '../../../shared/engine/index.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleGithubWebhook } from '../../../shared/webhook/index.js';
-import { type DeploymentsConsumer } from '../../../shared/deployments/consumer.js';
+import { type DeploymentsConsumer } from '../../../shared/deployments/index.js';
 import type { ModuleApplyRecord } from '../../../shared/domain/deployments/applies.js';
 import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
 import { type LedgerEntry } from '../../../shared/engine/index.js';

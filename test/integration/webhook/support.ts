@@ -8,7 +8,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { sign } from '@octokit/webhooks-methods';
 import type { WebhookDefinition } from '@octokit/webhooks-examples';
-import { createDeploymentsConsumer, type DeploymentsConsumer } from '../../../shared/deployments/consumer.js';
+import { createDeploymentsConsumer, type DeploymentsConsumer } from '../../../shared/deployments/index.js';
 import { MemoryDeploymentRepo } from '../../../shared/deployments/memory-repo.js';
 import { handleGithubWebhook, type WebhookAnswer, type WebhookConfig, type WebhookDeps } from '../../../shared/webhook/index.js';
 import type { AnyEnvelope, Envelope } from '../../../shared/events/index.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { parseConfig } from '../../../shared/deployments/consumer.js';
+import { parseConfig } from '../../../shared/deployments/index.js';
 import { applyModeOf, planGroup, supersession, waveOf, type ApplyStatus } from '../../../shared/domain/deployments/applies.js';
 import { changeEventId, classifyFiles, derivedUuid, filesOfPush, incompleteReason, pushEventId } from '../../../shared/domain/deployments/changes.js';
 import { parseDeploymentPath } from '../../../shared/domain/deployments/paths.js';

@@ -1,0 +1,71 @@
+/**
+ * What the engine's facts say of a rollout's upgrades: which upgrade a fact is the outcome of,
+ * the progress state it leads to (busy is never a failure: the instance waits and is tried
+ * again), and the progress record after it. Pure: the feature finds the rollout and writes.
+ */
+import type { AnyEnvelope } from '../../events/index.js';
+import type { InstanceProgress, ProgressState } from './types.js';
+
+/** The outcome of one upgrade a rollout started, as a fact tells it. */
+export interface UpgradeOutcome {
+  kind: 'outcome';
+  instanceId: string;
+  /** The event id of the upgrade command (the operation is `op-<eventId>`). */
+  eventId: string;
+  state: ProgressState;
+  detail: string | null;
+  /** Busy: the instance waits and is tried again after the rollout's busy retry time. */
+  retry: boolean;
+}
+
+/** An upgrade's outcome from a fact, or why the fact is none. */
+export function upgradeOutcomeOf(envelope: AnyEnvelope): UpgradeOutcome | { kind: 'ignored'; reason: string } {
+  const instanceId = envelope.instanceId;
+  if (instanceId === undefined) return { kind: 'ignored', reason: 'names no instance' };
+  let eventId: string;
+  let state: ProgressState;
+  let detail: string | null = null;
+  let retry = false;
+  switch (envelope.type) {
+    case 'operation.succeeded':
+    case 'operation.failed':
+    case 'operation.abandoned': {
+      if (envelope.payload.operationType !== 'upgrade' || !envelope.payload.operationId.startsWith('op-')) return { kind: 'ignored', reason: 'not an upgrade' };
+      eventId = envelope.payload.operationId.slice(3);
+      state = envelope.type === 'operation.succeeded' ? 'succeeded' : 'failed';
+      if (envelope.type === 'operation.failed') detail = `step ${envelope.payload.failedStep}: ${envelope.payload.reason}`;
+      if (envelope.type === 'operation.abandoned') detail = `abandoned by ${envelope.payload.by}: ${envelope.payload.why}`;
+      break;
+    }
+    case 'operation.rejected': {
+      if (envelope.payload.causeType !== 'instance.upgrade') return { kind: 'ignored', reason: 'not an upgrade' };
+      eventId = envelope.payload.causeEventId;
+      detail = `${envelope.payload.code}: ${envelope.payload.message}`;
+      // Busy is never a failure: the instance is tried again later. An instance already on
+      // (or past) the target, gone, or not active is skipped; anything else is a failure.
+      if (envelope.payload.code === 'busy') {
+        state = 'waiting';
+        retry = true;
+      } else if (['not-newer', 'unknown-instance', 'not-active'].includes(envelope.payload.code)) state = 'skipped';
+      else state = 'failed';
+      break;
+    }
+    default:
+      return { kind: 'ignored', reason: `${envelope.type} is not an upgrade's outcome` };
+  }
+  return { kind: 'outcome', instanceId, eventId, state, detail, retry };
+}
+
+/** The progress of an in-flight upgrade once its outcome is known; a busy one waits `busyRetryMs`. */
+export function progressAfter(progress: InstanceProgress, outcome: UpgradeOutcome, now: Date, busyRetryMs: number): InstanceProgress {
+  const { state, detail, retry } = outcome;
+  return {
+    ...progress,
+    state,
+    eventId: retry ? null : progress.eventId,
+    finishedAt: retry ? null : now.toISOString(),
+    retryAfter: retry ? new Date(now.getTime() + busyRetryMs).toISOString() : null,
+    detail,
+    updatedAt: now.toISOString(),
+  };
+}

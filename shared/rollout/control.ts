@@ -1,0 +1,59 @@
+/**
+ * An operator's pause, resume, promote or abort: the domain decides (controlRollout), this
+ * writes the rollout and the audit record (who and why) in one transaction, and ticks a
+ * rollout that runs again.
+ */
+import { controlRollout, type RolloutAction, type RolloutRecord } from '../domain/rollout/index.js';
+import type { StoreTransaction } from '../ports.js';
+import { rolloutPaths } from '../store/collections.js';
+import { appendAudit } from '../store/records.js';
+import type { RolloutContext } from './deps.js';
+import { publishTick } from './publish.js';
+
+export type ControlOutcome = { kind: 'changed'; rollout: RolloutRecord; detail: string } | { kind: 'refused'; message: string };
+
+/** An operator's pause, resume, promote or abort; audited with who and why. */
+export async function control(ctx: RolloutContext, rolloutId: string, action: RolloutAction, actor: string, reason: string): Promise<ControlOutcome> {
+  const outcome = await ctx.store.transaction(async (tx): Promise<ControlOutcome> => {
+    const now = ctx.clock.now();
+    const rollout = await tx.get<RolloutRecord>(rolloutPaths.rollout(rolloutId));
+    if (rollout === undefined) return { kind: 'refused', message: `no rollout ${rolloutId} (mi rollout status lists the latest)` };
+    const failuresNow = action === 'resume' ? await failuresOfHaltedWave(tx, rolloutId, rollout) : undefined;
+    const decision = controlRollout(rollout, action, { actor, now, ...(failuresNow === undefined ? {} : { failuresNow }) });
+    if (decision.kind === 'refused') return decision;
+    const next = { ...decision.rollout, revision: rollout.revision + 1, lastWriteAt: now.toISOString() };
+    tx.set(rolloutPaths.rollout(rolloutId), next);
+    appendAudit(
+      tx,
+      {
+        actor,
+        action: `rollout.${action}`,
+        instanceId: null,
+        operationId: null,
+        before: { status: rollout.status, halt: rollout.halt },
+        after: { status: next.status, waveStates: next.waveStates },
+        causeEventId: null,
+        rolloutId,
+        reason,
+        detail: decision.detail,
+      },
+      now,
+    );
+    return { kind: 'changed', rollout: next, detail: decision.detail };
+  });
+  if (outcome.kind === 'changed' && outcome.rollout.status === 'running') await publishTick(ctx, rolloutId, 'control');
+  return outcome;
+}
+
+/** The failures so far of a halted rollout's halted wave (what resuming accepts), or undefined when it is not halted. */
+async function failuresOfHaltedWave(tx: StoreTransaction, rolloutId: string, rollout: RolloutRecord): Promise<number | undefined> {
+  const haltedWave = rollout.halt?.wave;
+  if (rollout.status !== 'halted' || haltedWave === undefined) return undefined;
+  return tx.count({
+    collection: rolloutPaths.progressCollection(rolloutId),
+    where: [
+      { field: 'wave', op: '==', value: haltedWave },
+      { field: 'state', op: '==', value: 'failed' },
+    ],
+  });
+}

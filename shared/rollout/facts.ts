@@ -1,0 +1,58 @@
+/**
+ * Recording an upgrade's outcome from the engine's facts: the fact is matched to the active
+ * rollout that started that upgrade, its progress and an audit record are written in one
+ * transaction, and the rollout is ticked so its wave moves on. What a fact means is the
+ * domain's (upgradeOutcomeOf, progressAfter).
+ */
+import { progressAfter, upgradeOutcomeOf, type InstanceProgress, type RolloutRecord, type UpgradeOutcome } from '../domain/rollout/index.js';
+import type { AnyEnvelope } from '../events/index.js';
+import type { StoreTransaction } from '../ports.js';
+import { rolloutPaths } from '../store/collections.js';
+import { appendAudit } from '../store/records.js';
+import { ROLLOUT_ACTOR } from './actor.js';
+import type { RolloutContext } from './deps.js';
+import { publishTick } from './publish.js';
+import { activeRollouts } from './reads.js';
+
+export type FactOutcome =
+  | { kind: 'recorded'; rolloutId: string; instanceId: string; state: InstanceProgress['state'] }
+  | { kind: 'ignored'; reason: string };
+
+/** Matches an upgrade's fact to the rollout that started it and records the outcome. */
+export async function recordFact(ctx: RolloutContext, envelope: AnyEnvelope): Promise<FactOutcome> {
+  const outcome = upgradeOutcomeOf(envelope);
+  if (outcome.kind === 'ignored') return outcome;
+  const rollouts = await activeRollouts(ctx.store);
+  if (rollouts.length === 0) return { kind: 'ignored', reason: 'no active rollout' };
+  const recorded = await ctx.store.transaction((tx) => recordOutcome(ctx, tx, rollouts, outcome, envelope.eventId));
+  if (recorded.kind === 'recorded') await publishTick(ctx, recorded.rolloutId, 'upgrade-finished');
+  return recorded;
+}
+
+/** In one transaction: finds which rollout's in-flight upgrade the outcome is of, and records it. */
+async function recordOutcome(ctx: RolloutContext, tx: StoreTransaction, rollouts: readonly RolloutRecord[], outcome: UpgradeOutcome, causeEventId: string): Promise<FactOutcome> {
+  const { instanceId, eventId, state, detail } = outcome;
+  const now = ctx.clock.now();
+  const docs = await tx.getAll<InstanceProgress>(rollouts.map((r) => rolloutPaths.progress(r.id, instanceId)));
+  const index = docs.findIndex((d) => d !== undefined && d.eventId === eventId);
+  const match = docs[index];
+  const rollout = rollouts[index];
+  if (match === undefined || rollout === undefined) return { kind: 'ignored', reason: `no rollout started ${eventId}` };
+  if (match.state !== 'in-flight') return { kind: 'ignored', reason: `already recorded as ${match.state}` };
+  tx.set(rolloutPaths.progress(rollout.id, instanceId), progressAfter(match, outcome, now, rollout.busyRetryMs));
+  appendAudit(
+    tx,
+    {
+      actor: ROLLOUT_ACTOR,
+      action: 'rollout.upgrade-finished',
+      instanceId,
+      operationId: match.operationId,
+      before: { state: match.state, wave: match.wave },
+      after: { state, wave: match.wave, detail },
+      causeEventId,
+      rolloutId: rollout.id,
+    },
+    now,
+  );
+  return { kind: 'recorded', rolloutId: rollout.id, instanceId, state };
+}

@@ -1,0 +1,66 @@
+/**
+ * Rollouts on the store and the bus. The decisions are the pure domain's
+ * (shared/domain/rollout: planner, controls, counts, facts); this folder reads, writes and
+ * publishes:
+ *
+ * - deps.ts          what every function is given (ports, tick pacing), defaults filled in
+ * - start.ts         starting a rollout (refused while another is active)
+ * - tick.ts          a tick: read, plan, write; the schedule's tick of every running rollout
+ * - tick-write.ts    a tick's transaction: re-checks, starts, notes, the rollout's new summary
+ * - tick-records.ts  what a tick writes per started upgrade and per note (a halt's alert)
+ * - facts.ts         recording an upgrade's outcome from the engine's facts, then ticking
+ * - control.ts       an operator's pause, resume, promote or abort
+ * - reads.ts, publish.ts  the calendar, active rollouts, the fleet's view; publishing a tick
+ * - status.ts        what `mi rollout status` reads and shows
+ * - index.ts         createRollouts, wiring these into the service
+ *
+ * The in-flight limit holds under concurrent ticks because every tick that writes does so in
+ * one transaction that reads and writes the rollout document (so ticks are serialized: a
+ * second one retries and sees the first's `revision`) and counts the wave's in-flight
+ * progress documents with an aggregation inside that transaction. Only ticks add in-flight
+ * upgrades; recording an outcome only removes them, so a count can only be too high, never
+ * too low. The rollout document is the only shared document written, at most once per tick
+ * and at most once per second: a tick within a second of the last one is deferred, and a tick
+ * issued before the last one started planning is dropped (that tick saw its cause already).
+ */
+import type { RolloutAction } from '../domain/rollout/index.js';
+import type { AnyEnvelope, Envelope, RolloutPayloads } from '../events/index.js';
+import { control } from './control.js';
+import { rolloutContext, type RolloutDeps } from './deps.js';
+import { recordFact } from './facts.js';
+import { publishTick } from './publish.js';
+import { start, type StartInput } from './start.js';
+import { onTick, tick, tickAll, tickPatiently } from './tick.js';
+
+export type { RolloutDeps } from './deps.js';
+export type { TickOutcome } from './tick.js';
+export type { FactOutcome } from './facts.js';
+export type { ControlOutcome } from './control.js';
+export { newRolloutId, type StartInput, type StartOutcome } from './start.js';
+
+/** The rollouts service, wired to its ports. */
+export function createRollouts(deps: RolloutDeps) {
+  const ctx = rolloutContext(deps);
+  return {
+    /** Its ports, as the Pub/Sub edge records through them. */
+    deps: { store: ctx.store, bus: ctx.bus, clock: ctx.clock, log: ctx.log },
+    /** Plans and starts the next upgrades of one rollout; `issuedAt` is when the tick was asked for. */
+    tick: (rolloutId: string, issuedAt?: string) => tick(ctx, rolloutId, issuedAt),
+    /** Ticks until the tick is done, waiting out deferrals (at most a few seconds). */
+    tickPatiently: (rolloutId: string, issuedAt?: string, attempts?: number) => tickPatiently(ctx, rolloutId, issuedAt, attempts),
+    /** Matches an upgrade's fact to the rollout that started it and records the outcome. */
+    recordFact: (envelope: AnyEnvelope) => recordFact(ctx, envelope),
+    /** Publishes a tick now (not through the outbox: a lost tick only delays). */
+    publishTick: (rolloutId: string, cause: RolloutPayloads['rollout.tick']['cause']) => publishTick(ctx, rolloutId, cause),
+    /** Ticks every running rollout (the schedule). */
+    tickAll: () => tickAll(ctx),
+    /** A `rollout.tick` on `mi-rollout` (through the edge): tick that rollout. */
+    onTick: (envelope: Envelope<'rollout.tick'>) => onTick(ctx, envelope),
+    /** Starts a rollout to `targetVersion`; refused while another is active. */
+    start: (input: StartInput) => start(ctx, input),
+    /** An operator's pause, resume, promote or abort; audited with who and why. */
+    control: (rolloutId: string, action: RolloutAction, actor: string, reason: string) => control(ctx, rolloutId, action, actor, reason),
+  };
+}
+
+export type Rollouts = ReturnType<typeof createRollouts>;

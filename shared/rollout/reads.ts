@@ -1,0 +1,39 @@
+/** What the rollout functions read besides a rollout document: the calendar, the active rollouts, the fleet's view. */
+import { ACTIVE_ROLLOUT_STATUSES, type Calendar, type FleetInstance, type RolloutRecord } from '../domain/rollout/index.js';
+import type { InstanceRecord } from '../events/index.js';
+import type { StateStore } from '../ports.js';
+import { COLLECTIONS, rolloutPaths } from '../store/collections.js';
+
+/** The change freezes (none when the calendar document is missing or malformed). */
+export async function readCalendar(store: StateStore): Promise<Calendar> {
+  const doc = await store.get<Partial<Calendar>>(rolloutPaths.calendar);
+  return { freezes: Array.isArray(doc?.freezes) ? doc.freezes : [] };
+}
+
+/** Rollouts that are running, paused or halted, and aborted ones (whose upgrades in flight still finish). */
+export async function activeRollouts(store: StateStore): Promise<RolloutRecord[]> {
+  const docs = await store.query<RolloutRecord>({
+    collection: COLLECTIONS.rollouts,
+    where: [{ field: 'status', op: 'in', value: [...ACTIVE_ROLLOUT_STATUSES, 'aborted'] }],
+  });
+  return docs.map((d) => d.data);
+}
+
+/** The ids of the running rollouts. */
+export async function runningRolloutIds(store: StateStore): Promise<string[]> {
+  const running = await store.query<RolloutRecord>({ collection: COLLECTIONS.rollouts, where: [{ field: 'status', op: '==', value: 'running' }] });
+  return running.map((doc) => doc.id);
+}
+
+/** What the planner sees of an instance record. */
+export function fleetView(record: InstanceRecord): FleetInstance {
+  return {
+    id: record.id,
+    environment: record.environment,
+    tier: record.tier,
+    version: record.version,
+    status: record.status,
+    lease: record.lease,
+    ...(record.maintenanceWindow === undefined ? {} : { maintenanceWindow: record.maintenanceWindow }),
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * What a tick writes inside its transaction for one started upgrade (the upgrade command in
+ * the outbox, the instance's progress, an audit record) and for one note of its plan (an audit
+ * record, and an alert when the rollout halted).
+ */
+import { operationIdFor } from '../domain/lifecycle/operations.js';
+import type { InstanceProgress, PlanNote, PlannedStart, RolloutRecord } from '../domain/rollout/index.js';
+import type { StoreTransaction } from '../ports.js';
+import { rolloutPaths } from '../store/collections.js';
+import { appendAudit, enqueue, type OutboxEntry } from '../store/records.js';
+import { TOPICS } from '../topology.js';
+import { ROLLOUT_ACTOR } from './actor.js';
+
+export interface UpgradeStart {
+  rolloutId: string;
+  targetVersion: string;
+  candidate: PlannedStart;
+  /** The instance's progress before this start, if it has any (a busy instance tried again). */
+  before: InstanceProgress | undefined;
+  /** The wave's upgrades in flight with this one, and its limit. */
+  inFlight: number;
+  maxInFlight: number;
+}
+
+/** Starts one upgrade: its command (returned, for the outbox), the instance's progress, the audit record. */
+export function recordStart(tx: StoreTransaction, input: UpgradeStart, now: Date): OutboxEntry {
+  const { rolloutId, candidate, before } = input;
+  const entry = enqueue(
+    tx,
+    {
+      type: 'instance.upgrade',
+      instanceId: candidate.instanceId,
+      payload: { targetVersion: input.targetVersion },
+      actor: ROLLOUT_ACTOR,
+      reason: `rollout ${rolloutId}, wave ${candidate.wave}`,
+    },
+    now,
+    TOPICS.lifecycle,
+  );
+  const eventId = entry.envelope.eventId;
+  const progress: InstanceProgress = {
+    instanceId: candidate.instanceId,
+    wave: candidate.wave,
+    state: 'in-flight',
+    eventId,
+    operationId: operationIdFor(eventId),
+    attempts: (before?.attempts ?? 0) + 1,
+    startedAt: now.toISOString(),
+    finishedAt: null,
+    retryAfter: null,
+    detail: null,
+    updatedAt: now.toISOString(),
+  };
+  tx.set(rolloutPaths.progress(rolloutId, candidate.instanceId), progress);
+  appendAudit(
+    tx,
+    {
+      actor: ROLLOUT_ACTOR,
+      action: 'rollout.upgrade-started',
+      instanceId: candidate.instanceId,
+      operationId: progress.operationId,
+      before: { state: before?.state ?? 'pending' },
+      after: { state: 'in-flight', wave: candidate.wave, inFlight: input.inFlight, maxInFlight: input.maxInFlight },
+      causeEventId: eventId,
+      rolloutId,
+    },
+    now,
+  );
+  return entry;
+}
+
+export interface NoteInput {
+  rolloutId: string;
+  /** The rollout as the transaction read it, and as the plan leaves it. */
+  current: RolloutRecord;
+  planned: RolloutRecord;
+  note: PlanNote;
+}
+
+/** Audits one note of the plan; a halt also raises a critical alert (returned, for the outbox). */
+export function recordNote(tx: StoreTransaction, input: NoteInput, now: Date): OutboxEntry | undefined {
+  const { rolloutId, current, planned, note } = input;
+  appendAudit(
+    tx,
+    {
+      actor: ROLLOUT_ACTOR,
+      action: `rollout.${note.action}`,
+      instanceId: null,
+      operationId: null,
+      before: { status: current.status },
+      after: { status: planned.status, wave: note.wave },
+      causeEventId: null,
+      rolloutId,
+      detail: note.detail,
+    },
+    now,
+  );
+  if (note.action !== 'halted') return undefined;
+  return enqueue(
+    tx,
+    {
+      type: 'alert',
+      payload: { severity: 'critical', summary: `rollout ${rolloutId} to ${current.targetVersion} halted: ${note.detail}`, details: { rolloutId, wave: note.wave, failed: planned.halt?.failed ?? [] } },
+      actor: ROLLOUT_ACTOR,
+      reason: note.detail,
+    },
+    now,
+  );
+}
