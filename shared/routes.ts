@@ -4,7 +4,7 @@
  * (shared/edge.ts) does the rest, the same for every function.
  */
 import type { Compliance } from './compliance/index.js';
-import type { DeploymentsConsumer } from './deployments/consumer.js';
+import type { DeploymentsConsumer } from './deployments/index.js';
 import type { MessageRoute } from './edge.js';
 import type { Engine } from './engine/index.js';
 import { FACT_TYPES, LIFECYCLE_COMMANDS, type Envelope } from './events/index.js';

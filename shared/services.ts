@@ -6,7 +6,7 @@
 import { DEFAULT_POLICY, type AcceptancePolicy } from './domain/lifecycle/acceptance.js';
 import type { EngineTimings } from './domain/lifecycle/operations.js';
 import { createCompliance, type Compliance, type ComplianceDeps } from './compliance/index.js';
-import { createDeploymentsConsumer, type DeploymentsConsumer } from './deployments/consumer.js';
+import { createDeploymentsConsumer, type DeploymentsConsumer } from './deployments/index.js';
 import { checkWebhookConfig, type WebhookConfig, type WebhookDeps } from './webhook/index.js';
 import { createEngine, type Approver, type Engine } from './engine/index.js';
 import { ControlPlaneError } from './errors.js';

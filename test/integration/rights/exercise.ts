@@ -38,7 +38,7 @@ import { executorOnTopics } from '../../../cli/dev/stack.js';
 import { useServices } from '../../../functions/wiring.js';
 import { servicesWith } from '../../support/services.js';
 import { createCompliance, type Compliance, type Finding } from '../../../shared/compliance/index.js';
-import { createDeploymentsConsumer, type DeploymentsConsumer } from '../../../shared/deployments/consumer.js';
+import { createDeploymentsConsumer, type DeploymentsConsumer } from '../../../shared/deployments/index.js';
 import { MemoryDeploymentRepo } from '../../../shared/deployments/memory-repo.js';
 import { checkWebhookConfig, type WebhookDeps } from '../../../shared/webhook/index.js';
 import type { ModuleApplyRecord } from '../../../shared/domain/deployments/applies.js';
