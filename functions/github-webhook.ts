@@ -1,6 +1,6 @@
 /**
  * `githubWebhook` (HTTP, reachable by GitHub without a Google identity): the signature over the
- * body authenticates the delivery. Thin: the handler in shared/deployments/webhook.ts decides.
+ * body authenticates the delivery. Thin: the handler in shared/webhook/ decides.
  */
 import * as functions from '@google-cloud/functions-framework';
 import type { Request, Response } from '@google-cloud/functions-framework';
