@@ -6,10 +6,14 @@
  */
 import { decideAcceptance, type AcceptancePolicy, type PreflightFacts } from '../domain/lifecycle/acceptance.js';
 import type { OperationRecord } from '../domain/lifecycle/operations.js';
+import { describeError } from '../errors.js';
 import type { AnyEnvelope, DeliveredMessage, InstanceRecord, RejectionCode } from '../events/index.js';
+import type { Advance } from './advance.js';
 import type { EngineDeps } from './deps.js';
+import { gatherFacts } from './preflight.js';
 import { appendAudit, enqueue, recordInLedger, type LedgerEntry, type OutboxEntry } from '../store/records.js';
 import { paths } from '../store/collections.js';
+import { publishOutbox } from '../store/outbox.js';
 
 export type AcceptOutcome =
   | { kind: 'duplicate'; ledger: LedgerEntry }
@@ -106,3 +110,24 @@ export async function acceptCommand(
 }
 
 export type { OperationRecord };
+
+/** Accepts a decoded command in one transaction, publishes what it decided, takes the first steps. */
+export async function acceptAndStart(deps: EngineDeps, advance: Advance, envelope: AnyEnvelope, message: DeliveredMessage): Promise<AcceptOutcome> {
+  // Facts from the backup services are read first: the accepting transaction makes no other call.
+  // Only restores and recoveries need facts: the others go straight to the one transaction.
+  const needsFacts = (envelope.type === 'instance.restore' || envelope.type === 'instance.disaster-recovery') && envelope.instanceId !== undefined;
+  const instance = needsFacts ? await deps.store.get<InstanceRecord>(paths.instance(envelope.instanceId ?? '')) : undefined;
+  const facts = needsFacts ? await gatherFacts(deps, envelope, instance) : {};
+  const outcome = await acceptCommand(deps, envelope, message, facts);
+  if (outcome.kind === 'duplicate') return outcome;
+  await publishOutbox(deps, outcome.outbox);
+  if (outcome.kind === 'accepted') {
+    try {
+      await advance(outcome.operationId);
+    } catch (error) {
+      // Accepted and committed: the reconciler will take the first steps up.
+      deps.log.warn('could not start the first steps; the reconciler will', { operationId: outcome.operationId, error: describeError(error) });
+    }
+  }
+  return outcome;
+}

@@ -140,6 +140,9 @@ async function settleFailing(deps: EngineDeps, runners: Runners, op: OperationRe
 
 export type AdvanceResult = { operationId: string; status: OperationRecord['status'] | 'missing' };
 
+/** advanceOperation wired to the engine's deps and runners: what the entry points call after a change. */
+export type Advance = (operationId: string) => Promise<AdvanceResult>;
+
 /** Moves one operation as far as it can go now, without waiting for anything to finish. */
 export async function advanceOperation(deps: EngineDeps, runners: Runners, operationId: string, maxPasses = 5): Promise<AdvanceResult> {
   for (let pass = 0; pass < maxPasses; pass += 1) {
