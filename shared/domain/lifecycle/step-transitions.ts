@@ -216,7 +216,6 @@ export function retryStep(
   return { ...retried, nextRunAt: earliest(retried.nextRunAt, notBefore, now) };
 }
 
-
 /** When the reconciler should look again: now if something is claimable, else at the next poll or retry. */
 export function scheduleNextRun(operation: OperationRecord, now: Date, timings: EngineTimings = DEFAULT_TIMINGS): OperationRecord {
   if (claimableSteps(operation, now).length > 0) return { ...operation, nextRunAt: now.toISOString() };
