@@ -1,14 +1,13 @@
 /**
  * What one row of the lifecycle table says: the command's name, arguments and options as
  * commander shows them, its flags schema, and how the request is built from the parsed flags.
+ * A refusal names the flag at fault by the row's own options, so a row restates nothing.
  */
-import type { Command } from 'commander';
 import type { z } from 'zod';
 import type { LifecycleCommandType, LifecyclePayloads } from '../../../shared/events/index.js';
 import type { StateStore } from '../../../shared/ports.js';
-import type { CliContext } from '../../context.js';
 import { parseFlags } from '../../flags.js';
-import { LABELS, type CommonFlagValues, type OptionSpec } from './flags.js';
+import { COMMON_OPTIONS, type CommonFlagValues, type OptionSpec } from './flags.js';
 
 /** What a command asks the lifecycle function to do (the envelope adds actor, reason, ids). */
 export type LifecycleRequest = {
@@ -23,9 +22,11 @@ export interface Submission {
   notice?: (operationId: string) => string;
 }
 
-/** What a row's `prepare` may use: the store (opened on first use). */
+/** What a row's `prepare` may use: the store (opened on first use), and the labels of its flags. */
 export interface PrepareContext {
   store(): StateStore;
+  /** The flag (or argument) each parsed field comes from, for a refusal that names it. */
+  labels: Readonly<Record<string, string>>;
 }
 
 /** A row as written: typed by its own flags schema. */
@@ -48,7 +49,22 @@ export interface LifecycleCommand {
   argument: { name: string; description: string };
   options: readonly OptionSpec[];
   /** Parses the argument and options, then prepares the submission. */
-  prepare(values: Record<string, unknown>, ctx: PrepareContext): Promise<{ flags: CommonFlagValues; submission: Submission }>;
+  prepare(values: Record<string, unknown>, store: () => StateStore): Promise<{ flags: CommonFlagValues; submission: Submission }>;
+}
+
+/** `--ttl-hours` is parsed as `ttlHours`: commander's own camel case of a long flag. */
+function camelCase(flag: string): string {
+  return flag.replace(/-([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+/** The label of each field: `<instance>` for the argument, each option's long flag for the rest. */
+export function labelsOf(options: readonly OptionSpec[]): Record<string, string> {
+  const labels: Record<string, string> = { instance: '<instance>' };
+  for (const option of [...options, ...COMMON_OPTIONS]) {
+    const long = /--([a-z][a-z0-9-]*)/.exec(option.flags)?.[1];
+    if (long !== undefined) labels[camelCase(long)] = `--${long}`;
+  }
+  return labels;
 }
 
 /** Turns a typed row into a table row: the flags are parsed (naming a wrong one) before `prepare`. */
@@ -58,14 +74,10 @@ export function lifecycleCommand<S extends z.ZodType<CommonFlagValues>>(spec: Li
     description: spec.description,
     argument: spec.argument,
     options: spec.options,
-    async prepare(values, ctx) {
-      const flags = parseFlags(spec.flags, values, LABELS);
-      return { flags, submission: await spec.prepare(flags, ctx) };
+    async prepare(values, store) {
+      const labels = labelsOf(spec.options);
+      const flags = parseFlags(spec.flags, values, labels);
+      return { flags, submission: await spec.prepare(flags, { store, labels }) };
     },
   };
-}
-
-/** The prepare context of one invocation. */
-export function prepareContext(ctx: CliContext, command: Command): PrepareContext {
-  return { store: () => ctx.backend(command).store };
 }

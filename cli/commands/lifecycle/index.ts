@@ -1,13 +1,13 @@
 /**
  * `mi backup`, `mi upgrade`, `mi create`, `mi restore`, `mi delete`, `mi dr`: the lifecycle
  * commands, table-driven. table.ts has one row per command (name, options, flags schema, the
- * up-front checks and the request built from the flags; checks.ts and flags.ts hold what the
- * rows share), and submit.ts the one helper that publishes the envelope and, with `--wait`,
+ * up-front checks and the request built from the flags; command.ts says what a row is, and
+ * checks.ts and flags.ts hold what the rows share), and submit.ts the one helper that publishes the envelope and, with `--wait`,
  * follows the operation. Adding a command is one row.
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../../context.js';
-import { prepareContext, type LifecycleCommand } from './command.js';
+import type { LifecycleCommand } from './command.js';
 import { COMMON_OPTIONS, type OptionSpec } from './flags.js';
 import { submitAndFollow } from './submit.js';
 import { LIFECYCLE_COMMAND_TABLE } from './table.js';
@@ -24,7 +24,7 @@ function registerRow(program: Command, ctx: CliContext, row: LifecycleCommand): 
   const command = program.command(row.name).description(row.description).argument(row.argument.name, row.argument.description);
   for (const option of [...row.options, ...COMMON_OPTIONS]) addOption(command, option);
   command.action(async (id: string | undefined, _options: unknown, invoked: Command) => {
-    const { flags, submission } = await row.prepare({ ...invoked.opts(), instance: id }, prepareContext(ctx, invoked));
+    const { flags, submission } = await row.prepare({ ...invoked.opts(), instance: id }, () => ctx.backend(invoked).store);
     await submitAndFollow(ctx, invoked, submission, flags);
   });
 }

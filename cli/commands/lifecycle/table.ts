@@ -1,17 +1,33 @@
 /**
- * The lifecycle commands, one row each, in the order `mi --help` lists them: what each checks
- * that needs no backup service (the lifecycle function checks the rest, such as the recovery
- * window) and the request it builds from its flags.
+ * The lifecycle commands, one row each, in the order `mi --help` lists them: the options and
+ * flags schema of each, what it checks that needs no backup service (the lifecycle function
+ * checks the rest, such as the recovery window), and the request it builds from its flags.
  */
 import semver from 'semver';
-import { createPayloadSchema, instanceSpecSchema, restorePayloadSchema, type InstanceRecord, type InstanceSpec } from '../../../shared/events/index.js';
+import { z } from 'zod';
+import {
+  backupPayloadSchema,
+  createPayloadSchema,
+  domainSchema,
+  environmentSchema,
+  instanceIdSchema,
+  instanceSpecSchema,
+  isoTimestampSchema,
+  regionSchema,
+  restorePayloadSchema,
+  slugSchema,
+  tierSchema,
+  versionSchema,
+  type InstanceRecord,
+  type InstanceSpec,
+} from '../../../shared/events/index.js';
 import { paths } from '../../../shared/store/collections.js';
 import { refused } from '../../errors.js';
 import { parseFlags } from '../../flags.js';
 import { requireInstance } from '../instance.js';
 import { checkAvailable, specFromFile } from './checks.js';
 import { lifecycleCommand, type LifecycleCommand } from './command.js';
-import { LABELS, backupFlags, createFlags, deleteFlags, drFlags, restoreFlags, upgradeFlags } from './flags.js';
+import { commonFlags } from './flags.js';
 
 const INSTANCE = { name: '<instance>', description: 'the instance id' };
 
@@ -21,7 +37,7 @@ export const LIFECYCLE_COMMAND_TABLE: readonly LifecycleCommand[] = [
     description: 'take an on-demand backup of an instance (Cloud SQL and GKE)',
     argument: INSTANCE,
     options: [{ flags: '--note <text>', description: 'a note kept with the backup' }],
-    flags: backupFlags,
+    flags: z.object({ ...commonFlags, note: backupPayloadSchema.shape.note }),
     async prepare(flags, ctx) {
       const instance = await requireInstance(ctx.store(), flags.instance);
       checkAvailable(instance);
@@ -35,7 +51,7 @@ export const LIFECYCLE_COMMAND_TABLE: readonly LifecycleCommand[] = [
     description: 'upgrade an instance to a newer version (both backups are taken and confirmed first)',
     argument: INSTANCE,
     options: [{ flags: '--to <version>', description: 'the version to run, such as 5.5.0', required: true }],
-    flags: upgradeFlags,
+    flags: z.object({ ...commonFlags, to: versionSchema }),
     async prepare(flags, ctx) {
       const instance = await requireInstance(ctx.store(), flags.instance);
       if (semver.valid(instance.version) !== null && !semver.gt(flags.to, instance.version)) {
@@ -63,14 +79,25 @@ export const LIFECYCLE_COMMAND_TABLE: readonly LifecycleCommand[] = [
       { flags: '--version <version>', description: 'the application version to provision' },
       { flags: '--ttl-hours <n>', description: 'dev only: lifetime in hours (default 7 days)' },
     ],
-    flags: createFlags,
+    flags: z.object({
+      ...commonFlags,
+      instance: instanceIdSchema.optional(),
+      file: z.string().optional(),
+      env: environmentSchema.optional(),
+      tier: tierSchema.optional(),
+      slug: slugSchema.optional(),
+      domain: domainSchema.optional(),
+      region: regionSchema.optional(),
+      version: versionSchema.optional(),
+      ttlHours: z.coerce.number().optional(),
+    }),
     async prepare(flags, ctx) {
       const spec: InstanceSpec = flags.file
         ? await specFromFile(flags.file)
         : parseFlags(
             instanceSpecSchema,
             { id: flags.instance, environment: flags.env, tier: flags.tier, slug: flags.slug, domain: flags.domain, region: flags.region, version: flags.version },
-            { ...LABELS, id: '<instance>', environment: '--env' },
+            { ...ctx.labels, id: '<instance>', environment: '--env' },
           );
       const payload = parseFlags(createPayloadSchema, flags.ttlHours === undefined ? { spec } : { spec, ttlHours: flags.ttlHours }, { spec: '--file', ttlHours: '--ttl-hours' });
       const existing = await ctx.store().get<InstanceRecord>(paths.instance(spec.id));
@@ -91,7 +118,17 @@ export const LIFECYCLE_COMMAND_TABLE: readonly LifecycleCommand[] = [
       { flags: '--gke-backup <name>', description: 'a GKE backup name to restore through a restore plan' },
       { flags: '--to-time <timestamp>', description: 'a point in time (ISO 8601) inside the recovery window' },
     ],
-    flags: restoreFlags,
+    flags: z
+      .object({
+        ...commonFlags,
+        backupRun: z.string().optional(),
+        gkeBackup: z.string().optional(),
+        toTime: isoTimestampSchema.optional(),
+      })
+      .refine((f) => (f.toTime === undefined) !== (f.backupRun === undefined && f.gkeBackup === undefined), {
+        error: 'give either --to-time, or --backup-run and/or --gke-backup',
+        path: ['toTime'],
+      }),
     async prepare(flags, ctx) {
       const source =
         flags.toTime !== undefined
@@ -116,7 +153,7 @@ export const LIFECYCLE_COMMAND_TABLE: readonly LifecycleCommand[] = [
     description: 'delete an instance after final backups that outlive it; prod needs --confirm <slug> and a second person (mi approve)',
     argument: INSTANCE,
     options: [{ flags: '--confirm <slug>', description: 'prod: the instance slug, as confirmation' }],
-    flags: deleteFlags,
+    flags: z.object({ ...commonFlags, confirm: z.string().optional() }),
     async prepare(flags, ctx) {
       const instance = await requireInstance(ctx.store(), flags.instance);
       if (instance.environment === 'prod' && flags.confirm !== instance.slug) {
@@ -136,7 +173,7 @@ export const LIFECYCLE_COMMAND_TABLE: readonly LifecycleCommand[] = [
     description: 'disaster recovery: rebuild the instance in another region from its latest backups',
     argument: INSTANCE,
     options: [{ flags: '--to-region <region>', description: 'the region to recover into', required: true }],
-    flags: drFlags,
+    flags: z.object({ ...commonFlags, toRegion: regionSchema }),
     async prepare(flags, ctx) {
       const instance = await requireInstance(ctx.store(), flags.instance);
       if (flags.toRegion === instance.region) throw refused(`--to-region: ${instance.id} already runs in ${instance.region}`);
