@@ -4,20 +4,8 @@
  * infra/ deploys it, `mi dev` runs it, tests read it. Nothing here is listed twice elsewhere.
  */
 import { COLLECTIONS, SUBCOLLECTIONS } from './store/collections.js';
-
-export const TOPICS = {
-  lifecycle: 'mi-lifecycle',
-  reconcile: 'mi-reconcile',
-  executorRequests: 'mi-executor-requests',
-  executorResults: 'mi-executor-results',
-  checks: 'mi-checks',
-  compliance: 'mi-compliance',
-  rollout: 'mi-rollout',
-  deployments: 'mi-deployments',
-  events: 'mi-events',
-} as const;
-export type TopicKey = keyof typeof TOPICS;
-export type TopicName = (typeof TOPICS)[TopicKey];
+import { TOPICS, type TopicName } from './topics.js';
+export { TOPICS, type TopicKey, type TopicName } from './topics.js';
 
 export interface RetryPolicy {
   minimumBackoffSeconds: number;

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { makeEnvelope, type AnyEnvelope, type DecodeError, type DeliveredMessage, type EventPayloads, type EventType } from '../events/index.js';
 import { ControlPlaneError } from '../errors.js';
 import type { Clock, StateStore, StoreTransaction } from '../ports.js';
-import { TOPICS } from '../topology.js';
+import { TOPICS } from '../topics.js';
 import { paths } from './collections.js';
 
 export const LEDGER_RETENTION_DAYS = 30;
