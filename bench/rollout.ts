@@ -15,7 +15,7 @@ import { ensureTopics } from '../shared/gcp/pubsub-admin.js';
 import { systemClock } from '../shared/ports.js';
 import { createSimulatedFleet } from '../shared/sim/index.js';
 import { allTopics } from '../shared/topology.js';
-import { WriteLog, createRolloutDriver, loggingStore, maxInFlightFromAudit } from '../test/support/rollout-driver.js';
+import { WriteLog, createRolloutDriver, loggingStore, maxInFlightFromAudit } from '../harness/rollout-driver.js';
 import { paths, rolloutPaths } from '../shared/store/collections.js';
 
 const LIMITS: Record<WaveName, number> = { dev: 25, internal: 25, canary: 25, customers: 100 };

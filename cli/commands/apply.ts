@@ -19,10 +19,12 @@ import { CliError, refused } from '../errors.js';
 import { parseFlags } from '../flags.js';
 import { line, printJson, table } from '../output.js';
 import { COLLECTIONS } from '../../shared/store/collections.js';
+import type { VariableName } from '../../shared/environment.js';
 
 /** The applyConfirmations function's URL in the cloud (a stack output of the infrastructure). */
 export const CONFIRMATIONS_URL_VARIABLE = 'MI_APPLY_CONFIRMATIONS_URL';
-export const CONFIRMATIONS_AUDIENCE_VARIABLE = 'MI_APPLY_CONFIRMATIONS_AUDIENCE';
+/** The audience its ID tokens must carry, when not its URL: the same variable the function itself reads. */
+export const CONFIRMATIONS_AUDIENCE_VARIABLE = 'MI_APPLY_CONFIRMATIONS_AUDIENCE' satisfies VariableName;
 const REQUEST_TIMEOUT_MS = 15_000;
 
 const listFlags = z.object({ all: z.boolean().optional(), json: z.boolean().optional() });

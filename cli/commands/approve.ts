@@ -13,14 +13,15 @@ import { FIRESTORE_EMULATOR_VARIABLE, PUBSUB_EMULATOR_VARIABLE, type CliEnv } fr
 import { EXIT } from '../config.js';
 import type { CliContext } from '../context.js';
 import { identityFilePath, readIdentityFile } from '../dev/identity-file.js';
+import type { VariableName } from '../../shared/environment.js';
 import { CliError, refused } from '../errors.js';
 import { operationIdSchema, parseFlags } from '../flags.js';
 import { line, printJson } from '../output.js';
 
 /** The approvals function's URL in the cloud (a stack output of the infrastructure). */
 export const APPROVALS_URL_VARIABLE = 'MI_APPROVALS_URL';
-/** The audience its ID tokens must carry, when not its URL. */
-export const APPROVALS_AUDIENCE_VARIABLE = 'MI_APPROVALS_AUDIENCE';
+/** The audience its ID tokens must carry, when not its URL: the same variable the function itself reads. */
+export const APPROVALS_AUDIENCE_VARIABLE = 'MI_APPROVALS_AUDIENCE' satisfies VariableName;
 
 /** Local tokens are short-lived: each `mi approve` signs a new one. */
 const LOCAL_TOKEN_SECONDS = 300;

@@ -14,7 +14,7 @@ import type { OperationRecord } from '../../shared/domain/lifecycle/operations.j
 import { makeEnvelope, type AnyEnvelope, type LifecycleCommandType } from '../../shared/events/index.js';
 import type { ClosableEventBus } from '../../shared/gcp/pubsub-bus.js';
 import { TOPICS } from '../../shared/topology.js';
-import { pubSubCloudEvent } from '../support/cloud-event.js';
+import { pubSubCloudEvent } from '../../harness/cloud-event.js';
 import { FAULT_KINDS, type FaultKind, type PendingCall, type ReleaseFault } from './gate.js';
 import { checkEnd, checkStep } from './invariants.js';
 import { createWorld, MAX_DELIVERY_ATTEMPTS, timeoutOf, type Message, type World } from './world.js';

@@ -18,7 +18,7 @@ import type { CloudSqlPort, EventBus, ExecutorPort, GkeBackupPort, StateStore } 
 import { createSimulatedFleet, ManualClock, type SimulatedFleet, type SqlDurations } from '../../shared/sim/index.js';
 import { allTopics } from '../../shared/topology.js';
 import { finishedEnvelope } from '../../shared/sim/executor-runner.js';
-import { pubSubCloudEvent } from './cloud-event.js';
+import { pubSubCloudEvent } from '../../harness/cloud-event.js';
 import { jsonLogger } from '../../shared/log.js';
 import { projectIdFor } from './project.js';
 import { paths } from '../../shared/store/collections.js';

@@ -9,7 +9,7 @@ import type { Message, Subscription } from '@google-cloud/pubsub';
 import { runCli, type CliIo } from '../../../cli/main.js';
 import { parseEnvelope, LIFECYCLE_COMMANDS, type AnyEnvelope } from '../../../shared/events/index.js';
 import { TOPICS } from '../../../shared/topology.js';
-import { pubSubCloudEvent } from '../../support/cloud-event.js';
+import { pubSubCloudEvent } from '../../../harness/cloud-event.js';
 import type { EngineFixture } from '../../support/engine-fixture.js';
 import { deliver } from '../../../shared/edge.js';
 import { lifecycleRoute } from '../../../shared/routes.js';

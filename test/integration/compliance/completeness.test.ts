@@ -10,7 +10,7 @@ import { ControlPlaneError } from '../../../shared/errors.js';
 import { makeEnvelope, type AnyEnvelope } from '../../../shared/events/index.js';
 import type { StateStore } from '../../../shared/ports.js';
 import { SCHEDULES, TOPICS } from '../../../shared/topology.js';
-import { pubSubCloudEvent, type PubSubCloudEvent } from '../../support/cloud-event.js';
+import { pubSubCloudEvent, type PubSubCloudEvent } from '../../../harness/cloud-event.js';
 import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
 import { scheduleDelivery, seedWithFault, Tap } from './support.js';
 import { compliancePaths } from '../../../shared/store/collections.js';

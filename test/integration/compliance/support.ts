@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Message, Subscription } from '@google-cloud/pubsub';
 import type { InstanceRecord } from '../../../shared/events/index.js';
 import { resourceNamesFor } from '../../../shared/sim/index.js';
-import { pubSubCloudEvent, type PubSubCloudEvent } from '../../support/cloud-event.js';
+import { pubSubCloudEvent, type PubSubCloudEvent } from '../../../harness/cloud-event.js';
 import type { EngineFixture } from '../../support/engine-fixture.js';
 import { paths } from '../../../shared/store/collections.js';
 

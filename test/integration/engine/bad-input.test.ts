@@ -7,7 +7,7 @@ import { freePort } from '../../../cli/dev/emulators.js';
 import { useServices } from '../../../functions/wiring.js';
 import { servicesWith } from '../../support/services.js';
 import '../../../functions/index.js';
-import { pubSubCloudEvent } from '../../support/cloud-event.js';
+import { pubSubCloudEvent } from '../../../harness/cloud-event.js';
 import { controlPlaneFailure } from '../../support/failures.js';
 import { ControlPlaneError } from '../../../shared/errors.js';
 import { createEngineFixture, lifecycleDelivery, uniqueId, type EngineFixture } from '../../support/engine-fixture.js';

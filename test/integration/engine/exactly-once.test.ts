@@ -60,7 +60,7 @@ describe('redelivery', () => {
     const run = finished.find((r) => r.instanceId === inst.id);
     expect(run).toBeDefined();
     const { finishedEnvelope } = await import('../../../shared/sim/executor-runner.js');
-    const { pubSubCloudEvent } = await import('../../support/cloud-event.js');
+    const { pubSubCloudEvent } = await import('../../../harness/cloud-event.js');
     const result = finishedEnvelope(run!, 'system:executor-sim');
     const delivery = pubSubCloudEvent(result, { topic: 'mi-executor-results' });
     const results = await Promise.all([deliver(f.engine.deps, executorResultsRoute(f.engine), delivery), deliver(f.engine.deps, executorResultsRoute(f.engine), delivery)]);

@@ -56,7 +56,7 @@ import type { EventBus, ExecutorPort } from '../../../shared/ports.js';
 import { createRollouts, type Rollouts } from '../../../shared/rollout/index.js';
 import { startExecutorRunner, type ExecutorRunner } from '../../../shared/sim/executor-runner.js';
 import { SCHEDULES, TOPICS } from '../../../shared/topology.js';
-import { pubSubCloudEvent } from '../../support/cloud-event.js';
+import { pubSubCloudEvent } from '../../../harness/cloud-event.js';
 import { createEngineFixture, uniqueId, type EngineFixture } from '../../support/engine-fixture.js';
 import type { UsageRecorder } from '../../support/usage.js';
 import { scheduleDelivery, seedWithFault } from '../compliance/support.js';

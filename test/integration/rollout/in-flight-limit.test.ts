@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseWaves, type WaveName } from '../../../shared/domain/rollout/index.js';
-import { maxInFlightFromAudit } from '../../support/rollout-driver.js';
+import { maxInFlightFromAudit } from '../../../harness/rollout-driver.js';
 import { createRolloutWorld, type RolloutWorld } from './support.js';
 import { rolloutPaths } from '../../../shared/store/collections.js';
 import { deliver } from '../../../shared/edge.js';

@@ -5,7 +5,7 @@
  */
 import type { InstanceRecord, MaintenanceWindow } from '../../../shared/events/index.js';
 import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
-import { createRolloutDriver, type RolloutDriver } from '../../support/rollout-driver.js';
+import { createRolloutDriver, type RolloutDriver } from '../../../harness/rollout-driver.js';
 import type { RolloutRecord } from '../../../shared/domain/rollout/index.js';
 import type { Engine } from '../../../shared/engine/index.js';
 import { rolloutPaths } from '../../../shared/store/collections.js';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpecChangeRecord } from '../../../shared/domain/deployments/spec-changes.js';
 import { type AuditRecord, type LedgerEntry } from '../../../shared/engine/index.js';
 import type { Envelope, InstanceRecord } from '../../../shared/events/index.js';
-import { pubSubCloudEvent } from '../../support/cloud-event.js';
+import { pubSubCloudEvent } from '../../../harness/cloud-event.js';
 import { lifecycleDelivery } from '../../support/engine-fixture.js';
 import { controlPlaneFailure } from '../../support/failures.js';
 import { createWebhookWorld, instanceConfig, instanceRoot, pushPayload, sha, type WebhookWorld } from './support.js';

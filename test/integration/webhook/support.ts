@@ -15,7 +15,7 @@ import type { AnyEnvelope, Envelope } from '../../../shared/events/index.js';
 import { silentLogger } from '../../../shared/log.js';
 import type { EventBus } from '../../../shared/ports.js';
 import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
-import { pubSubCloudEvent } from '../../support/cloud-event.js';
+import { pubSubCloudEvent } from '../../../harness/cloud-event.js';
 import { deliver } from '../../../shared/edge.js';
 import { lifecycleRoute } from '../../../shared/routes.js';
 

@@ -8,7 +8,7 @@ import {
   readPubSubMessage,
   type AnyEnvelope,
 } from '../../../shared/events/index.js';
-import { pubSubCloudEvent } from '../../support/cloud-event.js';
+import { pubSubCloudEvent } from '../../../harness/cloud-event.js';
 import { commandEnvelope, devSpec, EVENT_ID, INSTANCE_ID, prodSpec, REMOVE, withField } from './fixtures.js';
 
 const MESSAGE_ID = '9876543210123';

@@ -9,7 +9,7 @@ import {
   type InstanceSpec,
   type LifecycleCommandType,
 } from '../../../shared/events/index.js';
-import { pubSubCloudEvent } from '../../support/cloud-event.js';
+import { pubSubCloudEvent } from '../../../harness/cloud-event.js';
 
 export const EVENT_ID = '0b6d1a8e-3f43-4f4e-9d55-2f1c0d7a9b11';
 export const INSTANCE_ID = 'src-1a2b3c4d';

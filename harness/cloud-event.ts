@@ -1,3 +1,7 @@
+/**
+ * In-process harnesses shared by the tests and the benchmarks (never deployed): the CloudEvent a
+ * push subscription delivers, and a driver that plays Pub/Sub for a rollout.
+ */
 import { randomInt } from 'node:crypto';
 
 /** A Pub/Sub message as the functions framework delivers it inside a CloudEvent. */

@@ -7,19 +7,19 @@
  * each document write committed, so a benchmark can tell how hot any document got.
  */
 import { randomBytes } from 'node:crypto';
-import type { InstanceProgress } from '../../shared/domain/rollout/index.js';
-import type { AuditRecord, Engine } from '../../shared/engine/index.js';
-import type { AnyEnvelope } from '../../shared/events/index.js';
-import type { EventBus, StateStore, StoreTransaction } from '../../shared/ports.js';
-import { createRollouts, type RolloutDeps, type Rollouts } from '../../shared/rollout/index.js';
-import type { SimulatedExecutor } from '../../shared/sim/index.js';
-import { finishedEnvelope } from '../../shared/sim/executor-runner.js';
-import { TOPICS } from '../../shared/topology.js';
-import { describeError } from '../../shared/errors.js';
+import type { InstanceProgress } from '../shared/domain/rollout/index.js';
+import type { AuditRecord, Engine } from '../shared/engine/index.js';
+import type { AnyEnvelope } from '../shared/events/index.js';
+import type { EventBus, StateStore, StoreTransaction } from '../shared/ports.js';
+import { createRollouts, type RolloutDeps, type Rollouts } from '../shared/rollout/index.js';
+import type { SimulatedExecutor } from '../shared/sim/index.js';
+import { finishedEnvelope } from '../shared/sim/executor-runner.js';
+import { TOPICS } from '../shared/topology.js';
+import { describeError } from '../shared/errors.js';
 import { pubSubCloudEvent } from './cloud-event.js';
-import { rolloutPaths } from '../../shared/store/collections.js';
-import { deliver } from '../../shared/edge.js';
-import { executorResultsRoute, lifecycleRoute, rolloutEventsRoute, rolloutRoute } from '../../shared/routes.js';
+import { rolloutPaths } from '../shared/store/collections.js';
+import { deliver } from '../shared/edge.js';
+import { executorResultsRoute, lifecycleRoute, rolloutEventsRoute, rolloutRoute } from '../shared/routes.js';
 
 /** Commit times of writes per document path. */
 export class WriteLog {
