@@ -20,6 +20,7 @@ import { createSimulatedFleet, ManualClock, type SimulatedFleet } from '../../sh
 import { finishedEnvelope } from '../../shared/sim/executor-runner.js';
 import { FUNCTIONS, SUBSCRIPTIONS, TOPICS } from '../../shared/topology.js';
 import { Gate } from './gate.js';
+import { customerInstance } from '../support/instances.js';
 import { paths } from '../../shared/store/collections.js';
 
 export const START = '2026-11-26T10:00:00.000Z';
@@ -240,22 +241,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     const [runId] = fleet.cloudSql.seedAutomatedBackups(resources.project, resources.sqlInstance, [{ endTime: new Date(Date.parse(START) - 3_600_000).toISOString() }]);
     if (runId !== undefined) seededRuns[id] = runId;
     fleet.gkeBackup.seedBackups(resources.backupPlan, [{ backupId: `seed-${id}`, createTime: new Date(Date.parse(START) - 7_200_000).toISOString() }]);
-    const record: InstanceRecord = {
-      id,
-      slug: id,
-      environment: 'prod',
-      tier: 'customer',
-      domain: `${id}.example.com`,
-      region: 'us-central1',
-      version: '5.4.2',
-      maintenanceWindow: { days: ['sat', 'sun'], start: '02:00', hours: 4, timeZone: 'America/New_York' },
-      status: 'active',
-      resources,
-      lease: null,
-      generation: 1,
-      createdAt: START,
-      updatedAt: START,
-    };
+    const record = customerInstance(id, 'us-central1', resources, START);
     await realStore.set(paths.instance(id), record);
     instances.push(record);
   }

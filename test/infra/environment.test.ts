@@ -8,18 +8,14 @@ import request from 'supertest';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { FUNCTIONS, TOPICS, type FunctionDefinition } from '../../shared/topology.js';
-import { field, installMocks, ofType, settle, TEST_SETTINGS, type Registered } from './support.js';
+import { field, ofType, runProgram, TEST_SETTINGS, type Registered } from './support.js';
 
 const registered: Registered[] = [];
 const kebab = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
 const saved = { ...process.env };
 
 beforeAll(async () => {
-  await installMocks(registered);
-  const { buildInfrastructure } = await import('../../infra/program.js');
-  const { sharedTopology } = await import('../../infra/model.js');
-  const infra = buildInfrastructure(sharedTopology(), TEST_SETTINGS);
-  await settle(registered, Object.values(infra.functionUrls));
+  await runProgram(registered);
 });
 
 afterEach(() => {

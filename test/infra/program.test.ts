@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ENVIRONMENT, SECRET_VARIABLES, variablesOf } from '../../shared/environment.js';
 import { DEAD_LETTER_TOPICS, FUNCTIONS, INDEXED_QUERIES, SCHEDULES, SUBSCRIPTIONS, TTL_COLLECTIONS, allTopics, rolesOf, type FunctionDefinition, type FunctionRole } from '../../shared/topology.js';
 import type { Infrastructure } from '../../infra/program.js';
-import { INSTANCES_FOLDER, PROJECT, PUBSUB_AGENT, TEST_SETTINGS, field, installMocks, ofType, settle, type Registered } from './support.js';
+import { INSTANCES_FOLDER, PROJECT, PUBSUB_AGENT, TEST_SETTINGS, field, installMocks, ofType, runProgram, settle, type Registered } from './support.js';
 
 /** A grant as the tests write it: `project <role>`, `topic <name> <role>`, `secret <id> <role>`, `instances <role>`. */
 function described(grant: FunctionRole): string {
@@ -287,11 +287,7 @@ describe('the program refuses what would deploy a control plane that cannot work
 describe('the program enables, sizes and orders what the functions need', () => {
   const registered: Registered[] = [];
   beforeAll(async () => {
-    await installMocks(registered);
-    const { buildInfrastructure } = await import('../../infra/program.js');
-    const { sharedTopology } = await import('../../infra/model.js');
-    const infra = buildInfrastructure(sharedTopology(), TEST_SETTINGS);
-    await settle(registered, Object.values(infra.functionUrls));
+    await runProgram(registered);
   });
 
   it('every API the functions call is enabled in the control plane project: Cloud SQL Admin, Backup for GKE and Resource Manager among them', async () => {

@@ -129,3 +129,14 @@ export function field(resource: Registered, path: string): unknown {
   }
   return value;
 }
+
+/** Runs the program on the real topology and the test settings, with the mocks installed, and waits until registrations stop. */
+export async function runProgram(registered: Registered[]): Promise<import('../../infra/program.js').Infrastructure> {
+  await installMocks(registered);
+  // Only now: importing the program before the mocks would run it against no engine.
+  const { buildInfrastructure } = await import('../../infra/program.js');
+  const { sharedTopology } = await import('../../infra/model.js');
+  const infra = buildInfrastructure(sharedTopology(), TEST_SETTINGS);
+  await settle(registered, [...Object.values(infra.functionUrls), ...Object.values(infra.deadLetterSubscriptions)]);
+  return infra;
+}

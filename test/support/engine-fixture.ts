@@ -10,6 +10,7 @@ import { DEFAULT_TIMINGS, type EngineTimings, type OperationRecord } from '../..
 import type { Engine } from '../../shared/engine/index.js';
 import { silentLogger } from '../../shared/log.js';
 import { servicesWith } from './services.js';
+import { customerInstance } from './instances.js';
 import { makeEnvelope, type AnyEnvelope, type EventPayloads, type InstanceRecord, type LifecycleCommandType } from '../../shared/events/index.js';
 import { createFirestore, createFirestoreStore } from '../../shared/gcp/firestore-store.js';
 import { ensureTopics } from '../../shared/gcp/pubsub-admin.js';
@@ -110,23 +111,7 @@ export async function createEngineFixture(
       const region = overrides.region ?? 'us-central1';
       const resources = fleet.seedInstance({ instanceId: id, region });
       const at = clock.now().toISOString();
-      const record: InstanceRecord = {
-        id,
-        slug: id,
-        environment: 'prod',
-        tier: 'customer',
-        domain: `${id}.example.com`,
-        region,
-        version: '5.4.2',
-        maintenanceWindow: { days: ['sat', 'sun'], start: '02:00', hours: 4, timeZone: 'America/New_York' },
-        status: 'active',
-        resources,
-        lease: null,
-        generation: 1,
-        createdAt: at,
-        updatedAt: at,
-        ...overrides,
-      };
+      const record: InstanceRecord = { ...customerInstance(id, region, resources, at), ...overrides };
       await store.set(paths.instance(id), record);
       return record;
     },

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY } from '../../../shared/domain/lifecycle/acceptance.js';
 import { FUNCTIONS } from '../../../shared/topology.js';
 import { UsageRecorder, type FunctionUsage } from '../../support/usage.js';
-import { installMocks, settle, TEST_SETTINGS, type Registered } from '../../infra/support.js';
+import { runProgram, TEST_SETTINGS, type Registered } from '../../infra/support.js';
 import { exerciseEveryFunction } from './exercise.js';
 
 /** A gkeBackup call that names the central backup project acts there, not in an instance's project. */
@@ -24,11 +24,7 @@ beforeAll(async () => {
   await exerciseEveryFunction(recorder, import.meta.url);
   usage = recorder.usage();
   if (process.env.MI_PRINT_USAGE) process.stdout.write(`${JSON.stringify(usage, null, 2)}\n`);
-  await installMocks(registered);
-  const { buildInfrastructure } = await import('../../../infra/program.js');
-  const { sharedTopology } = await import('../../../infra/model.js');
-  const infra = buildInfrastructure(sharedTopology(), TEST_SETTINGS);
-  await settle(registered, Object.values(infra.functionUrls));
+  await runProgram(registered);
 }, 300_000);
 
 /** What the program grants a function's account, as `topic <name>`, `instances <role>`, `central <role>`, `project <role>`. */
