@@ -4,8 +4,8 @@
  * Authorization header, never from the request body.
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
-import { ControlPlaneError } from '../shared/errors.js';
-import type { IdentityPort, VerifiedCaller } from '../shared/ports.js';
+import { ControlPlaneError } from '../../shared/errors.js';
+import type { IdentityPort, VerifiedCaller } from '../../shared/ports.js';
 
 /** A JSON answer that no proxy keeps. */
 export function reply(res: Response, status: number, body: Record<string, unknown>): void {
