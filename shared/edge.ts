@@ -41,17 +41,27 @@ export type EdgeOutcome =
   /** Failed for a permanent reason: recorded under a minimal entry, acknowledged. */
   | { kind: 'unprocessable'; ledgerKey: string; reason: string };
 
-/** The schedule a tick names: the attribute Cloud Scheduler sets, or the static body it sends. */
+/**
+ * The schedule a tick names: the static body Cloud Scheduler sends, or the attribute it sets.
+ * An envelope is never a tick, whatever its attributes say: `mi compliance run` labels its
+ * request with the schedule too, and its run is its own, not the slot's.
+ */
 function scheduleOf(message: DeliveredMessage, data: string | undefined): string | undefined {
-  if (message.attributes.schedule) return message.attributes.schedule;
+  let body: unknown;
   try {
-    const body = decodeJsonData(data);
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
-    const keys = Object.keys(body);
-    return keys.length === 1 && keys[0] === 'schedule' && typeof (body as { schedule: unknown }).schedule === 'string' ? (body as { schedule: string }).schedule : undefined;
+    body = decodeJsonData(data);
   } catch {
-    return undefined;
+    body = undefined;
   }
+  if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
+    const keys = Object.keys(body);
+    if (keys.length === 1 && keys[0] === 'schedule') {
+      const named = (body as { schedule: unknown }).schedule;
+      return typeof named === 'string' ? named : undefined;
+    }
+    if ('type' in body || 'eventId' in body) return undefined;
+  }
+  return message.attributes.schedule || undefined;
 }
 
 /** Hands one delivered message to its function's service, as the edge rules say. */

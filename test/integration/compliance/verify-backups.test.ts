@@ -7,6 +7,9 @@ import { createEngineFixture, type EngineFixture } from '../../support/engine-fi
 import { scheduleDelivery, seedWithFault, Tap, type Fault } from './support.js';
 import { compliancePaths, paths } from '../../../shared/store/collections.js';
 import { deliver } from '../../../shared/edge.js';
+import { makeEnvelope } from '../../../shared/events/index.js';
+import { manualRunId } from '../../../shared/domain/compliance/run-key.js';
+import { pubSubCloudEvent } from '../../../harness/cloud-event.js';
 import { complianceCheckRoute, complianceScheduleRoute, lifecycleRoute } from '../../../shared/routes.js';
 
 const PARENT = 'projects/demo-compliance/locations/us-central1';
@@ -156,5 +159,15 @@ describe('verify-backups: a fleet with one fault per instance, through the real 
     const remediations = await f.store.query<OperationRecord>({ collection: 'operations', where: [{ field: 'type', op: '==', value: 'remediate' }] });
     expect(remediations).toHaveLength(3);
     expect(await f.store.get(paths.instance('f-pitr-off'))).toMatchObject({ status: 'active' });
+  });
+
+  it('a request from `mi compliance run` in a slot already run is a run of its own, though mi labels it with the schedule', async () => {
+    // What `mi compliance run` publishes: the envelope, with the schedule as an attribute.
+    const envelope = makeEnvelope({ type: 'compliance.run-requested', payload: { schedule: 'verify-backups' }, actor: 'alice@example.com', reason: 'audit sample' });
+    const asked = pubSubCloudEvent(envelope, { project: f.projectId, topic: TOPICS.compliance, message: { attributes: { schedule: 'verify-backups' }, publishTime: '2026-11-26T11:00:00.000Z' } });
+    const outcome = await deliver(compliance.deps, complianceScheduleRoute(compliance), asked);
+    const manual = manualRunId('verify-backups', envelope.eventId);
+    expect(outcome).toMatchObject({ kind: 'fanned-out', result: { runId: manual, planned: FAULTS.length } });
+    expect(await f.store.get<ComplianceRun>(compliancePaths.run(manual))).toMatchObject({ trigger: 'manual', requestedBy: 'alice@example.com' });
   });
 });
