@@ -117,7 +117,7 @@ export async function createBenchWorld(projectId: string): Promise<BenchWorld> {
   const store = reportingCommits(createFirestoreStore({ firestore }), () => commitListener?.());
   const services = createServices(
     { store, bus, clock: systemClock, log, ...fleet.ports(), repo: notGranted('the deployment repository', 'the bench'), identity: notGranted('ID tokens', 'the bench') },
-    { timings: DEFAULT_TIMINGS, schedulerParent: `projects/${projectId}/locations/${REGION}`, audiences: { approvals: '', confirmations: '' } },
+    { timings: DEFAULT_TIMINGS, schedulerParent: `projects/${projectId}/locations/${REGION}`, callers: { audiences: [] } },
   );
   const engine = services.engine;
   const world: BenchWorld = {

@@ -1,17 +1,16 @@
 /**
- * The clients `mi` talks to, built from its flags and environment: Firestore (read directly)
- * and Pub/Sub (commands are published to `mi-lifecycle`). Every call runs under the adapters'
+ * The client `mi` reads with, built from its flags and environment: Firestore, read directly.
+ * Nothing is written or published from here: commands go to the commands function as the
+ * verified caller (commands-client.ts). Every call runs under the adapters'
  * deadline, and a failure to reach either is translated into one message that says what to
  * do next, with exit code 3.
  */
 import { execFileSync } from 'node:child_process';
 import type { Firestore } from '@google-cloud/firestore';
-import { PubSub } from '@google-cloud/pubsub';
 import { ControlPlaneError } from '../shared/errors.js';
 import { createFirestore, createFirestoreStore } from '../shared/gcp/firestore-store.js';
 import { GrpcCode } from '../shared/gcp/grpc-errors.js';
-import { createPubSubBus, type ClosableEventBus } from '../shared/gcp/pubsub-bus.js';
-import type { DocumentData, EventBus, QuerySpec, StateStore, StoreTransaction, StoredDocument } from '../shared/ports.js';
+import type { DocumentData, QuerySpec, StateStore, StoreTransaction, StoredDocument } from '../shared/ports.js';
 import { EXIT, LOCAL_PROJECT_ID } from './config.js';
 import { CliError, refused } from './errors.js';
 import { parseFlags, projectIdSchema } from './flags.js';
@@ -43,9 +42,9 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
-/** Who is asking: MI_ACTOR, else `git config user.email`, else `$USER@local`. */
-export function resolveActor(env: CliEnv, gitEmail: () => string | undefined = readGitEmail): string {
-  return nonEmpty(env.MI_ACTOR) ?? gitEmail() ?? `${nonEmpty(env.USER) ?? nonEmpty(env.LOGNAME) ?? 'unknown'}@local`;
+/** The local stack's operator: `git config user.email`, else `$USER@local` (never who asks in the cloud). */
+export function localOperator(env: CliEnv, gitEmail: () => string | undefined = readGitEmail): string {
+  return gitEmail() ?? `${nonEmpty(env.USER) ?? nonEmpty(env.LOGNAME) ?? 'unknown'}@local`;
 }
 
 function readGitEmail(): string | undefined {
@@ -61,7 +60,7 @@ function readGitEmail(): string | undefined {
 export interface BackendOptions {
   projectId: string;
   env: CliEnv;
-  /** Deadline of each Firestore or Pub/Sub call; the adapters' default when absent. */
+  /** Deadline of each Firestore call; the adapters' default when absent. */
   deadlineMs?: number;
 }
 
@@ -70,8 +69,6 @@ export interface Backend {
   projectId: string;
   /** Firestore, with unreachable-backend failures turned into CliErrors (exit 3). */
   store: StateStore;
-  /** Pub/Sub, likewise. */
-  bus: EventBus;
   close(): Promise<void>;
 }
 
@@ -150,12 +147,11 @@ async function bounded(promise: Promise<unknown> | undefined, ms: number): Promi
   clearTimeout(timer);
 }
 
-/** The Firestore and Pub/Sub clients of one invocation. */
+/** The Firestore client of one invocation. */
 export function createBackend(options: BackendOptions): Backend {
   const { projectId, env, deadlineMs } = options;
   let firestore: Firestore | undefined;
   let rawStore: StateStore | undefined;
-  let rawBus: ClosableEventBus | undefined;
 
   const storeOf = (): StateStore => {
     if (rawStore === undefined) {
@@ -168,16 +164,6 @@ export function createBackend(options: BackendOptions): Backend {
     }
     return rawStore;
   };
-  const busOf = (): ClosableEventBus => {
-    if (rawBus === undefined) {
-      const host = nonEmpty(env[PUBSUB_EMULATOR_VARIABLE]);
-      // An apiEndpoint that is not *.googleapis.com puts the client in emulator mode.
-      const pubsub = withProcessEnv(PUBSUB_EMULATOR_VARIABLE, host, () => new PubSub({ projectId, ...(host === undefined ? {} : { apiEndpoint: host }) }));
-      rawBus = createPubSubBus({ pubsub, ...(deadlineMs === undefined ? {} : { deadlineMs }) });
-    }
-    return rawBus;
-  };
-
   // Once a service did not answer, closing its client is not waited for: it would not answer either.
   let gaveUp = false;
   const noted = (error: unknown): unknown => {
@@ -204,26 +190,13 @@ export function createBackend(options: BackendOptions): Backend {
     transaction: <T>(work: (tx: StoreTransaction) => Promise<T>) => firestoreCall(() => storeOf().transaction(work)),
   };
 
-  const bus: EventBus = {
-    async publish(topic, envelope, publishOptions) {
-      try {
-        return await busOf().publish(topic, envelope, publishOptions);
-      } catch (error) {
-        // A publish that timed out may still have been delivered: say how to find out.
-        const note = ` — event ${envelope.eventId} may or may not have been published; mi op get op-${envelope.eventId} tells`;
-        throw noted(translateBackendError(error, 'Pub/Sub', projectId, env, note));
-      }
-    },
-  };
-
   return {
     projectId,
     store,
-    bus,
     async close() {
       // A dead service never answers the shutdown either: wait a little, then leave it.
       const patienceMs = gaveUp ? 0 : 1_000;
-      await Promise.all([bounded(rawBus?.close(), patienceMs), bounded(firestore?.terminate(), patienceMs)]);
+      await bounded(firestore?.terminate(), patienceMs);
     },
   };
 }

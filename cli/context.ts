@@ -3,7 +3,7 @@
  * invocation. Tests pass their own, so commands run in process with captured output.
  */
 import type { Command } from 'commander';
-import { createBackend, resolveActor, resolveProjectId, type Backend, type CliEnv } from './backend.js';
+import { createBackend, localOperator, resolveProjectId, type Backend, type CliEnv } from './backend.js';
 import type { ExitCode } from './config.js';
 import type { TextSink } from './output.js';
 
@@ -17,16 +17,19 @@ export interface CliIo {
   deadlineMs?: number;
   /** Documents per page of `mi instance list` (tests shrink it to exercise paging). */
   pageSize?: number;
-  /** Who is asking, when the test does not want MI_ACTOR or git consulted. */
-  actor?: () => string;
+  /** The local stack's operator, when the test does not want git consulted. */
+  localOperator?: () => string;
 }
 
 export interface CliContext {
   io: CliIo;
   /** The backend for the project the global flags and env name; built on first use. */
   backend(command: Command): Backend;
-  /** The operator, for the actor of events and audit records. */
-  actor(): string;
+  /**
+   * Who signs the local stack's tokens when `--as` is not given. Only local mode asks: in the
+   * cloud the caller is whoever the Google credentials are, and nothing in mi says otherwise.
+   */
+  localOperator(): string;
   /** The exit code the command's action chose. */
   exitCode: ExitCode;
   /** Closes what the invocation opened. */
@@ -50,7 +53,7 @@ export function createContext(io: CliIo): CliContext {
       }
       return backend;
     },
-    actor: () => (io.actor ? io.actor() : resolveActor(io.env)),
+    localOperator: () => (io.localOperator ? io.localOperator() : localOperator(io.env)),
     async close() {
       await backend?.close();
     },

@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { describeError } from '../shared/errors.js';
 import { registerCommands } from './commands/index.js';
 import { credentialsProblem } from './backend.js';
+import { refuseAsOutsideLocalMode } from './commands-client.js';
 import { EXIT } from './config.js';
 import { createContext, type CliContext, type CliIo } from './context.js';
 import { CliError } from './errors.js';
@@ -30,9 +31,10 @@ export function buildProgram(ctx: CliContext): Command {
   // Set before any subcommand exists: subcommands inherit these settings when created.
   program
     .name('mi')
-    .description('Operate the fleet of managed instances: query state, publish lifecycle commands, run the system locally.')
+    .description('Operate the fleet of managed instances: query state, send commands as your verified Google identity, run the system locally.')
     .version(packageVersion(), '-V, --version')
     .option('--project <id>', 'Google Cloud project (default: GOOGLE_CLOUD_PROJECT, or demo-mi-local when emulator variables are set)')
+    .option('--as <email>', "local stack only: act as this person (default your git email); in the cloud you are your Google credentials' account")
     .exitOverride()
     .configureOutput({
       writeOut: (text) => ctx.io.stdout.write(text),
@@ -44,9 +46,11 @@ export function buildProgram(ctx: CliContext): Command {
       `
 Exit codes: 0 done (with --wait: the operation succeeded); 1 the operation failed, was abandoned
 or rejected; 2 nothing done (invalid flags, unknown instance or operation, refused up front);
-3 Firestore, Pub/Sub or the approvals function unreachable, or your credentials refused;
+3 Firestore or the commands function unreachable, or your credentials refused;
 4 --wait timed out while the operation goes on.`,
     );
+  // Before any command reads or sends anything: a claimed identity is the local stack's alone.
+  program.hook('preAction', (_program, action) => refuseAsOutsideLocalMode(action, ctx.io.env));
   registerCommands(program, ctx);
   return program;
 }

@@ -8,13 +8,12 @@ import { buildServicesWith } from './wiring.js';
 import './lifecycle.js';
 import './reconcile.js';
 import './executor-results.js';
-import './approvals.js';
 import './compliance-schedule.js';
 import './compliance-check.js';
 import './rollout.js';
 import './rollout-events.js';
 import './github-webhook.js';
 import './deployments.js';
-import './apply-confirmations.js';
+import './commands.js';
 
 buildServicesWith(() => buildProductionServices());

@@ -81,11 +81,13 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
       : notGranted('ID token verification', fn.name),
   };
   const secret = config.MI_GITHUB_WEBHOOK_SECRET;
-  const autoApply = config.MI_AUTO_APPLY_MODULES?.split(',').map((m) => m.trim()).filter((m) => m !== '');
+  const list = (text: string | undefined) => text?.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  const autoApply = list(config.MI_AUTO_APPLY_MODULES);
+  const allowedDomains = list(config.MI_COMMANDS_ALLOWED_DOMAINS);
   return createServices(ports, {
     schedulerParent: `projects/${project}/locations/${config.MI_SCHEDULER_LOCATION ?? 'none'}`,
     ...(secret === undefined || repository === undefined ? {} : { webhook: { secret, repository, ...(config.MI_DEPLOYMENT_BRANCH ? { branch: config.MI_DEPLOYMENT_BRANCH } : {}) } }),
-    audiences: { approvals: config.MI_APPROVALS_AUDIENCE ?? '', confirmations: config.MI_APPLY_CONFIRMATIONS_AUDIENCE ?? '' },
+    callers: { audiences: list(config.MI_COMMANDS_AUDIENCES) ?? [], ...(allowedDomains === undefined ? {} : { allowedDomains }) },
     ...(autoApply === undefined ? {} : { autoApplyModules: autoApply }),
     ...(config.MI_CENTRAL_BACKUP_PROJECT === undefined ? {} : { policy: { centralBackupProject: config.MI_CENTRAL_BACKUP_PROJECT } }),
   });

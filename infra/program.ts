@@ -9,6 +9,7 @@ import { FunctionSource, HttpFunction, PubSubFunction, type FunctionContext } fr
 import { FirestoreDatabase } from './firestore.js';
 import { DeadLetterTopic, Schedules } from './messaging.js';
 import { SECRET_VARIABLES, variablesOf, type VariableName } from '../shared/environment.js';
+import { GCLOUD_CLIENT_ID } from '../shared/identity/google.js';
 import { apisUsed } from '../shared/topology.js';
 import { checkTopology, deadLetterTopics, deployedFunctionName, isHttpFunction, isPubSubFunction, kebab, type InfraTopology } from './model.js';
 import type { Settings } from './settings.js';
@@ -38,9 +39,12 @@ export function requiredApis(topology: Pick<InfraTopology, 'functions'>): string
   return [...new Set([...PLATFORM_APIS, ...apisUsed(topology.functions)])].sort();
 }
 
+/** What `mi:operators` hold on the project besides invoking commands: reading Firestore, never writing it. */
+export const OPERATOR_READ_ROLE = 'roles/datastore.viewer';
+
 /** A setting left empty that leaves the deployment silently broken, unless `mi:allowUnset` names it. */
 const PREFLIGHT = {
-  operators: 'mi:operators is empty: nobody may call approvals or applyConfirmations (prod deletes and module applies would wait forever). Set it (pulumi config set --path \'mi:operators[0]\' group:sre@example.com)',
+  operators: 'mi:operators is empty: nobody may call commands (no lifecycle command, approval or apply confirmation could be given). Set it (pulumi config set --path \'mi:operators[0]\' group:sre@example.com)',
   alertNotificationChannels: 'mi:alertNotificationChannels is empty: every alert (dead letters, stuck operations) would notify nobody. Set it (pulumi config set --path \'mi:alertNotificationChannels[0]\' projects/<p>/notificationChannels/<id>)',
   githubWebhookSecret:
     'mi:githubWebhookSecret is not set: the webhook secret would have no version and every function that reads it fails to deploy. Set it (pulumi config set --secret mi:githubWebhookSecret <secret>)',
@@ -145,8 +149,8 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
     MI_DEPLOYMENT_BRANCH: undefined,
     MI_SCHEDULER_LOCATION: region,
     MI_AUTO_APPLY_MODULES: settings.autoApplyModules,
-    MI_APPROVALS_AUDIENCE: settings.approvalsAudience ?? ownUrl('approvals'),
-    MI_APPLY_CONFIRMATIONS_AUDIENCE: settings.applyConfirmationsAudience ?? ownUrl('applyConfirmations'),
+    MI_COMMANDS_AUDIENCES: (settings.commandsAudiences ?? [ownUrl('commands'), GCLOUD_CLIENT_ID]).join(','),
+    MI_COMMANDS_ALLOWED_DOMAINS: settings.commandsAllowedDomains?.join(','),
   };
   const environmentOf = (fn: { name: string }): Record<string, pulumi.Input<string>> =>
     Object.fromEntries(
@@ -194,6 +198,12 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
     void pulumi.log.warn(
       `mi:instancesFolder is not set: grant these roles in the instances' projects yourself (to the mi-fn-* accounts): ${ungrantedInstanceRoles.join(', ')}`,
     );
+  }
+
+  // People read the control plane's state (mi status, mi audit) and change it only through the
+  // commands function, which proves who they are: no topic, no stored record is theirs to write.
+  for (const member of [...new Set(settings.operators)].sort()) {
+    new gcp.projects.IAMMember(`operator-reader-${member.replace(/[^a-zA-Z0-9-]/g, '-')}`, { project, role: OPERATOR_READ_ROLE, member }, afterApis);
   }
 
   new Schedules('schedules', { project, region, schedules: [...topology.schedules].sort((a, b) => a.name.localeCompare(b.name)), topics }, afterApis);

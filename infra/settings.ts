@@ -18,19 +18,23 @@ export interface Settings {
   webhookSecretName: string;
   /** The Secret Manager secret id that holds a token reading the deployment repository (`mi:githubTokenSecretName`). */
   githubTokenSecretName: string;
-  /** The audience of apply confirmers' ID tokens (`mi:applyConfirmationsAudience`, default that function's URL). */
-  applyConfirmationsAudience?: string;
   /** Module names applied without confirmation, comma-separated (`mi:autoApplyModules`; the function's default if unset). */
   autoApplyModules?: string;
   /** Where the executor answers `GET /runs/<key>` (`mi:executorStatusUrl`). */
   executorStatusUrl: string;
-  /** The audience of approvers' ID tokens (`mi:approvalsAudience`, default the approvals function's URL). */
-  approvalsAudience?: string;
+  /**
+   * The audiences a caller's ID token may carry (`mi:commandsAudiences`): default the commands
+   * function's URL (service accounts' tokens) and the Google Cloud CLI's client id (people's
+   * tokens from `gcloud auth print-identity-token`).
+   */
+  commandsAudiences?: readonly string[];
+  /** The only email domains the commands function accepts callers from (`mi:commandsAllowedDomains`; unset, any verified account the invoker grant lets through). */
+  commandsAllowedDomains?: readonly string[];
   /** The folder holding the instances' projects, `folders/<id>` (`mi:instancesFolder`); without it those grants are left to you. */
   instancesFolder?: string;
   /** Where a deleted instance's final GKE backup is kept, outliving its project (`mi:centralBackupProject`). */
   centralBackupProject: string;
-  /** Who may call the authenticated HTTP functions, e.g. `group:sre@example.com` (`mi:operators`). */
+  /** Who may call the commands function and read the control plane's state, e.g. `group:sre@example.com` (`mi:operators`). */
   operators: readonly string[];
   /** Monitoring notification channels for the dead-letter alerts (`mi:alertNotificationChannels`). */
   alertNotificationChannels: readonly string[];
@@ -49,9 +53,9 @@ export function readSettings(sourceRoot: string): Settings {
   const gcp = new pulumi.Config('gcp');
   const mi = new pulumi.Config('mi');
   const region = gcp.require('region');
-  const approvalsAudience = mi.get('approvalsAudience');
+  const commandsAudiences = mi.getObject<string[]>('commandsAudiences');
+  const commandsAllowedDomains = mi.getObject<string[]>('commandsAllowedDomains');
   const instancesFolder = mi.get('instancesFolder');
-  const applyConfirmationsAudience = mi.get('applyConfirmationsAudience');
   const autoApplyModules = mi.get('autoApplyModules');
   const githubWebhookSecret = mi.getSecret('githubWebhookSecret');
   const githubToken = mi.getSecret('githubToken');
@@ -64,9 +68,9 @@ export function readSettings(sourceRoot: string): Settings {
     githubTokenSecretName: mi.get('githubTokenSecretName') ?? 'mi-github-token',
     executorStatusUrl: mi.require('executorStatusUrl'),
     centralBackupProject: mi.get('centralBackupProject') ?? DEFAULT_POLICY.centralBackupProject,
-    ...(applyConfirmationsAudience === undefined ? {} : { applyConfirmationsAudience }),
     ...(autoApplyModules === undefined ? {} : { autoApplyModules }),
-    ...(approvalsAudience === undefined ? {} : { approvalsAudience }),
+    ...(commandsAudiences === undefined ? {} : { commandsAudiences }),
+    ...(commandsAllowedDomains === undefined ? {} : { commandsAllowedDomains }),
     ...(instancesFolder === undefined ? {} : { instancesFolder }),
     operators: mi.getObject<string[]>('operators') ?? [],
     alertNotificationChannels: mi.getObject<string[]>('alertNotificationChannels') ?? [],

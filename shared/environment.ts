@@ -61,17 +61,18 @@ export const ENVIRONMENT = {
     meaning: 'the modules applied without confirmation, comma-separated (default monitoring,executors,security)',
     schema: text('MI_AUTO_APPLY_MODULES', 'the modules applied without confirmation'),
     optional: true,
-    neededBy: ['deployments', 'applyConfirmations'],
+    neededBy: ['deployments', 'commands'],
   },
-  MI_APPROVALS_AUDIENCE: {
-    meaning: "the audience of approvers' ID tokens (the approvals function's URL)",
-    schema: text('MI_APPROVALS_AUDIENCE', "the audience of approvers' ID tokens (the approvals function's URL)"),
-    neededBy: ['approvals'],
+  MI_COMMANDS_AUDIENCES: {
+    meaning: "the audiences callers' ID tokens may carry, comma-separated: the commands function's URL (service accounts), and gcloud's OAuth client id (people's `gcloud auth print-identity-token`)",
+    schema: text('MI_COMMANDS_AUDIENCES', "the audiences callers' ID tokens may carry, comma-separated"),
+    neededBy: ['commands'],
   },
-  MI_APPLY_CONFIRMATIONS_AUDIENCE: {
-    meaning: "the audience of confirmers' ID tokens (the applyConfirmations function's URL)",
-    schema: text('MI_APPLY_CONFIRMATIONS_AUDIENCE', "the audience of confirmers' ID tokens (the applyConfirmations function's URL)"),
-    neededBy: ['applyConfirmations'],
+  MI_COMMANDS_ALLOWED_DOMAINS: {
+    meaning: 'the email domains allowed to send commands, comma-separated (default: any verified email the invoker role lets in)',
+    schema: text('MI_COMMANDS_ALLOWED_DOMAINS', 'the email domains allowed to send commands, comma-separated'),
+    optional: true,
+    neededBy: ['commands'],
   },
   [SECRET_ENV.webhookSecret]: {
     meaning: 'the GitHub webhook secret (Secret Manager injects it)',

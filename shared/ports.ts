@@ -410,11 +410,11 @@ export interface VerifiedCaller {
 }
 
 /**
- * Verifies a Google ID token (RS256, issuer accounts.google.com, the expected audience, not
- * expired, email verified) against the keys the port is given. Errors: `unauthenticated`.
+ * Verifies a Google ID token (RS256, issuer accounts.google.com, one of the expected audiences,
+ * not expired, email verified) against the keys the port is given. Errors: `unauthenticated`.
  */
 export interface IdentityPort {
-  verify(idToken: string, audience: string): Promise<VerifiedCaller>;
+  verify(idToken: string, audience: string | readonly string[]): Promise<VerifiedCaller>;
 }
 
 // ---------------------------------------------------------------------------- deployment repository

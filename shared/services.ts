@@ -8,25 +8,21 @@ import type { EngineTimings } from './domain/lifecycle/operations.js';
 import { createCompliance, type Compliance, type ComplianceDeps } from './compliance/index.js';
 import { createDeploymentsConsumer, type DeploymentsConsumer } from './deployments/index.js';
 import { checkWebhookConfig, type WebhookConfig, type WebhookDeps } from './webhook/index.js';
-import { createEngine, type Approver, type Engine } from './engine/index.js';
+import { createEngine, type Engine } from './engine/index.js';
+import { createCommands, type Commands } from './commands/index.js';
 import { ControlPlaneError } from './errors.js';
 import type { Logger } from './log.js';
 import type { Clock, CloudSqlPort, DeploymentRepoPort, EventBus, ExecutorPort, GkeBackupPort, IdentityPort, SchedulerPort, StateStore } from './ports.js';
 import { createRollouts, type RolloutDeps, type Rollouts } from './rollout/index.js';
 
-/** What the approvals function needs: who is calling (verified), and the engine that records the approval. */
-export interface ApprovalDeps {
+/** What the commands function needs: who may call (verified), and the service that carries commands out. */
+export interface CommandsFunctionDeps {
   identity: IdentityPort;
-  approver: Approver;
-  /** The audience ID tokens must be for: the function's URL in the cloud. */
-  audience: string;
-}
-
-/** What the applyConfirmations function needs: who is calling, and the consumer that records the confirmation. */
-export interface ConfirmationDeps {
-  identity: IdentityPort;
-  confirmer: Pick<DeploymentsConsumer, 'confirm'>;
-  audience: string;
+  /** The audiences ID tokens may carry: the function's URL, and gcloud's OAuth client for people's tokens. */
+  audiences: readonly string[];
+  /** Email domains allowed to call; any verified email when absent. */
+  allowedDomains?: readonly string[];
+  commands: Pick<Commands, 'run'>;
 }
 
 /** Everything the services need from the world. */
@@ -51,8 +47,8 @@ export interface ServicesConfig {
   schedulerParent: string;
   /** The GitHub webhook's secret and repository: only where the webhook runs. */
   webhook?: WebhookConfig;
-  /** The audiences people's ID tokens must be for (the functions' URLs). */
-  audiences: { approvals: string; confirmations: string };
+  /** Who may call the commands function. */
+  callers: { audiences: readonly string[]; allowedDomains?: readonly string[] };
   autoApplyModules?: readonly string[];
   compliance?: Partial<Pick<ComplianceDeps, 'drillSampleSize' | 'pageSize' | 'claimMs' | 'remediate' | 'schedules' | 'retention'>>;
   rollouts?: Partial<Pick<RolloutDeps, 'minTickIntervalMs' | 'sleep' | 'maxStartsPerTick'>>;
@@ -106,8 +102,11 @@ export function createServices(ports: Ports, config: ServicesConfig) {
     ...(config.autoApplyModules === undefined ? {} : { autoApplyModules: config.autoApplyModules }),
   });
   const webhookConfig = config.webhook === undefined ? undefined : checkWebhookConfig(config.webhook);
-  const approvals: ApprovalDeps = { identity: ports.identity, approver: engine, audience: config.audiences.approvals };
-  const confirmations: ConfirmationDeps = { identity: ports.identity, confirmer: deployments, audience: config.audiences.confirmations };
+  const commands: CommandsFunctionDeps = {
+    identity: ports.identity,
+    ...config.callers,
+    commands: createCommands({ store, bus, clock, log, engine, deployments, rollouts }),
+  };
   return {
     ports,
     engine,
@@ -119,9 +118,8 @@ export function createServices(ports: Ports, config: ServicesConfig) {
       if (webhookConfig === undefined) throw new ControlPlaneError('failed-precondition', 'this process has no GitHub webhook secret: only githubWebhook is given one', { retryable: false });
       return { store, bus, clock, log, config: webhookConfig };
     },
-    /** The approvals function's: who is calling, and the engine that records the approval. */
-    approvals,
-    confirmations,
+    /** The commands function's: who may call, and what carries their commands out. */
+    commands,
   };
 }
 

@@ -178,16 +178,22 @@ export const FUNCTIONS = [
     capacity: { maxInstances: 10, concurrency: 8, cpu: 1, secondsPerDelivery: 0.5, burst: { messages: FLEET_SIZE, why: 'a module applied to every instance, finishing together' } },
   },
   {
-    name: 'approvals',
-    source: 'functions/approvals.ts',
-    description: "A second person's approval of an operation that waits for one (a prod delete), the approver taken from a verified Google ID token",
-    // Callers still need the invoker role; the function verifies the token's audience and email itself.
+    name: 'commands',
+    source: 'functions/commands.ts',
+    description: "The only way a person changes anything: lifecycle commands, approvals, confirmations, abandon, extend, rollout and compliance runs, the caller taken from a verified Google ID token",
+    // Private: Cloud Run lets only invokers in, and the function verifies the token's audience and email itself.
     trigger: { kind: 'http', allowUnauthenticated: false },
-    timeoutSeconds: 30,
+    timeoutSeconds: 60,
     memoryMb: 512,
-    // An approval moves its operation on through the engine: the steps that follow one (a
-    // delete's final GKE backup plan and backup, in the central project) touch nothing else.
-    uses: { publishes: [TOPICS.events], outbox: [TOPICS.events], secrets: [], centralBackups: 'act' },
+    // Lifecycle commands and compliance runs through the outbox; facts of approvals and abandons;
+    // a rollout's first tick. An approval moves its operation on through the engine: the steps
+    // that follow one (a delete's final GKE backup plan and backup, in the central project).
+    uses: {
+      publishes: [TOPICS.lifecycle, TOPICS.compliance, TOPICS.events, TOPICS.rollout],
+      outbox: [TOPICS.lifecycle, TOPICS.compliance, TOPICS.events],
+      secrets: [],
+      centralBackups: 'act',
+    },
     capacity: HTTP_CAPACITY,
   },
   {
@@ -259,17 +265,6 @@ export const FUNCTIONS = [
     memoryMb: 512,
     uses: { publishes: [TOPICS.lifecycle], outbox: [TOPICS.lifecycle], secrets: ['githubTokenSecret'] },
     capacity: { maxInstances: 5, concurrency: 4, cpu: 1, secondsPerDelivery: 5, burst: { messages: 100, why: 'merges in quick succession, and the deployments tick' } },
-  },
-  {
-    name: 'applyConfirmations',
-    source: 'functions/apply-confirmations.ts',
-    description: "A person's confirmation of a planned module apply (or an instance delete from the repository), taken from a verified Google ID token",
-    trigger: { kind: 'http', allowUnauthenticated: false },
-    timeoutSeconds: 60,
-    memoryMb: 512,
-    // A confirmation never reads the repository: it records the person and hands on commands.
-    uses: { publishes: [TOPICS.lifecycle], outbox: [TOPICS.lifecycle], secrets: [] },
-    capacity: HTTP_CAPACITY,
   },
 ] as const satisfies readonly FunctionDefinition[];
 export type FunctionName = (typeof FUNCTIONS)[number]['name'];
@@ -430,6 +425,7 @@ export const TTL_COLLECTIONS = [
   { collection: COLLECTIONS.ledger, field: 'expireAt', days: 30 },
   { collection: COLLECTIONS.webhookDeliveries, field: 'expireAt', days: 30 },
   { collection: COLLECTIONS.executorRequests, field: 'expireAt', days: 30 },
+  { collection: COLLECTIONS.commandRequests, field: 'expireAt', days: 30 },
 ] as const;
 
 /** All topics to create: the topology's own and their dead letters. */

@@ -1,31 +1,18 @@
 /**
  * `mi apply list` and `mi apply confirm`: the module applies the deployment repository's merges
  * asked for. The list reads `moduleApplies` and groups what waits by module and commit, with the
- * plan summaries. A confirmation goes to the authenticated applyConfirmations function, which
- * records who confirmed from the caller's Google ID token (gcloud's in the cloud, one signed with
- * `mi dev`'s local key in local mode).
+ * plan summaries. A confirmation goes to the commands function, which records who confirmed
+ * from the caller's verified Google ID token.
  */
-import { execFile } from 'node:child_process';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { ACTIVE_APPLY_STATUSES, WAVES, type ModuleApplyRecord } from '../../shared/domain/deployments/applies.js';
-import { describeError } from '../../shared/errors.js';
-import { createLocalSigner } from '../../shared/identity/index.js';
-import { FIRESTORE_EMULATOR_VARIABLE, PUBSUB_EMULATOR_VARIABLE, type CliEnv } from '../backend.js';
-import { EXIT } from '../config.js';
+import { sendCommand } from '../commands-client.js';
 import type { CliContext } from '../context.js';
-import { identityFilePath, readIdentityFile } from '../dev/identity-file.js';
-import { CliError, refused } from '../errors.js';
 import { parseFlags } from '../flags.js';
 import { line, printJson, table } from '../output.js';
 import { COLLECTIONS } from '../../shared/store/collections.js';
-import type { VariableName } from '../../shared/environment.js';
 
-/** The applyConfirmations function's URL in the cloud (a stack output of the infrastructure). */
-export const CONFIRMATIONS_URL_VARIABLE = 'MI_APPLY_CONFIRMATIONS_URL';
-/** The audience its ID tokens must carry, when not its URL: the same variable the function itself reads. */
-export const CONFIRMATIONS_AUDIENCE_VARIABLE = 'MI_APPLY_CONFIRMATIONS_AUDIENCE' satisfies VariableName;
-const REQUEST_TIMEOUT_MS = 15_000;
 
 const listFlags = z.object({ all: z.boolean().optional(), json: z.boolean().optional() });
 const confirmFlags = z
@@ -37,11 +24,6 @@ const confirmFlags = z
   })
   .refine((f) => (f.id !== undefined) !== (f.module !== undefined || f.commit !== undefined), { error: 'give an apply id, or --module and --commit (not both)' })
   .refine((f) => f.id !== undefined || (f.module !== undefined && f.commit !== undefined), { error: '--module and --commit go together' });
-
-function setting(env: CliEnv, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value === undefined || value === '' ? undefined : value;
-}
 
 /** Groups applies by module and commit, newest commit first. */
 export function groupApplies(applies: readonly ModuleApplyRecord[]): Array<{ module: string; commit: string; applies: ModuleApplyRecord[] }> {
@@ -55,30 +37,6 @@ export function groupApplies(applies: readonly ModuleApplyRecord[]): Array<{ mod
   return [...groups.values()]
     .sort((a, b) => b.committedAt.localeCompare(a.committedAt) || a.module.localeCompare(b.module))
     .map(({ module, commit, applies: list }) => ({ module, commit, applies: list.sort((x, y) => x.wave - y.wave || x.instanceId.localeCompare(y.instanceId)) }));
-}
-
-async function confirmationTarget(ctx: CliContext): Promise<{ url: string; token: string; local: boolean }> {
-  const env = ctx.io.env;
-  if (setting(env, FIRESTORE_EMULATOR_VARIABLE) !== undefined || setting(env, PUBSUB_EMULATOR_VARIABLE) !== undefined) {
-    const path = identityFilePath(env);
-    const file = await readIdentityFile(path).catch((error: unknown) => {
-      throw new CliError(`cannot read the local identity of mi dev (${describeError(error)}): restart \`mi dev\``, EXIT.unreachable, { cause: error });
-    });
-    if (file === undefined) throw new CliError(`no local identity at ${path}: is \`mi dev\` running?`, EXIT.unreachable);
-    const url = setting(env, CONFIRMATIONS_URL_VARIABLE) ?? `${file.functionsUrl}/applyConfirmations`;
-    const signer = await createLocalSigner({ privateJwk: file.privateJwk, issuer: file.issuer });
-    return { url, token: await signer.sign({ email: ctx.actor(), audience: url, expiresInSeconds: 300 }), local: true };
-  }
-  const url = setting(env, CONFIRMATIONS_URL_VARIABLE);
-  if (url === undefined) throw refused(`no applyConfirmations function: set ${CONFIRMATIONS_URL_VARIABLE} to its URL`);
-  const audience = setting(env, CONFIRMATIONS_AUDIENCE_VARIABLE) ?? url;
-  const token = await new Promise<string>((resolve, reject) => {
-    execFile('gcloud', ['auth', 'print-identity-token', `--audiences=${audience}`], { timeout: 30_000, encoding: 'utf8' }, (error, stdout) => {
-      if (error || stdout.trim() === '') reject(new CliError('cannot get a Google ID token from gcloud: run gcloud auth login, then mi apply confirm again', EXIT.unreachable, { cause: error }));
-      else resolve(stdout.trim());
-    });
-  });
-  return { url, token, local: false };
 }
 
 /** Registers `mi apply list` and `mi apply confirm`. */
@@ -123,27 +81,14 @@ export function registerApplyCommands(program: Command, ctx: CliContext): void {
     .option('--json', "print the function's answer as JSON")
     .action(async (id: string | undefined, _options: unknown, command: Command) => {
       const flags = parseFlags(confirmFlags, { ...command.opts(), ...(id === undefined ? {} : { id }) }, { id: '<id>', module: '--module', commit: '--commit' });
-      const target = await confirmationTarget(ctx);
-      let response: Response;
-      try {
-        response = await fetch(target.url, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/json' },
-          body: JSON.stringify(flags.id !== undefined ? { applyId: flags.id } : { module: flags.module, commit: flags.commit }),
-          signal: AbortSignal.timeout(ctx.io.deadlineMs ?? REQUEST_TIMEOUT_MS),
-        });
-      } catch (error) {
-        throw new CliError(`cannot reach the applyConfirmations function at ${target.url}: ${describeError(error)}${target.local ? ' (is `mi dev` running?)' : ''}`, EXIT.unreachable, { cause: error });
-      }
-      const body = (await response.json().catch(() => ({}))) as { confirmed?: string[]; by?: string; message?: string; error?: string };
-      if (response.status === 200) {
-        if (flags.json) printJson(ctx.io.stdout, body);
-        else line(ctx.io.stdout, `confirmed ${(body.confirmed ?? []).join(', ')} as ${body.by ?? 'you'}; they apply in waves (mi apply list)`);
-        return;
-      }
-      const said = body.message ?? body.error ?? `HTTP ${response.status}`;
-      if (response.status === 401) throw new CliError(`the applyConfirmations function refused your identity: ${said}`, EXIT.unreachable);
-      if (response.status >= 400 && response.status < 500) throw refused(`not confirmed: ${said}`);
-      throw new CliError(`the applyConfirmations function failed (HTTP ${response.status}): ${said}`, response.status >= 500 ? EXIT.unreachable : EXIT.failed);
+      const answer = await sendCommand(
+        ctx,
+        command,
+        { command: 'apply.confirm', ...(flags.id !== undefined ? { applyId: flags.id } : { module: flags.module, commit: flags.commit }) },
+        { what: `confirming ${flags.id ?? `${flags.module ?? ''} at ${flags.commit ?? ''}`}`, idempotent: false },
+      );
+      const confirmed = Array.isArray(answer.confirmed) ? answer.confirmed.map(String) : [];
+      if (flags.json) printJson(ctx.io.stdout, answer);
+      else line(ctx.io.stdout, `confirmed ${confirmed.join(', ')} as ${answer.by ?? 'you'}; they apply in waves (mi apply list)`);
     });
 }

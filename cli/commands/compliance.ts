@@ -1,18 +1,18 @@
 /**
- * `mi compliance run` (a verify-backups run now, through the complianceSchedule function) and
+ * `mi compliance run` (a verify-backups run now, asked of the commands function) and
  * `mi compliance report` (per control, the instances checked, each failure with its evidence,
  * the 30-day trend; Markdown, JSON or HTML); and `mi instance extend`, which moves a dev
  * instance's expiry with an audit record of who and why.
  */
+import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { manualRunId } from '../../shared/domain/compliance/run-key.js';
-import { buildReport, extendExpiry, findRun, renderReport, summarizeRun, type ComplianceRun } from '../../shared/compliance/index.js';
-import { ControlPlaneError } from '../../shared/errors.js';
-import { instanceIdSchema, makeEnvelope } from '../../shared/events/index.js';
+import { buildReport, findRun, renderReport, summarizeRun, type ComplianceRun } from '../../shared/compliance/index.js';
+import { instanceIdSchema } from '../../shared/events/index.js';
 import { systemClock } from '../../shared/ports.js';
-import { TOPICS } from '../../shared/topology.js';
 import { DEFAULT_POLL_INTERVAL_MS, DEFAULT_REASON, EXIT } from '../config.js';
+import { sendCommand } from '../commands-client.js';
 import type { CliContext } from '../context.js';
 import { CliError, refused } from '../errors.js';
 import { durationSchema, parseFlags, reasonSchema } from '../flags.js';
@@ -57,16 +57,16 @@ export function registerComplianceCommands(program: Command, ctx: CliContext): v
     .option('--json', 'print the run id and event as JSON')
     .action(async (_options: unknown, command: Command) => {
       const flags = parseFlags(runFlags, command.opts(), LABELS);
-      const backend = ctx.backend(command);
-      const envelope = makeEnvelope({ type: 'compliance.run-requested', payload: { schedule: flags.schedule }, actor: ctx.actor(), reason: DEFAULT_REASON });
-      const runId = manualRunId(flags.schedule, envelope.eventId);
-      await backend.bus.publish(TOPICS.compliance, envelope, { attributes: { schedule: flags.schedule } });
+      const eventId = randomUUID();
+      const runId = manualRunId(flags.schedule, eventId);
+      const answer = await sendCommand(ctx, command, { command: 'compliance.run', eventId, schedule: flags.schedule }, { what: `a ${flags.schedule} run`, idempotent: true });
       if (flags.json && !flags.wait) {
-        printJson(ctx.io.stdout, { runId, eventId: envelope.eventId, schedule: flags.schedule });
+        printJson(ctx.io.stdout, { runId, eventId, schedule: flags.schedule, by: answer.by ?? null });
         return;
       }
+      const backend = ctx.backend(command);
       if (!flags.wait) {
-        line(ctx.io.stdout, `asked for compliance run ${runId} (event ${envelope.eventId})`);
+        line(ctx.io.stdout, `asked for compliance run ${runId} as ${answer.by ?? 'you'} (event ${eventId})`);
         line(ctx.io.stdout, `mi compliance report --run ${runId}   # once its checks are in`);
         return;
       }
@@ -121,15 +121,12 @@ export function registerComplianceCommands(program: Command, ctx: CliContext): v
     .option('--reason <text>', 'why (recorded in the audit trail)')
     .action(async (id: string, _options: unknown, command: Command) => {
       const flags = parseFlags(extendFlags, { ...command.opts(), instance: id }, LABELS);
-      try {
-        const result = await extendExpiry(
-          { store: ctx.backend(command).store, clock: systemClock },
-          { instanceId: flags.instance, hours: flags.hours, actor: ctx.actor(), reason: flags.reason ?? DEFAULT_REASON },
-        );
-        line(ctx.io.stdout, `${flags.instance} now expires ${result.after} (was ${result.before ?? 'no expiry'})`);
-      } catch (error) {
-        if (error instanceof ControlPlaneError && !error.retryable) throw refused(error.message, error);
-        throw error;
-      }
+      const answer = await sendCommand(
+        ctx,
+        command,
+        { command: 'instance.extend', instanceId: flags.instance, hours: flags.hours, reason: flags.reason ?? DEFAULT_REASON },
+        { what: `extending ${flags.instance}`, idempotent: false },
+      );
+      line(ctx.io.stdout, `${flags.instance} now expires ${String(answer.expiresAt)} (was ${typeof answer.before === 'string' ? answer.before : 'no expiry'}), recorded as by ${answer.by ?? 'you'}`);
     });
 }

@@ -1,16 +1,16 @@
 /**
  * `mi rollout start|status|pause|resume|promote|abort`: a release fanned out across the fleet
- * in waves. The CLI writes the rollout document (with an audit record) and publishes a tick;
- * the rollout function does the rest.
+ * in waves. Starting and controlling one go to the commands function (as the verified caller);
+ * the status is read from Firestore.
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { DEFAULT_WAVES, WaveSpecError, parseWaves, type RolloutAction, type RolloutRecord, type WaveSpec } from '../../shared/domain/rollout/index.js';
 import { versionSchema } from '../../shared/events/index.js';
 import { systemClock, type StateStore } from '../../shared/ports.js';
-import { createRollouts } from '../../shared/rollout/index.js';
 import { latestRollout, readRolloutView, renderRolloutView } from '../../shared/rollout/status.js';
 import { EXIT, DEFAULT_REASON } from '../config.js';
+import { sendCommand } from '../commands-client.js';
 import type { CliContext } from '../context.js';
 import { refused } from '../errors.js';
 import { durationSchema, parseFlags, reasonSchema } from '../flags.js';
@@ -63,17 +63,21 @@ export function registerRolloutCommands(program: Command, ctx: CliContext): void
     .option('--json', 'print the rollout document')
     .action(async (_options: unknown, command: Command) => {
       const flags = parseFlags(startFlags, command.opts(), LABELS);
+      // Checked here too, so that a mistyped spec is named by its flag before anything is sent.
       const waves = wavesFrom(flags.waves);
-      const backend = ctx.backend(command);
-      const service = createRollouts({ store: backend.store, bus: backend.bus, clock: systemClock });
-      const outcome = await service.start({ targetVersion: flags.to, waves, actor: ctx.actor(), reason: flags.reason, ...(flags.busyRetry === undefined ? {} : { busyRetryMs: flags.busyRetry }) });
-      if (outcome.kind === 'refused') throw refused(outcome.message);
+      const answer = await sendCommand(
+        ctx,
+        command,
+        { command: 'rollout.start', targetVersion: flags.to, reason: flags.reason, ...(flags.waves === undefined ? {} : { waves: flags.waves }), ...(flags.busyRetry === undefined ? {} : { busyRetryMs: flags.busyRetry }) },
+        { what: `starting a rollout to ${flags.to}`, idempotent: false },
+      );
+      const started = answer.rollout as RolloutRecord;
       if (flags.json) {
-        printJson(ctx.io.stdout, outcome.rollout);
+        printJson(ctx.io.stdout, started);
         return;
       }
-      line(ctx.io.stdout, `started rollout ${outcome.rollout.id} to ${flags.to}: waves ${waves.map((w) => w.name).join(' → ')}`);
-      line(ctx.io.stdout, `follow it with: mi rollout status ${outcome.rollout.id} --watch`);
+      line(ctx.io.stdout, `started rollout ${started.id} to ${flags.to} as ${answer.by ?? 'you'}: waves ${waves.map((w) => w.name).join(' → ')}`);
+      line(ctx.io.stdout, `follow it with: mi rollout status ${started.id} --watch`);
     });
 
   rollout
@@ -112,13 +116,10 @@ export function registerRolloutCommands(program: Command, ctx: CliContext): void
       .option('--json', 'print the rollout document')
       .action(async (id: string | undefined, _options: unknown, command: Command) => {
         const flags = parseFlags(controlFlags, { ...command.opts(), ...(id === undefined ? {} : { rollout: id }) }, LABELS);
-        const backend = ctx.backend(command);
-        const target = await findRollout(backend.store, flags.rollout);
-        const service = createRollouts({ store: backend.store, bus: backend.bus, clock: systemClock });
-        const outcome = await service.control(target.id, action, ctx.actor(), flags.reason);
-        if (outcome.kind === 'refused') throw refused(outcome.message);
-        if (flags.json) printJson(ctx.io.stdout, outcome.rollout);
-        else line(ctx.io.stdout, `rollout ${target.id}: ${outcome.detail}`);
+        const target = await findRollout(ctx.backend(command).store, flags.rollout);
+        const answer = await sendCommand(ctx, command, { command: 'rollout.control', rolloutId: target.id, action, reason: flags.reason }, { what: `${action} of rollout ${target.id}`, idempotent: false });
+        if (flags.json) printJson(ctx.io.stdout, answer.rollout);
+        else line(ctx.io.stdout, `rollout ${target.id}: ${String(answer.detail)} (as ${answer.by ?? 'you'})`);
       });
   control('pause', 'stop starting upgrades (those in flight finish)');
   control('resume', 'start upgrades again after a pause, or after a halt (accepting the failures so far)');

@@ -1,7 +1,7 @@
 /**
- * How `mi dev` hands its local identity to `mi approve` in another terminal: a file under
- * `.mi-dev/` at the repository root (gitignored) holding the local signing key and where the
- * approvals function listens. The key signs tokens only this machine's `mi dev` accepts, but it
+ * How `mi dev` hands its local identity to `mi` in another terminal: a file under `.mi-dev/` at
+ * the repository root (gitignored) holding the local signing key and where the commands
+ * function listens. The key signs tokens only this machine's `mi dev` accepts, but it
  * is still a key: the file is readable by its owner only, and removed when `mi dev` stops.
  */
 import { chmod, mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
@@ -35,8 +35,8 @@ export const localIdentityFileSchema = z.object({
   version: z.literal(1),
   /** `http://127.0.0.1:<port>`: every function of the stack. */
   functionsUrl: z.url(),
-  approvalsUrl: z.url(),
-  /** The audience the approvals function expects. */
+  commandsUrl: z.url(),
+  /** The audience the commands function expects. */
   audience: z.string().min(1),
   issuer: z.string().min(1),
   privateJwk: privateJwkSchema,

@@ -1,6 +1,6 @@
 /**
- * The local stack's identity provider: the signer whose key the approvals and confirmations
- * functions verify, left in the identity file for `mi approve` in another terminal.
+ * The local stack's identity provider: the signer whose key the commands function verifies,
+ * left in the identity file for `mi` in another terminal.
  */
 import type { LocalSigner } from '../../shared/identity/index.js';
 import { DEFAULT_IDENTITY_FILE, removeIdentityFile, writeIdentityFile } from './identity-file.js';
@@ -12,7 +12,7 @@ import type { UndoStack } from './undo.js';
  */
 export async function leaveIdentityFile(
   option: string | false | undefined,
-  input: { functionsUrl: string; approvalsUrl: string; signer: LocalSigner; projectId: string },
+  input: { functionsUrl: string; commandsUrl: string; signer: LocalSigner; projectId: string },
   undo: UndoStack,
   log: (line: string) => void,
 ): Promise<string | undefined> {
@@ -22,8 +22,8 @@ export async function leaveIdentityFile(
   await writeIdentityFile(identityFile, {
     version: 1,
     functionsUrl: input.functionsUrl,
-    approvalsUrl: input.approvalsUrl,
-    audience: input.approvalsUrl,
+    commandsUrl: input.commandsUrl,
+    audience: input.commandsUrl,
     issuer: signer.issuer,
     privateJwk: await signer.exportPrivateJwk(),
     projectId: input.projectId,
@@ -31,6 +31,6 @@ export async function leaveIdentityFile(
     writtenAt: new Date().toISOString(),
   });
   undo.push('remove the local identity file', () => removeIdentityFile(identityFile, signer.kid));
-  log(`local identity for mi approve: ${identityFile}`);
+  log(`local identity for mi: ${identityFile}`);
   return identityFile;
 }

@@ -14,7 +14,6 @@ import { createServices, type Services } from '../../shared/services.js';
 import { createOnceOutbox } from '../../shared/store/outbox.js';
 import { useServices } from '../../functions/wiring.js';
 import type { LocalDeployments } from './deployments.js';
-import type { FunctionsServer } from './functions-server.js';
 
 /**
  * Engine timings for local mode: steps polled every 2 s (the cloud polls every 30 s) and
@@ -59,18 +58,17 @@ export interface LocalServicesInput {
   log: Logger;
   deployments: LocalDeployments;
   signer: LocalSigner;
-  server: FunctionsServer;
   schedulerParent: string;
-  approvalsUrl: string;
+  commandsUrl: string;
 }
 
 /**
  * Builds the services on the simulated fleet (the jobs compliance checks are the simulated
  * Cloud Scheduler's) and hands them to every function. Local identity: the production verifier
- * on the signer's key; the audiences are the functions' URLs, as in the cloud.
+ * on the signer's key; the audience is the commands function's URL, as a service account's token in the cloud.
  */
 export function useLocalServices(input: LocalServicesInput): Services {
-  const { store, bus, fleet, log, server } = input;
+  const { store, bus, fleet, log } = input;
   const services = createServices(
     {
       store,
@@ -88,7 +86,7 @@ export function useLocalServices(input: LocalServicesInput): Services {
       timings: LOCAL_TIMINGS,
       schedulerParent: input.schedulerParent,
       webhook: input.deployments.webhook,
-      audiences: { approvals: input.approvalsUrl, confirmations: server.routes.applyConfirmations ?? `${server.url}/applyConfirmations` },
+      callers: { audiences: [input.commandsUrl] },
     },
   );
   useServices(services);

@@ -26,7 +26,7 @@ export interface LocalStackOptions {
   /** Port of the functions server on 127.0.0.1; default 0, a free one. */
   functionsPort?: number;
   /**
-   * Where to leave the local identity (signing key, approvals URL) for `mi approve`; default
+   * Where to leave the local identity (signing key, commands URL) for `mi`; default
    * `.mi-dev/identity.json` in the repository; false: nowhere (tests that sign their own tokens).
    */
   identityFile?: string | false;
@@ -42,11 +42,11 @@ export interface LocalStack {
   engine: Engine;
   /** Each function's route. */
   routes: Readonly<Record<string, string>>;
-  /** Where `mi approve` posts; ID tokens must be for this audience (the URL itself, as in the cloud). */
-  approvalsUrl: string;
-  /** Signs ID tokens the approvals function accepts: local mode's identity provider. */
+  /** Where `mi` sends commands; ID tokens must be for this audience (the URL itself, as in the cloud). */
+  commandsUrl: string;
+  /** Signs ID tokens the commands function accepts: local mode's identity provider. */
   signer: LocalSigner;
-  /** The file `mi approve` reads, or undefined when asked to write none. */
+  /** The file `mi` reads, or undefined when asked to write none. */
   identityFile: string | undefined;
   topics: readonly string[];
   subscriptions: readonly LocalSubscription[];

@@ -9,7 +9,7 @@
  * This file starts the pieces in order and stops them in reverse; each piece is a small file
  * of cli/dev/: clients.ts (emulators and clients), fleet.ts (the simulators and the executor's
  * runner), seed.ts (the seeded fleet), services.ts (the composition root on local ports),
- * local-identity.ts (the signer and the file `mi approve` reads), push.ts (the functions
+ * local-identity.ts (the signer and the file `mi` reads), push.ts (the functions
  * server and the push subscriptions), schedules.ts (the local clock), describe.ts (what
  * `mi dev` prints), undo.ts (what stop undoes).
  */
@@ -65,13 +65,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // 5. The simulated executor, listening on its real topics.
     await runSimulatedExecutor(admin, fleet, undo, log);
 
-    // 6. Every function on 127.0.0.1, on the services of the simulated fleet. `mi approve` in
+    // 6. Every function on 127.0.0.1, on the services of the simulated fleet. `mi` in
     // another terminal signs with the same local key, which it finds in the identity file.
     const server = await serveEveryFunction(options.functionsPort, undo, log);
-    const approvalsUrl = server.routes.approvals ?? `${server.url}/approvals`;
+    const commandsUrl = server.routes.commands ?? `${server.url}/commands`;
     const signer = await createLocalSigner();
-    const services = useLocalServices({ store, bus, fleet, log: engineLog, deployments, signer, server, schedulerParent, approvalsUrl });
-    const identityFile = await leaveIdentityFile(options.identityFile, { functionsUrl: server.url, approvalsUrl, signer, projectId }, undo, log);
+    const services = useLocalServices({ store, bus, fleet, log: engineLog, deployments, signer, schedulerParent, commandsUrl });
+    const identityFile = await leaveIdentityFile(options.identityFile, { functionsUrl: server.url, commandsUrl, signer, projectId }, undo, log);
 
     // 7. The push subscriptions, exactly as the topology describes them, pointed at the server.
     const subscriptions = await pushToServer(admin, server, { projectId, ownsEmulator: emulators.pubsub.owned }, undo);
@@ -87,7 +87,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       fleet,
       engine: services.engine,
       routes: server.routes,
-      approvalsUrl,
+      commandsUrl,
       signer,
       identityFile,
       topics,

@@ -95,6 +95,7 @@ async function requestRemediation(deps: ComplianceDeps, runId: string, instance:
     instanceId: instance.id,
     payload: { runId, controls: fixable },
     actor: 'system:verify-backups',
+    origin: 'compliance',
     reason: `compliance run ${runId}: drift safe to fix (${fixable.join(', ')})`,
     issuedAt: deps.clock.now().toISOString(),
   });

@@ -44,6 +44,7 @@ export async function runRestoreDrill(deps: ComplianceDeps, request: RunRequest,
       instanceId,
       payload: { runId: request.runId },
       actor: 'system:restore-drill',
+      origin: 'compliance',
       reason: `weekly restore drill ${request.runId} (week ${week}, ${sample.length} of ${ids.length} active instances)`,
       issuedAt: deps.clock.now().toISOString(),
     });

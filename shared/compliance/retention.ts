@@ -74,6 +74,7 @@ export async function runRetention(deps: ComplianceDeps, request: RunRequest, st
           instanceId: instance.id,
           payload: {},
           actor: ACTOR,
+          origin: 'retention',
           reason: `dev instance expired at ${decision.expiresAt}; ${decision.overdueHours} hours past expiry, past the ${deps.retention.graceHours} hour grace`,
           issuedAt: now.toISOString(),
         });

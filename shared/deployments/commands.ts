@@ -24,7 +24,7 @@ export function queueCommand<T extends LifecycleCommandType>(
   command: { type: T; eventId: string; instanceId: string; payload: EventPayloads[T]; actor: string; reason: string },
   now: Date,
 ): OutboxEntry {
-  const envelope = makeEnvelope({ ...command, issuedAt: now.toISOString() }) as unknown as AnyEnvelope;
+  const envelope = makeEnvelope({ ...command, origin: 'webhook', issuedAt: now.toISOString() }) as unknown as AnyEnvelope;
   const entry: OutboxEntry = { topic: TOPICS.lifecycle, envelope, orderingKey: null, createdAt: now.toISOString() };
   // Set: asking again under the same event id is deduplicated by the engine's ledger.
   tx.set(paths.outbox(envelope.eventId), entry);

@@ -50,7 +50,7 @@ export async function acceptCommand(
       now,
       policy: { ...deps.policy, timings: deps.timings },
     });
-    const cause = { actor: envelope.actor, instanceId: envelope.instanceId ?? null, causeEventId: envelope.eventId };
+    const cause = { actor: envelope.actor, origin: envelope.origin ?? 'unattributed', instanceId: envelope.instanceId ?? null, causeEventId: envelope.eventId };
     if (decision.kind === 'reject') {
       recordInLedger(
         tx,

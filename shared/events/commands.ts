@@ -1,18 +1,11 @@
 import { z } from 'zod';
 import { instanceSpecSchema, isoTimestampSchema, regionSchema, versionSchema } from './instance.js';
 
-/** Lifecycle commands, published on `mi-lifecycle`. */
-export const LIFECYCLE_COMMANDS = [
-  'instance.create',
-  'instance.upgrade',
-  'instance.restore',
-  'instance.delete',
-  'instance.disaster-recovery',
-  'instance.backup',
-  'instance.module-apply',
-  'instance.remediate',
-  'instance.restore-drill',
-] as const;
+/** The lifecycle commands a person may send (through the commands function). */
+export const PERSON_LIFECYCLE_COMMANDS = ['instance.create', 'instance.upgrade', 'instance.restore', 'instance.delete', 'instance.disaster-recovery', 'instance.backup'] as const;
+
+/** Lifecycle commands, published on `mi-lifecycle`: a person's, and the control plane's own (module applies, remediations, drills). */
+export const LIFECYCLE_COMMANDS = [...PERSON_LIFECYCLE_COMMANDS, 'instance.module-apply', 'instance.remediate', 'instance.restore-drill'] as const;
 export type LifecycleCommandType = (typeof LIFECYCLE_COMMANDS)[number];
 
 const noteSchema = z.string({ error: 'expected a note (a string)' }).max(500, {

@@ -27,6 +27,15 @@ const NEEDS_INSTANCE: ReadonlySet<string> = new Set<string>([...LIFECYCLE_COMMAN
 
 export const SCHEMA_VERSION = 1;
 
+/**
+ * Which part of the control plane vouches for the actor of a command: `commands` (a person,
+ * by a verified ID token), `webhook` (a signed push to the deployment repository), `rollout`,
+ * `retention` and `compliance` (the control plane's own schedules). Only the control plane's
+ * service accounts may publish, so the origin is the publisher's word, not the sender's claim.
+ */
+export const ORIGINS = ['commands', 'webhook', 'rollout', 'retention', 'compliance'] as const;
+export type Origin = (typeof ORIGINS)[number];
+
 /** The longest string any field of any message may hold; fields have tighter limits of their own. */
 export const MAX_STRING_LENGTH = 20_000;
 const LONE_SURROGATE = /\p{Surrogate}/u;
@@ -74,6 +83,7 @@ export const envelopeSchema = z.strictObject(
       .min(1, { error: 'expected why, not an empty string' })
       .max(1000, { error: 'expected at most 1000 characters' }),
     issuedAt: isoTimestampSchema,
+    origin: z.enum(ORIGINS, { error: `expected who vouches for the actor: one of ${ORIGINS.join(', ')}` }).optional(),
     /** Checked against the schema of its type once the type is known; here only its presence and shape. */
     payload: z.looseObject({}, { error: 'expected a payload object' }),
   },
@@ -89,6 +99,8 @@ export interface Envelope<T extends EventType = EventType> {
   actor: string;
   reason: string;
   issuedAt: string;
+  /** Absent on facts and on commands published before origins were recorded. */
+  origin?: Origin;
   payload: EventPayloads[T];
 }
 
@@ -177,6 +189,7 @@ export function makeEnvelope<T extends EventType>(input: {
   instanceId?: string;
   eventId?: string;
   issuedAt?: string;
+  origin?: Origin;
 }): Envelope<T> {
   const envelope = {
     eventId: input.eventId ?? randomUUID(),
@@ -186,6 +199,7 @@ export function makeEnvelope<T extends EventType>(input: {
     actor: input.actor,
     reason: input.reason,
     issuedAt: input.issuedAt ?? new Date().toISOString(),
+    ...(input.origin === undefined ? {} : { origin: input.origin }),
     payload: input.payload,
   };
   return parseEnvelope(envelope, [input.type]) as unknown as Envelope<T>;

@@ -14,6 +14,18 @@ export const GOOGLE_ISSUERS: readonly string[] = ['https://accounts.google.com',
 /** Google's public signing keys for ID tokens, as a JWKS. */
 export const GOOGLE_CERTS_URL = 'https://www.googleapis.com/oauth2/v3/certs';
 
+/**
+ * The audience of a person's token printed by `gcloud auth print-identity-token` (no
+ * `--audiences`: gcloud refuses those for user accounts): gcloud's own OAuth client.
+ */
+export const GCLOUD_CLIENT_ID = '32555940559.apps.googleusercontent.com';
+
+/**
+ * The audience of tokens from application-default credentials (`gcloud auth
+ * application-default login`): another client, which Cloud Run's IAM check refuses.
+ */
+export const APPLICATION_DEFAULT_CLIENT_ID = '764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com';
+
 /** Clock skew tolerated on `exp` and `iat`: the caller's and our clocks never agree exactly. */
 export const DEFAULT_CLOCK_SKEW_SECONDS = 60;
 
@@ -67,12 +79,16 @@ function keyImporter(): (kid: string, material: PublicKeyMaterial) => Promise<Cr
 }
 
 /** Why jose refused the token, in words that name the claim and never repeat the token. */
-function describeJoseFailure(error: unknown, audience: string, issuers: readonly string[]): string | undefined {
+function describeJoseFailure(error: unknown, audiences: readonly string[], issuers: readonly string[]): string | undefined {
   if (error instanceof errors.JWTExpired) return 'expired (its exp has passed)';
   if (error instanceof errors.JWTClaimValidationFailed) {
     switch (error.claim) {
-      case 'aud':
-        return `wrong audience: it is not for ${audience}`;
+      case 'aud': {
+        const claimed = error.payload.aud;
+        const fromAdc = claimed === APPLICATION_DEFAULT_CLIENT_ID || (Array.isArray(claimed) && claimed.includes(APPLICATION_DEFAULT_CLIENT_ID));
+        if (fromAdc) return 'it comes from application-default credentials, which are not accepted: use `gcloud auth print-identity-token` after `gcloud auth login` (mi does)';
+        return `wrong audience: it is not for ${audiences.join(' or ')}`;
+      }
       case 'iss':
         return `wrong issuer: expected one of ${issuers.join(', ')}`;
       case 'nbf':
@@ -116,6 +132,9 @@ export function createGoogleIdentity(options: GoogleIdentityOptions): IdentityPo
 
   return {
     async verify(idToken, audience): Promise<VerifiedCaller> {
+      const audiences: readonly string[] = typeof audience === 'string' ? [audience] : audience;
+      // An empty list would accept no token; a misconfiguration, said as such rather than as the caller's fault.
+      if (audiences.length === 0) throw new ControlPlaneError('internal', 'no audience configured to verify ID tokens against', { retryable: false });
       if (typeof idToken !== 'string' || idToken.split('.').length !== 3) throw refused('malformed token (expected three dot-separated parts)');
       let header;
       try {
@@ -139,14 +158,14 @@ export function createGoogleIdentity(options: GoogleIdentityOptions): IdentityPo
       try {
         ({ payload } = await jwtVerify(idToken, key, {
           algorithms: [ALGORITHM],
-          audience,
+          audience: [...audiences],
           issuer: [...issuers],
           clockTolerance: skew,
           currentDate: clock.now(),
           requiredClaims: ['exp', 'iat', 'sub'],
         }));
       } catch (error) {
-        const why = describeJoseFailure(error, audience, issuers);
+        const why = describeJoseFailure(error, audiences, issuers);
         if (why !== undefined) throw refused(why);
         // Not something jose reports about tokens: keep the cause (it holds no token) for whoever debugs it.
         throw new ControlPlaneError('unauthenticated', 'invalid ID token: it cannot be verified', { cause: error, retryable: false });

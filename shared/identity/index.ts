@@ -3,7 +3,9 @@
  * local signer's in tests and `mi dev`.
  */
 export {
+  APPLICATION_DEFAULT_CLIENT_ID,
   DEFAULT_CLOCK_SKEW_SECONDS,
+  GCLOUD_CLIENT_ID,
   GOOGLE_CERTS_URL,
   GOOGLE_ISSUERS,
   createGoogleIdentity,

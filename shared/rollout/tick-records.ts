@@ -32,6 +32,7 @@ export function recordStart(tx: StoreTransaction, input: UpgradeStart, now: Date
       instanceId: candidate.instanceId,
       payload: { targetVersion: input.targetVersion },
       actor: ROLLOUT_ACTOR,
+      origin: 'rollout',
       reason: `rollout ${rolloutId}, wave ${candidate.wave}`,
     },
     now,

@@ -21,6 +21,8 @@ export const COLLECTIONS = {
   moduleApplies: 'moduleApplies',
   /** The newest spec change of each instance found in the deployment repository. */
   specChanges: 'specChanges',
+  /** What people asked through the commands function, by the event id they chose (kept 30 days). */
+  commandRequests: 'commandRequests',
 } as const;
 export type CollectionName = (typeof COLLECTIONS)[keyof typeof COLLECTIONS];
 
@@ -47,6 +49,7 @@ export const paths = {
   /** Audit ids sort by time (see store/audit.ts). */
   audit: (id: string) => `${C.audit}/${id}`,
   executorRequest: (runKey: string) => `${C.executorRequests}/${runKey}`,
+  commandRequest: (eventId: string) => `${C.commandRequests}/${eventId}`,
 } as const;
 
 /** Compliance runs (`complianceRuns/{runId}`: its findings per instance and its planned pages) and expiry notices. */

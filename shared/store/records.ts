@@ -3,7 +3,7 @@
  * append-only audit trail, the ledger of processed events, and the outbox of events to publish.
  */
 import { randomBytes } from 'node:crypto';
-import { makeEnvelope, type AnyEnvelope, type DecodeError, type DeliveredMessage, type EventPayloads, type EventType } from '../events/index.js';
+import { makeEnvelope, type Origin, type AnyEnvelope, type DecodeError, type DeliveredMessage, type EventPayloads, type EventType } from '../events/index.js';
 import { ControlPlaneError } from '../errors.js';
 import type { Clock, StateStore, StoreTransaction } from '../ports.js';
 import { TOPICS } from '../topics.js';
@@ -86,7 +86,7 @@ export function enqueueEnvelope(tx: StoreTransaction, topic: string, envelope: A
 /** Queues an event for publishing after the transaction commits; returns what to publish. */
 export function enqueue<T extends EventType>(
   tx: StoreTransaction,
-  event: { type: T; payload: EventPayloads[T]; instanceId?: string; actor: string; reason: string },
+  event: { type: T; payload: EventPayloads[T]; instanceId?: string; actor: string; reason: string; origin?: Origin },
   now: Date,
   topic: string = TOPICS.events,
 ): OutboxEntry {

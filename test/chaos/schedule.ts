@@ -301,7 +301,7 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
       const op = stuck[choices.next(stuck.length) ?? 0];
       if (op) {
         stats.abandons += 1;
-        const proc = gate.spawn('abandon', timeoutOf('approvals'), () => world.engine.abandon(op.id, 'oncall@example.com', 'chaos: given up'), () => undefined);
+        const proc = gate.spawn('abandon', timeoutOf('commands'), () => world.engine.abandon(op.id, 'oncall@example.com', 'chaos: given up'), () => undefined);
         note(`an operator abandons ${op.id} -> process ${proc.id}`);
       }
     } else {

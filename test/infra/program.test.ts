@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENVIRONMENT, SECRET_VARIABLES, variablesOf } from '../../shared/environment.js';
+import { GCLOUD_CLIENT_ID } from '../../shared/identity/google.js';
 import { DEAD_LETTER_TOPICS, FUNCTIONS, INDEXED_QUERIES, SCHEDULES, SUBSCRIPTIONS, TTL_COLLECTIONS, allTopics, rolesOf, type FunctionDefinition, type FunctionRole } from '../../shared/topology.js';
 import type { Infrastructure } from '../../infra/program.js';
 import { INSTANCES_FOLDER, PROJECT, PUBSUB_AGENT, TEST_SETTINGS, field, installMocks, ofType, runProgram, settle, type Registered } from './support.js';
@@ -168,11 +169,28 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
     }
   });
 
-  it('the approvals function is not public: only the configured operators may invoke it', () => {
-    const approvals = functions.find((fn) => fn.name === 'approvals');
-    expect(approvals).toBeDefined();
-    if (!approvals) return;
-    expect(invokersOf(approvals)).toEqual(['group:sre@example.com']);
+  it('the commands function is not public: only the configured operators may invoke it', () => {
+    const commands = functions.find((fn) => fn.name === 'commands');
+    expect(commands).toBeDefined();
+    if (!commands) return;
+    expect(invokersOf(commands)).toEqual(['group:sre@example.com']);
+  });
+
+  it('no person publishes to a topic or writes a stored record: people read Firestore, and act only through the commands function', () => {
+    const human = /^(user|group|domain):/;
+    const grantsToPeople = registered.filter((r) => typeof r.inputs.member === 'string' && human.test(String(r.inputs.member)));
+    const held = grantsToPeople.map((g) => `${g.type} ${String(g.inputs.role)}`).sort();
+    expect(held).toEqual(['gcp:cloudrunv2/serviceIamMember:ServiceIamMember roles/run.invoker', 'gcp:projects/iAMMember:IAMMember roles/datastore.viewer']);
+    const invoked = grantsToPeople.filter((g) => g.type === 'gcp:cloudrunv2/serviceIamMember:ServiceIamMember').map((g) => String(g.inputs.name));
+    expect(invoked.every((name) => /commands/.test(name)), invoked.join(', ')).toBe(true);
+  });
+
+  it("every topic's publishers are the control plane's own accounts (and the Pub/Sub agent for dead letters), never a person", () => {
+    const publishers = ofType(registered, 'gcp:pubsub/topicIAMMember:TopicIAMMember').filter((g) => g.inputs.role === 'roles/pubsub.publisher');
+    expect(publishers.length).toBeGreaterThan(0);
+    for (const grant of publishers) {
+      expect(String(grant.inputs.member), String(grant.inputs.topic)).toMatch(/^serviceAccount:(mi-[a-z0-9-]+@|service-\d+@gcp-sa-pubsub\.)/);
+    }
   });
 
   it("each function's account holds exactly the roles derived from what it uses, and nothing else", () => {
@@ -244,7 +262,7 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
     expect(ofType(registered, 'gcp:firestore/database:Database').map((d) => d.inputs.name)).toEqual(['(default)']);
   });
 
-  it('every function gets exactly the plain variables the environment contract says it reads, and the audiences are the functions\' own URLs', () => {
+  it("every function gets exactly the plain variables the environment contract says it reads, and the commands audiences are its own URL and the gcloud CLI's client id", () => {
     for (const fn of functions) {
       const env = field(functionNamed(fn), 'serviceConfig.environmentVariables') as Record<string, string>;
       const plain = variablesOf(fn.name).filter((name) => !SECRET_VARIABLES.includes(name));
@@ -253,8 +271,7 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
       expect(env.GOOGLE_CLOUD_PROJECT).toBe(PROJECT);
     }
     const envOf = (name: string) => field(functionNamed(functions.find((f) => f.name === name) as FunctionDefinition), 'serviceConfig.environmentVariables') as Record<string, string>;
-    expect(envOf('approvals').MI_APPROVALS_AUDIENCE).toBe(`https://${TEST_SETTINGS.region}-${PROJECT}.cloudfunctions.net/approvals`);
-    expect(envOf('applyConfirmations').MI_APPLY_CONFIRMATIONS_AUDIENCE).toBe(`https://${TEST_SETTINGS.region}-${PROJECT}.cloudfunctions.net/apply-confirmations`);
+    expect(envOf('commands').MI_COMMANDS_AUDIENCES?.split(',')).toEqual([`https://${TEST_SETTINGS.region}-${PROJECT}.cloudfunctions.net/commands`, GCLOUD_CLIENT_ID]);
   });
 });
 
@@ -265,7 +282,7 @@ describe('the program refuses what would deploy a control plane that cannot work
   });
 
   it.each([
-    ['operators', { operators: [] }, /mi:operators is empty: nobody may call approvals or applyConfirmations/],
+    ['operators', { operators: [] }, /mi:operators is empty: nobody may call commands/],
     ['alertNotificationChannels', { alertNotificationChannels: [] }, /mi:alertNotificationChannels is empty: every alert .* would notify nobody/],
     ['githubWebhookSecret', { githubWebhookSecret: undefined }, /mi:githubWebhookSecret is not set: the webhook secret would have no version/],
     ['githubToken', { githubToken: undefined }, /mi:githubToken is not set: the repository token would have no version/],

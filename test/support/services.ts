@@ -20,6 +20,6 @@ export function servicesWith(parts: Partial<Services>, ports: Partial<Ports> = {
     identity: notGranted('ID token verification', 'this test'),
     ...ports,
   };
-  const built = createServices(all, { schedulerParent: 'projects/test/locations/us-central1', audiences: { approvals: '', confirmations: '' }, ...config });
+  const built = createServices(all, { schedulerParent: 'projects/test/locations/us-central1', callers: { audiences: [] }, ...config });
   return { ...built, ...parts, ports: all };
 }

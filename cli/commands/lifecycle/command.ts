@@ -4,15 +4,16 @@
  * A refusal names the flag at fault by the row's own options, so a row restates nothing.
  */
 import type { z } from 'zod';
-import type { LifecycleCommandType, LifecyclePayloads } from '../../../shared/events/index.js';
+import type { PersonLifecycleCommand } from '../../../shared/commands/index.js';
+import type { LifecyclePayloads } from '../../../shared/events/index.js';
 import type { StateStore } from '../../../shared/ports.js';
 import { parseFlags } from '../../flags.js';
 import { COMMON_OPTIONS, type CommonFlagValues, type OptionSpec } from './flags.js';
 
-/** What a command asks the lifecycle function to do (the envelope adds actor, reason, ids). */
+/** What a command asks the lifecycle function to do (the commands function adds the caller, the reason, ids). */
 export type LifecycleRequest = {
-  [K in LifecycleCommandType]: { type: K; instanceId: string; payload: LifecyclePayloads[K] };
-}[LifecycleCommandType];
+  [K in PersonLifecycleCommand]: { type: K; instanceId: string; payload: LifecyclePayloads[K] };
+}[PersonLifecycleCommand];
 
 /** A request, how the "published" line names its target, and a line to print before publishing. */
 export interface Submission {

@@ -145,6 +145,7 @@ function newOperation(type: OperationType, envelope: AnyEnvelope, planned: Plann
     steps: planned.steps.map(newStep),
     params: planned.params,
     actor: envelope.actor,
+    origin: envelope.origin ?? 'unattributed',
     reason: envelope.reason,
     causeEventId: envelope.eventId,
     createdAt: at,

@@ -2,7 +2,7 @@
  * What an operation is: its types, its steps and their statuses, the stored record, the
  * engine's timings, and the ids derived from events and steps.
  */
-import type { InstanceRecord, LifecycleCommandType } from '../../events/index.js';
+import type { InstanceRecord, LifecycleCommandType, Origin } from '../../events/index.js';
 
 export const OPERATION_TYPES = ['create', 'upgrade', 'restore', 'delete', 'disaster-recovery', 'backup', 'module-apply', 'remediate', 'restore-drill'] as const;
 export type OperationType = (typeof OPERATION_TYPES)[number];
@@ -76,6 +76,8 @@ export interface OperationRecord {
   steps: Step[];
   params: StepParams;
   actor: string;
+  /** Whose word the actor is (see ORIGINS); `unattributed` for commands sent before origins were recorded. */
+  origin: Origin | 'unattributed';
   reason: string;
   causeEventId: string;
   createdAt: string;

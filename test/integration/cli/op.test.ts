@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../../shared/engine/index.js';
 import { createEngineFixture, lifecycleDelivery, type EngineFixture } from '../../support/engine-fixture.js';
-import { OPERATOR, mi } from './support.js';
+import { OPERATOR, closeCommands, mi, openCommands } from './support.js';
 import { deliver } from '../../../shared/edge.js';
 import { lifecycleRoute } from '../../../shared/routes.js';
 
@@ -9,9 +9,11 @@ let f: EngineFixture;
 
 beforeAll(async () => {
   f = await createEngineFixture(import.meta.url);
+  await openCommands(f);
 });
 
 afterAll(async () => {
+  await closeCommands();
   await f.close();
 });
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
-import type { Envelope, InstanceRecord } from '../../../shared/events/index.js';
+import type { InstanceRecord } from '../../../shared/events/index.js';
 import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
-import { LifecycleTap, OPERATOR, driveWhile, mi } from './support.js';
+import { LifecycleTap, OPERATOR, cliEnv, closeCommands, driveWhile, mi, openCommands } from './support.js';
 import { paths } from '../../../shared/store/collections.js';
 
 let f: EngineFixture;
@@ -10,15 +10,17 @@ let tap: LifecycleTap;
 
 beforeAll(async () => {
   f = await createEngineFixture(import.meta.url);
+  await openCommands(f);
   tap = await LifecycleTap.open(f);
 });
 
 afterAll(async () => {
+  await closeCommands();
   await tap.close();
   await f.close();
 });
 
-/** The event id the CLI printed ("published … (event <uuid>)"). */
+/** The event id the CLI printed ("sent … (event <uuid>)"). */
 function eventIdOf(stdout: string): string {
   const match = /\(event ([0-9a-f-]{36})\)/.exec(stdout);
   if (!match?.[1]) throw new Error(`no event id in:\n${stdout}`);
@@ -26,12 +28,12 @@ function eventIdOf(stdout: string): string {
 }
 
 describe('mi upgrade', () => {
-  it('publishes a valid instance.upgrade envelope from the operator, and names the operation to follow', async () => {
+  it('sends instance.upgrade as the verified operator, which the commands function publishes as a valid envelope, and names the operation to follow', async () => {
     const inst = await f.seedInstance();
     const run = await mi(f.projectId, ['upgrade', inst.id, '--to', '5.5.0', '--reason', 'monthly release']);
     expect(run).toMatchObject({ code: 0, stderr: '' });
     const eventId = eventIdOf(run.stdout);
-    expect(run.stdout).toContain(`published instance.upgrade for ${inst.id} (5.4.2 → 5.5.0)`);
+    expect(run.stdout).toContain(`sent instance.upgrade for ${inst.id} (5.4.2 → 5.5.0) as ${OPERATOR}`);
     expect(run.stdout).toContain(`operation op-${eventId}: follow it with mi op get op-${eventId}`);
     const { envelope, message } = await tap.next(eventId);
     expect(envelope).toMatchObject({
@@ -40,6 +42,7 @@ describe('mi upgrade', () => {
       instanceId: inst.id,
       actor: OPERATOR,
       reason: 'monthly release',
+      origin: 'commands',
       payload: { targetVersion: '5.5.0' },
     });
     expect(message.attributes).toMatchObject({ eventType: 'instance.upgrade', eventId });
@@ -67,14 +70,14 @@ describe('mi upgrade', () => {
     expect(await f.operation(operationId)).toMatchObject({ actor: OPERATOR, reason: 'requested with mi' });
   });
 
-  it('--wait --json prints one JSON document: what was published and the operation as stored', async () => {
+  it('--wait --json prints one JSON document: what was sent, by whom, and the operation as stored', async () => {
     const inst = await f.seedInstance();
     const run = await driveWhile(f, tap, mi(f.projectId, ['upgrade', inst.id, '--to', '6.0.0', '--wait', '--json']));
     expect(run.code).toBe(0);
-    const result = JSON.parse(run.stdout) as { operationId: string; outcome: string; envelope: Envelope; operation: OperationRecord };
-    expect(result.outcome).toBe('succeeded');
+    const result = JSON.parse(run.stdout) as { operationId: string; command: string; by: string; outcome: string; operation: OperationRecord };
+    expect(result).toMatchObject({ command: 'instance.upgrade', by: OPERATOR, outcome: 'succeeded' });
     expect(result.operation).toEqual(JSON.parse(JSON.stringify(await f.operation(result.operationId))));
-    expect(result.envelope.payload).toEqual({ targetVersion: '6.0.0' });
+    expect(result.operation).toMatchObject({ actor: OPERATOR, origin: 'commands', type: 'upgrade' });
   });
 
   it('--wait reports a rejection by the lifecycle function with its code, and exits 1', async () => {
@@ -155,13 +158,41 @@ describe('mi backup', () => {
     expect(await f.instance(inst.id)).toMatchObject({ status: 'active', lease: null } satisfies Partial<InstanceRecord>);
   });
 
-  it('--json without --wait prints the event and operation ids', async () => {
+  it('--json without --wait prints the event and operation ids, and who sent it', async () => {
     const inst = await f.seedInstance();
     const run = await mi(f.projectId, ['backup', inst.id, '--json']);
     expect(run.code).toBe(0);
-    const result = JSON.parse(run.stdout) as { eventId: string; operationId: string; messageId: string; envelope: Envelope };
-    expect(result.operationId).toBe(`op-${result.eventId}`);
-    expect(result.envelope).toMatchObject({ type: 'instance.backup', instanceId: inst.id, payload: {} });
-    expect((await tap.next(result.eventId)).message.id).toBe(result.messageId);
+    const result = JSON.parse(run.stdout) as { eventId: string; operationId: string; command: string; by: string };
+    expect(result).toMatchObject({ operationId: `op-${result.eventId}`, command: 'instance.backup', by: OPERATOR });
+    expect((await tap.next(result.eventId)).envelope).toMatchObject({ type: 'instance.backup', instanceId: inst.id, actor: OPERATOR, payload: {} });
   });
+});
+
+describe('who sends a command', () => {
+  it('is the token the commands function verified: MI_ACTOR and a git email that differs change nothing', async () => {
+    const inst = await f.seedInstance();
+    const run = await mi(f.projectId, ['backup', inst.id, '--json'], { env: cliEnv({ MI_ACTOR: 'bob@example.com', GIT_AUTHOR_EMAIL: 'bob@example.com' }) });
+    expect(run.code).toBe(0);
+    const { eventId } = JSON.parse(run.stdout) as { eventId: string };
+    expect((await tap.next(eventId)).envelope.actor).toBe(OPERATOR);
+    const request = await f.store.get<{ actor: string; subject: string }>(paths.commandRequest(eventId));
+    expect(request).toMatchObject({ actor: OPERATOR, subject: `local:${OPERATOR}` });
+  });
+
+  it('on the local stack, --as signs the token for that person, and the record says so', async () => {
+    const inst = await f.seedInstance();
+    const run = await mi(f.projectId, ['--as', 'second.person@example.com', 'backup', inst.id]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('as second.person@example.com');
+    expect((await tap.next(eventIdOf(run.stdout))).envelope.actor).toBe('second.person@example.com');
+  });
+
+  it('in the cloud, --as is refused before anything is sent (exit 2): you are your Google credentials', async () => {
+    const run = await mi(f.projectId, ['--as', 'boss@example.com', 'backup', 'any-instance'], {
+      env: cliEnv({ FIRESTORE_EMULATOR_HOST: undefined, PUBSUB_EMULATOR_HOST: undefined, MI_COMMANDS_URL: 'https://commands.example.run.app' }),
+    });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--as boss@example.com works on the local stack only');
+  });
+
 });

@@ -1,8 +1,8 @@
 /**
- * Runs `mi` commands in process against the emulators, capturing output and exit codes, and
- * plays the lifecycle function for commands the CLI publishes: a pull subscription on
- * `mi-lifecycle` feeds each message to the fixture's engine while the clock and reconciler
- * move the operation on.
+ * Runs `mi` commands in process against the emulators, capturing output and exit codes, with
+ * the commands function served on the fixture's world, and plays the lifecycle function for the
+ * commands it publishes: a pull subscription on `mi-lifecycle` feeds each message to the
+ * fixture's engine while the clock and reconciler move the operation on.
  */
 import { randomBytes } from 'node:crypto';
 import type { Message, Subscription } from '@google-cloud/pubsub';
@@ -10,7 +10,8 @@ import { runCli, type CliIo } from '../../../cli/main.js';
 import { parseEnvelope, LIFECYCLE_COMMANDS, type AnyEnvelope } from '../../../shared/events/index.js';
 import { TOPICS } from '../../../shared/topology.js';
 import { pubSubCloudEvent } from '../../../harness/cloud-event.js';
-import type { EngineFixture } from '../../support/engine-fixture.js';
+import { serveCommands, type CommandsServer } from '../../support/commands-server.js';
+import { TEST_TIMINGS, type EngineFixture } from '../../support/engine-fixture.js';
 import { deliver } from '../../../shared/edge.js';
 import { lifecycleRoute } from '../../../shared/routes.js';
 
@@ -29,12 +30,25 @@ function buffer(): { write(text: string): void; text(): string } {
   return { write: (text) => void parts.push(text), text: () => parts.join('') };
 }
 
-/** The environment the CLI sees by default: the emulators the harness started, an operator. */
+let commands: CommandsServer | undefined;
+
+/** Serves the commands function on the fixture's world (its store, bus, clock and fleet) for every `mi` of this file. */
+export async function openCommands(f: EngineFixture): Promise<CommandsServer> {
+  commands = await serveCommands({ store: f.store, bus: f.bus, clock: f.clock, ...f.fleet.ports() }, { timings: TEST_TIMINGS });
+  return commands;
+}
+
+export async function closeCommands(): Promise<void> {
+  await commands?.close();
+  commands = undefined;
+}
+
+/** The environment the CLI sees by default: the emulators the harness started, the commands function's key. */
 export function cliEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   return {
     FIRESTORE_EMULATOR_HOST: process.env.FIRESTORE_EMULATOR_HOST,
     PUBSUB_EMULATOR_HOST: process.env.PUBSUB_EMULATOR_HOST,
-    MI_ACTOR: OPERATOR,
+    ...(commands === undefined ? {} : { MI_DEV_IDENTITY_FILE: commands.identityFile }),
     ...overrides,
   };
 }
@@ -46,6 +60,7 @@ export async function mi(projectId: string, args: readonly string[], io: Partial
   const started = Date.now();
   const code = await runCli(['--project', projectId, ...args], {
     env: cliEnv(),
+    localOperator: () => OPERATOR,
     pollIntervalMs: 25,
     ...io,
     stdout,

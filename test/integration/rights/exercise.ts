@@ -6,12 +6,12 @@
  * repository) method it called.
  *
  * Each function is built as its wiring builds it (functions/*.ts, functions/*-production.ts,
- * cli/dev/stack.ts): the engine functions (lifecycle, reconcile, executorResults, approvals)
+ * cli/dev/stack.ts): the engine functions (lifecycle, reconcile, executorResults, commands)
  * each run an engine of their own whose executor is the production adapter requesting runs
  * through the outbox on that function's bus (status from the simulator, as `mi dev` reads it);
  * the compliance functions each their own createCompliance; rollout and rolloutEvents each
- * their own rollouts service; githubWebhook, deployments and applyConfirmations their own
- * webhook deps and deployments consumers. The HTTP functions are called through the functions
+ * their own rollouts service; githubWebhook, deployments and commands their own webhook deps
+ * and deployments consumers; commands also the rollouts service and the engine of its own. The HTTP functions are called through the functions
  * framework (a signed GitHub delivery, verified ID tokens); the Pub/Sub ones get the CloudEvent
  * their push subscription would deliver. What a function publishes on the live bus is
  * published on the emulator and delivered from there (in process, as the rollout driver does)
@@ -24,8 +24,8 @@
  * request. Every step checks what it did, so the recorded usage comes from paths that ran.
  *
  * Where the exercise differs from production, on purpose: the simulated clock (test timings,
- * rollouts whose deferred ticks move it on), a restore-drill sample of one, and applyConfirmations'
- * consumer given a recorded repository rather than one that refuses: a read would then show as
+ * rollouts whose deferred ticks move it on), a restore-drill sample of one, and the commands
+ * function's deployments consumer given a recorded repository rather than one that refuses: a read would then show as
  * a use to grant instead of failing the path.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -45,7 +45,7 @@ import type { ModuleApplyRecord } from '../../../shared/domain/deployments/appli
 import { DEFAULT_POLICY } from '../../../shared/domain/lifecycle/acceptance.js';
 import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
 import { finalBackupPlanFor } from '../../../shared/domain/lifecycle/resource-names.js';
-import { parseWaves, type RolloutRecord } from '../../../shared/domain/rollout/index.js';
+import type { RolloutRecord } from '../../../shared/domain/rollout/index.js';
 import type { Engine, OutboxEntry } from '../../../shared/engine/index.js';
 import { createOnceOutbox } from '../../../shared/store/outbox.js';
 import type { AnyEnvelope, InstanceSpec } from '../../../shared/events/index.js';
@@ -54,6 +54,7 @@ import { createLocalSigner, localIdentity, type LocalSigner } from '../../../sha
 import { silentLogger } from '../../../shared/log.js';
 import type { EventBus, ExecutorPort } from '../../../shared/ports.js';
 import { createRollouts, type Rollouts } from '../../../shared/rollout/index.js';
+import { createCommands } from '../../../shared/commands/index.js';
 import { startExecutorRunner, type ExecutorRunner } from '../../../shared/sim/executor-runner.js';
 import { SCHEDULES, TOPICS } from '../../../shared/topology.js';
 import { pubSubCloudEvent } from '../../../harness/cloud-event.js';
@@ -63,16 +64,14 @@ import { scheduleDelivery, seedWithFault } from '../compliance/support.js';
 import { ALWAYS_OPEN } from '../rollout/support.js';
 import { REPOSITORY, SECRET, instanceConfig, instanceRoot, pushPayload, recordingBus, sha, signedHeaders } from '../webhook/support.js';
 // Registers the HTTP functions with the functions framework, for getTestServer.
-import '../../../functions/approvals.js';
+import '../../../functions/commands.js';
 import '../../../functions/github-webhook.js';
-import '../../../functions/apply-confirmations.js';
 import { compliancePaths, deploymentPaths, paths, rolloutPaths } from '../../../shared/store/collections.js';
 import { deliver } from '../../../shared/edge.js';
 import { complianceCheckRoute, complianceScheduleRoute, deploymentsRoute, lifecycleRoute, rolloutEventsRoute, rolloutRoute } from '../../../shared/routes.js';
 
 const HOUR = 3_600_000;
-const APPROVALS_AUDIENCE = 'https://approvals-rights.example.run.app';
-const CONFIRMATIONS_AUDIENCE = 'https://apply-confirmations-rights.example.run.app';
+const COMMANDS_AUDIENCE = 'https://commands-rights.example.run.app';
 
 /** What every part of the exercise shares: one project, one clock, the simulated fleet, the live and the dead bus. */
 interface World {
@@ -140,6 +139,27 @@ function post(name: string, body: string | object, headers: Record<string, strin
   return request(getTestServer(name)).post('/').set(headers).send(body);
 }
 
+/** The commands function, as `mi` calls it: a verified token of `email`, in both headers. */
+async function command(w: World, email: string, body: object) {
+  const token = await w.signer.sign({ email, audience: COMMANDS_AUDIENCE });
+  return post('commands', body, { authorization: `Bearer ${token}`, 'x-serverless-authorization': `Bearer ${token}` });
+}
+
+/** The commands function's own services: its engine, deployments consumer and rollouts, on its recorded bus. */
+function useCommands(w: World, r: RepositoryFunctions, on: EventBus = w.live): void {
+  const bus = w.recorder.bus('commands', on);
+  const commands = createCommands({
+    store: w.fx.store,
+    bus,
+    clock: w.fx.clock,
+    log: silentLogger,
+    engine: w.engineOf('commands'),
+    deployments: r.consumerOf('commands', w.live),
+    rollouts: rolloutsOf(w, bus),
+  });
+  useServices(servicesWith({ commands: { identity: localIdentity(w.signer), audiences: [COMMANDS_AUDIENCE], commands } }));
+}
+
 // ------------------------------------------------------------------------------------------ engine
 
 /** lifecycle, reconcile, executorResults: an upgrade, a backup and a create accepted, advanced and finished. */
@@ -201,22 +221,26 @@ async function exerciseOperations(w: World): Promise<void> {
   ]);
 }
 
-/** approvals: a prod delete waits for a second person, who approves it through the function; it then runs to its end. */
+/**
+ * commands: a prod delete sent by alice (on mi-lifecycle) waits for a second person; alice's own
+ * approval is refused, bob's moves it on, and it runs to its end.
+ */
 async function exerciseApprovals(w: World): Promise<void> {
-  const approvals = w.engineOf('approvals');
-  useServices(servicesWith({ approvals: { identity: localIdentity(w.signer), approver: approvals, audience: APPROVALS_AUDIENCE } }));
   const doomed = await w.fx.seedInstance();
-  const envelope = w.fx.command('instance.delete', doomed.id, { confirmSlug: doomed.slug });
-  const operationId = `op-${envelope.eventId}`;
-  expect((await deliver(w.engines.lifecycle.deps, lifecycleRoute(w.engines.lifecycle), delivery(w, envelope, TOPICS.lifecycle))).kind).toBe('accepted');
+  const sent = await command(w, 'alice@example.com', { command: 'instance.delete', eventId: randomUUID(), instanceId: doomed.id, reason: 'customer left', payload: { confirmSlug: doomed.slug } });
+  expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+  const [accepted] = await deliverCommands(w);
+  const operationId = accepted?.operationId ?? '';
+  expect(accepted).toMatchObject({ operationId: `op-${String((sent.body as { eventId: string }).eventId)}`, envelope: { actor: 'alice@example.com', origin: 'commands' } });
   for (let i = 0; i < 3; i += 1) {
     w.fx.clock.advance(60_000);
     await w.engines.reconcile.reconcile({ outboxGraceMs: 0 });
   }
   expect((await w.fx.operation(operationId))?.steps[0]).toMatchObject({ name: 'await-approval', status: 'running' });
-  const token = await w.signer.sign({ email: 'bob@example.com', audience: APPROVALS_AUDIENCE });
-  const res = await post('approvals', { operationId }, { authorization: `Bearer ${token}` });
-  expect([res.status, res.body]).toEqual([200, { approved: operationId, by: 'bob@example.com' }]);
+  const own = await command(w, 'alice@example.com', { command: 'operation.approve', operationId });
+  expect(own.status).toBe(403);
+  const res = await command(w, 'bob@example.com', { command: 'operation.approve', operationId });
+  expect([res.status, res.body]).toEqual([200, { accepted: 'operation.approve', approved: operationId, by: 'bob@example.com' }]);
   const [ended] = await settle(w, [operationId], 30_000);
   expect(ended).toMatchObject({ status: 'succeeded', approval: { approvedBy: 'bob@example.com' } });
 
@@ -225,8 +249,7 @@ async function exerciseApprovals(w: World): Promise<void> {
   w.fx.fleet.gkeBackup.faults.inject({ method: 'createBackup', target: finalBackupPlanFor(refused.id, refused.region, DEFAULT_POLICY.centralBackupProject).name, error: { httpStatus: 400, message: 'backup plan not ready' } });
   const second = w.fx.command('instance.delete', refused.id, { confirmSlug: refused.slug });
   expect((await deliver(w.engines.lifecycle.deps, lifecycleRoute(w.engines.lifecycle), delivery(w, second, TOPICS.lifecycle))).kind).toBe('accepted');
-  const secondToken = await w.signer.sign({ email: 'bob@example.com', audience: APPROVALS_AUDIENCE });
-  expect((await post('approvals', { operationId: `op-${second.eventId}` }, { authorization: `Bearer ${secondToken}` })).status).toBe(200);
+  expect((await command(w, 'bob@example.com', { command: 'operation.approve', operationId: `op-${second.eventId}` })).status).toBe(200);
   expect(await w.fx.operation(`op-${second.eventId}`)).toMatchObject({ status: 'failed', failure: { step: 'final-gke-backup' } });
   expect((await w.fx.instance(refused.id))?.lease).toBeNull();
 }
@@ -303,6 +326,12 @@ async function exerciseCompliance(w: World): Promise<void> {
   expect(drills.map((d) => [d.envelope.type, d.outcome])).toEqual([['instance.restore-drill', 'accepted']]);
   const [drilled] = await settle(w, drills.map((d) => d.operationId), 60_000);
   expect(drilled?.status).toBe('succeeded');
+
+  // `mi compliance run`: a person's run, through the commands function, on mi-compliance.
+  w.take(TOPICS.compliance);
+  const asked = await command(w, 'alice@example.com', { command: 'compliance.run', eventId: randomUUID(), schedule: 'check-retention' });
+  expect(asked.status, JSON.stringify(asked.body)).toBe(200);
+  expect(w.take(TOPICS.compliance)).toEqual([expect.objectContaining({ type: 'compliance.run-requested', actor: 'alice@example.com', origin: 'commands' })]);
 }
 
 // ------------------------------------------------------------------------------------------ rollout
@@ -336,10 +365,10 @@ async function exerciseRollout(w: World): Promise<void> {
   // Facts published so far are not the rollout's.
   w.take(TOPICS.events);
 
-  // `mi rollout start` (an operator's command, not a function) publishes the first tick.
-  const started = await rolloutsOf(w, w.live).start({ targetVersion: '5.6.0', waves: parseWaves('dev:max=10:budget=0:soak=0,internal:max=10:soak=0,canary:budget=0:max=5:soak=0,customers:max=10'), actor: 'alice@example.com', reason: 'monthly release' });
-  if (started.kind !== 'started') throw new Error(started.message);
-  const rolloutId = started.rollout.id;
+  // `mi rollout start`, through the commands function, which publishes the first tick.
+  const started = await command(w, 'alice@example.com', { command: 'rollout.start', targetVersion: '5.6.0', waves: 'dev:max=10:budget=0:soak=0,internal:max=10:soak=0,canary:budget=0:max=5:soak=0,customers:max=10', reason: 'monthly release' });
+  expect(started.status, JSON.stringify(started.body)).toBe(200);
+  const rolloutId = (started.body as { rollout: RolloutRecord }).rollout.id;
 
   const cutOff = rolloutsOf(w, recorder.bus('rollout', w.dead));
   const [firstTick] = w.take(TOPICS.rollout);
@@ -383,13 +412,13 @@ interface RepositoryFunctions {
   repo: MemoryDeploymentRepo;
   webhook: WebhookDeps;
   deployments: DeploymentsConsumer;
-  consumerOf(fn: 'deployments' | 'applyConfirmations', bus: EventBus): DeploymentsConsumer;
+  consumerOf(fn: 'deployments' | 'commands', bus: EventBus): DeploymentsConsumer;
 }
 
 function repositoryFunctions(w: World): RepositoryFunctions {
   const { fx, recorder } = w;
   const repo = new MemoryDeploymentRepo();
-  const consumerOf = (fn: 'deployments' | 'applyConfirmations', bus: EventBus): DeploymentsConsumer => {
+  const consumerOf = (fn: 'deployments' | 'commands', bus: EventBus): DeploymentsConsumer => {
     const recorded = recorder.bus(fn, bus);
     return createDeploymentsConsumer({
       store: fx.store,
@@ -426,8 +455,8 @@ async function applyStatus(w: World, id: string): Promise<string | undefined> {
 
 /**
  * githubWebhook: a signed push. deployments: that push, a config.yaml version change (an upgrade
- * on mi-lifecycle) and a module change that needs a plan, then its tick. applyConfirmations: the
- * plan confirmed by a verified caller, which asks for the apply.
+ * on mi-lifecycle) and a module change that needs a plan, then its tick. commands: the plan
+ * confirmed by a verified caller, which asks for the apply.
  */
 async function exerciseMerge(w: World, r: RepositoryFunctions): Promise<void> {
   const { fx } = w;
@@ -459,10 +488,9 @@ async function exerciseMerge(w: World, r: RepositoryFunctions): Promise<void> {
   expect((await deliver(r.deployments.deps, deploymentsRoute(r.deployments), deploymentsTick(w))).kind).toBe('tick');
   expect(await applyStatus(w, applyId)).toBe('awaiting-confirmation');
 
-  useServices(servicesWith({ confirmations: { identity: localIdentity(w.signer), confirmer: r.consumerOf('applyConfirmations', w.live), audience: CONFIRMATIONS_AUDIENCE } }));
-  const token = await w.signer.sign({ email: 'carol@example.com', audience: CONFIRMATIONS_AUDIENCE });
-  const res = await post('applyConfirmations', { applyId }, { authorization: `Bearer ${token}` });
-  expect([res.status, res.body]).toEqual([200, { confirmed: [applyId], by: 'carol@example.com' }]);
+  useCommands(w, r);
+  const res = await command(w, 'carol@example.com', { command: 'apply.confirm', applyId });
+  expect([res.status, res.body]).toEqual([200, { accepted: 'apply.confirm', confirmed: [applyId], by: 'carol@example.com' }]);
   const applies = await deliverCommands(w);
   expect(applies.map((a) => [a.envelope.type, a.outcome])).toEqual([['instance.module-apply', 'accepted']]);
   expect((await settle(w, applies.map((a) => a.operationId))).map((op) => op.status)).toEqual(['succeeded']);
@@ -473,8 +501,8 @@ async function exerciseMerge(w: World, r: RepositoryFunctions): Promise<void> {
 /**
  * The case issue 21 says breaks: each feature's first publish is lost (a dead port), so the
  * reconcile function republishes a webhook's push (mi-deployments), the deployments consumer's
- * module apply (mi-lifecycle), and the lifecycle function's fact and executor run request
- * (mi-events, mi-executor-requests).
+ * module apply (mi-lifecycle), the commands function's compliance run (mi-compliance), and the
+ * lifecycle function's fact and executor run request (mi-events, mi-executor-requests).
  */
 async function exerciseOutboxDrain(w: World, r: RepositoryFunctions): Promise<void> {
   const { fx, recorder } = w;
@@ -493,6 +521,13 @@ async function exerciseOutboxDrain(w: World, r: RepositoryFunctions): Promise<vo
   expect(pushes.map((p) => p.type)).toEqual(['deployment.pushed']);
   for (const push of pushes) expect(await deliver(deploymentsCut.deps, deploymentsRoute(deploymentsCut), delivery(w, push, TOPICS.deployments))).toMatchObject({ kind: 'push', detail: { kind: 'handled' } });
   await reconcileDrains(w, "the deployments consumer's module apply", [TOPICS.lifecycle]);
+
+  // A person's compliance run, its first publish lost: the reconcile function sends it on.
+  useCommands(w, r, w.dead);
+  const asked = await command(w, 'alice@example.com', { command: 'compliance.run', eventId: randomUUID(), schedule: 'check-retention' });
+  expect(asked.status, JSON.stringify(asked.body)).toBe(200);
+  await reconcileDrains(w, "the commands function's compliance run", [TOPICS.compliance]);
+  expect(w.take(TOPICS.compliance).map((e) => e.type)).toEqual(['compliance.run-requested']);
 
   const lifecycleCut = w.engineOf('lifecycle', w.dead);
   const accepted = await deliverCommands(w, lifecycleCut);
@@ -575,11 +610,13 @@ async function createWorld(recorder: UsageRecorder, fileUrl: string): Promise<Wo
 export async function exerciseEveryFunction(recorder: UsageRecorder, fileUrl: string): Promise<void> {
   const w = await createWorld(recorder, fileUrl);
   try {
+    const repository = repositoryFunctions(w);
     await exerciseOperations(w);
+    useCommands(w, repository);
     await exerciseApprovals(w);
     await exerciseCompliance(w);
+    useCommands(w, repository);
     await exerciseRollout(w);
-    const repository = repositoryFunctions(w);
     await exerciseMerge(w, repository);
     await exerciseOutboxDrain(w, repository);
   } finally {

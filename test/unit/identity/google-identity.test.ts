@@ -1,13 +1,13 @@
 import { SignJWT, exportSPKI, generateKeyPair, importJWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { ControlPlaneError } from '../../../shared/errors.js';
-import { createGoogleIdentity, createLocalSigner, localIdentity, type KeySource } from '../../../shared/identity/index.js';
+import { APPLICATION_DEFAULT_CLIENT_ID, GCLOUD_CLIENT_ID, createGoogleIdentity, createLocalSigner, localIdentity, type KeySource } from '../../../shared/identity/index.js';
 import type { Clock, IdentityPort } from '../../../shared/ports.js';
 import { controlPlaneFailure } from '../../support/failures.js';
 
 const NOW = new Date('2030-01-01T12:00:00Z');
 const clock: Clock = { now: () => NOW };
-const AUDIENCE = 'https://approvals.example.run.app';
+const AUDIENCE = 'https://commands.example.run.app';
 const EMAIL = 'approver@example.com';
 
 const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -48,6 +48,29 @@ describe('Google ID token verification', () => {
     const { signer, identity } = await fixture();
     const token = await signer.sign({ email: 'Approver@Example.COM', audience: AUDIENCE, subject: '1234' });
     await expect(identity.verify(token, AUDIENCE)).resolves.toEqual({ email: EMAIL, subject: '1234' });
+  });
+
+  it("accepts a token for any of several audiences (the function's URL, gcloud's client id), and no other", async () => {
+    const { signer, identity } = await fixture();
+    const audiences = [AUDIENCE, GCLOUD_CLIENT_ID];
+    for (const audience of audiences) {
+      await expect(identity.verify(await signer.sign({ email: EMAIL, audience }), audiences)).resolves.toMatchObject({ email: EMAIL });
+    }
+    const elsewhere = await signer.sign({ email: EMAIL, audience: 'https://elsewhere.example' });
+    const refused = await controlPlaneFailure(identity.verify(elsewhere, audiences));
+    expect(refused.message).toBe(`invalid ID token: wrong audience: it is not for ${AUDIENCE} or ${GCLOUD_CLIENT_ID}`);
+  });
+
+  it('says why a token from application-default credentials is refused, and what to use instead', async () => {
+    const { signer, identity } = await fixture();
+    const token = await signer.sign({ email: EMAIL, audience: APPLICATION_DEFAULT_CLIENT_ID });
+    expect((await refusal(identity, token, AUDIENCE)).message).toMatch(/application-default credentials, which are not accepted: use `gcloud auth print-identity-token`/);
+  });
+
+  it('refuses to verify against no audience at all: a configuration fault, not the caller\'s', async () => {
+    const { signer, identity } = await fixture();
+    const failure = await controlPlaneFailure(identity.verify(await signer.sign({ email: EMAIL, audience: AUDIENCE }), []));
+    expect([failure.code, failure.retryable]).toEqual(['internal', false]);
   });
 
   it('refuses an expired token', async () => {

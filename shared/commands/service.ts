@@ -1,0 +1,205 @@
+/**
+ * The commands a person sends, carried out with the verified caller as the actor: lifecycle
+ * commands and compliance runs go through the outbox (once per event id the caller chose, so a
+ * retried request is the same command), the rest to the service that owns them.
+ */
+import { operationIdFor } from '../domain/lifecycle/operations.js';
+import { parseWaves, WaveSpecError, DEFAULT_WAVES } from '../domain/rollout/index.js';
+import type { DeploymentsConsumer } from '../deployments/index.js';
+import type { Engine } from '../engine/index.js';
+import { ControlPlaneError } from '../errors.js';
+import { DecodeError, makeEnvelope, type AnyEnvelope } from '../events/index.js';
+import { extendExpiry } from '../compliance/retention.js';
+import type { Logger } from '../log.js';
+import type { Clock, EventBus, StateStore, VerifiedCaller } from '../ports.js';
+import type { Rollouts } from '../rollout/index.js';
+import { paths } from '../store/collections.js';
+import { publishOutbox } from '../store/outbox.js';
+import { appendAudit, enqueueEnvelope, LEDGER_RETENTION_DAYS } from '../store/records.js';
+import { TOPICS } from '../topics.js';
+import type { CommandRequest, LifecycleRequest } from './requests.js';
+
+export interface CommandsDeps {
+  store: StateStore;
+  bus: EventBus;
+  clock: Clock;
+  log: Logger;
+  engine: Pick<Engine, 'approve' | 'abandon'>;
+  deployments: Pick<DeploymentsConsumer, 'confirm'>;
+  rollouts: Pick<Rollouts, 'start' | 'control'>;
+}
+
+/** Why a command was not carried out; the HTTP answer's status follows from the code. */
+export type RefusalCode = 'invalid-request' | 'not-found' | 'conflict' | 'self-approval' | 'event-id-taken';
+
+export type CommandOutcome =
+  | { kind: 'accepted'; command: CommandRequest['command']; by: string; answer: Record<string, unknown> }
+  | { kind: 'refused'; code: RefusalCode; message: string };
+
+/** What `commandRequests/{eventId}` keeps: who sent which command under that id. */
+export interface CommandRequestRecord {
+  eventId: string;
+  command: string;
+  instanceId: string | null;
+  actor: string;
+  subject: string;
+  reason: string;
+  receivedAt: string;
+  expireAt: Date;
+}
+
+const refused = (code: RefusalCode, message: string): CommandOutcome => ({ kind: 'refused', code, message });
+
+/** A refusal a service said with an error: what the caller got wrong, not a fault to retry. */
+function refusalOf(error: unknown): CommandOutcome | undefined {
+  if (!(error instanceof ControlPlaneError) || error.retryable) return undefined;
+  if (error.code === 'not-found') return refused('not-found', error.message);
+  if (error.code === 'failed-precondition') return refused('conflict', error.message);
+  return undefined;
+}
+
+export function createCommands(deps: CommandsDeps) {
+  /**
+   * Writes the request's record, its audit entry and the envelope's outbox entry in one
+   * transaction; the same caller sending the same request again is told the same, anyone else
+   * reusing the id is refused.
+   */
+  async function sendOnce(envelope: AnyEnvelope, topic: string, caller: VerifiedCaller, answer: Record<string, unknown>): Promise<CommandOutcome> {
+    const outcome = await deps.store.transaction(async (tx) => {
+      const now = deps.clock.now();
+      const path = paths.commandRequest(envelope.eventId);
+      const seen = await tx.get<CommandRequestRecord>(path);
+      if (seen !== undefined) {
+        if (seen.actor === caller.email && seen.command === envelope.type && seen.instanceId === (envelope.instanceId ?? null)) return { again: true as const };
+        return { taken: seen };
+      }
+      const record: CommandRequestRecord = {
+        eventId: envelope.eventId,
+        command: envelope.type,
+        instanceId: envelope.instanceId ?? null,
+        actor: caller.email,
+        subject: caller.subject,
+        reason: envelope.reason,
+        receivedAt: now.toISOString(),
+        expireAt: new Date(now.getTime() + LEDGER_RETENTION_DAYS * 86_400_000),
+      };
+      tx.create(path, record);
+      appendAudit(
+        tx,
+        {
+          actor: caller.email,
+          origin: 'commands',
+          action: 'command.received',
+          instanceId: envelope.instanceId ?? null,
+          operationId: envelope.type.startsWith('instance.') ? operationIdFor(envelope.eventId) : null,
+          before: null,
+          after: null,
+          causeEventId: envelope.eventId,
+          command: envelope.type,
+          reason: envelope.reason,
+          verifiedSubject: caller.subject,
+        },
+        now,
+      );
+      return { entries: [enqueueEnvelope(tx, topic, envelope, now)] };
+    });
+    if ('taken' in outcome) return refused('event-id-taken', `event id ${envelope.eventId} was already used for another request: choose a new one`);
+    if ('entries' in outcome && outcome.entries !== undefined) await publishOutbox(deps, outcome.entries);
+    return { kind: 'accepted', command: envelope.type as CommandRequest['command'], by: caller.email, answer: { ...answer, eventId: envelope.eventId, repeated: 'again' in outcome } };
+  }
+
+  function envelopeOf(build: () => AnyEnvelope): AnyEnvelope | CommandOutcome {
+    try {
+      return build();
+    } catch (error) {
+      if (error instanceof DecodeError) return refused('invalid-request', error.message);
+      throw error;
+    }
+  }
+
+  async function lifecycle(request: LifecycleRequest, caller: VerifiedCaller): Promise<CommandOutcome> {
+    const envelope = envelopeOf(
+      () =>
+        makeEnvelope({
+          type: request.command,
+          eventId: request.eventId,
+          instanceId: request.instanceId,
+          // Checked against the command's schema by makeEnvelope, which names the field at fault.
+          payload: request.payload,
+          actor: caller.email,
+          reason: request.reason,
+          origin: 'commands',
+          issuedAt: deps.clock.now().toISOString(),
+        }) as unknown as AnyEnvelope,
+    );
+    if (!('eventId' in envelope)) return envelope;
+    return sendOnce(envelope, TOPICS.lifecycle, caller, { operationId: operationIdFor(envelope.eventId) });
+  }
+
+  return {
+    /** Carries out one validated request as `caller`. Throws only what is worth retrying. */
+    async run(request: CommandRequest, caller: VerifiedCaller): Promise<CommandOutcome> {
+      const by = caller.email;
+      try {
+        switch (request.command) {
+          case 'operation.approve': {
+            const result = await deps.engine.approve(request.operationId, caller);
+            if (result.kind === 'refused') return refused(result.code === 'not-awaiting-approval' ? 'conflict' : result.code, result.message);
+            return { kind: 'accepted', command: request.command, by, answer: { approved: result.operationId } };
+          }
+          case 'operation.abandon': {
+            const abandoned = await deps.engine.abandon(request.operationId, by, request.reason);
+            return { kind: 'accepted', command: request.command, by, answer: { abandoned: abandoned.id, instanceId: abandoned.instanceId, operationType: abandoned.type } };
+          }
+          case 'apply.confirm': {
+            const target = request.applyId !== undefined ? { id: request.applyId } : { module: request.module ?? '', commit: request.commit ?? '' };
+            const result = await deps.deployments.confirm(target, caller);
+            if (result.kind === 'refused') return refused(result.code === 'not-found' ? 'not-found' : 'conflict', result.message);
+            return { kind: 'accepted', command: request.command, by, answer: { confirmed: result.confirmed } };
+          }
+          case 'instance.extend': {
+            const result = await extendExpiry(deps, { instanceId: request.instanceId, hours: request.hours, actor: by, reason: request.reason });
+            return { kind: 'accepted', command: request.command, by, answer: { instanceId: request.instanceId, expiresAt: result.after, before: result.before } };
+          }
+          case 'rollout.start': {
+            let waves;
+            try {
+              waves = request.waves === undefined ? DEFAULT_WAVES.map((w) => ({ ...w })) : parseWaves(request.waves);
+            } catch (error) {
+              if (error instanceof WaveSpecError) return refused('invalid-request', `waves: ${error.message}`);
+              throw error;
+            }
+            const result = await deps.rollouts.start({ targetVersion: request.targetVersion, waves, actor: by, reason: request.reason, ...(request.busyRetryMs === undefined ? {} : { busyRetryMs: request.busyRetryMs }) });
+            if (result.kind === 'refused') return refused('conflict', result.message);
+            return { kind: 'accepted', command: request.command, by, answer: { rollout: result.rollout } };
+          }
+          case 'rollout.control': {
+            const result = await deps.rollouts.control(request.rolloutId, request.action, by, request.reason);
+            if (result.kind === 'refused') return refused(/^no rollout/.test(result.message) ? 'not-found' : 'conflict', result.message);
+            return { kind: 'accepted', command: request.command, by, answer: { rollout: result.rollout, detail: result.detail } };
+          }
+          case 'compliance.run': {
+            const envelope = makeEnvelope({
+              type: 'compliance.run-requested',
+              eventId: request.eventId,
+              payload: { schedule: request.schedule },
+              actor: by,
+              reason: `mi compliance run ${request.schedule}`,
+              origin: 'commands',
+              issuedAt: deps.clock.now().toISOString(),
+            }) as unknown as AnyEnvelope;
+            return sendOnce(envelope, TOPICS.compliance, caller, { schedule: request.schedule });
+          }
+          default:
+            return lifecycle(request, caller);
+        }
+      } catch (error) {
+        const refusal = refusalOf(error);
+        if (refusal !== undefined) return refusal;
+        throw error;
+      }
+    },
+  };
+}
+
+export type Commands = ReturnType<typeof createCommands>;

@@ -1,0 +1,161 @@
+/**
+ * `mi` in local mode against the commands function as `mi dev` serves it: tokens signed with the
+ * key mi dev left, the caller the local operator or `--as`, the real services on the emulators.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../../cli/main.js';
+import { readIdentityFile, removeIdentityFile, writeIdentityFile } from '../../../cli/dev/identity-file.js';
+import { EXIT } from '../../../cli/config.js';
+import type { RolloutRecord } from '../../../shared/domain/rollout/index.js';
+import { serveCommands, type CommandsServer } from '../../support/commands-server.js';
+import { createEngineFixture, TEST_TIMINGS, type EngineFixture } from '../../support/engine-fixture.js';
+import { LifecycleTap, deliveryOf } from '../cli/support.js';
+import { deliver } from '../../../shared/edge.js';
+import { lifecycleRoute } from '../../../shared/routes.js';
+import { rolloutPaths } from '../../../shared/store/collections.js';
+
+const REQUESTER = 'requester@example.com';
+const SECOND = 'second.person@example.com';
+
+let f: EngineFixture;
+let tap: LifecycleTap;
+let commands: CommandsServer;
+
+async function mi(args: readonly string[], env: Record<string, string | undefined> = {}, operator = REQUESTER) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(['--project', f.projectId, ...args], {
+    stdout: { write: (t: string) => out.push(t) },
+    stderr: { write: (t: string) => err.push(t) },
+    env: { FIRESTORE_EMULATOR_HOST: process.env.FIRESTORE_EMULATOR_HOST, MI_DEV_IDENTITY_FILE: commands.identityFile, ...env },
+    localOperator: () => operator,
+    pollIntervalMs: 25,
+  });
+  return { code, stdout: out.join(''), stderr: err.join('') };
+}
+
+/** A prod delete sent by REQUESTER with mi, taken up by the lifecycle function: waiting for a second person. */
+async function waitingDelete(): Promise<string> {
+  const doomed = await f.seedInstance();
+  const run = await mi(['delete', doomed.id, '--confirm', doomed.slug, '--json']);
+  expect(run.stderr).toBe('');
+  const { eventId } = JSON.parse(run.stdout) as { eventId: string };
+  await deliver(f.engine.deps, lifecycleRoute(f.engine), deliveryOf(await tap.next(eventId), f.projectId));
+  const operationId = `op-${eventId}`;
+  f.clock.advance(60_000);
+  await f.engine.reconcile({ outboxGraceMs: 0 });
+  expect((await f.operation(operationId))?.steps[0]).toMatchObject({ name: 'await-approval', status: 'running' });
+  return operationId;
+}
+
+beforeAll(async () => {
+  f = await createEngineFixture(import.meta.url);
+  tap = await LifecycleTap.open(f);
+  commands = await serveCommands({ store: f.store, bus: f.bus, clock: f.clock, ...f.fleet.ports() }, { timings: TEST_TIMINGS });
+});
+
+afterAll(async () => {
+  await commands.close();
+  await tap.close();
+  await f.close();
+});
+
+describe('mi approve in local mode', () => {
+  it("leaves mi dev's key readable by its owner only", async () => {
+    expect((await stat(commands.identityFile)).mode & 0o777).toBe(0o600);
+    expect((await stat(dirname(commands.identityFile))).mode & 0o777).toBe(0o700);
+    expect(JSON.parse(await readFile(commands.identityFile, 'utf8'))).toMatchObject({ version: 1, privateJwk: { kid: commands.signer.kid } });
+  });
+
+  it('refuses the requester (exit 2), whatever MI_ACTOR says, and approves as a second person', async () => {
+    const operationId = await waitingDelete();
+    // The issue's spoof: the requester claims to be someone else. The token is the requester's.
+    const spoofed = await mi(['approve', operationId], { MI_ACTOR: 'bob@example.com' });
+    expect(spoofed.code).toBe(EXIT.refused);
+    expect(spoofed.stderr).toMatch(new RegExp(`approving ${operationId} refused: .*${REQUESTER}`));
+    expect((await f.operation(operationId))?.approval?.approvedBy ?? null).toBeNull();
+
+    const run = await mi(['approve', operationId], {}, SECOND);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(EXIT.ok);
+    expect(run.stdout).toContain(`approved ${operationId} as ${SECOND}`);
+    expect(await f.operation(operationId)).toMatchObject({ actor: REQUESTER, approval: { approvedBy: SECOND } });
+  });
+
+  it('approves as --as on the local stack, and prints the answer with --json', async () => {
+    const operationId = await waitingDelete();
+    const run = await mi(['--as', SECOND, 'approve', operationId, '--json']);
+    expect(run.code).toBe(EXIT.ok);
+    expect(JSON.parse(run.stdout)).toEqual({ accepted: 'operation.approve', approved: operationId, by: SECOND });
+  });
+
+  it('refuses, exit 2, an unknown operation and an invalid id', async () => {
+    const unknown = await mi(['approve', 'op-nope'], {}, SECOND);
+    expect(unknown.code).toBe(EXIT.refused);
+    expect(unknown.stderr).toContain('op-nope');
+    const invalid = await mi(['approve', 'op/1'], {}, SECOND);
+    expect(invalid.code).toBe(EXIT.refused);
+    expect(invalid.stderr).toContain('<operation>');
+  });
+
+  it('says mi dev is not running, exit 3, when there is no identity file', async () => {
+    const run = await mi(['approve', 'op-waiting'], { MI_DEV_IDENTITY_FILE: join(dirname(commands.identityFile), 'missing.json') });
+    expect(run.code).toBe(EXIT.unreachable);
+    expect(run.stderr).toMatch(/is `mi dev` running/);
+  });
+
+  it('outside local mode, asks for MI_COMMANDS_URL (exit 2)', async () => {
+    const run = await mi(['approve', 'op-waiting'], { FIRESTORE_EMULATOR_HOST: undefined });
+    expect(run.code).toBe(EXIT.refused);
+    expect(run.stderr).toContain('MI_COMMANDS_URL');
+  });
+
+  it('removes the identity file only while it still holds the same key', async () => {
+    const copy = join(dirname(dirname(commands.identityFile)), 'other', 'identity.json');
+    const content = await readIdentityFile(commands.identityFile);
+    if (content === undefined) throw new Error('the identity file is gone');
+    await writeIdentityFile(copy, content);
+    await removeIdentityFile(copy, 'some-other-kid');
+    expect(await readIdentityFile(copy)).toBeDefined();
+    await removeIdentityFile(copy, commands.signer.kid);
+    expect(await readIdentityFile(copy)).toBeUndefined();
+  });
+});
+
+describe('the other commands mi sends', () => {
+  it('mi rollout start and pause: recorded as by the caller', async () => {
+    const started = await mi(['rollout', 'start', '--to', '9.9.9', '--waves', 'dev:max=1', '--json'], {}, SECOND);
+    expect(started.stderr).toBe('');
+    const rollout = JSON.parse(started.stdout) as RolloutRecord;
+    expect(await f.store.get<RolloutRecord>(rolloutPaths.rollout(rollout.id))).toMatchObject({ targetVersion: '9.9.9', actor: SECOND });
+    const paused = await mi(['rollout', 'pause', rollout.id, '--reason', 'a page fired'], {}, REQUESTER);
+    expect(paused.code).toBe(EXIT.ok);
+    expect(paused.stdout).toContain(`(as ${REQUESTER})`);
+    expect((await f.store.get<RolloutRecord>(rolloutPaths.rollout(rollout.id)))?.status).toBe('paused');
+    await mi(['rollout', 'abort', rollout.id, '--reason', 'test over']);
+  });
+
+  it('mi compliance run: the run asked for by the caller', async () => {
+    const run = await mi(['compliance', 'run', '--schedule', 'check-retention', '--json'], {}, SECOND);
+    expect(run.code).toBe(EXIT.ok);
+    expect(JSON.parse(run.stdout)).toMatchObject({ schedule: 'check-retention', by: SECOND, eventId: expect.stringMatching(/^[0-9a-f-]{36}$/) as unknown });
+  });
+
+  it("mi instance extend: a dev instance's expiry moved, as by the caller", async () => {
+    const dev = await f.seedInstance({ environment: 'dev', tier: 'internal', expiresAt: '2026-11-27T10:00:00.000Z' });
+    const run = await mi(['instance', 'extend', dev.id, '--hours', '48', '--reason', 'demo'], {}, SECOND);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe(`${dev.id} now expires 2026-11-29T10:00:00.000Z (was 2026-11-27T10:00:00.000Z), recorded as by ${SECOND}\n`);
+    const prod = await mi(['instance', 'extend', (await f.seedInstance()).id, '--hours', '1']);
+    expect(prod.code).toBe(EXIT.refused);
+  });
+
+  it('mi apply confirm: an unknown apply is refused (exit 2), naming it', async () => {
+    const run = await mi(['apply', 'confirm', `cus-none.networking.${randomUUID().replace(/-/g, '').slice(0, 12)}`], {}, SECOND);
+    expect(run.code).toBe(EXIT.refused);
+    expect(run.stderr).toMatch(/confirming cus-none\.networking\.\w+ refused: /);
+  });
+});
