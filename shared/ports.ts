@@ -4,6 +4,7 @@
  * Adapters give every call a deadline and fail with a retryable ControlPlaneError when it
  * passes; expected "no such thing" answers are values (undefined), not exceptions.
  */
+import type { Grant } from './domain/access/grants.js';
 import type { AnyEnvelope, Envelope, EventType, ExecutorAction } from './events/index.js';
 
 // ---------------------------------------------------------------------------- clock
@@ -444,4 +445,19 @@ export interface DeploymentRepoPort {
   compare(base: string, head: string): Promise<{ files: ComparedFile[] }>;
   /** How `head` relates to `base` in history; either may be a commit id or a branch name. */
   ancestry(base: string, head: string): Promise<CommitAncestry>;
+}
+
+/** Privileged Access Manager, as the caller: who asks is whoever the credentials are, and PAM checks what they may do. */
+export type CallerRelationship = 'HAD_CREATED' | 'CAN_APPROVE' | 'HAD_APPROVED';
+
+export interface AccessPort {
+  /** grants.create on `entitlement` (its full name), for `hours` with a justification. */
+  request(entitlement: string, hours: number, justification: string): Promise<Grant>;
+  /** grants.search (with a relationship) or grants.list (without), every page. */
+  grants(entitlement: string, relationship?: CallerRelationship): Promise<Grant[]>;
+  get(grant: string): Promise<Grant>;
+  approve(grant: string, reason: string): Promise<Grant>;
+  deny(grant: string, reason: string): Promise<Grant>;
+  /** grants.revoke: a long-running operation, waited for. */
+  revoke(grant: string, reason: string): Promise<void>;
 }

@@ -4,10 +4,12 @@
  * lifecycle commands that publish on mi-lifecycle: backup, upgrade, create, restore, delete,
  * dr, and the one submit-and-follow helper), op.ts (`mi op get|abandon`), approve.ts and
  * apply.ts (decisions posted to authenticated functions), rollout.ts, dev.ts (`mi dev`, the
- * local stack of cli/dev/) and compliance.ts (runs, reports and `mi instance extend`).
+ * local stack of cli/dev/), compliance.ts (runs, reports and `mi instance extend`) and
+ * access.ts (time-bound access through Privileged Access Manager).
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { registerAccessCommands } from './access.js';
 import { registerApplyCommands } from './apply.js';
 import { registerApproveCommand } from './approve.js';
 import { registerComplianceCommands } from './compliance.js';
@@ -27,4 +29,5 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerRolloutCommands(program, ctx);
   registerDevCommand(program, ctx);
   registerComplianceCommands(program, ctx);
+  registerAccessCommands(program, ctx);
 }

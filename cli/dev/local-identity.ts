@@ -12,7 +12,7 @@ import type { UndoStack } from './undo.js';
  */
 export async function leaveIdentityFile(
   option: string | false | undefined,
-  input: { functionsUrl: string; commandsUrl: string; signer: LocalSigner; projectId: string },
+  input: { functionsUrl: string; commandsUrl: string; signer: LocalSigner; projectId: string; access?: { url: string; entitlements: string[] } },
   undo: UndoStack,
   log: (line: string) => void,
 ): Promise<string | undefined> {
@@ -27,6 +27,7 @@ export async function leaveIdentityFile(
     issuer: signer.issuer,
     privateJwk: await signer.exportPrivateJwk(),
     projectId: input.projectId,
+    ...(input.access === undefined ? {} : { access: input.access }),
     pid: process.pid,
     writtenAt: new Date().toISOString(),
   });

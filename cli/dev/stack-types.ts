@@ -3,6 +3,7 @@
  * the simulated fleet, the engine, the local identity, and how to stop it.
  */
 import type { Engine } from '../../shared/engine/index.js';
+import type { LocalAccess } from './access.js';
 import type { LocalSigner } from '../../shared/identity/index.js';
 import type { SimulatedFleet } from '../../shared/sim/index.js';
 import type { EmulatorKind } from './emulators.js';
@@ -46,6 +47,8 @@ export interface LocalStack {
   commandsUrl: string;
   /** Signs ID tokens the commands function accepts: local mode's identity provider. */
   signer: LocalSigner;
+  /** The simulated Privileged Access Manager `mi access` talks to. */
+  access: LocalAccess;
   /** The file `mi` reads, or undefined when asked to write none. */
   identityFile: string | undefined;
   topics: readonly string[];

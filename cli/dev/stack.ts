@@ -16,12 +16,14 @@
 import { LOCAL_PROJECT_ID } from '../config.js';
 import { ensureTopics } from '../../shared/gcp/pubsub-admin.js';
 import { createLocalSigner } from '../../shared/identity/index.js';
+import { systemClock } from '../../shared/ports.js';
 import { allTopics } from '../../shared/topology.js';
 import { useEmulators, openClients } from './clients.js';
 import { localDeployments } from './deployments.js';
 import { describeStack } from './describe.js';
 import { createLocalFleet, runSimulatedExecutor } from './fleet.js';
 import { leaveIdentityFile } from './local-identity.js';
+import { startLocalAccess } from './access.js';
 import { pushToServer, serveEveryFunction } from './push.js';
 import { runSchedules } from './schedules.js';
 import { seedLocalFleet } from './seed.js';
@@ -71,7 +73,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const commandsUrl = server.routes.commands ?? `${server.url}/commands`;
     const signer = await createLocalSigner();
     const services = useLocalServices({ store, bus, fleet, log: engineLog, deployments, signer, schedulerParent, commandsUrl });
-    const identityFile = await leaveIdentityFile(options.identityFile, { functionsUrl: server.url, commandsUrl, signer, projectId }, undo, log);
+    const access = await startLocalAccess(systemClock, signer, undo, log);
+    const identityFile = await leaveIdentityFile(options.identityFile, { functionsUrl: server.url, commandsUrl, signer, projectId, access: { url: access.url, entitlements: access.entitlements } }, undo, log);
 
     // 7. The push subscriptions, exactly as the topology describes them, pointed at the server.
     const subscriptions = await pushToServer(admin, server, { projectId, ownsEmulator: emulators.pubsub.owned }, undo);
@@ -89,6 +92,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       routes: server.routes,
       commandsUrl,
       signer,
+      access,
       identityFile,
       topics,
       subscriptions,
