@@ -22,3 +22,4 @@ export const deadLetterSubscriptions = infrastructure.deadLetterSubscriptions;
 export const webhookSecret = infrastructure.webhookSecret;
 export const githubTokenSecret = infrastructure.githubTokenSecret;
 export const ungrantedInstanceRoles = infrastructure.ungrantedInstanceRoles;
+export const entitlements = infrastructure.entitlements;

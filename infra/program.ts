@@ -11,6 +11,8 @@ import { DeadLetterTopic, Schedules } from './messaging.js';
 import { SECRET_VARIABLES, variablesOf, type VariableName } from '../shared/environment.js';
 import { GCLOUD_CLIENT_ID } from '../shared/identity/google.js';
 import { apisUsed } from '../shared/topology.js';
+import { defaultEntitlements, entitlementProblems, type EntitlementSpec } from '../shared/domain/access/entitlements.js';
+import { AccessEntitlements } from './access.js';
 import { checkTopology, deadLetterTopics, deployedFunctionName, isHttpFunction, isPubSubFunction, kebab, type InfraTopology } from './model.js';
 import type { Settings } from './settings.js';
 
@@ -29,6 +31,7 @@ export const PLATFORM_APIS = [
   'iam.googleapis.com',
   'logging.googleapis.com',
   'monitoring.googleapis.com',
+  'privilegedaccessmanager.googleapis.com',
   'run.googleapis.com',
   'secretmanager.googleapis.com',
   'storage.googleapis.com',
@@ -48,9 +51,15 @@ const PREFLIGHT = {
   alertNotificationChannels: 'mi:alertNotificationChannels is empty: every alert (dead letters, stuck operations) would notify nobody. Set it (pulumi config set --path \'mi:alertNotificationChannels[0]\' projects/<p>/notificationChannels/<id>)',
   githubWebhookSecret:
     'mi:githubWebhookSecret is not set: the webhook secret would have no version and every function that reads it fails to deploy. Set it (pulumi config set --secret mi:githubWebhookSecret <secret>)',
+  accessFolders: "mi:accessFolders is not set: nobody could get time-bound access to the instances' projects (no PAM entitlements). Set it (pulumi config set --path 'mi:accessFolders.prod' folders/<id>, and .dev)",
   githubToken: 'mi:githubToken is not set: the repository token would have no version and the deployments function fails to deploy. Set it (pulumi config set --secret mi:githubToken <token>)',
 } as const;
 export type PreflightSetting = keyof typeof PREFLIGHT;
+
+/** The entitlements to declare: configured, or the defaults with the configured approvers. */
+export function entitlementsOf(settings: Pick<Settings, 'entitlements' | 'accessApprovers'>): readonly EntitlementSpec[] {
+  return settings.entitlements ?? defaultEntitlements(settings.accessApprovers);
+}
 
 /** Refuses, naming the setting, what would deploy a control plane that cannot work; `mi:allowUnset` says a gap is deliberate. */
 export function preflight(settings: Settings): void {
@@ -59,7 +68,13 @@ export function preflight(settings: Settings): void {
   if (settings.alertNotificationChannels.length === 0) unset.push('alertNotificationChannels');
   if (settings.githubWebhookSecret === undefined) unset.push('githubWebhookSecret');
   if (settings.githubToken === undefined) unset.push('githubToken');
+  if (settings.accessFolders === undefined) unset.push('accessFolders');
   const refused = unset.filter((setting) => !settings.allowUnset.includes(setting));
+  // Not a gap to allow: an entitlement that lets someone into prod unapproved is refused outright.
+  const problems = settings.accessFolders === undefined ? [] : entitlementProblems(entitlementsOf(settings), settings.operators);
+  if (problems.length > 0) {
+    throw new Error(`refusing to deploy: the access entitlements are unsafe: ${problems.join('; ')} (mi:accessApprovers names who approves prod access; mi:entitlements overrides the defaults)`);
+  }
   if (refused.length > 0) {
     throw new Error(
       `refusing to deploy: ${refused.map((s) => PREFLIGHT[s]).join('; ')}. If this is deliberate (a version added outside Pulumi, say), allow it: pulumi config set --path 'mi:allowUnset[0]' ${refused[0] ?? ''}`,
@@ -74,6 +89,8 @@ export interface Infrastructure {
   deadLetterSubscriptions: Record<string, pulumi.Output<string>>;
   /** Roles in the instances' projects left to grant by hand (no `mi:instancesFolder`): `account: role`. */
   ungrantedInstanceRoles: string[];
+  /** Each PAM entitlement's full name, by id (what `mi access` needs as MI_ACCESS_ENTITLEMENTS). */
+  entitlements: Record<string, pulumi.Output<string>>;
   webhookSecret: pulumi.Output<string>;
   githubTokenSecret: pulumi.Output<string>;
 }
@@ -206,6 +223,11 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
     new gcp.projects.IAMMember(`operator-reader-${member.replace(/[^a-zA-Z0-9-]/g, '-')}`, { project, role: OPERATOR_READ_ROLE, member }, afterApis);
   }
 
+  const access =
+    settings.accessFolders === undefined
+      ? undefined
+      : new AccessEntitlements('access', { entitlements: entitlementsOf(settings), folders: settings.accessFolders, requesters: settings.operators, notify: settings.breakglassNotify }, afterApis);
+
   new Schedules('schedules', { project, region, schedules: [...topology.schedules].sort((a, b) => a.name.localeCompare(b.name)), topics }, afterApis);
 
   new FirestoreDatabase(
@@ -219,5 +241,5 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
     afterApis,
   );
 
-  return { functionUrls, deadLetterSubscriptions, ungrantedInstanceRoles, webhookSecret: secrets.webhookSecret.secretId, githubTokenSecret: secrets.githubTokenSecret.secretId };
+  return { functionUrls, deadLetterSubscriptions, ungrantedInstanceRoles, entitlements: access?.names ?? {}, webhookSecret: secrets.webhookSecret.secretId, githubTokenSecret: secrets.githubTokenSecret.secretId };
 }

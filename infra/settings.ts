@@ -3,6 +3,8 @@
  * as plain values, so that tests can hand the program settings without touching Pulumi config.
  */
 import * as pulumi from '@pulumi/pulumi';
+import { z } from 'zod';
+import { entitlementSpecSchema, type AccessEnvironment, type EntitlementSpec } from '../shared/domain/access/entitlements.js';
 import { DEFAULT_POLICY } from '../shared/domain/lifecycle/acceptance.js';
 
 export interface Settings {
@@ -36,6 +38,14 @@ export interface Settings {
   centralBackupProject: string;
   /** Who may call the commands function and read the control plane's state, e.g. `group:sre@example.com` (`mi:operators`). */
   operators: readonly string[];
+  /** The folders holding each environment's instance projects (`mi:accessFolders`, `{dev: folders/…, prod: folders/…}`): where access is granted. */
+  accessFolders?: Readonly<Record<AccessEnvironment, string>>;
+  /** Who approves prod access requests (`mi:accessApprovers`, e.g. `group:oncall-approvers@example.com`). */
+  accessApprovers: readonly string[];
+  /** The entitlements (`mi:entitlements`); default dev-operator, prod-operator, prod-breakglass. */
+  entitlements?: readonly EntitlementSpec[];
+  /** Emails told at once of a break-glass grant (`mi:breakglassNotify`). */
+  breakglassNotify: readonly string[];
   /** Monitoring notification channels for the dead-letter alerts (`mi:alertNotificationChannels`). */
   alertNotificationChannels: readonly string[];
   /** The project root holding `dist/`, `package.json` and `package-lock.json`. */
@@ -56,6 +66,8 @@ export function readSettings(sourceRoot: string): Settings {
   const commandsAudiences = mi.getObject<string[]>('commandsAudiences');
   const commandsAllowedDomains = mi.getObject<string[]>('commandsAllowedDomains');
   const instancesFolder = mi.get('instancesFolder');
+  const accessFolders = mi.getObject<Record<AccessEnvironment, string>>('accessFolders');
+  const entitlements = mi.getObject<unknown[]>('entitlements');
   const autoApplyModules = mi.get('autoApplyModules');
   const githubWebhookSecret = mi.getSecret('githubWebhookSecret');
   const githubToken = mi.getSecret('githubToken');
@@ -73,6 +85,10 @@ export function readSettings(sourceRoot: string): Settings {
     ...(commandsAllowedDomains === undefined ? {} : { commandsAllowedDomains }),
     ...(instancesFolder === undefined ? {} : { instancesFolder }),
     operators: mi.getObject<string[]>('operators') ?? [],
+    ...(accessFolders === undefined ? {} : { accessFolders }),
+    accessApprovers: mi.getObject<string[]>('accessApprovers') ?? [],
+    ...(entitlements === undefined ? {} : { entitlements: z.array(entitlementSpecSchema).parse(entitlements) }),
+    breakglassNotify: mi.getObject<string[]>('breakglassNotify') ?? [],
     alertNotificationChannels: mi.getObject<string[]>('alertNotificationChannels') ?? [],
     sourceRoot,
     ...(githubWebhookSecret === undefined ? {} : { githubWebhookSecret }),

@@ -185,6 +185,33 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
     expect(invoked.every((name) => /commands/.test(name)), invoked.join(', ')).toBe(true);
   });
 
+  it('every prod PAM entitlement is time-bound and approved by someone else (break-glass alone is granted at once, and announced); no requester may approve', () => {
+    const entitlements = ofType(registered, 'gcp:privilegedaccessmanager/entitlement:entitlement');
+    expect(entitlements.map((e) => e.inputs.entitlementId).sort()).toEqual(['dev-operator', 'prod-breakglass', 'prod-operator']);
+    for (const e of entitlements) {
+      const id = String(e.inputs.entitlementId);
+      const hours = Number.parseInt(String(e.inputs.maxRequestDuration), 10) / 3600;
+      const requesters = (field(e, 'eligibleUsers') as Array<{ principals: string[] }>).flatMap((u) => u.principals);
+      const steps = (field(e, 'approvalWorkflow.manualApprovals.steps') as Array<{ approvers: { principals: string[] } }> | undefined) ?? [];
+      const approvers = steps.flatMap((step) => step.approvers.principals);
+      expect(requesters, id).toEqual(['group:sre@example.com']);
+      expect(approvers.filter((a) => requesters.includes(a)), `${id}: requesters among its approvers`).toEqual([]);
+      expect(field(e, 'requesterJustificationConfig.unstructured'), `${id} asks why`).toBeDefined();
+      const folder = id.startsWith('prod-') ? TEST_SETTINGS.accessFolders?.prod : TEST_SETTINGS.accessFolders?.dev;
+      expect([e.inputs.parent, field(e, 'privilegedAccess.gcpIamAccess.resource')], id).toEqual([folder, `//cloudresourcemanager.googleapis.com/${String(folder)}`]);
+      if (!id.startsWith('prod-')) continue;
+      expect(hours, `${id}: at most 8 h`).toBeLessThanOrEqual(8);
+      if (id === 'prod-breakglass') {
+        expect(steps, 'break-glass is granted at once').toEqual([]);
+        expect(field(e, 'additionalNotificationTargets.adminEmailRecipients')).toEqual(['security@example.com']);
+      } else {
+        expect(steps.length, `${id}: an approval step`).toBeGreaterThan(0);
+        expect(approvers).toEqual(['group:oncall-approvers@example.com']);
+        expect(field(e, 'approvalWorkflow.manualApprovals.requireApproverJustification')).toBe(true);
+      }
+    }
+  });
+
   it("every topic's publishers are the control plane's own accounts (and the Pub/Sub agent for dead letters), never a person", () => {
     const publishers = ofType(registered, 'gcp:pubsub/topicIAMMember:TopicIAMMember').filter((g) => g.inputs.role === 'roles/pubsub.publisher');
     expect(publishers.length).toBeGreaterThan(0);
@@ -286,14 +313,21 @@ describe('the program refuses what would deploy a control plane that cannot work
     ['alertNotificationChannels', { alertNotificationChannels: [] }, /mi:alertNotificationChannels is empty: every alert .* would notify nobody/],
     ['githubWebhookSecret', { githubWebhookSecret: undefined }, /mi:githubWebhookSecret is not set: the webhook secret would have no version/],
     ['githubToken', { githubToken: undefined }, /mi:githubToken is not set: the repository token would have no version/],
+    ['accessFolders', { accessFolders: undefined }, /mi:accessFolders is not set: nobody could get time-bound access/],
   ] as const)('without %s, naming the setting and how to set it or allow it', (setting, change, message) => {
     const settings = { ...TEST_SETTINGS, ...change };
     if (change && 'githubWebhookSecret' in change) delete settings.githubWebhookSecret;
     if (change && 'githubToken' in change) delete settings.githubToken;
+    if (change && 'accessFolders' in change) delete settings.accessFolders;
     expect(() => preflight(settings)).toThrow(message);
     expect(() => preflight(settings)).toThrow(`pulumi config set --path 'mi:allowUnset[0]' ${setting}`);
     // Deliberately left unset: allowed.
     expect(() => preflight({ ...settings, allowUnset: [setting] })).not.toThrow();
+  });
+
+  it('refuses unsafe access entitlements outright, naming each problem: prod with nobody to approve, requesters who approve', () => {
+    expect(() => preflight({ ...TEST_SETTINGS, accessApprovers: [], allowUnset: ['accessApprovers'] })).toThrow(/prod-operator: a prod entitlement needs approvers .*mi:accessApprovers names who approves prod access/);
+    expect(() => preflight({ ...TEST_SETTINGS, accessApprovers: ['group:sre@example.com'] })).toThrow('prod-operator: group:sre@example.com may both request and approve');
   });
 
   it('the test settings pass', () => {
