@@ -4,6 +4,7 @@
  * port loads its client on first use, so a function pays only for the clients it calls; a port a
  * function holds no right to is not built at all, and a call to it says so.
  */
+import { parseGitHubIdentities } from '../shared/domain/deployments/confirmers.js';
 import { FUNCTIONS, type FunctionUse } from '../shared/topology.js';
 import { readEnvironment } from '../shared/environment.js';
 import { jsonLogger } from '../shared/log.js';
@@ -29,6 +30,13 @@ function lazyPort<T extends object>(load: () => Promise<T>): T {
       };
     },
   });
+}
+
+/** The function's own account's OAuth access token (the metadata server), for the REST APIs without a Node client. */
+async function functionAccessToken(): Promise<() => Promise<string>> {
+  const { GoogleAuth } = await import('google-auth-library');
+  const auth = new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
+  return async () => (await auth.getAccessToken()) ?? '';
 }
 
 /** The function this instance serves: Cloud Functions sets FUNCTION_TARGET to its entry point. */
@@ -79,16 +87,21 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
           return createGoogleIdentity({ keys: googleJwks() });
         })
       : notGranted('ID token verification', fn.name),
+    access: uses.accessReview ? lazyPort(async () => (await import('../shared/gcp/pam.js')).createPamClient({ token: await functionAccessToken() })) : notGranted('Privileged Access Manager', fn.name),
+    iamPolicies: uses.accessReview ? lazyPort(async () => (await import('../shared/gcp/iam-policies.js')).createIamPolicyReader({ token: await functionAccessToken() })) : notGranted('IAM policies', fn.name),
   };
   const secret = config.MI_GITHUB_WEBHOOK_SECRET;
   const list = (text: string | undefined) => text?.split(',').map((item) => item.trim()).filter((item) => item !== '');
   const autoApply = list(config.MI_AUTO_APPLY_MODULES);
+  const entitlements = list(config.MI_ACCESS_ENTITLEMENTS);
   const allowedDomains = list(config.MI_COMMANDS_ALLOWED_DOMAINS);
   return createServices(ports, {
     schedulerParent: `projects/${project}/locations/${config.MI_SCHEDULER_LOCATION ?? 'none'}`,
     ...(secret === undefined || repository === undefined ? {} : { webhook: { secret, repository, ...(config.MI_DEPLOYMENT_BRANCH ? { branch: config.MI_DEPLOYMENT_BRANCH } : {}) } }),
     callers: { audiences: list(config.MI_COMMANDS_AUDIENCES) ?? [], ...(allowedDomains === undefined ? {} : { allowedDomains }) },
     ...(autoApply === undefined ? {} : { autoApplyModules: autoApply }),
+    ...(entitlements === undefined ? {} : { accessEntitlements: entitlements }),
+    ...(config.MI_GITHUB_IDENTITIES === undefined ? {} : { githubIdentities: parseGitHubIdentities(config.MI_GITHUB_IDENTITIES) }),
     ...(config.MI_CENTRAL_BACKUP_PROJECT === undefined ? {} : { policy: { centralBackupProject: config.MI_CENTRAL_BACKUP_PROJECT } }),
   });
 }

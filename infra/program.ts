@@ -150,6 +150,11 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
 
   const source = new FunctionSource('functions-source', { project, region, sourceRoot: settings.sourceRoot }, afterApis);
 
+  const access =
+    settings.accessFolders === undefined
+      ? undefined
+      : new AccessEntitlements('access', { entitlements: entitlementsOf(settings), folders: settings.accessFolders, requesters: settings.operators, notify: settings.breakglassNotify }, afterApis);
+
   // A function's own URL is its callers' audience; it cannot be read from its own output, so the
   // stable cloudfunctions.net form is used unless configured.
   const ownUrl = (name: string) => {
@@ -168,6 +173,8 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
     MI_AUTO_APPLY_MODULES: settings.autoApplyModules,
     MI_COMMANDS_AUDIENCES: (settings.commandsAudiences ?? [ownUrl('commands'), GCLOUD_CLIENT_ID]).join(','),
     MI_COMMANDS_ALLOWED_DOMAINS: settings.commandsAllowedDomains?.join(','),
+    MI_GITHUB_IDENTITIES: settings.githubIdentities === undefined ? undefined : Object.entries(settings.githubIdentities).map(([login, email]) => `${login}=${email}`).join(','),
+    MI_ACCESS_ENTITLEMENTS: access === undefined ? undefined : pulumi.all(Object.values(access.names)).apply((names) => names.sort().join(',')),
   };
   const environmentOf = (fn: { name: string }): Record<string, pulumi.Input<string>> =>
     Object.fromEntries(
@@ -222,11 +229,6 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
   for (const member of [...new Set(settings.operators)].sort()) {
     new gcp.projects.IAMMember(`operator-reader-${member.replace(/[^a-zA-Z0-9-]/g, '-')}`, { project, role: OPERATOR_READ_ROLE, member }, afterApis);
   }
-
-  const access =
-    settings.accessFolders === undefined
-      ? undefined
-      : new AccessEntitlements('access', { entitlements: entitlementsOf(settings), folders: settings.accessFolders, requesters: settings.operators, notify: settings.breakglassNotify }, afterApis);
 
   new Schedules('schedules', { project, region, schedules: [...topology.schedules].sort((a, b) => a.name.localeCompare(b.name)), topics }, afterApis);
 

@@ -44,6 +44,8 @@ export interface Settings {
   accessApprovers: readonly string[];
   /** The entitlements (`mi:entitlements`); default dev-operator, prod-operator, prod-breakglass. */
   entitlements?: readonly EntitlementSpec[];
+  /** GitHub logins → Google emails (`mi:githubIdentities`): who may not confirm a merge they pushed or wrote. */
+  githubIdentities?: Readonly<Record<string, string>>;
   /** Emails told at once of a break-glass grant (`mi:breakglassNotify`). */
   breakglassNotify: readonly string[];
   /** Monitoring notification channels for the dead-letter alerts (`mi:alertNotificationChannels`). */
@@ -68,6 +70,7 @@ export function readSettings(sourceRoot: string): Settings {
   const instancesFolder = mi.get('instancesFolder');
   const accessFolders = mi.getObject<Record<AccessEnvironment, string>>('accessFolders');
   const entitlements = mi.getObject<unknown[]>('entitlements');
+  const githubIdentities = mi.getObject<Record<string, string>>('githubIdentities');
   const autoApplyModules = mi.get('autoApplyModules');
   const githubWebhookSecret = mi.getSecret('githubWebhookSecret');
   const githubToken = mi.getSecret('githubToken');
@@ -89,6 +92,7 @@ export function readSettings(sourceRoot: string): Settings {
     accessApprovers: mi.getObject<string[]>('accessApprovers') ?? [],
     ...(entitlements === undefined ? {} : { entitlements: z.array(entitlementSpecSchema).parse(entitlements) }),
     breakglassNotify: mi.getObject<string[]>('breakglassNotify') ?? [],
+    ...(githubIdentities === undefined ? {} : { githubIdentities }),
     alertNotificationChannels: mi.getObject<string[]>('alertNotificationChannels') ?? [],
     sourceRoot,
     ...(githubWebhookSecret === undefined ? {} : { githubWebhookSecret }),

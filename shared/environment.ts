@@ -74,6 +74,18 @@ export const ENVIRONMENT = {
     optional: true,
     neededBy: ['commands'],
   },
+  MI_GITHUB_IDENTITIES: {
+    meaning: 'GitHub logins mapped to Google emails, login=email comma-separated: a merge is confirmed only by a verified person who neither pushed nor wrote it (an unmapped login cannot be told apart, so its merges wait until it is mapped)',
+    schema: text('MI_GITHUB_IDENTITIES', 'GitHub logins mapped to Google emails, login=email comma-separated'),
+    optional: true,
+    neededBy: ['commands'],
+  },
+  MI_ACCESS_ENTITLEMENTS: {
+    meaning: "the PAM entitlements' full names, comma-separated (the access review reads their grants; unset: no entitlements, and the access control fails)",
+    schema: text('MI_ACCESS_ENTITLEMENTS', "the PAM entitlements' full names, comma-separated"),
+    optional: true,
+    neededBy: (fn) => 'accessReview' in fn.uses,
+  },
   [SECRET_ENV.webhookSecret]: {
     meaning: 'the GitHub webhook secret (Secret Manager injects it)',
     schema: z

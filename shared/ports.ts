@@ -4,7 +4,7 @@
  * Adapters give every call a deadline and fail with a retryable ControlPlaneError when it
  * passes; expected "no such thing" answers are values (undefined), not exceptions.
  */
-import type { Grant } from './domain/access/grants.js';
+import type { Grant, PolicyBinding } from './domain/access/grants.js';
 import type { AnyEnvelope, Envelope, EventType, ExecutorAction } from './events/index.js';
 
 // ---------------------------------------------------------------------------- clock
@@ -460,4 +460,9 @@ export interface AccessPort {
   deny(grant: string, reason: string): Promise<Grant>;
   /** grants.revoke: a long-running operation, waited for. */
   revoke(grant: string, reason: string): Promise<void>;
+}
+
+/** A folder's or a project's own IAM policy (Resource Manager getIamPolicy), read only. */
+export interface IamPolicyPort {
+  bindings(resource: string): Promise<PolicyBinding[]>;
 }

@@ -3,6 +3,7 @@
  * one configuration. Production builds the Google Cloud ports (functions/production.ts), `mi dev`,
  * the benchmarks and the test fixtures the simulated ones, and all call this.
  */
+import type { GitHubIdentities } from './domain/deployments/confirmers.js';
 import { DEFAULT_POLICY, type AcceptancePolicy } from './domain/lifecycle/acceptance.js';
 import type { EngineTimings } from './domain/lifecycle/operations.js';
 import { createCompliance, type Compliance, type ComplianceDeps } from './compliance/index.js';
@@ -12,7 +13,7 @@ import { createEngine, type Engine } from './engine/index.js';
 import { createCommands, type Commands } from './commands/index.js';
 import { ControlPlaneError } from './errors.js';
 import type { Logger } from './log.js';
-import type { Clock, CloudSqlPort, DeploymentRepoPort, EventBus, ExecutorPort, GkeBackupPort, IdentityPort, SchedulerPort, StateStore } from './ports.js';
+import type { AccessPort, Clock, CloudSqlPort, DeploymentRepoPort, EventBus, ExecutorPort, GkeBackupPort, IamPolicyPort, IdentityPort, SchedulerPort, StateStore } from './ports.js';
 import { createRollouts, type RolloutDeps, type Rollouts } from './rollout/index.js';
 
 /** What the commands function needs: who may call (verified), and the service that carries commands out. */
@@ -38,6 +39,9 @@ export interface Ports {
   repo: DeploymentRepoPort;
   /** Verifies the Google ID tokens of the people calling the HTTP functions. */
   identity: IdentityPort;
+  /** Privileged Access Manager, read with this process's own account (the access review). */
+  access: AccessPort;
+  iamPolicies: IamPolicyPort;
 }
 
 export interface ServicesConfig {
@@ -50,6 +54,10 @@ export interface ServicesConfig {
   /** Who may call the commands function. */
   callers: { audiences: readonly string[]; allowedDomains?: readonly string[] };
   autoApplyModules?: readonly string[];
+  /** GitHub logins → Google emails (MI_GITHUB_IDENTITIES): who pushed and wrote a merge, so that neither confirms it. */
+  githubIdentities?: GitHubIdentities;
+  /** The PAM entitlements' full names the access review reads (none: the review says access is not time-bound). */
+  accessEntitlements?: readonly string[];
   compliance?: Partial<Pick<ComplianceDeps, 'drillSampleSize' | 'pageSize' | 'claimMs' | 'remediate' | 'schedules' | 'retention'>>;
   rollouts?: Partial<Pick<RolloutDeps, 'minTickIntervalMs' | 'sleep' | 'maxStartsPerTick'>>;
 }
@@ -90,6 +98,7 @@ export function createServices(ports: Ports, config: ServicesConfig) {
     gkeBackup: ports.gkeBackup,
     scheduler: ports.scheduler,
     schedulerParent: config.schedulerParent,
+    access: { pam: ports.access, policies: ports.iamPolicies, entitlements: config.accessEntitlements ?? [] },
     ...config.compliance,
   });
   const deployments: DeploymentsConsumer = createDeploymentsConsumer({
@@ -100,6 +109,7 @@ export function createServices(ports: Ports, config: ServicesConfig) {
     repo: ports.repo,
     executor: ports.executor,
     ...(config.autoApplyModules === undefined ? {} : { autoApplyModules: config.autoApplyModules }),
+    ...(config.githubIdentities === undefined ? {} : { githubIdentities: config.githubIdentities }),
   });
   const webhookConfig = config.webhook === undefined ? undefined : checkWebhookConfig(config.webhook);
   const commands: CommandsFunctionDeps = {

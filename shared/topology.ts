@@ -74,6 +74,8 @@ export interface FunctionUse {
   centralBackups?: 'act';
   /** Reads the control plane's own Cloud Scheduler jobs (the schedule control). */
   schedulerJobs?: 'read';
+  /** Reads PAM's grants and the IAM policies of the instances' folders and projects (the access review). */
+  accessReview?: 'read';
 }
 
 /**
@@ -199,14 +201,14 @@ export const FUNCTIONS = [
   {
     name: 'complianceSchedule',
     source: 'functions/compliance-schedule.ts',
-    description: 'Scheduled compliance: a run per cron slot fanned out to mi-checks, dev expiry, the daily report, restore drills',
+    description: 'Scheduled compliance: a run per cron slot fanned out to mi-checks, dev expiry, the daily report, restore drills, the access review',
     trigger: { kind: 'pubsub', topic: TOPICS.compliance },
     // Paging 10,000 instance ids and publishing a message for each takes seconds, not minutes.
     timeoutSeconds: 540,
     memoryMb: 512,
     // The fan-out to mi-checks; dev expiry deletes and restore drills are commands on mi-lifecycle;
     // expiry notices and the report's alert are facts, the notices through the outbox.
-    uses: { publishes: [TOPICS.checks, TOPICS.lifecycle, TOPICS.events], outbox: [TOPICS.events], secrets: [] },
+    uses: { publishes: [TOPICS.checks, TOPICS.lifecycle, TOPICS.events], outbox: [TOPICS.events], secrets: [], accessReview: 'read' },
     // bench/compliance.ts: the fan-out of 10,000 instances takes about 9 s.
     capacity: { maxInstances: 2, concurrency: 1, cpu: 1, secondsPerDelivery: 30, burst: { messages: 3, why: 'schedules whose slots coincide (the hourly retention check with the daily ones)' } },
   },
@@ -342,6 +344,14 @@ export const SCHEDULES = [
     localEverySeconds: 600,
   },
   {
+    name: 'access-review',
+    cron: '*/15 * * * *',
+    timeZone: 'Etc/UTC',
+    topic: TOPICS.compliance,
+    description: 'Every 15 minutes: every PAM grant change into the audit trail (break-glass alerts at once), then the sweep for human access on prod no active grant explains',
+    localEverySeconds: 20,
+  },
+  {
     name: 'rollout-tick',
     cron: '*/5 * * * *',
     timeZone: 'Etc/UTC',
@@ -452,6 +462,9 @@ export function rolesOf(fn: FunctionDefinition, functions: readonly FunctionDefi
   if (fn.uses.gkeBackup !== undefined) roles.push({ role: fn.uses.gkeBackup === 'act' ? 'roles/gkebackup.admin' : 'roles/gkebackup.viewer', on: 'instanceProjects' });
   if (fn.uses.centralBackups === 'act') roles.push({ role: 'roles/gkebackup.admin', on: 'centralBackupProject' });
   if (fn.uses.schedulerJobs === 'read') roles.push({ role: 'roles/cloudscheduler.viewer', on: 'project' });
+  if (fn.uses.accessReview === 'read') {
+    roles.push({ role: 'roles/privilegedaccessmanager.viewer', on: 'instanceProjects' }, { role: 'roles/iam.securityReviewer', on: 'instanceProjects' });
+  }
   return roles;
 }
 
@@ -467,6 +480,7 @@ export function apisUsed(functions: readonly FunctionDefinition[] = FUNCTIONS): 
     if (fn.uses.cloudSql !== undefined) apis.add('sqladmin.googleapis.com');
     if (fn.uses.gkeBackup !== undefined || fn.uses.centralBackups !== undefined) apis.add('gkebackup.googleapis.com');
     if (fn.uses.schedulerJobs !== undefined) apis.add('cloudscheduler.googleapis.com');
+    if (fn.uses.accessReview !== undefined) apis.add('privilegedaccessmanager.googleapis.com').add('cloudresourcemanager.googleapis.com');
   }
   return [...apis].sort();
 }

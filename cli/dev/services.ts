@@ -3,6 +3,9 @@
  * and Pub/Sub adapters and the simulated fleet, with local timings; and the pieces only local
  * mode needs (log lines for a terminal, the executor on its topics).
  */
+import type { LocalAccess } from './access.js';
+import { createPamClient } from '../../shared/gcp/pam.js';
+import { createIamPolicyReader } from '../../shared/gcp/iam-policies.js';
 import { DEFAULT_TIMINGS, type EngineTimings } from '../../shared/domain/lifecycle/operations.js';
 import { describeError } from '../../shared/errors.js';
 import { createExecutorAdapter } from '../../shared/gcp/executor.js';
@@ -60,6 +63,8 @@ export interface LocalServicesInput {
   signer: LocalSigner;
   schedulerParent: string;
   commandsUrl: string;
+  /** The simulated PAM, read by the access review over HTTP as the complianceSchedule function's account. */
+  access: LocalAccess;
 }
 
 /**
@@ -69,6 +74,7 @@ export interface LocalServicesInput {
  */
 export function useLocalServices(input: LocalServicesInput): Services {
   const { store, bus, fleet, log } = input;
+  const reviewerToken = () => input.signer.sign({ email: 'mi-fn-compliance-schedule@local.iam.gserviceaccount.com', audience: input.access.url, expiresInSeconds: 300 });
   const services = createServices(
     {
       store,
@@ -81,8 +87,11 @@ export function useLocalServices(input: LocalServicesInput): Services {
       scheduler: fleet.scheduler,
       repo: input.deployments.repo,
       identity: localIdentity(input.signer),
+      access: createPamClient({ endpoint: input.access.url, token: reviewerToken }),
+      iamPolicies: createIamPolicyReader({ endpoint: input.access.url, token: reviewerToken }),
     },
     {
+      accessEntitlements: input.access.entitlements,
       timings: LOCAL_TIMINGS,
       schedulerParent: input.schedulerParent,
       webhook: input.deployments.webhook,

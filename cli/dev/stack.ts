@@ -72,8 +72,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const server = await serveEveryFunction(options.functionsPort, undo, log);
     const commandsUrl = server.routes.commands ?? `${server.url}/commands`;
     const signer = await createLocalSigner();
-    const services = useLocalServices({ store, bus, fleet, log: engineLog, deployments, signer, schedulerParent, commandsUrl });
     const access = await startLocalAccess(systemClock, signer, undo, log);
+    const services = useLocalServices({ store, bus, fleet, log: engineLog, deployments, signer, schedulerParent, commandsUrl, access });
     const identityFile = await leaveIdentityFile(options.identityFile, { functionsUrl: server.url, commandsUrl, signer, projectId, access: { url: access.url, entitlements: access.entitlements } }, undo, log);
 
     // 7. The push subscriptions, exactly as the topology describes them, pointed at the server.

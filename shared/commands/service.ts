@@ -154,7 +154,7 @@ export function createCommands(deps: CommandsDeps) {
           case 'apply.confirm': {
             const target = request.applyId !== undefined ? { id: request.applyId } : { module: request.module ?? '', commit: request.commit ?? '' };
             const result = await deps.deployments.confirm(target, caller);
-            if (result.kind === 'refused') return refused(result.code === 'not-found' ? 'not-found' : 'conflict', result.message);
+            if (result.kind === 'refused') return refused(result.code === 'not-found' ? 'not-found' : result.code === 'same-person' ? 'self-approval' : 'conflict', result.message);
             return { kind: 'accepted', command: request.command, by, answer: { confirmed: result.confirmed } };
           }
           case 'instance.extend': {

@@ -15,6 +15,7 @@ import { recentRuns, summarizeRun } from './report.js';
 import { runRetention, type RetentionResult } from './retention.js';
 import { beginRun, finishRun, releaseClaim, runRequestOf, type RunRequest, type StartedRun } from './runs.js';
 import { runRestoreDrill, type DrillResult } from './drill.js';
+import { runAccessReview, type AccessReviewResult } from './access.js';
 import { compliancePaths } from '../store/collections.js';
 
 export * from './model.js';
@@ -28,7 +29,8 @@ export type ScheduleOutcome =
   | { kind: 'fanned-out'; result: FanOutResult }
   | { kind: 'retention'; runId: string; result: RetentionResult }
   | { kind: 'report'; runId: string; reportOf: string | null; summary: RunSummary | null }
-  | { kind: 'drill'; runId: string; result: DrillResult };
+  | { kind: 'drill'; runId: string; result: DrillResult }
+  | { kind: 'access-review'; result: AccessReviewResult };
 
 export type ComplianceInput = Pick<ComplianceDeps, 'store' | 'bus' | 'cloudSql' | 'gkeBackup' | 'scheduler' | 'clock' | 'schedulerParent'> & Partial<ComplianceDeps>;
 
@@ -115,6 +117,8 @@ export function createCompliance(input: ComplianceInput) {
         return runDailyReport(deps, request, start);
       case 'restore-drill':
         return { kind: 'drill', runId: request.runId, result: await runRestoreDrill(deps, request, start) };
+      case 'access-review':
+        return { kind: 'access-review', result: await runAccessReview(deps, request, start) };
       default:
         await finishRun(deps, request.runId, start.token, { outcome: { ignored: `no compliance work for ${request.schedule.name}` } });
         return { kind: 'ignored', reason: `no compliance work for schedule ${request.schedule.name}` };

@@ -2,6 +2,7 @@
  * The documents of compliance runs (`complianceRuns/{runId}`, `.../findings/{instanceId}`,
  * `.../plan/{page}`) and the dependencies of the compliance functions.
  */
+import type { AccessReviewDeps } from './access.js';
 import type { ControlResult } from '../domain/compliance/controls.js';
 import type { RetentionPolicy } from '../domain/compliance/retention.js';
 import type { Logger } from '../log.js';
@@ -127,4 +128,6 @@ export interface ComplianceDeps {
   drillSampleSize: number;
   /** Ask for a remediation of drift that is safe to fix. */
   remediate: boolean;
+  /** PAM and IAM policies, for the access review; without them that run fails, saying so. */
+  access?: AccessReviewDeps;
 }

@@ -8,12 +8,13 @@
  * only, in pages of 1,000), two count queries and one read; the per-control figures and the
  * trend use count queries where counts suffice.
  */
-import { INSTANCE_CONTROL_IDS, controlText, type ControlResult } from '../domain/compliance/controls.js';
+import { ACCESS_CONTROL, ACCESS_CONTROL_TEXT, INSTANCE_CONTROL_IDS, controlText, type ControlResult } from '../domain/compliance/controls.js';
 import { compareIdSets, completenessProblems, verifyPlan, type Coverage, type PlanVerdict } from '../domain/compliance/plan.js';
 import type { StateStore } from '../ports.js';
 import { indexedQuery } from '../topology.js';
 import { SCHEDULES_FINDING_ID, type ComplianceRun, type Finding, type PlanPage, type RunSummary } from './model.js';
-import { compliancePaths } from '../store/collections.js';
+import { COLLECTIONS, compliancePaths } from '../store/collections.js';
+import type { AccessGrantRecord, AccessReviewRecord } from './access.js';
 
 const DAY_MS = 86_400_000;
 /** Finding ids per page of the id-only query. */
@@ -128,7 +129,43 @@ export interface ComplianceReport {
   controls: ControlRow[];
   failures: FailureRow[];
   schedules: { outcome: Finding['outcome'] | 'missing'; controls: ControlResult[] };
+  access: AccessSection;
   trend: TrendRow[];
+}
+
+/** The access control: the latest access review's findings, and every grant of the last 30 days with who asked, why, who approved, and when it held. */
+export interface AccessSection {
+  control: string;
+  text: string;
+  status: 'pass' | 'fail';
+  problems: string[];
+  review: { runId: string; at: string; findings: string[] } | null;
+  grants: AccessGrantRecord[];
+}
+
+/** A review older than this (three missed 15-minute slots) does not vouch for now. */
+const ACCESS_REVIEW_MAX_AGE_MS = 60 * 60_000;
+
+export async function accessSection(store: StateStore, now: Date): Promise<AccessSection> {
+  const [latest] = await store.query<AccessReviewRecord>({ collection: COLLECTIONS.accessReviews, orderBy: [{ field: 'at', direction: 'desc' }], limit: 1 });
+  const since = new Date(now.getTime() - 30 * DAY_MS).toISOString();
+  const grants = (await store.query<AccessGrantRecord>({ collection: COLLECTIONS.accessGrants, where: [{ field: 'updatedAt', op: '>=', value: since }], orderBy: [{ field: 'updatedAt', direction: 'desc' }], limit: 1000 })).map((d) => d.data);
+  const problems: string[] = [];
+  if (latest === undefined) problems.push('no access review has run: grants and bindings were not checked');
+  else if (now.getTime() - Date.parse(latest.data.at) > ACCESS_REVIEW_MAX_AGE_MS) problems.push(`the latest access review (${latest.data.runId}, ${latest.data.at}) is over an hour old`);
+  problems.push(...(latest?.data.findings ?? []).map((f) => f.detail));
+  for (const g of grants) {
+    if (!g.entitlement.startsWith('prod-') || g.breakglass || g.start === null) continue;
+    if (g.approvedBy === null || g.approvedBy === g.requester) problems.push(`grant ${g.grant} gave ${g.requester} prod access without another person's approval`);
+  }
+  return {
+    control: ACCESS_CONTROL,
+    text: ACCESS_CONTROL_TEXT,
+    status: problems.length === 0 ? 'pass' : 'fail',
+    problems,
+    review: latest === undefined ? null : { runId: latest.data.runId, at: latest.data.at, findings: latest.data.findings.map((f) => f.detail) },
+    grants,
+  };
 }
 
 /** The runs of verify-backups from `since`, newest first (the registered query). */
@@ -189,6 +226,7 @@ export async function buildReport(store: StateStore, run: ComplianceRun, now: Da
     failures.push({ instanceId: id, environment: null, region: null, controls: [], remediation: null, notChecked: true });
   }
   const schedules = await store.get<Finding>(compliancePaths.finding(run.runId, SCHEDULES_FINDING_ID));
+  const access = await accessSection(store, now);
   const trendRuns = await recentRuns(store, new Date(now.getTime() - 30 * DAY_MS));
   const trend: TrendRow[] = [];
   for (const r of trendRuns) {
@@ -215,6 +253,7 @@ export async function buildReport(store: StateStore, run: ComplianceRun, now: Da
     controls,
     failures,
     schedules: { outcome: schedules?.outcome ?? 'missing', controls: schedules?.controls ?? [] },
+    access,
     trend,
   };
 }

@@ -14,7 +14,7 @@ import type { ConsumerContext, HandledPush, Push } from './model.js';
 
 /** The apply a push asks of one instance's module, before it is compared with the ones recorded. */
 function newApply(autoApply: readonly string[], push: Push, instance: Pick<InstanceRecord, 'id' | 'environment' | 'tier'>, module: string, now: Date): ModuleApplyRecord {
-  const { after, committedAt, repository, mergedBy } = push.payload;
+  const { after, committedAt, repository, mergedBy, authors } = push.payload;
   const kind = module === INSTANCE_DELETE_MODULE ? 'instance-delete' : 'module';
   const mode = kind === 'instance-delete' ? 'confirm' : applyModeOf(module, autoApply);
   return {
@@ -39,6 +39,7 @@ function newApply(autoApply: readonly string[], push: Push, instance: Pick<Insta
     failure: null,
     causeEventId: push.eventId,
     mergedBy,
+    ...(authors === undefined ? {} : { authors: [...authors] }),
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
   };

@@ -3,6 +3,7 @@
  * every instance of one module at one commit: recorded with the verified caller on each apply,
  * a delete asked of the engine at once, the module's waves advanced.
  */
+import { confirmerProblem } from '../domain/deployments/confirmers.js';
 import type { ModuleApplyRecord } from '../domain/deployments/applies.js';
 import { appendAudit } from '../store/records.js';
 import type { InstanceRecord } from '../events/index.js';
@@ -60,6 +61,9 @@ export async function confirm(ctx: ConsumerContext, target: ConfirmTarget, calle
   const candidates = await candidatesOf(ctx, target);
   if (!Array.isArray(candidates)) return candidates;
   const waiting = candidates.filter((c) => c.status === 'awaiting-confirmation');
+  // The pusher and the authors are the change's own people: a second person confirms it.
+  const problem = waiting.map((apply) => confirmerProblem(apply, caller.email, ctx.githubIdentities)).find((p) => p !== undefined);
+  if (problem !== undefined) return { kind: 'refused', code: 'same-person', message: problem };
   if (waiting.length === 0) {
     return { kind: 'refused', code: 'not-awaiting-confirmation', message: `nothing waits for confirmation there (${candidates.map((c) => `${c.id}: ${c.status}`).join(', ')})` };
   }

@@ -44,6 +44,7 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
     clock: deps.clock,
     log,
     autoApply: deps.autoApplyModules ?? DEFAULT_AUTO_APPLY_MODULES,
+    githubIdentities: deps.githubIdentities ?? {},
     publish,
     specChanges: createSpecChanges({ store: deps.store, repo: deps.repo, clock: deps.clock, log, publish }),
   };

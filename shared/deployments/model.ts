@@ -1,4 +1,5 @@
 /** What the deployments consumer needs from the world, the context its parts share, and the outcomes it returns. */
+import type { GitHubIdentities } from '../domain/deployments/confirmers.js';
 import type { OutboxEntry } from '../store/records.js';
 import type { Envelope } from '../events/index.js';
 import type { Logger } from '../log.js';
@@ -14,6 +15,8 @@ export interface DeploymentsDeps {
   clock: Clock;
   log?: Logger;
   autoApplyModules?: readonly string[];
+  /** GitHub logins → Google emails: who pushed and wrote a change, so that neither confirms it. */
+  githubIdentities?: GitHubIdentities;
 }
 
 /** The deps as the consumer's parts take them, resolved once by `createDeploymentsConsumer`. */
@@ -25,6 +28,7 @@ export interface ConsumerContext {
   log: Logger;
   /** The modules applied without a plan and a confirmation. */
   autoApply: readonly string[];
+  githubIdentities: GitHubIdentities;
   /** Publishes outbox entries just committed (a failure leaves them for the reconciler). */
   publish(entries: readonly OutboxEntry[]): Promise<number>;
   specChanges: SpecChanges;
@@ -53,4 +57,4 @@ export type HandledPush = Extract<PushOutcome, { kind: 'handled' }>;
 
 export type ConfirmOutcome =
   | { kind: 'confirmed'; confirmed: string[]; by: string }
-  | { kind: 'refused'; code: 'not-found' | 'not-awaiting-confirmation'; message: string };
+  | { kind: 'refused'; code: 'not-found' | 'not-awaiting-confirmation' | 'same-person'; message: string };

@@ -35,6 +35,8 @@ export const DEPLOYMENT_PAYLOAD_SCHEMAS = {
     committedAt: isoTimestampSchema,
     /** Who merged, as GitHub names them (a claim carried for the audit, not an identity). */
     mergedBy: z.string().min(1).max(200),
+    /** The GitHub logins of the pushed commits' authors (claims too; absent on older messages). */
+    authors: z.array(z.string().min(1).max(100)).max(100).optional(),
     deliveryId: z.string().min(1).max(100),
     changes: z.discriminatedUnion('source', [
       z.strictObject({

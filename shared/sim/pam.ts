@@ -110,10 +110,11 @@ export class SimulatedPam {
     return this.clock.now().toISOString();
   }
 
-  private record(grant: Grant, event: Omit<GrantEvent, 'eventTime'>, state: Grant['state']): void {
-    grant.timeline = { events: [...(grant.timeline?.events ?? []), { eventTime: this.now(), ...event }] };
+  /** `at`: when it happened, when that is not now (an end noticed later happened at its time). */
+  private record(grant: Grant, event: Omit<GrantEvent, 'eventTime'>, state: Grant['state'], at: string = this.now()): void {
+    grant.timeline = { events: [...(grant.timeline?.events ?? []), { eventTime: at, ...event }] };
     grant.state = state;
-    grant.updateTime = this.now();
+    grant.updateTime = at;
   }
 
   private isApprover(e: SimulatedEntitlement, email: string): boolean {
@@ -130,9 +131,9 @@ export class SimulatedPam {
     this.record(grant, { activated: {} }, 'ACTIVE');
   }
 
-  private removeAccess(grant: Grant, e: SimulatedEntitlement): void {
+  private removeAccess(grant: Grant, e: SimulatedEntitlement, at: string = this.now()): void {
     for (const role of e.spec.iamRoles) this.policies.remove(e.parent, role, `user:${grant.requester}`, grantIdOf(grant.name));
-    grant.auditTrail = { ...grant.auditTrail, accessRemoveTime: this.now() };
+    grant.auditTrail = { ...grant.auditTrail, accessRemoveTime: at };
   }
 
   /** Moves grants on with the clock: ended when their duration is over, expired when nobody decided in time. */
@@ -141,13 +142,14 @@ export class SimulatedPam {
     for (const grant of this.grants.values()) {
       const e = this.entitlement(grant.name.slice(0, grant.name.indexOf('/grants/')));
       if (grant.state === 'ACTIVE') {
-        const start = Date.parse(grant.auditTrail?.accessGrantTime ?? grant.createTime);
-        if (now >= start + Number.parseFloat(grant.requestedDuration) * 1000) {
-          this.removeAccess(grant, e);
-          this.record(grant, { ended: {} }, 'ENDED');
+        const end = Date.parse(grant.auditTrail?.accessGrantTime ?? grant.createTime) + Number.parseFloat(grant.requestedDuration) * 1000;
+        if (now >= end) {
+          const at = new Date(end).toISOString();
+          this.removeAccess(grant, e, at);
+          this.record(grant, { ended: {} }, 'ENDED', at);
         }
       } else if (grant.state === 'APPROVAL_AWAITED' && now >= Date.parse(grant.createTime) + APPROVAL_WINDOW_MS) {
-        this.record(grant, { expired: {} }, 'EXPIRED');
+        this.record(grant, { expired: {} }, 'EXPIRED', new Date(Date.parse(grant.createTime) + APPROVAL_WINDOW_MS).toISOString());
       }
     }
   }

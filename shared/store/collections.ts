@@ -23,6 +23,10 @@ export const COLLECTIONS = {
   specChanges: 'specChanges',
   /** What people asked through the commands function, by the event id they chose (kept 30 days). */
   commandRequests: 'commandRequests',
+  /** Every PAM grant as the audit trail knows it (PAM forgets ended grants after a while). */
+  accessGrants: 'accessGrants',
+  /** Each access review's sweep: its findings. */
+  accessReviews: 'accessReviews',
 } as const;
 export type CollectionName = (typeof COLLECTIONS)[keyof typeof COLLECTIONS];
 
@@ -64,6 +68,8 @@ export const compliancePaths = {
    */
   planPage: (runId: string, after: string | null) => `${C.complianceRuns}/${runId}/${S.plan}/${after === null ? 'first' : `after-${after}`}`,
   expiryNotice: (instanceId: string, expiresAt: string) => `${C.expiryNotices}/${instanceId}-${expiresAt.replace(/[^0-9TZ]/g, '')}`,
+  accessGrant: (grantId: string) => `${C.accessGrants}/${grantId}`,
+  accessReview: (runId: string) => `${C.accessReviews}/${runId}`,
 } as const;
 
 /** Rollouts, their per-instance progress, and the fleet's calendar. */

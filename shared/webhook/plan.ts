@@ -20,7 +20,7 @@ const pushSchema = z.looseObject({
   deleted: z.boolean().optional(),
   repository: z.looseObject({ full_name: z.string(), default_branch: z.string().optional() }),
   pusher: z.looseObject({ name: z.string().optional(), email: z.string().nullable().optional() }).optional(),
-  commits: z.array(z.looseObject({ id: z.string(), timestamp: z.string().optional(), added: fileList, removed: fileList, modified: fileList })),
+  commits: z.array(z.looseObject({ id: z.string(), timestamp: z.string().optional(), added: fileList, removed: fileList, modified: fileList, author: z.looseObject({ username: z.string().optional() }).optional() })),
   head_commit: z.looseObject({ id: z.string(), timestamp: z.string().optional() }).nullable().optional(),
 });
 
@@ -85,6 +85,7 @@ function planPush(payload: z.infer<typeof pushSchema>, deliveryId: string, confi
       forced,
       committedAt: isoOrNow(headCommit?.timestamp, now),
       mergedBy: payload.pusher?.name ?? 'unknown',
+      authors: [...new Set(payload.commits.flatMap((c) => (c.author?.username === undefined || c.author.username === '' ? [] : [c.author.username])))].slice(0, 100),
       deliveryId,
       changes,
     },

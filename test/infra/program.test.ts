@@ -293,11 +293,12 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
     for (const fn of functions) {
       const env = field(functionNamed(fn), 'serviceConfig.environmentVariables') as Record<string, string>;
       const plain = variablesOf(fn.name).filter((name) => !SECRET_VARIABLES.includes(name));
-      // Optional ones are set only when configured (none of them here but the defaults).
-      expect(Object.keys(env).sort(), fn.name).toEqual(plain.filter((name) => !('optional' in ENVIRONMENT[name])).sort());
+      // Optional ones are set only when configured: here only the access entitlements (the test settings declare access folders).
+      expect(Object.keys(env).sort(), fn.name).toEqual(plain.filter((name) => !('optional' in ENVIRONMENT[name]) || name === 'MI_ACCESS_ENTITLEMENTS').sort());
       expect(env.GOOGLE_CLOUD_PROJECT).toBe(PROJECT);
     }
     const envOf = (name: string) => field(functionNamed(functions.find((f) => f.name === name) as FunctionDefinition), 'serviceConfig.environmentVariables') as Record<string, string>;
+    expect(envOf('complianceSchedule').MI_ACCESS_ENTITLEMENTS?.split(',')).toHaveLength(3);
     expect(envOf('commands').MI_COMMANDS_AUDIENCES?.split(',')).toEqual([`https://${TEST_SETTINGS.region}-${PROJECT}.cloudfunctions.net/commands`, GCLOUD_CLIENT_ID]);
   });
 });

@@ -18,6 +18,8 @@ export function servicesWith(parts: Partial<Services>, ports: Partial<Ports> = {
     scheduler: notGranted('Cloud Scheduler', 'this test'),
     repo: notGranted('the deployment repository', 'this test'),
     identity: notGranted('ID token verification', 'this test'),
+    access: notGranted('Privileged Access Manager', 'this test'),
+    iamPolicies: notGranted('IAM policies', 'this test'),
     ...ports,
   };
   const built = createServices(all, { schedulerParent: 'projects/test/locations/us-central1', callers: { audiences: [] }, ...config });

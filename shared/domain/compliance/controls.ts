@@ -20,6 +20,10 @@ export const INSTANCE_CONTROLS = {
 export type InstanceControl = keyof typeof INSTANCE_CONTROLS;
 export const INSTANCE_CONTROL_IDS = Object.keys(INSTANCE_CONTROLS) as InstanceControl[];
 
+/** The access control, judged from PAM's grants and the access review's sweep. */
+export const ACCESS_CONTROL = 'access.time-bound';
+export const ACCESS_CONTROL_TEXT = 'No standing human access to prod: every grant justified, time-bound, and approved by someone other than its requester (break-glass reviewed afterwards)';
+
 /** The control of one Cloud Scheduler job: `schedule.<name>`. */
 export function scheduleControl(name: string): string {
   return `schedule.${name}`;

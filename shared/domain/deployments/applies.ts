@@ -72,6 +72,8 @@ export interface ModuleApplyRecord {
   /** The push event that found the change, and who merged it (as GitHub says). */
   causeEventId: string;
   mergedBy: string;
+  /** The GitHub logins of its commits' authors: like the pusher, they may not confirm it. */
+  authors?: string[];
   createdAt: string;
   updatedAt: string;
 }

@@ -3,6 +3,7 @@
  * published on a topic and hands it back as the CloudEvents the push subscription would
  * deliver, and a fleet seeded with one fault per instance through what the simulators answer.
  */
+import { createCompliance, type Compliance, type ComplianceInput } from '../../../shared/compliance/index.js';
 import { randomBytes } from 'node:crypto';
 import type { Message, Subscription } from '@google-cloud/pubsub';
 import type { InstanceRecord } from '../../../shared/events/index.js';
@@ -113,4 +114,9 @@ export async function seedWithFault(f: EngineFixture, id: string, fault: Fault):
   };
   await f.store.set(paths.instance(id), record);
   return record;
+}
+
+/** The compliance service on the fixture's world (its store, bus, clock and simulated fleet), with any setting given. */
+export function complianceOn(f: EngineFixture, schedulerParent: string, extra: Partial<ComplianceInput> = {}): Compliance {
+  return createCompliance({ store: f.store, bus: f.bus, cloudSql: f.fleet.cloudSql, gkeBackup: f.fleet.gkeBackup, scheduler: f.fleet.scheduler, clock: f.clock, schedulerParent, ...extra });
 }

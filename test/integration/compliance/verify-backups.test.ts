@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCompliance, buildReport, renderReport, type Compliance, type ComplianceRun, type Finding } from '../../../shared/compliance/index.js';
+import { buildReport, renderReport, type Compliance, type ComplianceRun, type Finding } from '../../../shared/compliance/index.js';
 import { SQL_BACKUP_POLICY } from '../../../shared/domain/lifecycle/backup-policy.js';
 import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
 import { SCHEDULES, TOPICS } from '../../../shared/topology.js';
 import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
-import { scheduleDelivery, seedWithFault, Tap, type Fault } from './support.js';
+import { complianceOn, scheduleDelivery, seedWithFault, Tap, type Fault } from './support.js';
 import { compliancePaths, paths } from '../../../shared/store/collections.js';
 import { deliver } from '../../../shared/edge.js';
 import { makeEnvelope } from '../../../shared/events/index.js';
@@ -49,16 +49,7 @@ describe('verify-backups: a fleet with one fault per instance, through the real 
     f.fleet.scheduler.seedTopology('demo-compliance', 'us-central1');
     for (const s of SCHEDULES) f.fleet.scheduler.setLastAttempt(`${PARENT}/jobs/${s.name}`, { code: 0 }, new Date(f.clock.now().getTime() - 30_000));
     f.fleet.scheduler.pauseJob(`${PARENT}/jobs/restore-drill`);
-    compliance = createCompliance({
-      store: f.store,
-      bus: f.bus,
-      cloudSql: f.fleet.cloudSql,
-      gkeBackup: f.fleet.gkeBackup,
-      scheduler: f.fleet.scheduler,
-      clock: f.clock,
-      schedulerParent: PARENT,
-      pageSize: 4,
-    });
+    compliance = complianceOn(f, PARENT, { pageSize: 4 });
   });
 
   afterAll(async () => {

@@ -55,6 +55,11 @@ import { silentLogger } from '../../../shared/log.js';
 import type { EventBus, ExecutorPort } from '../../../shared/ports.js';
 import { createRollouts, type Rollouts } from '../../../shared/rollout/index.js';
 import { createCommands } from '../../../shared/commands/index.js';
+import { defaultEntitlements } from '../../../shared/domain/access/entitlements.js';
+import { createIamPolicyReader } from '../../../shared/gcp/iam-policies.js';
+import { createPamClient } from '../../../shared/gcp/pam.js';
+import { servePam } from '../../../shared/sim/pam-http.js';
+import { SimulatedPam } from '../../../shared/sim/pam.js';
 import { startExecutorRunner, type ExecutorRunner } from '../../../shared/sim/executor-runner.js';
 import { SCHEDULES, TOPICS } from '../../../shared/topology.js';
 import { pubSubCloudEvent } from '../../../harness/cloud-event.js';
@@ -62,7 +67,7 @@ import { createEngineFixture, uniqueId, type EngineFixture } from '../../support
 import type { UsageRecorder } from '../../support/usage.js';
 import { scheduleDelivery, seedWithFault } from '../compliance/support.js';
 import { ALWAYS_OPEN } from '../rollout/support.js';
-import { REPOSITORY, SECRET, instanceConfig, instanceRoot, pushPayload, recordingBus, sha, signedHeaders } from '../webhook/support.js';
+import { GITHUB_IDENTITIES, REPOSITORY, SECRET, instanceConfig, instanceRoot, pushPayload, recordingBus, sha, signedHeaders } from '../webhook/support.js';
 // Registers the HTTP functions with the functions framework, for getTestServer.
 import '../../../functions/commands.js';
 import '../../../functions/github-webhook.js';
@@ -83,6 +88,8 @@ interface World {
   dead: ClosableEventBus;
   signer: LocalSigner;
   runner: ExecutorRunner;
+  /** The simulated PAM, served over HTTP (its grants on the world's clock). */
+  pam: { sim: SimulatedPam; url: string; entitlements: string[]; close(): Promise<void> };
   /** Envelopes published on the live bus to `topic` since the last take of that topic. */
   take(topic: string): AnyEnvelope[];
   /** Waits until the simulated runner has taken up every run request published so far. */
@@ -258,6 +265,7 @@ async function exerciseApprovals(w: World): Promise<void> {
 
 function complianceOf(w: World, fn: 'complianceSchedule' | 'complianceCheck', schedulerParent: string): Compliance {
   const { fx, recorder } = w;
+  const token = () => w.signer.sign({ email: `mi-fn-${fn}@p.iam.gserviceaccount.com`, audience: w.pam.url });
   return createCompliance({
     store: fx.store,
     bus: recorder.bus(fn, w.live),
@@ -267,6 +275,11 @@ function complianceOf(w: World, fn: 'complianceSchedule' | 'complianceCheck', sc
     clock: fx.clock,
     schedulerParent,
     drillSampleSize: 1,
+    access: {
+      pam: recorder.port(fn, 'access', createPamClient({ endpoint: w.pam.url, token })),
+      policies: recorder.port(fn, 'iamPolicies', createIamPolicyReader({ endpoint: w.pam.url, token })),
+      entitlements: w.pam.entitlements,
+    },
   });
 }
 
@@ -326,6 +339,11 @@ async function exerciseCompliance(w: World): Promise<void> {
   expect(drills.map((d) => [d.envelope.type, d.outcome])).toEqual([['instance.restore-drill', 'accepted']]);
   const [drilled] = await settle(w, drills.map((d) => d.operationId), 60_000);
   expect(drilled?.status).toBe('succeeded');
+
+  // access-review: PAM's grants read into the audit trail, the prod folder's policy swept.
+  w.pam.sim.create('dana@example.com', w.pam.entitlements.find((e) => e.endsWith('/dev-operator')) ?? '', { requestedDuration: '3600s', justification: { unstructuredJustification: 'debugging' } });
+  const reviewed = await deliver(schedule.deps, complianceScheduleRoute(schedule), scheduleDelivery(fx, 'access-review', fx.clock.now()));
+  expect(reviewed).toMatchObject({ kind: 'access-review', result: { newEvents: 3, findings: [] } });
 
   // `mi compliance run`: a person's run, through the commands function, on mi-compliance.
   w.take(TOPICS.compliance);
@@ -422,6 +440,7 @@ function repositoryFunctions(w: World): RepositoryFunctions {
     const recorded = recorder.bus(fn, bus);
     return createDeploymentsConsumer({
       store: fx.store,
+      githubIdentities: GITHUB_IDENTITIES,
       bus: recorded,
       repo: recorder.port(fn, 'repo', repo),
       executor: w.executorOf(fn, recorded),
@@ -584,13 +603,17 @@ async function createWorld(recorder: UsageRecorder, fileUrl: string): Promise<Wo
     });
   };
 
+  const signer = await createLocalSigner();
+  const sim = new SimulatedPam({ clock: fx.clock, entitlements: defaultEntitlements(['group:oncall-approvers@example.com']).map((spec) => ({ spec, parent: `folders/${spec.environment === 'prod' ? '400000000002' : '400000000001'}` })) });
+  const pamServer = await servePam(sim, localIdentity(signer));
   return {
     fx,
     recorder,
     live: wire.bus,
     dead,
-    signer: await createLocalSigner(),
+    signer,
     runner,
+    pam: { sim, url: pamServer.url, entitlements: sim.entitlementNames(), close: () => pamServer.close() },
     take(topic) {
       const from = cursors.get(topic) ?? 0;
       cursors.set(topic, wire.published.length);
@@ -621,6 +644,7 @@ export async function exerciseEveryFunction(recorder: UsageRecorder, fileUrl: st
     await exerciseOutboxDrain(w, repository);
   } finally {
     await w.runner.stop();
+    await w.pam.close();
     await w.dead.close().catch(() => undefined);
     await w.fx.close();
   }

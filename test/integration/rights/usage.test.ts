@@ -54,6 +54,8 @@ function neededBy(use: FunctionUsage): string[] {
   if (gke.here.length > 0) needs.add(`instances ${level(gke.here, 'roles/gkebackup.admin', 'roles/gkebackup.viewer')}`);
   if (gke.central.length > 0) needs.add(`central ${level(gke.central, 'roles/gkebackup.admin', 'roles/gkebackup.viewer')}`);
   if ((use.calls.scheduler ?? []).length > 0) needs.add('project roles/cloudscheduler.viewer');
+  if ((use.calls.access ?? []).length > 0) needs.add('instances roles/privilegedaccessmanager.viewer');
+  if ((use.calls.iamPolicies ?? []).length > 0) needs.add('instances roles/iam.securityReviewer');
   return [...needs].sort();
 }
 

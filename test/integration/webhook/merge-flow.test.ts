@@ -6,7 +6,7 @@ import type { ModuleApplyRecord } from '../../../shared/domain/deployments/appli
 import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
 import { type LedgerEntry } from '../../../shared/engine/index.js';
 import type { Envelope } from '../../../shared/events/index.js';
-import { createWebhookWorld, mergedPullRequest, pushPayload, sha, signedHeaders, type WebhookWorld } from './support.js';
+import { PUSHER_EMAIL, createWebhookWorld, mergedPullRequest, pushPayload, sha, signedHeaders, type WebhookWorld } from './support.js';
 import { deploymentPaths, paths } from '../../../shared/store/collections.js';
 
 let world: WebhookWorld;
@@ -95,6 +95,10 @@ describe('a merge on the deployment repository', () => {
       ['module-apply', 'succeeded'],
       ['module-apply', 'succeeded'],
     ]);
+
+    // Not the one who pushed (and wrote) the merge, verified as themselves: a second person must.
+    const own = await world.consumer.confirm({ module: 'networking', commit: after.slice(0, 12) }, { email: PUSHER_EMAIL, subject: 'codertocat' });
+    expect(own).toEqual({ kind: 'refused', code: 'same-person', message: `${PUSHER_EMAIL} pushed this merge (as GitHub user Codertocat) and cannot confirm it: a second person must` });
 
     // A person confirms networking for every instance at once; it applies in waves, recording who.
     const confirmed = await world.consumer.confirm({ module: 'networking', commit: after.slice(0, 12) }, { email: 'carol@example.com', subject: 'carol' });

@@ -134,12 +134,16 @@ export interface WebhookWorld {
   close(): Promise<void>;
 }
 
+/** GitHub's example pushes are pushed and written by Codertocat, who is this person. */
+export const PUSHER_EMAIL = 'codertocat@example.com';
+export const GITHUB_IDENTITIES = { codertocat: PUSHER_EMAIL };
+
 export async function createWebhookWorld(fileUrl: string, config: Partial<WebhookConfig> = {}): Promise<WebhookWorld> {
   const fx = await createEngineFixture(fileUrl);
   const repo = new MemoryDeploymentRepo();
   const { bus, published } = recordingBus(fx.bus);
   const webhookDeps: WebhookDeps = { store: fx.store, bus, clock: fx.clock, log: silentLogger, config: { secret: SECRET, repository: REPOSITORY, ...config } };
-  const consumer = createDeploymentsConsumer({ store: fx.store, bus, repo, executor: fx.fleet.executor, clock: fx.clock });
+  const consumer = createDeploymentsConsumer({ store: fx.store, bus, repo, executor: fx.fleet.executor, clock: fx.clock, githubIdentities: GITHUB_IDENTITIES });
   let delivered = 0;
   const world: WebhookWorld = {
     fx,
