@@ -4,7 +4,6 @@
  * Adapters give every call a deadline and fail with a retryable ControlPlaneError when it
  * passes; expected "no such thing" answers are values (undefined), not exceptions.
  */
-import type { Grant, PolicyBinding } from './domain/access/grants.js';
 import type { AnyEnvelope, Envelope, EventType, ExecutorAction } from './events/index.js';
 
 // ---------------------------------------------------------------------------- clock
@@ -445,6 +444,69 @@ export interface DeploymentRepoPort {
   compare(base: string, head: string): Promise<{ files: ComparedFile[] }>;
   /** How `head` relates to `base` in history; either may be a commit id or a branch name. */
   ancestry(base: string, head: string): Promise<CommitAncestry>;
+}
+
+// ---------------------------------------------------------------------------- access (PAM, IAM policies)
+
+/** A PAM grant's states (v1 `Grant.State`). */
+export type GrantState =
+  | 'APPROVAL_AWAITED'
+  | 'DENIED'
+  | 'SCHEDULED'
+  | 'ACTIVATING'
+  | 'ACTIVE'
+  | 'ACTIVATION_FAILED'
+  | 'EXPIRED'
+  | 'REVOKING'
+  | 'REVOKED'
+  | 'ENDED'
+  | 'WITHDRAWING'
+  | 'WITHDRAWN';
+
+interface ActorReason {
+  actor?: string | undefined;
+  reason?: string | undefined;
+}
+
+/** One event of a grant's timeline: exactly one kind is set (the API's oneof). */
+export interface GrantEvent {
+  eventTime: string;
+  requested?: { expireTime?: string | undefined } | undefined;
+  approved?: ActorReason | undefined;
+  denied?: ActorReason | undefined;
+  revoked?: ActorReason | undefined;
+  withdrawn?: object | undefined;
+  scheduled?: { scheduledActivationTime?: string | undefined } | undefined;
+  activated?: object | undefined;
+  activationFailed?: { error?: { code?: number | undefined; message?: string | undefined } | undefined } | undefined;
+  expired?: object | undefined;
+  ended?: object | undefined;
+  externallyModified?: object | undefined;
+}
+
+/** A PAM grant as the v1 API represents it (projects|folders.locations.entitlements.grants). */
+export interface Grant {
+  name: string;
+  createTime: string;
+  updateTime?: string | undefined;
+  requester: string;
+  /** `3600s` */
+  requestedDuration: string;
+  justification?: { unstructuredJustification?: string | undefined } | undefined;
+  state: GrantState;
+  timeline?: { events: GrantEvent[] } | undefined;
+  privilegedAccess?: { gcpIamAccess: { resourceType: string; resource: string; roleBindings: Array<{ role: string; conditionExpression?: string | undefined }> } } | undefined;
+  auditTrail?: { accessGrantTime?: string | undefined; accessRemoveTime?: string | undefined } | undefined;
+  additionalEmailRecipients?: string[] | undefined;
+  externallyModified?: boolean | undefined;
+}
+
+/** One binding of an IAM policy (a folder's or a project's own, which leaves out what it inherits). */
+export interface PolicyBinding {
+  resource: string;
+  role: string;
+  members: readonly string[];
+  condition?: { expression?: string; title?: string } | undefined;
 }
 
 /** Privileged Access Manager, as the caller: who asks is whoever the credentials are, and PAM checks what they may do. */

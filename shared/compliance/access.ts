@@ -9,22 +9,15 @@
  */
 import { summarizeGrant, sweepFindings, entitlementOf, grantIdOf, type Grant, type GrantEvent, type GrantSummary, type SweepFinding } from '../domain/access/grants.js';
 import type { InstanceRecord } from '../events/index.js';
-import type { AccessPort, IamPolicyPort } from '../ports.js';
 import { publishOutbox } from '../store/outbox.js';
 import { appendAudit, enqueue } from '../store/records.js';
 import { COLLECTIONS, compliancePaths } from '../store/collections.js';
-import type { ComplianceDeps } from './model.js';
+import type { AccessReviewDeps, ComplianceDeps } from './model.js';
+
+export type { AccessReviewDeps } from './model.js';
 import { finishRun, type RunRequest, type StartedRun } from './runs.js';
 
 const ACTOR = 'system:access-review';
-
-/** What the access review needs: PAM and IAM policies read with the function's own account, and which entitlements exist. */
-export interface AccessReviewDeps {
-  pam: AccessPort;
-  policies: IamPolicyPort;
-  /** The entitlements' full names (`folders/…/locations/global/entitlements/prod-operator`). */
-  entitlements: readonly string[];
-}
 
 /** `accessGrants/{grant id}`: a grant as the audit trail knows it. */
 export interface AccessGrantRecord extends GrantSummary {

@@ -2,11 +2,10 @@
  * The documents of compliance runs (`complianceRuns/{runId}`, `.../findings/{instanceId}`,
  * `.../plan/{page}`) and the dependencies of the compliance functions.
  */
-import type { AccessReviewDeps } from './access.js';
 import type { ControlResult } from '../domain/compliance/controls.js';
 import type { RetentionPolicy } from '../domain/compliance/retention.js';
 import type { Logger } from '../log.js';
-import type { Clock, CloudSqlPort, EventBus, GkeBackupPort, SchedulerPort, StateStore } from '../ports.js';
+import type { AccessPort, Clock, CloudSqlPort, EventBus, GkeBackupPort, IamPolicyPort, SchedulerPort, StateStore } from '../ports.js';
 import type { Schedule } from '../topology.js';
 
 /** The finding of the Cloud Scheduler jobs, beside the instances' (ids of instances start with a letter). */
@@ -130,4 +129,12 @@ export interface ComplianceDeps {
   remediate: boolean;
   /** PAM and IAM policies, for the access review; without them that run fails, saying so. */
   access?: AccessReviewDeps;
+}
+
+/** What the access review needs: PAM and IAM policies read with the function's own account, and which entitlements exist. */
+export interface AccessReviewDeps {
+  pam: AccessPort;
+  policies: IamPolicyPort;
+  /** The entitlements' full names (`folders/…/locations/global/entitlements/prod-operator`). */
+  entitlements: readonly string[];
 }

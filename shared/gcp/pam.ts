@@ -5,8 +5,7 @@
  * format becomes a ControlPlaneError that keeps the status.
  */
 import { z } from 'zod';
-import { grantSchema, type Grant } from '../domain/access/grants.js';
-import type { AccessPort } from '../ports.js';
+import type { AccessPort, Grant, GrantState } from '../ports.js';
 import { ControlPlaneError } from '../errors.js';
 import { malformedAnswer, toControlPlaneError } from './google-api.js';
 
@@ -19,6 +18,63 @@ export interface PamClientOptions {
   timeoutMs?: number;
   fetch?: typeof fetch;
 }
+
+const GRANT_STATES_CHECKED = [
+  'APPROVAL_AWAITED',
+  'DENIED',
+  'SCHEDULED',
+  'ACTIVATING',
+  'ACTIVE',
+  'ACTIVATION_FAILED',
+  'EXPIRED',
+  'REVOKING',
+  'REVOKED',
+  'ENDED',
+  'WITHDRAWING',
+  'WITHDRAWN',
+] as const satisfies readonly GrantState[];
+
+const actorReason = z.looseObject({ actor: z.string().optional(), reason: z.string().optional() });
+
+/** One timeline event: exactly one of its kinds is set (the API's oneof). */
+const grantEventSchema = z.looseObject({
+  eventTime: z.string(),
+  requested: z.looseObject({ expireTime: z.string().optional() }).optional(),
+  approved: actorReason.optional(),
+  denied: actorReason.optional(),
+  revoked: actorReason.optional(),
+  withdrawn: z.looseObject({}).optional(),
+  scheduled: z.looseObject({ scheduledActivationTime: z.string().optional() }).optional(),
+  activated: z.looseObject({}).optional(),
+  activationFailed: z.looseObject({ error: z.looseObject({ code: z.number().optional(), message: z.string().optional() }).optional() }).optional(),
+  expired: z.looseObject({}).optional(),
+  ended: z.looseObject({}).optional(),
+  externallyModified: z.looseObject({}).optional(),
+});
+
+/** The Grant resource of the v1 reference; `satisfies` keeps it and the port's type the same shape. */
+export const grantSchema = z.looseObject({
+  name: z.string().regex(/^(projects|folders|organizations)\/[^/]+\/locations\/[^/]+\/entitlements\/[^/]+\/grants\/[^/]+$/),
+  createTime: z.string(),
+  updateTime: z.string().optional(),
+  requester: z.string(),
+  requestedDuration: z.string().regex(/^\d+(\.\d+)?s$/),
+  justification: z.looseObject({ unstructuredJustification: z.string().optional() }).optional(),
+  state: z.enum(GRANT_STATES_CHECKED),
+  timeline: z.looseObject({ events: z.array(grantEventSchema).default([]) }).optional(),
+  privilegedAccess: z
+    .looseObject({
+      gcpIamAccess: z.looseObject({
+        resourceType: z.string(),
+        resource: z.string(),
+        roleBindings: z.array(z.looseObject({ role: z.string(), conditionExpression: z.string().optional() })),
+      }),
+    })
+    .optional(),
+  auditTrail: z.looseObject({ accessGrantTime: z.string().optional(), accessRemoveTime: z.string().optional() }).optional(),
+  additionalEmailRecipients: z.array(z.string()).optional(),
+  externallyModified: z.boolean().optional(),
+});
 
 const listSchema = z.looseObject({ grants: z.array(z.unknown()).optional(), nextPageToken: z.string().optional() });
 const operationSchema = z.looseObject({ name: z.string(), done: z.boolean().optional(), error: z.looseObject({ code: z.number().optional(), message: z.string().optional() }).optional() });

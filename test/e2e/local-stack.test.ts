@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { PubSub } from '@google-cloud/pubsub';
 import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runCli } from '../../cli/main.js';
 import { startLocalStack, type LocalStack } from '../../cli/dev/stack.js';
 import type { OperationRecord } from '../../shared/domain/lifecycle/operations.js';
 import { makeEnvelope, type InstanceRecord } from '../../shared/events/index.js';
@@ -166,6 +167,40 @@ describe('mi dev: the local stack', () => {
     // The schedule's messages reach the new server: the subscriptions follow it.
     await until('a reconcile pushed to the second stack', () => ((stack?.functionStats().reconcile?.succeeded ?? 0) > 0 ? true : undefined), 15_000);
   }, 30_000);
+
+  it("people act as themselves: a prod delete through the stack's commands function waits for a second person, and prod access through its access manager", async () => {
+    if (!stack?.identityFile) throw new Error('the stack left no identity file');
+    const env = { FIRESTORE_EMULATOR_HOST: inject('firestoreHost'), PUBSUB_EMULATOR_HOST: inject('pubsubHost'), MI_DEV_IDENTITY_FILE: stack.identityFile, MI_ACTOR: 'bob@example.com' };
+    const mi = async (as: string, args: readonly string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await runCli(['--project', projectId, '--as', as, ...args], { stdout: { write: (t) => out.push(t) }, stderr: { write: (t) => err.push(t) }, env });
+      return { code, stdout: out.join(''), stderr: err.join('') };
+    };
+    const doomed = [...(stack.seeded?.existing ?? []), ...(stack.seeded?.created ?? [])].find((i) => i.environment === 'prod' && i.tier === 'customer' && i.id !== 'cus-acme');
+    if (doomed === undefined) throw new Error('no prod customer instance to delete');
+
+    // alice asks (MI_ACTOR says bob: it decides nothing); the token is alice's.
+    const sent = await mi('alice@example.com', ['delete', doomed.id, '--confirm', doomed.slug, '--json']);
+    expect(sent.stderr).toBe('');
+    const { operationId, by } = JSON.parse(sent.stdout) as { operationId: string; by: string };
+    expect(by).toBe('alice@example.com');
+    await until('the delete to wait for approval', async () => ((await store.get<OperationRecord>(paths.operation(operationId)))?.steps[0]?.status === 'running' ? true : undefined), 15_000);
+    const own = await mi('alice@example.com', ['approve', operationId]);
+    expect(own.code).toBe(2);
+    expect(own.stderr).toContain('alice@example.com');
+    expect((await mi('bob@example.com', ['approve', operationId])).code).toBe(0);
+    expect(await store.get<OperationRecord>(paths.operation(operationId))).toMatchObject({ actor: 'alice@example.com', origin: 'commands', approval: { approvedBy: 'bob@example.com' } });
+
+    const asked = await mi('alice@example.com', ['access', 'request', '--env', 'prod', '--role', 'operator', '--for', '1h', '--why', 'INC-1: check cus-acme', '--json']);
+    const grant = (JSON.parse(asked.stdout) as { name: string }).name.split('/').at(-1) ?? '';
+    expect((await mi('alice@example.com', ['access', 'approve', grant, '--reason', 'me'])).code).toBe(2);
+    const approved = await mi('bob@example.com', ['access', 'approve', grant, '--reason', 'on call']);
+    expect(approved.stdout).toContain('ACTIVE, approved by bob@example.com');
+    stack.access.pam.policies.add({ resource: 'folders/100000000002', role: 'roles/editor', members: ['user:mallory@example.com'] });
+    const sweep = await mi('bob@example.com', ['access', 'sweep']);
+    expect([sweep.code, sweep.stdout]).toEqual([1, 'standing-human-access: user:mallory@example.com holds roles/editor on folders/100000000002 and no active grant explains it\n']);
+  }, 60_000);
 
   it('mi dev prints how to use it and exits 0 on SIGINT, having closed everything it opened', async () => {
     const devProject = projectIdFor(import.meta.url, 'run-dev');

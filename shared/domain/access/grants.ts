@@ -1,70 +1,13 @@
 /**
- * A PAM grant as the v1 API represents it (projects|folders.locations.entitlements.grants), and
- * what the sweep concludes from grants and IAM policies. Pure.
+ * What a report and the sweep conclude from PAM grants (their shape is the port's, in
+ * shared/ports.ts) and IAM policies. Pure.
  */
-import { z } from 'zod';
+import type { Grant, GrantState, PolicyBinding } from '../../ports.js';
 
-export const GRANT_STATES = [
-  'APPROVAL_AWAITED',
-  'DENIED',
-  'SCHEDULED',
-  'ACTIVATING',
-  'ACTIVE',
-  'ACTIVATION_FAILED',
-  'EXPIRED',
-  'REVOKING',
-  'REVOKED',
-  'ENDED',
-  'WITHDRAWING',
-  'WITHDRAWN',
-] as const;
-export type GrantState = (typeof GRANT_STATES)[number];
+export type { Grant, GrantEvent, GrantState, PolicyBinding } from '../../ports.js';
 
 /** States in which the grant's bindings may be in place. */
 export const GRANT_HOLDS_ACCESS: readonly GrantState[] = ['ACTIVATING', 'ACTIVE', 'REVOKING', 'WITHDRAWING'];
-
-const actorReason = z.looseObject({ actor: z.string().optional(), reason: z.string().optional() });
-
-/** One timeline event: exactly one of its kinds is set (the API's oneof). */
-export const grantEventSchema = z.looseObject({
-  eventTime: z.string(),
-  requested: z.looseObject({ expireTime: z.string().optional() }).optional(),
-  approved: actorReason.optional(),
-  denied: actorReason.optional(),
-  revoked: actorReason.optional(),
-  withdrawn: z.looseObject({}).optional(),
-  scheduled: z.looseObject({ scheduledActivationTime: z.string().optional() }).optional(),
-  activated: z.looseObject({}).optional(),
-  activationFailed: z.looseObject({ error: z.looseObject({ code: z.number().optional(), message: z.string().optional() }).optional() }).optional(),
-  expired: z.looseObject({}).optional(),
-  ended: z.looseObject({}).optional(),
-  externallyModified: z.looseObject({}).optional(),
-});
-export type GrantEvent = z.infer<typeof grantEventSchema>;
-
-export const grantSchema = z.looseObject({
-  name: z.string().regex(/^(projects|folders|organizations)\/[^/]+\/locations\/[^/]+\/entitlements\/[^/]+\/grants\/[^/]+$/),
-  createTime: z.string(),
-  updateTime: z.string().optional(),
-  requester: z.string(),
-  requestedDuration: z.string().regex(/^\d+(\.\d+)?s$/),
-  justification: z.looseObject({ unstructuredJustification: z.string().optional() }).optional(),
-  state: z.enum(GRANT_STATES),
-  timeline: z.looseObject({ events: z.array(grantEventSchema).default([]) }).optional(),
-  privilegedAccess: z
-    .looseObject({
-      gcpIamAccess: z.looseObject({
-        resourceType: z.string(),
-        resource: z.string(),
-        roleBindings: z.array(z.looseObject({ role: z.string(), conditionExpression: z.string().optional() })),
-      }),
-    })
-    .optional(),
-  auditTrail: z.looseObject({ accessGrantTime: z.string().optional(), accessRemoveTime: z.string().optional() }).optional(),
-  additionalEmailRecipients: z.array(z.string()).optional(),
-  externallyModified: z.boolean().optional(),
-});
-export type Grant = z.infer<typeof grantSchema>;
 
 /** `…/entitlements/prod-operator/grants/abc` → `prod-operator`. */
 export function entitlementOf(grantName: string): string {
@@ -104,14 +47,6 @@ export function summarizeGrant(grant: Grant): GrantSummary {
     start: grant.auditTrail?.accessGrantTime ?? null,
     end: grant.auditTrail?.accessRemoveTime ?? null,
   };
-}
-
-/** One binding of an IAM policy (a folder's or a project's own, which leaves out what it inherits). */
-export interface PolicyBinding {
-  resource: string;
-  role: string;
-  members: readonly string[];
-  condition?: { expression?: string; title?: string } | undefined;
 }
 
 export type SweepFinding =
