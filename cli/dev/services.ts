@@ -4,6 +4,7 @@
  * mode needs (log lines for a terminal, the executor on its topics).
  */
 import type { LocalAccess } from './access.js';
+import { parseGitHubIdentities } from '../../shared/domain/deployments/confirmers.js';
 import { createPamClient } from '../../shared/gcp/pam.js';
 import { createIamPolicyReader } from '../../shared/gcp/iam-policies.js';
 import { DEFAULT_TIMINGS, type EngineTimings } from '../../shared/domain/lifecycle/operations.js';
@@ -92,6 +93,8 @@ export function useLocalServices(input: LocalServicesInput): Services {
     },
     {
       accessEntitlements: input.access.entitlements,
+      // Who pushes to the local deployment repository, as in the cloud: unmapped, their merges wait.
+      githubIdentities: parseGitHubIdentities(process.env.MI_GITHUB_IDENTITIES),
       timings: LOCAL_TIMINGS,
       schedulerParent: input.schedulerParent,
       webhook: input.deployments.webhook,
