@@ -222,7 +222,10 @@ export async function sendCommand(ctx: CliContext, command: Command, request: Co
       { retries: options.idempotent ? 3 : 0, minTimeout: 500, factor: 2 },
     );
   } catch (error) {
-    if (error instanceof Transient) throw new CliError(`${error.message} — ${options.what} may or may not have been recorded; the same command again is answered once`, EXIT.unreachable, { cause: error });
+    if (error instanceof Transient) {
+      const again = options.idempotent ? 'the same command again is answered once' : 'look before sending it again (mi op get, mi apply list, mi rollout status)';
+      throw new CliError(`${error.message} — ${options.what} may or may not have been recorded; ${again}`, EXIT.unreachable, { cause: error });
+    }
     throw error;
   }
   const { status, body } = answer;
