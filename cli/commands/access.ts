@@ -14,7 +14,7 @@ import { createIamPolicyReader } from '../../shared/gcp/iam-policies.js';
 import { createPamClient } from '../../shared/gcp/pam.js';
 import { createLocalSigner } from '../../shared/identity/index.js';
 import type { AccessPort } from '../../shared/ports.js';
-import { isLocalMode } from '../commands-client.js';
+import { isLocalMode, sendCommand } from '../commands-client.js';
 import { EXIT } from '../config.js';
 import type { CliContext } from '../context.js';
 import { identityFilePath, readIdentityFile } from '../dev/identity-file.js';
@@ -162,6 +162,17 @@ export function registerAccessCommands(program: Command, ctx: CliContext): void 
   decision('approve', "approve someone else's request (PAM refuses your own)");
   decision('deny', "deny someone else's request");
   decision('revoke', 'end an active grant now');
+
+  access
+    .command('review')
+    .description('record the after-the-fact review of a break-glass grant (someone other than its requester); the sweep stops reporting it')
+    .argument('<grant>', 'the grant id (mi access list) or its full name')
+    .requiredOption('--reason <text>', 'what the review found')
+    .action(async (grant: string, _options: unknown, command: Command) => {
+      const flags = parseFlags(decideFlags, { ...command.opts(), grant }, LABELS);
+      const answer = await sendCommand(ctx, command, { command: 'access.review', grant: grantIdOf(flags.grant), reason: flags.reason }, { what: `reviewing ${grantIdOf(flags.grant)}`, idempotent: false });
+      line(ctx.io.stdout, `reviewed ${grantIdOf(flags.grant)} as ${answer.by ?? 'you'}`);
+    });
 
   access
     .command('sweep')

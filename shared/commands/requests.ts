@@ -74,6 +74,13 @@ const rolloutControlRequest = z.strictObject({
   reason,
 });
 
+const accessReviewRequest = z.strictObject({
+  command: z.literal('access.review'),
+  /** The break-glass grant's id (the last part of its name). */
+  grant: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/, { error: 'expected a grant id (mi access list shows them)' }),
+  reason,
+});
+
 const complianceRunRequest = z.strictObject({
   command: z.literal('compliance.run'),
   eventId,
@@ -90,11 +97,12 @@ export const COMMAND_NAMES = [
   'rollout.start',
   'rollout.control',
   'compliance.run',
+  'access.review',
 ] as const;
 
 export const commandRequestSchema = z.discriminatedUnion(
   'command',
-  [lifecycleRequest, approveRequest, abandonRequest, confirmRequest, extendRequest, rolloutStartRequest, rolloutControlRequest, complianceRunRequest],
+  [lifecycleRequest, approveRequest, abandonRequest, confirmRequest, extendRequest, rolloutStartRequest, rolloutControlRequest, complianceRunRequest, accessReviewRequest],
   { error: `expected a command: one of ${COMMAND_NAMES.join(', ')}` },
 );
 export type CommandRequest = z.infer<typeof commandRequestSchema>;

@@ -13,7 +13,8 @@ import { extendExpiry } from '../compliance/retention.js';
 import type { Logger } from '../log.js';
 import type { Clock, EventBus, StateStore, VerifiedCaller } from '../ports.js';
 import type { Rollouts } from '../rollout/index.js';
-import { paths } from '../store/collections.js';
+import type { AccessGrantRecord } from '../compliance/access.js';
+import { compliancePaths, paths } from '../store/collections.js';
 import { publishOutbox } from '../store/outbox.js';
 import { appendAudit, enqueueEnvelope, LEDGER_RETENTION_DAYS } from '../store/records.js';
 import { TOPICS } from '../topics.js';
@@ -136,6 +137,22 @@ export function createCommands(deps: CommandsDeps) {
     return sendOnce(envelope, TOPICS.lifecycle, caller, { operationId: operationIdFor(envelope.eventId) });
   }
 
+  /** A break-glass grant reviewed after the fact, by someone other than its requester; once. */
+  async function reviewBreakglass(grant: string, reason: string, caller: VerifiedCaller): Promise<CommandOutcome> {
+    return deps.store.transaction(async (tx) => {
+      const now = deps.clock.now();
+      const path = compliancePaths.accessGrant(grant);
+      const found = await tx.get<AccessGrantRecord>(path);
+      if (found === undefined) return refused('not-found', `no grant ${grant} in the audit trail yet (the access review records grants every 15 minutes)`);
+      if (!found.breakglass) return refused('conflict', `grant ${grant} is not break-glass: it was approved before it held, nothing to review`);
+      if (found.requester === caller.email) return refused('self-approval', `${caller.email} requested grant ${grant} and cannot review it: someone else must`);
+      if (found.reviewedBy !== null) return refused('conflict', `grant ${grant} was reviewed by ${found.reviewedBy}`);
+      tx.update(path, { reviewedBy: caller.email, reviewedAt: now.toISOString(), reviewReason: reason });
+      appendAudit(tx, { actor: caller.email, origin: 'commands', action: 'access.breakglass-reviewed', instanceId: null, operationId: null, before: null, after: { reviewedBy: caller.email }, causeEventId: null, grant: found.grant, requester: found.requester, reason, verifiedSubject: caller.subject }, now);
+      return { kind: 'accepted' as const, command: 'access.review' as const, by: caller.email, answer: { reviewed: found.grant } };
+    });
+  }
+
   return {
     /** Carries out one validated request as `caller`. Throws only what is worth retrying. */
     async run(request: CommandRequest, caller: VerifiedCaller): Promise<CommandOutcome> {
@@ -178,6 +195,8 @@ export function createCommands(deps: CommandsDeps) {
             if (result.kind === 'refused') return refused(/^no rollout/.test(result.message) ? 'not-found' : 'conflict', result.message);
             return { kind: 'accepted', command: request.command, by, answer: { rollout: result.rollout, detail: result.detail } };
           }
+          case 'access.review':
+            return await reviewBreakglass(request.grant, request.reason, caller);
           case 'compliance.run': {
             const envelope = makeEnvelope({
               type: 'compliance.run-requested',

@@ -67,7 +67,8 @@ async function recordGrant(deps: ComplianceDeps, grant: Grant): Promise<number> 
         now,
       );
     }
-    const record: AccessGrantRecord = { ...summary, recordedEvents: events.length, breakglass: isBreakglass(grant), reviewedBy: known?.reviewedBy ?? null, updatedAt: now.toISOString() };
+    // A review recorded on it (reviewedBy, when and why) is the trail's, not PAM's: it stays.
+    const record: AccessGrantRecord = { ...known, ...summary, recordedEvents: events.length, breakglass: isBreakglass(grant), reviewedBy: known?.reviewedBy ?? null, updatedAt: now.toISOString() };
     tx.set(compliancePaths.accessGrant(id), record);
     const activatedNow = fresh.some((e) => e.activated !== undefined);
     const outbox =

@@ -246,6 +246,19 @@ describe('the commands function on its other commands', () => {
     expect(audit.map((a) => a.data)).toContainEqual(expect.objectContaining({ action: 'instance.extended', actor: BOB, reason: 'demo on friday' }));
   });
 
+  it("records a break-glass grant's review by someone other than its requester, once", async () => {
+    const grant = `g${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    await f.store.set(`accessGrants/${grant}`, { grant: `folders/2/locations/global/entitlements/prod-breakglass/grants/${grant}`, entitlement: 'prod-breakglass', requester: BOB, breakglass: true, reviewedBy: null, state: 'ENDED' });
+    const own = await send({ command: 'access.review', grant, reason: 'all fine' }, BOB);
+    expect([own.status, answer(own).error]).toEqual([403, 'self-approval']);
+    const reviewed = await send({ command: 'access.review', grant, reason: 'SEV1 confirmed in the incident log' }, ALICE);
+    expect([reviewed.status, answer(reviewed).by]).toEqual([200, ALICE]);
+    expect(await f.store.get(`accessGrants/${grant}`)).toMatchObject({ reviewedBy: ALICE, reviewReason: 'SEV1 confirmed in the incident log' });
+    const again = await send({ command: 'access.review', grant, reason: 'twice' }, ALICE);
+    expect([again.status, answer(again).message]).toEqual([409, `grant ${grant} was reviewed by ${ALICE}`]);
+    expect((await send({ command: 'access.review', grant: 'nothing', reason: 'x' })).status).toBe(404);
+  });
+
   it('answers 503 when the request cannot be recorded now, and the same request again is answered once', async () => {
     const failing: StateStore = { ...f.store, transaction: () => Promise.reject(new ControlPlaneError('unavailable', 'Firestore did not answer within 5000 ms')) };
     use({}, failing);
