@@ -36,14 +36,14 @@ const requestFlags = z.object({
 const decideFlags = z.object({ grant: z.string().regex(/^[A-Za-z0-9._/-]{1,400}$/, { error: 'expected a grant id or name (mi access list shows them)' }), reason: reasonSchema, json: z.boolean().optional() });
 const listFlags = z.object({ env: z.enum(ACCESS_ENVIRONMENTS).optional(), json: z.boolean().optional() });
 
-interface AccessSetup {
+interface AccessClients {
   pam: AccessPort;
   entitlements: string[];
   /** Where IAM policies are read (Resource Manager, or the simulator). */
   policies: ReturnType<typeof createIamPolicyReader>;
 }
 
-async function setup(ctx: CliContext, command: Command): Promise<AccessSetup> {
+async function accessClients(ctx: CliContext, command: Command): Promise<AccessClients> {
   const env = ctx.io.env;
   if (isLocalMode(env)) {
     const file = await readIdentityFile(identityFilePath(env)).catch((error: unknown) => {
@@ -84,10 +84,10 @@ async function pamCall<T>(what: string, call: () => Promise<T>): Promise<T> {
 }
 
 /** The grant's full name: as given, or found by its id among the entitlements' grants. */
-async function grantNamed(access: AccessSetup, grant: string): Promise<string> {
+async function grantNamed(clients: AccessClients, grant: string): Promise<string> {
   if (grant.includes('/grants/')) return grant;
-  for (const entitlement of access.entitlements) {
-    const found = (await pamCall('finding the grant', () => access.pam.grants(entitlement))).find((g) => grantIdOf(g.name) === grant);
+  for (const entitlement of clients.entitlements) {
+    const found = (await pamCall('finding the grant', () => clients.pam.grants(entitlement))).find((g) => grantIdOf(g.name) === grant);
     if (found !== undefined) return found.name;
   }
   throw refused(`no grant ${grant} (mi access list shows them)`);
@@ -111,10 +111,10 @@ export function registerAccessCommands(program: Command, ctx: CliContext): void 
     .option('--json', 'print the grant')
     .action(async (_options: unknown, command: Command) => {
       const flags = parseFlags(requestFlags, command.opts(), LABELS);
-      const setupDone = await setup(ctx, command);
-      const entitlement = setupDone.entitlements.find((e) => e.endsWith(`/entitlements/${flags.env}-${flags.role}`));
-      if (entitlement === undefined) throw refused(`no entitlement ${flags.env}-${flags.role} (there are: ${setupDone.entitlements.map((e) => e.slice(e.lastIndexOf('/') + 1)).join(', ')})`);
-      const grant = await pamCall(`the request for ${flags.env}-${flags.role}`, () => setupDone.pam.request(entitlement, flags.for / 3_600_000, flags.why));
+      const clients = await accessClients(ctx, command);
+      const entitlement = clients.entitlements.find((e) => e.endsWith(`/entitlements/${flags.env}-${flags.role}`));
+      if (entitlement === undefined) throw refused(`no entitlement ${flags.env}-${flags.role} (there are: ${clients.entitlements.map((e) => e.slice(e.lastIndexOf('/') + 1)).join(', ')})`);
+      const grant = await pamCall(`the request for ${flags.env}-${flags.role}`, () => clients.pam.request(entitlement, flags.for / 3_600_000, flags.why));
       if (flags.json) {
         printJson(ctx.io.stdout, grant);
         return;
@@ -130,9 +130,9 @@ export function registerAccessCommands(program: Command, ctx: CliContext): void 
     .option('--json', 'print the grants')
     .action(async (_options: unknown, command: Command) => {
       const flags = parseFlags(listFlags, command.opts(), LABELS);
-      const setupDone = await setup(ctx, command);
-      const chosen = setupDone.entitlements.filter((e) => flags.env === undefined || e.includes(`/entitlements/${flags.env}-`));
-      const grants = (await Promise.all(chosen.map((e) => pamCall('the list of grants', () => setupDone.pam.grants(e))))).flat();
+      const clients = await accessClients(ctx, command);
+      const chosen = clients.entitlements.filter((e) => flags.env === undefined || e.includes(`/entitlements/${flags.env}-`));
+      const grants = (await Promise.all(chosen.map((e) => pamCall('the list of grants', () => clients.pam.grants(e))))).flat();
       if (flags.json) {
         printJson(ctx.io.stdout, grants.map(summarizeGrant));
         return;
@@ -150,9 +150,9 @@ export function registerAccessCommands(program: Command, ctx: CliContext): void 
       .option('--json', 'print the grant')
       .action(async (grant: string, _options: unknown, command: Command) => {
         const flags = parseFlags(decideFlags, { ...command.opts(), grant }, LABELS);
-        const setupDone = await setup(ctx, command);
-        const name = await grantNamed(setupDone, flags.grant);
-        const pam = setupDone.pam;
+        const clients = await accessClients(ctx, command);
+        const name = await grantNamed(clients, flags.grant);
+        const pam = clients.pam;
         if (verb === 'revoke') await pamCall(`revoking ${grantIdOf(name)}`, () => pam.revoke(name, flags.reason));
         else await pamCall(`${verb === 'approve' ? 'approving' : 'denying'} ${grantIdOf(name)}`, () => (verb === 'approve' ? pam.approve(name, flags.reason) : pam.deny(name, flags.reason)));
         const after = await pamCall('reading the grant', () => pam.get(name));
@@ -179,11 +179,11 @@ export function registerAccessCommands(program: Command, ctx: CliContext): void 
     .description('every human binding on prod that no active grant explains, and every break-glass grant not yet reviewed; exit 1 when there is any')
     .option('--json', 'print the findings')
     .action(async (options: { json?: boolean }, command: Command) => {
-      const setupDone = await setup(ctx, command);
-      const prod = setupDone.entitlements.filter((e) => e.includes('/entitlements/prod-'));
+      const clients = await accessClients(ctx, command);
+      const prod = clients.entitlements.filter((e) => e.includes('/entitlements/prod-'));
       const resources = [...new Set(prod.map((e) => e.slice(0, e.indexOf('/locations/'))))];
-      const bindings = (await Promise.all(resources.map((r) => pamCall('reading the IAM policy', () => setupDone.policies.bindings(r))))).flat();
-      const grants = (await Promise.all(prod.map((e) => pamCall('the list of grants', () => setupDone.pam.grants(e))))).flat();
+      const bindings = (await Promise.all(resources.map((r) => pamCall('reading the IAM policy', () => clients.policies.bindings(r))))).flat();
+      const grants = (await Promise.all(prod.map((e) => pamCall('the list of grants', () => clients.pam.grants(e))))).flat();
       const findings = sweepFindings({ bindings, grants, breakglassEntitlements: ['prod-breakglass'], reviewedGrants: new Set() });
       if (options.json) printJson(ctx.io.stdout, { findings, activeGrants: grants.filter((g) => GRANT_HOLDS_ACCESS.includes(g.state)).map(summarizeGrant) });
       else if (findings.length === 0) line(ctx.io.stdout, 'no standing human access on prod: every human binding is an active grant');
