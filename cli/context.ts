@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { createBackend, localOperator, resolveProjectId, type Backend, type CliEnv } from './backend.js';
 import type { ExitCode } from './config.js';
 import type { TextSink } from './output.js';
+import { instanceHere } from './working-instance.js';
 
 export interface CliIo {
   stdout: TextSink;
@@ -17,6 +18,8 @@ export interface CliIo {
   deadlineMs?: number;
   /** Documents per page of `mi instance list` (tests shrink it to exercise paging). */
   pageSize?: number;
+  /** Where mi runs (default the process's): inside an instance's folder, instance commands take that instance. */
+  cwd?: string;
   /** The local stack's operator, when the test does not want git consulted. */
   localOperator?: () => string;
 }
@@ -30,6 +33,8 @@ export interface CliContext {
    * cloud the caller is whoever the Google credentials are, and nothing in mi says otherwise.
    */
   localOperator(): string;
+  /** The instance whose folder of the deployment repository mi runs in, if any. */
+  instanceHere(): string | undefined;
   /** The exit code the command's action chose. */
   exitCode: ExitCode;
   /** Closes what the invocation opened. */
@@ -54,6 +59,7 @@ export function createContext(io: CliIo): CliContext {
       return backend;
     },
     localOperator: () => (io.localOperator ? io.localOperator() : localOperator(io.env)),
+    instanceHere: () => instanceHere(io.cwd ?? process.cwd())?.instanceId,
     async close() {
       await backend?.close();
     },

@@ -1,6 +1,7 @@
 /**
  * `mi instance list` and `mi instance get`: the fleet as Firestore holds it.
  */
+import { NO_INSTANCE_HERE } from '../working-instance.js';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import type { OperationRecord } from '../../shared/domain/lifecycle/operations.js';
@@ -125,17 +126,20 @@ export function registerInstanceCommands(program: Command, ctx: CliContext): voi
 
   instance
     .command('get')
-    .description('show one instance, by id or by environment and slug')
-    .argument('[instance]', 'the instance id')
+    .description('show one instance, by id, by environment and slug, or the one whose folder of the deployment repository you stand in')
+    .argument('[instance]', 'the instance id (default: the instance folder you stand in)')
     .option('-e, --environment <env>', 'with --slug: the environment, dev or prod')
     .option('--slug <slug>', 'with -e: the slug, unique within its environment')
     .option('--json', 'print the instance document as stored')
     .action(async (id: string | undefined, _options: unknown, command: Command) => {
-      const flags = parseFlags(getFlags, { ...command.opts(), instance: id }, LABELS);
+      const given = command.opts<{ environment?: string; slug?: string }>();
+      // An explicit id or -e/--slug wins over the folder mi stands in.
+      const here = id === undefined && given.environment === undefined && given.slug === undefined ? ctx.instanceHere() : undefined;
+      const flags = parseFlags(getFlags, { ...command.opts(), instance: id ?? here }, LABELS);
       const bySlug = flags.environment !== undefined || flags.slug !== undefined;
       if (flags.instance !== undefined && bySlug) throw refused('give an instance id, or -e <env> --slug <slug>, not both');
       if (flags.instance === undefined && !(flags.environment !== undefined && flags.slug !== undefined)) {
-        throw refused('give an instance id, or both -e <env> and --slug <slug>');
+        throw refused(`${NO_INSTANCE_HERE}, or both -e <env> and --slug <slug>`);
       }
       const store = ctx.backend(command).store;
       const found =
@@ -143,7 +147,8 @@ export function registerInstanceCommands(program: Command, ctx: CliContext): voi
           ? await requireInstance(store, flags.instance, { allowDeleted: true })
           : await instanceBySlug(store, flags.environment ?? '', flags.slug ?? '');
       if (flags.json) {
-        printJson(ctx.io.stdout, found);
+        // `metadata.name` is the id, as mi2's documents carried it (scripts read it), beside the stored fields.
+        printJson(ctx.io.stdout, { metadata: { name: found.id }, ...found });
         return;
       }
       for (const text of instanceDetails(found, await recentOperations(store, found.id))) line(ctx.io.stdout, text);

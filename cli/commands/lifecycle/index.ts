@@ -10,6 +10,8 @@ import type { CliContext } from '../../context.js';
 import type { LifecycleCommand } from './command.js';
 import { COMMON_OPTIONS, type OptionSpec } from './flags.js';
 import { submitAndFollow } from './submit.js';
+import { refused } from '../../errors.js';
+import { NO_INSTANCE_HERE } from '../../working-instance.js';
 import { LIFECYCLE_COMMAND_TABLE } from './table.js';
 
 export { LIFECYCLE_COMMAND_TABLE } from './table.js';
@@ -24,7 +26,10 @@ function registerRow(program: Command, ctx: CliContext, row: LifecycleCommand): 
   const command = program.command(row.name).description(row.description).argument(row.argument.name, row.argument.description);
   for (const option of [...row.options, ...COMMON_OPTIONS]) addOption(command, option);
   command.action(async (id: string | undefined, _options: unknown, invoked: Command) => {
-    const { flags, submission } = await row.prepare({ ...invoked.opts(), instance: id }, () => ctx.backend(invoked).store);
+    // An explicit id wins; create names its instance in its file.
+    const instance = id ?? (row.name === 'create' ? undefined : ctx.instanceHere());
+    if (instance === undefined && row.name !== 'create') throw refused(NO_INSTANCE_HERE);
+    const { flags, submission } = await row.prepare({ ...invoked.opts(), instance }, () => ctx.backend(invoked).store);
     await submitAndFollow(ctx, invoked, submission, flags);
   });
 }

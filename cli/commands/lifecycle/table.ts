@@ -29,7 +29,7 @@ import { checkAvailable, specFromFile } from './checks.js';
 import { lifecycleCommand, type LifecycleCommand } from './command.js';
 import { commonFlags } from './flags.js';
 
-const INSTANCE = { name: '<instance>', description: 'the instance id' };
+const INSTANCE = { name: '[instance]', description: 'the instance id (default: the instance folder of the deployment repository you stand in)' };
 
 export const LIFECYCLE_COMMAND_TABLE: readonly LifecycleCommand[] = [
   lifecycleCommand({

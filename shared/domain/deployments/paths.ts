@@ -19,13 +19,22 @@ export function configPathOf(environment: string, instanceId: string): string {
   return `environments/${environment}/deployments/${instanceId}/config.yaml`;
 }
 
-/** What a repository path is, or undefined for paths the control plane ignores. */
-export function parseDeploymentPath(path: string): DeploymentPath | undefined {
+/** The instance whose folder a repository path is, or is inside: `environments/<env>/deployments/<id>[/…]`. */
+export function instanceFolderOf(path: string): { environment: Environment; instanceId: string } | undefined {
   const parts = path.split('/');
-  if (parts.length < 5 || parts[0] !== 'environments' || parts[2] !== 'deployments') return undefined;
+  if (parts.length < 4 || parts[0] !== 'environments' || parts[2] !== 'deployments') return undefined;
   const environment = parts[1] as Environment;
   const instanceId = parts[3] ?? '';
   if (!(ENVIRONMENTS as readonly string[]).includes(environment) || !INSTANCE_ID_PATTERN.test(instanceId)) return undefined;
+  return { environment, instanceId };
+}
+
+/** What a repository path is, or undefined for paths the control plane ignores. */
+export function parseDeploymentPath(path: string): DeploymentPath | undefined {
+  const parts = path.split('/');
+  const folder = parts.length < 5 ? undefined : instanceFolderOf(path);
+  if (folder === undefined) return undefined;
+  const { environment, instanceId } = folder;
   // Empty segments ("a//b") or dot segments are never what the layout means.
   if (parts.some((p) => p === '' || p === '.' || p === '..')) return undefined;
   if (parts.length === 5 && parts[4] === 'config.yaml') return { kind: 'config', environment, instanceId };

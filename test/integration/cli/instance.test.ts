@@ -101,16 +101,35 @@ describe('mi instance get', () => {
   it('finds an instance by environment and slug', async () => {
     const run = await mi(f.projectId, ['instance', 'get', '-e', 'prod', '--slug', 'acme', '--json']);
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual(customer);
+    expect(JSON.parse(run.stdout)).toEqual({ metadata: { name: customer.id }, ...customer });
     const wrongEnv = await mi(f.projectId, ['instance', 'get', '-e', 'dev', '--slug', 'acme']);
     expect(wrongEnv).toMatchObject({ code: 2, stdout: '' });
     expect(wrongEnv.stderr).toBe('mi: no instance with slug acme in dev (mi instance list -e dev shows them)\n');
   });
 
-  it('--json prints the document as stored', async () => {
+  it('--json prints the document as stored, with metadata.name its id (as scripts written for mi2 read it)', async () => {
     const run = await mi(f.projectId, ['instance', 'get', dev.id, '--json']);
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual(dev);
+    const printed = JSON.parse(run.stdout) as { metadata: { name: string } };
+    expect(printed).toEqual({ metadata: { name: dev.id }, ...dev });
+    expect(printed.metadata.name).toBe(dev.id);
+  });
+
+  it('takes the instance whose folder of the deployment repository mi runs in, however deep; an explicit id or -e/--slug wins', async () => {
+    const checkout = '/home/oncall/src/deployments';
+    const deep = `${checkout}/environments/prod/deployments/${customer.id}/terraform/stacks/networking`;
+    const here = await mi(f.projectId, ['instance', 'get', '--json'], { cwd: deep });
+    expect(here.stderr).toBe('');
+    expect((JSON.parse(here.stdout) as { id: string }).id).toBe(customer.id);
+    const explicit = await mi(f.projectId, ['instance', 'get', dev.id, '--json'], { cwd: deep });
+    expect((JSON.parse(explicit.stdout) as { id: string }).id).toBe(dev.id);
+    const bySlug = await mi(f.projectId, ['instance', 'get', '-e', 'dev', '--slug', dev.slug, '--json'], { cwd: deep });
+    expect((JSON.parse(bySlug.stdout) as { id: string }).id).toBe(dev.id);
+    // The environments folder itself, or a folder that only looks like one, names no instance.
+    for (const cwd of [`${checkout}/environments/prod/deployments`, `${checkout}/environments/staging/deployments/${customer.id}`, '/tmp']) {
+      const none = await mi(f.projectId, ['instance', 'get'], { cwd });
+      expect([none.code, none.stderr], cwd).toEqual([2, 'mi: give an instance id, or run mi inside its folder of the deployment repository (environments/<env>/deployments/<id>), or both -e <env> and --slug <slug>\n']);
+    }
   });
 
   it('an unknown instance exits 2 with a pointer to the fleet', async () => {
@@ -121,7 +140,7 @@ describe('mi instance get', () => {
 
   it.each([
     [['instance', 'get', 'Bad_Id'], '<instance>: expected an instance id'],
-    [['instance', 'get', '--slug', 'acme'], 'give an instance id, or both -e <env> and --slug <slug>'],
+    [['instance', 'get', '--slug', 'acme'], 'or both -e <env> and --slug <slug>'],
     [['instance', 'get', 'x1', '-e', 'prod', '--slug', 'acme'], 'not both'],
     [['instance', 'get', '-e', 'prod', '--slug', 'Not A Slug'], '--slug: expected a slug'],
     [['instance', 'get'], 'give an instance id'],

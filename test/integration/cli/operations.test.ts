@@ -168,6 +168,22 @@ describe('mi backup', () => {
   });
 });
 
+describe('the instance from where you stand', () => {
+  it('a lifecycle command takes the instance whose folder mi runs in; an explicit id wins; elsewhere it says how to name one', async () => {
+    const inst = await f.seedInstance();
+    const other = await f.seedInstance();
+    const cwd = `/srv/checkout/environments/prod/deployments/${inst.id}/terraform`;
+    const here = await mi(f.projectId, ['backup', '--json'], { cwd });
+    expect(here.stderr).toBe('');
+    const { eventId } = JSON.parse(here.stdout) as { eventId: string };
+    expect((await tap.next(eventId)).envelope.instanceId).toBe(inst.id);
+    const explicit = await mi(f.projectId, ['backup', other.id, '--json'], { cwd });
+    expect((await tap.next((JSON.parse(explicit.stdout) as { eventId: string }).eventId)).envelope.instanceId).toBe(other.id);
+    const nowhere = await mi(f.projectId, ['backup'], { cwd: '/srv/checkout' });
+    expect([nowhere.code, nowhere.stderr]).toEqual([2, 'mi: give an instance id, or run mi inside its folder of the deployment repository (environments/<env>/deployments/<id>)\n']);
+  });
+});
+
 describe('who sends a command', () => {
   it('is the token the commands function verified: MI_ACTOR and a git email that differs change nothing', async () => {
     const inst = await f.seedInstance();
