@@ -388,7 +388,37 @@ export const INDEXED_QUERIES = [
       { field: 'instanceId', order: 'ASCENDING' },
       { field: 'createdAt', order: 'DESCENDING' },
     ],
-    description: 'mi: the latest operations of one instance',
+    description: 'mi: the latest operations of one instance (mi instance get, mi op list <instance>)',
+  },
+  {
+    name: 'operations-by-status',
+    collection: COLLECTIONS.operations,
+    collectionGroup: false,
+    fields: [
+      { field: 'status', order: 'ASCENDING' },
+      { field: 'createdAt', order: 'DESCENDING' },
+    ],
+    description: 'mi op list --status: the fleet\'s operations in one status, newest first',
+  },
+  {
+    name: 'audit-of-instance',
+    collection: COLLECTIONS.audit,
+    collectionGroup: false,
+    fields: [
+      { field: 'instanceId', order: 'ASCENDING' },
+      { field: 'at', order: 'ASCENDING' },
+    ],
+    description: 'mi audit <instance>: the trail of one instance, oldest first',
+  },
+  {
+    name: 'audit-of-operation',
+    collection: COLLECTIONS.audit,
+    collectionGroup: false,
+    fields: [
+      { field: 'operationId', order: 'ASCENDING' },
+      { field: 'at', order: 'ASCENDING' },
+    ],
+    description: 'mi audit --op <id>: the trail of one operation, oldest first',
   },
   {
     name: 'compliance-runs-by-schedule',

@@ -2,7 +2,7 @@
  * The `mi` commands, one file (or folder) per command group, registered here in the order
  * `mi --help` lists them: instance.ts (`mi instance list|get`), lifecycle/ (the table of
  * lifecycle commands that publish on mi-lifecycle: backup, upgrade, create, restore, delete,
- * dr, and the one submit-and-follow helper), op.ts (`mi op get|abandon`), approve.ts and
+ * dr, and the one submit-and-follow helper), op.ts (`mi op list|get|abandon`), audit.ts (`mi audit`), approve.ts and
  * apply.ts (decisions posted to authenticated functions), rollout.ts, dev.ts (`mi dev`, the
  * local stack of cli/dev/), compliance.ts (runs, reports and `mi instance extend`) and
  * access.ts (time-bound access through Privileged Access Manager).
@@ -10,6 +10,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerAccessCommands } from './access.js';
+import { registerAuditCommand } from './audit.js';
 import { registerApplyCommands } from './apply.js';
 import { registerApproveCommand } from './approve.js';
 import { registerComplianceCommands } from './compliance.js';
@@ -24,6 +25,7 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerInstanceCommands(program, ctx);
   registerLifecycleCommands(program, ctx);
   registerOpCommands(program, ctx);
+  registerAuditCommand(program, ctx);
   registerApproveCommand(program, ctx);
   registerApplyCommands(program, ctx);
   registerRolloutCommands(program, ctx);

@@ -1,20 +1,34 @@
 /**
- * `mi op get` and `mi op abandon`: one operation, and the operator's way out of a stuck one
- * (asked of the commands function, which releases the lease as the verified caller).
+ * `mi op list`, `mi op get` and `mi op abandon`: the operations to find one among, one
+ * operation, and the operator's way out of a stuck one (asked of the commands function, which
+ * releases the lease as the verified caller).
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import type { OperationRecord } from '../../shared/domain/lifecycle/operations.js';
-import type { InstanceRecord } from '../../shared/events/index.js';
-import type { StateStore } from '../../shared/ports.js';
+import { OPERATION_STATUSES, OPERATION_TYPES, type OperationRecord } from '../../shared/domain/lifecycle/operations.js';
+import { instanceIdSchema, type InstanceRecord } from '../../shared/events/index.js';
+import { systemClock, type StateStore } from '../../shared/ports.js';
+import { indexedQuery } from '../../shared/topology.js';
 import { sendCommand } from '../commands-client.js';
 import type { CliContext } from '../context.js';
 import { refused } from '../errors.js';
-import { operationIdSchema, parseFlags, reasonSchema } from '../flags.js';
-import { line, operationDetails, printJson } from '../output.js';
-import { paths } from '../../shared/store/collections.js';
+import { durationSchema, operationIdSchema, parseFlags, reasonSchema } from '../flags.js';
+import { line, operationDetails, printJson, table } from '../output.js';
+import { COLLECTIONS, paths } from '../../shared/store/collections.js';
 
-const LABELS = { operation: '<operation>', reason: '--reason' };
+const LABELS = { operation: '<operation>', reason: '--reason', instance: '[instance]', status: '--status', type: '--type', since: '--since', limit: '--limit' };
+
+/** The most operations a filtered list reads to find its matches. */
+const SCANNED = 1000;
+
+const listFlags = z.object({
+  instance: instanceIdSchema.optional(),
+  status: z.enum(OPERATION_STATUSES, { error: `expected one of ${OPERATION_STATUSES.join(', ')}` }).optional(),
+  type: z.enum(OPERATION_TYPES, { error: `expected one of ${OPERATION_TYPES.join(', ')}` }).optional(),
+  since: durationSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(SCANNED).default(20),
+  json: z.boolean().optional(),
+});
 
 const getFlags = z.object({ operation: operationIdSchema, json: z.boolean().optional() });
 const abandonFlags = z.object({ operation: operationIdSchema, reason: reasonSchema, json: z.boolean().optional() });
@@ -25,9 +39,51 @@ async function requireOperation(store: StateStore, id: string): Promise<Operatio
   return op;
 }
 
+/** The operations a list asks for, newest first: one instance's, or one status's, or the fleet's; the type filtered as they are read. */
+async function listOperations(store: StateStore, flags: z.output<typeof listFlags>, now: Date): Promise<{ operations: OperationRecord[]; scanned: number }> {
+  const since = flags.since === undefined ? [] : [{ field: 'createdAt', op: '>=' as const, value: new Date(now.getTime() - flags.since).toISOString() }];
+  const byIndex = flags.instance !== undefined ? indexedQuery('operations-of-instance') : flags.status !== undefined ? indexedQuery('operations-by-status') : undefined;
+  const where = [
+    ...(flags.instance !== undefined ? [{ field: 'instanceId', op: '==' as const, value: flags.instance }] : []),
+    ...(flags.instance === undefined && flags.status !== undefined ? [{ field: 'status', op: '==' as const, value: flags.status }] : []),
+    ...since,
+  ];
+  const filtered = flags.type !== undefined || (flags.instance !== undefined && flags.status !== undefined);
+  const docs = await store.query<OperationRecord>({ collection: byIndex?.collection ?? COLLECTIONS.operations, where, orderBy: [{ field: 'createdAt', direction: 'desc' }], limit: filtered ? SCANNED : flags.limit });
+  const operations = docs
+    .map((d) => d.data)
+    .filter((o) => (flags.type === undefined || o.type === flags.type) && (flags.status === undefined || o.status === flags.status))
+    .slice(0, flags.limit);
+  return { operations, scanned: docs.length };
+}
+
 /** Registers `mi op …`. */
 export function registerOpCommands(program: Command, ctx: CliContext): void {
   const op = program.command('op').description('look at and act on lifecycle operations');
+
+  op.command('list')
+    .description("operations newest first: one instance's (default: the instance folder you stand in), or the fleet's")
+    .argument('[instance]', 'the instance id')
+    .option('--status <status>', `only in this status (${OPERATION_STATUSES.join(', ')})`)
+    .option('--type <type>', `only of this type (${OPERATION_TYPES.join(', ')})`)
+    .option('--since <duration>', 'only created within this long, e.g. 24h')
+    .option('--limit <n>', 'at most this many (default 20)')
+    .option('--json', 'print the operation documents')
+    .action(async (id: string | undefined, _options: unknown, command: Command) => {
+      const flags = parseFlags(listFlags, { ...command.opts(), instance: id ?? ctx.instanceHere() }, LABELS);
+      const { operations, scanned } = await listOperations(ctx.backend(command).store, flags, systemClock.now());
+      if (flags.json) {
+        printJson(ctx.io.stdout, operations);
+        return;
+      }
+      if (operations.length === 0) {
+        line(ctx.io.stdout, `no operations${flags.instance === undefined ? '' : ` of ${flags.instance}`} match`);
+        return;
+      }
+      const rows = operations.map((o) => [o.id, o.instanceId, o.type, o.status, o.actor, o.origin ?? 'unattributed', o.createdAt, o.finishedAt ?? '']);
+      for (const text of table(['OPERATION', 'INSTANCE', 'TYPE', 'STATUS', 'ACTOR', 'ORIGIN', 'CREATED', 'FINISHED'], rows)) line(ctx.io.stdout, text);
+      if (scanned >= SCANNED && operations.length < flags.limit) line(ctx.io.stdout, `(the latest ${SCANNED} read; narrow with --since or an instance to see further back)`);
+    });
 
   op.command('get')
     .description('show an operation and its steps')

@@ -19,7 +19,8 @@ export const OPERATION_OF_COMMAND: Record<LifecycleCommandType, OperationType> =
   'instance.restore-drill': 'restore-drill',
 };
 
-export type OperationStatus = 'accepted' | 'running' | 'succeeded' | 'failed' | 'stuck' | 'abandoned';
+export const OPERATION_STATUSES = ['accepted', 'running', 'succeeded', 'failed', 'stuck', 'abandoned'] as const;
+export type OperationStatus = (typeof OPERATION_STATUSES)[number];
 export type StepStatus = 'pending' | 'starting' | 'running' | 'succeeded' | 'failed';
 export type StepKind =
   | 'sql-backup'

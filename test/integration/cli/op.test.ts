@@ -115,3 +115,45 @@ describe('mi op abandon', () => {
     expect(run.stderr).toContain("required option '--reason <text>' not specified");
   });
 });
+
+describe('mi op list and mi audit', () => {
+  it('lists operations newest first, by instance (or the folder mi stands in), status and type, and shows an instance\'s trail oldest first', async () => {
+    const a = await f.seedInstance();
+    const b = await f.seedInstance();
+    const backup = f.command('instance.backup', a.id, {});
+    const upgrade = f.command('instance.upgrade', b.id, { targetVersion: '5.5.0' });
+    for (const envelope of [backup, upgrade]) {
+      await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
+      await f.driveToEnd(`op-${envelope.eventId}`);
+    }
+    const ofA = JSON.parse((await mi(f.projectId, ['op', 'list', a.id, '--json'])).stdout) as Array<{ id: string; instanceId: string }>;
+    expect(ofA.map((o) => o.id)).toEqual([`op-${backup.eventId}`]);
+    const here = JSON.parse((await mi(f.projectId, ['op', 'list', '--json'], { cwd: `/src/deployments/environments/prod/deployments/${b.id}` })).stdout) as Array<{ id: string }>;
+    expect(here.map((o) => o.id)).toEqual([`op-${upgrade.eventId}`]);
+    const upgrades = JSON.parse((await mi(f.projectId, ['op', 'list', '--type', 'upgrade', '--limit', '500', '--json'])).stdout) as Array<{ id: string; type: string }>;
+    expect(upgrades.map((o) => o.id)).toContain(`op-${upgrade.eventId}`);
+    expect(upgrades.every((o) => o.type === 'upgrade')).toBe(true);
+    // The fixture's clock stands days before now: nothing of it is within the last hour.
+    const lastHour = JSON.parse((await mi(f.projectId, ['op', 'list', '--type', 'upgrade', '--since', '1h', '--json'])).stdout) as Array<{ id: string }>;
+    expect(lastHour.map((o) => o.id)).not.toContain(`op-${upgrade.eventId}`);
+    const succeeded = JSON.parse((await mi(f.projectId, ['op', 'list', '--status', 'succeeded', '--limit', '500', '--json'])).stdout) as Array<{ id: string; createdAt: string }>;
+    expect(succeeded.map((o) => o.id)).toEqual(expect.arrayContaining([`op-${backup.eventId}`, `op-${upgrade.eventId}`]));
+    expect([...succeeded].sort((x, y) => y.createdAt.localeCompare(x.createdAt))).toEqual(succeeded);
+    const text = await mi(f.projectId, ['op', 'list', a.id]);
+    expect(text.stdout).toMatch(new RegExp(`^op-${backup.eventId}\\s+${a.id}\\s+backup\\s+succeeded\\s+alice@example.com`, 'm'));
+    const refusedType = await mi(f.projectId, ['op', 'list', '--type', 'resize']);
+    expect([refusedType.code, refusedType.stderr]).toEqual([2, expect.stringContaining('--type: expected one of create, upgrade')]);
+
+    const trail = JSON.parse((await mi(f.projectId, ['audit', a.id, '--json'])).stdout) as Array<{ action: string; at: string; instanceId: string }>;
+    expect(trail[0]?.action).toBe('operation.accepted');
+    expect(trail.every((e) => e.instanceId === a.id)).toBe(true);
+    expect([...trail].sort((x, y) => x.at.localeCompare(y.at))).toEqual(trail);
+    const ofOp = JSON.parse((await mi(f.projectId, ['audit', '--op', `op-${upgrade.eventId}`, '--json'])).stdout) as Array<{ operationId: string }>;
+    expect(ofOp.length).toBeGreaterThan(0);
+    expect(ofOp.every((e) => e.operationId === `op-${upgrade.eventId}`)).toBe(true);
+    const table = await mi(f.projectId, ['audit', a.id]);
+    expect(table.stdout).toMatch(/^AT\s+WHO\s+ORIGIN\s+ACTION/m);
+    const neither = await mi(f.projectId, ['audit'], { cwd: '/tmp' });
+    expect([neither.code, neither.stderr]).toEqual([2, 'mi: give an instance id, or run mi inside its folder of the deployment repository (environments/<env>/deployments/<id>), or --op <operation>\n']);
+  });
+});
