@@ -98,6 +98,14 @@ function describeGrant(grant: Grant): string {
   return `${grantIdOf(s.grant)} on ${s.entitlement} for ${s.requester}: ${s.state}${s.approvedBy === null ? '' : `, approved by ${s.approvedBy}`}${s.start === null ? '' : `, from ${s.start}`}${s.end === null ? '' : ` to ${s.end}`}`;
 }
 
+/** The caller's active grant on an environment, if any (any role): what workon and db proxy need on prod. */
+export async function activeGrantOf(ctx: CliContext, command: Command, environment: string): Promise<Grant | undefined> {
+  const clients = await accessClients(ctx, command);
+  const mine = clients.entitlements.filter((e) => e.includes(`/entitlements/${environment}-`));
+  const grants = (await Promise.all(mine.map((e) => pamCall('your grants', () => clients.pam.grants(e, 'HAD_CREATED'))))).flat();
+  return grants.find((g) => g.state === 'ACTIVE');
+}
+
 export function registerAccessCommands(program: Command, ctx: CliContext): void {
   const access = program.command('access').description('time-bound access to the fleet through Privileged Access Manager: requested with a reason, approved by someone else on prod, removed when it ends');
 

@@ -1,6 +1,7 @@
 /**
  * `mi instance list` and `mi instance get`: the fleet as Firestore holds it.
  */
+import { registerOntoCommands } from './onto.js';
 import { NO_INSTANCE_HERE } from '../working-instance.js';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -99,7 +100,8 @@ async function instanceBySlug(store: StateStore, environment: string, slug: stri
 
 /** Registers `mi instance …`. */
 export function registerInstanceCommands(program: Command, ctx: CliContext): void {
-  const instance = program.command('instance').description('query the fleet of managed instances');
+  const instance = program.command('instance').description('query the fleet of managed instances, and get onto one');
+  registerOntoCommands(instance, ctx);
 
   instance
     .command('list')
