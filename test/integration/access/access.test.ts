@@ -9,21 +9,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../cli/main.js';
 import { EXIT } from '../../../cli/config.js';
-import { LOCAL_APPROVERS, LOCAL_FOLDERS } from '../../../cli/dev/access.js';
-import { writeIdentityFile } from '../../../cli/dev/identity-file.js';
-import { defaultEntitlements } from '../../../shared/domain/access/entitlements.js';
 import type { GrantSummary, SweepFinding } from '../../../shared/domain/access/grants.js';
-import { createLocalSigner, localIdentity, type LocalSigner } from '../../../shared/identity/index.js';
-import { servePam, type PamServer } from '../../../shared/sim/pam-http.js';
-import { SimulatedPam } from '../../../shared/sim/pam.js';
 import { ManualClock } from '../../../shared/sim/index.js';
+import type { PamServer } from '../../../shared/sim/pam-http.js';
+import type { SimulatedPam } from '../../../shared/sim/pam.js';
+import { LOCAL_FOLDERS } from '../../../cli/dev/access.js';
+import { serveLocalAccess } from '../../support/local-access.js';
 
 const ALICE = 'alice@example.com';
 const BOB = 'bob@example.com';
 const clock = new ManualClock('2026-12-01T09:00:00Z');
 let pam: SimulatedPam;
 let server: PamServer;
-let signer: LocalSigner;
 let dir: string;
 let identityFile: string;
 
@@ -41,28 +38,8 @@ const json = <T>(run: { stdout: string }) => JSON.parse(run.stdout) as T;
 const grantId = (run: { stdout: string }) => json<{ name: string }>(run).name.split('/').at(-1) ?? '';
 
 beforeAll(async () => {
-  signer = await createLocalSigner();
-  pam = new SimulatedPam({
-    clock,
-    entitlements: defaultEntitlements([LOCAL_APPROVERS]).map((spec) => ({ spec, parent: LOCAL_FOLDERS[spec.environment] })),
-    groups: { [LOCAL_APPROVERS]: [ALICE, BOB] },
-  });
-  // Tokens are signed now (the system clock); the grants live on the manual clock.
-  server = await servePam(pam, localIdentity(signer));
   dir = await mkdtemp(join(tmpdir(), 'mi-access-'));
-  identityFile = join(dir, 'identity.json');
-  await writeIdentityFile(identityFile, {
-    version: 1,
-    functionsUrl: 'http://127.0.0.1:1',
-    commandsUrl: 'http://127.0.0.1:1/commands',
-    audience: 'http://127.0.0.1:1/commands',
-    issuer: signer.issuer,
-    privateJwk: await signer.exportPrivateJwk(),
-    projectId: 'demo-mi-local',
-    access: { url: server.url, entitlements: pam.entitlementNames() },
-    pid: process.pid,
-    writtenAt: new Date().toISOString(),
-  });
+  ({ pam, server, identityFile } = await serveLocalAccess(clock, dir, [ALICE, BOB]));
 });
 
 afterAll(async () => {

@@ -7,14 +7,11 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_APPROVERS, LOCAL_FOLDERS } from '../../../cli/dev/access.js';
-import { writeIdentityFile } from '../../../cli/dev/identity-file.js';
-import { defaultEntitlements } from '../../../shared/domain/access/entitlements.js';
 import type { InstanceRecord } from '../../../shared/events/index.js';
-import { createLocalSigner, localIdentity } from '../../../shared/identity/index.js';
-import { servePam, type PamServer } from '../../../shared/sim/pam-http.js';
-import { SimulatedPam } from '../../../shared/sim/pam.js';
 import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
+import { serveLocalAccess } from '../../support/local-access.js';
+import type { PamServer } from '../../../shared/sim/pam-http.js';
+import type { SimulatedPam } from '../../../shared/sim/pam.js';
 import { cliEnv, mi } from './support.js';
 
 let f: EngineFixture;
@@ -41,22 +38,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mi-onto-'));
   bin = join(dir, 'bin');
   await mkdir(bin);
-  const signer = await createLocalSigner();
-  pam = new SimulatedPam({ clock: f.clock, entitlements: defaultEntitlements([LOCAL_APPROVERS]).map((spec) => ({ spec, parent: LOCAL_FOLDERS[spec.environment] })), groups: { [LOCAL_APPROVERS]: ['bob@example.com'] } });
-  server = await servePam(pam, localIdentity(signer));
-  identityFile = join(dir, 'identity.json');
-  await writeIdentityFile(identityFile, {
-    version: 1,
-    functionsUrl: 'http://127.0.0.1:1',
-    commandsUrl: 'http://127.0.0.1:1/commands',
-    audience: 'http://127.0.0.1:1/commands',
-    issuer: signer.issuer,
-    privateJwk: await signer.exportPrivateJwk(),
-    projectId: f.projectId,
-    access: { url: server.url, entitlements: pam.entitlementNames() },
-    pid: process.pid,
-    writtenAt: new Date().toISOString(),
-  });
+  ({ pam, server, identityFile } = await serveLocalAccess(f.clock, dir, ['bob@example.com']));
   await standIn('gcloud');
   await standIn('kubectl', 'echo "pods of $MI_INSTANCE"');
   await standIn('cloud-sql-proxy');
