@@ -115,7 +115,7 @@ export function createServices(ports: Ports, config: ServicesConfig) {
   const commands: CommandsFunctionDeps = {
     identity: ports.identity,
     ...config.callers,
-    commands: createCommands({ store, bus, clock, log, engine, deployments, rollouts }),
+    commands: createCommands({ store, bus, clock, log, engine, deployments, rollouts, cloudSql: ports.cloudSql, gkeBackup: ports.gkeBackup }),
   };
   return {
     ports,

@@ -182,11 +182,12 @@ export const FUNCTIONS = [
   {
     name: 'commands',
     source: 'functions/commands.ts',
-    description: "The only way a person changes anything: lifecycle commands, approvals, confirmations, abandon, extend, rollout and compliance runs, the caller taken from a verified Google ID token",
+    description: "The only way a person changes anything: lifecycle commands, approvals, confirmations, abandon, extend, rollout and compliance runs, access reviews, and the backups of an instance; the caller taken from a verified Google ID token",
     // Private: Cloud Run lets only invokers in, and the function verifies the token's audience and email itself.
     trigger: { kind: 'http', allowUnauthenticated: false },
     timeoutSeconds: 60,
     memoryMb: 512,
+    // Reads an instance's backups for `mi backup list` (people need no grant to find one in an incident).
     // Lifecycle commands and compliance runs through the outbox; facts of approvals and abandons;
     // a rollout's first tick. An approval moves its operation on through the engine: the steps
     // that follow one (a delete's final GKE backup plan and backup, in the central project).
@@ -194,6 +195,8 @@ export const FUNCTIONS = [
       publishes: [TOPICS.lifecycle, TOPICS.compliance, TOPICS.events, TOPICS.rollout],
       outbox: [TOPICS.lifecycle, TOPICS.compliance, TOPICS.events],
       secrets: [],
+      cloudSql: 'read',
+      gkeBackup: 'read',
       centralBackups: 'act',
     },
     capacity: HTTP_CAPACITY,

@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerAccessCommands } from './access.js';
 import { registerAuditCommand } from './audit.js';
+import { registerBackupListCommand } from './backups.js';
 import { registerApplyCommands } from './apply.js';
 import { registerApproveCommand } from './approve.js';
 import { registerComplianceCommands } from './compliance.js';
@@ -24,6 +25,7 @@ import { registerRolloutCommands } from './rollout.js';
 export function registerCommands(program: Command, ctx: CliContext): void {
   registerInstanceCommands(program, ctx);
   registerLifecycleCommands(program, ctx);
+  registerBackupListCommand(program, ctx);
   registerOpCommands(program, ctx);
   registerAuditCommand(program, ctx);
   registerApproveCommand(program, ctx);

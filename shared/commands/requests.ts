@@ -74,6 +74,13 @@ const rolloutControlRequest = z.strictObject({
   reason,
 });
 
+/** Read with the control plane's own account, so that finding a backup in an incident needs no access grant. */
+const backupListRequest = z.strictObject({
+  command: z.literal('backup.list'),
+  instanceId: instanceIdSchema,
+  limit: z.number().int().min(1).max(200).optional(),
+});
+
 const accessReviewRequest = z.strictObject({
   command: z.literal('access.review'),
   /** The break-glass grant's id (the last part of its name). */
@@ -98,11 +105,12 @@ export const COMMAND_NAMES = [
   'rollout.control',
   'compliance.run',
   'access.review',
+  'backup.list',
 ] as const;
 
 export const commandRequestSchema = z.discriminatedUnion(
   'command',
-  [lifecycleRequest, approveRequest, abandonRequest, confirmRequest, extendRequest, rolloutStartRequest, rolloutControlRequest, complianceRunRequest, accessReviewRequest],
+  [lifecycleRequest, approveRequest, abandonRequest, confirmRequest, extendRequest, rolloutStartRequest, rolloutControlRequest, complianceRunRequest, accessReviewRequest, backupListRequest],
   { error: `expected a command: one of ${COMMAND_NAMES.join(', ')}` },
 );
 export type CommandRequest = z.infer<typeof commandRequestSchema>;

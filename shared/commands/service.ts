@@ -8,10 +8,10 @@ import { parseWaves, WaveSpecError, DEFAULT_WAVES } from '../domain/rollout/inde
 import type { DeploymentsConsumer } from '../deployments/index.js';
 import type { Engine } from '../engine/index.js';
 import { ControlPlaneError } from '../errors.js';
-import { DecodeError, makeEnvelope, type AnyEnvelope } from '../events/index.js';
+import { DecodeError, makeEnvelope, type AnyEnvelope, type InstanceRecord } from '../events/index.js';
 import { extendExpiry } from '../compliance/retention.js';
 import type { Logger } from '../log.js';
-import type { Clock, EventBus, StateStore, VerifiedCaller } from '../ports.js';
+import type { Clock, CloudSqlPort, EventBus, GkeBackupPort, StateStore, VerifiedCaller } from '../ports.js';
 import type { Rollouts } from '../rollout/index.js';
 import type { AccessGrantRecord } from '../compliance/access.js';
 import { compliancePaths, paths } from '../store/collections.js';
@@ -28,6 +28,9 @@ export interface CommandsDeps {
   engine: Pick<Engine, 'approve' | 'abandon'>;
   deployments: Pick<DeploymentsConsumer, 'confirm'>;
   rollouts: Pick<Rollouts, 'start' | 'control'>;
+  /** Read only: an instance's backups, for `mi backup list` (the ids `mi restore` takes). */
+  cloudSql: Pick<CloudSqlPort, 'listBackupRuns'>;
+  gkeBackup: Pick<GkeBackupPort, 'listBackups'>;
 }
 
 /** Why a command was not carried out; the HTTP answer's status follows from the code. */
@@ -137,6 +140,25 @@ export function createCommands(deps: CommandsDeps) {
     return sendOnce(envelope, TOPICS.lifecycle, caller, { operationId: operationIdFor(envelope.eventId) });
   }
 
+  /** An instance's Cloud SQL backup runs and GKE backups, newest first (one page of each). */
+  async function listBackups(instanceId: string, limit: number, by: string): Promise<CommandOutcome> {
+    const instance = await deps.store.get<InstanceRecord>(paths.instance(instanceId));
+    if (instance === undefined) return refused('not-found', `no instance ${instanceId} (mi instance list shows the fleet)`);
+    const { project, sqlInstance, backupPlan } = instance.resources;
+    const [runs, backups] = await Promise.all([deps.cloudSql.listBackupRuns(project, sqlInstance, { maxResults: limit }), deps.gkeBackup.listBackups(backupPlan, { pageSize: limit })]);
+    const newest = <T>(items: T[], at: (item: T) => string) => [...items].sort((a, b) => at(b).localeCompare(at(a))).slice(0, limit);
+    return {
+      kind: 'accepted',
+      command: 'backup.list',
+      by,
+      answer: {
+        instanceId,
+        sql: newest(runs.items, (r) => r.enqueuedTime).map((r) => ({ id: r.id, type: r.type, status: r.status, enqueuedTime: r.enqueuedTime, endTime: r.endTime ?? null, description: r.description ?? null })),
+        gke: newest(backups.items, (b) => b.createTime).map((b) => ({ name: b.name, state: b.state, manual: b.manual, createTime: b.createTime, completeTime: b.completeTime ?? null, retainExpireTime: b.retainExpireTime ?? null })),
+      },
+    };
+  }
+
   /** A break-glass grant reviewed after the fact, by someone other than its requester; once. */
   async function reviewBreakglass(grant: string, reason: string, caller: VerifiedCaller): Promise<CommandOutcome> {
     return deps.store.transaction(async (tx) => {
@@ -197,6 +219,8 @@ export function createCommands(deps: CommandsDeps) {
           }
           case 'access.review':
             return await reviewBreakglass(request.grant, request.reason, caller);
+          case 'backup.list':
+            return await listBackups(request.instanceId, request.limit ?? 20, by);
           case 'compliance.run': {
             const envelope = makeEnvelope({
               type: 'compliance.run-requested',

@@ -153,6 +153,29 @@ describe('the other commands mi sends', () => {
     expect(prod.code).toBe(EXIT.refused);
   });
 
+  it('mi backup list: the Cloud SQL backup runs and GKE backups, newest first, read through the commands function', async () => {
+    const inst = await f.seedInstance();
+    for (const n of [1, 2]) {
+      await f.fleet.cloudSql.insertBackupRun(inst.resources.project, inst.resources.sqlInstance, { description: `before fix ${n}` });
+      await f.fleet.gkeBackup.createBackup(inst.resources.backupPlan, `manual-${n}`, { description: `before fix ${n}` });
+      f.clock.advance(60_000);
+    }
+    const run = await mi(['backup', 'list', inst.id, '--json']);
+    expect(run.stderr).toBe('');
+    const listed = JSON.parse(run.stdout) as { instanceId: string; sql: Array<{ id: string; enqueuedTime: string }>; gke: Array<{ name: string; createTime: string }> };
+    const runs = (await f.fleet.cloudSql.listBackupRuns(inst.resources.project, inst.resources.sqlInstance)).items;
+    const backups = (await f.fleet.gkeBackup.listBackups(inst.resources.backupPlan)).items;
+    expect(listed.sql.map((r) => r.id).sort()).toEqual(runs.map((r) => r.id).slice(0, 20).sort());
+    expect(listed.gke.map((b) => b.name).sort()).toEqual(backups.map((b) => b.name).slice(0, 20).sort());
+    expect([listed.sql.length, listed.gke.length]).toEqual([2, 2]);
+    expect(listed.gke[0]?.name).toMatch(/manual-2$/);
+    expect([...listed.sql].sort((x, y) => y.enqueuedTime.localeCompare(x.enqueuedTime))).toEqual(listed.sql);
+    const text = await mi(['backup', 'list', inst.id]);
+    expect(text.stdout).toContain(`mi restore ${inst.id} --backup-run <ID> --gke-backup <NAME>`);
+    const unknown = await mi(['backup', 'list', 'no-such-instance']);
+    expect([unknown.code, unknown.stderr]).toEqual([2, "mi: listing no-such-instance's backups refused: no instance no-such-instance (mi instance list shows the fleet)\n"]);
+  });
+
   it('mi apply confirm: an unknown apply is refused (exit 2), naming it', async () => {
     const run = await mi(['apply', 'confirm', `cus-none.networking.${randomUUID().replace(/-/g, '').slice(0, 12)}`], {}, SECOND);
     expect(run.code).toBe(EXIT.refused);

@@ -163,6 +163,8 @@ function useCommands(w: World, r: RepositoryFunctions, on: EventBus = w.live): v
     engine: w.engineOf('commands'),
     deployments: r.consumerOf('commands', w.live),
     rollouts: rolloutsOf(w, bus),
+    cloudSql: w.recorder.port('commands', 'cloudSql', w.fx.fleet.cloudSql),
+    gkeBackup: w.recorder.port('commands', 'gkeBackup', w.fx.fleet.gkeBackup),
   });
   useServices(servicesWith({ commands: { identity: localIdentity(w.signer), audiences: [COMMANDS_AUDIENCE], commands } }));
 }
@@ -234,6 +236,9 @@ async function exerciseOperations(w: World): Promise<void> {
  */
 async function exerciseApprovals(w: World): Promise<void> {
   const doomed = await w.fx.seedInstance();
+  // `mi backup list`: the backups an incident needs, read with the function's own account.
+  const listed = await command(w, 'alice@example.com', { command: 'backup.list', instanceId: doomed.id });
+  expect([listed.status, (listed.body as { instanceId: string }).instanceId]).toEqual([200, doomed.id]);
   const sent = await command(w, 'alice@example.com', { command: 'instance.delete', eventId: randomUUID(), instanceId: doomed.id, reason: 'customer left', payload: { confirmSlug: doomed.slug } });
   expect(sent.status, JSON.stringify(sent.body)).toBe(200);
   const [accepted] = await deliverCommands(w);
