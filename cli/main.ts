@@ -11,7 +11,7 @@ import { credentialsProblem } from './backend.js';
 import { refuseAsOutsideLocalMode } from './commands-client.js';
 import { EXIT } from './config.js';
 import { createContext, type CliContext, type CliIo } from './context.js';
-import { CliError } from './errors.js';
+import { CliError, refused } from './errors.js';
 import { line } from './output.js';
 
 export type { CliIo } from './context.js';
@@ -25,6 +25,17 @@ function packageVersion(): string {
   }
 }
 
+/** `-o json|yaml`: the command's --json, printed in that format; `-o text` is the default. Refused where there is no document to print. */
+function applyOutputFormat(action: Command, ctx: CliContext): void {
+  const format = action.optsWithGlobals<{ output?: string }>().output;
+  if (format === undefined || format === 'text') return;
+  if (format !== 'json' && format !== 'yaml') throw refused(`-o ${format}: expected text, json or yaml`);
+  if (!action.options.some((o) => o.long === '--json')) throw refused(`-o ${format}: mi ${action.name()} prints no document (it has no --json)`);
+  action.setOptionValue('json', true);
+  const out = ctx.io.stdout;
+  ctx.io.stdout = { write: (text) => out.write(text), documents: format };
+}
+
 /** The commander program for one invocation, writing to `ctx.io`. */
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command();
@@ -34,6 +45,7 @@ export function buildProgram(ctx: CliContext): Command {
     .description('Operate the fleet of managed instances: query state, send commands as your verified Google identity, run the system locally.')
     .version(packageVersion(), '-V, --version')
     .option('--project <id>', 'Google Cloud project (default: GOOGLE_CLOUD_PROJECT, or demo-mi-local when emulator variables are set)')
+    .option('-o, --output <format>', 'text (the default), json or yaml: documents in that format, for scripts (--json is -o json)')
     .option('--as <email>', "local stack only: act as this person (default your git email); in the cloud you are your Google credentials' account")
     .exitOverride()
     .configureOutput({
@@ -50,7 +62,10 @@ or rejected; 2 nothing done (invalid flags, unknown instance or operation, refus
 4 --wait timed out while the operation goes on.`,
     );
   // Before any command reads or sends anything: a claimed identity is the local stack's alone.
-  program.hook('preAction', (_program, action) => refuseAsOutsideLocalMode(action, ctx.io.env));
+  program.hook('preAction', (_program, action) => {
+    refuseAsOutsideLocalMode(action, ctx.io.env);
+    applyOutputFormat(action, ctx);
+  });
   registerCommands(program, ctx);
   return program;
 }

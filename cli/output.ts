@@ -2,12 +2,15 @@
  * What `mi` prints: tables, documents, and the step-by-step progress of an operation. Pure
  * functions from records to text, so commands and tests share one rendering.
  */
+import { stringify as stringifyYaml } from 'yaml';
 import type { OperationRecord, Step } from '../shared/domain/lifecycle/operations.js';
 import type { InstanceRecord, Lease } from '../shared/events/index.js';
 
 /** Somewhere to write text (process.stdout, or a test's buffer). */
 export interface TextSink {
   write(text: string): unknown;
+  /** How documents are printed to it (`-o yaml`); JSON by default. */
+  documents?: 'json' | 'yaml';
 }
 
 /** Writes one line. */
@@ -17,7 +20,9 @@ export function line(sink: TextSink, text = ''): void {
 
 /** Writes a value as indented JSON: the documents as stored (Dates become ISO timestamps). */
 export function printJson(sink: TextSink, value: unknown): void {
-  sink.write(`${JSON.stringify(value, null, 2)}\n`);
+  // Through JSON first, so that both formats carry exactly the same fields and values.
+  const plain: unknown = JSON.parse(JSON.stringify(value) ?? 'null');
+  sink.write(sink.documents === 'yaml' ? stringifyYaml(plain) : `${JSON.stringify(plain, null, 2)}\n`);
 }
 
 /** Columns padded to their widest cell, two spaces apart; trailing blanks trimmed. */

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import type { InstanceRecord } from '../../../shared/events/index.js';
 import { createEngineFixture, uniqueId, type EngineFixture } from '../../support/engine-fixture.js';
 import { mi } from './support.js';
@@ -130,6 +131,19 @@ describe('mi instance get', () => {
       const none = await mi(f.projectId, ['instance', 'get'], { cwd });
       expect([none.code, none.stderr], cwd).toEqual([2, 'mi: give an instance id, or run mi inside its folder of the deployment repository (environments/<env>/deployments/<id>), or both -e <env> and --slug <slug>\n']);
     }
+  });
+
+  it('-o json and -o yaml print the same document as --json, for scripts; -o refuses what has no document', async () => {
+    const json = await mi(f.projectId, ['-o', 'json', 'instance', 'get', dev.id]);
+    expect(JSON.parse(json.stdout)).toEqual({ metadata: { name: dev.id }, ...dev });
+    const yaml = await mi(f.projectId, ['instance', 'get', dev.id, '-o', 'yaml']);
+    expect(parseYaml(yaml.stdout)).toEqual(JSON.parse(json.stdout));
+    const list = await mi(f.projectId, ['instance', 'list', '-o', 'yaml']);
+    expect((parseYaml(list.stdout) as Array<{ id: string }>).map((i) => i.id)).toContain(dev.id);
+    const bad = await mi(f.projectId, ['instance', 'get', dev.id, '-o', 'xml']);
+    expect([bad.code, bad.stderr]).toEqual([2, 'mi: -o xml: expected text, json or yaml\n']);
+    const none = await mi(f.projectId, ['-o', 'json', 'instance', 'extend', dev.id, '--hours', '1']);
+    expect([none.code, none.stderr]).toEqual([2, 'mi: -o json: mi extend prints no document (it has no --json)\n']);
   });
 
   it('an unknown instance exits 2 with a pointer to the fleet', async () => {
