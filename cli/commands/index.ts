@@ -12,6 +12,7 @@ import type { CliContext } from '../context.js';
 import { registerAccessCommands } from './access.js';
 import { registerAuditCommand } from './audit.js';
 import { registerBackupListCommand } from './backups.js';
+import { registerCompletionCommand } from './completion.js';
 import { registerApplyCommands } from './apply.js';
 import { registerApproveCommand } from './approve.js';
 import { registerComplianceCommands } from './compliance.js';
@@ -34,4 +35,6 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerDevCommand(program, ctx);
   registerComplianceCommands(program, ctx);
   registerAccessCommands(program, ctx);
+  // Last: it completes the commands registered before it.
+  registerCompletionCommand(program, ctx);
 }
