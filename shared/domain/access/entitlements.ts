@@ -39,7 +39,8 @@ export const entitlementSpecSchema = z.strictObject({
 
 /** The entitlements a team starts with; `approvers` are filled from `mi:accessApprovers`. */
 export function defaultEntitlements(approvers: readonly string[]): EntitlementSpec[] {
-  const operating = ['roles/container.developer', 'roles/cloudsql.client', 'roles/logging.viewer'];
+  // cloudsql.instanceUser: IAM database login through `mi instance db proxy`.
+  const operating = ['roles/container.developer', 'roles/cloudsql.client', 'roles/cloudsql.instanceUser', 'roles/logging.viewer'];
   return [
     { id: 'dev-operator', environment: 'dev', role: 'operator', iamRoles: operating, maxHours: 8, approvers: [], breakglass: false },
     { id: 'prod-operator', environment: 'prod', role: 'operator', iamRoles: operating, maxHours: 4, approvers: [...approvers], breakglass: false },

@@ -66,6 +66,7 @@ describe('prod access: requested with a reason, approved by someone else, remove
     expect(pam.policies.bindings(LOCAL_FOLDERS.prod).map((b) => [b.role, b.members])).toEqual([
       ['roles/container.developer', [`user:${ALICE}`]],
       ['roles/cloudsql.client', [`user:${ALICE}`]],
+      ['roles/cloudsql.instanceUser', [`user:${ALICE}`]],
       ['roles/logging.viewer', [`user:${ALICE}`]],
     ]);
 
