@@ -3,6 +3,7 @@
  * simulated fleet (so the first steps after an acceptance are quick and in process), and
  * helpers to seed instances and build lifecycle messages as Pub/Sub delivers them.
  */
+import { customerInstance } from '../harness/instances.js';
 import { randomBytes } from 'node:crypto';
 import { PubSub } from '@google-cloud/pubsub';
 import type { Firestore } from '@google-cloud/firestore';
@@ -133,23 +134,7 @@ export async function createBenchWorld(projectId: string): Promise<BenchWorld> {
     engineWarnings,
     newInstanceId: (side) => `bench-${side}-${randomBytes(5).toString('hex')}`,
     instanceRecord(id) {
-      const at = new Date().toISOString();
-      return {
-        id,
-        slug: id,
-        environment: 'prod',
-        tier: 'customer',
-        domain: `${id}.example.com`,
-        region: REGION,
-        version: FROM_VERSION,
-        maintenanceWindow: { days: ['sat', 'sun'], start: '02:00', hours: 4, timeZone: 'America/New_York' },
-        status: 'active',
-        resources: fleet.seedInstance({ instanceId: id, region: REGION }),
-        lease: null,
-        generation: 1,
-        createdAt: at,
-        updatedAt: at,
-      };
+      return { ...customerInstance(id, REGION, fleet.seedInstance({ instanceId: id, region: REGION }), new Date().toISOString()), version: FROM_VERSION };
     },
     async seedInstances(ids) {
       for (let start = 0; start < ids.length; start += 400) {

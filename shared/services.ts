@@ -77,25 +77,17 @@ export function notGranted<T extends object>(what: string, holder: string): T {
 /** Builds every service on the ports. Cheap: nothing is called until a service is used. */
 export function createServices(ports: Ports, config: ServicesConfig) {
   const { store, bus, clock, log } = ports;
+  // What the engine and the compliance checks both work on: the store, the bus, and the instances' backups.
+  const onInstances = { store, bus, clock, log, cloudSql: ports.cloudSql, gkeBackup: ports.gkeBackup };
   const engine: Engine = createEngine({
-    store,
-    bus,
-    clock,
-    log,
-    cloudSql: ports.cloudSql,
-    gkeBackup: ports.gkeBackup,
+    ...onInstances,
     executor: ports.executor,
     ...(config.timings === undefined ? {} : { timings: config.timings }),
     ...(config.policy === undefined ? {} : { policy: { ...DEFAULT_POLICY, ...config.policy } }),
   });
   const rollouts: Rollouts = createRollouts({ store, bus, clock, log, ...config.rollouts });
   const compliance: Compliance = createCompliance({
-    store,
-    bus,
-    clock,
-    log,
-    cloudSql: ports.cloudSql,
-    gkeBackup: ports.gkeBackup,
+    ...onInstances,
     scheduler: ports.scheduler,
     schedulerParent: config.schedulerParent,
     access: { pam: ports.access, policies: ports.iamPolicies, entitlements: config.accessEntitlements ?? [] },

@@ -20,7 +20,7 @@ import { createSimulatedFleet, ManualClock, type SimulatedFleet } from '../../sh
 import { finishedEnvelope } from '../../shared/sim/executor-runner.js';
 import { FUNCTIONS, SUBSCRIPTIONS, TOPICS } from '../../shared/topology.js';
 import { Gate } from './gate.js';
-import { customerInstance } from '../support/instances.js';
+import { customerInstance } from '../../harness/instances.js';
 import { paths } from '../../shared/store/collections.js';
 
 export const START = '2026-11-26T10:00:00.000Z';

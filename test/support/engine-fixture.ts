@@ -10,7 +10,7 @@ import { DEFAULT_TIMINGS, type EngineTimings, type OperationRecord } from '../..
 import type { Engine } from '../../shared/engine/index.js';
 import { silentLogger } from '../../shared/log.js';
 import { servicesWith } from './services.js';
-import { customerInstance } from './instances.js';
+import { customerInstance } from '../../harness/instances.js';
 import { makeEnvelope, type AnyEnvelope, type EventPayloads, type InstanceRecord, type LifecycleCommandType } from '../../shared/events/index.js';
 import { createFirestore, createFirestoreStore } from '../../shared/gcp/firestore-store.js';
 import { ensureTopics } from '../../shared/gcp/pubsub-admin.js';

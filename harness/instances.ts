@@ -1,5 +1,5 @@
-/** An active prod customer instance as the tests seed it: its record on the resources the simulated fleet made for it. */
-import type { InstanceRecord, InstanceResources } from '../../shared/events/index.js';
+/** An active prod customer instance as the tests and the benchmarks seed it: its record on the resources the simulated fleet made for it. */
+import type { InstanceRecord, InstanceResources } from '../shared/events/index.js';
 
 export function customerInstance(id: string, region: string, resources: InstanceResources, at: string): InstanceRecord {
   return {
