@@ -344,7 +344,18 @@ export interface GkeBackupPort {
 
 // ---------------------------------------------------------------------------- executor
 
-export type RunState = 'unknown' | 'queued' | 'running' | 'succeeded' | 'failed';
+/**
+ * `interrupted`: the run ended part-way through (timed out, cancelled, lost): what it changed is
+ * not known, and it may hold a lock. Never idle by itself: a person looks, then abandons.
+ */
+export type RunState = 'unknown' | 'queued' | 'running' | 'succeeded' | 'failed' | 'interrupted';
+
+/** What the executor says of a run; `outputs` are what its steps reported (for an upgrade, whether migrations ran). */
+export interface RunStatus {
+  state: RunState;
+  detail?: string;
+  outputs?: Record<string, string>;
+}
 
 export interface RunRequest {
   /** The executor deduplicates by this key: one run per key, however often asked. */
@@ -370,8 +381,11 @@ export interface RunRequest {
  */
 export interface ExecutorPort {
   requestRun(request: RunRequest): Promise<void>;
-  /** `unknown` when the executor has no run of this key (not asked yet, refused, or lost). */
-  getRunStatus(runKey: string): Promise<{ state: RunState; detail?: string }>;
+  /**
+   * `unknown` when the executor has no run of this key (not asked yet, refused, or lost). With
+   * `runId` (the executor's own id of the run, as a notification names it), that run is read.
+   */
+  getRunStatus(runKey: string, runId?: string): Promise<RunStatus>;
 }
 
 /**

@@ -54,6 +54,10 @@ async function pollRunning(deps: EngineDeps, runners: Runners, op: OperationReco
         next = failUnconfirmed(next, o.step, `its outcome could not be read: ${o.result.error}`, now, true);
         continue;
       }
+      if (o.result.kind === 'interrupted') {
+        next = failUnconfirmed(next, o.step, o.result.error, now, true);
+        continue;
+      }
       const outcome =
         o.result.kind === 'succeeded'
           ? { ok: true as const, ...(o.result.handles ? { handles: o.result.handles } : {}) }

@@ -1,5 +1,5 @@
 /** An executor run's outcome (from `mi-executor-results`): recorded on its step, with the result in the ledger once. */
-import { finishStep } from '../domain/lifecycle/operations.js';
+import { failUnconfirmed, finishStep } from '../domain/lifecycle/operations.js';
 import { describeError } from '../errors.js';
 import type { DeliveredMessage, Envelope } from '../events/index.js';
 import { publishOutbox } from '../store/outbox.js';
@@ -33,7 +33,7 @@ export async function recordResult(
   envelope: Envelope<'executor.run-finished'>,
   message: DeliveredMessage,
 ): Promise<ResultOutcome> {
-  const { runKey, outcome, detail } = envelope.payload;
+  const { runKey, outcome, detail, outputs } = envelope.payload;
   const split = runKey.lastIndexOf(':');
   // A key that names no step names no operation either: looked up as itself, found missing.
   const operationId = split > 0 ? runKey.slice(0, split) : runKey;
@@ -44,12 +44,11 @@ export async function recordResult(
     (op, now) => {
       const step = op.steps.find((s) => s.name === stepName && s.kind === 'executor-run');
       if (step === undefined) return undefined;
-      const next = finishStep(
-        op,
-        stepName,
-        outcome === 'succeeded' ? { ok: true, handles: { runKey } } : { ok: false, error: `executor run ${runKey} failed: ${detail}` },
-        now,
-      );
+      // An interrupted run failed its step but is not over for the engine: a person confirms it.
+      const next =
+        outcome === 'interrupted'
+          ? failUnconfirmed(op, stepName, `executor run ${runKey} was interrupted: ${detail}`, now, true)
+          : finishStep(op, stepName, outcome === 'succeeded' ? { ok: true, handles: { ...outputs, runKey } } : { ok: false, error: `executor run ${runKey} failed: ${detail}` }, now);
       return next === op ? undefined : next;
     },
     'system:executor',

@@ -23,8 +23,11 @@ export const EXECUTOR_PAYLOAD_SCHEMAS = {
   'executor.run-finished': z.strictObject({
     runKey: z.string().regex(RUN_KEY_PATTERN, { error: 'expected a run key' }),
     action: z.enum(EXECUTOR_ACTIONS),
-    outcome: z.enum(['succeeded', 'failed'], { error: 'expected outcome "succeeded" or "failed"' }),
+    /** `interrupted`: the run ended part-way through (timed out, cancelled, lost), maybe holding a lock. */
+    outcome: z.enum(['succeeded', 'failed', 'interrupted'], { error: 'expected outcome "succeeded", "failed" or "interrupted"' }),
     detail: z.string().max(2000),
+    /** What the run's steps reported (an upgrade: whether migrations ran), kept on its step. */
+    outputs: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,39}$/, { error: 'expected an output name' }), z.string().max(500)).optional(),
   }),
 } as const satisfies Record<ExecutorType, z.ZodType>;
 

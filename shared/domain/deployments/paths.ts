@@ -1,7 +1,8 @@
 /**
  * The layout of the deployment repository, as pure functions over paths:
  * `environments/<env>/deployments/<instanceId>/config.yaml` (the instance spec) and
- * `environments/<env>/deployments/<instanceId>/terraform/stacks/<module>/...` (its modules).
+ * `environments/<env>/deployments/<instanceId>/terraform/stacks/<module>/...` (its modules) and
+ * `environments/<env>/deployments/<instanceId>/kubernetes/` (its workloads, a kustomization).
  */
 import { ENVIRONMENTS, INSTANCE_ID_PATTERN, type Environment } from '../../events/instance.js';
 
@@ -17,6 +18,16 @@ export type DeploymentPath =
 /** Where an instance's config.yaml lives. */
 export function configPathOf(environment: string, instanceId: string): string {
   return `environments/${environment}/deployments/${instanceId}/config.yaml`;
+}
+
+/** Where an instance's Terraform stack of one module lives (what a build runs `terraform -chdir=` in). */
+export function stackPathOf(environment: string, instanceId: string, module: string): string {
+  return `environments/${environment}/deployments/${instanceId}/terraform/stacks/${module}`;
+}
+
+/** Where an instance's Kubernetes manifests live: a kustomization, with `jobs/migrate.yaml` beside it. */
+export function manifestsPathOf(environment: string, instanceId: string): string {
+  return `environments/${environment}/deployments/${instanceId}/kubernetes`;
 }
 
 /** The instance whose folder a repository path is, or is inside: `environments/<env>/deployments/<id>[/…]`. */

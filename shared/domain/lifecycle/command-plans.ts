@@ -45,6 +45,7 @@ export function baseParams(instance: InstanceRecord): StepParams {
     region: instance.region,
     version: instance.version,
     domain: instance.domain,
+    environment: instance.environment,
   };
 }
 

@@ -17,7 +17,9 @@ type Deps = Omit<StepDeps, 'gkeBackup'>;
 function recorded(result: PollResult, handles: Record<string, string>): PollResult {
   if (result.kind === 'running') return result;
   if (result.kind === 'succeeded') return { kind: 'succeeded', handles: { ...handles, ...result.handles, outcome: 'succeeded' } };
-  return { kind: 'succeeded', handles: { ...handles, ...result.handles, outcome: 'failed', error: result.error.slice(0, 500) } };
+  // An interrupted sanity check changed nothing (it only reads): evidence of a failure like any other.
+  const own = result.kind === 'failed' ? result.handles : undefined;
+  return { kind: 'succeeded', handles: { ...handles, ...own, outcome: 'failed', error: result.error.slice(0, 500) } };
 }
 
 function createThrowawayRunner(deps: Deps): StepRunner {

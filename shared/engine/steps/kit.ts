@@ -12,7 +12,9 @@ export type StartResult = { kind: 'running'; handles: Record<string, string> };
 export type PollResult =
   | { kind: 'running' }
   | { kind: 'succeeded'; handles?: Record<string, string> }
-  | { kind: 'failed'; error: string; handles?: Record<string, string> };
+  | { kind: 'failed'; error: string; handles?: Record<string, string> }
+  /** Ended part-way through (see RunState): failed, but in flight until a person says otherwise. */
+  | { kind: 'interrupted'; error: string };
 
 export interface StepRunner {
   /** Starts the step's side effect, or finds the one an earlier attempt started. */
@@ -95,8 +97,9 @@ export function refuseAfterOf(step: Step, timings: Pick<EngineTimings, 'executor
 /** An executor run's state read as a step outcome; "unknown" fails it only once the runner must refuse it. */
 export async function executorOutcome(deps: Pick<StepDeps, 'executor' | 'clock' | 'timings'>, step: Step, runKey: string): Promise<PollResult> {
   const status = await deps.executor.getRunStatus(runKey);
-  if (status.state === 'succeeded') return { kind: 'succeeded', handles: { runKey } };
+  if (status.state === 'succeeded') return { kind: 'succeeded', handles: { ...status.outputs, runKey } };
   if (status.state === 'failed') return { kind: 'failed', error: `executor run ${runKey} failed: ${status.detail ?? 'no detail'}` };
+  if (status.state === 'interrupted') return { kind: 'interrupted', error: `executor run ${runKey} was interrupted: ${status.detail ?? 'no detail'}` };
   if (status.state === 'unknown' && deps.clock.now().getTime() > Date.parse(refuseAfterOf(step, deps.timings))) {
     return { kind: 'failed', error: `the executor never took up run ${runKey}; it refuses the request since ${refuseAfterOf(step, deps.timings)}` };
   }
@@ -106,7 +109,8 @@ export async function executorOutcome(deps: Pick<StepDeps, 'executor' | 'clock' 
 /** Whether an executor run may still be going on, or still start (unknown before its refuse-after time). */
 export async function executorIdle(deps: Pick<StepDeps, 'executor' | 'clock' | 'timings'>, step: Step, runKey: string): Promise<boolean> {
   const status = await deps.executor.getRunStatus(runKey);
-  if (status.state === 'queued' || status.state === 'running') return false;
+  // An interrupted run may have left work half done and a lock held: only a person can say it is over.
+  if (status.state === 'queued' || status.state === 'running' || status.state === 'interrupted') return false;
   if (status.state === 'unknown') return deps.clock.now().getTime() > Date.parse(refuseAfterOf(step, deps.timings));
   return true;
 }

@@ -1,0 +1,341 @@
+/**
+ * The build of an executor run, as a pure function: the action, the operation's params (the
+ * instance's resources copied onto it, the step's own) and the environment's build settings
+ * give one Cloud Build `Build` (REST v1 shape), run from the deployment repository at the
+ * operation's commit with public builder images. Every value the commands use is a build
+ * substitution, so a reader of the build in the console sees exactly what ran and on what.
+ */
+import { createHash } from 'node:crypto';
+import type { ExecutorAction } from '../../events/index.js';
+import { manifestsPathOf, stackPathOf } from '../deployments/paths.js';
+
+/** Public builder images, pinned: what runs is what was reviewed. */
+export const BUILDER_IMAGES = {
+  git: 'gcr.io/cloud-builders/git',
+  terraform: 'hashicorp/terraform:1.9.8',
+  /** The Cloud SDK with kubectl and the GKE auth plugin. */
+  cloudSdk: 'gcr.io/google.com/cloudsdktool/google-cloud-cli:stable',
+  curl: 'curlimages/curl:8.10.1',
+} as const;
+
+/** The module that holds an instance's project, cluster and database: what create applies and delete destroys. */
+export const BASE_MODULE = 'infrastructure';
+/** Where the application's workloads run on every instance's cluster. */
+export const APP_NAMESPACE = 'app';
+
+/** How long each action's build may run, and may wait in the queue (then it ends EXPIRED, never started). */
+export const ACTION_LIMITS: Record<ExecutorAction, { timeoutSeconds: number; queueTtlSeconds: number }> = {
+  provision: { timeoutSeconds: 3 * 3600, queueTtlSeconds: 900 },
+  upgrade: { timeoutSeconds: 3600, queueTtlSeconds: 900 },
+  plan: { timeoutSeconds: 1200, queueTtlSeconds: 900 },
+  apply: { timeoutSeconds: 3600, queueTtlSeconds: 900 },
+  destroy: { timeoutSeconds: 2 * 3600, queueTtlSeconds: 900 },
+  'switch-over': { timeoutSeconds: 1800, queueTtlSeconds: 900 },
+  verify: { timeoutSeconds: 600, queueTtlSeconds: 900 },
+};
+
+/** What a deployment of the control plane sets for its builds (one set per environment of instances). */
+export interface BuildSettings {
+  /** The deployment repository, `owner/name` on GitHub. */
+  repository: string;
+  /** Its protected default branch: every commit a build runs must be reachable from it. */
+  branch: string;
+  /** The Secret Manager version of the token the build clones with: `projects/P/secrets/S/versions/V`. */
+  tokenSecret: string;
+  /** The project the builds run in (the control plane's). */
+  project: string;
+  /** The application's image repository; an upgrade deploys `<image>:<version>`. */
+  appImage: string;
+  /** The group added as an IAM database user on create (on-call engineers log in as themselves). */
+  oncallGroup: string;
+}
+
+/** The names the builds of one environment use, derived once here and created by infra. */
+export function environmentBuildNames(project: string, environment: string) {
+  return {
+    serviceAccountEmail: `mi-builds-${environment}@${project}.iam.gserviceaccount.com`,
+    /** Terraform state, one object per instance, module and region; the GCS backend locks it. */
+    stateBucket: `${project}-tfstate-${environment}`,
+    /** Saved plans (they can hold secrets): only the build accounts read them. */
+    plansBucket: `${project}-plans-${environment}`,
+  };
+}
+
+export interface BuildRequest {
+  runKey: string;
+  action: ExecutorAction;
+  instanceId: string;
+  /** The operation's params with the step's own over them (resources, versions, module, commit). */
+  params: Readonly<Record<string, string | number | boolean>>;
+  /** How long the build may wait in the queue (at most the action's limit): after it, never started. */
+  queueTtlSeconds: number;
+}
+
+export interface BuildStep {
+  id: string;
+  name: string;
+  entrypoint?: string;
+  args: string[];
+  dir?: string;
+  env?: string[];
+  secretEnv?: string[];
+  waitFor?: string[];
+}
+
+/** A Cloud Build v1 `Build` as the control plane creates it. */
+export interface BuildSpec {
+  steps: BuildStep[];
+  substitutions: Record<string, string>;
+  tags: string[];
+  timeout: string;
+  queueTtl: string;
+  serviceAccount: string;
+  availableSecrets: { secretManager: { versionName: string; env: string }[] };
+  options: { logging: 'CLOUD_LOGGING_ONLY'; substitutionOption: 'MUST_MATCH'; env: string[] };
+}
+
+/** Cloud Build tags: `^[\w][\w.-]{0,127}$`. Run keys hold `:`, so the run's tag is a digest of its key. */
+export function runTagOf(runKey: string): string {
+  return `mi-run-${createHash('sha256').update(runKey).digest('hex').slice(0, 40)}`;
+}
+/** Every build the control plane creates carries this tag; a notification for any other is ignored. */
+export const CONTROL_PLANE_TAG = 'mi-run';
+export const RUN_KEY_SUBSTITUTION = '_MI_RUN_KEY';
+/** The step whose output says whether database migrations ran (an upgrade's). */
+export const MIGRATION_STEP = 'migrate-database';
+
+/** The kubectl context `gcloud container clusters get-credentials` creates. */
+export function kubeContextOf(project: string, region: string, cluster: string): string {
+  return `gke_${project}_${region}_${cluster}`;
+}
+
+function text(params: BuildRequest['params'], name: string, action: ExecutorAction): string {
+  const value = params[name];
+  if (value === undefined || value === '') throw new Error(`a ${action} build needs ${name}, and the operation has none`);
+  return String(value);
+}
+
+const REPO_DIR = '/workspace/repo';
+
+/** Shell run by bash in an image: Cloud Build substitutes `$_X`; `$$` is a literal `$` for the shell. */
+function script(id: string, image: string, lines: string[], waitFor: string[], extra: Partial<BuildStep> = {}): BuildStep {
+  return { id, name: image, entrypoint: 'bash', args: ['-c', ['set -euo pipefail', ...lines].join('\n')], waitFor, ...extra };
+}
+
+function fetchSource(): BuildStep {
+  // The token never reaches the build's logs or its stored definition: Secret Manager, as env.
+  return script(
+    'fetch-source',
+    BUILDER_IMAGES.git,
+    [
+      'git clone --quiet --no-checkout "https://x-access-token:$$GITHUB_TOKEN@github.com/${_REPOSITORY}.git" ' + REPO_DIR,
+      `cd ${REPO_DIR}`,
+      // Only what the protected branch holds runs: a commit pushed elsewhere is refused here too.
+      'git merge-base --is-ancestor "${_COMMIT}" "origin/${_BRANCH}" || { echo "commit ${_COMMIT} is not on ${_BRANCH}: refused" >&2; exit 1; }',
+      'git checkout --quiet --detach "${_COMMIT}"',
+    ],
+    ['-'],
+    { secretEnv: ['GITHUB_TOKEN'] },
+  );
+}
+
+function terraform(id: string, module: string, command: string[], waitFor: string): BuildStep {
+  return { id, name: BUILDER_IMAGES.terraform, args: [`-chdir=${REPO_DIR}/${stackPathOf('${_ENVIRONMENT}', '${_INSTANCE}', module)}`, ...command], waitFor: [waitFor] };
+}
+
+function terraformInit(module: string, waitFor: string): BuildStep {
+  return terraform(
+    'terraform-init',
+    module,
+    ['init', '-input=false', '-backend-config=bucket=${_STATE_BUCKET}', `-backend-config=prefix=instances/\${_INSTANCE}/${module}/\${_REGION}`],
+    waitFor,
+  );
+}
+
+const TF_VARS = ['-var=project=${_PROJECT}', '-var=region=${_REGION}', '-var=instance=${_INSTANCE}'];
+
+function clusterCredentials(waitFor: string): BuildStep {
+  return script('cluster-credentials', BUILDER_IMAGES.cloudSdk, ['gcloud container clusters get-credentials "${_CLUSTER}" --region "${_REGION}" --project "${_PROJECT}"'], [waitFor]);
+}
+
+function kubectl(args: string): string {
+  return `kubectl --context="\${_KUBE_CONTEXT}" --namespace="${APP_NAMESPACE}" ${args}`;
+}
+
+function deployWorkloads(waitFor: string, image: boolean): BuildStep {
+  return script(
+    'deploy-workloads',
+    BUILDER_IMAGES.cloudSdk,
+    [
+      kubectl(`apply --kustomize "${REPO_DIR}/${manifestsPathOf('${_ENVIRONMENT}', '${_INSTANCE}')}"`),
+      ...(image ? [kubectl('set image deployment --selector=app.kubernetes.io/part-of=app "*=${_APP_IMAGE}:${_VERSION}"')] : []),
+    ],
+    [waitFor],
+  );
+}
+
+function rolloutStatus(waitFor: string): BuildStep {
+  return script('rollout-status', BUILDER_IMAGES.cloudSdk, [kubectl('rollout status deployment --selector=app.kubernetes.io/part-of=app --timeout=900s')], [waitFor]);
+}
+
+function stepsFor(action: ExecutorAction, params: BuildRequest['params']): BuildStep[] {
+  switch (action) {
+    case 'provision':
+      return [
+          fetchSource(),
+          terraformInit(BASE_MODULE, 'fetch-source'),
+          terraform('terraform-apply', BASE_MODULE, ['apply', '-input=false', '-lock-timeout=300s', '-auto-approve', ...TF_VARS], 'terraform-init'),
+          // On-call engineers reach the database as themselves (mi instance db proxy), never with a shared password.
+          script(
+            'oncall-database-user',
+            BUILDER_IMAGES.cloudSdk,
+            [
+              'gcloud sql users list --instance="${_SQL_INSTANCE}" --project="${_PROJECT}" --format="value(name)" | grep -qx "${_ONCALL_GROUP}" ||',
+              '  gcloud sql users create "${_ONCALL_GROUP}" --type=cloud_iam_group --instance="${_SQL_INSTANCE}" --project="${_PROJECT}"',
+            ],
+            ['terraform-apply'],
+          ),
+          clusterCredentials('terraform-apply'),
+          deployWorkloads('cluster-credentials', true),
+          rolloutStatus('deploy-workloads'),
+      ];
+    case 'upgrade':
+      return [
+          fetchSource(),
+          clusterCredentials('fetch-source'),
+          // The database first, as mi2's upgrade does: the new workloads expect the new schema.
+          // Its output (at most 4 KB, in the build's results) says whether any migration ran.
+          script(
+            MIGRATION_STEP,
+            BUILDER_IMAGES.cloudSdk,
+            [
+              'job="migrate-$$(echo "${_VERSION}" | tr . -)"',
+              kubectl('delete job "$$job" --ignore-not-found'),
+              `sed -e "s|{{JOB}}|$$job|" -e "s|{{IMAGE}}|\${_APP_IMAGE}:\${_VERSION}|" "${REPO_DIR}/${manifestsPathOf('${_ENVIRONMENT}', '${_INSTANCE}')}/jobs/migrate.yaml" | ${kubectl('apply -f -')}`,
+              kubectl('wait --for=condition=complete "job/$$job" --timeout=1800s'),
+              `applied="$$(${kubectl('logs "job/$$job"')} | grep -c "^applied migration" || true)"`,
+              'if [ "$$applied" -gt 0 ]; then ran=true; else ran=false; fi',
+              'printf \'{"migrationsRan":%s,"migrationsApplied":%s}\' "$$ran" "$$applied" > "$$BUILDER_OUTPUT/output"',
+            ],
+            ['cluster-credentials'],
+          ),
+          deployWorkloads(MIGRATION_STEP, true),
+          rolloutStatus('deploy-workloads'),
+      ];
+    case 'plan': {
+      const module = text(params, 'module', action);
+      return [
+          fetchSource(),
+          terraformInit(module, 'fetch-source'),
+          terraform('terraform-plan', module, ['plan', '-input=false', '-lock-timeout=300s', `-out=/workspace/${module}.tfplan`, ...TF_VARS], 'terraform-init'),
+          {
+            // The terraform image is Alpine: sh, not bash.
+            id: 'store-plan',
+            name: BUILDER_IMAGES.terraform,
+            entrypoint: 'sh',
+            args: ['-c', `set -eu\nterraform -chdir="${REPO_DIR}/${stackPathOf('${_ENVIRONMENT}', '${_INSTANCE}', module)}" show -json /workspace/${module}.tfplan > /workspace/${module}.tfplan.json`],
+            waitFor: ['terraform-plan'],
+          },
+          script(
+            'upload-plan',
+            BUILDER_IMAGES.cloudSdk,
+            [`gcloud storage cp /workspace/${module}.tfplan /workspace/${module}.tfplan.json "gs://\${_PLANS_BUCKET}/instances/\${_INSTANCE}/${module}/\${_COMMIT}/"`],
+            ['store-plan'],
+          ),
+      ];
+    }
+    case 'apply': {
+      const module = text(params, 'module', action);
+      return [
+          fetchSource(),
+          terraformInit(module, 'fetch-source'),
+          terraform('terraform-apply', module, ['apply', '-input=false', '-lock-timeout=300s', '-auto-approve', ...TF_VARS], 'terraform-init'),
+      ];
+    }
+    case 'destroy':
+      return [
+          fetchSource(),
+          terraformInit(BASE_MODULE, 'fetch-source'),
+          terraform('terraform-destroy', BASE_MODULE, ['destroy', '-input=false', '-lock-timeout=300s', '-auto-approve', ...TF_VARS], 'terraform-init'),
+      ];
+    case 'switch-over':
+      return [
+          fetchSource(),
+          clusterCredentials('fetch-source'),
+          script(
+            'point-at-database',
+            BUILDER_IMAGES.cloudSdk,
+            [
+              `${kubectl('create secret generic database-instance --from-literal=connectionName="${_PROJECT}:${_REGION}:${_SQL_INSTANCE}" --dry-run=client --output=yaml')} | ${kubectl('apply -f -')}`,
+              kubectl('rollout restart deployment --selector=app.kubernetes.io/part-of=app'),
+            ],
+            ['cluster-credentials'],
+          ),
+          rolloutStatus('point-at-database'),
+      ];
+    case 'verify':
+      return [
+          {
+            id: 'health-check',
+            name: BUILDER_IMAGES.curl,
+            args: ['--fail', '--silent', '--show-error', '--retry', '10', '--retry-all-errors', '--retry-delay', '6', '--max-time', '10', 'https://${_DOMAIN}/healthz'],
+            waitFor: ['-'],
+          },
+      ];
+  }
+}
+
+/** The substitutions a build's steps reference (`$_X` or `${_X}`, never `$$`-escaped). */
+export function referencedSubstitutions(steps: readonly BuildStep[]): Set<string> {
+  const found = new Set<string>();
+  const text = JSON.stringify(steps.map((s) => [s.args, s.env ?? [], s.dir ?? '']));
+  for (const match of text.matchAll(/(?<!\$)\$(?:\{(_[A-Z0-9_]+)\}|(_[A-Z0-9_]+))/g)) found.add((match[1] ?? match[2]) as string);
+  return found;
+}
+
+/** The build of one executor run (see the file's comment); throws when the operation lacks a value the action needs. */
+export function buildFor(request: BuildRequest, settings: BuildSettings): BuildSpec {
+  const { action, params } = request;
+  const environment = text(params, 'environment', action);
+  const names = environmentBuildNames(settings.project, environment);
+  // Every step knows which run it belongs to (and MUST_MATCH wants every substitution used).
+  const steps = stepsFor(action, params).map((step) => ({ ...step, env: [...(step.env ?? []), `MI_RUN_KEY=\${${RUN_KEY_SUBSTITUTION}}`] }));
+  const values: Record<string, () => string> = {
+    [RUN_KEY_SUBSTITUTION]: () => request.runKey,
+    _INSTANCE: () => request.instanceId,
+    _ENVIRONMENT: () => environment,
+    _PROJECT: () => text(params, 'project', action),
+    _REGION: () => text(params, 'region', action),
+    _REPOSITORY: () => settings.repository,
+    _BRANCH: () => settings.branch,
+    // Recorded on the operation when it was accepted; the branch only for an operation older than that.
+    _COMMIT: () => (params.commit === undefined ? settings.branch : text(params, 'commit', action)),
+    _STATE_BUCKET: () => names.stateBucket,
+    _PLANS_BUCKET: () => names.plansBucket,
+    _CLUSTER: () => text(params, 'gkeCluster', action),
+    _SQL_INSTANCE: () => text(params, 'sqlInstance', action),
+    _KUBE_CONTEXT: () => kubeContextOf(text(params, 'project', action), text(params, 'region', action), text(params, 'gkeCluster', action)),
+    _VERSION: () => text(params, action === 'upgrade' ? 'targetVersion' : 'version', action),
+    _APP_IMAGE: () => settings.appImage,
+    _ONCALL_GROUP: () => settings.oncallGroup,
+    _DOMAIN: () => text(params, 'domain', action),
+  };
+  const substitutions: Record<string, string> = {};
+  for (const name of [...referencedSubstitutions(steps)].sort()) {
+    const value = values[name];
+    if (value === undefined) throw new Error(`the ${action} build references \${${name}}, which no substitution provides`);
+    substitutions[name] = value();
+  }
+  const clones = steps.some((s) => s.id === 'fetch-source');
+  const limits = ACTION_LIMITS[action];
+  return {
+    steps,
+    substitutions,
+    tags: [CONTROL_PLANE_TAG, runTagOf(request.runKey), `mi-instance-${request.instanceId}`, `mi-action-${action}`],
+    timeout: `${limits.timeoutSeconds}s`,
+    queueTtl: `${Math.max(1, Math.min(limits.queueTtlSeconds, Math.floor(request.queueTtlSeconds)))}s`,
+    serviceAccount: `projects/${settings.project}/serviceAccounts/${names.serviceAccountEmail}`,
+    availableSecrets: { secretManager: clones ? [{ versionName: settings.tokenSecret, env: 'GITHUB_TOKEN' }] : [] },
+    options: { logging: 'CLOUD_LOGGING_ONLY', substitutionOption: 'MUST_MATCH', env: ['KUBECONFIG=/workspace/.kube/config', 'TF_IN_AUTOMATION=1'] },
+  };
+}
