@@ -289,7 +289,7 @@ function stepsFor(action: ExecutorAction, params: BuildRequest['params']): Build
 export function referencedSubstitutions(steps: readonly BuildStep[]): Set<string> {
   const found = new Set<string>();
   const text = JSON.stringify(steps.map((s) => [s.args, s.env ?? [], s.dir ?? '']));
-  for (const match of text.matchAll(/(?<!\$)\$(?:\{(_[A-Z0-9_]+)\}|(_[A-Z0-9_]+))/g)) found.add((match[1] ?? match[2]) as string);
+  for (const match of text.matchAll(/(?<!\$)\$(?:\{(_[A-Z0-9_]+)\}|(_[A-Z0-9_]+))/g)) found.add((match[1] ?? match[2]));
   return found;
 }
 
