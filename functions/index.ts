@@ -8,6 +8,7 @@ import { buildServicesWith } from './wiring.js';
 import './lifecycle.js';
 import './reconcile.js';
 import './executor-results.js';
+import './build-notifications.js';
 import './compliance-schedule.js';
 import './compliance-check.js';
 import './rollout.js';

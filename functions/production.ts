@@ -64,6 +64,8 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
   const statusUrl = config.MI_EXECUTOR_STATUS_URL;
   const token = config.MI_GITHUB_TOKEN;
   const repository = config.MI_DEPLOYMENT_REPOSITORY;
+  const branch = config.MI_DEPLOYMENT_BRANCH ?? 'main';
+  const buildLocation = config.MI_BUILD_LOCATION;
   const authenticated = fn.trigger.kind === 'http' && !fn.trigger.allowUnauthenticated;
   const ports: Ports = {
     store,
@@ -73,10 +75,26 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
     cloudSql: uses.cloudSql ? lazyPort(async () => (await import('../shared/gcp/cloud-sql.js')).createCloudSqlAdapter()) : notGranted('Cloud SQL', fn.name),
     gkeBackup: uses.gkeBackup || uses.centralBackups ? lazyPort(async () => (await import('../shared/gcp/gke-backup.js')).createGkeBackupAdapter()) : notGranted('Backup for GKE', fn.name),
     scheduler: uses.schedulerJobs ? lazyPort(async () => (await import('../shared/gcp/scheduler.js')).createSchedulerAdapter()) : notGranted('Cloud Scheduler', fn.name),
+    // Cloud Build unless an external runner is configured (the Pub/Sub runner contract).
     executor:
-      statusUrl === undefined
+      uses.builds === undefined || buildLocation === undefined
         ? notGranted('the executor', fn.name)
-        : lazyPort(async () => (await import('../shared/gcp/executor.js')).createExecutorAdapter({ outbox: createOnceOutbox({ store, bus, clock: systemClock, log }), statusUrl })),
+        : statusUrl !== undefined
+          ? lazyPort(async () => (await import('../shared/gcp/executor.js')).createExecutorAdapter({ outbox: createOnceOutbox({ store, bus, clock: systemClock, log }), statusUrl }))
+          : lazyPort(async () =>
+              (await import('../shared/gcp/cloud-build.js')).createCloudBuildExecutor({
+                parent: `projects/${project}/locations/${buildLocation}`,
+                clock: systemClock,
+                settings: {
+                  project,
+                  repository: repository ?? '',
+                  branch,
+                  tokenSecret: config.MI_BUILD_TOKEN_SECRET ?? '',
+                  appImage: config.MI_APP_IMAGE ?? '',
+                  oncallGroup: config.MI_ONCALL_GROUP ?? '',
+                },
+              }),
+            ),
     repo:
       token === undefined || repository === undefined
         ? notGranted('the deployment repository', fn.name)

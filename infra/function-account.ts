@@ -21,6 +21,8 @@ export interface FunctionAccountArgs {
   instancesFolder?: string;
   /** Where a deleted instance's final GKE backup is kept (`mi:centralBackupProject`). */
   centralBackupProject: string;
+  /** The executor's build accounts (one per environment), for grants `on: 'buildAccounts'`. */
+  buildAccounts: readonly gcp.serviceaccount.Account[];
 }
 
 /** A stable logical name for one grant, so reordering a function's roles renames nothing. */
@@ -67,6 +69,12 @@ export class FunctionAccount extends pulumi.ComponentResource {
           break;
         case 'centralBackupProject':
           new gcp.projects.IAMMember(grantResource, { project: args.centralBackupProject, role: grant.role, member: this.member }, grantOpts);
+          break;
+        case 'buildAccounts':
+          // To create builds that run as them (iam.serviceAccounts.actAs), and nothing more.
+          args.buildAccounts.forEach((account, index) => {
+            new gcp.serviceaccount.IAMMember(`${grantResource}-${index}`, { serviceAccountId: account.name, role: grant.role, member: this.member }, grantOpts);
+          });
           break;
         case 'instanceProjects':
           if (args.instancesFolder === undefined) {

@@ -75,6 +75,8 @@ export interface FunctionContext {
   prerequisites: readonly pulumi.Resource[];
   instancesFolder?: string;
   centralBackupProject: string;
+  /** The executor's build accounts: functions that run builds may act as them. */
+  buildAccounts: readonly gcp.serviceaccount.Account[];
   /** `service-<number>@gcp-sa-pubsub.iam.gserviceaccount.com`, as a member. */
   pubsubAgent: pulumi.Input<string>;
 }
@@ -89,6 +91,7 @@ function accountArgs(fn: AnyFunctionDefinition, ctx: FunctionContext): FunctionA
     topics: ctx.topics,
     secrets: ctx.secrets,
     centralBackupProject: ctx.centralBackupProject,
+    buildAccounts: ctx.buildAccounts,
     ...(ctx.instancesFolder === undefined ? {} : { instancesFolder: ctx.instancesFolder }),
   };
 }

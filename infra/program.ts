@@ -13,6 +13,7 @@ import { GCLOUD_CLIENT_ID } from '../shared/identity/google.js';
 import { apisUsed } from '../shared/topology.js';
 import { defaultEntitlements, entitlementProblems, type EntitlementSpec } from '../shared/domain/access/entitlements.js';
 import { AccessEntitlements } from './access.js';
+import { BuildEnvironments } from './builds.js';
 import { checkTopology, deadLetterTopics, deployedFunctionName, isHttpFunction, isPubSubFunction, kebab, type InfraTopology } from './model.js';
 import type { Settings } from './settings.js';
 
@@ -148,6 +149,13 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
   );
   const buildGrant = new gcp.projects.IAMMember('functions-build-builder', { project, role: 'roles/cloudbuild.builds.builder', member: buildAccount.member });
 
+  // The executor's builds: an account, a state bucket and a plans bucket per environment.
+  const builds = new BuildEnvironments(
+    'builds',
+    { project, region, tokenSecret: secrets.githubTokenSecret, folders: settings.accessFolders ?? (settings.instancesFolder === undefined ? {} : { dev: settings.instancesFolder, prod: settings.instancesFolder }) },
+    afterApis,
+  );
+
   const source = new FunctionSource('functions-source', { project, region, sourceRoot: settings.sourceRoot }, afterApis);
 
   const access =
@@ -166,6 +174,10 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
   const values: Record<Exclude<VariableName, (typeof SECRET_VARIABLES)[number]>, pulumi.Input<string> | undefined> = {
     GOOGLE_CLOUD_PROJECT: project,
     MI_EXECUTOR_STATUS_URL: settings.executorStatusUrl,
+    MI_BUILD_LOCATION: region,
+    MI_BUILD_TOKEN_SECRET: pulumi.interpolate`${secrets.githubTokenSecret.id}/versions/latest`,
+    MI_APP_IMAGE: settings.appImage,
+    MI_ONCALL_GROUP: settings.oncallGroup,
     MI_CENTRAL_BACKUP_PROJECT: settings.centralBackupProject,
     MI_DEPLOYMENT_REPOSITORY: settings.deploymentRepository,
     MI_DEPLOYMENT_BRANCH: undefined,
@@ -198,11 +210,12 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
     prerequisites: [...apis, buildGrant, ...secretVersions],
     ...(settings.instancesFolder === undefined ? {} : { instancesFolder: settings.instancesFolder }),
     centralBackupProject: settings.centralBackupProject,
+    buildAccounts: Object.values(builds.accounts),
     pubsubAgent,
   };
 
   const functionUrls: Record<string, pulumi.Output<string>> = {};
-  const ungrantedInstanceRoles: string[] = [];
+  const ungrantedInstanceRoles: string[] = [...builds.ungranted];
   const byName = [...topology.functions].sort((a, b) => a.name.localeCompare(b.name));
   for (const fn of byName) {
     const name = kebab(fn.name);

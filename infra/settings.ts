@@ -22,8 +22,12 @@ export interface Settings {
   githubTokenSecretName: string;
   /** Module names applied without confirmation, comma-separated (`mi:autoApplyModules`; the function's default if unset). */
   autoApplyModules?: string;
-  /** Where the executor answers `GET /runs/<key>` (`mi:executorStatusUrl`). */
-  executorStatusUrl: string;
+  /** Only to run the executor on an external runner instead of Cloud Build: where it answers `GET /runs/<key>` (`mi:executorStatusUrl`). */
+  executorStatusUrl?: string;
+  /** The application's image repository (`mi:appImage`): an upgrade deploys `<image>:<version>`. */
+  appImage: string;
+  /** The on-call group (`mi:oncallGroup`), added as an IAM database user of every instance created. */
+  oncallGroup: string;
   /**
    * The audiences a caller's ID token may carry (`mi:commandsAudiences`): default the commands
    * function's URL (service accounts' tokens) and the Google Cloud CLI's client id (people's
@@ -81,7 +85,9 @@ export function readSettings(sourceRoot: string): Settings {
     deploymentRepository: mi.require('deploymentRepository'),
     webhookSecretName: mi.get('webhookSecretName') ?? 'mi-github-webhook-secret',
     githubTokenSecretName: mi.get('githubTokenSecretName') ?? 'mi-github-token',
-    executorStatusUrl: mi.require('executorStatusUrl'),
+    ...(mi.get('executorStatusUrl') === undefined ? {} : { executorStatusUrl: mi.require('executorStatusUrl') }),
+    appImage: mi.require('appImage'),
+    oncallGroup: mi.require('oncallGroup'),
     centralBackupProject: mi.get('centralBackupProject') ?? DEFAULT_POLICY.centralBackupProject,
     ...(autoApplyModules === undefined ? {} : { autoApplyModules }),
     ...(commandsAudiences === undefined ? {} : { commandsAudiences }),

@@ -31,6 +31,11 @@ export interface MessageRoute<R> {
   onEnvelope?: (envelope: AnyEnvelope, message: DeliveredMessage) => Promise<R>;
   /** A Cloud Scheduler job's tick on this topic (its body and attributes name the schedule). */
   onSchedule?: (schedule: string, message: DeliveredMessage) => Promise<R>;
+  /**
+   * Messages that are not our envelopes (another service's notifications, such as Cloud Build's):
+   * the raw data and attributes. A DecodeError it throws is recorded under the message id.
+   */
+  onForeignMessage?: (data: string | undefined, message: DeliveredMessage) => Promise<R>;
 }
 
 export type EdgeOutcome =
@@ -76,6 +81,22 @@ export async function deliver<R>(deps: EdgeDeps, route: MessageRoute<R>, cloudEv
   if (read !== undefined && schedule !== undefined && route.onSchedule !== undefined) {
     const { message } = read;
     return orRecorded(deps, route, messageLedgerKey(message.messageId), message, () => (route.onSchedule as NonNullable<typeof route.onSchedule>)(schedule, message));
+  }
+  if (route.onForeignMessage !== undefined) {
+    if (read === undefined) return { kind: 'unreadable', reason: 'not a Pub/Sub message' };
+    const { message, data } = read;
+    const ledgerKey = messageLedgerKey(message.messageId);
+    const onForeign = route.onForeignMessage;
+    return orRecorded(deps, route, ledgerKey, message, async () => {
+      try {
+        return await onForeign(data, message);
+      } catch (error) {
+        if (!(error instanceof DecodeError)) throw error;
+        const recorded = await recordUndecodable(deps, ledgerKey, error, message, route.function);
+        await publishOutbox(deps, recorded.outbox);
+        return { kind: 'invalid' as const, ledgerKey, reason: error.message, duplicate: recorded.duplicate };
+      }
+    });
   }
   let decoded;
   try {

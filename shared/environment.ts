@@ -5,7 +5,7 @@
  * refuses to start without what it needs, naming every variable at fault.
  */
 import { z } from 'zod';
-import { FUNCTIONS, SECRET_ENV, type FunctionName, type SecretKind } from './topology.js';
+import { FUNCTIONS, SECRET_ENV, type FunctionName, type FunctionUse, type SecretKind } from './topology.js';
 
 interface Variable {
   meaning: string;
@@ -17,6 +17,8 @@ interface Variable {
 }
 
 const text = (name: string, meaning: string) => z.string({ error: `${name} is missing: ${meaning}` }).trim().min(1, { error: `${name} is empty: ${meaning}` });
+const runsBuilds = (fn: (typeof FUNCTIONS)[number]) => (fn.uses as FunctionUse).builds === 'run';
+const readsBuilds = (fn: (typeof FUNCTIONS)[number]) => (fn.uses as FunctionUse).builds !== undefined;
 const secret = (kind: SecretKind) => (fn: (typeof FUNCTIONS)[number]) => (fn.uses.secrets as readonly string[]).includes(kind);
 
 export const ENVIRONMENT = {
@@ -26,9 +28,34 @@ export const ENVIRONMENT = {
     neededBy: () => true,
   },
   MI_EXECUTOR_STATUS_URL: {
-    meaning: 'where the executor answers GET /runs/<key>',
-    schema: z.url({ error: 'MI_EXECUTOR_STATUS_URL is missing or not a URL: where the executor answers GET /runs/<key>' }),
-    neededBy: ['lifecycle', 'reconcile', 'executorResults', 'deployments'],
+    meaning: 'only to run the executor on an external runner instead of Cloud Build: where that runner answers GET /runs/<key> (its requests go to mi-executor-requests)',
+    schema: z.url({ error: 'MI_EXECUTOR_STATUS_URL is not a URL: where the external runner answers GET /runs/<key>' }),
+    optional: true,
+    neededBy: runsBuilds,
+  },
+  MI_BUILD_LOCATION: {
+    meaning: 'the region the executor\'s Cloud Builds run in (such as us-central1)',
+    schema: z
+      .string({ error: "MI_BUILD_LOCATION is missing: the region the executor's Cloud Builds run in (such as us-central1)" })
+      .regex(/^[a-z]+-[a-z]+[1-9][0-9]?$/, { error: 'MI_BUILD_LOCATION: expected a region such as us-central1' }),
+    neededBy: readsBuilds,
+  },
+  MI_BUILD_TOKEN_SECRET: {
+    meaning: 'the Secret Manager version a build clones the deployment repository with (projects/<p>/secrets/<s>/versions/<v>)',
+    schema: z
+      .string({ error: 'MI_BUILD_TOKEN_SECRET is missing: the Secret Manager version a build clones the deployment repository with' })
+      .regex(/^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/, { error: 'MI_BUILD_TOKEN_SECRET: expected projects/<p>/secrets/<s>/versions/<v>' }),
+    neededBy: runsBuilds,
+  },
+  MI_APP_IMAGE: {
+    meaning: "the application's image repository: an upgrade deploys <image>:<version>",
+    schema: text('MI_APP_IMAGE', "the application's image repository"),
+    neededBy: runsBuilds,
+  },
+  MI_ONCALL_GROUP: {
+    meaning: 'the on-call group, added as an IAM database user when an instance is created (mi instance db proxy)',
+    schema: z.email({ error: 'MI_ONCALL_GROUP is missing or not an email: the on-call group added as an IAM database user on create' }),
+    neededBy: runsBuilds,
   },
   MI_CENTRAL_BACKUP_PROJECT: {
     meaning: "the project that keeps deleted instances' final GKE backups",
@@ -42,13 +69,13 @@ export const ENVIRONMENT = {
     schema: z
       .string({ error: 'MI_DEPLOYMENT_REPOSITORY is missing: the deployment repository as owner/name' })
       .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { error: 'MI_DEPLOYMENT_REPOSITORY: expected owner/name' }),
-    neededBy: ['githubWebhook', 'deployments'],
+    neededBy: (fn) => fn.name === 'githubWebhook' || fn.name === 'deployments' || runsBuilds(fn),
   },
   MI_DEPLOYMENT_BRANCH: {
-    meaning: "the deployment repository's default branch (its pushes are merges)",
+    meaning: "the deployment repository's protected default branch (its pushes are merges; every build runs a commit on it; default main)",
     schema: text('MI_DEPLOYMENT_BRANCH', "the deployment repository's default branch"),
     optional: true,
-    neededBy: ['githubWebhook'],
+    neededBy: (fn) => fn.name === 'githubWebhook' || runsBuilds(fn),
   },
   MI_SCHEDULER_LOCATION: {
     meaning: 'the region of the Cloud Scheduler jobs (such as us-central1)',

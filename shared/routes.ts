@@ -6,7 +6,9 @@
 import type { Compliance } from './compliance/index.js';
 import type { DeploymentsConsumer } from './deployments/index.js';
 import type { MessageRoute } from './edge.js';
+import { isFinalBuildStatus } from './domain/executor/index.js';
 import type { Engine } from './engine/index.js';
+import { readBuildNotification } from './gcp/cloud-build-notifications.js';
 import { FACT_TYPES, LIFECYCLE_COMMANDS, type Envelope } from './events/index.js';
 import type { Rollouts } from './rollout/index.js';
 import type { Services } from './services.js';
@@ -20,6 +22,19 @@ export const executorResultsRoute = (engine: Engine) =>
     function: 'executorResults',
     accepts: ['executor.run-finished'],
     onEnvelope: (envelope, message) => engine.recordResult(envelope as Envelope<'executor.run-finished'>, message),
+  }) satisfies MessageRoute<unknown>;
+
+/** Cloud Build's notifications (all builds of the project): ours are recorded by the executor's word, others ignored. */
+export const buildNotificationsRoute = (engine: Engine) =>
+  ({
+    function: 'buildNotifications',
+    accepts: [],
+    onForeignMessage: async (data, message) => {
+      const notice = readBuildNotification(data, message);
+      // Every build of the project is notified here; another's is no concern of ours (and no ledger write).
+      if (notice.kind === 'foreign') return { kind: 'ignored' as const, reason: notice.reason };
+      return engine.recordRunNotice({ runKey: notice.runKey, runId: notice.buildId, action: notice.action, claimed: notice.status, final: isFinalBuildStatus(notice.status) }, message);
+    },
   }) satisfies MessageRoute<unknown>;
 
 export const reconcileRoute = (engine: Engine) => ({ function: 'reconcile', accepts: [], onSchedule: () => engine.reconcile() }) satisfies MessageRoute<unknown>;
@@ -67,6 +82,7 @@ export const ROUTES: Record<PubSubFunctionName, (services: Services) => MessageR
   lifecycle: (s) => lifecycleRoute(s.engine),
   reconcile: (s) => reconcileRoute(s.engine),
   executorResults: (s) => executorResultsRoute(s.engine),
+  buildNotifications: (s) => buildNotificationsRoute(s.engine),
   complianceSchedule: (s) => complianceScheduleRoute(s.compliance),
   complianceCheck: (s) => complianceCheckRoute(s.compliance),
   rollout: (s) => rolloutRoute(s.rollouts),

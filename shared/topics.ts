@@ -9,6 +9,12 @@ export const TOPICS = {
   rollout: 'mi-rollout',
   deployments: 'mi-deployments',
   events: 'mi-events',
+  /**
+   * Cloud Build publishes every build's status changes here, by this fixed name, in the project
+   * the builds run in (the control plane's): the Node client's v1 surface cannot set a build's
+   * own `options.pubsubTopic`. The program creates the topic; builds that are not ours are ignored.
+   */
+  buildNotifications: 'cloud-builds',
 } as const;
 export type TopicKey = keyof typeof TOPICS;
 export type TopicName = (typeof TOPICS)[TopicKey];

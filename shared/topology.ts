@@ -76,6 +76,8 @@ export interface FunctionUse {
   schedulerJobs?: 'read';
   /** Reads PAM's grants and the IAM policies of the instances' folders and projects (the access review). */
   accessReview?: 'read';
+  /** Cloud Build in the control plane's project: to run the executor's builds (as the build accounts), or only to read them. */
+  builds?: 'run' | 'read';
 }
 
 /**
@@ -105,11 +107,12 @@ export const FLEET_SIZE = 10_000;
  * delete's final GKE backup goes; executor results are never followed by one.
  */
 const ENGINE_USE = {
-  publishes: [TOPICS.events, TOPICS.executorRequests],
-  outbox: [TOPICS.events, TOPICS.executorRequests],
+  publishes: [TOPICS.events],
+  outbox: [TOPICS.events],
   secrets: [],
   cloudSql: 'act',
   gkeBackup: 'act',
+  builds: 'run',
 } as const satisfies FunctionUse;
 
 /** A function that serves people (HTTP): a few requests at a time, each a transaction or two. */
@@ -121,7 +124,9 @@ export type FunctionRole =
   | { role: string; on: 'topic'; topic: TopicName }
   | { role: string; on: 'secret'; secret: SecretKind }
   | { role: string; on: 'instanceProjects' }
-  | { role: string; on: 'centralBackupProject' };
+  | { role: string; on: 'centralBackupProject' }
+  /** The build service accounts (one per environment): to run builds as them. */
+  | { role: string; on: 'buildAccounts' };
 
 export interface Schedule {
   name: string;
@@ -178,6 +183,18 @@ export const FUNCTIONS = [
     memoryMb: 512,
     uses: ENGINE_USE,
     capacity: { maxInstances: 10, concurrency: 8, cpu: 1, secondsPerDelivery: 0.5, burst: { messages: FLEET_SIZE, why: 'a module applied to every instance, finishing together' } },
+  },
+  {
+    name: 'buildNotifications',
+    source: 'functions/build-notifications.ts',
+    description: "Cloud Build's notifications: a build of ours that ended is read from the Builds API and recorded on its step",
+    trigger: { kind: 'pubsub', topic: TOPICS.buildNotifications },
+    timeoutSeconds: 60,
+    memoryMb: 512,
+    // Reads the build that ended (builds.get), records it, and moves its operation on.
+    uses: ENGINE_USE,
+    // Three notifications a build (queued, working, ended); only the last reads the build.
+    capacity: { maxInstances: 10, concurrency: 8, cpu: 1, secondsPerDelivery: 0.5, burst: { messages: 3 * FLEET_SIZE, why: 'a module applied to every instance: each build queued, working and ended' } },
   },
   {
     name: 'commands',
@@ -268,7 +285,8 @@ export const FUNCTIONS = [
     trigger: { kind: 'pubsub', topic: TOPICS.deployments },
     timeoutSeconds: 300,
     memoryMb: 512,
-    uses: { publishes: [TOPICS.lifecycle], outbox: [TOPICS.lifecycle], secrets: ['githubTokenSecret'] },
+    // Reads a finished plan's build for its summary.
+    uses: { publishes: [TOPICS.lifecycle], outbox: [TOPICS.lifecycle], secrets: ['githubTokenSecret'], builds: 'read' },
     capacity: { maxInstances: 5, concurrency: 4, cpu: 1, secondsPerDelivery: 5, burst: { messages: 100, why: 'merges in quick succession, and the deployments tick' } },
   },
 ] as const satisfies readonly FunctionDefinition[];
@@ -498,6 +516,8 @@ export function rolesOf(fn: FunctionDefinition, functions: readonly FunctionDefi
   if (fn.uses.accessReview === 'read') {
     roles.push({ role: 'roles/privilegedaccessmanager.viewer', on: 'instanceProjects' }, { role: 'roles/iam.securityReviewer', on: 'instanceProjects' });
   }
+  if (fn.uses.builds === 'run') roles.push({ role: 'roles/cloudbuild.builds.editor', on: 'project' }, { role: 'roles/iam.serviceAccountUser', on: 'buildAccounts' });
+  if (fn.uses.builds === 'read') roles.push({ role: 'roles/cloudbuild.builds.viewer', on: 'project' });
   return roles;
 }
 
@@ -514,6 +534,7 @@ export function apisUsed(functions: readonly FunctionDefinition[] = FUNCTIONS): 
     if (fn.uses.gkeBackup !== undefined || fn.uses.centralBackups !== undefined) apis.add('gkebackup.googleapis.com');
     if (fn.uses.schedulerJobs !== undefined) apis.add('cloudscheduler.googleapis.com');
     if (fn.uses.accessReview !== undefined) apis.add('privilegedaccessmanager.googleapis.com').add('cloudresourcemanager.googleapis.com');
+    if (fn.uses.builds !== undefined) apis.add('cloudbuild.googleapis.com');
   }
   return [...apis].sort();
 }

@@ -23,7 +23,7 @@ import { advanceOperation, type AdvanceResult } from './advance.js';
 import { approve, type ApprovalResult } from './approve.js';
 import type { EngineDeps } from './deps.js';
 import { reconcile, type ReconcileOptions, type ReconcileSummary } from './reconcile.js';
-import { recordResult, type ResultOutcome } from './result.js';
+import { recordResult, recordRunNotice, type ResultOutcome, type RunNotice } from './result.js';
 import { createStepRunners } from './steps/index.js';
 import { releaseOperation } from './stuck.js';
 
@@ -51,6 +51,9 @@ export function createEngine(input: Omit<EngineDeps, 'timings' | 'log' | 'policy
 
     /** An executor run's outcome (from `mi-executor-results`, through the edge): record it on its step, then move on. */
     recordResult: (envelope: Envelope<'executor.run-finished'>, message: DeliveredMessage): Promise<ResultOutcome> => recordResult(deps, advance, envelope, message),
+
+    /** A notification that a run changed state (Cloud Build's): the executor is asked, its word recorded. */
+    recordRunNotice: (notice: RunNotice, message: DeliveredMessage): Promise<ResultOutcome> => recordRunNotice(deps, advance, notice, message),
 
     advance,
 

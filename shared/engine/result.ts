@@ -1,7 +1,8 @@
 /** An executor run's outcome (from `mi-executor-results`): recorded on its step, with the result in the ledger once. */
 import { failUnconfirmed, finishStep } from '../domain/lifecycle/operations.js';
 import { describeError } from '../errors.js';
-import type { DeliveredMessage, Envelope } from '../events/index.js';
+import { derivedUuid } from '../domain/deployments/changes.js';
+import { makeEnvelope, type DeliveredMessage, type Envelope, type ExecutorAction } from '../events/index.js';
 import { publishOutbox } from '../store/outbox.js';
 import type { Advance } from './advance.js';
 import { changeOperation, type LedgerRecord } from './change.js';
@@ -67,4 +68,42 @@ export async function recordResult(
     deps.log.warn('could not advance after a result; the reconciler will', { operationId, error: describeError(error) });
   }
   return { kind: 'recorded' };
+}
+
+/** A notification that a run changed state (Cloud Build's): the run's key, the executor's id of it, and the state it claims. */
+export interface RunNotice {
+  runKey: string;
+  runId: string;
+  action: ExecutorAction;
+  /** What the notification says; only a hint (notifications arrive late, twice, and out of order). */
+  claimed: string;
+  final: boolean;
+}
+
+/**
+ * A notification is only a wake-up: for a run it says has ended, the executor is asked (by the
+ * run's id), and what it answers is recorded as the run's outcome, under a ledger key of the run
+ * and that outcome, so a repeat records nothing. A notification never moves a step backwards:
+ * a run not yet ended by the executor's word changes nothing.
+ */
+export async function recordRunNotice(deps: EngineDeps, advance: Advance, notice: RunNotice, message: DeliveredMessage): Promise<ResultOutcome> {
+  if (!notice.final) return { kind: 'ignored', reason: `run ${notice.runKey} is ${notice.claimed}: nothing to record until it ends` };
+  const status = await deps.executor.getRunStatus(notice.runKey, notice.runId);
+  if (status.state !== 'succeeded' && status.state !== 'failed' && status.state !== 'interrupted') {
+    return { kind: 'ignored', reason: `the notification says run ${notice.runKey} ended ${notice.claimed}, but the executor says ${status.state}` };
+  }
+  const envelope = makeEnvelope({
+    type: 'executor.run-finished',
+    eventId: derivedUuid('run-notice', notice.runId, status.state),
+    actor: 'system:executor',
+    reason: `run ${notice.runKey} ${status.state}`,
+    payload: {
+      runKey: notice.runKey,
+      action: notice.action,
+      outcome: status.state,
+      detail: (status.detail ?? status.state).slice(0, 2000),
+      ...(status.outputs === undefined ? {} : { outputs: status.outputs }),
+    },
+  });
+  return recordResult(deps, advance, envelope, message);
 }

@@ -3,6 +3,8 @@ import { ENVIRONMENT, SECRET_VARIABLES, variablesOf } from '../../shared/environ
 import { GCLOUD_CLIENT_ID } from '../../shared/identity/google.js';
 import { DEAD_LETTER_TOPICS, FUNCTIONS, INDEXED_QUERIES, SCHEDULES, SUBSCRIPTIONS, TTL_COLLECTIONS, allTopics, rolesOf, type FunctionDefinition, type FunctionRole } from '../../shared/topology.js';
 import type { Infrastructure } from '../../infra/program.js';
+import { environmentBuildNames } from '../../shared/domain/executor/index.js';
+import { ENVIRONMENTS } from '../../shared/events/instance.js';
 import { INSTANCES_FOLDER, PROJECT, PUBSUB_AGENT, TEST_SETTINGS, field, installMocks, ofType, runProgram, settle, type Registered } from './support.js';
 
 /** A grant as the tests write it: `project <role>`, `topic <name> <role>`, `secret <id> <role>`, `instances <role>`. */
@@ -18,6 +20,8 @@ function described(grant: FunctionRole): string {
       return `instances ${grant.role}`;
     case 'centralBackupProject':
       return `central ${grant.role}`;
+    case 'buildAccounts':
+      return `build-accounts ${grant.role}`;
   }
 }
 
@@ -240,11 +244,17 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
             case 'gcp:folder/iAMMember:IAMMember':
               expect(g.inputs.folder).toBe(INSTANCES_FOLDER);
               return `instances ${role}`;
+            case 'gcp:serviceaccount/iAMMember:IAMMember':
+              // One grant on each environment's build account, counted below.
+              expect(String(g.inputs.serviceAccountId)).toMatch(/\/serviceAccounts\/mi-builds-(dev|prod)@/);
+              return `build-accounts ${role}`;
             default:
               return `unexpected ${g.type} ${role}`;
           }
         });
-      expect(grants.sort(), fn.name).toEqual(rolesOf(fn).map(described).sort());
+      const onBuildAccounts = grants.filter((g) => g.startsWith('build-accounts '));
+      expect(onBuildAccounts.length, `${fn.name}: a grant on each build account`).toBe(new Set(onBuildAccounts).size * ENVIRONMENTS.length);
+      expect([...new Set(grants)].sort(), fn.name).toEqual(rolesOf(fn).map(described).sort());
     }
   });
 
@@ -258,7 +268,9 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
     for (const { kind, secretId, env } of cases) {
       const readers = functions.filter((fn) => (fn.uses.secrets as readonly string[]).includes(kind));
       const grants = ofType(registered, 'gcp:secretmanager/secretIamMember:SecretIamMember').filter((g) => g.inputs.secretId === secretId);
-      expect(grants.map((g) => g.inputs.member).sort(), kind).toEqual(readers.map((fn) => `serviceAccount:${runtimeEmail(fn)}`).sort());
+      // The executor's builds clone the deployment repository with the token, as their own accounts.
+      const builds = kind === 'githubTokenSecret' ? ENVIRONMENTS.map((e) => `serviceAccount:mi-builds-${e}@${PROJECT}.iam.gserviceaccount.com`) : [];
+      expect(grants.map((g) => g.inputs.member).sort(), kind).toEqual([...readers.map((fn) => `serviceAccount:${runtimeEmail(fn)}`), ...builds].sort());
       for (const fn of functions) {
         const mounted = ((field(functionNamed(fn), 'serviceConfig.secretEnvironmentVariables') ?? []) as Array<{ key: string; secret: string }>).filter((v) => v.secret === secretId);
         expect(mounted.map((v) => v.key), `${fn.name} ${kind}`).toEqual(readers.includes(fn) ? [env] : []);
@@ -266,6 +278,31 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
     }
     const webhookReaders = functions.filter((fn) => (fn.uses.secrets as readonly string[]).includes('webhookSecret')).map((fn) => fn.name);
     expect(webhookReaders).toEqual(functions.some((fn) => fn.name === 'githubWebhook') ? ['githubWebhook'] : []);
+  });
+
+  it("the executor's builds: an account per environment, the only one that may read its state and plans buckets, which nobody reaches publicly", () => {
+    for (const environment of ENVIRONMENTS) {
+      const names = environmentBuildNames(PROJECT, environment);
+      const member = `serviceAccount:${names.serviceAccountEmail}`;
+      expect(ofType(registered, 'gcp:serviceaccount/account:Account').map((a) => a.inputs.accountId)).toContain(`mi-builds-${environment}`);
+      for (const bucketName of [names.stateBucket, names.plansBucket]) {
+        const bucket = ofType(registered, 'gcp:storage/bucket:Bucket').find((b) => b.inputs.name === bucketName);
+        expect(bucket, bucketName).toBeDefined();
+        expect(bucket?.inputs.publicAccessPrevention).toBe('enforced');
+        expect(bucket?.inputs.uniformBucketLevelAccess).toBe(true);
+        const access = ofType(registered, 'gcp:storage/bucketIAMMember:BucketIAMMember').filter((g) => g.inputs.bucket === `${bucket?.name ?? ''}-7f3a`);
+        expect(access.length).toBeGreaterThan(0);
+        expect(new Set(access.map((g) => g.inputs.member))).toEqual(new Set([member]));
+      }
+      const state = ofType(registered, 'gcp:storage/bucket:Bucket').find((b) => b.inputs.name === names.stateBucket);
+      expect(field(state as Registered, 'versioning.enabled')).toBe(true);
+    }
+    // Functions that run builds may act as the build accounts; nobody else is granted on them.
+    const actAs = ofType(registered, 'gcp:serviceaccount/iAMMember:IAMMember')
+      .filter((g) => /\/serviceAccounts\/mi-builds-/.test(String(g.inputs.serviceAccountId)))
+      .map((g) => String(g.inputs.member));
+    const runners = functions.filter((fn) => (fn.uses).builds === 'run').map((fn) => `serviceAccount:${runtimeEmail(fn)}`);
+    expect(new Set(actAs)).toEqual(new Set(runners));
   });
 
   it('every registered query has a composite index on its fields, in order', () => {

@@ -1,0 +1,410 @@
+/**
+ * Cloud Build, simulated, on the v1 REST resource shapes: builds are created from a `Build`
+ * body (checked as the real API checks it: steps, ids, waits, tags, substitutions under
+ * MUST_MATCH), wait QUEUED, then run their steps one after the other on the clock, and end
+ * SUCCESS, FAILURE (a step told to fail), TIMEOUT (a step that never ends, at the build's
+ * timeout), CANCELLED, INTERNAL_ERROR, or EXPIRED (never started within its queueTtl). Every
+ * change of status is published as Cloud Build publishes it: the Build as base64 JSON in
+ * `data`, `buildId` and `status` in the attributes, at least once, in no promised order.
+ *
+ * It does not cooperate: it never deduplicates (two creates are two builds), a list is
+ * newest first and paged, and faults come only as what its API answers.
+ */
+import { randomUUID } from 'node:crypto';
+import { MIGRATION_STEP, referencedSubstitutions, RUN_KEY_SUBSTITUTION, type BuildStatus, type BuildStep } from '../domain/executor/index.js';
+import { ControlPlaneError } from '../errors.js';
+import { EXECUTOR_ACTIONS, type ExecutorAction } from '../events/index.js';
+import type { Clock } from '../ports.js';
+import type { ExecutorEffects, FinishedRun } from './executor.js';
+import { FaultInjector, type ServiceErrorStyle } from './faults.js';
+
+export type CloudBuildMethod = 'createBuild' | 'getBuild' | 'listBuilds';
+
+/** A notification as Cloud Build publishes it on Pub/Sub. */
+export interface BuildNotification {
+  data: string;
+  attributes: { buildId: string; status: BuildStatus };
+}
+
+/** Which builds a script applies to; every given field must match. */
+export interface BuildMatcher {
+  instanceId?: string;
+  action?: ExecutorAction;
+  runKey?: string;
+}
+
+export type BuildScript =
+  /** The named step exits non-zero: the build ends FAILURE there. */
+  | { kind: 'fail-step'; step: string; detail?: string }
+  /** The build ends with this status while the named step (default: the first) runs. */
+  | { kind: 'interrupt'; status: 'TIMEOUT' | 'CANCELLED' | 'INTERNAL_ERROR'; step?: string }
+  /** The named step never ends: the build ends TIMEOUT at its timeout. */
+  | { kind: 'hang'; step?: string }
+  /** No worker takes the build up: it ends EXPIRED at its queueTtl. */
+  | { kind: 'never-start' }
+  /** The build succeeds; its steps' outputs (at most 4 KB each) are these. */
+  | { kind: 'outputs'; outputs: Record<string, string> };
+
+export interface CloudBuildSimOptions {
+  clock: Clock;
+  /** How long a build waits in the queue before a worker takes it up. */
+  queuedMs?: number;
+  /** How long each step runs. */
+  stepMs?: number;
+  /** What a succeeded build does to the simulated world (the executor's effects). */
+  effects?: ExecutorEffects;
+}
+
+interface BuildRecord {
+  build: Record<string, unknown> & { id: string; steps: BuildStep[]; substitutions: Record<string, string>; tags: string[] };
+  createdAt: number;
+  timeoutMs: number;
+  queueTtlMs: number;
+  script: BuildScript | undefined;
+  /** Statuses already published (each at least once). */
+  notified: Set<BuildStatus>;
+  effected: boolean;
+}
+
+const STYLE: ServiceErrorStyle = { service: 'cloudbuild', conflictCode: 'conflict' };
+const TAG = /^[\w][\w.-]{0,127}$/;
+const DURATION = /^(\d+)(\.\d+)?s$/;
+
+function invalid(message: string): ControlPlaneError {
+  return new ControlPlaneError('invalid-message', message, { retryable: false, details: { httpStatus: 400, status: 'INVALID_ARGUMENT' } });
+}
+
+function seconds(value: unknown, field: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const match = typeof value === 'string' ? DURATION.exec(value) : null;
+  if (match === null) throw invalid(`invalid value for ${field}: ${JSON.stringify(value)}`);
+  return Number(match[1]) + Number(match[2] ?? 0);
+}
+
+/** Checks a Build body as builds.create does, returning its parts. */
+function checked(body: unknown): { steps: BuildStep[]; substitutions: Record<string, string>; tags: string[]; timeout: number; queueTtl: number } {
+  if (typeof body !== 'object' || body === null) throw invalid('build is required');
+  const build = body as Record<string, unknown>;
+  const steps = build.steps;
+  if (!Array.isArray(steps) || steps.length === 0) throw invalid('invalid build: no build steps');
+  const ids = new Set<string>();
+  steps.forEach((raw, index) => {
+    const step = raw as Partial<BuildStep>;
+    if (typeof step.name !== 'string' || step.name === '') throw invalid(`invalid build: build step ${index} must specify name`);
+    for (const w of step.waitFor ?? []) {
+      if (w !== '-' && !ids.has(w)) throw invalid(`invalid build: build step ${index} depends on unknown step "${w}"`);
+    }
+    if (step.id !== undefined) {
+      if (ids.has(step.id)) throw invalid(`invalid build: build step ${index} has a duplicate id "${step.id}"`);
+      ids.add(step.id);
+    }
+  });
+  const tags = Array.isArray(build.tags) ? (build.tags as unknown[]).map(String) : [];
+  for (const tag of tags) if (!TAG.test(tag)) throw invalid(`invalid build: invalid build tag "${tag}": must match format "^[\\w][\\w.-]{0,127}$"`);
+  const substitutions = (build.substitutions ?? {}) as Record<string, string>;
+  for (const key of Object.keys(substitutions)) if (!/^_[A-Z0-9_]+$/.test(key)) throw invalid(`invalid build: invalid substitution key "${key}"`);
+  const options = (build.options ?? {}) as Record<string, unknown>;
+  if (options.substitutionOption !== 'ALLOW_LOOSE') {
+    const used = referencedSubstitutions(steps as BuildStep[]);
+    for (const key of used) if (!(key in substitutions)) throw invalid(`generic::invalid_argument: key in the template "${key}" is not a valid built-in substitution`);
+    for (const key of Object.keys(substitutions)) if (!used.has(key)) throw invalid(`generic::invalid_argument: key "${key}" in the substitution data is not matched in the template`);
+  }
+  if (build.serviceAccount !== undefined && options.logging === undefined && build.logsBucket === undefined) {
+    throw invalid('invalid build: if build.service_account is specified, the build must either (a) specify build.logs_bucket, (b) use the REGIONAL_USER_OWNED_BUCKET build.options.default_logs_bucket_behavior option, or (c) use either CLOUD_LOGGING_ONLY / NONE logging options');
+  }
+  return { steps: steps as BuildStep[], substitutions, tags, timeout: seconds(build.timeout, 'timeout', 600), queueTtl: seconds(build.queueTtl, 'queue_ttl', 3600) };
+}
+
+function matches(matcher: BuildMatcher, record: BuildRecord): boolean {
+  const { instanceId, action, runKey } = matcher;
+  const subs = record.build.substitutions;
+  if (instanceId !== undefined && subs._INSTANCE !== instanceId) return false;
+  if (action !== undefined && !record.build.tags.includes(`mi-action-${action}`)) return false;
+  if (runKey !== undefined && subs[RUN_KEY_SUBSTITUTION] !== runKey) return false;
+  return true;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Where a build stands at a moment: its status, the step running or where it ended, and when. */
+interface Progress {
+  status: BuildStatus;
+  startAt: number | undefined;
+  finishAt: number | undefined;
+  /** Per step: when it started and ended (undefined: not yet). */
+  steps: Array<{ start?: number; end?: number; status: string }>;
+  detail?: string;
+}
+
+/** The simulated Cloud Build of one or more projects. */
+export class SimulatedCloudBuild {
+  readonly faults = new FaultInjector<CloudBuildMethod>(STYLE);
+  private readonly builds = new Map<string, BuildRecord>();
+  private readonly scripts: Array<{ matcher: BuildMatcher; script: BuildScript; remaining: number }> = [];
+
+  constructor(private readonly options: CloudBuildSimOptions) {}
+
+  // ------------------------------------------------------------------ test and `mi dev fault` control
+
+  /** The next build(s) matching run as scripted (fail a named step, time out, never start...). */
+  script(matcher: BuildMatcher, script: BuildScript, times = 1): void {
+    if (!(times > 0)) throw new RangeError(`script needs times > 0, got ${times}`);
+    this.scripts.push({ matcher, script, remaining: times });
+  }
+
+  /** Every build created, oldest first, as builds.get would answer now. */
+  list(): Array<Record<string, unknown>> {
+    return [...this.builds.values()].sort((a, b) => a.createdAt - b.createdAt).map((r) => this.render(r));
+  }
+
+  /** Builds created for a run key (more than one means a run was started twice). */
+  buildsOf(runKey: string): number {
+    return [...this.builds.values()].filter((r) => r.build.substitutions[RUN_KEY_SUBSTITUTION] === runKey).length;
+  }
+
+  /** Cancels a build (builds.cancel): it ends CANCELLED now unless it has ended. */
+  cancel(id: string): void {
+    const record = this.builds.get(id);
+    if (record === undefined) throw new Error(`cloud build sim: no build ${id}`);
+    if (this.progress(record).finishAt !== undefined) return;
+    const step = this.progress(record).steps.findIndex((s) => s.status === 'WORKING');
+    record.script = { kind: 'interrupt', status: 'CANCELLED', ...(step >= 0 ? { step: record.build.steps[step]?.id ?? '' } : {}) };
+    (record as { cancelledAt?: number }).cancelledAt = this.now();
+  }
+
+  /**
+   * Publishes every status change not published yet, oldest build first, each handed to
+   * `publish` and marked once that resolved: a lost publish is made again next time. A build
+   * that moved through several statuses since the last call publishes each, in order.
+   */
+  async notifyDue(publish: (notification: BuildNotification) => Promise<void> | void): Promise<number> {
+    let sent = 0;
+    for (const record of [...this.builds.values()].sort((a, b) => a.createdAt - b.createdAt)) {
+      const progress = this.progress(record);
+      this.settle(record, progress);
+      const reached: BuildStatus[] = ['QUEUED'];
+      if (progress.startAt !== undefined) reached.push('WORKING');
+      if (progress.finishAt !== undefined) reached.push(progress.status);
+      for (const status of reached) {
+        if (record.notified.has(status)) continue;
+        const build = status === progress.status ? this.render(record) : { ...this.render(record), status };
+        await publish({ data: Buffer.from(JSON.stringify(build)).toString('base64'), attributes: { buildId: record.build.id, status } });
+        record.notified.add(status);
+        sent += 1;
+      }
+    }
+    return sent;
+  }
+
+  /** Applies the effects of builds that have succeeded by now. */
+  settleAll(): void {
+    for (const record of this.builds.values()) this.settle(record, this.progress(record));
+  }
+
+  calls(method: CloudBuildMethod): number {
+    return this.faults.calls(method);
+  }
+
+  // ------------------------------------------------------------------ the API (REST v1 shapes)
+
+  /** builds.create: the long-running Operation whose metadata holds the new build. */
+  createBuild(parent: string, body: unknown): Promise<Record<string, unknown>> {
+    return this.faults.call('createBuild', parent, () => {
+      const parts = checked(body);
+      const project = /^projects\/([^/]+)/.exec(parent)?.[1] ?? '';
+      const location = /\/locations\/([^/]+)/.exec(parent)?.[1] ?? 'global';
+      const id = randomUUID();
+      const now = this.now();
+      const record: BuildRecord = {
+        build: {
+          ...structuredClone(body as Record<string, unknown>),
+          id,
+          name: `projects/${project}/locations/${location}/builds/${id}`,
+          projectId: project,
+          steps: structuredClone(parts.steps),
+          substitutions: { ...parts.substitutions },
+          tags: parts.tags,
+          createTime: iso(now),
+          logUrl: `https://console.cloud.google.com/cloud-build/builds;region=${location}/${id}?project=${project}`,
+        },
+        createdAt: now,
+        timeoutMs: parts.timeout * 1000,
+        queueTtlMs: parts.queueTtl * 1000,
+        script: this.takeScript(parts),
+        notified: new Set(),
+        effected: false,
+      };
+      this.builds.set(id, record);
+      return {
+        name: `projects/${project}/locations/${location}/operations/${randomUUID()}`,
+        metadata: { '@type': 'type.googleapis.com/google.devtools.cloudbuild.v1.BuildOperationMetadata', build: this.render(record) },
+      };
+    });
+  }
+
+  /** builds.get by `projects/P/locations/L/builds/ID`: undefined is a 404. */
+  getBuild(name: string): Promise<Record<string, unknown> | undefined> {
+    return this.faults.call('getBuild', name, () => {
+      const id = name.slice(name.lastIndexOf('/') + 1);
+      const record = this.builds.get(id);
+      if (record === undefined || !name.startsWith(`projects/${String(record.build.projectId)}/`)) return undefined;
+      this.settle(record, this.progress(record));
+      return this.render(record);
+    });
+  }
+
+  /** builds.list with a filter of `tags="..."` terms joined by AND; newest first, paged. */
+  listBuilds(parent: string, request: { filter?: string; pageSize?: number; pageToken?: string } = {}): Promise<{ builds: Array<Record<string, unknown>>; nextPageToken?: string }> {
+    return this.faults.call('listBuilds', parent, () => {
+      const project = /^projects\/([^/]+)/.exec(parent)?.[1] ?? '';
+      const terms = (request.filter ?? '').trim() === '' ? [] : (request.filter ?? '').split(/\s+AND\s+/);
+      const wanted = terms.map((term) => {
+        const match = /^tags\s*=\s*"([^"]*)"$/.exec(term.trim());
+        if (match === null) throw invalid(`invalid filter: ${term}`);
+        return match[1] ?? '';
+      });
+      const all = [...this.builds.values()]
+        .filter((r) => r.build.projectId === project && wanted.every((tag) => r.build.tags.includes(tag)))
+        .sort((a, b) => b.createdAt - a.createdAt || (a.build.id < b.build.id ? -1 : 1));
+      const size = Math.min(Math.max(request.pageSize ?? 25, 1), 100);
+      const offset = request.pageToken === undefined || request.pageToken === '' ? 0 : Number(Buffer.from(request.pageToken, 'base64url').toString());
+      if (!Number.isInteger(offset) || offset < 0) throw invalid('invalid page token');
+      const page = all.slice(offset, offset + size);
+      for (const record of page) this.settle(record, this.progress(record));
+      const next = offset + size < all.length ? Buffer.from(String(offset + size)).toString('base64url') : undefined;
+      return { builds: page.map((r) => this.render(r)), ...(next === undefined ? {} : { nextPageToken: next }) };
+    });
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private now(): number {
+    return this.options.clock.now().getTime();
+  }
+
+  private takeScript(parts: { substitutions: Record<string, string>; tags: string[] }): BuildScript | undefined {
+    const probe = { build: { substitutions: parts.substitutions, tags: parts.tags } } as unknown as BuildRecord;
+    const index = this.scripts.findIndex((s) => matches(s.matcher, probe));
+    const entry = this.scripts[index];
+    if (entry === undefined) return undefined;
+    entry.remaining -= 1;
+    if (entry.remaining <= 0) this.scripts.splice(index, 1);
+    return entry.script;
+  }
+
+  private progress(record: BuildRecord): Progress {
+    const now = this.now();
+    const script = record.script;
+    const stepMs = this.options.stepMs ?? 1_000;
+    const steps = record.build.steps;
+    const expiry = record.createdAt + record.queueTtlMs;
+    const cancelledAt = (record as { cancelledAt?: number }).cancelledAt;
+    const queuedUntil = script?.kind === 'never-start' ? Number.POSITIVE_INFINITY : record.createdAt + (this.options.queuedMs ?? 1_000);
+    const waiting = steps.map(() => ({ status: 'QUEUED' }));
+    if (queuedUntil >= expiry && now >= expiry) return { status: 'EXPIRED', startAt: undefined, finishAt: expiry, steps: waiting, detail: `build was queued for longer than its queue_ttl of ${record.queueTtlMs / 1000}s` };
+    if (now < queuedUntil) {
+      if (cancelledAt !== undefined) return { status: 'CANCELLED', startAt: undefined, finishAt: cancelledAt, steps: waiting };
+      return { status: 'QUEUED', startAt: undefined, finishAt: undefined, steps: waiting };
+    }
+    const startAt = queuedUntil;
+    const stepIndex = (id: string | undefined) => Math.max(0, id === undefined ? 0 : steps.findIndex((s) => s.id === id));
+    // Where the build stops, and how: the scripted step, or every step done.
+    let stopAt = steps.length;
+    let ending: BuildStatus = 'SUCCESS';
+    let detail: string | undefined;
+    if (script?.kind === 'fail-step') {
+      stopAt = stepIndex(script.step);
+      ending = 'FAILURE';
+      detail = script.detail ?? `Build step ${stopAt} "${steps[stopAt]?.name ?? ''}" failed: step exited with non-zero status: 1`;
+    } else if (script?.kind === 'interrupt' || script?.kind === 'hang') {
+      stopAt = stepIndex(script.step);
+      ending = script.kind === 'hang' ? 'TIMEOUT' : script.status;
+    }
+    const end = (i: number) => startAt + (i + 1) * stepMs;
+    let finishAt: number;
+    if (ending === 'SUCCESS') finishAt = end(steps.length - 1);
+    else if (ending === 'FAILURE') finishAt = end(stopAt);
+    else if (ending === 'TIMEOUT') finishAt = startAt + record.timeoutMs;
+    else finishAt = cancelledAt ?? startAt + stopAt * stepMs + stepMs / 2;
+    // A build that runs past its timeout ends TIMEOUT, whatever its steps were doing.
+    if (finishAt > startAt + record.timeoutMs) {
+      finishAt = startAt + record.timeoutMs;
+      ending = 'TIMEOUT';
+      stopAt = Math.min(steps.length - 1, Math.floor(record.timeoutMs / stepMs));
+    }
+    const ended = now >= finishAt;
+    const at = Math.min(now, finishAt);
+    const stepStates = steps.map((_, i) => {
+      const start = startAt + i * stepMs;
+      if (i > stopAt || at < start) return { status: ended ? 'CANCELLED' : 'QUEUED' };
+      if (i === stopAt && ending !== 'SUCCESS') return ended ? { start, end: finishAt, status: ending } : { start, status: 'WORKING' };
+      if (at < end(i)) return { start, status: 'WORKING' };
+      return { start, end: end(i), status: 'SUCCESS' };
+    });
+    if (!ended) return { status: 'WORKING', startAt, finishAt: undefined, steps: stepStates };
+    return { status: ending, startAt, finishAt, steps: stepStates, ...(detail === undefined ? {} : { detail }) };
+  }
+
+  private settle(record: BuildRecord, progress: Progress): void {
+    if (record.effected || progress.status !== 'SUCCESS' || this.options.effects === undefined) return;
+    record.effected = true;
+    this.options.effects.onSucceeded(this.finishedRun(record, progress));
+  }
+
+  private finishedRun(record: BuildRecord, progress: Progress): FinishedRun {
+    const subs = record.build.substitutions;
+    const action = EXECUTOR_ACTIONS.find((a) => record.build.tags.includes(`mi-action-${a}`)) ?? 'verify';
+    const params: Record<string, string> = {};
+    for (const [param, key] of [
+      ['project', '_PROJECT'],
+      ['region', '_REGION'],
+      ['sqlInstance', '_SQL_INSTANCE'],
+      ['gkeCluster', '_CLUSTER'],
+      ['version', '_VERSION'],
+    ] as const) {
+      if (subs[key] !== undefined) params[param] = subs[key];
+    }
+    const runKey = subs[RUN_KEY_SUBSTITUTION] ?? record.build.id;
+    return {
+      runKey,
+      action,
+      instanceId: subs._INSTANCE ?? '',
+      outcome: 'succeeded',
+      detail: `build ${record.build.id} SUCCESS`,
+      finishedAt: new Date(progress.finishAt ?? this.now()),
+      request: { runKey, action, instanceId: subs._INSTANCE ?? '', params, actor: 'system:cloud-build', reason: 'build', refuseAfter: iso(record.createdAt + record.queueTtlMs) },
+    };
+  }
+
+  private render(record: BuildRecord): Record<string, unknown> {
+    const progress = this.progress(record);
+    // What the real migration step writes when no migration was pending, unless told otherwise.
+    const outputs = record.script?.kind === 'outputs' ? record.script.outputs : { [MIGRATION_STEP]: '{"migrationsRan":false,"migrationsApplied":0}' };
+    const steps = record.build.steps.map((step, i) => {
+      const state = progress.steps[i] ?? { status: 'QUEUED' };
+      return {
+        ...step,
+        status: state.status,
+        ...(state.start === undefined ? {} : { timing: { startTime: iso(state.start), ...(state.end === undefined ? {} : { endTime: iso(state.end) }) } }),
+      };
+    });
+    const done = progress.status === 'SUCCESS';
+    const build: Record<string, unknown> = {
+      ...record.build,
+      steps,
+      status: progress.status,
+      ...(progress.startAt === undefined ? {} : { startTime: iso(progress.startAt) }),
+      ...(progress.finishAt === undefined ? {} : { finishTime: iso(progress.finishAt) }),
+      ...(progress.detail === undefined ? {} : { statusDetail: progress.detail }),
+      ...(progress.status === 'FAILURE' ? { failureInfo: { type: 'USER_BUILD_STEP', detail: progress.detail ?? '' } } : {}),
+    };
+    if (done) {
+      build.results = {
+        buildStepOutputs: record.build.steps.map((s) => (s.id !== undefined && outputs[s.id] !== undefined ? Buffer.from(outputs[s.id] ?? '').toString('base64') : '')),
+        buildStepImages: record.build.steps.map(() => ''),
+      };
+    }
+    return build;
+  }
+}
+
