@@ -49,19 +49,27 @@ type ClientOptions = NonNullable<ConstructorParameters<typeof CloudBuildClient>[
 const STATUS_NAMES = protos.google.devtools.cloudbuild.v1.Build.Status as unknown as Record<number, string>;
 const ERRORS = { alreadyExists: 'conflict' } as const;
 
-/** The Node client's calls, over REST (the transport the tests serve). */
-export function clientCalls(options: { endpoint?: PlainEndpoint } = {}): CloudBuildCalls & { close(): Promise<void> } {
+/** A REST duration (`"900s"`) as the protobuf Duration the client encodes. */
+function duration(text: string): { seconds: number } {
+  return { seconds: Math.floor(Number(text.replace(/s$/, ''))) };
+}
+
+/** The Node client's calls, over REST (the transport the tests serve); gax never retries: that is the engine's business. */
+export function clientCalls(options: { endpoint?: PlainEndpoint; deadlineMs?: number } = {}): CloudBuildCalls & { close(): Promise<void> } {
   const settings: ClientOptions =
     options.endpoint === undefined ? { fallback: true } : { ...plainEndpointOptions(options.endpoint), authClient: anonymousAuthClient as unknown as ClientOptions['authClient'] };
   const client = new CloudBuildClient(settings);
+  const callOptions = { timeout: options.deadlineMs ?? DEFAULT_DEADLINE_MS, retry: null };
   return {
     async createBuild(parent, build) {
-      const [operation] = await client.createBuild({ parent, build: build as protos.google.devtools.cloudbuild.v1.IBuild });
+      // The client takes the protobuf form: durations as {seconds}; everything else is as the REST body.
+      const body = { ...build, timeout: duration(build.timeout), queueTtl: duration(build.queueTtl) } as unknown as protos.google.devtools.cloudbuild.v1.IBuild;
+      const [operation] = await client.createBuild({ parent, build: body }, callOptions);
       return operation.metadata;
     },
     async getBuild(name) {
       try {
-        const [build] = await client.getBuild({ name });
+        const [build] = await client.getBuild({ name }, callOptions);
         return build;
       } catch (error) {
         const mapped = toControlPlaneError(`cloudbuild.builds.get ${name}`, error, ERRORS);
@@ -70,7 +78,7 @@ export function clientCalls(options: { endpoint?: PlainEndpoint } = {}): CloudBu
       }
     },
     async listBuilds(parent, request) {
-      const [builds, , response] = await client.listBuilds({ parent, filter: request.filter, pageSize: request.pageSize, ...(request.pageToken ? { pageToken: request.pageToken } : {}) }, { autoPaginate: false });
+      const [builds, , response] = await client.listBuilds({ parent, filter: request.filter, pageSize: request.pageSize, ...(request.pageToken ? { pageToken: request.pageToken } : {}) }, { ...callOptions, autoPaginate: false });
       const next = (response as { nextPageToken?: string | null } | undefined)?.nextPageToken;
       return { builds, ...(next ? { nextPageToken: next } : {}) };
     },
@@ -178,7 +186,7 @@ function mostAlive(builds: Array<Build & { state: BuildStatus }>): Build & { sta
 /** Creates the Cloud Build executor. */
 export function createCloudBuildExecutor(options: CloudBuildExecutorOptions): ExecutorPort & { close(): Promise<void> } {
   const ms = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
-  const own = options.calls === undefined ? clientCalls(options.endpoint === undefined ? {} : { endpoint: options.endpoint }) : undefined;
+  const own = options.calls === undefined ? clientCalls({ deadlineMs: ms, ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }) }) : undefined;
   const calls: CloudBuildCalls = options.calls ?? (own as CloudBuildCalls);
   const call = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
     try {

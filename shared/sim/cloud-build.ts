@@ -104,7 +104,8 @@ function checked(body: unknown): { steps: BuildStep[]; substitutions: Record<str
   const substitutions = (build.substitutions ?? {}) as Record<string, string>;
   for (const key of Object.keys(substitutions)) if (!/^_[A-Z0-9_]+$/.test(key)) throw invalid(`invalid build: invalid substitution key "${key}"`);
   const options = (build.options ?? {}) as Record<string, unknown>;
-  if (options.substitutionOption !== 'ALLOW_LOOSE') {
+  // Enums come as names, or as numbers from a client that asks for enum-encoding=int (ALLOW_LOOSE is 1).
+  if (options.substitutionOption !== 'ALLOW_LOOSE' && options.substitutionOption !== 1) {
     const used = referencedSubstitutions(steps as BuildStep[]);
     for (const key of used) if (!(key in substitutions)) throw invalid(`generic::invalid_argument: key in the template "${key}" is not a valid built-in substitution`);
     for (const key of Object.keys(substitutions)) if (!used.has(key)) throw invalid(`generic::invalid_argument: key "${key}" in the substitution data is not matched in the template`);
