@@ -3,7 +3,6 @@
  * schedules are, the seeded fleet, and how to try it from another terminal.
  */
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_RUNNER_SUBSCRIPTION } from '../../shared/sim/executor-runner.js';
 import { SCHEDULES, TOPICS } from '../../shared/topology.js';
 import type { LocalStack } from './stack-types.js';
 
@@ -36,7 +35,7 @@ export function describeStack(stack: LocalStack): string[] {
     ...stack.subscriptions.map((s) => `    ${s.name} -> ${s.pushEndpoint} (dead letter ${s.deadLetterTopic} after ${s.maxDeliveryAttempts} attempts)`),
     `  commands          ${stack.commandsUrl} (ID tokens signed by a local key${stack.identityFile === undefined ? '' : `, left for mi in ${stack.identityFile}`})`,
     `  access (sim PAM)  ${stack.access.url} (${stack.access.entitlements.map((e) => e.slice(e.lastIndexOf('/') + 1)).join(', ')}; approvers alice, bob)`,
-    `  executor (sim)    pulls ${TOPICS.executorRequests} (${DEFAULT_RUNNER_SUBSCRIPTION}), answers on ${TOPICS.executorResults}`,
+    `  executor          Cloud Build (simulated) at ${stack.cloudBuildUrl}, notifying on ${TOPICS.buildNotifications}; \`mi op get\` shows each run's build steps`,
     '  schedules (local clock)',
     ...schedules,
     stack.seeded === undefined ? '  instances         not seeded (--no-seed)' : '  instances',

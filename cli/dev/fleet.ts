@@ -5,7 +5,9 @@
 import type { PubSub } from '@google-cloud/pubsub';
 import { describeError } from '../../shared/errors.js';
 import { systemClock } from '../../shared/ports.js';
+import { serveCloudBuild } from '../../shared/sim/cloud-build-http.js';
 import { startExecutorRunner } from '../../shared/sim/executor-runner.js';
+import { TOPICS } from '../../shared/topology.js';
 import { createSimulatedFleet, type SimulatedFleet } from '../../shared/sim/index.js';
 import type { UndoStack } from './undo.js';
 
@@ -17,6 +19,7 @@ export const LOCAL_DURATIONS = {
   sql: { backupEnqueuedMs: 1_000, backupRunMs: 3_000, deleteMs: 5_000 },
   gke: { creatingMs: 1_000, inProgressMs: 4_000 },
   executor: { queuedMs: 1_000, defaultDurationMs: 5_000 },
+  cloudBuild: { queuedMs: 1_000, stepMs: 1_500 },
 } as const;
 
 /** How often the simulated executor's runner looks for finished runs to publish. */
@@ -29,6 +32,7 @@ export function createLocalFleet(projectId: string): SimulatedFleet {
     sqlDurations: LOCAL_DURATIONS.sql,
     gkeDurations: LOCAL_DURATIONS.gke,
     executor: LOCAL_DURATIONS.executor,
+    cloudBuild: LOCAL_DURATIONS.cloudBuild,
     scheduler: { project: projectId, location: 'us-central1' },
   });
 }
@@ -42,4 +46,35 @@ export async function runSimulatedExecutor(admin: PubSub, fleet: SimulatedFleet,
     onError: (error, context) => log(`executor sim: ${context}: ${describeError(error)}`),
   });
   undo.push('stop the executor runner', () => runner.stop());
+}
+
+/** How often the simulated Cloud Build publishes its builds' status changes. */
+const NOTIFY_INTERVAL_MS = 1_000;
+
+/**
+ * The simulated Cloud Build over HTTP (the executor's adapter calls it there, as it calls Google),
+ * publishing every status change on `cloud-builds` as Cloud Build does. Returns its URL.
+ */
+export async function runSimulatedCloudBuild(admin: PubSub, fleet: SimulatedFleet, undo: UndoStack, log: (line: string) => void): Promise<string> {
+  const server = await serveCloudBuild(fleet.cloudBuild);
+  undo.push('stop the simulated Cloud Build', () => server.close());
+  const topic = admin.topic(TOPICS.buildNotifications);
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    fleet.cloudBuild
+      .notifyDue(async (n) => {
+        await topic.publishMessage({ data: Buffer.from(n.data, 'base64'), attributes: n.attributes });
+      })
+      .catch((error: unknown) => log(`cloud build sim: publishing a notification: ${describeError(error)} (published again next time)`))
+      .finally(() => {
+        busy = false;
+      });
+  }, NOTIFY_INTERVAL_MS);
+  undo.push('stop the Cloud Build notifications', () => {
+    clearInterval(timer);
+    return Promise.resolve();
+  });
+  return server.url;
 }

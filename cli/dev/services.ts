@@ -9,13 +9,14 @@ import { createPamClient } from '../../shared/gcp/pam.js';
 import { createIamPolicyReader } from '../../shared/gcp/iam-policies.js';
 import { DEFAULT_TIMINGS, type EngineTimings } from '../../shared/domain/lifecycle/operations.js';
 import { describeError } from '../../shared/errors.js';
+import type { BuildSettings } from '../../shared/domain/executor/index.js';
+import { createCloudBuildExecutor } from '../../shared/gcp/cloud-build.js';
 import { createExecutorAdapter } from '../../shared/gcp/executor.js';
 import { localIdentity, type LocalSigner } from '../../shared/identity/index.js';
 import type { Logger } from '../../shared/log.js';
 import { systemClock, type EventBus, type ExecutorPort, type OnceOutbox, type StateStore } from '../../shared/ports.js';
 import type { SimulatedExecutor, SimulatedFleet } from '../../shared/sim/index.js';
 import { createServices, type Services } from '../../shared/services.js';
-import { createOnceOutbox } from '../../shared/store/outbox.js';
 import { useServices } from '../../functions/wiring.js';
 import type { LocalDeployments } from './deployments.js';
 
@@ -66,6 +67,20 @@ export interface LocalServicesInput {
   commandsUrl: string;
   /** The simulated PAM, read by the access review over HTTP as the complianceSchedule function's account. */
   access: LocalAccess;
+  /** Where the simulated Cloud Build answers: the executor is the production Cloud Build adapter, pointed there. */
+  cloudBuildUrl: string;
+}
+
+/** What the local builds run as and on (nothing is cloned: the simulated Cloud Build only records the steps). */
+export function localBuildSettings(projectId: string, repository: string): BuildSettings {
+  return {
+    project: projectId,
+    repository,
+    branch: 'main',
+    tokenSecret: `projects/${projectId}/secrets/mi-github-token/versions/latest`,
+    appImage: `us-docker.pkg.dev/${projectId}/app/server`,
+    oncallGroup: 'oncall@example.com',
+  };
 }
 
 /**
@@ -84,7 +99,12 @@ export function useLocalServices(input: LocalServicesInput): Services {
       log,
       cloudSql: fleet.cloudSql,
       gkeBackup: fleet.gkeBackup,
-      executor: executorOnTopics(createOnceOutbox({ store, bus, clock: systemClock, log }), fleet.executor),
+      executor: createCloudBuildExecutor({
+        parent: input.schedulerParent,
+        endpoint: { url: input.cloudBuildUrl },
+        clock: systemClock,
+        settings: localBuildSettings(input.schedulerParent.split('/')[1] ?? 'mi-local', input.deployments.webhook.repository),
+      }),
       scheduler: fleet.scheduler,
       repo: input.deployments.repo,
       identity: localIdentity(input.signer),

@@ -39,6 +39,8 @@ export interface LocalStack {
   pubsubHost: string;
   /** `http://127.0.0.1:<port>`; each function is at `<functionsUrl>/<name>`. */
   functionsUrl: string;
+  /** Where the simulated Cloud Build answers the v1 REST API (the executor adapter calls it there). */
+  cloudBuildUrl: string;
   fleet: SimulatedFleet;
   engine: Engine;
   /** Each function's route. */

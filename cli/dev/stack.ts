@@ -21,7 +21,7 @@ import { allTopics } from '../../shared/topology.js';
 import { useEmulators, openClients } from './clients.js';
 import { localDeployments } from './deployments.js';
 import { describeStack } from './describe.js';
-import { createLocalFleet, runSimulatedExecutor } from './fleet.js';
+import { createLocalFleet, runSimulatedCloudBuild } from './fleet.js';
 import { leaveIdentityFile } from './local-identity.js';
 import { startLocalAccess } from './access.js';
 import { pushToServer, serveEveryFunction } from './push.js';
@@ -64,8 +64,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // holds, before any push can deliver work on them.
     const seeded = await seedLocalFleet(store, fleet, options.seed ?? true, log);
 
-    // 5. The simulated executor, listening on its real topics.
-    await runSimulatedExecutor(admin, fleet, undo, log);
+    // 5. The executor: the simulated Cloud Build over HTTP, its notifications on cloud-builds.
+    const cloudBuildUrl = await runSimulatedCloudBuild(admin, fleet, undo, log);
 
     // 6. Every function on 127.0.0.1, on the services of the simulated fleet. `mi` in
     // another terminal signs with the same local key, which it finds in the identity file.
@@ -73,7 +73,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const commandsUrl = server.routes.commands ?? `${server.url}/commands`;
     const signer = await createLocalSigner();
     const access = await startLocalAccess(systemClock, signer, undo, log);
-    const services = useLocalServices({ store, bus, fleet, log: engineLog, deployments, signer, schedulerParent, commandsUrl, access });
+    const services = useLocalServices({ store, bus, fleet, log: engineLog, deployments, signer, schedulerParent, commandsUrl, access, cloudBuildUrl });
     const identityFile = await leaveIdentityFile(options.identityFile, { functionsUrl: server.url, commandsUrl, signer, projectId, access: { url: access.url, entitlements: access.entitlements } }, undo, log);
 
     // 7. The push subscriptions, exactly as the topology describes them, pointed at the server.
@@ -87,6 +87,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       firestoreHost: emulators.firestore.host,
       pubsubHost: emulators.pubsub.host,
       functionsUrl: server.url,
+      cloudBuildUrl,
       fleet,
       engine: services.engine,
       routes: server.routes,

@@ -49,7 +49,7 @@ export async function recordResult(
       const next =
         outcome === 'interrupted'
           ? failUnconfirmed(op, stepName, `executor run ${runKey} was interrupted: ${detail}`, now, true)
-          : finishStep(op, stepName, outcome === 'succeeded' ? { ok: true, handles: { ...outputs, runKey } } : { ok: false, error: `executor run ${runKey} failed: ${detail}` }, now);
+          : finishStep(op, stepName, outcome === 'succeeded' ? { ok: true, handles: { ...outputs, runKey } } : { ok: false, error: `executor run ${runKey} failed: ${detail}`, handles: { ...outputs, runKey } }, now);
       return next === op ? undefined : next;
     },
     'system:executor',

@@ -153,25 +153,31 @@ function failedStep(build: Build): string | undefined {
   return step?.id ?? undefined;
 }
 
+/** Which build ran, and how each of its steps ended: what `mi op get` shows of the run. */
+function buildRecordOf(build: Build): Record<string, string> {
+  const steps = (build.steps ?? []).map((s, i) => `${s.id ?? String(i)} ${enumName(s.status ?? undefined, STATUS_NAMES) ?? 'QUEUED'}`).join(', ');
+  const logUrl = (build as { logUrl?: unknown }).logUrl;
+  return { build: build.id, buildSteps: steps.slice(0, 500), ...(typeof logUrl === 'string' && logUrl !== '' ? { buildLog: logUrl.slice(0, 500) } : {}) };
+}
+
 /** A build read as the run's status. */
 export function runStatusOf(build: Build & { state: BuildStatus }): RunStatus {
   const state = RUN_STATE_OF_BUILD[build.state];
-  const outputs = outputsOf(build);
-  const withOutputs = outputs === undefined ? {} : { outputs };
+  const withOutputs = { outputs: { ...buildRecordOf(build), ...outputsOf(build) } };
   switch (build.state) {
     case 'SUCCESS':
       return { state, detail: `build ${build.id} SUCCESS`, ...withOutputs };
     case 'FAILURE': {
       const step = failedStep(build);
       const why = build.failureInfo?.detail ?? build.statusDetail ?? 'a step failed';
-      return { state, detail: `build ${build.id} FAILURE${step === undefined ? '' : ` at step ${step}`}: ${why}` };
+      return { state, detail: `build ${build.id} FAILURE${step === undefined ? '' : ` at step ${step}`}: ${why}`, ...withOutputs };
     }
     case 'EXPIRED':
-      return { state, detail: `build ${build.id} EXPIRED: never started, queued past its queue TTL` };
+      return { state, detail: `build ${build.id} EXPIRED: never started, queued past its queue TTL`, ...withOutputs };
     case 'TIMEOUT':
     case 'CANCELLED':
     case 'INTERNAL_ERROR':
-      return { state, detail: interruptedBuildAdvice({ status: build.state, buildId: build.id, stateObjects: stateObjectsOf(build) }) };
+      return { state, detail: interruptedBuildAdvice({ status: build.state, buildId: build.id, stateObjects: stateObjectsOf(build) }), ...withOutputs };
     default:
       return { state };
   }

@@ -5,12 +5,14 @@
 import type { InstanceResources } from '../events/index.js';
 import type { Clock, SqlBackupConfiguration } from '../ports.js';
 import { SimulatedCloudSql, type SqlDurations } from './cloud-sql.js';
+import { SimulatedCloudBuild, type CloudBuildSimOptions } from './cloud-build.js';
 import { SimulatedExecutor, type ExecutorEffects, type ExecutorSimOptions, type FinishedRun } from './executor.js';
 import { SimulatedGkeBackup, type BackupPlanSeed, type GkeDurations } from './gke-backup.js';
 import { projectIdFor, resourceNamesFor } from './names.js';
 import { SimulatedScheduler } from './scheduler.js';
 
 export * from './clock.js';
+export * from './cloud-build.js';
 export * from './cloud-sql.js';
 export * from './executor.js';
 export * from './faults.js';
@@ -27,6 +29,8 @@ export interface SimulatedFleetOptions {
   gkeDurations?: Partial<GkeDurations>;
   /** Its `effects`, when given, replace the fleet's own (see worldEffects). */
   executor?: Omit<ExecutorSimOptions, 'clock'>;
+  /** The simulated Cloud Build's timings; its builds change the world as the executor's runs do. */
+  cloudBuild?: Omit<CloudBuildSimOptions, 'clock' | 'effects'>;
   /** Where the control plane's own scheduler jobs live; seeded from the topology when given. */
   scheduler?: { project: string; location: string };
   /**
@@ -67,6 +71,8 @@ export interface SimulatedFleet {
   cloudSql: SimulatedCloudSql;
   gkeBackup: SimulatedGkeBackup;
   executor: SimulatedExecutor;
+  /** Cloud Build, running the executor's builds (the deployed executor), with the same world effects. */
+  cloudBuild: SimulatedCloudBuild;
   scheduler: SimulatedScheduler;
   /** Seeds one instance's Cloud SQL instance, GKE cluster and backup plan under the shared names. */
   seedInstance(seed: InstanceSeed): InstanceResources;
@@ -151,12 +157,14 @@ export function createSimulatedFleet(options: SimulatedFleetOptions): SimulatedF
 
   const effects = options.executor?.effects ?? (options.worldEffects === false ? undefined : worldEffects);
   const executor = new SimulatedExecutor({ ...options.executor, clock, ...(effects === undefined ? {} : { effects }) });
+  const cloudBuild = new SimulatedCloudBuild({ ...options.cloudBuild, clock, ...(effects === undefined ? {} : { effects }) });
   const scheduler = new SimulatedScheduler({ clock, ...options.scheduler });
   return {
     clock,
     cloudSql,
     gkeBackup,
     executor,
+    cloudBuild,
     scheduler,
     seedInstance(seed) {
       const names = resourceNamesFor(seed.instanceId, seed.region);

@@ -98,7 +98,7 @@ export function refuseAfterOf(step: Step, timings: Pick<EngineTimings, 'executor
 export async function executorOutcome(deps: Pick<StepDeps, 'executor' | 'clock' | 'timings'>, step: Step, runKey: string): Promise<PollResult> {
   const status = await deps.executor.getRunStatus(runKey);
   if (status.state === 'succeeded') return { kind: 'succeeded', handles: { ...status.outputs, runKey } };
-  if (status.state === 'failed') return { kind: 'failed', error: `executor run ${runKey} failed: ${status.detail ?? 'no detail'}` };
+  if (status.state === 'failed') return { kind: 'failed', error: `executor run ${runKey} failed: ${status.detail ?? 'no detail'}`, handles: { ...status.outputs, runKey } };
   if (status.state === 'interrupted') return { kind: 'interrupted', error: `executor run ${runKey} was interrupted: ${status.detail ?? 'no detail'}` };
   if (status.state === 'unknown' && deps.clock.now().getTime() > Date.parse(refuseAfterOf(step, deps.timings))) {
     return { kind: 'failed', error: `the executor never took up run ${runKey}; it refuses the request since ${refuseAfterOf(step, deps.timings)}` };
