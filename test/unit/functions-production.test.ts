@@ -7,14 +7,20 @@ import '../../functions/index.js';
 describe('deployed functions', () => {
   it('refuse to start without their configuration, naming every variable at fault', () => {
     expect(() => readEnvironment('lifecycle', {})).toThrow(
-      "cannot start lifecycle: GOOGLE_CLOUD_PROJECT is missing: the project that holds Firestore, the topics and the scheduler jobs; MI_CENTRAL_BACKUP_PROJECT is missing: the project that keeps deleted instances' final GKE backups; MI_EXECUTOR_STATUS_URL is missing or not a URL: where the executor answers GET /runs/<key>",
+      "cannot start lifecycle: GOOGLE_CLOUD_PROJECT is missing: the project that holds Firestore, the topics and the scheduler jobs; MI_APP_IMAGE is missing: the application's image repository; MI_BUILD_LOCATION is missing: the region the executor's Cloud Builds run in (such as us-central1); MI_BUILD_TOKEN_SECRET is missing: the Secret Manager version a build clones the deployment repository with; MI_CENTRAL_BACKUP_PROJECT is missing: the project that keeps deleted instances' final GKE backups; MI_DEPLOYMENT_REPOSITORY is missing: the deployment repository as owner/name; MI_ONCALL_GROUP is missing or not an email: the on-call group added as an IAM database user on create",
     );
-    expect(() => readEnvironment('lifecycle', { GOOGLE_CLOUD_PROJECT: 'p', MI_EXECUTOR_STATUS_URL: 'not a url' })).toThrow(/MI_EXECUTOR_STATUS_URL/);
-    expect(readEnvironment('lifecycle', { GOOGLE_CLOUD_PROJECT: 'p', MI_EXECUTOR_STATUS_URL: 'https://executor.internal', MI_CENTRAL_BACKUP_PROJECT: 'mi-central-backups', UNRELATED: 'x' })).toEqual({
-      MI_CENTRAL_BACKUP_PROJECT: 'mi-central-backups',
+    const complete = {
       GOOGLE_CLOUD_PROJECT: 'p',
-      MI_EXECUTOR_STATUS_URL: 'https://executor.internal',
-    });
+      MI_BUILD_LOCATION: 'us-central1',
+      MI_BUILD_TOKEN_SECRET: 'projects/p/secrets/mi-github-token/versions/latest',
+      MI_APP_IMAGE: 'us-docker.pkg.dev/p/app/server',
+      MI_ONCALL_GROUP: 'oncall@example.com',
+      MI_CENTRAL_BACKUP_PROJECT: 'mi-central-backups',
+      MI_DEPLOYMENT_REPOSITORY: 'example/deployments',
+    };
+    // The external runner instead of Cloud Build is optional, and checked when given.
+    expect(() => readEnvironment('lifecycle', { ...complete, MI_EXECUTOR_STATUS_URL: 'not a url' })).toThrow(/MI_EXECUTOR_STATUS_URL/);
+    expect(readEnvironment('lifecycle', { ...complete, UNRELATED: 'x' })).toEqual(complete);
   });
 
   it('every function of the topology is registered with the functions framework', () => {

@@ -34,7 +34,7 @@ import { getTestServer } from '@google-cloud/functions-framework/testing';
 import request from 'supertest';
 import { expect } from 'vitest';
 import { freePort } from '../../../cli/dev/emulators.js';
-import { executorOnTopics } from '../../../cli/dev/stack.js';
+import { localBuildSettings } from '../../../cli/dev/services.js';
 import { useServices } from '../../../functions/wiring.js';
 import { servicesWith } from '../../support/services.js';
 import { createCompliance, type Compliance, type Finding } from '../../../shared/compliance/index.js';
@@ -47,8 +47,7 @@ import type { OperationRecord } from '../../../shared/domain/lifecycle/operation
 import { finalBackupPlanFor } from '../../../shared/domain/lifecycle/resource-names.js';
 import type { RolloutRecord } from '../../../shared/domain/rollout/index.js';
 import type { Engine, OutboxEntry } from '../../../shared/engine/index.js';
-import { createOnceOutbox } from '../../../shared/store/outbox.js';
-import type { AnyEnvelope, InstanceSpec } from '../../../shared/events/index.js';
+import { makeEnvelope, type AnyEnvelope, type ExecutorAction, type InstanceSpec } from '../../../shared/events/index.js';
 import { createPubSubBus, type ClosableEventBus } from '../../../shared/gcp/pubsub-bus.js';
 import { createLocalSigner, localIdentity, type LocalSigner } from '../../../shared/identity/index.js';
 import { silentLogger } from '../../../shared/log.js';
@@ -60,7 +59,8 @@ import { createIamPolicyReader } from '../../../shared/gcp/iam-policies.js';
 import { createPamClient } from '../../../shared/gcp/pam.js';
 import { servePam } from '../../../shared/sim/pam-http.js';
 import { SimulatedPam } from '../../../shared/sim/pam.js';
-import { startExecutorRunner, type ExecutorRunner } from '../../../shared/sim/executor-runner.js';
+import { createCloudBuildExecutor } from '../../../shared/gcp/cloud-build.js';
+import { buildNotificationsRoute, executorResultsRoute } from '../../../shared/routes.js';
 import { SCHEDULES, TOPICS } from '../../../shared/topology.js';
 import { pubSubCloudEvent } from '../../../harness/cloud-event.js';
 import { createEngineFixture, uniqueId, type EngineFixture } from '../../support/engine-fixture.js';
@@ -87,19 +87,18 @@ interface World {
   /** A bus on a port where nothing listens: every publish fails after its deadline. */
   dead: ClosableEventBus;
   signer: LocalSigner;
-  runner: ExecutorRunner;
   /** The simulated PAM, served over HTTP (its grants on the world's clock). */
   pam: { sim: SimulatedPam; url: string; entitlements: string[]; close(): Promise<void> };
   /** Envelopes published on the live bus to `topic` since the last take of that topic. */
   take(topic: string): AnyEnvelope[];
-  /** Waits until the simulated runner has taken up every run request published so far. */
-  runnerCaughtUp(): Promise<void>;
   /** A function's engine, with its own recorded bus (live unless told) and ports. */
   engineOf(fn: string, bus?: EventBus): Engine;
-  /** The executor port of a function: the production adapter on its bus (requests through the outbox), status from the simulator. */
+  /** The executor as the test reads it (nothing recorded): what the builds say. */
+  builds: ExecutorPort;
+  /** The executor port of a function: the Cloud Build adapter on the simulated Builds API, its calls recorded. */
   executorOf(fn: string, bus: EventBus): ExecutorPort;
   /** The engines of the functions that deliver commands, advance operations and record results. */
-  engines: { lifecycle: Engine; reconcile: Engine; executorResults: Engine };
+  engines: { lifecycle: Engine; reconcile: Engine; executorResults: Engine; buildNotifications: Engine };
 }
 
 function delivery(w: World, envelope: AnyEnvelope, topic: string) {
@@ -116,14 +115,67 @@ async function deliverCommands(w: World, engine: Engine = w.engines.lifecycle): 
   return handled;
 }
 
-/** Drives operations to their end: the reconcile function advances them, the executorResults function records the runs. */
+/** Cloud Build's notifications so far, each delivered to the buildNotifications function as Pub/Sub pushes it. */
+async function deliverBuildNotifications(w: World): Promise<number> {
+  const engine = w.engines.buildNotifications;
+  return w.fx.fleet.cloudBuild.notifyDue(async (n) => {
+    await deliver(engine.deps, buildNotificationsRoute(engine), pubSubCloudEvent({ raw: n.data }, { project: w.fx.projectId, topic: TOPICS.buildNotifications, message: { attributes: n.attributes } }));
+  });
+}
+
+/** Drives operations to their end: the reconcile function advances them, the buildNotifications function records the builds that ended. */
 async function settle(w: World, operationIds: ReadonlyArray<string | null>, stepMs = 10_000): Promise<OperationRecord[]> {
   const ended: OperationRecord[] = [];
   for (const id of operationIds) {
     if (id === null) continue;
-    ended.push(await w.fx.driveToEnd(id, { engine: w.engines.reconcile, results: w.engines.executorResults, stepMs, rounds: 120 }));
+    let op: OperationRecord | undefined;
+    for (let round = 0; round < 120; round += 1) {
+      op = await w.fx.operation(id);
+      if (op && op.status !== 'running' && op.status !== 'stuck') break;
+      w.fx.clock.advance(stepMs);
+      await deliverBuildNotifications(w);
+      await w.engines.reconcile.reconcile({ outboxGraceMs: 0 });
+    }
+    if (op === undefined) throw new Error(`operation ${id} does not exist`);
+    ended.push(op);
   }
   return ended;
+}
+
+/**
+ * Moves the clock until the step's build has ended, and has that reach the engine first by `via`
+ * (before the reconciler polls it): a build notification, or an external runner's report.
+ */
+async function endFirst(w: World, operationId: string, step: string, via: 'notification' | 'runner'): Promise<void> {
+  for (let round = 0; round < 600; round += 1) {
+    // The clock moves first, so a build that has just ended is told of before the reconciler polls it.
+    w.fx.clock.advance(1_000);
+    const op = await w.fx.operation(operationId);
+    const running = op?.steps.find((s) => s.name === step)?.status === 'running';
+    const state = running ? (await w.builds.getRunStatus(`${operationId}:${step}`)).state : 'unknown';
+    if (state === 'succeeded' || state === 'failed') {
+      const before = op?.steps.find((s) => s.name === step)?.status;
+      if (via === 'runner') expect(await reportAsRunner(w, `${operationId}:${step}`, (op?.steps.find((s) => s.name === step)?.params.action ?? 'verify') as ExecutorAction)).toBe('recorded');
+      else await deliverBuildNotifications(w);
+      const after = (await w.fx.operation(operationId))?.steps.find((s) => s.name === step)?.status;
+      expect([before, after], `${step} of ${operationId} recorded by the ${via}`).toEqual(['running', state]);
+      return;
+    }
+    await w.engines.reconcile.reconcile({ outboxGraceMs: 0 });
+  }
+  throw new Error(`${step} of ${operationId} never ended`);
+}
+
+/**
+ * The external runner's contract, still served by the executorResults function: the outcome of a
+ * run, reported on mi-executor-results (here for a build that has ended), recorded on its step.
+ */
+async function reportAsRunner(w: World, runKey: string, action: ExecutorAction): Promise<string> {
+  const status = await w.builds.getRunStatus(runKey);
+  if (status.state !== 'succeeded' && status.state !== 'failed') throw new Error(`run ${runKey} has not ended (${status.state})`);
+  const envelope = makeEnvelope({ type: 'executor.run-finished', actor: 'system:runner', reason: 'run finished', payload: { runKey, action, outcome: status.state, detail: status.detail ?? status.state } });
+  const outcome = await deliver(w.engines.executorResults.deps, executorResultsRoute(w.engines.executorResults), pubSubCloudEvent(envelope, { project: w.fx.projectId, topic: TOPICS.executorResults }));
+  return (outcome as { kind: string }).kind;
 }
 
 /**
@@ -138,7 +190,6 @@ async function reconcileDrains(w: World, what: string, topics: readonly string[]
   expect(summary.outbox.found).toBeGreaterThanOrEqual(left.length);
   const remaining = new Set((await w.fx.store.query<OutboxEntry>({ collection: 'outbox' })).map((d) => d.data.envelope.eventId));
   expect(left.filter((e) => remaining.has(e.envelope.eventId)).map((e) => `${e.topic} ${e.envelope.type}`), `left in the outbox after reconcile (${what})`).toEqual([]);
-  await w.runnerCaughtUp();
 }
 
 /** Posts to an HTTP function through the functions framework. */
@@ -175,13 +226,14 @@ function useCommands(w: World, r: RepositoryFunctions, on: EventBus = w.live): v
 async function exerciseOperations(w: World): Promise<void> {
   const upgraded = await w.fx.seedInstance();
   const backedUp = await w.fx.seedInstance();
-  const id = uniqueId('new');
-  const spec: InstanceSpec = { id, slug: id, environment: 'dev', tier: 'internal', domain: `${id}.example.com`, region: 'us-central1', version: '5.4.2' };
+  const specOf = (id: string): InstanceSpec => ({ id, slug: id, environment: 'dev', tier: 'internal', domain: `${id}.example.com`, region: 'us-central1', version: '5.4.2' });
+  const [first, second] = [uniqueId('new'), uniqueId('new')];
   const commands = [
     w.fx.command('instance.upgrade', upgraded.id, { targetVersion: '5.5.0' }),
     w.fx.command('instance.backup', backedUp.id, {}),
     // Its first step is the executor's provision run: the lifecycle function itself asks for it.
-    w.fx.command('instance.create', id, { spec }),
+    w.fx.command('instance.create', first, { spec: specOf(first) }),
+    w.fx.command('instance.create', second, { spec: specOf(second) }),
   ];
   const accepted = [];
   for (const envelope of commands) {
@@ -189,25 +241,41 @@ async function exerciseOperations(w: World): Promise<void> {
     expect(outcome.kind, `lifecycle accepting ${envelope.type}`).toBe('accepted');
     accepted.push(`op-${envelope.eventId}`);
   }
+  // A provision run's end, told by an external runner (executorResults) and by a build notification
+  // (buildNotifications): each records it and starts the steps after it (backup configuration, GKE backup plan).
+  await endFirst(w, accepted[2] ?? '', 'provision', 'runner');
+  await endFirst(w, accepted[3] ?? '', 'provision', 'notification');
   const ended = await settle(w, accepted);
   expect(ended.map((op) => [op.type, op.status])).toEqual([
     ['upgrade', 'succeeded'],
     ['backup', 'succeeded'],
     ['create', 'succeeded'],
+    ['create', 'succeeded'],
   ]);
 
-  // A point-in-time restore: a clone, then the switch-over run, whose result (executorResults) asks for the verify run.
+  // Point-in-time restores: a clone, then the switch-over run, whose end asks for the verify run,
+  // which ends the operation. Told once by a notification then a runner, once the other way round.
   w.fx.clock.advance(HOUR);
-  const restore = w.fx.command('instance.restore', backedUp.id, { source: { kind: 'point-in-time', time: new Date(w.fx.clock.now().getTime() - 30 * 60_000).toISOString() } });
-  expect((await deliver(w.engines.lifecycle.deps, lifecycleRoute(w.engines.lifecycle), delivery(w, restore, TOPICS.lifecycle))).kind).toBe('accepted');
-  const [restored] = await settle(w, [`op-${restore.eventId}`]);
-  expect(restored?.steps.map((step) => [step.name, step.status])).toEqual(
-    expect.arrayContaining([
-      ['switch-over', 'succeeded'],
-      ['verify-application', 'succeeded'],
-    ]),
-  );
-  expect(restored?.status).toBe('succeeded');
+  const restoredToo = await w.fx.seedInstance();
+  w.fx.clock.advance(HOUR);
+  for (const [instance, first, then] of [
+    [backedUp, 'notification', 'runner'],
+    [restoredToo, 'runner', 'notification'],
+  ] as const) {
+    const restore = w.fx.command('instance.restore', instance.id, { source: { kind: 'point-in-time', time: new Date(w.fx.clock.now().getTime() - 30 * 60_000).toISOString() } });
+    expect((await deliver(w.engines.lifecycle.deps, lifecycleRoute(w.engines.lifecycle), delivery(w, restore, TOPICS.lifecycle))).kind).toBe('accepted');
+    const restoreId = `op-${restore.eventId}`;
+    await endFirst(w, restoreId, 'switch-over', first);
+    await endFirst(w, restoreId, 'verify-application', then);
+    const [restored] = await settle(w, [restoreId]);
+    expect(restored?.steps.map((step) => [step.name, step.status])).toEqual(
+      expect.arrayContaining([
+        ['switch-over', 'succeeded'],
+        ['verify-application', 'succeeded'],
+      ]),
+    );
+    expect(restored?.status).toBe('succeeded');
+  }
 
   // Steps the reconcile function itself starts: a GKE backup whose first create answered 503
   // (before taking effect) is created again by it, and so is a dev delete's final backup plan
@@ -384,7 +452,7 @@ async function exerciseRollout(w: World): Promise<void> {
   const bad = await fx.seedInstance(dev);
   // Keep the other waves out of reach: their instances are not touched once dev halts.
   await fx.seedInstance({ environment: 'prod', tier: 'customer', maintenanceWindow: ALWAYS_OPEN });
-  fx.fleet.executor.scriptOutcome({ instanceId: bad.id, action: 'upgrade' }, 'failed', 'helm upgrade: readiness probe failed');
+  fx.fleet.cloudBuild.script({ instanceId: bad.id, action: 'upgrade' }, { kind: 'fail-step', step: 'rollout-status', detail: 'deployment "app" exceeded its progress deadline' });
   // Facts published so far are not the rollout's.
   w.take(TOPICS.events);
 
@@ -492,7 +560,6 @@ async function exerciseMerge(w: World, r: RepositoryFunctions): Promise<void> {
   const after = sha(0x1001);
   r.repo.commit(before, { [config]: instanceConfig(changed.id, 'prod', 'customer', '5.4.2'), [networking]: 'v1' });
   r.repo.commit(after, { [config]: instanceConfig(changed.id, 'prod', 'customer', '5.5.0'), [networking]: 'v2' }, { parents: [before], branch: 'main' });
-  fx.fleet.executor.scriptOutcome({ instanceId: planned.id, action: 'plan' }, 'succeeded', 'Plan: 1 to add, 0 to change, 0 to destroy.');
 
   useServices(servicesWith({ webhook: () => r.webhook }));
   await deliverPush(before, after, { modified: [config, networking] });
@@ -526,7 +593,7 @@ async function exerciseMerge(w: World, r: RepositoryFunctions): Promise<void> {
  * The case issue 21 says breaks: each feature's first publish is lost (a dead port), so the
  * reconcile function republishes a webhook's push (mi-deployments), the deployments consumer's
  * module apply (mi-lifecycle), the commands function's compliance run (mi-compliance), and the
- * lifecycle function's fact and executor run request (mi-events, mi-executor-requests).
+ * lifecycle function's fact (mi-events).
  */
 async function exerciseOutboxDrain(w: World, r: RepositoryFunctions): Promise<void> {
   const { fx, recorder } = w;
@@ -556,7 +623,7 @@ async function exerciseOutboxDrain(w: World, r: RepositoryFunctions): Promise<vo
   const lifecycleCut = w.engineOf('lifecycle', w.dead);
   const accepted = await deliverCommands(w, lifecycleCut);
   expect(accepted.map((a) => [a.envelope.type, a.outcome])).toEqual([['instance.module-apply', 'accepted']]);
-  await reconcileDrains(w, "the lifecycle function's fact and executor request", [TOPICS.events, TOPICS.executorRequests]);
+  await reconcileDrains(w, "the lifecycle function's fact", [TOPICS.events]);
 
   expect((await settle(w, accepted.map((a) => a.operationId))).map((op) => op.status)).toEqual(['succeeded']);
   await deliver(r.deployments.deps, deploymentsRoute(r.deployments), deploymentsTick(w));
@@ -570,33 +637,16 @@ async function createWorld(recorder: UsageRecorder, fileUrl: string): Promise<Wo
   const fx = await createEngineFixture(fileUrl, { suffix: `rights-${randomBytes(4).toString('hex')}` });
   const wire = recordingBus(fx.bus);
   const dead = createPubSubBus({ pubsub: new PubSub({ projectId: fx.projectId, apiEndpoint: `127.0.0.1:${await freePort()}` }), deadlineMs: 300 });
-  // Finished runs are taken from the simulator by the tests, not by the runner's timer.
-  const runner = await startExecutorRunner({ pubsub: fx.pubsub, executor: fx.fleet.executor, intervalMs: 24 * HOUR, onError: () => undefined });
   const cursors = new Map<string, number>();
 
-  const runnerCaughtUp = async (): Promise<void> => {
-    const asked = new Set(wire.published.filter((p) => p.topic === TOPICS.executorRequests).map((p) => String((p.envelope.payload as { runKey: string }).runKey)));
-    const until = Date.now() + 15_000;
-    for (;;) {
-      const known = new Set([...fx.fleet.executor.runs().map((r) => r.request.runKey), ...fx.fleet.executor.refusedRequests().map((r) => r.runKey)]);
-      const missing = [...asked].filter((key) => !known.has(key));
-      if (missing.length === 0) return;
-      if (Date.now() > until) throw new Error(`the simulated executor runner did not take up ${missing.join(', ')} from ${TOPICS.executorRequests} within 15 s`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  };
-
-  const executorOf = (fn: string, bus: EventBus): ExecutorPort => {
-    const adapter = executorOnTopics(createOnceOutbox({ store: fx.store, bus, clock: fx.clock, log: silentLogger }), fx.fleet.executor);
-    return recorder.port(fn, 'executor', {
-      // The runner takes a published request up before the simulated clock moves on (it refuses one past its pickup time).
-      requestRun: async (runRequest) => {
-        await adapter.requestRun(runRequest);
-        await runnerCaughtUp();
-      },
-      getRunStatus: (runKey) => adapter.getRunStatus(runKey),
+  // The deployed executor: the Cloud Build adapter, its calls to the Builds API recorded as the function's.
+  const executorOf = (fn: string, _bus: EventBus): ExecutorPort =>
+    createCloudBuildExecutor({
+      parent: `projects/${fx.projectId}/locations/us-central1`,
+      settings: localBuildSettings(fx.projectId, REPOSITORY),
+      clock: fx.clock,
+      calls: recorder.port(fn, 'builds', fx.fleet.cloudBuild),
     });
-  };
 
   const engineOf = (fn: string, bus: EventBus = wire.bus): Engine => {
     const recorded = recorder.bus(fn, bus);
@@ -617,17 +667,16 @@ async function createWorld(recorder: UsageRecorder, fileUrl: string): Promise<Wo
     live: wire.bus,
     dead,
     signer,
-    runner,
     pam: { sim, url: pamServer.url, entitlements: sim.entitlementNames(), close: () => pamServer.close() },
     take(topic) {
       const from = cursors.get(topic) ?? 0;
       cursors.set(topic, wire.published.length);
       return wire.published.slice(from).filter((p) => p.topic === topic).map((p) => p.envelope);
     },
-    runnerCaughtUp,
     engineOf,
     executorOf,
-    engines: { lifecycle: engineOf('lifecycle'), reconcile: engineOf('reconcile'), executorResults: engineOf('executorResults') },
+    builds: createCloudBuildExecutor({ parent: `projects/${fx.projectId}/locations/us-central1`, settings: localBuildSettings(fx.projectId, REPOSITORY), clock: fx.clock, calls: fx.fleet.cloudBuild }),
+    engines: { lifecycle: engineOf('lifecycle'), reconcile: engineOf('reconcile'), executorResults: engineOf('executorResults'), buildNotifications: engineOf('buildNotifications') },
   };
 }
 
@@ -648,7 +697,6 @@ export async function exerciseEveryFunction(recorder: UsageRecorder, fileUrl: st
     await exerciseMerge(w, repository);
     await exerciseOutboxDrain(w, repository);
   } finally {
-    await w.runner.stop();
     await w.pam.close();
     await w.dead.close().catch(() => undefined);
     await w.fx.close();

@@ -38,8 +38,10 @@ function grantedTo(fn: string): string[] {
       if (g.type === 'gcp:folder/iAMMember:IAMMember') return `instances ${role}`;
       if (g.type === 'gcp:secretmanager/secretIamMember:SecretIamMember') return `secret ${String(g.inputs.secretId)}`;
       if (g.type === 'gcp:projects/iAMMember:IAMMember') return g.inputs.project === TEST_SETTINGS.centralBackupProject ? `central ${role}` : `project ${role}`;
+      if (g.type === 'gcp:serviceaccount/iAMMember:IAMMember') return `build-accounts ${role}`;
       return `${g.type} ${role}`;
     })
+    .filter((grant, i, all) => all.indexOf(grant) === i)
     .sort();
 }
 
@@ -56,6 +58,10 @@ function neededBy(use: FunctionUsage): string[] {
   if ((use.calls.scheduler ?? []).length > 0) needs.add('project roles/cloudscheduler.viewer');
   if ((use.calls.access ?? []).length > 0) needs.add('instances roles/privilegedaccessmanager.viewer');
   if ((use.calls.iamPolicies ?? []).length > 0) needs.add('instances roles/iam.securityReviewer');
+  // Creating a build that runs as a build account needs the editor role and acting as those accounts.
+  const builds = use.calls.builds ?? [];
+  if (builds.some((m) => m.startsWith('create'))) needs.add('project roles/cloudbuild.builds.editor').add('build-accounts roles/iam.serviceAccountUser');
+  else if (builds.length > 0) needs.add('project roles/cloudbuild.builds.viewer');
   return [...needs].sort();
 }
 
