@@ -43,6 +43,13 @@ export interface CloudBuildExecutorOptions {
   calls?: CloudBuildCalls;
   endpoint?: PlainEndpoint;
   deadlineMs?: number;
+  /**
+   * How late a create may land after it was sent: the longest a function that creates builds
+   * runs (Cloud Functions stops it then, and nothing it sent lands later). The build's queue TTL
+   * ends this much before the refuse-after time, so that a build that lands late still starts by
+   * then or never. Default 300 s (reconcile's timeout).
+   */
+  landingMarginMs?: number;
 }
 
 type ClientOptions = NonNullable<ConstructorParameters<typeof CloudBuildClient>[0]>;
@@ -224,12 +231,12 @@ export function createCloudBuildExecutor(options: CloudBuildExecutorOptions): Ex
     async requestRun(request: RunRequest) {
       if ((await buildsOf(request.runKey)).length > 0) return;
       const now = options.clock.now().getTime();
-      const refuseAfter = Date.parse(request.refuseAfter);
-      // The contract: a request past its refuse-after time is never run.
-      if (!(now < refuseAfter)) return;
+      // The contract: a request past its refuse-after time is never run, even if it lands late.
+      const startBy = Date.parse(request.refuseAfter) - (options.landingMarginMs ?? 300_000);
+      if (!(now < startBy - 1_000)) return;
       let build: BuildSpec;
       try {
-        build = buildFor({ runKey: request.runKey, action: request.action, instanceId: request.instanceId, params: request.params, queueTtlSeconds: (refuseAfter - now) / 1000 }, options.settings);
+        build = buildFor({ runKey: request.runKey, action: request.action, instanceId: request.instanceId, params: request.params, queueTtlSeconds: (startBy - now) / 1000 }, options.settings);
       } catch (error) {
         throw new ControlPlaneError('invalid-message', `the build of run ${request.runKey} cannot be made: ${error instanceof Error ? error.message : String(error)}`, { retryable: false, cause: error });
       }

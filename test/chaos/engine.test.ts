@@ -1,7 +1,9 @@
 /**
  * The engine's guarantees as properties: random schedules of concurrent and duplicated
  * lifecycle commands, crashes and lost answers around any port call, Cloud SQL queueing, the
- * executor runner down and back, deadlines passing and operators abandoning, on the real
+ * executor on Cloud Build (notifications lost, repeated, out of order; builds that expire in the
+ * queue, fail, time out or are cancelled; builds.get failing) or on the external runner (down
+ * and back), deadlines passing and operators abandoning, on the real
  * emulators and the simulators. CI runs MI_CHAOS_RUNS schedules (200 by default);
  * `npm run chaos -- --runs N` runs more and writes its figures to bench/chaos.json.
  */
@@ -26,5 +28,9 @@ describe('the engine under chaos', () => {
     expect(figures.schedules).toBe(RUNS);
     // The schedules did hunt: faults of every kind were injected.
     for (const [kind, count] of Object.entries(figures.faultsInjected)) expect(count, `faults injected: ${kind}`).toBeGreaterThan(0);
+    // Both executors were exercised, and Cloud Build's notifications were lost as well as delivered.
+    expect(figures.events.cloudBuildSchedules).toBeGreaterThan(0);
+    expect(figures.events.cloudBuildSchedules).toBeLessThan(RUNS);
+    expect(figures.events.buildNotificationsLost).toBeGreaterThan(0);
   }, 3_600_000);
 });

@@ -65,7 +65,8 @@ export async function checkEnd(world: World): Promise<string[]> {
   }
   // Every delivered message has exactly one ledger entry: under its own key, and nothing else.
   // (A dead-lettered message is the dead-letter alert's to report, not the ledger's.)
-  const keys = new Set(world.messages.filter((m) => m.deliveries > 0 && !m.deadLettered).map((m) => m.ledgerKey));
+  // A notification that records nothing (not ours, or a build that has not ended) has no key.
+  const keys = new Set(world.messages.flatMap((m) => (m.deliveries > 0 && !m.deadLettered && m.ledgerKey !== null ? [m.ledgerKey] : [])));
   const delivered = new Set(world.messages.filter((m) => m.deliveries > 0).map((m) => m.ledgerKey));
   const ledger = new Set(await world.store.queryIds({ collection: 'processedEvents' }));
   for (const key of keys) if (!ledger.has(key)) violations.push(`delivered message ${key} has no ledger entry`);

@@ -16,7 +16,7 @@ export interface ChaosFigures {
   seconds: number;
   seed: number;
   faultsInjected: Record<FaultKind, number>;
-  events: { commands: number; deliveries: number; duplicateDeliveries: number; deadLetters: number; reconciles: number; abandons: number; runnerOutages: number; deadlineJumps: number; sqlQueueingSchedules: number; portCalls: number };
+  events: { commands: number; deliveries: number; duplicateDeliveries: number; deadLetters: number; reconciles: number; abandons: number; runnerOutages: number; deadlineJumps: number; sqlQueueingSchedules: number; portCalls: number; cloudBuildSchedules: number; buildNotifications: number; buildNotificationsLost: number };
   failure?: { seed: number; path: string; violations: string[]; trace: string[] };
 }
 
@@ -41,7 +41,7 @@ export async function checkChaos(context: ChaosContext, options: ChaosOptions): 
     seconds: 0,
     seed: options.seed ?? Date.now() % 2_147_483_647,
     faultsInjected: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>,
-    events: { commands: 0, deliveries: 0, duplicateDeliveries: 0, deadLetters: 0, reconciles: 0, abandons: 0, runnerOutages: 0, deadlineJumps: 0, sqlQueueingSchedules: 0, portCalls: 0 },
+    events: { commands: 0, deliveries: 0, duplicateDeliveries: 0, deadLetters: 0, reconciles: 0, abandons: 0, runnerOutages: 0, deadlineJumps: 0, sqlQueueingSchedules: 0, portCalls: 0, cloudBuildSchedules: 0, buildNotifications: 0, buildNotificationsLost: 0 },
   };
   const started = performance.now();
   let last: { values: readonly number[]; result: ScheduleResult } | undefined;
@@ -70,6 +70,9 @@ export async function checkChaos(context: ChaosContext, options: ChaosOptions): 
       figures.events.runnerOutages += s.runnerOutages;
       figures.events.deadlineJumps += s.deadlineJumps;
       figures.events.sqlQueueingSchedules += s.sqlQueueing ? 1 : 0;
+      figures.events.cloudBuildSchedules += s.executor === 'cloud-build' ? 1 : 0;
+      figures.events.buildNotifications += s.notifications;
+      figures.events.buildNotificationsLost += s.notificationsLost;
       figures.events.portCalls += s.calls;
       if (outcome.violations.length > 0) {
         figures.violations += 1;

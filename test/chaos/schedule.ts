@@ -17,9 +17,20 @@ import { TOPICS } from '../../shared/topology.js';
 import { pubSubCloudEvent } from '../../harness/cloud-event.js';
 import { FAULT_KINDS, type FaultKind, type PendingCall, type ReleaseFault } from './gate.js';
 import { checkEnd, checkStep } from './invariants.js';
-import { createWorld, MAX_DELIVERY_ATTEMPTS, timeoutOf, type Message, type World } from './world.js';
-import { deliver } from '../../shared/edge.js';
-import { executorResultsRoute, lifecycleRoute } from '../../shared/routes.js';
+import { createWorld, MAX_DELIVERY_ATTEMPTS, timeoutOf, type ExecutorKind, type Message, type World } from './world.js';
+import type { BuildScript } from '../../shared/sim/cloud-build.js';
+import { deliver, type MessageRoute } from '../../shared/edge.js';
+import { buildNotificationsRoute, executorResultsRoute, lifecycleRoute } from '../../shared/routes.js';
+
+/** What Cloud Build may do to a build, by its own word: a step fails, it never starts (EXPIRED), it is cut off part-way. */
+const BUILD_FAULTS: BuildScript[] = [
+  { kind: 'fail-step', step: 'migrate-database', detail: 'migration failed (chaos)' },
+  { kind: 'never-start' },
+  { kind: 'interrupt', status: 'TIMEOUT', step: 'deploy-workloads' },
+  { kind: 'interrupt', status: 'CANCELLED' },
+  { kind: 'interrupt', status: 'INTERNAL_ERROR', step: 'fetch-source' },
+  { kind: 'hang', step: 'rollout-status' },
+];
 
 /** What a schedule did, for the figures. */
 export interface ScheduleStats {
@@ -34,6 +45,11 @@ export interface ScheduleStats {
   runnerOutages: number;
   deadlineJumps: number;
   sqlQueueing: boolean;
+  /** The executor the schedule ran on. */
+  executor: ExecutorKind;
+  /** Cloud Build notifications published, and lost (never delivered). */
+  notifications: number;
+  notificationsLost: number;
   faults: Record<FaultKind, number>;
 }
 
@@ -155,7 +171,10 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
   const gkeRestoresFail = (choices.next(2) ?? 1) === 0;
   /** Maintenance that outlasts an operation's deadline keeps work queued (PENDING) past it. */
   const maintenanceMs = [2 * 3_600_000, 6 * 3_600_000][choices.next(2) ?? 0] ?? 2 * 3_600_000;
+  // The deployed executor (Cloud Build) two schedules in three; the external runner's contract in the others.
+  const executorKind: ExecutorKind = (choices.next(3) ?? 1) === 0 ? 'runner' : 'cloud-build';
   const world = await createWorld({
+    executor: executorKind,
     firestore: context.firestore,
     pubsub: context.pubsub,
     bus: context.bus,
@@ -180,11 +199,14 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
     runnerOutages: 0,
     deadlineJumps: 0,
     sqlQueueing,
+    executor: executorKind,
+    notifications: 0,
+    notificationsLost: 0,
     faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>,
   };
   const at = () => `${((clock.now().getTime() - Date.parse('2026-11-26T10:00:00.000Z')) / 1000).toFixed(0)}s`;
   const note = (line: string) => trace.push(`${String(trace.length).padStart(4)} ${at().padStart(7)}  ${line}`);
-  note(`Cloud SQL ${stats.sqlQueueing ? 'queues' : 'refuses'} work on a busy instance; restores take ${restoreMs / 1000}s, executor runs ${executorRunMs / 1000}s${gkeRestoresFail ? '; GKE restores fail' : ''}`);
+  note(`Cloud SQL ${stats.sqlQueueing ? 'queues' : 'refuses'} work on a busy instance; restores take ${restoreMs / 1000}s, executor runs ${executorRunMs / 1000}s on ${executorKind === 'cloud-build' ? 'Cloud Build' : 'the external runner'}${gkeRestoresFail ? '; GKE restores fail' : ''}`);
 
   // The operator's commands, all published at once; some twice (a publisher's retry), one unreadable.
   for (const envelope of commandsOf(choices, world)) {
@@ -211,12 +233,13 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
     message.deliveries += 1;
     stats.deliveries += 1;
     if (duplicate) stats.duplicateDeliveries += 1;
-    const lifecycle = message.topic === TOPICS.lifecycle;
-    const cloudEvent = pubSubCloudEvent({ raw: message.data }, { topic: message.topic, message: { messageId: message.messageId } });
+    const fn = message.topic === TOPICS.lifecycle ? 'lifecycle' : message.topic === TOPICS.buildNotifications ? 'buildNotifications' : 'executorResults';
+    const route: MessageRoute<unknown> = fn === 'lifecycle' ? lifecycleRoute(world.engine) : fn === 'buildNotifications' ? buildNotificationsRoute(world.engine) : executorResultsRoute(world.engine);
+    const cloudEvent = pubSubCloudEvent({ raw: message.data }, { topic: message.topic, message: { messageId: message.messageId, ...(message.attributes === undefined ? {} : { attributes: message.attributes }) } });
     const proc = gate.spawn(
-      `${lifecycle ? 'lifecycle' : 'executorResults'}#${message.messageId}`,
-      timeoutOf(lifecycle ? 'lifecycle' : 'executorResults'),
-      () => (lifecycle ? deliver(world.engine.deps, lifecycleRoute(world.engine), cloudEvent) : deliver(world.engine.deps, executorResultsRoute(world.engine), cloudEvent)),
+      `${fn}#${message.messageId}`,
+      timeoutOf(fn),
+      () => deliver(world.engine.deps, route, cloudEvent),
       ({ ok, crashed }) => {
         message.inFlight -= 1;
         // A crashed function never answers the push: Pub/Sub delivers the message again.
@@ -269,7 +292,15 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
     } else if (pick < 85) {
       if (gate.alive().filter((p) => p.name === 'reconcile').length < 2) reconcile();
     } else if (pick < 91) {
-      if (world.runnerUp && world.runnerQueue.length > 0 && (choices.next(2) ?? 0) === 0) {
+      if (world.executorKind === 'cloud-build') {
+        // Cloud Build publishes what changed; one notification in five is lost on the way.
+        if (world.runnerUp) {
+          const sent = await world.notifyBuilds(() => (choices.next(5) ?? 1) === 0);
+          stats.notifications += sent.published;
+          stats.notificationsLost += sent.lost;
+          if (sent.published + sent.lost > 0) note(`Cloud Build notifies ${sent.published} status change(s)${sent.lost > 0 ? `, ${sent.lost} lost` : ''}`);
+        }
+      } else if (world.runnerUp && world.runnerQueue.length > 0 && (choices.next(2) ?? 0) === 0) {
         await world.runnerTake(choices.next(world.runnerQueue.length) ?? 0);
         note('the runner takes a request');
         await check();
@@ -290,11 +321,12 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
         const { project, sqlInstance, backupPlan } = instance.resources;
         if (which === 0) world.fleet.cloudSql.scriptBackupOutcome(project, sqlInstance, 'FAILED', 'disk full (chaos)');
         else if (which === 1) world.fleet.gkeBackup.scriptBackupOutcome(backupPlan, 'FAILED', 'volume snapshot failed (chaos)');
-        else if (which === 2) world.fleet.executor.scriptOutcome({ instanceId: instance.id }, 'failed', 'migration failed (chaos)');
+        else if (which === 2 && world.executorKind === 'runner') world.fleet.executor.scriptOutcome({ instanceId: instance.id }, 'failed', 'migration failed (chaos)');
+        else if (which === 2) world.fleet.cloudBuild.script({ instanceId: instance.id }, BUILD_FAULTS[choices.next(BUILD_FAULTS.length) ?? 0] ?? { kind: 'never-start' });
         // Maintenance: work sent meanwhile is refused (409) or queued (PENDING) for hours.
         else world.fleet.cloudSql.startOperation(project, sqlInstance, { operationType: 'UPDATE', durationMs: maintenanceMs });
         gate.faults['service-failure'] += 1;
-        note(['Cloud SQL will fail the next backup run', 'Backup for GKE will fail the next backup', 'the executor will fail the next run', `Cloud SQL starts ${maintenanceMs / 3_600_000} h of maintenance`][which] + ` of ${instance.id}`);
+        note(['Cloud SQL will fail the next backup run', 'Backup for GKE will fail the next backup', 'the executor will fail (or lose, or never start) the next run', `Cloud SQL starts ${maintenanceMs / 3_600_000} h of maintenance`][which] + ` of ${instance.id}`);
       }
     } else if (pick < 98) {
       const stuck = await stuckOperations();
@@ -307,7 +339,7 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
     } else {
       world.runnerUp = !world.runnerUp;
       if (!world.runnerUp) stats.runnerOutages += 1;
-      note(`the runner goes ${world.runnerUp ? 'up' : 'down'}`);
+      note(world.executorKind === 'cloud-build' ? `Cloud Build notifications ${world.runnerUp ? 'resume' : 'stop'}` : `the runner goes ${world.runnerUp ? 'up' : 'down'}`);
     }
   }
 
@@ -327,6 +359,7 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
     await drain();
     while (world.runnerQueue.length > 0) await world.runnerTake(0);
     await world.runnerReport();
+    if (world.executorKind === 'cloud-build') stats.notifications += (await world.notifyBuilds(() => false)).published;
     await check();
     const waiting = world.messages.filter((m) => !m.acked && !m.deadLettered && m.inFlight === 0);
     for (const message of waiting) deliverMessage(message, false);

@@ -1,8 +1,10 @@
 /**
  * One chaos schedule's world: the real Firestore emulator (wiped for each schedule), the real
  * Pub/Sub emulator for publishes, the simulated fleet on a manual clock, and the engine wired
- * to them through the gate, with the production executor adapter (requests once, through the
- * outbox) in front of a simulated runner that can be down. Pub/Sub delivery itself is modeled
+ * to them through the gate, with one of the two production executor adapters: Cloud Build's (on
+ * the simulated Builds API, its notifications published as Cloud Build publishes them, some
+ * lost), or the external runner's (requests once, through the outbox, in front of a simulated
+ * runner that can be down). Pub/Sub delivery itself is modeled
  * here, as the scheduler must choose when each message arrives: at least once, redelivered
  * after a failure, dead-lettered after the subscription's attempts.
  */
@@ -18,12 +20,19 @@ import type { ClosableEventBus } from '../../shared/gcp/pubsub-bus.js';
 import type { EventBus, ExecutorPort, SqlOperation, StateStore } from '../../shared/ports.js';
 import { createSimulatedFleet, ManualClock, type SimulatedFleet } from '../../shared/sim/index.js';
 import { finishedEnvelope } from '../../shared/sim/executor-runner.js';
-import { FUNCTIONS, SUBSCRIPTIONS, TOPICS } from '../../shared/topology.js';
+import { FUNCTIONS, SUBSCRIPTIONS, TOPICS, type FunctionUse } from '../../shared/topology.js';
+import { derivedUuid } from '../../shared/domain/deployments/changes.js';
+import { CONTROL_PLANE_TAG, isFinalBuildStatus, RUN_KEY_SUBSTITUTION, RUN_STATE_OF_BUILD, type BuildStatus } from '../../shared/domain/executor/index.js';
+import { createCloudBuildExecutor } from '../../shared/gcp/cloud-build.js';
 import { Gate } from './gate.js';
 import { customerInstance } from '../../harness/instances.js';
 import { paths } from '../../shared/store/collections.js';
 
 export const START = '2026-11-26T10:00:00.000Z';
+
+/** The longest a function that creates builds runs (reconcile): no create lands later than that after it was sent. */
+const LANDING_MARGIN_MS = Math.max(...FUNCTIONS.filter((f) => (f.uses as FunctionUse).builds === 'run').map((f) => f.timeoutSeconds * 1000));
+const CHAOS_BUILD_SETTINGS = { project: 'mi-chaos', repository: 'chaos/deployments', branch: 'main', tokenSecret: 'projects/mi-chaos/secrets/t/versions/1', appImage: 'example/app', oncallGroup: 'oncall@example.com' };
 
 /** The engine's timings in the chaos world: the defaults (claims that outlive every function's timeout), quicker polls. */
 export const CHAOS_TIMINGS: EngineTimings = { ...DEFAULT_TIMINGS, pollMs: 5_000, backoffMs: 5_000, maxBackoffMs: 30_000 };
@@ -42,8 +51,10 @@ export interface Message {
   topic: string;
   /** The base64 data the push body carries. */
   data: string;
-  /** The ledger key it must end up under: its (lower-cased) event id, or msg-<message id>. */
-  ledgerKey: string;
+  /** Pub/Sub attributes (Cloud Build's notifications carry the build id and status there). */
+  attributes?: Record<string, string>;
+  /** The ledger key it must end up under: its (lower-cased) event id, or msg-<message id>; null for none (a notification that records nothing). */
+  ledgerKey: string | null;
   deliveries: number;
   acked: boolean;
   deadLettered: boolean;
@@ -71,8 +82,11 @@ export interface World {
   engine: Engine;
   instances: InstanceRecord[];
   messages: Message[];
+  /** Which executor the engine runs on. */
+  executorKind: ExecutorKind;
   /** Requests published on mi-executor-requests, waiting for the runner. */
   runnerQueue: Array<Envelope<'executor.run-requested'>>;
+  /** The runner (or Cloud Build's notifications) up. */
   runnerUp: boolean;
   effects: Effect[];
   /** The id of the backup run each instance was seeded with, to restore from. */
@@ -85,6 +99,8 @@ export interface World {
   runnerTake(index: number): Promise<void>;
   /** The runner reports every run that finished and was not reported yet. */
   runnerReport(): Promise<number>;
+  /** Cloud Build publishes its builds' status changes not published yet; `lose` says which it loses. */
+  notifyBuilds(lose: () => boolean): Promise<{ published: number; lost: number }>;
   leaseHolder(instanceId: string): Promise<string | null>;
 }
 
@@ -99,6 +115,16 @@ export interface WorldOptions {
   executorRunMs: number;
   /** Backup for GKE fails every restore (scripted on each restore plan as it is created). */
   gkeRestoresFail: boolean;
+  executor: ExecutorKind;
+}
+
+export type ExecutorKind = 'cloud-build' | 'runner';
+
+/** Cloud Build's notifications name the build; ours that ended are recorded under this key (shared/engine/result.ts). */
+function notificationLedgerKey(data: string): string | null {
+  const build = JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { id: string; status: BuildStatus; tags?: string[] };
+  if (!(build.tags ?? []).includes(CONTROL_PLANE_TAG) || !isFinalBuildStatus(build.status)) return null;
+  return derivedUuid('run-notice', build.id, RUN_STATE_OF_BUILD[build.status]);
 }
 
 const STORE_READS = new Set(['get', 'query', 'queryIds', 'count']);
@@ -122,6 +148,8 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     sqlDurations: { backupEnqueuedMs: 1_000, backupRunMs: 20_000, restoreMs: options.restoreMs },
     gkeDurations: { creatingMs: 1_000, inProgressMs: 30_000, restoreCreatingMs: 1_000, restoreInProgressMs: 40_000 },
     executor: { queuedMs: 1_000, defaultDurationMs: options.executorRunMs },
+    // A build of five steps runs about as long as a run of the external runner.
+    cloudBuild: { queuedMs: 1_000, stepMs: Math.max(1_000, Math.floor(options.executorRunMs / 5)) },
     sqlWhileBusy: options.sqlWhileBusy,
   });
   const gate = new Gate(clock);
@@ -134,10 +162,10 @@ export async function createWorld(options: WorldOptions): Promise<World> {
 
   const leaseHolder = async (instanceId: string): Promise<string | null> => (await realStore.get<InstanceRecord>(paths.instance(instanceId)))?.lease?.operationId ?? null;
 
-  const publish = (topic: string, data: string, ledgerKey: string | ((messageId: string) => string)): Message => {
+  const publish = (topic: string, data: string, ledgerKey: string | null | ((messageId: string) => string), attributes?: Record<string, string>): Message => {
     const messageId = String((messageSeq += 1));
-    const key = typeof ledgerKey === 'string' ? ledgerKey : ledgerKey(messageId);
-    const message: Message = { messageId, topic, data, ledgerKey: key, deliveries: 0, acked: false, deadLettered: false, inFlight: 0 };
+    const key = typeof ledgerKey === 'function' ? ledgerKey(messageId) : ledgerKey;
+    const message: Message = { messageId, topic, data, ledgerKey: key, deliveries: 0, acked: false, deadLettered: false, inFlight: 0, ...(attributes === undefined ? {} : { attributes }) };
     messages.push(message);
     return message;
   };
@@ -161,7 +189,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
   const recordEffect = async (effect: Omit<Effect, 'holderAtLanding' | 'at'>) => {
     effects.push({ ...effect, holderAtLanding: await leaseHolder(effect.instanceId), at: clock.now().toISOString() });
   };
-  const raw = { sql: fleet.cloudSql, gke: fleet.gkeBackup, executor: fleet.executor };
+  const raw = { sql: fleet.cloudSql, gke: fleet.gkeBackup, executor: fleet.executor, builds: fleet.cloudBuild };
 
   const cloudSql = gate.wrap('cloudsql', fleet.cloudSql, {
     reads: SQL_READS,
@@ -224,13 +252,36 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     },
   });
 
-  // The production adapter asks for runs once, through the outbox (gated store and bus); the
-  // run's state, which the real runner serves over HTTP, comes from the simulator.
-  const adapter = createExecutorAdapter({ outbox: createOnceOutbox({ store, bus, clock, log: silent }), statusUrl: 'http://127.0.0.1/unused' });
-  const executor: ExecutorPort = {
-    requestRun: (request) => adapter.requestRun(request),
-    getRunStatus: (runKey) => gate.call('executor.getRunStatus', false, () => raw.executor.getRunStatus(runKey)),
-  };
+  let executor: ExecutorPort;
+  if (options.executor === 'cloud-build') {
+    // The Cloud Build adapter on the simulated Builds API, every call through the gate; a build
+    // that lands is the run's side effect (a second one for a run key is a duplicate).
+    const builds = gate.wrap('cloudbuild', raw.builds, {
+      reads: new Set(['getBuild', 'listBuilds']),
+      async landed(method, args) {
+        if (method !== 'createBuild') return;
+        const body = args[1] as { substitutions: Record<string, string> };
+        const runKey = body.substitutions[RUN_KEY_SUBSTITUTION] ?? '';
+        const instanceId = body.substitutions._INSTANCE ?? '';
+        await recordEffect({
+          kind: 'executor-run',
+          key: runKey,
+          instanceId,
+          operationId: runKey.slice(0, runKey.lastIndexOf(':')),
+          running: () => Promise.resolve(raw.builds.list().some((b) => (b.substitutions as Record<string, string>)[RUN_KEY_SUBSTITUTION] === runKey && ['QUEUED', 'WORKING'].includes(String(b.status)))),
+        });
+      },
+    });
+    executor = createCloudBuildExecutor({ parent: 'projects/mi-chaos/locations/us-central1', settings: CHAOS_BUILD_SETTINGS, clock, calls: builds, landingMarginMs: LANDING_MARGIN_MS });
+  } else {
+    // The production adapter asks for runs once, through the outbox (gated store and bus); the
+    // run's state, which the real runner serves over HTTP, comes from the simulator.
+    const adapter = createExecutorAdapter({ outbox: createOnceOutbox({ store, bus, clock, log: silent }), statusUrl: 'http://127.0.0.1/unused' });
+    executor = {
+      requestRun: (request) => adapter.requestRun(request),
+      getRunStatus: (runKey) => gate.call('executor.getRunStatus', false, () => raw.executor.getRunStatus(runKey)),
+    };
+  }
 
   const engine = createEngine({ store, bus, cloudSql, gkeBackup, executor, clock, timings: CHAOS_TIMINGS });
 
@@ -254,6 +305,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     engine,
     instances,
     messages,
+    executorKind: options.executor,
     runnerQueue,
     runnerUp: true,
     effects,
@@ -286,6 +338,19 @@ export async function createWorld(options: WorldOptions): Promise<World> {
         publish(TOPICS.executorResults, Buffer.from(JSON.stringify(envelope)).toString('base64'), envelope.eventId);
       });
       return finished.length;
+    },
+    async notifyBuilds(lose) {
+      let published = 0;
+      let lost = 0;
+      await raw.builds.notifyDue((n) => {
+        // A lost notification is one Cloud Build never delivers: marked sent, never published.
+        if (lose()) lost += 1;
+        else {
+          publish(TOPICS.buildNotifications, n.data, notificationLedgerKey(n.data), n.attributes);
+          published += 1;
+        }
+      });
+      return { published, lost };
     },
     leaseHolder,
   };

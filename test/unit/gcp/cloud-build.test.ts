@@ -33,7 +33,7 @@ const REQUEST: RunRequest = {
   params: { project: 'mi-cus-acme', region: 'us-central1', gkeCluster: 'cus-acme-gke', sqlInstance: 'cus-acme-pg', environment: 'prod', version: '5.4.2', targetVersion: '5.5.0', commit: '3f2a9c1d4b5e6f708192a3b4c5d6e7f809123456', domain: 'acme.example.com' },
   actor: 'alice@example.com',
   reason: 'monthly release',
-  refuseAfter: new Date(NOW + 10 * 60_000).toISOString(),
+  refuseAfter: new Date(NOW + 15 * 60_000).toISOString(),
 };
 
 /** A Build as builds.get answers it (fields from the v1 reference; outputs are base64 bytes). */
@@ -90,7 +90,8 @@ describe('requestRun', () => {
     const body = api.requests[1]?.body as Record<string, unknown>;
     expect(body.tags).toEqual(['mi-run', runTagOf(RUN_KEY), 'mi-instance-cus-acme', 'mi-action-upgrade']);
     expect(body.timeout).toBe('3600s');
-    // The queue TTL ends at the request's refuse-after time: a build not taken up by then never starts.
+    // The queue TTL ends before the request's refuse-after time by the longest a create may land late
+    // (300 s): a build not taken up by then never starts.
     expect(body.queueTtl).toBe('600s');
     expect(body.serviceAccount).toBe('projects/mi-control/serviceAccounts/mi-builds-prod@mi-control.iam.gserviceaccount.com');
     // The client sends enums as numbers (and says so: $alt=json;enum-encoding=int): 5 is CLOUD_LOGGING_ONLY.
@@ -113,10 +114,11 @@ describe('requestRun', () => {
     expect(api.requests.map((r) => r.method)).toEqual(['GET', 'POST']);
   });
 
-  it('past its refuse-after time it creates nothing', async () => {
+  it('past its refuse-after time, or so near it that a late landing could start after it, it creates nothing', async () => {
     api.answer({ status: 200, body: {} });
     await executor.requestRun({ ...REQUEST, refuseAfter: new Date(NOW - 1).toISOString() });
-    expect(api.requests.map((r) => r.method)).toEqual(['GET']);
+    await executor.requestRun({ ...REQUEST, refuseAfter: new Date(NOW + 300_000).toISOString() });
+    expect(api.requests.map((r) => r.method)).toEqual(['GET', 'GET']);
   });
 
   it('a request the build cannot be made from is a permanent error naming what is missing', async () => {
