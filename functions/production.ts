@@ -115,7 +115,10 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
   const allowedDomains = list(config.MI_COMMANDS_ALLOWED_DOMAINS);
   return createServices(ports, {
     schedulerParent: `projects/${project}/locations/${config.MI_SCHEDULER_LOCATION ?? 'none'}`,
-    ...(secret === undefined || repository === undefined ? {} : { webhook: { secret, repository, ...(config.MI_DEPLOYMENT_BRANCH ? { branch: config.MI_DEPLOYMENT_BRANCH } : {}) } }),
+    ...(secret === undefined || repository === undefined
+      ? {}
+      : { webhook: { secret, repository, ...(config.MI_DEPLOYMENT_BRANCH ? { branch: config.MI_DEPLOYMENT_BRANCH } : {}), ...(config.MI_GITHUB_BOT_LOGIN ? { botLogin: config.MI_GITHUB_BOT_LOGIN } : {}) } }),
+    ...(config.MI_DEPLOYMENT_BRANCH === undefined ? {} : { deploymentBranch: config.MI_DEPLOYMENT_BRANCH }),
     callers: { audiences: list(config.MI_COMMANDS_AUDIENCES) ?? [], ...(allowedDomains === undefined ? {} : { allowedDomains }) },
     ...(autoApply === undefined ? {} : { autoApplyModules: autoApply }),
     ...(entitlements === undefined ? {} : { accessEntitlements: entitlements }),

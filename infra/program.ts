@@ -181,6 +181,7 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
     MI_CENTRAL_BACKUP_PROJECT: settings.centralBackupProject,
     MI_DEPLOYMENT_REPOSITORY: settings.deploymentRepository,
     MI_DEPLOYMENT_BRANCH: undefined,
+    MI_GITHUB_BOT_LOGIN: settings.githubBotLogin,
     MI_SCHEDULER_LOCATION: region,
     MI_AUTO_APPLY_MODULES: settings.autoApplyModules,
     MI_COMMANDS_AUDIENCES: (settings.commandsAudiences ?? [ownUrl('commands'), GCLOUD_CLIENT_ID]).join(','),

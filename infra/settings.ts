@@ -28,6 +28,8 @@ export interface Settings {
   appImage: string;
   /** The on-call group (`mi:oncallGroup`), added as an IAM database user of every instance created. */
   oncallGroup: string;
+  /** The GitHub login the repository token commits as (`mi:githubBotLogin`): its write-back pushes are not acted on again. */
+  githubBotLogin?: string;
   /**
    * The audiences a caller's ID token may carry (`mi:commandsAudiences`): default the commands
    * function's URL (service accounts' tokens) and the Google Cloud CLI's client id (people's
@@ -88,6 +90,7 @@ export function readSettings(sourceRoot: string): Settings {
     ...(mi.get('executorStatusUrl') === undefined ? {} : { executorStatusUrl: mi.require('executorStatusUrl') }),
     appImage: mi.require('appImage'),
     oncallGroup: mi.require('oncallGroup'),
+    ...(mi.get('githubBotLogin') === undefined ? {} : { githubBotLogin: mi.require('githubBotLogin') }),
     centralBackupProject: mi.get('centralBackupProject') ?? DEFAULT_POLICY.centralBackupProject,
     ...(autoApplyModules === undefined ? {} : { autoApplyModules }),
     ...(commandsAudiences === undefined ? {} : { commandsAudiences }),

@@ -75,7 +75,13 @@ export const ENVIRONMENT = {
     meaning: "the deployment repository's protected default branch (its pushes are merges; every build runs a commit on it; default main)",
     schema: text('MI_DEPLOYMENT_BRANCH', "the deployment repository's default branch"),
     optional: true,
-    neededBy: (fn) => fn.name === 'githubWebhook' || runsBuilds(fn),
+    neededBy: (fn) => fn.name === 'githubWebhook' || fn.name === 'deployments' || runsBuilds(fn),
+  },
+  MI_GITHUB_BOT_LOGIN: {
+    meaning: "the GitHub login the control plane's token commits as (its write-backs of config.yaml): pushes made only of its write-backs are not acted on again",
+    schema: text('MI_GITHUB_BOT_LOGIN', "the GitHub login the control plane's token commits as"),
+    optional: true,
+    neededBy: ['githubWebhook'],
   },
   MI_SCHEDULER_LOCATION: {
     meaning: 'the region of the Cloud Scheduler jobs (such as us-central1)',

@@ -458,6 +458,12 @@ export interface DeploymentRepoPort {
   compare(base: string, head: string): Promise<{ files: ComparedFile[] }>;
   /** How `head` relates to `base` in history; either may be a commit id or a branch name. */
   ancestry(base: string, head: string): Promise<CommitAncestry>;
+  /**
+   * Commits `content` as `path` on `branch`, as the control plane's own identity (the token's, on
+   * GitHub), with `message`; only if the file still holds `expected` (undefined: absent), else
+   * `conflict` (retryable: read it again). Returns the new commit.
+   */
+  writeFile(change: { path: string; branch: string; content: string; message: string; expected: string | undefined }): Promise<{ commit: string }>;
 }
 
 // ---------------------------------------------------------------------------- access (PAM, IAM policies)

@@ -65,13 +65,17 @@ export const rolloutEventsRoute = (rollouts: Rollouts) =>
 /** What the deployments function did with a message: a push handled, or the schedule's tick. */
 export type DeploymentsOutcome =
   | { kind: 'push'; detail: Awaited<ReturnType<DeploymentsConsumer['handlePush']>> }
+  | { kind: 'write-back'; detail: Awaited<ReturnType<DeploymentsConsumer['handleWriteBack']>> }
   | { kind: 'tick'; detail: Awaited<ReturnType<DeploymentsConsumer['tick']>> };
 
 export const deploymentsRoute = (consumer: DeploymentsConsumer): MessageRoute<DeploymentsOutcome> =>
   ({
     function: 'deployments',
-    accepts: ['deployment.pushed'],
-    onEnvelope: async (envelope) => ({ kind: 'push' as const, detail: await consumer.handlePush(envelope as Envelope<'deployment.pushed'>) }),
+    accepts: ['deployment.pushed', 'deployment.write-back'],
+    onEnvelope: async (envelope): Promise<DeploymentsOutcome> =>
+      envelope.type === 'deployment.write-back'
+        ? { kind: 'write-back', detail: await consumer.handleWriteBack(envelope as Envelope<'deployment.write-back'>) }
+        : { kind: 'push', detail: await consumer.handlePush(envelope as Envelope<'deployment.pushed'>) },
     onSchedule: async () => ({ kind: 'tick' as const, detail: await consumer.tick() }),
   }) satisfies MessageRoute<unknown>;
 

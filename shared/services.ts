@@ -54,6 +54,8 @@ export interface ServicesConfig {
   /** Who may call the commands function. */
   callers: { audiences: readonly string[]; allowedDomains?: readonly string[] };
   autoApplyModules?: readonly string[];
+  /** The deployment repository's protected default branch (write-backs go there); default main. */
+  deploymentBranch?: string;
   /** GitHub logins → Google emails (MI_GITHUB_IDENTITIES): who pushed and wrote a merge, so that neither confirms it. */
   githubIdentities?: GitHubIdentities;
   /** The PAM entitlements' full names the access review reads (none: the review says access is not time-bound). */
@@ -102,6 +104,7 @@ export function createServices(ports: Ports, config: ServicesConfig) {
     executor: ports.executor,
     ...(config.autoApplyModules === undefined ? {} : { autoApplyModules: config.autoApplyModules }),
     ...(config.githubIdentities === undefined ? {} : { githubIdentities: config.githubIdentities }),
+    ...(config.deploymentBranch === undefined ? {} : { branch: config.deploymentBranch }),
   });
   const webhookConfig = config.webhook === undefined ? undefined : checkWebhookConfig(config.webhook);
   const commands: CommandsFunctionDeps = {

@@ -107,8 +107,9 @@ export const FLEET_SIZE = 10_000;
  * delete's final GKE backup goes; executor results are never followed by one.
  */
 const ENGINE_USE = {
-  publishes: [TOPICS.events],
-  outbox: [TOPICS.events],
+  // Facts, and an ended operation's spec change written back (mi-deployments), through the outbox.
+  publishes: [TOPICS.events, TOPICS.deployments],
+  outbox: [TOPICS.events, TOPICS.deployments],
   secrets: [],
   cloudSql: 'act',
   gkeBackup: 'act',

@@ -63,6 +63,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // 4. The fleet: Firestore first, then the in-memory simulators for every instance Firestore
     // holds, before any push can deliver work on them.
     const seeded = await seedLocalFleet(store, fleet, options.seed ?? true, log);
+    // The repository is every environment's source of truth: the seeded instances get their config.yaml.
+    if (seeded !== undefined) {
+      const configs = await deployments.seedConfigs([...seeded.created, ...seeded.existing]);
+      if (configs > 0) log(`deployment repository: committed config.yaml of ${configs} seeded instances`);
+    }
 
     // 5. The executor: the simulated Cloud Build over HTTP, its notifications on cloud-builds.
     const cloudBuildUrl = await runSimulatedCloudBuild(admin, fleet, undo, log);
@@ -71,6 +76,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // another terminal signs with the same local key, which it finds in the identity file.
     const server = await serveEveryFunction(options.functionsPort, undo, log);
     const commandsUrl = server.routes.commands ?? `${server.url}/commands`;
+    deployments.deliverPushesTo(server.routes.githubWebhook ?? `${server.url}/githubWebhook`);
     const signer = await createLocalSigner();
     const access = await startLocalAccess(systemClock, signer, undo, log);
     const services = useLocalServices({ store, bus, fleet, log: engineLog, deployments, signer, schedulerParent, commandsUrl, access, cloudBuildUrl });

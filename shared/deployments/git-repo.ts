@@ -5,6 +5,9 @@
  * and posts a signed push to the githubWebhook function.
  */
 import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ControlPlaneError } from '../errors.js';
 import type { ComparedFile, DeploymentRepoPort } from '../ports.js';
 
@@ -23,8 +26,31 @@ function git(cwd: string, args: readonly string[], timeoutMs: number): Promise<{
   });
 }
 
-/** A DeploymentRepoPort on the git checkout at `path`. */
-export function createGitDeploymentRepo(options: { path: string; timeoutMs?: number }): DeploymentRepoPort {
+function gitWithInput(cwd: string, args: readonly string[], input: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('git', [...args], { cwd, timeout: timeoutMs, encoding: 'utf8', env: { ...process.env, ...env } }, (error, stdout, stderr) => {
+      if (error && typeof (error as NodeJS.ErrnoException).code === 'string') {
+        reject(new ControlPlaneError('unavailable', `git ${args[0] ?? ''} failed in ${cwd}: ${error.message}`, { cause: error }));
+        return;
+      }
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+    // A command that reads no input may exit before it is written: that is not an error.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(input === '' ? undefined : input);
+  });
+}
+
+/** Who the control plane's own commits are by, locally (GitHub uses the token's identity). */
+export const LOCAL_BOT = { name: 'mi-control-plane', email: 'mi-control-plane@users.noreply.local' };
+
+/**
+ * A DeploymentRepoPort on the git checkout at `path`. A write is a commit made with git's
+ * plumbing (a temporary index), the branch moved only if it still points where it was read
+ * (`update-ref` with the old value); a checked-out branch with a clean tree is fast-forwarded.
+ * `onCommitted` hears of each commit written (`mi dev` posts it to the webhook, as GitHub would).
+ */
+export function createGitDeploymentRepo(options: { path: string; timeoutMs?: number; onCommitted?: (commit: { before: string; after: string; branch: string; path: string; message: string }) => Promise<void> }): DeploymentRepoPort {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const checkRef = (ref: string) => {
     if (!REF.test(ref) || ref.startsWith('-')) throw new ControlPlaneError('invalid-message', `not a git ref: ${ref}`, { retryable: false });
@@ -68,6 +94,42 @@ export function createGitDeploymentRepo(options: { path: string; timeoutMs?: num
         }
       }
       return { files };
+    },
+    async writeFile(change) {
+      checkRef(change.branch);
+      if (change.path.startsWith('-') || change.path.includes('..')) throw new ControlPlaneError('invalid-message', `not a repository path: ${change.path}`, { retryable: false });
+      // A branch with no commit yet (a fresh `git init`) gets its first one.
+      const head = await commitOf(change.branch).catch((error: unknown) => {
+        if (error instanceof ControlPlaneError && error.code === 'not-found') return undefined;
+        throw error;
+      });
+      const current = head === undefined ? undefined : await this.readFile(change.path, head);
+      if (current !== change.expected) throw new ControlPlaneError('conflict', `${change.path} on ${change.branch} changed since it was read`, { details: { path: change.path } });
+      const index = join(tmpdir(), `mi-write-${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2)}.index`);
+      const env = { GIT_INDEX_FILE: index, GIT_AUTHOR_NAME: LOCAL_BOT.name, GIT_AUTHOR_EMAIL: LOCAL_BOT.email, GIT_COMMITTER_NAME: LOCAL_BOT.name, GIT_COMMITTER_EMAIL: LOCAL_BOT.email };
+      const step = async (args: string[], input = '') => {
+        const result = await gitWithInput(options.path, args, input, env, timeoutMs);
+        if (result.code !== 0) throw new ControlPlaneError('unavailable', `git ${args.join(' ')}: ${result.stderr.trim()}`);
+        return result.stdout.trim();
+      };
+      try {
+        await step(head === undefined ? ['read-tree', '--empty'] : ['read-tree', head]);
+        const blob = await step(['hash-object', '-w', '--stdin'], change.content);
+        await step(['update-index', '--add', '--cacheinfo', `100644,${blob},${change.path}`]);
+        const tree = await step(['write-tree']);
+        const commit = await step(['commit-tree', tree, ...(head === undefined ? [] : ['-p', head]), '-F', '-'], change.message);
+        // A person's checkout of that branch, if clean, follows (their own changes are never touched).
+        const checkedOut = (await git(options.path, ['symbolic-ref', '--quiet', 'HEAD'], timeoutMs)).stdout.trim();
+        const clean = (await git(options.path, ['status', '--porcelain', '--untracked-files=no'], timeoutMs)).stdout.trim() === '';
+        // The old value: the branch must still point there (or, for its first commit, not exist).
+        const moved = await gitWithInput(options.path, ['update-ref', `refs/heads/${change.branch}`, commit, head ?? ''], '', {}, timeoutMs);
+        if (moved.code !== 0) throw new ControlPlaneError('conflict', `${change.branch} moved while ${change.path} was written`, { details: { path: change.path } });
+        if (checkedOut === `refs/heads/${change.branch}` && clean) await git(options.path, ['reset', '--quiet', '--hard', commit], timeoutMs);
+        await options.onCommitted?.({ before: head ?? '0'.repeat(40), after: commit, branch: change.branch, path: change.path, message: change.message });
+        return { commit };
+      } finally {
+        await rm(index, { force: true });
+      }
     },
     async ancestry(base, head) {
       const [from, to] = await Promise.all([commitOf(base), commitOf(head)]);

@@ -24,6 +24,7 @@ import type { VerifiedCaller } from '../ports.js';
 import { confirm, type ConfirmTarget } from './confirmations.js';
 import type { ConfirmOutcome, ConsumerContext, DeploymentsDeps, Push, PushOutcome } from './model.js';
 import { handlePush } from './pushes.js';
+import { handleWriteBack, type WriteBackOutcome, type WriteBackRequest } from './write-backs.js';
 import { createSpecChanges } from './spec-changes/index.js';
 import { tick, type TickSummary } from './ticks.js';
 
@@ -47,12 +48,15 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
     githubIdentities: deps.githubIdentities ?? {},
     publish,
     specChanges: createSpecChanges({ store: deps.store, repo: deps.repo, clock: deps.clock, log, publish }),
+    branch: deps.branch ?? 'main',
   };
   return {
     /** Its ports, as the Pub/Sub edge records through them. */
     deps: { store: deps.store, bus: deps.bus, clock: deps.clock, log },
     /** A `deployment.pushed` message: every change of the merge, keyed by commit, instance and module. */
     handlePush: (push: Push): Promise<PushOutcome> => handlePush(ctx, push),
+    /** An operation changed an instance's spec: its config.yaml is brought in line, once. */
+    handleWriteBack: (request: WriteBackRequest): Promise<WriteBackOutcome> => handleWriteBack(ctx, request),
     /** The schedule's tick: sync what runs, start the next waves, halt what a failure stops, start spec changes whose lease freed. */
     tick: (options: { limit?: number } = {}): Promise<TickSummary> => tick(ctx, options),
     /**

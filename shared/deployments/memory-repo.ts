@@ -3,6 +3,7 @@
  * parents, compared the way GitHub's compare API lists them, and branches that point at commits.
  * Not a simulator of a Google service: only of a git repository.
  */
+import { createHash } from 'node:crypto';
 import type { CommitAncestry, ComparedFile, DeploymentRepoPort } from '../ports.js';
 import { ControlPlaneError } from '../errors.js';
 
@@ -76,6 +77,25 @@ export class MemoryDeploymentRepo implements DeploymentRepoPort {
       }
       for (const path of before.keys()) if (!after.has(path)) files.push({ filename: path, status: 'removed' });
       return { files };
+    });
+  }
+
+  /** Commits written through the port, oldest first (the control plane's write-backs). */
+  readonly written: Array<{ commit: string; path: string; message: string; content: string }> = [];
+
+  writeFile(change: { path: string; branch: string; content: string; message: string; expected: string | undefined }): Promise<{ commit: string }> {
+    return settle(() => {
+      const head = this.resolve(change.branch);
+      const files = new Map(this.tree(head));
+      if (files.get(change.path) !== change.expected) {
+        throw new ControlPlaneError('conflict', `${change.path} on ${change.branch} changed since it was read`, { retryable: true, details: { path: change.path } });
+      }
+      files.set(change.path, change.content);
+      const commit = createHash('sha1').update(`${head}\0${change.path}\0${change.content}\0${change.message}`).digest('hex');
+      this.commits.set(commit, { files, parents: [head] });
+      this.branches.set(change.branch, commit);
+      this.written.push({ commit, path: change.path, message: change.message, content: change.content });
+      return { commit };
     });
   }
 

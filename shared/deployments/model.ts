@@ -17,6 +17,8 @@ export interface DeploymentsDeps {
   autoApplyModules?: readonly string[];
   /** GitHub logins → Google emails: who pushed and wrote a change, so that neither confirms it. */
   githubIdentities?: GitHubIdentities;
+  /** The protected default branch, where write-backs go (default main). */
+  branch?: string;
 }
 
 /** The deps as the consumer's parts take them, resolved once by `createDeploymentsConsumer`. */
@@ -32,6 +34,8 @@ export interface ConsumerContext {
   /** Publishes outbox entries just committed (a failure leaves them for the reconciler). */
   publish(entries: readonly OutboxEntry[]): Promise<number>;
   specChanges: SpecChanges;
+  /** The protected default branch, where write-backs go. */
+  branch: string;
 }
 
 export type Push = Envelope<'deployment.pushed'>;

@@ -3,6 +3,7 @@
  * audit what moved, schedule its next look, and when its steps say it is over, write its end
  * (the record, the instance and its lease, the audit, the fact in the outbox).
  */
+import { writeBackOfOperation } from '../domain/deployments/write-back.js';
 import {
   endOperation,
   scheduleNextRun,
@@ -14,6 +15,7 @@ import { ControlPlaneError } from '../errors.js';
 import type { InstanceRecord } from '../events/index.js';
 import type { StoreTransaction } from '../ports.js';
 import { paths } from '../store/collections.js';
+import { TOPICS } from '../topics.js';
 import { publishOutbox } from '../store/outbox.js';
 import { appendAudit, enqueue, recordInLedger, type LedgerEntry, type OutboxEntry } from '../store/records.js';
 import type { EngineDeps } from './deps.js';
@@ -49,7 +51,7 @@ export function writeEnd(
   actor: string,
   now: Date,
   extra: Record<string, unknown> = {},
-): OutboxEntry {
+): OutboxEntry[] {
   const { operation, instance } = ended;
   tx.set(paths.operation(operation.id), { ...operation });
   tx.set(paths.instance(instance.id), { ...instance });
@@ -72,16 +74,23 @@ export function writeEnd(
   const base = { instanceId: operation.instanceId, actor: operation.actor, reason: operation.reason };
   const ref = { operationId: operation.id, operationType: operation.type };
   switch (operation.status) {
-    case 'succeeded':
-      return enqueue(tx, { ...base, type: 'operation.succeeded', payload: { ...ref, result: operation.result ?? {} } }, now);
+    case 'succeeded': {
+      const fact = enqueue(tx, { ...base, type: 'operation.succeeded', payload: { ...ref, result: operation.result ?? {} } }, now);
+      // The spec it changed goes back to config.yaml, through the deployments function, once.
+      const writeBack = writeBackOfOperation(operation, instanceBefore, instance);
+      if (writeBack === undefined) return [fact];
+      const { operationId, operationType, before: was, after, spec } = writeBack;
+      const payload = { environment: instance.environment, operationId, operationType, before: was, after, ...(spec === undefined ? {} : { spec }) };
+      return [fact, enqueue(tx, { ...base, actor: 'system:engine', type: 'deployment.write-back', payload }, now, TOPICS.deployments)];
+    }
     case 'abandoned':
-      return enqueue(tx, { ...base, type: 'operation.abandoned', payload: { ...ref, by: operation.abandoned?.by ?? actor, why: operation.abandoned?.why ?? '' } }, now);
+      return [enqueue(tx, { ...base, type: 'operation.abandoned', payload: { ...ref, by: operation.abandoned?.by ?? actor, why: operation.abandoned?.why ?? '' } }, now)];
     default:
-      return enqueue(
+      return [enqueue(
         tx,
         { ...base, type: 'operation.failed', payload: { ...ref, failedStep: operation.failure?.step ?? 'unknown', reason: operation.failure?.reason ?? 'unknown' } },
         now,
-      );
+      )];
   }
 }
 
@@ -138,9 +147,9 @@ export async function changeOperation(
     if (instance === undefined) throw new ControlPlaneError('internal', `operation ${op.id} names missing instance ${op.instanceId}`);
     auditChanges(tx, op, mutated, actor, now);
     const ended = endOperation(mutated, instance, verdict, now);
-    const fact = writeEnd(tx, op, ended, instance, actor, now);
+    const published = writeEnd(tx, op, ended, instance, actor, now);
     record(true);
-    return { operation: ended.operation, changed: true, outbox: [fact] };
+    return { operation: ended.operation, changed: true, outbox: published };
   });
 }
 

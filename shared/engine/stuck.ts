@@ -77,11 +77,11 @@ export async function releaseOperation(
     const instance = await tx.get<InstanceRecord>(paths.instance(op.instanceId));
     if (instance === undefined) throw new ControlPlaneError('internal', `operation ${op.id} names missing instance ${op.instanceId}`);
     const ended = releaseStuck(op, instance, how, now);
-    const fact = writeEnd(tx, op, ended, instance, actor, now, how.kind === 'abandoned' ? { why: how.why } : { released: 'confirmed-idle' });
-    return { operation: ended.operation, fact };
+    const facts = writeEnd(tx, op, ended, instance, actor, now, how.kind === 'abandoned' ? { why: how.why } : { released: 'confirmed-idle' });
+    return { operation: ended.operation, facts };
   });
   if (result === undefined) return undefined;
-  await publishOutbox(deps, [result.fact]);
+  await publishOutbox(deps, result.facts);
   return result.operation;
 }
 

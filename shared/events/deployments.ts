@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { environmentSchema, instanceIdSchema, isoTimestampSchema } from './instance.js';
+import { environmentSchema, instanceIdSchema, instanceSpecSchema, isoTimestampSchema, regionSchema, versionSchema } from './instance.js';
 
 /** Types on `mi-deployments`: what a merge on the deployment repository changed, as references. */
-export const DEPLOYMENT_TYPES = ['deployment.pushed'] as const;
+export const DEPLOYMENT_TYPES = ['deployment.pushed', 'deployment.write-back'] as const;
 export type DeploymentEventType = (typeof DEPLOYMENT_TYPES)[number];
 
 /** A git commit id (SHA-1, or SHA-256 for repositories that use it). */
@@ -47,6 +47,16 @@ export const DEPLOYMENT_PAYLOAD_SCHEMAS = {
       /** The payload may be incomplete: compare `before` and `after` through the repository. */
       z.strictObject({ source: z.literal('compare'), reason: z.string().min(1).max(500) }),
     ]),
+  }),
+  /** An operation changed an instance's spec: write it to its config.yaml, so the repository and the record agree. */
+  'deployment.write-back': z.strictObject({
+    environment: environmentSchema,
+    operationId: z.string().regex(/^op-[0-9a-z-]{1,120}$/, { error: 'expected an operation id' }),
+    operationType: z.string().min(1).max(40),
+    before: z.strictObject({ version: versionSchema.optional(), region: regionSchema.optional() }),
+    after: z.strictObject({ version: versionSchema.optional(), region: regionSchema.optional() }).refine((a) => Object.keys(a).length > 0, { error: 'names no field to write' }),
+    /** The whole spec, when the folder may hold no config.yaml yet (a create). */
+    spec: instanceSpecSchema.optional(),
   }),
 } as const satisfies Record<DeploymentEventType, z.ZodType>;
 

@@ -81,6 +81,38 @@ export async function createGitHubDeploymentRepo(options: GitHubRepoOptions): Pr
       }
       return { files };
     },
+    async writeFile(change) {
+      // The contents API takes the blob it replaces (its sha): a file changed in between is a 409.
+      let sha: string | undefined;
+      try {
+        const { data } = await octokit.rest.repos.getContent({ owner, repo, path: change.path, ref: change.branch, request: signal() });
+        if (!Array.isArray(data) && data.type === 'file') {
+          sha = data.sha;
+          const text = Buffer.from(data.content, 'base64').toString('utf8');
+          if (text !== change.expected) throw new ControlPlaneError('conflict', `${change.path} on ${change.branch} changed since it was read`, { details: { path: change.path } });
+        }
+      } catch (error) {
+        if (error instanceof ControlPlaneError) throw error;
+        if (statusOf(error) !== 404) throw translate(error, `reading ${change.path} on ${change.branch}`);
+      }
+      if (sha === undefined && change.expected !== undefined) throw new ControlPlaneError('conflict', `${change.path} is gone from ${change.branch}`, { details: { path: change.path } });
+      try {
+        const { data } = await octokit.rest.repos.createOrUpdateFileContents({
+          owner,
+          repo,
+          path: change.path,
+          branch: change.branch,
+          message: change.message,
+          content: Buffer.from(change.content, 'utf8').toString('base64'),
+          ...(sha === undefined ? {} : { sha }),
+          request: signal(),
+        });
+        return { commit: data.commit.sha ?? '' };
+      } catch (error) {
+        if (statusOf(error) === 409) throw new ControlPlaneError('conflict', `${change.path} on ${change.branch} changed while it was written`, { cause: error });
+        throw translate(error, `writing ${change.path} on ${change.branch}`);
+      }
+    },
     async ancestry(base, head) {
       let data;
       try {

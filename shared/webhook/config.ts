@@ -15,6 +15,8 @@ export interface WebhookConfig {
   maxBodyBytes?: number;
   /** File-list caps past which the two commits are compared instead (tests lower them). */
   caps?: { commits: number; filesPerCommit: number };
+  /** The control plane's own GitHub login (its token's): its write-back pushes are not acted on again. */
+  botLogin?: string;
 }
 
 export interface WebhookDeps {

@@ -5,6 +5,7 @@
  * other delivery is acknowledged and ignored, with the reason.
  */
 import { z } from 'zod';
+import { writeBackOperationsOfPush } from '../domain/deployments/write-back.js';
 import { classifyFiles, filesOfPush, incompleteReason, pushEventId, PUSH_PAYLOAD_CAPS } from '../domain/deployments/changes.js';
 import { MAX_CHANGES_IN_MESSAGE, makeEnvelope, type AnyEnvelope, type DeploymentPayloads } from '../events/index.js';
 import type { WebhookConfig } from './config.js';
@@ -20,7 +21,7 @@ const pushSchema = z.looseObject({
   deleted: z.boolean().optional(),
   repository: z.looseObject({ full_name: z.string(), default_branch: z.string().optional() }),
   pusher: z.looseObject({ name: z.string().optional(), email: z.string().nullable().optional() }).optional(),
-  commits: z.array(z.looseObject({ id: z.string(), timestamp: z.string().optional(), added: fileList, removed: fileList, modified: fileList, author: z.looseObject({ username: z.string().optional() }).optional() })),
+  commits: z.array(z.looseObject({ id: z.string(), message: z.string().optional(), timestamp: z.string().optional(), added: fileList, removed: fileList, modified: fileList, author: z.looseObject({ username: z.string().optional() }).optional() })),
   head_commit: z.looseObject({ id: z.string(), timestamp: z.string().optional() }).nullable().optional(),
 });
 
@@ -52,6 +53,11 @@ function planPush(payload: z.infer<typeof pushSchema>, deliveryId: string, confi
     return { status: 202, body: { ignored: `a push to ${payload.ref}, not to the default branch ${branch ?? '(unknown)'}` } };
   }
   if (payload.deleted === true || ZERO_COMMIT.test(payload.after)) return { status: 202, body: { ignored: 'the push deleted the branch' } };
+  // The control plane's own write-backs: the record already holds what they say.
+  const writeBacks = writeBackOperationsOfPush({ pusher: payload.pusher?.name, commits: payload.commits }, config.botLogin);
+  if (writeBacks !== undefined) {
+    return { status: 202, body: { ignored: `a write-back by the control plane (${writeBacks.join(', ')}): its record already holds this spec, so nothing is acted on again`, commit: payload.after, writeBack: writeBacks } };
+  }
 
   const caps = config.caps ?? PUSH_PAYLOAD_CAPS;
   const forced = payload.forced === true;
