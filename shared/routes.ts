@@ -74,7 +74,7 @@ export const deploymentsRoute = (consumer: DeploymentsConsumer): MessageRoute<De
     accepts: ['deployment.pushed', 'deployment.write-back'],
     onEnvelope: async (envelope): Promise<DeploymentsOutcome> =>
       envelope.type === 'deployment.write-back'
-        ? { kind: 'write-back', detail: await consumer.handleWriteBack(envelope as Envelope<'deployment.write-back'>) }
+        ? { kind: 'write-back', detail: await consumer.handleWriteBack(envelope) }
         : { kind: 'push', detail: await consumer.handlePush(envelope as Envelope<'deployment.pushed'>) },
     onSchedule: async () => ({ kind: 'tick' as const, detail: await consumer.tick() }),
   }) satisfies MessageRoute<unknown>;

@@ -82,7 +82,7 @@ export function decideWriteBack(current: string | undefined, change: WriteBack):
   const document = parseDocument(current);
   if (document.errors.length > 0 || !isMap(document.contents)) return { kind: 'invalid', reason: `config.yaml is not a YAML mapping: ${document.errors[0]?.message ?? 'not a mapping'}` };
   const fields = Object.keys(change.after) as Array<keyof WrittenFields>;
-  const now = Object.fromEntries(fields.map((f) => [f, document.get(f) as unknown]));
+  const now = Object.fromEntries(fields.map((f) => [f, document.get(f)]));
   if (fields.every((f) => now[f] === change.after[f])) return { kind: 'already', reason: `config.yaml already says ${describe(change.after)}` };
   // Only what still says what the operation started from is written: anything else is a person's newer word.
   const changedSince = fields.filter((f) => now[f] !== change.before[f] && now[f] !== change.after[f]);
