@@ -139,3 +139,61 @@ describe('the GitHub repository', () => {
     expect((await controlPlaneFailure(repo.ancestry(UNKNOWN, known))).code).toBe('not-found');
   });
 });
+
+describe('writing through the local git repository', () => {
+  it('commits a file as the control plane on the branch, only over what was read; a clean checkout follows; a first commit is made on an empty repository', async () => {
+    const { path, git, commit } = gitRepo();
+    const first = commit('config.yaml', 'version: 1\n');
+    const repo = createGitDeploymentRepo({ path });
+    const written = await repo.writeFile({ path: 'config.yaml', branch: 'main', content: 'version: 2\n', message: 'mi: bump\n\nMi-Write-Back: op-1', expected: 'version: 1\n' });
+    expect(git('rev-parse', 'main')).toBe(written.commit);
+    expect(git('rev-parse', `${written.commit}^`)).toBe(first);
+    expect(git('log', '-1', '--format=%an', written.commit)).toBe('mi-control-plane');
+    expect(await repo.readFile('config.yaml', 'main')).toBe('version: 2\n');
+    expect(git('status', '--porcelain')).toBe('');
+    const stale = await controlPlaneFailure(repo.writeFile({ path: 'config.yaml', branch: 'main', content: 'version: 3\n', message: 'x', expected: 'version: 1\n' }));
+    expect([stale.code, stale.retryable]).toEqual(['conflict', true]);
+
+    const empty = gitRepo();
+    const fresh = createGitDeploymentRepo({ path: empty.path });
+    const root = await fresh.writeFile({ path: 'a/config.yaml', branch: 'main', content: 'id: x\n', message: 'seed', expected: undefined });
+    expect(await fresh.readFile('a/config.yaml', root.commit)).toBe('id: x\n');
+  });
+});
+
+describe('writing through the GitHub repository', () => {
+  /** The contents API as GitHub answers it: GET a file (base64 content, blob sha), PUT it with that sha; a stale sha is a 409. */
+  function contentsApi(file: { text: string; sha: string } | undefined) {
+    const puts: Array<Record<string, unknown>> = [];
+    const octokit = {
+      rest: {
+        repos: {
+          getContent: (params: { path: string; ref: string }) => {
+            if (file === undefined) return Promise.reject(Object.assign(new Error('Not Found'), { status: 404 }));
+            return Promise.resolve({ data: { type: 'file', encoding: 'base64', size: file.text.length, name: 'config.yaml', path: params.path, sha: file.sha, content: Buffer.from(file.text).toString('base64') } });
+          },
+          createOrUpdateFileContents: (params: Record<string, unknown>) => {
+            puts.push(params);
+            if (file !== undefined && params.sha !== file.sha) return Promise.reject(Object.assign(new Error('is at 3d21ec53a331a6f037a91c368710b99387d012c1 but expected 0000'), { status: 409 }));
+            return Promise.resolve({ data: { content: { name: 'config.yaml', sha: 'b'.repeat(40) }, commit: { sha: 'c'.repeat(40), message: params.message } } });
+          },
+        },
+      },
+    };
+    return { octokit: octokit as unknown as Octokit, puts };
+  }
+
+  it('PUTs the new content over the blob it read, on the branch, and answers the commit', async () => {
+    const { octokit, puts } = contentsApi({ text: 'version: 1\n', sha: 'a'.repeat(40) });
+    const repo = await createGitHubDeploymentRepo({ repository: 'acme/deployments', octokit });
+    expect(await repo.writeFile({ path: 'x/config.yaml', branch: 'main', content: 'version: 2\n', message: 'mi: bump', expected: 'version: 1\n' })).toEqual({ commit: 'c'.repeat(40) });
+    expect(puts).toMatchObject([{ owner: 'acme', repo: 'deployments', path: 'x/config.yaml', branch: 'main', sha: 'a'.repeat(40), message: 'mi: bump', content: Buffer.from('version: 2\n').toString('base64') }]);
+  });
+
+  it('a file that changed since it was read is a retryable conflict, and nothing is written', async () => {
+    const { octokit, puts } = contentsApi({ text: 'version: 3\n', sha: 'd'.repeat(40) });
+    const repo = await createGitHubDeploymentRepo({ repository: 'acme/deployments', octokit });
+    const failure = await controlPlaneFailure(repo.writeFile({ path: 'x/config.yaml', branch: 'main', content: 'version: 2\n', message: 'mi: bump', expected: 'version: 1\n' }));
+    expect([failure.code, failure.retryable, puts.length]).toEqual(['conflict', true, 0]);
+  });
+});
