@@ -69,13 +69,13 @@ export const ENVIRONMENT = {
     schema: z
       .string({ error: 'MI_DEPLOYMENT_REPOSITORY is missing: the deployment repository as owner/name' })
       .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { error: 'MI_DEPLOYMENT_REPOSITORY: expected owner/name' }),
-    neededBy: (fn) => fn.name === 'githubWebhook' || fn.name === 'deployments' || runsBuilds(fn),
+    neededBy: (fn) => fn.name === 'githubWebhook' || fn.name === 'deployments' || fn.name === 'commands' || runsBuilds(fn),
   },
   MI_DEPLOYMENT_BRANCH: {
     meaning: "the deployment repository's protected default branch (its pushes are merges; every build runs a commit on it; default main)",
     schema: text('MI_DEPLOYMENT_BRANCH', "the deployment repository's default branch"),
     optional: true,
-    neededBy: (fn) => fn.name === 'githubWebhook' || fn.name === 'deployments' || runsBuilds(fn),
+    neededBy: (fn) => fn.name === 'githubWebhook' || fn.name === 'deployments' || fn.name === 'commands' || runsBuilds(fn),
   },
   MI_GITHUB_BOT_LOGIN: {
     meaning: "the GitHub login the control plane's token commits as (its write-backs of config.yaml): pushes made only of its write-backs are not acted on again",

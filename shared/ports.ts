@@ -458,6 +458,8 @@ export interface DeploymentRepoPort {
   compare(base: string, head: string): Promise<{ files: ComparedFile[] }>;
   /** How `head` relates to `base` in history; either may be a commit id or a branch name. */
   ancestry(base: string, head: string): Promise<CommitAncestry>;
+  /** The full commit id `ref` (a branch, or a commit id) names; `not-found` when there is none. */
+  resolve(ref: string): Promise<string>;
   /**
    * Commits `content` as `path` on `branch`, as the control plane's own identity (the token's, on
    * GitHub), with `message`; only if the file still holds `expected` (undefined: absent), else

@@ -64,10 +64,18 @@ export interface ServicesConfig {
   rollouts?: Partial<Pick<RolloutDeps, 'minTickIntervalMs' | 'sleep' | 'maxStartsPerTick'>>;
 }
 
+const NOT_GRANTED = Symbol('not granted');
+
+/** Whether a port is one this process was not given (see notGranted). */
+export function isGranted(port: object): boolean {
+  return (port as { [NOT_GRANTED]?: boolean })[NOT_GRANTED] !== true;
+}
+
 /** A port this process is not given (a function holds no right to it): a call is a bug, said as such. */
 export function notGranted<T extends object>(what: string, holder: string): T {
   return new Proxy({} as T, {
     get(_target, key) {
+      if (key === NOT_GRANTED) return true;
       if (typeof key === 'symbol' || key === 'then') return undefined;
       return () => {
         throw new ControlPlaneError('permission-denied', `${holder} is given no access to ${what} (${String(key)})`, { retryable: false });
@@ -110,7 +118,19 @@ export function createServices(ports: Ports, config: ServicesConfig) {
   const commands: CommandsFunctionDeps = {
     identity: ports.identity,
     ...config.callers,
-    commands: createCommands({ store, bus, clock, log, engine, deployments, rollouts, cloudSql: ports.cloudSql, gkeBackup: ports.gkeBackup }),
+    commands: createCommands({
+      store,
+      bus,
+      clock,
+      log,
+      engine,
+      deployments,
+      rollouts,
+      cloudSql: ports.cloudSql,
+      gkeBackup: ports.gkeBackup,
+      // Commands whose builds run the repository are accepted at a commit of its protected branch.
+      ...(isGranted(ports.repo) ? { repo: ports.repo, ...(config.deploymentBranch === undefined ? {} : { branch: config.deploymentBranch }) } : {}),
+    }),
   };
   return {
     ports,

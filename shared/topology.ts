@@ -107,7 +107,7 @@ export const FLEET_SIZE = 10_000;
  * delete's final GKE backup goes; executor results are never followed by one.
  */
 const ENGINE_USE = {
-  // Facts, and an ended operation's spec change written back (mi-deployments), through the outbox.
+  // Facts, and an operation that ended well its spec change to write back (mi-deployments), through the outbox.
   publishes: [TOPICS.events, TOPICS.deployments],
   outbox: [TOPICS.events, TOPICS.deployments],
   secrets: [],
@@ -160,7 +160,8 @@ export const FUNCTIONS = [
     trigger: { kind: 'pubsub', topic: TOPICS.lifecycle },
     timeoutSeconds: 60,
     memoryMb: 512,
-    uses: { ...ENGINE_USE, centralBackups: 'act' },
+    // Accepting an operation never ends it well (its steps outlive the delivery): no write-back from here.
+    uses: { ...ENGINE_USE, publishes: [TOPICS.events], outbox: [TOPICS.events], centralBackups: 'act' },
     // One accepting transaction and the first steps: about 6 reads, 12 writes, 3 service calls.
     capacity: { maxInstances: 20, concurrency: 8, cpu: 1, secondsPerDelivery: 0.5, burst: { messages: FLEET_SIZE, why: 'a merge that changes every config.yaml, or a day of dev expiries' } },
   },
@@ -205,14 +206,15 @@ export const FUNCTIONS = [
     trigger: { kind: 'http', allowUnauthenticated: false },
     timeoutSeconds: 60,
     memoryMb: 512,
-    // Reads an instance's backups for `mi backup list` (people need no grant to find one in an incident).
+    // Reads an instance's backups for `mi backup list` (people need no grant to find one in an incident),
+    // and the repository's branch head, the commit a command's builds run.
     // Lifecycle commands and compliance runs through the outbox; facts of approvals and abandons;
     // a rollout's first tick. An approval moves its operation on through the engine: the steps
     // that follow one (a delete's final GKE backup plan and backup, in the central project).
     uses: {
       publishes: [TOPICS.lifecycle, TOPICS.compliance, TOPICS.events, TOPICS.rollout],
       outbox: [TOPICS.lifecycle, TOPICS.compliance, TOPICS.events],
-      secrets: [],
+      secrets: ['githubTokenSecret'],
       cloudSql: 'read',
       gkeBackup: 'read',
       centralBackups: 'act',

@@ -11,7 +11,7 @@ import { ControlPlaneError } from '../errors.js';
 import { DecodeError, makeEnvelope, type AnyEnvelope, type InstanceRecord } from '../events/index.js';
 import { extendExpiry } from '../compliance/retention.js';
 import type { Logger } from '../log.js';
-import type { Clock, CloudSqlPort, EventBus, GkeBackupPort, StateStore, VerifiedCaller } from '../ports.js';
+import type { Clock, CloudSqlPort, DeploymentRepoPort, EventBus, GkeBackupPort, StateStore, VerifiedCaller } from '../ports.js';
 import type { Rollouts } from '../rollout/index.js';
 import type { AccessGrantRecord } from '../compliance/access.js';
 import { compliancePaths, paths } from '../store/collections.js';
@@ -31,7 +31,17 @@ export interface CommandsDeps {
   /** Read only: an instance's backups, for `mi backup list` (the ids `mi restore` takes). */
   cloudSql: Pick<CloudSqlPort, 'listBackupRuns'>;
   gkeBackup: Pick<GkeBackupPort, 'listBackups'>;
+  /**
+   * The deployment repository: a command whose operation runs builds is accepted at a commit of
+   * its protected branch (the head, or the one it names, checked to be on the branch). Without
+   * it (a process given no repository) the builds run the branch as it is when they start.
+   */
+  repo?: Pick<DeploymentRepoPort, 'resolve' | 'ancestry'>;
+  branch?: string;
 }
+
+/** The commands whose operations run the deployment repository's builds. */
+const BUILD_COMMANDS: ReadonlySet<string> = new Set(['instance.create', 'instance.upgrade', 'instance.restore', 'instance.delete', 'instance.disaster-recovery']);
 
 /** Why a command was not carried out; the HTTP answer's status follows from the code. */
 export type RefusalCode = 'invalid-request' | 'not-found' | 'conflict' | 'self-approval' | 'event-id-taken';
@@ -121,7 +131,38 @@ export function createCommands(deps: CommandsDeps) {
     }
   }
 
+  /** The commit a command's builds run: the branch head, or the named one if the branch holds it; a refusal otherwise. */
+  async function atCommit(request: LifecycleRequest): Promise<{ payload: Record<string, unknown> } | CommandOutcome> {
+    const repo = deps.repo;
+    if (repo === undefined || !BUILD_COMMANDS.has(request.command)) return { payload: request.payload };
+    const branch = deps.branch ?? 'main';
+    const named = request.payload.commit;
+    if (named === undefined) {
+      try {
+        return { payload: { ...request.payload, commit: await repo.resolve(branch) } };
+      } catch (error) {
+        if (error instanceof ControlPlaneError && error.code === 'not-found') return refused('invalid-request', `the deployment repository has no branch ${branch} (or no commit on it): nothing to build from`);
+        throw error;
+      }
+    }
+    if (typeof named !== 'string' || !/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(named)) return refused('invalid-request', 'payload.commit: expected a full commit id: 40 (or 64) lowercase hex digits');
+    let relation;
+    try {
+      relation = await repo.ancestry(named, branch);
+    } catch (error) {
+      if (error instanceof ControlPlaneError && error.code === 'not-found') return refused('invalid-request', `payload.commit: the deployment repository has no commit ${named}`);
+      throw error;
+    }
+    // `ahead` or `identical`: the branch's head descends from (or is) the commit.
+    if (relation !== 'ahead' && relation !== 'identical') {
+      return refused('invalid-request', `payload.commit: ${named} is not on the protected branch ${branch} (${relation === 'behind' ? 'it is ahead of it' : 'it has diverged from it'}): only what the branch holds runs; merge it first`);
+    }
+    return { payload: request.payload };
+  }
+
   async function lifecycle(request: LifecycleRequest, caller: VerifiedCaller): Promise<CommandOutcome> {
+    const at = await atCommit(request);
+    if (!('payload' in at)) return at;
     const envelope = envelopeOf(
       () =>
         makeEnvelope({
@@ -129,7 +170,7 @@ export function createCommands(deps: CommandsDeps) {
           eventId: request.eventId,
           instanceId: request.instanceId,
           // Checked against the command's schema by makeEnvelope, which names the field at fault.
-          payload: request.payload,
+          payload: at.payload,
           actor: caller.email,
           reason: request.reason,
           origin: 'commands',

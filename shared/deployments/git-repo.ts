@@ -95,6 +95,7 @@ export function createGitDeploymentRepo(options: { path: string; timeoutMs?: num
       }
       return { files };
     },
+    resolve: (ref) => commitOf(ref),
     async writeFile(change) {
       checkRef(change.branch);
       if (change.path.startsWith('-') || change.path.includes('..')) throw new ControlPlaneError('invalid-message', `not a repository path: ${change.path}`, { retryable: false });

@@ -27,18 +27,18 @@ export class MemoryDeploymentRepo implements DeploymentRepoPort {
 
   /** Records a commit whose tree is `files`, child of `parents`; `branch` then points at it. */
   commit(id: string, files: Record<string, string>, options: { parents?: readonly string[]; branch?: string } = {}): void {
-    for (const parent of options.parents ?? []) this.resolve(parent);
+    for (const parent of options.parents ?? []) this.idOf(parent);
     this.commits.set(id, { files: new Map(Object.entries(files)), parents: [...(options.parents ?? [])] });
     if (options.branch !== undefined) this.branches.set(options.branch, id);
   }
 
   /** Points `branch` at a commit (a forced push). */
   setBranch(branch: string, id: string): void {
-    this.resolve(id);
+    this.idOf(id);
     this.branches.set(branch, id);
   }
 
-  private resolve(ref: string): string {
+  private idOf(ref: string): string {
     const branch = this.branches.get(ref.replace(/^refs\/heads\//, ''));
     const id = branch ?? ref;
     if (!this.commits.has(id)) throw new ControlPlaneError('not-found', `no commit ${ref} in the deployment repository`, { retryable: false, details: { ref } });
@@ -46,7 +46,7 @@ export class MemoryDeploymentRepo implements DeploymentRepoPort {
   }
 
   private tree(ref: string): ReadonlyMap<string, string> {
-    return (this.commits.get(this.resolve(ref)) as StoredCommit).files;
+    return (this.commits.get(this.idOf(ref)) as StoredCommit).files;
   }
 
   private ancestors(id: string): Set<string> {
@@ -58,6 +58,10 @@ export class MemoryDeploymentRepo implements DeploymentRepoPort {
       queue.push(...(this.commits.get(next)?.parents ?? []));
     }
     return seen;
+  }
+
+  resolve(ref: string): Promise<string> {
+    return settle(() => this.idOf(ref));
   }
 
   readFile(path: string, ref: string): Promise<string | undefined> {
@@ -85,7 +89,7 @@ export class MemoryDeploymentRepo implements DeploymentRepoPort {
 
   writeFile(change: { path: string; branch: string; content: string; message: string; expected: string | undefined }): Promise<{ commit: string }> {
     return settle(() => {
-      const head = this.resolve(change.branch);
+      const head = this.idOf(change.branch);
       const files = new Map(this.tree(head));
       if (files.get(change.path) !== change.expected) {
         throw new ControlPlaneError('conflict', `${change.path} on ${change.branch} changed since it was read`, { retryable: true, details: { path: change.path } });
@@ -102,8 +106,8 @@ export class MemoryDeploymentRepo implements DeploymentRepoPort {
   ancestry(base: string, head: string): Promise<CommitAncestry> {
     this.ancestryCalls += 1;
     return settle((): CommitAncestry => {
-      const from = this.resolve(base);
-      const to = this.resolve(head);
+      const from = this.idOf(base);
+      const to = this.idOf(head);
       if (from === to) return 'identical';
       if (this.ancestors(to).has(from)) return 'ahead';
       if (this.ancestors(from).has(to)) return 'behind';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { commitIdSchema } from './deployments.js';
 import { instanceSpecSchema, isoTimestampSchema, regionSchema, versionSchema } from './instance.js';
 
 /** The lifecycle commands a person may send (through the commands function). */
@@ -12,9 +13,17 @@ const noteSchema = z.string({ error: 'expected a note (a string)' }).max(500, {
   error: 'expected a note of at most 500 characters',
 });
 
+/**
+ * The deployment repository's commit the operation's builds run (on the protected branch): set
+ * by the commands function when it accepts a person's command (the branch head, unless the
+ * command names one it checked is on the branch).
+ */
+const atCommit = { commit: commitIdSchema.optional() };
+
 export const createPayloadSchema = z.strictObject(
   {
     spec: instanceSpecSchema,
+    ...atCommit,
     /** Lifetime of a dev instance when the spec names no expiry (default 7 days). */
     ttlHours: z
       .number({ error: 'expected a number of hours' })
@@ -26,8 +35,9 @@ export const createPayloadSchema = z.strictObject(
   { error: 'expected a payload object' },
 );
 
+
 export const upgradePayloadSchema = z.strictObject(
-  { targetVersion: versionSchema },
+  { targetVersion: versionSchema, ...atCommit },
   { error: 'expected a payload object' },
 );
 
@@ -64,6 +74,7 @@ const pointInTimeSourceSchema = z.strictObject(
 
 export const restorePayloadSchema = z.strictObject(
   {
+    ...atCommit,
     source: z.discriminatedUnion('kind', [backupSourceSchema, pointInTimeSourceSchema], {
       // A bad or absent kind is reported at source.kind; anything but an object at source.
       error: (issue) =>
@@ -79,12 +90,13 @@ export const deletePayloadSchema = z.strictObject(
   {
     /** A prod delete must repeat the instance slug, so a wrong id cannot delete a customer. */
     confirmSlug: z.string({ error: 'expected the instance slug (a string)' }).optional(),
+    ...atCommit,
   },
   { error: 'expected a payload object' },
 );
 
 export const disasterRecoveryPayloadSchema = z.strictObject(
-  { targetRegion: regionSchema },
+  { targetRegion: regionSchema, ...atCommit },
   { error: 'expected a payload object' },
 );
 

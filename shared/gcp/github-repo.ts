@@ -81,6 +81,15 @@ export async function createGitHubDeploymentRepo(options: GitHubRepoOptions): Pr
       }
       return { files };
     },
+    async resolve(ref) {
+      try {
+        const { data } = await octokit.rest.repos.getCommit({ owner, repo, ref: refName(ref), request: signal() });
+        return data.sha;
+      } catch (error) {
+        if (statusOf(error) === 422 || statusOf(error) === 404) throw new ControlPlaneError('not-found', `no commit ${ref} in ${options.repository}`, { cause: error, retryable: false, details: { ref } });
+        throw translate(error, `looking up ${ref}`);
+      }
+    },
     async writeFile(change) {
       // The contents API takes the blob it replaces (its sha): a file changed in between is a 409.
       let sha: string | undefined;

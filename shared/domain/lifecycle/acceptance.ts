@@ -5,7 +5,7 @@
  */
 import type { AnyEnvelope, Envelope, InstanceRecord, LifecycleCommandType, RejectionCode } from '../../events/index.js';
 import { DEFAULT_POLICY, type AcceptancePolicy, type PreflightFacts } from './acceptance-policy.js';
-import { baseParams, planFor, type Planned } from './command-plans.js';
+import { baseParams, commitOf, planFor, type Planned } from './command-plans.js';
 import { OPERATION_OF_COMMAND, operationIdFor, sideEffectKey, type EngineTimings, type OperationRecord, type OperationType } from './model.js';
 import { createPlan, newStep } from './plans.js';
 import { isSupportedRegion, resourceNamesFor } from './resource-names.js';
@@ -110,7 +110,7 @@ function decideCreate(
     envelope,
     {
       steps: createPlan(),
-      params: { ...baseParams(record) },
+      params: { ...baseParams(record), ...commitOf(envelope) },
       onSuccess: {},
     },
     now,

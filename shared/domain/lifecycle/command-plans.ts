@@ -49,13 +49,19 @@ export function baseParams(instance: InstanceRecord): StepParams {
   };
 }
 
+/** The repository commit the command was accepted at (its builds run it), when it names one. */
+export function commitOf(envelope: AnyEnvelope): StepParams {
+  const commit = (envelope.payload as { commit?: unknown }).commit;
+  return typeof commit === 'string' ? { commit } : {};
+}
+
 function ageSeconds(at: string | undefined, now: Date): number {
   return at === undefined ? -1 : Math.max(0, Math.round((now.getTime() - Date.parse(at)) / 1000));
 }
 
 /** The plan of a command other than create on an instance that may take it, or why not. */
 export function planFor(envelope: AnyEnvelope, instance: InstanceRecord, facts: PreflightFacts, now: Date, policy: AcceptancePolicy): Planned | Refusal {
-  const params = baseParams(instance);
+  const params = { ...baseParams(instance), ...commitOf(envelope) };
   switch (envelope.type) {
     case 'instance.module-apply':
       return { steps: moduleApplyPlan(envelope.payload), params: { ...params, module: envelope.payload.module, commit: envelope.payload.commit, applyId: envelope.payload.applyId }, onSuccess: {} };

@@ -19,6 +19,7 @@ import type { ServicesConfig } from '../../../shared/services.js';
 import { COLLECTIONS, paths } from '../../../shared/store/collections.js';
 import { createEngineFixture, TEST_TIMINGS, type EngineFixture } from '../../support/engine-fixture.js';
 import { servicesWith } from '../../support/services.js';
+import { MemoryDeploymentRepo } from '../../../shared/deployments/memory-repo.js';
 import { LifecycleTap, deliveryOf } from '../cli/support.js';
 import { deliver } from '../../../shared/edge.js';
 import { lifecycleRoute } from '../../../shared/routes.js';
@@ -279,5 +280,45 @@ describe('the deployed commands function', () => {
     const env = { GOOGLE_CLOUD_PROJECT: 'p', MI_CENTRAL_BACKUP_PROJECT: 'mi-central-backups', MI_EXECUTOR_STATUS_URL: 'https://executor.example' };
     expect(() => readEnvironment('commands', env)).toThrow(/MI_COMMANDS_AUDIENCES is missing/);
     expect(() => readEnvironment('commands', { ...env, MI_COMMANDS_AUDIENCES: ' ' })).toThrow(/MI_COMMANDS_AUDIENCES is empty/);
+  });
+});
+
+describe('a command whose builds run the deployment repository is accepted at a commit of its protected branch', () => {
+  const head = 'c'.repeat(40);
+  const older = 'b'.repeat(40);
+  const elsewhere = 'e'.repeat(40);
+  const upgradeOf = (instanceId: string, payload: Record<string, unknown>, eventId = randomUUID()) => ({ command: 'instance.upgrade', eventId, instanceId, reason: 'monthly release', payload: { targetVersion: '5.5.0', ...payload } });
+
+  beforeEach(() => {
+    const repo = new MemoryDeploymentRepo();
+    repo.commit(older, {}, { branch: 'main' });
+    repo.commit(head, {}, { parents: [older], branch: 'main' });
+    repo.commit(elsewhere, {}, { parents: [older], branch: 'feature' });
+    useServices(servicesWith({}, { store: f.store, bus: f.bus, clock: f.clock, ...f.fleet.ports(), identity: localIdentity(signer), repo }, { timings: TEST_TIMINGS, callers: { audiences: [AUDIENCE] } }));
+  });
+
+  it('the branch head when it names none, recorded on the operation its builds run', async () => {
+    const inst = await f.seedInstance();
+    const body = upgradeOf(inst.id, {});
+    const res = await send(body);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const published = await tap.next(body.eventId);
+    expect(published.envelope.payload).toMatchObject({ commit: head });
+    await deliver(f.engine.deps, lifecycleRoute(f.engine), deliveryOf(published, f.projectId));
+    const op = await f.store.get<OperationRecord>(paths.operation(`op-${body.eventId}`));
+    expect(op?.params.commit).toBe(head);
+  });
+
+  it('an older commit of the branch when it names one; a commit not on the branch is refused, saying why', async () => {
+    const inst = await f.seedInstance();
+    const named = upgradeOf(inst.id, { commit: older });
+    expect((await send(named)).status).toBe(200);
+    expect((await tap.next(named.eventId)).envelope.payload).toMatchObject({ commit: older });
+
+    const refusedBody = upgradeOf(inst.id, { commit: elsewhere });
+    const res = await send(refusedBody);
+    expect(res.status).toBe(400);
+    expect(answer(res).message).toContain(`${elsewhere} is not on the protected branch main`);
+    await expect(tap.next(refusedBody.eventId, 1_000)).rejects.toThrow(/no message/);
   });
 });

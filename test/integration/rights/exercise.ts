@@ -216,6 +216,9 @@ function useCommands(w: World, r: RepositoryFunctions, on: EventBus = w.live): v
     rollouts: rolloutsOf(w, bus),
     cloudSql: w.recorder.port('commands', 'cloudSql', w.fx.fleet.cloudSql),
     gkeBackup: w.recorder.port('commands', 'gkeBackup', w.fx.fleet.gkeBackup),
+    // A command whose builds run the repository is accepted at its branch head.
+    repo: w.recorder.port('commands', 'repo', r.repo),
+    branch: 'main',
   });
   useServices(servicesWith({ commands: { identity: localIdentity(w.signer), audiences: [COMMANDS_AUDIENCE], commands } }));
 }
@@ -245,6 +248,8 @@ async function exerciseOperations(w: World): Promise<void> {
   // (buildNotifications): each records it and starts the steps after it (backup configuration, GKE backup plan).
   await endFirst(w, accepted[2] ?? '', 'provision', 'runner');
   await endFirst(w, accepted[3] ?? '', 'provision', 'notification');
+  // The upgrade's run (after its backups) too: executorResults ends it, and asks for its version to be written back.
+  await endFirst(w, accepted[0] ?? '', 'upgrade-application', 'runner');
   const ended = await settle(w, accepted);
   expect(ended.map((op) => [op.type, op.status])).toEqual([
     ['upgrade', 'succeeded'],
@@ -509,6 +514,8 @@ interface RepositoryFunctions {
 function repositoryFunctions(w: World): RepositoryFunctions {
   const { fx, recorder } = w;
   const repo = new MemoryDeploymentRepo();
+  // The protected branch has history before the merges the exercise makes.
+  repo.commit(sha(0x0fff), {}, { branch: 'main' });
   const consumerOf = (fn: 'deployments' | 'commands', bus: EventBus): DeploymentsConsumer => {
     const recorded = recorder.bus(fn, bus);
     return createDeploymentsConsumer({
@@ -563,7 +570,12 @@ async function exerciseMerge(w: World, r: RepositoryFunctions): Promise<void> {
 
   useServices(servicesWith({ webhook: () => r.webhook }));
   await deliverPush(before, after, { modified: [config, networking] });
-  const [push] = w.take(TOPICS.deployments);
+  // Earlier operations' write-back requests are on mi-deployments too: the deployments function writes each.
+  const onDeployments = w.take(TOPICS.deployments);
+  for (const request of onDeployments.filter((e) => e.type === 'deployment.write-back')) {
+    expect(await deliver(r.deployments.deps, deploymentsRoute(r.deployments), delivery(w, request, TOPICS.deployments))).toMatchObject({ kind: 'write-back' });
+  }
+  const [push] = onDeployments.filter((e) => e.type === 'deployment.pushed');
   if (push === undefined) throw new Error('the webhook published no push');
   const handled = await deliver(r.deployments.deps, deploymentsRoute(r.deployments), delivery(w, push, TOPICS.deployments));
   expect(handled).toMatchObject({ kind: 'push', detail: { kind: 'handled', commands: [{ instanceId: changed.id, type: 'instance.upgrade' }] } });
@@ -608,7 +620,7 @@ async function exerciseOutboxDrain(w: World, r: RepositoryFunctions): Promise<vo
   await reconcileDrains(w, "the webhook's push", [TOPICS.deployments]);
 
   const deploymentsCut = r.consumerOf('deployments', w.dead);
-  const pushes = w.take(TOPICS.deployments);
+  const pushes = w.take(TOPICS.deployments).filter((e) => e.type === 'deployment.pushed');
   expect(pushes.map((p) => p.type)).toEqual(['deployment.pushed']);
   for (const push of pushes) expect(await deliver(deploymentsCut.deps, deploymentsRoute(deploymentsCut), delivery(w, push, TOPICS.deployments))).toMatchObject({ kind: 'push', detail: { kind: 'handled' } });
   await reconcileDrains(w, "the deployments consumer's module apply", [TOPICS.lifecycle]);
