@@ -116,5 +116,19 @@ export function registerOpCommands(program: Command, ctx: CliContext): void {
       const instance = await store.get<InstanceRecord>(paths.instance(abandoned.instanceId));
       line(ctx.io.stdout, `abandoned ${abandoned.type} ${abandoned.id} on ${abandoned.instanceId}, recorded as by ${answer.by ?? 'you'}: ${flags.reason}`);
       line(ctx.io.stdout, `lease released; ${abandoned.instanceId} is ${instance?.status ?? 'missing'}`);
+      for (const text of leftBehind(abandoned)) line(ctx.io.stdout, text);
     });
+}
+
+/**
+ * What an abandoned operation may have left for a person: a run cut off part-way (a build that
+ * timed out or was cancelled) may hold its Terraform state lock, which the next run would wait on.
+ */
+export function leftBehind(operation: OperationRecord): string[] {
+  const interrupted = operation.steps.filter((s) => s.status === 'failed' && s.kind === 'executor-run' && s.mayHaveStarted === true && (s.error ?? '').includes('was interrupted'));
+  if (interrupted.length === 0) return [];
+  return [
+    'before anything else runs on this instance, release what the interrupted run may hold:',
+    ...interrupted.map((s) => `  ${s.name}: ${s.error ?? ''}`),
+  ];
 }

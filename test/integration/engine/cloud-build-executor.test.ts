@@ -1,0 +1,93 @@
+/**
+ * The engine on the Cloud Build executor (the production adapter on the simulated Builds API):
+ * an upgrade runs one build whose notification finishes its step; a build that never leaves
+ * the queue ends EXPIRED and fails its operation as never started; a build cut off part-way
+ * leaves its operation stuck, naming the Terraform lock a person must release, and abandoning
+ * it says so.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { leftBehind } from '../../../cli/commands/op.js';
+import { localBuildSettings } from '../../../cli/dev/services.js';
+import { RUN_KEY_SUBSTITUTION } from '../../../shared/domain/executor/index.js';
+import { deliver } from '../../../shared/edge.js';
+import type { Engine } from '../../../shared/engine/index.js';
+import { createCloudBuildExecutor } from '../../../shared/gcp/cloud-build.js';
+import { buildNotificationsRoute, lifecycleRoute } from '../../../shared/routes.js';
+import { pubSubCloudEvent } from '../../../harness/cloud-event.js';
+import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
+
+let fx: EngineFixture;
+let engine: Engine;
+
+beforeAll(async () => {
+  fx = await createEngineFixture(import.meta.url);
+  engine = fx.engineWith({
+    executor: createCloudBuildExecutor({ parent: `projects/${fx.projectId}/locations/us-central1`, settings: localBuildSettings(fx.projectId, 'acme/deployments'), clock: fx.clock, calls: fx.fleet.cloudBuild }),
+  });
+});
+afterAll(async () => {
+  await fx.close();
+});
+
+async function accept(type: Parameters<EngineFixture['command']>[0], instanceId: string, payload: Record<string, unknown>): Promise<string> {
+  const command = fx.command(type, instanceId, payload as never);
+  const outcome = await deliver(engine.deps, lifecycleRoute(engine), pubSubCloudEvent(command, { topic: 'mi-lifecycle' }));
+  expect(outcome).toMatchObject({ kind: 'accepted' });
+  return `op-${command.eventId}`;
+}
+
+/** Cloud Build's notifications so far, pushed to the buildNotifications function. */
+async function notify(): Promise<void> {
+  await fx.fleet.cloudBuild.notifyDue(async (n) => {
+    await deliver(engine.deps, buildNotificationsRoute(engine), pubSubCloudEvent({ raw: n.data }, { topic: 'cloud-builds', message: { attributes: n.attributes } }));
+  });
+}
+
+describe('the engine on Cloud Build', () => {
+  it('an upgrade runs one build at its commit, and the build notification finishes its step', async () => {
+    const instance = await fx.seedInstance({ version: '5.4.2' });
+    const commit = 'a'.repeat(40);
+    const id = await accept('instance.upgrade', instance.id, { targetVersion: '5.5.0', commit });
+    for (let i = 0; i < 30 && (await fx.operation(id))?.steps.find((s) => s.name === 'upgrade-application')?.status !== 'running'; i += 1) {
+      fx.clock.advance(10_000);
+      await engine.reconcile({ outboxGraceMs: 0 });
+    }
+    // The build ends; its notification, not a poll, records it.
+    fx.clock.advance(30_000);
+    await notify();
+    const op = await fx.operation(id);
+    expect(op?.status).toBe('succeeded');
+    const runKey = `${id}:upgrade-application`;
+    expect(fx.fleet.cloudBuild.buildsOf(runKey)).toBe(1);
+    const build = fx.fleet.cloudBuild.list().find((b) => (b.substitutions as Record<string, string>)[RUN_KEY_SUBSTITUTION] === runKey);
+    expect(build).toMatchObject({ status: 'SUCCESS', substitutions: { _COMMIT: commit, _VERSION: '5.5.0' } });
+    expect(op?.steps.find((s) => s.name === 'upgrade-application')?.handles).toMatchObject({ build: build?.id, migrationsRan: 'false' });
+  });
+
+  it('a build that never leaves the queue ends EXPIRED: the operation fails, nothing left in flight', async () => {
+    const instance = await fx.seedInstance();
+    fx.fleet.cloudBuild.script({ instanceId: instance.id, action: 'apply' }, { kind: 'never-start' });
+    const id = await accept('instance.module-apply', instance.id, { module: 'monitoring', commit: 'b'.repeat(40), action: 'apply', applyId: `${instance.id}.monitoring.bbbbbbbbbbbb` });
+    const op = await fx.driveToEnd(id, { engine, stepMs: 60_000, rounds: 40 });
+    expect(op.status).toBe('failed');
+    expect(op.steps[0]?.error).toContain('EXPIRED: never started');
+    expect(op.steps[0]?.mayHaveStarted).toBe(false);
+  });
+
+  it('a build cut off part-way leaves the operation stuck naming the state lock; abandoning it says how to release it', async () => {
+    const instance = await fx.seedInstance();
+    fx.fleet.cloudBuild.script({ instanceId: instance.id, action: 'apply' }, { kind: 'interrupt', status: 'TIMEOUT', step: 'terraform-apply' });
+    const id = await accept('instance.module-apply', instance.id, { module: 'monitoring', commit: 'c'.repeat(40), action: 'apply', applyId: `${instance.id}.monitoring.cccccccccccc` });
+    const op = await fx.driveToEnd(id, { engine, stepMs: 10 * 60_000, rounds: 60 });
+    expect(op.status).toBe('stuck');
+    expect((await fx.instance(instance.id))?.lease?.operationId).toBe(id);
+    const lock = `gs://${fx.projectId}-tfstate-prod/instances/${instance.id}/monitoring/${instance.region}/default.tflock`;
+    expect(op.steps[0]?.error).toContain(lock);
+    await engine.abandon(id, 'oncall@example.com', 'checked: no build runs');
+    const abandoned = await fx.operation(id);
+    if (abandoned === undefined) throw new Error('the operation is gone');
+    const advice = leftBehind(abandoned).join('\n');
+    expect(advice).toContain(lock);
+    expect(advice).toContain('terraform force-unlock');
+  });
+});
