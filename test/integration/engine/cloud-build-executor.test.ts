@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 async function accept(type: Parameters<EngineFixture['command']>[0], instanceId: string, payload: Record<string, unknown>): Promise<string> {
-  const command = fx.command(type, instanceId, payload as never);
+  const command = fx.command(type, instanceId, payload);
   const outcome = await deliver(engine.deps, lifecycleRoute(engine), pubSubCloudEvent(command, { topic: 'mi-lifecycle' }));
   expect(outcome).toMatchObject({ kind: 'accepted' });
   return `op-${command.eventId}`;
