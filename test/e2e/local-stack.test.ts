@@ -5,7 +5,10 @@
  * to buildNotifications, and the reconciler, fed by the local clock, moves the rest along, until
  * the instance runs the new version.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PubSub } from '@google-cloud/pubsub';
 import semver from 'semver';
@@ -39,13 +42,22 @@ describe('mi dev: the local stack', () => {
   const firestore = createFirestore(projectId);
   const store = createFirestoreStore({ firestore });
 
+  // A deployment repository of the test's own (never the developer's .mi-dev checkout).
+  const repoPath = mkdtempSync(join(tmpdir(), 'mi-e2e-repo-'));
+  const previousRepo = process.env.MI_DEV_DEPLOYMENT_REPO;
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: repoPath, encoding: 'utf8' }).trim();
+
   beforeAll(async () => {
+    process.env.MI_DEV_DEPLOYMENT_REPO = repoPath;
     stack = await startLocalStack({ projectId, log: (line) => lines.push(line) });
   });
 
   afterAll(async () => {
     await stack?.stop();
     await firestore.terminate();
+    if (previousRepo === undefined) delete process.env.MI_DEV_DEPLOYMENT_REPO;
+    else process.env.MI_DEV_DEPLOYMENT_REPO = previousRepo;
+    rmSync(repoPath, { recursive: true, force: true });
   });
 
   it('uses the emulators it finds rather than starting its own, and seeds dev, internal and customer instances', async () => {
@@ -153,6 +165,17 @@ describe('mi dev: the local stack', () => {
     );
     expect(stats.lifecycle?.succeeded).toBeGreaterThanOrEqual(1);
     expect(stats.reconcile?.succeeded).toBeGreaterThanOrEqual(1);
+
+    // The repository follows: config.yaml now names the new version, in a commit of the control
+    // plane's own, whose push the webhook was handed and did not act on again.
+    const config = `environments/${customer.environment}/deployments/${customer.id}/config.yaml`;
+    const message = await until('the write-back commit', () => {
+      const head = git('log', '-1', '--format=%an%n%B', '--', config);
+      return head.includes(`Mi-Write-Back: ${operationId}`) ? head : undefined;
+    }, 15_000);
+    expect(message.split('\n')[0]).toBe('mi-control-plane');
+    expect(git('show', `main:${config}`)).toContain(`version: ${targetVersion}`);
+    await until('the webhook to ignore the write-back push', () => lines.find((l) => l.includes('answered 202') && l.includes('a write-back by the control plane') && l.includes(operationId)), 15_000);
   }, 60_000);
 
   it('stops, and a second stack on the same emulators keeps the state and takes the pushes over', async () => {
