@@ -15,6 +15,7 @@ import {
   buildFor,
   interruptedBuildAdvice,
   MIGRATION_STEP,
+  PLAN_STEP,
   RUN_KEY_SUBSTITUTION,
   RUN_STATE_OF_BUILD,
   runTagOf,
@@ -123,8 +124,17 @@ function outputText(value: string | Uint8Array | undefined): string {
   return (typeof value === 'string' ? Buffer.from(value, 'base64') : Buffer.from(value)).toString('utf8');
 }
 
-/** What the build's steps reported, as run outputs: for an upgrade, whether migrations ran. */
+/** A plan's one-line summary, from its plan step's output. */
+function planSummaryOf(build: Build): string | undefined {
+  const index = (build.steps ?? []).findIndex((s) => s.id === PLAN_STEP);
+  const text = index < 0 ? '' : outputText(build.results?.buildStepOutputs?.[index] ?? undefined).trim();
+  return text === '' ? undefined : text.slice(0, 300);
+}
+
+/** What the build's steps reported, as run outputs: for an upgrade, whether migrations ran; for a plan, its summary. */
 function outputsOf(build: Build): Record<string, string> | undefined {
+  const summary = planSummaryOf(build);
+  if (summary !== undefined) return { planSummary: summary };
   const index = (build.steps ?? []).findIndex((s) => s.id === MIGRATION_STEP);
   if (index < 0) return undefined;
   const text = outputText(build.results?.buildStepOutputs?.[index] ?? undefined);
@@ -172,8 +182,11 @@ export function runStatusOf(build: Build & { state: BuildStatus }): RunStatus {
   const state = RUN_STATE_OF_BUILD[build.state];
   const withOutputs = { outputs: { ...buildRecordOf(build), ...outputsOf(build) } };
   switch (build.state) {
-    case 'SUCCESS':
-      return { state, detail: `build ${build.id} SUCCESS`, ...withOutputs };
+    case 'SUCCESS': {
+      // A plan's detail is its summary: what the deployments function shows for confirmation.
+      const summary = planSummaryOf(build);
+      return { state, detail: summary ?? `build ${build.id} SUCCESS`, ...withOutputs };
+    }
     case 'FAILURE': {
       const step = failedStep(build);
       const why = build.failureInfo?.detail ?? build.statusDetail ?? 'a step failed';

@@ -11,7 +11,7 @@
  * newest first and paged, and faults come only as what its API answers.
  */
 import { randomUUID } from 'node:crypto';
-import { MIGRATION_STEP, referencedSubstitutions, RUN_KEY_SUBSTITUTION, type BuildStatus, type BuildStep } from '../domain/executor/index.js';
+import { MIGRATION_STEP, PLAN_STEP, referencedSubstitutions, RUN_KEY_SUBSTITUTION, type BuildStatus, type BuildStep } from '../domain/executor/index.js';
 import { ControlPlaneError } from '../errors.js';
 import { EXECUTOR_ACTIONS, type ExecutorAction } from '../events/index.js';
 import type { Clock } from '../ports.js';
@@ -380,7 +380,7 @@ export class SimulatedCloudBuild {
   private render(record: BuildRecord): Record<string, unknown> {
     const progress = this.progress(record);
     // What the real migration step writes when no migration was pending, unless told otherwise.
-    const outputs = record.script?.kind === 'outputs' ? record.script.outputs : { [MIGRATION_STEP]: '{"migrationsRan":false,"migrationsApplied":0}' };
+    const outputs = record.script?.kind === 'outputs' ? record.script.outputs : { [MIGRATION_STEP]: '{"migrationsRan":false,"migrationsApplied":0}', [PLAN_STEP]: 'Plan: 0 to add, 1 to change, 0 to destroy.' };
     const steps = record.build.steps.map((step, i) => {
       const state = progress.steps[i] ?? { status: 'QUEUED' };
       return {

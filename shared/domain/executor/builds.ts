@@ -103,6 +103,8 @@ export const CONTROL_PLANE_TAG = 'mi-run';
 export const RUN_KEY_SUBSTITUTION = '_MI_RUN_KEY';
 /** The step whose output says whether database migrations ran (an upgrade's). */
 export const MIGRATION_STEP = 'migrate-database';
+/** The step whose output is a plan's one-line summary (`Plan: 1 to add, 0 to change, 0 to destroy.`). */
+export const PLAN_STEP = 'store-plan';
 
 /** The kubectl context `gcloud container clusters get-credentials` creates. */
 export function kubeContextOf(project: string, region: string, cluster: string): string {
@@ -229,18 +231,27 @@ function stepsFor(action: ExecutorAction, params: BuildRequest['params']): Build
           terraformInit(module, 'fetch-source'),
           terraform('terraform-plan', module, ['plan', '-input=false', '-lock-timeout=300s', `-out=/workspace/${module}.tfplan`, ...TF_VARS], 'terraform-init'),
           {
-            // The terraform image is Alpine: sh, not bash.
-            id: 'store-plan',
+            // The terraform image is Alpine: sh, not bash. The plan's one-line summary is the step's
+            // output (at most 4 KB, in the build's results): what a person confirming it reads first.
+            id: PLAN_STEP,
             name: BUILDER_IMAGES.terraform,
             entrypoint: 'sh',
-            args: ['-c', `set -eu\nterraform -chdir="${REPO_DIR}/${stackPathOf('${_ENVIRONMENT}', '${_INSTANCE}', module)}" show -json /workspace/${module}.tfplan > /workspace/${module}.tfplan.json`],
+            args: [
+              '-c',
+              [
+                'set -eu',
+                `cd "${REPO_DIR}/${stackPathOf('${_ENVIRONMENT}', '${_INSTANCE}', module)}"`,
+                `terraform show -json /workspace/${module}.tfplan > /workspace/${module}.tfplan.json`,
+                `terraform show -no-color /workspace/${module}.tfplan | grep -E '^(Plan:|No changes)' | head -n 1 > "$$BUILDER_OUTPUT/output" || true`,
+              ].join('\n'),
+            ],
             waitFor: ['terraform-plan'],
           },
           script(
             'upload-plan',
             BUILDER_IMAGES.cloudSdk,
             [`gcloud storage cp /workspace/${module}.tfplan /workspace/${module}.tfplan.json "gs://\${_PLANS_BUCKET}/instances/\${_INSTANCE}/${module}/\${_COMMIT}/"`],
-            ['store-plan'],
+            [PLAN_STEP],
           ),
       ];
     }

@@ -160,6 +160,12 @@ describe('what the builds run', () => {
     expect(lines.some((l) => l.includes('"migrationsRan"') && l.includes('$BUILDER_OUTPUT/output'))).toBe(true);
   });
 
+  it('a plan stores the plan and its JSON in the plans bucket, and reports its one-line summary', () => {
+    const lines = commandLines(generated('plan'));
+    expect(lines.some((l) => l.startsWith('terraform show -no-color /workspace/monitoring.tfplan') && l.includes('> "$BUILDER_OUTPUT/output"'))).toBe(true);
+    expect(lines.some((l) => l.includes('gcloud storage cp /workspace/monitoring.tfplan /workspace/monitoring.tfplan.json "gs://mi-control-plans-prod/instances/cus-acme/monitoring/'))).toBe(true);
+  });
+
   it('a switch-over points the workloads at the new database; a create adds the on-call group as an IAM database user', () => {
     expect(commandLines(generated('switch-over')).some((l) => l.includes('connectionName="mi-cus-acme:us-east1:cus-acme-pg-dr"'))).toBe(true);
     expect(commandLines(generated('provision')).some((l) => l.includes('gcloud sql users create "oncall@example.com" --type=cloud_iam_group --instance="cus-acme-pg"'))).toBe(true);

@@ -173,6 +173,13 @@ describe('getRunStatus', () => {
     expect(failed.detail).toContain('non-zero status: 1');
   });
 
+  it("a plan's detail is its one-line summary, from the plan step's output", async () => {
+    const steps = [{ name: 'hashicorp/terraform:1.9.8', id: 'terraform-plan', status: 'SUCCESS' }, { name: 'hashicorp/terraform:1.9.8', id: 'store-plan', status: 'SUCCESS' }];
+    const results = { buildStepOutputs: ['', Buffer.from('Plan: 1 to add, 2 to change, 0 to destroy.\n').toString('base64')], buildStepImages: ['', ''] };
+    api.answer({ status: 200, body: referenceBuild('SUCCESS', { steps, results }) });
+    expect(await executor.getRunStatus(RUN_KEY, '6a2b3c4d-1111-4222-8333-944455556666')).toMatchObject({ state: 'succeeded', detail: 'Plan: 1 to add, 2 to change, 0 to destroy.', outputs: { planSummary: 'Plan: 1 to add, 2 to change, 0 to destroy.' } });
+  });
+
   it('a build that timed out names the Terraform state lock it may hold, and how to release it', async () => {
     const steps = [{ name: 'hashicorp/terraform:1.9.8', id: 'terraform-init', status: 'SUCCESS', args: ['-chdir=/workspace/repo/x', 'init', '-backend-config=bucket=${_STATE_BUCKET}', '-backend-config=prefix=instances/${_INSTANCE}/monitoring/${_REGION}'] }, { name: 'hashicorp/terraform:1.9.8', id: 'terraform-apply', status: 'TIMEOUT' }];
     api.answer({ status: 200, body: referenceBuild('TIMEOUT', { steps, substitutions: { [RUN_KEY_SUBSTITUTION]: RUN_KEY, _STATE_BUCKET: 'mi-control-tfstate-prod', _INSTANCE: 'cus-acme', _REGION: 'us-central1' } }) });
