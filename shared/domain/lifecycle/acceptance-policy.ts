@@ -4,6 +4,7 @@
  * lifetime, final backup retention).
  */
 import { DEFAULT_TIMINGS, type EngineTimings } from './model.js';
+import { DATA_BEARING_MODULES } from './plans.js';
 
 /** Facts read from Cloud SQL and Backup for GKE before the accepting transaction. */
 export interface PreflightFacts {
@@ -25,6 +26,8 @@ export interface AcceptancePolicy {
   devTtlHours: number;
   /** How long final backups are retained after deletion. */
   finalBackupRetentionDays: number;
+  /** Modules whose apply takes a checkpoint backup of Cloud SQL and GKE first. */
+  dataBearingModules: readonly string[];
 }
 
 export const DEFAULT_POLICY: AcceptancePolicy = {
@@ -32,4 +35,5 @@ export const DEFAULT_POLICY: AcceptancePolicy = {
   centralBackupProject: 'mi-central-backups',
   devTtlHours: 7 * 24,
   finalBackupRetentionDays: 365,
+  dataBearingModules: DATA_BEARING_MODULES,
 };

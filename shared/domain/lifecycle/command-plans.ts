@@ -64,7 +64,7 @@ export function planFor(envelope: AnyEnvelope, instance: InstanceRecord, facts: 
   const params = { ...baseParams(instance), ...commitOf(envelope) };
   switch (envelope.type) {
     case 'instance.module-apply':
-      return { steps: moduleApplyPlan(envelope.payload), params: { ...params, module: envelope.payload.module, commit: envelope.payload.commit, applyId: envelope.payload.applyId }, onSuccess: {} };
+      return { steps: moduleApplyPlan(envelope.payload, policy.dataBearingModules), params: { ...params, module: envelope.payload.module, commit: envelope.payload.commit, applyId: envelope.payload.applyId }, onSuccess: {} };
     case 'instance.backup':
       return { steps: backupPlan(), params, onSuccess: {} };
     case 'instance.remediate':

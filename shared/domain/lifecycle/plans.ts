@@ -57,9 +57,20 @@ export function upgradePlan(targetVersion: string): StepSpec[] {
  * an apply. Not destructive: a module's infrastructure is not the application or its data, so a
  * failed apply leaves the instance active and the failure on the module apply for a person.
  */
-export function moduleApplyPlan(input: { module: string; commit: string; action: 'plan' | 'apply'; applyId: string }): StepSpec[] {
-  return [{ name: input.action, kind: 'executor-run', params: { action: input.action, module: input.module, commit: input.commit, applyId: input.applyId } }];
+export function moduleApplyPlan(input: { module: string; commit: string; action: 'plan' | 'apply'; applyId: string }, dataBearingModules: readonly string[] = DATA_BEARING_MODULES): StepSpec[] {
+  const run: StepSpec = { name: input.action, kind: 'executor-run', params: { action: input.action, module: input.module, commit: input.commit, applyId: input.applyId } };
+  // "A backup is always taken prior to a major operation": an apply that can touch the data
+  // (the database, the cluster) takes a checkpoint of both first; a plan changes nothing.
+  if (input.action !== 'apply' || !dataBearingModules.includes(input.module)) return [run];
+  return [
+    { name: 'checkpoint-sql-backup', kind: 'sql-backup' },
+    { name: 'checkpoint-gke-backup', kind: 'gke-backup' },
+    { ...run, after: ['checkpoint-sql-backup', 'checkpoint-gke-backup'] },
+  ];
 }
+
+/** The modules whose apply can touch an instance's data: each apply of one takes both backups first. */
+export const DATA_BEARING_MODULES: readonly string[] = ['infrastructure', 'database', 'cluster'];
 
 /** Provision, configure both backups to policy, verify the configuration. */
 export function createPlan(): StepSpec[] {

@@ -70,8 +70,26 @@ describe('the engine on Cloud Build', () => {
     const id = await accept('instance.module-apply', instance.id, { module: 'monitoring', commit: 'b'.repeat(40), action: 'apply', applyId: `${instance.id}.monitoring.bbbbbbbbbbbb` });
     const op = await fx.driveToEnd(id, { engine, stepMs: 60_000, rounds: 40 });
     expect(op.status).toBe('failed');
+    // Monitoring holds no data: its apply takes no checkpoint.
+    expect(op.steps.map((s) => s.name)).toEqual(['apply']);
     expect(op.steps[0]?.error).toContain('EXPIRED: never started');
     expect(op.steps[0]?.mayHaveStarted).toBe(false);
+  });
+
+  it('an apply of a data-bearing module takes a checkpoint of Cloud SQL and GKE first; its plan takes none', async () => {
+    const instance = await fx.seedInstance();
+    const id = await accept('instance.module-apply', instance.id, { module: 'database', commit: 'd'.repeat(40), action: 'apply', applyId: `${instance.id}.database.dddddddddddd` });
+    const op = await fx.driveToEnd(id, { engine, stepMs: 10_000, rounds: 60 });
+    expect(op.status).toBe('succeeded');
+    const [sql, gke, apply] = ['checkpoint-sql-backup', 'checkpoint-gke-backup', 'apply'].map((name) => op.steps.find((s) => s.name === name));
+    expect([sql?.status, gke?.status, apply?.status]).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    // The apply started only once both checkpoints had completed.
+    for (const backup of [sql, gke]) expect(Date.parse(apply?.startedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(backup?.finishedAt ?? ''));
+    expect(sql?.handles.backupRunId).toBeDefined();
+
+    const plan = await accept('instance.module-apply', instance.id, { module: 'database', commit: 'd'.repeat(40), action: 'plan', applyId: `${instance.id}.database.dddddddddddd` });
+    expect((await fx.operation(plan))?.steps.map((s) => s.name)).toEqual(['plan']);
+    await fx.driveToEnd(plan, { engine, stepMs: 10_000, rounds: 60 });
   });
 
   it('a build cut off part-way leaves the operation stuck naming the state lock; abandoning it says how to release it', async () => {
