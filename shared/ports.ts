@@ -189,7 +189,7 @@ export interface SqlInstance {
   region: string;
   databaseVersion: string;
   state: 'RUNNABLE' | 'SUSPENDED' | 'PENDING_DELETE' | 'PENDING_CREATE' | 'MAINTENANCE' | 'FAILED';
-  settings: { tier: string; backupConfiguration: SqlBackupConfiguration };
+  settings: { tier: string; backupConfiguration: SqlBackupConfiguration; deletionProtectionEnabled?: boolean };
   createTime?: string;
 }
 
@@ -239,6 +239,8 @@ export interface CloudSqlPort {
   ): Promise<SqlOperation>;
   /** `instances.patch` of settings.backupConfiguration only. */
   patchBackupConfiguration(project: string, instance: string, configuration: SqlBackupConfiguration): Promise<SqlOperation>;
+  /** instances.patch of `settings.deletionProtectionEnabled`: a protected instance cannot be deleted (400). */
+  setDeletionProtection(project: string, instance: string, enabled: boolean): Promise<SqlOperation>;
   /**
    * `instances.restoreBackup`: restores `source`'s backup run into `targetInstance` (in place
    * when it is the source instance; another instance, even in another project, for recovery).

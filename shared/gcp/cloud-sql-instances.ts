@@ -68,6 +68,7 @@ export function toSqlInstance(what: string, instance: IDatabaseInstance, project
     settings: {
       tier: optionalString(instance.settings?.tier) ?? '',
       backupConfiguration: toBackupConfiguration(what, instance.settings?.backupConfiguration),
+      ...(typeof unwrap(instance.settings?.deletionProtectionEnabled) === 'boolean' ? { deletionProtectionEnabled: unwrap(instance.settings?.deletionProtectionEnabled) as boolean } : {}),
     },
     ...(createTime === undefined ? {} : { createTime }),
   };
@@ -97,7 +98,7 @@ export function instanceMethods(
   calls: SqlCalls,
 ): Pick<
   CloudSqlPort,
-  'getInstance' | 'deleteInstance' | 'patchBackupConfiguration' | 'restoreBackup' | 'cloneInstance' | 'insertInstance' | 'getLatestRecoveryTime'
+  'getInstance' | 'deleteInstance' | 'patchBackupConfiguration' | 'setDeletionProtection' | 'restoreBackup' | 'cloneInstance' | 'insertInstance' | 'getLatestRecoveryTime'
 > {
   return {
     async getInstance(project, instance) {
@@ -126,6 +127,13 @@ export function instanceMethods(
       const what = `Cloud SQL instances.patch ${project}/${instance}`;
       // A patch body names only what changes: the rest of the settings are left as they are.
       const body: IDatabaseInstance = { settings: { backupConfiguration: fromBackupConfiguration(configuration) } };
+      const [op] = await calls.call(what, () => instances.patch({ project, instance, body }, calls.options));
+      return toSqlOperation(what, op, { project, instance });
+    },
+
+    async setDeletionProtection(project, instance, enabled) {
+      const what = `Cloud SQL instances.patch ${project}/${instance} (deletion protection ${enabled ? 'on' : 'off'})`;
+      const body: IDatabaseInstance = { settings: { deletionProtectionEnabled: { value: enabled } } };
       const [op] = await calls.call(what, () => instances.patch({ project, instance, body }, calls.options));
       return toSqlOperation(what, op, { project, instance });
     },

@@ -85,6 +85,8 @@ export interface SqlInstanceSeed {
   backupConfiguration?: Partial<SqlBackupConfiguration>;
   /** Default: 30 days before the clock's now (a seeded instance already existed). */
   createTime?: Date | string;
+  /** `settings.deletionProtectionEnabled` (absent: the API's default, off). */
+  deletionProtection?: boolean;
 }
 
 /** An AUTOMATED run that already happened (for compliance checks); its status does not change. */
@@ -256,6 +258,7 @@ export class SimulatedCloudSql implements CloudSqlPort {
       settings: {
         tier: seed.tier ?? 'db-custom-2-7680',
         backupConfiguration: { ...COMPLIANT_SQL_BACKUP_CONFIGURATION, ...seed.backupConfiguration },
+        ...(seed.deletionProtection === undefined ? {} : { deletionProtectionEnabled: seed.deletionProtection }),
       },
       createTime: iso(createdAt),
     };
@@ -441,6 +444,10 @@ export class SimulatedCloudSql implements CloudSqlPort {
   ): Promise<SqlOperation> {
     return this.faults.call('deleteInstance', keyOf(project, instance), () => {
       const record = this.require(project, instance);
+      // As the Admin API: a protected instance is refused outright, whatever else is asked.
+      if (record.instance.settings.deletionProtectionEnabled === true) {
+        throw badRequest(`The instance ${instance} is protected from deletion: turn deletion protection off first.`, 'invalidFlagValue');
+      }
       this.refuseWhileBusy(record);
       const now = this.now();
       const final = options.finalBackup;
@@ -464,6 +471,17 @@ export class SimulatedCloudSql implements CloudSqlPort {
       const endAt = run.endAt + this.durations.deleteMs;
       record.goneAt = endAt;
       return this.toOperation(this.recordOperation(record, 'DELETE', now, now, endAt));
+    });
+  }
+
+  setDeletionProtection(project: string, instance: string, enabled: boolean): Promise<SqlOperation> {
+    return this.faults.call('setDeletionProtection', keyOf(project, instance), () => {
+      const record = this.require(project, instance);
+      const freeAt = this.queueOrRefuse(record);
+      const now = this.now();
+      record.instance.settings.deletionProtectionEnabled = enabled;
+      const startAt = Math.max(now + this.durations.operationQueuedMs, freeAt);
+      return this.toOperation(this.recordOperation(record, 'UPDATE', now, startAt, startAt + this.durations.patchMs));
     });
   }
 

@@ -267,7 +267,9 @@ function stepsFor(action: ExecutorAction, params: BuildRequest['params']): Build
       return [
           fetchSource(),
           terraformInit(BASE_MODULE, 'fetch-source'),
-          terraform('terraform-destroy', BASE_MODULE, ['destroy', '-input=false', '-lock-timeout=300s', '-auto-approve', ...TF_VARS], 'terraform-init'),
+          // The stack's own deletion_protection (the database, the cluster) goes off by an apply first.
+          terraform('terraform-unprotect', BASE_MODULE, ['apply', '-input=false', '-lock-timeout=300s', '-auto-approve', ...TF_VARS, '-var=deletion_protection=false'], 'terraform-init'),
+          terraform('terraform-destroy', BASE_MODULE, ['destroy', '-input=false', '-lock-timeout=300s', '-auto-approve', ...TF_VARS, '-var=deletion_protection=false'], 'terraform-unprotect'),
       ];
     case 'switch-over':
       return [

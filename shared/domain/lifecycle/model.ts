@@ -34,6 +34,7 @@ export type StepKind =
   | 'sql-clone'
   | 'gke-restore'
   | 'sql-final-backup-delete'
+  | 'sql-deletion-protection'
   | 'sql-create-throwaway'
   | 'sql-restore-latest'
   | 'drill-verify'

@@ -109,9 +109,12 @@ export function restoreToPointInTimePlan(pointInTime: string, cloneName: string)
 }
 
 /**
- * Final backups that outlive the instance (a FINAL Cloud SQL run retained after deletion, a GKE
- * backup in the central backup project), then the executor destroys the instance. A prod
- * delete waits for a second person's approval first.
+ * Final backups that outlive the instance (a GKE backup in the central backup project, then a
+ * FINAL Cloud SQL backup the delete itself takes and keeps after deletion), then the executor
+ * destroys the instance. Cloud SQL's deletion protection goes off as a step of its own, only once
+ * the GKE final backup has succeeded (the Cloud SQL one cannot exist before the delete that takes
+ * it); the stacks' own `deletion_protection` goes off in the destroy build. A prod delete waits
+ * for a second person's approval first.
  */
 export function deletePlan(options: { needsApproval: boolean; finalPlan: { parent: string; backupPlanId: string; name: string }; finalRetentionDays: number }): StepSpec[] {
   const first: StepSpec[] = options.needsApproval ? [{ name: 'await-approval', kind: 'approval' }] : [];
@@ -125,10 +128,11 @@ export function deletePlan(options: { needsApproval: boolean; finalPlan: { paren
       params: { planParent: options.finalPlan.parent, planId: options.finalPlan.backupPlanId, backupPlan: options.finalPlan.name, scheduled: false },
     },
     { name: 'final-gke-backup', kind: 'gke-backup', after: ['final-gke-backup-plan'], params: { backupPlan: options.finalPlan.name } },
+    { name: 'deletion-protection-off', kind: 'sql-deletion-protection', after: ['final-gke-backup'], params: { enabled: false }, destructive: true },
     {
       name: 'final-sql-backup-and-delete',
       kind: 'sql-final-backup-delete',
-      after: ['final-gke-backup'],
+      after: ['deletion-protection-off'],
       params: { retentionDays: options.finalRetentionDays },
       destructive: true,
     },

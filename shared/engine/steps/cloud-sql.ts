@@ -84,6 +84,28 @@ export function sqlConfigureBackupsRunner(deps: Deps): StepRunner {
   };
 }
 
+/** Turns Cloud SQL's deletion protection on or off (`params.enabled`), as a step of its own in the audit trail. */
+export function sqlDeletionProtectionRunner(deps: Deps): StepRunner {
+  const enabled = (step: Step) => step.params.enabled === true;
+  const what = (op: OperationRecord, step: Step) => `turning deletion protection ${enabled(step) ? 'on' : 'off'} on ${param(op, step, 'sqlInstance')}`;
+  return {
+    async start(op, step): Promise<StartResult> {
+      const project = param(op, step, 'project');
+      const instance = param(op, step, 'sqlInstance');
+      // Already as asked (an earlier attempt, or never on): nothing to patch. Patching again is harmless too.
+      const current = await deps.cloudSql.getInstance(project, instance);
+      if (current !== undefined && (current.settings.deletionProtectionEnabled ?? false) === enabled(step)) return { kind: 'running', handles: { deletionProtection: String(enabled(step)) } };
+      const operation = await deps.cloudSql.setDeletionProtection(project, instance, enabled(step));
+      return { kind: 'running', handles: { sqlOperation: operation.name, deletionProtection: String(enabled(step)) } };
+    },
+    async poll(op, step) {
+      if (step.handles.sqlOperation === undefined) return { kind: 'succeeded' };
+      return sqlOperationOutcome(await deps.cloudSql.getOperation(param(op, step, 'project'), step.handles.sqlOperation), what(op, step));
+    },
+    isIdle: (op, step) => sqlIdle(deps, param(op, step, 'project'), param(op, step, 'sqlInstance'), step, ['UPDATE']),
+  };
+}
+
 export function sqlRestoreBackupRunner(deps: Deps): StepRunner {
   const target = (op: OperationRecord, step: Step) => String(step.params.targetInstance ?? op.params.sqlInstance);
   return {

@@ -8,7 +8,7 @@
  */
 import type { StepKind } from '../../domain/lifecycle/operations.js';
 import { approvalRunner } from './approval.js';
-import { sqlBackupRunner, sqlCloneRunner, sqlConfigureBackupsRunner, sqlFinalBackupDeleteRunner, sqlRestoreBackupRunner } from './cloud-sql.js';
+import { sqlBackupRunner, sqlCloneRunner, sqlConfigureBackupsRunner, sqlDeletionProtectionRunner, sqlFinalBackupDeleteRunner, sqlRestoreBackupRunner } from './cloud-sql.js';
 import { createDrillStepRunners } from './drill.js';
 import { executorRunner } from './executor.js';
 import { gkeBackupRunner, gkeEnsureBackupPlanRunner, gkeRestoreRunner } from './gke-backup.js';
@@ -34,6 +34,7 @@ export function createStepRunners(deps: StepDeps): Record<StepKind, StepRunner> 
     'sql-clone': sqlCloneRunner(deps),
     'gke-restore': gkeRestoreRunner(deps),
     'sql-final-backup-delete': sqlFinalBackupDeleteRunner(deps),
+    'sql-deletion-protection': sqlDeletionProtectionRunner(deps),
     ...createDrillStepRunners(deps),
   };
 }

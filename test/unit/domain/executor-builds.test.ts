@@ -125,7 +125,7 @@ describe('what the builds run', () => {
       ['plan', 'monitoring', 'plan'],
       ['apply', 'monitoring', 'apply'],
       ['provision', BASE_MODULE, 'apply'],
-      ['destroy', BASE_MODULE, 'destroy'],
+      ['destroy', BASE_MODULE, 'apply'],
     ] as const) {
       const lines = commandLines(generated(action)).filter((l) => l.startsWith('terraform -chdir='));
       expect(lines[0]).toBe(
@@ -136,6 +136,12 @@ describe('what the builds run', () => {
       expect(run).toContain('-var=project=mi-cus-acme');
       if (verb !== 'plan') expect(run).toContain('-auto-approve');
     }
+  });
+
+  it('a destroy turns the stack deletion protection off by an apply, then destroys with it off', () => {
+    const lines = commandLines(generated('destroy')).filter((l) => l.startsWith('terraform -chdir='));
+    expect(lines.map((l) => l.split(' ')[2])).toEqual(['init', 'apply', 'destroy']);
+    for (const line of lines.slice(1)) expect(line).toContain('-var=deletion_protection=false');
   });
 
   it('points every kubectl at the instance cluster context and namespace, after fetching that cluster credentials', () => {

@@ -453,6 +453,17 @@ describe('Cloud SQL adapter: lifecycle requests', () => {
     expect(op.operationType).toBe('UPDATE');
   });
 
+  it('turns deletion protection off with a PATCH of settings.deletionProtectionEnabled alone, and reads it back from the instance', async () => {
+    api.answer({ status: 200, body: operation('UPDATE') });
+    const op = await sql.setDeletionProtection(PROJECT, INSTANCE, false);
+    const [request] = api.requests;
+    expect([request?.method, request?.path]).toEqual(['PATCH', `/v1/projects/${PROJECT}/instances/${INSTANCE}`]);
+    expect(request?.body).toEqual({ tags: {}, settings: { userLabels: {}, deletionProtectionEnabled: false } });
+    expect(op.operationType).toBe('UPDATE');
+    api.answer({ status: 200, body: { ...DATABASE_INSTANCE, settings: { ...DATABASE_INSTANCE.settings, deletionProtectionEnabled: true } } });
+    expect((await sql.getInstance(PROJECT, INSTANCE))?.settings.deletionProtectionEnabled).toBe(true);
+  });
+
   it('restores a backup run of another instance with POST .../restoreBackup and a RestoreBackupContext', async () => {
     api.answer({ status: 200, body: operation('RESTORE_VOLUME', 'recovery-db') });
     const op = await sql.restoreBackup(PROJECT, 'recovery-db', { project: 'mi-src-old', instance: 'old-db', backupRunId: '1764126724187' });
@@ -537,6 +548,7 @@ describe('Cloud SQL adapter: lifecycle errors', () => {
   const calls = {
     deleteInstance: () => sql.deleteInstance(PROJECT, INSTANCE, { finalBackup: { retentionDays: 7, description: 'final' } }),
     patchBackupConfiguration: () => sql.patchBackupConfiguration(PROJECT, INSTANCE, POLICY),
+    setDeletionProtection: () => sql.setDeletionProtection(PROJECT, INSTANCE, false),
     restoreBackup: () => sql.restoreBackup(PROJECT, INSTANCE, { project: PROJECT, instance: INSTANCE, backupRunId: '1' }),
     cloneInstance: () => sql.cloneInstance(PROJECT, INSTANCE, { destinationInstanceName: 'c-db', pointInTime: '2026-11-26T09:00:00Z' }),
     insertInstance: () =>
