@@ -128,7 +128,8 @@ export async function mirrorInstancesInFleet(store: StateStore, fleet: Simulated
   const added: string[] = [];
   for (const { data } of instances) {
     if (data.status === 'deleted' || known.has(data.id)) continue;
-    const names = fleet.seedInstance({ instanceId: data.id, region: data.region });
+    // A prod instance's stack keeps its database protected from deletion, as the real ones do.
+    const names = fleet.seedInstance({ instanceId: data.id, region: data.region, deletionProtection: data.environment === 'prod' });
     seedDailyBackups(fleet, names);
     known.add(data.id);
     added.push(data.id);

@@ -62,6 +62,8 @@ export interface DeletedProject {
 export interface InstanceSeed {
   instanceId: string;
   region: string;
+  /** Cloud SQL's deletion protection (prod instances have it on, as their stacks set it). */
+  deletionProtection?: boolean;
   sqlBackupConfiguration?: Partial<SqlBackupConfiguration>;
   backupPlan?: Omit<BackupPlanSeed, 'name' | 'cluster'>;
 }
@@ -173,6 +175,7 @@ export function createSimulatedFleet(options: SimulatedFleetOptions): SimulatedF
         name: names.sqlInstance,
         region: seed.region,
         ...(seed.sqlBackupConfiguration ? { backupConfiguration: seed.sqlBackupConfiguration } : {}),
+        ...(seed.deletionProtection === undefined ? {} : { deletionProtection: seed.deletionProtection }),
       });
       gkeBackup.addCluster(names.gkeCluster);
       gkeBackup.addBackupPlan({ ...seed.backupPlan, name: names.backupPlan, cluster: names.gkeCluster });
