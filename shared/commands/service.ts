@@ -131,6 +131,18 @@ export function createCommands(deps: CommandsDeps) {
     }
   }
 
+  /** The protected branch's head (undefined without a repository), or a refusal when it has none. */
+  async function headCommit(): Promise<string | undefined | CommandOutcome> {
+    if (deps.repo === undefined) return undefined;
+    const branch = deps.branch ?? 'main';
+    try {
+      return await deps.repo.resolve(branch);
+    } catch (error) {
+      if (error instanceof ControlPlaneError && error.code === 'not-found') return refused('invalid-request', `the deployment repository has no branch ${branch} (or no commit on it): nothing to build from`);
+      throw error;
+    }
+  }
+
   /** The commit a command's builds run: the branch head, or the named one if the branch holds it; a refusal otherwise. */
   async function atCommit(request: LifecycleRequest): Promise<{ payload: Record<string, unknown> } | CommandOutcome> {
     const repo = deps.repo;
@@ -138,12 +150,8 @@ export function createCommands(deps: CommandsDeps) {
     const branch = deps.branch ?? 'main';
     const named = request.payload.commit;
     if (named === undefined) {
-      try {
-        return { payload: { ...request.payload, commit: await repo.resolve(branch) } };
-      } catch (error) {
-        if (error instanceof ControlPlaneError && error.code === 'not-found') return refused('invalid-request', `the deployment repository has no branch ${branch} (or no commit on it): nothing to build from`);
-        throw error;
-      }
+      const head = await headCommit();
+      return typeof head === 'string' ? { payload: { ...request.payload, commit: head } } : (head ?? { payload: request.payload });
     }
     if (typeof named !== 'string' || !/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(named)) return refused('invalid-request', 'payload.commit: expected a full commit id: 40 (or 64) lowercase hex digits');
     let relation;
@@ -249,7 +257,17 @@ export function createCommands(deps: CommandsDeps) {
               if (error instanceof WaveSpecError) return refused('invalid-request', `waves: ${error.message}`);
               throw error;
             }
-            const result = await deps.rollouts.start({ targetVersion: request.targetVersion, waves, actor: by, reason: request.reason, ...(request.busyRetryMs === undefined ? {} : { busyRetryMs: request.busyRetryMs }) });
+            // Every upgrade of the rollout runs the commit the branch held when it started.
+            const head = await headCommit();
+            if (typeof head !== 'string' && head !== undefined) return head;
+            const result = await deps.rollouts.start({
+              targetVersion: request.targetVersion,
+              waves,
+              actor: by,
+              reason: request.reason,
+              ...(request.busyRetryMs === undefined ? {} : { busyRetryMs: request.busyRetryMs }),
+              ...(head === undefined ? {} : { commit: head }),
+            });
             if (result.kind === 'refused') return refused('conflict', result.message);
             return { kind: 'accepted', command: request.command, by, answer: { rollout: result.rollout } };
           }

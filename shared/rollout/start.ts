@@ -16,6 +16,8 @@ export interface StartInput {
   actor: string;
   reason: string;
   busyRetryMs?: number;
+  /** The repository commit its upgrades run (the protected branch's head when it starts). */
+  commit?: string;
 }
 
 /** A rollout id that sorts by creation time: ro-YYYYMMDD-HHMMSS-xxxx. */
@@ -38,7 +40,7 @@ export async function start(ctx: RolloutContext, input: StartInput): Promise<Sta
     tx.create(rolloutPaths.rollout(rollout.id), rollout);
     appendAudit(
       tx,
-      { actor: input.actor, action: 'rollout.started', instanceId: null, operationId: null, before: null, after: { targetVersion: rollout.targetVersion, waves: rollout.waves }, causeEventId: null, rolloutId: rollout.id, reason: input.reason },
+      { actor: input.actor, action: 'rollout.started', instanceId: null, operationId: null, before: null, after: { targetVersion: rollout.targetVersion, waves: rollout.waves, ...(rollout.commit === undefined ? {} : { commit: rollout.commit }) }, causeEventId: null, rolloutId: rollout.id, reason: input.reason },
       now,
     );
     await Promise.resolve();

@@ -14,6 +14,8 @@ import { ROLLOUT_ACTOR } from './actor.js';
 export interface UpgradeStart {
   rolloutId: string;
   targetVersion: string;
+  /** The rollout's commit: every upgrade of it runs the same one. */
+  commit?: string;
   candidate: PlannedStart;
   /** The instance's progress before this start, if it has any (a busy instance tried again). */
   before: InstanceProgress | undefined;
@@ -30,7 +32,7 @@ export function recordStart(tx: StoreTransaction, input: UpgradeStart, now: Date
     {
       type: 'instance.upgrade',
       instanceId: candidate.instanceId,
-      payload: { targetVersion: input.targetVersion },
+      payload: { targetVersion: input.targetVersion, ...(input.commit === undefined ? {} : { commit: input.commit }) },
       actor: ROLLOUT_ACTOR,
       origin: 'rollout',
       reason: `rollout ${rolloutId}, wave ${candidate.wave}`,

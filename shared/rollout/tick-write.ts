@@ -90,7 +90,7 @@ async function tickTransaction(ctx: RolloutContext, tx: StoreTransaction, input:
       return;
     }
     inFlight.set(candidate.wave, running + 1);
-    outbox.push(recordStart(tx, { rolloutId, targetVersion: current.targetVersion, candidate, before, inFlight: running + 1, maxInFlight: spec.maxInFlight }, now));
+    outbox.push(recordStart(tx, { rolloutId, targetVersion: current.targetVersion, ...(current.commit === undefined ? {} : { commit: current.commit }), candidate, before, inFlight: running + 1, maxInFlight: spec.maxInFlight }, now));
     started.push(candidate.instanceId);
   });
   for (const note of plan.notes) {

@@ -227,11 +227,13 @@ export function newRollout(input: {
   reason: string;
   now: Date;
   busyRetryMs?: number;
+  commit?: string;
 }): RolloutRecord {
   const at = input.now.toISOString();
   return {
     id: input.id,
     targetVersion: input.targetVersion,
+    ...(input.commit === undefined ? {} : { commit: input.commit }),
     status: 'running',
     waves: input.waves.map((w) => ({ ...w, failureBudget: { ...w.failureBudget } })),
     waveStates: input.waves.map((w) => ({

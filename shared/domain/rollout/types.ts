@@ -67,6 +67,8 @@ export interface RolloutHalt {
 export interface RolloutRecord {
   id: string;
   targetVersion: string;
+  /** The deployment repository's commit every upgrade of the rollout runs (the branch head when it started); absent on older rollouts. */
+  commit?: string;
   status: RolloutStatus;
   waves: WaveSpec[];
   waveStates: WaveState[];

@@ -309,6 +309,14 @@ describe('a command whose builds run the deployment repository is accepted at a 
     expect(op?.params.commit).toBe(head);
   });
 
+  it('a rollout records the branch head when it starts: every upgrade it starts runs that commit', async () => {
+    const res = await send({ command: 'rollout.start', targetVersion: '5.9.0', reason: 'monthly release' });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const rollout = (res.body as { rollout: { id: string; commit?: string } }).rollout;
+    expect(rollout.commit).toBe(head);
+    expect((await send({ command: 'rollout.control', rolloutId: rollout.id, action: 'abort', reason: 'test over' })).status).toBe(200);
+  });
+
   it('an older commit of the branch when it names one; a commit not on the branch is refused, saying why', async () => {
     const inst = await f.seedInstance();
     const named = upgradeOf(inst.id, { commit: older });
