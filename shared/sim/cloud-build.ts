@@ -116,10 +116,15 @@ function checked(body: unknown): { steps: BuildStep[]; substitutions: Record<str
   return { steps: steps as BuildStep[], substitutions, tags, timeout: seconds(build.timeout, 'timeout', 600), queueTtl: seconds(build.queueTtl, 'queue_ttl', 3600) };
 }
 
+/** The instance a build is for, from its `mi-instance-<id>` tag (every build has it; not every build uses `_INSTANCE`). */
+function instanceOf(tags: readonly string[]): string {
+  return tags.find((t) => t.startsWith('mi-instance-'))?.slice('mi-instance-'.length) ?? '';
+}
+
 function matches(matcher: BuildMatcher, record: BuildRecord): boolean {
   const { instanceId, action, runKey } = matcher;
   const subs = record.build.substitutions;
-  if (instanceId !== undefined && subs._INSTANCE !== instanceId) return false;
+  if (instanceId !== undefined && instanceOf(record.build.tags) !== instanceId) return false;
   if (action !== undefined && !record.build.tags.includes(`mi-action-${action}`)) return false;
   if (runKey !== undefined && subs[RUN_KEY_SUBSTITUTION] !== runKey) return false;
   return true;
@@ -369,11 +374,11 @@ export class SimulatedCloudBuild {
     return {
       runKey,
       action,
-      instanceId: subs._INSTANCE ?? '',
+      instanceId: instanceOf(record.build.tags),
       outcome: 'succeeded',
       detail: `build ${record.build.id} SUCCESS`,
       finishedAt: new Date(progress.finishAt ?? this.now()),
-      request: { runKey, action, instanceId: subs._INSTANCE ?? '', params, actor: 'system:cloud-build', reason: 'build', refuseAfter: iso(record.createdAt + record.queueTtlMs) },
+      request: { runKey, action, instanceId: instanceOf(record.build.tags), params, actor: 'system:cloud-build', reason: 'build', refuseAfter: iso(record.createdAt + record.queueTtlMs) },
     };
   }
 

@@ -260,9 +260,10 @@ export async function createWorld(options: WorldOptions): Promise<World> {
       reads: new Set(['getBuild', 'listBuilds']),
       async landed(method, args) {
         if (method !== 'createBuild') return;
-        const body = args[1] as { substitutions: Record<string, string> };
+        const body = args[1] as { substitutions: Record<string, string>; tags: string[] };
         const runKey = body.substitutions[RUN_KEY_SUBSTITUTION] ?? '';
-        const instanceId = body.substitutions._INSTANCE ?? '';
+        // From its tag: a build that uses no `_INSTANCE` (a verify run's health check) still names its instance there.
+        const instanceId = body.tags.find((t) => t.startsWith('mi-instance-'))?.slice('mi-instance-'.length) ?? '';
         await recordEffect({
           kind: 'executor-run',
           key: runKey,

@@ -29,6 +29,16 @@ describe('the simulated Cloud Build', () => {
     await expect(sim.createBuild(PARENT, { ...good, steps: [] })).rejects.toThrow(/no build steps/);
   });
 
+  it("a script for an instance applies to its next build of any action, by the build's instance tag (a verify build uses no _INSTANCE)", async () => {
+    const { sim, clock } = setup();
+    sim.script({ instanceId: 'x' }, { kind: 'never-start' });
+    const verify = buildFor({ runKey: 'op-9:verify-application', action: 'verify', instanceId: 'x', params: { ...PARAMS, domain: 'x.example.com' }, queueTtlSeconds: 600 }, SETTINGS);
+    expect(verify.substitutions._INSTANCE).toBeUndefined();
+    await sim.createBuild(PARENT, verify);
+    clock.advance(700_000);
+    expect(sim.list()[0]).toMatchObject({ status: 'EXPIRED' });
+  });
+
   it('never deduplicates: two creates are two builds, found newest first by tag', async () => {
     const { sim, build, clock } = setup();
     await sim.createBuild(PARENT, build());
