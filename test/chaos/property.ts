@@ -5,26 +5,8 @@
  */
 import fc from 'fast-check';
 import { FAULT_KINDS, type FaultKind } from './gate.js';
-import { runSchedule, type ChaosContext, type ScheduleResult, type ScheduleStats } from './schedule.js';
+import { emptyStats, runSchedule, type ChaosContext, type ScheduleResult } from './schedule.js';
 
-/** The figures of a schedule that threw before it could count anything. */
-const EMPTY_STATS: ScheduleStats = {
-  steps: 0,
-  calls: 0,
-  commands: 0,
-  deliveries: 0,
-  duplicateDeliveries: 0,
-  deadLetters: 0,
-  reconciles: 0,
-  abandons: 0,
-  runnerOutages: 0,
-  deadlineJumps: 0,
-  sqlQueueing: false,
-  executor: 'runner',
-  notifications: 0,
-  notificationsLost: 0,
-  faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>,
-};
 
 export interface ChaosFigures {
   schedules: number;
@@ -75,7 +57,7 @@ export async function checkChaos(context: ChaosContext, options: ChaosOptions): 
       const outcome = await runSchedule(values, context).catch((error: unknown): ScheduleResult => ({
         violations: [`the schedule threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`],
         trace: [],
-        stats: EMPTY_STATS,
+        stats: emptyStats(),
       }));
       if (firstFailureAt !== undefined) {
         figures.shrinkRuns += 1;

@@ -53,6 +53,27 @@ export interface ScheduleStats {
   faults: Record<FaultKind, number>;
 }
 
+/** A schedule's figures before it has done anything (also those of a schedule that threw). */
+export function emptyStats(sqlQueueing = false, executor: ExecutorKind = 'runner'): ScheduleStats {
+  return {
+    steps: 0,
+    calls: 0,
+    commands: 0,
+    deliveries: 0,
+    duplicateDeliveries: 0,
+    deadLetters: 0,
+    reconciles: 0,
+    abandons: 0,
+    runnerOutages: 0,
+    deadlineJumps: 0,
+    sqlQueueing,
+    executor,
+    notifications: 0,
+    notificationsLost: 0,
+    faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>,
+  };
+}
+
 export interface ScheduleResult {
   violations: string[];
   trace: string[];
@@ -187,23 +208,7 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
   const { gate, clock } = world;
   const trace: string[] = [];
   const violations: string[] = [];
-  const stats: ScheduleStats = {
-    steps: 0,
-    calls: 0,
-    commands: 0,
-    deliveries: 0,
-    duplicateDeliveries: 0,
-    deadLetters: 0,
-    reconciles: 0,
-    abandons: 0,
-    runnerOutages: 0,
-    deadlineJumps: 0,
-    sqlQueueing,
-    executor: executorKind,
-    notifications: 0,
-    notificationsLost: 0,
-    faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>,
-  };
+  const stats = emptyStats(sqlQueueing, executorKind);
   const at = () => `${((clock.now().getTime() - Date.parse('2026-11-26T10:00:00.000Z')) / 1000).toFixed(0)}s`;
   const note = (line: string) => trace.push(`${String(trace.length).padStart(4)} ${at().padStart(7)}  ${line}`);
   note(`Cloud SQL ${stats.sqlQueueing ? 'queues' : 'refuses'} work on a busy instance; restores take ${restoreMs / 1000}s, executor runs ${executorRunMs / 1000}s on ${executorKind === 'cloud-build' ? 'Cloud Build' : 'the external runner'}${gkeRestoresFail ? '; GKE restores fail' : ''}`);
