@@ -7,6 +7,7 @@
  */
 import { PubSub } from '@google-cloud/pubsub';
 import { DEFAULT_TIMINGS } from '../shared/domain/lifecycle/operations.js';
+import { DEFAULT_HEALTH_GATES, DEFAULT_POLICY, type HealthGatePolicy } from '../shared/domain/lifecycle/index.js';
 import { parseWaves, type RolloutRecord, type WaveName } from '../shared/domain/rollout/index.js';
 import { createEngine } from '../shared/engine/index.js';
 import type { InstanceRecord } from '../shared/events/index.js';
@@ -38,6 +39,9 @@ export interface RolloutBenchResult {
   firstRedelivery: string | null;
 }
 
+/** The gates on the bench's fast clock: a probe whenever polled, two in a row within half a minute. */
+const BENCH_HEALTH_GATES: HealthGatePolicy = { ...DEFAULT_HEALTH_GATES, intervalSeconds: 0, before: { consecutive: 1, windowSeconds: 10 }, after: { consecutive: 2, windowSeconds: 30 } };
+
 /** Runs the 1,000-instance rollout in a project of its own on the emulators the environment names. */
 export async function benchRollout(projectId: string, log: (line: string) => void = () => {}): Promise<RolloutBenchResult> {
   const firestore = createFirestore(projectId);
@@ -51,10 +55,11 @@ export async function benchRollout(projectId: string, log: (line: string) => voi
       sqlDurations: { backupEnqueuedMs: 200, backupRunMs: 500 },
       gkeDurations: { creatingMs: 200, inProgressMs: 500 },
       executor: { queuedMs: 200, defaultDurationMs: 1_000 },
+      applications: { warmupMs: 200, latencyMs: 5 },
     });
     const timings = { ...DEFAULT_TIMINGS, pollMs: 500, claimMs: 30_000, backoffMs: 1_000, maxBackoffMs: 5_000 };
     const driver = createRolloutDriver({
-      engineFor: (bus) => createEngine({ store, bus, cloudSql: fleet.cloudSql, gkeBackup: fleet.gkeBackup, executor: fleet.executor, clock: systemClock, timings }),
+      engineFor: (bus) => createEngine({ store, bus, cloudSql: fleet.cloudSql, gkeBackup: fleet.gkeBackup, executor: fleet.executor, health: fleet.applications, clock: systemClock, timings, policy: { ...DEFAULT_POLICY, timings, healthGates: BENCH_HEALTH_GATES } }),
       executor: fleet.executor,
       rolloutDeps: { store, clock: systemClock },
       concurrency: 32,
@@ -68,7 +73,7 @@ export async function benchRollout(projectId: string, log: (line: string) => voi
         const id = `${prefix}-${String(i).padStart(4, '0')}`;
         records.push({
           id, slug: id, environment: 'prod', tier: 'customer', domain: `${id}.example.com`, region: 'us-central1', version: '5.4.2',
-          status: 'active', resources: fleet.seedInstance({ instanceId: id, region: 'us-central1' }), lease: null, generation: 1, createdAt: now, updatedAt: now, ...over,
+          status: 'active', resources: fleet.seedInstance({ instanceId: id, region: 'us-central1', application: { domain: `${id}.example.com`, version: '5.4.2' } }), lease: null, generation: 1, createdAt: now, updatedAt: now, ...over,
         });
       }
     };

@@ -134,7 +134,9 @@ export async function createBenchWorld(projectId: string): Promise<BenchWorld> {
     engineWarnings,
     newInstanceId: (side) => `bench-${side}-${randomBytes(5).toString('hex')}`,
     instanceRecord(id) {
-      return { ...customerInstance(id, REGION, fleet.seedInstance({ instanceId: id, region: REGION }), new Date().toISOString()), version: FROM_VERSION };
+      const record = { ...customerInstance(id, REGION, fleet.seedInstance({ instanceId: id, region: REGION }), new Date().toISOString()), version: FROM_VERSION };
+      fleet.applications.deploy(record.domain, FROM_VERSION, { ready: true, instanceId: id });
+      return record;
     },
     async seedInstances(ids) {
       for (let start = 0; start < ids.length; start += 400) {

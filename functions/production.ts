@@ -5,6 +5,7 @@
  * function holds no right to is not built at all, and a call to it says so.
  */
 import { parseGitHubIdentities } from '../shared/domain/deployments/confirmers.js';
+import { DEFAULT_HEALTH_GATES } from '../shared/domain/lifecycle/health-gates.js';
 import { FUNCTIONS, type FunctionUse } from '../shared/topology.js';
 import { readEnvironment } from '../shared/environment.js';
 import { jsonLogger } from '../shared/log.js';
@@ -95,6 +96,8 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
                 },
               }),
             ),
+    // Plain HTTPS to the instances' own endpoints: no Google client, no role.
+    health: uses.builds === 'run' ? (await import('../shared/gcp/https-health.js')).createHttpsHealthProbe() : notGranted("the instances' health endpoints", fn.name),
     repo:
       token === undefined || repository === undefined
         ? notGranted('the deployment repository', fn.name)
@@ -123,6 +126,14 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
     ...(autoApply === undefined ? {} : { autoApplyModules: autoApply }),
     ...(entitlements === undefined ? {} : { accessEntitlements: entitlements }),
     ...(config.MI_GITHUB_IDENTITIES === undefined ? {} : { githubIdentities: parseGitHubIdentities(config.MI_GITHUB_IDENTITIES) }),
-    ...(config.MI_CENTRAL_BACKUP_PROJECT === undefined ? {} : { policy: { centralBackupProject: config.MI_CENTRAL_BACKUP_PROJECT } }),
+    policy: {
+      ...(config.MI_CENTRAL_BACKUP_PROJECT === undefined ? {} : { centralBackupProject: config.MI_CENTRAL_BACKUP_PROJECT }),
+      healthGates: {
+        ...DEFAULT_HEALTH_GATES,
+        ...(config.MI_HEALTH_URL === undefined ? {} : { urlTemplate: config.MI_HEALTH_URL }),
+        ...(config.MI_HEALTH_PATH === undefined ? {} : { healthPath: config.MI_HEALTH_PATH }),
+        ...(config.MI_VERSION_PATH === undefined ? {} : { versionPath: config.MI_VERSION_PATH }),
+      },
+    },
   });
 }

@@ -28,6 +28,10 @@ export interface Settings {
   appImage: string;
   /** The on-call group (`mi:oncallGroup`), added as an IAM database user of every instance created. */
   oncallGroup: string;
+  /** Where instances answer their health gates, with `{domain}` (`mi:healthUrl`; default https://{domain}), and on which paths (`mi:healthPath`, `mi:versionPath`). */
+  healthUrl?: string;
+  healthPath?: string;
+  versionPath?: string;
   /** The GitHub login the repository token commits as (`mi:githubBotLogin`): its write-back pushes are not acted on again. */
   githubBotLogin?: string;
   /**
@@ -91,6 +95,7 @@ export function readSettings(sourceRoot: string): Settings {
     appImage: mi.require('appImage'),
     oncallGroup: mi.require('oncallGroup'),
     ...(mi.get('githubBotLogin') === undefined ? {} : { githubBotLogin: mi.require('githubBotLogin') }),
+    ...Object.fromEntries((['healthUrl', 'healthPath', 'versionPath'] as const).flatMap((key) => (mi.get(key) === undefined ? [] : [[key, mi.require(key)]]))),
     centralBackupProject: mi.get('centralBackupProject') ?? DEFAULT_POLICY.centralBackupProject,
     ...(autoApplyModules === undefined ? {} : { autoApplyModules }),
     ...(commandsAudiences === undefined ? {} : { commandsAudiences }),

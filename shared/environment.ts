@@ -57,6 +57,26 @@ export const ENVIRONMENT = {
     schema: z.email({ error: 'MI_ONCALL_GROUP is missing or not an email: the on-call group added as an IAM database user on create' }),
     neededBy: runsBuilds,
   },
+  MI_HEALTH_URL: {
+    meaning: "where an instance's application answers, with {domain} for its domain (default https://{domain}): the upgrade's health gates probe it",
+    schema: z
+      .string({ error: "MI_HEALTH_URL is not text: where an instance's application answers, such as https://{domain}" })
+      .refine((v) => v.includes('{domain}') && URL.canParse(v.replaceAll('{domain}', 'example.com')), { error: 'MI_HEALTH_URL: expected a URL with {domain}, such as https://{domain}' }),
+    optional: true,
+    neededBy: runsBuilds,
+  },
+  MI_HEALTH_PATH: {
+    meaning: 'the path an instance answers 2xx on when healthy (default /healthz)',
+    schema: z.string({ error: 'MI_HEALTH_PATH is not text' }).regex(/^\/[A-Za-z0-9._~/-]*$/, { error: 'MI_HEALTH_PATH: expected a path such as /healthz' }),
+    optional: true,
+    neededBy: runsBuilds,
+  },
+  MI_VERSION_PATH: {
+    meaning: 'the path an instance reports its running version on, as {"version": "..."} or plain text (default /version)',
+    schema: z.string({ error: 'MI_VERSION_PATH is not text' }).regex(/^\/[A-Za-z0-9._~/-]*$/, { error: 'MI_VERSION_PATH: expected a path such as /version' }),
+    optional: true,
+    neededBy: runsBuilds,
+  },
   MI_CENTRAL_BACKUP_PROJECT: {
     meaning: "the project that keeps deleted instances' final GKE backups",
     schema: z

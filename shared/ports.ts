@@ -399,6 +399,28 @@ export interface OnceOutbox {
   sendOnce(key: string, topic: string, envelope: AnyEnvelope, expireAt: Date): Promise<void>;
 }
 
+// ---------------------------------------------------------------------------- instance health
+
+/**
+ * An instance's application over HTTPS: one GET of its health or version endpoint. Never throws
+ * for what the instance does (a timeout, a refused connection, a 503): that is the answer, with
+ * its error, and the gate records it as evidence.
+ */
+/** One HTTP answer: a status, or the error that kept one from coming. */
+export interface HttpAnswer {
+  url: string;
+  status: number | null;
+  /** At most the first 2 KiB. */
+  body: string;
+  latencyMs: number;
+  /** Timed out, refused, not resolved...: why there is no status. */
+  error: string | null;
+}
+
+export interface HealthPort {
+  get(url: string, options: { timeoutMs: number }): Promise<HttpAnswer>;
+}
+
 // ---------------------------------------------------------------------------- Cloud Scheduler
 
 export interface SchedulerJob {

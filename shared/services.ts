@@ -13,7 +13,7 @@ import { createEngine, type Engine } from './engine/index.js';
 import { createCommands, type Commands } from './commands/index.js';
 import { ControlPlaneError } from './errors.js';
 import type { Logger } from './log.js';
-import type { AccessPort, Clock, CloudSqlPort, DeploymentRepoPort, EventBus, ExecutorPort, GkeBackupPort, IamPolicyPort, IdentityPort, SchedulerPort, StateStore } from './ports.js';
+import type { AccessPort, Clock, CloudSqlPort, DeploymentRepoPort, EventBus, ExecutorPort, GkeBackupPort, HealthPort, IamPolicyPort, IdentityPort, SchedulerPort, StateStore } from './ports.js';
 import { createRollouts, type RolloutDeps, type Rollouts } from './rollout/index.js';
 
 /** What the commands function needs: who may call (verified), and the service that carries commands out. */
@@ -35,6 +35,8 @@ export interface Ports {
   cloudSql: CloudSqlPort;
   gkeBackup: GkeBackupPort;
   executor: ExecutorPort;
+  /** The instances' health and version endpoints (the upgrade's gates). */
+  health: HealthPort;
   scheduler: SchedulerPort;
   repo: DeploymentRepoPort;
   /** Verifies the Google ID tokens of the people calling the HTTP functions. */
@@ -92,6 +94,7 @@ export function createServices(ports: Ports, config: ServicesConfig) {
   const engine: Engine = createEngine({
     ...onInstances,
     executor: ports.executor,
+    health: ports.health,
     ...(config.timings === undefined ? {} : { timings: config.timings }),
     ...(config.policy === undefined ? {} : { policy: { ...DEFAULT_POLICY, ...config.policy } }),
   });

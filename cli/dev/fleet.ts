@@ -5,6 +5,7 @@
 import type { PubSub } from '@google-cloud/pubsub';
 import { describeError } from '../../shared/errors.js';
 import { systemClock } from '../../shared/ports.js';
+import { serveApplications } from '../../shared/sim/applications-http.js';
 import { serveCloudBuild } from '../../shared/sim/cloud-build-http.js';
 import { startExecutorRunner } from '../../shared/sim/executor-runner.js';
 import { TOPICS } from '../../shared/topology.js';
@@ -20,6 +21,7 @@ export const LOCAL_DURATIONS = {
   gke: { creatingMs: 1_000, inProgressMs: 4_000 },
   executor: { queuedMs: 1_000, defaultDurationMs: 5_000 },
   cloudBuild: { queuedMs: 1_000, stepMs: 1_500 },
+  applications: { warmupMs: 3_000, latencyMs: 30 },
 } as const;
 
 /** How often the simulated executor's runner looks for finished runs to publish. */
@@ -33,6 +35,7 @@ export function createLocalFleet(projectId: string): SimulatedFleet {
     gkeDurations: LOCAL_DURATIONS.gke,
     executor: LOCAL_DURATIONS.executor,
     cloudBuild: LOCAL_DURATIONS.cloudBuild,
+    applications: LOCAL_DURATIONS.applications,
     scheduler: { project: projectId, location: 'us-central1' },
   });
 }
@@ -77,4 +80,14 @@ export async function runSimulatedCloudBuild(admin: PubSub, fleet: SimulatedFlee
     return Promise.resolve();
   });
   return server.url;
+}
+
+/**
+ * The instances' applications over HTTP: the health gates probe them with the production
+ * probe, as they would probe https://<domain>. Returns the MI_HEALTH_URL template that reaches them.
+ */
+export async function runSimulatedApplications(fleet: SimulatedFleet, undo: UndoStack): Promise<string> {
+  const server = await serveApplications(fleet.applications);
+  undo.push('stop the simulated applications', () => server.close());
+  return server.urlTemplate;
 }

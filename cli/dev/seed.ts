@@ -129,7 +129,7 @@ export async function mirrorInstancesInFleet(store: StateStore, fleet: Simulated
   for (const { data } of instances) {
     if (data.status === 'deleted' || known.has(data.id)) continue;
     // A prod instance's stack keeps its database protected from deletion, as the real ones do.
-    const names = fleet.seedInstance({ instanceId: data.id, region: data.region, deletionProtection: data.environment === 'prod' });
+    const names = fleet.seedInstance({ instanceId: data.id, region: data.region, deletionProtection: data.environment === 'prod', application: { domain: data.domain, version: data.version } });
     seedDailyBackups(fleet, names);
     known.add(data.id);
     added.push(data.id);

@@ -12,6 +12,8 @@ import { describeError } from '../../shared/errors.js';
 import type { BuildSettings } from '../../shared/domain/executor/index.js';
 import { createCloudBuildExecutor } from '../../shared/gcp/cloud-build.js';
 import { createExecutorAdapter } from '../../shared/gcp/executor.js';
+import { createHttpsHealthProbe } from '../../shared/gcp/https-health.js';
+import { DEFAULT_HEALTH_GATES, type HealthGatePolicy } from '../../shared/domain/lifecycle/health-gates.js';
 import { localIdentity, type LocalSigner } from '../../shared/identity/index.js';
 import type { Logger } from '../../shared/log.js';
 import { systemClock, type EventBus, type ExecutorPort, type OnceOutbox, type StateStore } from '../../shared/ports.js';
@@ -69,6 +71,13 @@ export interface LocalServicesInput {
   access: LocalAccess;
   /** Where the simulated Cloud Build answers: the executor is the production Cloud Build adapter, pointed there. */
   cloudBuildUrl: string;
+  /** The MI_HEALTH_URL template of the simulated applications: the gates use the production probe, pointed there. */
+  healthUrl: string;
+}
+
+/** The health gates locally: the same gates, probing every 2 s with a minute for the rollout to settle. */
+export function localHealthGates(urlTemplate: string): HealthGatePolicy {
+  return { ...DEFAULT_HEALTH_GATES, urlTemplate, intervalSeconds: 2, timeoutSeconds: 3, before: { consecutive: 1, windowSeconds: 20 }, after: { consecutive: 3, windowSeconds: 60 } };
 }
 
 /** What the local builds run as and on (nothing is cloned: the simulated Cloud Build only records the steps). */
@@ -105,6 +114,7 @@ export function useLocalServices(input: LocalServicesInput): Services {
         clock: systemClock,
         settings: localBuildSettings(input.schedulerParent.split('/')[1] ?? 'mi-local', input.deployments.webhook.repository),
       }),
+      health: createHttpsHealthProbe(),
       scheduler: fleet.scheduler,
       repo: input.deployments.repo,
       identity: localIdentity(input.signer),
@@ -116,6 +126,7 @@ export function useLocalServices(input: LocalServicesInput): Services {
       // Who pushes to the local deployment repository, as in the cloud: unmapped, their merges wait.
       githubIdentities: parseGitHubIdentities(process.env.MI_GITHUB_IDENTITIES),
       timings: LOCAL_TIMINGS,
+      policy: { healthGates: localHealthGates(input.healthUrl) },
       schedulerParent: input.schedulerParent,
       webhook: input.deployments.webhook,
       callers: { audiences: [input.commandsUrl] },

@@ -41,6 +41,8 @@ export interface LocalStack {
   functionsUrl: string;
   /** Where the simulated Cloud Build answers the v1 REST API (the executor adapter calls it there). */
   cloudBuildUrl: string;
+  /** Where the simulated applications answer (the health gates' MI_HEALTH_URL). */
+  healthUrl: string;
   fleet: SimulatedFleet;
   engine: Engine;
   /** Each function's route. */

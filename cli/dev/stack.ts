@@ -21,7 +21,7 @@ import { allTopics } from '../../shared/topology.js';
 import { useEmulators, openClients } from './clients.js';
 import { localDeployments } from './deployments.js';
 import { describeStack } from './describe.js';
-import { createLocalFleet, runSimulatedCloudBuild } from './fleet.js';
+import { createLocalFleet, runSimulatedApplications, runSimulatedCloudBuild } from './fleet.js';
 import { leaveIdentityFile } from './local-identity.js';
 import { startLocalAccess } from './access.js';
 import { pushToServer, serveEveryFunction } from './push.js';
@@ -71,6 +71,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     // 5. The executor: the simulated Cloud Build over HTTP, its notifications on cloud-builds.
     const cloudBuildUrl = await runSimulatedCloudBuild(admin, fleet, undo, log);
+    const healthUrl = await runSimulatedApplications(fleet, undo);
 
     // 6. Every function on 127.0.0.1, on the services of the simulated fleet. `mi` in
     // another terminal signs with the same local key, which it finds in the identity file.
@@ -79,7 +80,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     deployments.deliverPushesTo(server.routes.githubWebhook ?? `${server.url}/githubWebhook`);
     const signer = await createLocalSigner();
     const access = await startLocalAccess(systemClock, signer, undo, log);
-    const services = useLocalServices({ store, bus, fleet, log: engineLog, deployments, signer, schedulerParent, commandsUrl, access, cloudBuildUrl });
+    const services = useLocalServices({ store, bus, fleet, log: engineLog, deployments, signer, schedulerParent, commandsUrl, access, cloudBuildUrl, healthUrl });
     const identityFile = await leaveIdentityFile(options.identityFile, { functionsUrl: server.url, commandsUrl, signer, projectId, access: { url: access.url, entitlements: access.entitlements } }, undo, log);
 
     // 7. The push subscriptions, exactly as the topology describes them, pointed at the server.
@@ -94,6 +95,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       pubsubHost: emulators.pubsub.host,
       functionsUrl: server.url,
       cloudBuildUrl,
+      healthUrl,
       fleet,
       engine: services.engine,
       routes: server.routes,

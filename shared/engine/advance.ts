@@ -14,6 +14,7 @@ import {
   isFailing,
   isPastDeadline,
   markStepRunning,
+  recordProgress,
   retryStep,
   runningSteps,
   scheduleNextRun,
@@ -44,12 +45,16 @@ async function pollRunning(deps: EngineDeps, runners: Runners, op: OperationReco
       }
     }),
   );
-  const finished = outcomes.filter((o) => o !== undefined && o.result.kind !== 'running');
+  const finished = outcomes.filter((o) => o !== undefined && (o.result.kind !== 'running' || o.result.progress !== undefined));
   if (finished.length === 0) return false;
   const changed = await commit(deps, op.id, (current, now) => {
     let next = current;
     for (const o of finished) {
-      if (o === undefined || o.result.kind === 'running') continue;
+      if (o === undefined) continue;
+      if (o.result.kind === 'running') {
+        if (o.result.progress !== undefined) next = recordProgress(next, o.step, o.result.progress.handles, o.result.progress.basedOn, now);
+        continue;
+      }
       if (o.result.kind === 'unanswered') {
         next = failUnconfirmed(next, o.step, `its outcome could not be read: ${o.result.error}`, now, true);
         continue;

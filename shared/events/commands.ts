@@ -36,10 +36,22 @@ export const createPayloadSchema = z.strictObject(
 );
 
 
-export const upgradePayloadSchema = z.strictObject(
-  { targetVersion: versionSchema, ...atCommit },
-  { error: 'expected a payload object' },
-);
+/**
+ * An upgrade to a newer version, or a rollback: the previous version recorded on the
+ * instance's last upgrade, redeployed (refused when that upgrade ran database migrations).
+ */
+export const upgradePayloadSchema = z
+  .strictObject(
+    {
+      targetVersion: versionSchema.optional(),
+      rollback: z.literal(true, { error: 'expected rollback: true (or no rollback)' }).optional(),
+      ...atCommit,
+    },
+    { error: 'expected a payload object' },
+  )
+  .refine((p) => (p.targetVersion === undefined) !== (p.rollback === undefined), {
+    error: 'expected either targetVersion (the version to run) or rollback: true, not both or neither',
+  });
 
 const backupSourceSchema = z
   .strictObject(

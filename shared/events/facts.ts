@@ -26,6 +26,8 @@ export const REJECTION_CODES = [
   'confirmation-required',
   'outside-recovery-window',
   'missing-backups',
+  /** A rollback with nothing to go back to, or one that must be a restore (the upgrade ran migrations). */
+  'no-rollback',
 ] as const;
 export type RejectionCode = (typeof REJECTION_CODES)[number];
 

@@ -131,6 +131,8 @@ export const INSTANCE_STATUSES = [
   'deleting',
   'deleted',
   'failed',
+  /** Runs, but failed a health gate after a change: takes a rollback, a restore, a backup or a delete. */
+  'degraded',
 ] as const;
 export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
 
@@ -150,6 +152,21 @@ export interface InstanceResources {
   backupPlanRegion: string;
 }
 
+/** The last upgrade that changed the running version: what a rollback goes back to. */
+export interface UpgradeRecord {
+  operationId: string;
+  fromVersion: string;
+  toVersion: string;
+  /** What its run reported; null when it did not say (then only a restore goes back). */
+  migrationsRan: boolean | null;
+  /** It was itself a rollback: there is nothing further back to roll to. */
+  rollback: boolean;
+  /** The backups taken just before it. */
+  sqlBackupRunId?: string;
+  gkeBackup?: string;
+  at: string;
+}
+
 /** `instances/{id}`: the spec plus what the control plane owns. */
 export interface InstanceRecord extends InstanceSpec {
   status: InstanceStatus;
@@ -159,4 +176,5 @@ export interface InstanceRecord extends InstanceSpec {
   createdAt: string;
   updatedAt: string;
   lastOperationId?: string;
+  lastUpgrade?: UpgradeRecord;
 }

@@ -367,6 +367,7 @@ export class SimulatedCloudBuild {
       ['sqlInstance', '_SQL_INSTANCE'],
       ['gkeCluster', '_CLUSTER'],
       ['version', '_VERSION'],
+      ['domain', '_DOMAIN'],
     ] as const) {
       if (subs[key] !== undefined) params[param] = subs[key];
     }
@@ -377,6 +378,7 @@ export class SimulatedCloudBuild {
       instanceId: instanceOf(record.build.tags),
       outcome: 'succeeded',
       detail: `build ${record.build.id} SUCCESS`,
+      outputs: {},
       finishedAt: new Date(progress.finishAt ?? this.now()),
       request: { runKey, action, instanceId: instanceOf(record.build.tags), params, actor: 'system:cloud-build', reason: 'build', refuseAfter: iso(record.createdAt + record.queueTtlMs) },
     };

@@ -66,7 +66,7 @@ async function ensureSubscription(topic: Topic, name: string): Promise<Subscript
 export function finishedEnvelope(run: FinishedRun, actor: string): Envelope<'executor.run-finished'> {
   return makeEnvelope({
     type: 'executor.run-finished',
-    payload: { runKey: run.runKey, action: run.action, outcome: run.outcome, detail: run.detail.slice(0, 2000) },
+    payload: { runKey: run.runKey, action: run.action, outcome: run.outcome, detail: run.detail.slice(0, 2000), ...(Object.keys(run.outputs).length === 0 ? {} : { outputs: run.outputs }) },
     actor,
     reason: `${run.action} run ${run.runKey} ${run.outcome}`.slice(0, 1000),
     ...(run.instanceId === '' ? {} : { instanceId: run.instanceId }),

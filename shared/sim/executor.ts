@@ -24,6 +24,8 @@ export interface FinishedRun {
   instanceId: string;
   outcome: 'succeeded' | 'failed';
   detail: string;
+  /** What its steps reported (an upgrade: whether migrations ran). */
+  outputs: Record<string, string>;
   finishedAt: Date;
   request: RunRequest;
 }
@@ -59,6 +61,7 @@ interface RunRecord {
   endAt: number | undefined;
   outcome: 'succeeded' | 'failed';
   detail: string;
+  outputs: Record<string, string>;
   reported: boolean;
   /** Its effect on the world has been applied (succeeded runs only). */
   effected: boolean;
@@ -86,6 +89,7 @@ export class SimulatedExecutor implements ExecutorPort {
   readonly faults = new FaultInjector<ExecutorMethod>(STYLE);
   private readonly runsByKey = new Map<string, RunRecord>();
   private readonly scripts: Script[] = [];
+  private readonly outputScripts: Array<{ matcher: RunMatcher; outputs: Record<string, string>; remaining: number }> = [];
   private duplicates = 0;
   private readonly refused: RunRequest[] = [];
 
@@ -97,6 +101,12 @@ export class SimulatedExecutor implements ExecutorPort {
   scriptOutcome(matcher: RunMatcher, outcome: ScriptedOutcome, detail?: string, times = 1): void {
     if (!(times > 0)) throw new RangeError(`scriptOutcome needs times > 0, got ${times}`);
     this.scripts.push({ matcher, outcome, detail, remaining: times });
+  }
+
+  /** What the next run(s) matching report (an upgrade reports no migrations unless told). */
+  scriptOutputs(matcher: RunMatcher, outputs: Record<string, string>, times = 1): void {
+    if (!(times > 0)) throw new RangeError(`scriptOutputs needs times > 0, got ${times}`);
+    this.outputScripts.push({ matcher, outputs, remaining: times });
   }
 
   /** The next run(s) matching never finish by themselves, as a stuck runner would. */
@@ -187,19 +197,20 @@ export class SimulatedExecutor implements ExecutorPort {
         endAt: script?.outcome === 'hang' ? undefined : startAt + duration,
         outcome,
         detail: script?.detail ?? `${request.action} ${outcome}`,
+        outputs: this.takeOutputs(request, outcome),
         reported: false,
         effected: false,
       });
     });
   }
 
-  getRunStatus(runKey: string): Promise<{ state: RunState; detail?: string }> {
+  getRunStatus(runKey: string): Promise<{ state: RunState; detail?: string; outputs?: Record<string, string> }> {
     return this.faults.call('getRunStatus', runKey, () => {
       this.settle();
       const run = this.runsByKey.get(runKey);
       if (run === undefined) return { state: 'unknown' as const };
       const state = this.stateOf(run);
-      return state === 'succeeded' || state === 'failed' ? { state, detail: run.detail } : { state };
+      return state === 'succeeded' || state === 'failed' ? { state, detail: run.detail, ...(Object.keys(run.outputs).length === 0 ? {} : { outputs: { ...run.outputs } }) } : { state };
     });
   }
 
@@ -227,9 +238,22 @@ export class SimulatedExecutor implements ExecutorPort {
       instanceId: run.request.instanceId,
       outcome: run.outcome,
       detail: run.detail,
+      outputs: { ...run.outputs },
       finishedAt: new Date(run.endAt ?? this.now()),
       request: structuredClone(run.request),
     };
+  }
+
+  private takeOutputs(request: RunRequest, outcome: 'succeeded' | 'failed'): Record<string, string> {
+    const index = this.outputScripts.findIndex((script) => matches(script.matcher, request));
+    const script = this.outputScripts[index];
+    if (script !== undefined) {
+      script.remaining -= 1;
+      if (script.remaining <= 0) this.outputScripts.splice(index, 1);
+      return { ...script.outputs };
+    }
+    // A succeeded upgrade found no migration pending unless told; a failed one says nothing.
+    return request.action === 'upgrade' && outcome === 'succeeded' ? { migrationsRan: 'false', migrationsApplied: '0' } : {};
   }
 
   private now(): number {

@@ -1,9 +1,11 @@
 /**
- * The simulated fleet: Cloud SQL, Backup for GKE, the executor and Cloud Scheduler, in
+ * The simulated fleet: Cloud SQL, Backup for GKE, the executor, Cloud Scheduler and the
+ * instances' applications (their health endpoints), in
  * process, implementing the same ports as the Google Cloud adapters.
  */
 import type { InstanceResources } from '../events/index.js';
 import type { Clock, SqlBackupConfiguration } from '../ports.js';
+import { SimulatedApplications, type ApplicationsSimOptions } from './applications.js';
 import { SimulatedCloudSql, type SqlDurations } from './cloud-sql.js';
 import { SimulatedCloudBuild, type CloudBuildSimOptions } from './cloud-build.js';
 import { SimulatedExecutor, type ExecutorEffects, type ExecutorSimOptions, type FinishedRun } from './executor.js';
@@ -11,6 +13,7 @@ import { SimulatedGkeBackup, type BackupPlanSeed, type GkeDurations } from './gk
 import { projectIdFor, resourceNamesFor } from './names.js';
 import { SimulatedScheduler } from './scheduler.js';
 
+export * from './applications.js';
 export * from './clock.js';
 export * from './cloud-build.js';
 export * from './cloud-sql.js';
@@ -31,6 +34,8 @@ export interface SimulatedFleetOptions {
   executor?: Omit<ExecutorSimOptions, 'clock'>;
   /** The simulated Cloud Build's timings; its builds change the world as the executor's runs do. */
   cloudBuild?: Omit<CloudBuildSimOptions, 'clock' | 'effects'>;
+  /** The applications' health endpoints: warm-up time and answer latency. */
+  applications?: Omit<ApplicationsSimOptions, 'clock'>;
   /** Where the control plane's own scheduler jobs live; seeded from the topology when given. */
   scheduler?: { project: string; location: string };
   /**
@@ -66,6 +71,8 @@ export interface InstanceSeed {
   deletionProtection?: boolean;
   sqlBackupConfiguration?: Partial<SqlBackupConfiguration>;
   backupPlan?: Omit<BackupPlanSeed, 'name' | 'cluster'>;
+  /** The application already running (ready) on its domain, as an instance created earlier would. */
+  application?: { domain: string; version: string };
 }
 
 export interface SimulatedFleet {
@@ -76,6 +83,8 @@ export interface SimulatedFleet {
   /** Cloud Build, running the executor's builds (the deployed executor), with the same world effects. */
   cloudBuild: SimulatedCloudBuild;
   scheduler: SimulatedScheduler;
+  /** The instances' applications: where the executor deployed them, answering their health gates. */
+  applications: SimulatedApplications;
   /** Seeds one instance's Cloud SQL instance, GKE cluster and backup plan under the shared names. */
   seedInstance(seed: InstanceSeed): InstanceResources;
   /**
@@ -88,7 +97,7 @@ export interface SimulatedFleet {
   /** Effects applied for succeeded executor runs, oldest first. */
   appliedEffects(): AppliedEffect[];
   /** The fleet as the services' ports: Cloud SQL, Backup for GKE, the executor, Cloud Scheduler. */
-  ports(): { cloudSql: SimulatedCloudSql; gkeBackup: SimulatedGkeBackup; executor: SimulatedExecutor; scheduler: SimulatedScheduler };
+  ports(): { cloudSql: SimulatedCloudSql; gkeBackup: SimulatedGkeBackup; executor: SimulatedExecutor; scheduler: SimulatedScheduler; health: SimulatedApplications };
 }
 
 function stringParam(run: FinishedRun, name: string): string | undefined {
@@ -105,11 +114,21 @@ export function createSimulatedFleet(options: SimulatedFleetOptions): SimulatedF
     ...(options.sqlWhileBusy ? { whileBusy: options.sqlWhileBusy } : {}),
   });
   const gkeBackup = new SimulatedGkeBackup({ clock, ...(options.gkeDurations ? { durations: options.gkeDurations } : {}) });
+  const applications = new SimulatedApplications({ clock, ...options.applications });
   const applied: AppliedEffect[] = [];
 
   const deleteProject = (project: string): DeletedProject => {
     const sqlInstances = cloudSql.removeProject(project);
     return { sqlInstances, ...gkeBackup.removeProject(project) };
+  };
+
+  /** The application runs the run's version on the instance's domain (warming up first). */
+  const deployApplication = (run: FinishedRun, effect: AppliedEffect): void => {
+    const domain = stringParam(run, 'domain') ?? applications.domainOf(run.instanceId);
+    const version = stringParam(run, 'version');
+    if (domain === undefined || version === undefined) return;
+    applications.deploy(domain, version, { instanceId: run.instanceId });
+    effect.changes.push(`app:${domain} runs ${version}`);
   };
 
   /**
@@ -145,7 +164,12 @@ export function createSimulatedFleet(options: SimulatedFleetOptions): SimulatedF
           gkeBackup.addCluster(cluster);
           effect.changes.push(`cluster:${cluster} created`);
         }
+        deployApplication(run, effect);
+      } else if (run.action === 'upgrade') {
+        deployApplication(run, effect);
       } else if (run.action === 'destroy') {
+        const domain = stringParam(run, 'domain') ?? applications.domainOf(run.instanceId);
+        if (domain !== undefined) applications.remove(domain);
         const project = stringParam(run, 'project') ?? (run.instanceId === '' ? undefined : projectIdFor(run.instanceId));
         if (project === undefined) {
           effect.skipped = 'destroy needs params.project (or the instance id) to know which project to delete';
@@ -168,6 +192,7 @@ export function createSimulatedFleet(options: SimulatedFleetOptions): SimulatedF
     executor,
     cloudBuild,
     scheduler,
+    applications,
     seedInstance(seed) {
       const names = resourceNamesFor(seed.instanceId, seed.region);
       cloudSql.addInstance({
@@ -179,10 +204,11 @@ export function createSimulatedFleet(options: SimulatedFleetOptions): SimulatedF
       });
       gkeBackup.addCluster(names.gkeCluster);
       gkeBackup.addBackupPlan({ ...seed.backupPlan, name: names.backupPlan, cluster: names.gkeCluster });
+      if (seed.application !== undefined) applications.deploy(seed.application.domain, seed.application.version, { ready: true, instanceId: seed.instanceId });
       return names;
     },
     deleteProject,
     appliedEffects: () => applied.map((effect) => structuredClone(effect)),
-    ports: () => ({ cloudSql, gkeBackup, executor, scheduler }),
+    ports: () => ({ cloudSql, gkeBackup, executor, scheduler, health: applications }),
   };
 }

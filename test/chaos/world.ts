@@ -284,7 +284,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     };
   }
 
-  const engine = createEngine({ store, bus, cloudSql, gkeBackup, executor, clock, timings: CHAOS_TIMINGS });
+  const engine = createEngine({ store, bus, cloudSql, gkeBackup, executor, health: fleet.applications, clock, timings: CHAOS_TIMINGS });
 
   for (let i = 0; i < options.instances; i += 1) {
     const id = `chaos-${String.fromCharCode(97 + i)}`;
@@ -294,6 +294,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
     if (runId !== undefined) seededRuns[id] = runId;
     fleet.gkeBackup.seedBackups(resources.backupPlan, [{ backupId: `seed-${id}`, createTime: new Date(Date.parse(START) - 7_200_000).toISOString() }]);
     const record = customerInstance(id, 'us-central1', resources, START);
+    fleet.applications.deploy(record.domain, record.version, { ready: true, instanceId: id });
     await realStore.set(paths.instance(id), record);
     instances.push(record);
   }

@@ -112,6 +112,8 @@ export async function createEngineFixture(
       const resources = fleet.seedInstance({ instanceId: id, region });
       const at = clock.now().toISOString();
       const record: InstanceRecord = { ...customerInstance(id, region, resources, at), ...overrides };
+      // Its application runs (ready) on its domain, as an instance created earlier would.
+      fleet.applications.deploy(record.domain, record.version, { ready: true, instanceId: id });
       await store.set(paths.instance(id), record);
       return record;
     },

@@ -15,6 +15,7 @@ export function servicesWith(parts: Partial<Services>, ports: Partial<Ports> = {
     cloudSql: notGranted('Cloud SQL', 'this test'),
     gkeBackup: notGranted('Backup for GKE', 'this test'),
     executor: notGranted('the executor', 'this test'),
+    health: notGranted("the instances' health endpoints", 'this test'),
     scheduler: notGranted('Cloud Scheduler', 'this test'),
     repo: notGranted('the deployment repository', 'this test'),
     identity: notGranted('ID token verification', 'this test'),

@@ -154,7 +154,8 @@ function terraformInit(module: string, waitFor: string): BuildStep {
   );
 }
 
-const TF_VARS = ['-var=project=${_PROJECT}', '-var=region=${_REGION}', '-var=instance=${_INSTANCE}'];
+// The domain: the stacks' ingress, certificate and DNS record serve the instance there.
+const TF_VARS = ['-var=project=${_PROJECT}', '-var=region=${_REGION}', '-var=instance=${_INSTANCE}', '-var=domain=${_DOMAIN}'];
 
 function clusterCredentials(waitFor: string): BuildStep {
   return script('cluster-credentials', BUILDER_IMAGES.cloudSdk, ['gcloud container clusters get-credentials "${_CLUSTER}" --region "${_REGION}" --project "${_PROJECT}"'], [waitFor]);

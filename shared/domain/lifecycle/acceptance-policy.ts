@@ -4,6 +4,7 @@
  * lifetime, final backup retention).
  */
 import { DEFAULT_TIMINGS, type EngineTimings } from './model.js';
+import { DEFAULT_HEALTH_GATES, type HealthGatePolicy } from './health-gates.js';
 import { DATA_BEARING_MODULES } from './plans.js';
 
 /** Facts read from Cloud SQL and Backup for GKE before the accepting transaction. */
@@ -28,6 +29,8 @@ export interface AcceptancePolicy {
   finalBackupRetentionDays: number;
   /** Modules whose apply takes a checkpoint backup of Cloud SQL and GKE first. */
   dataBearingModules: readonly string[];
+  /** Where and how upgrades probe an instance's health, before the backups and after the rollout. */
+  healthGates: HealthGatePolicy;
 }
 
 export const DEFAULT_POLICY: AcceptancePolicy = {
@@ -36,4 +39,5 @@ export const DEFAULT_POLICY: AcceptancePolicy = {
   devTtlHours: 7 * 24,
   finalBackupRetentionDays: 365,
   dataBearingModules: DATA_BEARING_MODULES,
+  healthGates: DEFAULT_HEALTH_GATES,
 };

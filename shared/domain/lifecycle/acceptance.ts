@@ -40,14 +40,15 @@ const BUSY_STATUS: Record<OperationType, InstanceRecord['status']> = {
 
 /** The statuses an operation may start from (besides not being leased). */
 const STARTS_FROM: Record<Exclude<OperationType, 'create'>, ReadonlyArray<InstanceRecord['status']>> = {
-  backup: ['active'],
+  backup: ['active', 'degraded'],
   'module-apply': ['active'],
   remediate: ['active'],
   'restore-drill': ['active'],
-  upgrade: ['active'],
+  // From degraded only as a rollback (planUpgrade says so).
+  upgrade: ['active', 'degraded'],
   // A restore is how a person repairs a failed upgrade; so is disaster recovery.
-  restore: ['active', 'failed'],
-  delete: ['active', 'failed'],
+  restore: ['active', 'failed', 'degraded'],
+  delete: ['active', 'failed', 'degraded'],
   'disaster-recovery': ['active', 'failed'],
 };
 

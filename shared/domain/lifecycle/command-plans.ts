@@ -66,7 +66,8 @@ export function planFor(envelope: AnyEnvelope, instance: InstanceRecord, facts: 
     case 'instance.module-apply':
       return { steps: moduleApplyPlan(envelope.payload, policy.dataBearingModules), params: { ...params, module: envelope.payload.module, commit: envelope.payload.commit, applyId: envelope.payload.applyId }, onSuccess: {} };
     case 'instance.backup':
-      return { steps: backupPlan(), params, onSuccess: {} };
+      // A backup of a degraded instance leaves it degraded.
+      return { steps: backupPlan(), params, onSuccess: instance.status === 'degraded' ? { status: 'degraded' } : {} };
     case 'instance.remediate':
       return { steps: remediatePlan(envelope.payload.controls), params: { ...params, runId: envelope.payload.runId, controls: envelope.payload.controls.join(',') }, onSuccess: {} };
     case 'instance.restore-drill': {
@@ -75,7 +76,7 @@ export function planFor(envelope: AnyEnvelope, instance: InstanceRecord, facts: 
       return { steps: restoreDrillPlan(throwaway), params: { ...params, runId: envelope.payload.runId, throwaway }, onSuccess: {} };
     }
     case 'instance.upgrade':
-      return planUpgrade(envelope, instance, params);
+      return planUpgrade(envelope, instance, params, policy);
     case 'instance.restore':
       return planRestore(envelope, instance, facts, params);
     case 'instance.delete':
@@ -87,12 +88,40 @@ export function planFor(envelope: AnyEnvelope, instance: InstanceRecord, facts: 
   }
 }
 
-function planUpgrade(envelope: Envelope<'instance.upgrade'>, instance: InstanceRecord, params: StepParams): Planned | Refusal {
-  const target = envelope.payload.targetVersion;
+function planUpgrade(envelope: Envelope<'instance.upgrade'>, instance: InstanceRecord, params: StepParams, policy: AcceptancePolicy): Planned | Refusal {
+  if (envelope.payload.rollback === true) return planRollback(instance, params, policy);
+  const target = envelope.payload.targetVersion ?? '';
+  if (instance.status === 'degraded') {
+    return { code: 'not-active', message: `instance ${instance.id} is degraded (it failed a health gate): it takes a rollback (mi upgrade ${instance.id} --rollback), a restore, a backup or a delete, not an upgrade to ${target}` };
+  }
   if (!semver.gt(target, instance.version)) {
     return { code: 'not-newer', message: `target version ${target} is not newer than the running version ${instance.version}` };
   }
-  return { steps: upgradePlan(target), params: { ...params, fromVersion: instance.version, targetVersion: target }, onSuccess: { version: target } };
+  return { steps: upgradePlan(target, policy.healthGates), params: { ...params, fromVersion: instance.version, targetVersion: target }, onSuccess: { version: target } };
+}
+
+/** Back to the version before the last upgrade, when that upgrade left the database as it was. */
+function planRollback(instance: InstanceRecord, params: StepParams, policy: AcceptancePolicy): Planned | Refusal {
+  const last = instance.lastUpgrade;
+  if (last === undefined) return { code: 'no-rollback', message: `instance ${instance.id} has no recorded upgrade to roll back` };
+  if (last.rollback) {
+    return { code: 'no-rollback', message: `the last upgrade of ${instance.id} (${last.operationId}) was itself a rollback to ${last.toVersion}: there is no earlier version recorded to go back to` };
+  }
+  if (last.toVersion !== instance.version) {
+    return { code: 'no-rollback', message: `the last upgrade of ${instance.id} deployed ${last.toVersion}, but it runs ${instance.version}: nothing to roll back` };
+  }
+  if (last.migrationsRan !== false) {
+    const backups = [last.sqlBackupRunId === undefined ? '' : ` --backup-run ${last.sqlBackupRunId}`, last.gkeBackup === undefined ? '' : ` --gke-backup ${last.gkeBackup}`].join('');
+    return {
+      code: 'no-rollback',
+      message: `the upgrade of ${instance.id} to ${last.toVersion} (${last.operationId}) ${last.migrationsRan === true ? 'ran' : 'may have run'} database migrations, so ${last.fromVersion} cannot simply be redeployed: restore the pre-upgrade backups instead: mi restore ${instance.id}${backups}`,
+    };
+  }
+  return {
+    steps: upgradePlan(last.fromVersion, policy.healthGates, { rollback: true }),
+    params: { ...params, fromVersion: instance.version, targetVersion: last.fromVersion, rollbackOf: last.operationId },
+    onSuccess: { version: last.fromVersion },
+  };
 }
 
 function planRestore(envelope: Envelope<'instance.restore'>, instance: InstanceRecord, facts: PreflightFacts, params: StepParams): Planned | Refusal {

@@ -8,6 +8,7 @@
  * - acceptance.ts: whether a command starts an operation now (decideAcceptance), with its
  *   inputs in acceptance-policy.ts and what each command plans in command-plans.ts;
  * - plans.ts: the steps of each kind of operation; approval.ts: a second person's approval;
+ * - health-gates.ts: an upgrade's health gates, folded probe by probe;
  * - backup-policy.ts: the Cloud SQL and GKE backup policy; resource-names.ts: GCP resource names.
  */
 export * from './operations.js';
@@ -16,3 +17,4 @@ export * from './approval.js';
 export * from './plans.js';
 export * from './backup-policy.js';
 export * from './resource-names.js';
+export * from './health-gates.js';

@@ -39,7 +39,8 @@ export type StepKind =
   | 'sql-restore-latest'
   | 'drill-verify'
   | 'sql-delete-throwaway'
-  | 'drill-verdict';
+  | 'drill-verdict'
+  | 'health-check';
 
 export type StepParams = Record<string, string | number | boolean>;
 

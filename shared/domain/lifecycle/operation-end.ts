@@ -3,7 +3,8 @@
  * leaves on the instance when it ends, and the stuck path (past its deadline, kept leased until
  * nothing it started runs, released or abandoned).
  */
-import type { InstanceRecord } from '../../events/index.js';
+import type { InstanceRecord, UpgradeRecord } from '../../events/index.js';
+import { migrationsRanOf, preUpgradeBackups } from './health-gates.js';
 import { DEFAULT_TIMINGS, type EngineTimings, type OperationRecord, type Step } from './model.js';
 import { isUnsettled } from './step-transitions.js';
 
@@ -58,7 +59,37 @@ export function endOperation(
     if (operation.onSuccess.region !== undefined) next.region = operation.onSuccess.region;
     if (operation.onSuccess.resources !== undefined) next.resources = operation.onSuccess.resources;
   }
+  const deployed = ownsLease ? upgradeDeployed(operation, at) : undefined;
+  if (deployed !== undefined) {
+    // The new version runs once its rollout succeeded, whether or not the gate after it passed.
+    next.version = deployed.toVersion;
+    next.lastUpgrade = deployed;
+  }
   return { operation: ended, instance: next };
+}
+
+/** What an upgrade whose rollout succeeded deployed: recorded on the instance for a rollback. */
+function upgradeDeployed(operation: OperationRecord, at: string): UpgradeRecord | undefined {
+  if (operation.type !== 'upgrade') return undefined;
+  const rollout = operation.steps.find((s) => s.kind === 'executor-run' && s.params.action === 'upgrade');
+  if (rollout?.status !== 'succeeded') return undefined;
+  const backups = preUpgradeBackups(operation);
+  return {
+    operationId: operation.id,
+    fromVersion: String(operation.params.fromVersion),
+    toVersion: String(operation.params.targetVersion),
+    migrationsRan: migrationsRanOf(operation),
+    rollback: operation.params.rollbackOf !== undefined,
+    ...backups,
+    at,
+  };
+}
+
+/** A failed health gate after a change: the instance runs, but not as it should. */
+function failedGateAfterChange(operation: OperationRecord, verdict: Exclude<Verdict, { kind: 'continue' }>): boolean {
+  if (verdict.kind !== 'failed') return false;
+  const step = operation.steps.find((s) => s.name === verdict.step);
+  return step?.kind === 'health-check' && step.params.phase === 'after';
 }
 
 /** True once a step that changes the application or its data has started. */
@@ -71,7 +102,13 @@ function instanceStatusAfter(operation: OperationRecord, verdict: Exclude<Verdic
   // An instance that never came up, or whose application or data a failed step may have
   // changed, waits for a person; a failure before anything destructive leaves it as it was.
   if (operation.type === 'create' || operation.type === 'disaster-recovery') return 'failed';
-  return touchedApplication(operation) ? 'failed' : 'active';
+  if (failedGateAfterChange(operation, verdict)) return 'degraded';
+  return touchedApplication(operation) ? 'failed' : statusBefore(operation);
+}
+
+/** The instance's status before the operation: a degraded instance's backup leaves it degraded. */
+function statusBefore(operation: OperationRecord): InstanceRecord['status'] {
+  return operation.onSuccess.status === 'degraded' ? 'degraded' : 'active';
 }
 
 function resultOf(operation: OperationRecord): Record<string, string | number | boolean> {
@@ -139,7 +176,7 @@ export function releaseStuck(
     instance: {
       ...instance,
       lease: ownsLease ? null : instance.lease,
-      status: ownsLease ? (touched ? 'failed' : 'active') : instance.status,
+      status: ownsLease ? (touched ? 'failed' : statusBefore(operation)) : instance.status,
       generation: instance.generation + 1,
       updatedAt: at,
     },

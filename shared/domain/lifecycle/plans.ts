@@ -3,6 +3,7 @@
  * override the operation's. `destructive` marks steps that change the application or its data:
  * once one has started, a failure leaves the instance for a person to look at.
  */
+import { DEFAULT_HEALTH_GATES, gateParams, type HealthGatePolicy } from './health-gates.js';
 import type { Step, StepKind, StepParams } from './operations.js';
 
 export interface StepSpec {
@@ -45,10 +46,19 @@ export function backupPlan(): StepSpec[] {
   ];
 }
 
-export function upgradePlan(targetVersion: string): StepSpec[] {
+/**
+ * Health gate, both backups, the rollout (the migration job, then the workloads), then the
+ * instance must answer healthy on the target version. A rollback skips the gate before: the
+ * instance it repairs is known not to pass it.
+ */
+export function upgradePlan(targetVersion: string, gates: HealthGatePolicy = DEFAULT_HEALTH_GATES, options: { rollback?: boolean } = {}): StepSpec[] {
+  const before: StepSpec[] = options.rollback === true ? [] : [{ name: 'health-before', kind: 'health-check', params: gateParams('before', gates) }];
+  const afterBefore = before.map((s) => s.name);
   return [
-    ...backupPlan(),
+    ...before,
+    ...backupPlan().map((s) => ({ ...s, after: afterBefore })),
     { name: 'upgrade-application', kind: 'executor-run', after: ['sql-backup', 'gke-backup'], params: { action: 'upgrade', version: targetVersion }, destructive: true },
+    { name: 'health-after', kind: 'health-check', after: ['upgrade-application'], params: gateParams('after', gates, targetVersion) },
   ];
 }
 

@@ -144,6 +144,17 @@ export function markStepRunning(
 }
 
 /**
+ * Records what a running step has seen so far (a health gate's probes), only when its handles
+ * still hold what the observation was based on: of two racing observers, one is kept.
+ */
+export function recordProgress(operation: OperationRecord, name: string, handles: Record<string, string>, basedOn: Record<string, string>, now: Date): OperationRecord {
+  const s = stepNamed(operation, name);
+  if (s.status !== 'running') return operation;
+  if (Object.entries(basedOn).some(([key, value]) => (s.handles[key] ?? '0') !== value)) return operation;
+  return withStep(operation, name, (x) => ({ ...x, handles: { ...x.handles, ...handles } }), now);
+}
+
+/**
  * Records a step's outcome as its service gave it (a poll, a result, a refusal): settled.
  * Only a step in flight can finish; anything else is a no-op.
  */

@@ -1,6 +1,6 @@
 /**
  * What each kind of step does in the world, one file per service: Cloud SQL (cloud-sql.ts),
- * Backup for GKE (gke-backup.ts), the executor (executor.ts), the approval wait (approval.ts),
+ * Backup for GKE (gke-backup.ts), the executor (executor.ts), the approval wait (approval.ts), the health gates (health.ts),
  * the backup policy check (policy.ts) and the restore drill (drill.ts); the runner's shape and
  * the helpers they share live in kit.ts. Every side effect carries a key derived from the
  * operation and the step, or is found again by what it created, so a retry after a crash finds
@@ -11,6 +11,7 @@ import { approvalRunner } from './approval.js';
 import { sqlBackupRunner, sqlCloneRunner, sqlConfigureBackupsRunner, sqlDeletionProtectionRunner, sqlFinalBackupDeleteRunner, sqlRestoreBackupRunner } from './cloud-sql.js';
 import { createDrillStepRunners } from './drill.js';
 import { executorRunner } from './executor.js';
+import { healthCheckRunner } from './health.js';
 import { gkeBackupRunner, gkeEnsureBackupPlanRunner, gkeRestoreRunner } from './gke-backup.js';
 import type { StepDeps, StepRunner } from './kit.js';
 import { verifyBackupPolicyRunner } from './policy.js';
@@ -35,6 +36,7 @@ export function createStepRunners(deps: StepDeps): Record<StepKind, StepRunner> 
     'gke-restore': gkeRestoreRunner(deps),
     'sql-final-backup-delete': sqlFinalBackupDeleteRunner(deps),
     'sql-deletion-protection': sqlDeletionProtectionRunner(deps),
+    'health-check': healthCheckRunner(deps),
     ...createDrillStepRunners(deps),
   };
 }

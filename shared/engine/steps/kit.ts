@@ -10,7 +10,8 @@ import type { EngineDeps } from '../deps.js';
 
 export type StartResult = { kind: 'running'; handles: Record<string, string> };
 export type PollResult =
-  | { kind: 'running' }
+  /** `progress`: what the step saw so far (a gate's probes), recorded when its handles still hold `basedOn`. */
+  | { kind: 'running'; progress?: { handles: Record<string, string>; basedOn: Record<string, string> } }
   | { kind: 'succeeded'; handles?: Record<string, string> }
   | { kind: 'failed'; error: string; handles?: Record<string, string> }
   /** Ended part-way through (see RunState): failed, but in flight until a person says otherwise. */
@@ -28,7 +29,7 @@ export interface StepRunner {
 /** The runner of every step kind. */
 export type Runners = Record<StepKind, StepRunner>;
 
-export type StepDeps = Pick<EngineDeps, 'cloudSql' | 'gkeBackup' | 'executor' | 'clock' | 'timings'>;
+export type StepDeps = Pick<EngineDeps, 'cloudSql' | 'gkeBackup' | 'executor' | 'health' | 'clock' | 'timings' | 'policy'>;
 
 /** A parameter of the step, else of the operation; a missing one is a bug, not a retry. */
 export function param(op: OperationRecord, step: Step, name: string): string {

@@ -85,10 +85,14 @@ describe('accepting a lifecycle command', () => {
     expect(operation.params).toMatchObject({ project: 'mi-acme-prod', sqlInstance: 'acme-prod-db', backupPlan: 'plan', fromVersion: '5.4.2', targetVersion: '5.5.0' });
     expect(operation.onSuccess).toEqual({ version: '5.5.0' });
     expect(operation.steps.map((s) => [s.name, s.after])).toEqual([
-      ['sql-backup', []],
-      ['gke-backup', []],
+      ['health-before', []],
+      ['sql-backup', ['health-before']],
+      ['gke-backup', ['health-before']],
       ['upgrade-application', ['sql-backup', 'gke-backup']],
+      ['health-after', ['upgrade-application']],
     ]);
+    // The gates the operation ran under are on its record: what was asked of the instance.
+    expect(operation.steps.find((s) => s.name === 'health-after')?.params).toEqual({ phase: 'after', expectVersion: '5.5.0', consecutive: 3, windowSeconds: 600, intervalSeconds: 15 });
     expect(operation.deadline).toBe(later(DEFAULT_TIMINGS.deadlineMs.upgrade).toISOString());
     expect(instanceAfter).toMatchObject({ status: 'upgrading', lease: { operationId: operation.id, operationType: 'upgrade' }, generation: 4, version: '5.4.2' });
   });
@@ -104,8 +108,8 @@ describe('accepting a lifecycle command', () => {
 describe('steps', () => {
   it('a step waits for the steps it comes after', () => {
     let { operation } = accepted(upgrade('5.5.0'));
-    expect(claimableSteps(operation, now).map((s) => s.name)).not.toContain('upgrade-application');
-    for (const name of ['sql-backup', 'gke-backup']) {
+    expect(claimableSteps(operation, now).map((s) => s.name)).toEqual(['health-before']);
+    for (const name of ['health-before', 'sql-backup', 'gke-backup']) {
       operation = claimStep(operation, name, `t-${name}`, now)!;
       operation = markStepRunning(operation, name, { id: name }, now);
       operation = finishStep(operation, name, { ok: true }, now);
@@ -180,21 +184,21 @@ describe('ending an operation', () => {
   }
 
   it('a successful upgrade records the new version and frees the instance', () => {
-    const { operation, instance: inst } = finished(upgrade('5.5.0'), { 'sql-backup': true, 'gke-backup': true, 'upgrade-application': true });
+    const { operation, instance: inst } = finished(upgrade('5.5.0'), { 'health-before': true, 'sql-backup': true, 'gke-backup': true, 'upgrade-application': true, 'health-after': true });
     expect(operation).toMatchObject({ status: 'succeeded', failure: null });
     expect(operation.result).toMatchObject({ fromVersion: '5.4.2', version: '5.5.0', 'sql-backup.handle': 'sql-backup-1' });
     expect(inst).toMatchObject({ status: 'active', version: '5.5.0', lease: null, generation: 5 });
   });
 
   it('a failed backup stops the upgrade before the application: active on the old version', () => {
-    const { operation, instance: inst } = finished(upgrade('5.5.0'), { 'sql-backup': true, 'gke-backup': 'GKE backup ended FAILED' });
+    const { operation, instance: inst } = finished(upgrade('5.5.0'), { 'health-before': true, 'sql-backup': true, 'gke-backup': 'GKE backup ended FAILED' });
     expect(operation.steps.find((s) => s.name === 'upgrade-application')?.status).toBe('pending');
     expect(operation).toMatchObject({ status: 'failed', failure: { step: 'gke-backup', reason: 'GKE backup ended FAILED' } });
     expect(inst).toMatchObject({ status: 'active', version: '5.4.2', lease: null });
   });
 
   it('a failed application upgrade leaves the instance failed for a person to act on', () => {
-    const { operation, instance: inst } = finished(upgrade('5.5.0'), { 'sql-backup': true, 'gke-backup': true, 'upgrade-application': 'migration failed' });
+    const { operation, instance: inst } = finished(upgrade('5.5.0'), { 'health-before': true, 'sql-backup': true, 'gke-backup': true, 'upgrade-application': 'migration failed' });
     expect(operation.status).toBe('failed');
     expect(inst).toMatchObject({ status: 'failed', version: '5.4.2', lease: null });
   });
@@ -228,7 +232,7 @@ describe('stuck operations', () => {
 
 describe('a failure while other steps run', () => {
   it('the operation waits for the work in flight before it ends, and starts nothing new', () => {
-    const { operation: start } = accepted(upgrade('5.5.0'));
+    const { operation: start } = accepted(backup());
     let operation = claimStep(start, 'sql-backup', 'a', now)!;
     operation = claimStep(operation, 'gke-backup', 'b', now)!;
     operation = markStepRunning(operation, 'sql-backup', {}, now);
@@ -243,7 +247,7 @@ describe('a failure while other steps run', () => {
 
 describe('a step whose call may have landed stays in flight until its service says otherwise', () => {
   const restoreish = () => {
-    const { operation: start } = accepted(upgrade('5.5.0'));
+    const { operation: start } = accepted(backup());
     let operation = claimStep(start, 'sql-backup', 'a', now)!;
     operation = claimStep(operation, 'gke-backup', 'b', now)!;
     return operation;

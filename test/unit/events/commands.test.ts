@@ -141,10 +141,24 @@ const INVALID: InvalidCase[] = [
   },
   {
     type: 'instance.upgrade',
-    label: 'without targetVersion',
+    label: 'without targetVersion or rollback',
     payload: {},
-    field: 'payload.targetVersion',
-    message: 'payload.targetVersion: is missing (expected a semantic version (a string))',
+    field: 'payload',
+    message: 'payload: expected either targetVersion (the version to run) or rollback: true, not both or neither',
+  },
+  {
+    type: 'instance.upgrade',
+    label: 'with both targetVersion and rollback',
+    payload: { targetVersion: '5.5.0', rollback: true },
+    field: 'payload',
+    message: 'payload: expected either targetVersion (the version to run) or rollback: true, not both or neither',
+  },
+  {
+    type: 'instance.upgrade',
+    label: 'with rollback: false',
+    payload: { rollback: false },
+    field: 'payload.rollback',
+    message: 'payload.rollback: expected rollback: true (or no rollback)',
   },
   {
     type: 'instance.upgrade',
