@@ -55,13 +55,16 @@ describe('the engine on Cloud Build', () => {
     // The build ends; its notification, not a poll, records it.
     fx.clock.advance(30_000);
     await notify();
-    const op = await fx.operation(id);
-    expect(op?.status).toBe('succeeded');
+    expect((await fx.operation(id))?.steps.find((s) => s.name === 'upgrade-application')?.status).toBe('succeeded');
+    // What the build deployed is what the instance then reports: the gate after it passes.
+    expect(fx.fleet.applications.versionOn(instance.domain)).toBe('5.5.0');
+    const op = await fx.driveToEnd(id, { engine });
+    expect(op.status).toBe('succeeded');
     const runKey = `${id}:upgrade-application`;
     expect(fx.fleet.cloudBuild.buildsOf(runKey)).toBe(1);
     const build = fx.fleet.cloudBuild.list().find((b) => (b.substitutions as Record<string, string>)[RUN_KEY_SUBSTITUTION] === runKey);
     expect(build).toMatchObject({ status: 'SUCCESS', substitutions: { _COMMIT: commit, _VERSION: '5.5.0' } });
-    expect(op?.steps.find((s) => s.name === 'upgrade-application')?.handles).toMatchObject({ build: build?.id, migrationsRan: 'false' });
+    expect(op.steps.find((s) => s.name === 'upgrade-application')?.handles).toMatchObject({ build: build?.id, migrationsRan: 'false' });
   });
 
   it('a build that never leaves the queue ends EXPIRED: the operation fails, nothing left in flight', async () => {

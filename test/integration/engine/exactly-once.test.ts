@@ -51,7 +51,7 @@ describe('redelivery', () => {
     await deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope));
     const operationId = `op-${envelope.eventId}`;
     // Backups finish; the upgrade run starts.
-    for (let i = 0; i < 10 && (await f.operation(operationId))?.steps[2]?.status !== 'running'; i += 1) {
+    for (let i = 0; i < 10 && (await f.operation(operationId))?.steps.find((s) => s.name === 'upgrade-application')?.status !== 'running'; i += 1) {
       f.clock.advance(10_000);
       await f.engine.reconcile({ outboxGraceMs: 0 });
     }
@@ -67,7 +67,10 @@ describe('redelivery', () => {
     expect(results.map((r) => r.kind).sort()).toEqual(['duplicate', 'recorded']);
     // The result is in the ledger once, as every delivered message is.
     expect(await f.store.get(`processedEvents/${result.eventId}`)).toMatchObject({ outcome: 'accepted', eventType: 'executor.run-finished', operationId });
+    // Then the gate after the rollout passes, and the operation ends once.
+    expect((await f.driveToEnd(operationId)).status).toBe('succeeded');
     const audit = await f.store.query<AuditRecord>({ collection: 'audit', where: [{ field: 'operationId', op: '==', value: operationId }] });
+    expect(audit.filter((a) => a.data.action === 'step.succeeded' && (a.data.after as { step?: string } | undefined)?.step === 'upgrade-application')).toHaveLength(1);
     expect(audit.filter((a) => a.data.action === 'operation.succeeded')).toHaveLength(1);
     expect(await f.instance(inst.id)).toMatchObject({ version: '5.6.0', lease: null });
   });

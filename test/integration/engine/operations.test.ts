@@ -63,13 +63,14 @@ describe('upgrade', () => {
     const ended = await f.driveToEnd(operationId);
     expect(ended.status).toBe('succeeded');
     const upgrade = ended.steps.find((s) => s.name === 'upgrade-application');
-    const backupsDone = ended.steps.filter((s) => s.name !== 'upgrade-application').map((s) => Date.parse(s.finishedAt ?? ''));
+    const backupsDone = ended.steps.filter((s) => s.kind === 'sql-backup' || s.kind === 'gke-backup').map((s) => Date.parse(s.finishedAt ?? ''));
     // The application is touched only after both backups were confirmed.
     expect(Date.parse(upgrade?.startedAt ?? '')).toBeGreaterThanOrEqual(Math.max(...backupsDone));
     expect(await f.instance(inst.id)).toMatchObject({ status: 'active', version: '5.5.0', lease: null });
     const audit = await auditOf(inst.id);
     const end = audit.at(-1);
-    expect(end).toMatchObject({ action: 'operation.succeeded', actor: 'system:executor', operationId, causeEventId: envelope.eventId });
+    // Ended by the engine's own poll: the gate after the rollout is the last step.
+    expect(end).toMatchObject({ action: 'operation.succeeded', actor: 'system:engine', operationId, causeEventId: envelope.eventId });
     expect(end?.before).toMatchObject({ instance: { version: '5.4.2', status: 'upgrading' } });
     expect(end?.after).toMatchObject({ instance: { version: '5.5.0', status: 'active', lease: null } });
   });
@@ -100,7 +101,7 @@ describe('upgrade', () => {
     expect(ended).toMatchObject({ status: 'failed', failure: { step: 'upgrade-application' } });
     expect(ended.failure?.reason).toContain('migration 0042 failed');
     // The pre-upgrade backups to restore from are on the operation.
-    expect(ended.steps.filter((s) => s.status === 'succeeded').map((s) => s.name)).toEqual(['sql-backup', 'gke-backup']);
+    expect(ended.steps.filter((s) => s.status === 'succeeded').map((s) => s.name)).toEqual(['health-before', 'sql-backup', 'gke-backup']);
     expect(await f.instance(inst.id)).toMatchObject({ status: 'failed', version: '5.4.2', lease: null });
   });
 
