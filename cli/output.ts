@@ -4,6 +4,7 @@
  */
 import { stringify as stringifyYaml } from 'yaml';
 import type { OperationRecord, Step } from '../shared/domain/lifecycle/operations.js';
+import { describeProbe, gateStateOf } from '../shared/domain/lifecycle/health-gates.js';
 import type { InstanceRecord, Lease } from '../shared/events/index.js';
 
 /** Somewhere to write text (process.stdout, or a test's buffer). */
@@ -60,6 +61,14 @@ function timeText(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** What a rollback would do, and whether it may. */
+function lastUpgradeText(instance: InstanceRecord): string | undefined {
+  const last = instance.lastUpgrade;
+  if (last === undefined) return undefined;
+  const back = last.rollback ? 'it was a rollback' : last.migrationsRan === false ? `no migrations: mi upgrade ${instance.id} --rollback goes back to ${last.fromVersion}` : 'it ran migrations: going back is a restore of its backups';
+  return `${last.fromVersion} → ${last.toVersion} by ${last.operationId} at ${last.at} (${back})`;
+}
+
 /** One instance, field by field, then its latest operations. */
 export function instanceDetails(instance: InstanceRecord, recent: readonly OperationRecord[]): string[] {
   const window = instance.maintenanceWindow;
@@ -79,6 +88,7 @@ export function instanceDetails(instance: InstanceRecord, recent: readonly Opera
     ['cloud sql', instance.resources?.sqlInstance],
     ['gke cluster', instance.resources?.gkeCluster],
     ['backup plan', instance.resources?.backupPlan],
+    ['last upgrade', lastUpgradeText(instance)],
     ['generation', String(instance.generation)],
     ['created', timeText(instance.createdAt)],
     ['updated', timeText(instance.updatedAt)],
@@ -95,10 +105,24 @@ export function instanceDetails(instance: InstanceRecord, recent: readonly Opera
   return lines;
 }
 
+/** Handles that are evidence logs (a gate's probes) are printed below the steps, one line each. */
+const LOG_HANDLES = new Set(['probeLog', 'lastProbe']);
+
 function handlesText(handles: Record<string, string>): string {
   return Object.entries(handles)
+    .filter(([k]) => !LOG_HANDLES.has(k))
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
+}
+
+/** What each health gate saw: its latest probes, oldest first. */
+function probeLines(op: OperationRecord): string[] {
+  const lines: string[] = [];
+  for (const step of op.steps.filter((s) => s.kind === 'health-check' && s.handles.probeLog !== undefined)) {
+    const { recent, probes } = gateStateOf(step.handles);
+    lines.push('', `${step.name}: ${probes} probe(s)${probes > recent.length ? `, the last ${recent.length}` : ''}`, ...recent.map((p) => `  ${describeProbe(p)}`));
+  }
+  return lines;
 }
 
 /** One operation: its fields, then a table of its steps. */
@@ -119,7 +143,7 @@ export function operationDetails(op: OperationRecord): string[] {
     ['stuck since', op.stuckSince],
     ['failure', op.failure ? `${op.failure.step}: ${op.failure.reason}` : undefined],
     ['abandoned', op.abandoned ? `by ${op.abandoned.by} at ${op.abandoned.at}: ${op.abandoned.why}` : undefined],
-    ['result', op.result ? Object.entries(op.result).map(([k, v]) => `${k}=${String(v)}`).join(' ') : undefined],
+    ['result', op.result ? Object.entries(op.result).filter(([k]) => !LOG_HANDLES.has(k.slice(k.lastIndexOf('.') + 1))).map(([k, v]) => `${k}=${String(v)}`).join(' ') : undefined],
   ]);
   lines.push(
     '',
@@ -134,6 +158,7 @@ export function operationDetails(op: OperationRecord): string[] {
         [handlesText(s.handles), s.error ? `error: ${s.error}` : ''].filter((t) => t !== '').join('; '),
       ]),
     ),
+    ...probeLines(op),
   );
   return lines;
 }

@@ -108,6 +108,7 @@ export const FLEET_SIZE = 10_000;
  */
 const ENGINE_USE = {
   // Facts, and an operation that ended well its spec change to write back (mi-deployments), through the outbox.
+  // Only the reconciler ends an operation that changes the spec (see FACTS_ONLY).
   publishes: [TOPICS.events, TOPICS.deployments],
   outbox: [TOPICS.events, TOPICS.deployments],
   secrets: [],
@@ -115,6 +116,14 @@ const ENGINE_USE = {
   gkeBackup: 'act',
   builds: 'run',
 } as const satisfies FunctionUse;
+
+/**
+ * What an engine function publishes when it never ends an operation that changes the spec:
+ * accepting one never ends it, and an executor's result never ends an upgrade, a create or a
+ * recovery (each ends on a step the reconciler polls: the health gate after the rollout, the
+ * backup policy check). Should one ever, its write-back stays in the outbox for the reconciler.
+ */
+const FACTS_ONLY = { publishes: [TOPICS.events], outbox: [TOPICS.events] } as const;
 
 /** A function that serves people (HTTP): a few requests at a time, each a transaction or two. */
 const HTTP_CAPACITY = { maxInstances: 5, concurrency: 8, cpu: 1, secondsPerDelivery: 1, burst: { messages: 20, why: 'people and GitHub, a few at a time' } } as const;
@@ -161,7 +170,7 @@ export const FUNCTIONS = [
     timeoutSeconds: 60,
     memoryMb: 512,
     // Accepting an operation never ends it well (its steps outlive the delivery): no write-back from here.
-    uses: { ...ENGINE_USE, publishes: [TOPICS.events], outbox: [TOPICS.events], centralBackups: 'act' },
+    uses: { ...ENGINE_USE, ...FACTS_ONLY, centralBackups: 'act' },
     // One accepting transaction and the first steps: about 6 reads, 12 writes, 3 service calls.
     capacity: { maxInstances: 20, concurrency: 8, cpu: 1, secondsPerDelivery: 0.5, burst: { messages: FLEET_SIZE, why: 'a merge that changes every config.yaml, or a day of dev expiries' } },
   },
@@ -183,7 +192,7 @@ export const FUNCTIONS = [
     trigger: { kind: 'pubsub', topic: TOPICS.executorResults },
     timeoutSeconds: 60,
     memoryMb: 512,
-    uses: ENGINE_USE,
+    uses: { ...ENGINE_USE, ...FACTS_ONLY },
     capacity: { maxInstances: 10, concurrency: 8, cpu: 1, secondsPerDelivery: 0.5, burst: { messages: FLEET_SIZE, why: 'a module applied to every instance, finishing together' } },
   },
   {
@@ -194,7 +203,7 @@ export const FUNCTIONS = [
     timeoutSeconds: 60,
     memoryMb: 512,
     // Reads the build that ended (builds.get), records it, and moves its operation on.
-    uses: ENGINE_USE,
+    uses: { ...ENGINE_USE, ...FACTS_ONLY },
     // Three notifications a build (queued, working, ended); only the last reads the build.
     capacity: { maxInstances: 10, concurrency: 8, cpu: 1, secondsPerDelivery: 0.5, burst: { messages: 3 * FLEET_SIZE, why: 'a module applied to every instance: each build queued, working and ended' } },
   },

@@ -133,10 +133,14 @@ describe('mi dev: the local stack', () => {
 
     expect(operation.status, lines.join('\n')).toBe('succeeded');
     expect(operation.steps.map((s) => [s.name, s.status])).toEqual([
+      ['health-before', 'succeeded'],
       ['sql-backup', 'succeeded'],
       ['gke-backup', 'succeeded'],
       ['upgrade-application', 'succeeded'],
+      ['health-after', 'succeeded'],
     ]);
+    // The gate after probed the simulated application over HTTP with the production probe.
+    expect(operation.steps.find((s) => s.name === 'health-after')?.handles.lastProbe).toContain(`${stack.healthUrl.replace('{domain}', customer.domain)}/version → 200 version ${targetVersion}`);
     const after = await store.get<InstanceRecord>(paths.instance(customer.id));
     expect(after).toMatchObject({ version: targetVersion, status: 'active', lease: null });
 
@@ -177,6 +181,45 @@ describe('mi dev: the local stack', () => {
     expect(git('show', `main:${config}`)).toContain(`version: ${targetVersion}`);
     await until('the webhook to ignore the write-back push', () => lines.find((l) => l.includes('answered 202') && l.includes('a write-back by the control plane') && l.includes(operationId)), 15_000);
   }, 60_000);
+
+  it('an upgrade whose new version fails its health gate leaves the instance degraded with its backups named; mi upgrade --rollback brings it back healthy', async () => {
+    if (!stack?.identityFile) throw new Error('the stack left no identity file');
+    const env = { FIRESTORE_EMULATOR_HOST: inject('firestoreHost'), PUBSUB_EMULATOR_HOST: inject('pubsubHost'), MI_DEV_IDENTITY_FILE: stack.identityFile };
+    const mi = async (args: readonly string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await runCli(['--project', projectId, '--as', 'alice@example.com', ...args], { stdout: { write: (t) => out.push(t) }, stderr: { write: (t) => err.push(t) }, env });
+      return { code, stdout: out.join(''), stderr: err.join('') };
+    };
+    const all = [...(stack.seeded?.existing ?? []), ...(stack.seeded?.created ?? [])];
+    const target = all.find((i) => i.environment === 'dev');
+    if (target === undefined) throw new Error('no dev instance was seeded');
+    const before = await store.get<InstanceRecord>(paths.instance(target.id));
+    if (before?.status !== 'active') throw new Error(`${target.id} is ${before?.status ?? 'missing'}`);
+    const bad = semver.inc(before.version, 'minor') ?? '9.9.0';
+    stack.fleet.applications.breakVersion(target.domain, bad, 'unhealthy');
+
+    const sent = await mi(['upgrade', target.id, '--to', bad, '--json']);
+    expect(sent.stderr, lines.join('\n')).toBe('');
+    const { operationId } = JSON.parse(sent.stdout) as { operationId: string };
+    const failed = await until('the upgrade to fail its gate', async () => {
+      const op = await store.get<OperationRecord>(paths.operation(operationId));
+      return op?.status === 'failed' ? op : undefined;
+    }, 120_000, 500);
+    expect(failed.failure?.step).toBe('health-after');
+    const sqlRun = failed.steps.find((s) => s.name === 'sql-backup')?.handles.backupRunId ?? 'none';
+    expect(failed.failure?.reason).toContain(`pre-upgrade backups: Cloud SQL backup run ${sqlRun}, GKE backup `);
+    expect(failed.failure?.reason).toContain('→ 503');
+    expect(await store.get<InstanceRecord>(paths.instance(target.id))).toMatchObject({ status: 'degraded', version: bad, lastUpgrade: { fromVersion: before.version, migrationsRan: false } });
+    // What a person reads: the gate's probes, one line each.
+    const shown = await mi(['op', 'get', operationId]);
+    expect(shown.stdout).toMatch(/health-after: \d+ probe\(s\)/);
+
+    const rolledBack = await mi(['upgrade', target.id, '--rollback', '--wait']);
+    expect(rolledBack.code, `${rolledBack.stdout}${rolledBack.stderr}\n${lines.join('\n')}`).toBe(0);
+    expect(await store.get<InstanceRecord>(paths.instance(target.id))).toMatchObject({ status: 'active', version: before.version, lastUpgrade: { rollback: true } });
+    expect(stack.fleet.applications.versionOn(target.domain)).toBe(before.version);
+  }, 150_000);
 
   it('stops, and a second stack on the same emulators keeps the state and takes the pushes over', async () => {
     if (!stack) throw new Error('the stack did not start');

@@ -40,7 +40,7 @@ export const LIFECYCLE_COMMAND_TABLE: readonly LifecycleCommand[] = [
     flags: z.object({ ...commonFlags, note: backupPayloadSchema.shape.note }),
     async prepare(flags, ctx) {
       const instance = await requireInstance(ctx.store(), flags.instance);
-      checkAvailable(instance);
+      checkAvailable(instance, ['active', 'degraded']);
       const payload = flags.note === undefined ? {} : { note: flags.note };
       return { request: { type: 'instance.backup', instanceId: instance.id, payload }, summary: instance.id };
     },
@@ -48,19 +48,36 @@ export const LIFECYCLE_COMMAND_TABLE: readonly LifecycleCommand[] = [
 
   lifecycleCommand({
     name: 'upgrade',
-    description: 'upgrade an instance to a newer version (both backups are taken and confirmed first)',
+    description:
+      'upgrade an instance to a newer version: a health check, both backups, the migration job and the rollout, then the instance must answer healthy on the new version; --rollback redeploys the version before its last upgrade',
     argument: INSTANCE,
-    options: [{ flags: '--to <version>', description: 'the version to run, such as 5.5.0', required: true }],
-    flags: z.object({ ...commonFlags, to: versionSchema }),
+    options: [
+      { flags: '--to <version>', description: 'the version to run, such as 5.5.0' },
+      { flags: '--rollback', description: 'go back to the version before the last upgrade (refused when that upgrade ran database migrations: restore its backups instead)' },
+    ],
+    flags: z
+      .object({ ...commonFlags, to: versionSchema.optional(), rollback: z.boolean().optional() })
+      .refine((f) => (f.to === undefined) !== (f.rollback !== true), { error: 'give --to <version> or --rollback (one of them)' }),
     async prepare(flags, ctx) {
       const instance = await requireInstance(ctx.store(), flags.instance);
-      if (semver.valid(instance.version) !== null && !semver.gt(flags.to, instance.version)) {
-        throw refused(`--to ${flags.to} is not newer than ${instance.id}'s running version ${instance.version}`);
+      if (flags.rollback === true) {
+        const last = instance.lastUpgrade;
+        if (last === undefined) throw refused(`instance ${instance.id} has no recorded upgrade to roll back`);
+        checkAvailable(instance, ['active', 'degraded']);
+        return {
+          request: { type: 'instance.upgrade', instanceId: instance.id, payload: { rollback: true } },
+          summary: `${instance.id} (roll back ${instance.version} → ${last.fromVersion})`,
+        };
       }
+      const to = flags.to ?? '';
+      if (semver.valid(instance.version) !== null && !semver.gt(to, instance.version)) {
+        throw refused(`--to ${to} is not newer than ${instance.id}'s running version ${instance.version}`);
+      }
+      if (instance.status === 'degraded') throw refused(`instance ${instance.id} is degraded (it failed a health gate): roll it back first (mi upgrade ${instance.id} --rollback), or restore it`);
       checkAvailable(instance);
       return {
-        request: { type: 'instance.upgrade', instanceId: instance.id, payload: { targetVersion: flags.to } },
-        summary: `${instance.id} (${instance.version} → ${flags.to})`,
+        request: { type: 'instance.upgrade', instanceId: instance.id, payload: { targetVersion: to } },
+        summary: `${instance.id} (${instance.version} → ${to})`,
       };
     },
   }),
@@ -140,7 +157,7 @@ export const LIFECYCLE_COMMAND_TABLE: readonly LifecycleCommand[] = [
             };
       const payload = parseFlags(restorePayloadSchema, { source }, { source: '--backup-run/--gke-backup/--to-time' });
       const instance = await requireInstance(ctx.store(), flags.instance);
-      checkAvailable(instance, ['active', 'failed']);
+      checkAvailable(instance, ['active', 'failed', 'degraded']);
       return {
         request: { type: 'instance.restore', instanceId: instance.id, payload },
         summary: `${instance.id} (${source.kind === 'point-in-time' ? `to ${source.time}` : 'from backup'})`,
@@ -159,7 +176,7 @@ export const LIFECYCLE_COMMAND_TABLE: readonly LifecycleCommand[] = [
       if (instance.environment === 'prod' && flags.confirm !== instance.slug) {
         throw refused(`deleting prod instance ${instance.id} needs --confirm ${instance.slug}; then a second person runs mi approve <operation>`);
       }
-      checkAvailable(instance, ['active', 'failed']);
+      checkAvailable(instance, ['active', 'failed', 'degraded']);
       return {
         request: { type: 'instance.delete', instanceId: instance.id, payload: flags.confirm === undefined ? {} : { confirmSlug: flags.confirm } },
         summary: instance.id,

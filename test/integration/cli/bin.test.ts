@@ -20,6 +20,6 @@ describe('bin/mi.js', () => {
       (error: unknown) => error as { code: number; stderr: string },
     );
     expect(failure?.code).toBe(2);
-    expect(failure?.stderr).toContain("required option '--to <version>' not specified");
+    expect(failure?.stderr).toContain('give --to <version> or --rollback (one of them)');
   });
 });

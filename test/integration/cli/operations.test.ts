@@ -122,6 +122,18 @@ describe('mi upgrade', () => {
     expect(run.stderr).toBe(`mi: --to ${version} is not newer than ${inst.id}'s running version 5.4.2\n`);
   });
 
+  it('--rollback of an instance with no recorded upgrade is refused up front; a degraded instance refuses --to', async () => {
+    const fresh = await f.seedInstance();
+    const none = await mi(f.projectId, ['upgrade', fresh.id, '--rollback']);
+    expect([none.code, none.stderr]).toEqual([2, `mi: instance ${fresh.id} has no recorded upgrade to roll back\n`]);
+    const degraded = await f.seedInstance({ status: 'degraded', version: '5.5.0', lastUpgrade: { operationId: 'op-up', fromVersion: '5.4.2', toVersion: '5.5.0', migrationsRan: false, rollback: false, at: '2026-11-26T10:00:00.000Z' } });
+    const forward = await mi(f.projectId, ['upgrade', degraded.id, '--to', '5.6.0']);
+    expect(forward.code).toBe(2);
+    expect(forward.stderr).toContain(`roll it back first (mi upgrade ${degraded.id} --rollback)`);
+    const shown = await mi(f.projectId, ['instance', 'get', degraded.id]);
+    expect(shown.stdout).toContain(`5.4.2 → 5.5.0 by op-up at 2026-11-26T10:00:00.000Z (no migrations: mi upgrade ${degraded.id} --rollback goes back to 5.4.2)`);
+  });
+
   it('a busy instance is refused up front, naming the operation that holds it', async () => {
     const inst = await f.seedInstance({
       status: 'backing-up',
@@ -133,7 +145,8 @@ describe('mi upgrade', () => {
   });
 
   it.each([
-    [['upgrade', 'x1'], "required option '--to <version>' not specified"],
+    [['upgrade', 'x1'], 'give --to <version> or --rollback (one of them)'],
+    [['upgrade', 'x1', '--to', '5.5.0', '--rollback'], 'give --to <version> or --rollback (one of them)'],
     [['upgrade', 'x1', '--to', '5.5.0', '--timeout', 'soon'], '--timeout: expected a duration such as 90s, 30m or 2h'],
     [['upgrade', 'x1', '--to', '5.5.0', '--reason', ' '], '--reason: expected why, not an empty text'],
     [['upgrade', 'NOPE', '--to', '5.5.0'], '<instance>: expected an instance id'],

@@ -248,7 +248,7 @@ async function exerciseOperations(w: World): Promise<void> {
   // (buildNotifications): each records it and starts the steps after it (backup configuration, GKE backup plan).
   await endFirst(w, accepted[2] ?? '', 'provision', 'runner');
   await endFirst(w, accepted[3] ?? '', 'provision', 'notification');
-  // The upgrade's run (after its backups) too: executorResults ends it, and asks for its version to be written back.
+  // The upgrade's run (after its backups) too, recorded by executorResults; the gate after it, polled by reconcile, ends it and asks for its version to be written back.
   await endFirst(w, accepted[0] ?? '', 'upgrade-application', 'runner');
   const ended = await settle(w, accepted);
   expect(ended.map((op) => [op.type, op.status])).toEqual([

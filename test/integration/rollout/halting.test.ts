@@ -68,3 +68,35 @@ describe('a rollout of 200 instances with the canary budget set to 2', () => {
     expect(status.stdout).toMatch(/customers\s+\[#+\]\s+171\/171/);
   }, 120_000);
 });
+
+describe('a rollout whose new version fails its health gate on one instance', () => {
+  let world: RolloutWorld | undefined;
+  afterAll(async () => {
+    await world?.close();
+  });
+
+  it('with a failure budget of 0, the failed gate halts the rollout with its reason, and the degraded instance is skipped by the next', async () => {
+    world = await createRolloutWorld(import.meta.url, 'hg', { dev: 4, internal: 2, customers: 2 });
+    const broken = world.instances.find((i) => i.environment === 'dev');
+    if (broken === undefined) throw new Error('no dev instance');
+    world.fixture.fleet.applications.breakVersion(broken.domain, '5.5.0', 'unhealthy');
+    const started = await world.driver.rollouts.start({ targetVersion: '5.5.0', waves: parseWaves('dev:budget=0:max=4:soak=0,internal:max=4:soak=0,customers:max=4'), actor: 'alice@example.com', reason: 'monthly release' });
+    if (started.kind !== 'started') throw new Error(started.message);
+    const rollout = await world.driveUntil(started.rollout.id, (r) => r.status !== 'running');
+    expect(rollout).toMatchObject({ status: 'halted', halt: { wave: 'dev', failed: [broken.id] } });
+    expect((await world.fixture.instance(broken.id))?.status).toBe('degraded');
+    const status = await mi(world.fixture.projectId, ['rollout', 'status', started.rollout.id]);
+    expect(status.stdout).toContain('HALTED in wave dev');
+    expect(status.stdout).toContain('the health gate after the rollout of 5.5.0');
+
+    // The next rollout leaves the degraded instance alone: skipped, not failed.
+    await world.driver.rollouts.control(started.rollout.id, 'abort', 'alice@example.com', 'broken release');
+    const next = await world.driver.rollouts.start({ targetVersion: '5.5.1', waves: parseWaves('dev:budget=0:max=4:soak=0,internal:max=4:soak=0,customers:max=4'), actor: 'alice@example.com', reason: 'fixed release' });
+    if (next.kind !== 'started') throw new Error(next.message);
+    const second = await world.driveUntil(next.rollout.id, (r) => r.status !== 'running');
+    expect(second.status).toBe('completed');
+    const progress = await world.fixture.store.get<InstanceProgress>(rolloutPaths.progress(next.rollout.id, broken.id));
+    expect(progress).toMatchObject({ state: 'skipped' });
+    expect(progress?.detail).toContain('degraded');
+  }, 120_000);
+});
