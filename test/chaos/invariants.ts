@@ -63,6 +63,15 @@ export async function checkEnd(world: World): Promise<string[]> {
       if (holder !== op.id) violations.push(`${op.id} is stuck without holding the lease of ${op.instanceId}`);
     }
   }
+  // Degraded only by a gate after a rollout that ran: the upgrade it runs is on record, to roll back.
+  for (const id of ids) {
+    const instance = await world.store.get<InstanceRecord>(`instances/${id}`);
+    if (instance?.status !== 'degraded') continue;
+    const last = instance.lastUpgrade === undefined ? undefined : operations.find((op) => op.id === instance.lastUpgrade?.operationId);
+    if (last === undefined || last.failure?.step !== 'health-after' || instance.version !== instance.lastUpgrade?.toVersion) {
+      violations.push(`${id} is degraded, but not by a failed gate after its last upgrade (${instance.lastUpgrade?.operationId ?? 'none recorded'}: ${last?.status ?? 'missing'} at ${last?.failure?.step ?? '-'})`);
+    }
+  }
   // Every delivered message has exactly one ledger entry: under its own key, and nothing else.
   // (A dead-lettered message is the dead-letter alert's to report, not the ledger's.)
   // A notification that records nothing (not ours, or a build that has not ended) has no key.

@@ -166,7 +166,9 @@ function commandsOf(choices: Choices, world: World): AnyEnvelope[] {
     if (instance === undefined || type === undefined) continue;
     const base = { instanceId: instance.id, actor: 'oncall@example.com', reason: 'chaos', issuedAt: world.clock.now().toISOString() };
     if (type === 'instance.upgrade') {
-      envelopes.push(makeEnvelope({ ...base, type, payload: { targetVersion: ['5.5.0', '5.6.0'][choices.next(2) ?? 0] ?? '5.5.0' } }));
+      // A rollback is taken once an earlier upgrade of the schedule has run (else refused: nothing to roll back).
+      const pick = choices.next(3) ?? 0;
+      envelopes.push(makeEnvelope({ ...base, type, payload: pick === 2 ? { rollback: true } : { targetVersion: pick === 0 ? '5.5.0' : '5.6.0' } }));
     } else if (type === 'instance.restore') {
       envelopes.push(
         makeEnvelope({
@@ -321,17 +323,19 @@ export async function runSchedule(values: readonly number[], context: ChaosConte
     } else if (pick < 97) {
       // A service fails the next piece of work of an instance, by its own word.
       const instance = world.instances[choices.next(world.instances.length) ?? 0];
-      const which = choices.next(4) ?? 0;
+      const which = choices.next(5) ?? 0;
       if (instance) {
         const { project, sqlInstance, backupPlan } = instance.resources;
         if (which === 0) world.fleet.cloudSql.scriptBackupOutcome(project, sqlInstance, 'FAILED', 'disk full (chaos)');
         else if (which === 1) world.fleet.gkeBackup.scriptBackupOutcome(backupPlan, 'FAILED', 'volume snapshot failed (chaos)');
         else if (which === 2 && world.executorKind === 'runner') world.fleet.executor.scriptOutcome({ instanceId: instance.id }, 'failed', 'migration failed (chaos)');
         else if (which === 2) world.fleet.cloudBuild.script({ instanceId: instance.id }, BUILD_FAULTS[choices.next(BUILD_FAULTS.length) ?? 0] ?? { kind: 'never-start' });
+        // The application answers its health checks badly for a few probes (either gate's).
+        else if (which === 4) world.fleet.applications.failNow(instance.domain, (choices.next(2) ?? 0) === 0 ? 'unhealthy' : 'timeout', 1 + (choices.next(8) ?? 0));
         // Maintenance: work sent meanwhile is refused (409) or queued (PENDING) for hours.
         else world.fleet.cloudSql.startOperation(project, sqlInstance, { operationType: 'UPDATE', durationMs: maintenanceMs });
         gate.faults['service-failure'] += 1;
-        note(['Cloud SQL will fail the next backup run', 'Backup for GKE will fail the next backup', 'the executor will fail (or lose, or never start) the next run', `Cloud SQL starts ${maintenanceMs / 3_600_000} h of maintenance`][which] + ` of ${instance.id}`);
+        note(['Cloud SQL will fail the next backup run', 'Backup for GKE will fail the next backup', 'the executor will fail (or lose, or never start) the next run', `Cloud SQL starts ${maintenanceMs / 3_600_000} h of maintenance`, 'the application will fail its next health probes'][which] + ` of ${instance.id}`);
       }
     } else if (pick < 98) {
       const stuck = await stuckOperations();

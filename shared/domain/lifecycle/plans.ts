@@ -119,11 +119,11 @@ export function restoreToPointInTimePlan(pointInTime: string, cloneName: string)
 }
 
 /**
- * Final backups that outlive the instance (a GKE backup in the central backup project, then a
- * FINAL Cloud SQL backup the delete itself takes and keeps after deletion), then the executor
- * destroys the instance. Cloud SQL's deletion protection goes off as a step of its own, only once
- * the GKE final backup has succeeded (the Cloud SQL one cannot exist before the delete that takes
- * it); the stacks' own `deletion_protection` goes off in the destroy build. A prod delete waits
+ * Final backups first: a GKE backup in the central backup project (it outlives the instance's
+ * project) and a Cloud SQL backup run, side by side. Only once both succeeded does deletion
+ * protection go off, as a step of its own (Cloud SQL's switch; the stacks' `deletion_protection`
+ * goes off in the destroy build). Then the delete, which takes the FINAL Cloud SQL backup that
+ * outlives the instance (an ordinary run goes with it), then the destroy. A prod delete waits
  * for a second person's approval first.
  */
 export function deletePlan(options: { needsApproval: boolean; finalPlan: { parent: string; backupPlanId: string; name: string }; finalRetentionDays: number }): StepSpec[] {
@@ -138,7 +138,8 @@ export function deletePlan(options: { needsApproval: boolean; finalPlan: { paren
       params: { planParent: options.finalPlan.parent, planId: options.finalPlan.backupPlanId, backupPlan: options.finalPlan.name, scheduled: false },
     },
     { name: 'final-gke-backup', kind: 'gke-backup', after: ['final-gke-backup-plan'], params: { backupPlan: options.finalPlan.name } },
-    { name: 'deletion-protection-off', kind: 'sql-deletion-protection', after: ['final-gke-backup'], params: { enabled: false }, destructive: true },
+    { name: 'final-sql-backup', kind: 'sql-backup', after: afterApproval },
+    { name: 'deletion-protection-off', kind: 'sql-deletion-protection', after: ['final-gke-backup', 'final-sql-backup'], params: { enabled: false }, destructive: true },
     {
       name: 'final-sql-backup-and-delete',
       kind: 'sql-final-backup-delete',

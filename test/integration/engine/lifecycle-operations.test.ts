@@ -232,7 +232,7 @@ describe('delete', () => {
     expect(audit.length).toBeGreaterThan(5);
   });
 
-  it('deletion protection goes off as its own step, only after the final GKE backup succeeded; a protected instance is never deleted', async () => {
+  it('deletion protection goes off as its own step, only after both final backups succeeded; a protected instance is never deleted', async () => {
     const inst = await f.seedInstance({ environment: 'dev', tier: 'internal', expiresAt: '2026-12-30T00:00:00Z' });
     const { project, sqlInstance } = inst.resources;
     await f.fleet.cloudSql.setDeletionProtection(project, sqlInstance, true);
@@ -240,15 +240,17 @@ describe('delete', () => {
     await expect(f.fleet.cloudSql.deleteInstance(project, sqlInstance)).rejects.toMatchObject({ message: expect.stringContaining('protected from deletion') as unknown });
     const op = await run(f.command('instance.delete', inst.id, {}));
     expect(op.status).toBe('succeeded');
-    expect(op.steps.map((s) => s.name)).toEqual(['final-gke-backup-plan', 'final-gke-backup', 'deletion-protection-off', 'final-sql-backup-and-delete', 'destroy']);
+    expect(op.steps.map((s) => s.name)).toEqual(['final-gke-backup-plan', 'final-gke-backup', 'final-sql-backup', 'deletion-protection-off', 'final-sql-backup-and-delete', 'destroy']);
     expect(op.steps.find((s) => s.name === 'deletion-protection-off')?.handles).toMatchObject({ deletionProtection: 'false', sqlOperation: expect.any(String) as unknown });
-    // The audit trail: the final GKE backup succeeded before protection was turned off, which came before the delete.
+    // The audit trail: both final backups succeeded before protection was turned off, which came before the delete.
     const trail = (await f.store.query<AuditRecord>({ collection: 'audit', where: [{ field: 'operationId', op: '==', value: op.id }] }))
       .map((d) => d.data)
       .sort((a, b) => a.at.localeCompare(b.at));
     const at = (step: string, status: string) => trail.findIndex((a) => a.action === `step.${status}` && (a.after as { step?: string } | null)?.step === step);
     expect(at('final-gke-backup', 'succeeded')).toBeGreaterThanOrEqual(0);
     expect(at('final-gke-backup', 'succeeded')).toBeLessThan(at('deletion-protection-off', 'running'));
+    expect(at('final-sql-backup', 'succeeded')).toBeGreaterThanOrEqual(0);
+    expect(at('final-sql-backup', 'succeeded')).toBeLessThan(at('deletion-protection-off', 'running'));
     expect(at('deletion-protection-off', 'succeeded')).toBeLessThan(at('final-sql-backup-and-delete', 'running'));
     expect((await sqlFinalBackups(inst)).map((b) => b.state)).toEqual(['SUCCESSFUL']);
   });

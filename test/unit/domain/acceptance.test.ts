@@ -123,7 +123,7 @@ describe('delete', () => {
     const inst = record(prodSpec);
     const { operation } = accepted(command('instance.delete', inst.id, { confirmSlug: 'acme' }), inst);
     expect(operation.approval).toEqual({ requestedBy: 'alice@example.com', approvedBy: null, approvedAt: null });
-    expect(operation.steps.map((s) => s.name)).toEqual(['await-approval', 'final-gke-backup-plan', 'final-gke-backup', 'deletion-protection-off', 'final-sql-backup-and-delete', 'destroy']);
+    expect(operation.steps.map((s) => s.name)).toEqual(['await-approval', 'final-gke-backup-plan', 'final-gke-backup', 'final-sql-backup', 'deletion-protection-off', 'final-sql-backup-and-delete', 'destroy']);
     expect(String(operation.steps[2]?.params.backupPlan)).toMatch(/^projects\/mi-central-backups\/locations\/us-east1\/backupPlans\/cus-acme-final$/);
     expect(operation.onSuccess.status).toBe('deleted');
   });
