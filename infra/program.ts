@@ -105,6 +105,10 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
   // Every API the program and the functions use, enabled in this project (the functions' calls
   // bill it as the consumer); left enabled when the stack goes, as other things may use them.
   const apis = requiredApis(topology).map((service) => new gcp.projects.Service(`api-${service.split('.')[0] ?? service}`, { project, service, disableOnDestroy: false }));
+  // Final GKE backups are cross-project backups into the central backup project: its Backup for
+  // GKE API must be on (the engine's accounts hold roles/gkebackup.admin there, and each
+  // instance's create makes the backup channel from the cluster's project to it).
+  apis.push(new gcp.projects.Service('central-backups-gkebackup', { project: settings.centralBackupProject, service: 'gkebackup.googleapis.com', disableOnDestroy: false }));
   // A component's children wait for what the component depends on.
   const afterApis = { dependsOn: apis };
 

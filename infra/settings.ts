@@ -5,7 +5,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import { z } from 'zod';
 import { entitlementSpecSchema, type AccessEnvironment, type EntitlementSpec } from '../shared/domain/access/entitlements.js';
-import { DEFAULT_POLICY } from '../shared/domain/lifecycle/acceptance.js';
 
 export interface Settings {
   /** The control plane's project (`gcp:project`). */
@@ -96,7 +95,8 @@ export function readSettings(sourceRoot: string): Settings {
     oncallGroup: mi.require('oncallGroup'),
     ...(mi.get('githubBotLogin') === undefined ? {} : { githubBotLogin: mi.require('githubBotLogin') }),
     ...Object.fromEntries((['healthUrl', 'healthPath', 'versionPath'] as const).flatMap((key) => (mi.get(key) === undefined ? [] : [[key, mi.require(key)]]))),
-    centralBackupProject: mi.get('centralBackupProject') ?? DEFAULT_POLICY.centralBackupProject,
+    // No default: final backups must outlive their instances somewhere a person chose.
+    centralBackupProject: mi.require('centralBackupProject'),
     ...(autoApplyModules === undefined ? {} : { autoApplyModules }),
     ...(commandsAudiences === undefined ? {} : { commandsAudiences }),
     ...(commandsAllowedDomains === undefined ? {} : { commandsAllowedDomains }),

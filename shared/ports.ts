@@ -307,6 +307,18 @@ export interface GkeRestore {
   completeTime?: string;
 }
 
+/**
+ * Lets the clusters of its project and region be backed up into `destinationProject` (a
+ * cross-project backup plan there is refused without one): `projects/P/locations/L/backupChannels/C`.
+ */
+export interface GkeBackupChannel {
+  name: string;
+  /** `projects/{projectId}` or `projects/{projectNumber}`. */
+  destinationProject: string;
+  uid: string;
+  createTime?: string;
+}
+
 export interface GkeBackupPlan {
   name: string;
   uid: string;
@@ -342,6 +354,9 @@ export interface GkeBackupPort {
   /** Starts restoring `backup` through a restore plan. 409 when the id is taken. */
   createRestore(restorePlan: string, restoreId: string, body: { backup: string }): Promise<GkeOperation>;
   getRestore(name: string): Promise<GkeRestore | undefined>;
+  /** `parent` is `projects/P/locations/L` (the cluster's). 409 when the id is taken. */
+  createBackupChannel(parent: string, backupChannelId: string, body: { destinationProject: string; labels?: Record<string, string> }): Promise<GkeOperation>;
+  getBackupChannel(name: string): Promise<GkeBackupChannel | undefined>;
 }
 
 // ---------------------------------------------------------------------------- executor

@@ -28,6 +28,8 @@ export const REJECTION_CODES = [
   'missing-backups',
   /** A rollback with nothing to go back to, or one that must be a restore (the upgrade ran migrations). */
   'no-rollback',
+  /** The deployment lacks what the command needs (a central backup project). */
+  'not-configured',
 ] as const;
 export type RejectionCode = (typeof REJECTION_CODES)[number];
 

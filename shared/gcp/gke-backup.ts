@@ -8,6 +8,7 @@ import { DEFAULT_DEADLINE_MS, withDeadline } from '../deadline.js';
 import { ControlPlaneError } from '../errors.js';
 import type {
   GkeBackup,
+  GkeBackupChannel,
   GkeBackupPlan,
   GkeBackupPlanSpec,
   GkeBackupPort,
@@ -23,6 +24,7 @@ type Schema$Backup = gkebackup_v1.Schema$Backup;
 type Schema$BackupPlan = gkebackup_v1.Schema$BackupPlan;
 type Schema$Operation = gkebackup_v1.Schema$GoogleLongrunningOperation;
 type Schema$Restore = gkebackup_v1.Schema$Restore;
+type Schema$BackupChannel = gkebackup_v1.Schema$BackupChannel;
 type Schema$RestorePlan = gkebackup_v1.Schema$RestorePlan;
 
 export interface GkeBackupAdapterOptions {
@@ -144,6 +146,16 @@ export function toGkeRestore(what: string, restore: Schema$Restore): GkeRestore 
     createTime,
     ...(stateReason === undefined ? {} : { stateReason }),
     ...(completeTime === undefined ? {} : { completeTime }),
+  };
+}
+
+export function toGkeBackupChannel(what: string, channel: Schema$BackupChannel): GkeBackupChannel {
+  const createTime = toIsoTime(channel.createTime);
+  return {
+    name: required(what, 'name', channel.name),
+    destinationProject: required(what, 'destinationProject', channel.destinationProject),
+    uid: required(what, 'uid', channel.uid),
+    ...(createTime === undefined ? {} : { createTime }),
   };
 }
 
@@ -285,6 +297,19 @@ export function createGkeBackupAdapter(options: GkeBackupAdapterOptions = {}): G
         api.projects.locations.restorePlans.restores.create({ parent: restorePlan, restoreId, requestBody }, methodOptions),
       );
       return toGkeOperation(what, op);
+    },
+
+    async createBackupChannel(parent, backupChannelId, body) {
+      const what = `Backup for GKE backupChannels.create ${parent}/backupChannels/${backupChannelId}`;
+      const requestBody: Schema$BackupChannel = { destinationProject: body.destinationProject, ...(body.labels === undefined ? {} : { labels: body.labels }) };
+      const op = await call(what, () => api.projects.locations.backupChannels.create({ parent, backupChannelId, requestBody }, methodOptions));
+      return toGkeOperation(what, op);
+    },
+
+    async getBackupChannel(name) {
+      const what = `Backup for GKE backupChannels.get ${name}`;
+      const channel = await get(what, () => api.projects.locations.backupChannels.get({ name }, methodOptions));
+      return channel === undefined ? undefined : toGkeBackupChannel(what, channel);
     },
 
     async getRestore(name) {

@@ -11,6 +11,7 @@ import { ControlPlaneError } from '../errors.js';
 import type {
   Clock,
   GkeBackup,
+  GkeBackupChannel,
   GkeBackupPlan,
   GkeBackupPlanSpec,
   GkeBackupPort,
@@ -182,6 +183,7 @@ export class SimulatedGkeBackup implements GkeBackupPort {
   private readonly restorePlans = new Map<string, RestorePlanRecord>();
   private readonly operations = new Map<string, OperationRecord>();
   private readonly clusters = new Set<string>();
+  private readonly channels = new Map<string, GkeBackupChannel>();
 
   constructor(private readonly options: { clock: Clock; durations?: Partial<GkeDurations> }) {
     this.durations = { ...DEFAULT_GKE_DURATIONS, ...options.durations };
@@ -207,6 +209,16 @@ export class SimulatedGkeBackup implements GkeBackupPort {
     // A plan that already exists protects a cluster that exists.
     this.clusters.add(seed.cluster);
     return structuredClone(plan);
+  }
+
+  /** Seeds a backup channel (one an earlier create made). */
+  addBackupChannel(name: string, destinationProject: string): void {
+    this.channels.set(name, { name, destinationProject, uid: randomUUID(), createTime: iso(this.options.clock.now().getTime()) });
+  }
+
+  /** Removes a backup channel, as a person deleting it would. */
+  removeBackupChannel(name: string): void {
+    if (!this.channels.delete(name)) throw new Error(`GKE sim: no backup channel ${name}`);
   }
 
   /** Records that a GKE cluster exists (provisioned by the executor, or seeded). */
@@ -287,6 +299,7 @@ export class SimulatedGkeBackup implements GkeBackupPort {
       this.restorePlans.delete(name);
       removed.restorePlans.push(name);
     }
+    for (const name of [...this.channels.keys()]) if (name.startsWith(prefix)) this.channels.delete(name);
     for (const name of [...this.clusters]) {
       if (!name.startsWith(prefix)) continue;
       this.clusters.delete(name);
@@ -372,6 +385,7 @@ export class SimulatedGkeBackup implements GkeBackupPort {
       const name = `${parent}/backupPlans/${backupPlanId}`;
       if (this.plans.has(name)) throw alreadyExists(name);
       this.checkPlanSpec(spec);
+      this.checkCrossProject(parent, spec.cluster);
       const plan: GkeBackupPlan = {
         name,
         uid: randomUUID(),
@@ -486,6 +500,38 @@ export class SimulatedGkeBackup implements GkeBackupPort {
   }
 
   /** The checks the API makes on a plan's schedule and retention. */
+  /** A plan in another project than its cluster's needs a backup channel from the cluster's project and region to it. */
+  private checkCrossProject(parent: string, cluster: string): void {
+    const planProject = parseLocation(parent).project;
+    const match = /^projects\/([^/]+)\/locations\/([^/]+)\/clusters\/[^/]+$/.exec(cluster);
+    if (match?.[1] === undefined || match[2] === undefined || match[1] === planProject) return;
+    const allowed = [...this.channels.values()].some((c) => c.name.startsWith(`projects/${match[1]}/locations/${match[2]}/backupChannels/`) && c.destinationProject === `projects/${planProject}`);
+    if (!allowed) {
+      throw failedPrecondition(`cluster ${cluster} cannot be backed up into project ${planProject}: no backup channel in projects/${match[1]}/locations/${match[2]} has destinationProject projects/${planProject}`);
+    }
+  }
+
+  createBackupChannel(parent: string, backupChannelId: string, body: { destinationProject: string; labels?: Record<string, string> }): Promise<GkeOperation> {
+    return this.faults.call('createBackupChannel', `${parent}/backupChannels/${backupChannelId}`, () => {
+      parseLocation(parent);
+      checkId('backup channel', backupChannelId);
+      const name = `${parent}/backupChannels/${backupChannelId}`;
+      if (this.channels.has(name)) throw alreadyExists(name);
+      if (!/^projects\/[^/]+$/.test(body.destinationProject)) throw invalidArgument(`destinationProject ${body.destinationProject} is not projects/{projectId} or projects/{projectNumber}`);
+      this.channels.set(name, { name, destinationProject: body.destinationProject, uid: randomUUID(), createTime: iso(this.options.clock.now().getTime()) });
+      return this.toOperation(this.recordOperation(parent, this.immediate('create', name, () => this.channelView(name) as Record<string, unknown> | undefined)));
+    });
+  }
+
+  getBackupChannel(name: string): Promise<GkeBackupChannel | undefined> {
+    return this.faults.call('getBackupChannel', name, () => this.channelView(name));
+  }
+
+  private channelView(name: string): GkeBackupChannel | undefined {
+    const channel = this.channels.get(name);
+    return channel === undefined ? undefined : structuredClone(channel);
+  }
+
   private checkPlanSpec(spec: Omit<GkeBackupPlanSpec, 'cluster'>): void {
     if (!(Number.isInteger(spec.backupRetainDays) && spec.backupRetainDays >= 0 && spec.backupRetainDays <= 365 * 20)) {
       throw invalidArgument(`backupRetainDays must be an integer from 0 to 7300, got ${spec.backupRetainDays}`);

@@ -10,7 +10,7 @@ import { SimulatedCloudSql, type SqlDurations } from './cloud-sql.js';
 import { SimulatedCloudBuild, type CloudBuildSimOptions } from './cloud-build.js';
 import { SimulatedExecutor, type ExecutorEffects, type ExecutorSimOptions, type FinishedRun } from './executor.js';
 import { SimulatedGkeBackup, type BackupPlanSeed, type GkeDurations } from './gke-backup.js';
-import { projectIdFor, resourceNamesFor } from './names.js';
+import { backupChannelFor, projectIdFor, resourceNamesFor } from './names.js';
 import { SimulatedScheduler } from './scheduler.js';
 
 export * from './applications.js';
@@ -73,6 +73,11 @@ export interface InstanceSeed {
   backupPlan?: Omit<BackupPlanSeed, 'name' | 'cluster'>;
   /** The application already running (ready) on its domain, as an instance created earlier would. */
   application?: { domain: string; version: string };
+  /**
+   * The central backup project its create made a backup channel to (default mi-central-backups,
+   * the control plane's default); null: none, as an instance created before channels existed.
+   */
+  centralBackupProject?: string | null;
 }
 
 export interface SimulatedFleet {
@@ -204,6 +209,11 @@ export function createSimulatedFleet(options: SimulatedFleetOptions): SimulatedF
       });
       gkeBackup.addCluster(names.gkeCluster);
       gkeBackup.addBackupPlan({ ...seed.backupPlan, name: names.backupPlan, cluster: names.gkeCluster });
+      const central = seed.centralBackupProject === undefined ? 'mi-central-backups' : seed.centralBackupProject;
+      if (central !== null) {
+        const channel = backupChannelFor(names.project, seed.region, central);
+        gkeBackup.addBackupChannel(channel.name, channel.destinationProject);
+      }
       if (seed.application !== undefined) applications.deploy(seed.application.domain, seed.application.version, { ready: true, instanceId: seed.instanceId });
       return names;
     },

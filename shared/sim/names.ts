@@ -2,4 +2,4 @@
  * The simulated fleet names resources exactly as the control plane does: the naming rules live
  * once, in shared/domain/resource-names.ts.
  */
-export { backupRegionFor, projectIdFor, resourceNamesFor } from '../domain/lifecycle/resource-names.js';
+export { backupChannelFor, backupRegionFor, projectIdFor, resourceNamesFor } from '../domain/lifecycle/resource-names.js';

@@ -381,8 +381,11 @@ describe('the program enables, sizes and orders what the functions need', () => 
 
   it('every API the functions call is enabled in the control plane project: Cloud SQL Admin, Backup for GKE and Resource Manager among them', async () => {
     const { requiredApis } = await import('../../infra/program.js');
-    const enabled = ofType(registered, 'gcp:projects/service:Service').map((s) => String(s.inputs.service));
+    const services = ofType(registered, 'gcp:projects/service:Service');
+    const enabled = services.filter((s) => s.inputs.project !== TEST_SETTINGS.centralBackupProject).map((s) => String(s.inputs.service));
     expect(enabled.sort()).toEqual(requiredApis({ functions: FUNCTIONS }));
+    // And Backup for GKE in the central backup project, where final backups go across projects.
+    expect(services.filter((s) => s.inputs.project === TEST_SETTINGS.centralBackupProject).map((s) => s.inputs.service)).toEqual(['gkebackup.googleapis.com']);
     for (const api of ['sqladmin.googleapis.com', 'gkebackup.googleapis.com', 'cloudresourcemanager.googleapis.com', 'secretmanager.googleapis.com', 'cloudscheduler.googleapis.com', 'firestore.googleapis.com']) {
       expect(enabled, api).toContain(api);
     }

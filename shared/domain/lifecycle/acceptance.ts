@@ -8,7 +8,7 @@ import { DEFAULT_POLICY, type AcceptancePolicy, type PreflightFacts } from './ac
 import { baseParams, commitOf, planFor, type Planned } from './command-plans.js';
 import { OPERATION_OF_COMMAND, operationIdFor, sideEffectKey, type EngineTimings, type OperationRecord, type OperationType } from './model.js';
 import { createPlan, newStep } from './plans.js';
-import { isSupportedRegion, resourceNamesFor } from './resource-names.js';
+import { backupChannelFor, isSupportedRegion, resourceNamesFor } from './resource-names.js';
 
 export { DEFAULT_POLICY, type AcceptancePolicy, type PreflightFacts } from './acceptance-policy.js';
 
@@ -90,6 +90,9 @@ function decideCreate(
   if (!isSupportedRegion(spec.region)) return reject('invalid', `region ${spec.region} is not one the control plane supports`);
   if (spec.environment === 'prod' && envelope.payload.ttlHours !== undefined) return reject('invalid', 'a prod instance has no expiry: drop ttlHours');
   if (spec.expiresAt !== undefined && Date.parse(spec.expiresAt) <= now.getTime()) return reject('invalid', `expiresAt ${spec.expiresAt} is in the past`);
+  if (policy.centralBackupProject === '') {
+    return reject('not-configured', `no central backup project is configured (mi:centralBackupProject, MI_CENTRAL_BACKUP_PROJECT): ${spec.id} could not keep a final GKE backup after its deletion, so it is not created`);
+  }
   const at = now.toISOString();
   const expiresAt =
     spec.environment === 'dev'
@@ -110,7 +113,7 @@ function decideCreate(
     'create',
     envelope,
     {
-      steps: createPlan(),
+      steps: createPlan(backupChannelFor(resources.project, spec.region, policy.centralBackupProject)),
       params: { ...baseParams(record), ...commitOf(envelope) },
       onSuccess: {},
     },

@@ -21,7 +21,7 @@ import {
   upgradePlan,
   type StepSpec,
 } from './plans.js';
-import { finalBackupPlanFor, isSupportedRegion, recoveredResourcesFor } from './resource-names.js';
+import { backupChannelFor, finalBackupPlanFor, isSupportedRegion, recoveredResourcesFor } from './resource-names.js';
 
 /** What a command plans: the operation's steps and parameters, what it leaves on success, its approval. */
 export interface Planned {
@@ -82,7 +82,7 @@ export function planFor(envelope: AnyEnvelope, instance: InstanceRecord, facts: 
     case 'instance.delete':
       return planDelete(envelope, instance, policy, params);
     case 'instance.disaster-recovery':
-      return planDisasterRecovery(envelope, instance, facts, now, params);
+      return planDisasterRecovery(envelope, instance, facts, now, params, policy);
     default:
       return { code: 'invalid', message: `${envelope.type} is not a lifecycle command` };
   }
@@ -165,6 +165,9 @@ function planRestore(envelope: Envelope<'instance.restore'>, instance: InstanceR
 }
 
 function planDelete(envelope: Envelope<'instance.delete'>, instance: InstanceRecord, policy: AcceptancePolicy, params: StepParams): Planned | Refusal {
+  if (policy.centralBackupProject === '') {
+    return { code: 'not-configured', message: `no central backup project is configured (mi:centralBackupProject, MI_CENTRAL_BACKUP_PROJECT): ${instance.id}'s final GKE backup would have nowhere to outlive it, so it is not deleted` };
+  }
   const needsApproval = instance.environment === 'prod';
   if (needsApproval && envelope.payload.confirmSlug !== instance.slug) {
     return {
@@ -181,7 +184,7 @@ function planDelete(envelope: Envelope<'instance.delete'>, instance: InstanceRec
   };
 }
 
-function planDisasterRecovery(envelope: Envelope<'instance.disaster-recovery'>, instance: InstanceRecord, facts: PreflightFacts, now: Date, params: StepParams): Planned | Refusal {
+function planDisasterRecovery(envelope: Envelope<'instance.disaster-recovery'>, instance: InstanceRecord, facts: PreflightFacts, now: Date, params: StepParams, policy: AcceptancePolicy): Planned | Refusal {
   const targetRegion = envelope.payload.targetRegion;
   if (targetRegion === instance.region) return { code: 'invalid', message: `${instance.id} already runs in ${targetRegion}: recover into another region` };
   if (!isSupportedRegion(targetRegion)) return { code: 'invalid', message: `region ${targetRegion} is not one the control plane supports` };
@@ -200,6 +203,7 @@ function planDisasterRecovery(envelope: Envelope<'instance.disaster-recovery'>, 
       target: { region: targetRegion, sqlInstance: target.sqlInstance, gkeCluster: target.gkeCluster, backupPlan: target.backupPlan },
       sqlBackupRunId: facts.latestSqlRun.id,
       gkeBackup: facts.latestGkeBackup.name,
+      channel: backupChannelFor(instance.resources.project, targetRegion, policy.centralBackupProject),
     }),
     params: {
       ...params,

@@ -29,6 +29,7 @@ export type StepKind =
   | 'approval'
   | 'sql-configure-backups'
   | 'gke-ensure-backup-plan'
+  | 'gke-ensure-backup-channel'
   | 'verify-backup-policy'
   | 'sql-restore-backup'
   | 'sql-clone'

@@ -82,13 +82,23 @@ export function moduleApplyPlan(input: { module: string; commit: string; action:
 /** The modules whose apply can touch an instance's data: each apply of one takes both backups first. */
 export const DATA_BEARING_MODULES: readonly string[] = ['infrastructure', 'database', 'cluster'];
 
-/** Provision, configure both backups to policy, verify the configuration. */
-export function createPlan(): StepSpec[] {
+/** Where an instance's final GKE backup will go: the backup channel its create makes. */
+export interface BackupChannelTarget {
+  name: string;
+  destinationProject: string;
+}
+
+/**
+ * Provision, configure both backups to policy, make the backup channel its final GKE backup
+ * will need (to the central backup project), verify the configuration.
+ */
+export function createPlan(channel: BackupChannelTarget): StepSpec[] {
   return [
     { name: 'provision', kind: 'executor-run', params: { action: 'provision' }, destructive: true },
     { name: 'configure-sql-backups', kind: 'sql-configure-backups', after: ['provision'] },
     { name: 'create-gke-backup-plan', kind: 'gke-ensure-backup-plan', after: ['provision'] },
-    { name: 'verify-backup-policy', kind: 'verify-backup-policy', after: ['configure-sql-backups', 'create-gke-backup-plan'] },
+    { name: 'create-backup-channel', kind: 'gke-ensure-backup-channel', after: ['provision'], params: { backupChannel: channel.name, destinationProject: channel.destinationProject } },
+    { name: 'verify-backup-policy', kind: 'verify-backup-policy', after: ['configure-sql-backups', 'create-gke-backup-plan', 'create-backup-channel'] },
   ];
 }
 
@@ -159,6 +169,8 @@ export function disasterRecoveryPlan(options: {
   target: { region: string; sqlInstance: string; gkeCluster: string; backupPlan: string };
   sqlBackupRunId: string;
   gkeBackup: string;
+  /** The backup channel of the new region, for the rebuilt instance's final backup. */
+  channel: BackupChannelTarget;
 }): StepSpec[] {
   const { target } = options;
   return [
@@ -196,10 +208,11 @@ export function disasterRecoveryPlan(options: {
       after: ['switch-over'],
       params: { backupPlan: target.backupPlan, gkeCluster: target.gkeCluster },
     },
+    { name: 'create-backup-channel', kind: 'gke-ensure-backup-channel', after: ['switch-over'], params: { backupChannel: options.channel.name, destinationProject: options.channel.destinationProject } },
     {
       name: 'verify-backup-policy',
       kind: 'verify-backup-policy',
-      after: ['configure-sql-backups', 'create-gke-backup-plan'],
+      after: ['configure-sql-backups', 'create-gke-backup-plan', 'create-backup-channel'],
       params: { sqlInstance: target.sqlInstance, backupPlan: target.backupPlan, region: target.region },
     },
   ];

@@ -68,6 +68,16 @@ export function finalBackupPlanFor(instanceId: string, region: string, centralPr
   return { parent, backupPlanId, name: `${parent}/backupPlans/${backupPlanId}` };
 }
 
+/**
+ * The backup channel that lets the clusters of an instance's project and region be backed up
+ * into the central backup project (where its final GKE backup goes): one per project and region.
+ */
+export function backupChannelFor(project: string, region: string, centralProject: string): { parent: string; backupChannelId: string; name: string; destinationProject: string } {
+  const parent = `projects/${project}/locations/${region}`;
+  const backupChannelId = 'mi-final-backups';
+  return { parent, backupChannelId, name: `${parent}/backupChannels/${backupChannelId}`, destinationProject: `projects/${centralProject}` };
+}
+
 /** The resources of an instance rebuilt in another region by disaster recovery. */
 export function recoveredResourcesFor(instanceId: string, targetRegion: string, project: string, key: string): InstanceResources {
   const backupPlanRegion = backupRegionFor(targetRegion);

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { GKE_BACKUP_CRON, GKE_RETAIN_DAYS, gkeBackupPlanSpec, regionOfResource } from '../../domain/lifecycle/backup-policy.js';
 import { sideEffectKey, type OperationRecord, type Step } from '../../domain/lifecycle/operations.js';
 import { ControlPlaneError } from '../../errors.js';
+import type { GkeBackupChannel } from '../../ports.js';
 import { param, type StepDeps as Deps, type StepRunner } from './kit.js';
 
 /** A GKE resource id derived from operation and step: at most 63 characters, lowercase, starting with a letter. */
@@ -83,6 +84,52 @@ export function gkeEnsureBackupPlanRunner(deps: Deps): StepRunner {
       return plan?.state !== 'PROVISIONING';
     },
   };
+}
+
+/**
+ * The backup channel from the instance's project and region to the central backup project, so
+ * its final GKE backup can be kept there: made once, found again by its name; one that sends
+ * backups elsewhere is a person's to look at, never changed here (the field is immutable).
+ */
+export function gkeEnsureBackupChannelRunner(deps: Deps): StepRunner {
+  const read = async (op: OperationRecord, step: Step) => deps.gkeBackup.getBackupChannel(param(op, step, 'backupChannel'));
+  const check = (channel: GkeBackupChannel, op: OperationRecord, step: Step) => {
+    const wanted = param(op, step, 'destinationProject');
+    if (channel.destinationProject !== wanted) {
+      throw new ControlPlaneError('failed-precondition', `backup channel ${channel.name} sends backups to ${channel.destinationProject}, not to the central backup project ${wanted}: delete it or point the control plane at that project`, { retryable: false });
+    }
+  };
+  return {
+    async start(op, step) {
+      const name = param(op, step, 'backupChannel');
+      const existing = await read(op, step);
+      if (existing !== undefined) {
+        check(existing, op, step);
+        return { kind: 'running', handles: { backupChannel: name } };
+      }
+      const { parent, id } = splitChannelName(name);
+      try {
+        await deps.gkeBackup.createBackupChannel(parent, id, { destinationProject: param(op, step, 'destinationProject'), labels: { 'managed-by': 'mi-control-plane' } });
+      } catch (error) {
+        if (!(error instanceof ControlPlaneError && error.code === 'already-exists')) throw error;
+      }
+      return { kind: 'running', handles: { backupChannel: name } };
+    },
+    async poll(op, step) {
+      const channel = await read(op, step);
+      if (channel === undefined) return { kind: 'running' };
+      if (channel.destinationProject !== param(op, step, 'destinationProject')) return { kind: 'failed', error: `backup channel ${channel.name} sends backups to ${channel.destinationProject}, not to ${param(op, step, 'destinationProject')}` };
+      return { kind: 'succeeded', handles: { backupChannel: channel.name, destinationProject: channel.destinationProject } };
+    },
+    // Creating a channel is immediate: nothing of it runs on.
+    isIdle: () => Promise.resolve(true),
+  };
+}
+
+function splitChannelName(name: string): { parent: string; id: string } {
+  const match = /^(projects\/[^/]+\/locations\/[^/]+)\/backupChannels\/([^/]+)$/.exec(name);
+  if (!match?.[1] || !match[2]) throw new ControlPlaneError('failed-precondition', `not a backup channel name: ${name}`, { retryable: false });
+  return { parent: match[1], id: match[2] };
 }
 
 export function gkeRestoreRunner(deps: Deps): StepRunner {

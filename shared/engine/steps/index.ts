@@ -12,7 +12,7 @@ import { sqlBackupRunner, sqlCloneRunner, sqlConfigureBackupsRunner, sqlDeletion
 import { createDrillStepRunners } from './drill.js';
 import { executorRunner } from './executor.js';
 import { healthCheckRunner } from './health.js';
-import { gkeBackupRunner, gkeEnsureBackupPlanRunner, gkeRestoreRunner } from './gke-backup.js';
+import { gkeBackupRunner, gkeEnsureBackupChannelRunner, gkeEnsureBackupPlanRunner, gkeRestoreRunner } from './gke-backup.js';
 import type { StepDeps, StepRunner } from './kit.js';
 import { verifyBackupPolicyRunner } from './policy.js';
 
@@ -30,6 +30,7 @@ export function createStepRunners(deps: StepDeps): Record<StepKind, StepRunner> 
     approval: approvalRunner,
     'sql-configure-backups': sqlConfigureBackupsRunner(deps),
     'gke-ensure-backup-plan': gkeEnsureBackupPlanRunner(deps),
+    'gke-ensure-backup-channel': gkeEnsureBackupChannelRunner(deps),
     'verify-backup-policy': verifyBackupPolicyRunner(deps),
     'sql-restore-backup': sqlRestoreBackupRunner(deps),
     'sql-clone': sqlCloneRunner(deps),

@@ -86,6 +86,20 @@ describe('create', () => {
     expect(plan).toMatchObject({ state: 'READY', retentionPolicy: { backupRetainDays: 90 }, backupConfig: { allNamespaces: true, includeVolumeData: true, includeSecrets: true } });
     expect(plan?.name).not.toContain('/locations/europe-west1/');
     expect(await f.store.get(paths.slug('prod', s.slug))).toEqual(expect.objectContaining({ instanceId: s.id }));
+    // The backup channel its final GKE backup will need: from its project and region to the central backup project.
+    expect(await f.fleet.gkeBackup.getBackupChannel(`projects/${inst!.resources.project}/locations/europe-west1/backupChannels/mi-final-backups`)).toMatchObject({ destinationProject: 'projects/mi-central-backups' });
+  });
+
+  it('a delete of an instance whose project has no backup channel fails at its final backup plan, before anything is destroyed', async () => {
+    const inst = await f.seedInstance({ environment: 'dev', tier: 'internal', expiresAt: '2026-12-30T00:00:00Z' });
+    const { resources } = inst;
+    // Someone deleted it (or the instance predates channels).
+    f.fleet.gkeBackup.removeBackupChannel(`projects/${resources.project}/locations/${inst.region}/backupChannels/mi-final-backups`);
+    const op = await run(f.command('instance.delete', inst.id, {}));
+    expect(op).toMatchObject({ status: 'failed', failure: { step: 'final-gke-backup-plan' } });
+    expect(op.failure?.reason).toContain('no backup channel');
+    expect(await f.fleet.cloudSql.getInstance(resources.project, resources.sqlInstance)).toBeDefined();
+    expectReleased(await f.instance(inst.id), 'active');
   });
 
   it('a dev instance gets an expiry, 7 days by default', async () => {

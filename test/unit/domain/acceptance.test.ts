@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideAcceptance, type PreflightFacts } from '../../../shared/domain/lifecycle/acceptance.js';
+import { DEFAULT_POLICY, decideAcceptance, type PreflightFacts } from '../../../shared/domain/lifecycle/acceptance.js';
 import { approveOperation } from '../../../shared/domain/lifecycle/approval.js';
 import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
 import { makeEnvelope, type AnyEnvelope, type EventPayloads, type InstanceRecord, type InstanceSpec, type LifecycleCommandType } from '../../../shared/events/index.js';
@@ -46,7 +46,12 @@ describe('create', () => {
     expect(instanceAfter.resources.backupPlanRegion).not.toBe('us-central1');
     expect(instanceAfter.expiresAt).toBeUndefined();
     expect(claimSlug).toEqual({ environment: 'prod', slug: 'acme' });
-    expect(operation.steps.map((s) => s.name)).toEqual(['provision', 'configure-sql-backups', 'create-gke-backup-plan', 'verify-backup-policy']);
+    expect(operation.steps.map((s) => s.name)).toEqual(['provision', 'configure-sql-backups', 'create-gke-backup-plan', 'create-backup-channel', 'verify-backup-policy']);
+    // The channel its final GKE backup will need, from its project and region to the central backup project.
+    expect(operation.steps.find((s) => s.name === 'create-backup-channel')?.params).toEqual({
+      backupChannel: `projects/${operation.params.project}/locations/${operation.params.region}/backupChannels/mi-final-backups`,
+      destinationProject: 'projects/mi-central-backups',
+    });
   });
 
   it.each([
@@ -64,6 +69,12 @@ describe('create', () => {
     ['a prod instance with a lifetime', command('instance.create', prodSpec.id, { spec: prodSpec, ttlHours: 10 }), undefined, undefined, 'invalid', 'a prod instance has no expiry: drop ttlHours'],
   ])('refuses %s', (_label, envelope, existing, slugOwner, code, message) => {
     expect(rejected(envelope, existing, {}, slugOwner)).toEqual({ kind: 'reject', code, message });
+  });
+
+  it('refuses to create, or delete, without a central backup project to keep final backups in', () => {
+    const policy = { ...DEFAULT_POLICY, centralBackupProject: '' };
+    expect(decideAcceptance({ envelope: command('instance.create', prodSpec.id, { spec: prodSpec }), instance: undefined, now, policy })).toMatchObject({ kind: 'reject', code: 'not-configured', message: expect.stringContaining('no central backup project is configured') as unknown });
+    expect(decideAcceptance({ envelope: command('instance.delete', devSpec.id, {}), instance: record(devSpec), now, policy })).toMatchObject({ kind: 'reject', code: 'not-configured' });
   });
 });
 

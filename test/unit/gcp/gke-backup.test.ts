@@ -413,3 +413,36 @@ describe('Backup for GKE adapter: plans and restores', () => {
     expect(error.details.field).toBe('backup');
   });
 });
+
+// A BackupChannel as v1.projects.locations.backupChannels describes it.
+const CHANNEL_PARENT = 'projects/mi-src-1a2b3c4d/locations/us-central1';
+const CHANNEL = {
+  name: `${CHANNEL_PARENT}/backupChannels/mi-final-backups`,
+  destinationProject: 'projects/mi-central-backups',
+  uid: '5f0c1e2d-3b4a-4c5d-8e6f-7a8b9c0d1e2f',
+  createTime: '2026-11-26T10:00:00.123456789Z',
+  updateTime: '2026-11-26T10:00:00.123456789Z',
+  labels: { 'managed-by': 'mi-control-plane' },
+  etag: '1',
+  destinationProjectId: 'mi-central-backups',
+};
+
+describe('Backup for GKE adapter: backup channels', () => {
+  it('creates a channel with POST {parent}/backupChannels?backupChannelId=... naming its destination project', async () => {
+    api.answer({ status: 200, body: lro(CHANNEL.name, 'create') });
+    const op = await gke.createBackupChannel(CHANNEL_PARENT, 'mi-final-backups', { destinationProject: 'projects/mi-central-backups', labels: { 'managed-by': 'mi-control-plane' } });
+    const [request] = api.requests;
+    expect(request?.method).toBe('POST');
+    expect(request?.path).toBe(`/v1/${CHANNEL_PARENT}/backupChannels`);
+    expect(request?.query).toEqual({ backupChannelId: 'mi-final-backups' });
+    expect(request?.body).toEqual({ destinationProject: 'projects/mi-central-backups', labels: { 'managed-by': 'mi-control-plane' } });
+    expect(op).toMatchObject({ name: OPERATION_NAME, metadata: { target: CHANNEL.name } });
+  });
+
+  it('gets a channel, its time normalised; a 404 is no channel', async () => {
+    api.answer({ status: 200, body: CHANNEL });
+    expect(await gke.getBackupChannel(CHANNEL.name)).toEqual({ name: CHANNEL.name, destinationProject: 'projects/mi-central-backups', uid: CHANNEL.uid, createTime: '2026-11-26T10:00:00.123Z' });
+    api.answer({ status: 404, body: { error: { code: 404, message: 'not found', status: 'NOT_FOUND' } } });
+    expect(await gke.getBackupChannel(CHANNEL.name)).toBeUndefined();
+  });
+});

@@ -175,8 +175,29 @@ describe('simulated Backup for GKE: plans and restores', () => {
     await expect(gke.createBackup(name, 'first', {})).resolves.toMatchObject({ done: false });
   });
 
+  it('refuses a plan in another project than its cluster without a backup channel from the cluster to it, and takes it with one', async () => {
+    const { gke } = setup();
+    const channelParent = CLUSTER.split('/').slice(0, 4).join('/');
+    await expect(gke.createBackupPlan('projects/mi-backups/locations/us-east1', 'acme-final', { ...PLAN_SPEC, cronSchedule: '' })).rejects.toMatchObject({
+      details: { httpStatus: 400 },
+      message: expect.stringContaining(`no backup channel in ${channelParent} has destinationProject projects/mi-backups`) as unknown,
+    });
+    // A channel to another project does not do.
+    await gke.createBackupChannel(channelParent, 'elsewhere', { destinationProject: 'projects/someone-else' });
+    await expect(gke.createBackupPlan('projects/mi-backups/locations/us-east1', 'acme-final', { ...PLAN_SPEC, cronSchedule: '' })).rejects.toMatchObject({ details: { httpStatus: 400 } });
+    await gke.createBackupChannel(channelParent, 'mi-final-backups', { destinationProject: 'projects/mi-backups' });
+    await expect(gke.createBackupChannel(channelParent, 'mi-final-backups', { destinationProject: 'projects/mi-backups' })).rejects.toMatchObject({ code: 'already-exists' });
+    await expect(gke.createBackupChannel(channelParent, 'bad', { destinationProject: 'mi-backups' })).rejects.toMatchObject({ details: { httpStatus: 400 } });
+    expect(await gke.getBackupChannel(`${channelParent}/backupChannels/mi-final-backups`)).toMatchObject({ destinationProject: 'projects/mi-backups' });
+    await gke.createBackupPlan('projects/mi-backups/locations/us-east1', 'acme-final', { ...PLAN_SPEC, cronSchedule: '' });
+    // The channel is the cluster project's: deleting that project removes it.
+    gke.removeProject(CLUSTER.split('/')[1] ?? '');
+    expect(await gke.getBackupChannel(`${channelParent}/backupChannels/mi-final-backups`)).toBeUndefined();
+  });
+
   it('accepts a plan without a schedule, for manual (final) backups only', async () => {
     const { gke } = setup();
+    gke.addBackupChannel(`${CLUSTER.split('/').slice(0, 4).join('/')}/backupChannels/mi-final-backups`, 'projects/mi-backups');
     await gke.createBackupPlan('projects/mi-backups/locations/us-east1', 'acme-final', { ...PLAN_SPEC, cronSchedule: '', backupRetainDays: 365 });
     const plan = await gke.getBackupPlan('projects/mi-backups/locations/us-east1/backupPlans/acme-final');
     expect(plan).toMatchObject({ state: 'READY', backupSchedule: { paused: false }, retentionPolicy: { backupRetainDays: 365 } });
