@@ -1,12 +1,15 @@
 /**
- * `mi apply list` and `mi apply confirm`: the module applies the deployment repository's merges
- * asked for. The list reads `moduleApplies` and groups what waits by module and commit, with the
- * plan summaries. A confirmation goes to the commands function, which records who confirmed
+ * `mi apply list`, `show`, `diff` and `confirm`: the module applies the deployment repository's
+ * merges asked for. The list reads `moduleApplies` and groups what waits by module and commit, with
+ * the plan summaries; show is one apply with its plan's digest; diff groups one change's plans
+ * by their shape, so each distinct plan is read once. A confirmation goes to the commands function, which records who confirmed
  * from the caller's verified Google ID token.
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { ACTIVE_APPLY_STATUSES, WAVES, type ModuleApplyRecord } from '../../shared/domain/deployments/applies.js';
+import { ACTIVE_APPLY_STATUSES, WAVES, groupPlansByShape, type ModuleApplyRecord } from '../../shared/domain/deployments/applies.js';
+import { refused } from '../errors.js';
+import { deploymentPaths } from '../../shared/store/collections.js';
 import { sendCommand } from '../commands-client.js';
 import type { CliContext } from '../context.js';
 import { parseFlags } from '../flags.js';
@@ -15,6 +18,17 @@ import { COLLECTIONS } from '../../shared/store/collections.js';
 
 
 const listFlags = z.object({ all: z.boolean().optional(), json: z.boolean().optional() });
+const showFlags = z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9._()-]{0,200}$/, { error: 'expected a module apply id (mi apply list shows them)' }), json: z.boolean().optional() });
+const diffFlags = z.object({
+  module: z.string({ error: 'give --module' }).regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: 'expected a module name' }),
+  commit: z.string({ error: 'give --commit' }).regex(/^[0-9a-f]{7,64}$/, { error: 'expected a commit id (at least 7 hex digits)' }),
+  json: z.boolean().optional(),
+});
+
+function planCounts(apply: ModuleApplyRecord): string {
+  const p = apply.plan;
+  return p?.add === undefined ? '-' : `+${p.add} ~${p.change ?? 0} -${p.destroy ?? 0}`;
+}
 const confirmFlags = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9._()-]{0,200}$/, { error: 'expected a module apply id (mi apply list shows them)' }).optional(),
@@ -69,6 +83,61 @@ export function registerApplyCommands(program: Command, ctx: CliContext): void {
         const rows = group.applies.map((a) => [a.id, a.instanceId, WAVES[a.wave] ?? String(a.wave), a.mode, a.status, a.planSummary ?? a.failure ?? '', a.confirmedBy ?? '']);
         for (const text of table(['APPLY', 'INSTANCE', 'WAVE', 'MODE', 'STATUS', 'PLAN / FAILURE', 'CONFIRMED BY'], rows)) line(ctx.io.stdout, `  ${text}`);
         line(ctx.io.stdout);
+      }
+    });
+
+  apply
+    .command('show')
+    .description('one apply: its plan (summary, counts, the saved plan file\'s sha256 and its shape), who confirmed which digest, what ran')
+    .argument('<id>', 'the apply id (mi apply list shows it)')
+    .option('--json', 'print the apply as JSON')
+    .action(async (id: string, _options: unknown, command: Command) => {
+      const flags = parseFlags(showFlags, { ...command.opts(), id }, { id: '<id>' });
+      const { store } = ctx.backend(command);
+      const found = await store.get<ModuleApplyRecord>(deploymentPaths.moduleApply(flags.id));
+      if (found === undefined) throw refused(`no module apply ${flags.id} (mi apply list --all shows them)`);
+      if (flags.json) {
+        printJson(ctx.io.stdout, found);
+        return;
+      }
+      const rows: Array<[string, string]> = [
+        ['apply', found.id],
+        ['instance', found.instanceId],
+        ['module', `${found.module} at ${found.commit}`],
+        ['status', found.status],
+        ['plan', found.planSummary ?? '-'],
+        ['changes', planCounts(found)],
+        ['plan digest', found.plan?.digest === undefined ? '- (the plan run reported none: its apply runs the commit afresh)' : `sha256:${found.plan.digest}`],
+        ['plan shape', found.plan?.shape === undefined ? '-' : `sha256:${found.plan.shape} (mi apply diff --module ${found.module} --commit ${found.commit.slice(0, 12)})`],
+        ['confirmed', found.confirmedBy === null ? '-' : `by ${found.confirmedBy} at ${found.confirmedAt ?? ''}${found.confirmedDigest ? `, plan sha256:${found.confirmedDigest}` : ''}`],
+        ['operation', found.operationId ?? '-'],
+        ['failure', found.failure ?? '-'],
+      ];
+      for (const text of table(['FIELD', 'VALUE'], rows)) line(ctx.io.stdout, text);
+    });
+
+  apply
+    .command('diff')
+    .description("the plans of one module at one commit, grouped: instances whose plans differ only by their own names (project, instance, region...) are one plan, shown once")
+    .requiredOption('--module <module>', 'the module')
+    .requiredOption('--commit <commit>', 'the merge commit (7 digits or more)')
+    .option('--json', 'print the groups as JSON')
+    .action(async (_options: unknown, command: Command) => {
+      const flags = parseFlags(diffFlags, command.opts(), { module: '--module', commit: '--commit' });
+      const { store } = ctx.backend(command);
+      const docs = await store.query<ModuleApplyRecord>({ collection: COLLECTIONS.moduleApplies, where: [{ field: 'module', op: '==', value: flags.module }], limit: 10_000 });
+      const applies = docs.map((d) => d.data).filter((a) => a.commit.startsWith(flags.commit) && a.planSummary !== null);
+      if (applies.length === 0) throw refused(`no plan of ${flags.module} at ${flags.commit} has run yet (mi apply list shows what waits)`);
+      const groups = groupPlansByShape(applies);
+      if (flags.json) {
+        printJson(ctx.io.stdout, groups);
+        return;
+      }
+      line(ctx.io.stdout, `${flags.module} at ${flags.commit}: ${applies.length} plan(s), ${groups.length} distinct`);
+      for (const [i, group] of groups.entries()) {
+        line(ctx.io.stdout);
+        line(ctx.io.stdout, `plan ${i + 1}${group.shape === null ? ' (no shape reported: compared with nothing)' : ` sha256:${group.shape.slice(0, 16)}`}: ${group.summary ?? ''}`);
+        line(ctx.io.stdout, `  ${group.instances.length} instance(s): ${group.instances.join(', ')}`);
       }
     });
 

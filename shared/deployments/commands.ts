@@ -51,7 +51,15 @@ export function moduleCommand(tx: StoreTransaction, apply: ModuleApplyRecord, ac
   }
   return queueCommand(
     tx,
-    { type: 'instance.module-apply', eventId, instanceId: apply.instanceId, payload: { module: apply.module, commit: apply.commit, action, applyId: apply.id }, actor, reason },
+    {
+      type: 'instance.module-apply',
+      eventId,
+      instanceId: apply.instanceId,
+      // A confirmed plan is applied as the saved file of that digest, never planned afresh.
+      payload: { module: apply.module, commit: apply.commit, action, applyId: apply.id, ...(action === 'apply' && apply.confirmedDigest ? { planDigest: apply.confirmedDigest } : {}) },
+      actor,
+      reason,
+    },
     now,
   );
 }

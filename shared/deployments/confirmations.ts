@@ -37,8 +37,9 @@ async function confirmOne(ctx: ConsumerContext, apply: ModuleApplyRecord, caller
     const current = await tx.get<ModuleApplyRecord>(deploymentPaths.moduleApply(apply.id));
     const instance = apply.kind === 'instance-delete' ? await tx.get<InstanceRecord>(paths.instance(apply.instanceId)) : undefined;
     if (current?.status !== 'awaiting-confirmation') return undefined;
-    const by = { confirmedBy: caller.email, confirmedAt: now.toISOString(), updatedAt: now.toISOString() };
-    appendAudit(tx, { actor: caller.email, action: 'module-apply.confirmed', instanceId: current.instanceId, operationId: null, before: { status: current.status }, after: { status: 'confirmed' }, causeEventId: current.causeEventId, applyId: current.id, verifiedSubject: caller.subject, planSummary: current.planSummary }, now);
+    // The plan the person saw, by its digest: the apply applies exactly that saved file.
+    const by = { confirmedBy: caller.email, confirmedAt: now.toISOString(), updatedAt: now.toISOString(), confirmedDigest: current.plan?.digest ?? null };
+    appendAudit(tx, { actor: caller.email, action: 'module-apply.confirmed', instanceId: current.instanceId, operationId: null, before: { status: current.status }, after: { status: 'confirmed', planDigest: by.confirmedDigest }, causeEventId: current.causeEventId, applyId: current.id, verifiedSubject: caller.subject, planSummary: current.planSummary }, now);
     if (current.kind === 'instance-delete' && deleteAttempt !== undefined) {
       const request = { eventId: deleteAttempt.eventId, action: 'delete' as const, attempt: deleteAttempt.attempt, at: now.toISOString() };
       const withSlug = { ...current, ...by, confirmSlug: instance?.slug ?? '' };

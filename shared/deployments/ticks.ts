@@ -5,7 +5,7 @@
  * for a lease or an answer move on.
  */
 import { changeEventId } from '../domain/deployments/changes.js';
-import { ACTIVE_APPLY_STATUSES, type ModuleApplyRecord } from '../domain/deployments/applies.js';
+import { ACTIVE_APPLY_STATUSES, planFactsOf, type ModuleApplyRecord } from '../domain/deployments/applies.js';
 import type { OperationRecord } from '../domain/lifecycle/operations.js';
 import { sideEffectKey } from '../domain/lifecycle/operations.js';
 import { appendAudit, type LedgerEntry, type OutboxEntry } from '../store/records.js';
@@ -50,7 +50,8 @@ export async function syncApply(ctx: ConsumerContext, apply: ModuleApplyRecord):
         const step = op.steps.find((s) => s.kind === 'executor-run');
         const runKey = step?.handles.runKey ?? sideEffectKey(op.id, step?.name ?? 'plan');
         const status = await ctx.executor.getRunStatus(runKey).catch((error: unknown) => ({ state: 'unknown' as const, detail: `plan summary unavailable: ${describeError(error)}` }));
-        change = { ...change, status: 'awaiting-confirmation', planSummary: status.detail ?? 'plan succeeded (no summary)' };
+        const plan = planFactsOf({ ...(status as { outputs?: Record<string, string> }).outputs, ...step?.handles });
+        change = { ...change, status: 'awaiting-confirmation', planSummary: status.detail ?? 'plan succeeded (no summary)', ...(plan === undefined ? {} : { plan }) };
       } else {
         change = { ...change, status: 'applied' };
       }

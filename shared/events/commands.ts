@@ -125,6 +125,8 @@ export const moduleApplyPayloadSchema = z.strictObject(
     action: z.enum(['plan', 'apply'], { error: 'expected "plan" or "apply"' }),
     /** The moduleApplies document this run reports to. */
     applyId: z.string({ error: 'expected a module apply id (a string)' }).regex(/^[a-z0-9][a-z0-9._()-]{0,200}$/, { error: 'expected a module apply id' }),
+    /** An apply of a confirmed plan: the sha256 of the saved plan file the person confirmed. */
+    planDigest: z.string({ error: 'expected a plan digest (a string)' }).regex(/^[0-9a-f]{64}$/, { error: 'expected a plan digest: 64 lowercase hex digits (sha256)' }).optional(),
   },
   { error: 'expected a payload object' },
 );

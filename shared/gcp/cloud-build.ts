@@ -16,6 +16,7 @@ import {
   interruptedBuildAdvice,
   MIGRATION_STEP,
   PLAN_STEP,
+  readPlanOutput,
   RUN_KEY_SUBSTITUTION,
   RUN_STATE_OF_BUILD,
   runTagOf,
@@ -124,17 +125,22 @@ function outputText(value: string | Uint8Array | undefined): string {
   return (typeof value === 'string' ? Buffer.from(value, 'base64') : Buffer.from(value)).toString('utf8');
 }
 
-/** A plan's one-line summary, from its plan step's output. */
-function planSummaryOf(build: Build): string | undefined {
+/** What a plan build's plan step reported: its summary, the saved file's digest, its shape, its counts. */
+function planOutputsOf(build: Build): Record<string, string> | undefined {
   const index = (build.steps ?? []).findIndex((s) => s.id === PLAN_STEP);
-  const text = index < 0 ? '' : outputText(build.results?.buildStepOutputs?.[index] ?? undefined).trim();
-  return text === '' ? undefined : text.slice(0, 300);
+  const plan = index < 0 ? undefined : readPlanOutput(outputText(build.results?.buildStepOutputs?.[index] ?? undefined));
+  if (plan === undefined) return undefined;
+  const outputs: Record<string, string> = { planSummary: plan.summary };
+  if (plan.digest !== undefined) outputs.planDigest = plan.digest;
+  if (plan.shape !== undefined) outputs.planShape = plan.shape;
+  for (const key of ['add', 'change', 'destroy'] as const) if (plan[key] !== undefined) outputs[`plan${key[0]?.toUpperCase() ?? ''}${key.slice(1)}`] = String(plan[key]);
+  return outputs;
 }
 
-/** What the build's steps reported, as run outputs: for an upgrade, whether migrations ran; for a plan, its summary. */
+/** What the build's steps reported, as run outputs: for an upgrade, whether migrations ran; for a plan, what it does. */
 function outputsOf(build: Build): Record<string, string> | undefined {
-  const summary = planSummaryOf(build);
-  if (summary !== undefined) return { planSummary: summary };
+  const plan = planOutputsOf(build);
+  if (plan !== undefined) return plan;
   const index = (build.steps ?? []).findIndex((s) => s.id === MIGRATION_STEP);
   if (index < 0) return undefined;
   const text = outputText(build.results?.buildStepOutputs?.[index] ?? undefined);
@@ -184,7 +190,7 @@ export function runStatusOf(build: Build & { state: BuildStatus }): RunStatus {
   switch (build.state) {
     case 'SUCCESS': {
       // A plan's detail is its summary: what the deployments function shows for confirmation.
-      const summary = planSummaryOf(build);
+      const summary = planOutputsOf(build)?.planSummary;
       return { state, detail: summary ?? `build ${build.id} SUCCESS`, ...withOutputs };
     }
     case 'FAILURE': {

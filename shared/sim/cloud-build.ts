@@ -10,8 +10,8 @@
  * It does not cooperate: it never deduplicates (two creates are two builds), a list is
  * newest first and paged, and faults come only as what its API answers.
  */
-import { randomUUID } from 'node:crypto';
-import { MIGRATION_STEP, PLAN_STEP, referencedSubstitutions, RUN_KEY_SUBSTITUTION, type BuildStatus, type BuildStep } from '../domain/executor/index.js';
+import { createHash, randomUUID } from 'node:crypto';
+import { MIGRATION_STEP, PLAN_STEP, planObjectOf, referencedSubstitutions, RUN_KEY_SUBSTITUTION, VERIFY_PLAN_STEP, type BuildStatus, type BuildStep } from '../domain/executor/index.js';
 import { ControlPlaneError } from '../errors.js';
 import { EXECUTOR_ACTIONS, type ExecutorAction } from '../events/index.js';
 import type { Clock } from '../ports.js';
@@ -147,6 +147,8 @@ export class SimulatedCloudBuild {
   readonly faults = new FaultInjector<CloudBuildMethod>(STYLE);
   private readonly builds = new Map<string, BuildRecord>();
   private readonly scripts: Array<{ matcher: BuildMatcher; script: BuildScript; remaining: number }> = [];
+  /** The plans bucket: each saved plan file's sha256, by its gs:// path (written when its plan build succeeds). */
+  private readonly savedPlans = new Map<string, string>();
 
   constructor(private readonly options: CloudBuildSimOptions) {}
 
@@ -156,6 +158,17 @@ export class SimulatedCloudBuild {
   script(matcher: BuildMatcher, script: BuildScript, times = 1): void {
     if (!(times > 0)) throw new RangeError(`script needs times > 0, got ${times}`);
     this.scripts.push({ matcher, script, remaining: times });
+  }
+
+  /** Replaces a saved plan file in the plans bucket (as someone with write access could): its digest changes. */
+  replaceSavedPlan(path: string, content = 'tampered'): void {
+    if (!this.savedPlans.has(path)) throw new Error(`cloud build sim: no saved plan ${path}`);
+    this.savedPlans.set(path, createHash('sha256').update(content).digest('hex'));
+  }
+
+  /** The saved plan files, by path, with their sha256. */
+  plans(): Map<string, string> {
+    return new Map(this.savedPlans);
   }
 
   /** Every build created, oldest first, as builds.get would answer now. */
@@ -240,6 +253,8 @@ export class SimulatedCloudBuild {
         notified: new Set(),
         effected: false,
       };
+      // What the world makes of it, unless scripted: an apply of a saved plan that is not the one confirmed fails its check.
+      record.script ??= this.planCheck(record);
       this.builds.set(id, record);
       return {
         name: `projects/${project}/locations/${location}/operations/${randomUUID()}`,
@@ -352,9 +367,35 @@ export class SimulatedCloudBuild {
   }
 
   private settle(record: BuildRecord, progress: Progress): void {
-    if (record.effected || progress.status !== 'SUCCESS' || this.options.effects === undefined) return;
+    if (record.effected || progress.status !== 'SUCCESS') return;
     record.effected = true;
-    this.options.effects.onSucceeded(this.finishedRun(record, progress));
+    // A plan build leaves its plan file in the plans bucket (the upload step).
+    const plan = this.planOf(record);
+    if (plan !== undefined && record.build.steps.some((s) => s.id === PLAN_STEP)) this.savedPlans.set(plan.path, plan.digest);
+    this.options.effects?.onSucceeded(this.finishedRun(record, progress));
+  }
+
+  /** The plan file a plan or apply build works on, and the digest its plan build computes. */
+  private planOf(record: BuildRecord): { path: string; digest: string; shape: string } | undefined {
+    const subs = record.build.substitutions;
+    const module = record.build.tags.find((t) => t.startsWith('mi-module-'))?.slice('mi-module-'.length);
+    if (module === undefined || subs._PLANS_BUCKET === undefined || subs._COMMIT === undefined) return undefined;
+    const instanceId = instanceOf(record.build.tags);
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    // The plan differs per instance (its names are in it); with those replaced, one module change at one commit is one shape.
+    return { path: planObjectOf(subs._PLANS_BUCKET, instanceId, module, subs._COMMIT), digest: sha(`plan ${instanceId} ${module} ${subs._COMMIT}`), shape: sha(`shape ${module} ${subs._COMMIT}`) };
+  }
+
+  /** An apply of a confirmed plan fails its check when the saved file is missing or is not the one confirmed. */
+  private planCheck(record: BuildRecord): BuildScript | undefined {
+    if (!record.build.steps.some((s) => s.id === VERIFY_PLAN_STEP)) return undefined;
+    const plan = this.planOf(record);
+    const saved = plan === undefined ? undefined : this.savedPlans.get(plan.path);
+    if (saved === undefined) return { kind: 'fail-step', step: 'fetch-plan', detail: `ERROR: (gcloud.storage.cp) The following URLs matched no objects or files: ${plan?.path ?? 'the saved plan'}` };
+    if (saved !== record.build.substitutions._PLAN_DIGEST) {
+      return { kind: 'fail-step', step: VERIFY_PLAN_STEP, detail: `/workspace/plan: FAILED; sha256sum: WARNING: 1 computed checksum did NOT match; the saved plan is not the plan confirmed (sha256 ${record.build.substitutions._PLAN_DIGEST ?? ''}): refused` };
+    }
+    return undefined;
   }
 
   private finishedRun(record: BuildRecord, progress: Progress): FinishedRun {
@@ -387,7 +428,11 @@ export class SimulatedCloudBuild {
   private render(record: BuildRecord): Record<string, unknown> {
     const progress = this.progress(record);
     // What the real migration step writes when no migration was pending, unless told otherwise.
-    const outputs = record.script?.kind === 'outputs' ? record.script.outputs : { [MIGRATION_STEP]: '{"migrationsRan":false,"migrationsApplied":0}', [PLAN_STEP]: 'Plan: 0 to add, 1 to change, 0 to destroy.' };
+    const plan = this.planOf(record);
+    const outputs =
+      record.script?.kind === 'outputs'
+        ? record.script.outputs
+        : { [MIGRATION_STEP]: '{"migrationsRan":false,"migrationsApplied":0}', [PLAN_STEP]: JSON.stringify({ summary: 'Plan: 0 to add, 1 to change, 0 to destroy.', digest: plan?.digest ?? '', shape: plan?.shape ?? '' }) };
     const steps = record.build.steps.map((step, i) => {
       const state = progress.steps[i] ?? { status: 'QUEUED' };
       return {

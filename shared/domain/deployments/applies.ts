@@ -30,6 +30,45 @@ export type ApplyStatus =
   /** An earlier wave failed: this one will not start. */
   | 'halted';
 
+/** A plan as its build described it (see readPlanOutput). */
+export interface PlanFacts {
+  digest?: string;
+  shape?: string;
+  add?: number;
+  change?: number;
+  destroy?: number;
+}
+
+/** The plan facts in a plan run's outputs (planDigest, planShape, planAdd, planChange, planDestroy). */
+export function planFactsOf(outputs: Readonly<Record<string, string>> | undefined): PlanFacts | undefined {
+  if (outputs === undefined) return undefined;
+  const facts: PlanFacts = {};
+  if (outputs.planDigest) facts.digest = outputs.planDigest;
+  if (outputs.planShape) facts.shape = outputs.planShape;
+  for (const [key, field] of [['planAdd', 'add'], ['planChange', 'change'], ['planDestroy', 'destroy']] as const) {
+    const n = Number(outputs[key]);
+    if (outputs[key] !== undefined && Number.isInteger(n)) facts[field] = n;
+  }
+  return Object.keys(facts).length === 0 ? undefined : facts;
+}
+
+/**
+ * `mi apply diff`: the applies of one module at one commit grouped by their plan's shape (the plan
+ * with each instance's own names replaced), so a person reads each distinct plan once. Applies
+ * whose plan reported no shape are a group each.
+ */
+export function groupPlansByShape(applies: readonly ModuleApplyRecord[]): Array<{ shape: string | null; summary: string | null; instances: string[] }> {
+  const groups = new Map<string, { shape: string | null; summary: string | null; instances: string[] }>();
+  for (const apply of [...applies].sort((a, b) => a.instanceId.localeCompare(b.instanceId))) {
+    const shape = apply.plan?.shape ?? null;
+    const key = shape ?? `unshaped ${apply.id}`;
+    const group = groups.get(key) ?? { shape, summary: apply.planSummary, instances: [] };
+    group.instances.push(apply.instanceId);
+    groups.set(key, group);
+  }
+  return [...groups.values()].sort((a, b) => b.instances.length - a.instances.length || a.instances[0].localeCompare(b.instances[0]));
+}
+
 export const ACTIVE_APPLY_STATUSES: readonly ApplyStatus[] = ['waiting', 'planning', 'awaiting-confirmation', 'confirmed', 'applying'];
 /** Not yet confirmed (nor started as an auto apply): a newer commit supersedes these. */
 export const SUPERSEDABLE_STATUSES: readonly ApplyStatus[] = ['waiting', 'planning', 'awaiting-confirmation'];
@@ -63,6 +102,10 @@ export interface ModuleApplyRecord {
   request: ApplyRequest | null;
   operationId: string | null;
   planSummary: string | null;
+  /** What its plan build reported: the saved plan file's sha256, its shape across instances, its counts. */
+  plan?: PlanFacts;
+  /** The digest of the plan the person confirmed: the apply applies that saved file, or refuses. */
+  confirmedDigest?: string | null;
   confirmedBy: string | null;
   confirmedAt: string | null;
   supersededBy: string | null;

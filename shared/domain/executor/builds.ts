@@ -103,8 +103,19 @@ export const CONTROL_PLANE_TAG = 'mi-run';
 export const RUN_KEY_SUBSTITUTION = '_MI_RUN_KEY';
 /** The step whose output says whether database migrations ran (an upgrade's). */
 export const MIGRATION_STEP = 'migrate-database';
-/** The step whose output is a plan's one-line summary (`Plan: 1 to add, 0 to change, 0 to destroy.`). */
+/**
+ * The step whose output describes a plan: `{"summary": "Plan: 1 to add, 0 to change, 0 to destroy.",
+ * "digest": <sha256 of the saved plan file>, "shape": <sha256 of its text with the instance's own
+ * identifiers replaced by placeholders>}` (see readPlanOutput).
+ */
 export const PLAN_STEP = 'store-plan';
+/** The apply step that checks the saved plan is the one confirmed, before applying exactly it. */
+export const VERIFY_PLAN_STEP = 'verify-plan';
+
+/** Where a plan build saves its plan file (and its .txt and .json renderings) in the plans bucket. */
+export function planObjectOf(bucket: string, instanceId: string, module: string, commit: string): string {
+  return `gs://${bucket}/instances/${instanceId}/${module}/${commit}/${module}.tfplan`;
+}
 
 /** The kubectl context `gcloud container clusters get-credentials` creates. */
 export function kubeContextOf(project: string, region: string, cluster: string): string {
@@ -227,13 +238,16 @@ function stepsFor(action: ExecutorAction, params: BuildRequest['params']): Build
       ];
     case 'plan': {
       const module = text(params, 'module', action);
+      const plan = `/workspace/${module}.tfplan`;
+      // What differs between instances only by their own names is the same plan: those are replaced first.
+      const placeholders = ['_CLUSTER', '_SQL_INSTANCE', '_DOMAIN', '_PROJECT', '_INSTANCE', '_REGION'].map((sub) => `-e "s|\${${sub}}|<${sub.slice(1).toLowerCase()}>|g"`).join(' ');
       return [
           fetchSource(),
           terraformInit(module, 'fetch-source'),
-          terraform('terraform-plan', module, ['plan', '-input=false', '-lock-timeout=300s', `-out=/workspace/${module}.tfplan`, ...TF_VARS], 'terraform-init'),
+          terraform('terraform-plan', module, ['plan', '-input=false', '-lock-timeout=300s', `-out=${plan}`, ...TF_VARS], 'terraform-init'),
           {
-            // The terraform image is Alpine: sh, not bash. The plan's one-line summary is the step's
-            // output (at most 4 KB, in the build's results): what a person confirming it reads first.
+            // The terraform image is Alpine: sh, not bash. The step's output (at most 4 KB, in the
+            // build's results) says what the plan does, which file it is, and its shape across instances.
             id: PLAN_STEP,
             name: BUILDER_IMAGES.terraform,
             entrypoint: 'sh',
@@ -242,8 +256,12 @@ function stepsFor(action: ExecutorAction, params: BuildRequest['params']): Build
               [
                 'set -eu',
                 `cd "${REPO_DIR}/${stackPathOf('${_ENVIRONMENT}', '${_INSTANCE}', module)}"`,
-                `terraform show -json /workspace/${module}.tfplan > /workspace/${module}.tfplan.json`,
-                `terraform show -no-color /workspace/${module}.tfplan | grep -E '^(Plan:|No changes)' | head -n 1 > "$$BUILDER_OUTPUT/output" || true`,
+                `terraform show -json ${plan} > ${plan}.json`,
+                `terraform show -no-color ${plan} > ${plan}.txt`,
+                `summary=$$(grep -E '^(Plan:|No changes)' ${plan}.txt | head -n 1 || true)`,
+                `digest=$$(sha256sum ${plan} | cut -d' ' -f1)`,
+                `shape=$$(sed ${placeholders} ${plan}.txt | sha256sum | cut -d' ' -f1)`,
+                'printf \'{"summary":"%s","digest":"%s","shape":"%s"}\' "$$summary" "$$digest" "$$shape" > "$$BUILDER_OUTPUT/output"',
               ].join('\n'),
             ],
             waitFor: ['terraform-plan'],
@@ -251,17 +269,35 @@ function stepsFor(action: ExecutorAction, params: BuildRequest['params']): Build
           script(
             'upload-plan',
             BUILDER_IMAGES.cloudSdk,
-            [`gcloud storage cp /workspace/${module}.tfplan /workspace/${module}.tfplan.json "gs://\${_PLANS_BUCKET}/instances/\${_INSTANCE}/${module}/\${_COMMIT}/"`],
+            [`gcloud storage cp ${plan} ${plan}.json ${plan}.txt "gs://\${_PLANS_BUCKET}/instances/\${_INSTANCE}/${module}/\${_COMMIT}/"`],
             [PLAN_STEP],
           ),
       ];
     }
     case 'apply': {
       const module = text(params, 'module', action);
-      return [
+      if (params.planDigest === undefined) {
+        // An auto-applied module: no plan was read by anyone, so it applies the commit as it is.
+        return [
           fetchSource(),
           terraformInit(module, 'fetch-source'),
           terraform('terraform-apply', module, ['apply', '-input=false', '-lock-timeout=300s', '-auto-approve', ...TF_VARS], 'terraform-init'),
+        ];
+      }
+      // The plan a person confirmed, exactly: the saved file, checked against the digest they saw.
+      const plan = `/workspace/${module}.tfplan`;
+      return [
+          fetchSource(),
+          terraformInit(module, 'fetch-source'),
+          script('fetch-plan', BUILDER_IMAGES.cloudSdk, [`gcloud storage cp "gs://\${_PLANS_BUCKET}/instances/\${_INSTANCE}/${module}/\${_COMMIT}/${module}.tfplan" ${plan}`], ['-']),
+          {
+            id: VERIFY_PLAN_STEP,
+            name: BUILDER_IMAGES.terraform,
+            entrypoint: 'sh',
+            args: ['-c', `echo "\${_PLAN_DIGEST}  ${plan}" | sha256sum -c - || { echo "the saved plan is not the plan confirmed (sha256 \${_PLAN_DIGEST}): refused" >&2; exit 1; }`],
+            waitFor: ['fetch-plan'],
+          },
+          terraform('terraform-apply', module, ['apply', '-input=false', '-lock-timeout=300s', plan], VERIFY_PLAN_STEP),
       ];
     }
     case 'destroy':
@@ -333,6 +369,7 @@ export function buildFor(request: BuildRequest, settings: BuildSettings): BuildS
     _APP_IMAGE: () => settings.appImage,
     _ONCALL_GROUP: () => settings.oncallGroup,
     _DOMAIN: () => text(params, 'domain', action),
+    _PLAN_DIGEST: () => text(params, 'planDigest', action),
   };
   const substitutions: Record<string, string> = {};
   for (const name of [...referencedSubstitutions(steps)].sort()) {
@@ -345,11 +382,50 @@ export function buildFor(request: BuildRequest, settings: BuildSettings): BuildS
   return {
     steps,
     substitutions,
-    tags: [CONTROL_PLANE_TAG, runTagOf(request.runKey), `mi-instance-${request.instanceId}`, `mi-action-${action}`],
+    tags: [CONTROL_PLANE_TAG, runTagOf(request.runKey), `mi-instance-${request.instanceId}`, `mi-action-${action}`, ...(params.module === undefined ? [] : [`mi-module-${String(params.module)}`])],
     timeout: `${limits.timeoutSeconds}s`,
     queueTtl: `${Math.max(1, Math.min(limits.queueTtlSeconds, Math.floor(request.queueTtlSeconds)))}s`,
     serviceAccount: `projects/${settings.project}/serviceAccounts/${names.serviceAccountEmail}`,
     availableSecrets: { secretManager: clones ? [{ versionName: settings.tokenSecret, env: 'GITHUB_TOKEN' }] : [] },
     options: { logging: 'CLOUD_LOGGING_ONLY', substitutionOption: 'MUST_MATCH', env: ['KUBECONFIG=/workspace/.kube/config', 'TF_IN_AUTOMATION=1'] },
+  };
+}
+
+/** What a plan build's output says, read back; a bare summary line from a build made before digests. */
+export interface PlanOutput {
+  summary: string;
+  digest?: string;
+  shape?: string;
+  add?: number;
+  change?: number;
+  destroy?: number;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Reads a plan step's output; the counts come from its summary line. */
+export function readPlanOutput(text: string): PlanOutput | undefined {
+  const trimmed = text.trim();
+  if (trimmed === '') return undefined;
+  let summary = trimmed;
+  let digest: string | undefined;
+  let shape: string | undefined;
+  if (trimmed.startsWith('{')) {
+    try {
+      const parsed = JSON.parse(trimmed) as { summary?: unknown; digest?: unknown; shape?: unknown };
+      summary = typeof parsed.summary === 'string' ? parsed.summary : '';
+      if (typeof parsed.digest === 'string' && HEX64.test(parsed.digest)) digest = parsed.digest;
+      if (typeof parsed.shape === 'string' && HEX64.test(parsed.shape)) shape = parsed.shape;
+    } catch {
+      return { summary: trimmed.slice(0, 300) };
+    }
+  }
+  const counts = /Plan: (\d+) to add, (\d+) to change, (\d+) to destroy/.exec(summary);
+  const none = /^No changes/.test(summary);
+  return {
+    summary: summary.slice(0, 300),
+    ...(digest === undefined ? {} : { digest }),
+    ...(shape === undefined ? {} : { shape }),
+    ...(counts ? { add: Number(counts[1]), change: Number(counts[2]), destroy: Number(counts[3]) } : none ? { add: 0, change: 0, destroy: 0 } : {}),
   };
 }

@@ -64,7 +64,11 @@ export function planFor(envelope: AnyEnvelope, instance: InstanceRecord, facts: 
   const params = { ...baseParams(instance), ...commitOf(envelope) };
   switch (envelope.type) {
     case 'instance.module-apply':
-      return { steps: moduleApplyPlan(envelope.payload, policy.dataBearingModules), params: { ...params, module: envelope.payload.module, commit: envelope.payload.commit, applyId: envelope.payload.applyId }, onSuccess: {} };
+      return {
+        steps: moduleApplyPlan(envelope.payload, policy.dataBearingModules),
+        params: { ...params, module: envelope.payload.module, commit: envelope.payload.commit, applyId: envelope.payload.applyId, ...(envelope.payload.planDigest === undefined ? {} : { planDigest: envelope.payload.planDigest }) },
+        onSuccess: {},
+      };
     case 'instance.backup':
       // A backup of a degraded instance leaves it degraded.
       return { steps: backupPlan(), params, onSuccess: instance.status === 'degraded' ? { status: 'degraded' } : {} };

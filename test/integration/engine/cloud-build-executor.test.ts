@@ -112,3 +112,45 @@ describe('the engine on Cloud Build', () => {
     expect(advice).toContain('terraform force-unlock');
   });
 });
+
+describe('a confirmed plan, applied exactly', () => {
+  async function planned(instanceId: string, commit: string): Promise<Record<string, string>> {
+    const id = await accept('instance.module-apply', instanceId, { module: 'monitoring', commit, action: 'plan', applyId: `${instanceId}.monitoring.${commit.slice(0, 12)}` });
+    const op = await fx.driveToEnd(id, { engine });
+    expect(op.status).toBe('succeeded');
+    return op.steps.find((s) => s.name === 'plan')?.handles ?? {};
+  }
+
+  it('the plan run reports the saved file\'s digest and its shape; the apply of that digest applies it', async () => {
+    const [one, two] = [await fx.seedInstance(), await fx.seedInstance()];
+    const commit = 'c'.repeat(40);
+    const first = await planned(one.id, commit);
+    const second = await planned(two.id, commit);
+    expect(first).toMatchObject({ planSummary: 'Plan: 0 to add, 1 to change, 0 to destroy.', planAdd: '0', planChange: '1', planDestroy: '0' });
+    expect(first.planDigest).toMatch(/^[0-9a-f]{64}$/);
+    // Each instance's plan is its own file; with their own names taken out, they are the same plan.
+    expect(second.planDigest).not.toBe(first.planDigest);
+    expect(second.planShape).toBe(first.planShape);
+
+    const id = await accept('instance.module-apply', one.id, { module: 'monitoring', commit, action: 'apply', applyId: `${one.id}.monitoring.${commit.slice(0, 12)}`, planDigest: first.planDigest });
+    const op = await fx.driveToEnd(id, { engine });
+    expect(op.status).toBe('succeeded');
+    const build = fx.fleet.cloudBuild.list().find((b) => (b.substitutions as Record<string, string>)[RUN_KEY_SUBSTITUTION] === `${id}:apply`);
+    expect((build?.steps as Array<{ id: string }>).map((s) => s.id)).toEqual(['fetch-source', 'terraform-init', 'fetch-plan', 'verify-plan', 'terraform-apply']);
+  });
+
+  it('a confirmed plan whose saved file was replaced is refused by the apply, before anything is applied', async () => {
+    const instance = await fx.seedInstance();
+    const commit = 'd'.repeat(40);
+    const { planDigest } = await planned(instance.id, commit);
+    const [path] = [...fx.fleet.cloudBuild.plans().keys()].filter((p) => p.includes(`/instances/${instance.id}/monitoring/${commit}/`));
+    fx.fleet.cloudBuild.replaceSavedPlan(path ?? '');
+    const id = await accept('instance.module-apply', instance.id, { module: 'monitoring', commit, action: 'apply', applyId: `${instance.id}.monitoring.${commit.slice(0, 12)}`, planDigest });
+    const op = await fx.driveToEnd(id, { engine });
+    expect(op).toMatchObject({ status: 'failed', failure: { step: 'apply' } });
+    expect(op.failure?.reason).toContain('at step verify-plan');
+    expect(op.failure?.reason).toContain(`the saved plan is not the plan confirmed (sha256 ${planDigest ?? ''}): refused`);
+    const build = fx.fleet.cloudBuild.list().find((b) => (b.substitutions as Record<string, string>)[RUN_KEY_SUBSTITUTION] === `${id}:apply`);
+    expect((build?.steps as Array<{ id: string; status: string }>).map((s) => `${s.id} ${s.status}`).slice(3)).toEqual(['verify-plan FAILURE', 'terraform-apply CANCELLED']);
+  });
+});

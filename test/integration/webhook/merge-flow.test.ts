@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleGithubWebhook } from '../../../shared/webhook/index.js';
 import { type DeploymentsConsumer } from '../../../shared/deployments/index.js';
@@ -8,6 +8,7 @@ import { type LedgerEntry } from '../../../shared/engine/index.js';
 import type { Envelope } from '../../../shared/events/index.js';
 import { PUSHER_EMAIL, createWebhookWorld, mergedPullRequest, pushPayload, sha, signedHeaders, type WebhookWorld } from './support.js';
 import { deploymentPaths, paths } from '../../../shared/store/collections.js';
+import { mi } from '../cli/support.js';
 
 let world: WebhookWorld;
 
@@ -60,6 +61,9 @@ describe('a merge on the deployment repository', () => {
     const after = sha(0x101);
     const files = [dev, internal, customer].flatMap((i) => [`${root(i.environment, i.id)}/terraform/stacks/monitoring/alerts.tf`, `${root(i.environment, i.id)}/terraform/stacks/networking/vpc.tf`]);
     world.fx.fleet.executor.scriptOutcome({ action: 'plan' }, 'succeeded', 'Plan: 1 to add, 2 to change, 0 to destroy.', 3);
+    // Each plan run reports its saved file's digest (its own) and its shape (the same change everywhere).
+    const digestOf = (id: string) => createHash('sha256').update(id).digest('hex');
+    for (const i of [dev, internal, customer]) world.fx.fleet.executor.scriptOutputs({ action: 'plan', instanceId: i.id }, { planDigest: digestOf(i.id), planShape: 'e'.repeat(64), planAdd: '1', planChange: '2', planDestroy: '0' });
     const { answer, outcomes } = await deliver(pushPayload({ before, after, commits: [{ modified: files.slice(0, 3) }, { modified: files.slice(3) }] }));
     expect(answer.status).toBe(202);
     expect(outcomes[0]).toMatchObject({ kind: 'handled', source: 'payload', commands: [], invalid: [] });
@@ -87,7 +91,7 @@ describe('a merge on the deployment repository', () => {
     // Monitoring went through every wave by itself; networking waits for a person with its plan summary.
     for (const i of [dev, internal, customer]) {
       expect(byKey[`${i.id}:monitoring`]?.status).toBe('applied');
-      expect(byKey[`${i.id}:networking`]).toMatchObject({ status: 'awaiting-confirmation', planSummary: 'Plan: 1 to add, 2 to change, 0 to destroy.' });
+      expect(byKey[`${i.id}:networking`]).toMatchObject({ status: 'awaiting-confirmation', planSummary: 'Plan: 1 to add, 2 to change, 0 to destroy.', plan: { digest: digestOf(i.id), shape: 'e'.repeat(64), add: 1, change: 2, destroy: 0 } });
     }
     const monitoringOps = await Promise.all(recorded.filter((a) => a.module === 'monitoring').map((a) => world.fx.operation(a.operationId ?? '')));
     expect(monitoringOps.map((o) => [o?.type, o?.status])).toEqual([
@@ -110,6 +114,19 @@ describe('a merge on the deployment repository', () => {
       ['applied', 'carol@example.com'],
       ['applied', 'carol@example.com'],
     ]);
+    // Each confirmed the digest carol saw, and each apply asked for exactly that saved plan.
+    for (const a of recorded.filter((x) => x.module === 'networking')) expect(a.confirmedDigest).toBe(digestOf(a.instanceId));
+    const appliesAsked = world.commands().filter((c): c is Envelope<'instance.module-apply'> => c.type === 'instance.module-apply' && c.payload.module === 'networking' && c.payload.action === 'apply');
+    expect(appliesAsked.map((c) => [c.instanceId, c.payload.planDigest]).sort()).toEqual([dev, internal, customer].map((i) => [i.id, digestOf(i.id)]).sort());
+
+    // mi apply diff: three plans, one shape.
+    const diff = await mi(world.fx.projectId, ['apply', 'diff', '--module', 'networking', '--commit', after.slice(0, 12)]);
+    expect(diff.stdout).toContain(`networking at ${after.slice(0, 12)}: 3 plan(s), 1 distinct`);
+    expect(diff.stdout).toContain(`3 instance(s): ${[dev.id, internal.id, customer.id].sort().join(', ')}`);
+    const shown = await mi(world.fx.projectId, ['apply', 'show', `${dev.id}.networking.${after.slice(0, 12)}`]);
+    expect(shown.stdout).toContain(`sha256:${digestOf(dev.id)}`);
+    expect(shown.stdout).toContain(`by carol@example.com at `);
+    expect(shown.stdout).toContain('+1 ~2 -0');
 
     // The same body under a new delivery id changes nothing.
     const operations = await world.fx.store.count({ collection: 'operations' });

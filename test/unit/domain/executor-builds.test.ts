@@ -166,10 +166,31 @@ describe('what the builds run', () => {
     expect(lines.some((l) => l.includes('"migrationsRan"') && l.includes('$BUILDER_OUTPUT/output'))).toBe(true);
   });
 
-  it('a plan stores the plan and its JSON in the plans bucket, and reports its one-line summary', () => {
-    const lines = commandLines(generated('plan'));
-    expect(lines.some((l) => l.startsWith('terraform show -no-color /workspace/monitoring.tfplan') && l.includes('> "$BUILDER_OUTPUT/output"'))).toBe(true);
-    expect(lines.some((l) => l.includes('gcloud storage cp /workspace/monitoring.tfplan /workspace/monitoring.tfplan.json "gs://mi-control-plans-prod/instances/cus-acme/monitoring/'))).toBe(true);
+  it('a plan stores the plan, its JSON and its text in the plans bucket, and reports its summary, digest and shape', () => {
+    const build = generated('plan');
+    const lines = commandLines(build);
+    expect(lines).toContain('digest=$(sha256sum /workspace/monitoring.tfplan | cut -d\' \' -f1)');
+    // The shape: the plan's text with this instance's own names replaced, so two instances' plans compare equal.
+    const shape = lines.find((l) => l.startsWith('shape='));
+    for (const [value, placeholder] of [['mi-cus-acme', '<project>'], ['cus-acme-pg', '<sql_instance>'], ['cus-acme', '<instance>'], ['acme.example.com', '<domain>'], ['us-central1', '<region>']]) {
+      expect(shape, placeholder).toContain(`s|${value}|${placeholder}|g`);
+    }
+    expect(lines).toContain('printf \'{"summary":"%s","digest":"%s","shape":"%s"}\' "$summary" "$digest" "$shape" > "$BUILDER_OUTPUT/output"');
+    expect(lines.some((l) => l.includes('gcloud storage cp /workspace/monitoring.tfplan /workspace/monitoring.tfplan.json /workspace/monitoring.tfplan.txt "gs://mi-control-plans-prod/instances/cus-acme/monitoring/'))).toBe(true);
+    expect(build.tags).toContain('mi-module-monitoring');
+  });
+
+  it('an apply of a confirmed plan applies exactly the saved file, after checking it is the one confirmed', () => {
+    const digest = 'ab'.repeat(32);
+    const build = buildFor({ runKey: 'op-7f3a:apply', action: 'apply', instanceId: 'cus-acme', params: { ...INSTANCE_PARAMS, ...STEP_PARAMS.apply, planDigest: digest }, queueTtlSeconds: 900 }, SETTINGS);
+    expect(build.steps.map((s) => s.id)).toEqual(['fetch-source', 'terraform-init', 'fetch-plan', 'verify-plan', 'terraform-apply']);
+    expect(build.substitutions._PLAN_DIGEST).toBe(digest);
+    const lines = commandLines(build);
+    expect(lines.some((l) => l.includes(`gcloud storage cp "gs://mi-control-plans-prod/instances/cus-acme/monitoring/${build.substitutions._COMMIT ?? ''}/monitoring.tfplan" /workspace/monitoring.tfplan`))).toBe(true);
+    expect(lines.some((l) => l.startsWith(`echo "${digest}  /workspace/monitoring.tfplan" | sha256sum -c -`))).toBe(true);
+    // The saved plan, no variables: what it does was fixed when it was planned.
+    expect(lines.at(-1)).toMatch(/^terraform -chdir=\S+ apply -input=false -lock-timeout=300s \/workspace\/monitoring\.tfplan$/);
+    expect(build.steps.find((s) => s.id === 'terraform-apply')?.waitFor).toEqual(['verify-plan']);
   });
 
   it('a switch-over points the workloads at the new database; a create adds the on-call group as an IAM database user', () => {
