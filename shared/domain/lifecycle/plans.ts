@@ -130,7 +130,7 @@ export function restoreToPointInTimePlan(pointInTime: string, cloneName: string)
 
 /**
  * Final backups first: a GKE backup in the central backup project (it outlives the instance's
- * project) and a Cloud SQL backup run, side by side. Only once both succeeded does deletion
+ * project), then a Cloud SQL backup run. Only once both succeeded does deletion
  * protection go off, as a step of its own (Cloud SQL's switch; the stacks' `deletion_protection`
  * goes off in the destroy build). Then the delete, which takes the FINAL Cloud SQL backup that
  * outlives the instance (an ordinary run goes with it), then the destroy. A prod delete waits
@@ -148,7 +148,8 @@ export function deletePlan(options: { needsApproval: boolean; finalPlan: { paren
       params: { planParent: options.finalPlan.parent, planId: options.finalPlan.backupPlanId, backupPlan: options.finalPlan.name, scheduled: false },
     },
     { name: 'final-gke-backup', kind: 'gke-backup', after: ['final-gke-backup-plan'], params: { backupPlan: options.finalPlan.name } },
-    { name: 'final-sql-backup', kind: 'sql-backup', after: afterApproval },
+    // After the GKE one: what an approval starts (in the commands function) stays in the central backup project.
+    { name: 'final-sql-backup', kind: 'sql-backup', after: ['final-gke-backup'] },
     { name: 'deletion-protection-off', kind: 'sql-deletion-protection', after: ['final-gke-backup', 'final-sql-backup'], params: { enabled: false }, destructive: true },
     {
       name: 'final-sql-backup-and-delete',
