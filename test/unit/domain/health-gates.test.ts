@@ -23,29 +23,12 @@ import {
 } from '../../../shared/domain/lifecycle/index.js';
 import { makeEnvelope, type AnyEnvelope, type InstanceRecord, type UpgradeRecord } from '../../../shared/events/index.js';
 import type { HttpAnswer } from '../../../shared/ports.js';
+import { NOW, acmeInstance } from './instance-fixture.js';
 
-const now = new Date('2026-11-26T10:00:00.000Z');
+const now = NOW;
 const at = (seconds: number) => new Date(now.getTime() + seconds * 1000);
 
-function instance(overrides: Partial<InstanceRecord> = {}): InstanceRecord {
-  return {
-    id: 'acme-prod',
-    slug: 'acme',
-    environment: 'prod',
-    tier: 'customer',
-    domain: 'acme.example.com',
-    region: 'us-central1',
-    version: '5.4.2',
-    maintenanceWindow: { days: ['sat'], start: '02:00', hours: 4, timeZone: 'America/New_York' },
-    status: 'active',
-    resources: { project: 'mi-acme-prod', sqlInstance: 'acme-prod-db', gkeCluster: 'c', backupPlan: 'plan', backupPlanRegion: 'us-east1' },
-    lease: null,
-    generation: 3,
-    createdAt: now.toISOString(),
-    updatedAt: now.toISOString(),
-    ...overrides,
-  };
-}
+const instance = acmeInstance;
 
 const envelope = (payload: { targetVersion: string } | { rollback: true }, type: 'instance.upgrade' = 'instance.upgrade'): AnyEnvelope =>
   makeEnvelope({ type, instanceId: 'acme-prod', actor: 'alice@example.com', reason: 'release', payload });

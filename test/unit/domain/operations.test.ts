@@ -21,31 +21,14 @@ import {
 } from '../../../shared/domain/lifecycle/operations.js';
 import { makeEnvelope, type AnyEnvelope, type InstanceRecord } from '../../../shared/events/index.js';
 import { decideAcceptance as decide } from '../../../shared/domain/lifecycle/acceptance.js';
+import { NOW, acmeInstance } from './instance-fixture.js';
 
 const decideAcceptance = (envelope: AnyEnvelope, instance: InstanceRecord | undefined, at: Date) => decide({ envelope, instance, now: at });
 
-const now = new Date('2026-11-26T10:00:00.000Z');
+const now = NOW;
 const later = (ms: number) => new Date(now.getTime() + ms);
 
-function instance(overrides: Partial<InstanceRecord> = {}): InstanceRecord {
-  return {
-    id: 'acme-prod',
-    slug: 'acme',
-    environment: 'prod',
-    tier: 'customer',
-    domain: 'acme.example.com',
-    region: 'us-central1',
-    version: '5.4.2',
-    maintenanceWindow: { days: ['sat'], start: '02:00', hours: 4, timeZone: 'America/New_York' },
-    status: 'active',
-    resources: { project: 'mi-acme-prod', sqlInstance: 'acme-prod-db', gkeCluster: 'c', backupPlan: 'plan', backupPlanRegion: 'us-east1' },
-    lease: null,
-    generation: 3,
-    createdAt: now.toISOString(),
-    updatedAt: now.toISOString(),
-    ...overrides,
-  };
-}
+const instance = acmeInstance;
 
 const upgrade = (targetVersion: string): AnyEnvelope =>
   makeEnvelope({ type: 'instance.upgrade', instanceId: 'acme-prod', actor: 'alice@example.com', reason: 'monthly release', payload: { targetVersion } });
