@@ -128,6 +128,7 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
     ...(config.MI_GITHUB_IDENTITIES === undefined ? {} : { githubIdentities: parseGitHubIdentities(config.MI_GITHUB_IDENTITIES) }),
     policy: {
       ...(config.MI_CENTRAL_BACKUP_PROJECT === undefined ? {} : { centralBackupProject: config.MI_CENTRAL_BACKUP_PROJECT }),
+      ...(list(config.MI_DATA_BEARING_MODULES) === undefined ? {} : { dataBearingModules: list(config.MI_DATA_BEARING_MODULES) ?? [] }),
       healthGates: {
         ...DEFAULT_HEALTH_GATES,
         ...(config.MI_HEALTH_URL === undefined ? {} : { urlTemplate: config.MI_HEALTH_URL }),

@@ -191,6 +191,7 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
     MI_GITHUB_BOT_LOGIN: settings.githubBotLogin,
     MI_SCHEDULER_LOCATION: region,
     MI_AUTO_APPLY_MODULES: settings.autoApplyModules,
+    MI_DATA_BEARING_MODULES: settings.dataBearingModules,
     MI_COMMANDS_AUDIENCES: (settings.commandsAudiences ?? [ownUrl('commands'), GCLOUD_CLIENT_ID]).join(','),
     MI_COMMANDS_ALLOWED_DOMAINS: settings.commandsAllowedDomains?.join(','),
     MI_GITHUB_IDENTITIES: settings.githubIdentities === undefined ? undefined : Object.entries(settings.githubIdentities).map(([login, email]) => `${login}=${email}`).join(','),

@@ -21,6 +21,8 @@ export interface Settings {
   githubTokenSecretName: string;
   /** Module names applied without confirmation, comma-separated (`mi:autoApplyModules`; the function's default if unset). */
   autoApplyModules?: string;
+  /** Modules whose apply takes both checkpoint backups first, comma-separated (`mi:dataBearingModules`; default infrastructure,database,cluster). */
+  dataBearingModules?: string;
   /** Only to run the executor on an external runner instead of Cloud Build: where it answers `GET /runs/<key>` (`mi:executorStatusUrl`). */
   executorStatusUrl?: string;
   /** The application's image repository (`mi:appImage`): an upgrade deploys `<image>:<version>`. */
@@ -98,6 +100,7 @@ export function readSettings(sourceRoot: string): Settings {
     // No default: final backups must outlive their instances somewhere a person chose.
     centralBackupProject: mi.require('centralBackupProject'),
     ...(autoApplyModules === undefined ? {} : { autoApplyModules }),
+    ...(mi.get('dataBearingModules') === undefined ? {} : { dataBearingModules: mi.require('dataBearingModules') }),
     ...(commandsAudiences === undefined ? {} : { commandsAudiences }),
     ...(commandsAllowedDomains === undefined ? {} : { commandsAllowedDomains }),
     ...(instancesFolder === undefined ? {} : { instancesFolder }),

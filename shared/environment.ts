@@ -116,6 +116,13 @@ export const ENVIRONMENT = {
     optional: true,
     neededBy: ['deployments', 'commands'],
   },
+  MI_DATA_BEARING_MODULES: {
+    meaning: 'the modules whose apply takes a Cloud SQL and a GKE checkpoint backup first, comma-separated (default infrastructure,database,cluster)',
+    schema: text('MI_DATA_BEARING_MODULES', 'the modules whose apply takes both backups first'),
+    optional: true,
+    // Accepting the module apply plans its steps.
+    neededBy: ['lifecycle'],
+  },
   MI_COMMANDS_AUDIENCES: {
     meaning: "the audiences callers' ID tokens may carry, comma-separated: the commands function's URL (service accounts), and gcloud's OAuth client id (people's `gcloud auth print-identity-token`)",
     schema: text('MI_COMMANDS_AUDIENCES', "the audiences callers' ID tokens may carry, comma-separated"),

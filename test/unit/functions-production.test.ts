@@ -21,6 +21,10 @@ describe('deployed functions', () => {
     // The external runner instead of Cloud Build is optional, and checked when given.
     expect(() => readEnvironment('lifecycle', { ...complete, MI_EXECUTOR_STATUS_URL: 'not a url' })).toThrow(/MI_EXECUTOR_STATUS_URL/);
     expect(readEnvironment('lifecycle', { ...complete, UNRELATED: 'x' })).toEqual(complete);
+    // The health gates' endpoints are checked when given: a URL with {domain}, paths.
+    expect(() => readEnvironment('lifecycle', { ...complete, MI_HEALTH_URL: 'https://example.com' })).toThrow('MI_HEALTH_URL: expected a URL with {domain}, such as https://{domain}');
+    expect(() => readEnvironment('reconcile', { ...complete, MI_HEALTH_PATH: 'healthz' })).toThrow('MI_HEALTH_PATH: expected a path such as /healthz');
+    expect(readEnvironment('reconcile', { ...complete, MI_HEALTH_URL: 'https://{domain}:8443', MI_VERSION_PATH: '/api/version' })).toMatchObject({ MI_HEALTH_URL: 'https://{domain}:8443', MI_VERSION_PATH: '/api/version' });
   });
 
   it('every function of the topology is registered with the functions framework', () => {
