@@ -30,7 +30,8 @@ export interface ChaosOptions {
   path?: string;
   /** How long shrinking a failure may take before the smallest schedule found so far is reported. */
   shrinkSeconds?: number;
-  onSchedule?: (index: number, result: ScheduleResult) => void;
+  /** After each schedule (not the shrinking runs), with the figures so far (counted up to and including it). */
+  onSchedule?: (index: number, result: ScheduleResult, figures: Readonly<ChaosFigures>) => void;
 }
 
 export async function checkChaos(context: ChaosContext, options: ChaosOptions): Promise<ChaosFigures> {
@@ -65,7 +66,7 @@ export async function checkChaos(context: ChaosContext, options: ChaosOptions): 
         return outcome.violations.length === 0;
       }
       figures.schedules += 1;
-      options.onSchedule?.(figures.schedules, outcome);
+
       const s = outcome.stats;
       for (const kind of FAULT_KINDS) figures.faultsInjected[kind] += s.faults[kind];
       figures.events.commands += s.commands;
@@ -81,6 +82,8 @@ export async function checkChaos(context: ChaosContext, options: ChaosOptions): 
       figures.events.buildNotifications += s.notifications;
       figures.events.buildNotificationsLost += s.notificationsLost;
       figures.events.portCalls += s.calls;
+      figures.seconds = (performance.now() - started) / 1000;
+      options.onSchedule?.(figures.schedules, outcome, figures);
       if (outcome.violations.length > 0) {
         figures.violations += 1;
         firstFailureAt = performance.now();

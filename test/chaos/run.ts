@@ -1,8 +1,8 @@
 /**
  * `npm run chaos -- --runs N [--seed S --path P] [--trace]`: runs N chaos schedules on the
  * emulators (started here unless FIRESTORE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST name running
- * ones) and writes the figures to bench/chaos.json. Exits 1 on a violation, after printing the
- * shrunk schedule and how to replay it.
+ * ones) and writes the figures to bench/chaos.json (every 50 schedules marked partial, then the
+ * whole). Exits 1 on a violation, after printing the shrunk schedule and how to replay it.
  */
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -39,9 +39,13 @@ try {
     shrinkSeconds: flags.shrinkSeconds,
     ...(flags.seed === undefined ? {} : { seed: flags.seed }),
     ...(flags.path === undefined ? {} : { path: flags.path }),
-    onSchedule(index, result) {
+    onSchedule(index, result, sofar) {
       if (flags.trace) console.log(`schedule ${index}\n${result.trace.join('\n')}\n`);
-      if (index % 50 === 0) process.stderr.write(`chaos: ${index} schedules\n`);
+      if (index % 50 === 0) {
+        process.stderr.write(`chaos: ${index} schedules\n`);
+        // The figures so far, so a run that is stopped still leaves what it checked.
+        void writeFile(flags.out, `${JSON.stringify({ ...sofar, partial: true, failure: undefined, at: new Date().toISOString() }, null, 2)}\n`).catch(() => undefined);
+      }
     },
   });
   const { failure, ...summary } = figures;
