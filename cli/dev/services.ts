@@ -75,9 +75,9 @@ export interface LocalServicesInput {
   healthUrl: string;
 }
 
-/** The health gates locally: the same gates, probing every 2 s with a minute for the rollout to settle. */
+/** The health gates locally: the same gates, probing every 2 s with half a minute for the rollout to settle (the applications warm up in 3 s). */
 export function localHealthGates(urlTemplate: string): HealthGatePolicy {
-  return { ...DEFAULT_HEALTH_GATES, urlTemplate, intervalSeconds: 2, timeoutSeconds: 3, before: { consecutive: 1, windowSeconds: 20 }, after: { consecutive: 3, windowSeconds: 60 } };
+  return { ...DEFAULT_HEALTH_GATES, urlTemplate, intervalSeconds: 2, timeoutSeconds: 3, before: { consecutive: 1, windowSeconds: 20 }, after: { consecutive: 3, windowSeconds: 30 } };
 }
 
 /** What the local builds run as and on (nothing is cloned: the simulated Cloud Build only records the steps). */

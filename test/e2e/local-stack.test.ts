@@ -219,7 +219,7 @@ describe('mi dev: the local stack', () => {
     expect(rolledBack.code, `${rolledBack.stdout}${rolledBack.stderr}\n${lines.join('\n')}`).toBe(0);
     expect(await store.get<InstanceRecord>(paths.instance(target.id))).toMatchObject({ status: 'active', version: before.version, lastUpgrade: { rollback: true } });
     expect(stack.fleet.applications.versionOn(target.domain)).toBe(before.version);
-  }, 150_000);
+  }, 240_000);
 
   it('stops, and a second stack on the same emulators keeps the state and takes the pushes over', async () => {
     if (!stack) throw new Error('the stack did not start');
