@@ -33,6 +33,7 @@ const emulators = await Promise.all([ensureEmulator('firestore'), ensureEmulator
 for (const e of emulators) process.env[EMULATOR_HOST_VARIABLE[e.kind]] = e.host;
 const context = await createChaosContext('npm-run-chaos');
 let code = 0;
+let writes: Promise<void> = Promise.resolve();
 try {
   const figures = await checkChaos(context, {
     runs: flags.runs,
@@ -43,12 +44,15 @@ try {
       if (flags.trace) console.log(`schedule ${index}\n${result.trace.join('\n')}\n`);
       if (index % 50 === 0) {
         process.stderr.write(`chaos: ${index} schedules\n`);
-        // The figures so far, so a run that is stopped still leaves what it checked.
-        void writeFile(flags.out, `${JSON.stringify({ ...sofar, partial: true, failure: undefined, at: new Date().toISOString() }, null, 2)}\n`).catch(() => undefined);
+        // The figures so far, so a run that is stopped still leaves what it checked (one write at a time).
+        const text = `${JSON.stringify({ ...sofar, partial: true, failure: undefined, at: new Date().toISOString() }, null, 2)}\n`;
+        writes = writes.then(() => writeFile(flags.out, text)).catch(() => undefined);
       }
     },
   });
   const { failure, ...summary } = figures;
+  // After the last partial write, never beside it.
+  await writes;
   await writeFile(flags.out, `${JSON.stringify({ ...summary, machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, at: new Date().toISOString(), ...(failure ? { failure: { seed: failure.seed, path: failure.path, violations: failure.violations } } : {}) }, null, 2)}\n`);
   console.log(JSON.stringify(summary, null, 2));
   if (failure) {
