@@ -110,6 +110,7 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
       : notGranted('ID token verification', fn.name),
     access: uses.accessReview ? lazyPort(async () => (await import('../shared/gcp/pam.js')).createPamClient({ token: await functionAccessToken() })) : notGranted('Privileged Access Manager', fn.name),
     iamPolicies: uses.accessReview ? lazyPort(async () => (await import('../shared/gcp/iam-policies.js')).createIamPolicyReader({ token: await functionAccessToken() })) : notGranted('IAM policies', fn.name),
+    plans: uses.plans ? lazyPort(async () => (await import('../shared/gcp/plan-files.js')).createPlanFilesReader({ token: await functionAccessToken() })) : notGranted('the plans buckets', fn.name),
   };
   const secret = config.MI_GITHUB_WEBHOOK_SECRET;
   const list = (text: string | undefined) => text?.split(',').map((item) => item.trim()).filter((item) => item !== '');

@@ -26,12 +26,15 @@ export interface BuildEnvironmentsArgs {
 export class BuildEnvironments extends pulumi.ComponentResource {
   /** Each environment's build account, by environment. */
   readonly accounts: Record<Environment, gcp.serviceaccount.Account>;
+  /** Each environment's plans bucket, by environment. */
+  readonly plansBuckets: Record<Environment, gcp.storage.Bucket>;
   readonly ungranted: string[] = [];
 
   constructor(name: string, args: BuildEnvironmentsArgs, opts?: pulumi.ComponentResourceOptions) {
     super('mi:infra:BuildEnvironments', name, {}, opts);
     const parent = { parent: this };
     const accounts: Partial<Record<Environment, gcp.serviceaccount.Account>> = {};
+    const plansBuckets: Partial<Record<Environment, gcp.storage.Bucket>> = {};
     for (const environment of ENVIRONMENTS) {
       const names = environmentBuildNames(args.project, environment);
       const account = new gcp.serviceaccount.Account(
@@ -57,7 +60,8 @@ export class BuildEnvironments extends pulumi.ComponentResource {
         );
       const state = bucket('state', names.stateBucket, false);
       const plans = bucket('plans', names.plansBucket, true);
-      // Only the build account reads or writes them; people read plans through the control plane.
+      plansBuckets[environment] = plans;
+      // Only the build account writes them; people read plans through the control plane (whose commands function may read them).
       for (const [kind, b] of [['state', state], ['plans', plans]] as const) {
         new gcp.storage.BucketIAMMember(`${name}-${environment}-${kind}-admin`, { bucket: b.name, role: 'roles/storage.objectAdmin', member: account.member }, parent);
       }
@@ -70,6 +74,7 @@ export class BuildEnvironments extends pulumi.ComponentResource {
       }
     }
     this.accounts = accounts as Record<Environment, gcp.serviceaccount.Account>;
+    this.plansBuckets = plansBuckets as Record<Environment, gcp.storage.Bucket>;
     this.registerOutputs({});
   }
 }

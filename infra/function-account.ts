@@ -23,6 +23,8 @@ export interface FunctionAccountArgs {
   centralBackupProject: string;
   /** The executor's build accounts (one per environment), for grants `on: 'buildAccounts'`. */
   buildAccounts: readonly gcp.serviceaccount.Account[];
+  /** The executor's plans buckets (one per environment), for grants `on: 'plansBuckets'`. */
+  plansBuckets: readonly gcp.storage.Bucket[];
 }
 
 /** A stable logical name for one grant, so reordering a function's roles renames nothing. */
@@ -74,6 +76,11 @@ export class FunctionAccount extends pulumi.ComponentResource {
           // To create builds that run as them (iam.serviceAccounts.actAs), and nothing more.
           args.buildAccounts.forEach((account, index) => {
             new gcp.serviceaccount.IAMMember(`${grantResource}-${index}`, { serviceAccountId: account.name, role: grant.role, member: this.member }, grantOpts);
+          });
+          break;
+        case 'plansBuckets':
+          args.plansBuckets.forEach((bucket, index) => {
+            new gcp.storage.BucketIAMMember(`${grantResource}-${index}`, { bucket: bucket.name, role: grant.role, member: this.member }, grantOpts);
           });
           break;
         case 'instanceProjects':

@@ -77,6 +77,8 @@ export interface FunctionContext {
   centralBackupProject: string;
   /** The executor's build accounts: functions that run builds may act as them. */
   buildAccounts: readonly gcp.serviceaccount.Account[];
+  /** The executor's plans buckets: a function that reads plans for people reads them there. */
+  plansBuckets: readonly gcp.storage.Bucket[];
   /** `service-<number>@gcp-sa-pubsub.iam.gserviceaccount.com`, as a member. */
   pubsubAgent: pulumi.Input<string>;
 }
@@ -92,6 +94,7 @@ function accountArgs(fn: AnyFunctionDefinition, ctx: FunctionContext): FunctionA
     secrets: ctx.secrets,
     centralBackupProject: ctx.centralBackupProject,
     buildAccounts: ctx.buildAccounts,
+    plansBuckets: ctx.plansBuckets,
     ...(ctx.instancesFolder === undefined ? {} : { instancesFolder: ctx.instancesFolder }),
   };
 }

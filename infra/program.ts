@@ -220,6 +220,7 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
     ...(settings.instancesFolder === undefined ? {} : { instancesFolder: settings.instancesFolder }),
     centralBackupProject: settings.centralBackupProject,
     buildAccounts: Object.values(builds.accounts),
+    plansBuckets: Object.values(builds.plansBuckets),
     pubsubAgent,
   };
 

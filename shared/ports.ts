@@ -436,6 +436,23 @@ export interface HealthPort {
   get(url: string, options: { timeoutMs: number }): Promise<HttpAnswer>;
 }
 
+// ---------------------------------------------------------------------------- Cloud Storage (plans)
+
+/** An object's content read as text. */
+export interface StoredText {
+  text: string;
+  /** How many bytes of the object the text holds. */
+  bytes: number;
+  /** The object is longer than the read allowed: the text is its beginning. */
+  truncated: boolean;
+}
+
+/** The executor's plans buckets, read with this process's own account (people read plans through the control plane). */
+export interface PlanFilesPort {
+  /** The object at a `gs://bucket/name` URL as text (its first maxBytes), or undefined when there is none. */
+  readText(url: string, options?: { maxBytes?: number }): Promise<StoredText | undefined>;
+}
+
 // ---------------------------------------------------------------------------- Cloud Scheduler
 
 export interface SchedulerJob {

@@ -13,7 +13,7 @@ import { createEngine, type Engine } from './engine/index.js';
 import { createCommands, type Commands } from './commands/index.js';
 import { ControlPlaneError } from './errors.js';
 import type { Logger } from './log.js';
-import type { AccessPort, Clock, CloudSqlPort, DeploymentRepoPort, EventBus, ExecutorPort, GkeBackupPort, HealthPort, IamPolicyPort, IdentityPort, SchedulerPort, StateStore } from './ports.js';
+import type { AccessPort, Clock, CloudSqlPort, DeploymentRepoPort, EventBus, ExecutorPort, GkeBackupPort, HealthPort, IamPolicyPort, IdentityPort, PlanFilesPort, SchedulerPort, StateStore } from './ports.js';
 import { createRollouts, type RolloutDeps, type Rollouts } from './rollout/index.js';
 
 /** What the commands function needs: who may call (verified), and the service that carries commands out. */
@@ -44,6 +44,8 @@ export interface Ports {
   /** Privileged Access Manager, read with this process's own account (the access review). */
   access: AccessPort;
   iamPolicies: IamPolicyPort;
+  /** The executor's plans buckets, read with this process's own account (`mi apply show` prints a saved plan). */
+  plans: PlanFilesPort;
 }
 
 export interface ServicesConfig {
@@ -131,6 +133,7 @@ export function createServices(ports: Ports, config: ServicesConfig) {
       rollouts,
       cloudSql: ports.cloudSql,
       gkeBackup: ports.gkeBackup,
+      plans: ports.plans,
       // Commands whose builds run the repository are accepted at a commit of its protected branch.
       ...(isGranted(ports.repo) ? { repo: ports.repo, ...(config.deploymentBranch === undefined ? {} : { branch: config.deploymentBranch }) } : {}),
     }),

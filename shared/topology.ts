@@ -78,6 +78,8 @@ export interface FunctionUse {
   accessReview?: 'read';
   /** Cloud Build in the control plane's project: to run the executor's builds (as the build accounts), or only to read them. */
   builds?: 'run' | 'read';
+  /** The executor's plans buckets: to read a saved plan for a person. */
+  plans?: 'read';
 }
 
 /**
@@ -136,7 +138,9 @@ export type FunctionRole =
   | { role: string; on: 'instanceProjects' }
   | { role: string; on: 'centralBackupProject' }
   /** The build service accounts (one per environment): to run builds as them. */
-  | { role: string; on: 'buildAccounts' };
+  | { role: string; on: 'buildAccounts' }
+  /** The executor's plans buckets (one per environment). */
+  | { role: string; on: 'plansBuckets' };
 
 export interface Schedule {
   name: string;
@@ -216,6 +220,7 @@ export const FUNCTIONS = [
     timeoutSeconds: 60,
     memoryMb: 512,
     // Reads an instance's backups for `mi backup list` (people need no grant to find one in an incident),
+    // a module apply's saved plan for `mi apply show` (the plans buckets grant people nothing),
     // and the repository's branch head, the commit a command's builds run.
     // Lifecycle commands and compliance runs through the outbox; facts of approvals and abandons;
     // a rollout's first tick. An approval moves its operation on through the engine: the steps
@@ -227,6 +232,7 @@ export const FUNCTIONS = [
       cloudSql: 'read',
       gkeBackup: 'read',
       centralBackups: 'act',
+      plans: 'read',
     },
     capacity: HTTP_CAPACITY,
   },
@@ -530,6 +536,7 @@ export function rolesOf(fn: FunctionDefinition, functions: readonly FunctionDefi
   }
   if (fn.uses.builds === 'run') roles.push({ role: 'roles/cloudbuild.builds.editor', on: 'project' }, { role: 'roles/iam.serviceAccountUser', on: 'buildAccounts' });
   if (fn.uses.builds === 'read') roles.push({ role: 'roles/cloudbuild.builds.viewer', on: 'project' });
+  if (fn.uses.plans === 'read') roles.push({ role: 'roles/storage.objectViewer', on: 'plansBuckets' });
   return roles;
 }
 
@@ -547,6 +554,7 @@ export function apisUsed(functions: readonly FunctionDefinition[] = FUNCTIONS): 
     if (fn.uses.schedulerJobs !== undefined) apis.add('cloudscheduler.googleapis.com');
     if (fn.uses.accessReview !== undefined) apis.add('privilegedaccessmanager.googleapis.com').add('cloudresourcemanager.googleapis.com');
     if (fn.uses.builds !== undefined) apis.add('cloudbuild.googleapis.com');
+    if (fn.uses.plans !== undefined) apis.add('storage.googleapis.com');
   }
   return [...apis].sort();
 }

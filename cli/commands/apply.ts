@@ -1,9 +1,10 @@
 /**
  * `mi apply list`, `show`, `diff` and `confirm`: the module applies the deployment repository's
  * merges asked for. The list reads `moduleApplies` and groups what waits by module and commit, with
- * the plan summaries; show is one apply with its plan's digest; diff groups one change's plans
- * by their shape, so each distinct plan is read once. A confirmation goes to the commands function, which records who confirmed
- * from the caller's verified Google ID token.
+ * the plan summaries; show is one apply with its plan's digest and the raw plan; diff groups one
+ * change's plans by their shape and prints each distinct plan once. The raw plans are read from
+ * the plans bucket by the commands function (people hold no grant on it). A confirmation goes to
+ * the commands function too, which records who confirmed from the caller's verified Google ID token.
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -18,12 +19,34 @@ import { COLLECTIONS } from '../../shared/store/collections.js';
 
 
 const listFlags = z.object({ all: z.boolean().optional(), json: z.boolean().optional() });
-const showFlags = z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9._()-]{0,200}$/, { error: 'expected a module apply id (mi apply list shows them)' }), json: z.boolean().optional() });
+const showFlags = z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9._()-]{0,200}$/, { error: 'expected a module apply id (mi apply list shows them)' }), plan: z.boolean(), json: z.boolean().optional() });
 const diffFlags = z.object({
   module: z.string({ error: 'give --module' }).regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: 'expected a module name' }),
   commit: z.string({ error: 'give --commit' }).regex(/^[0-9a-f]{7,64}$/, { error: 'expected a commit id (at least 7 hex digits)' }),
+  plan: z.boolean(),
   json: z.boolean().optional(),
 });
+
+/** A saved plan's text as the commands function read it from the plans bucket. */
+interface PlanText {
+  applyId: string;
+  object: string;
+  text: string;
+  bytes: number;
+  truncated: boolean;
+}
+
+/** Reads an apply's saved plan through the commands function (which holds the grant on the plans bucket). */
+async function readPlanText(ctx: CliContext, command: Command, applyId: string): Promise<PlanText> {
+  return (await sendCommand(ctx, command, { command: 'apply.plan', applyId }, { what: `reading the saved plan of ${applyId}`, idempotent: true })) as unknown as PlanText;
+}
+
+/** The raw plan, between two rules that name where it was read from. */
+function printPlanText(ctx: CliContext, plan: PlanText): void {
+  line(ctx.io.stdout, `--- ${plan.object}${plan.truncated ? ` (its first ${plan.bytes} bytes: the plan is longer)` : ''}`);
+  ctx.io.stdout.write(plan.text.endsWith('\n') ? plan.text : `${plan.text}\n`);
+  line(ctx.io.stdout, '---');
+}
 
 function planCounts(apply: ModuleApplyRecord): string {
   const p = apply.plan;
@@ -88,16 +111,18 @@ export function registerApplyCommands(program: Command, ctx: CliContext): void {
 
   apply
     .command('show')
-    .description('one apply: its plan (summary, counts, the saved plan file\'s sha256 and its shape), who confirmed which digest, what ran')
+    .description("one apply: its plan (summary, counts, the saved plan file's sha256 and its shape), who confirmed which digest, what ran, then the raw plan as terraform show printed it")
     .argument('<id>', 'the apply id (mi apply list shows it)')
-    .option('--json', 'print the apply as JSON')
+    .option('--no-plan', 'leave out the raw plan (it is read from the plans bucket through the commands function)')
+    .option('--json', 'print the apply as JSON (with the raw plan as planText)')
     .action(async (id: string, _options: unknown, command: Command) => {
       const flags = parseFlags(showFlags, { ...command.opts(), id }, { id: '<id>' });
       const { store } = ctx.backend(command);
       const found = await store.get<ModuleApplyRecord>(deploymentPaths.moduleApply(flags.id));
       if (found === undefined) throw refused(`no module apply ${flags.id} (mi apply list --all shows them)`);
+      const saved = flags.plan && found.plan?.object !== undefined;
       if (flags.json) {
-        printJson(ctx.io.stdout, found);
+        printJson(ctx.io.stdout, saved ? { ...found, planText: await readPlanText(ctx, command, found.id) } : found);
         return;
       }
       const rows: Array<[string, string]> = [
@@ -109,11 +134,16 @@ export function registerApplyCommands(program: Command, ctx: CliContext): void {
         ['changes', planCounts(found)],
         ['plan digest', found.plan?.digest === undefined ? '- (the plan run reported none: its apply runs the commit afresh)' : `sha256:${found.plan.digest}`],
         ['plan shape', found.plan?.shape === undefined ? '-' : `sha256:${found.plan.shape} (mi apply diff --module ${found.module} --commit ${found.commit.slice(0, 12)})`],
+        ['saved plan', found.plan?.object ?? '- (the plan run saved none where the control plane can read it)'],
         ['confirmed', found.confirmedBy === null ? '-' : `by ${found.confirmedBy} at ${found.confirmedAt ?? ''}${found.confirmedDigest ? `, plan sha256:${found.confirmedDigest}` : ''}`],
         ['operation', found.operationId ?? '-'],
         ['failure', found.failure ?? '-'],
       ];
       for (const text of table(['FIELD', 'VALUE'], rows)) line(ctx.io.stdout, text);
+      if (saved) {
+        line(ctx.io.stdout);
+        printPlanText(ctx, await readPlanText(ctx, command, found.id));
+      }
     });
 
   apply
@@ -121,7 +151,8 @@ export function registerApplyCommands(program: Command, ctx: CliContext): void {
     .description("the plans of one module at one commit, grouped: instances whose plans differ only by their own names (project, instance, region...) are one plan, shown once")
     .requiredOption('--module <module>', 'the module')
     .requiredOption('--commit <commit>', 'the merge commit (7 digits or more)')
-    .option('--json', 'print the groups as JSON')
+    .option('--no-plan', "leave out each distinct plan's raw text (read through the commands function)")
+    .option('--json', 'print the groups as JSON (each with its first instance\'s raw plan as planText)')
     .action(async (_options: unknown, command: Command) => {
       const flags = parseFlags(diffFlags, command.opts(), { module: '--module', commit: '--commit' });
       const { store } = ctx.backend(command);
@@ -129,8 +160,16 @@ export function registerApplyCommands(program: Command, ctx: CliContext): void {
       const applies = docs.map((d) => d.data).filter((a) => a.commit.startsWith(flags.commit) && a.planSummary !== null);
       if (applies.length === 0) throw refused(`no plan of ${flags.module} at ${flags.commit} has run yet (mi apply list shows what waits)`);
       const groups = groupPlansByShape(applies);
+      // Each distinct plan is read once: its first instance's (the others differ only by their own names).
+      const byInstance = new Map(applies.map((a) => [a.instanceId, a]));
+      const texts = await Promise.all(
+        groups.map(async (group) => {
+          const first = byInstance.get(group.instances[0] ?? '');
+          return flags.plan && first?.plan?.object !== undefined ? readPlanText(ctx, command, first.id) : undefined;
+        }),
+      );
       if (flags.json) {
-        printJson(ctx.io.stdout, groups);
+        printJson(ctx.io.stdout, groups.map((group, i) => ({ ...group, ...(texts[i] === undefined ? {} : { planText: texts[i] }) })));
         return;
       }
       line(ctx.io.stdout, `${flags.module} at ${flags.commit}: ${applies.length} plan(s), ${groups.length} distinct`);
@@ -138,6 +177,8 @@ export function registerApplyCommands(program: Command, ctx: CliContext): void {
         line(ctx.io.stdout);
         line(ctx.io.stdout, `plan ${i + 1}${group.shape === null ? ' (no shape reported: compared with nothing)' : ` sha256:${group.shape.slice(0, 16)}`}: ${group.summary ?? ''}`);
         line(ctx.io.stdout, `  ${group.instances.length} instance(s): ${group.instances.join(', ')}`);
+        const text = texts[i];
+        if (text !== undefined) printPlanText(ctx, text);
       }
     });
 

@@ -36,6 +36,7 @@ export function describeStack(stack: LocalStack): string[] {
     `  commands          ${stack.commandsUrl} (ID tokens signed by a local key${stack.identityFile === undefined ? '' : `, left for mi in ${stack.identityFile}`})`,
     `  access (sim PAM)  ${stack.access.url} (${stack.access.entitlements.map((e) => e.slice(e.lastIndexOf('/') + 1)).join(', ')}; approvers alice, bob)`,
     `  executor          Cloud Build (simulated) at ${stack.cloudBuildUrl}, notifying on ${TOPICS.buildNotifications}; \`mi op get\` shows each run's build steps`,
+    `  plans buckets     ${stack.plansUrl} (simulated Cloud Storage): where plan builds save plans; \`mi apply show\` prints one`,
     `  applications      ${stack.healthUrl.replace('{domain}', '<domain>')}/healthz and /version (simulated): what upgrades' health gates probe`,
     '  schedules (local clock)',
     ...schedules,

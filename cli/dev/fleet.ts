@@ -7,6 +7,7 @@ import { describeError } from '../../shared/errors.js';
 import { systemClock } from '../../shared/ports.js';
 import { serveApplications } from '../../shared/sim/applications-http.js';
 import { serveCloudBuild } from '../../shared/sim/cloud-build-http.js';
+import { servePlansBucket } from '../../shared/sim/plans-bucket-http.js';
 import { startExecutorRunner } from '../../shared/sim/executor-runner.js';
 import { TOPICS } from '../../shared/topology.js';
 import { createSimulatedFleet, type SimulatedFleet } from '../../shared/sim/index.js';
@@ -79,6 +80,13 @@ export async function runSimulatedCloudBuild(admin: PubSub, fleet: SimulatedFlee
     clearInterval(timer);
     return Promise.resolve();
   });
+  return server.url;
+}
+
+/** The plans buckets on Cloud Storage's JSON API paths: the commands function reads saved plans there with the production reader. Returns its URL. */
+export async function runSimulatedPlansBucket(fleet: SimulatedFleet, undo: UndoStack): Promise<string> {
+  const server = await servePlansBucket(fleet.plans);
+  undo.push('stop the simulated plans buckets', () => server.close());
   return server.url;
 }
 

@@ -13,6 +13,7 @@ import type { BuildSettings } from '../../shared/domain/executor/index.js';
 import { createCloudBuildExecutor } from '../../shared/gcp/cloud-build.js';
 import { createExecutorAdapter } from '../../shared/gcp/executor.js';
 import { createHttpsHealthProbe } from '../../shared/gcp/https-health.js';
+import { createPlanFilesReader } from '../../shared/gcp/plan-files.js';
 import { DEFAULT_HEALTH_GATES, type HealthGatePolicy } from '../../shared/domain/lifecycle/health-gates.js';
 import { localIdentity, type LocalSigner } from '../../shared/identity/index.js';
 import type { Logger } from '../../shared/log.js';
@@ -73,6 +74,8 @@ export interface LocalServicesInput {
   cloudBuildUrl: string;
   /** The MI_HEALTH_URL template of the simulated applications: the gates use the production probe, pointed there. */
   healthUrl: string;
+  /** Where the simulated plans buckets answer: `mi apply show` reads a saved plan with the production reader, pointed there. */
+  plansUrl: string;
 }
 
 /** The health gates locally: the same gates, probing every 2 s with half a minute for the rollout to settle (the applications warm up in 3 s). */
@@ -120,6 +123,7 @@ export function useLocalServices(input: LocalServicesInput): Services {
       identity: localIdentity(input.signer),
       access: createPamClient({ endpoint: input.access.url, token: reviewerToken }),
       iamPolicies: createIamPolicyReader({ endpoint: input.access.url, token: reviewerToken }),
+      plans: createPlanFilesReader({ endpoint: input.plansUrl, token: () => Promise.resolve('local') }),
     },
     {
       accessEntitlements: input.access.entitlements,

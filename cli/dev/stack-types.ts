@@ -41,6 +41,8 @@ export interface LocalStack {
   functionsUrl: string;
   /** Where the simulated Cloud Build answers the v1 REST API (the executor adapter calls it there). */
   cloudBuildUrl: string;
+  /** The simulated plans buckets (Cloud Storage's JSON API paths). */
+  plansUrl: string;
   /** Where the simulated applications answer (the health gates' MI_HEALTH_URL). */
   healthUrl: string;
   fleet: SimulatedFleet;

@@ -21,7 +21,7 @@ import { allTopics } from '../../shared/topology.js';
 import { useEmulators, openClients } from './clients.js';
 import { localDeployments } from './deployments.js';
 import { describeStack } from './describe.js';
-import { createLocalFleet, runSimulatedApplications, runSimulatedCloudBuild } from './fleet.js';
+import { createLocalFleet, runSimulatedApplications, runSimulatedCloudBuild, runSimulatedPlansBucket } from './fleet.js';
 import { leaveIdentityFile } from './local-identity.js';
 import { startLocalAccess } from './access.js';
 import { pushToServer, serveEveryFunction } from './push.js';
@@ -72,6 +72,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // 5. The executor: the simulated Cloud Build over HTTP, its notifications on cloud-builds.
     const cloudBuildUrl = await runSimulatedCloudBuild(admin, fleet, undo, log);
     const healthUrl = await runSimulatedApplications(fleet, undo);
+    const plansUrl = await runSimulatedPlansBucket(fleet, undo);
 
     // 6. Every function on 127.0.0.1, on the services of the simulated fleet. `mi` in
     // another terminal signs with the same local key, which it finds in the identity file.
@@ -80,7 +81,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     deployments.deliverPushesTo(server.routes.githubWebhook ?? `${server.url}/githubWebhook`);
     const signer = await createLocalSigner();
     const access = await startLocalAccess(systemClock, signer, undo, log);
-    const services = useLocalServices({ store, bus, fleet, log: engineLog, deployments, signer, schedulerParent, commandsUrl, access, cloudBuildUrl, healthUrl });
+    const services = useLocalServices({ store, bus, fleet, log: engineLog, deployments, signer, schedulerParent, commandsUrl, access, cloudBuildUrl, healthUrl, plansUrl });
     const identityFile = await leaveIdentityFile(options.identityFile, { functionsUrl: server.url, commandsUrl, signer, projectId, access: { url: access.url, entitlements: access.entitlements } }, undo, log);
 
     // 7. The push subscriptions, exactly as the topology describes them, pointed at the server.
@@ -96,6 +97,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       functionsUrl: server.url,
       cloudBuildUrl,
       healthUrl,
+      plansUrl,
       fleet,
       engine: services.engine,
       routes: server.routes,

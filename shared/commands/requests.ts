@@ -40,10 +40,15 @@ const lifecycleRequest = z.strictObject({
 const approveRequest = z.strictObject({ command: z.literal('operation.approve'), operationId });
 const abandonRequest = z.strictObject({ command: z.literal('operation.abandon'), operationId, reason });
 
+const applyId = z.string().regex(/^[a-z0-9][a-z0-9._()-]{0,200}$/, { error: 'expected a module apply id such as cus-acme.networking.0123456789ab' });
+
+/** A saved plan's text, read from the plans bucket with the control plane's own account (people hold no grant on it). */
+const applyPlanRequest = z.strictObject({ command: z.literal('apply.plan'), applyId });
+
 const confirmRequest = z
   .strictObject({
     command: z.literal('apply.confirm'),
-    applyId: z.string().regex(/^[a-z0-9][a-z0-9._()-]{0,200}$/, { error: 'expected a module apply id such as cus-acme.networking.0123456789ab' }).optional(),
+    applyId: applyId.optional(),
     module: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: 'expected a module name' }).optional(),
     commit: z.string().regex(/^[0-9a-f]{7,64}$/, { error: 'expected a commit id (at least 7 hex digits)' }).optional(),
   })
@@ -100,6 +105,7 @@ export const COMMAND_NAMES = [
   'operation.approve',
   'operation.abandon',
   'apply.confirm',
+  'apply.plan',
   'instance.extend',
   'rollout.start',
   'rollout.control',
@@ -110,7 +116,7 @@ export const COMMAND_NAMES = [
 
 export const commandRequestSchema = z.discriminatedUnion(
   'command',
-  [lifecycleRequest, approveRequest, abandonRequest, confirmRequest, extendRequest, rolloutStartRequest, rolloutControlRequest, complianceRunRequest, accessReviewRequest, backupListRequest],
+  [lifecycleRequest, approveRequest, abandonRequest, confirmRequest, applyPlanRequest, extendRequest, rolloutStartRequest, rolloutControlRequest, complianceRunRequest, accessReviewRequest, backupListRequest],
   { error: `expected a command: one of ${COMMAND_NAMES.join(', ')}` },
 );
 export type CommandRequest = z.infer<typeof commandRequestSchema>;

@@ -3,6 +3,8 @@
  * commands and compliance runs go through the outbox (once per event id the caller chose, so a
  * retried request is the same command), the rest to the service that owns them.
  */
+import type { ModuleApplyRecord } from '../domain/deployments/applies.js';
+import { isPlanObjectOf, planTextObjectOf } from '../domain/executor/index.js';
 import { operationIdFor } from '../domain/lifecycle/operations.js';
 import { parseWaves, WaveSpecError, DEFAULT_WAVES } from '../domain/rollout/index.js';
 import type { DeploymentsConsumer } from '../deployments/index.js';
@@ -11,10 +13,10 @@ import { ControlPlaneError } from '../errors.js';
 import { DecodeError, makeEnvelope, type AnyEnvelope, type InstanceRecord } from '../events/index.js';
 import { extendExpiry } from '../compliance/retention.js';
 import type { Logger } from '../log.js';
-import type { Clock, CloudSqlPort, DeploymentRepoPort, EventBus, GkeBackupPort, StateStore, VerifiedCaller } from '../ports.js';
+import type { Clock, CloudSqlPort, DeploymentRepoPort, EventBus, GkeBackupPort, PlanFilesPort, StateStore, VerifiedCaller } from '../ports.js';
 import type { Rollouts } from '../rollout/index.js';
 import type { AccessGrantRecord } from '../compliance/access.js';
-import { compliancePaths, paths } from '../store/collections.js';
+import { compliancePaths, deploymentPaths, paths } from '../store/collections.js';
 import { publishOutbox } from '../store/outbox.js';
 import { appendAudit, enqueueEnvelope, LEDGER_RETENTION_DAYS } from '../store/records.js';
 import { TOPICS } from '../topics.js';
@@ -31,6 +33,8 @@ export interface CommandsDeps {
   /** Read only: an instance's backups, for `mi backup list` (the ids `mi restore` takes). */
   cloudSql: Pick<CloudSqlPort, 'listBackupRuns'>;
   gkeBackup: Pick<GkeBackupPort, 'listBackups'>;
+  /** Read only: a module apply's saved plan, for `mi apply show` (the plans buckets grant people nothing). */
+  plans: PlanFilesPort;
   /**
    * The deployment repository: a command whose operation runs builds is accepted at a commit of
    * its protected branch (the head, or the one it names, checked to be on the branch). Without
@@ -208,6 +212,25 @@ export function createCommands(deps: CommandsDeps) {
     };
   }
 
+  /**
+   * A module apply's saved plan as `terraform show` rendered it, read from where its plan build
+   * saved it: only the object the record names for that instance, module and commit.
+   */
+  async function readPlan(id: string, by: string): Promise<CommandOutcome> {
+    const apply = await deps.store.get<ModuleApplyRecord>(deploymentPaths.moduleApply(id));
+    if (apply === undefined) return refused('not-found', `no module apply ${id} (mi apply list --all shows them)`);
+    const object = apply.plan?.object;
+    if (object === undefined) {
+      return refused('not-found', `${id}: its plan run reported no saved plan (${apply.planSummary === null ? 'no plan has run yet' : 'it ran where plans are not saved'}): mi apply show prints what it recorded`);
+    }
+    if (!isPlanObjectOf(object, apply)) return refused('conflict', `${id}: the recorded plan ${object} is not where a plan of ${apply.instanceId}'s ${apply.module} at ${apply.commit} is saved: it is not read`);
+    const url = planTextObjectOf(object);
+    const found = await deps.plans.readText(url);
+    if (found === undefined) return refused('not-found', `${id}: the saved plan ${url} is gone (plans are kept 30 days): a new plan needs a new commit of the module`);
+    deps.log.info('a saved plan read for a person', { applyId: id, object: url, by, bytes: found.bytes });
+    return { kind: 'accepted', command: 'apply.plan', by, answer: { applyId: id, object: url, digest: apply.plan?.digest ?? null, text: found.text, bytes: found.bytes, truncated: found.truncated } };
+  }
+
   /** A break-glass grant reviewed after the fact, by someone other than its requester; once. */
   async function reviewBreakglass(grant: string, reason: string, caller: VerifiedCaller): Promise<CommandOutcome> {
     return deps.store.transaction(async (tx) => {
@@ -278,6 +301,8 @@ export function createCommands(deps: CommandsDeps) {
           }
           case 'access.review':
             return await reviewBreakglass(request.grant, request.reason, caller);
+          case 'apply.plan':
+            return await readPlan(request.applyId, by);
           case 'backup.list':
             return await listBackups(request.instanceId, request.limit ?? 20, by);
           case 'compliance.run': {

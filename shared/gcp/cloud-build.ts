@@ -133,6 +133,7 @@ function planOutputsOf(build: Build): Record<string, string> | undefined {
   const outputs: Record<string, string> = { planSummary: plan.summary };
   if (plan.digest !== undefined) outputs.planDigest = plan.digest;
   if (plan.shape !== undefined) outputs.planShape = plan.shape;
+  if (plan.object !== undefined) outputs.planObject = plan.object;
   for (const key of ['add', 'change', 'destroy'] as const) if (plan[key] !== undefined) outputs[`plan${key[0]?.toUpperCase() ?? ''}${key.slice(1)}`] = String(plan[key]);
   return outputs;
 }

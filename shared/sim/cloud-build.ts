@@ -11,12 +11,13 @@
  * newest first and paged, and faults come only as what its API answers.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { MIGRATION_STEP, PLAN_STEP, planObjectOf, referencedSubstitutions, RUN_KEY_SUBSTITUTION, VERIFY_PLAN_STEP, type BuildStatus, type BuildStep } from '../domain/executor/index.js';
+import { MIGRATION_STEP, PLAN_STEP, planObjectOf, planTextObjectOf, referencedSubstitutions, RUN_KEY_SUBSTITUTION, VERIFY_PLAN_STEP, type BuildStatus, type BuildStep } from '../domain/executor/index.js';
 import { ControlPlaneError } from '../errors.js';
 import { EXECUTOR_ACTIONS, type ExecutorAction } from '../events/index.js';
 import type { Clock } from '../ports.js';
 import type { ExecutorEffects, FinishedRun } from './executor.js';
 import { FaultInjector, type ServiceErrorStyle } from './faults.js';
+import { SimulatedPlansBucket } from './plans-bucket.js';
 
 export type CloudBuildMethod = 'createBuild' | 'getBuild' | 'listBuilds';
 
@@ -53,6 +54,8 @@ export interface CloudBuildSimOptions {
   stepMs?: number;
   /** What a succeeded build does to the simulated world (the executor's effects). */
   effects?: ExecutorEffects;
+  /** The plans buckets its builds write plans to and read them from (a bucket of its own when not given). */
+  plansBucket?: SimulatedPlansBucket;
 }
 
 interface BuildRecord {
@@ -147,10 +150,12 @@ export class SimulatedCloudBuild {
   readonly faults = new FaultInjector<CloudBuildMethod>(STYLE);
   private readonly builds = new Map<string, BuildRecord>();
   private readonly scripts: Array<{ matcher: BuildMatcher; script: BuildScript; remaining: number }> = [];
-  /** The plans bucket: each saved plan file's sha256, by its gs:// path (written when its plan build succeeds). */
-  private readonly savedPlans = new Map<string, string>();
+  /** The plans buckets: a plan build's upload step writes its plan file and renderings there when it succeeds. */
+  readonly plansBucket: SimulatedPlansBucket;
 
-  constructor(private readonly options: CloudBuildSimOptions) {}
+  constructor(private readonly options: CloudBuildSimOptions) {
+    this.plansBucket = options.plansBucket ?? new SimulatedPlansBucket();
+  }
 
   // ------------------------------------------------------------------ test and `mi dev fault` control
 
@@ -162,13 +167,13 @@ export class SimulatedCloudBuild {
 
   /** Replaces a saved plan file in the plans bucket (as someone with write access could): its digest changes. */
   replaceSavedPlan(path: string, content = 'tampered'): void {
-    if (!this.savedPlans.has(path)) throw new Error(`cloud build sim: no saved plan ${path}`);
-    this.savedPlans.set(path, createHash('sha256').update(content).digest('hex'));
+    if (!this.plansBucket.has(path)) throw new Error(`cloud build sim: no saved plan ${path}`);
+    this.plansBucket.put(path, content);
   }
 
-  /** The saved plan files, by path, with their sha256. */
+  /** The saved plan files (not their renderings), by path, with their sha256. */
   plans(): Map<string, string> {
-    return new Map(this.savedPlans);
+    return new Map([...this.plansBucket.list()].filter(([path]) => path.endsWith('.tfplan')));
   }
 
   /** Every build created, oldest first, as builds.get would answer now. */
@@ -369,28 +374,59 @@ export class SimulatedCloudBuild {
   private settle(record: BuildRecord, progress: Progress): void {
     if (record.effected || progress.status !== 'SUCCESS') return;
     record.effected = true;
-    // A plan build leaves its plan file in the plans bucket (the upload step).
+    // A plan build leaves its plan file and its renderings in the plans bucket (the upload step).
     const plan = this.planOf(record);
-    if (plan !== undefined && record.build.steps.some((s) => s.id === PLAN_STEP)) this.savedPlans.set(plan.path, plan.digest);
+    if (plan !== undefined && record.build.steps.some((s) => s.id === PLAN_STEP)) {
+      this.plansBucket.put(plan.path, plan.file);
+      this.plansBucket.put(`${plan.path}.json`, JSON.stringify({ format_version: '1.2', terraform_version: '1.9.8', resource_changes: [{ address: plan.address, change: { actions: ['update'] } }] }));
+      this.plansBucket.put(planTextObjectOf(plan.path), plan.text);
+    }
     this.options.effects?.onSucceeded(this.finishedRun(record, progress));
   }
 
-  /** The plan file a plan or apply build works on, and the digest its plan build computes. */
-  private planOf(record: BuildRecord): { path: string; digest: string; shape: string } | undefined {
+  /**
+   * The plan a plan build makes (and an apply build works on): its file's bytes and digest, its
+   * text rendering naming the instance's own resources, and its shape as the build computes it
+   * (the text with those names replaced by placeholders): one module change at one commit is
+   * one shape across instances, while each instance's file and text differ.
+   */
+  private planOf(record: BuildRecord): { path: string; file: string; digest: string; text: string; shape: string; address: string } | undefined {
     const subs = record.build.substitutions;
     const module = record.build.tags.find((t) => t.startsWith('mi-module-'))?.slice('mi-module-'.length);
     if (module === undefined || subs._PLANS_BUCKET === undefined || subs._COMMIT === undefined) return undefined;
     const instanceId = instanceOf(record.build.tags);
     const sha = (text: string) => createHash('sha256').update(text).digest('hex');
-    // The plan differs per instance (its names are in it); with those replaced, one module change at one commit is one shape.
-    return { path: planObjectOf(subs._PLANS_BUCKET, instanceId, module, subs._COMMIT), digest: sha(`plan ${instanceId} ${module} ${subs._COMMIT}`), shape: sha(`shape ${module} ${subs._COMMIT}`) };
+    const file = `plan ${instanceId} ${module} ${subs._COMMIT}`;
+    const address = `module.${module}.google_compute_network.main`;
+    const project = subs._PROJECT ?? instanceId;
+    const text = [
+      'Terraform used the selected providers to generate the following execution plan. Resource actions are indicated with the following symbols:',
+      '  ~ update in-place',
+      '',
+      'Terraform will perform the following actions:',
+      '',
+      `  # ${address} will be updated in-place`,
+      '  ~ resource "google_compute_network" "main" {',
+      `        id      = "projects/${project}/global/networks/${instanceId}-${module}"`,
+      `        name    = "${instanceId}-${module}"`,
+      `        project = "${project}"`,
+      `      ~ description = "${module} at ${subs._COMMIT.slice(0, 12)}" -> "${module} at ${subs._COMMIT}"`,
+      '    }',
+      '',
+      'Plan: 0 to add, 1 to change, 0 to destroy.',
+      '',
+    ].join('\n');
+    // The build's sed: each substitution's value replaced by its placeholder, in this order.
+    const placeholders: Array<[string, string]> = [['_CLUSTER', '<cluster>'], ['_SQL_INSTANCE', '<sql_instance>'], ['_DOMAIN', '<domain>'], ['_PROJECT', '<project>'], ['_INSTANCE', '<instance>'], ['_REGION', '<region>']];
+    const shaped = placeholders.reduce((out, [key, placeholder]) => (subs[key] ? out.split(subs[key]).join(placeholder) : out), text);
+    return { path: planObjectOf(subs._PLANS_BUCKET, instanceId, module, subs._COMMIT), file, digest: sha(file), text, shape: sha(shaped), address };
   }
 
   /** An apply of a confirmed plan fails its check when the saved file is missing or is not the one confirmed. */
   private planCheck(record: BuildRecord): BuildScript | undefined {
     if (!record.build.steps.some((s) => s.id === VERIFY_PLAN_STEP)) return undefined;
     const plan = this.planOf(record);
-    const saved = plan === undefined ? undefined : this.savedPlans.get(plan.path);
+    const saved = plan === undefined ? undefined : this.plansBucket.digestOf(plan.path);
     if (saved === undefined) return { kind: 'fail-step', step: 'fetch-plan', detail: `ERROR: (gcloud.storage.cp) The following URLs matched no objects or files: ${plan?.path ?? 'the saved plan'}` };
     if (saved !== record.build.substitutions._PLAN_DIGEST) {
       return { kind: 'fail-step', step: VERIFY_PLAN_STEP, detail: `/workspace/plan: FAILED; sha256sum: WARNING: 1 computed checksum did NOT match; the saved plan is not the plan confirmed (sha256 ${record.build.substitutions._PLAN_DIGEST ?? ''}): refused` };
@@ -432,7 +468,7 @@ export class SimulatedCloudBuild {
     const outputs =
       record.script?.kind === 'outputs'
         ? record.script.outputs
-        : { [MIGRATION_STEP]: '{"migrationsRan":false,"migrationsApplied":0}', [PLAN_STEP]: JSON.stringify({ summary: 'Plan: 0 to add, 1 to change, 0 to destroy.', digest: plan?.digest ?? '', shape: plan?.shape ?? '' }) };
+        : { [MIGRATION_STEP]: '{"migrationsRan":false,"migrationsApplied":0}', [PLAN_STEP]: JSON.stringify({ summary: 'Plan: 0 to add, 1 to change, 0 to destroy.', digest: plan?.digest ?? '', shape: plan?.shape ?? '', object: plan?.path ?? '' }) };
     const steps = record.build.steps.map((step, i) => {
       const state = progress.steps[i] ?? { status: 'QUEUED' };
       return {

@@ -6,6 +6,7 @@
 import type { InstanceResources } from '../events/index.js';
 import type { Clock, SqlBackupConfiguration } from '../ports.js';
 import { SimulatedApplications, type ApplicationsSimOptions } from './applications.js';
+import { SimulatedPlansBucket } from './plans-bucket.js';
 import { SimulatedCloudSql, type SqlDurations } from './cloud-sql.js';
 import { SimulatedCloudBuild, type CloudBuildSimOptions } from './cloud-build.js';
 import { SimulatedExecutor, type ExecutorEffects, type ExecutorSimOptions, type FinishedRun } from './executor.js';
@@ -14,6 +15,7 @@ import { backupChannelFor, projectIdFor, resourceNamesFor } from './names.js';
 import { SimulatedScheduler } from './scheduler.js';
 
 export * from './applications.js';
+export * from './plans-bucket.js';
 export * from './clock.js';
 export * from './cloud-build.js';
 export * from './cloud-sql.js';
@@ -90,6 +92,8 @@ export interface SimulatedFleet {
   scheduler: SimulatedScheduler;
   /** The instances' applications: where the executor deployed them, answering their health gates. */
   applications: SimulatedApplications;
+  /** The executor's plans buckets: Cloud Build's plan builds write there, the control plane reads plans for people. */
+  plans: SimulatedPlansBucket;
   /** Seeds one instance's Cloud SQL instance, GKE cluster and backup plan under the shared names. */
   seedInstance(seed: InstanceSeed): InstanceResources;
   /**
@@ -102,7 +106,7 @@ export interface SimulatedFleet {
   /** Effects applied for succeeded executor runs, oldest first. */
   appliedEffects(): AppliedEffect[];
   /** The fleet as the services' ports: Cloud SQL, Backup for GKE, the executor, Cloud Scheduler. */
-  ports(): { cloudSql: SimulatedCloudSql; gkeBackup: SimulatedGkeBackup; executor: SimulatedExecutor; scheduler: SimulatedScheduler; health: SimulatedApplications };
+  ports(): { cloudSql: SimulatedCloudSql; gkeBackup: SimulatedGkeBackup; executor: SimulatedExecutor; scheduler: SimulatedScheduler; health: SimulatedApplications; plans: SimulatedPlansBucket };
 }
 
 function stringParam(run: FinishedRun, name: string): string | undefined {
@@ -188,7 +192,8 @@ export function createSimulatedFleet(options: SimulatedFleetOptions): SimulatedF
 
   const effects = options.executor?.effects ?? (options.worldEffects === false ? undefined : worldEffects);
   const executor = new SimulatedExecutor({ ...options.executor, clock, ...(effects === undefined ? {} : { effects }) });
-  const cloudBuild = new SimulatedCloudBuild({ ...options.cloudBuild, clock, ...(effects === undefined ? {} : { effects }) });
+  const plans = new SimulatedPlansBucket();
+  const cloudBuild = new SimulatedCloudBuild({ ...options.cloudBuild, clock, plansBucket: plans, ...(effects === undefined ? {} : { effects }) });
   const scheduler = new SimulatedScheduler({ clock, ...options.scheduler });
   return {
     clock,
@@ -198,6 +203,7 @@ export function createSimulatedFleet(options: SimulatedFleetOptions): SimulatedF
     cloudBuild,
     scheduler,
     applications,
+    plans,
     seedInstance(seed) {
       const names = resourceNamesFor(seed.instanceId, seed.region);
       cloudSql.addInstance({
@@ -219,6 +225,6 @@ export function createSimulatedFleet(options: SimulatedFleetOptions): SimulatedF
     },
     deleteProject,
     appliedEffects: () => applied.map((effect) => structuredClone(effect)),
-    ports: () => ({ cloudSql, gkeBackup, executor, scheduler, health: applications }),
+    ports: () => ({ cloudSql, gkeBackup, executor, scheduler, health: applications, plans }),
   };
 }

@@ -22,6 +22,8 @@ function described(grant: FunctionRole): string {
       return `central ${grant.role}`;
     case 'buildAccounts':
       return `build-accounts ${grant.role}`;
+    case 'plansBuckets':
+      return `plans ${grant.role}`;
   }
 }
 
@@ -248,12 +250,18 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
               // One grant on each environment's build account, counted below.
               expect(String(g.inputs.serviceAccountId)).toMatch(/\/serviceAccounts\/mi-builds-(dev|prod)@/);
               return `build-accounts ${role}`;
+            case 'gcp:storage/bucketIAMMember:BucketIAMMember':
+              // One grant on each environment's plans bucket, counted below.
+              expect(String(g.inputs.bucket)).toMatch(/^builds-(dev|prod)-plans-/);
+              return `plans ${role}`;
             default:
               return `unexpected ${g.type} ${role}`;
           }
         });
       const onBuildAccounts = grants.filter((g) => g.startsWith('build-accounts '));
       expect(onBuildAccounts.length, `${fn.name}: a grant on each build account`).toBe(new Set(onBuildAccounts).size * ENVIRONMENTS.length);
+      const onPlans = grants.filter((g) => g.startsWith('plans '));
+      expect(onPlans.length, `${fn.name}: a grant on each plans bucket`).toBe(new Set(onPlans).size * ENVIRONMENTS.length);
       expect([...new Set(grants)].sort(), fn.name).toEqual(rolesOf(fn).map(described).sort());
     }
   });
@@ -280,7 +288,9 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
     expect(webhookReaders).toEqual(functions.some((fn) => fn.name === 'githubWebhook') ? ['githubWebhook'] : []);
   });
 
-  it("the executor's builds: an account per environment, the only one that may read its state and plans buckets, which nobody reaches publicly", () => {
+  it("the executor's builds: an account per environment, the only one that may write its state and plans buckets (the functions that read plans for people may only read them), which nobody reaches publicly", () => {
+    const planReaders = functions.filter((fn) => fn.uses.plans === 'read').map((fn) => `serviceAccount:${runtimeEmail(fn)}`);
+    expect(planReaders.length).toBeGreaterThan(0);
     for (const environment of ENVIRONMENTS) {
       const names = environmentBuildNames(PROJECT, environment);
       const member = `serviceAccount:${names.serviceAccountEmail}`;
@@ -292,7 +302,9 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
         expect(bucket?.inputs.uniformBucketLevelAccess).toBe(true);
         const access = ofType(registered, 'gcp:storage/bucketIAMMember:BucketIAMMember').filter((g) => g.inputs.bucket === `${bucket?.name ?? ''}-7f3a`);
         expect(access.length).toBeGreaterThan(0);
-        expect(new Set(access.map((g) => g.inputs.member))).toEqual(new Set([member]));
+        const writers = access.filter((g) => g.inputs.role !== 'roles/storage.objectViewer').map((g) => g.inputs.member);
+        const readers = access.filter((g) => g.inputs.role === 'roles/storage.objectViewer').map((g) => g.inputs.member);
+        expect([new Set(writers), new Set(readers)], bucketName).toEqual([new Set([member]), new Set(bucketName === names.plansBucket ? planReaders : [])]);
       }
       const state = ofType(registered, 'gcp:storage/bucket:Bucket').find((b) => b.inputs.name === names.stateBucket);
       expect(field(state as Registered, 'versioning.enabled')).toBe(true);

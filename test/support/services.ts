@@ -21,6 +21,7 @@ export function servicesWith(parts: Partial<Services>, ports: Partial<Ports> = {
     identity: notGranted('ID token verification', 'this test'),
     access: notGranted('Privileged Access Manager', 'this test'),
     iamPolicies: notGranted('IAM policies', 'this test'),
+    plans: notGranted('the plans buckets', 'this test'),
     ...ports,
   };
   const built = createServices(all, { schedulerParent: 'projects/test/locations/us-central1', callers: { audiences: [] }, ...config });

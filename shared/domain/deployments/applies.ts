@@ -37,14 +37,17 @@ export interface PlanFacts {
   add?: number;
   change?: number;
   destroy?: number;
+  /** The saved plan file's gs:// URL (its text rendering is beside it: planTextObjectOf). */
+  object?: string;
 }
 
-/** The plan facts in a plan run's outputs (planDigest, planShape, planAdd, planChange, planDestroy). */
+/** The plan facts in a plan run's outputs (planDigest, planShape, planObject, planAdd, planChange, planDestroy). */
 export function planFactsOf(outputs: Readonly<Record<string, string>> | undefined): PlanFacts | undefined {
   if (outputs === undefined) return undefined;
   const facts: PlanFacts = {};
   if (outputs.planDigest) facts.digest = outputs.planDigest;
   if (outputs.planShape) facts.shape = outputs.planShape;
+  if (outputs.planObject) facts.object = outputs.planObject;
   for (const [key, field] of [['planAdd', 'add'], ['planChange', 'change'], ['planDestroy', 'destroy']] as const) {
     const n = Number(outputs[key]);
     if (outputs[key] !== undefined && Number.isInteger(n)) facts[field] = n;

@@ -106,7 +106,7 @@ export const MIGRATION_STEP = 'migrate-database';
 /**
  * The step whose output describes a plan: `{"summary": "Plan: 1 to add, 0 to change, 0 to destroy.",
  * "digest": <sha256 of the saved plan file>, "shape": <sha256 of its text with the instance's own
- * identifiers replaced by placeholders>}` (see readPlanOutput).
+ * identifiers replaced by placeholders>, "object": <the plan file's gs:// URL>}` (see readPlanOutput).
  */
 export const PLAN_STEP = 'store-plan';
 /** The apply step that checks the saved plan is the one confirmed, before applying exactly it. */
@@ -115,6 +115,27 @@ export const VERIFY_PLAN_STEP = 'verify-plan';
 /** Where a plan build saves its plan file (and its .txt and .json renderings) in the plans bucket. */
 export function planObjectOf(bucket: string, instanceId: string, module: string, commit: string): string {
   return `gs://${bucket}/instances/${instanceId}/${module}/${commit}/${module}.tfplan`;
+}
+
+/** The text rendering (`terraform show -no-color`) saved beside a plan file. */
+export function planTextObjectOf(planObject: string): string {
+  return `${planObject}.txt`;
+}
+
+/**
+ * Whether a recorded plan file is the one a plan build of this instance, module and commit saves
+ * (in some plans bucket): what the control plane reads for a person is never a path a record
+ * could point anywhere else.
+ */
+export function isPlanObjectOf(planObject: string, apply: { instanceId: string; module: string; commit: string }): boolean {
+  const object = parseGsUrl(planObject);
+  return object !== undefined && planObject === planObjectOf(object.bucket, apply.instanceId, apply.module, apply.commit);
+}
+
+/** `gs://bucket/name` split, or undefined when it is not a Cloud Storage object URL. */
+export function parseGsUrl(url: string): { bucket: string; name: string } | undefined {
+  const match = /^gs:\/\/([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])\/(.+)$/.exec(url);
+  return match === null ? undefined : { bucket: match[1] ?? '', name: match[2] ?? '' };
 }
 
 /** The kubectl context `gcloud container clusters get-credentials` creates. */
@@ -261,7 +282,7 @@ function stepsFor(action: ExecutorAction, params: BuildRequest['params']): Build
                 `summary=$$(grep -E '^(Plan:|No changes)' ${plan}.txt | head -n 1 || true)`,
                 `digest=$$(sha256sum ${plan} | cut -d' ' -f1)`,
                 `shape=$$(sed ${placeholders} ${plan}.txt | sha256sum | cut -d' ' -f1)`,
-                'printf \'{"summary":"%s","digest":"%s","shape":"%s"}\' "$$summary" "$$digest" "$$shape" > "$$BUILDER_OUTPUT/output"',
+                `printf '{"summary":"%s","digest":"%s","shape":"%s","object":"%s"}' "$$summary" "$$digest" "$$shape" "${planObjectOf('${_PLANS_BUCKET}', '${_INSTANCE}', module, '${_COMMIT}')}" > "$$BUILDER_OUTPUT/output"`,
               ].join('\n'),
             ],
             waitFor: ['terraform-plan'],
@@ -399,9 +420,12 @@ export interface PlanOutput {
   add?: number;
   change?: number;
   destroy?: number;
+  /** The saved plan file's gs:// URL. */
+  object?: string;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+const GS_URL = /^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/[^\s"]{1,1000}$/;
 
 /** Reads a plan step's output; the counts come from its summary line. */
 export function readPlanOutput(text: string): PlanOutput | undefined {
@@ -410,12 +434,14 @@ export function readPlanOutput(text: string): PlanOutput | undefined {
   let summary = trimmed;
   let digest: string | undefined;
   let shape: string | undefined;
+  let object: string | undefined;
   if (trimmed.startsWith('{')) {
     try {
-      const parsed = JSON.parse(trimmed) as { summary?: unknown; digest?: unknown; shape?: unknown };
+      const parsed = JSON.parse(trimmed) as { summary?: unknown; digest?: unknown; shape?: unknown; object?: unknown };
       summary = typeof parsed.summary === 'string' ? parsed.summary : '';
       if (typeof parsed.digest === 'string' && HEX64.test(parsed.digest)) digest = parsed.digest;
       if (typeof parsed.shape === 'string' && HEX64.test(parsed.shape)) shape = parsed.shape;
+      if (typeof parsed.object === 'string' && GS_URL.test(parsed.object)) object = parsed.object;
     } catch {
       return { summary: trimmed.slice(0, 300) };
     }
@@ -426,6 +452,7 @@ export function readPlanOutput(text: string): PlanOutput | undefined {
     summary: summary.slice(0, 300),
     ...(digest === undefined ? {} : { digest }),
     ...(shape === undefined ? {} : { shape }),
+    ...(object === undefined ? {} : { object }),
     ...(counts ? { add: Number(counts[1]), change: Number(counts[2]), destroy: Number(counts[3]) } : none ? { add: 0, change: 0, destroy: 0 } : {}),
   };
 }

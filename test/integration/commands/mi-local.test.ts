@@ -15,7 +15,11 @@ import { createEngineFixture, TEST_TIMINGS, type EngineFixture } from '../../sup
 import { LifecycleTap, deliveryOf } from '../cli/support.js';
 import { deliver } from '../../../shared/edge.js';
 import { lifecycleRoute } from '../../../shared/routes.js';
-import { rolloutPaths } from '../../../shared/store/collections.js';
+import { deploymentPaths, rolloutPaths } from '../../../shared/store/collections.js';
+import type { ModuleApplyRecord } from '../../../shared/domain/deployments/applies.js';
+import { planObjectOf, planTextObjectOf } from '../../../shared/domain/executor/index.js';
+import { createPlanFilesReader } from '../../../shared/gcp/plan-files.js';
+import { servePlansBucket, type PlansBucketServer } from '../../../shared/sim/plans-bucket-http.js';
 
 const REQUESTER = 'requester@example.com';
 const SECOND = 'second.person@example.com';
@@ -23,6 +27,7 @@ const SECOND = 'second.person@example.com';
 let f: EngineFixture;
 let tap: LifecycleTap;
 let commands: CommandsServer;
+let plansBucket: PlansBucketServer;
 
 async function mi(args: readonly string[], env: Record<string, string | undefined> = {}, operator = REQUESTER) {
   const out: string[] = [];
@@ -54,11 +59,15 @@ async function waitingDelete(): Promise<string> {
 beforeAll(async () => {
   f = await createEngineFixture(import.meta.url);
   tap = await LifecycleTap.open(f);
-  commands = await serveCommands({ store: f.store, bus: f.bus, clock: f.clock, ...f.fleet.ports() }, { timings: TEST_TIMINGS });
+  // The plans buckets read as in the cloud: the production reader on Cloud Storage's API paths.
+  plansBucket = await servePlansBucket(f.fleet.plans);
+  const plans = createPlanFilesReader({ endpoint: plansBucket.url, token: () => Promise.resolve('local') });
+  commands = await serveCommands({ store: f.store, bus: f.bus, clock: f.clock, ...f.fleet.ports(), plans }, { timings: TEST_TIMINGS });
 });
 
 afterAll(async () => {
   await commands.close();
+  await plansBucket.close();
   await tap.close();
   await f.close();
 });
@@ -174,6 +183,41 @@ describe('the other commands mi sends', () => {
     expect(text.stdout).toContain(`mi restore ${inst.id} --backup-run <ID> --gke-backup <NAME>`);
     const unknown = await mi(['backup', 'list', 'no-such-instance']);
     expect([unknown.code, unknown.stderr]).toEqual([2, "mi: listing no-such-instance's backups refused: no instance no-such-instance (mi instance list shows the fleet)\n"]);
+  });
+
+  it('mi apply show: the recorded plan facts, then the raw plan as terraform show printed it, read through the commands function', async () => {
+    const inst = await f.seedInstance();
+    const commit = randomUUID().replace(/-/g, '').padEnd(40, '0').slice(0, 40);
+    const object = planObjectOf('mi-control-plans-prod', inst.id, 'networking', commit);
+    const raw = `Terraform will perform the following actions:\n\n  # google_compute_network.main will be updated in-place\n  ~ resource "google_compute_network" "main" {\n        project = "${inst.resources.project}"\n    }\n\nPlan: 0 to add, 1 to change, 0 to destroy.\n`;
+    f.fleet.plans.put(planTextObjectOf(object), raw);
+    const id = `${inst.id}.networking.${commit.slice(0, 12)}`;
+    const at = f.clock.now().toISOString();
+    await f.store.set(deploymentPaths.moduleApply(id), {
+      id, kind: 'module', instanceId: inst.id, environment: inst.environment, tier: inst.tier, module: 'networking', commit, committedAt: at, repository: 'acme/deployments', mode: 'confirm', wave: 1,
+      status: 'awaiting-confirmation', request: null, operationId: null, planSummary: 'Plan: 0 to add, 1 to change, 0 to destroy.', plan: { digest: 'ab'.repeat(32), shape: 'cd'.repeat(32), object, add: 0, change: 1, destroy: 0 },
+      confirmedBy: null, confirmedAt: null, supersededBy: null, failure: null, causeEventId: randomUUID(), mergedBy: 'octocat', createdAt: at, updatedAt: at,
+    } satisfies ModuleApplyRecord);
+
+    const shown = await mi(['apply', 'show', id]);
+    expect(shown.stderr).toBe('');
+    expect(shown.stdout).toContain(`saved plan   ${object}`);
+    // The plan exactly as saved, between rules naming the object it was read from.
+    expect(shown.stdout).toContain(`\n--- ${planTextObjectOf(object)}\n${raw}---\n`);
+    const json = JSON.parse((await mi(['apply', 'show', id, '--json'])).stdout) as { planText: { text: string; object: string } };
+    expect([json.planText.text, json.planText.object]).toEqual([raw, planTextObjectOf(object)]);
+    const facts = await mi(['apply', 'show', id, '--no-plan']);
+    expect([facts.stdout.includes('---'), facts.stdout.includes('sha256:' + 'ab'.repeat(32))]).toEqual([false, true]);
+    // The diff prints each distinct plan once.
+    const diff = await mi(['apply', 'diff', '--module', 'networking', '--commit', commit.slice(0, 12)]);
+    expect(diff.stdout).toContain(`1 instance(s): ${inst.id}\n--- ${planTextObjectOf(object)}\n${raw}---\n`);
+
+    // Gone after the bucket's 30 days: the facts are still shown, the plan's absence is the refusal.
+    f.fleet.plans.remove(planTextObjectOf(object));
+    const gone = await mi(['apply', 'show', id]);
+    expect(gone.code).toBe(EXIT.refused);
+    expect(gone.stdout).toContain(`saved plan   ${object}`);
+    expect(gone.stderr).toBe(`mi: reading the saved plan of ${id} refused: ${id}: the saved plan ${planTextObjectOf(object)} is gone (plans are kept 30 days): a new plan needs a new commit of the module\n`);
   });
 
   it('mi apply confirm: an unknown apply is refused (exit 2), naming it', async () => {

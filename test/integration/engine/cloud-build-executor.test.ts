@@ -3,12 +3,18 @@
  * an upgrade runs one build whose notification finishes its step; a build that never leaves
  * the queue ends EXPIRED and fails its operation as never started; a build cut off part-way
  * leaves its operation stuck, naming the Terraform lock a person must release, and abandoning
- * it says so.
+ * it says so. A plan build saves its plan and text; the commands function reads the text for
+ * `mi apply show` with the production reader, on Cloud Storage's API paths.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leftBehind } from '../../../cli/commands/op.js';
 import { localBuildSettings } from '../../../cli/dev/services.js';
-import { RUN_KEY_SUBSTITUTION } from '../../../shared/domain/executor/index.js';
+import { planFactsOf, type ModuleApplyRecord } from '../../../shared/domain/deployments/applies.js';
+import { planObjectOf, planTextObjectOf, RUN_KEY_SUBSTITUTION } from '../../../shared/domain/executor/index.js';
+import { createPlanFilesReader } from '../../../shared/gcp/plan-files.js';
+import { servePlansBucket, type PlansBucketServer } from '../../../shared/sim/plans-bucket-http.js';
+import { deploymentPaths } from '../../../shared/store/collections.js';
+import { servicesWith } from '../../support/services.js';
 import { deliver } from '../../../shared/edge.js';
 import type { Engine } from '../../../shared/engine/index.js';
 import { createCloudBuildExecutor } from '../../../shared/gcp/cloud-build.js';
@@ -18,14 +24,17 @@ import { createEngineFixture, type EngineFixture } from '../../support/engine-fi
 
 let fx: EngineFixture;
 let engine: Engine;
+let bucket: PlansBucketServer;
 
 beforeAll(async () => {
   fx = await createEngineFixture(import.meta.url);
   engine = fx.engineWith({
     executor: createCloudBuildExecutor({ parent: `projects/${fx.projectId}/locations/us-central1`, settings: localBuildSettings(fx.projectId, 'acme/deployments'), clock: fx.clock, calls: fx.fleet.cloudBuild }),
   });
+  bucket = await servePlansBucket(fx.fleet.plans);
 });
 afterAll(async () => {
+  await bucket.close();
   await fx.close();
 });
 
@@ -152,5 +161,54 @@ describe('a confirmed plan, applied exactly', () => {
     expect(op.failure?.reason).toContain(`the saved plan is not the plan confirmed (sha256 ${planDigest ?? ''}): refused`);
     const build = fx.fleet.cloudBuild.list().find((b) => (b.substitutions as Record<string, string>)[RUN_KEY_SUBSTITUTION] === `${id}:apply`);
     expect((build?.steps as Array<{ id: string; status: string }>).map((s) => `${s.id} ${s.status}`).slice(3)).toEqual(['verify-plan FAILURE', 'terraform-apply CANCELLED']);
+  });
+
+  it("saves the plan's text beside it, naming the instance's own resources; the commands function reads it for a person, only from where that plan is saved", async () => {
+    const [one, two] = [await fx.seedInstance(), await fx.seedInstance()];
+    const commit = 'e'.repeat(40);
+    const first = await planned(one.id, commit);
+    const second = await planned(two.id, commit);
+    const bucketName = `${fx.projectId}-plans-${one.environment}`;
+    expect([first.planObject, second.planObject]).toEqual([planObjectOf(bucketName, one.id, 'monitoring', commit), planObjectOf(bucketName, two.id, 'monitoring', commit)]);
+    // The file, its JSON and its text, as the upload step copies them.
+    expect([...fx.fleet.plans.list().keys()].filter((k) => k.includes(`/instances/${one.id}/monitoring/${commit}/`)).map((k) => k.slice(k.lastIndexOf('/') + 1))).toEqual(['monitoring.tfplan', 'monitoring.tfplan.json', 'monitoring.tfplan.txt']);
+
+    const plans = createPlanFilesReader({ endpoint: bucket.url, token: () => Promise.resolve('local') });
+    const commands = servicesWith({}, { store: fx.store, bus: fx.bus, clock: fx.clock, plans }).commands.commands;
+    const record = async (instance: typeof one, handles: Record<string, string>, over: Partial<ModuleApplyRecord> = {}): Promise<string> => {
+      const id = `${instance.id}.monitoring.${commit.slice(0, 12)}`;
+      const plan = planFactsOf(handles);
+      await fx.store.set(deploymentPaths.moduleApply(id), {
+        id, kind: 'module', instanceId: instance.id, environment: instance.environment, tier: instance.tier, module: 'monitoring', commit, committedAt: fx.clock.now().toISOString(), repository: 'acme/deployments',
+        mode: 'confirm', wave: 0, status: 'awaiting-confirmation', request: null, operationId: null, planSummary: handles.planSummary ?? null, ...(plan === undefined ? {} : { plan }),
+        confirmedBy: null, confirmedAt: null, supersededBy: null, failure: null, causeEventId: 'e', mergedBy: 'octocat', createdAt: fx.clock.now().toISOString(), updatedAt: fx.clock.now().toISOString(), ...over,
+      } satisfies ModuleApplyRecord);
+      return id;
+    };
+    const caller = { email: 'carol@example.com', subject: 'carol' };
+    const read = async (applyId: string) => commands.run({ command: 'apply.plan', applyId }, caller);
+    const textOf = (outcome: Awaited<ReturnType<typeof read>>) => (outcome.kind === 'accepted' ? String(outcome.answer.text) : `refused: ${outcome.message}`);
+
+    const shown = await read(await record(one, first));
+    expect(shown).toMatchObject({ kind: 'accepted', answer: { object: planTextObjectOf(first.planObject ?? ''), digest: first.planDigest, truncated: false } });
+    const text = textOf(shown);
+    expect(text).toContain('Plan: 0 to add, 1 to change, 0 to destroy.');
+    expect(text).toContain(`project = "${one.resources.project}"`);
+    const other = textOf(await read(await record(two, second)));
+    // Two plans that differ only by each instance's names: their texts differ, their shapes agree.
+    expect(other).not.toBe(text);
+    expect(other.split(two.resources.project).join('<project>').split(two.id).join('<instance>')).toBe(text.split(one.resources.project).join('<project>').split(one.id).join('<instance>'));
+
+    // A record naming another instance's plan is not read; a plan that is gone says so; so does a run that saved none.
+    const forged = await read(await record(one, { ...first, planObject: second.planObject ?? '' }));
+    expect(forged).toMatchObject({ kind: 'refused', code: 'conflict' });
+    expect((forged as { message: string }).message).toContain(`is not where a plan of ${one.id}'s monitoring at ${commit} is saved`);
+    fx.fleet.plans.remove(planTextObjectOf(second.planObject ?? ''));
+    expect(await read(await record(two, second))).toMatchObject({ kind: 'refused', code: 'not-found', message: expect.stringContaining('is gone (plans are kept 30 days)') as unknown });
+    const unsaved = Object.fromEntries(Object.entries(first).filter(([key]) => key !== 'planObject'));
+    expect(await read(await record(one, unsaved))).toMatchObject({ kind: 'refused', code: 'not-found', message: expect.stringContaining('its plan run reported no saved plan') as unknown });
+    // Cloud Storage failing is a fault to retry, not a refusal.
+    fx.fleet.plans.faults.inject({ method: 'getObject', error: { httpStatus: 503 } });
+    await expect(read(await record(one, first))).rejects.toMatchObject({ retryable: true });
   });
 });

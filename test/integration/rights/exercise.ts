@@ -42,6 +42,7 @@ import { createDeploymentsConsumer, type DeploymentsConsumer } from '../../../sh
 import { MemoryDeploymentRepo } from '../../../shared/deployments/memory-repo.js';
 import { checkWebhookConfig, type WebhookDeps } from '../../../shared/webhook/index.js';
 import type { ModuleApplyRecord } from '../../../shared/domain/deployments/applies.js';
+import { planObjectOf, planTextObjectOf } from '../../../shared/domain/executor/index.js';
 import { DEFAULT_POLICY } from '../../../shared/domain/lifecycle/acceptance.js';
 import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
 import { finalBackupPlanFor } from '../../../shared/domain/lifecycle/resource-names.js';
@@ -216,6 +217,7 @@ function useCommands(w: World, r: RepositoryFunctions, on: EventBus = w.live): v
     rollouts: rolloutsOf(w, bus),
     cloudSql: w.recorder.port('commands', 'cloudSql', w.fx.fleet.cloudSql),
     gkeBackup: w.recorder.port('commands', 'gkeBackup', w.fx.fleet.gkeBackup),
+    plans: w.recorder.port('commands', 'plans', w.fx.fleet.plans),
     // A command whose builds run the repository is accepted at its branch head.
     repo: w.recorder.port('commands', 'repo', r.repo),
     branch: 'main',
@@ -592,6 +594,10 @@ async function exerciseMerge(w: World, r: RepositoryFunctions): Promise<void> {
   expect(await applyStatus(w, applyId)).toBe('awaiting-confirmation');
 
   useCommands(w, r);
+  // The plan build saved its plan in the environment's plans bucket; `mi apply show` reads its text through the commands function.
+  const planObject = planObjectOf(`${fx.projectId}-plans-prod`, planned.id, 'networking', after);
+  const shown = await command(w, 'carol@example.com', { command: 'apply.plan', applyId });
+  expect([shown.status, (shown.body as { object?: string }).object, (shown.body as { text?: string }).text?.endsWith('Plan: 0 to add, 1 to change, 0 to destroy.\n')]).toEqual([200, planTextObjectOf(planObject), true]);
   const res = await command(w, 'carol@example.com', { command: 'apply.confirm', applyId });
   expect([res.status, res.body]).toEqual([200, { accepted: 'apply.confirm', confirmed: [applyId], by: 'carol@example.com' }]);
   const applies = await deliverCommands(w);

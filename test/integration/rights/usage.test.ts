@@ -27,7 +27,7 @@ beforeAll(async () => {
   await runProgram(registered);
 }, 300_000);
 
-/** What the program grants a function's account, as `topic <name>`, `instances <role>`, `central <role>`, `project <role>`. */
+/** What the program grants a function's account, as `topic <name>`, `instances <role>`, `central <role>`, `project <role>`, `plans <role>`. */
 function grantedTo(fn: string): string[] {
   const member = `serviceAccount:mi-fn-${kebab(fn)}@${TEST_SETTINGS.project}.iam.gserviceaccount.com`;
   return registered
@@ -39,6 +39,7 @@ function grantedTo(fn: string): string[] {
       if (g.type === 'gcp:secretmanager/secretIamMember:SecretIamMember') return `secret ${String(g.inputs.secretId)}`;
       if (g.type === 'gcp:projects/iAMMember:IAMMember') return g.inputs.project === TEST_SETTINGS.centralBackupProject ? `central ${role}` : `project ${role}`;
       if (g.type === 'gcp:serviceaccount/iAMMember:IAMMember') return `build-accounts ${role}`;
+      if (g.type === 'gcp:storage/bucketIAMMember:BucketIAMMember') return `plans ${role}`;
       return `${g.type} ${role}`;
     })
     .filter((grant, i, all) => all.indexOf(grant) === i)
@@ -58,6 +59,7 @@ function neededBy(use: FunctionUsage): string[] {
   if ((use.calls.scheduler ?? []).length > 0) needs.add('project roles/cloudscheduler.viewer');
   if ((use.calls.access ?? []).length > 0) needs.add('instances roles/privilegedaccessmanager.viewer');
   if ((use.calls.iamPolicies ?? []).length > 0) needs.add('instances roles/iam.securityReviewer');
+  if ((use.calls.plans ?? []).length > 0) needs.add('plans roles/storage.objectViewer');
   // Creating a build that runs as a build account needs the editor role and acting as those accounts.
   const builds = use.calls.builds ?? [];
   if (builds.some((m) => m.startsWith('create'))) needs.add('project roles/cloudbuild.builds.editor').add('build-accounts roles/iam.serviceAccountUser');

@@ -175,7 +175,8 @@ describe('what the builds run', () => {
     for (const [value, placeholder] of [['mi-cus-acme', '<project>'], ['cus-acme-pg', '<sql_instance>'], ['cus-acme', '<instance>'], ['acme.example.com', '<domain>'], ['us-central1', '<region>']]) {
       expect(shape, placeholder).toContain(`s|${value}|${placeholder}|g`);
     }
-    expect(lines).toContain('printf \'{"summary":"%s","digest":"%s","shape":"%s"}\' "$summary" "$digest" "$shape" > "$BUILDER_OUTPUT/output"');
+    // Where the plan file is: what the control plane reads its text from for `mi apply show`.
+    expect(lines).toContain('printf \'{"summary":"%s","digest":"%s","shape":"%s","object":"%s"}\' "$summary" "$digest" "$shape" "gs://mi-control-plans-prod/instances/cus-acme/monitoring/' + build.substitutions._COMMIT + '/monitoring.tfplan" > "$BUILDER_OUTPUT/output"');
     expect(lines.some((l) => l.includes('gcloud storage cp /workspace/monitoring.tfplan /workspace/monitoring.tfplan.json /workspace/monitoring.tfplan.txt "gs://mi-control-plans-prod/instances/cus-acme/monitoring/'))).toBe(true);
     expect(build.tags).toContain('mi-module-monitoring');
   });

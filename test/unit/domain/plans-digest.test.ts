@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { groupPlansByShape, planFactsOf, type ModuleApplyRecord } from '../../../shared/domain/deployments/applies.js';
-import { readPlanOutput } from '../../../shared/domain/executor/index.js';
+import { isPlanObjectOf, planObjectOf, readPlanOutput } from '../../../shared/domain/executor/index.js';
 
 const HEX = (c: string) => c.repeat(64);
 
@@ -23,8 +23,30 @@ describe("a plan build's output", () => {
     expect(readPlanOutput('')).toBeUndefined();
   });
 
+  it('reads where the plan file was saved, only when it is a gs:// object URL', () => {
+    const object = planObjectOf('mi-control-plans-prod', 'cus-acme', 'networking', 'c'.repeat(40));
+    expect(readPlanOutput(JSON.stringify({ summary: 'Plan: 0 to add, 1 to change, 0 to destroy.', digest: HEX('a'), shape: HEX('b'), object }))?.object).toBe(object);
+    for (const bad of ['', '/workspace/networking.tfplan', 'gs://UPPER/x', `${object}" injected`, 'gs://b/']) expect(readPlanOutput(JSON.stringify({ summary: 'x', object: bad }))?.object, bad).toBeUndefined();
+  });
+
+  it("a recorded plan file is read for a person only where that instance's plan of that module at that commit is saved", () => {
+    const apply = { instanceId: 'cus-acme', module: 'networking', commit: 'c'.repeat(40) };
+    expect(isPlanObjectOf(planObjectOf('mi-control-plans-prod', 'cus-acme', 'networking', 'c'.repeat(40)), apply)).toBe(true);
+    expect(isPlanObjectOf(planObjectOf('mi-control-plans-dev', 'cus-acme', 'networking', 'c'.repeat(40)), apply)).toBe(true);
+    for (const other of [
+      planObjectOf('mi-control-plans-prod', 'cus-other', 'networking', 'c'.repeat(40)),
+      planObjectOf('mi-control-plans-prod', 'cus-acme', 'database', 'c'.repeat(40)),
+      planObjectOf('mi-control-plans-prod', 'cus-acme', 'networking', 'd'.repeat(40)),
+      'gs://mi-control-plans-prod/instances/cus-acme/networking/../../../secrets/networking.tfplan',
+      'https://example.com/instances/cus-acme/networking/cccc/networking.tfplan',
+    ]) {
+      expect(isPlanObjectOf(other, apply), other).toBe(false);
+    }
+  });
+
   it('its facts on the apply record come from the run outputs', () => {
     expect(planFactsOf({ planSummary: 'x', planDigest: HEX('a'), planShape: HEX('b'), planAdd: '1', planChange: '0', planDestroy: '3' })).toEqual({ digest: HEX('a'), shape: HEX('b'), add: 1, change: 0, destroy: 3 });
+    expect(planFactsOf({ planSummary: 'x', planObject: 'gs://b-plans/instances/i/m/c/m.tfplan' })).toEqual({ object: 'gs://b-plans/instances/i/m/c/m.tfplan' });
     expect(planFactsOf({ planSummary: 'Plan: 1 to add' })).toBeUndefined();
   });
 });

@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 export interface RecordedRequest {
   method: string;
   path: string;
+  /** The path as sent, before percent-decoding. */
+  rawPath: string;
   query: Record<string, string>;
   body: unknown;
   headers: IncomingMessage['headers'];
@@ -18,6 +20,8 @@ export interface ScriptedAnswer {
   body?: unknown;
   /** Never answer (a hung service): the client's deadline must end the call. */
   hang?: boolean;
+  /** A body that is not JSON (a media download), sent as it is. */
+  raw?: string;
 }
 
 export interface FakeGoogleApi {
@@ -57,6 +61,7 @@ export async function startFakeGoogleApi(): Promise<FakeGoogleApi> {
       const recorded: RecordedRequest = {
         method: req.method ?? '',
         path: decodeURIComponent(url.pathname),
+        rawPath: url.pathname,
         query: Object.fromEntries(url.searchParams.entries()),
         body: text === '' ? undefined : (JSON.parse(text) as unknown),
         headers: req.headers,
@@ -65,6 +70,11 @@ export async function startFakeGoogleApi(): Promise<FakeGoogleApi> {
       const reply = script(recorded);
       if (reply.hang) {
         hung.add(res);
+        return;
+      }
+      if (reply.raw !== undefined) {
+        res.writeHead(reply.status, { 'content-type': 'application/octet-stream' });
+        res.end(reply.raw);
         return;
       }
       res.writeHead(reply.status, { 'content-type': 'application/json; charset=UTF-8' });
