@@ -487,7 +487,28 @@ export const INDEXED_QUERIES = [
       { field: 'wave', order: 'ASCENDING' },
       { field: 'state', order: 'ASCENDING' },
     ],
-    description: 'Rollouts (rollouts/{id}/instances): in-flight count of a wave inside the tick transaction; failed instances of a wave for mi rollout status',
+    description: 'Rollouts (rollouts/{id}/instances): in-flight and failed counts of a wave inside the tick transaction; failed instances of a wave for mi rollout status',
+  },
+  {
+    name: 'rollout-members-eligible',
+    collection: SUBCOLLECTIONS.rolloutProgress,
+    collectionGroup: false,
+    fields: [
+      { field: 'wave', order: 'ASCENDING' },
+      { field: 'state', order: 'ASCENDING' },
+      { field: 'eligibleAt', order: 'ASCENDING' },
+    ],
+    description: 'A rollout tick: the open members of a wave whose time to start has come, soonest first, as many as it has free slots',
+  },
+  {
+    name: 'rollout-members-in-flight-since',
+    collection: SUBCOLLECTIONS.rolloutProgress,
+    collectionGroup: false,
+    fields: [
+      { field: 'state', order: 'ASCENDING' },
+      { field: 'startedAt', order: 'ASCENDING' },
+    ],
+    description: 'The schedule: members in flight for long, checked against the ledger and their operation (leaked slots)',
   },
 ] as const satisfies readonly IndexedQuery[];
 export type IndexedQueryName = (typeof INDEXED_QUERIES)[number]['name'];

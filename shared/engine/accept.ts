@@ -4,7 +4,7 @@
  * operation with the instance's lease, the audit record, the ledger entry and the facts to
  * publish. No other round trip happens inside it.
  */
-import { decideAcceptance, type AcceptancePolicy, type PreflightFacts } from '../domain/lifecycle/acceptance.js';
+import { decideAcceptance, rolloutOfCommand, type AcceptancePolicy, type PreflightFacts } from '../domain/lifecycle/acceptance.js';
 import type { OperationRecord } from '../domain/lifecycle/operations.js';
 import { describeError } from '../errors.js';
 import type { AnyEnvelope, DeliveredMessage, InstanceRecord, RejectionCode } from '../events/index.js';
@@ -12,7 +12,7 @@ import type { Advance } from './advance.js';
 import type { EngineDeps } from './deps.js';
 import { gatherFacts } from './preflight.js';
 import { appendAudit, enqueue, recordInLedger, type LedgerEntry, type OutboxEntry } from '../store/records.js';
-import { paths } from '../store/collections.js';
+import { paths, rolloutPaths } from '../store/collections.js';
 import { publishOutbox } from '../store/outbox.js';
 
 export type AcceptOutcome =
@@ -39,7 +39,13 @@ export async function acceptCommand(
     // A create also checks that its slug is free in its environment, in the same transaction.
     const spec = envelope.type === 'instance.create' ? envelope.payload.spec : undefined;
     if (spec) reads.push(paths.slug(spec.environment, spec.slug));
-    const [seen, instance, slug] = await tx.getAll<LedgerEntry | InstanceRecord | { instanceId: string }>(reads);
+    // An upgrade a rollout decided is accepted only while that rollout has not halted: read in the same transaction.
+    const rolloutId = rolloutOfCommand(envelope);
+    if (rolloutId !== undefined) reads.push(rolloutPaths.rollout(rolloutId));
+    const found = await tx.getAll<LedgerEntry | InstanceRecord | { instanceId?: string; status?: string }>(reads);
+    const [seen, instance] = found;
+    const slug = spec ? found[2] : undefined;
+    const rollout = rolloutId === undefined ? undefined : (found[reads.length - 1] as { status: string } | undefined);
     if (seen !== undefined) return { kind: 'duplicate', ledger: seen as LedgerEntry };
     const current = instance as InstanceRecord | undefined;
     const decision = decideAcceptance({
@@ -47,6 +53,7 @@ export async function acceptCommand(
       instance: current,
       slugOwner: (slug as { instanceId?: string } | undefined)?.instanceId,
       facts,
+      ...(rolloutId === undefined ? {} : { rollout }),
       now,
       policy: { ...deps.policy, timings: deps.timings },
     });
@@ -67,7 +74,7 @@ export async function acceptCommand(
         tx,
         {
           type: 'operation.rejected',
-          payload: { code: decision.code, message: decision.message, causeEventId: envelope.eventId, causeType: envelope.type },
+          payload: { code: decision.code, message: decision.message, causeEventId: envelope.eventId, causeType: envelope.type, ...(rolloutId === undefined ? {} : { rolloutId }) },
           ...(envelope.instanceId === undefined ? {} : { instanceId: envelope.instanceId }),
           actor: 'system:lifecycle',
           reason: decision.message,

@@ -72,7 +72,7 @@ export function writeEnd(
     now,
   );
   const base = { instanceId: operation.instanceId, actor: operation.actor, reason: operation.reason };
-  const ref = { operationId: operation.id, operationType: operation.type };
+  const ref = { operationId: operation.id, operationType: operation.type, ...(operation.rolloutId === undefined ? {} : { rolloutId: operation.rolloutId }) };
   switch (operation.status) {
     case 'succeeded': {
       const fact = enqueue(tx, { ...base, type: 'operation.succeeded', payload: { ...ref, result: operation.result ?? {} } }, now);

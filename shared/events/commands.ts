@@ -45,6 +45,8 @@ export const upgradePayloadSchema = z
     {
       targetVersion: versionSchema.optional(),
       rollback: z.literal(true, { error: 'expected rollback: true (or no rollback)' }).optional(),
+      /** The rollout that decided it: refused (rollout-halted) once that rollout halted or was aborted. */
+      rolloutId: z.string({ error: 'expected a rollout id' }).regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'expected a rollout id such as ro-20261126-100000-ab12' }).optional(),
       ...atCommit,
     },
     { error: 'expected a payload object' },

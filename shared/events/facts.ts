@@ -30,12 +30,16 @@ export const REJECTION_CODES = [
   'no-rollback',
   /** The deployment lacks what the command needs (a central backup project). */
   'not-configured',
+  /** An upgrade a rollout decided before it halted or was aborted: nothing decided before a halt runs after it. */
+  'rollout-halted',
 ] as const;
 export type RejectionCode = (typeof REJECTION_CODES)[number];
 
 const operationRef = {
   operationId: z.string().min(1),
   operationType: z.string().min(1),
+  /** The rollout that started it (an upgrade of a rollout): its outcome is recorded there. */
+  rolloutId: z.string().min(1).optional(),
 };
 
 export const FACT_PAYLOAD_SCHEMAS = {
@@ -45,6 +49,7 @@ export const FACT_PAYLOAD_SCHEMAS = {
     message: z.string(),
     causeEventId: z.string(),
     causeType: z.string(),
+    rolloutId: z.string().min(1).optional(),
   }),
   'operation.succeeded': z.strictObject({ ...operationRef, result: z.record(z.string(), z.unknown()) }),
   'operation.failed': z.strictObject({ ...operationRef, failedStep: z.string(), reason: z.string() }),

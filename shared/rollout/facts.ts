@@ -1,8 +1,9 @@
 /**
- * Recording an upgrade's outcome from the engine's facts: the fact is matched to the active
- * rollout that started that upgrade, its progress and an audit record are written in one
- * transaction, and the rollout is ticked so its wave moves on. What a fact means is the
- * domain's (upgradeOutcomeOf, progressAfter).
+ * Recording an upgrade's outcome from the engine's facts: the fact names the rollout that
+ * started the upgrade (older facts are matched against the active rollouts), the member's
+ * progress and an audit record are written in one transaction, and the rollout is ticked so its
+ * wave moves on. Only the member's own document is written, never a shared one. What a fact
+ * means is the domain's (upgradeOutcomeOf, progressAfter).
  */
 import { progressAfter, upgradeOutcomeOf, type InstanceProgress, type RolloutRecord, type UpgradeOutcome } from '../domain/rollout/index.js';
 import type { AnyEnvelope } from '../events/index.js';
@@ -22,7 +23,8 @@ export type FactOutcome =
 export async function recordFact(ctx: RolloutContext, envelope: AnyEnvelope): Promise<FactOutcome> {
   const outcome = upgradeOutcomeOf(envelope);
   if (outcome.kind === 'ignored') return outcome;
-  const rollouts = await activeRollouts(ctx.store);
+  const named = outcome.rolloutId;
+  const rollouts = named === undefined ? (await activeRollouts(ctx.store)).map((r) => ({ id: r.id, busyRetryMs: r.busyRetryMs })) : [{ id: named, busyRetryMs: undefined }];
   if (rollouts.length === 0) return { kind: 'ignored', reason: 'no active rollout' };
   const recorded = await ctx.store.transaction((tx) => recordOutcome(ctx, tx, rollouts, outcome, envelope.eventId));
   if (recorded.kind === 'recorded') await publishTick(ctx, recorded.rolloutId, 'upgrade-finished');
@@ -30,7 +32,13 @@ export async function recordFact(ctx: RolloutContext, envelope: AnyEnvelope): Pr
 }
 
 /** In one transaction: finds which rollout's in-flight upgrade the outcome is of, and records it. */
-async function recordOutcome(ctx: RolloutContext, tx: StoreTransaction, rollouts: readonly RolloutRecord[], outcome: UpgradeOutcome, causeEventId: string): Promise<FactOutcome> {
+async function recordOutcome(
+  ctx: RolloutContext,
+  tx: StoreTransaction,
+  rollouts: ReadonlyArray<{ id: string; busyRetryMs: number | undefined }>,
+  outcome: UpgradeOutcome,
+  causeEventId: string,
+): Promise<FactOutcome> {
   const { instanceId, eventId, state, detail } = outcome;
   const now = ctx.clock.now();
   const docs = await tx.getAll<InstanceProgress>(rollouts.map((r) => rolloutPaths.progress(r.id, instanceId)));
@@ -39,7 +47,9 @@ async function recordOutcome(ctx: RolloutContext, tx: StoreTransaction, rollouts
   const rollout = rollouts[index];
   if (match === undefined || rollout === undefined) return { kind: 'ignored', reason: `no rollout started ${eventId}` };
   if (match.state !== 'in-flight') return { kind: 'ignored', reason: `already recorded as ${match.state}` };
-  tx.set(rolloutPaths.progress(rollout.id, instanceId), progressAfter(match, outcome, now, rollout.busyRetryMs));
+  // Only a busy refusal needs the rollout's retry time (read then, not for every outcome).
+  const busyRetryMs = outcome.retry === 'busy' ? (rollout.busyRetryMs ?? (await tx.get<RolloutRecord>(rolloutPaths.rollout(rollout.id)))?.busyRetryMs ?? 5 * 60_000) : 0;
+  tx.set(rolloutPaths.progress(rollout.id, instanceId), progressAfter(match, outcome, now, busyRetryMs));
   appendAudit(
     tx,
     {

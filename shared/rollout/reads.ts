@@ -1,11 +1,11 @@
 /** What the rollout functions read besides a rollout document: the calendar, the active rollouts, the fleet's view. */
 import { ACTIVE_ROLLOUT_STATUSES, type Calendar, type FleetInstance, type RolloutRecord } from '../domain/rollout/index.js';
 import type { InstanceRecord } from '../events/index.js';
-import type { StateStore } from '../ports.js';
+import type { StateStore, StoreTransaction } from '../ports.js';
 import { COLLECTIONS, rolloutPaths } from '../store/collections.js';
 
 /** The change freezes (none when the calendar document is missing or malformed). */
-export async function readCalendar(store: StateStore): Promise<Calendar> {
+export async function readCalendar(store: Pick<StateStore | StoreTransaction, 'get'>): Promise<Calendar> {
   const doc = await store.get<Partial<Calendar>>(rolloutPaths.calendar);
   return { freezes: Array.isArray(doc?.freezes) ? doc.freezes : [] };
 }

@@ -1,12 +1,34 @@
-/** Starting a rollout: refused while another is active; stored with its audit record, then ticked. */
+/**
+ * Starting a rollout: refused while another is active. Its members are recorded first (one
+ * progress document each, written in batches, read from the fleet once), then the rollout with
+ * their count per wave and its audit record, then it is ticked. A start cut off before the
+ * rollout is written leaves members under an id nothing ticks; starting again makes a new one.
+ */
 import { randomBytes } from 'node:crypto';
 import semver from 'semver';
-import { newRollout, type RolloutRecord, type WaveSpec } from '../domain/rollout/index.js';
-import { rolloutPaths } from '../store/collections.js';
+import { membersOf, newRollout, type FleetInstance, type RolloutRecord, type WaveName, type WaveSpec } from '../domain/rollout/index.js';
+import type { InstanceRecord } from '../events/index.js';
+import { COLLECTIONS, rolloutPaths } from '../store/collections.js';
 import { appendAudit } from '../store/records.js';
 import type { RolloutContext } from './deps.js';
 import { publishTick } from './publish.js';
-import { activeRollouts } from './reads.js';
+import { activeRollouts, fleetView } from './reads.js';
+
+/** Instances read per page, and members written per transaction (Firestore takes 500 writes in one). */
+const FLEET_PAGE = 1_000;
+const MEMBERS_PER_WRITE = 450;
+
+/** The whole fleet as the membership needs it, read once, a page at a time. */
+async function readFleet(ctx: RolloutContext): Promise<FleetInstance[]> {
+  const fleet: FleetInstance[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await ctx.store.query<InstanceRecord>({ collection: COLLECTIONS.instances, limit: FLEET_PAGE, ...(after === undefined ? {} : { startAfterId: after }) });
+    fleet.push(...page.map((d) => fleetView(d.data)));
+    if (page.length < FLEET_PAGE) return fleet;
+    after = page[page.length - 1]?.id;
+  }
+}
 
 export type StartOutcome = { kind: 'started'; rollout: RolloutRecord } | { kind: 'refused'; message: string };
 
@@ -35,12 +57,23 @@ export async function start(ctx: RolloutContext, input: StartInput): Promise<Sta
     return { kind: 'refused', message: `rollout ${blocking.id} to ${blocking.targetVersion} is ${blocking.status}: finish, resume or abort it first (mi rollout status ${blocking.id})` };
   }
   const now = ctx.clock.now();
-  const rollout = newRollout({ id: newRolloutId(now), ...input, now });
+  const id = newRolloutId(now);
+  const { members, sizes } = membersOf({ id, waves: input.waves, targetVersion: input.targetVersion }, await readFleet(ctx), now);
+  for (let i = 0; i < members.length; i += MEMBERS_PER_WRITE) {
+    const batch = members.slice(i, i + MEMBERS_PER_WRITE);
+    await ctx.store.transaction(async (tx) => {
+      for (const member of batch) tx.set(rolloutPaths.progress(id, member.instanceId), member);
+      await Promise.resolve();
+    });
+  }
+  const skipped: Partial<Record<WaveName, number>> = {};
+  for (const m of members) if (m.state === 'skipped') skipped[m.wave] = (skipped[m.wave] ?? 0) + 1;
+  const rollout = newRollout({ id, ...input, now, membership: { sizes, skipped } });
   await ctx.store.transaction(async (tx) => {
     tx.create(rolloutPaths.rollout(rollout.id), rollout);
     appendAudit(
       tx,
-      { actor: input.actor, action: 'rollout.started', instanceId: null, operationId: null, before: null, after: { targetVersion: rollout.targetVersion, waves: rollout.waves, ...(rollout.commit === undefined ? {} : { commit: rollout.commit }) }, causeEventId: null, rolloutId: rollout.id, reason: input.reason },
+      { actor: input.actor, action: 'rollout.started', instanceId: null, operationId: null, before: null, after: { targetVersion: rollout.targetVersion, waves: rollout.waves, members: sizes, ...(rollout.commit === undefined ? {} : { commit: rollout.commit }) }, causeEventId: null, rolloutId: rollout.id, reason: input.reason },
       now,
     );
     await Promise.resolve();

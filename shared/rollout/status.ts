@@ -19,7 +19,7 @@ export interface RolloutView {
   failures: Array<{ instanceId: string; wave: string; detail: string | null }>;
 }
 
-const STATES: readonly ProgressState[] = ['in-flight', 'succeeded', 'failed', 'skipped', 'waiting'];
+const STATES: readonly ProgressState[] = ['in-flight', 'succeeded', 'failed', 'skipped', 'waiting', 'pending'];
 
 /** The latest rollout (by id, which sorts by creation time), or undefined. */
 export async function latestRollout(store: StateStore): Promise<RolloutRecord | undefined> {
@@ -43,9 +43,9 @@ export async function readRolloutView(store: StateStore, rollout: RolloutRecord)
           }),
         ),
       );
-      const [inFlight = 0, succeeded = 0, failed = 0, skipped = 0, waiting = 0] = counts;
+      const [inFlight = 0, succeeded = 0, failed = 0, skipped = 0, waiting = 0, pending = 0] = counts;
       const last = rollout.summary.find((s) => s.wave === spec.name);
-      const { wave, ...live } = liveWaveSummary(spec.name, { inFlight, succeeded, failed, skipped, waiting }, last);
+      const { wave, ...live } = liveWaveSummary(spec.name, { inFlight, succeeded, failed, skipped, waiting: waiting + pending }, last);
       return { wave, status: rollout.waveStates[i]?.status ?? 'pending', ...live };
     }),
   );

@@ -17,8 +17,6 @@ export interface UpgradeStart {
   /** The rollout's commit: every upgrade of it runs the same one. */
   commit?: string;
   candidate: PlannedStart;
-  /** The instance's progress before this start, if it has any (a busy instance tried again). */
-  before: InstanceProgress | undefined;
   /** The wave's upgrades in flight with this one, and its limit. */
   inFlight: number;
   maxInFlight: number;
@@ -26,13 +24,14 @@ export interface UpgradeStart {
 
 /** Starts one upgrade: its command (returned, for the outbox), the instance's progress, the audit record. */
 export function recordStart(tx: StoreTransaction, input: UpgradeStart, now: Date): OutboxEntry {
-  const { rolloutId, candidate, before } = input;
+  const { rolloutId, candidate } = input;
   const entry = enqueue(
     tx,
     {
       type: 'instance.upgrade',
       instanceId: candidate.instanceId,
-      payload: { targetVersion: input.targetVersion, ...(input.commit === undefined ? {} : { commit: input.commit }) },
+      // Naming the rollout: refused on acceptance once it halted, and its facts come back to it.
+      payload: { targetVersion: input.targetVersion, rolloutId, ...(input.commit === undefined ? {} : { commit: input.commit }) },
       actor: ROLLOUT_ACTOR,
       origin: 'rollout',
       reason: `rollout ${rolloutId}, wave ${candidate.wave}`,
@@ -47,10 +46,11 @@ export function recordStart(tx: StoreTransaction, input: UpgradeStart, now: Date
     state: 'in-flight',
     eventId,
     operationId: operationIdFor(eventId),
-    attempts: (before?.attempts ?? 0) + 1,
+    attempts: candidate.attempts + 1,
     startedAt: now.toISOString(),
     finishedAt: null,
-    retryAfter: null,
+    eligibleAt: null,
+    ...(candidate.window === undefined ? {} : { window: candidate.window }),
     detail: null,
     updatedAt: now.toISOString(),
   };
@@ -62,7 +62,7 @@ export function recordStart(tx: StoreTransaction, input: UpgradeStart, now: Date
       action: 'rollout.upgrade-started',
       instanceId: candidate.instanceId,
       operationId: progress.operationId,
-      before: { state: before?.state ?? 'pending' },
+      before: { state: candidate.from },
       after: { state: 'in-flight', wave: candidate.wave, inFlight: input.inFlight, maxInFlight: input.maxInFlight },
       causeEventId: eventId,
       rolloutId,

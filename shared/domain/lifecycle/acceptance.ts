@@ -20,6 +20,13 @@ export interface AcceptanceInput {
   facts?: PreflightFacts;
   now: Date;
   policy?: AcceptancePolicy;
+  /** For a command a rollout decided: that rollout's status now (undefined: no such rollout). */
+  rollout?: { status: string } | undefined;
+}
+
+/** The rollout a command was decided by (an upgrade's payload names it), if any. */
+export function rolloutOfCommand(envelope: AnyEnvelope): string | undefined {
+  return envelope.type === 'instance.upgrade' ? envelope.payload.rolloutId : undefined;
 }
 
 export type Acceptance =
@@ -63,6 +70,11 @@ export function decideAcceptance(input: AcceptanceInput): Acceptance {
   const type = OPERATION_OF_COMMAND[envelope.type as LifecycleCommandType] as OperationType | undefined;
   if (type === undefined) return reject('invalid', `${envelope.type} is not a lifecycle command`);
   if (type === 'create') return decideCreate(envelope as Envelope<'instance.create'>, instance, input.slugOwner, now, policy);
+  const rolloutId = rolloutOfCommand(envelope);
+  if (rolloutId !== undefined && (input.rollout === undefined || input.rollout.status === 'halted' || input.rollout.status === 'aborted')) {
+    // Decided before the halt (or abort) and delivered after it: it does not run.
+    return reject('rollout-halted', `rollout ${rolloutId} is ${input.rollout?.status ?? 'gone'}: the upgrades it decided before that do not start (mi rollout resume starts them again)`);
+  }
 
   if (instance === undefined || instance.status === 'deleted') return reject('unknown-instance', `no instance ${envelope.instanceId ?? ''}`);
   if (instance.lease !== null) {
@@ -163,6 +175,7 @@ function newOperation(type: OperationType, envelope: AnyEnvelope, planned: Plann
     abandoned: null,
     approval: planned.approval ?? null,
     onSuccess: planned.onSuccess,
+    ...(rolloutOfCommand(envelope) === undefined ? {} : { rolloutId: rolloutOfCommand(envelope) }),
   };
 }
 

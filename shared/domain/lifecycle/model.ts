@@ -99,6 +99,8 @@ export interface OperationRecord {
   approval: { requestedBy: string; approvedBy: string | null; approvedAt: string | null } | null;
   /** What the instance becomes when the operation succeeds (new version, region, resources...). */
   onSuccess: Partial<Pick<InstanceRecord, 'version' | 'region' | 'resources'>> & { status?: InstanceRecord['status'] };
+  /** The rollout that started it (an upgrade of a rollout): its facts name it, so the outcome is recorded there. */
+  rolloutId?: string;
 }
 
 export interface EngineTimings {

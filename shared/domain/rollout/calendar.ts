@@ -44,6 +44,36 @@ export function inMaintenanceWindow(window: MaintenanceWindow, at: Date): boolea
   });
 }
 
+/**
+ * When the window next lets work start at or after `after`: `after` itself when it is open,
+ * else its next opening (a minute precision, on the wall clock of its time zone). An opening
+ * that falls in a daylight-saving gap opens when the clock lands after it.
+ */
+export function nextWindowOpening(window: MaintenanceWindow, after: Date): Date {
+  if (inMaintenanceWindow(window, after)) return after;
+  const [h = '0', m = '0'] = window.start.split(':');
+  const startMinute = Number(h) * 60 + Number(m);
+  const base = Math.floor(after.getTime() / 60_000) * 60_000;
+  const here = wallClock(new Date(base), window.timeZone);
+  let best: number | undefined;
+  for (let ahead = 0; ahead <= 7; ahead += 1) {
+    const weekday = (here.weekday + ahead) % 7;
+    if (!window.days.some((d) => WEEKDAY_INDEX[d] === weekday)) continue;
+    // The wall-clock distance, then corrected for any offset change between here and there.
+    let guess = base + (ahead * 1440 + startMinute - here.minute) * 60_000;
+    for (let i = 0; i < 2; i += 1) {
+      const there = wallClock(new Date(guess), window.timeZone);
+      let off = ((weekday - there.weekday + 7) % 7) * 1440 + startMinute - there.minute;
+      if (off > 3.5 * 1440) off -= 7 * 1440;
+      guess += off * 60_000;
+    }
+    // In a gap (the clock skips the opening), the window opens once the clock is past it.
+    for (let step = 0; step < 120 && !inMaintenanceWindow(window, new Date(guess)); step += 1) guess += 60_000;
+    if (guess > after.getTime() && inMaintenanceWindow(window, new Date(guess)) && (best === undefined || guess < best)) best = guess;
+  }
+  return new Date(best ?? after.getTime() + 7 * 86_400_000);
+}
+
 /** The freeze in force at `at`, if any. */
 export function activeFreeze(calendar: Calendar, at: Date): ChangeFreeze | undefined {
   const t = at.getTime();

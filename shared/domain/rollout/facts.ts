@@ -14,8 +14,10 @@ export interface UpgradeOutcome {
   eventId: string;
   state: ProgressState;
   detail: string | null;
-  /** Busy: the instance waits and is tried again after the rollout's busy retry time. */
-  retry: boolean;
+  /** When a waiting member may be tried again: after the busy retry time, or at once (refused after a halt, for a resume). */
+  retry: 'busy' | 'after-resume' | null;
+  /** The rollout that started it, when the fact says (facts of upgrades started by a rollout do). */
+  rolloutId?: string;
 }
 
 /** An upgrade's outcome from a fact, or why the fact is none. */
@@ -25,7 +27,8 @@ export function upgradeOutcomeOf(envelope: AnyEnvelope): UpgradeOutcome | { kind
   let eventId: string;
   let state: ProgressState;
   let detail: string | null = null;
-  let retry = false;
+  let retry: UpgradeOutcome['retry'] = null;
+  const rolloutId = (envelope.payload as { rolloutId?: unknown }).rolloutId;
   switch (envelope.type) {
     case 'operation.succeeded':
     case 'operation.failed':
@@ -45,7 +48,11 @@ export function upgradeOutcomeOf(envelope: AnyEnvelope): UpgradeOutcome | { kind
       // (or past) the target, gone, or not active is skipped; anything else is a failure.
       if (envelope.payload.code === 'busy') {
         state = 'waiting';
-        retry = true;
+        retry = 'busy';
+      } else if (envelope.payload.code === 'rollout-halted') {
+        // Decided before a halt or an abort and refused for it: not started, never a failure.
+        state = 'waiting';
+        retry = 'after-resume';
       } else if (['not-newer', 'unknown-instance', 'not-active'].includes(envelope.payload.code)) state = 'skipped';
       else state = 'failed';
       break;
@@ -53,18 +60,19 @@ export function upgradeOutcomeOf(envelope: AnyEnvelope): UpgradeOutcome | { kind
     default:
       return { kind: 'ignored', reason: `${envelope.type} is not an upgrade's outcome` };
   }
-  return { kind: 'outcome', instanceId, eventId, state, detail, retry };
+  return { kind: 'outcome', instanceId, eventId, state, detail, retry, ...(typeof rolloutId === 'string' ? { rolloutId } : {}) };
 }
 
 /** The progress of an in-flight upgrade once its outcome is known; a busy one waits `busyRetryMs`. */
 export function progressAfter(progress: InstanceProgress, outcome: UpgradeOutcome, now: Date, busyRetryMs: number): InstanceProgress {
   const { state, detail, retry } = outcome;
+  const again = retry === null ? null : new Date(now.getTime() + (retry === 'busy' ? busyRetryMs : 0)).toISOString();
   return {
     ...progress,
     state,
-    eventId: retry ? null : progress.eventId,
-    finishedAt: retry ? null : now.toISOString(),
-    retryAfter: retry ? new Date(now.getTime() + busyRetryMs).toISOString() : null,
+    eventId: retry !== null ? null : progress.eventId,
+    finishedAt: retry !== null ? null : now.toISOString(),
+    eligibleAt: again,
     detail,
     updatedAt: now.toISOString(),
   };

@@ -1,30 +1,33 @@
 /**
- * The rollout planner: a pure function of the rollout, the instances, their progress, the
- * clock and the calendar that decides which upgrades start next and how the waves move on.
- * No I/O: the tick reads the documents, calls this, and writes what it returns in one
- * transaction that also re-checks the in-flight limit.
+ * The rollout planner: decides, for one tick, how the waves move and which upgrades start.
+ * It reads through a WaveReader (counts of a wave's members by state, its members whose time
+ * to start has come, soonest first) and never the whole fleet: a tick costs what it starts,
+ * not what the rollout covers. The tick gives it a reader over its transaction, so every count
+ * that decides a halt or a start is read where the starts are written; tests give it one over
+ * plain arrays.
  */
-import { activeFreeze, inMaintenanceWindow } from './calendar.js';
-import { countStartsInFlight, standingOf, summarizeWave } from './summary.js';
-import type {
-  Calendar,
-  FleetInstance,
-  InstanceProgress,
-  RolloutRecord,
-  WaveName,
-  WaveSpec,
-  WaveState,
-} from './types.js';
-import { assignWaves, failureBudgetOf } from './waves.js';
+import { activeFreeze, inMaintenanceWindow, nextWindowOpening } from './calendar.js';
+import type { Calendar, InstanceProgress, ProgressState, RolloutRecord, WaveName, WaveSpec, WaveState, WaveSummary } from './types.js';
+import { failureBudgetOf } from './waves.js';
 
-/** Why an instance that may be upgraded did not start this tick. */
-export type HoldReason = 'busy' | 'retry-later' | 'outside-window' | 'frozen' | 'in-flight-limit' | 'tick-limit';
+/** Why a member that may be upgraded did not start this tick (of those the tick looked at). */
+export type HoldReason = 'outside-window' | 'frozen' | 'in-flight-limit' | 'tick-limit';
 
 export interface PlannedStart {
   instanceId: string;
   wave: WaveName;
   /** Earlier attempts (a busy instance tried again). */
   attempts: number;
+  /** Where it stood: pending, or waiting to be tried again. */
+  from: ProgressState;
+  /** Its maintenance window, kept on its progress. */
+  window?: InstanceProgress['window'];
+}
+
+/** A member the tick looked at and passed over: it may next start then (its window's next opening). */
+export interface PassOver {
+  instanceId: string;
+  eligibleAt: string;
 }
 
 /** Something the tick records in the audit trail besides the starts. */
@@ -38,10 +41,9 @@ export interface RolloutPlan {
   /** The rollout after this tick (waves, status, halt, summary); unchanged fields as given. */
   rollout: RolloutRecord;
   start: PlannedStart[];
+  passOver: PassOver[];
   held: Partial<Record<HoldReason, number>>;
   notes: PlanNote[];
-  /** Which wave every instance of the rollout is in (for the tick's re-checks and the CLI). */
-  members: Record<string, WaveName>;
 }
 
 export interface PlannerOptions {
@@ -49,49 +51,56 @@ export interface PlannerOptions {
   maxStartsPerTick?: number;
 }
 
-const DEFAULT_MAX_STARTS_PER_TICK = 100;
+/** What the planner reads of one wave's members. */
+export interface WaveReader {
+  /** Members in flight and failed. */
+  counts(wave: WaveName): Promise<{ inFlight: number; failed: number }>;
+  /** Open (pending or waiting) members whose eligibleAt is at or before `now`, soonest first, at most `limit`. */
+  eligible(wave: WaveName, now: Date, limit: number): Promise<InstanceProgress[]>;
+  /** Whether any member is still open, whenever it may start. */
+  anyOpen(wave: WaveName): Promise<boolean>;
+  /** Members per state (read once, when the wave completes, for its summary). */
+  stateCounts(wave: WaveName): Promise<Partial<Record<ProgressState, number>>>;
+  /** The first failed members, with what failed (a halt names them). */
+  failures(wave: WaveName, limit: number): Promise<InstanceProgress[]>;
+}
 
-function describeFailures(ids: readonly string[], progress: ReadonlyMap<string, InstanceProgress>): string {
-  const shown = ids.slice(0, 5).map((id) => {
-    const detail = progress.get(id)?.detail;
-    return detail ? `${id} (${detail.length > 120 ? `${detail.slice(0, 117)}...` : detail})` : id;
-  });
-  return shown.join('; ') + (ids.length > shown.length ? `; and ${ids.length - shown.length} more` : '');
+const DEFAULT_MAX_STARTS_PER_TICK = 100;
+/** Members looked at beyond the free slots, so a tick whose first candidates' windows closed still fills them. */
+const PASS_OVER_MARGIN = 10;
+
+function describeFailures(failed: readonly InstanceProgress[], total: number): string {
+  const shown = failed.slice(0, 5).map((p) => (p.detail ? `${p.instanceId} (${p.detail.length > 120 ? `${p.detail.slice(0, 117)}...` : p.detail})` : p.instanceId));
+  return shown.join('; ') + (total > shown.length ? `; and ${total - shown.length} more` : '');
+}
+
+/** The summary of a wave nobody has started. */
+function untouched(spec: WaveSpec, size: number, previous: WaveSummary | undefined): WaveSummary {
+  const skipped = previous?.skipped ?? 0;
+  return { wave: spec.name, total: size, succeeded: 0, failed: 0, inFlight: 0, skipped, waiting: Math.max(0, size - skipped), budget: failureBudgetOf(spec, size) };
 }
 
 /**
  * Decides the next upgrades of a rollout and how its waves move: waves run one after another
  * (each soaks before the next and may wait for a manual gate); within the active wave at most
- * `maxInFlight` upgrades run; customer instances start only inside their maintenance window;
- * nothing starts during a change freeze; instances on the target version are skipped; a busy
- * instance waits for its retry time; a wave whose failures exceed its budget halts the rollout.
+ * `maxInFlight` upgrades run; customers start only inside their maintenance window (one whose
+ * window has closed is passed over until it next opens); nothing starts during a change freeze;
+ * a wave whose failures exceed its budget halts the rollout.
  */
-export function planNextUpgrades(
-  rollout: RolloutRecord,
-  instances: readonly FleetInstance[],
-  progress: readonly InstanceProgress[],
-  now: Date,
-  calendar: Calendar,
-  options: PlannerOptions = {},
-): RolloutPlan {
+export async function planTick(rollout: RolloutRecord, reader: WaveReader, now: Date, calendar: Calendar, options: PlannerOptions = {}): Promise<RolloutPlan> {
   const at = now.toISOString();
-  const byId = new Map(instances.map((i) => [i.id, i]));
-  const progressById = new Map(progress.map((p) => [p.instanceId, p]));
-  const members = assignWaves(rollout, instances, progressById);
   const waveStates: WaveState[] = rollout.waves.map(
-    (w, i) =>
-      rollout.waveStates[i] ?? { name: w.name, status: 'pending', startedAt: null, completedAt: null, soakUntil: null, gatePassedAt: null, gatePassedBy: null, forgivenFailures: 0 },
+    (w, i) => rollout.waveStates[i] ?? { name: w.name, status: 'pending', startedAt: null, completedAt: null, soakUntil: null, gatePassedAt: null, gatePassedBy: null, forgivenFailures: 0 },
   );
-  const idsOf = (wave: WaveName) => [...members].filter(([, w]) => w === wave).map(([id]) => id).sort();
-  const standing = (id: string) => standingOf(byId.get(id), progressById.get(id), rollout.targetVersion);
-  const summaries = () => rollout.waves.map((w) => summarizeWave(w, idsOf(w.name).map(standing)));
-
+  const sizeOf = (wave: WaveName) => rollout.membership.sizes[wave] ?? 0;
+  const summary = rollout.waves.map((w) => rollout.summary.find((s) => s.wave === w.name) ?? untouched(w, sizeOf(w.name), undefined));
   const notes: PlanNote[] = [];
   const held: RolloutPlan['held'] = {};
   const hold = (reason: HoldReason, n = 1) => {
     if (n > 0) held[reason] = (held[reason] ?? 0) + n;
   };
   const start: PlannedStart[] = [];
+  const passOver: PassOver[] = [];
   let status = rollout.status;
   let halt = rollout.halt;
   let completedAt = rollout.completedAt;
@@ -103,6 +112,7 @@ export function planNextUpgrades(
       if (spec === undefined || state === undefined) break;
       if (state.status === 'done') continue;
       const isLast = index === rollout.waves.length - 1;
+      const size = sizeOf(spec.name);
 
       if (state.status === 'soaking') {
         if (state.soakUntil !== null && Date.parse(state.soakUntil) > now.getTime()) break;
@@ -125,79 +135,59 @@ export function planNextUpgrades(
         notes.push({ action: 'wave-started', wave: spec.name, detail: `wave ${spec.name} started` });
       }
 
-      // The active wave.
-      const ids = idsOf(spec.name);
-      const standings = new Map(ids.map((id) => [id, standing(id)]));
-      const failed = ids.filter((id) => standings.get(id) === 'failed');
-      const budget = failureBudgetOf(spec, ids.length);
-      const counted = failed.length - current.forgivenFailures;
+      // The active wave, on counts read now.
+      const { inFlight, failed } = await reader.counts(spec.name);
+      const budget = failureBudgetOf(spec, size);
+      const previous = summary[index] ?? untouched(spec, size, undefined);
+      const counted = failed - current.forgivenFailures;
       if (counted > budget) {
-        const reason = `wave ${spec.name}: ${failed.length} upgrade(s) failed${current.forgivenFailures > 0 ? ` (${current.forgivenFailures} accepted on resume)` : ''}, more than its failure budget of ${budget}: ${describeFailures(failed, progressById)}`;
+        const named = await reader.failures(spec.name, 5);
+        const reason = `wave ${spec.name}: ${failed} upgrade(s) failed${current.forgivenFailures > 0 ? ` (${current.forgivenFailures} accepted on resume)` : ''}, more than its failure budget of ${budget}: ${describeFailures(named, failed)}`;
         waveStates[index] = { ...current, status: 'halted' };
         status = 'halted';
-        halt = { wave: spec.name, reason, failed, at };
+        halt = { wave: spec.name, reason, failed: named.map((p) => p.instanceId), at };
         notes.push({ action: 'halted', wave: spec.name, detail: reason });
+        summary[index] = { ...previous, total: size, failed, inFlight, budget, waiting: Math.max(0, size - previous.succeeded - previous.skipped - failed - inFlight) };
         break;
       }
-      const open = ids.filter((id) => {
-        const s = standings.get(id);
-        return s === 'pending' || s === 'waiting' || s === 'in-flight';
-      });
-      if (open.length === 0) {
+
+      const freeze = activeFreeze(calendar, now);
+      const maxStarts = options.maxStartsPerTick ?? DEFAULT_MAX_STARTS_PER_TICK;
+      const capacity = Math.max(0, spec.maxInFlight - inFlight);
+      const wanted = Math.min(capacity, maxStarts);
+      let looked: InstanceProgress[] = [];
+      if (freeze !== undefined) hold('frozen');
+      else if (wanted > 0) looked = await reader.eligible(spec.name, now, wanted + PASS_OVER_MARGIN);
+      else hold(capacity === 0 ? 'in-flight-limit' : 'tick-limit');
+      for (const member of looked) {
+        if (member.window !== undefined && !inMaintenanceWindow(member.window, now)) {
+          passOver.push({ instanceId: member.instanceId, eligibleAt: nextWindowOpening(member.window, now).toISOString() });
+          hold('outside-window');
+          continue;
+        }
+        if (start.length >= wanted) {
+          hold(start.length >= capacity ? 'in-flight-limit' : 'tick-limit');
+          continue;
+        }
+        start.push({ instanceId: member.instanceId, wave: spec.name, attempts: member.attempts, from: member.state, ...(member.window === undefined ? {} : { window: member.window }) });
+      }
+
+      if (start.length === 0 && inFlight === 0 && looked.length === 0 && !(await reader.anyOpen(spec.name))) {
+        const counts = await reader.stateCounts(spec.name);
         const soaks = spec.soakMs > 0 && !isLast;
-        waveStates[index] = {
-          ...current,
-          status: soaks ? 'soaking' : 'done',
-          completedAt: at,
-          soakUntil: soaks ? new Date(now.getTime() + spec.soakMs).toISOString() : null,
-        };
+        waveStates[index] = { ...current, status: soaks ? 'soaking' : 'done', completedAt: at, soakUntil: soaks ? new Date(now.getTime() + spec.soakMs).toISOString() : null };
+        summary[index] = { wave: spec.name, total: size, succeeded: counts.succeeded ?? 0, failed: counts.failed ?? 0, inFlight: 0, skipped: counts.skipped ?? 0, waiting: 0, budget };
         notes.push({
           action: 'wave-completed',
           wave: spec.name,
-          detail: `wave ${spec.name} completed: ${ids.length} instance(s), ${failed.length} failed (budget ${budget})${soaks ? `; soaking until ${waveStates[index]?.soakUntil ?? ''}` : ''}`,
+          detail: `wave ${spec.name} completed: ${size} instance(s), ${failed} failed (budget ${budget})${soaks ? `; soaking until ${waveStates[index]?.soakUntil ?? ''}` : ''}`,
         });
         if (soaks) break;
         continue;
       }
-
-      const inFlight = ids.filter((id) => standings.get(id) === 'in-flight').length;
-      let capacity = Math.max(0, spec.maxInFlight - inFlight);
-      const freeze = activeFreeze(calendar, now);
-      const maxStarts = options.maxStartsPerTick ?? DEFAULT_MAX_STARTS_PER_TICK;
-      for (const id of ids) {
-        const s = standings.get(id);
-        if (s !== 'pending' && s !== 'waiting') continue;
-        const instance = byId.get(id);
-        const recorded = progressById.get(id);
-        if (instance === undefined) continue;
-        if (freeze !== undefined) {
-          hold('frozen');
-          continue;
-        }
-        if (s === 'waiting' && recorded?.retryAfter != null && Date.parse(recorded.retryAfter) > now.getTime()) {
-          hold('retry-later');
-          continue;
-        }
-        if (instance.lease !== null) {
-          // Busy with another operation: tried again on a later tick, never a failure.
-          hold('busy');
-          continue;
-        }
-        if (instance.tier === 'customer' && instance.maintenanceWindow !== undefined && !inMaintenanceWindow(instance.maintenanceWindow, now)) {
-          hold('outside-window');
-          continue;
-        }
-        if (capacity === 0) {
-          hold('in-flight-limit');
-          continue;
-        }
-        if (start.length >= maxStarts) {
-          hold('tick-limit');
-          continue;
-        }
-        start.push({ instanceId: id, wave: spec.name, attempts: recorded?.attempts ?? 0 });
-        capacity -= 1;
-      }
+      // Counted as of this tick, its own starts in flight; the rest of a wave's counts are `mi rollout status`'s, live.
+      const flying = inFlight + start.length;
+      summary[index] = { ...previous, total: size, failed, inFlight: flying, budget, waiting: Math.max(0, size - previous.succeeded - previous.skipped - failed - flying) };
       break;
     }
     if (status === 'running' && waveStates.every((w) => w.status === 'done')) {
@@ -207,15 +197,7 @@ export function planNextUpgrades(
     }
   }
 
-  // The summary counts the starts of this tick as in flight.
-  const summary = countStartsInFlight(summaries(), start);
-  return {
-    rollout: { ...rollout, status, halt, completedAt, waveStates, summary },
-    start,
-    held,
-    notes,
-    members: Object.fromEntries(members),
-  };
+  return { rollout: { ...rollout, status, halt, completedAt, waveStates, summary }, start, passOver, held, notes };
 }
 
 /** A new rollout record (not yet stored). */
@@ -228,6 +210,8 @@ export function newRollout(input: {
   now: Date;
   busyRetryMs?: number;
   commit?: string;
+  /** Who it covers (membersOf): each wave's size, and those skipped from the start. */
+  membership?: { sizes: Partial<Record<WaveName, number>>; skipped?: Partial<Record<WaveName, number>> };
 }): RolloutRecord {
   const at = input.now.toISOString();
   return {
@@ -257,6 +241,7 @@ export function newRollout(input: {
     tickSeq: 0,
     revision: 0,
     busyRetryMs: input.busyRetryMs ?? 5 * 60_000,
-    summary: input.waves.map((w) => ({ wave: w.name, total: 0, succeeded: 0, failed: 0, inFlight: 0, skipped: 0, waiting: 0, budget: 0 })),
+    membership: { recordedAt: at, sizes: { ...input.membership?.sizes } },
+    summary: input.waves.map((w) => untouched(w, input.membership?.sizes[w.name] ?? 0, { wave: w.name, total: 0, succeeded: 0, failed: 0, inFlight: 0, skipped: input.membership?.skipped?.[w.name] ?? 0, waiting: 0, budget: 0 })),
   };
 }

@@ -3,7 +3,7 @@
  * (`rollouts/{id}/instances/{instanceId}`): plain data, shared by the planner, the functions
  * that tick and record, and `mi rollout`.
  */
-import type { InstanceRecord } from '../../events/index.js';
+import type { InstanceRecord, MaintenanceWindow } from '../../events/index.js';
 
 export const WAVE_NAMES = ['dev', 'internal', 'canary', 'customers'] as const;
 export type WaveName = (typeof WAVE_NAMES)[number];
@@ -87,10 +87,18 @@ export interface RolloutRecord {
   revision: number;
   /** A busy instance is tried again this long after its upgrade was refused. */
   busyRetryMs: number;
+  /**
+   * Who is in it, recorded once when it started (one progress document per member): how many
+   * members each wave has. The failure budgets and totals come from these.
+   */
+  membership: { recordedAt: string; sizes: Partial<Record<WaveName, number>> };
   summary: WaveSummary[];
 }
 
-export type ProgressState = 'in-flight' | 'succeeded' | 'failed' | 'skipped' | 'waiting';
+/** pending: not started; waiting: started before and to be tried again (busy, or refused after a halt). */
+export type ProgressState = 'pending' | 'in-flight' | 'succeeded' | 'failed' | 'skipped' | 'waiting';
+/** States a member can still start from. */
+export const OPEN_STATES: readonly ProgressState[] = ['pending', 'waiting'];
 
 export interface InstanceProgress {
   instanceId: string;
@@ -102,8 +110,14 @@ export interface InstanceProgress {
   attempts: number;
   startedAt: string | null;
   finishedAt: string | null;
-  /** A waiting (busy) instance is not tried before this. */
-  retryAfter: string | null;
+  /**
+   * When a pending or waiting member may next start: its next maintenance window's opening, or
+   * a busy instance's retry time. A tick reads only members whose time has come, soonest first.
+   * Null once it has started or ended.
+   */
+  eligibleAt: string | null;
+  /** A customer's maintenance window, as it was when the rollout started. */
+  window?: MaintenanceWindow;
   detail: string | null;
   updatedAt: string;
 }

@@ -1,11 +1,10 @@
 /**
  * The waves of a rollout: the defaults (dev, internal prod, a customer canary, all customers),
  * the `--waves` text that changes them, which wave an instance belongs to (its natural wave,
- * the canary's members, and the assignment of the whole fleet a tick plans over), and each
- * wave's failure budget.
+ * the canary's members), and each wave's failure budget.
  */
 import { createHash } from 'node:crypto';
-import { WAVE_NAMES, type FleetInstance, type InstanceProgress, type RolloutRecord, type WaveName, type WaveSpec, type WaveState } from './types.js';
+import { WAVE_NAMES, type FleetInstance, type WaveName, type WaveSpec } from './types.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -134,36 +133,4 @@ export function naturalWave(instance: FleetInstance, waves: readonly WaveSpec[],
   if (kind === 'internal') return names.has('internal') ? 'internal' : undefined;
   if (canary.has(instance.id) && names.has('canary')) return 'canary';
   return names.has('customers') ? 'customers' : undefined;
-}
-
-/** A wave is closed once it completed or halted: instances that join later go to the next open wave. */
-function isClosed(state: WaveState | undefined): boolean {
-  return state !== undefined && (state.status === 'soaking' || state.status === 'done' || state.status === 'halted');
-}
-
-/** Assigns every instance the rollout covers to a wave; progress keeps a started instance in its wave. */
-export function assignWaves(
-  rollout: Pick<RolloutRecord, 'id' | 'waves' | 'waveStates'>,
-  instances: readonly FleetInstance[],
-  progress: ReadonlyMap<string, InstanceProgress>,
-): Map<string, WaveName> {
-  const canary = canaryMembers(rollout.id, instances, rollout.waves.find((w) => w.name === 'canary')?.percent ?? 5);
-  const order = rollout.waves.map((w) => w.name);
-  const members = new Map<string, WaveName>();
-  for (const instance of instances) {
-    const recorded = progress.get(instance.id);
-    if (recorded !== undefined && order.includes(recorded.wave)) {
-      members.set(instance.id, recorded.wave);
-      continue;
-    }
-    if (instance.status === 'deleted') continue;
-    const natural = naturalWave(instance, rollout.waves, canary);
-    if (natural === undefined) continue;
-    // A late joiner whose wave has closed is taken up by the first wave still open.
-    let index = order.indexOf(natural);
-    while (index < order.length && isClosed(rollout.waveStates[index])) index += 1;
-    const wave = order[index];
-    if (wave !== undefined) members.set(instance.id, wave);
-  }
-  return members;
 }

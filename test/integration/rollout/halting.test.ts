@@ -33,9 +33,9 @@ describe('a rollout of 200 instances with the canary budget set to 2', () => {
     expect(rollout.halt?.wave).toBe('canary');
     expect(rollout.halt?.failed.sort()).toEqual(failing);
     expect(rollout.waveStates.map((w) => w.status)).toEqual(['done', 'done', 'halted', 'pending']);
-    // Not one customer outside the canary was touched.
-    const customers = await world.fixture.store.count({ collection: rolloutPaths.progressCollection(id), where: [{ field: 'wave', op: '==', value: 'customers' }] });
-    expect(customers).toBe(0);
+    // Not one customer outside the canary was touched: all 171 members are still pending, never started.
+    const customers = await world.fixture.store.query<InstanceProgress>({ collection: rolloutPaths.progressCollection(id), where: [{ field: 'wave', op: '==', value: 'customers' }] });
+    expect([customers.length, customers.filter((c) => c.data.state !== 'pending' || c.data.startedAt !== null).length]).toEqual([171, 0]);
     // The rest of the canary finished; nothing is left in flight.
     await world.driveUntil(id, () => false, 6);
     const progress = await world.fixture.store.query<InstanceProgress>({ collection: rolloutPaths.progressCollection(id), where: [{ field: 'wave', op: '==', value: 'canary' }] });

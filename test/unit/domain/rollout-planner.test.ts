@@ -1,15 +1,20 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import {
   canaryMembers,
   inMaintenanceWindow,
+  membersOf,
   newRollout,
+  nextWindowOpening,
+  OPEN_STATES,
   parseWaves,
-  planNextUpgrades,
+  planTick,
   type Calendar,
   type FleetInstance,
   type InstanceProgress,
   type RolloutRecord,
   type WaveName,
+  type WaveReader,
   type WaveState,
 } from '../../../shared/domain/rollout/index.js';
 import type { MaintenanceWindow } from '../../../shared/events/index.js';
@@ -28,7 +33,7 @@ function customer(id: string, over: Partial<FleetInstance> = {}): FleetInstance 
   return { id, environment: 'prod', tier: 'customer', version: '5.4.2', status: 'active', lease: null, maintenanceWindow: ALWAYS, ...over };
 }
 function progress(instanceId: string, wave: WaveName, state: InstanceProgress['state'], over: Partial<InstanceProgress> = {}): InstanceProgress {
-  return { instanceId, wave, state, eventId: null, operationId: null, attempts: 1, startedAt: null, finishedAt: null, retryAfter: null, detail: null, updatedAt: T0.toISOString(), ...over };
+  return { instanceId, wave, state, eventId: null, operationId: null, attempts: 1, startedAt: null, finishedAt: null, eligibleAt: OPEN_STATES.includes(state) ? T0.toISOString() : null, detail: null, updatedAt: T0.toISOString(), ...over };
 }
 function rolloutOf(waves: string, states: Partial<Record<WaveName, Partial<WaveState>>> = {}, over: Partial<RolloutRecord> = {}): RolloutRecord {
   const r = newRollout({ id: 'ro-test', targetVersion: '5.5.0', waves: parseWaves(waves), actor: 'alice@example.com', reason: 'test', now: T0 });
@@ -50,6 +55,7 @@ interface Case {
     waves?: Partial<Record<WaveName, WaveState['status']>>;
     held?: Record<string, number>;
     haltMentions?: string[];
+    passOver?: Array<[string, string]>;
   };
 }
 
@@ -96,25 +102,25 @@ const cases: Case[] = [
   },
   // ---- busy
   {
-    name: 'busy: a leased instance is held, not failed, and the wave does not complete',
-    rollout: rolloutOf('dev:soak=0,internal'),
-    instances: [dev('dev-a', { lease: { operationId: 'op-x', operationType: 'backup', acquiredAt: T0.toISOString() } }), internal('int-a')],
-    progress: [],
-    expect: { start: [], held: { busy: 1 }, waves: { dev: 'active', internal: 'pending' }, status: 'running' },
-  },
-  {
-    name: 'busy: an instance refused as busy waits for its retry time',
-    rollout: rolloutOf('dev', { dev: { status: 'active' } }),
-    instances: [dev('dev-a')],
-    progress: [progress('dev-a', 'dev', 'waiting', { retryAfter: new Date(T0.getTime() + 60_000).toISOString() })],
-    expect: { start: [], held: { 'retry-later': 1 } },
+    name: 'busy: an instance refused as busy waits for its retry time, and its wave does not complete meanwhile',
+    rollout: rolloutOf('dev:soak=0,internal', { dev: { status: 'active' } }),
+    instances: [dev('dev-a'), internal('int-a')],
+    progress: [progress('dev-a', 'dev', 'waiting', { eligibleAt: new Date(T0.getTime() + 60_000).toISOString() })],
+    expect: { start: [], waves: { dev: 'active', internal: 'pending' }, status: 'running' },
   },
   {
     name: 'busy: after its retry time it is tried again',
     rollout: rolloutOf('dev', { dev: { status: 'active' } }),
     instances: [dev('dev-a')],
-    progress: [progress('dev-a', 'dev', 'waiting', { retryAfter: new Date(T0.getTime() - 1).toISOString() })],
+    progress: [progress('dev-a', 'dev', 'waiting', { eligibleAt: new Date(T0.getTime() - 1).toISOString() })],
     expect: { start: ['dev-a'] },
+  },
+  {
+    name: 'eligibility: the members whose time came first start first, whatever their ids',
+    rollout: rolloutOf('dev:max=2', { dev: { status: 'active' } }),
+    instances: range('dev', 4).map((id) => dev(id)),
+    progress: range('dev', 4).map((id, i) => progress(id, 'dev', 'waiting', { eligibleAt: new Date(T0.getTime() - (i + 1) * 1_000).toISOString() })),
+    expect: { start: ['dev-003', 'dev-002'] },
   },
   // ---- windows across time zones and midnight
   {
@@ -129,7 +135,8 @@ const cases: Case[] = [
     rollout: rolloutOf('customers'),
     instances: [customer('cus-a', { maintenanceWindow: { days: ['sat'], start: '02:00', hours: 4, timeZone: 'America/New_York' } })],
     now: new Date('2026-11-28T06:59:00Z'),
-    expect: { start: [], held: { 'outside-window': 1 } },
+    // Its time has not come: the tick does not even read it.
+    expect: { start: [], held: {}, waves: { customers: 'active' } },
   },
   {
     name: 'windows: a Friday 23:00 Tokyo window still open at 01:30 Saturday (Fri 16:30Z)',
@@ -143,7 +150,8 @@ const cases: Case[] = [
     rollout: rolloutOf('customers'),
     instances: [customer('cus-a', { maintenanceWindow: { days: ['fri'], start: '23:00', hours: 3, timeZone: 'Asia/Tokyo' } })],
     now: new Date('2026-11-27T17:00:00Z'),
-    expect: { start: [], held: { 'outside-window': 1 } },
+    // Its time came while it waited; the window has closed: passed over until it next opens (Fri 23:00 Tokyo, 14:00Z).
+    expect: { start: [], held: { 'outside-window': 1 }, passOver: [['cus-a', '2026-12-04T14:00:00.000Z']] },
   },
   {
     name: 'windows: each customer in its own zone at one instant (Sun 14:30Z is Mon 01:30 in Sydney, Sun 09:30 in New York)',
@@ -153,7 +161,7 @@ const cases: Case[] = [
       customer('cus-nyc', { maintenanceWindow: { days: ['mon'], start: '01:00', hours: 2, timeZone: 'America/New_York' } }),
     ],
     now: new Date('2026-11-29T14:30:00Z'),
-    expect: { start: ['cus-syd'], held: { 'outside-window': 1 } },
+    expect: { start: ['cus-syd'], held: {} },
   },
   {
     name: 'windows: internal instances have no window and start any time',
@@ -168,7 +176,7 @@ const cases: Case[] = [
     rollout: rolloutOf('dev'),
     instances: [dev('dev-a'), dev('dev-b')],
     calendar: { freezes: [{ from: '2026-11-26T00:00:00Z', to: '2026-11-27T00:00:00Z', reason: 'Thanksgiving' }] },
-    expect: { start: [], held: { frozen: 2 } },
+    expect: { start: [], held: { frozen: 1 } },
   },
   {
     name: 'freezes: starts again when the freeze ends (the end is exclusive)',
@@ -273,21 +281,6 @@ const cases: Case[] = [
     progress: [progress('dev-a', 'dev', 'succeeded')],
     expect: { start: ['int-a'], waves: { internal: 'active' } },
   },
-  // ---- late joiners
-  {
-    name: 'late joiners: an instance that joins during its wave is picked up by it',
-    rollout: rolloutOf('dev:max=5', { dev: { status: 'active' } }),
-    instances: [dev('dev-a'), dev('dev-new')],
-    progress: [progress('dev-a', 'dev', 'in-flight')],
-    expect: { start: ['dev-new'] },
-  },
-  {
-    name: 'late joiners: one whose wave has closed goes with the first open wave',
-    rollout: rolloutOf('dev:soak=0,internal:max=5', { dev: { status: 'done' }, internal: { status: 'active' } }),
-    instances: [dev('dev-a'), internal('int-a'), dev('dev-late')],
-    progress: [progress('dev-a', 'dev', 'succeeded'), progress('int-a', 'internal', 'in-flight')],
-    expect: { start: ['dev-late'] },
-  },
   // ---- rollout states
   {
     name: 'a paused rollout starts nothing',
@@ -311,29 +304,113 @@ const cases: Case[] = [
   },
 ];
 
-describe('planNextUpgrades', () => {
-  it.each(cases)('$name', (c) => {
-    const plan = planNextUpgrades(c.rollout, c.instances, c.progress ?? [], c.now ?? T0, c.calendar ?? NO_CALENDAR);
+/** The planner's reader over plain member records, as the tick's reads them from Firestore (soonest first, then by id). */
+function memoryReader(members: readonly InstanceProgress[], looked: number[] = []): WaveReader {
+  const of = (wave: WaveName) => members.filter((m) => m.wave === wave);
+  return {
+    counts: (wave) => Promise.resolve({ inFlight: of(wave).filter((m) => m.state === 'in-flight').length, failed: of(wave).filter((m) => m.state === 'failed').length }),
+    eligible: (wave, now, limit) => {
+      looked.push(limit);
+      const open = of(wave).filter((m) => OPEN_STATES.includes(m.state) && m.eligibleAt !== null && Date.parse(m.eligibleAt) <= now.getTime());
+      return Promise.resolve(open.sort((a, b) => (a.eligibleAt ?? '').localeCompare(b.eligibleAt ?? '') || a.instanceId.localeCompare(b.instanceId)).slice(0, limit));
+    },
+    anyOpen: (wave) => Promise.resolve(of(wave).some((m) => OPEN_STATES.includes(m.state))),
+    stateCounts: (wave) => Promise.resolve(Object.fromEntries(['pending', 'waiting', 'in-flight', 'succeeded', 'failed', 'skipped'].map((st) => [st, of(wave).filter((m) => m.state === st).length]))),
+    failures: (wave, limit) => Promise.resolve(of(wave).filter((m) => m.state === 'failed').slice(0, limit)),
+  };
+}
+
+/** The members a rollout recorded when it started, with the progress a case gives over them; and the rollout with their sizes. */
+function membershipOf(c: Pick<Case, 'rollout' | 'instances' | 'progress' | 'now'>): { rollout: RolloutRecord; members: InstanceProgress[] } {
+  // Started at T0, or when the case's tick is if that is earlier.
+  const startedAt = new Date(Math.min(T0.getTime(), (c.now ?? T0).getTime()));
+  const byId = new Map(membersOf(c.rollout, c.instances, startedAt).members.map((m) => [m.instanceId, m]));
+  for (const p of c.progress ?? []) byId.set(p.instanceId, { ...byId.get(p.instanceId), ...p });
+  const members = [...byId.values()];
+  const sizes: Partial<Record<WaveName, number>> = {};
+  for (const m of members) sizes[m.wave] = (sizes[m.wave] ?? 0) + 1;
+  const fresh = newRollout({ id: c.rollout.id, targetVersion: c.rollout.targetVersion, waves: c.rollout.waves, actor: 'a', reason: 'r', now: T0, membership: { sizes } });
+  return { rollout: { ...c.rollout, membership: fresh.membership, summary: fresh.summary }, members };
+}
+
+describe('planTick', () => {
+  it.each(cases)('$name', async (c) => {
+    const { rollout, members } = membershipOf(c);
+    const plan = await planTick(rollout, memoryReader(members), c.now ?? T0, c.calendar ?? NO_CALENDAR);
     if (c.expect.start) expect(plan.start.map((s) => s.instanceId)).toEqual(c.expect.start);
     if (c.expect.startCount !== undefined) expect(plan.start).toHaveLength(c.expect.startCount);
     if (c.expect.status) expect(plan.rollout.status).toBe(c.expect.status);
     for (const [wave, status] of Object.entries(c.expect.waves ?? {})) {
       expect(plan.rollout.waveStates.find((w) => w.name === wave)?.status, wave).toBe(status);
     }
-    if (c.expect.held) expect(plan.held).toMatchObject(c.expect.held);
+    if (c.expect.held) expect(plan.held).toEqual(c.expect.held);
+    if (c.expect.passOver) expect(plan.passOver.map((p) => [p.instanceId, p.eligibleAt])).toEqual(c.expect.passOver);
     for (const text of c.expect.haltMentions ?? []) expect(plan.rollout.halt?.reason).toContain(text);
   });
 
-  it('never plans more than the wave limit, whatever the fleet', () => {
+  it('never plans more than the wave limit, whatever the fleet, and reads no more members than it can start (and a few it may pass over)', async () => {
     for (const max of [1, 3, 7, 25]) {
-      const plan = planNextUpgrades(rolloutOf(`customers:max=${max}`), range('cus', 60).map((id) => customer(id)), [], T0, NO_CALENDAR);
+      const looked: number[] = [];
+      const { rollout, members } = membershipOf({ rollout: rolloutOf(`customers:max=${max}`), instances: range('cus', 60).map((id) => customer(id)) });
+      const plan = await planTick(rollout, memoryReader(members, looked), T0, NO_CALENDAR);
       expect(plan.start).toHaveLength(max);
+      expect(looked).toEqual([max + 10]);
     }
   });
 
-  it('counts the starts of the tick in the summary', () => {
-    const plan = planNextUpgrades(rolloutOf('dev:max=2'), range('dev', 5).map((id) => dev(id)), [], T0, NO_CALENDAR);
+  it('counts the starts of the tick in the summary, the wave\'s total from the membership', async () => {
+    const { rollout, members } = membershipOf({ rollout: rolloutOf('dev:max=2'), instances: range('dev', 5).map((id) => dev(id)) });
+    const plan = await planTick(rollout, memoryReader(members), T0, NO_CALENDAR);
     expect(plan.rollout.summary[0]).toMatchObject({ wave: 'dev', total: 5, inFlight: 2, waiting: 3, budget: 1 });
+  });
+
+  it('a completed wave is summarized from the counts of its members', async () => {
+    const { rollout, members } = membershipOf({
+      rollout: rolloutOf('dev:soak=0,internal', { dev: { status: 'active' } }),
+      instances: [...range('dev', 4).map((id) => dev(id)), dev('dev-new', { version: '5.5.0' }), internal('int-a')],
+      progress: [progress('dev-000', 'dev', 'failed'), progress('dev-001', 'dev', 'succeeded'), progress('dev-002', 'dev', 'succeeded'), progress('dev-003', 'dev', 'skipped')],
+    });
+    const plan = await planTick(rollout, memoryReader(members), T0, NO_CALENDAR);
+    expect(plan.rollout.summary[0]).toEqual({ wave: 'dev', total: 5, succeeded: 2, failed: 1, inFlight: 0, skipped: 2, waiting: 0, budget: 1 });
+    expect(plan.start.map((s) => s.instanceId)).toEqual(['int-a']);
+  });
+});
+
+describe('membership', () => {
+  it('takes every instance a wave covers once, skips those on the target, leaves out the deleted, and makes each customer eligible when its window next opens', () => {
+    const saturday = { days: ['sat'] as const, start: '02:00', hours: 4, timeZone: 'America/New_York' };
+    const { members, sizes } = membersOf(rolloutOf('dev,internal,customers'), [dev('dev-a'), dev('dev-b', { version: '5.5.0' }), dev('dev-c', { status: 'deleted' }), internal('int-a'), customer('cus-a', { maintenanceWindow: { ...saturday, days: [...saturday.days] } })], T0);
+    expect(sizes).toEqual({ dev: 2, internal: 1, customers: 1 });
+    expect(members.map((m) => [m.instanceId, m.wave, m.state, m.eligibleAt])).toEqual([
+      ['cus-a', 'customers', 'pending', '2026-11-28T07:00:00.000Z'],
+      ['dev-a', 'dev', 'pending', T0.toISOString()],
+      ['dev-b', 'dev', 'skipped', null],
+      ['int-a', 'internal', 'pending', T0.toISOString()],
+    ]);
+  });
+});
+
+describe('the next opening of a maintenance window', () => {
+  const zones = ['Etc/UTC', 'America/New_York', 'Europe/Berlin', 'Asia/Tokyo', 'Australia/Sydney', 'Asia/Kolkata'];
+  const days = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+  const windowArb = fc.record({
+    days: fc.uniqueArray(fc.constantFrom(...days), { minLength: 1, maxLength: 3 }),
+    start: fc.tuple(fc.integer({ min: 0, max: 23 }), fc.constantFrom(0, 15, 30, 45)).map(([h, m]) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`),
+    hours: fc.integer({ min: 1, max: 8 }),
+    timeZone: fc.constantFrom(...zones),
+  });
+  it('is open, at or after the time asked, and no earlier quarter hour since was open', () => {
+    fc.assert(
+      fc.property(windowArb, fc.date({ min: new Date('2026-01-01T00:00:00Z'), max: new Date('2027-12-31T00:00:00Z'), noInvalidDate: true }), (window, after) => {
+        const next = nextWindowOpening(window, after);
+        expect(next.getTime()).toBeGreaterThanOrEqual(after.getTime());
+        expect(inMaintenanceWindow(window, next)).toBe(true);
+        // Nothing open in between (sampled every 15 minutes; openings are on quarter hours).
+        const firstQuarter = Math.ceil(after.getTime() / 900_000) * 900_000;
+        for (let t = firstQuarter; t < next.getTime(); t += 900_000) expect(inMaintenanceWindow(window, new Date(t)), new Date(t).toISOString()).toBe(false);
+      }),
+      { numRuns: 150 },
+    );
   });
 });
 
