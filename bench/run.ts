@@ -20,7 +20,7 @@ import { EMULATOR_HOST_VARIABLE, ensureEmulator, type RunningEmulator } from '..
 import { describeError } from '../shared/errors.js';
 import { benchAccept, benchAcceptPathOnly } from './accept.js';
 import { benchPush } from './push.js';
-import { benchRollout, formatRolloutSummary } from './rollout.js';
+import { benchRollout, benchTickScaling, formatRolloutSummary, formatTickScaling } from './rollout.js';
 import { benchCompliance, formatCompliance } from './compliance.js';
 import { benchWebhook } from './webhook.js';
 import { formatSummary, type BenchResults } from './results.js';
@@ -82,8 +82,9 @@ async function main(): Promise<void> {
     const webhook = await benchWebhook(world, { pairs, warmup });
     process.stdout.write(`bench: githubWebhook p50 ${webhook.a.p50} ms (p90 ${webhook.a.p90} ms) for a signed push listing 1,000 changed files\n`);
 
-    process.stdout.write('bench: (d) a rollout of 1,000 simulated instances...\n');
+    process.stdout.write('bench: (d) a rollout of 2,000 simulated instances...\n');
     const rollout = await benchRollout(`${projectId}-ro`, (text) => process.stdout.write(`${text}\n`));
+    const tickScaling = await benchTickScaling(`${projectId}-ts`, (text) => process.stdout.write(`${text}\n`));
     process.stdout.write('bench: (e) compliance fan-out of 10,000 instances vs the raw floor, and Firestore operations per check...\n');
     const compliance = await benchCompliance(projectId, { samples: 3 });
 
@@ -104,8 +105,8 @@ async function main(): Promise<void> {
       counts: accept.counts,
       engineWarnings: world.engineWarnings,
     };
-    await writeFile(RESULTS_FILE, `${JSON.stringify({ ...results, rollout, compliance }, null, 2)}\n`);
-    process.stdout.write(`\n${formatSummary(results, RESULTS_FILE).join('\n')}\n${formatRolloutSummary(rollout).join('\n')}\n${formatCompliance(compliance).join('\n')}\n`);
+    await writeFile(RESULTS_FILE, `${JSON.stringify({ ...results, rollout, tickScaling, compliance }, null, 2)}\n`);
+    process.stdout.write(`\n${formatSummary(results, RESULTS_FILE).join('\n')}\n${formatRolloutSummary(rollout).join('\n')}\n${formatTickScaling(tickScaling).join('\n')}\n${formatCompliance(compliance).join('\n')}\n`);
   } finally {
     await world?.close().catch((error: unknown) => process.stderr.write(`bench: closing the clients: ${describeError(error)}\n`));
     for (const emulator of emulators) {

@@ -37,7 +37,21 @@ export interface FirestoreOperationCounter {
   readonly settings: Settings;
   /** A copy of the counts so far. */
   snapshot(): FirestoreOperationCounts;
+  /**
+   * The most writes any matching document (its path below `documents/`) was sent within
+   * `windowMs`, counting every write a commit carried, whether or not its answer came back: a
+   * commit that lands after the client gave up is counted too, so this bounds what landed.
+   */
+  maxWritesWithin(windowMs: number, matches: (path: string) => boolean): { path: string | null; writes: number };
   reset(): void;
+}
+
+/** The document path of a write (`update.name` or `delete`), below `.../documents/`. */
+function writtenPath(write: unknown): string | undefined {
+  const name = field(field(write, 'update'), 'name') ?? field(write, 'delete');
+  if (typeof name !== 'string') return undefined;
+  const at = name.indexOf('/documents/');
+  return at < 0 ? name : name.slice(at + '/documents/'.length);
 }
 
 const SERVICE = '/google.firestore.v1.Firestore/';
@@ -62,6 +76,8 @@ function lengthOf(value: unknown): number {
 /** A counter of document reads and writes for one or more Firestore clients. */
 export function createFirestoreOperationCounter(): FirestoreOperationCounter {
   let counts = emptyCounts();
+  /** When each document's writes were sent, by path. */
+  let sent = new Map<string, number[]>();
 
   const interceptor: Interceptor = (options: InterceptorOptions, nextCall) => {
     const path = options.method_definition.path;
@@ -74,6 +90,14 @@ export function createFirestoreOperationCounter(): FirestoreOperationCounter {
         if (method === 'Commit' || method === 'BatchWrite') {
           sentWrites = lengthOf(field(message, 'writes'));
           counts.writesAttempted += sentWrites;
+          const at = Date.now();
+          for (const write of (field(message, 'writes') as unknown[] | undefined) ?? []) {
+            const path = writtenPath(write);
+            if (path === undefined) continue;
+            const times = sent.get(path);
+            if (times === undefined) sent.set(path, [at]);
+            else times.push(at);
+          }
         }
         next(message);
       },
@@ -123,8 +147,22 @@ export function createFirestoreOperationCounter(): FirestoreOperationCounter {
     // `callInvocationTransformer` (see createStub in google-gax/build/src/grpc.js).
     settings: { preferRest: false, 'grpc.callInvocationTransformer': transformer },
     snapshot: () => ({ ...counts, calls: { ...counts.calls } }),
+    maxWritesWithin(windowMs, matches) {
+      let best = { path: null as string | null, writes: 0 };
+      for (const [path, times] of sent) {
+        if (!matches(path)) continue;
+        const sorted = [...times].sort((a, b) => a - b);
+        let start = 0;
+        for (let end = 0; end < sorted.length; end += 1) {
+          while ((sorted[end] ?? 0) - (sorted[start] ?? 0) >= windowMs) start += 1;
+          if (end - start + 1 > best.writes) best = { path, writes: end - start + 1 };
+        }
+      }
+      return best;
+    },
     reset: () => {
       counts = emptyCounts();
+      sent = new Map();
     },
   };
 }
