@@ -75,4 +75,16 @@ describe('Firestore operation counter (on the wire, below the store adapter)', (
     expect(counts).toMatchObject({ writes: 2, commits: 2 });
     expect(await store.get('hot/doc')).toEqual({ value: 2 });
   });
+
+  it("keeps each document's write times as sent: the most writes one document got within a window, a failed commit's included", async () => {
+    for (let i = 0; i < 3; i += 1) await store.set('hot/doc', { n: i });
+    await store.set('cold/doc', { n: 0 });
+    // A commit the server refuses (create of an existing document) was still sent: it counts.
+    await expect(store.create('hot/doc', { n: 9 })).rejects.toThrow();
+    expect(counter.maxWritesWithin(60_000, () => true)).toEqual({ path: 'hot/doc', writes: 4 });
+    expect(counter.maxWritesWithin(60_000, (path) => path.startsWith('cold/'))).toEqual({ path: 'cold/doc', writes: 1 });
+    expect(counter.snapshot()).toMatchObject({ writes: 4, writesAttempted: 5, failedCommits: 1 });
+    counter.reset();
+    expect(counter.maxWritesWithin(60_000, () => true)).toEqual({ path: null, writes: 0 });
+  });
 });
