@@ -5,8 +5,10 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { DEFAULT_WAVES, WaveSpecError, parseWaves, type RolloutAction, type RolloutRecord, type WaveSpec } from '../../shared/domain/rollout/index.js';
-import { versionSchema } from '../../shared/events/index.js';
+import { DEFAULT_WAVES, WaveSpecError, forecastRollout, parseWaves, type FleetInstance, type RolloutAction, type RolloutForecast, type RolloutRecord, type WaveSpec } from '../../shared/domain/rollout/index.js';
+import { versionSchema, type InstanceRecord } from '../../shared/events/index.js';
+import { fleetView } from '../../shared/rollout/reads.js';
+import { COLLECTIONS } from '../../shared/store/collections.js';
 import { systemClock, type StateStore } from '../../shared/ports.js';
 import { latestRollout, readRolloutView, renderRolloutView } from '../../shared/rollout/status.js';
 import { EXIT, DEFAULT_REASON } from '../config.js';
@@ -14,10 +16,10 @@ import { sendCommand } from '../commands-client.js';
 import type { CliContext } from '../context.js';
 import { refused } from '../errors.js';
 import { durationSchema, parseFlags, reasonSchema } from '../flags.js';
-import { line, printJson } from '../output.js';
+import { line, printJson, table } from '../output.js';
 import { rolloutPaths } from '../../shared/store/collections.js';
 
-const LABELS = { to: '--to', waves: '--waves', reason: '--reason', busyRetry: '--busy-retry', interval: '--interval', rollout: '<rollout>' };
+const LABELS = { to: '--to', waves: '--waves', reason: '--reason', busyRetry: '--busy-retry', interval: '--interval', rollout: '<rollout>', upgradeTime: '--upgrade-time' };
 const rolloutIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'expected a rollout id such as ro-20261126-100000-ab12' });
 
 const startFlags = z.object({
@@ -25,10 +27,48 @@ const startFlags = z.object({
   waves: z.string().optional(),
   reason: reasonSchema.default(DEFAULT_REASON),
   busyRetry: durationSchema.optional(),
+  dryRun: z.boolean().optional(),
+  upgradeTime: durationSchema.optional(),
   json: z.boolean().optional(),
 });
 const statusFlags = z.object({ rollout: rolloutIdSchema.optional(), watch: z.boolean().optional(), interval: durationSchema.optional(), json: z.boolean().optional() });
 const controlFlags = z.object({ rollout: rolloutIdSchema.optional(), reason: reasonSchema.default(DEFAULT_REASON), json: z.boolean().optional() });
+
+/** The fleet as a rollout's start reads it, a page at a time. */
+async function readFleet(store: StateStore): Promise<FleetInstance[]> {
+  const fleet: FleetInstance[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.query<InstanceRecord>({ collection: COLLECTIONS.instances, limit: 1_000, ...(after === undefined ? {} : { startAfterId: after }) });
+    fleet.push(...page.map((d) => fleetView(d.data)));
+    if (page.length < 1_000) return fleet;
+    after = page[page.length - 1]?.id;
+  }
+}
+
+/** The text of `mi rollout start --dry-run`. */
+export function renderForecast(forecast: RolloutForecast): string[] {
+  const minutes = (ms: number) => (ms === 0 ? '0' : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${Math.round(ms / 60_000)}m`);
+  const rows = forecast.waves.map((w) => [
+    w.wave,
+    String(w.members),
+    String(w.toUpgrade),
+    String(w.skipped),
+    String(w.maxInFlight),
+    String(w.budget),
+    w.firstEligibleAt === null ? '-' : w.firstEligibleAt === w.lastEligibleAt ? w.firstEligibleAt : `${w.firstEligibleAt} .. ${w.lastEligibleAt}`,
+    w.startsAt,
+    w.finishesAt,
+    `${minutes(w.soakMs)}${w.manualGate ? ', gate' : ''}`,
+  ]);
+  return [
+    `dry run: a rollout to ${forecast.targetVersion} would cover ${forecast.members.length} instance(s); nothing was started`,
+    ...table(['WAVE', 'MEMBERS', 'TO UPGRADE', 'ON TARGET', 'MAX', 'BUDGET', 'FIRST STARTS (WINDOWS)', 'STARTS', 'FINISHES', 'SOAK'], rows),
+    `expected to finish ${forecast.finishesAt}, assuming:`,
+    ...forecast.assumptions.map((a) => `  - ${a}`),
+    'each member and when it may first start: --json',
+  ];
+}
 
 async function findRollout(store: StateStore, id: string | undefined): Promise<RolloutRecord> {
   const found = id === undefined ? await latestRollout(store) : await store.get<RolloutRecord>(rolloutPaths.rollout(id));
@@ -60,11 +100,19 @@ export function registerRolloutCommands(program: Command, ctx: CliContext): void
     )
     .option('--busy-retry <duration>', 'how long to wait before trying a busy instance again (default 5m)')
     .option('--reason <text>', 'why (recorded in the audit trail)')
-    .option('--json', 'print the rollout document')
+    .option('--dry-run', 'start nothing: print its members per wave, when windows open and when each wave would finish')
+    .option('--upgrade-time <duration>', 'with --dry-run: how long one upgrade takes (default 30m)')
+    .option('--json', 'print the rollout document (with --dry-run: the forecast, each member with when it may start)')
     .action(async (_options: unknown, command: Command) => {
       const flags = parseFlags(startFlags, command.opts(), LABELS);
       // Checked here too, so that a mistyped spec is named by its flag before anything is sent.
       const waves = wavesFrom(flags.waves);
+      if (flags.dryRun) {
+        const forecast = forecastRollout({ targetVersion: flags.to, waves, fleet: await readFleet(ctx.backend(command).store), now: systemClock.now(), upgradeMs: flags.upgradeTime ?? 30 * 60_000 });
+        if (flags.json) printJson(ctx.io.stdout, forecast);
+        else for (const text of renderForecast(forecast)) line(ctx.io.stdout, text);
+        return;
+      }
       const answer = await sendCommand(
         ctx,
         command,

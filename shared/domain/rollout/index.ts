@@ -1,7 +1,8 @@
 /**
  * Rollout decisions, pure: the records (types), maintenance windows and freezes (calendar), the
  * waves (waves), who a rollout covers (membership), the live counts per wave (summary), the next upgrades of a tick
- * (planner), an operator's controls (control), what an upgrade's fact records (facts) and what a lost one is recorded as (leaks). The
+ * (planner), an operator's controls (control), what an upgrade's fact records (facts), what a lost one is recorded as (leaks) and
+ * what a rollout would do before it starts (forecast). The
  * I/O is the feature's, in shared/rollout/.
  */
 export * from './types.js';
@@ -13,3 +14,4 @@ export * from './planner.js';
 export * from './control.js';
 export * from './facts.js';
 export * from './leaks.js';
+export * from './forecast.js';
