@@ -96,7 +96,7 @@ async function ended(rolloutId: string, instanceId: string, how: 'succeeded' | '
   const ref = { operationId: m?.operationId ?? '', operationType: 'upgrade', rolloutId };
   return (how === 'succeeded'
     ? makeEnvelope({ type: 'operation.succeeded', instanceId, payload: { ...ref, result: {} }, actor: 'system:engine', reason: 'test' })
-    : makeEnvelope({ type: 'operation.failed', instanceId, payload: { ...ref, failedStep: 'health-after', reason: 'GET /healthz → 503' }, actor: 'system:engine', reason: 'test' })) as AnyEnvelope;
+    : makeEnvelope({ type: 'operation.failed', instanceId, payload: { ...ref, failedStep: 'health-after', reason: 'GET /healthz → 503' }, actor: 'system:engine', reason: 'test' }));
 }
 
 async function startedIn(rolloutId: string): Promise<string[]> {
