@@ -16,6 +16,7 @@ import type { SimulatedExecutor } from '../shared/sim/index.js';
 import { finishedEnvelope } from '../shared/sim/executor-runner.js';
 import { TOPICS } from '../shared/topology.js';
 import { describeError } from '../shared/errors.js';
+import { mostWithin } from '../shared/gcp/firestore-counting.js';
 import { pubSubCloudEvent } from './cloud-event.js';
 import { rolloutPaths } from '../shared/store/collections.js';
 import { deliver } from '../shared/edge.js';
@@ -35,17 +36,7 @@ export class WriteLog {
   }
   /** The most writes any matching document received within `windowMs` (a sliding window). */
   maxWithin(windowMs: number, matches: (path: string) => boolean): { path: string | null; writes: number } {
-    let best = { path: null as string | null, writes: 0 };
-    for (const [path, list] of this.times) {
-      if (!matches(path)) continue;
-      const sorted = [...list].sort((a, b) => a - b);
-      let start = 0;
-      for (let end = 0; end < sorted.length; end += 1) {
-        while ((sorted[end] ?? 0) - (sorted[start] ?? 0) >= windowMs) start += 1;
-        if (end - start + 1 > best.writes) best = { path, writes: end - start + 1 };
-      }
-    }
-    return best;
+    return mostWithin(this.times, windowMs, matches);
   }
 }
 

@@ -5,7 +5,7 @@ export const ROLLOUT_TYPES = ['rollout.tick'] as const;
 export type RolloutEventType = (typeof ROLLOUT_TYPES)[number];
 
 /** Why a tick was published (for logs and the audit trail; a tick carries no state). */
-export const TICK_CAUSES = ['start', 'upgrade-finished', 'control', 'schedule'] as const;
+export const TICK_CAUSES = ['start', 'upgrade-finished', 'control', 'schedule', 'more-to-start'] as const;
 
 export const ROLLOUT_PAYLOAD_SCHEMAS = {
   'rollout.tick': z.strictObject({

@@ -38,9 +38,10 @@ export interface FirestoreOperationCounter {
   /** A copy of the counts so far. */
   snapshot(): FirestoreOperationCounts;
   /**
-   * The most writes any matching document (its path below `documents/`) was sent within
-   * `windowMs`, counting every write a commit carried, whether or not its answer came back: a
-   * commit that lands after the client gave up is counted too, so this bounds what landed.
+   * The most writes any matching document (its path below `documents/`) got within `windowMs`,
+   * by the time each commit was sent: every commit that landed, and every one whose answer never
+   * came back (a commit that lands after the client gave up is counted too, so this bounds what
+   * landed); only commits the service refused (aborted, a failed precondition) are left out.
    */
   maxWritesWithin(windowMs: number, matches: (path: string) => boolean): { path: string | null; writes: number };
   reset(): void;
@@ -55,6 +56,9 @@ function writtenPath(write: unknown): string | undefined {
 }
 
 const SERVICE = '/google.firestore.v1.Firestore/';
+
+/** Statuses with which the service definitely wrote nothing. */
+const REFUSED: ReadonlySet<number> = new Set([grpcStatus.ABORTED, grpcStatus.FAILED_PRECONDITION, grpcStatus.ALREADY_EXISTS, grpcStatus.NOT_FOUND, grpcStatus.INVALID_ARGUMENT, grpcStatus.PERMISSION_DENIED, grpcStatus.UNAUTHENTICATED, grpcStatus.RESOURCE_EXHAUSTED]);
 
 function emptyCounts(): FirestoreOperationCounts {
   return { reads: 0, writes: 0, writesAttempted: 0, aggregations: 0, commits: 0, failedCommits: 0, calls: {} };
@@ -73,6 +77,21 @@ function lengthOf(value: unknown): number {
   return Array.isArray(value) ? value.length : 0;
 }
 
+/** The most moments any matching key has within a sliding window of `windowMs`, and which key. */
+export function mostWithin(timesByKey: ReadonlyMap<string, readonly number[]>, windowMs: number, matches: (key: string) => boolean): { path: string | null; writes: number } {
+  let best = { path: null as string | null, writes: 0 };
+  for (const [path, times] of timesByKey) {
+    if (!matches(path)) continue;
+    const sorted = [...times].sort((a, b) => a - b);
+    let start = 0;
+    for (let end = 0; end < sorted.length; end += 1) {
+      while ((sorted[end] ?? 0) - (sorted[start] ?? 0) >= windowMs) start += 1;
+      if (end - start + 1 > best.writes) best = { path, writes: end - start + 1 };
+    }
+  }
+  return best;
+}
+
 /** A counter of document reads and writes for one or more Firestore clients. */
 export function createFirestoreOperationCounter(): FirestoreOperationCounter {
   let counts = emptyCounts();
@@ -85,19 +104,16 @@ export function createFirestoreOperationCounter(): FirestoreOperationCounter {
     counts.calls[method] = (counts.calls[method] ?? 0) + 1;
     let sentWrites = 0;
     let batchWritesOk = 0;
+    /** This commit's writes by path, kept unless the service definitely refused it. */
+    let sentPaths: string[] = [];
+    let sentAt = 0;
     return new InterceptingCall(nextCall(options), {
       sendMessage(message: unknown, next: (message: unknown) => void) {
         if (method === 'Commit' || method === 'BatchWrite') {
           sentWrites = lengthOf(field(message, 'writes'));
           counts.writesAttempted += sentWrites;
-          const at = Date.now();
-          for (const write of (field(message, 'writes') as unknown[] | undefined) ?? []) {
-            const path = writtenPath(write);
-            if (path === undefined) continue;
-            const times = sent.get(path);
-            if (times === undefined) sent.set(path, [at]);
-            else times.push(at);
-          }
+          sentAt = Date.now();
+          sentPaths = ((field(message, 'writes') as unknown[] | undefined) ?? []).map(writtenPath).filter((p): p is string => p !== undefined);
         }
         next(message);
       },
@@ -117,6 +133,15 @@ export function createFirestoreOperationCounter(): FirestoreOperationCounter {
             nextMessage(message);
           },
           onReceiveStatus(status, nextStatus) {
+            // A commit landed, or may have (no answer: a deadline, a cancel, a dropped connection);
+            // one the service refused (aborted by contention, a precondition) wrote nothing.
+            if ((method === 'Commit' || method === 'BatchWrite') && !REFUSED.has(status.code)) {
+              for (const path of sentPaths) {
+                const times = sent.get(path);
+                if (times === undefined) sent.set(path, [sentAt]);
+                else times.push(sentAt);
+              }
+            }
             if (method === 'Commit') {
               if (status.code === grpcStatus.OK) {
                 counts.commits += 1;
@@ -147,19 +172,7 @@ export function createFirestoreOperationCounter(): FirestoreOperationCounter {
     // `callInvocationTransformer` (see createStub in google-gax/build/src/grpc.js).
     settings: { preferRest: false, 'grpc.callInvocationTransformer': transformer },
     snapshot: () => ({ ...counts, calls: { ...counts.calls } }),
-    maxWritesWithin(windowMs, matches) {
-      let best = { path: null as string | null, writes: 0 };
-      for (const [path, times] of sent) {
-        if (!matches(path)) continue;
-        const sorted = [...times].sort((a, b) => a - b);
-        let start = 0;
-        for (let end = 0; end < sorted.length; end += 1) {
-          while ((sorted[end] ?? 0) - (sorted[start] ?? 0) >= windowMs) start += 1;
-          if (end - start + 1 > best.writes) best = { path, writes: end - start + 1 };
-        }
-      }
-      return best;
-    },
+    maxWritesWithin: (windowMs, matches) => mostWithin(sent, windowMs, matches),
     reset: () => {
       counts = emptyCounts();
       sent = new Map();

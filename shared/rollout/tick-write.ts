@@ -22,7 +22,7 @@ export type TickWrite =
   | { kind: 'raced' }
   | { kind: 'unchanged' }
   | { kind: 'too-soon'; retryInMs: number }
-  | { kind: 'ticked'; outbox: OutboxEntry[]; started: string[]; status: RolloutRecord['status'] };
+  | { kind: 'ticked'; outbox: OutboxEntry[]; started: string[]; status: RolloutRecord['status']; passedOver: number };
 
 /** Whether the rollout's last tick began planning after `issuedAt`, and so covers that tick's cause. */
 export function coveredBy(rollout: RolloutRecord, issuedAt: string | undefined): boolean {
@@ -32,12 +32,28 @@ export function coveredBy(rollout: RolloutRecord, issuedAt: string | undefined):
 /** What a transaction that lost to a concurrent one fails with. */
 const CONTENTION = /transaction is invalid or closed|aborted|too much contention/i;
 
+/** Whether a tick is due, from the rollout as read: covered, idle and too-soon ticks go no further. */
+function notDue(rollout: RolloutRecord | undefined, issuedAt: string | undefined, now: Date, minTickIntervalMs: number): Exclude<TickWrite, { kind: 'ticked' | 'raced' | 'unchanged' }> | undefined {
+  if (rollout === undefined) return { kind: 'missing' };
+  if (coveredBy(rollout, issuedAt)) return { kind: 'coalesced' };
+  if (rollout.status !== 'running') return { kind: 'idle', status: rollout.status };
+  // The spacing that counts is between writes of the rollout document.
+  const lastWritten = rollout.lastWriteAt ?? rollout.lastTickAt;
+  const sinceWrite = lastWritten === null ? Number.POSITIVE_INFINITY : now.getTime() - Date.parse(lastWritten);
+  if (sinceWrite < minTickIntervalMs) return { kind: 'too-soon', retryInMs: minTickIntervalMs - Math.max(0, sinceWrite) };
+  return undefined;
+}
+
 /**
- * Runs one tick's transaction. Ticks arriving together contend on the rollout document: the
- * loser is aborted (the emulator invalidates it, production answers ABORTED once the client's
- * retries are spent) and ticks again.
+ * Runs one tick. Most ticks are not due (covered by a later one, or within a second of the last
+ * write): that is read outside any transaction, so they lock nothing. A due tick runs its
+ * transaction; ticks due together contend on the rollout document: the loser is aborted (the
+ * emulator invalidates it, production answers ABORTED once the client's retries are spent) and
+ * ticks again.
  */
 export async function writeTick(ctx: RolloutContext, rolloutId: string, issuedAt: string | undefined): Promise<TickWrite> {
+  const early = notDue(await ctx.store.get<RolloutRecord>(rolloutPaths.rollout(rolloutId)), issuedAt, ctx.clock.now(), ctx.minTickIntervalMs);
+  if (early !== undefined) return early;
   try {
     return await ctx.store.transaction((tx) => tickTransaction(ctx, tx, rolloutId, issuedAt));
   } catch (error) {
@@ -52,13 +68,9 @@ export async function writeTick(ctx: RolloutContext, rolloutId: string, issuedAt
 async function tickTransaction(ctx: RolloutContext, tx: StoreTransaction, rolloutId: string, issuedAt: string | undefined): Promise<TickWrite> {
   const t0 = ctx.clock.now();
   const current = await tx.get<RolloutRecord>(rolloutPaths.rollout(rolloutId));
-  if (current === undefined) return { kind: 'missing' };
-  if (coveredBy(current, issuedAt)) return { kind: 'coalesced' };
-  if (current.status !== 'running') return { kind: 'idle', status: current.status };
-  // The spacing that counts is between writes of the rollout document.
-  const lastWritten = current.lastWriteAt ?? current.lastTickAt;
-  const sinceWrite = lastWritten === null ? Number.POSITIVE_INFINITY : t0.getTime() - Date.parse(lastWritten);
-  if (sinceWrite < ctx.minTickIntervalMs) return { kind: 'too-soon', retryInMs: ctx.minTickIntervalMs - Math.max(0, sinceWrite) };
+  // Again in the transaction: another tick may have written since.
+  const early = notDue(current, issuedAt, t0, ctx.minTickIntervalMs);
+  if (early !== undefined || current === undefined) return early ?? { kind: 'missing' };
 
   const calendar = await readCalendar(tx);
   const options: PlannerOptions = ctx.maxStartsPerTick === undefined ? {} : { maxStartsPerTick: ctx.maxStartsPerTick };
@@ -95,5 +107,5 @@ async function tickTransaction(ctx: RolloutContext, tx: StoreTransaction, rollou
     updatedAt: now.toISOString(),
   };
   tx.set(rolloutPaths.rollout(rolloutId), next);
-  return { kind: 'ticked', outbox, started: plan.start.map((s) => s.instanceId), status: next.status };
+  return { kind: 'ticked', outbox, started: plan.start.map((s) => s.instanceId), status: next.status, passedOver: plan.passOver.length };
 }

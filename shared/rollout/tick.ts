@@ -10,6 +10,7 @@ import type { Envelope } from '../events/index.js';
 import { publishOutbox } from '../store/outbox.js';
 import type { RolloutContext } from './deps.js';
 import { reconcileLeaks } from './leaks.js';
+import { publishTick } from './publish.js';
 import { runningRolloutIds } from './reads.js';
 import { writeTick } from './tick-write.js';
 
@@ -36,6 +37,8 @@ export async function tick(ctx: RolloutContext, rolloutId: string, issuedAt?: st
       return { kind: 'ticked', started: [], wrote: false, status: 'running' };
     case 'ticked':
       await publishOutbox({ store: ctx.store, bus: ctx.bus, log: ctx.log }, result.outbox);
+      // Members passed over left their slots free: the next tick fills them from the members after.
+      if (result.passedOver > 0 && result.status === 'running') await publishTick(ctx, rolloutId, 'more-to-start');
       return { kind: 'ticked', started: result.started, wrote: true, status: result.status };
   }
 }

@@ -7,6 +7,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { SimulatedApplications } from './applications.js';
+import { listenLocally } from './local-server.js';
 
 export interface ApplicationsServer {
   url: string;
@@ -38,17 +39,8 @@ export async function serveApplications(sim: SimulatedApplications, options: { p
     }
     res.writeHead(answer.status, { 'content-type': answer.body.startsWith('{') ? 'application/json' : 'text/plain' }).end(answer.body);
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-  const address = server.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
-  return {
-    url,
-    urlTemplate: `${url}/{domain}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const timer of held) clearTimeout(timer);
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const local = await listenLocally(server, options.port, () => {
+    for (const timer of held) clearTimeout(timer);
+  });
+  return { ...local, urlTemplate: `${local.url}/{domain}` };
 }

@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { ControlPlaneError } from '../errors.js';
+import { listenLocally } from './local-server.js';
 import type { SimulatedCloudBuild } from './cloud-build.js';
 
 export interface CloudBuildServer {
@@ -56,14 +57,5 @@ export async function serveCloudBuild(sim: SimulatedCloudBuild, options: { port?
       }
     })();
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-  const address = server.address();
-  return {
-    url: `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenLocally(server, options.port);
 }

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { ControlPlaneError } from '../errors.js';
 import type { IdentityPort } from '../ports.js';
 import type { SimulatedPam } from './pam.js';
+import { listenLocally } from './local-server.js';
 
 export interface PamServer {
   url: string;
@@ -72,15 +73,7 @@ export async function servePam(pam: SimulatedPam, identity: IdentityPort, option
       }
     })();
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-  const address = server.address();
-  url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
-  return {
-    url,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const local = await listenLocally(server, options.port);
+  url = local.url;
+  return local;
 }

@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { ControlPlaneError } from '../errors.js';
+import { listenLocally } from './local-server.js';
 import type { SimulatedPlansBucket } from './plans-bucket.js';
 
 export interface PlansBucketServer {
@@ -42,14 +43,5 @@ export async function servePlansBucket(sim: SimulatedPlansBucket, options: { por
       }
     })();
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-  const address = server.address();
-  return {
-    url: `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenLocally(server, options.port);
 }

@@ -66,8 +66,6 @@ export interface WaveReader {
 }
 
 const DEFAULT_MAX_STARTS_PER_TICK = 100;
-/** Members looked at beyond the free slots, so a tick whose first candidates' windows closed still fills them. */
-const PASS_OVER_MARGIN = 10;
 
 function describeFailures(failed: readonly InstanceProgress[], total: number): string {
   const shown = failed.slice(0, 5).map((p) => (p.detail ? `${p.instanceId} (${p.detail.length > 120 ? `${p.detail.slice(0, 117)}...` : p.detail})` : p.instanceId));
@@ -157,7 +155,8 @@ export async function planTick(rollout: RolloutRecord, reader: WaveReader, now: 
       const wanted = Math.min(capacity, maxStarts);
       let looked: InstanceProgress[] = [];
       if (freeze !== undefined) hold('frozen');
-      else if (wanted > 0) looked = await reader.eligible(spec.name, now, wanted + PASS_OVER_MARGIN);
+      // Exactly as many as it may start: one it passes over (its window closed) is moved on, and the tick after fills its slot.
+      else if (wanted > 0) looked = await reader.eligible(spec.name, now, wanted);
       else hold(capacity === 0 ? 'in-flight-limit' : 'tick-limit');
       for (const member of looked) {
         if (member.window !== undefined && !inMaintenanceWindow(member.window, now)) {

@@ -65,7 +65,8 @@ const cases: Case[] = [
     name: 'limits: the first wave starts at most maxInFlight upgrades, in id order',
     rollout: rolloutOf('dev:max=2,internal'),
     instances: [...range('dev', 5).map((id) => dev(id)), internal('int-a')],
-    expect: { start: ['dev-000', 'dev-001'], waves: { dev: 'active', internal: 'pending' }, held: { 'in-flight-limit': 3 } },
+    // It reads only the two it may start: the three after are not even read.
+    expect: { start: ['dev-000', 'dev-001'], waves: { dev: 'active', internal: 'pending' }, held: {} },
   },
   {
     name: 'limits: upgrades already in flight use up the limit',
@@ -348,13 +349,13 @@ describe('planTick', () => {
     for (const text of c.expect.haltMentions ?? []) expect(plan.rollout.halt?.reason).toContain(text);
   });
 
-  it('never plans more than the wave limit, whatever the fleet, and reads no more members than it can start (and a few it may pass over)', async () => {
+  it('never plans more than the wave limit, whatever the fleet, and reads no more members than it can start', async () => {
     for (const max of [1, 3, 7, 25]) {
       const looked: number[] = [];
       const { rollout, members } = membershipOf({ rollout: rolloutOf(`customers:max=${max}`), instances: range('cus', 60).map((id) => customer(id)) });
       const plan = await planTick(rollout, memoryReader(members, looked), T0, NO_CALENDAR);
       expect(plan.start).toHaveLength(max);
-      expect(looked).toEqual([max + 10]);
+      expect(looked).toEqual([max]);
     }
   });
 
