@@ -25,6 +25,11 @@ export interface RolloutContext {
   sleep: (ms: number) => Promise<void>;
   /** Undefined: the planner's default. */
   maxStartsPerTick?: number;
+  /**
+   * The tick of each rollout under way in this process: the next one waits for it, then (its
+   * cause most likely covered) reads a line and is done, instead of contending in a transaction.
+   */
+  ticking: Map<string, Promise<unknown>>;
 }
 
 // At most one summary write per second, with room for one commit taking longer than the next:
@@ -44,6 +49,7 @@ export function rolloutContext(deps: RolloutDeps): RolloutContext {
     log: deps.log ?? silentLogger,
     minTickIntervalMs: deps.minTickIntervalMs ?? DEFAULT_MIN_TICK_INTERVAL_MS,
     sleep: deps.sleep ?? timer,
+    ticking: new Map(),
     ...(deps.maxStartsPerTick === undefined ? {} : { maxStartsPerTick: deps.maxStartsPerTick }),
   };
 }

@@ -23,6 +23,18 @@ export type TickOutcome =
 
 /** Plans and starts the next upgrades of one rollout; `issuedAt` is when the tick was asked for. */
 export async function tick(ctx: RolloutContext, rolloutId: string, issuedAt?: string): Promise<TickOutcome> {
+  // One tick of a rollout at a time in this process (across processes, the transaction decides).
+  const before = ctx.ticking.get(rolloutId) ?? Promise.resolve();
+  const mine = before.catch(() => undefined).then(() => tickNow(ctx, rolloutId, issuedAt));
+  ctx.ticking.set(rolloutId, mine);
+  try {
+    return await mine;
+  } finally {
+    if (ctx.ticking.get(rolloutId) === mine) ctx.ticking.delete(rolloutId);
+  }
+}
+
+async function tickNow(ctx: RolloutContext, rolloutId: string, issuedAt?: string): Promise<TickOutcome> {
   const result = await writeTick(ctx, rolloutId, issuedAt);
   switch (result.kind) {
     case 'missing':
