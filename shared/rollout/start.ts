@@ -68,7 +68,8 @@ export async function start(ctx: RolloutContext, input: StartInput): Promise<Sta
   }
   const skipped: Partial<Record<WaveName, number>> = {};
   for (const m of members) if (m.state === 'skipped') skipped[m.wave] = (skipped[m.wave] ?? 0) + 1;
-  const rollout = newRollout({ id, ...input, now, membership: { sizes, skipped } });
+  // Written now, after its members: its first write's time keeps the next a second away.
+  const rollout = newRollout({ id, ...input, now: ctx.clock.now(), membership: { sizes, skipped } });
   await ctx.store.transaction(async (tx) => {
     tx.create(rolloutPaths.rollout(rollout.id), rollout);
     appendAudit(
