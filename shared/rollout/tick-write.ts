@@ -22,6 +22,8 @@ export type TickWrite =
   | { kind: 'raced' }
   | { kind: 'unchanged' }
   | { kind: 'too-soon'; retryInMs: number }
+  /** A rollout started by a version that recorded no members. */
+  | { kind: 'unrecorded' }
   | { kind: 'ticked'; outbox: OutboxEntry[]; started: string[]; status: RolloutRecord['status']; passedOver: number };
 
 /** Whether the rollout's last tick began planning after `issuedAt`, and so covers that tick's cause. */
@@ -37,6 +39,8 @@ function notDue(rollout: RolloutRecord | undefined, issuedAt: string | undefined
   if (rollout === undefined) return { kind: 'missing' };
   if (coveredBy(rollout, issuedAt)) return { kind: 'coalesced' };
   if (rollout.status !== 'running') return { kind: 'idle', status: rollout.status };
+  // Started before members were recorded at the start: it has nothing a tick can read.
+  if ((rollout as Partial<RolloutRecord>).membership === undefined) return { kind: 'unrecorded' };
   // The spacing that counts is between writes of the rollout document.
   const lastWritten = rollout.lastWriteAt ?? rollout.lastTickAt;
   const sinceWrite = lastWritten === null ? Number.POSITIVE_INFINITY : now.getTime() - Date.parse(lastWritten);

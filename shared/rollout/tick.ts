@@ -41,6 +41,9 @@ async function tickNow(ctx: RolloutContext, rolloutId: string, issuedAt?: string
     case 'coalesced':
     case 'idle':
       return result;
+    case 'unrecorded':
+      ctx.log.warn('a rollout started before members were recorded cannot be ticked: abort it (mi rollout abort) and start it again', { rolloutId });
+      return { kind: 'idle', status: 'running' };
     case 'raced':
       return { kind: 'deferred', retryInMs: 0 };
     case 'too-soon':

@@ -205,4 +205,16 @@ describe('a rollout decides on fresh data', () => {
     const reconciled = await fx.store.query<AuditRecord>({ collection: 'audit', where: [{ field: 'action', op: '==', value: 'rollout.upgrade-reconciled' }] });
     expect(reconciled.filter((a) => (a.data as Record<string, unknown>).rolloutId === id)).toHaveLength(2);
   });
+
+  it('a rollout started before members were recorded is not ticked (it says to abort and start again), and nothing is written', async () => {
+    await devFleet(1);
+    const rollouts = rolloutsOn(fx.store);
+    const started = await rollouts.start({ targetVersion: '5.5.0', waves: parseWaves('dev:soak=0'), actor: 'alice@example.com', reason: 'legacy' });
+    if (started.kind !== 'started') throw new Error(started.message);
+    const legacy = Object.fromEntries(Object.entries(started.rollout).filter(([key]) => key !== 'membership'));
+    await fx.store.set(rolloutPaths.rollout(started.rollout.id), legacy);
+    fx.clock.advance(5_000);
+    expect(await rollouts.tick(started.rollout.id)).toEqual({ kind: 'idle', status: 'running' });
+    expect(await fx.store.get(rolloutPaths.rollout(started.rollout.id))).toEqual(legacy);
+  });
 });
