@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ExecutorAction } from '../../events/index.js';
+import type { PlanFacts } from '../deployments/applies.js';
 import { manifestsPathOf, stackPathOf } from '../deployments/paths.js';
 
 /** Public builder images, pinned: what runs is what was reviewed. */
@@ -413,15 +414,9 @@ export function buildFor(request: BuildRequest, settings: BuildSettings): BuildS
 }
 
 /** What a plan build's output says, read back; a bare summary line from a build made before digests. */
-export interface PlanOutput {
+/** A plan step's output: its summary line and the plan's facts (digest, shape, counts, where it is saved). */
+export interface PlanOutput extends PlanFacts {
   summary: string;
-  digest?: string;
-  shape?: string;
-  add?: number;
-  change?: number;
-  destroy?: number;
-  /** The saved plan file's gs:// URL. */
-  object?: string;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
