@@ -1,14 +1,13 @@
 /**
  * `mi rollout start|status|pause|resume|promote|abort`: a release fanned out across the fleet
  * in waves. Starting and controlling one go to the commands function (as the verified caller);
- * the status is read from Firestore.
+ * the status, and the fleet a dry run forecasts over, are read from Firestore.
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { DEFAULT_WAVES, WaveSpecError, forecastRollout, parseWaves, type FleetInstance, type RolloutAction, type RolloutForecast, type RolloutRecord, type WaveSpec } from '../../shared/domain/rollout/index.js';
-import { versionSchema, type InstanceRecord } from '../../shared/events/index.js';
-import { fleetView } from '../../shared/rollout/reads.js';
-import { COLLECTIONS } from '../../shared/store/collections.js';
+import { DEFAULT_WAVES, WaveSpecError, forecastRollout, parseWaves, type RolloutAction, type RolloutForecast, type RolloutRecord, type WaveSpec } from '../../shared/domain/rollout/index.js';
+import { versionSchema } from '../../shared/events/index.js';
+import { readFleet } from '../../shared/rollout/reads.js';
 import { systemClock, type StateStore } from '../../shared/ports.js';
 import { latestRollout, readRolloutView, renderRolloutView } from '../../shared/rollout/status.js';
 import { EXIT, DEFAULT_REASON } from '../config.js';
@@ -33,18 +32,6 @@ const startFlags = z.object({
 });
 const statusFlags = z.object({ rollout: rolloutIdSchema.optional(), watch: z.boolean().optional(), interval: durationSchema.optional(), json: z.boolean().optional() });
 const controlFlags = z.object({ rollout: rolloutIdSchema.optional(), reason: reasonSchema.default(DEFAULT_REASON), json: z.boolean().optional() });
-
-/** The fleet as a rollout's start reads it, a page at a time. */
-async function readFleet(store: StateStore): Promise<FleetInstance[]> {
-  const fleet: FleetInstance[] = [];
-  let after: string | undefined;
-  for (;;) {
-    const page = await store.query<InstanceRecord>({ collection: COLLECTIONS.instances, limit: 1_000, ...(after === undefined ? {} : { startAfterId: after }) });
-    fleet.push(...page.map((d) => fleetView(d.data)));
-    if (page.length < 1_000) return fleet;
-    after = page[page.length - 1]?.id;
-  }
-}
 
 /** The text of `mi rollout start --dry-run`. */
 export function renderForecast(forecast: RolloutForecast): string[] {

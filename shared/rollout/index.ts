@@ -4,24 +4,26 @@
  * publishes:
  *
  * - deps.ts          what every function is given (ports, tick pacing), defaults filled in
- * - start.ts         starting a rollout (refused while another is active)
- * - tick.ts          a tick: read, plan, write; the schedule's tick of every running rollout
- * - tick-write.ts    a tick's transaction: re-checks, starts, notes, the rollout's new summary
+ * - start.ts         starting a rollout (refused while another is active): its members, once
+ * - tick.ts          a tick, one per rollout at a time in a process; the schedule's tick of every running rollout
+ * - tick-write.ts    a tick's transaction: due or not, the plan on counts read in it, starts, pass-overs, notes
+ * - reader.ts        what the planner reads of the members, in that transaction
  * - tick-records.ts  what a tick writes per started upgrade and per note (a halt's alert)
  * - facts.ts         recording an upgrade's outcome from the engine's facts, then ticking
+ * - leaks.ts         the schedule: members whose outcome never came back, recorded from the ledger and operations
  * - control.ts       an operator's pause, resume, promote or abort
- * - reads.ts, publish.ts  the calendar, active rollouts, the fleet's view; publishing a tick
+ * - reads.ts, publish.ts  the calendar, active rollouts, the fleet; publishing a tick
  * - status.ts        what `mi rollout status` reads and shows
  * - index.ts         createRollouts, wiring these into the service
  *
- * The in-flight limit holds under concurrent ticks because every tick that writes does so in
- * one transaction that reads and writes the rollout document (so ticks are serialized: a
- * second one retries and sees the first's `revision`) and counts the wave's in-flight
- * progress documents with an aggregation inside that transaction. Only ticks add in-flight
- * upgrades; recording an outcome only removes them, so a count can only be too high, never
- * too low. The rollout document is the only shared document written, at most once per tick
- * and at most once per second: a tick within a second of the last one is deferred, and a tick
- * issued before the last one started planning is dropped (that tick saw its cause already).
+ * The in-flight limit and the failure budget hold under concurrent ticks and outcomes because
+ * every tick that writes does so in one transaction that reads and writes the rollout document
+ * (so ticks are serialized) and reads, inside it, the wave's in-flight and failed counts and
+ * the members it starts. Only ticks add in-flight upgrades; recording an outcome only removes
+ * them. A tick reads what it starts, never the fleet. The rollout document is the only shared
+ * document written, at most once a second: a tick within a second of the last write is
+ * deferred, and a tick issued before the last one started planning is dropped (that tick saw
+ * its cause already); both are decided on one plain read, outside any transaction.
  */
 import type { RolloutAction } from '../domain/rollout/index.js';
 import type { AnyEnvelope, Envelope, RolloutPayloads } from '../events/index.js';

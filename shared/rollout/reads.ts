@@ -25,6 +25,19 @@ export async function runningRolloutIds(store: StateStore): Promise<string[]> {
   return running.map((doc) => doc.id);
 }
 
+/** The whole fleet as a rollout's membership needs it, read once, a page of 1,000 at a time. */
+export async function readFleet(store: Pick<StateStore, 'query'>): Promise<FleetInstance[]> {
+  const page = 1_000;
+  const fleet: FleetInstance[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const docs = await store.query<InstanceRecord>({ collection: COLLECTIONS.instances, limit: page, ...(after === undefined ? {} : { startAfterId: after }) });
+    fleet.push(...docs.map((d) => fleetView(d.data)));
+    if (docs.length < page) return fleet;
+    after = docs[docs.length - 1]?.id;
+  }
+}
+
 /** What the planner sees of an instance record. */
 export function fleetView(record: InstanceRecord): FleetInstance {
   return {

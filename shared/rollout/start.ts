@@ -6,29 +6,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import semver from 'semver';
-import { membersOf, newRollout, type FleetInstance, type RolloutRecord, type WaveName, type WaveSpec } from '../domain/rollout/index.js';
-import type { InstanceRecord } from '../events/index.js';
-import { COLLECTIONS, rolloutPaths } from '../store/collections.js';
+import { membersOf, newRollout, type RolloutRecord, type WaveName, type WaveSpec } from '../domain/rollout/index.js';
+import { rolloutPaths } from '../store/collections.js';
 import { appendAudit } from '../store/records.js';
 import type { RolloutContext } from './deps.js';
 import { publishTick } from './publish.js';
-import { activeRollouts, fleetView } from './reads.js';
+import { activeRollouts, readFleet } from './reads.js';
 
-/** Instances read per page, and members written per transaction (Firestore takes 500 writes in one). */
-const FLEET_PAGE = 1_000;
+/** Members written per transaction (Firestore takes 500 writes in one). */
 const MEMBERS_PER_WRITE = 450;
-
-/** The whole fleet as the membership needs it, read once, a page at a time. */
-async function readFleet(ctx: RolloutContext): Promise<FleetInstance[]> {
-  const fleet: FleetInstance[] = [];
-  let after: string | undefined;
-  for (;;) {
-    const page = await ctx.store.query<InstanceRecord>({ collection: COLLECTIONS.instances, limit: FLEET_PAGE, ...(after === undefined ? {} : { startAfterId: after }) });
-    fleet.push(...page.map((d) => fleetView(d.data)));
-    if (page.length < FLEET_PAGE) return fleet;
-    after = page[page.length - 1]?.id;
-  }
-}
 
 export type StartOutcome = { kind: 'started'; rollout: RolloutRecord } | { kind: 'refused'; message: string };
 
@@ -58,7 +44,7 @@ export async function start(ctx: RolloutContext, input: StartInput): Promise<Sta
   }
   const now = ctx.clock.now();
   const id = newRolloutId(now);
-  const { members, sizes } = membersOf({ id, waves: input.waves, targetVersion: input.targetVersion }, await readFleet(ctx), now);
+  const { members, sizes } = membersOf({ id, waves: input.waves, targetVersion: input.targetVersion }, await readFleet(ctx.store), now);
   for (let i = 0; i < members.length; i += MEMBERS_PER_WRITE) {
     const batch = members.slice(i, i + MEMBERS_PER_WRITE);
     await ctx.store.transaction(async (tx) => {
