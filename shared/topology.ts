@@ -480,6 +480,16 @@ export const INDEXED_QUERIES = [
     description: 'Compliance summary: failing instance findings of one run (count and list; kind == instance, outcome == fail)',
   },
   {
+    name: 'fan-outs-of-kind',
+    collection: COLLECTIONS.rollouts,
+    collectionGroup: false,
+    fields: [
+      { field: 'kind', order: 'ASCENDING' },
+      { field: 'createdAt', order: 'DESCENDING' },
+    ],
+    description: 'mi workflow status: the latest workflow (kind == workflow), newest first',
+  },
+  {
     name: 'rollout-progress-of-wave',
     collection: SUBCOLLECTIONS.rolloutProgress,
     collectionGroup: false,

@@ -3,7 +3,7 @@
  * `mi --help` lists them: instance.ts (`mi instance list|get`), lifecycle/ (the table of
  * lifecycle commands that publish on mi-lifecycle: backup, upgrade, create, restore, delete,
  * dr, and the one submit-and-follow helper), op.ts (`mi op list|get|abandon`), audit.ts (`mi audit`), approve.ts and
- * apply.ts (decisions posted to authenticated functions), rollout.ts, dev.ts (`mi dev`, the
+ * apply.ts (decisions posted to authenticated functions), rollout.ts, workflow.ts (an executor action across a filtered set, on the rollout's waves), dev.ts (`mi dev`, the
  * local stack of cli/dev/), compliance.ts (runs, reports and `mi instance extend`) and
  * access.ts (time-bound access through Privileged Access Manager).
  */
@@ -21,6 +21,7 @@ import { registerInstanceCommands } from './instance.js';
 import { registerLifecycleCommands } from './lifecycle/index.js';
 import { registerOpCommands } from './op.js';
 import { registerRolloutCommands } from './rollout.js';
+import { registerWorkflowCommands } from './workflow.js';
 
 /** Registers every command on the program. */
 export function registerCommands(program: Command, ctx: CliContext): void {
@@ -32,6 +33,7 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerApproveCommand(program, ctx);
   registerApplyCommands(program, ctx);
   registerRolloutCommands(program, ctx);
+  registerWorkflowCommands(program, ctx);
   registerDevCommand(program, ctx);
   registerComplianceCommands(program, ctx);
   registerAccessCommands(program, ctx);

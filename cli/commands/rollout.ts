@@ -33,8 +33,8 @@ const startFlags = z.object({
 const statusFlags = z.object({ rollout: rolloutIdSchema.optional(), watch: z.boolean().optional(), interval: durationSchema.optional(), json: z.boolean().optional() });
 const controlFlags = z.object({ rollout: rolloutIdSchema.optional(), reason: reasonSchema.default(DEFAULT_REASON), json: z.boolean().optional() });
 
-/** The text of `mi rollout start --dry-run`. */
-export function renderForecast(forecast: RolloutForecast): string[] {
+/** The text of `mi rollout start --dry-run` (and of `mi workflow run --dry-run`, which names its own subject and work). */
+export function renderForecast(forecast: RolloutForecast, subject = `a rollout to ${forecast.targetVersion}`, work = 'TO UPGRADE'): string[] {
   const minutes = (ms: number) => (ms === 0 ? '0' : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${Math.round(ms / 60_000)}m`);
   const rows = forecast.waves.map((w) => [
     w.wave,
@@ -49,8 +49,8 @@ export function renderForecast(forecast: RolloutForecast): string[] {
     `${minutes(w.soakMs)}${w.manualGate ? ', gate' : ''}`,
   ]);
   return [
-    `dry run: a rollout to ${forecast.targetVersion} would cover ${forecast.members.length} instance(s); nothing was started`,
-    ...table(['WAVE', 'MEMBERS', 'TO UPGRADE', 'ON TARGET', 'MAX', 'BUDGET', 'FIRST STARTS (WINDOWS)', 'STARTS', 'FINISHES', 'SOAK'], rows),
+    `dry run: ${subject} would cover ${forecast.members.length} instance(s); nothing was started`,
+    ...table(['WAVE', 'MEMBERS', work, 'ON TARGET', 'MAX', 'BUDGET', 'FIRST STARTS (WINDOWS)', 'STARTS', 'FINISHES', 'SOAK'], rows),
     `expected to finish ${forecast.finishesAt}, assuming:`,
     ...forecast.assumptions.map((a) => `  - ${a}`),
     'each member and when it may first start: --json',

@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { ROLLOUT_ACTIONS } from '../domain/rollout/control.js';
-import { COMPLIANCE_PAYLOAD_SCHEMAS, PERSON_LIFECYCLE_COMMANDS, checkStrings, DecodeError, instanceIdSchema, issueToDecodeError, versionSchema } from '../events/index.js';
+import { WORKFLOW_ACTIONS } from '../domain/rollout/types.js';
+import { COMPLIANCE_PAYLOAD_SCHEMAS, ENVIRONMENTS, PERSON_LIFECYCLE_COMMANDS, checkStrings, DecodeError, instanceIdSchema, issueToDecodeError, versionSchema } from '../events/index.js';
 
 export { PERSON_LIFECYCLE_COMMANDS };
 
@@ -72,11 +73,40 @@ const rolloutStartRequest = z.strictObject({
   reason,
 });
 
+const fanOutId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'expected a rollout or workflow id such as ro-20261126-100000-ab12 or wf-20261201-100000-ab12' });
+
 const rolloutControlRequest = z.strictObject({
   command: z.literal('rollout.control'),
-  rolloutId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'expected a rollout id such as ro-20261126-100000-ab12' }),
+  /** A rollout's or a workflow's: both are paused, resumed, promoted and aborted alike. */
+  rolloutId: fanOutId,
   action: z.enum(ROLLOUT_ACTIONS, { error: `expected one of ${ROLLOUT_ACTIONS.join(', ')}` }),
   reason,
+});
+
+/** One executor action across a filtered set of one environment's instances, on the rollout planner's waves. */
+const workflowStartRequest = z.strictObject({
+  command: z.literal('workflow.start'),
+  action: z.enum(WORKFLOW_ACTIONS, { error: `expected an action: one of ${WORKFLOW_ACTIONS.join(', ')}` }),
+  environment: z.enum(ENVIRONMENTS, { error: `expected an environment: one of ${ENVIRONMENTS.join(', ')}` }),
+  /** key=value terms, all of which an instance must match (mi workflow run --filter). */
+  filter: z.array(z.string().min(3, { error: 'expected key=value' }).max(200), { error: 'expected a list of key=value terms' }).max(20).optional(),
+  module: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: 'expected a module name (a folder under terraform/stacks)' }).optional(),
+  /** An apply: the plan workflow whose saved plans it applies. */
+  plans: fanOutId.optional(),
+  concurrency: z.number({ error: 'expected a number' }).int({ error: 'expected a whole number' }).min(1, { error: 'expected at least 1' }).max(100, { error: 'expected at most 100' }),
+  budget: z.number({ error: 'expected a number' }).int({ error: 'expected a whole number' }).min(0, { error: 'expected at least 0' }).max(10_000).optional(),
+  reason,
+});
+
+/** A second person's approval of a workflow that changes prod. */
+const workflowApproveRequest = z.strictObject({ command: z.literal('workflow.approve'), workflowId: fanOutId, reason });
+
+/** A workflow's outputs: read with the control plane's own account (a plan's text is in the plans bucket). */
+const workflowOutputRequest = z.strictObject({
+  command: z.literal('workflow.output'),
+  workflowId: fanOutId,
+  after: instanceIdSchema.optional(),
+  limit: z.number().int().min(1).max(500).optional(),
 });
 
 /** Read with the control plane's own account, so that finding a backup in an incident needs no access grant. */
@@ -109,6 +139,9 @@ export const COMMAND_NAMES = [
   'instance.extend',
   'rollout.start',
   'rollout.control',
+  'workflow.start',
+  'workflow.approve',
+  'workflow.output',
   'compliance.run',
   'access.review',
   'backup.list',
@@ -116,7 +149,7 @@ export const COMMAND_NAMES = [
 
 export const commandRequestSchema = z.discriminatedUnion(
   'command',
-  [lifecycleRequest, approveRequest, abandonRequest, confirmRequest, applyPlanRequest, extendRequest, rolloutStartRequest, rolloutControlRequest, complianceRunRequest, accessReviewRequest, backupListRequest],
+  [lifecycleRequest, approveRequest, abandonRequest, confirmRequest, applyPlanRequest, extendRequest, rolloutStartRequest, rolloutControlRequest, workflowStartRequest, workflowApproveRequest, workflowOutputRequest, complianceRunRequest, accessReviewRequest, backupListRequest],
   { error: `expected a command: one of ${COMMAND_NAMES.join(', ')}` },
 );
 export type CommandRequest = z.infer<typeof commandRequestSchema>;

@@ -14,9 +14,10 @@ import { DecodeError, makeEnvelope, type AnyEnvelope, type InstanceRecord } from
 import { extendExpiry } from '../compliance/retention.js';
 import type { Logger } from '../log.js';
 import type { Clock, CloudSqlPort, DeploymentRepoPort, EventBus, GkeBackupPort, PlanFilesPort, StateStore, VerifiedCaller } from '../ports.js';
-import type { Rollouts } from '../rollout/index.js';
+import { readWorkflowOutputs, type Rollouts } from '../rollout/index.js';
+import type { RolloutRecord } from '../domain/rollout/index.js';
 import type { AccessGrantRecord } from '../compliance/access.js';
-import { compliancePaths, deploymentPaths, paths } from '../store/collections.js';
+import { compliancePaths, deploymentPaths, paths, rolloutPaths } from '../store/collections.js';
 import { publishOutbox } from '../store/outbox.js';
 import { appendAudit, enqueueEnvelope, LEDGER_RETENTION_DAYS } from '../store/records.js';
 import { TOPICS } from '../topics.js';
@@ -29,7 +30,7 @@ export interface CommandsDeps {
   log: Logger;
   engine: Pick<Engine, 'approve' | 'abandon'>;
   deployments: Pick<DeploymentsConsumer, 'confirm'>;
-  rollouts: Pick<Rollouts, 'start' | 'control'>;
+  rollouts: Pick<Rollouts, 'start' | 'control' | 'startWorkflow' | 'approve'>;
   /** Read only: an instance's backups, for `mi backup list` (the ids `mi restore` takes). */
   cloudSql: Pick<CloudSqlPort, 'listBackupRuns'>;
   gkeBackup: Pick<GkeBackupPort, 'listBackups'>;
@@ -173,6 +174,8 @@ export function createCommands(deps: CommandsDeps) {
   }
 
   async function lifecycle(request: LifecycleRequest, caller: VerifiedCaller): Promise<CommandOutcome> {
+    // Only a fan-out's own tick names it: a person's command naming one would be refused when it halts, and read as its member's.
+    if ('rolloutId' in request.payload) return refused('invalid-request', 'payload.rolloutId: a person\'s command is not part of a rollout or workflow; leave it out (mi rollout start, mi workflow run)');
     const at = await atCommit(request);
     if (!('payload' in at)) return at;
     const envelope = envelopeOf(
@@ -298,6 +301,37 @@ export function createCommands(deps: CommandsDeps) {
             const result = await deps.rollouts.control(request.rolloutId, request.action, by, request.reason);
             if (result.kind === 'refused') return refused(/^no rollout/.test(result.message) ? 'not-found' : 'conflict', result.message);
             return { kind: 'accepted', command: request.command, by, answer: { rollout: result.rollout, detail: result.detail } };
+          }
+          case 'workflow.start': {
+            // A plan runs the commit the branch holds now; an apply, the one its plans were made at.
+            const head = request.action === 'plan' ? await headCommit() : undefined;
+            if (typeof head !== 'string' && head !== undefined) return head;
+            const result = await deps.rollouts.startWorkflow({
+              action: request.action,
+              environment: request.environment,
+              filter: request.filter ?? [],
+              concurrency: request.concurrency,
+              budget: request.budget ?? 0,
+              actor: by,
+              reason: request.reason,
+              ...(request.module === undefined ? {} : { module: request.module }),
+              ...(request.plans === undefined ? {} : { plansOf: request.plans }),
+              ...(head === undefined ? {} : { commit: head }),
+            });
+            if (result.kind === 'refused') return refused(/^no (plan )?workflow/.test(result.message) ? 'not-found' : 'invalid-request', result.message);
+            return { kind: 'accepted', command: request.command, by, answer: { workflow: result.rollout } };
+          }
+          case 'workflow.approve': {
+            const result = await deps.rollouts.approve(request.workflowId, by, request.reason);
+            if (result.kind === 'self-approval') return refused('self-approval', result.message);
+            if (result.kind === 'refused') return refused(/^no workflow/.test(result.message) ? 'not-found' : 'conflict', result.message);
+            return { kind: 'accepted', command: request.command, by, answer: { workflow: result.rollout, detail: result.detail } };
+          }
+          case 'workflow.output': {
+            const workflow = await deps.store.get<RolloutRecord>(rolloutPaths.rollout(request.workflowId));
+            if (workflow?.kind !== 'workflow') return refused('not-found', `no workflow ${request.workflowId} (mi workflow status lists the latest)`);
+            const page = await readWorkflowOutputs(deps, workflow, { limit: request.limit ?? 200, ...(request.after === undefined ? {} : { after: request.after }) });
+            return { kind: 'accepted', command: request.command, by, answer: { workflowId: workflow.id, action: workflow.workflow?.action ?? null, status: workflow.status, ...page } };
           }
           case 'access.review':
             return await reviewBreakglass(request.grant, request.reason, caller);

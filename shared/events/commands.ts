@@ -36,6 +36,9 @@ export const createPayloadSchema = z.strictObject(
 );
 
 
+/** The fan-out (a rollout or a workflow) that decided a command: refused (rollout-halted) once it halted or was aborted. */
+const fanOutIdSchema = z.string({ error: 'expected a rollout or workflow id' }).regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'expected a rollout or workflow id such as ro-20261126-100000-ab12 or wf-20261201-100000-ab12' });
+
 /**
  * An upgrade to a newer version, or a rollback: the previous version recorded on the
  * instance's last upgrade, redeployed (refused when that upgrade ran database migrations).
@@ -46,7 +49,7 @@ export const upgradePayloadSchema = z
       targetVersion: versionSchema.optional(),
       rollback: z.literal(true, { error: 'expected rollback: true (or no rollback)' }).optional(),
       /** The rollout that decided it: refused (rollout-halted) once that rollout halted or was aborted. */
-      rolloutId: z.string({ error: 'expected a rollout id' }).regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'expected a rollout id such as ro-20261126-100000-ab12' }).optional(),
+      rolloutId: fanOutIdSchema.optional(),
       ...atCommit,
     },
     { error: 'expected a payload object' },
@@ -115,7 +118,7 @@ export const disasterRecoveryPayloadSchema = z.strictObject(
 );
 
 export const backupPayloadSchema = z.strictObject(
-  { note: noteSchema.optional() },
+  { note: noteSchema.optional(), rolloutId: fanOutIdSchema.optional() },
   { error: 'expected a payload object' },
 );
 
@@ -129,6 +132,8 @@ export const moduleApplyPayloadSchema = z.strictObject(
     applyId: z.string({ error: 'expected a module apply id (a string)' }).regex(/^[a-z0-9][a-z0-9._()-]{0,200}$/, { error: 'expected a module apply id' }),
     /** An apply of a confirmed plan: the sha256 of the saved plan file the person confirmed. */
     planDigest: z.string({ error: 'expected a plan digest (a string)' }).regex(/^[0-9a-f]{64}$/, { error: 'expected a plan digest: 64 lowercase hex digits (sha256)' }).optional(),
+    /** A workflow's plan or apply: the workflow. */
+    rolloutId: fanOutIdSchema.optional(),
   },
   { error: 'expected a payload object' },
 );

@@ -1,9 +1,9 @@
 /**
  * An operator's pause, resume, promote or abort: the domain decides (controlRollout), this
  * writes the rollout and the audit record (who and why) in one transaction, and ticks a
- * rollout that runs again.
+ * rollout that runs again; a second person's approval of a workflow that changes prod.
  */
-import { controlRollout, type RolloutAction, type RolloutRecord } from '../domain/rollout/index.js';
+import { approveWorkflow, controlRollout, type RolloutAction, type RolloutRecord } from '../domain/rollout/index.js';
 import type { StoreTransaction } from '../ports.js';
 import { rolloutPaths } from '../store/collections.js';
 import { appendAudit } from '../store/records.js';
@@ -56,4 +56,27 @@ async function failuresOfHaltedWave(tx: StoreTransaction, rolloutId: string, rol
       { field: 'state', op: '==', value: 'failed' },
     ],
   });
+}
+
+export type ApproveOutcome = ControlOutcome | { kind: 'self-approval'; message: string };
+
+/** A second person's approval of a workflow that changes prod; audited with who and why, then ticked. */
+export async function approve(ctx: RolloutContext, workflowId: string, approver: string, reason: string): Promise<ApproveOutcome> {
+  const outcome = await ctx.store.transaction(async (tx): Promise<ApproveOutcome> => {
+    const now = ctx.clock.now();
+    const found = await tx.get<RolloutRecord>(rolloutPaths.rollout(workflowId));
+    if (found === undefined) return { kind: 'refused', message: `no workflow ${workflowId} (mi workflow status lists the latest)` };
+    const decision = approveWorkflow(found, { approver, now, reason });
+    if (decision.kind !== 'changed') return decision;
+    const next = { ...decision.rollout, revision: found.revision + 1, lastWriteAt: now.toISOString() };
+    tx.set(rolloutPaths.rollout(workflowId), next);
+    appendAudit(
+      tx,
+      { actor: approver, action: 'workflow.approved', instanceId: null, operationId: null, before: { status: found.status }, after: { status: next.status, approvedBy: approver }, causeEventId: null, rolloutId: workflowId, reason, requestedBy: found.actor },
+      now,
+    );
+    return { kind: 'changed', rollout: next, detail: decision.detail };
+  });
+  if (outcome.kind === 'changed') await publishTick(ctx, workflowId, 'control');
+  return outcome;
 }

@@ -5,7 +5,7 @@
  * wave moves on. Only the member's own document is written, never a shared one. What a fact
  * means is the domain's (upgradeOutcomeOf, progressAfter).
  */
-import { progressAfter, upgradeOutcomeOf, type InstanceProgress, type RolloutRecord, type UpgradeOutcome } from '../domain/rollout/index.js';
+import { isWorkflowId, progressAfter, upgradeOutcomeOf, type InstanceProgress, type RolloutRecord, type UpgradeOutcome } from '../domain/rollout/index.js';
 import type { AnyEnvelope } from '../events/index.js';
 import type { StoreTransaction } from '../ports.js';
 import { rolloutPaths } from '../store/collections.js';
@@ -54,7 +54,7 @@ async function recordOutcome(
     tx,
     {
       actor: ROLLOUT_ACTOR,
-      action: 'rollout.upgrade-finished',
+      action: isWorkflowId(rollout.id) ? 'workflow.member-finished' : 'rollout.upgrade-finished',
       instanceId,
       operationId: match.operationId,
       before: { state: match.state, wave: match.wave },

@@ -1,17 +1,20 @@
 /**
- * Rollouts on the store and the bus. The decisions are the pure domain's
+ * Fan-outs on the store and the bus: rollouts (a release upgrade across the fleet) and fleet
+ * workflows (one executor action across a filtered set), both on one planner and one tick. The decisions are the pure domain's
  * (shared/domain/rollout: planner, controls, counts, facts); this folder reads, writes and
  * publishes:
  *
  * - deps.ts          what every function is given (ports, tick pacing), defaults filled in
  * - start.ts         starting a rollout (refused while another is active): its members, once
+ * - workflow-start.ts  starting a fleet workflow (an executor action across filtered instances) on the same planner
+ * - workflow-output.ts  a workflow's per-instance outputs (a plan's saved text, a backup's ids)
  * - tick.ts          a tick, one per rollout at a time in a process; the schedule's tick of every running rollout
  * - tick-write.ts    a tick's transaction: due or not, the plan on counts read in it, starts, pass-overs, notes
  * - reader.ts        what the planner reads of the members, in that transaction
  * - tick-records.ts  what a tick writes per started upgrade and per note (a halt's alert)
  * - facts.ts         recording an upgrade's outcome from the engine's facts, then ticking
  * - leaks.ts         the schedule: members whose outcome never came back, recorded from the ledger and operations
- * - control.ts       an operator's pause, resume, promote or abort
+ * - control.ts       an operator's pause, resume, promote or abort; a workflow's second-person approval
  * - reads.ts, publish.ts  the calendar, active rollouts, the fleet; publishing a tick
  * - status.ts        what `mi rollout status` reads and shows
  * - index.ts         createRollouts, wiring these into the service
@@ -27,17 +30,20 @@
  */
 import type { RolloutAction } from '../domain/rollout/index.js';
 import type { AnyEnvelope, Envelope, RolloutPayloads } from '../events/index.js';
-import { control } from './control.js';
+import { approve, control } from './control.js';
 import { rolloutContext, type RolloutDeps } from './deps.js';
 import { recordFact } from './facts.js';
 import { publishTick } from './publish.js';
 import { start, type StartInput } from './start.js';
 import { onTick, tick, tickAll, tickPatiently } from './tick.js';
+import { startWorkflow, type WorkflowStartInput } from './workflow-start.js';
 
 export type { RolloutDeps } from './deps.js';
 export type { TickOutcome } from './tick.js';
 export type { FactOutcome } from './facts.js';
-export type { ControlOutcome } from './control.js';
+export type { ApproveOutcome, ControlOutcome } from './control.js';
+export type { WorkflowStartInput } from './workflow-start.js';
+export { readWorkflowOutputs, type WorkflowOutputPage } from './workflow-output.js';
 export { newRolloutId, type StartInput, type StartOutcome } from './start.js';
 
 /** The rollouts service, wired to its ports. */
@@ -62,6 +68,10 @@ export function createRollouts(deps: RolloutDeps) {
     start: (input: StartInput) => start(ctx, input),
     /** An operator's pause, resume, promote or abort; audited with who and why. */
     control: (rolloutId: string, action: RolloutAction, actor: string, reason: string) => control(ctx, rolloutId, action, actor, reason),
+    /** Starts a fleet workflow on the same planner; one that changes prod waits for a second person. */
+    startWorkflow: (input: WorkflowStartInput) => startWorkflow(ctx, input),
+    /** A second person's approval of a workflow that changes prod. */
+    approve: (workflowId: string, approver: string, reason: string) => approve(ctx, workflowId, approver, reason),
   };
 }
 

@@ -42,6 +42,8 @@ export async function readFleet(store: Pick<StateStore, 'query'>): Promise<Fleet
 export function fleetView(record: InstanceRecord): FleetInstance {
   return {
     id: record.id,
+    slug: record.slug,
+    region: record.region,
     environment: record.environment,
     tier: record.tier,
     version: record.version,

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import semver from 'semver';
-import { membersOf, newRollout, type RolloutRecord, type WaveName, type WaveSpec } from '../domain/rollout/index.js';
+import { membersOf, newRollout, type InstanceProgress, type RolloutRecord, type WaveName, type WaveSpec } from '../domain/rollout/index.js';
 import { rolloutPaths } from '../store/collections.js';
 import { appendAudit } from '../store/records.js';
 import type { RolloutContext } from './deps.js';
@@ -28,16 +28,17 @@ export interface StartInput {
   commit?: string;
 }
 
-/** A rollout id that sorts by creation time: ro-YYYYMMDD-HHMMSS-xxxx. */
-export function newRolloutId(now: Date): string {
+/** A fan-out id that sorts by creation time: ro-YYYYMMDD-HHMMSS-xxxx (a workflow's: wf-…). */
+export function newRolloutId(now: Date, prefix = 'ro-'): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15).toLowerCase();
-  return `ro-${stamp}-${randomBytes(2).toString('hex')}`;
+  return `${prefix}${stamp}-${randomBytes(2).toString('hex')}`;
 }
 
 /** Starts a rollout to `targetVersion`; refused while another is active. */
 export async function start(ctx: RolloutContext, input: StartInput): Promise<StartOutcome> {
   if (semver.valid(input.targetVersion) !== input.targetVersion) return { kind: 'refused', message: `${input.targetVersion} is not a semantic version such as 5.5.0` };
-  const active = (await activeRollouts(ctx.store)).filter((r) => r.status !== 'aborted');
+  // One release at a time; workflows run beside it (an instance busy with one is tried again later).
+  const active = (await activeRollouts(ctx.store)).filter((r) => r.status !== 'aborted' && r.kind !== 'workflow');
   const blocking = active[0];
   if (blocking !== undefined) {
     return { kind: 'refused', message: `rollout ${blocking.id} to ${blocking.targetVersion} is ${blocking.status}: finish, resume or abort it first (mi rollout status ${blocking.id})` };
@@ -45,6 +46,31 @@ export async function start(ctx: RolloutContext, input: StartInput): Promise<Sta
   const now = ctx.clock.now();
   const id = newRolloutId(now);
   const { members, sizes } = membersOf({ id, waves: input.waves, targetVersion: input.targetVersion }, await readFleet(ctx.store), now);
+  const skipped: Partial<Record<WaveName, number>> = {};
+  for (const m of members) if (m.state === 'skipped') skipped[m.wave] = (skipped[m.wave] ?? 0) + 1;
+  const rollout = await recordFanOut(ctx, id, members, (at) => newRollout({ id, ...input, now: at, membership: { sizes, skipped } }), {
+    action: 'rollout.started',
+    after: { targetVersion: input.targetVersion, waves: input.waves, members: sizes, ...(input.commit === undefined ? {} : { commit: input.commit }) },
+    actor: input.actor,
+    reason: input.reason,
+  });
+  await publishTick(ctx, rollout.id, 'start');
+  return { kind: 'started', rollout };
+}
+
+/**
+ * Records a fan-out: its members first (transactions of MEMBERS_PER_WRITE), then the fan-out
+ * document, made when they are written (its first write's time keeps the next a second away),
+ * with its audit record.
+ */
+export async function recordFanOut(
+  ctx: RolloutContext,
+  id: string,
+  members: readonly InstanceProgress[],
+  make: (now: Date) => RolloutRecord,
+  audit: { action: string; after: Record<string, unknown>; actor: string; reason: string },
+): Promise<RolloutRecord> {
+  const startedAt = ctx.clock.now();
   for (let i = 0; i < members.length; i += MEMBERS_PER_WRITE) {
     const batch = members.slice(i, i + MEMBERS_PER_WRITE);
     await ctx.store.transaction(async (tx) => {
@@ -52,19 +78,11 @@ export async function start(ctx: RolloutContext, input: StartInput): Promise<Sta
       await Promise.resolve();
     });
   }
-  const skipped: Partial<Record<WaveName, number>> = {};
-  for (const m of members) if (m.state === 'skipped') skipped[m.wave] = (skipped[m.wave] ?? 0) + 1;
-  // Written now, after its members: its first write's time keeps the next a second away.
-  const rollout = newRollout({ id, ...input, now: ctx.clock.now(), membership: { sizes, skipped } });
+  const record = make(ctx.clock.now());
   await ctx.store.transaction(async (tx) => {
-    tx.create(rolloutPaths.rollout(rollout.id), rollout);
-    appendAudit(
-      tx,
-      { actor: input.actor, action: 'rollout.started', instanceId: null, operationId: null, before: null, after: { targetVersion: rollout.targetVersion, waves: rollout.waves, members: sizes, ...(rollout.commit === undefined ? {} : { commit: rollout.commit }) }, causeEventId: null, rolloutId: rollout.id, reason: input.reason },
-      now,
-    );
+    tx.create(rolloutPaths.rollout(record.id), record);
+    appendAudit(tx, { actor: audit.actor, action: audit.action, instanceId: null, operationId: null, before: null, after: audit.after, causeEventId: null, rolloutId: record.id, reason: audit.reason }, startedAt);
     await Promise.resolve();
   });
-  await publishTick(ctx, rollout.id, 'start');
-  return { kind: 'started', rollout };
+  return record;
 }

@@ -4,7 +4,7 @@
  * it halted. Reading is separate from rendering, so tests can check the text; the counting
  * arithmetic is the domain's (liveWaveSummary).
  */
-import { liveWaveSummary, type InstanceProgress, type ProgressState, type RolloutRecord, type WaveSummary } from '../domain/rollout/index.js';
+import { describeFanOut, liveWaveSummary, type InstanceProgress, type ProgressState, type RolloutRecord, type WaveSummary } from '../domain/rollout/index.js';
 import type { StateStore } from '../ports.js';
 import { COLLECTIONS, rolloutPaths } from '../store/collections.js';
 
@@ -21,9 +21,16 @@ export interface RolloutView {
 
 const STATES: readonly ProgressState[] = ['in-flight', 'succeeded', 'failed', 'skipped', 'waiting', 'pending'];
 
-/** The latest rollout (by id, which sorts by creation time), or undefined. */
+/** The latest rollout (by creation time; workflows aside), or undefined. */
 export async function latestRollout(store: StateStore): Promise<RolloutRecord | undefined> {
-  const docs = await store.query<RolloutRecord>({ collection: COLLECTIONS.rollouts, orderBy: [{ field: 'createdAt', direction: 'desc' }], limit: 1 });
+  // Rollouts recorded before workflows existed have no kind to query on: the newest few are looked through.
+  const docs = await store.query<RolloutRecord>({ collection: COLLECTIONS.rollouts, orderBy: [{ field: 'createdAt', direction: 'desc' }], limit: 50 });
+  return docs.find((d) => d.data.kind !== 'workflow')?.data;
+}
+
+/** The latest workflow (by creation time), or undefined. */
+export async function latestWorkflow(store: StateStore): Promise<RolloutRecord | undefined> {
+  const docs = await store.query<RolloutRecord>({ collection: COLLECTIONS.rollouts, where: [{ field: 'kind', op: '==', value: 'workflow' }], orderBy: [{ field: 'createdAt', direction: 'desc' }], limit: 1 });
   return docs[0]?.data;
 }
 
@@ -71,8 +78,10 @@ function bar(wave: WaveLive, width = 24): string {
 /** The text of `mi rollout status`. */
 export function renderRolloutView(view: RolloutView, now: Date): string[] {
   const { rollout } = view;
+  const workflow = rollout.kind === 'workflow';
+  const verb = workflow ? 'mi workflow' : 'mi rollout';
   const lines = [
-    `rollout ${rollout.id} to ${rollout.targetVersion}: ${rollout.status.toUpperCase()}`,
+    `${describeFanOut(rollout)}: ${rollout.status.toUpperCase()}`,
     `  started ${rollout.createdAt} by ${rollout.actor}: ${rollout.reason}`,
     `  last tick ${rollout.lastTickAt ?? 'not yet'}${rollout.completedAt ? `; ended ${rollout.completedAt}` : ''}`,
     '',
@@ -87,7 +96,7 @@ export function renderRolloutView(view: RolloutView, now: Date): string[] {
       const left = Math.max(0, Date.parse(state.soakUntil) - now.getTime());
       status = `soaking, ${Math.ceil(left / 60_000)} min left`;
     }
-    if (state?.status === 'awaiting-gate') status = 'awaiting gate: mi rollout promote';
+    if (state?.status === 'awaiting-gate') status = `awaiting gate: ${verb} promote`;
     lines.push(
       `  ${wave.wave.padEnd(nameWidth)} ${bar(wave)} ${String(done).padStart(4)}/${String(wave.total).padEnd(4)} ` +
         `ok ${wave.succeeded}, failed ${wave.failed} (budget ${wave.budget}), in flight ${wave.inFlight}/${spec?.maxInFlight ?? '?'}, skipped ${wave.skipped}, waiting ${wave.waiting}  ${status}`,
@@ -95,10 +104,13 @@ export function renderRolloutView(view: RolloutView, now: Date): string[] {
   });
   if (rollout.status === 'halted' && rollout.halt) {
     lines.push('', `HALTED in wave ${rollout.halt.wave} at ${rollout.halt.at}: its failures exceed its budget.`, `  why: ${rollout.halt.reason}`);
-    lines.push('  then: fix and `mi rollout resume` (accepts these failures), or `mi rollout abort`');
+    lines.push(`  then: fix and \`${verb} resume\` (accepts these failures), or \`${verb} abort\``);
+  }
+  if (rollout.status === 'awaiting-approval') {
+    lines.push('', `WAITING for a second person's approval (it changes prod): mi workflow approve ${rollout.id} (not by ${rollout.actor})`);
   }
   if (view.failures.length > 0) {
-    lines.push('', 'failed upgrades:');
+    lines.push('', workflow ? 'failed members:' : 'failed upgrades:');
     for (const f of view.failures) lines.push(`  ${f.instanceId} (${f.wave}): ${f.detail ?? 'no detail'}`);
   }
   return lines;

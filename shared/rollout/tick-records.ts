@@ -1,40 +1,40 @@
 /**
- * What a tick writes inside its transaction for one started upgrade (the upgrade command in
- * the outbox, the instance's progress, an audit record) and for one note of its plan (an audit
+ * What a tick writes inside its transaction for one started member (its command in the outbox:
+ * an upgrade, or a workflow's action; the instance's progress, an audit record) and for one note of its plan (an audit
  * record, and an alert when the rollout halted).
  */
 import { operationIdFor } from '../domain/lifecycle/operations.js';
-import type { InstanceProgress, PlanNote, PlannedStart, RolloutRecord } from '../domain/rollout/index.js';
+import { describeFanOut, memberCommand, type InstanceProgress, type PlanNote, type PlannedStart, type RolloutRecord } from '../domain/rollout/index.js';
 import type { StoreTransaction } from '../ports.js';
 import { rolloutPaths } from '../store/collections.js';
 import { appendAudit, enqueue, type OutboxEntry } from '../store/records.js';
 import { TOPICS } from '../topology.js';
 import { ROLLOUT_ACTOR } from './actor.js';
 
-export interface UpgradeStart {
-  rolloutId: string;
-  targetVersion: string;
-  /** The rollout's commit: every upgrade of it runs the same one. */
-  commit?: string;
+export interface MemberStart {
+  /** The fan-out as the tick read it: what each member's start asks of the engine follows from it. */
+  fanOut: RolloutRecord;
   candidate: PlannedStart;
-  /** The wave's upgrades in flight with this one, and its limit. */
+  /** The wave's members in flight with this one, and its limit. */
   inFlight: number;
   maxInFlight: number;
 }
 
-/** Starts one upgrade: its command (returned, for the outbox), the instance's progress, the audit record. */
-export function recordStart(tx: StoreTransaction, input: UpgradeStart, now: Date): OutboxEntry {
-  const { rolloutId, candidate } = input;
+/** Starts one member: its command (returned, for the outbox), its progress, the audit record. */
+export function recordStart(tx: StoreTransaction, input: MemberStart, now: Date): OutboxEntry {
+  const { fanOut, candidate } = input;
+  const rolloutId = fanOut.id;
+  const command = memberCommand(fanOut, candidate);
   const entry = enqueue(
     tx,
     {
-      type: 'instance.upgrade',
+      type: command.type,
       instanceId: candidate.instanceId,
-      // Naming the rollout: refused on acceptance once it halted, and its facts come back to it.
-      payload: { targetVersion: input.targetVersion, rolloutId, ...(input.commit === undefined ? {} : { commit: input.commit }) },
-      actor: ROLLOUT_ACTOR,
+      // Naming the fan-out: refused on acceptance once it halted, and its facts come back to it.
+      payload: command.payload,
+      actor: fanOut.kind === 'workflow' ? fanOut.actor : ROLLOUT_ACTOR,
       origin: 'rollout',
-      reason: `rollout ${rolloutId}, wave ${candidate.wave}`,
+      reason: command.reason,
     },
     now,
     TOPICS.lifecycle,
@@ -51,6 +51,7 @@ export function recordStart(tx: StoreTransaction, input: UpgradeStart, now: Date
     finishedAt: null,
     eligibleAt: null,
     ...(candidate.window === undefined ? {} : { window: candidate.window }),
+    ...(candidate.planDigest === undefined ? {} : { planDigest: candidate.planDigest }),
     detail: null,
     updatedAt: now.toISOString(),
   };
@@ -59,7 +60,7 @@ export function recordStart(tx: StoreTransaction, input: UpgradeStart, now: Date
     tx,
     {
       actor: ROLLOUT_ACTOR,
-      action: 'rollout.upgrade-started',
+      action: fanOut.kind === 'workflow' ? 'workflow.member-started' : 'rollout.upgrade-started',
       instanceId: candidate.instanceId,
       operationId: progress.operationId,
       before: { state: candidate.from },
@@ -87,7 +88,7 @@ export function recordNote(tx: StoreTransaction, input: NoteInput, now: Date): O
     tx,
     {
       actor: ROLLOUT_ACTOR,
-      action: `rollout.${note.action}`,
+      action: `${current.kind === 'workflow' ? 'workflow' : 'rollout'}.${note.action}`,
       instanceId: null,
       operationId: null,
       before: { status: current.status },
@@ -103,7 +104,7 @@ export function recordNote(tx: StoreTransaction, input: NoteInput, now: Date): O
     tx,
     {
       type: 'alert',
-      payload: { severity: 'critical', summary: `rollout ${rolloutId} to ${current.targetVersion} halted: ${note.detail}`, details: { rolloutId, wave: note.wave, failed: planned.halt?.failed ?? [] } },
+      payload: { severity: 'critical', summary: `${describeFanOut(current)} halted: ${note.detail}`, details: { rolloutId, wave: note.wave, failed: planned.halt?.failed ?? [] } },
       actor: ROLLOUT_ACTOR,
       reason: note.detail,
     },

@@ -5,7 +5,7 @@
  * starts are written against), and writes the starts, the members it passed over, the plan's
  * notes and the rollout. What it decided to publish comes back for the outbox.
  */
-import { planTick, type PlannerOptions, type RolloutRecord } from '../domain/rollout/index.js';
+import { changesInstances, planTick, type PlannerOptions, type RolloutRecord } from '../domain/rollout/index.js';
 import { describeError } from '../errors.js';
 import type { StoreTransaction } from '../ports.js';
 import { rolloutPaths } from '../store/collections.js';
@@ -76,7 +76,9 @@ async function tickTransaction(ctx: RolloutContext, tx: StoreTransaction, rollou
   const early = notDue(current, issuedAt, t0, ctx.minTickIntervalMs);
   if (early !== undefined || current === undefined) return early ?? { kind: 'missing' };
 
-  const calendar = await readCalendar(tx);
+  // A freeze stops change: a workflow that changes nothing (a plan, a backup) runs through it.
+  const changes = current.kind !== 'workflow' || current.workflow === undefined || changesInstances(current.workflow.action);
+  const calendar = changes ? await readCalendar(tx) : { freezes: [] };
   const options: PlannerOptions = ctx.maxStartsPerTick === undefined ? {} : { maxStartsPerTick: ctx.maxStartsPerTick };
   const plan = await planTick(current, transactionReader(tx, rolloutId), t0, calendar, options);
   const changed = plan.start.length > 0 || plan.passOver.length > 0 || plan.notes.length > 0 || JSON.stringify(plan.rollout.summary) !== JSON.stringify(current.summary);
@@ -89,11 +91,7 @@ async function tickTransaction(ctx: RolloutContext, tx: StoreTransaction, rollou
   plan.start.forEach((candidate, i) => {
     const spec = current.waves.find((w) => w.name === candidate.wave);
     outbox.push(
-      recordStart(
-        tx,
-        { rolloutId, targetVersion: current.targetVersion, ...(current.commit === undefined ? {} : { commit: current.commit }), candidate, inFlight: inFlightBefore - plan.start.length + i + 1, maxInFlight: spec?.maxInFlight ?? 0 },
-        now,
-      ),
+      recordStart(tx, { fanOut: current, candidate, inFlight: inFlightBefore - plan.start.length + i + 1, maxInFlight: spec?.maxInFlight ?? 0 }, now),
     );
   });
   for (const passed of plan.passOver) tx.update(rolloutPaths.progress(rolloutId, passed.instanceId), { eligibleAt: passed.eligibleAt, updatedAt: now.toISOString() });

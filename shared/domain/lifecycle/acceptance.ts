@@ -24,9 +24,10 @@ export interface AcceptanceInput {
   rollout?: { status: string } | undefined;
 }
 
-/** The rollout a command was decided by (an upgrade's payload names it), if any. */
+/** The fan-out (a rollout or a workflow) a command was decided by (its payload names it), if any. */
 export function rolloutOfCommand(envelope: AnyEnvelope): string | undefined {
-  return envelope.type === 'instance.upgrade' ? envelope.payload.rolloutId : undefined;
+  if (envelope.type === 'instance.upgrade' || envelope.type === 'instance.module-apply' || envelope.type === 'instance.backup') return envelope.payload.rolloutId;
+  return undefined;
 }
 
 export type Acceptance =
@@ -73,7 +74,7 @@ export function decideAcceptance(input: AcceptanceInput): Acceptance {
   const rolloutId = rolloutOfCommand(envelope);
   if (rolloutId !== undefined && (input.rollout === undefined || input.rollout.status === 'halted' || input.rollout.status === 'aborted')) {
     // Decided before the halt (or abort) and delivered after it: it does not run.
-    return reject('rollout-halted', `rollout ${rolloutId} is ${input.rollout?.status ?? 'gone'}: the upgrades it decided before that do not start (mi rollout resume starts them again)`);
+    return reject('rollout-halted', `fan-out ${rolloutId} is ${input.rollout?.status ?? 'gone'}: what it decided before that does not start (mi rollout resume, or mi workflow resume, starts it again)`);
   }
 
   if (instance === undefined || instance.status === 'deleted') return reject('unknown-instance', `no instance ${envelope.instanceId ?? ''}`);

@@ -26,6 +26,7 @@ export function controlRollout(
   const base = { ...rollout, updatedAt: at };
   switch (action) {
     case 'pause':
+      if (rollout.status === 'awaiting-approval') return refuse(`workflow ${rollout.id} waits for a second person's approval (mi workflow approve); nothing runs yet`);
       if (rollout.status !== 'running') return refuse(`rollout ${rollout.id} is ${rollout.status}; only a running rollout can be paused`);
       return { kind: 'changed', rollout: { ...base, status: 'paused' }, detail: 'paused: no upgrade starts until mi rollout resume (those in flight finish)' };
     case 'resume': {
@@ -51,4 +52,22 @@ export function controlRollout(
       if (rollout.status === 'completed' || rollout.status === 'aborted') return refuse(`rollout ${rollout.id} is already ${rollout.status}`);
       return { kind: 'changed', rollout: { ...base, status: 'aborted', completedAt: at }, detail: 'aborted: no upgrade starts any more (those in flight finish)' };
   }
+}
+
+/**
+ * A second person's approval of a workflow that changes prod: only while it waits for one, and
+ * never by the person who started it.
+ */
+export function approveWorkflow(fanOut: RolloutRecord, input: { approver: string; now: Date; reason: string }): ControlDecision | { kind: 'self-approval'; message: string } {
+  if (fanOut.kind !== 'workflow' || fanOut.workflow === undefined) return refuse(`${fanOut.id} is a rollout, not a workflow: a rollout needs no approval`);
+  if (fanOut.status !== 'awaiting-approval') return refuse(`workflow ${fanOut.id} is ${fanOut.status} and not waiting for an approval`);
+  if (input.approver.trim().toLowerCase() === fanOut.actor.trim().toLowerCase()) {
+    return { kind: 'self-approval', message: `${input.approver} started workflow ${fanOut.id} and cannot also approve it: a second person must` };
+  }
+  const at = input.now.toISOString();
+  return {
+    kind: 'changed',
+    rollout: { ...fanOut, status: 'running', updatedAt: at, workflow: { ...fanOut.workflow, approval: { ...fanOut.workflow.approval, approvedBy: input.approver, approvedAt: at, reason: input.reason } } },
+    detail: `approved by ${input.approver}: it starts`,
+  };
 }

@@ -1,5 +1,6 @@
 /**
- * What the engine's facts say of a rollout's upgrades: which upgrade a fact is the outcome of,
+ * What the engine's facts say of a fan-out's members (a rollout's upgrades, a workflow's
+ * actions: a fact that names its fan-out): which member's command a fact is the outcome of,
  * the progress state it leads to (busy is never a failure: the instance waits and is tried
  * again), and the progress record after it. Pure: the feature finds the rollout and writes.
  */
@@ -28,12 +29,14 @@ export function upgradeOutcomeOf(envelope: AnyEnvelope): UpgradeOutcome | { kind
   let state: ProgressState;
   let detail: string | null = null;
   let retry: UpgradeOutcome['retry'] = null;
-  const rolloutId = (envelope.payload as { rolloutId?: unknown }).rolloutId;
+  const named = (envelope.payload as { rolloutId?: unknown }).rolloutId;
+  const rolloutId = typeof named === 'string' ? named : undefined;
   switch (envelope.type) {
     case 'operation.succeeded':
     case 'operation.failed':
     case 'operation.abandoned': {
-      if (envelope.payload.operationType !== 'upgrade' || !envelope.payload.operationId.startsWith('op-')) return { kind: 'ignored', reason: 'not an upgrade' };
+      // A fact that names its fan-out is of one of its members whatever it ran; an older one only of an upgrade.
+      if ((rolloutId === undefined && envelope.payload.operationType !== 'upgrade') || !envelope.payload.operationId.startsWith('op-')) return { kind: 'ignored', reason: 'not an upgrade' };
       eventId = envelope.payload.operationId.slice(3);
       state = envelope.type === 'operation.succeeded' ? 'succeeded' : 'failed';
       if (envelope.type === 'operation.failed') detail = `step ${envelope.payload.failedStep}: ${envelope.payload.reason}`;
@@ -41,7 +44,7 @@ export function upgradeOutcomeOf(envelope: AnyEnvelope): UpgradeOutcome | { kind
       break;
     }
     case 'operation.rejected': {
-      if (envelope.payload.causeType !== 'instance.upgrade') return { kind: 'ignored', reason: 'not an upgrade' };
+      if (rolloutId === undefined && envelope.payload.causeType !== 'instance.upgrade') return { kind: 'ignored', reason: 'not an upgrade' };
       eventId = envelope.payload.causeEventId;
       detail = `${envelope.payload.code}: ${envelope.payload.message}`;
       // Busy is never a failure: the instance is tried again later. An instance already on
@@ -60,7 +63,7 @@ export function upgradeOutcomeOf(envelope: AnyEnvelope): UpgradeOutcome | { kind
     default:
       return { kind: 'ignored', reason: `${envelope.type} is not an upgrade's outcome` };
   }
-  return { kind: 'outcome', instanceId, eventId, state, detail, retry, ...(typeof rolloutId === 'string' ? { rolloutId } : {}) };
+  return { kind: 'outcome', instanceId, eventId, state, detail, retry, ...(rolloutId === undefined ? {} : { rolloutId }) };
 }
 
 /** The progress of an in-flight upgrade once its outcome is known; a busy one waits `busyRetryMs`. */

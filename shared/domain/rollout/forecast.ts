@@ -45,6 +45,17 @@ export interface RolloutForecast {
 export function forecastRollout(input: { targetVersion: string; waves: readonly WaveSpec[]; fleet: readonly FleetInstance[]; now: Date; upgradeMs: number }): RolloutForecast {
   // The canary is chosen by the rollout's id: a dry run has none yet, so its members are a sample of the same size.
   const { members } = membersOf({ id: 'dry-run', waves: input.waves, targetVersion: input.targetVersion }, input.fleet, input.now);
+  return forecastMembers({ ...input, members }, [
+    `every upgrade takes ${Math.round(input.upgradeMs / 60_000)} min and none fails`,
+    'a manual gate is passed as soon as it is reached',
+    'customers start only when their window is open (an upgrade may run past its close)',
+    'the canary is drawn by the rollout id: the real members differ, their number does not',
+  ]);
+}
+
+/** The forecast of any fan-out over the members its start would record (a rollout's, a workflow's). */
+export function forecastMembers(input: { targetVersion: string; waves: readonly WaveSpec[]; members: readonly InstanceProgress[]; now: Date; upgradeMs: number }, assumptions: string[]): RolloutForecast {
+  const { members } = input;
   let cursor = input.now.getTime();
   const waves = input.waves.map((spec, index): WaveForecast => {
     const own = members.filter((m) => m.wave === spec.name);
@@ -84,12 +95,7 @@ export function forecastRollout(input: { targetVersion: string; waves: readonly 
     targetVersion: input.targetVersion,
     waves,
     finishesAt: new Date(cursor).toISOString(),
-    members,
-    assumptions: [
-      `every upgrade takes ${Math.round(input.upgradeMs / 60_000)} min and none fails`,
-      'a manual gate is passed as soon as it is reached',
-      'customers start only when their window is open (an upgrade may run past its close)',
-      'the canary is drawn by the rollout id: the real members differ, their number does not',
-    ],
+    members: [...members],
+    assumptions,
   };
 }

@@ -7,8 +7,9 @@
  * plain arrays.
  */
 import { activeFreeze, inMaintenanceWindow, nextWindowOpening } from './calendar.js';
-import type { Calendar, InstanceProgress, ProgressState, RolloutRecord, WaveName, WaveSpec, WaveState, WaveSummary } from './types.js';
+import type { Calendar, InstanceProgress, ProgressState, RolloutRecord, WaveName, WaveSpec, WaveState, WaveSummary, WorkflowTask } from './types.js';
 import { failureBudgetOf } from './waves.js';
+import { describeFanOut } from './workflow.js';
 
 /** Why a member that may be upgraded did not start this tick (of those the tick looked at). */
 export type HoldReason = 'outside-window' | 'frozen' | 'in-flight-limit' | 'tick-limit';
@@ -22,6 +23,8 @@ export interface PlannedStart {
   from: ProgressState;
   /** Its maintenance window, kept on its progress. */
   window?: InstanceProgress['window'];
+  /** A workflow's apply: the digest of the plan it applies. */
+  planDigest?: string;
 }
 
 /** A member the tick looked at and passed over: it may next start then (its window's next opening). */
@@ -168,7 +171,14 @@ export async function planTick(rollout: RolloutRecord, reader: WaveReader, now: 
           hold(start.length >= capacity ? 'in-flight-limit' : 'tick-limit');
           continue;
         }
-        start.push({ instanceId: member.instanceId, wave: spec.name, attempts: member.attempts, from: member.state, ...(member.window === undefined ? {} : { window: member.window }) });
+        start.push({
+          instanceId: member.instanceId,
+          wave: spec.name,
+          attempts: member.attempts,
+          from: member.state,
+          ...(member.window === undefined ? {} : { window: member.window }),
+          ...(member.planDigest === undefined ? {} : { planDigest: member.planDigest }),
+        });
       }
 
       if (start.length === 0 && inFlight === 0 && looked.length === 0 && !(await reader.anyOpen(spec.name))) {
@@ -192,7 +202,7 @@ export async function planTick(rollout: RolloutRecord, reader: WaveReader, now: 
     if (status === 'running' && waveStates.every((w) => w.status === 'done')) {
       status = 'completed';
       completedAt = at;
-      notes.push({ action: 'completed', wave: null, detail: `rollout to ${rollout.targetVersion} completed` });
+      notes.push({ action: 'completed', wave: null, detail: `${describeFanOut(rollout)} completed` });
     }
   }
 
@@ -211,13 +221,17 @@ export function newRollout(input: {
   commit?: string;
   /** Who it covers (membersOf): each wave's size, and those skipped from the start. */
   membership?: { sizes: Partial<Record<WaveName, number>>; skipped?: Partial<Record<WaveName, number>> };
+  /** A workflow's work (a rollout's is its upgrade to targetVersion). */
+  workflow?: WorkflowTask;
 }): RolloutRecord {
   const at = input.now.toISOString();
   return {
     id: input.id,
+    kind: input.workflow === undefined ? 'upgrade' : 'workflow',
     targetVersion: input.targetVersion,
+    ...(input.workflow === undefined ? {} : { workflow: { ...input.workflow, filter: [...input.workflow.filter] } }),
     ...(input.commit === undefined ? {} : { commit: input.commit }),
-    status: 'running',
+    status: input.workflow?.approval.required === true ? 'awaiting-approval' : 'running',
     waves: input.waves.map((w) => ({ ...w, failureBudget: { ...w.failureBudget } })),
     waveStates: input.waves.map((w) => ({
       name: w.name,

@@ -3,7 +3,7 @@
  * (`rollouts/{id}/instances/{instanceId}`): plain data, shared by the planner, the functions
  * that tick and record, and `mi rollout`.
  */
-import type { InstanceRecord, MaintenanceWindow } from '../../events/index.js';
+import type { Environment, InstanceRecord, MaintenanceWindow } from '../../events/index.js';
 
 export const WAVE_NAMES = ['dev', 'internal', 'canary', 'customers'] as const;
 export type WaveName = (typeof WAVE_NAMES)[number];
@@ -41,8 +41,37 @@ export interface WaveState {
   forgivenFailures: number;
 }
 
-export type RolloutStatus = 'running' | 'paused' | 'halted' | 'completed' | 'aborted';
-export const ACTIVE_ROLLOUT_STATUSES: readonly RolloutStatus[] = ['running', 'paused', 'halted'];
+/** awaiting-approval: a workflow that changes prod, until a second person approves it. */
+export type RolloutStatus = 'awaiting-approval' | 'running' | 'paused' | 'halted' | 'completed' | 'aborted';
+export const ACTIVE_ROLLOUT_STATUSES: readonly RolloutStatus[] = ['awaiting-approval', 'running', 'paused', 'halted'];
+
+/**
+ * What a fan-out does to each member: a release upgrade (a rollout), or one of the executor's
+ * actions run across a filtered set of instances (a workflow).
+ */
+export type FanOutKind = 'upgrade' | 'workflow';
+
+/**
+ * A workflow's actions: plan a module (read-only, its plan saved to the plans bucket), apply the
+ * plans a plan workflow saved (changes the instances), take a backup (Cloud SQL and GKE).
+ */
+export const WORKFLOW_ACTIONS = ['plan', 'apply', 'backup'] as const;
+export type WorkflowAction = (typeof WORKFLOW_ACTIONS)[number];
+
+/** A workflow's work: the action, where, on which instances, and (for a change to prod) who approved it. */
+export interface WorkflowTask {
+  action: WorkflowAction;
+  environment: Environment;
+  /** The `--filter` terms as given (key=value, all must match). */
+  filter: string[];
+  /** plan and apply: the module, and the repository commit its builds run. */
+  module?: string;
+  commit?: string;
+  /** apply: the plan workflow whose saved plans it applies (each member its own plan's digest). */
+  plansOf?: string;
+  /** A workflow that changes prod waits for a second person (not its starter) to approve it. */
+  approval: { required: boolean; approvedBy: string | null; approvedAt: string | null; reason: string | null };
+}
 
 /** Counts of one wave as of the last tick (`mi rollout status` recounts them live). */
 export interface WaveSummary {
@@ -64,9 +93,14 @@ export interface RolloutHalt {
   at: string;
 }
 
+/** `rollouts/{id}`: a fan-out, a release upgrade (a rollout) or a workflow; both tick on the same planner. */
 export interface RolloutRecord {
   id: string;
+  /** Absent on rollouts recorded before workflows existed: an upgrade. */
+  kind?: FanOutKind;
+  /** An upgrade's version; a workflow's is empty (its work is `workflow`). */
   targetVersion: string;
+  workflow?: WorkflowTask;
   /** The deployment repository's commit every upgrade of the rollout runs (the branch head when it started); absent on older rollouts. */
   commit?: string;
   status: RolloutStatus;
@@ -116,8 +150,10 @@ export interface InstanceProgress {
    * Null once it has started or ended.
    */
   eligibleAt: string | null;
-  /** A customer's maintenance window, as it was when the rollout started. */
+  /** A customer's maintenance window, as it was when the rollout started (none for a workflow that changes nothing). */
   window?: MaintenanceWindow;
+  /** A workflow's apply: the digest of the plan it applies (the plan workflow saved it). */
+  planDigest?: string;
   detail: string | null;
   updatedAt: string;
 }
@@ -134,4 +170,4 @@ export interface Calendar {
 }
 
 /** What the planner reads of an instance. */
-export type FleetInstance = Pick<InstanceRecord, 'id' | 'environment' | 'tier' | 'version' | 'status' | 'lease' | 'maintenanceWindow'>;
+export type FleetInstance = Pick<InstanceRecord, 'id' | 'environment' | 'tier' | 'version' | 'status' | 'lease' | 'maintenanceWindow'> & Partial<Pick<InstanceRecord, 'slug' | 'region'>>;

@@ -1,0 +1,192 @@
+/**
+ * Fleet workflows, pure: one of the executor's actions run across a filtered set of one
+ * environment's instances, on the rollout planner's waves (dev; or internal prod, then
+ * customers), each wave at most `--concurrency` at once and halting past `--budget` failures.
+ * Here: the `--filter` terms, who a workflow covers, its waves, whether it needs a second
+ * person, and each member's output as its operation recorded it.
+ */
+import picomatch from 'picomatch';
+import type { Environment } from '../../events/index.js';
+import { nextWindowOpening } from './calendar.js';
+import type { FleetInstance, InstanceProgress, WaveName, WaveSpec, WorkflowAction, WorkflowTask } from './types.js';
+
+export const FILTER_KEYS = ['id', 'slug', 'tier', 'version', 'region', 'status'] as const;
+export type FilterKey = (typeof FILTER_KEYS)[number];
+
+export class WorkflowSpecError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkflowSpecError';
+  }
+}
+
+/** Parses `--filter key=value` terms (a value may be a glob such as cus-*); all must match. */
+export function parseFilter(terms: readonly string[]): Array<{ key: FilterKey; value: string; matches: (text: string) => boolean }> {
+  return terms.map((term) => {
+    const at = term.indexOf('=');
+    const key = term.slice(0, at) as FilterKey;
+    const value = term.slice(at + 1);
+    if (at <= 0 || !FILTER_KEYS.includes(key)) throw new WorkflowSpecError(`--filter ${JSON.stringify(term)}: expected key=value with a key of ${FILTER_KEYS.join(', ')} (e.g. tier=customer, id=cus-*)`);
+    if (value === '') throw new WorkflowSpecError(`--filter ${term}: expected a value after =`);
+    return { key, value, matches: picomatch(value) };
+  });
+}
+
+/** Whether an instance matches every filter term. */
+export function matchesFilter(instance: FleetInstance, filter: ReturnType<typeof parseFilter>): boolean {
+  return filter.every((term) => {
+    const field = instance[term.key];
+    return typeof field === 'string' && term.matches(field);
+  });
+}
+
+/** Whether the action changes the instances it runs on (and so keeps to windows and freezes, and in prod needs a second person). */
+export function changesInstances(action: WorkflowAction): boolean {
+  return action === 'apply';
+}
+
+/** Whether a workflow of this action in this environment waits for a second person's approval. */
+export function needsApproval(action: WorkflowAction, environment: Environment): boolean {
+  return environment === 'prod' && changesInstances(action);
+}
+
+/** The wave a member of a workflow runs in: dev, or internal prod before customers. */
+export function workflowWaveOf(instance: Pick<FleetInstance, 'environment' | 'tier'>): WaveName {
+  if (instance.environment === 'dev') return 'dev';
+  return instance.tier === 'internal' ? 'internal' : 'customers';
+}
+
+/** A workflow's waves: those its members fall in, each `concurrency` at once, halting past `budget` failures, no soak. */
+export function workflowWaves(sizes: Partial<Record<WaveName, number>>, concurrency: number, budget: number): WaveSpec[] {
+  return (['dev', 'internal', 'customers'] as const)
+    .filter((name) => (sizes[name] ?? 0) > 0)
+    .map((name) => ({ name, maxInFlight: concurrency, failureBudget: { percent: 0, min: budget }, soakMs: 0, manualGate: false }));
+}
+
+/**
+ * The members of a workflow over the fleet at `now`, in id order: the environment's active
+ * instances that match the filter. Customers of an action that changes them keep to their
+ * maintenance windows; the rest may start at once. `plans` (an apply) gives each member the
+ * digest of the plan it applies; an instance without one is not a member.
+ */
+export function workflowMembersOf(task: Pick<WorkflowTask, 'action' | 'environment' | 'filter'>, fleet: readonly FleetInstance[], now: Date, plans?: ReadonlyMap<string, string>): { members: InstanceProgress[]; sizes: Partial<Record<WaveName, number>> } {
+  const filter = parseFilter(task.filter);
+  const at = now.toISOString();
+  const sizes: Partial<Record<WaveName, number>> = {};
+  const members: InstanceProgress[] = [];
+  for (const instance of [...fleet].sort((a, b) => a.id.localeCompare(b.id))) {
+    if (instance.environment !== task.environment || instance.status !== 'active' || !matchesFilter(instance, filter)) continue;
+    const planDigest = plans?.get(instance.id);
+    if (plans !== undefined && planDigest === undefined) continue;
+    const wave = workflowWaveOf(instance);
+    sizes[wave] = (sizes[wave] ?? 0) + 1;
+    const window = changesInstances(task.action) && instance.tier === 'customer' ? instance.maintenanceWindow : undefined;
+    members.push({
+      instanceId: instance.id,
+      wave,
+      state: 'pending',
+      eventId: null,
+      operationId: null,
+      attempts: 0,
+      startedAt: null,
+      finishedAt: null,
+      eligibleAt: (window === undefined ? now : nextWindowOpening(window, now)).toISOString(),
+      ...(window === undefined ? {} : { window }),
+      ...(planDigest === undefined ? {} : { planDigest }),
+      detail: null,
+      updatedAt: at,
+    });
+  }
+  return { members, sizes };
+}
+
+/** How people name a fan-out: "rollout … to 5.5.0" or "workflow … plan networking in dev". */
+export function describeFanOut(fanOut: { id: string; kind?: string; targetVersion: string; workflow?: WorkflowTask }): string {
+  const w = fanOut.workflow;
+  if (fanOut.kind !== 'workflow' || w === undefined) return `rollout ${fanOut.id} to ${fanOut.targetVersion}`;
+  return `workflow ${fanOut.id} (${w.action}${w.module === undefined ? '' : ` ${w.module}`} in ${w.environment}${w.filter.length === 0 ? '' : `, ${w.filter.join(' ')}`})`;
+}
+
+/** A workflow's id starts so (a rollout's with ro-): its facts' audit records say which, without a read. */
+export const WORKFLOW_ID_PREFIX = 'wf-';
+
+export function isWorkflowId(id: string): boolean {
+  return id.startsWith(WORKFLOW_ID_PREFIX);
+}
+
+/** The applyId a workflow's plan or apply of one member reports to (its plan build takes it as a label). */
+export function workflowApplyId(rolloutId: string, instanceId: string): string {
+  return `${rolloutId}.${instanceId}`;
+}
+
+/** One member's output, as its operation recorded it (and, for a plan, its saved text once read). */
+export interface MemberOutput {
+  instanceId: string;
+  wave: WaveName;
+  state: InstanceProgress['state'];
+  operationId: string | null;
+  /** One line: a plan's counts, a backup's ids, what failed. */
+  summary: string;
+  /** A plan: the saved plan file (its text is beside it), its shape across instances and its digest. */
+  planObject?: string;
+  shape?: string;
+  digest?: string;
+  /** A plan's text as `terraform show` rendered it. */
+  text?: string;
+}
+
+/** What a member's operation leaves for its output (the executor's outputs are on its steps' handles). */
+export interface OperationOutputView {
+  status: string;
+  failure: { step: string; reason: string } | null;
+  steps: ReadonlyArray<{ kind: string; handles: Readonly<Record<string, string>> }>;
+}
+
+/** A member's output from its progress and its operation (undefined when it never ran one). */
+export function memberOutputOf(action: WorkflowAction, member: InstanceProgress, operation: OperationOutputView | undefined): MemberOutput {
+  const base = { instanceId: member.instanceId, wave: member.wave, state: member.state, operationId: member.operationId };
+  if (member.state !== 'succeeded') return { ...base, summary: member.detail ?? member.state };
+  const handles = (kind: string) => operation?.steps.find((s) => s.kind === kind)?.handles ?? {};
+  if (action === 'backup') {
+    const sql = handles('sql-backup').backupRunId;
+    const gke = handles('gke-backup').gkeBackup;
+    return { ...base, summary: `Cloud SQL backup run ${sql ?? '(none recorded)'}; GKE backup ${gke ?? '(none recorded)'}` };
+  }
+  const run = handles('executor-run');
+  const counts = ['planAdd', 'planChange', 'planDestroy'].map((k) => run[k]);
+  const summary =
+    action === 'plan'
+      ? counts.every((n) => n !== undefined)
+        ? `Plan: ${counts[0]} to add, ${counts[1]} to change, ${counts[2]} to destroy.`
+        : (run.summary ?? 'planned (no summary recorded)')
+      : `applied the saved plan ${member.planDigest?.slice(0, 12) ?? ''}`;
+  return {
+    ...base,
+    summary,
+    ...(run.planObject === undefined ? {} : { planObject: run.planObject }),
+    ...(run.planShape === undefined ? {} : { shape: run.planShape }),
+    ...(run.planDigest === undefined ? {} : { digest: run.planDigest }),
+  };
+}
+
+export interface OutputGroup {
+  /** The members whose output is the same (a plan's: the same once each instance's own names are set aside). */
+  instances: string[];
+  /** The first member's output, shown for the group. */
+  sample: MemberOutput;
+}
+
+/**
+ * Members grouped by identical output, largest group first: plans by their shape (the plan with
+ * each instance's own names replaced), the rest by their text or summary and state.
+ */
+export function groupOutputs(outputs: readonly MemberOutput[]): OutputGroup[] {
+  const groups = new Map<string, OutputGroup>();
+  for (const output of [...outputs].sort((a, b) => a.instanceId.localeCompare(b.instanceId))) {
+    const key = output.shape !== undefined ? `shape ${output.shape}` : `${output.state}\n${output.text ?? output.summary}`;
+    const group = groups.get(key) ?? { instances: [], sample: output };
+    group.instances.push(output.instanceId);
+    groups.set(key, group);
+  }
+  return [...groups.values()].sort((a, b) => b.instances.length - a.instances.length || (a.instances[0] ?? '').localeCompare(b.instances[0] ?? ''));
+}
