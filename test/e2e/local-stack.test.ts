@@ -221,6 +221,48 @@ describe('mi dev: the local stack', () => {
     expect(stack.fleet.applications.versionOn(target.domain)).toBe(before.version);
   }, 240_000);
 
+  it('mi workflow run plans a module across the dev instances two at a time, showing progress, then the plans grouped by identical output', async () => {
+    if (!stack?.identityFile) throw new Error('the stack left no identity file');
+    const env = { FIRESTORE_EMULATOR_HOST: inject('firestoreHost'), PUBSUB_EMULATOR_HOST: inject('pubsubHost'), MI_DEV_IDENTITY_FILE: stack.identityFile };
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(['--project', projectId, '--as', 'alice@example.com', 'workflow', 'run', 'plan', '-e', 'dev', '--module', 'networking', '--concurrency', '2', '--interval', '200ms'], {
+      stdout: { write: (t) => out.push(t) },
+      stderr: { write: (t) => err.push(t) },
+      env,
+    });
+    const stdout = out.join('');
+    const stderr = err.join('');
+    console.info(`mi workflow run plan -e dev --module networking --concurrency 2:\n${stderr}${stdout}`);
+    expect(code, `${stderr}${stdout}\n${lines.join('\n')}`).toBe(0);
+    const dev = [...(stack.seeded?.existing ?? []), ...(stack.seeded?.created ?? [])].filter((i) => i.environment === 'dev').map((i) => i.id).sort();
+    expect(dev).toHaveLength(3);
+
+    // Progress, a line each time it moved, ending with every member done.
+    const id = /started workflow (wf-[a-z0-9-]+)/.exec(stderr)?.[1] ?? '';
+    expect(stderr).toContain(`started workflow ${id} as alice@example.com: plan networking on dev 3 instance(s), 2 at once`);
+    expect(stderr).toMatch(/\d\d:\d\d:\d\d running: dev 0\/3 done/);
+    expect(stderr).toMatch(/\d\d:\d\d:\d\d completed: dev 3\/3 done \(ok 3, failed 0\), 0 running, 0 waiting/);
+    // Then the outputs: one group (the three plans are the same but for each instance's names), its plan text once.
+    expect(stdout).toContain(`=== group 1 of 1: 3 instance(s), the same plan, each with its own names (succeeded): ${dev.join(', ')}`);
+    expect(stdout).toContain(`--- as planned for ${dev[0] ?? ''}:`);
+    expect(stdout).toContain(`${dev[0] ?? ''}-networking`);
+    expect(stdout).not.toContain(`${dev[1] ?? ''}-networking`);
+    // Each plan ran once, as a Cloud Build of that instance's module; never more than two at once (the audit trail says).
+    for (const instanceId of dev) {
+      const builds = stack.fleet.cloudBuild.list().filter((b) => (b.substitutions as Record<string, string>)._MI_RUN_KEY?.startsWith(`op-`) && (b.substitutions as Record<string, string>)._INSTANCE === instanceId && (b.tags as string[] | undefined)?.includes('mi-module-networking'));
+      expect(builds.map((b) => b.status)).toEqual(['SUCCESS']);
+    }
+    const started = await store.query<{ after: { inFlight: number; maxInFlight: number } }>({ collection: 'audit', where: [{ field: 'rolloutId', op: '==', value: id }, { field: 'action', op: '==', value: 'workflow.member-started' }] });
+    expect(started).toHaveLength(3);
+    expect(Math.max(...started.map((a) => a.data.after.inFlight))).toBeLessThanOrEqual(2);
+
+    // Printed again on demand, each instance's in turn.
+    const again: string[] = [];
+    expect(await runCli(['--project', projectId, '--as', 'alice@example.com', 'workflow', 'output', id, '--together'], { stdout: { write: (t) => again.push(t) }, stderr: { write: () => undefined }, env })).toBe(0);
+    for (const instanceId of dev) expect(again.join('')).toContain(`${instanceId}-networking`);
+  }, 240_000);
+
   it('stops, and a second stack on the same emulators keeps the state and takes the pushes over', async () => {
     if (!stack) throw new Error('the stack did not start');
     const firstUrl = stack.functionsUrl;

@@ -23,6 +23,7 @@ import {
   type FleetInstance,
   type InstanceProgress,
   type MemberOutput,
+  type OperationOutputView,
   type RolloutRecord,
   type WaveName,
   type WaveReader,
@@ -156,9 +157,9 @@ describe("a member's output", () => {
   const done = (instanceId: string): InstanceProgress => ({ instanceId, wave: 'dev', state: 'succeeded', eventId: 'e', operationId: `op-${instanceId}`, attempts: 1, startedAt: null, finishedAt: null, eligibleAt: null, detail: null, updatedAt: T0.toISOString() });
 
   it("is a plan's counts and saved file, a backup's ids, or what failed", () => {
-    const planOp = { status: 'succeeded', failure: null, steps: [{ kind: 'executor-run', handles: { planAdd: '1', planChange: '2', planDestroy: '0', planObject: 'gs://b/instances/dev-a/networking/c/networking.tfplan', planShape: 's1', planDigest: 'd1' } }] };
+    const planOp: OperationOutputView = { status: 'succeeded', failure: null, steps: [{ kind: 'executor-run', handles: { planAdd: '1', planChange: '2', planDestroy: '0', planObject: 'gs://b/instances/dev-a/networking/c/networking.tfplan', planShape: 's1', planDigest: 'd1' } }] };
     expect(memberOutputOf('plan', done('dev-a'), planOp)).toMatchObject({ summary: 'Plan: 1 to add, 2 to change, 0 to destroy.', planObject: 'gs://b/instances/dev-a/networking/c/networking.tfplan', shape: 's1', digest: 'd1' });
-    const backupOp = { status: 'succeeded', failure: null, steps: [{ kind: 'sql-backup', handles: { backupRunId: '123' } }, { kind: 'gke-backup', handles: { gkeBackup: 'projects/p/locations/l/backupPlans/b/backups/g' } }] };
+    const backupOp: OperationOutputView = { status: 'succeeded', failure: null, steps: [{ kind: 'sql-backup', handles: { backupRunId: '123' } }, { kind: 'gke-backup', handles: { gkeBackup: 'projects/p/locations/l/backupPlans/b/backups/g' } }] };
     expect(memberOutputOf('backup', done('dev-a'), backupOp).summary).toBe('Cloud SQL backup run 123; GKE backup projects/p/locations/l/backupPlans/b/backups/g');
     expect(memberOutputOf('plan', { ...done('dev-b'), state: 'failed', detail: 'step plan: terraform exited 1' }, undefined)).toMatchObject({ state: 'failed', summary: 'step plan: terraform exited 1' });
   });
