@@ -1,6 +1,5 @@
 /**
- * Starting a fleet workflow: its members (the environment's active instances the filter
- * matches; for an apply, those whose plan the named plan workflow saved, each with that plan's
+ * Starting a fleet workflow: its members (the environment's instances the filter matches; for an apply, those whose plan the named plan workflow saved, each with that plan's
  * digest) are recorded once like a rollout's, then the workflow with its waves, and it is ticked
  * on the same planner. A workflow that changes prod waits for a second person's approval first.
  * Workflows run beside a rollout and each other: an instance busy with one is tried again.
@@ -92,7 +91,7 @@ export async function startWorkflow(ctx: RolloutContext, input: WorkflowStartInp
   }
   const { members, sizes } = membership;
   if (members.length === 0) {
-    return refused(`no active ${input.environment} instance matches${input.filter.length === 0 ? '' : ` ${input.filter.join(' ')}`}${plans === undefined ? '' : ` with a plan saved by ${input.plansOf ?? ''}`}: nothing to run`);
+    return refused(`no ${input.environment} instance matches${input.filter.length === 0 ? '' : ` ${input.filter.join(' ')}`}${plans === undefined ? '' : ` with a plan saved by ${input.plansOf ?? ''}`}: nothing to run`);
   }
   const waves = workflowWaves(sizes, input.concurrency, input.budget);
   const workflow: WorkflowTask = {

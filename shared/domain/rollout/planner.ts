@@ -143,7 +143,8 @@ export async function planTick(rollout: RolloutRecord, reader: WaveReader, now: 
       const counted = failed - current.forgivenFailures;
       if (counted > budget) {
         const named = await reader.failures(spec.name, 5);
-        const reason = `wave ${spec.name}: ${failed} upgrade(s) failed${current.forgivenFailures > 0 ? ` (${current.forgivenFailures} accepted on resume)` : ''}, more than its failure budget of ${budget}: ${describeFailures(named, failed)}`;
+        const runs = rollout.kind === 'workflow' ? `${rollout.workflow?.action ?? 'run'}(s)` : 'upgrade(s)';
+        const reason = `wave ${spec.name}: ${failed} ${runs} failed${current.forgivenFailures > 0 ? ` (${current.forgivenFailures} accepted on resume)` : ''}, more than its failure budget of ${budget}: ${describeFailures(named, failed)}`;
         waveStates[index] = { ...current, status: 'halted' };
         status = 'halted';
         halt = { wave: spec.name, reason, failed: named.map((p) => p.instanceId), at };

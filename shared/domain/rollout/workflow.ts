@@ -64,8 +64,8 @@ export function workflowWaves(sizes: Partial<Record<WaveName, number>>, concurre
 }
 
 /**
- * The members of a workflow over the fleet at `now`, in id order: the environment's active
- * instances that match the filter. Customers of an action that changes them keep to their
+ * The members of a workflow over the fleet at `now`, in id order: the environment's instances
+ * (not deleted) that match the filter. Customers of an action that changes them keep to their
  * maintenance windows; the rest may start at once. `plans` (an apply) gives each member the
  * digest of the plan it applies; an instance without one is not a member.
  */
@@ -75,7 +75,8 @@ export function workflowMembersOf(task: Pick<WorkflowTask, 'action' | 'environme
   const sizes: Partial<Record<WaveName, number>> = {};
   const members: InstanceProgress[] = [];
   for (const instance of [...fleet].sort((a, b) => a.id.localeCompare(b.id))) {
-    if (instance.environment !== task.environment || instance.status !== 'active' || !matchesFilter(instance, filter)) continue;
+    // A busy instance is a member (the engine answers busy, it is tried again); a broken one is recorded skipped by the engine's refusal.
+    if (instance.environment !== task.environment || instance.status === 'deleted' || !matchesFilter(instance, filter)) continue;
     const planDigest = plans?.get(instance.id);
     if (plans !== undefined && planDigest === undefined) continue;
     const wave = workflowWaveOf(instance);

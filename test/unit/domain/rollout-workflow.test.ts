@@ -56,22 +56,23 @@ function workflowOf(t: WorkflowTask, members: InstanceProgress[], concurrency: n
 }
 
 describe('who a workflow covers', () => {
-  it("takes the environment's active instances, in id order, each in its wave", () => {
+  it("takes the environment's instances but the deleted, in id order, each in its wave", () => {
     expect(workflowMembersOf(task(), fleet, T0).members.map((m) => [m.instanceId, m.wave])).toEqual([
       ['dev-a', 'dev'],
       ['dev-b', 'dev'],
     ]);
     const prod = workflowMembersOf(task({ environment: 'prod' }), fleet, T0);
-    // cus-beta is upgrading: not active, not a member.
+    // cus-beta is upgrading: a member all the same (the engine answers busy and it is tried again).
     expect(prod.members.map((m) => [m.instanceId, m.wave])).toEqual([
       ['cus-acme', 'customers'],
+      ['cus-beta', 'customers'],
       ['int-x', 'internal'],
     ]);
-    expect(prod.sizes).toEqual({ customers: 1, internal: 1 });
+    expect(prod.sizes).toEqual({ customers: 2, internal: 1 });
   });
 
   it('narrows by every --filter term, globs included', () => {
-    expect(workflowMembersOf(task({ environment: 'prod', filter: ['tier=customer'] }), fleet, T0).members.map((m) => m.instanceId)).toEqual(['cus-acme']);
+    expect(workflowMembersOf(task({ environment: 'prod', filter: ['tier=customer', 'status=active'] }), fleet, T0).members.map((m) => m.instanceId)).toEqual(['cus-acme']);
     expect(workflowMembersOf(task({ environment: 'prod', filter: ['id=*-*', 'slug=x'] }), fleet, T0).members.map((m) => m.instanceId)).toEqual(['int-x']);
     expect(workflowMembersOf(task({ filter: ['id=dev-[ab]'] }), fleet, T0).members).toHaveLength(2);
     expect(workflowMembersOf(task({ filter: ['version=9.*'] }), fleet, T0).members).toHaveLength(0);
