@@ -33,6 +33,9 @@ async function auditOf(id: string, action: string): Promise<AuditRecord[]> {
   const all = await world.fixture.store.query<AuditRecord>({ collection: COLLECTIONS.audit, where: [{ field: 'rolloutId', op: '==', value: id }] });
   return all.map((d) => d.data).filter((a) => a.action === action);
 }
+function refusal(outcome: Awaited<ReturnType<RolloutWorld['driver']['rollouts']['startWorkflow']>>): string {
+  return outcome.kind === 'refused' ? outcome.message : `started ${outcome.rollout.id}`;
+}
 function started(outcome: Awaited<ReturnType<RolloutWorld['driver']['rollouts']['startWorkflow']>>): RolloutRecord {
   if (outcome.kind !== 'started') throw new Error(outcome.message);
   return outcome.rollout;
@@ -122,10 +125,10 @@ describe('fleet workflows', () => {
     const before = (await world.fixture.store.query({ collection: COLLECTIONS.rollouts })).length;
     const start = world.driver.rollouts.startWorkflow;
     const base = { environment: 'dev' as const, concurrency: 1, budget: 0, actor: ALICE, reason: 'r' };
-    expect(await start({ ...base, action: 'backup', filter: ['owner=bob'] })).toMatchObject({ kind: 'refused', message: expect.stringContaining('owner=bob') });
-    expect(await start({ ...base, action: 'backup', filter: ['id=nobody-*'] })).toMatchObject({ kind: 'refused', message: expect.stringContaining('no dev instance matches id=nobody-*') });
-    expect(await start({ ...base, action: 'plan', filter: [] })).toMatchObject({ kind: 'refused', message: expect.stringContaining('--module') });
-    expect(await start({ ...base, action: 'apply', filter: [], plansOf: 'wf-nothing' })).toMatchObject({ kind: 'refused', message: expect.stringContaining('no plan workflow wf-nothing') });
+    expect(refusal(await start({ ...base, action: 'backup', filter: ['owner=bob'] }))).toContain('owner=bob');
+    expect(refusal(await start({ ...base, action: 'backup', filter: ['id=nobody-*'] }))).toContain('no dev instance matches id=nobody-*');
+    expect(refusal(await start({ ...base, action: 'plan', filter: [] }))).toContain('--module');
+    expect(refusal(await start({ ...base, action: 'apply', filter: [], plansOf: 'wf-nothing' }))).toContain('no plan workflow wf-nothing');
     expect((await world.fixture.store.query({ collection: COLLECTIONS.rollouts })).length).toBe(before);
   });
 });
