@@ -210,6 +210,10 @@ describe('the commands function answers bad requests with what was wrong (400), 
     ['an unknown field', { command: 'operation.approve', operationId: 'op-1', force: true }, /force/],
     ['an operation id with a slash', { command: 'operation.approve', operationId: 'op/1' }, /operationId: expected an operation id/],
     ['waves it cannot read', { command: 'rollout.start', targetVersion: '5.6.0', waves: 'dev:max=lots', reason: 'x' }, /waves/],
+    ["a person's command naming a rollout (only a fan-out's tick names one)", { command: 'instance.backup', eventId: randomUUID(), instanceId: 'cus-acme', reason: 'x', payload: { rolloutId: 'ro-20261201-000000-abcd' } }, /payload\.rolloutId: a person's command is not part of a rollout or workflow/],
+    ['a workflow of an unknown action', { command: 'workflow.start', action: 'destroy', environment: 'dev', concurrency: 1, reason: 'x' }, /action: expected an action: one of plan, apply, backup/],
+    ['a workflow without a concurrency', { command: 'workflow.start', action: 'backup', environment: 'dev', reason: 'x' }, /concurrency/],
+    ['a workflow filter it cannot read', { command: 'workflow.start', action: 'backup', environment: 'dev', filter: ['owner=bob'], concurrency: 1, reason: 'x' }, /--filter "owner=bob": expected key=value/],
   ])('%s', async (_what, body, message) => {
     const res = await send(body);
     expect(res.status, JSON.stringify(res.body)).toBe(400);
@@ -315,6 +319,15 @@ describe('a command whose builds run the deployment repository is accepted at a 
     const rollout = (res.body as { rollout: { id: string; commit?: string } }).rollout;
     expect(rollout.commit).toBe(head);
     expect((await send({ command: 'rollout.control', rolloutId: rollout.id, action: 'abort', reason: 'test over' })).status).toBe(200);
+  });
+
+  it('a plan workflow records the branch head: every plan it starts runs that commit', async () => {
+    await f.seedInstance({ environment: 'dev', tier: 'internal', maintenanceWindow: undefined });
+    const res = await send({ command: 'workflow.start', action: 'plan', environment: 'dev', module: 'networking', concurrency: 1, reason: 'what would change' });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const workflow = (res.body as { workflow: { id: string; commit?: string; workflow: { commit?: string } } }).workflow;
+    expect([workflow.commit, workflow.workflow.commit]).toEqual([head, head]);
+    expect((await send({ command: 'rollout.control', rolloutId: workflow.id, action: 'abort', reason: 'test over' })).status).toBe(200);
   });
 
   it('an older commit of the branch when it names one; a commit not on the branch is refused, saying why', async () => {

@@ -49,3 +49,43 @@ describe('mi rollout start --dry-run', () => {
     expect(await fx.store.count({ collection: COLLECTIONS.rollouts })).toBe(0);
   });
 });
+
+describe('mi workflow run --dry-run', () => {
+  it('prints the members per wave at the concurrency, windows only for a change, an expected finish, and starts nothing', async () => {
+    const nightly = { days: ['mon' as const, 'tue' as const, 'wed' as const, 'thu' as const, 'fri' as const, 'sat' as const, 'sun' as const], start: '03:00', hours: 2, timeZone: 'Etc/UTC' };
+    await fx.seedInstance({ environment: 'prod', tier: 'internal', maintenanceWindow: undefined });
+    await Promise.all([1, 2, 3].map(() => fx.seedInstance({ environment: 'prod', tier: 'customer', maintenanceWindow: nightly })));
+    // With the test's before: five customers in all.
+    const customers = (await fx.store.query<{ id: string }>({ collection: COLLECTIONS.instances, where: [{ field: 'tier', op: '==', value: 'customer' }] })).map((d) => d.data);
+    expect(customers).toHaveLength(5);
+
+    const text = await mi(fx.projectId, ['workflow', 'run', 'backup', '-e', 'prod', '--filter', 'tier=customer', '--concurrency', '2', '--budget', '1', '--dry-run', '--run-time', '15m']);
+    expect(text.stderr).toBe('');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('dry run: a backup workflow in prod would cover 5 instance(s); nothing was started');
+    // WAVE MEMBERS TO RUN ON-TARGET MAX BUDGET: a backup keeps to no window, so it starts now.
+    expect(text.stdout).toMatch(/customers\s+5\s+5\s+0\s+2\s+1/);
+    expect(text.stdout).toContain('each instance takes 15 min and none fails');
+    const forecast = JSON.parse((await mi(fx.projectId, ['workflow', 'run', 'backup', '-e', 'prod', '--filter', 'tier=customer', '--concurrency', '2', '--dry-run', '--run-time', '15m', '--json'])).stdout) as RolloutForecast;
+    expect(forecast.members.map((m) => m.instanceId).sort()).toEqual(customers.map((c) => c.id).sort());
+    // Five at two at a time: three rounds of 15 minutes, from now (a backup waits for no window).
+    const [wave] = forecast.waves;
+    expect(Date.parse(wave?.finishesAt ?? '') - Date.parse(wave?.startsAt ?? '')).toBe(45 * 60_000);
+    expect(forecast.members.every((m) => m.window === undefined)).toBe(true);
+    expect(await fx.store.count({ collection: COLLECTIONS.rollouts })).toBe(0);
+  });
+
+  it('names the flag at fault, exit 2, and sends nothing', async () => {
+    const bad = await mi(fx.projectId, ['workflow', 'run', 'backup', '-e', 'prod', '--filter', 'owner=bob', '--concurrency', '2', '--dry-run']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--filter "owner=bob": expected key=value with a key of id, slug, tier, version, region, status');
+    const zero = await mi(fx.projectId, ['workflow', 'run', 'backup', '-e', 'prod', '--concurrency', '0', '--dry-run']);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain('--concurrency: expected at least 1');
+    const action = await mi(fx.projectId, ['workflow', 'run', 'destroy', '-e', 'prod', '--concurrency', '1', '--dry-run']);
+    expect(action.code).toBe(2);
+    expect(action.stderr).toContain('<action>: expected an action: plan, apply, backup');
+    const env = await mi(fx.projectId, ['workflow', 'run', 'plan', '-e', 'staging', '--concurrency', '1', '--dry-run']);
+    expect(env.stderr).toContain('-e/--environment: expected an environment: dev, prod');
+  });
+});
