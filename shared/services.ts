@@ -115,6 +115,7 @@ export function createServices(ports: Ports, config: ServicesConfig) {
     log,
     repo: ports.repo,
     executor: ports.executor,
+    fanOuts: rollouts,
     ...(config.autoApplyModules === undefined ? {} : { autoApplyModules: config.autoApplyModules }),
     ...(config.githubIdentities === undefined ? {} : { githubIdentities: config.githubIdentities }),
     ...(config.deploymentBranch === undefined ? {} : { branch: config.deploymentBranch }),

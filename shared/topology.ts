@@ -299,12 +299,12 @@ export const FUNCTIONS = [
   {
     name: 'deployments',
     source: 'functions/deployments.ts',
-    description: 'Merged changes of the deployment repository: spec changes become lifecycle commands, module changes plans and applies in waves',
+    description: 'Merged changes of the deployment repository: spec changes become lifecycle commands, module changes plans and module changes on the rollout planner (its applies in waves and windows)',
     trigger: { kind: 'pubsub', topic: TOPICS.deployments },
     timeoutSeconds: 300,
     memoryMb: 512,
-    // Reads a finished plan's build for its summary.
-    uses: { publishes: [TOPICS.lifecycle], outbox: [TOPICS.lifecycle], secrets: ['githubTokenSecret'], builds: 'read' },
+    // Reads a finished plan's build for its summary; ticks a module change it recorded, or whose apply it saw end.
+    uses: { publishes: [TOPICS.lifecycle, TOPICS.rollout], outbox: [TOPICS.lifecycle], secrets: ['githubTokenSecret'], builds: 'read' },
     capacity: { maxInstances: 5, concurrency: 4, cpu: 1, secondsPerDelivery: 5, burst: { messages: 100, why: 'merges in quick succession, and the deployments tick' } },
   },
 ] as const satisfies readonly FunctionDefinition[];
@@ -403,7 +403,7 @@ export const SCHEDULES = [
     cron: '* * * * *',
     timeZone: 'Etc/UTC',
     topic: TOPICS.deployments,
-    description: 'Every minute: module applies moved on (plans finished, next waves started, busy instances tried again)',
+    description: 'Every minute: module applies moved on (plans finished and asked again when unanswered or busy, applies followed to their end; a module change a cut-off push left unrecorded is recorded)',
     localEverySeconds: 3,
   },
 ] as const satisfies readonly Schedule[];

@@ -1,14 +1,15 @@
 /**
  * Module applies (`moduleApplies/{id}`): created once per instance, module and commit from a
- * push (superseding unconfirmed older ones; a plan asked for at once where one is needed), and
- * moved on by group (one module at one commit) in waves: the next wave starts when the one
- * before it has applied, and a failure halts the waves after it.
+ * push (superseding unconfirmed older ones, and their members; a plan asked for at once where
+ * one is needed). Each module at one commit is a module change on the rollout planner, which
+ * starts the applies in waves and windows and halts on a failure.
  */
 import type { InstanceChange } from '../domain/deployments/changes.js';
-import { INSTANCE_DELETE_MODULE, applyModeOf, moduleApplyId, planGroup, supersession, waveOf, type ModuleApplyRecord } from '../domain/deployments/applies.js';
+import { INSTANCE_DELETE_MODULE, applyModeOf, moduleApplyId, supersession, waveOf, type ModuleApplyRecord } from '../domain/deployments/applies.js';
+import { moduleChangeId, supersededMember, type InstanceProgress } from '../domain/rollout/index.js';
 import { appendAudit, type OutboxEntry } from '../store/records.js';
 import type { InstanceRecord } from '../events/index.js';
-import { COLLECTIONS, deploymentPaths } from '../store/collections.js';
+import { COLLECTIONS, deploymentPaths, paths, rolloutPaths } from '../store/collections.js';
 import { currentAttempt, moduleCommand } from './commands.js';
 import type { ConsumerContext, HandledPush, Push } from './model.js';
 
@@ -60,6 +61,10 @@ export async function recordApply(ctx: ConsumerContext, push: Push, instance: In
       ],
     });
     const decided = supersession(apply, others.map((o) => o.data));
+    // Their members in their module changes: skipped, before they start (read before any write).
+    const superseded = decided.supersede.map((id) => others.find((o) => o.id === id)?.data).filter((o): o is ModuleApplyRecord => o !== undefined);
+    const memberPaths = superseded.map((o) => rolloutPaths.progress(moduleChangeId(o.module, o.commit), o.instanceId));
+    const members = memberPaths.length === 0 ? [] : await tx.getAll<InstanceProgress>(memberPaths);
     const record: ModuleApplyRecord = decided.supersededBy === null ? apply : { ...apply, status: 'superseded', supersededBy: decided.supersededBy };
     const entries: OutboxEntry[] = [];
     if (record.status === 'planning' && planAttempt !== undefined) {
@@ -70,6 +75,11 @@ export async function recordApply(ctx: ConsumerContext, push: Push, instance: In
     for (const id of decided.supersede) {
       tx.update(deploymentPaths.moduleApply(id), { status: 'superseded', supersededBy: record.id, updatedAt: now.toISOString() });
     }
+    members.forEach((member, i) => {
+      const next = member === undefined ? undefined : supersededMember(member, record.id, now);
+      const path = memberPaths[i];
+      if (next !== undefined && path !== undefined) tx.set(path, next);
+    });
     appendAudit(
       tx,
       {
@@ -102,44 +112,32 @@ export async function instanceRemoved(ctx: ConsumerContext, push: Push, change: 
   result.applies.push(await recordApply(ctx, push, instance, INSTANCE_DELETE_MODULE));
 }
 
-/** Starts the applies whose wave may go, halts what an earlier failure stops. */
-export async function advanceGroup(ctx: ConsumerContext, module: string, commit: string): Promise<void> {
-  const group = await ctx.store.query<ModuleApplyRecord>({
+/**
+ * Records the module change of `module` at `commit` on the rollout planner, from its applies
+ * as recorded (each with its instance as it is now), unless it is already. The push records it
+ * once its applies are; the schedule's tick records one a crash left unrecorded.
+ */
+export async function recordModuleChange(ctx: ConsumerContext, module: string, commit: string): Promise<void> {
+  const group = (await ctx.store.query<ModuleApplyRecord>({
     collection: COLLECTIONS.moduleApplies,
     where: [
       { field: 'module', op: '==', value: module },
       { field: 'commit', op: '==', value: commit },
     ],
+  })).map((d) => d.data).filter((a) => a.kind === 'module');
+  const first = group[0];
+  if (first === undefined) return;
+  const instances = await Promise.all(group.map((a) => ctx.store.get<InstanceRecord>(paths.instance(a.instanceId))));
+  const candidates = group.flatMap((apply, i) => {
+    const instance = instances[i];
+    if (instance === undefined || instance.status === 'deleted') return [];
+    return [{ applyId: apply.id, mode: apply.mode, status: apply.status, confirmedDigest: apply.confirmedDigest ?? null, actor: apply.confirmedBy ?? `github:${apply.mergedBy}`, instance }];
   });
-  const decisions = planGroup(group.map((d) => d.data));
-  for (const decision of decisions) {
-    const apply = group.find((d) => d.id === decision.id)?.data;
-    if (apply === undefined) continue;
-    const attempt = decision.action === 'start-apply' ? await currentAttempt(ctx.store, apply.commit, apply.instanceId, `${apply.module}:apply`) : undefined;
-    const outbox = await ctx.store.transaction(async (tx) => {
-      const now = ctx.clock.now();
-      const current = await tx.get<ModuleApplyRecord>(deploymentPaths.moduleApply(decision.id));
-      if (current === undefined) return [];
-      if (decision.action === 'halt') {
-        if (!['waiting', 'confirmed', 'awaiting-confirmation', 'planning'].includes(current.status)) return [];
-        tx.update(deploymentPaths.moduleApply(current.id), { status: 'halted', failure: decision.reason, updatedAt: now.toISOString() });
-        appendAudit(tx, { actor: 'system:deployments', action: 'module-apply.halted', instanceId: current.instanceId, operationId: null, before: { status: current.status }, after: { status: 'halted' }, causeEventId: current.causeEventId, applyId: current.id, reason: decision.reason }, now);
-        return [];
-      }
-      if ((current.status !== 'waiting' && current.status !== 'confirmed') || attempt === undefined) return [];
-      const request = { eventId: attempt.eventId, action: 'apply' as const, attempt: attempt.attempt, at: now.toISOString() };
-      tx.update(deploymentPaths.moduleApply(current.id), { status: 'applying', request, operationId: null, updatedAt: now.toISOString() });
-      appendAudit(tx, { actor: current.confirmedBy ?? 'system:deployments', action: 'module-apply.started', instanceId: current.instanceId, operationId: null, before: { status: current.status }, after: { status: 'applying' }, causeEventId: current.causeEventId, applyId: current.id, wave: current.wave }, now);
-      return [moduleCommand(tx, current, 'apply', attempt.eventId, current.confirmedBy ?? `github:${current.mergedBy}`, now)];
-    });
-    await ctx.publish(outbox);
-  }
-}
-
-/** Advances every group named `module\ncommit` in `groups`, one after the other. */
-export async function advanceGroups(ctx: ConsumerContext, groups: Iterable<string>): Promise<void> {
-  for (const group of groups) {
-    const [module = '', commit = ''] = group.split('\n');
-    await advanceGroup(ctx, module, commit);
-  }
+  const outcome = await ctx.fanOuts.startModuleChange({
+    change: { module, commit, repository: first.repository, mode: first.mode, causeEventId: first.causeEventId },
+    candidates,
+    actor: `github:${first.mergedBy}`,
+    reason: `module ${module} changed at ${commit.slice(0, 12)} (${first.repository})`,
+  });
+  if (outcome.kind === 'started') ctx.log.info('a module change runs on the planner', { fanOutId: outcome.fanOut.id, module, commit, members: outcome.fanOut.membership.sizes });
 }

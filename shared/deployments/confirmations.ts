@@ -1,7 +1,7 @@
 /**
  * A person's confirmation of a plan (or of the delete of a removed instance), by apply id or for
  * every instance of one module at one commit: recorded with the verified caller on each apply,
- * a delete asked of the engine at once, the module's waves advanced.
+ * a delete asked of the engine at once, a module's apply made eligible in its module change.
  */
 import { confirmerProblem } from '../domain/deployments/confirmers.js';
 import type { ModuleApplyRecord } from '../domain/deployments/applies.js';
@@ -9,7 +9,7 @@ import { appendAudit } from '../store/records.js';
 import type { InstanceRecord } from '../events/index.js';
 import type { VerifiedCaller } from '../ports.js';
 import { COLLECTIONS, deploymentPaths, paths } from '../store/collections.js';
-import { advanceGroups } from './applies.js';
+import { moduleChangeId } from '../domain/rollout/index.js';
 import { currentAttempt, moduleCommand } from './commands.js';
 import type { ConfirmOutcome, ConsumerContext } from './model.js';
 
@@ -47,10 +47,12 @@ async function confirmOne(ctx: ConsumerContext, apply: ModuleApplyRecord, caller
       return [moduleCommand(tx, withSlug, 'delete', deleteAttempt.eventId, caller.email, now)];
     }
     tx.update(deploymentPaths.moduleApply(current.id), { ...by, status: 'confirmed' });
-    return [];
+    return { confirmedDigest: by.confirmedDigest };
   });
   if (outbox === undefined) return false;
-  await ctx.publish(outbox);
+  if (Array.isArray(outbox)) await ctx.publish(outbox);
+  // Its member in the module change may start now, in its wave and window (the tick repairs this if it is cut off here).
+  else await ctx.fanOuts.confirmMember(moduleChangeId(apply.module, apply.commit), apply.instanceId, { planDigest: outbox.confirmedDigest, by: caller.email });
   return true;
 }
 
@@ -72,6 +74,5 @@ export async function confirm(ctx: ConsumerContext, target: ConfirmTarget, calle
   for (const apply of waiting) {
     if (await confirmOne(ctx, apply, caller)) confirmed.push(apply.id);
   }
-  await advanceGroups(ctx, new Set(waiting.filter((w) => w.kind === 'module').map((w) => `${w.module}\n${w.commit}`)));
   return { kind: 'confirmed', confirmed, by: caller.email };
 }

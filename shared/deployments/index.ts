@@ -5,13 +5,15 @@
  * once or, when the instance is leased, when the lease frees (`specChanges/{instanceId}`, the
  * newest change by ancestry winning); a removed instance folder (absent at the merge commit,
  * present at the push's `before`) a delete waiting for confirmation; a module change a `moduleApplies`
- * document: auto-apply modules apply by themselves, in waves (dev, internal, customers); other
- * modules run a plan first and wait for a person's confirmation. Plans and applies are leased
+ * document, and each module at a commit a module change on the rollout planner (waves dev,
+ * internal, customers in their windows; freezes; a failure halts): auto-apply modules apply by
+ * themselves, other modules run a plan first and each instance's apply waits for a person's
+ * confirmation. Plans and applies are leased
  * operations (`instance.module-apply`), accepted by the engine like any lifecycle command.
  *
  * Here: model.ts (deps, context, outcomes), pushes.ts (a `deployment.pushed` handled),
  * config-file.ts and config-changes.ts (config.yaml read, parsed, decided), spec-changes/ (the
- * newest spec change of each instance), applies.ts (module applies created, waves advanced),
+ * newest spec change of each instance), applies.ts (module applies created, their module changes recorded),
  * ticks.ts (the schedule's tick), confirmations.ts (a person's confirm), commands.ts (what is
  * asked of the engine, under which event id), git-repo.ts and memory-repo.ts (the repository
  * port for `mi dev` and for tests). This file wires them.
@@ -49,6 +51,7 @@ export function createDeploymentsConsumer(deps: DeploymentsDeps) {
     publish,
     specChanges: createSpecChanges({ store: deps.store, repo: deps.repo, clock: deps.clock, log, publish }),
     branch: deps.branch ?? 'main',
+    fanOuts: deps.fanOuts,
   };
   return {
     /** Its ports, as the Pub/Sub edge records through them. */

@@ -5,6 +5,10 @@ import type { Envelope } from '../events/index.js';
 import type { Logger } from '../log.js';
 import type { Clock, DeploymentRepoPort, EventBus, ExecutorPort, StateStore } from '../ports.js';
 import type { SpecChanges } from './spec-changes/index.js';
+import type { Rollouts } from '../rollout/index.js';
+
+/** The planner's side of module changes: each module at a commit is a fan-out of its own. */
+export type ModuleChangeFanOuts = Pick<Rollouts, 'startModuleChange' | 'confirmMember' | 'recordOutcome'>;
 
 export interface DeploymentsDeps {
   store: StateStore;
@@ -19,6 +23,8 @@ export interface DeploymentsDeps {
   githubIdentities?: GitHubIdentities;
   /** The protected default branch, where write-backs go (default main). */
   branch?: string;
+  /** Module changes run on the rollout planner: waves, windows, freezes, budgets, pause/resume/abort. */
+  fanOuts: ModuleChangeFanOuts;
 }
 
 /** The deps as the consumer's parts take them, resolved once by `createDeploymentsConsumer`. */
@@ -36,6 +42,7 @@ export interface ConsumerContext {
   specChanges: SpecChanges;
   /** The protected default branch, where write-backs go. */
   branch: string;
+  fanOuts: ModuleChangeFanOuts;
 }
 
 export type Push = Envelope<'deployment.pushed'>;

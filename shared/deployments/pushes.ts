@@ -1,7 +1,7 @@
 /**
  * A `deployment.pushed` message: the instances the merge changed (from the message, or from
  * comparing its two commits when the payload could not carry them), each one's config.yaml
- * change and module applies recorded, the module groups advanced, and the push and the delivery
+ * change and module applies recorded, each module's change recorded on the rollout planner, and the push and the delivery
  * that brought it marked handled once everything of it is recorded.
  */
 import { classifyFiles } from '../domain/deployments/changes.js';
@@ -10,7 +10,7 @@ import { ControlPlaneError } from '../errors.js';
 import type { InstanceRecord } from '../events/index.js';
 import { paths } from '../store/collections.js';
 import { markDeliveryHandled } from '../webhook/deliveries.js';
-import { advanceGroup, recordApply } from './applies.js';
+import { recordApply, recordModuleChange } from './applies.js';
 import { configChange } from './config-changes.js';
 import type { ConsumerContext, HandledPush, Push, PushOutcome } from './model.js';
 
@@ -65,7 +65,7 @@ export async function handlePush(ctx: ConsumerContext, push: Push): Promise<Push
     for (const module of change.modules) result.applies.push(await recordApply(ctx, push, instance, module));
   }
   const groups = new Set(instances.flatMap((c) => c.modules));
-  for (const module of groups) await advanceGroup(ctx, module, after);
+  for (const module of groups) await recordModuleChange(ctx, module, after);
   // Everything of the push is recorded (waiting spec changes included): the push, and the delivery that brought it, are handled.
   await recordHandled(ctx, push, result);
   return result;

@@ -1,8 +1,9 @@
 /**
  * The schedule's tick on `mi-deployments`: module applies asked of the engine are moved on from
- * what the engine's ledger, the operation and the executor say (asked again when unanswered or
- * busy), the groups of the active applies advance their waves, and the spec changes that wait
- * for a lease or an answer move on.
+ * what the engine's ledger, the operation and the executor say (a plan asked again when
+ * unanswered or busy; an apply's busy answer is its module change's to retry), what a cut-off
+ * push or confirmation left undone is repaired, and the spec changes that wait for a lease or an
+ * answer move on.
  */
 import { changeEventId } from '../domain/deployments/changes.js';
 import { ACTIVE_APPLY_STATUSES, planFactsOf, type ModuleApplyRecord } from '../domain/deployments/applies.js';
@@ -10,8 +11,9 @@ import type { OperationRecord } from '../domain/lifecycle/operations.js';
 import { sideEffectKey } from '../domain/lifecycle/operations.js';
 import { appendAudit, type LedgerEntry, type OutboxEntry } from '../store/records.js';
 import { describeError } from '../errors.js';
-import { COLLECTIONS, deploymentPaths, paths } from '../store/collections.js';
-import { advanceGroups } from './applies.js';
+import { COLLECTIONS, deploymentPaths, paths, rolloutPaths } from '../store/collections.js';
+import { recordModuleChange } from './applies.js';
+import { moduleChangeId } from '../domain/rollout/index.js';
 import { MAX_ATTEMPTS, moduleCommand, REPUBLISH_AFTER_MS } from './commands.js';
 import type { ConsumerContext } from './model.js';
 
@@ -27,13 +29,20 @@ export async function syncApply(ctx: ConsumerContext, apply: ModuleApplyRecord):
   const now = ctx.clock.now();
   let change: Partial<ModuleApplyRecord> | undefined;
   let retry: { eventId: string; attempt: number } | undefined;
+  const fanOut = apply.request?.fanOut;
+  let notStarted: 'busy' | 'after-resume' = 'busy';
   if (apply.request !== null && apply.operationId === null) {
     const answered = await ctx.store.get<LedgerEntry>(paths.ledger(apply.request.eventId));
     if (answered === undefined) {
-      if (now.getTime() - Date.parse(apply.request.at) < REPUBLISH_AFTER_MS) return;
+      // A module change's tick asked through its outbox; its leak check frees a command never accepted.
+      if (fanOut !== undefined || now.getTime() - Date.parse(apply.request.at) < REPUBLISH_AFTER_MS) return;
       retry = { eventId: apply.request.eventId, attempt: apply.request.attempt };
     } else if (answered.outcome === 'accepted' && answered.operationId !== null) {
       change = { operationId: answered.operationId };
+    } else if (fanOut !== undefined && (answered.code === 'busy' || answered.code === 'rollout-halted')) {
+      // Not started: its member waits in the module change, which asks again (busy) or after a resume.
+      change = { status: apply.mode === 'auto' ? 'waiting' : 'confirmed', request: null };
+      notStarted = answered.code === 'busy' ? 'busy' : 'after-resume';
     } else if (answered.code === 'busy' && apply.request.attempt + 1 < MAX_ATTEMPTS) {
       // Busy is never a failure: ask again under the next attempt's id.
       const subject = `${apply.module}:${apply.request.action}`;
@@ -76,6 +85,34 @@ export async function syncApply(ctx: ConsumerContext, apply: ModuleApplyRecord):
     return entries;
   });
   await ctx.publish(outbox);
+  if (fanOut !== undefined && apply.request !== null && change?.status !== undefined) await recordMember(ctx, fanOut, apply, change, apply.request.eventId, notStarted);
+}
+
+/** What the apply's module change records of its member, from what this tick learnt (its fact may say the same: recorded once). */
+async function recordMember(ctx: ConsumerContext, fanOut: string, apply: ModuleApplyRecord, change: Partial<ModuleApplyRecord>, eventId: string, notStarted: 'busy' | 'after-resume'): Promise<void> {
+  const base = { kind: 'outcome' as const, instanceId: apply.instanceId, eventId, rolloutId: fanOut };
+  const outcome =
+    change.status === 'applied'
+      ? { ...base, state: 'succeeded' as const, detail: null, retry: null }
+      : change.status === 'failed'
+        ? { ...base, state: 'failed' as const, detail: change.failure ?? 'failed', retry: null }
+        : // Back to waiting: refused busy, or after its change halted.
+          { ...base, state: 'waiting' as const, detail: notStarted === 'busy' ? 'busy: tried again later' : 'refused after its module change halted: starts again on resume', retry: notStarted };
+  await ctx.fanOuts.recordOutcome(outcome, eventId);
+}
+
+/**
+ * What a push or a confirmation cut off between its writes left undone: a module change not
+ * recorded on the planner, and a confirmed apply whose member still waits for its confirmation.
+ */
+async function repairModuleChanges(ctx: ConsumerContext, groups: ReadonlySet<string>, active: readonly ModuleApplyRecord[]): Promise<void> {
+  for (const group of groups) {
+    const [module = '', commit = ''] = group.split('\n');
+    if ((await ctx.store.get(rolloutPaths.rollout(moduleChangeId(module, commit)))) === undefined) await recordModuleChange(ctx, module, commit);
+  }
+  for (const apply of active.filter((a) => a.kind === 'module' && a.status === 'confirmed' && a.request === null && a.confirmedBy !== null)) {
+    await ctx.fanOuts.confirmMember(moduleChangeId(apply.module, apply.commit), apply.instanceId, { planDigest: apply.confirmedDigest ?? null, by: apply.confirmedBy ?? '' });
+  }
 }
 
 /** The schedule's tick: sync what runs, start the next waves, halt what a failure stops, start spec changes whose lease freed. */
@@ -97,7 +134,7 @@ export async function tick(ctx: ConsumerContext, options: { limit?: number } = {
     }
   }
   const groups = new Set(active.filter((d) => d.data.kind === 'module').map((d) => `${d.data.module}\n${d.data.commit}`));
-  await advanceGroups(ctx, groups);
+  await repairModuleChanges(ctx, groups, active.map((d) => d.data));
   // Spec changes that wait for a lease, or for the engine's answer.
   return { synced, groups: groups.size, specChanges: await ctx.specChanges.sync(options) };
 }

@@ -26,13 +26,23 @@ export async function recordFact(ctx: RolloutContext, envelope: AnyEnvelope): Pr
   const named = outcome.rolloutId;
   const rollouts = named === undefined ? (await activeRollouts(ctx.store)).map((r) => ({ id: r.id, busyRetryMs: r.busyRetryMs })) : [{ id: named, busyRetryMs: undefined }];
   if (rollouts.length === 0) return { kind: 'ignored', reason: 'no active rollout' };
-  const recorded = await ctx.store.transaction((tx) => recordOutcome(ctx, tx, rollouts, outcome, envelope.eventId));
+  const recorded = await ctx.store.transaction((tx) => recordOutcomeIn(ctx, tx, rollouts, outcome, envelope.eventId));
+  if (recorded.kind === 'recorded') await publishTick(ctx, recorded.rolloutId, 'upgrade-finished');
+  return recorded;
+}
+
+/**
+ * Records an outcome learnt elsewhere than from its fact (the deployments tick follows a module
+ * change's applies from their operations): the same record, once whichever comes first.
+ */
+export async function recordOutcome(ctx: RolloutContext, outcome: UpgradeOutcome & { rolloutId: string }, causeEventId: string): Promise<FactOutcome> {
+  const recorded = await ctx.store.transaction((tx) => recordOutcomeIn(ctx, tx, [{ id: outcome.rolloutId, busyRetryMs: undefined }], outcome, causeEventId));
   if (recorded.kind === 'recorded') await publishTick(ctx, recorded.rolloutId, 'upgrade-finished');
   return recorded;
 }
 
 /** In one transaction: finds which rollout's in-flight upgrade the outcome is of, and records it. */
-async function recordOutcome(
+async function recordOutcomeIn(
   ctx: RolloutContext,
   tx: StoreTransaction,
   rollouts: ReadonlyArray<{ id: string; busyRetryMs: number | undefined }>,
@@ -54,7 +64,7 @@ async function recordOutcome(
     tx,
     {
       actor: ROLLOUT_ACTOR,
-      action: isWorkflowId(rollout.id) ? 'workflow.member-finished' : 'rollout.upgrade-finished',
+      action: isWorkflowId(rollout.id) ? 'workflow.member-finished' : rollout.id.startsWith('mc-') ? 'module-change.member-finished' : 'rollout.upgrade-finished',
       instanceId,
       operationId: match.operationId,
       before: { state: match.state, wave: match.wave },

@@ -1,6 +1,7 @@
 /**
- * Fan-outs on the store and the bus: rollouts (a release upgrade across the fleet) and fleet
- * workflows (one executor action across a filtered set), both on one planner and one tick. The decisions are the pure domain's
+ * Fan-outs on the store and the bus: rollouts (a release upgrade across the fleet), fleet
+ * workflows (one executor action across a filtered set) and a merge's module changes (one
+ * module at one commit across the instances it changed), all on one planner and one tick. The decisions are the pure domain's
  * (shared/domain/rollout: planner, controls, counts, facts); this folder reads, writes and
  * publishes:
  *
@@ -8,6 +9,7 @@
  * - start.ts         starting a rollout (refused while another is active): its members, once
  * - workflow-start.ts  starting a fleet workflow (an executor action across filtered instances) on the same planner
  * - workflow-output.ts  a workflow's per-instance outputs (a plan's saved text, a backup's ids)
+ * - module-change.ts  a merge's module change (one module at one commit) as a fan-out; a member's plan confirmed
  * - tick.ts          a tick, one per rollout at a time in a process; the schedule's tick of every running rollout
  * - tick-write.ts    a tick's transaction: due or not, the plan on counts read in it, starts, pass-overs, notes
  * - reader.ts        what the planner reads of the members, in that transaction
@@ -28,21 +30,23 @@
  * deferred, and a tick issued before the last one started planning is dropped (that tick saw
  * its cause already); both are decided on one plain read, outside any transaction.
  */
-import type { RolloutAction } from '../domain/rollout/index.js';
+import type { RolloutAction, UpgradeOutcome } from '../domain/rollout/index.js';
 import type { AnyEnvelope, Envelope, RolloutPayloads } from '../events/index.js';
 import { approve, control } from './control.js';
 import { rolloutContext, type RolloutDeps } from './deps.js';
-import { recordFact } from './facts.js';
+import { recordFact, recordOutcome } from './facts.js';
 import { publishTick } from './publish.js';
 import { start, type StartInput } from './start.js';
 import { onTick, tick, tickAll, tickPatiently } from './tick.js';
 import { startWorkflow, type WorkflowStartInput } from './workflow-start.js';
+import { confirmMember, startModuleChange, type ModuleChangeInput } from './module-change.js';
 
 export type { RolloutDeps } from './deps.js';
 export type { TickOutcome } from './tick.js';
 export type { FactOutcome } from './facts.js';
 export type { ApproveOutcome, ControlOutcome } from './control.js';
 export type { WorkflowStartInput } from './workflow-start.js';
+export type { ModuleChangeInput, ModuleChangeOutcome } from './module-change.js';
 export { readWorkflowOutputs, type WorkflowOutputPage } from './workflow-output.js';
 export { newRolloutId, type StartInput, type StartOutcome } from './start.js';
 
@@ -58,6 +62,8 @@ export function createRollouts(deps: RolloutDeps) {
     tickPatiently: (rolloutId: string, issuedAt?: string, attempts?: number) => tickPatiently(ctx, rolloutId, issuedAt, attempts),
     /** Matches an upgrade's fact to the rollout that started it and records the outcome. */
     recordFact: (envelope: AnyEnvelope) => recordFact(ctx, envelope),
+    /** Records a member's outcome learnt from its operation (its fact may come too: recorded once). */
+    recordOutcome: (outcome: UpgradeOutcome & { rolloutId: string }, causeEventId: string) => recordOutcome(ctx, outcome, causeEventId),
     /** Publishes a tick now (not through the outbox: a lost tick only delays). */
     publishTick: (rolloutId: string, cause: RolloutPayloads['rollout.tick']['cause']) => publishTick(ctx, rolloutId, cause),
     /** Ticks every running rollout (the schedule). */
@@ -70,6 +76,10 @@ export function createRollouts(deps: RolloutDeps) {
     control: (rolloutId: string, action: RolloutAction, actor: string, reason: string) => control(ctx, rolloutId, action, actor, reason),
     /** Starts a fleet workflow on the same planner; one that changes prod waits for a second person. */
     startWorkflow: (input: WorkflowStartInput) => startWorkflow(ctx, input),
+    /** A merge's module change, recorded once per module and commit, and ticked. */
+    startModuleChange: (input: ModuleChangeInput) => startModuleChange(ctx, input),
+    /** A person confirmed a member's plan: it may start. */
+    confirmMember: (fanOutId: string, instanceId: string, confirmation: { planDigest: string | null; by: string }) => confirmMember(ctx, fanOutId, instanceId, confirmation),
     /** A second person's approval of a workflow that changes prod. */
     approve: (workflowId: string, approver: string, reason: string) => approve(ctx, workflowId, approver, reason),
   };

@@ -4,9 +4,9 @@
  * record, and an alert when the rollout halted).
  */
 import { operationIdFor } from '../domain/lifecycle/operations.js';
-import { describeFanOut, memberCommand, type InstanceProgress, type PlanNote, type PlannedStart, type RolloutRecord } from '../domain/rollout/index.js';
+import { auditNounOf, describeFanOut, memberCommand, type InstanceProgress, type PlanNote, type PlannedStart, type RolloutRecord } from '../domain/rollout/index.js';
 import type { StoreTransaction } from '../ports.js';
-import { rolloutPaths } from '../store/collections.js';
+import { deploymentPaths, rolloutPaths } from '../store/collections.js';
 import { appendAudit, enqueue, type OutboxEntry } from '../store/records.js';
 import { TOPICS } from '../topology.js';
 import { ROLLOUT_ACTOR } from './actor.js';
@@ -32,8 +32,10 @@ export function recordStart(tx: StoreTransaction, input: MemberStart, now: Date)
       instanceId: candidate.instanceId,
       // Naming the fan-out: refused on acceptance once it halted, and its facts come back to it.
       payload: command.payload,
-      actor: fanOut.kind === 'workflow' ? fanOut.actor : ROLLOUT_ACTOR,
-      origin: 'rollout',
+      // A workflow acts for who started it; a module change for who confirmed its plan (or merged it); a rollout for itself.
+      actor: fanOut.kind === 'workflow' ? fanOut.actor : fanOut.kind === 'module-change' ? (candidate.actor ?? fanOut.actor) : ROLLOUT_ACTOR,
+      // Whose word the actor is: a workflow's starter's (verified by the commands function), a merge's (the signed push), the rollout's own.
+      origin: fanOut.kind === 'workflow' ? 'commands' : fanOut.kind === 'module-change' ? 'webhook' : 'rollout',
       reason: command.reason,
     },
     now,
@@ -52,15 +54,22 @@ export function recordStart(tx: StoreTransaction, input: MemberStart, now: Date)
     eligibleAt: null,
     ...(candidate.window === undefined ? {} : { window: candidate.window }),
     ...(candidate.planDigest === undefined ? {} : { planDigest: candidate.planDigest }),
+    ...(candidate.applyId === undefined ? {} : { applyId: candidate.applyId }),
+    ...(candidate.actor === undefined ? {} : { actor: candidate.actor }),
     detail: null,
     updatedAt: now.toISOString(),
   };
   tx.set(rolloutPaths.progress(rolloutId, candidate.instanceId), progress);
+  if (fanOut.kind === 'module-change' && candidate.applyId !== undefined) {
+    // Its module apply says so too: the deployments tick follows the operation from here.
+    const request = { eventId, action: 'apply' as const, attempt: candidate.attempts, at: now.toISOString(), fanOut: rolloutId };
+    tx.update(deploymentPaths.moduleApply(candidate.applyId), { status: 'applying', request, operationId: null, updatedAt: now.toISOString() });
+  }
   appendAudit(
     tx,
     {
       actor: ROLLOUT_ACTOR,
-      action: fanOut.kind === 'workflow' ? 'workflow.member-started' : 'rollout.upgrade-started',
+      action: fanOut.kind === undefined || fanOut.kind === 'upgrade' ? 'rollout.upgrade-started' : `${auditNounOf(fanOut)}.member-started`,
       instanceId: candidate.instanceId,
       operationId: progress.operationId,
       before: { state: candidate.from },
@@ -88,7 +97,7 @@ export function recordNote(tx: StoreTransaction, input: NoteInput, now: Date): O
     tx,
     {
       actor: ROLLOUT_ACTOR,
-      action: `${current.kind === 'workflow' ? 'workflow' : 'rollout'}.${note.action}`,
+      action: `${auditNounOf(current)}.${note.action}`,
       instanceId: null,
       operationId: null,
       before: { status: current.status },

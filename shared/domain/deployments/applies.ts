@@ -1,7 +1,7 @@
 /**
  * Module applies (`moduleApplies/{id}`) as pure decisions: which mode a module applies in, which
- * wave an instance belongs to, when a newer commit supersedes an unconfirmed plan, and when the
- * next wave of one module change may start (every earlier wave applied, nothing failed).
+ * wave an instance belongs to, and when a newer commit supersedes an unconfirmed plan. When
+ * each apply starts is the rollout planner's (a module change: shared/domain/rollout/module-change.ts).
  */
 import type { Environment, Tier } from '../../events/instance.js';
 
@@ -84,6 +84,8 @@ export interface ApplyRequest {
   /** Moves on when the engine answered busy; the event id is derived from it. */
   attempt: number;
   at: string;
+  /** Started by its module change's tick (mc-…): a busy answer is retried there, not here. */
+  fanOut?: string;
 }
 
 /** `moduleApplies/{id}`: one module of one instance at one merge commit (or an instance delete waiting for confirmation). */
@@ -153,30 +155,4 @@ export function supersession(
   const newer = pending.filter((o) => Date.parse(o.committedAt) > Date.parse(incoming.committedAt)).sort((a, b) => Date.parse(b.committedAt) - Date.parse(a.committedAt));
   if (newer[0] !== undefined) return { supersede: [], supersededBy: newer[0].id };
   return { supersede: pending.map((o) => o.id), supersededBy: null };
-}
-
-export type GroupDecision = { id: string; action: 'start-apply' } | { id: string; action: 'halt'; reason: string };
-
-const DONE: readonly ApplyStatus[] = ['applied', 'superseded'];
-
-/**
- * The next moves of one module change (one module, one commit) across its instances: any
- * failure halts what has not started; otherwise the applies of the lowest unfinished wave that
- * are ready (auto and waiting, or confirmed) start, once every earlier wave is done.
- */
-export function planGroup(group: ReadonlyArray<Pick<ModuleApplyRecord, 'id' | 'wave' | 'status' | 'mode' | 'kind'>>): GroupDecision[] {
-  const modules = group.filter((a) => a.kind === 'module');
-  const failed = modules.find((a) => a.status === 'failed' || a.status === 'halted');
-  const notStarted = (a: (typeof modules)[number]) => a.status === 'waiting' || a.status === 'confirmed' || a.status === 'awaiting-confirmation' || a.status === 'planning';
-  if (failed !== undefined) {
-    return modules
-      .filter(notStarted)
-      .map((a) => ({ id: a.id, action: 'halt' as const, reason: `an apply of this change failed (${failed.id}): later waves do not start` }));
-  }
-  const unfinished = modules.filter((a) => !DONE.includes(a.status));
-  if (unfinished.length === 0) return [];
-  const current = Math.min(...unfinished.map((a) => a.wave));
-  return modules
-    .filter((a) => a.wave === current && ((a.mode === 'auto' && a.status === 'waiting') || a.status === 'confirmed'))
-    .map((a) => ({ id: a.id, action: 'start-apply' as const }));
 }

@@ -7,7 +7,7 @@
  * plain arrays.
  */
 import { activeFreeze, inMaintenanceWindow, nextWindowOpening } from './calendar.js';
-import type { Calendar, InstanceProgress, ProgressState, RolloutRecord, WaveName, WaveSpec, WaveState, WaveSummary, WorkflowTask } from './types.js';
+import type { Calendar, InstanceProgress, ProgressState, RolloutRecord, WaveName, WaveSpec, WaveState, WaveSummary, WorkflowTask, ModuleChangeTask } from './types.js';
 import { failureBudgetOf } from './waves.js';
 import { describeFanOut } from './workflow.js';
 
@@ -23,8 +23,11 @@ export interface PlannedStart {
   from: ProgressState;
   /** Its maintenance window, kept on its progress. */
   window?: InstanceProgress['window'];
-  /** A workflow's apply: the digest of the plan it applies. */
+  /** An apply: the digest of the plan it applies. */
   planDigest?: string;
+  /** A module change: the member's module apply, and who it acts for. */
+  applyId?: string;
+  actor?: string;
 }
 
 /** A member the tick looked at and passed over: it may next start then (its window's next opening). */
@@ -143,7 +146,7 @@ export async function planTick(rollout: RolloutRecord, reader: WaveReader, now: 
       const counted = failed - current.forgivenFailures;
       if (counted > budget) {
         const named = await reader.failures(spec.name, 5);
-        const runs = rollout.kind === 'workflow' ? `${rollout.workflow?.action ?? 'run'}(s)` : 'upgrade(s)';
+        const runs = rollout.kind === 'workflow' ? `${rollout.workflow?.action ?? 'run'}(s)` : rollout.kind === 'module-change' ? 'apply(s)' : 'upgrade(s)';
         const reason = `wave ${spec.name}: ${failed} ${runs} failed${current.forgivenFailures > 0 ? ` (${current.forgivenFailures} accepted on resume)` : ''}, more than its failure budget of ${budget}: ${describeFailures(named, failed)}`;
         waveStates[index] = { ...current, status: 'halted' };
         status = 'halted';
@@ -179,6 +182,8 @@ export async function planTick(rollout: RolloutRecord, reader: WaveReader, now: 
           from: member.state,
           ...(member.window === undefined ? {} : { window: member.window }),
           ...(member.planDigest === undefined ? {} : { planDigest: member.planDigest }),
+          ...(member.applyId === undefined ? {} : { applyId: member.applyId }),
+          ...(member.actor === undefined ? {} : { actor: member.actor }),
         });
       }
 
@@ -224,11 +229,14 @@ export function newRollout(input: {
   membership?: { sizes: Partial<Record<WaveName, number>>; skipped?: Partial<Record<WaveName, number>> };
   /** A workflow's work (a rollout's is its upgrade to targetVersion). */
   workflow?: WorkflowTask;
+  /** A merge's module change. */
+  moduleChange?: ModuleChangeTask;
 }): RolloutRecord {
   const at = input.now.toISOString();
   return {
     id: input.id,
-    kind: input.workflow === undefined ? 'upgrade' : 'workflow',
+    kind: input.moduleChange !== undefined ? 'module-change' : input.workflow === undefined ? 'upgrade' : 'workflow',
+    ...(input.moduleChange === undefined ? {} : { moduleChange: { ...input.moduleChange } }),
     targetVersion: input.targetVersion,
     ...(input.workflow === undefined ? {} : { workflow: { ...input.workflow, filter: [...input.workflow.filter] } }),
     ...(input.commit === undefined ? {} : { commit: input.commit }),

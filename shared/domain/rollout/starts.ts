@@ -1,7 +1,7 @@
 /**
  * What starting one member of a fan-out asks of the engine: an upgrade to the rollout's
- * version, or the workflow's action (a module's plan or the apply of its saved plan, a
- * backup). Every command names its fan-out, so the engine refuses it once the fan-out halted or
+ * version, the workflow's action (a module's plan or the apply of its saved plan, a backup), or
+ * a merge's module apply (of the plan a person confirmed, for a confirm module). Every command names its fan-out, so the engine refuses it once the fan-out halted or
  * was aborted (`rollout-halted`) and its facts come back to the member.
  */
 import type { LifecycleCommandType } from '../../events/index.js';
@@ -16,8 +16,19 @@ export interface MemberCommand {
 }
 
 /** The command that starts `candidate`, or why there is none (a workflow recorded without what its action needs). */
-export function memberCommand(fanOut: Pick<RolloutRecord, 'id' | 'kind' | 'targetVersion' | 'commit' | 'workflow'>, candidate: Pick<PlannedStart, 'instanceId' | 'wave' | 'planDigest'>): MemberCommand {
-  const where = `${fanOut.kind === 'workflow' ? 'workflow' : 'rollout'} ${fanOut.id}, wave ${candidate.wave}`;
+export function memberCommand(fanOut: Pick<RolloutRecord, 'id' | 'kind' | 'targetVersion' | 'commit' | 'workflow' | 'moduleChange'>, candidate: Pick<PlannedStart, 'instanceId' | 'wave' | 'planDigest' | 'applyId'>): MemberCommand {
+  const where = `${fanOut.kind ?? 'rollout'} ${fanOut.id}, wave ${candidate.wave}`;
+  const change = fanOut.moduleChange;
+  if (fanOut.kind === 'module-change' && change !== undefined) {
+    if (candidate.applyId === undefined) throw new Error(`module change ${fanOut.id}: ${candidate.instanceId} names no module apply`);
+    if (change.mode === 'confirm' && candidate.planDigest === undefined) throw new Error(`module change ${fanOut.id}: ${candidate.instanceId}'s plan was confirmed with no digest: nothing to apply`);
+    return {
+      type: 'instance.module-apply',
+      // A confirmed plan is applied as the saved file of that digest, never planned afresh.
+      payload: { module: change.module, commit: change.commit, action: 'apply', applyId: candidate.applyId, rolloutId: fanOut.id, ...(candidate.planDigest === undefined ? {} : { planDigest: candidate.planDigest }) },
+      reason: `apply of module ${change.module} at ${change.commit.slice(0, 12)} (${candidate.applyId}; ${where})`,
+    };
+  }
   const task = fanOut.workflow;
   if (fanOut.kind !== 'workflow' || task === undefined) {
     return { type: 'instance.upgrade', payload: { targetVersion: fanOut.targetVersion, rolloutId: fanOut.id, ...(fanOut.commit === undefined ? {} : { commit: fanOut.commit }) }, reason: where };

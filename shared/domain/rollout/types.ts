@@ -46,10 +46,21 @@ export type RolloutStatus = 'awaiting-approval' | 'running' | 'paused' | 'halted
 export const ACTIVE_ROLLOUT_STATUSES: readonly RolloutStatus[] = ['awaiting-approval', 'running', 'paused', 'halted'];
 
 /**
- * What a fan-out does to each member: a release upgrade (a rollout), or one of the executor's
- * actions run across a filtered set of instances (a workflow).
+ * What a fan-out does to each member: a release upgrade (a rollout), one of the executor's
+ * actions run across a filtered set of instances (a workflow), or the apply of a module a merge
+ * changed (a module change).
  */
-export type FanOutKind = 'upgrade' | 'workflow';
+export type FanOutKind = 'upgrade' | 'workflow' | 'module-change';
+
+/** A module change from a merge: one module at one commit, applied to the instances the merge changed (auto, or once a person confirmed each plan). */
+export interface ModuleChangeTask {
+  module: string;
+  commit: string;
+  repository: string;
+  mode: 'auto' | 'confirm';
+  /** The push that recorded it. */
+  causeEventId: string;
+}
 
 /**
  * A workflow's actions: plan a module (read-only, its plan saved to the plans bucket), apply the
@@ -101,6 +112,7 @@ export interface RolloutRecord {
   /** An upgrade's version; a workflow's is empty (its work is `workflow`). */
   targetVersion: string;
   workflow?: WorkflowTask;
+  moduleChange?: ModuleChangeTask;
   /** The deployment repository's commit every upgrade of the rollout runs (the branch head when it started); absent on older rollouts. */
   commit?: string;
   status: RolloutStatus;
@@ -152,8 +164,11 @@ export interface InstanceProgress {
   eligibleAt: string | null;
   /** A customer's maintenance window, as it was when the rollout started (none for a workflow that changes nothing). */
   window?: MaintenanceWindow;
-  /** A workflow's apply: the digest of the plan it applies (the plan workflow saved it). */
+  /** An apply: the digest of the saved plan it applies (a plan workflow's, or the one a person confirmed). */
   planDigest?: string;
+  /** A module change: the member's `moduleApplies` document, and who its apply acts for (who confirmed its plan, or merged it). */
+  applyId?: string;
+  actor?: string;
   detail: string | null;
   updatedAt: string;
 }

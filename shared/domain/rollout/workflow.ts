@@ -101,18 +101,24 @@ export function workflowMembersOf(task: Pick<WorkflowTask, 'action' | 'environme
   return { members, sizes };
 }
 
-/** How people name a fan-out: "rollout … to 5.5.0" or "workflow … plan networking in dev". */
-export function describeFanOut(fanOut: { id: string; kind?: string; targetVersion: string; workflow?: WorkflowTask }): string {
+/** How people name a fan-out: "rollout … to 5.5.0", "workflow … (plan networking in dev)", "module change … (networking at 0123456789ab)". */
+export function describeFanOut(fanOut: { id: string; kind?: string; targetVersion: string; workflow?: WorkflowTask; moduleChange?: { module: string; commit: string } }): string {
+  if (fanOut.kind === 'module-change' && fanOut.moduleChange !== undefined) return `module change ${fanOut.id} (${fanOut.moduleChange.module} at ${fanOut.moduleChange.commit.slice(0, 12)})`;
   const w = fanOut.workflow;
   if (fanOut.kind !== 'workflow' || w === undefined) return `rollout ${fanOut.id} to ${fanOut.targetVersion}`;
   return `workflow ${fanOut.id} (${w.action}${w.module === undefined ? '' : ` ${w.module}`} in ${w.environment}${w.filter.length === 0 ? '' : `, ${w.filter.join(' ')}`})`;
 }
 
-/** A workflow's id starts so (a rollout's with ro-): its facts' audit records say which, without a read. */
+/** A workflow's id starts so (a rollout's with ro-, a module change's with mc-): its facts' audit records say which, without a read. */
 export const WORKFLOW_ID_PREFIX = 'wf-';
 
 export function isWorkflowId(id: string): boolean {
   return id.startsWith(WORKFLOW_ID_PREFIX);
+}
+
+/** What the audit trail calls a fan-out's records (rollout., workflow., module-change.), from its kind. */
+export function auditNounOf(fanOut: { kind?: string }): 'rollout' | 'workflow' | 'module-change' {
+  return fanOut.kind === 'workflow' ? 'workflow' : fanOut.kind === 'module-change' ? 'module-change' : 'rollout';
 }
 
 /** The applyId a workflow's plan or apply of one member reports to (its plan build takes it as a label). */

@@ -54,6 +54,7 @@ import { createLocalSigner, localIdentity, type LocalSigner } from '../../../sha
 import { silentLogger } from '../../../shared/log.js';
 import type { EventBus, ExecutorPort } from '../../../shared/ports.js';
 import { createRollouts, type Rollouts } from '../../../shared/rollout/index.js';
+import { moduleChangeId } from '../../../shared/domain/rollout/index.js';
 import { createCommands } from '../../../shared/commands/index.js';
 import { defaultEntitlements } from '../../../shared/domain/access/entitlements.js';
 import { createIamPolicyReader } from '../../../shared/gcp/iam-policies.js';
@@ -114,6 +115,14 @@ async function deliverCommands(w: World, engine: Engine = w.engines.lifecycle): 
     handled.push({ envelope, operationId: outcome.kind === 'accepted' ? outcome.operationId : null, outcome: outcome.kind === 'rejected' ? `rejected ${outcome.code}` : outcome.kind });
   }
   return handled;
+}
+
+/** The ticks on mi-rollout so far, each delivered to the rollout function (a module change's, here). */
+async function deliverTicks(w: World): Promise<number> {
+  const rollout = rolloutsOf(w, w.recorder.bus('rollout', w.live));
+  const ticks = w.take(TOPICS.rollout);
+  for (const tick of ticks) await deliver(rollout.deps, rolloutRoute(rollout), delivery(w, tick, TOPICS.rollout));
+  return ticks.length;
 }
 
 /** Cloud Build's notifications so far, each delivered to the buildNotifications function as Pub/Sub pushes it. */
@@ -527,6 +536,7 @@ function repositoryFunctions(w: World): RepositoryFunctions {
       repo: recorder.port(fn, 'repo', repo),
       executor: w.executorOf(fn, recorded),
       clock: fx.clock,
+      fanOuts: rolloutsOf(w, recorded),
     });
   };
   const webhook: WebhookDeps = {
@@ -590,6 +600,9 @@ async function exerciseMerge(w: World, r: RepositoryFunctions): Promise<void> {
   );
   expect((await settle(w, asked.map((a) => a.operationId))).map((op) => op.status)).toEqual(['succeeded', 'succeeded']);
   const applyId = `${planned.id}.networking.${after.slice(0, 12)}`;
+  // The module change's first tick (from the push): its member waits for a confirmation, nothing starts.
+  expect(await deliverTicks(w)).toBeGreaterThanOrEqual(1);
+  expect(w.take(TOPICS.lifecycle)).toEqual([]);
   expect((await deliver(r.deployments.deps, deploymentsRoute(r.deployments), deploymentsTick(w))).kind).toBe('tick');
   expect(await applyStatus(w, applyId)).toBe('awaiting-confirmation');
 
@@ -600,11 +613,16 @@ async function exerciseMerge(w: World, r: RepositoryFunctions): Promise<void> {
   expect([shown.status, (shown.body as { object?: string }).object, (shown.body as { text?: string }).text?.endsWith('Plan: 0 to add, 1 to change, 0 to destroy.\n')]).toEqual([200, planTextObjectOf(planObject), true]);
   const res = await command(w, 'carol@example.com', { command: 'apply.confirm', applyId });
   expect([res.status, res.body]).toEqual([200, { accepted: 'apply.confirm', confirmed: [applyId], by: 'carol@example.com' }]);
+  // The confirmation ticks the module change; the rollout function's tick asks for the apply.
+  expect(await deliverTicks(w)).toBeGreaterThanOrEqual(1);
   const applies = await deliverCommands(w);
   expect(applies.map((a) => [a.envelope.type, a.outcome])).toEqual([['instance.module-apply', 'accepted']]);
   expect((await settle(w, applies.map((a) => a.operationId))).map((op) => op.status)).toEqual(['succeeded']);
   await deliver(r.deployments.deps, deploymentsRoute(r.deployments), deploymentsTick(w));
   expect(await applyStatus(w, applyId)).toBe('applied');
+  // Its module change, ticked once more on its last apply, completes.
+  await deliverTicks(w);
+  expect(await fx.store.get<RolloutRecord>(rolloutPaths.rollout(moduleChangeId('networking', after)))).toMatchObject({ kind: 'module-change', status: 'completed' });
 }
 
 /**
@@ -616,13 +634,14 @@ async function exerciseMerge(w: World, r: RepositoryFunctions): Promise<void> {
 async function exerciseOutboxDrain(w: World, r: RepositoryFunctions): Promise<void> {
   const { fx, recorder } = w;
   const target = await fx.seedInstance({ environment: 'prod', tier: 'internal', maintenanceWindow: undefined });
-  const monitoring = `${instanceRoot('prod', target.id)}/terraform/stacks/monitoring/alerts.tf`;
+  // A module that plans first: the deployments consumer asks for the plan itself, through its outbox.
+  const networking = `${instanceRoot('prod', target.id)}/terraform/stacks/networking/vpc.tf`;
   const before = sha(0x1001);
   const after = sha(0x1002);
-  r.repo.commit(after, { [monitoring]: 'v1' }, { parents: [before], branch: 'main' });
+  r.repo.commit(after, { [networking]: 'v1' }, { parents: [before], branch: 'main' });
 
   useServices(servicesWith({ webhook: () => ({ ...r.webhook, bus: recorder.bus('githubWebhook', w.dead) }) }));
-  await deliverPush(before, after, { added: [monitoring] });
+  await deliverPush(before, after, { added: [networking] });
   await reconcileDrains(w, "the webhook's push", [TOPICS.deployments]);
 
   const deploymentsCut = r.consumerOf('deployments', w.dead);
@@ -645,7 +664,9 @@ async function exerciseOutboxDrain(w: World, r: RepositoryFunctions): Promise<vo
 
   expect((await settle(w, accepted.map((a) => a.operationId))).map((op) => op.status)).toEqual(['succeeded']);
   await deliver(r.deployments.deps, deploymentsRoute(r.deployments), deploymentsTick(w));
-  expect(await applyStatus(w, `${target.id}.monitoring.${after.slice(0, 12)}`)).toBe('applied');
+  expect(await applyStatus(w, `${target.id}.networking.${after.slice(0, 12)}`)).toBe('awaiting-confirmation');
+  // Its module change's ticks (the deployments consumer's, on a live bus or not) start nothing: it waits for a person.
+  w.take(TOPICS.rollout);
 }
 
 // ------------------------------------------------------------------------------------------ the world

@@ -67,7 +67,7 @@ describe('a config.yaml that cannot be read is never a delete', () => {
     const file = `${instanceRoot('prod', instance.id)}/config.yaml`;
     const repo = gitRepository();
     const known = repo.commit({ [file]: instanceConfig(instance.id, 'prod', 'customer', '5.4.2') });
-    const consumer = createDeploymentsConsumer({ store: world.fx.store, bus: world.webhookDeps.bus, repo: createGitDeploymentRepo({ path: repo.path }), executor: world.fx.fleet.executor, clock: world.fx.clock });
+    const consumer = createDeploymentsConsumer({ store: world.fx.store, bus: world.webhookDeps.bus, repo: createGitDeploymentRepo({ path: repo.path }), executor: world.fx.fleet.executor, clock: world.fx.clock, fanOuts: world.rollouts });
 
     // GitHub delivered the push before the repository (here: the local clone) has its commit.
     const unknown = sha(0x7001);

@@ -7,7 +7,8 @@ import type { OperationRecord } from '../../../shared/domain/lifecycle/operation
 import { type LedgerEntry } from '../../../shared/engine/index.js';
 import type { Envelope } from '../../../shared/events/index.js';
 import { PUSHER_EMAIL, createWebhookWorld, mergedPullRequest, pushPayload, sha, signedHeaders, type WebhookWorld } from './support.js';
-import { deploymentPaths, paths } from '../../../shared/store/collections.js';
+import { deploymentPaths, paths, rolloutPaths } from '../../../shared/store/collections.js';
+import { moduleChangeId, type InstanceProgress, type RolloutRecord } from '../../../shared/domain/rollout/index.js';
 import { mi } from '../cli/support.js';
 
 let world: WebhookWorld;
@@ -29,19 +30,32 @@ async function deliver(payload: unknown, event = 'push', delivery = randomUUID()
   return { answer, outcomes };
 }
 
+const ALWAYS_OPEN = { days: ['mon' as const, 'tue' as const, 'wed' as const, 'thu' as const, 'fri' as const, 'sat' as const, 'sun' as const], start: '00:00', hours: 24, timeZone: 'Etc/UTC' };
+
+/** The module change (on the rollout planner) of one module at one commit. */
+async function fanOut(module: string, commit: string): Promise<RolloutRecord> {
+  const found = await world.fx.store.get<RolloutRecord>(rolloutPaths.rollout(moduleChangeId(module, commit)));
+  if (found === undefined) throw new Error(`no module change of ${module} at ${commit}`);
+  return found;
+}
+
 async function applies(commit: string): Promise<ModuleApplyRecord[]> {
   const docs = await world.fx.store.query<ModuleApplyRecord>({ collection: 'moduleApplies', where: [{ field: 'commit', op: '==', value: commit }] });
   return docs.map((d) => d.data).sort((a, b) => a.id.localeCompare(b.id));
 }
 
-/** Drives every module-apply operation the world asked for to its end, then ticks the consumer. */
-async function settle(consumer: DeploymentsConsumer, rounds = 6): Promise<void> {
-  for (let round = 0; round < rounds; round += 1) {
+/**
+ * Drives every module-apply operation the world asked for to its end, then ticks the consumer and
+ * (the rollout schedule) the module changes; 30 s pass a round, so a busy member is tried again.
+ */
+async function settle(consumer: DeploymentsConsumer, rounds = 8): Promise<void> {
+  for (let i = 0; i < rounds; i += 1) {
     await world.deliverCommands();
     const ops = await world.fx.store.query<OperationRecord>({ collection: 'operations', where: [{ field: 'status', op: '==', value: 'running' }] });
     for (const op of ops) await world.fx.driveToEnd(op.id);
-    world.fx.clock.advance(1_000);
+    world.fx.clock.advance(30_000);
     await consumer.tick();
+    await world.rollouts.tickAll();
   }
 }
 
@@ -56,7 +70,8 @@ describe('a merge on the deployment repository', () => {
   it('touching 3 instances and 2 modules gives exactly the right applies and plans, in waves', async () => {
     const dev = await world.fx.seedInstance({ environment: 'dev', tier: 'internal', maintenanceWindow: undefined });
     const internal = await world.fx.seedInstance({ environment: 'prod', tier: 'internal' });
-    const customer = await world.fx.seedInstance({ environment: 'prod', tier: 'customer' });
+    // Its window always open: this is about the waves (windows are the next tests').
+    const customer = await world.fx.seedInstance({ environment: 'prod', tier: 'customer', maintenanceWindow: ALWAYS_OPEN });
     const before = sha(0x100);
     const after = sha(0x101);
     const files = [dev, internal, customer].flatMap((i) => [`${root(i.environment, i.id)}/terraform/stacks/monitoring/alerts.tf`, `${root(i.environment, i.id)}/terraform/stacks/networking/vpc.tf`]);
@@ -67,6 +82,9 @@ describe('a merge on the deployment repository', () => {
     const { answer, outcomes } = await deliver(pushPayload({ before, after, commits: [{ modified: files.slice(0, 3) }, { modified: files.slice(3) }] }));
     expect(answer.status).toBe(202);
     expect(outcomes[0]).toMatchObject({ kind: 'handled', source: 'payload', commands: [], invalid: [] });
+    // Each module at the commit is a module change on the rollout planner; their first ticks start the dev wave.
+    await world.runTicks();
+    expect((await fanOut('monitoring', after))).toMatchObject({ kind: 'module-change', moduleChange: { module: 'monitoring', mode: 'auto' }, membership: { sizes: { dev: 1, internal: 1, customers: 1 } } });
 
     let recorded = await applies(after);
     expect(recorded.map((a) => [a.instanceId, a.module, a.mode, a.wave, a.status])).toEqual(
@@ -136,24 +154,64 @@ describe('a merge on the deployment repository', () => {
     expect(await world.fx.store.count({ collection: 'operations' })).toBe(operations);
   });
 
-  it('a failed apply in one wave halts the waves after it', async () => {
+  it('a failed apply in one wave halts the waves after it; resumed, accepting the failure, the next wave applies', async () => {
     const dev = await world.fx.seedInstance({ environment: 'dev', tier: 'internal', maintenanceWindow: undefined });
-    const customer = await world.fx.seedInstance({ environment: 'prod', tier: 'customer' });
+    const customer = await world.fx.seedInstance({ environment: 'prod', tier: 'customer', maintenanceWindow: ALWAYS_OPEN });
     const after = sha(0x201);
     world.fx.fleet.executor.scriptOutcome({ action: 'apply', instanceId: dev.id }, 'failed', 'terraform apply: quota exceeded', 5);
     await deliver(pushPayload({ before: sha(0x200), after, commits: [{ modified: [dev, customer].map((i) => `${root(i.environment, i.id)}/terraform/stacks/security/iam.tf`) }] }));
     await settle(world.consumer);
-    const recorded = await applies(after);
+    let recorded = await applies(after);
+    // The customer's apply never started: it waits in its halted module change.
     expect(recorded.map((a) => [a.instanceId, a.status])).toEqual(
       [
         [dev.id, 'failed'],
-        [customer.id, 'halted'],
+        [customer.id, 'waiting'],
       ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
     );
+    const halted = await fanOut('security', after);
+    expect(halted).toMatchObject({ status: 'halted', halt: { wave: 'dev', failed: [dev.id] } });
+    expect(halted.halt?.reason).toContain('quota exceeded');
+    expect(world.commands().filter((c) => c.instanceId === customer.id)).toEqual([]);
+
+    // An operator accepts the failure (mi workflow resume names module changes too): the customers' wave applies.
+    expect(await world.rollouts.control(halted.id, 'resume', 'carol@example.com', 'dev quota is a known gap')).toMatchObject({ kind: 'changed' });
+    await settle(world.consumer);
+    recorded = await applies(after);
+    expect(recorded.find((a) => a.instanceId === customer.id)?.status).toBe('applied');
+    expect((await fanOut('security', after)).status).toBe('completed');
+  });
+
+  it("a customer's apply waits for its maintenance window, and none starts during a change freeze", async () => {
+    const saturday = { days: ['sat' as const], start: '02:00', hours: 4, timeZone: 'Etc/UTC' };
+    const customer = await world.fx.seedInstance({ environment: 'prod', tier: 'customer', maintenanceWindow: saturday });
+    const after = sha(0x251);
+    await deliver(pushPayload({ before: sha(0x250), after, commits: [{ modified: [`${root('prod', customer.id)}/terraform/stacks/executors/pool.tf`] }] }));
+    await settle(world.consumer, 2);
+    const change = await fanOut('executors', after);
+    const member = await world.fx.store.get<InstanceProgress>(rolloutPaths.progress(change.id, customer.id));
+    // The clock says Thursday: it may first start when its window next opens, on Saturday at 02:00.
+    expect(member).toMatchObject({ state: 'pending', eligibleAt: '2026-11-28T02:00:00.000Z', window: saturday });
+    expect(world.commands().filter((c) => c.instanceId === customer.id)).toEqual([]);
+
+    // Saturday, but the fleet is frozen: still nothing.
+    const opens = Date.parse('2026-11-28T02:00:00.000Z');
+    await world.fx.store.set(rolloutPaths.calendar, { freezes: [{ from: new Date(opens - 60_000).toISOString(), to: new Date(opens + 3_600_000).toISOString(), reason: 'year-end freeze' }] });
+    world.fx.clock.advance(opens + 60_000 - world.fx.clock.now().getTime());
+    await world.rollouts.tickAll();
+    await world.deliverCommands();
+    expect(world.commands().filter((c) => c.instanceId === customer.id)).toEqual([]);
+
+    // The freeze over, inside the window: it applies.
+    world.fx.clock.advance(3_600_000);
+    await world.rollouts.tickAll();
+    await settle(world.consumer, 3);
+    await world.fx.store.set(rolloutPaths.calendar, { freezes: [] });
+    expect((await applies(after)).map((a) => a.status)).toEqual(['applied']);
   });
 
   it('a merged pull request together with its push gives the work once', async () => {
-    const instance = await world.fx.seedInstance({ environment: 'prod', tier: 'customer' });
+    const instance = await world.fx.seedInstance({ environment: 'prod', tier: 'customer', maintenanceWindow: ALWAYS_OPEN });
     const after = sha(0x301);
     const before = world.commands().length;
     await deliver(mergedPullRequest(after), 'pull_request');
@@ -161,6 +219,7 @@ describe('a merge on the deployment repository', () => {
     expect((await applies(after)).map((a) => a.id)).toEqual([`${instance.id}.executors.${after.slice(0, 12)}`]);
     // No earlier wave has this change, so the customer's apply starts at once: one command, not two.
     await world.consumer.tick();
+    await world.runTicks();
     expect(world.commands().slice(before).map((c) => c.type)).toEqual(['instance.module-apply']);
   });
 

@@ -18,6 +18,8 @@ import { createEngineFixture, type EngineFixture } from '../../support/engine-fi
 import { pubSubCloudEvent } from '../../../harness/cloud-event.js';
 import { deliver } from '../../../shared/edge.js';
 import { lifecycleRoute } from '../../../shared/routes.js';
+import { createRollouts, type Rollouts } from '../../../shared/rollout/index.js';
+import { TOPICS } from '../../../shared/topology.js';
 
 const require = createRequire(import.meta.url);
 const EXAMPLES = require('@octokit/webhooks-examples') as WebhookDefinition[];
@@ -129,8 +131,11 @@ export interface WebhookWorld {
   commands(): AnyEnvelope[];
   /** Posts a signed delivery to the webhook handler; the push messages it published (the consumer is not run). */
   post(payload: unknown, options?: { event?: string; delivery?: string }): Promise<{ answer: WebhookAnswer; pushes: Array<Envelope<'deployment.pushed'>> }>;
-  /** Delivers published lifecycle commands (from index `from`) to the engine, as the lifecycle function would. */
+  /** Runs the module changes' published ticks, then delivers published lifecycle commands (from index `from`) to the engine, as the lifecycle function would. */
   deliverCommands(from?: number): Promise<number>;
+  /** The rollouts service module changes run on, and a run of its published ticks. */
+  rollouts: Rollouts;
+  runTicks(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -143,8 +148,20 @@ export async function createWebhookWorld(fileUrl: string, config: Partial<Webhoo
   const repo = new MemoryDeploymentRepo();
   const { bus, published } = recordingBus(fx.bus);
   const webhookDeps: WebhookDeps = { store: fx.store, bus, clock: fx.clock, log: silentLogger, config: { secret: SECRET, repository: REPOSITORY, ...config } };
-  const consumer = createDeploymentsConsumer({ store: fx.store, bus, repo, executor: fx.fleet.executor, clock: fx.clock, githubIdentities: GITHUB_IDENTITIES });
+  // Module changes run on the rollout planner: its ticks (on mi-rollout) are delivered with the commands.
+  const rollouts = createRollouts({ store: fx.store, bus, clock: fx.clock, minTickIntervalMs: 0 });
+  const consumer = createDeploymentsConsumer({ store: fx.store, bus, repo, executor: fx.fleet.executor, clock: fx.clock, githubIdentities: GITHUB_IDENTITIES, fanOuts: rollouts });
   let delivered = 0;
+  let ticked = 0;
+  /** The module changes' ticks published so far and not yet run, run as the rollout function would. */
+  const runTicks = async () => {
+    for (;;) {
+      const ticks = published.filter((p) => p.topic === TOPICS.rollout).slice(ticked);
+      if (ticks.length === 0) return;
+      ticked += ticks.length;
+      for (const t of ticks) await rollouts.onTick(t.envelope as Envelope<'rollout.tick'>);
+    }
+  };
   const world: WebhookWorld = {
     fx,
     repo,
@@ -160,7 +177,10 @@ export async function createWebhookWorld(fileUrl: string, config: Partial<Webhoo
       const answer = await handleGithubWebhook({ method: 'POST', header: (n) => headers[n.toLowerCase()], rawBody: Buffer.from(body) }, webhookDeps);
       return { answer, pushes: world.pushes().slice(from) };
     },
+    rollouts,
+    runTicks,
     async deliverCommands(from = delivered) {
+      await runTicks();
       const commands = world.commands().slice(from);
       for (const envelope of commands) await deliver(fx.engine.deps, lifecycleRoute(fx.engine), pubSubCloudEvent(envelope, { topic: 'mi-lifecycle' }));
       delivered = from + commands.length;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { parseConfig } from '../../../shared/deployments/index.js';
-import { applyModeOf, planGroup, supersession, waveOf, type ApplyStatus } from '../../../shared/domain/deployments/applies.js';
+import { applyModeOf, supersession, waveOf, type ApplyStatus } from '../../../shared/domain/deployments/applies.js';
+import { confirmedMember, moduleChangeId, moduleChangeMembers, moduleChangeWaves, supersededMember, type ModuleChangeCandidate } from '../../../shared/domain/rollout/index.js';
 import { changeEventId, classifyFiles, derivedUuid, filesOfPush, incompleteReason, pushEventId } from '../../../shared/domain/deployments/changes.js';
 import { parseDeploymentPath } from '../../../shared/domain/deployments/paths.js';
 import { answerDecision, decideConfigChange, dispatchDecision, newerChange, type FileAt } from '../../../shared/domain/deployments/spec-changes.js';
@@ -127,24 +128,52 @@ describe('module applies', () => {
     expect(supersession({ id: 'late', committedAt: '2026-11-26T10:00:00Z' }, others)).toEqual({ supersede: [], supersededBy: 'newer' });
   });
 
-  const apply = (id: string, wave: number, status: ApplyStatus, mode: 'auto' | 'confirm' = 'auto') => ({ id, wave, status, mode, kind: 'module' as const });
-  it.each([
-    ['starts the dev wave first', [apply('d', 0, 'waiting'), apply('i', 1, 'waiting'), apply('c', 2, 'waiting')], [{ id: 'd', action: 'start-apply' }]],
-    ['starts internal once dev applied', [apply('d', 0, 'applied'), apply('i', 1, 'waiting'), apply('c', 2, 'waiting')], [{ id: 'i', action: 'start-apply' }]],
-    ['waits while a wave runs', [apply('d', 0, 'applying'), apply('i', 1, 'waiting')], []],
-    ['skips empty waves', [apply('c1', 2, 'waiting'), apply('c2', 2, 'waiting')], [{ id: 'c1', action: 'start-apply' }, { id: 'c2', action: 'start-apply' }]],
-    ['a confirmed plan starts in its wave; unconfirmed ones block later waves', [apply('d', 0, 'confirmed', 'confirm'), apply('d2', 0, 'awaiting-confirmation', 'confirm'), apply('c', 2, 'confirmed', 'confirm')], [{ id: 'd', action: 'start-apply' }]],
-    ['a superseded apply counts as done', [apply('d', 0, 'superseded'), apply('i', 1, 'waiting')], [{ id: 'i', action: 'start-apply' }]],
-  ])('%s', (_label, group, expected) => {
-    expect(planGroup(group)).toEqual(expected);
+  const T0 = new Date('2026-11-26T10:00:00Z'); // a Thursday
+  const SAT = { days: ['sat' as const], start: '02:00', hours: 4, timeZone: 'Etc/UTC' };
+  const candidate = (id: string, environment: 'dev' | 'prod', tier: 'internal' | 'customer', over: Partial<ModuleChangeCandidate> = {}): ModuleChangeCandidate => ({
+    applyId: `${id}.networking.0123456789ab`,
+    mode: 'auto',
+    status: 'waiting',
+    actor: 'github:octocat',
+    instance: { id, environment, tier, ...(tier === 'customer' ? { maintenanceWindow: SAT } : {}) },
+    ...over,
   });
 
-  it('a failure halts every apply of the change that has not started', () => {
-    const decisions = planGroup([apply('d', 0, 'failed'), apply('d2', 0, 'applying'), apply('i', 1, 'waiting'), apply('c', 2, 'awaiting-confirmation', 'confirm')]);
-    expect(decisions.map((d) => [d.id, d.action])).toEqual([
-      ['i', 'halt'],
-      ['c', 'halt'],
+  it("a module change's members: each apply in its wave, a customer at its window's opening, a plan to confirm not yet eligible, a superseded one left out", () => {
+    const { members, sizes } = moduleChangeMembers(
+      [candidate('dev-a', 'dev', 'internal'), candidate('int-b', 'prod', 'internal', { mode: 'confirm', status: 'awaiting-confirmation' }), candidate('cus-c', 'prod', 'customer'), candidate('cus-d', 'prod', 'customer', { status: 'superseded' })],
+      T0,
+    );
+    expect(sizes).toEqual({ dev: 1, internal: 1, customers: 1 });
+    expect(members.map((m) => [m.instanceId, m.wave, m.eligibleAt, m.applyId])).toEqual([
+      ['cus-c', 'customers', '2026-11-28T02:00:00.000Z', 'cus-c.networking.0123456789ab'],
+      ['dev-a', 'dev', T0.toISOString(), 'dev-a.networking.0123456789ab'],
+      ['int-b', 'internal', null, 'int-b.networking.0123456789ab'],
     ]);
+    expect(moduleChangeWaves(sizes).map((w) => [w.name, w.maxInFlight, w.failureBudget.min, w.soakMs])).toEqual([
+      ['dev', 10, 0, 0],
+      ['internal', 5, 0, 0],
+      ['customers', 20, 0, 0],
+    ]);
+  });
+
+  it('a confirmation makes a member eligible with the digest and the person; supersession skips one not started', () => {
+    const [waiting] = moduleChangeMembers([candidate('int-b', 'prod', 'internal', { mode: 'confirm', status: 'awaiting-confirmation' })], T0).members;
+    if (waiting === undefined) throw new Error('no member');
+    const confirmed = confirmedMember(waiting, { planDigest: 'd'.repeat(64), by: 'carol@example.com' }, T0);
+    expect(confirmed).toMatchObject({ state: 'pending', eligibleAt: T0.toISOString(), planDigest: 'd'.repeat(64), actor: 'carol@example.com' });
+    // Only once: a member already eligible (or started) is not confirmed again.
+    expect(confirmed === undefined ? undefined : confirmedMember(confirmed, { planDigest: null, by: 'dave@example.com' }, T0)).toBeUndefined();
+    expect(supersededMember(waiting, 'int-b.networking.fedcba987654', T0)).toMatchObject({ state: 'skipped', detail: 'superseded by int-b.networking.fedcba987654 before it started' });
+    expect(supersededMember({ ...waiting, state: 'in-flight' }, 'x', T0)).toBeUndefined();
+  });
+
+  it("a module change's id is readable and the same for one module and commit, whatever the module's name", () => {
+    expect(moduleChangeId('networking', 'a'.repeat(40))).toBe('mc-aaaaaaaaaaaa-networking');
+    const odd = moduleChangeId('data_store', 'a'.repeat(40));
+    expect(odd).toMatch(/^mc-aaaaaaaaaaaa-data-store-[0-9a-f]{8}$/);
+    expect(odd).not.toBe(moduleChangeId('data-store', 'a'.repeat(40)));
+    expect(moduleChangeId('m'.repeat(63), 'a'.repeat(40)).length).toBeLessThanOrEqual(63);
   });
 });
 
