@@ -8,9 +8,10 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { ACTIVE_APPLY_STATUSES, WAVES, groupPlansByShape, type ModuleApplyRecord } from '../../shared/domain/deployments/applies.js';
+import { ACTIVE_APPLY_STATUSES, INSTANCE_DELETE_MODULE, WAVES, groupPlansByShape, type ModuleApplyRecord } from '../../shared/domain/deployments/applies.js';
+import { moduleChangeId, type RolloutRecord } from '../../shared/domain/rollout/index.js';
 import { refused } from '../errors.js';
-import { deploymentPaths } from '../../shared/store/collections.js';
+import { deploymentPaths, rolloutPaths } from '../../shared/store/collections.js';
 import { sendCommand } from '../commands-client.js';
 import type { CliContext } from '../context.js';
 import { parseFlags } from '../flags.js';
@@ -103,6 +104,12 @@ export function registerApplyCommands(program: Command, ctx: CliContext): void {
       }
       for (const group of groups) {
         line(ctx.io.stdout, `${group.module} at ${group.commit.slice(0, 12)} (${group.applies.length} instance${group.applies.length === 1 ? '' : 's'}; mi apply confirm --module ${group.module} --commit ${group.commit.slice(0, 12)})`);
+        // Its module change on the rollout planner: when it halted, the applies after the failure wait for an operator.
+        const change = group.module === INSTANCE_DELETE_MODULE ? undefined : await store.get<RolloutRecord>(rolloutPaths.rollout(moduleChangeId(group.module, group.commit)));
+        if (change !== undefined) {
+          const then = change.status === 'halted' ? `: ${change.halt?.reason ?? ''}; mi workflow resume ${change.id} (accepting it) or mi workflow abort ${change.id}` : `: mi workflow status ${change.id}`;
+          line(ctx.io.stdout, `  module change ${change.id} ${change.status.toUpperCase()}${then}`);
+        }
         const rows = group.applies.map((a) => [a.id, a.instanceId, WAVES[a.wave] ?? String(a.wave), a.mode, a.status, a.planSummary ?? a.failure ?? '', a.confirmedBy ?? '']);
         for (const text of table(['APPLY', 'INSTANCE', 'WAVE', 'MODE', 'STATUS', 'PLAN / FAILURE', 'CONFIRMED BY'], rows)) line(ctx.io.stdout, `  ${text}`);
         line(ctx.io.stdout);

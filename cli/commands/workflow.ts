@@ -35,6 +35,8 @@ import { renderForecast } from './rollout.js';
 
 const LABELS = { action: '<action>', environment: '-e/--environment', module: '--module', plans: '--plans', filter: '--filter', concurrency: '--concurrency', budget: '--budget', reason: '--reason', interval: '--interval', workflow: '<workflow>', runTime: '--run-time' };
 const workflowIdSchema = z.string().regex(/^wf-[a-z0-9-]{1,60}$/, { error: 'expected a workflow id such as wf-20261201-100000-ab12' });
+/** What status and the operator's actions take: a workflow, or a merge's module change (mi apply list names it). */
+const fanOutIdSchema = z.string().regex(/^(wf|mc)-[a-z0-9-]{1,60}$/, { error: 'expected a workflow id such as wf-20261201-100000-ab12, or a module change id such as mc-0123456789ab-networking' });
 const count = (what: string, min: number) => z.coerce.number({ error: `expected ${what}` }).int({ error: `expected a whole number` }).min(min, { error: `expected at least ${min}` });
 
 const runFlags = z.object({
@@ -53,13 +55,13 @@ const runFlags = z.object({
   interval: durationSchema.optional(),
   json: z.boolean().optional(),
 });
-const statusFlags = z.object({ workflow: workflowIdSchema.optional(), watch: z.boolean().optional(), interval: durationSchema.optional(), json: z.boolean().optional() });
+const statusFlags = z.object({ workflow: fanOutIdSchema.optional(), watch: z.boolean().optional(), interval: durationSchema.optional(), json: z.boolean().optional() });
 const outputFlags = z.object({ workflow: workflowIdSchema.optional(), together: z.boolean().optional(), json: z.boolean().optional() });
-const controlFlags = z.object({ workflow: workflowIdSchema.optional(), reason: reasonSchema.default(DEFAULT_REASON), json: z.boolean().optional() });
+const controlFlags = z.object({ workflow: fanOutIdSchema.optional(), reason: reasonSchema.default(DEFAULT_REASON), json: z.boolean().optional() });
 
 async function findWorkflow(store: StateStore, id: string | undefined): Promise<RolloutRecord> {
   const found = id === undefined ? await latestWorkflow(store) : await store.get<RolloutRecord>(rolloutPaths.rollout(id));
-  if (found?.kind !== 'workflow') throw refused(id === undefined ? 'no workflow yet (mi workflow run <action> -e <env> --concurrency N)' : `no workflow ${id}`);
+  if (found?.kind !== 'workflow' && found?.kind !== 'module-change') throw refused(id === undefined ? 'no workflow yet (mi workflow run <action> -e <env> --concurrency N)' : `no workflow or module change ${id}`);
   return found;
 }
 
@@ -223,7 +225,7 @@ are applied in their maintenance windows and nothing is applied during a change 
   workflow
     .command('status')
     .description('each wave with a progress bar; when halted, why; when waiting for approval, who may give it')
-    .argument('[workflow]', 'the workflow id (default: the latest)')
+    .argument('[workflow]', 'the workflow id, or a module change id from mi apply list (default: the latest workflow)')
     .option('--watch', 'show it again every few seconds until it halts or ends')
     .option('--interval <duration>', 'how often --watch reads (default 5s)')
     .option('--json', 'print the workflow and its live counts')
@@ -277,7 +279,7 @@ are applied in their maintenance windows and nothing is applied during a change 
     workflow
       .command(action)
       .description(description)
-      .argument('[workflow]', 'the workflow id (default: the latest)')
+      .argument('[workflow]', 'the workflow id, or a module change id from mi apply list (default: the latest workflow)')
       .option('--reason <text>', 'why (recorded in the audit trail)')
       .option('--json', 'print the workflow document')
       .action(async (id: string | undefined, _options: unknown, command: Command) => {

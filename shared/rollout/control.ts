@@ -3,9 +3,10 @@
  * writes the rollout and the audit record (who and why) in one transaction, and ticks a
  * rollout that runs again; a second person's approval of a workflow that changes prod.
  */
-import { approveWorkflow, controlRollout, type RolloutAction, type RolloutRecord } from '../domain/rollout/index.js';
+import { approveWorkflow, controlRollout, OPEN_STATES, type InstanceProgress, type RolloutAction, type RolloutRecord } from '../domain/rollout/index.js';
+import type { ModuleApplyRecord } from '../domain/deployments/applies.js';
 import type { StoreTransaction } from '../ports.js';
-import { rolloutPaths } from '../store/collections.js';
+import { deploymentPaths, rolloutPaths } from '../store/collections.js';
 import { appendAudit } from '../store/records.js';
 import type { RolloutContext } from './deps.js';
 import { publishTick } from './publish.js';
@@ -42,8 +43,28 @@ export async function control(ctx: RolloutContext, rolloutId: string, action: Ro
     return { kind: 'changed', rollout: next, detail: decision.detail };
   });
   if (outcome.kind === 'changed' && outcome.rollout.status === 'running') await publishTick(ctx, rolloutId, 'control');
+  if (outcome.kind === 'changed' && action === 'abort' && outcome.rollout.kind === 'module-change') await haltUnstartedApplies(ctx, rolloutId, actor, reason);
   return outcome;
 }
+
+/** An aborted module change's applies that never started: halted, saying who aborted it and why (mi apply list shows it). */
+async function haltUnstartedApplies(ctx: RolloutContext, fanOutId: string, actor: string, reason: string): Promise<void> {
+  const open = await ctx.store.query<InstanceProgress>({ collection: rolloutPaths.progressCollection(fanOutId), where: [{ field: 'state', op: 'in', value: [...OPEN_STATES] }] });
+  for (const { data: member } of open) {
+    const applyId = member.applyId;
+    if (applyId === undefined) continue;
+    await ctx.store.transaction(async (tx) => {
+      const now = ctx.clock.now();
+      const apply = await tx.get<ModuleApplyRecord>(deploymentPaths.moduleApply(applyId));
+      if (apply === undefined || !NOT_STARTED.includes(apply.status)) return;
+      const failure = `its module change ${fanOutId} was aborted by ${actor}: ${reason}`;
+      tx.update(deploymentPaths.moduleApply(applyId), { status: 'halted', failure, updatedAt: now.toISOString() });
+      appendAudit(tx, { actor, action: 'module-apply.halted', instanceId: apply.instanceId, operationId: null, before: { status: apply.status }, after: { status: 'halted' }, causeEventId: apply.causeEventId, applyId, rolloutId: fanOutId, reason: failure }, now);
+    });
+  }
+}
+
+const NOT_STARTED: readonly ModuleApplyRecord['status'][] = ['waiting', 'planning', 'awaiting-confirmation', 'confirmed'];
 
 /** The failures so far of a halted rollout's halted wave (what resuming accepts), or undefined when it is not halted. */
 async function failuresOfHaltedWave(tx: StoreTransaction, rolloutId: string, rollout: RolloutRecord): Promise<number | undefined> {

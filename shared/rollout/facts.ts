@@ -5,7 +5,7 @@
  * wave moves on. Only the member's own document is written, never a shared one. What a fact
  * means is the domain's (upgradeOutcomeOf, progressAfter).
  */
-import { isWorkflowId, progressAfter, upgradeOutcomeOf, type InstanceProgress, type RolloutRecord, type UpgradeOutcome } from '../domain/rollout/index.js';
+import { isReleaseRollout, isWorkflowId, progressAfter, upgradeOutcomeOf, type InstanceProgress, type RolloutRecord, type UpgradeOutcome } from '../domain/rollout/index.js';
 import type { AnyEnvelope } from '../events/index.js';
 import type { StoreTransaction } from '../ports.js';
 import { rolloutPaths } from '../store/collections.js';
@@ -24,7 +24,7 @@ export async function recordFact(ctx: RolloutContext, envelope: AnyEnvelope): Pr
   const outcome = upgradeOutcomeOf(envelope);
   if (outcome.kind === 'ignored') return outcome;
   const named = outcome.rolloutId;
-  const rollouts = named === undefined ? (await activeRollouts(ctx.store)).map((r) => ({ id: r.id, busyRetryMs: r.busyRetryMs })) : [{ id: named, busyRetryMs: undefined }];
+  const rollouts = named === undefined ? (await activeRollouts(ctx.store)).filter(isReleaseRollout).map((r) => ({ id: r.id, busyRetryMs: r.busyRetryMs })) : [{ id: named, busyRetryMs: undefined }];
   if (rollouts.length === 0) return { kind: 'ignored', reason: 'no active rollout' };
   const recorded = await ctx.store.transaction((tx) => recordOutcomeIn(ctx, tx, rollouts, outcome, envelope.eventId));
   if (recorded.kind === 'recorded') await publishTick(ctx, recorded.rolloutId, 'upgrade-finished');

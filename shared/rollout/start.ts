@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import semver from 'semver';
-import { membersOf, newRollout, type InstanceProgress, type RolloutRecord, type WaveName, type WaveSpec } from '../domain/rollout/index.js';
+import { isReleaseRollout, membersOf, newRollout, type InstanceProgress, type RolloutRecord, type WaveName, type WaveSpec } from '../domain/rollout/index.js';
 import { rolloutPaths } from '../store/collections.js';
 import { appendAudit } from '../store/records.js';
 import type { RolloutContext } from './deps.js';
@@ -37,8 +37,8 @@ export function newRolloutId(now: Date, prefix = 'ro-'): string {
 /** Starts a rollout to `targetVersion`; refused while another is active. */
 export async function start(ctx: RolloutContext, input: StartInput): Promise<StartOutcome> {
   if (semver.valid(input.targetVersion) !== input.targetVersion) return { kind: 'refused', message: `${input.targetVersion} is not a semantic version such as 5.5.0` };
-  // One release at a time; workflows run beside it (an instance busy with one is tried again later).
-  const active = (await activeRollouts(ctx.store)).filter((r) => r.status !== 'aborted' && r.kind !== 'workflow');
+  // One release at a time; workflows and module changes run beside it (an instance busy with one is tried again later).
+  const active = (await activeRollouts(ctx.store)).filter((r) => r.status !== 'aborted' && isReleaseRollout(r));
   const blocking = active[0];
   if (blocking !== undefined) {
     return { kind: 'refused', message: `rollout ${blocking.id} to ${blocking.targetVersion} is ${blocking.status}: finish, resume or abort it first (mi rollout status ${blocking.id})` };

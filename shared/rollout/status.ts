@@ -4,7 +4,7 @@
  * it halted. Reading is separate from rendering, so tests can check the text; the counting
  * arithmetic is the domain's (liveWaveSummary).
  */
-import { describeFanOut, liveWaveSummary, type InstanceProgress, type ProgressState, type RolloutRecord, type WaveSummary } from '../domain/rollout/index.js';
+import { describeFanOut, isReleaseRollout, liveWaveSummary, type InstanceProgress, type ProgressState, type RolloutRecord, type WaveSummary } from '../domain/rollout/index.js';
 import type { StateStore } from '../ports.js';
 import { COLLECTIONS, rolloutPaths } from '../store/collections.js';
 
@@ -21,11 +21,11 @@ export interface RolloutView {
 
 const STATES: readonly ProgressState[] = ['in-flight', 'succeeded', 'failed', 'skipped', 'waiting', 'pending'];
 
-/** The latest rollout (by creation time; workflows aside), or undefined. */
+/** The latest rollout (by creation time; workflows and module changes aside), or undefined. */
 export async function latestRollout(store: StateStore): Promise<RolloutRecord | undefined> {
   // Rollouts recorded before workflows existed have no kind to query on: the newest few are looked through.
   const docs = await store.query<RolloutRecord>({ collection: COLLECTIONS.rollouts, orderBy: [{ field: 'createdAt', direction: 'desc' }], limit: 50 });
-  return docs.find((d) => d.data.kind !== 'workflow')?.data;
+  return docs.find((d) => isReleaseRollout(d.data))?.data;
 }
 
 /** The latest workflow (by creation time), or undefined. */
@@ -78,7 +78,7 @@ function bar(wave: WaveLive, width = 24): string {
 /** The text of `mi rollout status`. */
 export function renderRolloutView(view: RolloutView, now: Date): string[] {
   const { rollout } = view;
-  const workflow = rollout.kind === 'workflow';
+  const workflow = !isReleaseRollout(rollout);
   const verb = workflow ? 'mi workflow' : 'mi rollout';
   const lines = [
     `${describeFanOut(rollout)}: ${rollout.status.toUpperCase()}`,

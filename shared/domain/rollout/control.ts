@@ -59,7 +59,7 @@ export function controlRollout(
  * never by the person who started it.
  */
 export function approveWorkflow(fanOut: RolloutRecord, input: { approver: string; now: Date; reason: string }): ControlDecision | { kind: 'self-approval'; message: string } {
-  if (fanOut.kind !== 'workflow' || fanOut.workflow === undefined) return refuse(`${fanOut.id} is a rollout, not a workflow: a rollout needs no approval`);
+  if (fanOut.kind !== 'workflow' || fanOut.workflow === undefined) return refuse(`${fanOut.id} is not a workflow: it needs no approval (a module change's plans are confirmed with mi apply confirm)`);
   if (fanOut.status !== 'awaiting-approval') return refuse(`workflow ${fanOut.id} is ${fanOut.status} and not waiting for an approval`);
   if (input.approver.trim().toLowerCase() === fanOut.actor.trim().toLowerCase()) {
     return { kind: 'self-approval', message: `${input.approver} started workflow ${fanOut.id} and cannot also approve it: a second person must` };

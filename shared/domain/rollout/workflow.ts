@@ -116,6 +116,11 @@ export function isWorkflowId(id: string): boolean {
   return id.startsWith(WORKFLOW_ID_PREFIX);
 }
 
+/** Whether a fan-out is a release upgrade (a rollout: one at a time), whatever else runs beside it. */
+export function isReleaseRollout(fanOut: { kind?: string }): boolean {
+  return fanOut.kind === undefined || fanOut.kind === 'upgrade';
+}
+
 /** What the audit trail calls a fan-out's records (rollout., workflow., module-change.), from its kind. */
 export function auditNounOf(fanOut: { kind?: string }): 'rollout' | 'workflow' | 'module-change' {
   return fanOut.kind === 'workflow' ? 'workflow' : fanOut.kind === 'module-change' ? 'module-change' : 'rollout';

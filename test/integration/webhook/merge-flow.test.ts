@@ -182,6 +182,26 @@ describe('a merge on the deployment repository', () => {
     expect((await fanOut('security', after)).status).toBe('completed');
   });
 
+  it('a halted module change shows in mi apply list with what to do; aborted, its applies not started are halted, saying who', async () => {
+    const dev = await world.fx.seedInstance({ environment: 'dev', tier: 'internal', maintenanceWindow: undefined });
+    const customer = await world.fx.seedInstance({ environment: 'prod', tier: 'customer', maintenanceWindow: ALWAYS_OPEN });
+    const after = sha(0x221);
+    world.fx.fleet.executor.scriptOutcome({ action: 'apply', instanceId: dev.id }, 'failed', 'terraform apply: quota exceeded', 5);
+    await deliver(pushPayload({ before: sha(0x220), after, commits: [{ modified: [dev, customer].map((i) => `${root(i.environment, i.id)}/terraform/stacks/monitoring/alerts.tf`) }] }));
+    await settle(world.consumer);
+    const change = await fanOut('monitoring', after);
+    expect(change.status).toBe('halted');
+    const listed = await mi(world.fx.projectId, ['apply', 'list']);
+    expect(listed.stdout).toContain(`  module change ${change.id} HALTED: wave dev: 1 apply(s) failed`);
+    expect(listed.stdout).toContain(`mi workflow resume ${change.id} (accepting it) or mi workflow abort ${change.id}`);
+
+    // The abort as the commands function passes it on (mi workflow abort <id>).
+    expect(await world.rollouts.control(change.id, 'abort', 'carol@example.com', 'reverting the change')).toMatchObject({ kind: 'changed' });
+    const halted = (await applies(after)).find((a) => a.instanceId === customer.id);
+    expect(halted).toMatchObject({ status: 'halted', failure: `its module change ${change.id} was aborted by carol@example.com: reverting the change` });
+    expect((await mi(world.fx.projectId, ['apply', 'list'])).stdout).not.toContain(change.id);
+  });
+
   it("a customer's apply waits for its maintenance window, and none starts during a change freeze", async () => {
     const saturday = { days: ['sat' as const], start: '02:00', hours: 4, timeZone: 'Etc/UTC' };
     const customer = await world.fx.seedInstance({ environment: 'prod', tier: 'customer', maintenanceWindow: saturday });
