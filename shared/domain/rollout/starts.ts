@@ -21,10 +21,9 @@ export function memberCommand(fanOut: Pick<RolloutRecord, 'id' | 'kind' | 'targe
   const change = fanOut.moduleChange;
   if (fanOut.kind === 'module-change' && change !== undefined) {
     if (candidate.applyId === undefined) throw new Error(`module change ${fanOut.id}: ${candidate.instanceId} names no module apply`);
-    if (change.mode === 'confirm' && candidate.planDigest === undefined) throw new Error(`module change ${fanOut.id}: ${candidate.instanceId}'s plan was confirmed with no digest: nothing to apply`);
     return {
       type: 'instance.module-apply',
-      // A confirmed plan is applied as the saved file of that digest, never planned afresh.
+      // A confirmed plan is applied as the saved file of that digest, never planned afresh (a plan run that reported no digest applies the commit afresh, as mi apply show says).
       payload: { module: change.module, commit: change.commit, action: 'apply', applyId: candidate.applyId, rolloutId: fanOut.id, ...(candidate.planDigest === undefined ? {} : { planDigest: candidate.planDigest }) },
       reason: `apply of module ${change.module} at ${change.commit.slice(0, 12)} (${candidate.applyId}; ${where})`,
     };
