@@ -57,6 +57,29 @@ export function renderForecast(forecast: RolloutForecast, subject = `a rollout t
   ];
 }
 
+/**
+ * `status` of a rollout, a workflow or a module change: its waves with their live counts; with
+ * `watch`, again every interval until it halts or ends (pinned to the one first shown, even if
+ * another starts meanwhile). Exit 1 when it halted.
+ */
+export async function showFanOut(ctx: CliContext, store: StateStore, find: (pinned: string | undefined) => Promise<RolloutRecord>, flags: { watch?: boolean | undefined; interval?: number | undefined; json?: boolean | undefined }): Promise<void> {
+  const interval = flags.interval ?? ctx.io.pollIntervalMs ?? 5_000;
+  let pinned: string | undefined;
+  for (;;) {
+    const found = await find(pinned);
+    const view = await readRolloutView(store, found);
+    if (flags.json) printJson(ctx.io.stdout, view);
+    else for (const text of renderRolloutView(view, systemClock.now())) line(ctx.io.stdout, text);
+    if (flags.watch !== true || (found.status !== 'running' && found.status !== 'paused')) {
+      ctx.exitCode = found.status === 'halted' ? EXIT.failed : EXIT.ok;
+      return;
+    }
+    line(ctx.io.stdout, '');
+    await new Promise((resolve) => setTimeout(resolve, interval));
+    pinned = found.id;
+  }
+}
+
 async function findRollout(store: StateStore, id: string | undefined): Promise<RolloutRecord> {
   const found = id === undefined ? await latestRollout(store) : await store.get<RolloutRecord>(rolloutPaths.rollout(id));
   if (found === undefined) throw refused(id === undefined ? 'no rollout yet (mi rollout start --to <version>)' : `no rollout ${id}`);
@@ -125,21 +148,7 @@ export function registerRolloutCommands(program: Command, ctx: CliContext): void
     .action(async (id: string | undefined, _options: unknown, command: Command) => {
       const flags = parseFlags(statusFlags, { ...command.opts(), ...(id === undefined ? {} : { rollout: id }) }, LABELS);
       const store = ctx.backend(command).store;
-      const interval = flags.interval ?? ctx.io.pollIntervalMs ?? 5_000;
-      for (;;) {
-        const found = await findRollout(store, flags.rollout);
-        const view = await readRolloutView(store, found);
-        if (flags.json) printJson(ctx.io.stdout, view);
-        else for (const text of renderRolloutView(view, systemClock.now())) line(ctx.io.stdout, text);
-        if (!flags.watch || found.status !== 'running' && found.status !== 'paused') {
-          ctx.exitCode = found.status === 'halted' ? EXIT.failed : EXIT.ok;
-          return;
-        }
-        line(ctx.io.stdout, '');
-        await new Promise((resolve) => setTimeout(resolve, interval));
-        // Pin the rollout being watched, even if another starts meanwhile.
-        flags.rollout = found.id;
-      }
+      await showFanOut(ctx, store, (pinned) => findRollout(store, pinned ?? flags.rollout), flags);
     });
 
   const control = (action: RolloutAction, description: string) =>

@@ -31,7 +31,7 @@ import type { CliContext } from '../context.js';
 import { refused } from '../errors.js';
 import { durationSchema, parseFlags, reasonSchema } from '../flags.js';
 import { line, printJson } from '../output.js';
-import { renderForecast } from './rollout.js';
+import { renderForecast, showFanOut } from './rollout.js';
 
 const LABELS = { action: '<action>', environment: '-e/--environment', module: '--module', plans: '--plans', filter: '--filter', concurrency: '--concurrency', budget: '--budget', reason: '--reason', interval: '--interval', workflow: '<workflow>', runTime: '--run-time' };
 const workflowIdSchema = z.string().regex(/^wf-[a-z0-9-]{1,60}$/, { error: 'expected a workflow id such as wf-20261201-100000-ab12' });
@@ -232,20 +232,7 @@ are applied in their maintenance windows and nothing is applied during a change 
     .action(async (id: string | undefined, _options: unknown, command: Command) => {
       const flags = parseFlags(statusFlags, { ...command.opts(), ...(id === undefined ? {} : { workflow: id }) }, LABELS);
       const store = ctx.backend(command).store;
-      const interval = flags.interval ?? ctx.io.pollIntervalMs ?? 5_000;
-      for (;;) {
-        const found = await findWorkflow(store, flags.workflow);
-        const view = await readRolloutView(store, found);
-        if (flags.json) printJson(ctx.io.stdout, view);
-        else for (const text of renderRolloutView(view, systemClock.now())) line(ctx.io.stdout, text);
-        if (!flags.watch || (found.status !== 'running' && found.status !== 'paused')) {
-          ctx.exitCode = found.status === 'halted' ? EXIT.failed : EXIT.ok;
-          return;
-        }
-        line(ctx.io.stdout, '');
-        await sleep(interval);
-        flags.workflow = found.id;
-      }
+      await showFanOut(ctx, store, (pinned) => findWorkflow(store, pinned ?? flags.workflow), flags);
     });
 
   workflow

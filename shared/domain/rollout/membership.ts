@@ -15,6 +15,32 @@ export interface Membership {
   sizes: Partial<Record<WaveName, number>>;
 }
 
+/**
+ * A member not started yet, as any fan-out records it: eligible now or when its window next
+ * opens (`eligibleAt: null`: not until something makes it eligible, such as a confirmation).
+ */
+export function pendingMember(
+  input: { instanceId: string; wave: WaveName; window?: InstanceProgress['window']; eligible: 'now' | 'not-yet' } & Pick<Partial<InstanceProgress>, 'planDigest' | 'applyId' | 'actor' | 'detail'>,
+  now: Date,
+): InstanceProgress {
+  const { instanceId, wave, window, eligible, detail, ...extra } = input;
+  return {
+    instanceId,
+    wave,
+    state: 'pending',
+    eventId: null,
+    operationId: null,
+    attempts: 0,
+    startedAt: null,
+    finishedAt: null,
+    eligibleAt: eligible === 'not-yet' ? null : (window === undefined ? now : nextWindowOpening(window, now)).toISOString(),
+    ...(window === undefined ? {} : { window }),
+    ...Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined)),
+    detail: detail ?? null,
+    updatedAt: now.toISOString(),
+  };
+}
+
 /** The members of a rollout over the fleet as it is at `now`, in id order. */
 export function membersOf(rollout: { id: string; waves: readonly WaveSpec[]; targetVersion: string }, fleet: readonly FleetInstance[], now: Date): Membership {
   const at = now.toISOString();
@@ -28,20 +54,11 @@ export function membersOf(rollout: { id: string; waves: readonly WaveSpec[]; tar
     sizes[wave] = (sizes[wave] ?? 0) + 1;
     const there = semver.valid(instance.version) !== null && semver.gte(instance.version, rollout.targetVersion);
     const window = instance.tier === 'customer' ? instance.maintenanceWindow : undefined;
-    members.push({
-      instanceId: instance.id,
-      wave,
-      state: there ? 'skipped' : 'pending',
-      eventId: null,
-      operationId: null,
-      attempts: 0,
-      startedAt: null,
-      finishedAt: there ? at : null,
-      eligibleAt: there ? null : (window === undefined ? now : nextWindowOpening(window, now)).toISOString(),
-      ...(window === undefined ? {} : { window }),
-      detail: there ? `already on ${instance.version}` : null,
-      updatedAt: at,
-    });
+    if (!there) {
+      members.push(pendingMember({ instanceId: instance.id, wave, ...(window === undefined ? {} : { window }), eligible: 'now' }, now));
+      continue;
+    }
+    members.push({ instanceId: instance.id, wave, state: 'skipped', eventId: null, operationId: null, attempts: 0, startedAt: null, finishedAt: at, eligibleAt: null, ...(window === undefined ? {} : { window }), detail: `already on ${instance.version}`, updatedAt: at });
   }
   return { members, sizes };
 }

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { InstanceRecord } from '../../events/index.js';
-import { nextWindowOpening } from './calendar.js';
+import { pendingMember } from './membership.js';
 import type { InstanceProgress, WaveName, WaveSpec } from './types.js';
 import { workflowWaveOf } from './workflow.js';
 
@@ -47,7 +47,6 @@ export interface ModuleChangeCandidate {
  * to start yet (`eligibleAt` null: the tick does not pick it, and its wave waits for it).
  */
 export function moduleChangeMembers(candidates: readonly ModuleChangeCandidate[], now: Date): { members: InstanceProgress[]; sizes: Partial<Record<WaveName, number>> } {
-  const at = now.toISOString();
   const sizes: Partial<Record<WaveName, number>> = {};
   const members: InstanceProgress[] = [];
   for (const c of [...candidates].sort((a, b) => a.instance.id.localeCompare(b.instance.id))) {
@@ -56,23 +55,21 @@ export function moduleChangeMembers(candidates: readonly ModuleChangeCandidate[]
     sizes[wave] = (sizes[wave] ?? 0) + 1;
     const window = c.instance.tier === 'customer' ? c.instance.maintenanceWindow : undefined;
     const ready = c.mode === 'auto' || c.status === 'confirmed';
-    members.push({
-      instanceId: c.instance.id,
-      wave,
-      state: 'pending',
-      eventId: null,
-      operationId: null,
-      attempts: 0,
-      startedAt: null,
-      finishedAt: null,
-      eligibleAt: ready ? (window === undefined ? now : nextWindowOpening(window, now)).toISOString() : null,
-      ...(window === undefined ? {} : { window }),
-      ...(c.confirmedDigest ? { planDigest: c.confirmedDigest } : {}),
-      applyId: c.applyId,
-      actor: c.actor,
-      detail: ready ? null : 'waits for a person to confirm its plan (mi apply confirm)',
-      updatedAt: at,
-    });
+    members.push(
+      pendingMember(
+        {
+          instanceId: c.instance.id,
+          wave,
+          ...(window === undefined ? {} : { window }),
+          eligible: ready ? 'now' : 'not-yet',
+          ...(c.confirmedDigest ? { planDigest: c.confirmedDigest } : {}),
+          applyId: c.applyId,
+          actor: c.actor,
+          ...(ready ? {} : { detail: 'waits for a person to confirm its plan (mi apply confirm)' }),
+        },
+        now,
+      ),
+    );
   }
   return { members, sizes };
 }

@@ -7,7 +7,7 @@
  */
 import picomatch from 'picomatch';
 import type { Environment } from '../../events/index.js';
-import { nextWindowOpening } from './calendar.js';
+import { pendingMember } from './membership.js';
 import type { FleetInstance, InstanceProgress, WaveName, WaveSpec, WorkflowAction, WorkflowTask } from './types.js';
 
 export const FILTER_KEYS = ['id', 'slug', 'tier', 'version', 'region', 'status'] as const;
@@ -71,7 +71,6 @@ export function workflowWaves(sizes: Partial<Record<WaveName, number>>, concurre
  */
 export function workflowMembersOf(task: Pick<WorkflowTask, 'action' | 'environment' | 'filter'>, fleet: readonly FleetInstance[], now: Date, plans?: ReadonlyMap<string, string>): { members: InstanceProgress[]; sizes: Partial<Record<WaveName, number>> } {
   const filter = parseFilter(task.filter);
-  const at = now.toISOString();
   const sizes: Partial<Record<WaveName, number>> = {};
   const members: InstanceProgress[] = [];
   for (const instance of [...fleet].sort((a, b) => a.id.localeCompare(b.id))) {
@@ -82,21 +81,7 @@ export function workflowMembersOf(task: Pick<WorkflowTask, 'action' | 'environme
     const wave = workflowWaveOf(instance);
     sizes[wave] = (sizes[wave] ?? 0) + 1;
     const window = changesInstances(task.action) && instance.tier === 'customer' ? instance.maintenanceWindow : undefined;
-    members.push({
-      instanceId: instance.id,
-      wave,
-      state: 'pending',
-      eventId: null,
-      operationId: null,
-      attempts: 0,
-      startedAt: null,
-      finishedAt: null,
-      eligibleAt: (window === undefined ? now : nextWindowOpening(window, now)).toISOString(),
-      ...(window === undefined ? {} : { window }),
-      ...(planDigest === undefined ? {} : { planDigest }),
-      detail: null,
-      updatedAt: at,
-    });
+    members.push(pendingMember({ instanceId: instance.id, wave, ...(window === undefined ? {} : { window }), eligible: 'now', ...(planDigest === undefined ? {} : { planDigest }) }, now));
   }
   return { members, sizes };
 }
