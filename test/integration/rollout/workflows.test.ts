@@ -121,6 +121,22 @@ describe('fleet workflows', () => {
     expect((await world.driveUntil(rollout.rollout.id, (r) => r.status !== 'running')).status).toBe('completed');
   }, 120_000);
 
+  it('a backup runs through a change freeze (it changes nothing), where a release would wait', async () => {
+    const now = world.fixture.clock.now().getTime();
+    await world.fixture.store.set(rolloutPaths.calendar, { freezes: [{ from: new Date(now - 60_000).toISOString(), to: new Date(now + 86_400_000).toISOString(), reason: 'year-end freeze' }] });
+    try {
+      const backup = started(await world.driver.rollouts.startWorkflow({ action: 'backup', environment: 'dev', filter: [], concurrency: 3, budget: 0, actor: ALICE, reason: 'during the freeze' }));
+      expect((await world.driveUntil(backup.id, (r) => r.status !== 'running', 40)).status).toBe('completed');
+      const release = await world.driver.rollouts.start({ targetVersion: '9.1.0', waves: parseWaves('dev:soak=0'), actor: ALICE, reason: 'release' });
+      if (release.kind !== 'started') throw new Error(release.message);
+      await world.driveUntil(release.rollout.id, () => false, 5);
+      expect((await members(release.rollout.id)).map((m) => m.state)).toEqual(['pending', 'pending', 'pending']);
+      await world.driver.rollouts.control(release.rollout.id, 'abort', ALICE, 'test over');
+    } finally {
+      await world.fixture.store.set(rolloutPaths.calendar, { freezes: [] });
+    }
+  }, 120_000);
+
   it('refuses a malformed filter, a filter nobody matches, and an apply of plans not made, before writing anything', async () => {
     const before = (await world.fixture.store.query({ collection: COLLECTIONS.rollouts })).length;
     const start = world.driver.rollouts.startWorkflow;
