@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { DEFAULT_WAVES, WaveSpecError, forecastRollout, parseWaves, type RolloutAction, type RolloutForecast, type RolloutRecord, type WaveSpec } from '../../shared/domain/rollout/index.js';
+import { DEFAULT_WAVES, ROLLOUT_ACTIONS, WaveSpecError, forecastRollout, parseWaves, type RolloutAction, type RolloutForecast, type RolloutRecord, type WaveSpec } from '../../shared/domain/rollout/index.js';
 import { versionSchema } from '../../shared/events/index.js';
 import { readFleet } from '../../shared/rollout/reads.js';
 import { systemClock, type StateStore } from '../../shared/ports.js';
@@ -96,6 +96,36 @@ function wavesFrom(text: string | undefined): WaveSpec[] {
   }
 }
 
+/**
+ * `pause|resume|promote|abort` of one kind of fan-out (a rollout, a workflow or module change),
+ * sent to the commands function as the caller; `target` reads the flags and finds the fan-out.
+ */
+export function registerControls(
+  group: Command,
+  ctx: CliContext,
+  spec: {
+    noun: string;
+    argument: string;
+    target: (id: string | undefined, command: Command) => Promise<{ found: RolloutRecord; reason: string; json: boolean }>;
+    descriptions: Record<RolloutAction, string>;
+  },
+): void {
+  for (const action of ROLLOUT_ACTIONS) {
+    group
+      .command(action)
+      .description(spec.descriptions[action])
+      .argument(`[${spec.noun}]`, spec.argument)
+      .option('--reason <text>', 'why (recorded in the audit trail)')
+      .option('--json', `print the ${spec.noun} document`)
+      .action(async (id: string | undefined, _options: unknown, command: Command) => {
+        const { found, reason, json } = await spec.target(id, command);
+        const answer = await sendCommand(ctx, command, { command: 'rollout.control', rolloutId: found.id, action, reason }, { what: `${action} of ${spec.noun} ${found.id}`, idempotent: false });
+        if (json) printJson(ctx.io.stdout, answer.rollout);
+        else line(ctx.io.stdout, `${spec.noun} ${found.id}: ${String(answer.detail)} (as ${answer.by ?? 'you'})`);
+      });
+  }
+}
+
 /** Registers `mi rollout …`. */
 export function registerRolloutCommands(program: Command, ctx: CliContext): void {
   const rollout = program.command('rollout').description('fan a release out across the fleet in waves: dev, internal prod, a customer canary, all customers');
@@ -151,22 +181,18 @@ export function registerRolloutCommands(program: Command, ctx: CliContext): void
       await showFanOut(ctx, store, (pinned) => findRollout(store, pinned ?? flags.rollout), flags);
     });
 
-  const control = (action: RolloutAction, description: string) =>
-    rollout
-      .command(action)
-      .description(description)
-      .argument('[rollout]', 'the rollout id (default: the latest)')
-      .option('--reason <text>', 'why (recorded in the audit trail)')
-      .option('--json', 'print the rollout document')
-      .action(async (id: string | undefined, _options: unknown, command: Command) => {
-        const flags = parseFlags(controlFlags, { ...command.opts(), ...(id === undefined ? {} : { rollout: id }) }, LABELS);
-        const target = await findRollout(ctx.backend(command).store, flags.rollout);
-        const answer = await sendCommand(ctx, command, { command: 'rollout.control', rolloutId: target.id, action, reason: flags.reason }, { what: `${action} of rollout ${target.id}`, idempotent: false });
-        if (flags.json) printJson(ctx.io.stdout, answer.rollout);
-        else line(ctx.io.stdout, `rollout ${target.id}: ${String(answer.detail)} (as ${answer.by ?? 'you'})`);
-      });
-  control('pause', 'stop starting upgrades (those in flight finish)');
-  control('resume', 'start upgrades again after a pause, or after a halt (accepting the failures so far)');
-  control('promote', 'pass the manual gate of the wave waiting at one');
-  control('abort', 'end the rollout: no more upgrades start (those in flight finish)');
+  registerControls(rollout, ctx, {
+    noun: 'rollout',
+    argument: 'the rollout id (default: the latest)',
+    target: async (id, command) => {
+      const flags = parseFlags(controlFlags, { ...command.opts(), ...(id === undefined ? {} : { rollout: id }) }, LABELS);
+      return { found: await findRollout(ctx.backend(command).store, flags.rollout), reason: flags.reason, json: flags.json === true };
+    },
+    descriptions: {
+      pause: 'stop starting upgrades (those in flight finish)',
+      resume: 'start upgrades again after a pause, or after a halt (accepting the failures so far)',
+      promote: 'pass the manual gate of the wave waiting at one',
+      abort: 'end the rollout: no more upgrades start (those in flight finish)',
+    },
+  });
 }

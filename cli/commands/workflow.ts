@@ -16,7 +16,6 @@ import {
   workflowMembersOf,
   workflowWaves,
   type MemberOutput,
-  type RolloutAction,
   type RolloutRecord,
 } from '../../shared/domain/rollout/index.js';
 import { ENVIRONMENTS } from '../../shared/events/index.js';
@@ -31,7 +30,7 @@ import type { CliContext } from '../context.js';
 import { refused } from '../errors.js';
 import { durationSchema, parseFlags, reasonSchema } from '../flags.js';
 import { line, printJson } from '../output.js';
-import { renderForecast, showFanOut } from './rollout.js';
+import { registerControls, renderForecast, showFanOut } from './rollout.js';
 
 const LABELS = { action: '<action>', environment: '-e/--environment', module: '--module', plans: '--plans', filter: '--filter', concurrency: '--concurrency', budget: '--budget', reason: '--reason', interval: '--interval', workflow: '<workflow>', runTime: '--run-time' };
 const workflowIdSchema = z.string().regex(/^wf-[a-z0-9-]{1,60}$/, { error: 'expected a workflow id such as wf-20261201-100000-ab12' });
@@ -262,22 +261,18 @@ are applied in their maintenance windows and nothing is applied during a change 
       else line(ctx.io.stdout, `workflow ${id}: ${String(answer.detail)} (as ${answer.by ?? 'you'})`);
     });
 
-  const control = (action: RolloutAction, description: string) =>
-    workflow
-      .command(action)
-      .description(description)
-      .argument('[workflow]', 'the workflow id, or a module change id from mi apply list (default: the latest workflow)')
-      .option('--reason <text>', 'why (recorded in the audit trail)')
-      .option('--json', 'print the workflow document')
-      .action(async (id: string | undefined, _options: unknown, command: Command) => {
-        const flags = parseFlags(controlFlags, { ...command.opts(), ...(id === undefined ? {} : { workflow: id }) }, LABELS);
-        const target = await findWorkflow(ctx.backend(command).store, flags.workflow);
-        const answer = await sendCommand(ctx, command, { command: 'rollout.control', rolloutId: target.id, action, reason: flags.reason }, { what: `${action} of workflow ${target.id}`, idempotent: false });
-        if (flags.json) printJson(ctx.io.stdout, answer.rollout);
-        else line(ctx.io.stdout, `workflow ${target.id}: ${String(answer.detail)} (as ${answer.by ?? 'you'})`);
-      });
-  control('pause', 'stop starting members (those running finish)');
-  control('resume', 'start members again after a pause, or after a halt (accepting the failures so far)');
-  control('promote', 'pass the manual gate of the wave waiting at one');
-  control('abort', 'end the workflow: no more members start (those running finish)');
+  registerControls(workflow, ctx, {
+    noun: 'workflow',
+    argument: 'the workflow id, or a module change id from mi apply list (default: the latest workflow)',
+    target: async (id, command) => {
+      const flags = parseFlags(controlFlags, { ...command.opts(), ...(id === undefined ? {} : { workflow: id }) }, LABELS);
+      return { found: await findWorkflow(ctx.backend(command).store, flags.workflow), reason: flags.reason, json: flags.json === true };
+    },
+    descriptions: {
+      pause: 'stop starting members (those running finish)',
+      resume: 'start members again after a pause, or after a halt (accepting the failures so far)',
+      promote: 'pass the manual gate of the wave waiting at one',
+      abort: 'end the workflow: no more members start (those running finish)',
+    },
+  });
 }
