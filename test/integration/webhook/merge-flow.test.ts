@@ -202,6 +202,20 @@ describe('a merge on the deployment repository', () => {
     expect((await mi(world.fx.projectId, ['apply', 'list'])).stdout).not.toContain(change.id);
   });
 
+  it('a push cut off before its module change was recorded: the deployments tick records it, and the apply runs', async () => {
+    const dev = await world.fx.seedInstance({ environment: 'dev', tier: 'internal', maintenanceWindow: undefined });
+    const after = sha(0x231);
+    await deliver(pushPayload({ before: sha(0x230), after, commits: [{ modified: [`${root('dev', dev.id)}/terraform/stacks/monitoring/alerts.tf`] }] }));
+    // As if the push had stopped after its applies were written: no module change.
+    const id = moduleChangeId('monitoring', after);
+    await world.fx.store.delete(rolloutPaths.rollout(id));
+    await world.fx.store.delete(rolloutPaths.progress(id, dev.id));
+    await world.consumer.tick();
+    expect(await fanOut('monitoring', after)).toMatchObject({ kind: 'module-change', membership: { sizes: { dev: 1 } } });
+    await settle(world.consumer, 3);
+    expect((await applies(after)).map((a) => a.status)).toEqual(['applied']);
+  });
+
   it("a customer's apply waits for its maintenance window, and none starts during a change freeze", async () => {
     const saturday = { days: ['sat' as const], start: '02:00', hours: 4, timeZone: 'Etc/UTC' };
     const customer = await world.fx.seedInstance({ environment: 'prod', tier: 'customer', maintenanceWindow: saturday });
