@@ -45,7 +45,7 @@ const runFlags = z.object({
   plans: workflowIdSchema.optional(),
   filter: z.array(z.string()).default([]),
   concurrency: count('the number of instances to run on at once', 1).pipe(z.number().max(100, { error: 'expected at most 100' })),
-  budget: count('the number of failures tolerated per wave', 0).default(0),
+  budget: count('the number of failures tolerated per wave', 0).optional(),
   reason: reasonSchema.default(DEFAULT_REASON),
   dryRun: z.boolean().optional(),
   runTime: durationSchema.optional(),
@@ -123,13 +123,13 @@ export function registerWorkflowCommands(program: Command, ctx: CliContext): voi
   workflow
     .command('run')
     .description('start a workflow; by default follow it, then print the outputs grouped by identical output')
-    .argument('<action>', `${WORKFLOW_ACTIONS.join(', ')} (plan a module; apply the plans a plan workflow saved; take a backup)`)
+    .argument('<action>', `${WORKFLOW_ACTIONS.join(', ')} (plan a module; apply the plans a plan workflow saved; take a backup; check health; run every read-only check)`)
     .requiredOption('-e, --environment <env>', `the environment: ${ENVIRONMENTS.join(' or ')}`)
     .option('--module <name>', 'plan: the module (a folder under terraform/stacks)')
     .option('--plans <workflow>', 'apply: the completed plan workflow whose saved plans to apply')
     .option('--filter <key=value>', 'only instances matching it (id, slug, tier, version, region or status; globs such as id=cus-*); repeat to narrow', (v: string, all: string[]) => [...all, v], [] as string[])
     .requiredOption('--concurrency <n>', 'instances running at once, per wave')
-    .option('--budget <k>', 'failures a wave tolerates before the workflow halts (default 0)')
+    .option('--budget <k>', 'failures a wave tolerates before the workflow halts (default 0; health and check: no limit, a failed check is a finding)')
     .option('--reason <text>', 'why (recorded in the audit trail)')
     .option('--dry-run', 'start nothing: print its members per wave, when windows open and when it would finish')
     .option('--run-time <duration>', 'with --dry-run: how long one instance takes (default 10m)')
@@ -145,6 +145,7 @@ Examples:
   mi workflow run plan -e prod --module networking --filter tier=customer --concurrency 5 --budget 1
   mi workflow run apply -e prod --plans wf-20261201-100000-ab12 --concurrency 5   # waits for a second person
   mi workflow run backup -e prod --filter id=cus-* --concurrency 10 --dry-run
+  mi workflow run check -e prod --concurrency 20    # health and backup configuration, nothing changed
 
 A workflow that changes prod (apply) waits for \`mi workflow approve\` by someone else; customers
 are applied in their maintenance windows and nothing is applied during a change freeze.`,
@@ -158,7 +159,7 @@ are applied in their maintenance windows and nothing is applied during a change 
         try {
           const plans = flags.action === 'apply' ? await savedPlans(store, { id: flags.plans ?? '' }) : undefined;
           const { members, sizes } = workflowMembersOf({ action: flags.action, environment: flags.environment, filter: flags.filter }, await readFleet(store), now, plans);
-          const waves = workflowWaves(sizes, flags.concurrency, flags.budget);
+          const waves = workflowWaves(sizes, flags.concurrency, flags.budget, flags.action);
           const runMs = flags.runTime ?? 10 * 60_000;
           forecast = forecastMembers({ targetVersion: '', waves, members, now, upgradeMs: runMs }, [`each instance takes ${Math.round(runMs / 60_000)} min and none fails`, 'an instance busy with another operation is tried again 30 s later (not counted)']);
         } catch (error) {
@@ -178,7 +179,7 @@ are applied in their maintenance windows and nothing is applied during a change 
           environment: flags.environment,
           filter: flags.filter,
           concurrency: flags.concurrency,
-          budget: flags.budget,
+          ...(flags.budget === undefined ? {} : { budget: flags.budget }),
           reason: flags.reason,
           ...(flags.module === undefined ? {} : { module: flags.module }),
           ...(flags.plans === undefined ? {} : { plans: flags.plans }),

@@ -311,7 +311,7 @@ export function createCommands(deps: CommandsDeps) {
               environment: request.environment,
               filter: request.filter ?? [],
               concurrency: request.concurrency,
-              budget: request.budget ?? 0,
+              ...(request.budget === undefined ? {} : { budget: request.budget }),
               actor: by,
               reason: request.reason,
               ...(request.module === undefined ? {} : { module: request.module }),

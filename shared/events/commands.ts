@@ -3,7 +3,7 @@ import { commitIdSchema } from './deployments.js';
 import { instanceSpecSchema, isoTimestampSchema, regionSchema, versionSchema } from './instance.js';
 
 /** The lifecycle commands a person may send (through the commands function). */
-export const PERSON_LIFECYCLE_COMMANDS = ['instance.create', 'instance.upgrade', 'instance.restore', 'instance.delete', 'instance.disaster-recovery', 'instance.backup'] as const;
+export const PERSON_LIFECYCLE_COMMANDS = ['instance.create', 'instance.upgrade', 'instance.restore', 'instance.delete', 'instance.disaster-recovery', 'instance.backup', 'instance.check'] as const;
 
 /** Lifecycle commands, published on `mi-lifecycle`: a person's, and the control plane's own (module applies, remediations, drills). */
 export const LIFECYCLE_COMMANDS = [...PERSON_LIFECYCLE_COMMANDS, 'instance.module-apply', 'instance.remediate', 'instance.restore-drill'] as const;
@@ -122,6 +122,28 @@ export const backupPayloadSchema = z.strictObject(
   { error: 'expected a payload object' },
 );
 
+/**
+ * The read-only checks of a running instance: `health`, it answers healthy and reports the
+ * version it is recorded on; `backup-policy`, its Cloud SQL and GKE backup configuration meets
+ * the policy. Nothing is changed, whatever they find.
+ */
+export const INSTANCE_CHECKS = ['health', 'backup-policy'] as const;
+export type InstanceCheck = (typeof INSTANCE_CHECKS)[number];
+
+export const checkPayloadSchema = z.strictObject(
+  {
+    /** Which checks to run (default: all of them). */
+    checks: z
+      .array(z.enum(INSTANCE_CHECKS, { error: `expected a check: one of ${INSTANCE_CHECKS.join(', ')}` }), { error: 'expected a list of checks' })
+      .min(1, { error: 'expected at least one check' })
+      .refine((checks) => new Set(checks).size === checks.length, { error: 'expected each check at most once' })
+      .optional(),
+    note: noteSchema.optional(),
+    rolloutId: fanOutIdSchema.optional(),
+  },
+  { error: 'expected a payload object' },
+);
+
 /** An infrastructure module of the deployment repository, planned or applied at a merge commit. */
 export const moduleApplyPayloadSchema = z.strictObject(
   {
@@ -159,6 +181,7 @@ export const LIFECYCLE_PAYLOAD_SCHEMAS = {
   'instance.delete': deletePayloadSchema,
   'instance.disaster-recovery': disasterRecoveryPayloadSchema,
   'instance.backup': backupPayloadSchema,
+  'instance.check': checkPayloadSchema,
   'instance.module-apply': moduleApplyPayloadSchema,
   'instance.remediate': remediatePayloadSchema,
   'instance.restore-drill': restoreDrillPayloadSchema,

@@ -126,6 +126,8 @@ export const INSTANCE_STATUSES = [
   'applying',
   'remediating',
   'drilling',
+  /** Under read-only checks (health, backup configuration): nothing is changed. */
+  'checking',
   'restoring',
   'recovering',
   'deleting',

@@ -35,7 +35,8 @@ export interface WorkflowStartInput {
   /** apply: the plan workflow whose saved plans it applies. */
   plansOf?: string;
   concurrency: number;
-  budget: number;
+  /** Failures a wave tolerates; absent: none, or every one for a check (workflowWaves). */
+  budget?: number;
   actor: string;
   reason: string;
   /** A busy instance is tried again this long after (default 30 s). */
@@ -69,6 +70,8 @@ async function plansToApply(ctx: RolloutContext, input: WorkflowStartInput): Pro
 
 /** Starts a workflow; refused when its filter is malformed, it covers nobody, or what it needs is missing. */
 export async function startWorkflow(ctx: RolloutContext, input: WorkflowStartInput): Promise<StartOutcome> {
+  if (input.module !== undefined && input.action !== 'plan' && input.action !== 'apply') return refused(`a ${input.action} workflow takes no module (--module is for plan and apply)`);
+  if (input.plansOf !== undefined && input.action !== 'apply') return refused(`a ${input.action} workflow applies no saved plans (--plans is for apply)`);
   let module = input.module;
   let commit = input.commit;
   let plans: Map<string, string> | undefined;
@@ -93,7 +96,7 @@ export async function startWorkflow(ctx: RolloutContext, input: WorkflowStartInp
   if (members.length === 0) {
     return refused(`no ${input.environment} instance matches${input.filter.length === 0 ? '' : ` ${input.filter.join(' ')}`}${plans === undefined ? '' : ` with a plan saved by ${input.plansOf ?? ''}`}: nothing to run`);
   }
-  const waves = workflowWaves(sizes, input.concurrency, input.budget);
+  const waves = workflowWaves(sizes, input.concurrency, input.budget, input.action);
   const workflow: WorkflowTask = {
     action: input.action,
     environment: input.environment,

@@ -159,7 +159,7 @@ const FAULT_OF: Array<ReleaseFault | undefined> = [
 function commandsOf(choices: Choices, world: World): AnyEnvelope[] {
   const count = 2 + (choices.next(4) ?? 0);
   const envelopes: AnyEnvelope[] = [];
-  const kinds: LifecycleCommandType[] = ['instance.backup', 'instance.upgrade', 'instance.restore'];
+  const kinds: LifecycleCommandType[] = ['instance.backup', 'instance.upgrade', 'instance.restore', 'instance.check'];
   for (let i = 0; i < count; i += 1) {
     const instance = world.instances[choices.next(world.instances.length) ?? 0];
     const type = kinds[choices.next(kinds.length) ?? 0];
@@ -177,6 +177,9 @@ function commandsOf(choices: Choices, world: World): AnyEnvelope[] {
           payload: { source: { kind: 'backup', cloudSqlBackupRunId: world.seededRuns[instance.id] ?? '', gkeBackup: `${instance.resources.backupPlan}/backups/seed-${instance.id}` } },
         }),
       );
+    } else if (type === 'instance.check') {
+      // Read-only, yet it holds the lease like any operation: nothing else may run beside it.
+      envelopes.push(makeEnvelope({ ...base, type, payload: {} }));
     } else {
       envelopes.push(makeEnvelope({ ...base, type: 'instance.backup', payload: {} }));
     }

@@ -7,9 +7,11 @@ import semver from 'semver';
 import { z } from 'zod';
 import {
   backupPayloadSchema,
+  checkPayloadSchema,
   createPayloadSchema,
   domainSchema,
   environmentSchema,
+  INSTANCE_CHECKS,
   instanceIdSchema,
   instanceSpecSchema,
   isoTimestampSchema,
@@ -43,6 +45,23 @@ export const LIFECYCLE_COMMAND_TABLE: readonly LifecycleCommand[] = [
       checkAvailable(instance, ['active', 'degraded']);
       const payload = flags.note === undefined ? {} : { note: flags.note };
       return { request: { type: 'instance.backup', instanceId: instance.id, payload }, summary: instance.id };
+    },
+  }),
+
+  lifecycleCommand({
+    name: 'check',
+    description: 'run the read-only checks of an instance: it answers healthy on the version it is recorded on (health), its backup configuration meets the policy (backup-policy); nothing is changed',
+    argument: INSTANCE,
+    options: [
+      { flags: '--only <check...>', description: `the checks to run: ${INSTANCE_CHECKS.join(', ')} (default: all)` },
+      { flags: '--note <text>', description: 'a note kept with the operation' },
+    ],
+    flags: z.object({ ...commonFlags, only: checkPayloadSchema.shape.checks, note: checkPayloadSchema.shape.note }),
+    async prepare(flags, ctx) {
+      const instance = await requireInstance(ctx.store(), flags.instance);
+      checkAvailable(instance, ['active', 'degraded']);
+      const payload = { ...(flags.only === undefined ? {} : { checks: flags.only }), ...(flags.note === undefined ? {} : { note: flags.note }) };
+      return { request: { type: 'instance.check', instanceId: instance.id, payload }, summary: `${instance.id} (${(flags.only ?? INSTANCE_CHECKS).join(', ')})` };
     },
   }),
 

@@ -26,7 +26,7 @@ export interface AcceptanceInput {
 
 /** The fan-out (a rollout or a workflow) a command was decided by (its payload names it), if any. */
 export function rolloutOfCommand(envelope: AnyEnvelope): string | undefined {
-  if (envelope.type === 'instance.upgrade' || envelope.type === 'instance.module-apply' || envelope.type === 'instance.backup') return envelope.payload.rolloutId;
+  if (envelope.type === 'instance.upgrade' || envelope.type === 'instance.module-apply' || envelope.type === 'instance.backup' || envelope.type === 'instance.check') return envelope.payload.rolloutId;
   return undefined;
 }
 
@@ -40,6 +40,7 @@ const BUSY_STATUS: Record<OperationType, InstanceRecord['status']> = {
   'module-apply': 'applying',
   remediate: 'remediating',
   'restore-drill': 'drilling',
+  check: 'checking',
   upgrade: 'upgrading',
   restore: 'restoring',
   delete: 'deleting',
@@ -52,6 +53,8 @@ const STARTS_FROM: Record<Exclude<OperationType, 'create'>, ReadonlyArray<Instan
   'module-apply': ['active'],
   remediate: ['active'],
   'restore-drill': ['active'],
+  // A degraded instance is checked too: whether it answers again is what a person asks.
+  check: ['active', 'degraded'],
   // From degraded only as a rollback (planUpgrade says so).
   upgrade: ['active', 'degraded'],
   // A restore is how a person repairs a failed upgrade; so is disaster recovery.

@@ -5,12 +5,13 @@
  * recovery window, backups that are missing).
  */
 import semver from 'semver';
-import type { AnyEnvelope, Envelope, InstanceRecord, RejectionCode } from '../../events/index.js';
+import { INSTANCE_CHECKS, type AnyEnvelope, type Envelope, type InstanceRecord, type RejectionCode } from '../../events/index.js';
 import type { AcceptancePolicy, PreflightFacts } from './acceptance-policy.js';
 import { regionOfResource } from './backup-policy.js';
 import type { OperationRecord, StepParams } from './model.js';
 import {
   backupPlan,
+  checkPlan,
   deletePlan,
   disasterRecoveryPlan,
   moduleApplyPlan,
@@ -72,6 +73,13 @@ export function planFor(envelope: AnyEnvelope, instance: InstanceRecord, facts: 
     case 'instance.backup':
       // A backup of a degraded instance leaves it degraded.
       return { steps: backupPlan(), params, onSuccess: instance.status === 'degraded' ? { status: 'degraded' } : {} };
+    case 'instance.check':
+      // Nothing changes: a degraded instance stays degraded whatever the checks find (a person decides what it takes).
+      return {
+        steps: checkPlan(envelope.payload.checks ?? INSTANCE_CHECKS, instance.version, policy.healthGates),
+        params,
+        onSuccess: instance.status === 'degraded' ? { status: 'degraded' } : {},
+      };
     case 'instance.remediate':
       return { steps: remediatePlan(envelope.payload.controls), params: { ...params, runId: envelope.payload.runId, controls: envelope.payload.controls.join(',') }, onSuccess: {} };
     case 'instance.restore-drill': {

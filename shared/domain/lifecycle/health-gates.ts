@@ -7,7 +7,8 @@
 import type { HttpAnswer } from '../../ports.js';
 import type { OperationRecord, Step, StepParams } from './model.js';
 
-export type GatePhase = 'before' | 'after';
+/** Before an upgrade's backups, after its rollout, or a check of the running instance (on its recorded version, with the before gate's counts). */
+export type GatePhase = 'before' | 'after' | 'check';
 
 /** One gate as its step carries it (recorded on the operation, so the trail says what was asked). */
 export interface HealthGate {
@@ -48,7 +49,7 @@ export const DEFAULT_HEALTH_GATES: HealthGatePolicy = {
 
 /** The step params of a gate. */
 export function gateParams(phase: GatePhase, policy: HealthGatePolicy, expectVersion?: string): StepParams {
-  const { consecutive, windowSeconds } = policy[phase];
+  const { consecutive, windowSeconds } = policy[phase === 'check' ? 'before' : phase];
   return { phase, consecutive, windowSeconds, intervalSeconds: policy.intervalSeconds, ...(expectVersion === undefined ? {} : { expectVersion }) };
 }
 
@@ -56,7 +57,7 @@ export function gateParams(phase: GatePhase, policy: HealthGatePolicy, expectVer
 export function gateOf(step: Step): HealthGate {
   const p = step.params;
   return {
-    phase: p.phase === 'after' ? 'after' : 'before',
+    phase: p.phase === 'after' || p.phase === 'check' ? p.phase : 'before',
     ...(typeof p.expectVersion === 'string' ? { expectVersion: p.expectVersion } : {}),
     consecutive: Number(p.consecutive ?? 1),
     windowSeconds: Number(p.windowSeconds ?? 0),
@@ -178,7 +179,12 @@ export function afterProbe(gate: HealthGate, step: Step, state: GateState, probe
   };
   if (next.streak >= gate.consecutive) return { state: next, verdict: { kind: 'passed' } };
   if (Date.parse(probe.at) >= windowEnd(gate, step)) {
-    const what = gate.phase === 'before' ? 'before the upgrade' : `after the rollout${gate.expectVersion === undefined ? '' : ` of ${gate.expectVersion}`}`;
+    const what =
+      gate.phase === 'before'
+        ? 'before the upgrade'
+        : gate.phase === 'check'
+          ? `of the running instance${gate.expectVersion === undefined ? '' : ` (recorded on ${gate.expectVersion})`}`
+          : `after the rollout${gate.expectVersion === undefined ? '' : ` of ${gate.expectVersion}`}`;
     const wanted = `${gate.consecutive} passing probe(s) in a row within ${gate.windowSeconds} s`;
     return { state: next, verdict: { kind: 'failed', reason: `the health gate ${what} did not see ${wanted} (${next.probes} probes; last: ${describeProbe(probe)})` } };
   }
@@ -206,7 +212,7 @@ export function preUpgradeBackups(operation: OperationRecord): { sqlBackupRunId?
  * can redeploy the old version (not when the upgrade ran database migrations).
  */
 export function gateFailureReason(operation: OperationRecord, gate: HealthGate, reason: string): string {
-  if (gate.phase === 'before') return `${reason}; nothing was changed`;
+  if (gate.phase !== 'after') return `${reason}; nothing was changed`;
   const backups = preUpgradeBackups(operation);
   const named = [backups.sqlBackupRunId === undefined ? null : `Cloud SQL backup run ${backups.sqlBackupRunId}`, backups.gkeBackup === undefined ? null : `GKE backup ${backups.gkeBackup}`].filter((b) => b !== null);
   const migrations = migrationsRanOf(operation);

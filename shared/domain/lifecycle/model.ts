@@ -4,7 +4,7 @@
  */
 import type { InstanceRecord, LifecycleCommandType, Origin } from '../../events/index.js';
 
-export const OPERATION_TYPES = ['create', 'upgrade', 'restore', 'delete', 'disaster-recovery', 'backup', 'module-apply', 'remediate', 'restore-drill'] as const;
+export const OPERATION_TYPES = ['create', 'upgrade', 'restore', 'delete', 'disaster-recovery', 'backup', 'module-apply', 'remediate', 'restore-drill', 'check'] as const;
 export type OperationType = (typeof OPERATION_TYPES)[number];
 
 export const OPERATION_OF_COMMAND: Record<LifecycleCommandType, OperationType> = {
@@ -17,6 +17,7 @@ export const OPERATION_OF_COMMAND: Record<LifecycleCommandType, OperationType> =
   'instance.module-apply': 'module-apply',
   'instance.remediate': 'remediate',
   'instance.restore-drill': 'restore-drill',
+  'instance.check': 'check',
 };
 
 export const OPERATION_STATUSES = ['accepted', 'running', 'succeeded', 'failed', 'stuck', 'abandoned'] as const;
@@ -142,6 +143,8 @@ export const DEFAULT_TIMINGS: EngineTimings = {
     remediate: 3_600_000,
     // Creating, restoring into and deleting a throwaway Cloud SQL instance.
     'restore-drill': 6 * 3_600_000,
+    // Probes and reads only: the health gate's window and a few reads.
+    check: 3_600_000,
   },
 };
 

@@ -3,6 +3,7 @@
  * override the operation's. `destructive` marks steps that change the application or its data:
  * once one has started, a failure leaves the instance for a person to look at.
  */
+import { INSTANCE_CHECKS, type InstanceCheck } from '../../events/index.js';
 import { DEFAULT_HEALTH_GATES, gateParams, type HealthGatePolicy } from './health-gates.js';
 import type { Step, StepKind, StepParams } from './operations.js';
 
@@ -38,6 +39,18 @@ const SAFETY_BACKUPS: StepSpec[] = [
   { name: 'safety-gke-backup', kind: 'gke-backup' },
 ];
 const AFTER_SAFETY = ['safety-sql-backup', 'safety-gke-backup'];
+
+/**
+ * Read-only checks, side by side: the health gate on the version the instance is recorded on,
+ * and its backup configuration against the policy. No step is destructive.
+ */
+export function checkPlan(checks: readonly InstanceCheck[], version: string, gates: HealthGatePolicy = DEFAULT_HEALTH_GATES): StepSpec[] {
+  const steps: Record<InstanceCheck, StepSpec> = {
+    health: { name: 'health', kind: 'health-check', params: gateParams('check', gates, version) },
+    'backup-policy': { name: 'backup-policy', kind: 'verify-backup-policy' },
+  };
+  return INSTANCE_CHECKS.filter((check) => checks.includes(check)).map((check) => steps[check]);
+}
 
 export function backupPlan(): StepSpec[] {
   return [

@@ -1,13 +1,13 @@
 /**
  * What starting one member of a fan-out asks of the engine: an upgrade to the rollout's
- * version, the workflow's action (a module's plan or the apply of its saved plan, a backup), or
+ * version, the workflow's action (a module's plan or the apply of its saved plan, a backup, the read-only checks), or
  * a merge's module apply (of the plan a person confirmed, for a confirm module). Every command names its fan-out, so the engine refuses it once the fan-out halted or
  * was aborted (`rollout-halted`) and its facts come back to the member.
  */
 import type { LifecycleCommandType } from '../../events/index.js';
 import type { PlannedStart } from './planner.js';
 import type { RolloutRecord } from './types.js';
-import { workflowApplyId } from './workflow.js';
+import { checksOf, workflowApplyId } from './workflow.js';
 
 export interface MemberCommand {
   type: LifecycleCommandType;
@@ -35,6 +35,9 @@ export function memberCommand(fanOut: Pick<RolloutRecord, 'id' | 'kind' | 'targe
   switch (task.action) {
     case 'backup':
       return { type: 'instance.backup', payload: { rolloutId: fanOut.id, note: `workflow ${fanOut.id}` }, reason: where };
+    case 'health':
+    case 'check':
+      return { type: 'instance.check', payload: { checks: checksOf(task.action) ?? [], rolloutId: fanOut.id, note: `workflow ${fanOut.id}` }, reason: where };
     case 'plan':
     case 'apply': {
       if (task.module === undefined || task.commit === undefined) throw new Error(`workflow ${fanOut.id} names no module and commit for its ${task.action}`);

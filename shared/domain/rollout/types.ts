@@ -64,9 +64,11 @@ export interface ModuleChangeTask {
 
 /**
  * A workflow's actions: plan a module (read-only, its plan saved to the plans bucket), apply the
- * plans a plan workflow saved (changes the instances), take a backup (Cloud SQL and GKE).
+ * plans a plan workflow saved (changes the instances), take a backup (Cloud SQL and GKE), a
+ * health check (healthy on its recorded version), and every read-only check (health and the
+ * backup configuration against the policy).
  */
-export const WORKFLOW_ACTIONS = ['plan', 'apply', 'backup'] as const;
+export const WORKFLOW_ACTIONS = ['plan', 'apply', 'backup', 'health', 'check'] as const;
 export type WorkflowAction = (typeof WORKFLOW_ACTIONS)[number];
 
 /** A workflow's work: the action, where, on which instances, and (for a change to prod) who approved it. */

@@ -6,7 +6,7 @@
  * person, and each member's output as its operation recorded it.
  */
 import picomatch from 'picomatch';
-import type { Environment } from '../../events/index.js';
+import { INSTANCE_CHECKS, type Environment, type InstanceCheck } from '../../events/index.js';
 import { pendingMember } from './membership.js';
 import type { FleetInstance, InstanceProgress, WaveName, WaveSpec, WorkflowAction, WorkflowTask } from './types.js';
 
@@ -56,11 +56,26 @@ export function workflowWaveOf(instance: Pick<FleetInstance, 'environment' | 'ti
   return instance.tier === 'internal' ? 'internal' : 'customers';
 }
 
-/** A workflow's waves: those its members fall in, each `concurrency` at once, halting past `budget` failures, no soak. */
-export function workflowWaves(sizes: Partial<Record<WaveName, number>>, concurrency: number, budget: number): WaveSpec[] {
+/** The instance checks a check action runs (the engine's `instance.check`), or undefined for an action that is not a check. */
+export function checksOf(action: WorkflowAction): InstanceCheck[] | undefined {
+  if (action === 'health') return ['health'];
+  if (action === 'check') return [...INSTANCE_CHECKS];
+  return undefined;
+}
+
+/**
+ * A workflow's waves: those its members fall in, each `concurrency` at once, halting past
+ * `budget` failures, no soak. Without a budget, a wave of checks tolerates every failure (a
+ * failed check changed nothing: it is a finding, and halting would hide the rest); any other
+ * action tolerates none.
+ */
+export function workflowWaves(sizes: Partial<Record<WaveName, number>>, concurrency: number, budget: number | undefined, action?: WorkflowAction): WaveSpec[] {
   return (['dev', 'internal', 'customers'] as const)
     .filter((name) => (sizes[name] ?? 0) > 0)
-    .map((name) => ({ name, maxInFlight: concurrency, failureBudget: { percent: 0, min: budget }, soakMs: 0, manualGate: false }));
+    .map((name) => {
+      const tolerated = budget ?? (action !== undefined && checksOf(action) !== undefined ? (sizes[name] ?? 0) : 0);
+      return { name, maxInFlight: concurrency, failureBudget: { percent: 0, min: tolerated }, soakMs: 0, manualGate: false };
+    });
 }
 
 /**
@@ -149,6 +164,8 @@ export function memberOutputOf(action: WorkflowAction, member: InstanceProgress,
     const gke = handles('gke-backup').gkeBackup;
     return { ...base, summary: `Cloud SQL backup run ${sql ?? '(none recorded)'}; GKE backup ${gke ?? '(none recorded)'}` };
   }
+  const checks = checksOf(action);
+  if (checks !== undefined) return { ...base, summary: checkSummary(checks, operation) };
   const run = handles('executor-run');
   const counts = ['planAdd', 'planChange', 'planDestroy'].map((k) => run[k]);
   const summary =
@@ -164,6 +181,25 @@ export function memberOutputOf(action: WorkflowAction, member: InstanceProgress,
     ...(run.planShape === undefined ? {} : { shape: run.planShape }),
     ...(run.planDigest === undefined ? {} : { digest: run.planDigest }),
   };
+}
+
+/**
+ * What passing checks found, the same words for every instance that passed alike (so they group):
+ * the version it answered on, and the backup policy met. The probe's own URL and time are on the
+ * operation (mi op show).
+ */
+function checkSummary(checks: readonly InstanceCheck[], operation: OperationOutputView | undefined): string {
+  const health = operation?.steps.find((s) => s.kind === 'health-check')?.handles.probeLog;
+  let version: string | null = null;
+  try {
+    const probes = health === undefined ? [] : (JSON.parse(health) as Array<{ version?: string | null }>);
+    version = probes.at(-1)?.version ?? null;
+  } catch {
+    version = null;
+  }
+  return checks
+    .map((check) => (check === 'health' ? `healthy${version === null ? '' : ` on ${version}`}` : 'backup configuration meets the policy'))
+    .join('; ');
 }
 
 export interface OutputGroup {

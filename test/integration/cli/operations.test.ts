@@ -181,6 +181,35 @@ describe('mi backup', () => {
   });
 });
 
+describe('mi check', () => {
+  it('--wait runs the read-only checks and exits 0 when they pass; an unhealthy instance exits 1 with what the probe saw, and nothing was changed', async () => {
+    const inst = await f.seedInstance();
+    const run = await driveWhile(f, tap, mi(f.projectId, ['check', inst.id, '--wait']));
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toContain(`sent instance.check for ${inst.id} (health, backup-policy)`);
+    expect(run.stdout).toMatch(/^ {2}health\s+\w+ → succeeded/m);
+    expect(run.stdout).toMatch(/^ {2}backup-policy\s+\w+ → succeeded/m);
+
+    const sick = await f.seedInstance();
+    f.fleet.applications.failNow(sick.domain, 'unhealthy');
+    const failed = await driveWhile(f, tap, mi(f.projectId, ['check', sick.id, '--only', 'health', '--wait']));
+    expect(failed.code).toBe(1);
+    expect(`${failed.stdout}${failed.stderr}`).toMatch(/the health gate of the running instance \(recorded on 5\.4\.2\) did not see 1 passing probe.* → 503.*nothing was changed/s);
+    const op = await f.operation(`op-${eventIdOf(failed.stdout)}`);
+    expect(op?.steps.map((s) => s.kind)).toEqual(['health-check']);
+    expect(await f.instance(sick.id)).toMatchObject({ status: 'active', lease: null, version: sick.version });
+    f.fleet.applications.clearFaults(sick.domain);
+  });
+
+  it('refuses a check it does not know before sending anything', async () => {
+    const inst = await f.seedInstance();
+    const run = await mi(f.projectId, ['check', inst.id, '--only', 'disk']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--only');
+    expect(run.stderr).toContain('expected a check: one of health, backup-policy');
+  });
+});
+
 describe('the instance from where you stand', () => {
   it('a lifecycle command takes the instance whose folder mi runs in; an explicit id wins; elsewhere it says how to name one', async () => {
     const inst = await f.seedInstance();

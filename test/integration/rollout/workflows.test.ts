@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWaves, type InstanceProgress, type RolloutRecord } from '../../../shared/domain/rollout/index.js';
 import type { AuditRecord } from '../../../shared/engine/index.js';
+import { readWorkflowOutputs } from '../../../shared/rollout/workflow-output.js';
 import { COLLECTIONS, rolloutPaths } from '../../../shared/store/collections.js';
 import { createRolloutWorld, type RolloutWorld } from './support.js';
 
@@ -137,6 +138,62 @@ describe('fleet workflows', () => {
     }
   }, 120_000);
 
+  it('checks every prod instance read-only: an unhealthy one and one whose backups drifted are findings, the rest pass alike, nothing is changed', async () => {
+    const { executor, applications, cloudSql } = world.fixture.fleet;
+    const prod = world.instances.filter((i) => i.environment === 'prod').map((i) => i.id).sort();
+    const [unhealthy, drifted] = [prod[1], prod[2]];
+    const byId = new Map(world.instances.map((i) => [i.id, i]));
+    applications.failNow(byId.get(unhealthy)?.domain ?? '', 'unhealthy');
+    cloudSql.setBackupConfiguration(byId.get(drifted)?.resources.project ?? '', byId.get(drifted)?.resources.sqlInstance ?? '', { pointInTimeRecoveryEnabled: false });
+    const runsBefore = executor.runs().length;
+    const backupsBefore = cloudSql.calls('insertBackupRun');
+    try {
+      // No budget given: a check tolerates every failure, so one finding does not hide the rest.
+      const check = started(await world.driver.rollouts.startWorkflow({ action: 'check', environment: 'prod', filter: [], concurrency: 2, actor: ALICE, reason: 'after the pager fired' }));
+      expect(check.waves.map((w) => [w.name, w.failureBudget.min])).toEqual([['internal', 1], ['customers', 3]]);
+      const done = await world.driveUntil(check.id, (r) => r.status !== 'running');
+      expect(done.status).toBe('completed');
+      const states = new Map((await members(check.id)).map((m) => [m.instanceId, m]));
+      expect([...states.values()].filter((m) => m.state === 'failed').map((m) => m.instanceId).sort()).toEqual([unhealthy, drifted].sort());
+      expect(states.get(unhealthy)?.detail).toMatch(/health gate of the running instance \(recorded on .*\) did not see 1 passing probe.*nothing was changed/);
+      expect(states.get(drifted)?.detail).toMatch(/backup configuration does not meet the policy: .*point-in-time/i);
+
+      // The plans bucket is never read for a check.
+      const { outputs } = await readWorkflowOutputs({ store: world.fixture.store, plans: { readText: () => Promise.reject(new Error('a check reads no plan')) } }, done, { limit: 200 });
+      const passed = outputs.filter((o) => o.state === 'succeeded');
+      expect(passed.map((o) => o.instanceId).sort()).toEqual(prod.filter((id) => id !== unhealthy && id !== drifted));
+      // On the version each is recorded on now (the customers took the release above).
+      for (const o of passed) expect(o.summary).toBe(`healthy on ${(await world.fixture.instance(o.instanceId))?.version ?? '?'}; backup configuration meets the policy`);
+      // Read-only: no build ran, no backup was taken, and every instance is back as it was.
+      expect(executor.runs().length).toBe(runsBefore);
+      expect(cloudSql.calls('insertBackupRun')).toBe(backupsBefore);
+      for (const id of prod) expect((await world.fixture.instance(id))?.status).toBe('active');
+      // Each check is an operation on the trail, under the workflow's name.
+      const finished = await auditOf(check.id, 'workflow.member-finished');
+      expect(finished.map((a) => a.instanceId).sort()).toEqual(prod);
+    } finally {
+      applications.clearFaults(byId.get(unhealthy)?.domain ?? '');
+      cloudSql.setBackupConfiguration(byId.get(drifted)?.resources.project ?? '', byId.get(drifted)?.resources.sqlInstance ?? '', { pointInTimeRecoveryEnabled: true });
+    }
+  }, 120_000);
+
+  it('a health workflow probes only: given a budget of 0 it halts on the first unhealthy instance', async () => {
+    const { applications } = world.fixture.fleet;
+    const dev = world.instances.filter((i) => i.environment === 'dev').sort((a, b) => a.id.localeCompare(b.id));
+    applications.failNow(dev[0]?.domain ?? '', 'timeout');
+    try {
+      const health = started(await world.driver.rollouts.startWorkflow({ action: 'health', environment: 'dev', filter: [], concurrency: 1, budget: 0, actor: ALICE, reason: 'probe' }));
+      const halted = await world.driveUntil(health.id, (r) => r.status !== 'running');
+      expect(halted.status).toBe('halted');
+      expect(halted.halt?.failed).toEqual([dev[0]?.id]);
+      const operations = await Promise.all((await members(health.id)).filter((m) => m.operationId !== null).map((m) => world.fixture.operation(m.operationId ?? '')));
+      expect(operations.map((o) => o?.steps.map((s) => s.kind))).toEqual([['health-check']]);
+      await world.driver.rollouts.control(health.id, 'abort', ALICE, 'seen enough');
+    } finally {
+      applications.clearFaults(dev[0]?.domain ?? '');
+    }
+  }, 120_000);
+
   it('refuses a malformed filter, a filter nobody matches, and an apply of plans not made, before writing anything', async () => {
     const before = (await world.fixture.store.query({ collection: COLLECTIONS.rollouts })).length;
     const start = world.driver.rollouts.startWorkflow;
@@ -145,6 +202,7 @@ describe('fleet workflows', () => {
     expect(refusal(await start({ ...base, action: 'backup', filter: ['id=nobody-*'] }))).toContain('no dev instance matches id=nobody-*');
     expect(refusal(await start({ ...base, action: 'plan', filter: [] }))).toContain('--module');
     expect(refusal(await start({ ...base, action: 'apply', filter: [], plansOf: 'wf-nothing' }))).toContain('no plan workflow wf-nothing');
+    expect(refusal(await start({ ...base, action: 'check', filter: [], module: 'networking' }))).toBe('a check workflow takes no module (--module is for plan and apply)');
     expect((await world.fixture.store.query({ collection: COLLECTIONS.rollouts })).length).toBe(before);
   });
 });

@@ -187,3 +187,32 @@ describe('disaster recovery', () => {
     expect(operation.onSuccess.resources?.backupPlanRegion).not.toBe('us-east1');
   });
 });
+
+describe('check', () => {
+  const inst = record(prodSpec);
+
+  it('runs the health gate on the recorded version and the backup policy check side by side, none destructive, under its own busy status', () => {
+    const { operation, instanceAfter } = accepted(command('instance.check', inst.id, {}), inst);
+    expect(operation.type).toBe('check');
+    expect(operation.steps.map((s) => [s.name, s.kind, s.after, s.destructive])).toEqual([
+      ['health', 'health-check', [], false],
+      ['backup-policy', 'verify-backup-policy', [], false],
+    ]);
+    expect(operation.steps[0]?.params).toMatchObject({ phase: 'check', expectVersion: '5.4.2', consecutive: 1 });
+    expect(instanceAfter).toMatchObject({ status: 'checking', lease: { operationType: 'check' } });
+    expect(operation.onSuccess).toEqual({});
+  });
+
+  it('runs only the checks asked for, and leaves a degraded instance degraded whatever they find', () => {
+    const degraded = record(prodSpec, { status: 'degraded' });
+    const { operation } = accepted(command('instance.check', inst.id, { checks: ['health'] }), degraded);
+    expect(operation.steps.map((s) => s.kind)).toEqual(['health-check']);
+    expect(operation.onSuccess).toEqual({ status: 'degraded' });
+  });
+
+  it('is refused on an instance that is not running (failed), and on one already leased', () => {
+    expect(rejected(command('instance.check', inst.id, {}), record(prodSpec, { status: 'failed' }))).toMatchObject({ code: 'not-active' });
+    const busy = record(prodSpec, { status: 'upgrading', lease: { operationId: 'op-x', operationType: 'upgrade', acquiredAt: now.toISOString() } });
+    expect(rejected(command('instance.check', inst.id, {}), busy).code).toBe('busy');
+  });
+});

@@ -106,11 +106,22 @@ describe('waves and approval', () => {
     expect(workflowWaves({ customers: 4, internal: 1 }, 5, 0).map((w) => w.name)).toEqual(['internal', 'customers']);
   });
 
+  it('without a budget, a wave of checks tolerates every failure (each is a finding) and any other action none', () => {
+    const budgets = (action: WorkflowTask['action']) => workflowWaves({ internal: 2, customers: 7 }, 5, undefined, action).map((w) => w.failureBudget.min);
+    expect(budgets('check')).toEqual([2, 7]);
+    expect(budgets('health')).toEqual([2, 7]);
+    expect(budgets('backup')).toEqual([0, 0]);
+    expect(budgets('plan')).toEqual([0, 0]);
+    expect(workflowWaves({ customers: 7 }, 5, 1, 'check').map((w) => w.failureBudget.min)).toEqual([1]);
+  });
+
   it('needs a second person only to change prod', () => {
     expect(needsApproval('apply', 'prod')).toBe(true);
     expect(needsApproval('apply', 'dev')).toBe(false);
     expect(needsApproval('plan', 'prod')).toBe(false);
     expect(needsApproval('backup', 'prod')).toBe(false);
+    expect(needsApproval('check', 'prod')).toBe(false);
+    expect(needsApproval('health', 'prod')).toBe(false);
   });
 
   it('waits for the approval, refuses its starter, and runs once someone else gives it', () => {
@@ -138,6 +149,10 @@ describe("what a member's start asks of the engine", () => {
     const backup = memberCommand(workflowOf(task({ action: 'backup' }), [], 2), member);
     expect(backup.type).toBe('instance.backup');
     expect(parse(backup)).toMatchObject({ rolloutId: plan.id });
+    const health = memberCommand(workflowOf(task({ action: 'health', module: undefined, commit: undefined }), [], 2), member);
+    expect([health.type, parse(health)]).toEqual(['instance.check', { checks: ['health'], rolloutId: plan.id, note: `workflow ${plan.id}` }]);
+    const check = memberCommand(workflowOf(task({ action: 'check', module: undefined, commit: undefined }), [], 2), member);
+    expect(parse(check)).toMatchObject({ checks: ['health', 'backup-policy'], rolloutId: plan.id });
     const apply = memberCommand(workflowOf(task({ action: 'apply' }), [], 2), { ...member, planDigest: 'f'.repeat(64) });
     expect(parse(apply)).toMatchObject({ action: 'apply', planDigest: 'f'.repeat(64) });
   });
@@ -163,6 +178,22 @@ describe("a member's output", () => {
     const backupOp: OperationOutputView = { status: 'succeeded', failure: null, steps: [{ kind: 'sql-backup', handles: { backupRunId: '123' } }, { kind: 'gke-backup', handles: { gkeBackup: 'projects/p/locations/l/backupPlans/b/backups/g' } }] };
     expect(memberOutputOf('backup', done('dev-a'), backupOp).summary).toBe('Cloud SQL backup run 123; GKE backup projects/p/locations/l/backupPlans/b/backups/g');
     expect(memberOutputOf('plan', { ...done('dev-b'), state: 'failed', detail: 'step plan: terraform exited 1' }, undefined)).toMatchObject({ state: 'failed', summary: 'step plan: terraform exited 1' });
+  });
+
+  it("is a passed check's findings in the same words for every instance that passed alike, whatever its probe's URL and time", () => {
+    const checked = (domain: string, version: string): OperationOutputView => ({
+      status: 'succeeded',
+      failure: null,
+      steps: [
+        { kind: 'health-check', handles: { probes: '1', probeLog: JSON.stringify([{ at: T0.toISOString(), healthUrl: `https://${domain}/healthz`, version, passed: true }]) } },
+        { kind: 'verify-backup-policy', handles: { verified: 'sql and gke backup policy' } },
+      ],
+    });
+    const a = memberOutputOf('check', done('dev-a'), checked('a.example.com', '5.4.2'));
+    const b = memberOutputOf('check', done('dev-b'), checked('b.example.com', '5.4.2'));
+    expect(a.summary).toBe('healthy on 5.4.2; backup configuration meets the policy');
+    expect(groupOutputs([a, b, memberOutputOf('check', done('dev-c'), checked('c.example.com', '5.5.0'))]).map((g) => g.instances)).toEqual([['dev-a', 'dev-b'], ['dev-c']]);
+    expect(memberOutputOf('health', done('dev-a'), checked('a.example.com', '5.4.2')).summary).toBe('healthy on 5.4.2');
   });
 
   it('groups plans by shape and the rest by identical output, largest group first', () => {

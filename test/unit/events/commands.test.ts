@@ -56,6 +56,8 @@ const VALID: ValidCase[] = [
   { type: 'instance.backup', label: 'a note', payload: { note: 'before the 5.5 migration' } },
   { type: 'instance.backup', label: 'a 500-character note', payload: { note: 'n'.repeat(500) } },
   { type: 'instance.backup', label: 'no note', payload: {} },
+  { type: 'instance.check', label: 'every check', payload: {} },
+  { type: 'instance.check', label: 'the health check of a workflow', payload: { checks: ['health'], rolloutId: 'wf-20261201-100000-ab12', note: 'workflow wf-20261201-100000-ab12' } },
   {
     type: 'instance.module-apply',
     label: 'a plan of one module at a merge commit',
@@ -352,6 +354,28 @@ const INVALID: InvalidCase[] = [
     payload: { retentionDays: 30 },
     field: 'payload.retentionDays',
     message: 'payload.retentionDays: unexpected field',
+  },
+  // instance.check
+  {
+    type: 'instance.check',
+    label: 'with a check it does not know',
+    payload: { checks: ['health', 'disk'] },
+    field: 'payload.checks[1]',
+    message: 'payload.checks[1]: expected a check: one of health, backup-policy',
+  },
+  {
+    type: 'instance.check',
+    label: 'with no check',
+    payload: { checks: [] },
+    field: 'payload.checks',
+    message: 'payload.checks: expected at least one check',
+  },
+  {
+    type: 'instance.check',
+    label: 'with a check twice',
+    payload: { checks: ['health', 'health'] },
+    field: 'payload.checks',
+    message: 'payload.checks: expected each check at most once',
   },
   // instance.module-apply
   {
