@@ -1,13 +1,17 @@
 #!/usr/bin/env node
-// The `mi` command. It runs the TypeScript sources directly through tsx (no build step), with
-// the project's own tsconfig, so it works from any working directory.
+// The `mi` command, from the compiled JavaScript in dist/ (npm ci builds it; after changing the
+// sources, npm run build). No TypeScript loader at run time: it starts as fast as node does.
+import { existsSync } from 'node:fs';
 import process from 'node:process';
 import { URL, fileURLToPath } from 'node:url';
-import { register } from 'tsx/esm/api';
 
-register({ tsconfig: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) });
-const { main } = await import('../cli/main.ts');
-const code = await main(process.argv);
+const entry = new URL('../dist/cli/start.js', import.meta.url);
+if (!existsSync(fileURLToPath(entry))) {
+  process.stderr.write('mi: the compiled CLI is missing (dist/cli/start.js): run npm run build in the checkout (npm ci does it)\n');
+  process.exit(1);
+}
+const { start } = await import(entry.href);
+const code = await start(process.argv);
 // Exit now: a client of an unreachable service may hold the event loop open for minutes.
 // (Writes to pipes and files are synchronous on Linux, so nothing printed is lost.)
 process.exit(code);

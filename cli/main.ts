@@ -13,12 +13,13 @@ import { EXIT } from './config.js';
 import { createContext, type CliContext, type CliIo } from './context.js';
 import { CliError, refused } from './errors.js';
 import { line } from './output.js';
+import { inProject } from './project-root.js';
 
 export type { CliIo } from './context.js';
 
 function packageVersion(): string {
   try {
-    const pkg: unknown = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    const pkg: unknown = JSON.parse(readFileSync(inProject('package.json'), 'utf8'));
     return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : '0.0.0';
   } catch {
     return '0.0.0';
@@ -36,8 +37,8 @@ function applyOutputFormat(action: Command, ctx: CliContext): void {
   ctx.io.stdout = { write: (text) => out.write(text), documents: format };
 }
 
-/** The commander program for one invocation, writing to `ctx.io`. */
-export function buildProgram(ctx: CliContext): Command {
+/** The commander program for one invocation, writing to `ctx.io`: every command group, or only those named. */
+export async function buildProgram(ctx: CliContext, groups?: ReadonlySet<string>): Promise<Command> {
   const program = new Command();
   // Set before any subcommand exists: subcommands inherit these settings when created.
   program
@@ -66,15 +67,18 @@ or rejected; 2 nothing done (invalid flags, unknown instance or operation, refus
     refuseAsOutsideLocalMode(action, ctx.io.env);
     applyOutputFormat(action, ctx);
   });
-  registerCommands(program, ctx);
+  await registerCommands(program, ctx, groups);
   return program;
 }
 
-/** Runs one invocation (arguments without `node` and the script) and returns its exit code. */
-export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
+/**
+ * Runs one invocation (arguments without `node` and the script) and returns its exit code.
+ * `groups`: only these command groups are loaded (the ones the invocation's command is made of).
+ */
+export async function runCli(args: readonly string[], io: CliIo, groups?: ReadonlySet<string>): Promise<number> {
   const ctx = createContext(io);
-  const program = buildProgram(ctx);
   try {
+    const program = await buildProgram(ctx, groups);
     await program.parseAsync([...args], { from: 'user' });
     return ctx.exitCode;
   } catch (error) {
@@ -94,8 +98,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   }
 }
 
-/** The entry point of bin/mi.js: runs `argv` (process.argv) against the real process. */
-export async function main(argv: readonly string[] = process.argv): Promise<number> {
+/** The entry point of bin/mi.js (through cli/start.ts): runs `argv` (process.argv) against the real process. */
+export async function main(argv: readonly string[] = process.argv, groups?: ReadonlySet<string>): Promise<number> {
   // Local mode never needs the GCE metadata server; probing it only prints warnings.
   if ((process.env.FIRESTORE_EMULATOR_HOST || process.env.PUBSUB_EMULATOR_HOST) && process.env.METADATA_SERVER_DETECTION === undefined) {
     process.env.METADATA_SERVER_DETECTION = 'none';
@@ -113,5 +117,5 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
     line(process.stderr, `mi: ${problem ? problem.message : `unexpected error: ${describeError(reason)}`}`);
     process.exit(problem ? problem.exitCode : EXIT.failed);
   });
-  return runCli(argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+  return runCli(argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }, groups);
 }

@@ -8,7 +8,6 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { createGitDeploymentRepo, LOCAL_BOT } from '../../shared/deployments/git-repo.js';
@@ -18,9 +17,10 @@ import type { InstanceSpec } from '../../shared/events/index.js';
 import type { WebhookConfig } from '../../shared/webhook/index.js';
 import type { Logger } from '../../shared/log.js';
 import type { DeploymentRepoPort } from '../../shared/ports.js';
+import { inProject } from '../project-root.js';
 
 /** Where `mi dev` keeps its deployment repository unless MI_DEV_DEPLOYMENT_REPO names another. */
-export const DEFAULT_DEPLOYMENT_REPO = fileURLToPath(new URL('../../.mi-dev/deployment-repo', import.meta.url));
+export const DEFAULT_DEPLOYMENT_REPO = inProject('.mi-dev', 'deployment-repo');
 export const LOCAL_DEPLOYMENT_REPOSITORY = 'local/deployments';
 
 export interface LocalDeployments {

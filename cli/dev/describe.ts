@@ -2,12 +2,12 @@
  * What `mi dev` prints once the stack is up: where the emulators, functions, subscriptions and
  * schedules are, the seeded fleet, and how to try it from another terminal.
  */
-import { fileURLToPath } from 'node:url';
 import { SCHEDULES, TOPICS } from '../../shared/topology.js';
 import type { LocalStack } from './stack-types.js';
+import { inProject } from '../project-root.js';
 
 /** Where `mi` is in this checkout, for the "try it" hints. */
-const MI_BIN = fileURLToPath(new URL('../../bin/mi.js', import.meta.url));
+const MI_BIN = inProject('bin', 'mi.js');
 
 /** What `mi dev` prints once the stack is up: where everything is and how to try it. */
 export function describeStack(stack: LocalStack): string[] {

@@ -6,16 +6,16 @@
  */
 import { chmod, mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { JWK } from 'jose';
 import { z } from 'zod';
 import type { CliEnv } from '../backend.js';
+import { inProject } from '../project-root.js';
 
 /** Overrides where the file is (tests, or two checkouts sharing nothing). */
 export const IDENTITY_FILE_VARIABLE = 'MI_DEV_IDENTITY_FILE';
 
 /** `<repository>/.mi-dev/identity.json`. */
-export const DEFAULT_IDENTITY_FILE = fileURLToPath(new URL('../../.mi-dev/identity.json', import.meta.url));
+export const DEFAULT_IDENTITY_FILE = inProject('.mi-dev', 'identity.json');
 
 /** Where the file is for this environment. */
 export function identityFilePath(env: CliEnv): string {
