@@ -6,6 +6,7 @@
  *
  *   BENCH_PAIRS   timed samples per side of each comparison (default 220; the figures need 200)
  *   BENCH_WARMUP  samples per side run first and discarded (default 20)
+ *   BENCH_START_SAMPLES  fresh processes per side of each start comparison (default 21)
  *
  * Samples run one at a time: the machine is small and shared, and a latency measured under
  * self-made load would say little. The bench is not a test: it asserts nothing about timings,
@@ -23,6 +24,7 @@ import { benchPush } from './push.js';
 import { benchRollout, benchTickScaling, formatRolloutSummary, formatTickScaling } from './rollout.js';
 import { benchCompliance, formatCompliance } from './compliance.js';
 import { benchWebhook } from './webhook.js';
+import { benchStarts, formatStarts } from './starts.js';
 import { formatSummary, type BenchResults } from './results.js';
 import { createBenchWorld } from './world.js';
 
@@ -51,6 +53,17 @@ async function deleteTopics(projectId: string): Promise<void> {
   } finally {
     await pubsub.close();
   }
+}
+
+/** `count` instance documents in a project of their own, for `mi instance list` to list. */
+async function seedInstances(projectId: string, count: number): Promise<void> {
+  const { createFirestore, createFirestoreStore } = await import('../shared/gcp/firestore-store.js');
+  const firestore = createFirestore(projectId);
+  const store = createFirestoreStore({ firestore });
+  const [{ customerInstance }, { resourceNamesFor }] = await Promise.all([import('../harness/instances.js'), import('../shared/domain/lifecycle/resource-names.js')]);
+  const at = new Date().toISOString();
+  for (let i = 0; i < count; i += 1) await store.set(`instances/cus-start-${i}`, customerInstance(`cus-start-${i}`, 'us-central1', resourceNamesFor(`cus-start-${i}`, 'us-central1'), at));
+  await firestore.terminate();
 }
 
 async function main(): Promise<void> {
@@ -87,6 +100,10 @@ async function main(): Promise<void> {
     const tickScaling = await benchTickScaling(`${projectId}-ts`, (text) => process.stdout.write(`${text}\n`));
     process.stdout.write('bench: (e) compliance fan-out of 10,000 instances vs the raw floor, and Firestore operations per check...\n');
     const compliance = await benchCompliance(projectId, { samples: 3 });
+    // Last, in a project of their own with the seeded fleet's size: fresh processes, one at a time.
+    const startsProject = `${projectId}-st`;
+    await seedInstances(startsProject, 10);
+    const starts = await benchStarts({ projectId: startsProject, samples: positiveInteger('BENCH_START_SAMPLES', 21), log: (text) => process.stdout.write(`${text}\n`) });
 
     const cpuList = cpus();
     const results: BenchResults = {
@@ -105,8 +122,8 @@ async function main(): Promise<void> {
       counts: accept.counts,
       engineWarnings: world.engineWarnings,
     };
-    await writeFile(RESULTS_FILE, `${JSON.stringify({ ...results, rollout, tickScaling, compliance }, null, 2)}\n`);
-    process.stdout.write(`\n${formatSummary(results, RESULTS_FILE).join('\n')}\n${formatRolloutSummary(rollout).join('\n')}\n${formatTickScaling(tickScaling).join('\n')}\n${formatCompliance(compliance).join('\n')}\n`);
+    await writeFile(RESULTS_FILE, `${JSON.stringify({ ...results, rollout, tickScaling, compliance, starts }, null, 2)}\n`);
+    process.stdout.write(`\n${formatSummary(results, RESULTS_FILE).join('\n')}\n${formatRolloutSummary(rollout).join('\n')}\n${formatTickScaling(tickScaling).join('\n')}\n${formatCompliance(compliance).join('\n')}\n${formatStarts(starts).join('\n')}\n`);
   } finally {
     await world?.close().catch((error: unknown) => process.stderr.write(`bench: closing the clients: ${describeError(error)}\n`));
     for (const emulator of emulators) {
@@ -116,6 +133,7 @@ async function main(): Promise<void> {
         await wipeFirestoreProject(emulator.host, projectId).catch(() => undefined);
         await wipeFirestoreProject(emulator.host, `${projectId}-ro`).catch(() => undefined);
         await wipeFirestoreProject(emulator.host, `${projectId}-c`).catch(() => undefined);
+        await wipeFirestoreProject(emulator.host, `${projectId}-st`).catch(() => undefined);
       } else {
         await deleteTopics(projectId).catch(() => undefined);
         await deleteTopics(`${projectId}-ro`).catch(() => undefined);

@@ -1,20 +1,30 @@
 /**
- * Registers every function of the topology with the functions framework. In the cloud the
- * services are built from the environment on first use (production.ts); `mi dev` and tests call
- * useServices() first.
+ * The functions' entry point. In the cloud each function loads only its own trigger (Cloud
+ * Functions sets FUNCTION_TARGET to its entry point) and, on its first message, only the
+ * services that trigger uses (production.ts). Without FUNCTION_TARGET (the functions framework
+ * run by hand) every trigger is registered. `mi dev` and tests register the triggers themselves
+ * and call useServices() first.
  */
+import type { FUNCTIONS } from '../shared/topology.js';
 import { buildProductionServices } from './production.js';
 import { buildServicesWith } from './wiring.js';
-import './lifecycle.js';
-import './reconcile.js';
-import './executor-results.js';
-import './build-notifications.js';
-import './compliance-schedule.js';
-import './compliance-check.js';
-import './rollout.js';
-import './rollout-events.js';
-import './github-webhook.js';
-import './deployments.js';
-import './commands.js';
+
+export const TRIGGERS: Record<(typeof FUNCTIONS)[number]['name'], () => Promise<unknown>> = {
+  lifecycle: () => import('./lifecycle.js'),
+  reconcile: () => import('./reconcile.js'),
+  executorResults: () => import('./executor-results.js'),
+  buildNotifications: () => import('./build-notifications.js'),
+  complianceSchedule: () => import('./compliance-schedule.js'),
+  complianceCheck: () => import('./compliance-check.js'),
+  rollout: () => import('./rollout.js'),
+  rolloutEvents: () => import('./rollout-events.js'),
+  githubWebhook: () => import('./github-webhook.js'),
+  deployments: () => import('./deployments.js'),
+  commands: () => import('./commands.js'),
+};
 
 buildServicesWith(() => buildProductionServices());
+
+const target = process.env.FUNCTION_TARGET;
+const own = target !== undefined && Object.hasOwn(TRIGGERS, target) ? TRIGGERS[target as keyof typeof TRIGGERS] : undefined;
+await Promise.all(own === undefined ? Object.values(TRIGGERS).map((load) => load()) : [own()]);

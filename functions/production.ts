@@ -10,7 +10,8 @@ import { FUNCTIONS, type FunctionUse } from '../shared/topology.js';
 import { readEnvironment } from '../shared/environment.js';
 import { jsonLogger } from '../shared/log.js';
 import { systemClock } from '../shared/ports.js';
-import { createServices, notGranted, type Ports, type Services } from '../shared/services.js';
+import { notGranted, type Ports, type Services } from '../shared/service-composition.js';
+import { createServicesFor } from '../shared/services-for.js';
 import { createOnceOutbox } from '../shared/store/outbox.js';
 
 /** A port whose client loads on its first call (every port method is asynchronous). */
@@ -117,7 +118,7 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
   const autoApply = list(config.MI_AUTO_APPLY_MODULES);
   const entitlements = list(config.MI_ACCESS_ENTITLEMENTS);
   const allowedDomains = list(config.MI_COMMANDS_ALLOWED_DOMAINS);
-  return createServices(ports, {
+  return createServicesFor(fn.name, ports, {
     schedulerParent: `projects/${project}/locations/${config.MI_SCHEDULER_LOCATION ?? 'none'}`,
     ...(secret === undefined || repository === undefined
       ? {}

@@ -16,6 +16,9 @@ export const FUNCTIONS_RUNTIME = 'nodejs22';
 /** The compiled entry point inside the archive (`npm run build` compiles with rootDir "."). */
 export const ARCHIVE_MAIN = 'dist/functions/index.js';
 
+/** What the functions' build runs under: `npm ci` without the dev dependencies and without scripts. */
+export const DEPLOYED_BUILD_ENVIRONMENT = { GOOGLE_NODE_RUN_SCRIPTS: '', NODE_ENV: 'production', NPM_CONFIG_OMIT: 'dev' } as const;
+
 /** The package.json the functions are built from: the project's, pointing at the compiled entry, without scripts. */
 export function deployedPackageJson(sourceRoot: string): string {
   const pkg = JSON.parse(readFileSync(join(sourceRoot, 'package.json'), 'utf8')) as Record<string, unknown>;
@@ -114,8 +117,9 @@ function cloudFunction(name: string, fn: AnyFunctionDefinition, account: Functio
         entryPoint: fn.name,
         serviceAccount: ctx.buildAccount.id,
         source: { storageSource: { bucket: ctx.source.bucket.name, object: ctx.source.object.name, generation: ctx.source.object.generation } },
-        // The archive holds compiled code: no npm scripts at build time.
-        environmentVariables: { GOOGLE_NODE_RUN_SCRIPTS: '' },
+        // The archive holds compiled code: no npm scripts at build time, and none of the build
+        // tools (TypeScript, tsx, esbuild, the test runner) installed: only what the code runs on.
+        environmentVariables: DEPLOYED_BUILD_ENVIRONMENT,
       },
       serviceConfig: {
         serviceAccountEmail: account.email,

@@ -68,6 +68,8 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
       expect(field(deployment, 'buildConfig.runtime')).toBe('nodejs22');
       expect(field(deployment, 'buildConfig.entryPoint')).toBe(fn.name);
       expect(field(deployment, 'buildConfig.source.storageSource.object')).toBe(objects[0]?.inputs.name);
+      // npm ci installs no dev dependency (no TypeScript, tsx or esbuild in a function) and runs no script.
+      expect(field(deployment, 'buildConfig.environmentVariables')).toEqual({ GOOGLE_NODE_RUN_SCRIPTS: '', NODE_ENV: 'production', NPM_CONFIG_OMIT: 'dev' });
       expect(field(deployment, 'serviceConfig.timeoutSeconds')).toBe(fn.timeoutSeconds);
       expect(field(deployment, 'serviceConfig.availableMemory')).toBe(`${fn.memoryMb}M`);
     }

@@ -1,0 +1,53 @@
+/**
+ * The services one deployed function builds, and only those: the modules of the others are
+ * never loaded, so a cold start pays for its own trigger's code alone (a lifecycle function
+ * loads the engine, not compliance, the deployments consumer or the commands).
+ */
+import type { FUNCTIONS } from './topology.js';
+import { composeServices, type Ports, type ServiceModules, type ServicePart, type Services, type ServicesConfig } from './service-composition.js';
+
+type FunctionName = (typeof FUNCTIONS)[number]['name'];
+
+/** What each function serves (shared/routes.ts and functions/http/ use these). */
+export const SERVICES_OF: Record<FunctionName, readonly ServicePart[]> = {
+  lifecycle: ['engine'],
+  reconcile: ['engine'],
+  executorResults: ['engine'],
+  buildNotifications: ['engine'],
+  complianceSchedule: ['compliance'],
+  complianceCheck: ['compliance'],
+  rollout: ['rollouts'],
+  rolloutEvents: ['rollouts'],
+  deployments: ['deployments'],
+  githubWebhook: ['webhook'],
+  commands: ['commands'],
+};
+
+/** Loads the modules of these parts (and of the parts they stand on), nothing else. */
+async function modulesOf(parts: ReadonlySet<ServicePart>): Promise<Partial<ServiceModules>> {
+  const wants = (...names: ServicePart[]) => names.some((name) => parts.has(name));
+  const [engine, policy, rollouts, compliance, deployments, webhook, commands] = await Promise.all([
+    wants('engine', 'commands') ? import('./engine/index.js') : undefined,
+    wants('engine', 'commands') ? import('./domain/lifecycle/acceptance-policy.js') : undefined,
+    wants('rollouts', 'deployments', 'commands') ? import('./rollout/index.js') : undefined,
+    wants('compliance') ? import('./compliance/index.js') : undefined,
+    wants('deployments', 'commands') ? import('./deployments/index.js') : undefined,
+    wants('webhook') ? import('./webhook/index.js') : undefined,
+    wants('commands') ? import('./commands/index.js') : undefined,
+  ]);
+  return {
+    ...(engine === undefined ? {} : { createEngine: engine.createEngine }),
+    ...(policy === undefined ? {} : { defaultPolicy: policy.DEFAULT_POLICY }),
+    ...(rollouts === undefined ? {} : { createRollouts: rollouts.createRollouts }),
+    ...(compliance === undefined ? {} : { createCompliance: compliance.createCompliance }),
+    ...(deployments === undefined ? {} : { createDeploymentsConsumer: deployments.createDeploymentsConsumer }),
+    ...(webhook === undefined ? {} : { checkWebhookConfig: webhook.checkWebhookConfig }),
+    ...(commands === undefined ? {} : { createCommands: commands.createCommands }),
+  };
+}
+
+/** The services of one function, its service modules loaded on the way. */
+export async function createServicesFor(fn: FunctionName, ports: Ports, config: ServicesConfig): Promise<Services> {
+  const parts = new Set(SERVICES_OF[fn]);
+  return composeServices(ports, config, await modulesOf(parts), parts);
+}
