@@ -178,10 +178,27 @@ export function elapsedText(from: string, to: string): string {
   return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
 }
 
+/** `42s`, `3m07s`, `1h05m`: how long since the operation was accepted, without spaces (a column). */
+export function compactElapsed(from: string, to: string): string {
+  const seconds = Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m${String(seconds % 60).padStart(2, '0')}s`;
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
+
+/** The time column of a --wait line: when it happened (UTC) and how long after the operation was accepted. */
+function stamped(op: OperationRecord, at: string, text: string): string {
+  const time = Number.isNaN(Date.parse(at)) ? '--:--:--' : new Date(at).toISOString().slice(11, 19);
+  return `${time}Z +${compactElapsed(op.createdAt, at).padEnd(6)} ${text}`;
+}
+
 /**
  * Turns successive readings of one operation into lines for what changed: each step's status
- * changes (`  sql-backup    running → succeeded  (backupRunId 12)`) and the operation's own.
- * Polling can miss intermediate states; a line shows the change between two readings.
+ * changes (`10:02:13Z +42s      sql-backup    running → succeeded  (backupRunId 12)`) and the
+ * operation's own, each with when it happened (the step's own start or end, as recorded) and how
+ * long after the operation was accepted. Polling can miss intermediate states; a line shows the
+ * change between two readings.
  */
 export class StepProgress {
   private readonly seen = new Map<string, Step>();
@@ -190,8 +207,8 @@ export class StepProgress {
   /** Lines for what changed since the last reading. */
   observe(op: OperationRecord): string[] {
     const lines: string[] = [];
-    if (this.status === undefined) lines.push(`operation ${op.id} ${op.status}: ${operationSummary(op)}`);
-    else if (this.status !== op.status && !isFinal(op.status)) lines.push(`operation ${op.id} ${this.status} → ${op.status}${statusNote(op)}`);
+    if (this.status === undefined) lines.push(stamped(op, op.updatedAt, `operation ${op.id} ${op.status}: ${operationSummary(op)}`));
+    else if (this.status !== op.status && !isFinal(op.status)) lines.push(stamped(op, op.updatedAt, `operation ${op.id} ${this.status} → ${op.status}${statusNote(op)}`));
     this.status = op.status;
     const width = Math.max(...op.steps.map((s) => s.name.length));
     for (const step of op.steps) {
@@ -205,7 +222,8 @@ export class StepProgress {
       if (step.error && step.error !== before?.error) details.push(step.status === 'pending' ? `will retry: ${step.error}` : `error: ${step.error}`);
       const note = details.filter((d) => d !== '').join('; ');
       const change = from === step.status ? `${step.status} again (attempt ${step.attempts})` : `${from} → ${step.status}`;
-      lines.push(`  ${step.name.padEnd(width)}  ${change}${note === '' ? '' : `  (${note})`}`);
+      const at = (step.status === 'succeeded' || step.status === 'failed' ? step.finishedAt : step.startedAt) ?? op.updatedAt;
+      lines.push(stamped(op, at, `  ${step.name.padEnd(width)}  ${change}${note === '' ? '' : `  (${note})`}`));
     }
     return lines;
   }

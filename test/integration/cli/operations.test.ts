@@ -4,6 +4,7 @@ import type { InstanceRecord } from '../../../shared/events/index.js';
 import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
 import { LifecycleTap, OPERATOR, cliEnv, closeCommands, driveWhile, mi, openCommands } from './support.js';
 import { paths } from '../../../shared/store/collections.js';
+import { compactElapsed } from '../../../cli/output.js';
 
 let f: EngineFixture;
 let tap: LifecycleTap;
@@ -56,10 +57,10 @@ describe('mi upgrade', () => {
     const operationId = `op-${eventIdOf(run.stdout)}`;
     const out = run.stdout;
     expect(out).toContain(`operation ${operationId} running: upgrade of ${inst.id} 5.4.2 → 5.5.0`);
-    expect(out).toMatch(/^ {2}sql-backup\s+\w+ → running {2}\(.*backupRunId \d+/m);
-    expect(out).toMatch(/^ {2}sql-backup\s+\w+ → succeeded/m);
-    expect(out).toMatch(/^ {2}gke-backup\s+\w+ → succeeded/m);
-    expect(out).toMatch(/^ {2}upgrade-application\s+\w+ → succeeded/m);
+    expect(out).toMatch(/^\d\d:\d\d:\d\dZ \+\S+ {3,}sql-backup\s+\w+ → running {2}\(.*backupRunId \d+/m);
+    expect(out).toMatch(/^\d\d:\d\d:\d\dZ \+\S+ {3,}sql-backup\s+\w+ → succeeded/m);
+    expect(out).toMatch(/^\d\d:\d\d:\d\dZ \+\S+ {3,}gke-backup\s+\w+ → succeeded/m);
+    expect(out).toMatch(/^\d\d:\d\d:\d\dZ \+\S+ {3,}upgrade-application\s+\w+ → succeeded/m);
     // The application step starts only once both backups have succeeded.
     const lines = out.split('\n');
     const upgradeStarted = lines.findIndex((l) => /upgrade-application\s+pending → /.test(l));
@@ -68,6 +69,14 @@ describe('mi upgrade', () => {
     expect(lines.filter((l) => l !== '').at(-1)).toMatch(new RegExp(`^upgrade ${operationId} succeeded in .*: ${inst.id} runs 5\\.5\\.0$`));
     expect(await f.instance(inst.id)).toMatchObject({ version: '5.5.0', status: 'active', lease: null });
     expect(await f.operation(operationId)).toMatchObject({ actor: OPERATOR, reason: 'requested with mi' });
+    // Each line says when it happened (the step's recorded end) and how long after the operation was accepted.
+    const op = await f.operation(operationId);
+    const backup = op?.steps.find((s) => s.name === 'sql-backup');
+    const backedUp = lines.find((l) => /sql-backup\s+\w+ → succeeded/.test(l)) ?? '';
+    expect(backedUp.slice(0, 10)).toBe(`${backup?.finishedAt?.slice(11, 19) ?? '?'}Z `);
+    expect(backedUp.split(/\s+/)[1]).toBe(`+${compactElapsed(op?.createdAt ?? '', backup?.finishedAt ?? '')}`);
+    const elapsed = lines.filter((l) => /^\d\d:\d\d:\d\dZ \+/.test(l)).map((l) => l.split(/\s+/)[1] ?? '');
+    expect(elapsed.length).toBeGreaterThan(5);
   });
 
   it('--wait --json prints one JSON document: what was sent, by whom, and the operation as stored', async () => {
@@ -162,8 +171,8 @@ describe('mi backup', () => {
     const inst = await f.seedInstance();
     const run = await driveWhile(f, tap, mi(f.projectId, ['backup', inst.id, '--note', 'before a data fix', '--wait']));
     expect(run).toMatchObject({ code: 0, stderr: '' });
-    expect(run.stdout).toMatch(/^ {2}sql-backup\s+\w+ → succeeded/m);
-    expect(run.stdout).toMatch(/^ {2}gke-backup\s+\w+ → succeeded/m);
+    expect(run.stdout).toMatch(/^\d\d:\d\d:\d\dZ \+\S+ {3,}sql-backup\s+\w+ → succeeded/m);
+    expect(run.stdout).toMatch(/^\d\d:\d\d:\d\dZ \+\S+ {3,}gke-backup\s+\w+ → succeeded/m);
     const operationId = `op-${eventIdOf(run.stdout)}`;
     expect(run.stdout).toMatch(new RegExp(`^backup ${operationId} succeeded in `, 'm'));
     const op = await f.operation(operationId);
@@ -187,8 +196,8 @@ describe('mi check', () => {
     const run = await driveWhile(f, tap, mi(f.projectId, ['check', inst.id, '--wait']));
     expect(run).toMatchObject({ code: 0, stderr: '' });
     expect(run.stdout).toContain(`sent instance.check for ${inst.id} (health, backup-policy)`);
-    expect(run.stdout).toMatch(/^ {2}health\s+\w+ → succeeded/m);
-    expect(run.stdout).toMatch(/^ {2}backup-policy\s+\w+ → succeeded/m);
+    expect(run.stdout).toMatch(/^\d\d:\d\d:\d\dZ \+\S+ {3,}health\s+\w+ → succeeded/m);
+    expect(run.stdout).toMatch(/^\d\d:\d\d:\d\dZ \+\S+ {3,}backup-policy\s+\w+ → succeeded/m);
 
     const sick = await f.seedInstance();
     f.fleet.applications.failNow(sick.domain, 'unhealthy');
