@@ -2,6 +2,7 @@
  * What `mi` prints: tables, documents, and the step-by-step progress of an operation. Pure
  * functions from records to text, so commands and tests share one rendering.
  */
+import Table from 'cli-table3';
 import { stringify as stringifyYaml } from 'yaml';
 import type { OperationRecord, Step } from '../shared/domain/lifecycle/operations.js';
 import { describeProbe, gateStateOf } from '../shared/domain/lifecycle/health-gates.js';
@@ -26,15 +27,16 @@ export function printJson(sink: TextSink, value: unknown): void {
   sink.write(sink.documents === 'yaml' ? stringifyYaml(plain) : `${JSON.stringify(plain, null, 2)}\n`);
 }
 
-/** Columns padded to their widest cell, two spaces apart; trailing blanks trimmed. */
+/** No borders: columns as kubectl and gcloud print them. */
+const NO_BORDERS = Object.fromEntries(
+  ['top', 'top-mid', 'top-left', 'top-right', 'bottom', 'bottom-mid', 'bottom-left', 'bottom-right', 'left', 'left-mid', 'mid', 'mid-mid', 'right', 'right-mid', 'middle'].map((k) => [k, '']),
+);
+
+/** Columns padded to their widest cell (by display width), two spaces apart; trailing blanks trimmed. */
 export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const render = (cells: readonly string[]) =>
-    cells
-      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [render(headers), ...rows.map(render)];
+  const rendered = new Table({ head: [...headers], chars: NO_BORDERS, style: { head: [], border: [], 'padding-left': 0, 'padding-right': 2, compact: true } });
+  rendered.push(...rows.map((row) => headers.map((_, i) => row[i] ?? '')));
+  return rendered.toString().split('\n').map((text) => text.trimEnd());
 }
 
 /** A lease as one cell: `upgrade op-…`, or `-` when the instance is free. */
