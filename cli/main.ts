@@ -34,7 +34,7 @@ function applyOutputFormat(action: Command, ctx: CliContext): void {
   if (!action.options.some((o) => o.long === '--json')) throw refused(`-o ${format}: mi ${action.name()} prints no document (it has no --json)`);
   action.setOptionValue('json', true);
   const out = ctx.io.stdout;
-  ctx.io.stdout = { write: (text) => out.write(text), documents: format };
+  ctx.io.stdout = { write: (text) => out.write(text), documents: format, ...(out.isTTY === undefined ? {} : { isTTY: out.isTTY }) };
 }
 
 /** The commander program for one invocation, writing to `ctx.io`: every command group, or only those named. */

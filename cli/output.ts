@@ -13,6 +13,10 @@ export interface TextSink {
   write(text: string): unknown;
   /** How documents are printed to it (`-o yaml`); JSON by default. */
   documents?: 'json' | 'yaml';
+  /** A terminal a person reads (process.stdout of an interactive shell): colour and redraw are for it only. */
+  isTTY?: boolean;
+  columns?: number;
+  rows?: number;
 }
 
 /** Writes one line. */

@@ -17,6 +17,7 @@ import { refused } from '../errors.js';
 import { durationSchema, parseFlags, reasonSchema } from '../flags.js';
 import { line, printJson, table } from '../output.js';
 import { rolloutPaths } from '../../shared/store/collections.js';
+import { framesFor, paintFor } from '../style.js';
 
 const LABELS = { to: '--to', waves: '--waves', reason: '--reason', busyRetry: '--busy-retry', interval: '--interval', rollout: '<rollout>', upgradeTime: '--upgrade-time' };
 const rolloutIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'expected a rollout id such as ro-20261126-100000-ab12' });
@@ -64,19 +65,25 @@ export function renderForecast(forecast: RolloutForecast, subject = `a rollout t
  */
 export async function showFanOut(ctx: CliContext, store: StateStore, find: (pinned: string | undefined) => Promise<RolloutRecord>, flags: { watch?: boolean | undefined; interval?: number | undefined; json?: boolean | undefined }): Promise<void> {
   const interval = flags.interval ?? ctx.io.pollIntervalMs ?? 5_000;
+  // On a terminal --watch redraws the view in place, in colour (unless NO_COLOR); elsewhere one frame after another.
+  const frames = framesFor(ctx.io.stdout);
+  const paint = paintFor(ctx.io.stdout, ctx.io.env);
   let pinned: string | undefined;
-  for (;;) {
-    const found = await find(pinned);
-    const view = await readRolloutView(store, found);
-    if (flags.json) printJson(ctx.io.stdout, view);
-    else for (const text of renderRolloutView(view, systemClock.now())) line(ctx.io.stdout, text);
-    if (flags.watch !== true || (found.status !== 'running' && found.status !== 'paused')) {
-      ctx.exitCode = found.status === 'halted' ? EXIT.failed : EXIT.ok;
-      return;
+  try {
+    for (;;) {
+      const found = await find(pinned);
+      const view = await readRolloutView(store, found);
+      if (flags.json) printJson(ctx.io.stdout, view);
+      else frames.show([...renderRolloutView(view, systemClock.now(), paint), ...(flags.watch === true ? [paint.dim(`read ${systemClock.now().toISOString()}; every ${Math.round(interval / 1000)} s`)] : [])]);
+      if (flags.watch !== true || (found.status !== 'running' && found.status !== 'paused')) {
+        ctx.exitCode = found.status === 'halted' ? EXIT.failed : EXIT.ok;
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, interval));
+      pinned = found.id;
     }
-    line(ctx.io.stdout, '');
-    await new Promise((resolve) => setTimeout(resolve, interval));
-    pinned = found.id;
+  } finally {
+    frames.done();
   }
 }
 

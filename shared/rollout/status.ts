@@ -67,21 +67,42 @@ export async function readRolloutView(store: StateStore, rollout: RolloutRecord)
   return { rollout, waves, failures: failedDocs.map((d) => ({ instanceId: d.id, wave: d.data.wave, detail: d.data.detail })) };
 }
 
-function bar(wave: WaveLive, width = 24): string {
+/** How a rendering may colour its words (the CLI paints on a terminal only); plain by default. */
+export interface ViewPaint {
+  ok(text: string): string;
+  warn(text: string): string;
+  bad(text: string): string;
+  dim(text: string): string;
+  strong(text: string): string;
+}
+
+const PLAIN: ViewPaint = { ok: (t) => t, warn: (t) => t, bad: (t) => t, dim: (t) => t, strong: (t) => t };
+
+/** Done (#), in flight (>, at least one cell while any is), waiting (-). */
+function bar(wave: WaveLive, paint: ViewPaint, width = 24): string {
   if (wave.total === 0) return `[${'·'.repeat(width)}]`;
   const done = wave.succeeded + wave.failed + wave.skipped;
-  const filled = Math.round((done / wave.total) * width);
-  const flying = Math.min(width - filled, Math.round((wave.inFlight / wave.total) * width));
-  return `[${'#'.repeat(filled)}${'>'.repeat(flying)}${'-'.repeat(width - filled - flying)}]`;
+  // Rounded down: the bar is full only when every member is done.
+  const filled = Math.min(width, Math.floor((done / wave.total) * width));
+  const flying = Math.min(width - filled, Math.max(wave.inFlight > 0 ? 1 : 0, Math.round((wave.inFlight / wave.total) * width)));
+  const finished = '#'.repeat(filled);
+  return `[${wave.failed > 0 ? paint.bad(finished) : paint.ok(finished)}${paint.warn('>'.repeat(flying))}${paint.dim('-'.repeat(width - filled - flying))}]`;
+}
+
+function statusWord(status: string, paint: ViewPaint): string {
+  const word = status.toUpperCase();
+  if (status === 'completed') return paint.ok(word);
+  if (status === 'halted' || status === 'aborted') return paint.bad(word);
+  return paint.warn(word);
 }
 
 /** The text of `mi rollout status`. */
-export function renderRolloutView(view: RolloutView, now: Date): string[] {
+export function renderRolloutView(view: RolloutView, now: Date, paint: ViewPaint = PLAIN): string[] {
   const { rollout } = view;
   const workflow = !isReleaseRollout(rollout);
   const verb = workflow ? 'mi workflow' : 'mi rollout';
   const lines = [
-    `${describeFanOut(rollout)}: ${rollout.status.toUpperCase()}`,
+    `${paint.strong(describeFanOut(rollout))}: ${statusWord(rollout.status, paint)}`,
     `  started ${rollout.createdAt} by ${rollout.actor}: ${rollout.reason}`,
     `  last tick ${rollout.lastTickAt ?? 'not yet'}${rollout.completedAt ? `; ended ${rollout.completedAt}` : ''}`,
     '',
@@ -98,12 +119,12 @@ export function renderRolloutView(view: RolloutView, now: Date): string[] {
     }
     if (state?.status === 'awaiting-gate') status = `awaiting gate: ${verb} promote`;
     lines.push(
-      `  ${wave.wave.padEnd(nameWidth)} ${bar(wave)} ${String(done).padStart(4)}/${String(wave.total).padEnd(4)} ` +
+      `  ${wave.wave.padEnd(nameWidth)} ${bar(wave, paint)} ${String(done).padStart(4)}/${String(wave.total).padEnd(4)} ` +
         `ok ${wave.succeeded}, failed ${wave.failed} (budget ${wave.budget}), in flight ${wave.inFlight}/${spec?.maxInFlight ?? '?'}, skipped ${wave.skipped}, waiting ${wave.waiting}  ${status}`,
     );
   });
   if (rollout.status === 'halted' && rollout.halt) {
-    lines.push('', `HALTED in wave ${rollout.halt.wave} at ${rollout.halt.at}: its failures exceed its budget.`, `  why: ${rollout.halt.reason}`);
+    lines.push('', paint.bad(`HALTED in wave ${rollout.halt.wave} at ${rollout.halt.at}: its failures exceed its budget.`), `  why: ${rollout.halt.reason}`);
     lines.push(`  then: fix and \`${verb} resume\` (accepts these failures), or \`${verb} abort\``);
   }
   if (rollout.status === 'awaiting-approval') {
