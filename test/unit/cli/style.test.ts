@@ -52,7 +52,7 @@ describe('colour', () => {
     const [, , , , wave] = renderRolloutView(view, new Date('2026-12-01T10:06:00Z'));
     // 5 of 10 done (#), 3 in flight (>), 2 waiting (-), on 24 cells.
     expect(wave).toContain(`[${'#'.repeat(12)}${'>'.repeat(7)}${'-'.repeat(5)}]`);
-    const oneFlying = renderRolloutView({ ...view, waves: [{ ...view.waves[0], total: 100, succeeded: 99, failed: 0, inFlight: 1, waiting: 0 } as RolloutView['waves'][number]] }, new Date());
+    const oneFlying = renderRolloutView({ ...view, waves: [{ ...view.waves[0], total: 100, succeeded: 99, failed: 0, inFlight: 1, waiting: 0 }] }, new Date());
     expect(oneFlying[4]).toContain(`[${'#'.repeat(23)}>]`);
   });
 });
