@@ -10,6 +10,7 @@ import { registerCommands } from './commands/index.js';
 import { credentialsProblem } from './backend.js';
 import { refuseAsOutsideLocalMode } from './commands-client.js';
 import { EXIT } from './config.js';
+import { documentEnvironment } from './environment.js';
 import { createContext, type CliContext, type CliIo } from './context.js';
 import { CliError, refused } from './errors.js';
 import { line } from './output.js';
@@ -68,6 +69,7 @@ or rejected; 2 nothing done (invalid flags, unknown instance or operation, refus
     applyOutputFormat(action, ctx);
   });
   await registerCommands(program, ctx, groups);
+  documentEnvironment(program);
   return program;
 }
 

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildHelpManifest } from '../../../cli/help-manifest.js';
 import { groupsOf, replyKeyOf, type HelpManifest } from '../../../cli/invocation.js';
 import { runCli } from '../../../cli/main.js';
+import { CLI_VARIABLES } from '../../../cli/environment.js';
 
 async function live(args: readonly string[], groups?: ReadonlySet<string>) {
   let stdout = '';
@@ -47,4 +48,20 @@ describe('the help manifest', () => {
     expect(manifest.groups.instance).toEqual(expect.arrayContaining(['instance', 'compliance']));
     expect(manifest.groups.backup).toEqual(['lifecycle', 'backups']);
   }, 120_000);
+
+  it("says in each command's help the environment variables it reads, and the root's lists them all", () => {
+    const help = (path: string) => manifest.replies[`${path} --help`]?.stdout ?? '';
+    for (const v of CLI_VARIABLES) expect(manifest.replies['--help']?.stdout).toContain(`  ${v.name} `);
+    expect(help('instance list')).toContain('FIRESTORE_EMULATOR_HOST');
+    // Reading commands do not go through the commands function; the ones that act do.
+    expect(help('instance list')).not.toContain('MI_COMMANDS_URL');
+    expect(help('upgrade')).toContain('MI_COMMANDS_URL');
+    expect(help('backup list')).toContain('MI_COMMANDS_URL');
+    expect(help('workflow status')).toContain('NO_COLOR');
+    // Every command a variable names exists.
+    for (const v of CLI_VARIABLES) {
+      if (v.readBy === 'all') continue;
+      for (const path of v.readBy) expect(manifest.paths.some((p) => p === path || p.startsWith(`${path} `)), `${v.name}: ${path}`).toBe(true);
+    }
+  });
 });
