@@ -27,11 +27,19 @@ function packageVersion(): string {
   }
 }
 
-/** `-o json|yaml`: the command's --json, printed in that format; `-o text` is the default. Refused where there is no document to print. */
+/**
+ * `-o json|yaml`: the command's --json, printed in that format; `-o wide`: its --wide table;
+ * `-o text` is the default. Refused where the command has no such output.
+ */
 function applyOutputFormat(action: Command, ctx: CliContext): void {
   const format = action.optsWithGlobals<{ output?: string }>().output;
   if (format === undefined || format === 'text') return;
-  if (format !== 'json' && format !== 'yaml') throw refused(`-o ${format}: expected text, json or yaml`);
+  if (format === 'wide') {
+    if (!action.options.some((o) => o.long === '--wide')) throw refused(`-o wide: mi ${action.name()} has no wide table (text, json or yaml)`);
+    action.setOptionValue('wide', true);
+    return;
+  }
+  if (format !== 'json' && format !== 'yaml') throw refused(`-o ${format}: expected text, json, yaml or wide`);
   if (!action.options.some((o) => o.long === '--json')) throw refused(`-o ${format}: mi ${action.name()} prints no document (it has no --json)`);
   action.setOptionValue('json', true);
   const out = ctx.io.stdout;
@@ -47,7 +55,7 @@ export async function buildProgram(ctx: CliContext, groups?: ReadonlySet<string>
     .description('Operate the fleet of managed instances: query state, send commands as your verified Google identity, run the system locally.')
     .version(packageVersion(), '-V, --version')
     .option('--project <id>', 'Google Cloud project (default: GOOGLE_CLOUD_PROJECT, or demo-mi-local when emulator variables are set)')
-    .option('-o, --output <format>', 'text (the default), json or yaml: documents in that format, for scripts (--json is -o json)')
+    .option('-o, --output <format>', 'text (the default), wide (more columns, where a table has them), json or yaml: documents in that format, for scripts (--json is -o json)')
     .option('--as <email>', "local stack only: act as this person (default your git email); in the cloud you are your Google credentials' account")
     .exitOverride()
     .configureOutput({

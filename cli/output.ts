@@ -48,11 +48,19 @@ export function formatLease(lease: Lease | null | undefined): string {
   return lease ? `${lease.operationType} ${lease.operationId}` : '-';
 }
 
-/** The rows of `mi instance list`. */
-export function instanceTable(instances: readonly InstanceRecord[]): string[] {
+/** A maintenance window as one cell: `sat 02:00+4h America/New_York`, or `-`. */
+export function windowText(window: InstanceRecord['maintenanceWindow']): string {
+  return window === undefined ? '-' : `${window.days.join(',')} ${window.start}+${window.hours}h ${window.timeZone}`;
+}
+
+/** The rows of `mi instance list` (`wide`: region, domain, window, expiry and last change too). */
+export function instanceTable(instances: readonly InstanceRecord[], options: { wide?: boolean } = {}): string[] {
+  const head = ['ID', 'ENV', 'TIER', 'SLUG', 'VERSION', 'STATUS', 'LEASE'];
+  const row = (i: InstanceRecord) => [i.id, i.environment, i.tier, i.slug, i.version, i.status, formatLease(i.lease)];
+  if (options.wide !== true) return table(head, instances.map(row));
   return table(
-    ['ID', 'ENV', 'TIER', 'SLUG', 'VERSION', 'STATUS', 'LEASE'],
-    instances.map((i) => [i.id, i.environment, i.tier, i.slug, i.version, i.status, formatLease(i.lease)]),
+    [...head, 'REGION', 'DOMAIN', 'WINDOW', 'EXPIRES', 'UPDATED'],
+    instances.map((i) => [...row(i), i.region, i.domain, windowText(i.maintenanceWindow), i.expiresAt ?? '-', timeText(i.updatedAt) ?? '-']),
   );
 }
 

@@ -36,6 +36,7 @@ const listFlags = z.object({
   environment: environmentSchema.optional(),
   status: statusSchema.optional(),
   json: z.boolean().optional(),
+  wide: z.boolean().optional(),
 });
 
 const getFlags = z.object({
@@ -109,6 +110,7 @@ export function registerInstanceCommands(program: Command, ctx: CliContext): voi
     .option('-e, --environment <env>', 'only this environment: dev or prod')
     .option('--status <status>', `only this status: ${INSTANCE_STATUSES.join(', ')}`)
     .option('--json', 'print the instance documents as stored, as one JSON array')
+    .option('--wide', 'more columns: region, domain, maintenance window, expiry, last change (-o wide)')
     .action(async (_options: unknown, command: Command) => {
       const flags = parseFlags(listFlags, command.opts(), LABELS);
       const where: Array<{ field: string; op: '=='; value: string }> = [];
@@ -123,7 +125,7 @@ export function registerInstanceCommands(program: Command, ctx: CliContext): voi
         line(ctx.io.stdout, where.length === 0 ? 'no instances' : 'no instances match');
         return;
       }
-      for (const text of instanceTable(instances)) line(ctx.io.stdout, text);
+      for (const text of instanceTable(instances, { wide: flags.wide === true })) line(ctx.io.stdout, text);
     });
 
   instance

@@ -28,6 +28,7 @@ const listFlags = z.object({
   since: durationSchema.optional(),
   limit: z.coerce.number().int().min(1).max(SCANNED).default(20),
   json: z.boolean().optional(),
+  wide: z.boolean().optional(),
 });
 
 const getFlags = z.object({ operation: operationIdSchema, json: z.boolean().optional() });
@@ -69,6 +70,7 @@ export function registerOpCommands(program: Command, ctx: CliContext): void {
     .option('--since <duration>', 'only created within this long, e.g. 24h')
     .option('--limit <n>', 'at most this many (default 20)')
     .option('--json', 'print the operation documents')
+    .option('--wide', 'more columns: the reason, the failed step and why, the rollout (-o wide)')
     .action(async (id: string | undefined, _options: unknown, command: Command) => {
       const flags = parseFlags(listFlags, { ...command.opts(), instance: id ?? ctx.instanceHere() }, LABELS);
       const { operations, scanned } = await listOperations(ctx.backend(command).store, flags, systemClock.now());
@@ -80,8 +82,11 @@ export function registerOpCommands(program: Command, ctx: CliContext): void {
         line(ctx.io.stdout, `no operations${flags.instance === undefined ? '' : ` of ${flags.instance}`} match`);
         return;
       }
-      const rows = operations.map((o) => [o.id, o.instanceId, o.type, o.status, o.actor, o.origin ?? 'unattributed', o.createdAt, o.finishedAt ?? '']);
-      for (const text of table(['OPERATION', 'INSTANCE', 'TYPE', 'STATUS', 'ACTOR', 'ORIGIN', 'CREATED', 'FINISHED'], rows)) line(ctx.io.stdout, text);
+      const head = ['OPERATION', 'INSTANCE', 'TYPE', 'STATUS', 'ACTOR', 'ORIGIN', 'CREATED', 'FINISHED'];
+      const row = (o: OperationRecord) => [o.id, o.instanceId, o.type, o.status, o.actor, o.origin ?? 'unattributed', o.createdAt, o.finishedAt ?? ''];
+      const wide = (o: OperationRecord) => [...row(o), o.reason, o.failure === null ? '-' : `${o.failure.step}: ${o.failure.reason.slice(0, 120)}`, o.rolloutId ?? '-'];
+      const rendered = flags.wide === true ? table([...head, 'REASON', 'FAILURE', 'FAN-OUT'], operations.map(wide)) : table(head, operations.map(row));
+      for (const text of rendered) line(ctx.io.stdout, text);
       if (scanned >= SCANNED && operations.length < flags.limit) line(ctx.io.stdout, `(the latest ${SCANNED} read; narrow with --since or an instance to see further back)`);
     });
 

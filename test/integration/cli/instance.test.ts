@@ -141,9 +141,24 @@ describe('mi instance get', () => {
     const list = await mi(f.projectId, ['instance', 'list', '-o', 'yaml']);
     expect((parseYaml(list.stdout) as Array<{ id: string }>).map((i) => i.id)).toContain(dev.id);
     const bad = await mi(f.projectId, ['instance', 'get', dev.id, '-o', 'xml']);
-    expect([bad.code, bad.stderr]).toEqual([2, 'mi: -o xml: expected text, json or yaml\n']);
+    expect([bad.code, bad.stderr]).toEqual([2, 'mi: -o xml: expected text, json, yaml or wide\n']);
     const none = await mi(f.projectId, ['-o', 'json', 'instance', 'extend', dev.id, '--hours', '1']);
     expect([none.code, none.stderr]).toEqual([2, 'mi: -o json: mi extend prints no document (it has no --json)\n']);
+  });
+
+  it('-o wide adds columns to the same rows; a command with no wide table refuses it', async () => {
+    const plain = (await mi(f.projectId, ['instance', 'list'])).stdout.split('\n').filter((l) => l !== '');
+    const wide = await mi(f.projectId, ['instance', 'list', '-o', 'wide']);
+    expect(wide.code).toBe(0);
+    const rows = wide.stdout.split('\n').filter((l) => l !== '');
+    expect(rows[0]).toMatch(/^ID\s+ENV\s+TIER\s+SLUG\s+VERSION\s+STATUS\s+LEASE\s+REGION\s+DOMAIN\s+WINDOW\s+EXPIRES\s+UPDATED$/);
+    // The same instances, in the same order, each with its region and domain.
+    expect(rows.map((r) => r.split(/\s+/)[0])).toEqual(plain.map((r) => r.split(/\s+/)[0]));
+    const devRow = rows.find((r) => r.startsWith(`${dev.id} `)) ?? '';
+    expect(devRow).toContain(dev.region);
+    expect(devRow).toContain(dev.domain);
+    const none = await mi(f.projectId, ['instance', 'get', dev.id, '-o', 'wide']);
+    expect([none.code, none.stderr]).toEqual([2, 'mi: -o wide: mi get has no wide table (text, json or yaml)\n']);
   });
 
   it('an unknown instance exits 2 with a pointer to the fleet', async () => {

@@ -141,6 +141,9 @@ describe('mi op list and mi audit', () => {
     expect([...succeeded].sort((x, y) => y.createdAt.localeCompare(x.createdAt))).toEqual(succeeded);
     const text = await mi(f.projectId, ['op', 'list', a.id]);
     expect(text.stdout).toMatch(new RegExp(`^op-${backup.eventId}\\s+${a.id}\\s+backup\\s+succeeded\\s+alice@example.com`, 'm'));
+    const wide = await mi(f.projectId, ['op', 'list', a.id, '-o', 'wide']);
+    expect(wide.stdout).toMatch(/^OPERATION\s+INSTANCE\s+TYPE\s+STATUS\s+ACTOR\s+ORIGIN\s+CREATED\s+FINISHED\s+REASON\s+FAILURE\s+FAN-OUT$/m);
+    expect(wide.stdout).toMatch(new RegExp(`^op-${backup.eventId}\\s+${a.id}\\s+backup\\s+succeeded\\s+.*integration test\\s+-\\s+-$`, 'm'));
     const refusedType = await mi(f.projectId, ['op', 'list', '--type', 'resize']);
     expect([refusedType.code, refusedType.stderr]).toEqual([2, expect.stringContaining('--type: expected one of create, upgrade')]);
 
