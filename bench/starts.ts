@@ -58,7 +58,7 @@ export function traceOf(modules: readonly string[]): StartTrace {
 
 /** One traced cold start of a function (the compiled entry; `npm run build` first). */
 export async function tracedStart(fn: string, env: NodeJS.ProcessEnv): Promise<StartTrace & { ms: number }> {
-  const { stdout } = await run(process.execPath, ['--import', here('./starts/trace-modules.mjs'), here('./starts/function-entry.mjs')], { env: { ...env, FUNCTION_TARGET: fn }, timeout: 60_000 });
+  const { stdout } = await run(process.execPath, ['--import', here('./start-scripts/trace-modules.mjs'), here('./start-scripts/function-entry.mjs')], { env: { ...env, FUNCTION_TARGET: fn }, timeout: 60_000 });
   const out = JSON.parse(stdout) as { ms: number; modules: string[] };
   return { ms: out.ms, ...traceOf(out.modules) };
 }
@@ -100,7 +100,7 @@ export interface StartsResult {
 export async function benchStarts(options: { projectId: string; samples: number; log: (text: string) => void }): Promise<StartsResult> {
   const env = { ...process.env, GOOGLE_CLOUD_PROJECT: options.projectId, METADATA_SERVER_DETECTION: 'none' };
   const cli: StartComparison[] = [];
-  const floor = here('./starts/bare-commander.mjs');
+  const floor = here('./start-scripts/bare-commander.mjs');
   for (const args of [['--version'], ['--help']]) {
     options.log(`bench: mi ${args.join(' ')} against node loading commander, ${options.samples} samples per side...`);
     cli.push(await sideBySide(`mi ${args.join(' ')}`, `a fresh process, spawn to exit: bin/mi.js ${args.join(' ')} vs a bare node script loading commander`, 1.5, { label: `mi ${args.join(' ')}`, run: () => timed(MI, args, env) }, { label: 'node + commander', run: () => timed(floor, args, env) }, options.samples));
@@ -112,7 +112,7 @@ export async function benchStarts(options: { projectId: string; samples: number;
       'a fresh process, spawn to exit: bin/mi.js instance list vs a bare node script loading @google-cloud/firestore and listing the instances by id',
       1.5,
       { label: 'mi instance list', run: () => timed(MI, ['--project', options.projectId, 'instance', 'list'], env) },
-      { label: 'node + Firestore query', run: () => timed(here('./starts/bare-instance-list.mjs'), [options.projectId], env) },
+      { label: 'node + Firestore query', run: () => timed(here('./start-scripts/bare-instance-list.mjs'), [options.projectId], env) },
       options.samples,
     ),
   );
@@ -125,8 +125,8 @@ export async function benchStarts(options: { projectId: string; samples: number;
       `cold start: ${fn.name}`,
       'a fresh process, spawn to exit: the functions framework, dist/functions/index.js with FUNCTION_TARGET, the first message\'s wiring; vs the functions framework with the Firestore and Pub/Sub clients built',
       1.25,
-      { label: fn.name, run: () => timed(here('./starts/function-entry.mjs'), [], { ...fnEnv, FUNCTION_TARGET: fn.name }) },
-      { label: 'framework + Firestore + Pub/Sub', run: () => timed(here('./starts/function-floor.mjs'), [], fnEnv) },
+      { label: fn.name, run: () => timed(here('./start-scripts/function-entry.mjs'), [], { ...fnEnv, FUNCTION_TARGET: fn.name }) },
+      { label: 'framework + Firestore + Pub/Sub', run: () => timed(here('./start-scripts/function-floor.mjs'), [], fnEnv) },
       options.samples,
     );
     const traced = await tracedStart(fn.name, fnEnv);
