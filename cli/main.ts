@@ -11,6 +11,7 @@ import { credentialsProblem } from './backend.js';
 import { refuseAsOutsideLocalMode } from './commands-client.js';
 import { EXIT } from './config.js';
 import { documentEnvironment } from './environment.js';
+import { documentExamples } from './examples.js';
 import { createContext, type CliContext, type CliIo } from './context.js';
 import { CliError, refused } from './errors.js';
 import { line } from './output.js';
@@ -77,6 +78,7 @@ or rejected; 2 nothing done (invalid flags, unknown instance or operation, refus
     applyOutputFormat(action, ctx);
   });
   await registerCommands(program, ctx, groups);
+  documentExamples(program);
   documentEnvironment(program);
   return program;
 }

@@ -8,6 +8,7 @@ import { buildHelpManifest } from '../../../cli/help-manifest.js';
 import { groupsOf, replyKeyOf, type HelpManifest } from '../../../cli/invocation.js';
 import { runCli } from '../../../cli/main.js';
 import { CLI_VARIABLES } from '../../../cli/environment.js';
+import { EXAMPLES } from '../../../cli/examples.js';
 
 async function live(args: readonly string[], groups?: ReadonlySet<string>) {
   let stdout = '';
@@ -62,6 +63,15 @@ describe('the help manifest', () => {
     for (const v of CLI_VARIABLES) {
       if (v.readBy === 'all') continue;
       for (const path of v.readBy) expect(manifest.paths.some((p) => p === path || p.startsWith(`${path} `)), `${v.name}: ${path}`).toBe(true);
+    }
+  });
+
+  it('gives every command examples, each of that command', () => {
+    const leaves = manifest.paths.filter((p) => !manifest.paths.some((q) => q.startsWith(`${p} `)));
+    for (const path of leaves) expect(manifest.replies[`${path} --help`]?.stdout, path).toMatch(/\nExamples:\n {2}\S/);
+    for (const [path, examples] of Object.entries(EXAMPLES)) {
+      expect(manifest.paths, path).toContain(path);
+      for (const example of examples) if (example.startsWith('mi ')) expect(example, path).toMatch(new RegExp(`^mi ${path}( |$)`));
     }
   });
 });
