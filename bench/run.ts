@@ -7,13 +7,14 @@
  *   BENCH_PAIRS   timed samples per side of each comparison (default 220; the figures need 200)
  *   BENCH_WARMUP  samples per side run first and discarded (default 20)
  *   BENCH_START_SAMPLES  fresh processes per side of each start comparison (default 21)
+ *   BENCH_ONLY=starts    only the start figures, merged into bench/results.json
  *
  * Samples run one at a time: the machine is small and shared, and a latency measured under
  * self-made load would say little. The bench is not a test: it asserts nothing about timings,
  * it reports them, with pass or fail against the targets.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { PubSub } from '@google-cloud/pubsub';
@@ -84,6 +85,15 @@ async function main(): Promise<void> {
     process.env[EMULATOR_HOST_VARIABLE.firestore] = firestore.host;
     process.env[EMULATOR_HOST_VARIABLE.pubsub] = pubsub.host;
 
+    if (process.env.BENCH_ONLY === 'starts') {
+      // Only the start figures, merged into the results of the last full run.
+      await seedInstances(`${projectId}-st`, 10);
+      const starts = await benchStarts({ projectId: `${projectId}-st`, samples: positiveInteger('BENCH_START_SAMPLES', 21), log: (text) => process.stdout.write(`${text}\n`) });
+      const previous = JSON.parse(await readFile(RESULTS_FILE, 'utf8').catch(() => '{}')) as Record<string, unknown>;
+      await writeFile(RESULTS_FILE, `${JSON.stringify({ ...previous, starts, startsGeneratedAt: new Date().toISOString() }, null, 2)}\n`);
+      process.stdout.write(`${formatStarts(starts).join('\n')}\n`);
+      return;
+    }
     world = await createBenchWorld(projectId);
     process.stdout.write(`bench: (a) and (b), ${pairs} + ${warmup} warm-up samples per side...\n`);
     const accept = await benchAccept(world, { pairs, warmup });

@@ -16,12 +16,9 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { GoogleAuth } from 'google-auth-library';
-import pRetry, { AbortError } from 'p-retry';
 import { z } from 'zod';
 import type { CommandRequest } from '../shared/commands/index.js';
 import { describeError } from '../shared/errors.js';
-import { createLocalSigner } from '../shared/identity/index.js';
 import { FIRESTORE_EMULATOR_VARIABLE, PUBSUB_EMULATOR_VARIABLE, type CliEnv } from './backend.js';
 import { EXIT } from './config.js';
 import type { CliContext } from './context.js';
@@ -71,6 +68,8 @@ async function localTarget(ctx: CliContext, command: Command): Promise<CommandsT
   if (file === undefined) {
     throw new CliError(`no local identity at ${path}: is \`mi dev\` running? (it writes this file when it starts and removes it when it stops)`, EXIT.unreachable);
   }
+  // Loaded here: a command that only reads never pays for the token libraries.
+  const { createLocalSigner } = await import('../shared/identity/index.js');
   const signer = await createLocalSigner({ privateJwk: file.privateJwk, issuer: file.issuer });
   const email = claimedAs(command) ?? ctx.localOperator();
   const token = await signer.sign({ email, audience: file.audience, expiresInSeconds: LOCAL_TOKEN_SECONDS });
@@ -116,6 +115,7 @@ export function usesServiceAccount(env: CliEnv, readKeyFile: (path: string) => s
 /** A service account's ID token for the function's URL, from its credentials (key file, metadata server). */
 async function serviceAccountToken(url: string): Promise<string> {
   try {
+    const { GoogleAuth } = await import('google-auth-library');
     const client = await new GoogleAuth().getIdTokenClient(url);
     const token = await client.idTokenProvider.fetchIdToken(url);
     if (token === '') throw new Error('no token');
@@ -208,6 +208,7 @@ export async function sendCommand(ctx: CliContext, command: Command, request: Co
     }
     return answer;
   };
+  const { default: pRetry, AbortError } = await import('p-retry');
   let answer;
   try {
     answer = await pRetry(
