@@ -5,19 +5,12 @@
  */
 import { createLogUpdate } from 'log-update';
 import picocolors from 'picocolors';
+import { PLAIN_VIEW, type ViewPaint } from '../shared/rollout/status.js';
 import type { CliEnv } from './backend.js';
 import type { TextSink } from './output.js';
 
-/** What a rendering may paint: identity when colour is off. */
-export interface Paint {
-  ok(text: string): string;
-  warn(text: string): string;
-  bad(text: string): string;
-  dim(text: string): string;
-  strong(text: string): string;
-}
-
-export const PLAIN: Paint = { ok: (t) => t, warn: (t) => t, bad: (t) => t, dim: (t) => t, strong: (t) => t };
+/** What a rendering may paint (the views' own type): identity when colour is off. */
+export type Paint = ViewPaint;
 
 /** Whether the sink is a terminal a person reads. */
 export function isTerminal(sink: TextSink): boolean {
@@ -31,7 +24,7 @@ export function colourOn(sink: TextSink, env: CliEnv): boolean {
 }
 
 export function paintFor(sink: TextSink, env: CliEnv): Paint {
-  if (!colourOn(sink, env)) return PLAIN;
+  if (!colourOn(sink, env)) return PLAIN_VIEW;
   const c = picocolors.createColors(true);
   return { ok: c.green, warn: c.yellow, bad: c.red, dim: c.dim, strong: c.bold };
 }

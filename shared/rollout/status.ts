@@ -76,7 +76,7 @@ export interface ViewPaint {
   strong(text: string): string;
 }
 
-const PLAIN: ViewPaint = { ok: (t) => t, warn: (t) => t, bad: (t) => t, dim: (t) => t, strong: (t) => t };
+export const PLAIN_VIEW: ViewPaint = { ok: (t) => t, warn: (t) => t, bad: (t) => t, dim: (t) => t, strong: (t) => t };
 
 /** Done (#), in flight (>, at least one cell while any is), waiting (-). */
 function bar(wave: WaveLive, paint: ViewPaint, width = 24): string {
@@ -97,7 +97,7 @@ function statusWord(status: string, paint: ViewPaint): string {
 }
 
 /** The text of `mi rollout status`. */
-export function renderRolloutView(view: RolloutView, now: Date, paint: ViewPaint = PLAIN): string[] {
+export function renderRolloutView(view: RolloutView, now: Date, paint: ViewPaint = PLAIN_VIEW): string[] {
   const { rollout } = view;
   const workflow = !isReleaseRollout(rollout);
   const verb = workflow ? 'mi workflow' : 'mi rollout';
