@@ -114,6 +114,28 @@ function unbuilt<T extends object>(part: ServicePart, built: ReadonlySet<Service
   });
 }
 
+/** What each part stands on: built with it. */
+const FOUNDATIONS: Record<ServicePart, readonly ServicePart[]> = {
+  engine: [],
+  rollouts: [],
+  compliance: [],
+  webhook: [],
+  deployments: ['rollouts'],
+  commands: ['engine', 'deployments', 'rollouts'],
+};
+
+/** The parts named and every part they stand on. */
+export function withFoundations(parts: Iterable<ServicePart>): Set<ServicePart> {
+  const all = new Set<ServicePart>();
+  const add = (part: ServicePart) => {
+    if (all.has(part)) return;
+    all.add(part);
+    FOUNDATIONS[part].forEach(add);
+  };
+  for (const part of parts) add(part);
+  return all;
+}
+
 function need<T>(value: T | undefined, part: string): T {
   if (value === undefined) throw new Error(`building ${part} needs its module`);
   return value;
@@ -125,10 +147,7 @@ function need<T>(value: T | undefined, part: string): T {
  */
 export function composeServices(ports: Ports, config: ServicesConfig, modules: Partial<ServiceModules>, parts: ReadonlySet<ServicePart> = new Set(SERVICE_PARTS)) {
   const { store, bus, clock, log } = ports;
-  const built = new Set(parts);
-  // What a part stands on is built with it.
-  if (built.has('commands')) for (const part of ['engine', 'deployments', 'rollouts'] as const) built.add(part);
-  if (built.has('deployments')) built.add('rollouts');
+  const built = withFoundations(parts);
   // What the engine and the compliance checks both work on: the store, the bus, and the instances' backups.
   const onInstances = { store, bus, clock, log, cloudSql: ports.cloudSql, gkeBackup: ports.gkeBackup };
   const engine: Engine = built.has('engine')

@@ -4,7 +4,7 @@
  * loads the engine, not compliance, the deployments consumer or the commands).
  */
 import type { FUNCTIONS } from './topology.js';
-import { composeServices, type Ports, type ServiceModules, type ServicePart, type Services, type ServicesConfig } from './service-composition.js';
+import { composeServices, withFoundations, type Ports, type ServiceModules, type ServicePart, type Services, type ServicesConfig } from './service-composition.js';
 
 type FunctionName = (typeof FUNCTIONS)[number]['name'];
 
@@ -24,16 +24,16 @@ export const SERVICES_OF: Record<FunctionName, readonly ServicePart[]> = {
 };
 
 /** Loads the modules of these parts (and of the parts they stand on), nothing else. */
-async function modulesOf(parts: ReadonlySet<ServicePart>): Promise<Partial<ServiceModules>> {
-  const wants = (...names: ServicePart[]) => names.some((name) => parts.has(name));
+async function modulesOf(named: ReadonlySet<ServicePart>): Promise<Partial<ServiceModules>> {
+  const parts = withFoundations(named);
   const [engine, policy, rollouts, compliance, deployments, webhook, commands] = await Promise.all([
-    wants('engine', 'commands') ? import('./engine/index.js') : undefined,
-    wants('engine', 'commands') ? import('./domain/lifecycle/acceptance-policy.js') : undefined,
-    wants('rollouts', 'deployments', 'commands') ? import('./rollout/index.js') : undefined,
-    wants('compliance') ? import('./compliance/index.js') : undefined,
-    wants('deployments', 'commands') ? import('./deployments/index.js') : undefined,
-    wants('webhook') ? import('./webhook/index.js') : undefined,
-    wants('commands') ? import('./commands/index.js') : undefined,
+    parts.has('engine') ? import('./engine/index.js') : undefined,
+    parts.has('engine') ? import('./domain/lifecycle/acceptance-policy.js') : undefined,
+    parts.has('rollouts') ? import('./rollout/index.js') : undefined,
+    parts.has('compliance') ? import('./compliance/index.js') : undefined,
+    parts.has('deployments') ? import('./deployments/index.js') : undefined,
+    parts.has('webhook') ? import('./webhook/index.js') : undefined,
+    parts.has('commands') ? import('./commands/index.js') : undefined,
   ]);
   return {
     ...(engine === undefined ? {} : { createEngine: engine.createEngine }),
