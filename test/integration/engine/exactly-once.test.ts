@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../../shared/engine/index.js';
 import type { InstanceRecord } from '../../../shared/events/index.js';
-import { createEngineFixture, lifecycleDelivery, type EngineFixture } from '../../support/engine-fixture.js';
+import { createEngineFixture, deliverAtLeastOnce, lifecycleDelivery, type EngineFixture } from '../../support/engine-fixture.js';
 import { afterCalling, mortalProcess } from '../../support/crash.js';
 import { deliver } from '../../../shared/edge.js';
 import { executorResultsRoute, lifecycleRoute } from '../../../shared/routes.js';
@@ -31,9 +31,9 @@ describe('redelivery', () => {
     const envelope = f.command('instance.backup', inst.id, {});
     // Pub/Sub redelivers the same message id; a publisher retry would give a new one. Both.
     const outcomes = await Promise.all([
-      deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope, '1001')),
-      deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope, '1001')),
-      deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope, '2002')),
+      deliverAtLeastOnce(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope, '1001')),
+      deliverAtLeastOnce(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope, '1001')),
+      deliverAtLeastOnce(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(envelope, '2002')),
     ]);
     expect(outcomes.map((o) => o.kind).sort()).toEqual(['accepted', 'duplicate', 'duplicate']);
     const ended = await f.driveToEnd(`op-${envelope.eventId}`);
@@ -63,7 +63,7 @@ describe('redelivery', () => {
     const { pubSubCloudEvent } = await import('../../../harness/cloud-event.js');
     const result = finishedEnvelope(run!, 'system:executor-sim');
     const delivery = pubSubCloudEvent(result, { topic: 'mi-executor-results' });
-    const results = await Promise.all([deliver(f.engine.deps, executorResultsRoute(f.engine), delivery), deliver(f.engine.deps, executorResultsRoute(f.engine), delivery)]);
+    const results = await Promise.all([deliverAtLeastOnce(f.engine.deps, executorResultsRoute(f.engine), delivery), deliverAtLeastOnce(f.engine.deps, executorResultsRoute(f.engine), delivery)]);
     expect(results.map((r) => r.kind).sort()).toEqual(['duplicate', 'recorded']);
     // The result is in the ledger once, as every delivered message is.
     expect(await f.store.get(`processedEvents/${result.eventId}`)).toMatchObject({ outcome: 'accepted', eventType: 'executor.run-finished', operationId });
@@ -142,8 +142,8 @@ describe('conflicting commands on one instance', () => {
       const upgrade = f.command('instance.upgrade', inst.id, { targetVersion: '5.5.0' });
       const backup = f.command('instance.backup', inst.id, {});
       const outcomes = await Promise.all([
-        deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(upgrade)),
-        deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(backup)),
+        deliverAtLeastOnce(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(upgrade)),
+        deliverAtLeastOnce(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(backup)),
       ]);
       expect(outcomes.map((o) => o.kind).sort()).toEqual(['accepted', 'rejected']);
       const operations = await operationsOf(inst.id);

@@ -10,7 +10,7 @@ import type { InstanceRecord, InstanceSpec } from '../../../shared/events/index.
 import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
 import { SQL_BACKUP_POLICY } from '../../../shared/domain/lifecycle/backup-policy.js';
 import { finalBackupPlanFor } from '../../../shared/domain/lifecycle/resource-names.js';
-import { createEngineFixture, lifecycleDelivery, uniqueId, type EngineFixture } from '../../support/engine-fixture.js';
+import { createEngineFixture, deliverAtLeastOnce, lifecycleDelivery, uniqueId, type EngineFixture } from '../../support/engine-fixture.js';
 import { paths } from '../../../shared/store/collections.js';
 import { deliver } from '../../../shared/edge.js';
 import { lifecycleRoute } from '../../../shared/routes.js';
@@ -130,8 +130,8 @@ describe('create', () => {
     const a = spec();
     const b = spec({ slug: a.slug });
     const outcomes = await Promise.all([
-      deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(f.command('instance.create', a.id, { spec: a }))),
-      deliver(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(f.command('instance.create', b.id, { spec: b }))),
+      deliverAtLeastOnce(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(f.command('instance.create', a.id, { spec: a }))),
+      deliverAtLeastOnce(f.engine.deps, lifecycleRoute(f.engine), lifecycleDelivery(f.command('instance.create', b.id, { spec: b }))),
     ]);
     expect(outcomes.map((o) => o.kind).sort()).toEqual(['accepted', 'rejected']);
     const created = [await f.instance(a.id), await f.instance(b.id)].filter((i) => i !== undefined);
