@@ -2,15 +2,18 @@
  * Start times, side by side in one run: the compiled `mi` against bare node scripts doing the
  * same (commander for --version and --help; the Firestore client and the same query for
  * `mi instance list`), and each deployed function's cold start (the functions framework, its
- * entry with FUNCTION_TARGET, its first message's wiring) against the floor of the functions
+ * own bundle as deployed, its first message's wiring) against the floor of the functions
  * framework plus the Google clients every function builds at start (Firestore, Pub/Sub). Every
  * sample is a fresh process, timed from spawn to exit; the sides alternate. One traced start of
  * each function says which of our modules and which Google clients it loaded.
  */
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { FUNCTIONS } from '../shared/topology.js';
+import { BUNDLE_META_DIR, type BundleInputs } from '../build/bundle-functions.js';
 import { compare, interleavedOrder, round, summarize, type Summary } from './stats.js';
 
 const run = promisify(execFile);
@@ -35,20 +38,29 @@ export const SAMPLE_FUNCTION_ENV: Readonly<Record<string, string>> = {
 /** The Google clients (and GitHub's) a function could load; each loads only those it builds. */
 export const CLIENT_PACKAGES = ['@google-cloud/firestore', '@google-cloud/pubsub', '@google-cloud/sql', '@google-cloud/cloudbuild', '@google-cloud/scheduler', 'googleapis', '@octokit/rest'] as const;
 
-/** What a traced cold start loaded: our folders under dist/shared and dist/functions, and the client packages. */
+/** What a traced cold start loaded: our folders (from the bundle's chunks, by what each was built from), and the client packages. */
 export interface StartTrace {
   ours: string[];
   clients: string[];
 }
 
-export function traceOf(modules: readonly string[]): StartTrace {
+/** `shared/engine/lease.ts` is in shared/engine; `functions/lifecycle.ts` in functions/. */
+function folderOf(source: string): string | undefined {
+  const own = /^(shared|functions)\/(.+)\.ts$/.exec(source);
+  if (own === null) return undefined;
+  const folder = (own[2] ?? '').split('/').slice(0, -1)[0];
+  return folder === undefined ? `${own[1]}/` : `${own[1]}/${folder}`;
+}
+
+/** The folders and clients behind the modules a start loaded; `inputs` says what each of the bundle's files holds. */
+export function traceOf(modules: readonly string[], inputs: BundleInputs): StartTrace {
   const ours = new Set<string>();
   const clients = new Set<string>();
   for (const url of modules) {
-    const own = /\/dist\/(shared|functions)\/(.+)\.js$/.exec(url);
-    if (own !== null && !url.includes('/node_modules/')) {
-      const folder = (own[2] ?? '').split('/').slice(0, -1)[0];
-      ours.add(folder === undefined ? `${own[1]}/` : `${own[1]}/${folder}`);
+    const bundled = /\/dist\/bundles\/[^/]+\/(.+\.js)$/.exec(url)?.[1];
+    for (const source of bundled === undefined ? [] : (inputs[bundled] ?? [])) {
+      const folder = folderOf(source);
+      if (folder !== undefined) ours.add(folder);
     }
     const pkg = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1];
     if (pkg !== undefined && (CLIENT_PACKAGES as readonly string[]).includes(pkg)) clients.add(pkg);
@@ -56,11 +68,12 @@ export function traceOf(modules: readonly string[]): StartTrace {
   return { ours: [...ours].sort(), clients: [...clients].sort() };
 }
 
-/** One traced cold start of a function (the compiled entry; `npm run build` first). */
+/** One traced cold start of a function (its bundle; `npm run build` first). */
 export async function tracedStart(fn: string, env: NodeJS.ProcessEnv): Promise<StartTrace & { ms: number }> {
   const { stdout } = await run(process.execPath, ['--import', here('./start-scripts/trace-modules.mjs'), here('./start-scripts/function-entry.mjs')], { env: { ...env, FUNCTION_TARGET: fn }, timeout: 60_000 });
   const out = JSON.parse(stdout) as { ms: number; modules: string[] };
-  return { ms: out.ms, ...traceOf(out.modules) };
+  const inputs = JSON.parse(await readFile(join(BUNDLE_META_DIR, `${fn}.json`), 'utf8')) as BundleInputs;
+  return { ms: out.ms, ...traceOf(out.modules, inputs) };
 }
 
 async function timed(file: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -123,7 +136,7 @@ export async function benchStarts(options: { projectId: string; samples: number;
     options.log(`bench: cold start of ${fn.name} against the functions framework + Firestore + Pub/Sub, ${options.samples} samples per side...`);
     const comparison = await sideBySide(
       `cold start: ${fn.name}`,
-      'a fresh process, spawn to exit: the functions framework, dist/functions/index.js with FUNCTION_TARGET, the first message\'s wiring; vs the functions framework with the Firestore and Pub/Sub clients built',
+      'a fresh process, spawn to exit: the functions framework, the function\'s bundle (dist/bundles/<name>, as deployed), the first message\'s wiring; vs the functions framework with the Firestore and Pub/Sub clients built',
       1.25,
       { label: fn.name, run: () => timed(here('./start-scripts/function-entry.mjs'), [], { ...fnEnv, FUNCTION_TARGET: fn.name }) },
       { label: 'framework + Firestore + Pub/Sub', run: () => timed(here('./start-scripts/function-floor.mjs'), [], fnEnv) },

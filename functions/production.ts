@@ -49,6 +49,40 @@ function functionOf(env: NodeJS.ProcessEnv): (typeof FUNCTIONS)[number] {
   return fn;
 }
 
+/** The adapters under shared/ a function may load (each a lazily imported module); a bundle holds no other. */
+export const ADAPTER_MODULES = {
+  cloudSql: '../shared/gcp/cloud-sql.js',
+  gkeBackup: '../shared/gcp/gke-backup.js',
+  scheduler: '../shared/gcp/scheduler.js',
+  executor: '../shared/gcp/executor.js',
+  cloudBuild: '../shared/gcp/cloud-build.js',
+  health: '../shared/gcp/https-health.js',
+  repo: '../shared/gcp/github-repo.js',
+  identity: '../shared/identity/index.js',
+  access: '../shared/gcp/pam.js',
+  iamPolicies: '../shared/gcp/iam-policies.js',
+  plans: '../shared/gcp/plan-files.js',
+} as const;
+export type Adapter = keyof typeof ADAPTER_MODULES;
+
+/** Which adapters a function's rights let it build: the rest answer "not granted" and are not bundled with it. */
+export function adaptersGrantedTo(fn: (typeof FUNCTIONS)[number]): ReadonlySet<Adapter> {
+  const uses: FunctionUse = fn.uses;
+  const granted = new Set<Adapter>();
+  if (uses.cloudSql !== undefined) granted.add('cloudSql');
+  if (uses.gkeBackup !== undefined || uses.centralBackups !== undefined) granted.add('gkeBackup');
+  if (uses.schedulerJobs !== undefined) granted.add('scheduler');
+  // Cloud Build unless an external runner is configured (the Pub/Sub runner contract).
+  if (uses.builds !== undefined) granted.add('executor').add('cloudBuild');
+  // Plain HTTPS to the instances' own endpoints: no Google client, no role.
+  if (uses.builds === 'run') granted.add('health');
+  if (uses.secrets.includes('githubTokenSecret')) granted.add('repo');
+  if (fn.trigger.kind === 'http' && !fn.trigger.allowUnauthenticated) granted.add('identity');
+  if (uses.accessReview !== undefined) granted.add('access').add('iamPolicies');
+  if (uses.plans !== undefined) granted.add('plans');
+  return granted;
+}
+
 /** Builds the services of this function instance on the real services. */
 export async function buildProductionServices(env: NodeJS.ProcessEnv = process.env): Promise<Services> {
   const fn = functionOf(env);
@@ -62,24 +96,22 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
   ]);
   const store = createFirestoreStore({ firestore: createFirestore(project) });
   const bus = createPubSubBus({ pubsub: new PubSub({ projectId: project }) });
-  const uses: FunctionUse = fn.uses;
+  const granted = adaptersGrantedTo(fn);
   const statusUrl = config.MI_EXECUTOR_STATUS_URL;
   const token = config.MI_GITHUB_TOKEN;
   const repository = config.MI_DEPLOYMENT_REPOSITORY;
   const branch = config.MI_DEPLOYMENT_BRANCH ?? 'main';
   const buildLocation = config.MI_BUILD_LOCATION;
-  const authenticated = fn.trigger.kind === 'http' && !fn.trigger.allowUnauthenticated;
   const ports: Ports = {
     store,
     bus,
     clock: systemClock,
     log,
-    cloudSql: uses.cloudSql ? lazyPort(async () => (await import('../shared/gcp/cloud-sql.js')).createCloudSqlAdapter()) : notGranted('Cloud SQL', fn.name),
-    gkeBackup: uses.gkeBackup || uses.centralBackups ? lazyPort(async () => (await import('../shared/gcp/gke-backup.js')).createGkeBackupAdapter()) : notGranted('Backup for GKE', fn.name),
-    scheduler: uses.schedulerJobs ? lazyPort(async () => (await import('../shared/gcp/scheduler.js')).createSchedulerAdapter()) : notGranted('Cloud Scheduler', fn.name),
-    // Cloud Build unless an external runner is configured (the Pub/Sub runner contract).
+    cloudSql: granted.has('cloudSql') ? lazyPort(async () => (await import('../shared/gcp/cloud-sql.js')).createCloudSqlAdapter()) : notGranted('Cloud SQL', fn.name),
+    gkeBackup: granted.has('gkeBackup') ? lazyPort(async () => (await import('../shared/gcp/gke-backup.js')).createGkeBackupAdapter()) : notGranted('Backup for GKE', fn.name),
+    scheduler: granted.has('scheduler') ? lazyPort(async () => (await import('../shared/gcp/scheduler.js')).createSchedulerAdapter()) : notGranted('Cloud Scheduler', fn.name),
     executor:
-      uses.builds === undefined || buildLocation === undefined
+      !granted.has('executor') || buildLocation === undefined
         ? notGranted('the executor', fn.name)
         : statusUrl !== undefined
           ? lazyPort(async () => (await import('../shared/gcp/executor.js')).createExecutorAdapter({ outbox: createOnceOutbox({ store, bus, clock: systemClock, log }), statusUrl }))
@@ -97,21 +129,20 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
                 },
               }),
             ),
-    // Plain HTTPS to the instances' own endpoints: no Google client, no role.
-    health: uses.builds === 'run' ? (await import('../shared/gcp/https-health.js')).createHttpsHealthProbe() : notGranted("the instances' health endpoints", fn.name),
+    health: granted.has('health') ? (await import('../shared/gcp/https-health.js')).createHttpsHealthProbe() : notGranted("the instances' health endpoints", fn.name),
     repo:
-      token === undefined || repository === undefined
+      !granted.has('repo') || token === undefined || repository === undefined
         ? notGranted('the deployment repository', fn.name)
         : lazyPort(async () => (await import('../shared/gcp/github-repo.js')).createGitHubDeploymentRepo({ repository, token })),
-    identity: authenticated
+    identity: granted.has('identity')
       ? lazyPort(async () => {
           const { createGoogleIdentity, googleJwks } = await import('../shared/identity/index.js');
           return createGoogleIdentity({ keys: googleJwks() });
         })
       : notGranted('ID token verification', fn.name),
-    access: uses.accessReview ? lazyPort(async () => (await import('../shared/gcp/pam.js')).createPamClient({ token: await functionAccessToken() })) : notGranted('Privileged Access Manager', fn.name),
-    iamPolicies: uses.accessReview ? lazyPort(async () => (await import('../shared/gcp/iam-policies.js')).createIamPolicyReader({ token: await functionAccessToken() })) : notGranted('IAM policies', fn.name),
-    plans: uses.plans ? lazyPort(async () => (await import('../shared/gcp/plan-files.js')).createPlanFilesReader({ token: await functionAccessToken() })) : notGranted('the plans buckets', fn.name),
+    access: granted.has('access') ? lazyPort(async () => (await import('../shared/gcp/pam.js')).createPamClient({ token: await functionAccessToken() })) : notGranted('Privileged Access Manager', fn.name),
+    iamPolicies: granted.has('iamPolicies') ? lazyPort(async () => (await import('../shared/gcp/iam-policies.js')).createIamPolicyReader({ token: await functionAccessToken() })) : notGranted('IAM policies', fn.name),
+    plans: granted.has('plans') ? lazyPort(async () => (await import('../shared/gcp/plan-files.js')).createPlanFilesReader({ token: await functionAccessToken() })) : notGranted('the plans buckets', fn.name),
   };
   const secret = config.MI_GITHUB_WEBHOOK_SECRET;
   const list = (text: string | undefined) => text?.split(',').map((item) => item.trim()).filter((item) => item !== '');

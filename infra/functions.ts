@@ -1,9 +1,9 @@
 /**
- * The functions: one source archive for all of them, and a component per trigger family that
+ * The functions: a source archive each, and a component per trigger family that
  * groups a function with its account, its invoker binding and, for Pub/Sub, the push
  * subscription the program owns (an Eventarc trigger's subscription cannot dead-letter).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
@@ -13,33 +13,28 @@ import { SECRET_ENV, accountId, deployedFunctionName, secretsOf, type HttpFuncti
 
 /** The Cloud Functions runtime: Node.js 22 (the code also runs on 20 locally). */
 export const FUNCTIONS_RUNTIME = 'nodejs22';
-/** The compiled entry point inside the archive (`npm run build` compiles with rootDir "."). */
-export const ARCHIVE_MAIN = 'dist/functions/index.js';
+
+/** Where `npm run build` leaves a function's bundle, its package.json and its lockfile: its whole archive. */
+export const bundleDirOf = (sourceRoot: string, fn: string): string => join(sourceRoot, 'dist', 'bundles', fn);
 
 /** What the functions' build runs under: `npm ci` without the dev dependencies and without scripts. */
 export const DEPLOYED_BUILD_ENVIRONMENT = { GOOGLE_NODE_RUN_SCRIPTS: '', NODE_ENV: 'production', NPM_CONFIG_OMIT: 'dev' } as const;
-
-/** The package.json the functions are built from: the project's, pointing at the compiled entry, without scripts. */
-export function deployedPackageJson(sourceRoot: string): string {
-  const pkg = JSON.parse(readFileSync(join(sourceRoot, 'package.json'), 'utf8')) as Record<string, unknown>;
-  // Dependencies stay as they are so `npm ci` finds them in sync with the lockfile; the buildpack
-  // would run a `build` script (tsc is a dev dependency it does not install), so none is shipped.
-  const deployed: Record<string, unknown> = { ...pkg, main: ARCHIVE_MAIN };
-  delete deployed.scripts;
-  delete deployed.bin;
-  return `${JSON.stringify(deployed, null, 2)}\n`;
-}
 
 export interface FunctionSourceArgs {
   project: string;
   region: string;
   sourceRoot: string;
+  functions: readonly { name: string }[];
 }
 
-/** One archive of the built code in a bucket; every function deploys from it. */
+/**
+ * The functions' code in a bucket: one archive per function, its own bundle with a package.json
+ * and lockfile naming only what that bundle imports (build/bundle-functions.ts), so each
+ * function installs and loads its own code and clients and nothing else.
+ */
 export class FunctionSource extends pulumi.ComponentResource {
   readonly bucket: gcp.storage.Bucket;
-  readonly object: gcp.storage.BucketObject;
+  readonly objects: Readonly<Record<string, gcp.storage.BucketObject>>;
 
   constructor(name: string, args: FunctionSourceArgs, opts?: pulumi.ComponentResourceOptions) {
     super('mi:infra:FunctionSource', name, {}, opts);
@@ -48,13 +43,24 @@ export class FunctionSource extends pulumi.ComponentResource {
       { project: args.project, location: args.region, uniformBucketLevelAccess: true, publicAccessPrevention: 'enforced', forceDestroy: true },
       { parent: this },
     );
-    const archive = new pulumi.asset.AssetArchive({
-      dist: new pulumi.asset.FileArchive(join(args.sourceRoot, 'dist')),
-      'package.json': new pulumi.asset.StringAsset(deployedPackageJson(args.sourceRoot)),
-      'package-lock.json': new pulumi.asset.FileAsset(join(args.sourceRoot, 'package-lock.json')),
-    });
-    this.object = new gcp.storage.BucketObject(name, { bucket: this.bucket.name, name: 'functions-source.zip', source: archive }, { parent: this });
+    const objects: Record<string, gcp.storage.BucketObject> = {};
+    for (const fn of args.functions) {
+      const dir = bundleDirOf(args.sourceRoot, fn.name);
+      if (!existsSync(join(dir, 'index.js'))) throw new Error(`${dir}/index.js is missing: run \`npm run build\` before \`pulumi up\` (each function deploys from its bundle)`);
+      objects[fn.name] = new gcp.storage.BucketObject(
+        `${name}-${fn.name}`,
+        { bucket: this.bucket.name, name: `${fn.name}.zip`, source: new pulumi.asset.FileArchive(dir) },
+        { parent: this },
+      );
+    }
+    this.objects = objects;
     this.registerOutputs({ bucket: this.bucket.name });
+  }
+
+  objectOf(fn: string): gcp.storage.BucketObject {
+    const object = this.objects[fn];
+    if (object === undefined) throw new Error(`no source archive for the function ${fn}`);
+    return object;
   }
 }
 
@@ -116,9 +122,9 @@ function cloudFunction(name: string, fn: AnyFunctionDefinition, account: Functio
         runtime: FUNCTIONS_RUNTIME,
         entryPoint: fn.name,
         serviceAccount: ctx.buildAccount.id,
-        source: { storageSource: { bucket: ctx.source.bucket.name, object: ctx.source.object.name, generation: ctx.source.object.generation } },
-        // The archive holds compiled code: no npm scripts at build time, and none of the build
-        // tools (TypeScript, tsx, esbuild, the test runner) installed: only what the code runs on.
+        source: { storageSource: { bucket: ctx.source.bucket.name, object: ctx.source.objectOf(fn.name).name, generation: ctx.source.objectOf(fn.name).generation } },
+        // The archive holds bundled code: no npm scripts at build time, and none of the build
+        // tools (TypeScript, tsx, esbuild, the test runner) installed: only what the bundle imports.
         environmentVariables: DEPLOYED_BUILD_ENVIRONMENT,
       },
       serviceConfig: {

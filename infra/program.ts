@@ -160,7 +160,7 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
     afterApis,
   );
 
-  const source = new FunctionSource('functions-source', { project, region, sourceRoot: settings.sourceRoot }, afterApis);
+  const source = new FunctionSource('functions-source', { project, region, sourceRoot: settings.sourceRoot, functions: topology.functions }, afterApis);
 
   const access =
     settings.accessFolders === undefined

@@ -23,6 +23,19 @@ export const SERVICES_OF: Record<FunctionName, readonly ServicePart[]> = {
   commands: ['commands'],
 };
 
+/** The modules each part loads, as imported below: a function's bundle holds only its own parts' (build/bundle-functions.ts). */
+export const PART_MODULES: Record<ServicePart, readonly string[]> = {
+  engine: ['./engine/index.js', './domain/lifecycle/acceptance-policy.js'],
+  rollouts: ['./rollout/index.js'],
+  compliance: ['./compliance/index.js'],
+  deployments: ['./deployments/index.js'],
+  webhook: ['./webhook/index.js'],
+  commands: ['./commands/index.js'],
+};
+
+/** The parts a function builds, with those they stand on. */
+export const partsOf = (fn: FunctionName): ReadonlySet<ServicePart> => withFoundations(SERVICES_OF[fn]);
+
 /** Loads the modules of these parts (and of the parts they stand on), nothing else. */
 async function modulesOf(named: ReadonlySet<ServicePart>): Promise<Partial<ServiceModules>> {
   const parts = withFoundations(named);

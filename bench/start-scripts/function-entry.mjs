@@ -1,15 +1,14 @@
 // One cold start of a deployed function, as Cloud Functions does it: the functions framework,
-// then the package's main (dist/functions/index.js) with FUNCTION_TARGET set, then the first
-// message's wiring (the services of that function, with their Google clients). Prints how long
-// since the process began, and (under trace-modules.mjs) the modules it loaded.
+// then the function's own bundle (dist/bundles/<FUNCTION_TARGET>/index.js, its archive's main),
+// then the first message's wiring (the services of that function, with their Google clients).
+// Prints how long since the process began, and (under trace-modules.mjs) the modules it loaded.
 import process from 'node:process';
 import { performance } from 'node:perf_hooks';
 import { setTimeout } from 'node:timers';
 import { URL } from 'node:url';
 
 await import('@google-cloud/functions-framework');
-await import(new URL('../../dist/functions/index.js', import.meta.url).href);
-const { services } = await import(new URL('../../dist/functions/wiring.js', import.meta.url).href);
+const { services } = await import(new URL(`../../dist/bundles/${process.env.FUNCTION_TARGET}/index.js`, import.meta.url).href);
 await services();
 const ms = performance.now();
 await new Promise((resolve) => setTimeout(resolve, 50));

@@ -59,15 +59,15 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
       .map((b) => b.inputs.member as string)
       .sort();
 
-  it('every function of the topology is deployed: gen2, nodejs22, from the one source archive, its name as entry point', () => {
+  it('every function of the topology is deployed: gen2, nodejs22, from its own source archive, its name as entry point', () => {
     expect(deployed().map((f) => f.inputs.name).sort()).toEqual(functions.map((f) => kebab(f.name)).sort());
     const objects = ofType(registered, 'gcp:storage/bucketObject:BucketObject');
-    expect(objects).toHaveLength(1);
+    expect(objects.map((o) => o.inputs.name).sort()).toEqual(functions.map((f) => `${f.name}.zip`).sort());
     for (const fn of functions) {
       const deployment = functionNamed(fn);
       expect(field(deployment, 'buildConfig.runtime')).toBe('nodejs22');
       expect(field(deployment, 'buildConfig.entryPoint')).toBe(fn.name);
-      expect(field(deployment, 'buildConfig.source.storageSource.object')).toBe(objects[0]?.inputs.name);
+      expect(field(deployment, 'buildConfig.source.storageSource.object')).toBe(`${fn.name}.zip`);
       // npm ci installs no dev dependency (no TypeScript, tsx or esbuild in a function) and runs no script.
       expect(field(deployment, 'buildConfig.environmentVariables')).toEqual({ GOOGLE_NODE_RUN_SCRIPTS: '', NODE_ENV: 'production', NPM_CONFIG_OMIT: 'dev' });
       expect(field(deployment, 'serviceConfig.timeoutSeconds')).toBe(fn.timeoutSeconds);
