@@ -1,5 +1,5 @@
 /**
- * `npm run build`'s last step: one bundle per deployed function under dist/bundles/<name>/, each
+ * One bundle per deployed function under dist/bundles/<name>/, each
  * its own source archive (infra/functions.ts). A bundle holds the function's trigger, the
  * production wiring and our code and small libraries inlined, split where the code loads lazily
  * (a port's adapter, a service's part) so a cold start parses only what it runs. The Google
@@ -10,20 +10,17 @@
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
+import { BUNDLE_OPTIONS, ROOT } from './bundle-options.js';
 import { ADAPTER_MODULES, adaptersGrantedTo, type Adapter } from '../functions/production.js';
 import { PART_MODULES, partsOf } from '../shared/services-for.js';
 import { SERVICE_PARTS } from '../shared/service-composition.js';
 import { FUNCTIONS } from '../shared/topology.js';
 import { deployedPackage, packageOf, type Lockfile, type ProjectPackage } from './deployed-package.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BUNDLES_DIR = join(ROOT, 'dist', 'bundles');
 export const BUNDLE_META_DIR = join(ROOT, 'dist', 'bundle-meta');
 
-/** Left to node_modules: clients that load files beside their code at run time, and the server the runtime starts. */
-const EXTERNAL = ['@google-cloud/*', '@grpc/*', 'google-auth-library', 'googleapis', 'googleapis-common', 'google-gax', 'gaxios', 'gcp-metadata'];
 
 /** The entry of one function: the production wiring, then its trigger, which registers it with the framework. */
 function entryOf(source: string): string {
@@ -83,25 +80,11 @@ async function bundleOne(fn: (typeof FUNCTIONS)[number], project: ProjectPackage
   const outdir = join(BUNDLES_DIR, fn.name);
   await rm(outdir, { recursive: true, force: true });
   const result = await build({
+    ...BUNDLE_OPTIONS,
     stdin: { contents: entryOf(fn.source), resolveDir: ROOT, loader: 'ts', sourcefile: `${fn.name}.entry.ts` },
     entryNames: 'index',
-    chunkNames: 'chunks/[name]-[hash]',
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
     outdir,
-    external: EXTERNAL,
     plugins: [onlyWhatItMayLoad(fn)],
-    metafile: true,
-    // Whitespace and syntax only: names stay readable in a stack trace (identifiers cost no measurable start time).
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: 'linked',
-    logLevel: 'warning',
-    // A CommonJS library inlined into an ES module still calls require() for Node's own modules.
-    banner: { js: "import { createRequire as __miCreateRequire } from 'node:module'; const require = __miCreateRequire(import.meta.url);" },
   });
   const imports = new Set<string>();
   for (const output of Object.values(result.metafile.outputs)) {
@@ -120,12 +103,11 @@ async function bundleOne(fn: (typeof FUNCTIONS)[number], project: ProjectPackage
   return { name: fn.name, bytes, imports: packages };
 }
 
-async function main(): Promise<void> {
+/** Bundles every function of the topology; says what each holds and installs. */
+export async function bundleFunctions(): Promise<string[]> {
   const project = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as ProjectPackage;
   const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as Lockfile;
   await mkdir(BUNDLE_META_DIR, { recursive: true });
   const built = await Promise.all(FUNCTIONS.map((fn) => bundleOne(fn, project, lock)));
-  for (const b of built) process.stdout.write(`bundled ${b.name.padEnd(20)} ${(b.bytes / 1024).toFixed(0).padStart(5)} KiB of JavaScript; installs ${b.imports.join(', ')}\n`);
+  return built.map((b) => `bundled ${b.name.padEnd(20)} ${(b.bytes / 1024).toFixed(0).padStart(5)} KiB of JavaScript; installs ${b.imports.join(', ')}`);
 }
-
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await main();

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { manualRunId } from '../../shared/domain/compliance/run-key.js';
-import { buildReport, findRun, renderReport, summarizeRun, type ComplianceRun } from '../../shared/compliance/index.js';
+import type { ComplianceRun } from '../../shared/compliance/index.js';
 import { instanceIdSchema } from '../../shared/events/index.js';
 import { systemClock } from '../../shared/ports.js';
 import { DEFAULT_POLL_INTERVAL_MS, DEFAULT_REASON, EXIT } from '../config.js';
@@ -79,6 +79,7 @@ export function registerComplianceCommands(program: Command, ctx: CliContext): v
             printJson(ctx.io.stdout, run);
             return;
           }
+          const { buildReport, renderReport, summarizeRun } = await import('../../shared/compliance/index.js');
           const summary = await summarizeRun(backend.store, run, systemClock.now());
           if (summary.complete && summary.schedules !== 'missing') {
             const report = await buildReport(backend.store, run, systemClock.now());
@@ -105,6 +106,8 @@ export function registerComplianceCommands(program: Command, ctx: CliContext): v
       if (flags.run !== undefined && flags.date !== undefined) throw refused('give --run or --date, not both');
       const store = ctx.backend(command).store;
       const now = systemClock.now();
+      // The report's code loads only for the commands that print one (`mi instance extend` shares this group).
+      const { buildReport, findRun, renderReport } = await import('../../shared/compliance/index.js');
       const run = await findRun(store, { ...(flags.run === undefined ? {} : { runId: flags.run }), ...(flags.date === undefined ? {} : { date: flags.date }) }, now);
       if (run === undefined) throw refused(flags.run !== undefined ? `no compliance run ${flags.run}` : flags.date !== undefined ? `no verify-backups run on ${flags.date}` : 'no verify-backups run yet (mi compliance run starts one)');
       if (run.schedule !== 'verify-backups') throw refused(`${run.runId} is a ${run.schedule} run: reports are of verify-backups runs`);

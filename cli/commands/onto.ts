@@ -20,7 +20,6 @@ import { CliError, refused } from '../errors.js';
 import { parseFlags } from '../flags.js';
 import { line } from '../output.js';
 import { NO_INSTANCE_HERE } from '../working-instance.js';
-import { activeGrantOf } from './access.js';
 
 const INSTALL: Record<string, string> = {
   gcloud: 'install the Google Cloud CLI (https://cloud.google.com/sdk/docs/install)',
@@ -54,6 +53,8 @@ async function instanceFor(ctx: CliContext, command: Command, id: string | undef
 /** On prod, an active grant of the caller's; elsewhere nothing is needed. */
 async function requireAccess(ctx: CliContext, command: Command, instance: InstanceRecord): Promise<void> {
   if (instance.environment !== 'prod') return;
+  // The access group (its token and signing libraries) loads only when a prod grant is to be checked.
+  const { activeGrantOf } = await import('./access.js');
   const grant = await activeGrantOf(ctx, command, 'prod');
   if (grant === undefined) {
     throw refused(`${instance.id} is prod and you hold no active access grant: mi access request --env prod --role operator --for 1h --why "…", then ask someone to approve it`);
