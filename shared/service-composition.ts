@@ -66,7 +66,7 @@ export interface ServicesConfig {
   /** The PAM entitlements' full names the access review reads (none: the review says access is not time-bound). */
   accessEntitlements?: readonly string[];
   compliance?: Partial<Pick<ComplianceDeps, 'drillSampleSize' | 'pageSize' | 'claimMs' | 'remediate' | 'schedules' | 'retention'>>;
-  rollouts?: Partial<Pick<RolloutDeps, 'minTickIntervalMs' | 'sleep' | 'maxStartsPerTick'>>;
+  rollouts?: Partial<Pick<RolloutDeps, 'minTickIntervalMs' | 'sleep' | 'maxStartsPerTick' | 'soakScale'>>;
 }
 
 const NOT_GRANTED = Symbol('not granted');

@@ -13,6 +13,8 @@ export interface RolloutDeps {
   sleep?: (ms: number) => Promise<void>;
   /** At most this many upgrades start per tick (default 100: a transaction holds 500 writes). */
   maxStartsPerTick?: number;
+  /** Soaks last this fraction of what a rollout's waves ask (default 1; `mi dev` shortens them with its clock). */
+  soakScale?: number;
 }
 
 /** The deps with their defaults filled in. */
@@ -25,6 +27,8 @@ export interface RolloutContext {
   sleep: (ms: number) => Promise<void>;
   /** Undefined: the planner's default. */
   maxStartsPerTick?: number;
+  /** Soaks last this fraction of what the waves ask. */
+  soakScale: number;
   /**
    * The tick of each rollout under way in this process: the next one waits for it, then (its
    * cause most likely covered) reads a line and is done, instead of contending in a transaction.
@@ -49,6 +53,7 @@ export function rolloutContext(deps: RolloutDeps): RolloutContext {
     log: deps.log ?? silentLogger,
     minTickIntervalMs: deps.minTickIntervalMs ?? DEFAULT_MIN_TICK_INTERVAL_MS,
     sleep: deps.sleep ?? timer,
+    soakScale: deps.soakScale ?? 1,
     ticking: new Map(),
     ...(deps.maxStartsPerTick === undefined ? {} : { maxStartsPerTick: deps.maxStartsPerTick }),
   };

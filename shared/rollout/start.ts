@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import semver from 'semver';
-import { isReleaseRollout, membersOf, newRollout, type InstanceProgress, type RolloutRecord, type WaveName, type WaveSpec } from '../domain/rollout/index.js';
+import { isReleaseRollout, membersOf, newRollout, scaleSoaks, type InstanceProgress, type RolloutRecord, type WaveName, type WaveSpec } from '../domain/rollout/index.js';
 import { rolloutPaths } from '../store/collections.js';
 import { appendAudit } from '../store/records.js';
 import type { RolloutContext } from './deps.js';
@@ -45,12 +45,14 @@ export async function start(ctx: RolloutContext, input: StartInput): Promise<Sta
   }
   const now = ctx.clock.now();
   const id = newRolloutId(now);
-  const { members, sizes } = membersOf({ id, waves: input.waves, targetVersion: input.targetVersion }, await readFleet(ctx.store), now);
+  // The soaks as this control plane's clock runs them (recorded so, so status and ticks agree).
+  const waves = ctx.soakScale === 1 ? input.waves : scaleSoaks(input.waves, ctx.soakScale);
+  const { members, sizes } = membersOf({ id, waves, targetVersion: input.targetVersion }, await readFleet(ctx.store), now);
   const skipped: Partial<Record<WaveName, number>> = {};
   for (const m of members) if (m.state === 'skipped') skipped[m.wave] = (skipped[m.wave] ?? 0) + 1;
-  const rollout = await recordFanOut(ctx, id, members, (at) => newRollout({ id, ...input, now: at, membership: { sizes, skipped } }), {
+  const rollout = await recordFanOut(ctx, id, members, (at) => newRollout({ id, ...input, waves, now: at, membership: { sizes, skipped } }), {
     action: 'rollout.started',
-    after: { targetVersion: input.targetVersion, waves: input.waves, members: sizes, ...(input.commit === undefined ? {} : { commit: input.commit }) },
+    after: { targetVersion: input.targetVersion, waves, members: sizes, ...(input.commit === undefined ? {} : { commit: input.commit }) },
     actor: input.actor,
     reason: input.reason,
   });

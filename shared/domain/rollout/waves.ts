@@ -134,3 +134,12 @@ export function naturalWave(instance: FleetInstance, waves: readonly WaveSpec[],
   if (canary.has(instance.id) && names.has('canary')) return 'canary';
   return names.has('customers') ? 'customers' : undefined;
 }
+
+/**
+ * The waves with every soak multiplied by `scale` (rounded to the millisecond): `mi dev` runs
+ * soaks on its faster clock. A scale of 1 leaves them as asked.
+ */
+export function scaleSoaks(waves: readonly WaveSpec[], scale: number): WaveSpec[] {
+  if (!(scale > 0) || !Number.isFinite(scale)) throw new RangeError(`a soak scale must be a positive number, got ${scale}`);
+  return waves.map((wave) => ({ ...wave, failureBudget: { ...wave.failureBudget }, soakMs: Math.round(wave.soakMs * scale) }));
+}
