@@ -8,6 +8,7 @@
  * probes (unhealthy, or too slow to answer before the caller's timeout).
  */
 import type { Clock, HealthPort, HttpAnswer } from '../ports.js';
+import { captureFields, restoreFields, type SimState } from './state.js';
 
 export type BrokenVersion = 'unhealthy' | 'wrong-version' | 'timeout';
 export type FailingNow = 'unhealthy' | 'timeout';
@@ -36,15 +37,30 @@ export interface ApplicationRequest {
   status: number | null;
 }
 
+/** The fields exportState keeps. */
+const APPLICATIONS_STATE_FIELDS = ['apps', 'domains', 'broken', 'failing', 'nextDeployBroken'] as const;
+
 export class SimulatedApplications implements HealthPort {
   private readonly apps = new Map<string, Application>();
   /** Where each instance's application is served (a build that names no domain finds it here). */
   private readonly domains = new Map<string, string>();
   private readonly broken = new Map<string, BrokenVersion>();
   private readonly failing = new Map<string, { how: FailingNow; remaining: number }>();
+  /** The next version deployed on a domain answers this way (a release that is broken on this instance). */
+  private readonly nextDeployBroken = new Map<string, BrokenVersion>();
   private readonly log: ApplicationRequest[] = [];
 
   constructor(private readonly options: ApplicationsSimOptions) {}
+
+  /** Its world as plain data (state.ts); the request log is an observation, not part of it. */
+  exportState(): SimState {
+    return captureFields(this, APPLICATIONS_STATE_FIELDS);
+  }
+
+  /** Puts a world taken by exportState back. */
+  importState(state: SimState): void {
+    restoreFields(this, APPLICATIONS_STATE_FIELDS, state);
+  }
 
   // ------------------------------------------------------------------ the world (executor effects, seeds)
 
@@ -53,6 +69,11 @@ export class SimulatedApplications implements HealthPort {
     if (options.instanceId !== undefined && options.instanceId !== '') this.domains.set(options.instanceId, domain);
     const now = this.options.clock.now().getTime();
     const before = this.apps.get(domain);
+    const broken = this.nextDeployBroken.get(domain);
+    if (broken !== undefined) {
+      this.nextDeployBroken.delete(domain);
+      this.broken.set(`${domain} ${version}`, broken);
+    }
     this.apps.set(domain, { version, previous: before?.version ?? null, readyAt: options.ready === true ? now : now + (this.options.warmupMs ?? 20_000) });
   }
 
@@ -82,8 +103,22 @@ export class SimulatedApplications implements HealthPort {
     this.failing.set(domain, { how, remaining: probes });
   }
 
+  /** The next version deployed on `domain` answers this way whenever it runs (until cleared). */
+  breakNextDeploy(domain: string, how: BrokenVersion): void {
+    this.nextDeployBroken.set(domain, how);
+  }
+
+  /** The faults set on `domain`: waiting for its next deploy, on versions, on the next probes. */
+  faultsOn(domain: string): { nextDeploy?: BrokenVersion; versions: Array<{ version: string; how: BrokenVersion }>; probes?: { how: FailingNow; remaining: number } } {
+    const next = this.nextDeployBroken.get(domain);
+    const probes = this.failing.get(domain);
+    const versions = [...this.broken.entries()].filter(([key]) => key.startsWith(`${domain} `)).map(([key, how]) => ({ version: key.slice(domain.length + 1), how }));
+    return { versions, ...(next === undefined ? {} : { nextDeploy: next }), ...(probes === undefined ? {} : { probes: { ...probes } }) };
+  }
+
   clearFaults(domain: string): void {
     this.failing.delete(domain);
+    this.nextDeployBroken.delete(domain);
     for (const key of [...this.broken.keys()]) if (key.startsWith(`${domain} `)) this.broken.delete(key);
   }
 

@@ -16,6 +16,7 @@ import { ControlPlaneError } from '../errors.js';
 import { EXECUTOR_ACTIONS, type ExecutorAction } from '../events/index.js';
 import type { Clock } from '../ports.js';
 import type { ExecutorEffects, FinishedRun } from './executor.js';
+import { exportWithFaults, importWithFaults, type SimState } from './state.js';
 import { FaultInjector, type ServiceErrorStyle } from './faults.js';
 import { SimulatedPlansBucket } from './plans-bucket.js';
 
@@ -145,6 +146,9 @@ interface Progress {
   detail?: string;
 }
 
+/** The fields exportState keeps. */
+const BUILD_STATE_FIELDS = ['builds', 'scripts'] as const;
+
 /** The simulated Cloud Build of one or more projects. */
 export class SimulatedCloudBuild {
   readonly faults = new FaultInjector<CloudBuildMethod>(STYLE);
@@ -157,12 +161,35 @@ export class SimulatedCloudBuild {
     this.plansBucket = options.plansBucket ?? new SimulatedPlansBucket();
   }
 
+  /** Its world as plain data (state.ts): what a restart of the local stack must find. */
+  exportState(): SimState {
+    return exportWithFaults(this, BUILD_STATE_FIELDS, this.faults);
+  }
+
+  /** Puts a world taken by exportState back. */
+  importState(state: SimState): void {
+    importWithFaults(this, BUILD_STATE_FIELDS, this.faults, state);
+  }
+
   // ------------------------------------------------------------------ test and `mi dev fault` control
 
   /** The next build(s) matching run as scripted (fail a named step, time out, never start...). */
   script(matcher: BuildMatcher, script: BuildScript, times = 1): void {
     if (!(times > 0)) throw new RangeError(`script needs times > 0, got ${times}`);
     this.scripts.push({ matcher, script, remaining: times });
+  }
+
+  /** The scripts waiting for builds of one instance, with how many builds each still takes. */
+  scriptsFor(instanceId: string): Array<{ matcher: BuildMatcher; script: BuildScript; remaining: number }> {
+    return structuredClone(this.scripts.filter((s) => s.matcher.instanceId === instanceId));
+  }
+
+  /** Forgets the scripts waiting for builds of one instance; returns how many there were. */
+  clearScriptsFor(instanceId: string): number {
+    const before = this.scripts.length;
+    const kept = this.scripts.filter((s) => s.matcher.instanceId !== instanceId);
+    this.scripts.splice(0, this.scripts.length, ...kept);
+    return before - kept.length;
   }
 
   /** Replaces a saved plan file in the plans bucket (as someone with write access could): its digest changes. */

@@ -31,6 +31,7 @@ import type {
   SqlOperation,
 } from '../ports.js';
 import { SQL_BACKUP_POLICY } from '../domain/lifecycle/backup-policy.js';
+import { exportWithFaults, importWithFaults, type SimState } from './state.js';
 import { FaultInjector, type ServiceErrorStyle } from './faults.js';
 import { pageOf } from './paging.js';
 
@@ -221,6 +222,9 @@ function validateBackupConfiguration(config: SqlBackupConfiguration): void {
   }
 }
 
+/** The fields exportState keeps. */
+const SQL_STATE_FIELDS = ['instances', 'retained', 'operations', 'lastRunId', 'seq'] as const;
+
 /** The simulated Cloud SQL Admin API; seed it with addInstance. */
 export class SimulatedCloudSql implements CloudSqlPort {
   readonly faults = new FaultInjector<CloudSqlMethod>(STYLE);
@@ -239,6 +243,16 @@ export class SimulatedCloudSql implements CloudSqlPort {
    */
   constructor(private readonly options: { clock: Clock; durations?: Partial<SqlDurations>; whileBusy?: 'refuse' | 'queue' }) {
     this.durations = { ...DEFAULT_SQL_DURATIONS, ...options.durations };
+  }
+
+  /** Its world as plain data (state.ts): what a restart of the local stack must find. */
+  exportState(): SimState {
+    return exportWithFaults(this, SQL_STATE_FIELDS, this.faults);
+  }
+
+  /** Puts a world taken by exportState back. */
+  importState(state: SimState): void {
+    importWithFaults(this, SQL_STATE_FIELDS, this.faults, state);
   }
 
   // ------------------------------------------------------------------ test control
@@ -306,6 +320,19 @@ export class SimulatedCloudSql implements CloudSqlPort {
   /** The next backup run of this instance (a FINAL one included) ends with `status` (one script per run). */
   scriptBackupOutcome(project: string, instance: string, status: 'SUCCESSFUL' | 'FAILED', reason = 'simulated backup failure'): void {
     this.seeded(project, instance).scripted.push({ status, reason });
+  }
+
+  /** The outcomes scripted for the instance's next backup runs, in order (what `mi dev fault list` shows). */
+  scriptedBackupOutcomes(project: string, instance: string): Array<{ status: 'SUCCESSFUL' | 'FAILED'; reason: string }> {
+    return structuredClone(this.live(project, instance)?.scripted ?? []);
+  }
+
+  /** Forgets the outcomes scripted for the instance's next backup runs; returns how many there were. */
+  clearScriptedBackupOutcomes(project: string, instance: string): number {
+    const record = this.live(project, instance);
+    const count = record?.scripted.length ?? 0;
+    if (record !== undefined) record.scripted.length = 0;
+    return count;
   }
 
   /** Starts another operation on the instance (maintenance, an update): mutations answer 409 until it ends. */

@@ -5,6 +5,7 @@
  */
 import type { ExecutorAction } from '../events/index.js';
 import type { Clock, ExecutorPort, RunRequest, RunState } from '../ports.js';
+import { exportWithFaults, importWithFaults, type SimState } from './state.js';
 import { FaultInjector, type ServiceErrorStyle } from './faults.js';
 
 export type ExecutorMethod = keyof ExecutorPort;
@@ -84,6 +85,9 @@ function matches(matcher: RunMatcher, request: RunRequest): boolean {
   return typeof runKey === 'string' ? runKey === request.runKey : runKey.test(request.runKey);
 }
 
+/** The fields exportState keeps. */
+const EXECUTOR_STATE_FIELDS = ['runsByKey', 'scripts', 'outputScripts', 'duplicates', 'refused'] as const;
+
 /** The simulated executor. */
 export class SimulatedExecutor implements ExecutorPort {
   readonly faults = new FaultInjector<ExecutorMethod>(STYLE);
@@ -94,6 +98,16 @@ export class SimulatedExecutor implements ExecutorPort {
   private readonly refused: RunRequest[] = [];
 
   constructor(private readonly options: ExecutorSimOptions) {}
+
+  /** Its world as plain data (state.ts): what a restart of the local stack must find. */
+  exportState(): SimState {
+    return exportWithFaults(this, EXECUTOR_STATE_FIELDS, this.faults);
+  }
+
+  /** Puts a world taken by exportState back. */
+  importState(state: SimState): void {
+    importWithFaults(this, EXECUTOR_STATE_FIELDS, this.faults, state);
+  }
 
   // ------------------------------------------------------------------ test control
 

@@ -74,8 +74,29 @@ export class FaultInjector<M extends string> {
   private readonly rules: Array<ActiveRule<M>> = [];
   private readonly counts = new Map<string, number>();
   private readonly latencies = new Map<string, number>();
+  private observer: (() => Promise<void>) | undefined;
 
   constructor(private readonly style: ServiceErrorStyle) {}
+
+  /**
+   * Awaited after every call, answered or failed, before its answer goes back: the local stack
+   * keeps the simulator's state there, so nothing a caller has seen is lost by a crash.
+   */
+  observe(observer: (() => Promise<void>) | undefined): void {
+    this.observer = observer;
+  }
+
+  /** The rules and latencies not used up, as plain data (see state.ts). */
+  exportState(): { rules: Array<FaultRule<M> & { remaining: number }>; latencies: Map<string, number> } {
+    return structuredClone({ rules: this.rules, latencies: this.latencies });
+  }
+
+  importState(state: { rules: Array<FaultRule<M> & { remaining: number }>; latencies: Map<string, number> }): void {
+    this.rules.length = 0;
+    this.rules.push(...structuredClone(state.rules));
+    this.latencies.clear();
+    for (const [method, ms] of state.latencies) this.latencies.set(method, ms);
+  }
 
   /** Scripts failures; rules are matched in the order they were injected. */
   inject(rule: FaultRule<M>): void {
@@ -112,6 +133,14 @@ export class FaultInjector<M extends string> {
 
   /** Runs one simulated API call: count, wait, maybe fail before or after its effect. */
   async call<T>(method: M, target: string, effect: () => T | Promise<T>): Promise<T> {
+    try {
+      return await this.answer(method, target, effect);
+    } finally {
+      if (this.observer !== undefined) await this.observer();
+    }
+  }
+
+  private async answer<T>(method: M, target: string, effect: () => T | Promise<T>): Promise<T> {
     this.counts.set(method, this.calls(method) + 1);
     const delay = this.latencies.get(method) ?? this.latencies.get('*') ?? 0;
     if (delay > 0) await sleep(delay);

@@ -21,6 +21,7 @@ import type {
   GkeRestoreState,
   Page,
 } from '../ports.js';
+import { exportWithFaults, importWithFaults, type SimState } from './state.js';
 import { FaultInjector, type ServiceErrorStyle } from './faults.js';
 import { pageOf } from './paging.js';
 
@@ -109,7 +110,8 @@ interface RestorePlanRecord {
 type OperationTarget =
   | { kind: 'backup'; plan: string; backupId: string }
   | { kind: 'restore'; restorePlan: string; restoreId: string }
-  | { kind: 'immediate'; verb: 'create' | 'update'; target: string; response: () => Record<string, unknown> | undefined };
+  /** Done at once; its response is the resource's view when read (data, not a closure: the state is kept as plain data). */
+  | { kind: 'immediate'; verb: 'create' | 'update'; target: string; view: 'plan' | 'restorePlan' | 'channel' };
 
 interface OperationRecord {
   name: string;
@@ -175,6 +177,9 @@ function locationOf(name: string): string {
   return name.split('/').slice(0, 4).join('/');
 }
 
+/** The fields exportState keeps. */
+const GKE_STATE_FIELDS = ['plans', 'restorePlans', 'operations', 'clusters', 'channels'] as const;
+
 /** The simulated Backup for GKE API; seed it with addBackupPlan. */
 export class SimulatedGkeBackup implements GkeBackupPort {
   readonly faults = new FaultInjector<GkeBackupMethod>(STYLE);
@@ -187,6 +192,16 @@ export class SimulatedGkeBackup implements GkeBackupPort {
 
   constructor(private readonly options: { clock: Clock; durations?: Partial<GkeDurations> }) {
     this.durations = { ...DEFAULT_GKE_DURATIONS, ...options.durations };
+  }
+
+  /** Its world as plain data (state.ts): what a restart of the local stack must find. */
+  exportState(): SimState {
+    return exportWithFaults(this, GKE_STATE_FIELDS, this.faults);
+  }
+
+  /** Puts a world taken by exportState back. */
+  importState(state: SimState): void {
+    importWithFaults(this, GKE_STATE_FIELDS, this.faults, state);
   }
 
   // ------------------------------------------------------------------ test control
@@ -259,6 +274,19 @@ export class SimulatedGkeBackup implements GkeBackupPort {
   /** The next backup created in this plan ends in `state` (queued: one script per backup). */
   scriptBackupOutcome(plan: string, state: 'SUCCEEDED' | 'FAILED', reason = 'simulated backup failure'): void {
     this.seeded(plan).scripted.push({ state, reason });
+  }
+
+  /** The outcomes scripted for the plan's next backups, in order. */
+  scriptedBackupOutcomes(plan: string): Array<{ state: 'SUCCEEDED' | 'FAILED'; reason: string }> {
+    return structuredClone(this.plans.get(plan)?.scripted ?? []);
+  }
+
+  /** Forgets the outcomes scripted for the plan's next backups; returns how many there were. */
+  clearScriptedBackupOutcomes(plan: string): number {
+    const record = this.plans.get(plan);
+    const count = record?.scripted.length ?? 0;
+    if (record !== undefined) record.scripted.length = 0;
+    return count;
   }
 
   /** The next restore created through this restore plan ends in `state` (one script per restore). */
@@ -395,7 +423,7 @@ export class SimulatedGkeBackup implements GkeBackupPort {
         ...this.planPolicy(spec),
       };
       this.plans.set(name, { plan, labels: spec.labels === undefined ? undefined : { ...spec.labels }, backups: new Map(), scripted: [] });
-      return this.toOperation(this.recordOperation(parent, this.immediate('create', name, () => this.planView(name))));
+      return this.toOperation(this.recordOperation(parent, this.immediate('create', name, 'plan')));
     });
   }
 
@@ -409,7 +437,7 @@ export class SimulatedGkeBackup implements GkeBackupPort {
       }
       record.plan = { ...record.plan, ...this.planPolicy(spec, record.plan) };
       if (spec.labels !== undefined) record.labels = { ...spec.labels };
-      return this.toOperation(this.recordOperation(locationOf(name), this.immediate('update', name, () => this.planView(name))));
+      return this.toOperation(this.recordOperation(locationOf(name), this.immediate('update', name, 'plan')));
     });
   }
 
@@ -430,7 +458,7 @@ export class SimulatedGkeBackup implements GkeBackupPort {
         restores: new Map(),
         scripted: [],
       });
-      return this.toOperation(this.recordOperation(parent, this.immediate('create', name, () => this.restorePlanView(name))));
+      return this.toOperation(this.recordOperation(parent, this.immediate('create', name, 'restorePlan')));
     });
   }
 
@@ -519,7 +547,7 @@ export class SimulatedGkeBackup implements GkeBackupPort {
       if (this.channels.has(name)) throw alreadyExists(name);
       if (!/^projects\/[^/]+$/.test(body.destinationProject)) throw invalidArgument(`destinationProject ${body.destinationProject} is not projects/{projectId} or projects/{projectNumber}`);
       this.channels.set(name, { name, destinationProject: body.destinationProject, uid: randomUUID(), createTime: iso(this.options.clock.now().getTime()) });
-      return this.toOperation(this.recordOperation(parent, this.immediate('create', name, () => this.channelView(name) as Record<string, unknown> | undefined)));
+      return this.toOperation(this.recordOperation(parent, this.immediate('create', name, 'channel')));
     });
   }
 
@@ -573,8 +601,8 @@ export class SimulatedGkeBackup implements GkeBackupPort {
     };
   }
 
-  private immediate(verb: 'create' | 'update', target: string, response: () => Record<string, unknown> | undefined): OperationTarget {
-    return { kind: 'immediate', verb, target, response };
+  private immediate(verb: 'create' | 'update', target: string, view: 'plan' | 'restorePlan' | 'channel'): OperationTarget {
+    return { kind: 'immediate', verb, target, view };
   }
 
   private recordOperation(location: string, target: OperationTarget): OperationRecord {
@@ -694,7 +722,8 @@ export class SimulatedGkeBackup implements GkeBackupPort {
         return { target: name, verb: 'create', done: false };
       }
       case 'immediate': {
-        const response = target.response();
+        const response =
+          target.view === 'plan' ? this.planView(target.target) : target.view === 'restorePlan' ? this.restorePlanView(target.target) : (this.channelView(target.target) as Record<string, unknown> | undefined);
         return { target: target.target, verb: target.verb, done: true, ...(response === undefined ? {} : { response }) };
       }
     }

@@ -13,6 +13,7 @@ import { SimulatedExecutor, type ExecutorEffects, type ExecutorSimOptions, type 
 import { SimulatedGkeBackup, type BackupPlanSeed, type GkeDurations } from './gke-backup.js';
 import { backupChannelFor, projectIdFor, resourceNamesFor } from './names.js';
 import { SimulatedScheduler } from './scheduler.js';
+import type { SimState } from './state.js';
 
 export * from './applications.js';
 export * from './plans-bucket.js';
@@ -24,6 +25,7 @@ export * from './faults.js';
 export * from './gke-backup.js';
 export * from './names.js';
 export * from './scheduler.js';
+export * from './state.js';
 export type { PageRequest, PagingRules, SortKey } from './paging.js';
 
 export interface SimulatedFleetOptions {
@@ -66,6 +68,11 @@ export interface DeletedProject {
   clusters: string[];
 }
 
+/** The parts of a fleet's state, one per simulator (and the effects applied so far). */
+export const FLEET_STATE_PARTS = ['cloudSql', 'gkeBackup', 'executor', 'cloudBuild', 'scheduler', 'applications', 'plans', 'effects'] as const;
+export type FleetStatePart = (typeof FLEET_STATE_PARTS)[number];
+export type FleetState = Partial<Record<FleetStatePart, SimState>>;
+
 export interface InstanceSeed {
   instanceId: string;
   region: string;
@@ -105,6 +112,12 @@ export interface SimulatedFleet {
   deleteProject(project: string): DeletedProject;
   /** Effects applied for succeeded executor runs, oldest first. */
   appliedEffects(): AppliedEffect[];
+  /** Every simulator's world as plain data, by simulator (state.ts): what a restart of the local stack must find. */
+  exportState(): FleetState;
+  /** Puts a world taken by exportState back (simulators the state does not name are left as they are). */
+  importState(state: FleetState): void;
+  /** Awaited after every call to any simulator's API, before its answer goes back (see FaultInjector.observe). */
+  observe(observer: (() => Promise<void>) | undefined): void;
   /** The fleet as the services' ports: Cloud SQL, Backup for GKE, the executor, Cloud Scheduler. */
   ports(): { cloudSql: SimulatedCloudSql; gkeBackup: SimulatedGkeBackup; executor: SimulatedExecutor; scheduler: SimulatedScheduler; health: SimulatedApplications; plans: SimulatedPlansBucket };
 }
@@ -225,6 +238,30 @@ export function createSimulatedFleet(options: SimulatedFleetOptions): SimulatedF
     },
     deleteProject,
     appliedEffects: () => applied.map((effect) => structuredClone(effect)),
+    exportState: () => ({
+      cloudSql: cloudSql.exportState(),
+      gkeBackup: gkeBackup.exportState(),
+      executor: executor.exportState(),
+      cloudBuild: cloudBuild.exportState(),
+      scheduler: scheduler.exportState(),
+      applications: applications.exportState(),
+      plans: plans.exportState(),
+      effects: { applied: structuredClone(applied) },
+    }),
+    importState(state) {
+      if (state.cloudSql !== undefined) cloudSql.importState(state.cloudSql);
+      if (state.gkeBackup !== undefined) gkeBackup.importState(state.gkeBackup);
+      if (state.executor !== undefined) executor.importState(state.executor);
+      if (state.cloudBuild !== undefined) cloudBuild.importState(state.cloudBuild);
+      if (state.scheduler !== undefined) scheduler.importState(state.scheduler);
+      if (state.applications !== undefined) applications.importState(state.applications);
+      if (state.plans !== undefined) plans.importState(state.plans);
+      const effects = state.effects?.applied;
+      if (Array.isArray(effects)) applied.splice(0, applied.length, ...structuredClone(effects as AppliedEffect[]));
+    },
+    observe(observer) {
+      for (const faults of [cloudSql.faults, gkeBackup.faults, executor.faults, cloudBuild.faults, scheduler.faults, plans.faults]) faults.observe(observer);
+    },
     ports: () => ({ cloudSql, gkeBackup, executor, scheduler, health: applications, plans }),
   };
 }

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { parseGsUrl } from '../domain/executor/index.js';
 import type { PlanFilesPort, StoredText } from '../ports.js';
+import type { SimState } from './state.js';
 import { FaultInjector, type ServiceErrorStyle } from './faults.js';
 
 export type PlansBucketMethod = 'getObject';
@@ -18,6 +19,19 @@ const STYLE: ServiceErrorStyle = { service: 'Cloud Storage', conflictCode: 'fail
 export class SimulatedPlansBucket implements PlanFilesPort {
   readonly faults = new FaultInjector<PlansBucketMethod>(STYLE);
   private readonly objects = new Map<string, Buffer>();
+
+  /** Its objects as plain data (state.ts). */
+  exportState(): SimState {
+    return { objects: new Map([...this.objects].map(([url, bytes]) => [url, new Uint8Array(bytes)])) };
+  }
+
+  /** Puts objects taken by exportState back. */
+  importState(state: SimState): void {
+    const objects = state.objects;
+    if (!(objects instanceof Map)) throw new Error('plans bucket sim: the state has no objects map');
+    this.objects.clear();
+    for (const [url, bytes] of objects as Map<string, Uint8Array>) this.objects.set(url, Buffer.from(bytes));
+  }
 
   /** Writes (or overwrites) one object, as `gcloud storage cp` does. */
   put(url: string, content: string | Buffer): void {

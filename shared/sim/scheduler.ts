@@ -6,6 +6,7 @@
 import { ControlPlaneError } from '../errors.js';
 import type { Clock, Page, SchedulerJob, SchedulerPort } from '../ports.js';
 import { SCHEDULES, type Schedule } from '../topology.js';
+import { exportWithFaults, importWithFaults, type SimState } from './state.js';
 import { FaultInjector, type ServiceErrorStyle } from './faults.js';
 import { pageOf } from './paging.js';
 
@@ -17,6 +18,9 @@ export const SCHEDULER_MAX_PAGE_SIZE = 500;
 const STYLE: ServiceErrorStyle = { service: 'cloudscheduler', conflictCode: 'already-exists' };
 const PARENT_PATTERN = /^projects\/[^/]+\/locations\/[^/]+$/;
 
+/** The fields exportState keeps. */
+const SCHEDULER_STATE_FIELDS = ['jobs'] as const;
+
 /** The simulated Cloud Scheduler API. */
 export class SimulatedScheduler implements SchedulerPort {
   readonly faults = new FaultInjector<SchedulerMethod>(STYLE);
@@ -24,6 +28,16 @@ export class SimulatedScheduler implements SchedulerPort {
 
   constructor(private readonly options: { clock: Clock; project?: string; location?: string; schedules?: readonly Schedule[] }) {
     if (options.project !== undefined) this.seedTopology(options.project, options.location ?? 'us-central1', options.schedules ?? SCHEDULES);
+  }
+
+  /** Its world as plain data (state.ts): what a restart of the local stack must find. */
+  exportState(): SimState {
+    return exportWithFaults(this, SCHEDULER_STATE_FIELDS, this.faults);
+  }
+
+  /** Puts a world taken by exportState back. */
+  importState(state: SimState): void {
+    importWithFaults(this, SCHEDULER_STATE_FIELDS, this.faults, state);
   }
 
   // ------------------------------------------------------------------ test control
