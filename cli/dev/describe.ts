@@ -2,7 +2,8 @@
  * What `mi dev` prints once the stack is up: where the emulators, functions, subscriptions and
  * schedules are, the seeded fleet, and how to try it from another terminal.
  */
-import { SCHEDULES, TOPICS } from '../../shared/topology.js';
+import { TOPICS } from '../../shared/topology.js';
+import { LOCAL_TIME_SPEEDUP } from './local-time.js';
 import type { LocalStack } from './stack-types.js';
 import { inProject } from '../project-root.js';
 
@@ -20,7 +21,7 @@ export function describeStack(stack: LocalStack): string[] {
       const expiry = i.expiresAt ? `  expires ${i.expiresAt}` : '';
       return `    ${i.id.padEnd(18)} ${i.environment.padEnd(4)} ${i.tier.padEnd(8)} ${i.version.padEnd(7)} ${i.status.padEnd(10)} ${i.region.padEnd(21)}${window}${expiry}`;
     });
-  const schedules = SCHEDULES.map((s) => `    ${s.name}: every ${s.localEverySeconds} s -> ${s.topic} (in the cloud: "${s.cron}" ${s.timeZone})`);
+  const schedules = stack.schedules.map((s) => `    ${s.name}: every ${s.localEverySeconds} s -> ${s.topic} (in the cloud: "${s.cron}" ${s.timeZone})`);
   return [
     '',
     'mi dev is running: the control plane on this machine',
@@ -38,7 +39,8 @@ export function describeStack(stack: LocalStack): string[] {
     `  executor          Cloud Build (simulated) at ${stack.cloudBuildUrl}, notifying on ${TOPICS.buildNotifications}; \`mi op get\` shows each run's build steps`,
     `  plans buckets     ${stack.plansUrl} (simulated Cloud Storage): where plan builds save plans; \`mi apply show\` prints one`,
     `  applications      ${stack.healthUrl.replace('{domain}', '<domain>')}/healthz and /version (simulated): what upgrades' health gates probe`,
-    '  schedules (local clock)',
+    `  faults            ${stack.faultsUrl}/v1/faults (simulated fleet): \`mi dev fault cloud-sql ${target} backup-fails\`, \`mi dev fault list\`, \`mi dev fault clear\``,
+    `  schedules (local clock; soaks and the drill's week run ${LOCAL_TIME_SPEEDUP}x faster than in the cloud)`,
     ...schedules,
     stack.seeded === undefined ? '  instances         not seeded (--no-seed)' : '  instances',
     ...instances,

@@ -5,7 +5,12 @@
 import type { PubSub } from '@google-cloud/pubsub';
 import { describeError } from '../../shared/errors.js';
 import { systemClock } from '../../shared/ports.js';
+import type { InstanceRecord } from '../../shared/events/index.js';
+import type { StateStore } from '../../shared/ports.js';
 import { serveApplications } from '../../shared/sim/applications-http.js';
+import { createFaultControl } from '../../shared/sim/fault-control.js';
+import { serveFaults } from '../../shared/sim/faults-http.js';
+import { COLLECTIONS } from '../../shared/store/collections.js';
 import { serveCloudBuild } from '../../shared/sim/cloud-build-http.js';
 import { servePlansBucket } from '../../shared/sim/plans-bucket-http.js';
 import { startExecutorRunner } from '../../shared/sim/executor-runner.js';
@@ -98,4 +103,19 @@ export async function runSimulatedApplications(fleet: SimulatedFleet, undo: Undo
   const server = await serveApplications(fleet.applications);
   undo.push('stop the simulated applications', () => server.close());
   return server.urlTemplate;
+}
+
+/**
+ * The fleet's fault control over HTTP (`mi dev fault` reaches it there), for the instances the
+ * control plane records; each change is kept (`changed`) before it is answered. Returns its URL.
+ */
+export async function runSimulatedFaults(fleet: SimulatedFleet, store: StateStore, changed: () => Promise<void>, undo: UndoStack): Promise<string> {
+  const targets = async () =>
+    (await store.query<InstanceRecord>({ collection: COLLECTIONS.instances }))
+      .map(({ data }) => data)
+      .filter((instance) => instance.status !== 'deleted')
+      .map((instance) => ({ id: instance.id, region: instance.region, domain: instance.domain }));
+  const server = await serveFaults(createFaultControl(fleet, targets), { changed });
+  undo.push('stop the fault control', () => server.close());
+  return server.url;
 }

@@ -43,6 +43,8 @@ export const localIdentityFileSchema = z.object({
   projectId: z.string().min(1),
   /** The simulated Privileged Access Manager: where it listens and its entitlements' names. */
   access: z.object({ url: z.url(), entitlements: z.array(z.string().min(1)) }).optional(),
+  /** The simulated fleet's fault control (`mi dev fault`). */
+  faultsUrl: z.url().optional(),
   /** The `mi dev` process that wrote it. */
   pid: z.number().int(),
   writtenAt: z.string(),

@@ -12,7 +12,7 @@ import type { UndoStack } from './undo.js';
  */
 export async function leaveIdentityFile(
   option: string | false | undefined,
-  input: { functionsUrl: string; commandsUrl: string; signer: LocalSigner; projectId: string; access?: { url: string; entitlements: string[] } },
+  input: { functionsUrl: string; commandsUrl: string; signer: LocalSigner; projectId: string; access?: { url: string; entitlements: string[] }; faultsUrl?: string },
   undo: UndoStack,
   log: (line: string) => void,
 ): Promise<string | undefined> {
@@ -28,6 +28,7 @@ export async function leaveIdentityFile(
     privateJwk: await signer.exportPrivateJwk(),
     projectId: input.projectId,
     ...(input.access === undefined ? {} : { access: input.access }),
+    ...(input.faultsUrl === undefined ? {} : { faultsUrl: input.faultsUrl }),
     pid: process.pid,
     writtenAt: new Date().toISOString(),
   });

@@ -6,7 +6,7 @@
 import type { PubSub } from '@google-cloud/pubsub';
 import { describeError } from '../../shared/errors.js';
 import type { SimulatedFleet } from '../../shared/sim/index.js';
-import { SCHEDULES, SUBSCRIPTIONS, type Schedule } from '../../shared/topology.js';
+import { SUBSCRIPTIONS, type Schedule } from '../../shared/topology.js';
 import type { FunctionsServer } from './functions-server.js';
 import { startLocalClock } from './local-clock.js';
 import type { UndoStack } from './undo.js';
@@ -18,14 +18,14 @@ function fedBy(schedule: Schedule): string[] {
 
 /** Starts the local clock (stopped on stop). */
 export function runSchedules(
-  input: { admin: PubSub; server: FunctionsServer; fleet: SimulatedFleet; schedulerParent: string; speedup?: number | undefined },
+  input: { admin: PubSub; server: FunctionsServer; fleet: SimulatedFleet; schedulerParent: string; schedules: readonly Schedule[]; speedup?: number | undefined },
   undo: UndoStack,
   log: (line: string) => void,
 ): void {
   const { admin, server, fleet, schedulerParent } = input;
   const clock = startLocalClock({
     pubsub: admin,
-    schedules: SCHEDULES,
+    schedules: input.schedules,
     ...(input.speedup === undefined ? {} : { speedup: input.speedup }),
     isBusy: (schedule) => {
       const stats = server.stats();

@@ -120,14 +120,20 @@ export async function seedInstances(store: StateStore, specs: readonly InstanceS
 
 /**
  * Gives every instance Firestore knows (seeded now, earlier, or created since) its Cloud SQL
- * instance and backup plan in the simulators, which live in memory and start empty with
- * each process. Returns the ids it added.
+ * instance and backup plan in the simulators, unless they hold them already (`known`, kept with
+ * the simulators' state by cli/dev/fleet-state.ts). Returns the ids it added.
  */
 export async function mirrorInstancesInFleet(store: StateStore, fleet: SimulatedFleet, known: Set<string>): Promise<string[]> {
   const instances = await store.query<InstanceRecord>({ collection: COLLECTIONS.instances });
   const added: string[] = [];
   for (const { data } of instances) {
     if (data.status === 'deleted' || known.has(data.id)) continue;
+    // Kept by an earlier `mi dev` (cli/dev/fleet-state.ts), or provisioned since by the executor: already there.
+    const existing = resourceNamesFor(data.id, data.region);
+    if (fleet.cloudSql.hasInstance(existing.project, existing.sqlInstance)) {
+      known.add(data.id);
+      continue;
+    }
     // A prod instance's stack keeps its database protected from deletion, as the real ones do.
     const names = fleet.seedInstance({ instanceId: data.id, region: data.region, deletionProtection: data.environment === 'prod', application: { domain: data.domain, version: data.version } });
     seedDailyBackups(fleet, names);
@@ -159,13 +165,13 @@ function seedDailyBackups(fleet: SimulatedFleet, names: InstanceResources): void
  * The fleet of `mi dev`: Firestore first (seeded unless `seed` is false), then the simulators
  * for every instance Firestore holds, before any push can deliver work on them.
  */
-export async function seedLocalFleet(store: StateStore, fleet: SimulatedFleet, seed: boolean, log: (line: string) => void): Promise<SeedResult | undefined> {
+export async function seedLocalFleet(store: StateStore, fleet: SimulatedFleet, seed: boolean, log: (line: string) => void, known: Set<string> = new Set()): Promise<SeedResult | undefined> {
   let seeded: SeedResult | undefined;
   if (seed) {
     seeded = await seedInstances(store, localFleetSpecs(fleet.clock.now()), fleet.clock.now());
     log(`seeded ${seeded.created.length} instances; ${seeded.existing.length} were already there`);
   }
-  const mirrored = await mirrorInstancesInFleet(store, fleet, new Set());
-  log(`simulated Cloud SQL and GKE backup plans for ${mirrored.length} instances`);
+  const mirrored = await mirrorInstancesInFleet(store, fleet, known);
+  log(`simulated Cloud SQL and GKE backup plans for ${mirrored.length} more instances (${known.size} in all)`);
   return seeded;
 }

@@ -10,6 +10,7 @@ import type { EmulatorKind } from './emulators.js';
 import type { FunctionStats } from './functions-server.js';
 import type { LocalSubscription } from './push.js';
 import type { SeedResult } from './seed.js';
+import type { Schedule } from '../../shared/topology.js';
 
 export interface LocalStackOptions {
   /** Default: LOCAL_PROJECT_ID (`demo-…`, so no client ever reaches a real project). */
@@ -45,6 +46,8 @@ export interface LocalStack {
   plansUrl: string;
   /** Where the simulated applications answer (the health gates' MI_HEALTH_URL). */
   healthUrl: string;
+  /** The simulated fleet's fault control (`mi dev fault`): POST, GET, DELETE /v1/faults. */
+  faultsUrl: string;
   fleet: SimulatedFleet;
   engine: Engine;
   /** Each function's route. */
@@ -59,6 +62,8 @@ export interface LocalStack {
   identityFile: string | undefined;
   topics: readonly string[];
   subscriptions: readonly LocalSubscription[];
+  /** The schedules as the local clock runs them (the drill's week shortened, cli/dev/local-time.ts). */
+  schedules: readonly Schedule[];
   /** What seeding did; undefined when asked not to seed. */
   seeded: SeedResult | undefined;
   /** Which emulators this stack started (and will stop) rather than reused. */

@@ -8,7 +8,7 @@
  *
  * This file starts the pieces in order and stops them in reverse; each piece is a small file
  * of cli/dev/: clients.ts (emulators and clients), fleet.ts (the simulators and the executor's
- * runner), seed.ts (the seeded fleet), services.ts (the composition root on local ports),
+ * runner), fleet-state.ts (the simulators' state, kept in the emulator), seed.ts (the seeded fleet), services.ts (the composition root on local ports),
  * local-identity.ts (the signer and the file `mi` reads), push.ts (the functions
  * server and the push subscriptions), schedules.ts (the local clock), describe.ts (what
  * `mi dev` prints), undo.ts (what stop undoes).
@@ -21,11 +21,14 @@ import { allTopics } from '../../shared/topology.js';
 import { useEmulators, openClients } from './clients.js';
 import { localDeployments } from './deployments.js';
 import { describeStack } from './describe.js';
-import { createLocalFleet, runSimulatedApplications, runSimulatedCloudBuild, runSimulatedPlansBucket } from './fleet.js';
+import { keepFleetState } from './fleet-state.js';
+import { createLocalFleet, runSimulatedFaults, runSimulatedApplications, runSimulatedCloudBuild, runSimulatedPlansBucket } from './fleet.js';
 import { leaveIdentityFile } from './local-identity.js';
 import { startLocalAccess } from './access.js';
 import { pushToServer, serveEveryFunction } from './push.js';
 import { runSchedules } from './schedules.js';
+import { localSchedules } from './local-time.js';
+import { identityFilePath } from './identity-file.js';
 import { seedLocalFleet } from './seed.js';
 import { lineLogger, useLocalServices } from './services.js';
 import type { LocalStack, LocalStackOptions } from './stack-types.js';
@@ -60,9 +63,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // Registers every function with the framework (once per process; later imports are cached).
     await import('../../functions/index.js');
 
-    // 4. The fleet: Firestore first, then the in-memory simulators for every instance Firestore
+    // 4. The fleet: Firestore first, then the simulators (as an earlier `mi dev` left them, see
+    // fleet-state.ts: a crash mid-operation leaves it in the emulator) for every instance Firestore
     // holds, before any push can deliver work on them.
-    const seeded = await seedLocalFleet(store, fleet, options.seed ?? true, log);
+    const kept = await keepFleetState({ projectId, fleet, log }, undo);
+    const seeded = await seedLocalFleet(store, fleet, options.seed ?? true, log, kept.mirrored);
+    await kept.save();
+    // From here on every simulator answer waits until the change it made is kept.
+    fleet.observe(kept.save);
     // The repository is every environment's source of truth: the seeded instances get their config.yaml.
     if (seeded !== undefined) {
       const configs = await deployments.seedConfigs([...seeded.created, ...seeded.existing]);
@@ -73,6 +81,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const cloudBuildUrl = await runSimulatedCloudBuild(admin, fleet, undo, log);
     const healthUrl = await runSimulatedApplications(fleet, undo);
     const plansUrl = await runSimulatedPlansBucket(fleet, undo);
+    const faultsUrl = await runSimulatedFaults(fleet, store, kept.save, undo);
 
     // 6. Every function on 127.0.0.1, on the services of the simulated fleet. `mi` in
     // another terminal signs with the same local key, which it finds in the identity file.
@@ -82,13 +91,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const signer = await createLocalSigner();
     const access = await startLocalAccess(systemClock, signer, undo, log);
     const services = useLocalServices({ store, bus, fleet, log: engineLog, deployments, signer, schedulerParent, commandsUrl, access, cloudBuildUrl, healthUrl, plansUrl });
-    const identityFile = await leaveIdentityFile(options.identityFile, { functionsUrl: server.url, commandsUrl, signer, projectId, access: { url: access.url, entitlements: access.entitlements } }, undo, log);
+    const identityFile = await leaveIdentityFile(options.identityFile, { functionsUrl: server.url, commandsUrl, signer, projectId, access: { url: access.url, entitlements: access.entitlements }, faultsUrl }, undo, log);
 
     // 7. The push subscriptions, exactly as the topology describes them, pointed at the server.
     const subscriptions = await pushToServer(admin, server, { projectId, ownsEmulator: emulators.pubsub.owned }, undo);
 
     // 8. The schedules, on the local clock.
-    runSchedules({ admin, server, fleet, schedulerParent, speedup: options.scheduleSpeedup }, undo, log);
+    const schedules = localSchedules();
+    runSchedules({ admin, server, fleet, schedulerParent, schedules, speedup: options.scheduleSpeedup }, undo, log);
 
     return {
       projectId,
@@ -98,6 +108,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       cloudBuildUrl,
       healthUrl,
       plansUrl,
+      faultsUrl,
       fleet,
       engine: services.engine,
       routes: server.routes,
@@ -107,6 +118,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       identityFile,
       topics,
       subscriptions,
+      schedules,
       seeded,
       startedEmulators: [emulators.firestore, emulators.pubsub].filter((e) => e.owned).map((e) => e.kind),
       functionStats: () => server.stats(),
@@ -127,6 +139,8 @@ export async function runDev(options: { projectId?: string; seed?: boolean; port
     ...(options.projectId === undefined ? {} : { projectId: options.projectId }),
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     ...(options.port === undefined ? {} : { functionsPort: options.port }),
+    // Where `mi` looks for it (MI_DEV_IDENTITY_FILE, or .mi-dev/identity.json).
+    identityFile: identityFilePath(process.env),
     log,
   });
   for (const line of describeStack(stack)) print(line);

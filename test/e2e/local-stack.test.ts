@@ -20,21 +20,13 @@ import { makeEnvelope, type InstanceRecord } from '../../shared/events/index.js'
 import { createFirestore, createFirestoreStore } from '../../shared/gcp/firestore-store.js';
 import { createPubSubBus } from '../../shared/gcp/pubsub-bus.js';
 import { SUBSCRIPTIONS, TOPICS } from '../../shared/topology.js';
+import { until } from '../support/until.js';
 import { projectIdFor } from '../support/project.js';
 import { paths } from '../../shared/store/collections.js';
 
 const projectId = projectIdFor(import.meta.url);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-async function until<T>(what: string, read: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
 
 describe('mi dev: the local stack', () => {
   const lines: string[] = [];

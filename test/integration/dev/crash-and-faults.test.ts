@@ -1,0 +1,221 @@
+/**
+ * The local stack as a place to rehearse a bad day, on the harness's emulators:
+ *
+ * - a crash: `mi dev` (a child process) is killed with SIGKILL while an upgrade's backups run,
+ *   started again on the same emulators, and the upgrade finishes with one Cloud SQL backup run,
+ *   one GKE backup and one build, because the simulated fleet kept its state in the emulator;
+ * - faults injected with `mi dev fault` through the simulators' own APIs: a Cloud SQL backup
+ *   that fails makes the next upgrade fail at its backup step, before the application is
+ *   touched; bad arguments are refused with what is accepted; faults are listed and cleared;
+ * - the local clock: a rollout started on the stack records the shortened soaks its ticks use,
+ *   and the restore drill runs on the local clock's week.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PubSub } from '@google-cloud/pubsub';
+import semver from 'semver';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runCli } from '../../../cli/main.js';
+import { startLocalStack, type LocalStack } from '../../../cli/dev/stack.js';
+import { LOCAL_SOAK_SCALE, LOCAL_TIME_SPEEDUP } from '../../../cli/dev/local-time.js';
+import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
+import { DEFAULT_WAVES, type RolloutRecord } from '../../../shared/domain/rollout/index.js';
+import { makeEnvelope, type InstanceRecord } from '../../../shared/events/index.js';
+import { createFirestore, createFirestoreStore } from '../../../shared/gcp/firestore-store.js';
+import { createPubSubBus } from '../../../shared/gcp/pubsub-bus.js';
+import { resourceNamesFor } from '../../../shared/sim/index.js';
+import { paths, rolloutPaths } from '../../../shared/store/collections.js';
+import { TOPICS } from '../../../shared/topology.js';
+import { until } from '../../support/until.js';
+import { projectIdFor } from '../../support/project.js';
+
+const projectId = projectIdFor(import.meta.url);
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+
+describe('mi dev: a crash mid-operation, injected faults, the local clock', () => {
+  const lines: string[] = [];
+  const firestore = createFirestore(projectId);
+  const store = createFirestoreStore({ firestore });
+  const scratch = mkdtempSync(join(tmpdir(), 'mi-dev-crash-'));
+  const identityFile = join(scratch, 'identity.json');
+  const env = {
+    ...process.env,
+    FIRESTORE_EMULATOR_HOST: inject('firestoreHost'),
+    PUBSUB_EMULATOR_HOST: inject('pubsubHost'),
+    MI_DEV_IDENTITY_FILE: identityFile,
+    MI_DEV_DEPLOYMENT_REPO: join(scratch, 'repo'),
+  };
+  const saved = { repo: process.env.MI_DEV_DEPLOYMENT_REPO };
+  let child: ChildProcess | undefined;
+  let stack: LocalStack | undefined;
+
+  const mi = async (args: readonly string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(['--project', projectId, '--as', 'alice@example.com', ...args], { stdout: { write: (t) => out.push(t) }, stderr: { write: (t) => err.push(t) }, env });
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  };
+  const operation = (id: string) => store.get<OperationRecord>(paths.operation(id));
+  const ended = (id: string, timeoutMs: number) =>
+    until(`operation ${id} to end`, async () => {
+      const op = await operation(id);
+      return op !== undefined && op.status !== 'running' && op.status !== 'accepted' ? op : undefined;
+    }, timeoutMs).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}\nstack log:\n${lines.slice(-60).join('\n')}`, { cause: error });
+    });
+
+  beforeAll(() => {
+    process.env.MI_DEV_DEPLOYMENT_REPO = env.MI_DEV_DEPLOYMENT_REPO;
+  });
+
+  afterAll(async () => {
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await stack?.stop();
+    await firestore.terminate();
+    if (saved.repo === undefined) delete process.env.MI_DEV_DEPLOYMENT_REPO;
+    else process.env.MI_DEV_DEPLOYMENT_REPO = saved.repo;
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('an upgrade whose mi dev is killed while its backups run finishes after mi dev starts again, with one backup of each kind and one build', async () => {
+    // The first mi dev: a process of its own, killed for real.
+    child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `import { runDev } from './cli/dev/stack.ts'; await runDev({ projectId: '${projectId}' });`], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child?.once('exit', (_code, signal) => resolve(signal)));
+    await until('the first mi dev to be ready', () => (stdout.includes('Ctrl-C stops everything') ? true : undefined), 60_000).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}\n${stdout}`, { cause: error });
+    });
+
+    const instanceId = 'cus-globex';
+    const before = await store.get<InstanceRecord>(paths.instance(instanceId));
+    if (before === undefined) throw new Error(`${instanceId} was not seeded`);
+    const targetVersion = semver.inc(before.version, 'minor') ?? '5.5.0';
+    const envelope = makeEnvelope({ type: 'instance.upgrade', instanceId, payload: { targetVersion }, actor: 'crash@example.com', reason: 'killed mid-operation' });
+    const bus = createPubSubBus({ pubsub: new PubSub({ projectId }) });
+    try {
+      await bus.publish(TOPICS.lifecycle, envelope);
+    } finally {
+      await bus.close();
+    }
+    const operationId = `op-${envelope.eventId}`;
+
+    // Both backups started and recorded by the engine, neither finished: the crash comes now.
+    const inFlight = await until('both backups of the upgrade to be running', async () => {
+      const op = await operation(operationId);
+      const sql = op?.steps.find((s) => s.name === 'sql-backup');
+      const gke = op?.steps.find((s) => s.name === 'gke-backup');
+      return sql?.status === 'running' && gke?.status === 'running' ? op : undefined;
+    }, 30_000);
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    child = undefined;
+
+    // The second mi dev, on the same emulators (in process, so the test can read its simulators).
+    stack = await startLocalStack({ projectId, identityFile, log: (line) => lines.push(line) });
+    expect(stack.startedEmulators).toEqual([]);
+    expect(lines.some((line) => line.includes('found in') && line.includes('an earlier mi dev'))).toBe(true);
+
+    const done = await ended(operationId, 120_000);
+    expect({ status: done.status, failure: done.failure }).toMatchObject({ status: 'succeeded' });
+    expect((await store.get<InstanceRecord>(paths.instance(instanceId)))?.version).toBe(targetVersion);
+
+    // The backups the crashed process started are the ones the upgrade confirmed: one of each.
+    const names = resourceNamesFor(instanceId, before.region);
+    const runs = (await stack.fleet.cloudSql.listBackupRuns(names.project, names.sqlInstance, { maxResults: 500 })).items.filter((r) => r.type === 'ON_DEMAND');
+    expect(runs).toHaveLength(1);
+    expect(runs[0]?.status).toBe('SUCCESSFUL');
+    const sqlHandle = inFlight.steps.find((s) => s.name === 'sql-backup')?.handles;
+    expect(JSON.stringify(sqlHandle)).toContain(runs[0]?.id ?? 'no run');
+    const gkeBackups = (await stack.fleet.gkeBackup.listBackups(before.resources.backupPlan, { pageSize: 500 })).items.filter((b) => b.manual);
+    expect(gkeBackups).toHaveLength(1);
+    expect(gkeBackups[0]?.state).toBe('SUCCEEDED');
+    expect(stack.fleet.cloudBuild.buildsOf(`${operationId}:upgrade-application`)).toBe(1);
+  }, 240_000);
+
+  it('mi dev fault cloud-sql <instance> backup-fails: the next upgrade fails at its backup step, before the application is touched, and is listed as failed', async () => {
+    if (stack === undefined) throw new Error('the stack did not start');
+    const instanceId = 'cus-acme';
+    const before = await store.get<InstanceRecord>(paths.instance(instanceId));
+    if (before === undefined) throw new Error(`${instanceId} was not seeded`);
+
+    const injected = await mi(['dev', 'fault', 'cloud-sql', instanceId, 'backup-fails']);
+    expect(injected).toMatchObject({ code: 0 });
+    expect(injected.stdout).toContain('injected cloud-sql backup-fails on cus-acme');
+    const listed = await mi(['dev', 'fault', 'list', '--json']);
+    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ service: 'cloud-sql', instance: instanceId, what: 'backup-fails' })]);
+
+    const targetVersion = semver.inc(before.version, 'minor') ?? '5.5.0';
+    const upgrade = await mi(['upgrade', instanceId, '--to', targetVersion, '--wait', '--json']);
+    expect(upgrade.code).toBe(1);
+    const operationId = /op-[0-9a-f-]{36}/.exec(upgrade.stdout + upgrade.stderr)?.[0];
+    if (operationId === undefined) throw new Error(`no operation id in: ${upgrade.stdout}${upgrade.stderr}`);
+    const failed = await ended(operationId, 60_000);
+    expect(failed.status).toBe('failed');
+    const steps = Object.fromEntries(failed.steps.map((s) => [s.name, s.status]));
+    expect(steps['sql-backup']).toBe('failed');
+    expect(steps['upgrade-application']).toBe('pending');
+    expect(JSON.stringify(failed.failure)).toContain('injected by mi dev fault');
+    // The application was not touched: no build for it, the old version still runs.
+    expect(stack.fleet.cloudBuild.buildsOf(`${operationId}:upgrade-application`)).toBe(0);
+    expect(stack.fleet.applications.versionOn(before.domain)).toBe(before.version);
+    expect((await store.get<InstanceRecord>(paths.instance(instanceId)))?.version).toBe(before.version);
+
+    const failedOps = await mi(['op', 'list', '--status', 'failed', '--json']);
+    expect(failedOps.code).toBe(0);
+    expect(failedOps.stdout).toContain(operationId);
+    // Used up by the backup it failed.
+    expect(JSON.parse((await mi(['dev', 'fault', 'list', '--json'])).stdout)).toEqual([]);
+  }, 120_000);
+
+  it('mi dev fault refuses what it cannot inject, naming the argument and what is accepted; faults are listed and cleared', async () => {
+    const refusals: Array<[string[], string]> = [
+      [['cloud-sq', 'cus-acme', 'backup-fails'], '<service>: expected a service: cloud-sql, gke-backup, executor'],
+      [['executor', 'cus-acme', 'backup-fails'], '<what>: expected what fails in executor: upgrade-unhealthy, upgrade-fails'],
+      [['cloud-sql', 'Not_An_Id', 'backup-fails'], '<instance>: expected an instance id'],
+      [['cloud-sql', 'cus-nobody', 'backup-fails'], 'no instance cus-nobody in the simulated fleet; it has cus-acme'],
+    ];
+    for (const [args, message] of refusals) {
+      const answer = await mi(['dev', 'fault', ...args]);
+      expect({ args, code: answer.code, stderr: answer.stderr }).toMatchObject({ code: 2, stderr: expect.stringContaining(message) as unknown });
+    }
+    expect(JSON.parse((await mi(['dev', 'fault', 'list', '--json'])).stdout)).toEqual([]);
+
+    expect((await mi(['dev', 'fault', 'executor', 'cus-acme', 'upgrade-unhealthy'])).code).toBe(0);
+    expect((await mi(['dev', 'fault', 'gke-backup', 'dev-alice', 'backup-fails'])).code).toBe(0);
+    const listed = JSON.parse((await mi(['dev', 'fault', 'list', '--json'])).stdout) as Array<{ service: string; instance: string; what: string }>;
+    expect(listed.map((f) => `${f.service} ${f.instance} ${f.what}`).sort()).toEqual(['executor cus-acme upgrade-unhealthy', 'gke-backup dev-alice backup-fails']);
+    const cleared = await mi(['dev', 'fault', 'clear', 'executor', 'cus-acme']);
+    expect(cleared).toMatchObject({ code: 0, stdout: 'cleared 1 fault\n' });
+    expect((JSON.parse((await mi(['dev', 'fault', 'list', '--json'])).stdout) as unknown[]).length).toBe(1);
+    expect((await mi(['dev', 'fault', 'clear'])).stdout).toBe('cleared 1 fault\n');
+    expect((await mi(['dev', 'fault', 'list'])).stdout).toBe('no faults injected\n');
+  }, 60_000);
+
+  it('the local clock: a rollout started on the stack records the shortened soaks its ticks wait for, and the drill runs on the local week', async () => {
+    if (stack === undefined) throw new Error('the stack did not start');
+    const drill = stack.schedules.find((s) => s.name === 'restore-drill');
+    expect(drill?.localEverySeconds).toBe((7 * 86_400) / LOCAL_TIME_SPEEDUP);
+
+    const started = await mi(['rollout', 'start', '--to', '9.0.0', '--reason', 'the local clock', '--json']);
+    expect(started.code).toBe(0);
+    const { id } = JSON.parse(started.stdout) as RolloutRecord;
+    try {
+      const recorded = await store.get<RolloutRecord>(rolloutPaths.rollout(id));
+      expect(recorded?.waves.map((w) => [w.name, w.soakMs])).toEqual(DEFAULT_WAVES.map((w) => [w.name, Math.round(w.soakMs * LOCAL_SOAK_SCALE)]));
+      const forecast = await mi(['rollout', 'start', '--to', '9.0.0', '--dry-run', '--json']);
+      expect(forecast.stdout).toContain(`"soakMs": ${Math.round(86_400_000 * LOCAL_SOAK_SCALE)}`);
+    } finally {
+      expect((await mi(['rollout', 'abort', id, '--reason', 'only the soaks were wanted'])).code).toBe(0);
+    }
+  }, 60_000);
+});
