@@ -18,6 +18,7 @@ export const TRIGGERS: Record<(typeof FUNCTIONS)[number]['name'], () => Promise<
   complianceCheck: () => import('./compliance-check.js'),
   rollout: () => import('./rollout.js'),
   rolloutEvents: () => import('./rollout-events.js'),
+  notify: () => import('./notify.js'),
   githubWebhook: () => import('./github-webhook.js'),
   deployments: () => import('./deployments.js'),
   commands: () => import('./commands.js'),

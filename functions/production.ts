@@ -5,6 +5,7 @@
  * function holds no right to is not built at all, and a call to it says so.
  */
 import { parseGitHubIdentities } from '../shared/domain/deployments/confirmers.js';
+import { parseNotifyRoutes } from '../shared/domain/notify/routes.js';
 import { DEFAULT_HEALTH_GATES } from '../shared/domain/lifecycle/health-gates.js';
 import { FUNCTIONS, type FunctionUse } from '../shared/topology.js';
 import { readEnvironment } from '../shared/environment.js';
@@ -62,6 +63,8 @@ export const ADAPTER_MODULES = {
   access: '../shared/gcp/pam.js',
   iamPolicies: '../shared/gcp/iam-policies.js',
   plans: '../shared/gcp/plan-files.js',
+  slack: '../shared/gcp/slack-webhook.js',
+  pager: '../shared/gcp/opsgenie.js',
 } as const;
 export type Adapter = keyof typeof ADAPTER_MODULES;
 
@@ -80,6 +83,7 @@ export function adaptersGrantedTo(fn: (typeof FUNCTIONS)[number]): ReadonlySet<A
   if (fn.trigger.kind === 'http' && !fn.trigger.allowUnauthenticated) granted.add('identity');
   if (uses.accessReview !== undefined) granted.add('access').add('iamPolicies');
   if (uses.plans !== undefined) granted.add('plans');
+  if (uses.notifies === true) granted.add('slack').add('pager');
   return granted;
 }
 
@@ -102,6 +106,7 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
   const repository = config.MI_DEPLOYMENT_REPOSITORY;
   const branch = config.MI_DEPLOYMENT_BRANCH ?? 'main';
   const buildLocation = config.MI_BUILD_LOCATION;
+  const pagerKey = config.MI_OPSGENIE_KEY;
   const ports: Ports = {
     store,
     bus,
@@ -142,6 +147,11 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
       : notGranted('ID token verification', fn.name),
     access: granted.has('access') ? lazyPort(async () => (await import('../shared/gcp/pam.js')).createPamClient({ token: await functionAccessToken() })) : notGranted('Privileged Access Manager', fn.name),
     iamPolicies: granted.has('iamPolicies') ? lazyPort(async () => (await import('../shared/gcp/iam-policies.js')).createIamPolicyReader({ token: await functionAccessToken() })) : notGranted('IAM policies', fn.name),
+    slack: granted.has('slack') ? lazyPort(async () => (await import('../shared/gcp/slack-webhook.js')).createSlackWebhookPoster()) : notGranted('Slack', fn.name),
+    pager:
+      granted.has('pager') && pagerKey !== undefined
+        ? lazyPort(async () => (await import('../shared/gcp/opsgenie.js')).createOpsGeniePager({ apiKey: pagerKey, ...(config.MI_OPSGENIE_URL === undefined ? {} : { endpoint: config.MI_OPSGENIE_URL }) }))
+        : notGranted('OpsGenie', fn.name),
     plans: granted.has('plans') ? lazyPort(async () => (await import('../shared/gcp/plan-files.js')).createPlanFilesReader({ token: await functionAccessToken() })) : notGranted('the plans buckets', fn.name),
   };
   const secret = config.MI_GITHUB_WEBHOOK_SECRET;
@@ -158,6 +168,7 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
     callers: { audiences: list(config.MI_COMMANDS_AUDIENCES) ?? [], ...(allowedDomains === undefined ? {} : { allowedDomains }) },
     ...(autoApply === undefined ? {} : { autoApplyModules: autoApply }),
     ...(entitlements === undefined ? {} : { accessEntitlements: entitlements }),
+    ...(config.MI_NOTIFY_ROUTES === undefined ? {} : { notifyRoutes: parseNotifyRoutes(config.MI_NOTIFY_ROUTES) }),
     ...(config.MI_GITHUB_IDENTITIES === undefined ? {} : { githubIdentities: parseGitHubIdentities(config.MI_GITHUB_IDENTITIES) }),
     policy: {
       ...(config.MI_CENTRAL_BACKUP_PROJECT === undefined ? {} : { centralBackupProject: config.MI_CENTRAL_BACKUP_PROJECT }),

@@ -131,6 +131,8 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
   const secrets = {
     webhookSecret: new gcp.secretmanager.Secret('webhook-secret', { project, secretId: settings.webhookSecretName, replication: { auto: {} } }, { dependsOn: apis }),
     githubTokenSecret: new gcp.secretmanager.Secret('github-token', { project, secretId: settings.githubTokenSecretName, replication: { auto: {} } }, { dependsOn: apis }),
+    notifyRoutes: new gcp.secretmanager.Secret('notify-routes', { project, secretId: settings.notifyRoutesSecretName, replication: { auto: {} } }, { dependsOn: apis }),
+    pagerKey: new gcp.secretmanager.Secret('opsgenie-key', { project, secretId: settings.pagerKeySecretName, replication: { auto: {} } }, { dependsOn: apis }),
   };
   // Their values, from Pulumi config secrets (encrypted in the stack), unless added outside Pulumi.
   const secretVersions: gcp.secretmanager.SecretVersion[] = [];
@@ -139,6 +141,12 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
   }
   if (settings.githubToken !== undefined) {
     secretVersions.push(new gcp.secretmanager.SecretVersion('github-token', { secret: secrets.githubTokenSecret.id, secretData: settings.githubToken }));
+  }
+  if (settings.notifyRoutes !== undefined) {
+    secretVersions.push(new gcp.secretmanager.SecretVersion('notify-routes', { secret: secrets.notifyRoutes.id, secretData: settings.notifyRoutes }));
+  }
+  if (settings.pagerKey !== undefined) {
+    secretVersions.push(new gcp.secretmanager.SecretVersion('opsgenie-key', { secret: secrets.pagerKey.id, secretData: settings.pagerKey }));
   }
 
   const buildAccount = new gcp.serviceaccount.Account(

@@ -19,6 +19,10 @@ export interface Settings {
   webhookSecretName: string;
   /** The Secret Manager secret id that holds a token reading the deployment repository (`mi:githubTokenSecretName`). */
   githubTokenSecretName: string;
+  /** The Secret Manager secret id of the notifier's routing table, JSON (`mi:notifyRoutesSecretName`). */
+  notifyRoutesSecretName: string;
+  /** The Secret Manager secret id of the OpsGenie API key (`mi:pagerKeySecretName`). */
+  pagerKeySecretName: string;
   /** Module names applied without confirmation, comma-separated (`mi:autoApplyModules`; the function's default if unset). */
   autoApplyModules?: string;
   /** Modules whose apply takes both checkpoint backups first, comma-separated (`mi:dataBearingModules`; default infrastructure,database,cluster). */
@@ -67,6 +71,10 @@ export interface Settings {
   githubWebhookSecret?: pulumi.Input<string>;
   /** The repository token's value (`mi:githubToken`, a config secret), stored as the secret's version. */
   githubToken?: pulumi.Input<string>;
+  /** The notifier's routing table, JSON (`mi:notifyRoutes`, a config secret: it holds the webhooks' URLs). */
+  notifyRoutes?: pulumi.Input<string>;
+  /** The OpsGenie API key (`mi:opsgenieKey`, a config secret). */
+  pagerKey?: pulumi.Input<string>;
   /** Settings left empty on purpose (`mi:allowUnset`): the preflight refuses the others. */
   allowUnset: readonly string[];
 }
@@ -85,6 +93,8 @@ export function readSettings(sourceRoot: string): Settings {
   const autoApplyModules = mi.get('autoApplyModules');
   const githubWebhookSecret = mi.getSecret('githubWebhookSecret');
   const githubToken = mi.getSecret('githubToken');
+  const notifyRoutes = mi.getSecret('notifyRoutes');
+  const pagerKey = mi.getSecret('opsgenieKey');
   return {
     project: gcp.require('project'),
     region,
@@ -92,6 +102,8 @@ export function readSettings(sourceRoot: string): Settings {
     deploymentRepository: mi.require('deploymentRepository'),
     webhookSecretName: mi.get('webhookSecretName') ?? 'mi-github-webhook-secret',
     githubTokenSecretName: mi.get('githubTokenSecretName') ?? 'mi-github-token',
+    notifyRoutesSecretName: mi.get('notifyRoutesSecretName') ?? 'mi-notify-routes',
+    pagerKeySecretName: mi.get('pagerKeySecretName') ?? 'mi-opsgenie-key',
     ...(mi.get('executorStatusUrl') === undefined ? {} : { executorStatusUrl: mi.require('executorStatusUrl') }),
     appImage: mi.require('appImage'),
     oncallGroup: mi.require('oncallGroup'),
@@ -114,6 +126,8 @@ export function readSettings(sourceRoot: string): Settings {
     sourceRoot,
     ...(githubWebhookSecret === undefined ? {} : { githubWebhookSecret }),
     ...(githubToken === undefined ? {} : { githubToken }),
+    ...(notifyRoutes === undefined ? {} : { notifyRoutes }),
+    ...(pagerKey === undefined ? {} : { pagerKey }),
     allowUnset: mi.getObject<string[]>('allowUnset') ?? [],
   };
 }

@@ -44,7 +44,9 @@ export type EdgeOutcome =
   /** Could not be decoded: recorded, acknowledged. */
   | { kind: 'invalid'; ledgerKey: string; reason: string; duplicate: boolean }
   /** Failed for a permanent reason: recorded under a minimal entry, acknowledged. */
-  | { kind: 'unprocessable'; ledgerKey: string; reason: string };
+  | { kind: 'unprocessable'; ledgerKey: string; reason: string }
+  /** Another function's schedule tick on a shared topic: acknowledged, nothing recorded. */
+  | { kind: 'ignored'; reason: string };
 
 /**
  * The schedule a tick names: the static body Cloud Scheduler sends, or the attribute it sets.
@@ -81,6 +83,10 @@ export async function deliver<R>(deps: EdgeDeps, route: MessageRoute<R>, cloudEv
   if (read !== undefined && schedule !== undefined && route.onSchedule !== undefined) {
     const { message } = read;
     return orRecorded(deps, route, messageLedgerKey(message.messageId), message, () => (route.onSchedule as NonNullable<typeof route.onSchedule>)(schedule, message));
+  }
+  // A schedule's tick on a topic several functions share (notify-digests on mi-events) is for the one that takes it.
+  if (schedule !== undefined && route.onSchedule === undefined && route.onForeignMessage === undefined) {
+    return { kind: 'ignored', reason: `the ${schedule} schedule's tick is for another function on this topic` };
   }
   if (route.onForeignMessage !== undefined) {
     if (read === undefined) return { kind: 'unreadable', reason: 'not a Pub/Sub message' };

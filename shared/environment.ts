@@ -5,6 +5,7 @@
  * refuses to start without what it needs, naming every variable at fault.
  */
 import { z } from 'zod';
+import { parseNotifyRoutes } from './domain/notify/routes.js';
 import { FUNCTIONS, SECRET_ENV, type FunctionName, type FunctionUse, type SecretKind } from './topology.js';
 
 interface Variable {
@@ -157,6 +158,28 @@ export const ENVIRONMENT = {
     meaning: 'a token that may read the deployment repository (Secret Manager injects it)',
     schema: text(SECRET_ENV.githubTokenSecret, 'a token that may read the deployment repository'),
     neededBy: secret('githubTokenSecret'),
+  },
+  [SECRET_ENV.notifyRoutes]: {
+    meaning: "the notifier's routing table as JSON: Slack channels and their incoming webhooks' URLs, routes by kind and environment, owners, rate (Secret Manager injects it)",
+    schema: text(SECRET_ENV.notifyRoutes, "the notifier's routing table as JSON").check((ctx) => {
+      try {
+        parseNotifyRoutes(ctx.value);
+      } catch (error) {
+        ctx.issues.push({ code: 'custom', input: ctx.value, message: (error as Error).message });
+      }
+    }),
+    neededBy: secret('notifyRoutes'),
+  },
+  [SECRET_ENV.pagerKey]: {
+    meaning: 'the OpsGenie API key the notifier pages with (Secret Manager injects it)',
+    schema: text(SECRET_ENV.pagerKey, 'the OpsGenie API key the notifier pages with'),
+    neededBy: secret('pagerKey'),
+  },
+  MI_OPSGENIE_URL: {
+    meaning: "OpsGenie's API endpoint (default https://api.opsgenie.com; https://api.eu.opsgenie.com for an EU account)",
+    schema: z.url({ error: 'MI_OPSGENIE_URL is not a URL: OpsGenie\'s API endpoint, such as https://api.eu.opsgenie.com' }),
+    optional: true,
+    neededBy: secret('pagerKey'),
   },
 } as const satisfies Record<string, Variable>;
 

@@ -5,6 +5,7 @@
  * passes; expected "no such thing" answers are values (undefined), not exceptions.
  */
 import type { AnyEnvelope, Envelope, EventType, ExecutorAction } from './events/index.js';
+import type { PageRequest, SlackText } from './domain/notify/messages.js';
 
 // ---------------------------------------------------------------------------- clock
 
@@ -605,4 +606,17 @@ export interface AccessPort {
 /** A folder's or a project's own IAM policy (Resource Manager getIamPolicy), read only. */
 export interface IamPolicyPort {
   bindings(resource: string): Promise<PolicyBinding[]>;
+}
+
+// ---------------------------------------------------------------------------- notifications
+
+/** Slack's incoming webhooks: one POST per message, answered "ok" or with Slack's reason. */
+export interface SlackPort {
+  /** Posts the message; a refused one (404 no_service, 400 invalid_payload…) fails for good, a 429 or 5xx retryably. */
+  post(webhookUrl: string, message: SlackText): Promise<void>;
+}
+
+/** OpsGenie's alerts API: an open alert with the same alias is not created again (it counts the repeat). */
+export interface PagerPort {
+  page(request: PageRequest): Promise<{ requestId: string }>;
 }

@@ -11,6 +11,7 @@ import type { Engine } from './engine/index.js';
 import { readBuildNotification } from './gcp/cloud-build-notifications.js';
 import { FACT_TYPES, LIFECYCLE_COMMANDS, type Envelope } from './events/index.js';
 import type { Rollouts } from './rollout/index.js';
+import type { Notifier, NotifyOutcome } from './notify/index.js';
 import type { Services } from './services.js';
 import type { FUNCTIONS } from './topology.js';
 
@@ -79,6 +80,15 @@ export const deploymentsRoute = (consumer: DeploymentsConsumer): MessageRoute<De
     onSchedule: async () => ({ kind: 'tick' as const, detail: await consumer.tick() }),
   }) satisfies MessageRoute<unknown>;
 
+/** `mi-events`: each fact that needs a person told once; the digests' schedule sends what was held above the rate. */
+export const notifyRoute = (notifier: Notifier): MessageRoute<NotifyOutcome | Awaited<ReturnType<Notifier['sendDueDigests']>>> =>
+  ({
+    function: 'notify',
+    accepts: FACT_TYPES,
+    onEnvelope: (envelope) => notifier.notify(envelope),
+    onSchedule: () => notifier.sendDueDigests(),
+  }) satisfies MessageRoute<unknown>;
+
 type PubSubFunctionName = Extract<(typeof FUNCTIONS)[number], { trigger: { kind: 'pubsub' } }>['name'];
 
 /** The route of every Pub/Sub function of the topology, from the services. */
@@ -91,5 +101,6 @@ export const ROUTES: Record<PubSubFunctionName, (services: Services) => MessageR
   complianceCheck: (s) => complianceCheckRoute(s.compliance),
   rollout: (s) => rolloutRoute(s.rollouts),
   rolloutEvents: (s) => rolloutEventsRoute(s.rollouts),
+  notify: (s) => notifyRoute(s.notifier),
   deployments: (s) => deploymentsRoute(s.deployments),
 };

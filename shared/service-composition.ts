@@ -14,8 +14,10 @@ import type { Engine, createEngine } from './engine/index.js';
 import type { Commands, createCommands } from './commands/index.js';
 import { ControlPlaneError } from './errors.js';
 import type { Logger } from './log.js';
-import type { AccessPort, Clock, CloudSqlPort, DeploymentRepoPort, EventBus, ExecutorPort, GkeBackupPort, HealthPort, IamPolicyPort, IdentityPort, PlanFilesPort, SchedulerPort, StateStore } from './ports.js';
+import type { AccessPort, Clock, CloudSqlPort, DeploymentRepoPort, EventBus, ExecutorPort, GkeBackupPort, HealthPort, IamPolicyPort, IdentityPort, PagerPort, PlanFilesPort, SchedulerPort, SlackPort, StateStore } from './ports.js';
 import type { RolloutDeps, Rollouts, createRollouts } from './rollout/index.js';
+import type { Notifier, createNotifier } from './notify/index.js';
+import type { NotifyRoutes } from './domain/notify/routes.js';
 
 /** What the commands function needs: who may call (verified), and the service that carries commands out. */
 export interface CommandsFunctionDeps {
@@ -47,6 +49,10 @@ export interface Ports {
   iamPolicies: IamPolicyPort;
   /** The executor's plans buckets, read with this process's own account (`mi apply show` prints a saved plan). */
   plans: PlanFilesPort;
+  /** Slack's incoming webhooks (the notifier's channels). */
+  slack: SlackPort;
+  /** OpsGenie's alerts API (the notifier's pages). */
+  pager: PagerPort;
 }
 
 export interface ServicesConfig {
@@ -67,6 +73,8 @@ export interface ServicesConfig {
   accessEntitlements?: readonly string[];
   compliance?: Partial<Pick<ComplianceDeps, 'drillSampleSize' | 'pageSize' | 'claimMs' | 'remediate' | 'schedules' | 'retention'>>;
   rollouts?: Partial<Pick<RolloutDeps, 'minTickIntervalMs' | 'sleep' | 'maxStartsPerTick' | 'soakScale'>>;
+  /** The notifier's routing table (MI_NOTIFY_ROUTES): only where the notifier runs. */
+  notifyRoutes?: NotifyRoutes;
 }
 
 const NOT_GRANTED = Symbol('not granted');
@@ -90,7 +98,7 @@ export function notGranted<T extends object>(what: string, holder: string): T {
 }
 
 /** The services a process may build; each function builds those it serves (and what they stand on). */
-export const SERVICE_PARTS = ['engine', 'rollouts', 'compliance', 'deployments', 'webhook', 'commands'] as const;
+export const SERVICE_PARTS = ['engine', 'rollouts', 'compliance', 'deployments', 'webhook', 'commands', 'notify'] as const;
 export type ServicePart = (typeof SERVICE_PARTS)[number];
 
 /** The factories of the service modules (each part needs its own; commands and deployments stand on others). */
@@ -102,6 +110,7 @@ export interface ServiceModules {
   createDeploymentsConsumer: typeof createDeploymentsConsumer;
   checkWebhookConfig: typeof checkWebhookConfig;
   createCommands: typeof createCommands;
+  createNotifier: typeof createNotifier;
 }
 
 /** A part this process did not build: using it is a bug of the process's wiring, said as such. */
@@ -122,6 +131,7 @@ const FOUNDATIONS: Record<ServicePart, readonly ServicePart[]> = {
   webhook: [],
   deployments: ['rollouts'],
   commands: ['engine', 'deployments', 'rollouts'],
+  notify: [],
 };
 
 /** The parts named and every part they stand on. */
@@ -134,6 +144,16 @@ export function withFoundations(parts: Iterable<ServicePart>): Set<ServicePart> 
   };
   for (const part of parts) add(part);
   return all;
+}
+
+/** A service that cannot work without configuration it was not given: any use says what is missing. */
+function refusing<T extends object>(why: string): T {
+  return new Proxy({} as T, {
+    get(_target, key) {
+      if (typeof key === 'symbol' || key === 'then') return undefined;
+      throw new ControlPlaneError('failed-precondition', why, { retryable: false });
+    },
+  });
 }
 
 function need<T>(value: T | undefined, part: string): T {
@@ -204,6 +224,11 @@ export function composeServices(ports: Ports, config: ServicesConfig, modules: P
         }),
       }
     : unbuilt('commands', built);
+  const notifier: Notifier = !built.has('notify')
+    ? unbuilt('notify', built)
+    : config.notifyRoutes === undefined
+      ? refusing<Notifier>('the notifier has no routing table (MI_NOTIFY_ROUTES): nobody would be told')
+      : need(modules.createNotifier, 'the notifier')({ store, clock, log, slack: ports.slack, pager: ports.pager, routes: config.notifyRoutes });
   return {
     ports,
     engine,
@@ -217,6 +242,7 @@ export function composeServices(ports: Ports, config: ServicesConfig, modules: P
     },
     /** The commands function's: who may call, and what carries their commands out. */
     commands,
+    notifier,
   };
 }
 

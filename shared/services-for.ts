@@ -21,6 +21,7 @@ export const SERVICES_OF: Record<FunctionName, readonly ServicePart[]> = {
   deployments: ['deployments'],
   githubWebhook: ['webhook'],
   commands: ['commands'],
+  notify: ['notify'],
 };
 
 /** The modules each part loads, as imported below: a function's bundle holds only its own parts' (build/bundle-functions.ts). */
@@ -31,6 +32,7 @@ export const PART_MODULES: Record<ServicePart, readonly string[]> = {
   deployments: ['./deployments/index.js'],
   webhook: ['./webhook/index.js'],
   commands: ['./commands/index.js'],
+  notify: ['./notify/index.js'],
 };
 
 /** The parts a function builds, with those they stand on. */
@@ -39,7 +41,7 @@ export const partsOf = (fn: FunctionName): ReadonlySet<ServicePart> => withFound
 /** Loads the modules of these parts (and of the parts they stand on), nothing else. */
 async function modulesOf(named: ReadonlySet<ServicePart>): Promise<Partial<ServiceModules>> {
   const parts = withFoundations(named);
-  const [engine, policy, rollouts, compliance, deployments, webhook, commands] = await Promise.all([
+  const [engine, policy, rollouts, compliance, deployments, webhook, commands, notify] = await Promise.all([
     parts.has('engine') ? import('./engine/index.js') : undefined,
     parts.has('engine') ? import('./domain/lifecycle/acceptance-policy.js') : undefined,
     parts.has('rollouts') ? import('./rollout/index.js') : undefined,
@@ -47,6 +49,7 @@ async function modulesOf(named: ReadonlySet<ServicePart>): Promise<Partial<Servi
     parts.has('deployments') ? import('./deployments/index.js') : undefined,
     parts.has('webhook') ? import('./webhook/index.js') : undefined,
     parts.has('commands') ? import('./commands/index.js') : undefined,
+    parts.has('notify') ? import('./notify/index.js') : undefined,
   ]);
   return {
     ...(engine === undefined ? {} : { createEngine: engine.createEngine }),
@@ -56,6 +59,7 @@ async function modulesOf(named: ReadonlySet<ServicePart>): Promise<Partial<Servi
     ...(deployments === undefined ? {} : { createDeploymentsConsumer: deployments.createDeploymentsConsumer }),
     ...(webhook === undefined ? {} : { checkWebhookConfig: webhook.checkWebhookConfig }),
     ...(commands === undefined ? {} : { createCommands: commands.createCommands }),
+    ...(notify === undefined ? {} : { createNotifier: notify.createNotifier }),
   };
 }
 

@@ -51,7 +51,14 @@ export interface FunctionDefinition {
 }
 
 /** The secrets a function may read, each exposed to it as one environment variable. */
-export const SECRET_ENV = { webhookSecret: 'MI_GITHUB_WEBHOOK_SECRET', githubTokenSecret: 'MI_GITHUB_TOKEN' } as const;
+export const SECRET_ENV = {
+  webhookSecret: 'MI_GITHUB_WEBHOOK_SECRET',
+  githubTokenSecret: 'MI_GITHUB_TOKEN',
+  /** The notifier's routing table: Slack channels and their incoming webhooks' URLs (shared/domain/notify/routes.ts). */
+  notifyRoutes: 'MI_NOTIFY_ROUTES',
+  /** The OpsGenie API key the notifier pages with. */
+  pagerKey: 'MI_OPSGENIE_KEY',
+} as const;
 export type SecretKind = keyof typeof SECRET_ENV;
 /** The environment variable that carries the GitHub webhook secret to the functions allowed to read it. */
 export const WEBHOOK_SECRET_ENV = SECRET_ENV.webhookSecret;
@@ -80,6 +87,8 @@ export interface FunctionUse {
   builds?: 'run' | 'read';
   /** The executor's plans buckets: to read a saved plan for a person. */
   plans?: 'read';
+  /** Posts to Slack's incoming webhooks and pages through OpsGenie: outside Google Cloud, no role (the secrets hold the URLs and the key). */
+  notifies?: true;
 }
 
 /**
@@ -286,6 +295,17 @@ export const FUNCTIONS = [
     capacity: { maxInstances: 10, concurrency: 16, cpu: 1, secondsPerDelivery: 0.2, burst: { messages: 2 * FLEET_SIZE, why: 'every fact of a fleet-wide operation: accepted and ended, for each instance' } },
   },
   {
+    name: 'notify',
+    source: 'functions/notify.ts',
+    description: 'Tells people what needs them: failures, stuck operations, halted rollouts, compliance and access alerts, dev expiries to Slack; pages through OpsGenie what needs someone now',
+    trigger: { kind: 'pubsub', topic: TOPICS.events },
+    timeoutSeconds: 60,
+    memoryMb: 512,
+    uses: { publishes: [], outbox: [], secrets: ['notifyRoutes', 'pagerKey'], notifies: true },
+    // Most facts are no notice (one read of the instance, no write); a burst above the rate is held for its digest.
+    capacity: { maxInstances: 10, concurrency: 16, cpu: 1, secondsPerDelivery: 0.2, burst: { messages: 2 * FLEET_SIZE, why: 'every fact of a fleet-wide operation: accepted and ended, for each instance' } },
+  },
+  {
     name: 'githubWebhook',
     source: 'functions/github-webhook.ts',
     description: 'GitHub deliveries of the deployment repository: signature checked, deduplicated, merges handed to mi-deployments as references',
@@ -391,6 +411,14 @@ export const SCHEDULES = [
     localEverySeconds: 20,
   },
   {
+    name: 'notify-digests',
+    cron: '* * * * *',
+    timeZone: 'Etc/UTC',
+    topic: TOPICS.events,
+    description: 'Every minute: one digest per channel, kind and ended interval of the notices held above the channel\'s rate (the other functions on mi-events ignore the tick)',
+    localEverySeconds: 5,
+  },
+  {
     name: 'rollout-tick',
     cron: '*/5 * * * *',
     timeZone: 'Etc/UTC',
@@ -409,6 +437,16 @@ export const SCHEDULES = [
 ] as const satisfies readonly Schedule[];
 
 export const INDEXED_QUERIES = [
+  {
+    name: 'due-digests',
+    collection: COLLECTIONS.notifications,
+    collectionGroup: false,
+    fields: [
+      { field: 'status', order: 'ASCENDING' },
+      { field: 'windowEnd', order: 'ASCENDING' },
+    ],
+    description: 'The notifier: notices held for a digest whose interval has ended (status in held|digesting, windowEnd <= now)',
+  },
   {
     name: 'due-operations',
     collection: COLLECTIONS.operations,
@@ -536,6 +574,7 @@ export const TTL_COLLECTIONS = [
   { collection: COLLECTIONS.webhookDeliveries, field: 'expireAt', days: 30 },
   { collection: COLLECTIONS.executorRequests, field: 'expireAt', days: 30 },
   { collection: COLLECTIONS.commandRequests, field: 'expireAt', days: 30 },
+  { collection: COLLECTIONS.notifications, field: 'expireAt', days: 90 },
 ] as const;
 
 /** All topics to create: the topology's own and their dead letters. */

@@ -29,6 +29,7 @@ export function localFleetSpecs(now: Date): InstanceSpec[] {
     region,
     version: SEED_VERSION,
     expiresAt,
+    owner: `${name}@example.com`,
   });
   const internal = (name: string, region: string): InstanceSpec => ({
     id: `int-${name}`,

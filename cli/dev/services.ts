@@ -3,6 +3,7 @@
  * and Pub/Sub adapters and the simulated fleet, with local timings; and the pieces only local
  * mode needs (log lines for a terminal, the executor on its topics).
  */
+import type { LocalNotifications } from './notifications.js';
 import type { LocalAccess } from './access.js';
 import { parseGitHubIdentities } from '../../shared/domain/deployments/confirmers.js';
 import { createPamClient } from '../../shared/gcp/pam.js';
@@ -77,6 +78,8 @@ export interface LocalServicesInput {
   healthUrl: string;
   /** Where the simulated plans buckets answer: `mi apply show` reads a saved plan with the production reader, pointed there. */
   plansUrl: string;
+  /** The notifier's routes and the production Slack and OpsGenie adapters, pointed at the local stand-ins. */
+  notifications: Pick<LocalNotifications, 'routes' | 'slack' | 'pager'>;
 }
 
 /** The health gates locally: the same gates, probing every 2 s with half a minute for the rollout to settle (the applications warm up in 3 s). */
@@ -125,9 +128,12 @@ export function useLocalServices(input: LocalServicesInput): Services {
       access: createPamClient({ endpoint: input.access.url, token: reviewerToken }),
       iamPolicies: createIamPolicyReader({ endpoint: input.access.url, token: reviewerToken }),
       plans: createPlanFilesReader({ endpoint: input.plansUrl, token: () => Promise.resolve('local') }),
+      slack: input.notifications.slack,
+      pager: input.notifications.pager,
     },
     {
       accessEntitlements: input.access.entitlements,
+      notifyRoutes: input.notifications.routes,
       // Who pushes to the local deployment repository, as in the cloud: unmapped, their merges wait.
       githubIdentities: parseGitHubIdentities(process.env.MI_GITHUB_IDENTITIES),
       timings: LOCAL_TIMINGS,

@@ -29,8 +29,9 @@ import { pushToServer, serveEveryFunction } from './push.js';
 import { runSchedules } from './schedules.js';
 import { localSchedules } from './local-time.js';
 import { identityFilePath } from './identity-file.js';
-import { seedLocalFleet } from './seed.js';
+import { localFleetSpecs, seedLocalFleet } from './seed.js';
 import { lineLogger, useLocalServices } from './services.js';
+import { runNotificationStandIns } from './notifications.js';
 import type { LocalStack, LocalStackOptions } from './stack-types.js';
 import { createUndoStack } from './undo.js';
 
@@ -90,7 +91,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     deployments.deliverPushesTo(server.routes.githubWebhook ?? `${server.url}/githubWebhook`);
     const signer = await createLocalSigner();
     const access = await startLocalAccess(systemClock, signer, undo, log);
-    const services = useLocalServices({ store, bus, fleet, log: engineLog, deployments, signer, schedulerParent, commandsUrl, access, cloudBuildUrl, healthUrl, plansUrl });
+    const notifications = await runNotificationStandIns(undo, log, localFleetSpecs(new Date()).flatMap((s) => (s.owner === undefined ? [] : [s.owner])));
+    const services = useLocalServices({ store, bus, fleet, log: engineLog, deployments, signer, schedulerParent, commandsUrl, access, cloudBuildUrl, healthUrl, plansUrl, notifications });
     const identityFile = await leaveIdentityFile(options.identityFile, { functionsUrl: server.url, commandsUrl, signer, projectId, access: { url: access.url, entitlements: access.entitlements }, faultsUrl }, undo, log);
 
     // 7. The push subscriptions, exactly as the topology describes them, pointed at the server.

@@ -73,7 +73,7 @@ async function recordGrant(deps: ComplianceDeps, grant: Grant): Promise<number> 
     const activatedNow = fresh.some((e) => e.activated !== undefined);
     const outbox =
       isBreakglass(grant) && activatedNow
-        ? [enqueue(tx, { type: 'alert', payload: { severity: 'critical', summary: `break-glass access to prod: ${grant.requester} (${summary.hours} h)`, details: { grant: grant.name, reason: summary.reason } }, actor: ACTOR, reason: `break-glass grant ${id} is active` }, now)]
+        ? [enqueue(tx, { type: 'alert', payload: { kind: 'break-glass', severity: 'critical', summary: `break-glass access to prod: ${grant.requester} (${summary.hours} h)`, details: { grant: grant.name, reason: summary.reason } }, actor: ACTOR, reason: `break-glass grant ${id} is active` }, now)]
         : [];
     return { count: fresh.length, outbox };
   });
@@ -122,7 +122,7 @@ export async function runAccessReview(deps: ComplianceDeps, request: RunRequest,
       appendAudit(tx, { actor: ACTOR, action: `access.finding.${finding.kind}`, instanceId: null, operationId: null, before: null, after: null, causeEventId: null, detail: finding.detail, runId: request.runId }, now);
     }
     if (findings.length === 0) return Promise.resolve([]);
-    return Promise.resolve([enqueue(tx, { type: 'alert', payload: { severity: 'warning', summary: `access review ${request.runId}: ${findings.length} finding(s)`, details: { findings: findings.map((f) => f.detail) } }, actor: ACTOR, reason: findings[0]?.detail ?? '' }, now)]);
+    return Promise.resolve([enqueue(tx, { type: 'alert', payload: { kind: 'access-review', severity: 'warning', summary: `access review ${request.runId}: ${findings.length} finding(s)`, details: { findings: findings.map((f) => f.detail) } }, actor: ACTOR, reason: findings[0]?.detail ?? '' }, now)]);
   });
   await publishOutbox(deps, outbox);
   await finishRun(deps, request.runId, start.token, { outcome: { grants: grants.length, newEvents, findings: findings.length } });

@@ -41,7 +41,7 @@ async function runDailyReport(deps: ComplianceDeps, request: RunRequest, start: 
   const [latest] = (await recentRuns(deps.store, new Date(request.slot.start.getTime() - 2 * 86_400_000), 10)).filter((r) => r.slotStart <= request.slot.start.toISOString());
   if (latest === undefined) {
     await finishRun(deps, request.runId, start.token, { outcome: { reportOf: null, problem: 'no verify-backups run in the last two days' } });
-    await alert(deps, request, 'critical', 'compliance report: no verify-backups run in the last two days', {});
+    await alert(deps, request, 'compliance-incomplete', 'critical', 'compliance report: no verify-backups run in the last two days', {});
     return { kind: 'report', runId: request.runId, reportOf: null, summary: null };
   }
   const summary = await summarizeRun(deps.store, latest, now);
@@ -55,6 +55,7 @@ async function runDailyReport(deps: ComplianceDeps, request: RunRequest, start: 
     await alert(
       deps,
       request,
+      summary.complete ? 'compliance-failed' : 'compliance-incomplete',
       !summary.complete || summary.schedules !== 'pass' ? 'critical' : 'warning',
       `compliance run ${latest.runId}${summary.complete ? '' : ' is INCOMPLETE'}: ${summary.failed} failed, ${summary.notChecked} not checked, ${summary.notPlanned} checked but not planned, schedules ${summary.schedules}${coverage}`,
       { runId: latest.runId, ...summary },
@@ -70,8 +71,8 @@ function idList(ids: readonly string[], total: number): string {
   return `${shown.join(', ')}${total > shown.length ? ` and ${total - shown.length} more` : ''}`;
 }
 
-async function alert(deps: ComplianceDeps, request: RunRequest, severity: 'warning' | 'critical', summary: string, details: Record<string, unknown>): Promise<void> {
-  const envelope = makeEnvelope({ type: 'alert', payload: { severity, summary, details }, actor: `system:${request.schedule.name}`, reason: summary, issuedAt: deps.clock.now().toISOString() });
+async function alert(deps: ComplianceDeps, request: RunRequest, kind: 'compliance-failed' | 'compliance-incomplete', severity: 'warning' | 'critical', summary: string, details: Record<string, unknown>): Promise<void> {
+  const envelope = makeEnvelope({ type: 'alert', payload: { kind, severity, summary, details }, actor: `system:${request.schedule.name}`, reason: summary, issuedAt: deps.clock.now().toISOString() });
   await deps.bus.publish(TOPICS.events, envelope);
 }
 

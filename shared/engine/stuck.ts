@@ -108,6 +108,7 @@ export async function markOperationStuck(deps: EngineDeps, operationId: string):
           ...base,
           type: 'alert',
           payload: {
+            kind: 'operation-stuck',
             severity: 'critical',
             summary: `${op.type} operation ${op.id} on ${op.instanceId} is stuck; its lease stays until nothing it started runs, or an operator abandons it`,
             details: { operationId: op.id, deadline: op.deadline, stillRunning },

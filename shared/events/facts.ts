@@ -14,6 +14,18 @@ export const FACT_TYPES = [
 ] as const;
 export type FactType = (typeof FACT_TYPES)[number];
 
+/** What an alert is about: how notifications route and page it (shared/domain/notify). */
+export const ALERT_KINDS = [
+  'operation-stuck',
+  'rollout-halted',
+  'rollout-slot-reconciled',
+  'compliance-failed',
+  'compliance-incomplete',
+  'break-glass',
+  'access-review',
+] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
+
 /** Why an event was refused, so automated sources know whether to try again. */
 export const REJECTION_CODES = [
   'busy',
@@ -57,6 +69,8 @@ export const FACT_PAYLOAD_SCHEMAS = {
   'operation.abandoned': z.strictObject({ ...operationRef, by: z.string(), why: z.string() }),
   'instance.expiring': z.strictObject({ expiresAt: isoTimestampSchema }),
   alert: z.strictObject({
+    // Optional for the alerts published before kinds existed; every publisher names one.
+    kind: z.enum(ALERT_KINDS).optional(),
     severity: z.enum(['info', 'warning', 'critical']),
     summary: z.string(),
     details: z.record(z.string(), z.unknown()),

@@ -98,12 +98,17 @@ export const instanceSpecSchema = z
       version: versionSchema,
       maintenanceWindow: maintenanceWindowSchema.optional(),
       expiresAt: isoTimestampSchema.optional(),
+      /** Who a dev instance belongs to: told of its expiry. */
+      owner: z.email({ error: 'expected the owner\'s email' }).optional(),
     },
     { error: 'expected an instance spec object' },
   )
   .superRefine((spec, ctx) => {
     if (spec.environment === 'dev' && spec.tier !== 'internal') {
       ctx.addIssue({ code: 'custom', path: ['tier'], message: 'expected "internal": every dev instance is internal' });
+    }
+    if (spec.environment === 'dev' && spec.owner === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['owner'], message: "is missing (every dev instance names its owner's email: they are told before it expires)" });
     }
     if (spec.tier === 'customer' && spec.maintenanceWindow === undefined) {
       ctx.addIssue({

@@ -75,6 +75,7 @@ async function reconcileRollout(ctx: RolloutContext, rollout: RolloutRecord): Pr
             type: 'alert',
             instanceId: current.instanceId,
             payload: {
+              kind: 'rollout-slot-reconciled',
               severity: 'warning',
               summary: `rollout ${rollout.id}: the upgrade of ${current.instanceId} (${current.operationId ?? ''}) was recorded ${outcome.state} from the control plane's records, its outcome having never come back: ${outcome.detail ?? ''}`,
               details: { rolloutId: rollout.id, instanceId: current.instanceId, operationId: current.operationId, state: outcome.state },

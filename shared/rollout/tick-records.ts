@@ -113,7 +113,7 @@ export function recordNote(tx: StoreTransaction, input: NoteInput, now: Date): O
     tx,
     {
       type: 'alert',
-      payload: { severity: 'critical', summary: `${describeFanOut(current)} halted: ${note.detail}`, details: { rolloutId, wave: note.wave, failed: planned.halt?.failed ?? [] } },
+      payload: { kind: 'rollout-halted', severity: 'critical', summary: `${describeFanOut(current)} halted: ${note.detail}`, details: { rolloutId, wave: note.wave, failed: planned.halt?.failed ?? [] } },
       actor: ROLLOUT_ACTOR,
       reason: note.detail,
     },

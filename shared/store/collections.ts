@@ -27,6 +27,8 @@ export const COLLECTIONS = {
   accessGrants: 'accessGrants',
   /** Each access review's sweep: its findings. */
   accessReviews: 'accessReviews',
+  /** What people were told: one document per event and channel (sent, held for a digest, or failed for good). */
+  notifications: 'notifications',
 } as const;
 export type CollectionName = (typeof COLLECTIONS)[keyof typeof COLLECTIONS];
 
@@ -54,6 +56,8 @@ export const paths = {
   audit: (id: string) => `${C.audit}/${id}`,
   executorRequest: (runKey: string) => `${C.executorRequests}/${runKey}`,
   commandRequest: (eventId: string) => `${C.commandRequests}/${eventId}`,
+  /** One event told to one channel: a redelivery finds it, so nobody is told twice. */
+  notification: (eventId: string, channel: string) => `${C.notifications}/${eventId}~${channel}`,
 } as const;
 
 /** Compliance runs (`complianceRuns/{runId}`: its findings per instance and its planned pages) and expiry notices. */

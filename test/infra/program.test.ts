@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENVIRONMENT, SECRET_VARIABLES, variablesOf } from '../../shared/environment.js';
 import { GCLOUD_CLIENT_ID } from '../../shared/identity/google.js';
-import { DEAD_LETTER_TOPICS, FUNCTIONS, INDEXED_QUERIES, SCHEDULES, SUBSCRIPTIONS, TTL_COLLECTIONS, allTopics, rolesOf, type FunctionDefinition, type FunctionRole } from '../../shared/topology.js';
+import { DEAD_LETTER_TOPICS, FUNCTIONS, SECRET_ENV, INDEXED_QUERIES, SCHEDULES, SUBSCRIPTIONS, TTL_COLLECTIONS, allTopics, rolesOf, type FunctionDefinition, type FunctionRole } from '../../shared/topology.js';
 import type { Infrastructure } from '../../infra/program.js';
 import { environmentBuildNames } from '../../shared/domain/executor/index.js';
 import { ENVIRONMENTS } from '../../shared/events/instance.js';
@@ -15,7 +15,7 @@ function described(grant: FunctionRole): string {
     case 'topic':
       return `topic ${grant.topic} ${grant.role}`;
     case 'secret':
-      return `secret ${grant.secret === 'webhookSecret' ? TEST_SETTINGS.webhookSecretName : TEST_SETTINGS.githubTokenSecretName} ${grant.role}`;
+      return `secret ${SECRET_NAMES[grant.secret]} ${grant.role}`;
     case 'instanceProjects':
       return `instances ${grant.role}`;
     case 'centralBackupProject':
@@ -28,6 +28,13 @@ function described(grant: FunctionRole): string {
 }
 
 const functions: readonly FunctionDefinition[] = FUNCTIONS;
+/** Each secret kind's Secret Manager id in the test stack. */
+const SECRET_NAMES = {
+  webhookSecret: TEST_SETTINGS.webhookSecretName,
+  githubTokenSecret: TEST_SETTINGS.githubTokenSecretName,
+  notifyRoutes: TEST_SETTINGS.notifyRoutesSecretName,
+  pagerKey: TEST_SETTINGS.pagerKeySecretName,
+} as const;
 const kebab = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
 const PUBLIC_MEMBERS = ['allUsers', 'allAuthenticatedUsers'];
 
@@ -100,7 +107,10 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
       const expected = SUBSCRIPTIONS.find((s) => s.function === fn.name);
       expect(expected, fn.name).toBeDefined();
       if (!expected) continue;
-      const feeding = subscriptions.filter((s) => s.inputs.topic === `projects/${PROJECT}/topics/${expected.topic}` && field(s, 'pushConfig') !== undefined);
+      const onTopic = subscriptions.filter((s) => s.inputs.topic === `projects/${PROJECT}/topics/${expected.topic}` && field(s, 'pushConfig') !== undefined);
+      // One push subscription per function the topic feeds (mi-events feeds rolloutEvents and notify).
+      expect(onTopic, expected.topic).toHaveLength(pubsubFunctions.filter((f) => f.trigger.kind === 'pubsub' && f.trigger.topic === expected.topic).length);
+      const feeding = onTopic.filter((s) => s.inputs.name === expected.name);
       expect(feeding, fn.name).toHaveLength(1);
       const subscription = feeding[0];
       expect(subscription.inputs.name).toBe(expected.name);
@@ -270,11 +280,8 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
 
   it('each secret is readable, and mounted, only where the topology grants it: the webhook secret in the webhook alone', () => {
     const secrets = ofType(registered, 'gcp:secretmanager/secret:Secret');
-    expect(secrets.map((s) => s.inputs.secretId).sort()).toEqual([TEST_SETTINGS.githubTokenSecretName, TEST_SETTINGS.webhookSecretName].sort());
-    const cases = [
-      { kind: 'webhookSecret', secretId: TEST_SETTINGS.webhookSecretName, env: 'MI_GITHUB_WEBHOOK_SECRET' },
-      { kind: 'githubTokenSecret', secretId: TEST_SETTINGS.githubTokenSecretName, env: 'MI_GITHUB_TOKEN' },
-    ];
+    expect(secrets.map((s) => s.inputs.secretId).sort()).toEqual(Object.values(SECRET_NAMES).sort());
+    const cases = (Object.keys(SECRET_NAMES) as Array<keyof typeof SECRET_NAMES>).map((kind) => ({ kind, secretId: SECRET_NAMES[kind], env: SECRET_ENV[kind] }));
     for (const { kind, secretId, env } of cases) {
       const readers = functions.filter((fn) => (fn.uses.secrets as readonly string[]).includes(kind));
       const grants = ofType(registered, 'gcp:secretmanager/secretIamMember:SecretIamMember').filter((g) => g.inputs.secretId === secretId);

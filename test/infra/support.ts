@@ -25,6 +25,8 @@ export const TEST_SETTINGS: Settings = {
   deploymentRepository: 'example/deployments',
   webhookSecretName: 'mi-github-webhook-secret',
   githubTokenSecretName: 'mi-github-token',
+  notifyRoutesSecretName: 'mi-notify-routes',
+  pagerKeySecretName: 'mi-opsgenie-key',
   appImage: 'us-docker.pkg.dev/mi-test-project/app/server',
   oncallGroup: 'oncall@example.com',
   centralBackupProject: 'mi-test-central-backups',

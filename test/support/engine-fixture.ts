@@ -112,7 +112,9 @@ export async function createEngineFixture(
       const region = overrides.region ?? 'us-central1';
       const resources = fleet.seedInstance({ instanceId: id, region });
       const at = clock.now().toISOString();
-      const record: InstanceRecord = { ...customerInstance(id, region, resources, at), ...overrides };
+      // A dev instance names its owner, as its spec must.
+      const owner = overrides.environment === 'dev' && overrides.owner === undefined ? { owner: `owner-of-${id}@example.com` } : {};
+      const record: InstanceRecord = { ...customerInstance(id, region, resources, at), ...owner, ...overrides };
       // Its application runs (ready) on its domain, as an instance created earlier would.
       fleet.applications.deploy(record.domain, record.version, { ready: true, instanceId: id });
       await store.set(paths.instance(id), record);

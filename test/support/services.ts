@@ -22,6 +22,8 @@ export function servicesWith(parts: Partial<Services>, ports: Partial<Ports> = {
     access: notGranted('Privileged Access Manager', 'this test'),
     iamPolicies: notGranted('IAM policies', 'this test'),
     plans: notGranted('the plans buckets', 'this test'),
+    slack: notGranted('Slack', 'this test'),
+    pager: notGranted('OpsGenie', 'this test'),
     ...ports,
   };
   const built = createServices(all, { schedulerParent: 'projects/test/locations/us-central1', callers: { audiences: [] }, ...config });

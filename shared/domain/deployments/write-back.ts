@@ -113,6 +113,17 @@ export function writeBackOfOperation(operation: { id: string; type: string }, be
 
 /** The spec part of an instance record (what config.yaml holds). */
 export function specOf(record: InstanceSpec): InstanceSpec {
-  const { id, slug, environment, tier, domain, region, version, maintenanceWindow, expiresAt } = record;
-  return { id, slug, environment, tier, domain, region, version, ...(maintenanceWindow === undefined ? {} : { maintenanceWindow }), ...(expiresAt === undefined ? {} : { expiresAt }) };
+  const { id, slug, environment, tier, domain, region, version, maintenanceWindow, expiresAt, owner } = record;
+  return {
+    id,
+    slug,
+    environment,
+    tier,
+    domain,
+    region,
+    version,
+    ...(maintenanceWindow === undefined ? {} : { maintenanceWindow }),
+    ...(expiresAt === undefined ? {} : { expiresAt }),
+    ...(owner === undefined ? {} : { owner }),
+  };
 }

@@ -68,6 +68,7 @@ function spec(overrides: Partial<InstanceSpec> = {}): InstanceSpec {
     region: 'europe-west1',
     version: '5.4.2',
     maintenanceWindow: { days: ['sun'], start: '01:00', hours: 3, timeZone: 'Europe/Berlin' },
+    ...(overrides.environment === 'dev' ? { owner: 'dana@example.com' } : {}),
     ...overrides,
   };
 }

@@ -58,6 +58,11 @@ import { moduleChangeId } from '../../../shared/domain/rollout/index.js';
 import { createCommands } from '../../../shared/commands/index.js';
 import { defaultEntitlements } from '../../../shared/domain/access/entitlements.js';
 import { createIamPolicyReader } from '../../../shared/gcp/iam-policies.js';
+import { createNotifier } from '../../../shared/notify/index.js';
+import { createOpsGeniePager } from '../../../shared/gcp/opsgenie.js';
+import { createSlackWebhookPoster } from '../../../shared/gcp/slack-webhook.js';
+import { serveOpsGenieStandIn } from '../../../shared/sim/opsgenie.js';
+import { serveSlackStandIn } from '../../../shared/sim/slack.js';
 import { createPamClient } from '../../../shared/gcp/pam.js';
 import { servePam } from '../../../shared/sim/pam-http.js';
 import { SimulatedPam } from '../../../shared/sim/pam.js';
@@ -75,7 +80,7 @@ import '../../../functions/commands.js';
 import '../../../functions/github-webhook.js';
 import { compliancePaths, deploymentPaths, paths, rolloutPaths } from '../../../shared/store/collections.js';
 import { deliver } from '../../../shared/edge.js';
-import { complianceCheckRoute, complianceScheduleRoute, deploymentsRoute, lifecycleRoute, rolloutEventsRoute, rolloutRoute } from '../../../shared/routes.js';
+import { complianceCheckRoute, complianceScheduleRoute, deploymentsRoute, lifecycleRoute, notifyRoute, rolloutEventsRoute, rolloutRoute } from '../../../shared/routes.js';
 
 const HOUR = 3_600_000;
 const COMMANDS_AUDIENCE = 'https://commands-rights.example.run.app';
@@ -240,7 +245,7 @@ function useCommands(w: World, r: RepositoryFunctions, on: EventBus = w.live): v
 async function exerciseOperations(w: World): Promise<void> {
   const upgraded = await w.fx.seedInstance();
   const backedUp = await w.fx.seedInstance();
-  const specOf = (id: string): InstanceSpec => ({ id, slug: id, environment: 'dev', tier: 'internal', domain: `${id}.example.com`, region: 'us-central1', version: '5.4.2' });
+  const specOf = (id: string): InstanceSpec => ({ id, slug: id, environment: 'dev', tier: 'internal', domain: `${id}.example.com`, region: 'us-central1', version: '5.4.2', owner: 'dana@example.com' });
   const [first, second] = [uniqueId('new'), uniqueId('new')];
   const commands = [
     w.fx.command('instance.upgrade', upgraded.id, { targetVersion: '5.5.0' }),
@@ -723,6 +728,33 @@ async function createWorld(recorder: UsageRecorder, fileUrl: string): Promise<Wo
  * Drives all eleven functions of the topology, recording into `recorder` what each published
  * and called; fails (naming the step) when any path did not do what it should.
  */
+/**
+ * The notifier: a stuck prod operation (posted to Slack and paged through OpsGenie, both
+ * outside Google Cloud: no grant), through the production adapters to the local stand-ins.
+ */
+async function exerciseNotify(w: World): Promise<void> {
+  const slack = await serveSlackStandIn({ channels: ['oncall'] });
+  const opsgenie = await serveOpsGenieStandIn({ apiKey: 'k' });
+  try {
+    const notifier = createNotifier({
+      store: w.fx.store,
+      clock: w.fx.clock,
+      log: silentLogger,
+      slack: w.recorder.port('notify', 'slack', createSlackWebhookPoster()),
+      pager: w.recorder.port('notify', 'pager', createOpsGeniePager({ apiKey: 'k', endpoint: opsgenie.url })),
+      routes: { channels: { oncall: slack.webhookOf('oncall') }, routes: [], fallback: 'oncall', owners: {}, rate: { messages: 5, seconds: 60 } },
+    });
+    const inst = await w.fx.seedInstance();
+    const stuck = makeEnvelope({ type: 'operation.stuck', instanceId: inst.id, payload: { operationId: `op-${inst.id}`, operationType: 'upgrade', deadline: '2026-12-02T09:00:00Z', stillRunning: [] }, actor: 'system:reconcile', reason: 'deadline' }) as unknown as AnyEnvelope;
+    const edge = { store: w.fx.store, bus: w.recorder.bus('notify', w.live), clock: w.fx.clock, log: silentLogger };
+    expect(await deliver(edge, notifyRoute(notifier), delivery(w, stuck, TOPICS.events))).toMatchObject({ kind: 'sent', paged: 'paged' });
+    expect([slack.received().length, opsgenie.pages().length]).toEqual([1, 1]);
+  } finally {
+    await slack.close();
+    await opsgenie.close();
+  }
+}
+
 export async function exerciseEveryFunction(recorder: UsageRecorder, fileUrl: string): Promise<void> {
   const w = await createWorld(recorder, fileUrl);
   try {
@@ -735,6 +767,7 @@ export async function exerciseEveryFunction(recorder: UsageRecorder, fileUrl: st
     await exerciseRollout(w);
     await exerciseMerge(w, repository);
     await exerciseOutboxDrain(w, repository);
+    await exerciseNotify(w);
   } finally {
     await w.pam.close();
     await w.dead.close().catch(() => undefined);

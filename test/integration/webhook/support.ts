@@ -93,7 +93,8 @@ export const instanceRoot = (environment: string, id: string) => `environments/$
 /** A valid config.yaml of an instance (customer instances get a maintenance window). */
 export function instanceConfig(id: string, environment: 'dev' | 'prod', tier: 'internal' | 'customer', version: string): string {
   const window = tier === 'customer' ? 'maintenanceWindow:\n  days: [sat]\n  start: "02:00"\n  hours: 4\n  timeZone: Etc/UTC\n' : '';
-  return `id: ${id}\nslug: ${id}\nenvironment: ${environment}\ntier: ${tier}\ndomain: ${id}.example.com\nregion: us-central1\nversion: ${version}\n${window}`;
+  const owner = environment === 'dev' ? `owner: owner-of-${id}@example.com\n` : '';
+  return `id: ${id}\nslug: ${id}\nenvironment: ${environment}\ntier: ${tier}\ndomain: ${id}.example.com\nregion: us-central1\nversion: ${version}\n${window}${owner}`;
 }
 
 /** Headers GitHub sends, with a signature over exactly these bytes. */

@@ -17,7 +17,7 @@ const prodSpec: InstanceSpec = {
   version: '5.4.2',
   maintenanceWindow: { days: ['sat'], start: '02:00', hours: 4, timeZone: 'America/New_York' },
 };
-const devSpec: InstanceSpec = { id: 'dev-alice', slug: 'alice', environment: 'dev', tier: 'internal', domain: 'alice.dev.example.com', region: 'europe-west1', version: '5.4.2' };
+const devSpec: InstanceSpec = { id: 'dev-alice', slug: 'alice', environment: 'dev', tier: 'internal', domain: 'alice.dev.example.com', region: 'europe-west1', version: '5.4.2', owner: 'alice@example.com' };
 
 function record(spec: InstanceSpec, overrides: Partial<InstanceRecord> = {}): InstanceRecord {
   return { ...spec, status: 'active', resources: resourceNamesFor(spec.id, spec.region), lease: null, generation: 2, createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z', ...overrides };

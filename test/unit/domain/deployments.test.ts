@@ -189,7 +189,7 @@ describe('config.yaml', () => {
     ['a bad version', valid.replace('version: 5.4.2', 'version: five'), 'version'],
     ['a missing maintenance window of a customer', valid.split('\nmaintenanceWindow')[0] ?? '', 'maintenanceWindow'],
     ['an id that is not its folder', valid.replace('id: cus-acme', 'id: cus-other'), 'id'],
-    ['an environment that is not its folder', valid.replace('environment: prod', 'environment: dev').replace('tier: customer', 'tier: internal'), 'environment'],
+    ['an environment that is not its folder', valid.replace('environment: prod', 'environment: dev').replace('tier: customer', 'tier: internal').concat('\nowner: dana@example.com'), 'environment'],
     ['an unknown field', `${valid}\ncolour: blue`, 'colour'],
     ['YAML that does not parse', 'id: [unclosed', null],
   ])('names the field at fault for %s', (_label, text, field) => {

@@ -39,6 +39,7 @@ export function devSpec(): InstanceSpec {
     region: 'europe-west1',
     version: '5.5.0-rc.1',
     expiresAt: '2026-12-03T00:00:00Z',
+    owner: 'dana@example.com',
   };
 }
 

@@ -152,9 +152,9 @@ describe('instance.create payload.spec', () => {
   });
 
   it('rejects a field the spec does not define', () => {
-    const error = rejected(create({ ...prodSpec(), owner: 'alice' }));
-    expect(error.field).toBe('payload.spec.owner');
-    expect(error.message).toBe('payload.spec.owner: unexpected field');
+    const error = rejected(create({ ...prodSpec(), team: 'alice' }));
+    expect(error.field).toBe('payload.spec.team');
+    expect(error.message).toBe('payload.spec.team: unexpected field');
   });
 
   it('rejects a field the maintenance window does not define', () => {
@@ -165,6 +165,12 @@ describe('instance.create payload.spec', () => {
 });
 
 describe('instance.create cross-field rules', () => {
+  it('every dev instance names its owner by email, told before it expires', () => {
+    expect(rejected(create(withField(devSpec(), 'owner', REMOVE))).message).toBe("payload.spec.owner: is missing (every dev instance names its owner's email: they are told before it expires)");
+    expect(rejected(create(withField(devSpec(), 'owner', 'dana'))).message).toBe("payload.spec.owner: expected the owner's email");
+    expect(accepted(create({ ...prodSpec(), owner: 'dana@example.com' })).payload).toMatchObject({ spec: { owner: 'dana@example.com' } });
+  });
+
   it('every dev instance must be internal', () => {
     const error = rejected(create({ ...devSpec(), tier: 'customer', maintenanceWindow: prodSpec().maintenanceWindow }));
     expect(error.stage).toBe('payload');
