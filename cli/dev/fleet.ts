@@ -20,11 +20,13 @@ import type { UndoStack } from './undo.js';
 
 /**
  * Simulated durations: realistic in shape (queued, then running, then done) but seconds long,
- * so an upgrade (two backups, then the executor's run) finishes well under a minute.
+ * so an upgrade (two backups, then the executor's run) finishes well under a minute, and a
+ * restore drill (a throwaway instance, a restore into it, its delete), which leases its
+ * instance, does not hold a rollout up for ten minutes.
  */
 export const LOCAL_DURATIONS = {
-  sql: { backupEnqueuedMs: 1_000, backupRunMs: 3_000, deleteMs: 5_000 },
-  gke: { creatingMs: 1_000, inProgressMs: 4_000 },
+  sql: { backupEnqueuedMs: 1_000, backupRunMs: 3_000, deleteMs: 5_000, operationQueuedMs: 500, createMs: 8_000, patchMs: 2_000, restoreMs: 6_000 },
+  gke: { creatingMs: 1_000, inProgressMs: 4_000, restoreCreatingMs: 1_000, restoreInProgressMs: 6_000 },
   executor: { queuedMs: 1_000, defaultDurationMs: 5_000 },
   cloudBuild: { queuedMs: 1_000, stepMs: 1_500 },
   applications: { warmupMs: 3_000, latencyMs: 30 },
