@@ -1,9 +1,10 @@
 /**
  * The local stack as a place to rehearse a bad day, on the harness's emulators:
  *
- * - a crash: `mi dev` (a child process) is killed with SIGKILL while an upgrade's backups run,
- *   started again on the same emulators, and the upgrade finishes with one Cloud SQL backup run,
- *   one GKE backup and one build, because the simulated fleet kept its state in the emulator;
+ * - a crash: `mi dev` (a child process) is killed with SIGKILL while an upgrade's and an
+ *   on-demand backup's backups run, started again on the same emulators, and both finish, each
+ *   with one Cloud SQL backup run and one GKE backup (the upgrade with one build), because the
+ *   simulated fleet kept its state in the emulator;
  * - faults injected with `mi dev fault` through the simulators' own APIs: a Cloud SQL backup
  *   that fails makes the next upgrade fail at its backup step, before the application is
  *   touched; bad arguments are refused with what is accepted; faults are listed and cleared;
@@ -81,7 +82,7 @@ describe('mi dev: a crash mid-operation, injected faults, the local clock', () =
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  it('an upgrade whose mi dev is killed while its backups run finishes after mi dev starts again, with one backup of each kind and one build', async () => {
+  it('an upgrade and a backup whose mi dev is killed while their backups run finish after mi dev starts again, each with one backup of each kind (and the upgrade one build)', async () => {
     // The first mi dev: a process of its own, killed for real.
     child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `import { runDev } from './cli/dev/stack.ts'; await runDev({ projectId: '${projectId}' });`], {
       cwd: ROOT,
@@ -96,25 +97,27 @@ describe('mi dev: a crash mid-operation, injected faults, the local clock', () =
       throw new Error(`${(error as Error).message}\n${stdout}`, { cause: error });
     });
 
-    const instanceId = 'cus-globex';
-    const before = await store.get<InstanceRecord>(paths.instance(instanceId));
-    if (before === undefined) throw new Error(`${instanceId} was not seeded`);
-    const targetVersion = semver.inc(before.version, 'minor') ?? '5.5.0';
-    const envelope = makeEnvelope({ type: 'instance.upgrade', instanceId, payload: { targetVersion }, actor: 'crash@example.com', reason: 'killed mid-operation' });
+    // Two operations in flight at the crash: an upgrade and an on-demand backup, on two instances.
+    const upgraded = await store.get<InstanceRecord>(paths.instance('cus-globex'));
+    const backedUp = await store.get<InstanceRecord>(paths.instance('cus-initech'));
+    if (upgraded === undefined || backedUp === undefined) throw new Error('cus-globex and cus-initech were not seeded');
+    const targetVersion = semver.inc(upgraded.version, 'minor') ?? '5.5.0';
+    const upgrade = makeEnvelope({ type: 'instance.upgrade', instanceId: upgraded.id, payload: { targetVersion }, actor: 'crash@example.com', reason: 'killed mid-operation' });
+    const backup = makeEnvelope({ type: 'instance.backup', instanceId: backedUp.id, payload: { note: 'killed mid-operation' }, actor: 'crash@example.com', reason: 'killed mid-operation' });
     const bus = createPubSubBus({ pubsub: new PubSub({ projectId }) });
     try {
-      await bus.publish(TOPICS.lifecycle, envelope);
+      await bus.publish(TOPICS.lifecycle, upgrade);
+      await bus.publish(TOPICS.lifecycle, backup);
     } finally {
       await bus.close();
     }
-    const operationId = `op-${envelope.eventId}`;
+    const operationIds = [`op-${upgrade.eventId}`, `op-${backup.eventId}`];
 
-    // Both backups started and recorded by the engine, neither finished: the crash comes now.
-    const inFlight = await until('both backups of the upgrade to be running', async () => {
-      const op = await operation(operationId);
-      const sql = op?.steps.find((s) => s.name === 'sql-backup');
-      const gke = op?.steps.find((s) => s.name === 'gke-backup');
-      return sql?.status === 'running' && gke?.status === 'running' ? op : undefined;
+    // Every backup started and recorded by the engine, none finished: the crash comes now.
+    const inFlight = await until('the backups of both operations to be running', async () => {
+      const ops = await Promise.all(operationIds.map(operation));
+      const running = ops.every((op) => ['sql-backup', 'gke-backup'].every((name) => op?.steps.find((s) => s.name === name)?.status === 'running'));
+      return running ? ops : undefined;
     }, 30_000);
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
@@ -125,21 +128,22 @@ describe('mi dev: a crash mid-operation, injected faults, the local clock', () =
     expect(stack.startedEmulators).toEqual([]);
     expect(lines.some((line) => line.includes('found in') && line.includes('an earlier mi dev'))).toBe(true);
 
-    const done = await ended(operationId, 120_000);
-    expect({ status: done.status, failure: done.failure }).toMatchObject({ status: 'succeeded' });
-    expect((await store.get<InstanceRecord>(paths.instance(instanceId)))?.version).toBe(targetVersion);
+    for (const operationId of operationIds) {
+      const done = await ended(operationId, 120_000);
+      expect({ operationId, status: done.status, failure: done.failure }).toMatchObject({ status: 'succeeded' });
+    }
+    expect((await store.get<InstanceRecord>(paths.instance(upgraded.id)))?.version).toBe(targetVersion);
+    expect(stack.fleet.cloudBuild.buildsOf(`${operationIds[0] ?? ''}:upgrade-application`)).toBe(1);
 
-    // The backups the crashed process started are the ones the upgrade confirmed: one of each.
-    const names = resourceNamesFor(instanceId, before.region);
-    const runs = (await stack.fleet.cloudSql.listBackupRuns(names.project, names.sqlInstance, { maxResults: 500 })).items.filter((r) => r.type === 'ON_DEMAND');
-    expect(runs).toHaveLength(1);
-    expect(runs[0]?.status).toBe('SUCCESSFUL');
-    const sqlHandle = inFlight.steps.find((s) => s.name === 'sql-backup')?.handles;
-    expect(JSON.stringify(sqlHandle)).toContain(runs[0]?.id ?? 'no run');
-    const gkeBackups = (await stack.fleet.gkeBackup.listBackups(before.resources.backupPlan, { pageSize: 500 })).items.filter((b) => b.manual);
-    expect(gkeBackups).toHaveLength(1);
-    expect(gkeBackups[0]?.state).toBe('SUCCEEDED');
-    expect(stack.fleet.cloudBuild.buildsOf(`${operationId}:upgrade-application`)).toBe(1);
+    // The backups the crashed process started are the ones each operation confirmed: one of each kind.
+    for (const [index, instance] of [upgraded, backedUp].entries()) {
+      const names = resourceNamesFor(instance.id, instance.region);
+      const runs = (await stack.fleet.cloudSql.listBackupRuns(names.project, names.sqlInstance, { maxResults: 500 })).items.filter((r) => r.type === 'ON_DEMAND');
+      expect(runs.map((r) => [instance.id, r.status])).toEqual([[instance.id, 'SUCCESSFUL']]);
+      expect(JSON.stringify(inFlight[index]?.steps.find((s) => s.name === 'sql-backup')?.handles)).toContain(runs[0]?.id ?? 'no run');
+      const gkeBackups = (await stack.fleet.gkeBackup.listBackups(instance.resources.backupPlan, { pageSize: 500 })).items.filter((b) => b.manual);
+      expect(gkeBackups.map((b) => [instance.id, b.state])).toEqual([[instance.id, 'SUCCEEDED']]);
+    }
   }, 240_000);
 
   it('mi dev fault cloud-sql <instance> backup-fails: the next upgrade fails at its backup step, before the application is touched, and is listed as failed', async () => {
