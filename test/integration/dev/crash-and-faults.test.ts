@@ -181,6 +181,26 @@ describe('mi dev: a crash mid-operation, injected faults, the local clock', () =
     expect(JSON.parse((await mi(['dev', 'fault', 'list', '--json'])).stdout)).toEqual([]);
   }, 120_000);
 
+  it('mi dev fault executor <instance> upgrade-unhealthy: the upgrade deploys, its health gate after fails, and the instance is left degraded', async () => {
+    if (stack === undefined) throw new Error('the stack did not start');
+    const instanceId = 'cus-hooli';
+    const before = await store.get<InstanceRecord>(paths.instance(instanceId));
+    if (before === undefined) throw new Error(`${instanceId} was not seeded`);
+    expect((await mi(['dev', 'fault', 'executor', instanceId, 'upgrade-unhealthy'])).code).toBe(0);
+    const targetVersion = semver.inc(before.version, 'minor') ?? '5.5.0';
+    const upgrade = await mi(['upgrade', instanceId, '--to', targetVersion, '--wait', '--json']);
+    expect(upgrade.code).toBe(1);
+    const operationId = /op-[0-9a-f-]{36}/.exec(upgrade.stdout + upgrade.stderr)?.[0] ?? '';
+    const failed = await ended(operationId, 90_000);
+    const steps = Object.fromEntries(failed.steps.map((s) => [s.name, s.status]));
+    expect(steps).toMatchObject({ 'sql-backup': 'succeeded', 'gke-backup': 'succeeded', 'upgrade-application': 'succeeded', 'health-after': 'failed' });
+    expect(stack.fleet.applications.versionOn(before.domain)).toBe(targetVersion);
+    expect((await store.get<InstanceRecord>(paths.instance(instanceId)))?.status).toBe('degraded');
+    // The broken release stays broken on the instance until the fault is cleared.
+    expect(JSON.parse((await mi(['dev', 'fault', 'list', '--json'])).stdout)).toEqual([expect.objectContaining({ service: 'executor', instance: instanceId, what: 'upgrade-unhealthy' })]);
+    expect((await mi(['dev', 'fault', 'clear', 'executor', instanceId])).code).toBe(0);
+  }, 120_000);
+
   it('mi dev fault refuses what it cannot inject, naming the argument and what is accepted; faults are listed and cleared', async () => {
     const refusals: Array<[string[], string]> = [
       [['cloud-sq', 'cus-acme', 'backup-fails'], '<service>: expected a service: cloud-sql, gke-backup, executor'],
