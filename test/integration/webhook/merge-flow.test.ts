@@ -6,7 +6,7 @@ import type { ModuleApplyRecord } from '../../../shared/domain/deployments/appli
 import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
 import { type LedgerEntry } from '../../../shared/engine/index.js';
 import type { Envelope } from '../../../shared/events/index.js';
-import { PUSHER_EMAIL, createWebhookWorld, mergedPullRequest, pushPayload, sha, signedHeaders, type WebhookWorld } from './support.js';
+import { PUSHER_EMAIL, createWebhookWorld, instanceConfig, mergedPullRequest, pushPayload, sha, signedHeaders, type WebhookWorld } from './support.js';
 import { deploymentPaths, paths, rolloutPaths } from '../../../shared/store/collections.js';
 import { moduleChangeId, type InstanceProgress, type RolloutRecord } from '../../../shared/domain/rollout/index.js';
 import { mi } from '../cli/support.js';
@@ -14,10 +14,7 @@ import { mi } from '../cli/support.js';
 let world: WebhookWorld;
 
 const root = (env: string, id: string) => `environments/${env}/deployments/${id}`;
-function config(id: string, env: 'dev' | 'prod', tier: 'internal' | 'customer', version: string): string {
-  const window = tier === 'customer' ? 'maintenanceWindow:\n  days: [sat]\n  start: "02:00"\n  hours: 4\n  timeZone: Etc/UTC\n' : '';
-  return `id: ${id}\nslug: ${id}\nenvironment: ${env}\ntier: ${tier}\ndomain: ${id}.example.com\nregion: us-central1\nversion: ${version}\n${window}`;
-}
+const config = instanceConfig;
 
 /** Delivers a signed payload to the webhook handler, then the resulting push message to the consumer. */
 async function deliver(payload: unknown, event = 'push', delivery = randomUUID()) {
