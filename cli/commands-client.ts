@@ -76,6 +76,12 @@ async function localTarget(ctx: CliContext, command: Command): Promise<CommandsT
   return { url: setting(ctx.io.env, COMMANDS_URL_VARIABLE) ?? file.commandsUrl, token, local: true };
 }
 
+/** How much shorter the running `mi dev` makes a soak (its identity file says); 1 when none runs or it cannot be read. */
+export async function localSoakScale(env: CliEnv): Promise<number> {
+  const file = await readIdentityFile(identityFilePath(env)).catch(() => undefined);
+  return file?.soakScale ?? 1;
+}
+
 /** A person's Google ID token, as gcloud prints it (for gcloud's own client id: user accounts cannot ask for another audience). */
 function gcloudIdentityToken(env: CliEnv): Promise<string> {
   // gcloud found on the PATH mi was given (a test's own), with the rest of this process's environment.

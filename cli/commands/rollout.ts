@@ -11,7 +11,7 @@ import { readFleet } from '../../shared/rollout/reads.js';
 import { systemClock, type StateStore } from '../../shared/ports.js';
 import { latestRollout, readRolloutView, renderRolloutView } from '../../shared/rollout/status.js';
 import { EXIT, DEFAULT_REASON } from '../config.js';
-import { isLocalMode, sendCommand } from '../commands-client.js';
+import { isLocalMode, localSoakScale, sendCommand } from '../commands-client.js';
 import type { CliContext } from '../context.js';
 import { refused } from '../errors.js';
 import { durationSchema, parseFlags, reasonSchema } from '../flags.js';
@@ -155,8 +155,9 @@ export function registerRolloutCommands(program: Command, ctx: CliContext): void
       // Checked here too, so that a mistyped spec is named by its flag before anything is sent.
       const waves = wavesFrom(flags.waves);
       if (flags.dryRun) {
-        // The local stack runs soaks on its own clock: forecast them as it will (cli/dev/local-time.ts).
-        const soaks = isLocalMode(ctx.io.env) ? scaleSoaks(waves, (await import('../dev/local-time.js')).LOCAL_SOAK_SCALE) : waves;
+        // `mi dev` runs soaks on its own clock and says so in its identity file: forecast them as it will.
+        const soakScale = isLocalMode(ctx.io.env) ? await localSoakScale(ctx.io.env) : 1;
+        const soaks = soakScale === 1 ? waves : scaleSoaks(waves, soakScale);
         const forecast = forecastRollout({ targetVersion: flags.to, waves: soaks, fleet: await readFleet(ctx.backend(command).store), now: systemClock.now(), upgradeMs: flags.upgradeTime ?? 30 * 60_000 });
         if (flags.json) printJson(ctx.io.stdout, forecast);
         else for (const text of renderForecast(forecast)) line(ctx.io.stdout, text);
