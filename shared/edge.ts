@@ -36,6 +36,12 @@ export interface MessageRoute<R> {
    * the raw data and attributes. A DecodeError it throws is recorded under the message id.
    */
   onForeignMessage?: (data: string | undefined, message: DeliveredMessage) => Promise<R>;
+  /**
+   * The key a foreign message's outcome is recorded under when it has one of its own (a build
+   * notification's: its run and claimed end), so a failure for good is recorded where its success
+   * would have been; the message id's otherwise. Must not throw.
+   */
+  foreignLedgerKey?: (data: string | undefined, message: DeliveredMessage) => string | undefined;
 }
 
 export type EdgeOutcome =
@@ -91,7 +97,7 @@ export async function deliver<R>(deps: EdgeDeps, route: MessageRoute<R>, cloudEv
   if (route.onForeignMessage !== undefined) {
     if (read === undefined) return { kind: 'unreadable', reason: 'not a Pub/Sub message' };
     const { message, data } = read;
-    const ledgerKey = messageLedgerKey(message.messageId);
+    const ledgerKey = route.foreignLedgerKey?.(data, message) ?? messageLedgerKey(message.messageId);
     const onForeign = route.onForeignMessage;
     return orRecorded(deps, route, ledgerKey, message, async () => {
       try {

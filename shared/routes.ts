@@ -6,7 +6,7 @@
 import type { Compliance } from './compliance/index.js';
 import type { DeploymentsConsumer } from './deployments/index.js';
 import type { MessageRoute } from './edge.js';
-import { isFinalBuildStatus } from './domain/executor/index.js';
+import { isFinalBuildStatus, RUN_STATE_OF_BUILD, runNoticeKey } from './domain/executor/index.js';
 import type { Engine } from './engine/index.js';
 import { readBuildNotification } from './gcp/cloud-build-notifications.js';
 import { FACT_TYPES, LIFECYCLE_COMMANDS, type Envelope } from './events/index.js';
@@ -35,6 +35,15 @@ export const buildNotificationsRoute = (engine: Engine) =>
       // Every build of the project is notified here; another's is no concern of ours (and no ledger write).
       if (notice.kind === 'foreign') return { kind: 'ignored' as const, reason: notice.reason };
       return engine.recordRunNotice({ runKey: notice.runKey, runId: notice.buildId, action: notice.action, claimed: notice.status, final: isFinalBuildStatus(notice.status) }, message);
+    },
+    foreignLedgerKey: (data, message) => {
+      try {
+        const notice = readBuildNotification(data, message);
+        return notice.kind === 'ours' && isFinalBuildStatus(notice.status) ? runNoticeKey(notice.buildId, RUN_STATE_OF_BUILD[notice.status]) : undefined;
+      } catch {
+        // Undecodable: recorded under the message id.
+        return undefined;
+      }
     },
   }) satisfies MessageRoute<unknown>;
 

@@ -1,7 +1,7 @@
 /** An executor run's outcome (from `mi-executor-results`): recorded on its step, with the result in the ledger once. */
 import { failUnconfirmed, finishStep } from '../domain/lifecycle/operations.js';
 import { describeError } from '../errors.js';
-import { derivedUuid } from '../domain/deployments/changes.js';
+import { runNoticeKey } from '../domain/executor/index.js';
 import { makeEnvelope, type DeliveredMessage, type Envelope, type ExecutorAction } from '../events/index.js';
 import { publishOutbox } from '../store/outbox.js';
 import type { Advance } from './advance.js';
@@ -94,7 +94,7 @@ export async function recordRunNotice(deps: EngineDeps, advance: Advance, notice
   }
   const envelope = makeEnvelope({
     type: 'executor.run-finished',
-    eventId: derivedUuid('run-notice', notice.runId, status.state),
+    eventId: runNoticeKey(notice.runId, status.state),
     actor: 'system:executor',
     reason: `run ${notice.runKey} ${status.state}`,
     payload: {

@@ -21,8 +21,7 @@ import type { EventBus, ExecutorPort, SqlOperation, StateStore } from '../../sha
 import { createSimulatedFleet, ManualClock, type SimulatedFleet } from '../../shared/sim/index.js';
 import { finishedEnvelope } from '../../shared/sim/executor-runner.js';
 import { FUNCTIONS, SUBSCRIPTIONS, TOPICS, type FunctionUse } from '../../shared/topology.js';
-import { derivedUuid } from '../../shared/domain/deployments/changes.js';
-import { CONTROL_PLANE_TAG, isFinalBuildStatus, RUN_KEY_SUBSTITUTION, RUN_STATE_OF_BUILD, type BuildStatus } from '../../shared/domain/executor/index.js';
+import { CONTROL_PLANE_TAG, isFinalBuildStatus, RUN_KEY_SUBSTITUTION, RUN_STATE_OF_BUILD, runNoticeKey, type BuildStatus } from '../../shared/domain/executor/index.js';
 import { createCloudBuildExecutor } from '../../shared/gcp/cloud-build.js';
 import { Gate } from './gate.js';
 import { customerInstance } from '../../harness/instances.js';
@@ -124,7 +123,7 @@ export type ExecutorKind = 'cloud-build' | 'runner';
 function notificationLedgerKey(data: string): string | null {
   const build = JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { id: string; status: BuildStatus; tags?: string[] };
   if (!(build.tags ?? []).includes(CONTROL_PLANE_TAG) || !isFinalBuildStatus(build.status)) return null;
-  return derivedUuid('run-notice', build.id, RUN_STATE_OF_BUILD[build.status]);
+  return runNoticeKey(build.id, RUN_STATE_OF_BUILD[build.status]);
 }
 
 const STORE_READS = new Set(['get', 'query', 'queryIds', 'count']);

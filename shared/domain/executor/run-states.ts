@@ -5,6 +5,7 @@
  * the operation stays in flight for a person instead of ending as if nothing had happened.
  */
 import type { RunState } from '../../ports.js';
+import { derivedUuid } from '../deployments/changes.js';
 
 export const BUILD_STATUSES = ['STATUS_UNKNOWN', 'PENDING', 'QUEUED', 'WORKING', 'SUCCESS', 'FAILURE', 'INTERNAL_ERROR', 'TIMEOUT', 'CANCELLED', 'EXPIRED'] as const;
 export type BuildStatus = (typeof BUILD_STATUSES)[number];
@@ -29,6 +30,15 @@ export const RUN_STATE_OF_BUILD: Record<BuildStatus, Exclude<RunState, 'unknown'
 export function isFinalBuildStatus(status: BuildStatus): boolean {
   const state = RUN_STATE_OF_BUILD[status];
   return state !== 'queued' && state !== 'running';
+}
+
+/**
+ * The ledger key of a run's end as a notification records it: the run and the state it ended
+ * in. A notification that failed for good before the executor answered is recorded under the
+ * state it claimed, so each notice has one entry whatever became of it.
+ */
+export function runNoticeKey(runId: string, state: RunState): string {
+  return derivedUuid('run-notice', runId, state);
 }
 
 /** A later status never gives way to an earlier one: notifications arrive out of order. */

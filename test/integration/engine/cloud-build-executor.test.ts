@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leftBehind } from '../../../cli/commands/op.js';
 import { localBuildSettings } from '../../../cli/dev/services.js';
 import { planFactsOf, type ModuleApplyRecord } from '../../../shared/domain/deployments/applies.js';
-import { planObjectOf, planTextObjectOf, RUN_KEY_SUBSTITUTION } from '../../../shared/domain/executor/index.js';
+import { planObjectOf, planTextObjectOf, RUN_KEY_SUBSTITUTION, runNoticeKey } from '../../../shared/domain/executor/index.js';
+import { ControlPlaneError } from '../../../shared/errors.js';
+import { COLLECTIONS } from '../../../shared/store/collections.js';
 import { createPlanFilesReader } from '../../../shared/gcp/plan-files.js';
 import { servePlansBucket, type PlansBucketServer } from '../../../shared/sim/plans-bucket-http.js';
 import { deploymentPaths } from '../../../shared/store/collections.js';
@@ -74,6 +76,38 @@ describe('the engine on Cloud Build', () => {
     const build = fx.fleet.cloudBuild.list().find((b) => (b.substitutions as Record<string, string>)[RUN_KEY_SUBSTITUTION] === runKey);
     expect(build).toMatchObject({ status: 'SUCCESS', substitutions: { _COMMIT: commit, _VERSION: '5.5.0' } });
     expect(op.steps.find((s) => s.name === 'upgrade-application')?.handles).toMatchObject({ build: build?.id, migrationsRan: 'false' });
+  });
+
+  it('a notification the Builds API refuses for good is recorded once, under its run\'s notice key, and the reconciler still finishes the step', async () => {
+    const instance = await fx.seedInstance({ version: '5.4.2' });
+    const id = await accept('instance.upgrade', instance.id, { targetVersion: '5.5.0', commit: 'c'.repeat(40) });
+    for (let i = 0; i < 30 && (await fx.operation(id))?.steps.find((s) => s.name === 'upgrade-application')?.status !== 'running'; i += 1) {
+      fx.clock.advance(10_000);
+      await engine.reconcile({ outboxGraceMs: 0 });
+    }
+    fx.clock.advance(30_000);
+    // The function reading the notifications is refused by the Builds API (HTTP 400): no answer will change by asking again.
+    const refusing = fx.engineWith({
+      executor: createCloudBuildExecutor({
+        parent: `projects/${fx.projectId}/locations/us-central1`,
+        settings: localBuildSettings(fx.projectId, 'acme/deployments'),
+        clock: fx.clock,
+        calls: { ...fx.fleet.cloudBuild, createBuild: (p, b) => fx.fleet.cloudBuild.createBuild(p, b), listBuilds: (p, r) => fx.fleet.cloudBuild.listBuilds(p, r), getBuild: () => Promise.reject(new ControlPlaneError('failed-precondition', 'cloudbuild.builds.get answered HTTP 400', { retryable: false })) },
+      }),
+    });
+    const outcomes: unknown[] = [];
+    const runKey = `${id}:upgrade-application`;
+    await fx.fleet.cloudBuild.notifyDue(async (n) => {
+      outcomes.push(await deliver(refusing.deps, buildNotificationsRoute(refusing), pubSubCloudEvent({ raw: n.data }, { topic: 'cloud-builds', message: { attributes: n.attributes } })));
+    });
+    const build = fx.fleet.cloudBuild.list().find((b) => (b.substitutions as Record<string, string>)[RUN_KEY_SUBSTITUTION] === runKey);
+    const noticeKey = runNoticeKey(String(build?.id), 'succeeded');
+    expect(outcomes).toContainEqual(expect.objectContaining({ kind: 'unprocessable', ledgerKey: noticeKey }));
+    expect(await fx.store.get(`${COLLECTIONS.ledger}/${noticeKey}`)).toBeDefined();
+    // The notice was only a wake-up: the reconciler asks the executor itself, and the upgrade ends.
+    const op = await fx.driveToEnd(id, { engine });
+    expect(op.status).toBe('succeeded');
+    expect(fx.fleet.cloudBuild.buildsOf(runKey)).toBe(1);
   });
 
   it('a build that never leaves the queue ends EXPIRED: the operation fails, nothing left in flight', async () => {
