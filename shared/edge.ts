@@ -8,8 +8,9 @@
  * permanent, recorded under a minimal ledger entry and acknowledged. Nothing is redelivered forever.
  */
 import { describeError, isRetryable } from './errors.js';
-import { decodeJsonData, decodePubSubEvent, DecodeError, messageLedgerKey, readPubSubMessage, type AnyEnvelope, type DeliveredMessage, type EventType } from './events/index.js';
-import type { Logger } from './log.js';
+import { operationIdFor } from './domain/lifecycle/model.js';
+import { decodeJsonData, decodePubSubEvent, DecodeError, LIFECYCLE_COMMANDS, messageLedgerKey, readPubSubMessage, type AnyEnvelope, type DeliveredMessage, type EventType } from './events/index.js';
+import { addLogLabels, type Logger, type LogLabel } from './log.js';
 import type { Clock, EventBus, StateStore } from './ports.js';
 import { publishOutbox } from './store/outbox.js';
 import { recordUndecodable, recordUnprocessable } from './store/records.js';
@@ -120,6 +121,7 @@ export async function deliver<R>(deps: EdgeDeps, route: MessageRoute<R>, cloudEv
   }
   if (!decoded.ok) {
     const { ledgerKey, error, message } = decoded;
+    addLogLabels({ event: ledgerKey });
     return orRecorded(deps, route, ledgerKey, message, async () => {
       const recorded = await recordUndecodable(deps, ledgerKey, error, message, route.function);
       await publishOutbox(deps, recorded.outbox);
@@ -127,9 +129,23 @@ export async function deliver<R>(deps: EdgeDeps, route: MessageRoute<R>, cloudEv
     });
   }
   const { envelope, message } = decoded;
+  addLogLabels(labelsOf(envelope));
   const onEnvelope = route.onEnvelope;
   if (onEnvelope === undefined) throw new Error(`function ${route.function} accepts envelopes but has no handler for them`);
   return orRecorded(deps, route, envelope.eventId, message, () => onEnvelope(envelope, message));
+}
+
+/** What a message's log lines are about: its event, instance, and the operation and rollout it names or starts. */
+export function labelsOf(envelope: AnyEnvelope): Partial<Record<LogLabel, string>> {
+  const payload = envelope.payload as { operationId?: unknown; rolloutId?: unknown };
+  const named = typeof payload.operationId === 'string' ? payload.operationId : undefined;
+  const operation = named ?? ((LIFECYCLE_COMMANDS as readonly string[]).includes(envelope.type) ? operationIdFor(envelope.eventId) : undefined);
+  return {
+    event: envelope.eventId,
+    ...(envelope.instanceId === undefined ? {} : { instance: envelope.instanceId }),
+    ...(operation === undefined ? {} : { operation }),
+    ...(typeof payload.rolloutId === 'string' ? { rollout: payload.rolloutId } : {}),
+  };
 }
 
 /** Runs the work; a permanent failure is recorded under a minimal ledger entry and acknowledged, a retryable one thrown. */

@@ -3,6 +3,7 @@
  * comes from a verified Google ID token; the body says what to do and never who asks.
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
+import { addLogLabels } from '../../shared/log.js';
 import { MAX_COMMAND_BODY_BYTES, parseCommandRequest, type CommandOutcome, type RefusalCode } from '../../shared/commands/index.js';
 import { ControlPlaneError } from '../../shared/errors.js';
 import type { CommandsFunctionDeps } from '../../shared/services.js';
@@ -36,6 +37,8 @@ export async function handleCommand(req: Request, res: Response, deps: CommandsF
     reply(res, 400, { error: 'invalid-request', message: parsed.problem, ...(parsed.field === undefined ? {} : { field: parsed.field }) });
     return;
   }
+  const named = parsed.request as { instanceId?: unknown; operationId?: unknown };
+  addLogLabels({ instance: typeof named.instanceId === 'string' ? named.instanceId : undefined, operation: typeof named.operationId === 'string' ? named.operationId : undefined });
   let outcome: CommandOutcome;
   try {
     outcome = await deps.commands.run(parsed.request, caller);

@@ -20,7 +20,7 @@ import { createSimulatedFleet, ManualClock, type SimulatedFleet, type SqlDuratio
 import { allTopics } from '../../shared/topology.js';
 import { finishedEnvelope } from '../../shared/sim/executor-runner.js';
 import { pubSubCloudEvent } from '../../harness/cloud-event.js';
-import { jsonLogger } from '../../shared/log.js';
+import { jsonLogger, type Logger } from '../../shared/log.js';
 import { projectIdFor } from './project.js';
 import { paths } from '../../shared/store/collections.js';
 import { deliver } from '../../shared/edge.js';
@@ -42,6 +42,7 @@ export interface PortOverrides {
   cloudSql?: CloudSqlPort;
   gkeBackup?: GkeBackupPort;
   executor?: ExecutorPort;
+  log?: Logger;
 }
 
 export interface EngineFixture {
