@@ -7,6 +7,7 @@ import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import { FunctionSource, HttpFunction, PubSubFunction, type FunctionContext } from './functions.js';
 import { FirestoreDatabase } from './firestore.js';
+import { ControlPlaneAlerts } from './alerts.js';
 import { DeadLetterTopic, Schedules } from './messaging.js';
 import { SECRET_VARIABLES, variablesOf, type VariableName } from '../shared/environment.js';
 import { GCLOUD_CLIENT_ID } from '../shared/identity/google.js';
@@ -16,6 +17,9 @@ import { AccessEntitlements } from './access.js';
 import { BuildEnvironments } from './builds.js';
 import { checkTopology, deadLetterTopics, deployedFunctionName, isHttpFunction, isPubSubFunction, kebab, type InfraTopology } from './model.js';
 import type { Settings } from './settings.js';
+
+/** Error lines from one function in five minutes that make a spike, unless the stack says otherwise. */
+export const DEFAULT_ERROR_LINES_PER_FIVE_MINUTES = 10;
 
 /**
  * What the program itself deploys with: functions, their builds and images, the source bucket,
@@ -49,7 +53,7 @@ export const OPERATOR_READ_ROLE = 'roles/datastore.viewer';
 /** A setting left empty that leaves the deployment silently broken, unless `mi:allowUnset` names it. */
 const PREFLIGHT = {
   operators: 'mi:operators is empty: nobody may call commands (no lifecycle command, approval or apply confirmation could be given). Set it (pulumi config set --path \'mi:operators[0]\' group:sre@example.com)',
-  alertNotificationChannels: 'mi:alertNotificationChannels is empty: every alert (dead letters, stuck operations) would notify nobody. Set it (pulumi config set --path \'mi:alertNotificationChannels[0]\' projects/<p>/notificationChannels/<id>)',
+  alertNotificationChannels: 'mi:alertNotificationChannels is empty: every alert (dead letters, stuck operations, compliance failures, scheduler failures, error spikes) would notify nobody. Set it (pulumi config set --path \'mi:alertNotificationChannels[0]\' projects/<p>/notificationChannels/<id>)',
   githubWebhookSecret:
     'mi:githubWebhookSecret is not set: the webhook secret would have no version and every function that reads it fails to deploy. Set it (pulumi config set --secret mi:githubWebhookSecret <secret>)',
   accessFolders: "mi:accessFolders is not set: nobody could get time-bound access to the instances' projects (no PAM entitlements). Set it (pulumi config set --path 'mi:accessFolders.prod' folders/<id>, and .dev)",
@@ -262,6 +266,17 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
   }
 
   new Schedules('schedules', { project, region, schedules: [...topology.schedules].sort((a, b) => a.name.localeCompare(b.name)), topics }, afterApis);
+  new ControlPlaneAlerts(
+    'alerts',
+    {
+      project,
+      services: topology.functions.map(deployedFunctionName).sort(),
+      schedulerJobs: topology.schedules.map((s) => s.name).sort(),
+      notificationChannels: settings.alertNotificationChannels,
+      errorLinesPerFiveMinutes: settings.errorLinesPerFiveMinutes ?? DEFAULT_ERROR_LINES_PER_FIVE_MINUTES,
+    },
+    afterApis,
+  );
 
   new FirestoreDatabase(
     'firestore',

@@ -63,8 +63,10 @@ export interface Settings {
   githubIdentities?: Readonly<Record<string, string>>;
   /** Emails told at once of a break-glass grant (`mi:breakglassNotify`). */
   breakglassNotify: readonly string[];
-  /** Monitoring notification channels for the dead-letter alerts (`mi:alertNotificationChannels`). */
+  /** Monitoring notification channels for every alert policy (`mi:alertNotificationChannels`). */
   alertNotificationChannels: readonly string[];
+  /** Error lines from one function in five minutes that make an error-rate alert (`mi:errorLinesPerFiveMinutes`, default 10). */
+  errorLinesPerFiveMinutes?: number;
   /** The project root holding `dist/`, `package.json` and `package-lock.json`. */
   sourceRoot: string;
   /** The GitHub webhook secret's value (`mi:githubWebhookSecret`, a config secret), stored as the secret's version. */
@@ -123,6 +125,7 @@ export function readSettings(sourceRoot: string): Settings {
     breakglassNotify: mi.getObject<string[]>('breakglassNotify') ?? [],
     ...(githubIdentities === undefined ? {} : { githubIdentities }),
     alertNotificationChannels: mi.getObject<string[]>('alertNotificationChannels') ?? [],
+    ...(mi.getNumber('errorLinesPerFiveMinutes') === undefined ? {} : { errorLinesPerFiveMinutes: mi.requireNumber('errorLinesPerFiveMinutes') }),
     sourceRoot,
     ...(githubWebhookSecret === undefined ? {} : { githubWebhookSecret }),
     ...(githubToken === undefined ? {} : { githubToken }),

@@ -94,6 +94,13 @@ export function traceOfCloudEvent(event: unknown): TraceRef | undefined {
   return traceOfTraceparent(attributes?.googclient_OpenTelemetryTraceParent);
 }
 
+/**
+ * The field of the line logged when an alert is published (its kind, one of ALERT_KINDS): the
+ * log-based alert policies in infra match on it, so Cloud Monitoring sees an alert even when
+ * Slack does not.
+ */
+export const ALERT_KIND_LOG_FIELD = 'alertKind';
+
 /** Who writes the lines: the project a trace belongs to, and the service and version Error Reporting groups by. */
 export interface LogIdentity {
   project?: string;

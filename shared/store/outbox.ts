@@ -5,7 +5,8 @@
  */
 import type { OnceOutbox } from '../ports.js';
 import { enqueueEnvelope, type OutboxEntry } from './records.js';
-import type { Logger } from '../log.js';
+import type { Envelope } from '../events/index.js';
+import { ALERT_KIND_LOG_FIELD, type Logger } from '../log.js';
 import type { Clock, EventBus, StateStore } from '../ports.js';
 import { COLLECTIONS, paths } from './collections.js';
 
@@ -25,6 +26,7 @@ export async function publishOutbox(deps: OutboxDeps, entries: readonly OutboxEn
         await deps.bus.publish(entry.topic, entry.envelope, entry.orderingKey ? { orderingKey: entry.orderingKey } : {});
         await deps.store.delete(paths.outbox(entry.envelope.eventId));
         published += 1;
+        if (entry.envelope.type === 'alert') logAlert(deps.log, entry.envelope as Envelope<'alert'>);
       } catch (error) {
         deps.log.warn('outbox publish failed; the reconciler will retry it', {
           eventId: entry.envelope.eventId,
@@ -35,6 +37,12 @@ export async function publishOutbox(deps: OutboxDeps, entries: readonly OutboxEn
     }),
   );
   return published;
+}
+
+/** One line per alert published, for the log-based alert policies (a republish after a crash may log it twice; their rate limit absorbs it). */
+function logAlert(log: Logger, envelope: Envelope<'alert'>): void {
+  const { kind, severity, summary } = envelope.payload;
+  log.warn(`alert published: ${summary}`, { [ALERT_KIND_LOG_FIELD]: kind ?? 'unkinded', alertSeverity: severity, alertEventId: envelope.eventId, ...(envelope.instanceId === undefined ? {} : { instanceId: envelope.instanceId }) });
 }
 
 /** Republishes what was left behind: entries older than `graceMs`, oldest first. */

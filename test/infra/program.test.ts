@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENVIRONMENT, SECRET_VARIABLES, variablesOf } from '../../shared/environment.js';
 import { GCLOUD_CLIENT_ID } from '../../shared/identity/google.js';
+import { ALERT_KINDS } from '../../shared/events/index.js';
+import { ALERT_KIND_LOG_FIELD } from '../../shared/log.js';
 import { DEAD_LETTER_TOPICS, FUNCTIONS, SECRET_ENV, INDEXED_QUERIES, SCHEDULES, SUBSCRIPTIONS, TTL_COLLECTIONS, allTopics, rolesOf, type FunctionDefinition, type FunctionRole } from '../../shared/topology.js';
 import type { Infrastructure } from '../../infra/program.js';
 import { environmentBuildNames } from '../../shared/domain/executor/index.js';
@@ -157,7 +159,53 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
       expect(condition.comparison).toBe('COMPARISON_GT');
       expect(condition.thresholdValue).toBe(0);
     }
-    expect(policies).toHaveLength(DEAD_LETTER_TOPICS.length);
+    expect(policies.filter((p) => JSON.stringify(p.inputs.conditions).includes('num_undelivered_messages'))).toHaveLength(DEAD_LETTER_TOPICS.length);
+  });
+
+  it('alert policies watch stuck operations, compliance failures, scheduler failures and error spikes, each notifying the configured channels with a runbook', () => {
+    const policies = ofType(registered, 'gcp:monitoring/alertPolicy:AlertPolicy');
+    const named = (displayName: string) => {
+      const found = policies.filter((p) => p.inputs.displayName === displayName);
+      expect(found, displayName).toHaveLength(1);
+      return found[0] as Registered;
+    };
+    const services = functions.map((fn) => kebab(fn.name));
+    const logMatch = (policy: Registered) => field(policy, 'conditions.0.conditionMatchedLog') as { filter: string; labelExtractors?: Record<string, string> };
+    const watching = (displayName: string, kinds: readonly string[]) => {
+      const policy = named(displayName);
+      const { filter } = logMatch(policy);
+      // The functions' own lines (every deployed one), with the field the outbox logs for each alert it publishes.
+      expect(filter).toContain('resource.type="cloud_run_revision"');
+      for (const service of services) expect(filter, service).toContain(`"${service}"`);
+      expect(filter).toContain(`jsonPayload.${ALERT_KIND_LOG_FIELD}=(${kinds.map((k) => `"${k}"`).join(' OR ')})`);
+      for (const kind of kinds) expect(ALERT_KINDS).toContain(kind);
+      return policy;
+    };
+    const stuck = watching('An operation is stuck', ['operation-stuck']);
+    expect(logMatch(stuck).labelExtractors).toMatchObject({ instance: 'EXTRACT(labels.instance)' });
+    const compliance = watching('A compliance run failed or is incomplete', ['compliance-failed', 'compliance-incomplete']);
+
+    const scheduler = named('A Cloud Scheduler job of the control plane failed');
+    expect(logMatch(scheduler).filter).toContain('resource.type="cloud_scheduler_job"');
+    expect(logMatch(scheduler).filter).toContain('severity>=ERROR');
+    for (const schedule of SCHEDULES) expect(logMatch(scheduler).filter, schedule.name).toContain(`"${schedule.name}"`);
+
+    const metrics = ofType(registered, 'gcp:logging/metric:Metric');
+    expect(metrics).toHaveLength(1);
+    expect(String(metrics[0]?.inputs.filter)).toContain('severity>=ERROR');
+    for (const service of services) expect(String(metrics[0]?.inputs.filter), service).toContain(`"${service}"`);
+    const errors = named('A control plane function logs errors at a high rate');
+    const threshold = field(errors, 'conditions.0.conditionThreshold') as { filter: string; thresholdValue: number; comparison: string; aggregations: { groupByFields: string[] }[] };
+    expect(threshold.filter).toContain(`metric.type = "logging.googleapis.com/user/${String(metrics[0]?.inputs.name)}"`);
+    expect(threshold).toMatchObject({ comparison: 'COMPARISON_GT', thresholdValue: 10 });
+    expect(threshold.aggregations[0]?.groupByFields).toEqual(['metric.label.function']);
+
+    for (const policy of [stuck, compliance, scheduler, errors]) {
+      expect(policy.inputs.notificationChannels, String(policy.inputs.displayName)).toEqual(TEST_SETTINGS.alertNotificationChannels);
+      expect(String(field(policy, 'documentation.content')).length).toBeGreaterThan(40);
+    }
+    // Cloud Monitoring refuses a log-match policy without a rate limit on its notifications.
+    for (const policy of [stuck, compliance, scheduler]) expect(field(policy, 'alertStrategy.notificationRateLimit.period')).toBe('300s');
   });
 
   it('no function runs (or is built) as the default compute service account: each runs as an account of its own', () => {

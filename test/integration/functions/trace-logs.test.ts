@@ -10,13 +10,17 @@ import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { useServices } from '../../../functions/wiring.js';
 import '../../../functions/index.js';
 import { ControlPlaneError } from '../../../shared/errors.js';
-import { jsonLogger } from '../../../shared/log.js';
+import { ALERT_KIND_LOG_FIELD, jsonLogger, withLogContext, type Logger } from '../../../shared/log.js';
+import { makeEnvelope } from '../../../shared/events/index.js';
+import { publishOutbox } from '../../../shared/store/outbox.js';
+import { TOPICS } from '../../../shared/topology.js';
 import { servicesWith } from '../../support/services.js';
 import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
 import { randomBytes } from 'node:crypto';
 
 let f: EngineFixture;
 const lines: Record<string, unknown>[] = [];
+let log: Logger;
 
 beforeAll(async () => {
   f = await createEngineFixture(import.meta.url);
@@ -28,7 +32,7 @@ beforeAll(async () => {
       return typeof value === 'function' ? () => Promise.reject(new ControlPlaneError('unavailable', 'Cloud SQL Admin answered HTTP 503', { retryable: true })) : value;
     },
   });
-  const log = jsonLogger((line) => lines.push(JSON.parse(line) as Record<string, unknown>), { project: f.projectId, service: 'lifecycle', version: 'lifecycle-00042' });
+  log = jsonLogger((line) => lines.push(JSON.parse(line) as Record<string, unknown>), { project: f.projectId, service: 'lifecycle', version: 'lifecycle-00042' });
   const engine = f.engineWith({ cloudSql: unavailable, log });
   useServices(servicesWith({ engine }, engine.deps));
 });
@@ -85,5 +89,16 @@ describe('log lines of a function', () => {
       expect(line).not.toHaveProperty('logging.googleapis.com/trace');
       expect(line['logging.googleapis.com/labels']).toMatchObject({ instance: inst.id });
     }
+  });
+
+  it('an alert published from the outbox is one WARNING line with its kind, the field the alert policies match', async () => {
+    const inst = await f.seedInstance();
+    const alert = makeEnvelope({ type: 'alert', instanceId: inst.id, payload: { kind: 'operation-stuck', severity: 'critical', summary: `op-x on ${inst.id} is stuck`, details: {} }, actor: 'system:reconcile', reason: 'stuck' });
+    const before = lines.length;
+    await withLogContext({ labels: { function: 'reconcile' } }, () => publishOutbox({ store: f.store, bus: f.bus, log }, [{ topic: TOPICS.events, envelope: alert, orderingKey: null, createdAt: new Date().toISOString() }]));
+    const published = lines.slice(before).filter((l) => l[ALERT_KIND_LOG_FIELD] !== undefined);
+    expect(published).toHaveLength(1);
+    expect(published[0]).toMatchObject({ severity: 'WARNING', [ALERT_KIND_LOG_FIELD]: 'operation-stuck', alertSeverity: 'critical', alertEventId: alert.eventId, instanceId: inst.id });
+    expect(String(published[0]?.message)).toContain(`is stuck`);
   });
 });
