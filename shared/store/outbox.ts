@@ -26,7 +26,7 @@ export async function publishOutbox(deps: OutboxDeps, entries: readonly OutboxEn
         await deps.bus.publish(entry.topic, entry.envelope, entry.orderingKey ? { orderingKey: entry.orderingKey } : {});
         await deps.store.delete(paths.outbox(entry.envelope.eventId));
         published += 1;
-        if (entry.envelope.type === 'alert') logAlert(deps.log, entry.envelope as Envelope<'alert'>);
+        if (entry.envelope.type === 'alert') logAlert(deps.log, entry.envelope);
       } catch (error) {
         deps.log.warn('outbox publish failed; the reconciler will retry it', {
           eventId: entry.envelope.eventId,

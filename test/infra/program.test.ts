@@ -167,7 +167,7 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
     const named = (displayName: string) => {
       const found = policies.filter((p) => p.inputs.displayName === displayName);
       expect(found, displayName).toHaveLength(1);
-      return found[0] as Registered;
+      return found[0];
     };
     const services = functions.map((fn) => kebab(fn.name));
     const logMatch = (policy: Registered) => field(policy, 'conditions.0.conditionMatchedLog') as { filter: string; labelExtractors?: Record<string, string> };
