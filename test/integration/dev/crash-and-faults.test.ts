@@ -7,7 +7,8 @@
  *   simulated fleet kept its state in the emulator;
  * - faults injected with `mi dev fault` through the simulators' own APIs: a Cloud SQL backup
  *   that fails makes the next upgrade fail at its backup step, before the application is
- *   touched; bad arguments are refused with what is accepted; faults are listed and cleared;
+ *   touched, the Slack stand-in prints the failure once, and `mi op list --status failed`
+ *   finds it; bad arguments are refused with what is accepted; faults are listed and cleared;
  * - the local clock: a rollout started on the stack records the shortened soaks its ticks use,
  *   and the restore drill runs on the local clock's week.
  */
@@ -146,7 +147,7 @@ describe('mi dev: a crash mid-operation, injected faults, the local clock', () =
     }
   }, 240_000);
 
-  it('mi dev fault cloud-sql <instance> backup-fails: the next upgrade fails at its backup step, before the application is touched, and is listed as failed', async () => {
+  it('mi dev fault cloud-sql <instance> backup-fails: the next upgrade fails at its backup step, before the application is touched, the Slack stand-in prints it once, and it is listed as failed', async () => {
     if (stack === undefined) throw new Error('the stack did not start');
     const instanceId = 'cus-acme';
     const before = await store.get<InstanceRecord>(paths.instance(instanceId));
@@ -173,6 +174,15 @@ describe('mi dev: a crash mid-operation, injected faults, the local clock', () =
     expect(stack.fleet.cloudBuild.buildsOf(`${operationId}:upgrade-application`)).toBe(0);
     expect(stack.fleet.applications.versionOn(before.domain)).toBe(before.version);
     expect((await store.get<InstanceRecord>(paths.instance(instanceId)))?.version).toBe(before.version);
+
+    // The on-call channel is told, by the Slack stand-in mi dev runs: what failed, where, and how to look.
+    const told = async () => lines.find((line) => line.startsWith('slack #') && line.includes(`mi op get ${operationId}`));
+    for (let waited = 0; (await told()) === undefined && waited < 30_000; waited += 250) await new Promise((resolve) => setTimeout(resolve, 250));
+    const notification = await told();
+    expect(notification).toBeDefined();
+    expect(notification).toContain(`failed at sql-backup`);
+    expect(notification).toContain(instanceId);
+    expect(lines.filter((line) => line.startsWith('slack #') && line.includes(`mi op get ${operationId}`))).toHaveLength(1);
 
     const failedOps = await mi(['op', 'list', '--status', 'failed', '--json']);
     expect(failedOps.code).toBe(0);
