@@ -76,10 +76,10 @@ async function localTarget(ctx: CliContext, command: Command): Promise<CommandsT
   return { url: setting(ctx.io.env, COMMANDS_URL_VARIABLE) ?? file.commandsUrl, token, local: true };
 }
 
-/** How much shorter the running `mi dev` makes a soak (its identity file says); 1 when none runs or it cannot be read. */
-export async function localSoakScale(env: CliEnv): Promise<number> {
+/** The running `mi dev`'s clock as its identity file says: how much shorter a soak, and the calendar windows are read on (the real ones when none runs). */
+export async function localClock(env: CliEnv): Promise<{ soakScale: number; windowClock?: { speedup: number; epochMs: number } }> {
   const file = await readIdentityFile(identityFilePath(env)).catch(() => undefined);
-  return file?.soakScale ?? 1;
+  return { soakScale: file?.soakScale ?? 1, ...(file?.windowClock === undefined ? {} : { windowClock: file.windowClock }) };
 }
 
 /** A person's Google ID token, as gcloud prints it (for gcloud's own client id: user accounts cannot ask for another audience). */

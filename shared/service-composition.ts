@@ -72,7 +72,7 @@ export interface ServicesConfig {
   /** The PAM entitlements' full names the access review reads (none: the review says access is not time-bound). */
   accessEntitlements?: readonly string[];
   compliance?: Partial<Pick<ComplianceDeps, 'drillSampleSize' | 'pageSize' | 'claimMs' | 'remediate' | 'schedules' | 'retention'>>;
-  rollouts?: Partial<Pick<RolloutDeps, 'minTickIntervalMs' | 'sleep' | 'maxStartsPerTick' | 'soakScale'>>;
+  rollouts?: Partial<Pick<RolloutDeps, 'minTickIntervalMs' | 'sleep' | 'maxStartsPerTick' | 'soakScale' | 'windowClock'>>;
   /** The notifier's routing table (MI_NOTIFY_ROUTES): only where the notifier runs. */
   notifyRoutes?: NotifyRoutes;
 }

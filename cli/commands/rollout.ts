@@ -11,7 +11,7 @@ import { readFleet } from '../../shared/rollout/reads.js';
 import { systemClock, type StateStore } from '../../shared/ports.js';
 import { latestRollout, readRolloutView, renderRolloutView } from '../../shared/rollout/status.js';
 import { EXIT, DEFAULT_REASON } from '../config.js';
-import { isLocalMode, localSoakScale, sendCommand } from '../commands-client.js';
+import { isLocalMode, localClock, sendCommand } from '../commands-client.js';
 import type { CliContext } from '../context.js';
 import { refused } from '../errors.js';
 import { durationSchema, parseFlags, reasonSchema } from '../flags.js';
@@ -156,9 +156,16 @@ export function registerRolloutCommands(program: Command, ctx: CliContext): void
       const waves = wavesFrom(flags.waves);
       if (flags.dryRun) {
         // `mi dev` runs soaks on its own clock and says so in its identity file: forecast them as it will.
-        const soakScale = isLocalMode(ctx.io.env) ? await localSoakScale(ctx.io.env) : 1;
+        const { soakScale, windowClock } = isLocalMode(ctx.io.env) ? await localClock(ctx.io.env) : { soakScale: 1, windowClock: undefined };
         const soaks = soakScale === 1 ? waves : scaleSoaks(waves, soakScale);
-        const forecast = forecastRollout({ targetVersion: flags.to, waves: soaks, fleet: await readFleet(ctx.backend(command).store), now: systemClock.now(), upgradeMs: flags.upgradeTime ?? 30 * 60_000 });
+        const forecast = forecastRollout({
+          targetVersion: flags.to,
+          waves: soaks,
+          fleet: await readFleet(ctx.backend(command).store),
+          now: systemClock.now(),
+          upgradeMs: flags.upgradeTime ?? 30 * 60_000,
+          ...(windowClock === undefined ? {} : { windowClock }),
+        });
         if (flags.json) printJson(ctx.io.stdout, forecast);
         else for (const text of renderForecast(forecast)) line(ctx.io.stdout, text);
         return;

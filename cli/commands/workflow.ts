@@ -14,6 +14,7 @@ import {
   forecastMembers,
   groupOutputs,
   workflowMembersOf,
+  windowCalendar,
   workflowWaves,
   type MemberOutput,
   type RolloutRecord,
@@ -24,7 +25,7 @@ import { readFleet } from '../../shared/rollout/reads.js';
 import { latestWorkflow, readRolloutView, renderRolloutView, type RolloutView } from '../../shared/rollout/status.js';
 import { savedPlans } from '../../shared/rollout/workflow-start.js';
 import { rolloutPaths } from '../../shared/store/collections.js';
-import { sendCommand } from '../commands-client.js';
+import { isLocalMode, localClock, sendCommand } from '../commands-client.js';
 import { DEFAULT_REASON, EXIT } from '../config.js';
 import type { CliContext } from '../context.js';
 import { refused } from '../errors.js';
@@ -158,10 +159,12 @@ are applied in their maintenance windows and nothing is applied during a change 
         let forecast;
         try {
           const plans = flags.action === 'apply' ? await savedPlans(store, { id: flags.plans ?? '' }) : undefined;
-          const { members, sizes } = workflowMembersOf({ action: flags.action, environment: flags.environment, filter: flags.filter }, await readFleet(store), now, plans);
+          // `mi dev` reads windows on its own calendar: forecast them as it will.
+          const { windowClock } = isLocalMode(ctx.io.env) ? await localClock(ctx.io.env) : { windowClock: undefined };
+          const { members, sizes } = workflowMembersOf({ action: flags.action, environment: flags.environment, filter: flags.filter }, await readFleet(store), now, plans, windowCalendar(windowClock));
           const waves = workflowWaves(sizes, flags.concurrency, flags.budget, flags.action);
           const runMs = flags.runTime ?? 10 * 60_000;
-          forecast = forecastMembers({ targetVersion: '', waves, members, now, upgradeMs: runMs }, [`each instance takes ${Math.round(runMs / 60_000)} min and none fails`, 'an instance busy with another operation is tried again 30 s later (not counted)']);
+          forecast = forecastMembers({ targetVersion: '', waves, members, now, upgradeMs: runMs, ...(windowClock === undefined ? {} : { windowClock }) }, [`each instance takes ${Math.round(runMs / 60_000)} min and none fails`, 'an instance busy with another operation is tried again 30 s later (not counted)']);
         } catch (error) {
           if (error instanceof WorkflowSpecError) throw refused(error.message, error);
           throw error;

@@ -47,6 +47,8 @@ export const localIdentityFileSchema = z.object({
   faultsUrl: z.url().optional(),
   /** What a rollout's soak lasts on this stack's clock, as a fraction of what its waves ask (cli/dev/local-time.ts). */
   soakScale: z.number().positive().max(1).optional(),
+  /** The calendar customers' windows are read on by this stack's rollouts (cli/dev/local-time.ts). */
+  windowClock: z.object({ speedup: z.number().min(1), epochMs: z.number().int() }).optional(),
   /** The `mi dev` process that wrote it. */
   pid: z.number().int(),
   writtenAt: z.string(),

@@ -12,7 +12,7 @@ import type { UndoStack } from './undo.js';
  */
 export async function leaveIdentityFile(
   option: string | false | undefined,
-  input: { functionsUrl: string; commandsUrl: string; signer: LocalSigner; projectId: string; access?: { url: string; entitlements: string[] }; faultsUrl?: string; soakScale?: number },
+  input: { functionsUrl: string; commandsUrl: string; signer: LocalSigner; projectId: string; access?: { url: string; entitlements: string[] }; faultsUrl?: string; soakScale?: number; windowClock?: { speedup: number; epochMs: number } },
   undo: UndoStack,
   log: (line: string) => void,
 ): Promise<string | undefined> {
@@ -30,6 +30,7 @@ export async function leaveIdentityFile(
     ...(input.access === undefined ? {} : { access: input.access }),
     ...(input.faultsUrl === undefined ? {} : { faultsUrl: input.faultsUrl }),
     ...(input.soakScale === undefined ? {} : { soakScale: input.soakScale }),
+    ...(input.windowClock === undefined ? {} : { windowClock: input.windowClock }),
     pid: process.pid,
     writtenAt: new Date().toISOString(),
   });

@@ -23,7 +23,7 @@ import type { SimulatedExecutor, SimulatedFleet } from '../../shared/sim/index.j
 import { createServices, type Services } from '../../shared/services.js';
 import { useServices } from '../../functions/wiring.js';
 import type { LocalDeployments } from './deployments.js';
-import { LOCAL_SOAK_SCALE } from './local-time.js';
+import { LOCAL_SOAK_SCALE, LOCAL_WINDOW_CLOCK } from './local-time.js';
 
 /**
  * Engine timings for local mode: steps polled every 2 s (the cloud polls every 30 s) and
@@ -137,8 +137,8 @@ export function useLocalServices(input: LocalServicesInput): Services {
       // Who pushes to the local deployment repository, as in the cloud: unmapped, their merges wait.
       githubIdentities: parseGitHubIdentities(process.env.MI_GITHUB_IDENTITIES),
       timings: LOCAL_TIMINGS,
-      // Soaks on the local clock (cli/dev/local-time.ts): a full rollout in minutes.
-      rollouts: { soakScale: LOCAL_SOAK_SCALE },
+      // Soaks and customers' windows on the local clock (cli/dev/local-time.ts): a full rollout in minutes.
+      rollouts: { soakScale: LOCAL_SOAK_SCALE, windowClock: LOCAL_WINDOW_CLOCK },
       policy: { healthGates: localHealthGates(input.healthUrl) },
       schedulerParent: input.schedulerParent,
       webhook: input.deployments.webhook,

@@ -27,7 +27,7 @@ import { leaveIdentityFile } from './local-identity.js';
 import { startLocalAccess } from './access.js';
 import { pushToServer, serveEveryFunction } from './push.js';
 import { runSchedules } from './schedules.js';
-import { LOCAL_SOAK_SCALE, localSchedules } from './local-time.js';
+import { LOCAL_SOAK_SCALE, LOCAL_WINDOW_CLOCK, localSchedules } from './local-time.js';
 import { identityFilePath } from './identity-file.js';
 import { localFleetSpecs, seedLocalFleet } from './seed.js';
 import { lineLogger, useLocalServices } from './services.js';
@@ -93,7 +93,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const access = await startLocalAccess(systemClock, signer, undo, log);
     const notifications = await runNotificationStandIns(undo, log, localFleetSpecs(new Date()).flatMap((s) => (s.owner === undefined ? [] : [s.owner])));
     const services = useLocalServices({ store, bus, fleet, log: engineLog, deployments, signer, schedulerParent, commandsUrl, access, cloudBuildUrl, healthUrl, plansUrl, notifications });
-    const identityFile = await leaveIdentityFile(options.identityFile, { functionsUrl: server.url, commandsUrl, signer, projectId, access: { url: access.url, entitlements: access.entitlements }, faultsUrl, soakScale: LOCAL_SOAK_SCALE }, undo, log);
+    const identityFile = await leaveIdentityFile(options.identityFile, { functionsUrl: server.url, commandsUrl, signer, projectId, access: { url: access.url, entitlements: access.entitlements }, faultsUrl, soakScale: LOCAL_SOAK_SCALE, windowClock: LOCAL_WINDOW_CLOCK }, undo, log);
 
     // 7. The push subscriptions, exactly as the topology describes them, pointed at the server.
     const subscriptions = await pushToServer(admin, server, { projectId, ownsEmulator: emulators.pubsub.owned }, undo);

@@ -1,5 +1,6 @@
 /** What every rollout function is given: the ports, and how ticks are paced and bounded. */
 import { silentLogger, type Logger } from '../log.js';
+import type { WindowClock } from '../domain/rollout/index.js';
 import type { Clock, EventBus, StateStore } from '../ports.js';
 
 export interface RolloutDeps {
@@ -15,6 +16,8 @@ export interface RolloutDeps {
   maxStartsPerTick?: number;
   /** Soaks last this fraction of what a rollout's waves ask (default 1; `mi dev` shortens them with its clock). */
   soakScale?: number;
+  /** The calendar customers' windows are read on (default the real one; `mi dev` runs weeks in minutes). */
+  windowClock?: WindowClock;
 }
 
 /** The deps with their defaults filled in. */
@@ -29,6 +32,7 @@ export interface RolloutContext {
   maxStartsPerTick?: number;
   /** Soaks last this fraction of what the waves ask. */
   soakScale: number;
+  windowClock?: WindowClock;
   /**
    * The tick of each rollout under way in this process: the next one waits for it, then (its
    * cause most likely covered) reads a line and is done, instead of contending in a transaction.
@@ -56,5 +60,6 @@ export function rolloutContext(deps: RolloutDeps): RolloutContext {
     soakScale: deps.soakScale ?? 1,
     ticking: new Map(),
     ...(deps.maxStartsPerTick === undefined ? {} : { maxStartsPerTick: deps.maxStartsPerTick }),
+    ...(deps.windowClock === undefined ? {} : { windowClock: deps.windowClock }),
   };
 }

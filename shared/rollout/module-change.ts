@@ -4,7 +4,7 @@
  * then ticked on the rollout planner like any rollout. A confirmation makes its member
  * eligible; the tick starts it in its wave and window.
  */
-import { confirmedMember, moduleChangeId, moduleChangeMembers, moduleChangeWaves, newRollout, type InstanceProgress, type ModuleChangeCandidate, type ModuleChangeTask, type RolloutRecord } from '../domain/rollout/index.js';
+import { confirmedMember, windowCalendar, moduleChangeId, moduleChangeMembers, moduleChangeWaves, newRollout, type InstanceProgress, type ModuleChangeCandidate, type ModuleChangeTask, type RolloutRecord } from '../domain/rollout/index.js';
 import { rolloutPaths } from '../store/collections.js';
 import { appendAudit } from '../store/records.js';
 import type { RolloutContext } from './deps.js';
@@ -26,7 +26,7 @@ export async function startModuleChange(ctx: RolloutContext, input: ModuleChange
   const id = moduleChangeId(input.change.module, input.change.commit);
   const existing = await ctx.store.get<RolloutRecord>(rolloutPaths.rollout(id));
   if (existing !== undefined) return { kind: 'exists', fanOut: existing };
-  const { members, sizes } = moduleChangeMembers(input.candidates, ctx.clock.now());
+  const { members, sizes } = moduleChangeMembers(input.candidates, ctx.clock.now(), windowCalendar(ctx.windowClock));
   if (members.length === 0) return { kind: 'empty' };
   let fanOut: RolloutRecord;
   try {
@@ -34,7 +34,7 @@ export async function startModuleChange(ctx: RolloutContext, input: ModuleChange
       ctx,
       id,
       members,
-      (at) => newRollout({ id, targetVersion: '', waves: moduleChangeWaves(sizes), actor: input.actor, reason: input.reason, now: at, busyRetryMs: 60_000, membership: { sizes }, moduleChange: input.change, commit: input.change.commit }),
+      (at) => newRollout({ id, targetVersion: '', waves: moduleChangeWaves(sizes), actor: input.actor, reason: input.reason, now: at, busyRetryMs: 60_000, membership: { sizes }, moduleChange: input.change, commit: input.change.commit, ...(ctx.windowClock === undefined ? {} : { windowClock: ctx.windowClock }) }),
       { action: 'module-change.started', after: { moduleChange: input.change, members: sizes }, actor: input.actor, reason: input.reason },
     );
   } catch (error) {

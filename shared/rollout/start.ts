@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import semver from 'semver';
-import { isReleaseRollout, membersOf, newRollout, scaleSoaks, type InstanceProgress, type RolloutRecord, type WaveName, type WaveSpec } from '../domain/rollout/index.js';
+import { isReleaseRollout, membersOf, newRollout, scaleSoaks, windowCalendar, type InstanceProgress, type RolloutRecord, type WaveName, type WaveSpec } from '../domain/rollout/index.js';
 import { rolloutPaths } from '../store/collections.js';
 import { appendAudit } from '../store/records.js';
 import type { RolloutContext } from './deps.js';
@@ -47,10 +47,10 @@ export async function start(ctx: RolloutContext, input: StartInput): Promise<Sta
   const id = newRolloutId(now);
   // The soaks as this control plane's clock runs them (recorded so, so status and ticks agree).
   const waves = ctx.soakScale === 1 ? input.waves : scaleSoaks(input.waves, ctx.soakScale);
-  const { members, sizes } = membersOf({ id, waves, targetVersion: input.targetVersion }, await readFleet(ctx.store), now);
+  const { members, sizes } = membersOf({ id, waves, targetVersion: input.targetVersion }, await readFleet(ctx.store), now, windowCalendar(ctx.windowClock));
   const skipped: Partial<Record<WaveName, number>> = {};
   for (const m of members) if (m.state === 'skipped') skipped[m.wave] = (skipped[m.wave] ?? 0) + 1;
-  const rollout = await recordFanOut(ctx, id, members, (at) => newRollout({ id, ...input, waves, now: at, membership: { sizes, skipped } }), {
+  const rollout = await recordFanOut(ctx, id, members, (at) => newRollout({ id, ...input, waves, now: at, membership: { sizes, skipped }, ...(ctx.windowClock === undefined ? {} : { windowClock: ctx.windowClock }) }), {
     action: 'rollout.started',
     after: { targetVersion: input.targetVersion, waves, members: sizes, ...(input.commit === undefined ? {} : { commit: input.commit }) },
     actor: input.actor,

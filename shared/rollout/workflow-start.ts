@@ -10,6 +10,7 @@ import {
   WORKFLOW_ID_PREFIX,
   WorkflowSpecError,
   workflowMembersOf,
+  windowCalendar,
   workflowWaves,
   type InstanceProgress,
   type RolloutRecord,
@@ -87,7 +88,7 @@ export async function startWorkflow(ctx: RolloutContext, input: WorkflowStartInp
   const id = newRolloutId(now, WORKFLOW_ID_PREFIX);
   let membership;
   try {
-    membership = workflowMembersOf({ action: input.action, environment: input.environment, filter: [...input.filter] }, await readFleet(ctx.store), now, plans);
+    membership = workflowMembersOf({ action: input.action, environment: input.environment, filter: [...input.filter] }, await readFleet(ctx.store), now, plans, windowCalendar(ctx.windowClock));
   } catch (error) {
     if (error instanceof WorkflowSpecError) return refused(error.message);
     throw error;
@@ -110,7 +111,7 @@ export async function startWorkflow(ctx: RolloutContext, input: WorkflowStartInp
     ctx,
     id,
     members,
-    (at) => newRollout({ id, targetVersion: '', waves, actor: input.actor, reason: input.reason, now: at, busyRetryMs: input.busyRetryMs ?? 30_000, membership: { sizes }, workflow, ...(commit === undefined ? {} : { commit }) }),
+    (at) => newRollout({ id, targetVersion: '', waves, actor: input.actor, reason: input.reason, now: at, busyRetryMs: input.busyRetryMs ?? 30_000, membership: { sizes }, workflow, ...(commit === undefined ? {} : { commit }), ...(ctx.windowClock === undefined ? {} : { windowClock: ctx.windowClock }) }),
     { action: 'workflow.started', after: { workflow, waves, members: sizes }, actor: input.actor, reason: input.reason },
   );
   if (record.status === 'running') await publishTick(ctx, record.id, 'start');

@@ -3,7 +3,7 @@
  * through the Intl API (IANA names), windows may cross midnight.
  */
 import type { MaintenanceWindow, Weekday } from '../../events/index.js';
-import type { Calendar, ChangeFreeze } from './types.js';
+import type { Calendar, ChangeFreeze, WindowClock } from './types.js';
 
 const WEEKDAY_INDEX: Record<Weekday, number> = { mon: 0, tue: 1, wed: 2, thu: 3, fri: 4, sat: 5, sun: 6 };
 const SHORT_WEEKDAY: Record<string, number> = { Mon: 0, Tue: 1, Wed: 2, Thu: 3, Fri: 4, Sat: 5, Sun: 6 };
@@ -78,4 +78,23 @@ export function nextWindowOpening(window: MaintenanceWindow, after: Date): Date 
 export function activeFreeze(calendar: Calendar, at: Date): ChangeFreeze | undefined {
   const t = at.getTime();
   return calendar.freezes.find((f) => Date.parse(f.from) <= t && t < Date.parse(f.to));
+}
+
+export interface WindowCalendar {
+  isOpen(window: MaintenanceWindow, now: Date): boolean;
+  /** When the window next lets work start at or after `now`, on the clock (not the calendar). */
+  nextOpening(window: MaintenanceWindow, now: Date): Date;
+}
+
+/** Windows read on this clock (the real calendar when undefined or at speedup 1). */
+export function windowCalendar(clock: WindowClock | undefined): WindowCalendar {
+  if (clock === undefined || clock.speedup === 1) return { isOpen: inMaintenanceWindow, nextOpening: nextWindowOpening };
+  const { speedup, epochMs } = clock;
+  const onCalendar = (now: Date) => new Date(epochMs + (now.getTime() - epochMs) * speedup);
+  // Rounded up: the moment on the clock is never before the opening on the calendar.
+  const onClock = (at: Date) => new Date(epochMs + Math.ceil((at.getTime() - epochMs) / speedup));
+  return {
+    isOpen: (window, now) => inMaintenanceWindow(window, onCalendar(now)),
+    nextOpening: (window, now) => (inMaintenanceWindow(window, onCalendar(now)) ? now : onClock(nextWindowOpening(window, onCalendar(now)))),
+  };
 }

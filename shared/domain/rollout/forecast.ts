@@ -5,9 +5,9 @@
  * none failed. An estimate from the membership the start would record, not a promise: windows
  * that close mid-wave and busy instances make it later.
  */
-import { nextWindowOpening } from './calendar.js';
+import { windowCalendar } from './calendar.js';
 import { membersOf } from './membership.js';
-import type { FleetInstance, InstanceProgress, WaveName, WaveSpec } from './types.js';
+import type { FleetInstance, InstanceProgress, WaveName, WaveSpec, WindowClock } from './types.js';
 import { failureBudgetOf } from './waves.js';
 
 export interface WaveForecast {
@@ -42,9 +42,9 @@ export interface RolloutForecast {
  * (each soaking before the next; a gate is taken as passed at once), within a wave
  * `maxInFlight` upgrades at a time of `upgradeMs` each, none before its member's window opens.
  */
-export function forecastRollout(input: { targetVersion: string; waves: readonly WaveSpec[]; fleet: readonly FleetInstance[]; now: Date; upgradeMs: number }): RolloutForecast {
+export function forecastRollout(input: { targetVersion: string; waves: readonly WaveSpec[]; fleet: readonly FleetInstance[]; now: Date; upgradeMs: number; windowClock?: WindowClock }): RolloutForecast {
   // The canary is chosen by the rollout's id: a dry run has none yet, so its members are a sample of the same size.
-  const { members } = membersOf({ id: 'dry-run', waves: input.waves, targetVersion: input.targetVersion }, input.fleet, input.now);
+  const { members } = membersOf({ id: 'dry-run', waves: input.waves, targetVersion: input.targetVersion }, input.fleet, input.now, windowCalendar(input.windowClock));
   return forecastMembers({ ...input, members }, [
     `every upgrade takes ${Math.round(input.upgradeMs / 60_000)} min and none fails`,
     'a manual gate is passed as soon as it is reached',
@@ -54,15 +54,16 @@ export function forecastRollout(input: { targetVersion: string; waves: readonly 
 }
 
 /** The forecast of any fan-out over the members its start would record (a rollout's, a workflow's). */
-export function forecastMembers(input: { targetVersion: string; waves: readonly WaveSpec[]; members: readonly InstanceProgress[]; now: Date; upgradeMs: number }, assumptions: string[]): RolloutForecast {
+export function forecastMembers(input: { targetVersion: string; waves: readonly WaveSpec[]; members: readonly InstanceProgress[]; now: Date; upgradeMs: number; windowClock?: WindowClock }, assumptions: string[]): RolloutForecast {
   const { members } = input;
+  const windows = windowCalendar(input.windowClock);
   let cursor = input.now.getTime();
   const waves = input.waves.map((spec, index): WaveForecast => {
     const own = members.filter((m) => m.wave === spec.name);
     const pending = own.filter((m) => m.state === 'pending');
     const startsAt = cursor;
     // When each may first start once its wave has: a customer when its window next opens after that.
-    const openAt = (m: InstanceProgress, after: number) => (m.window === undefined ? after : nextWindowOpening(m.window, new Date(after)).getTime());
+    const openAt = (m: InstanceProgress, after: number) => (m.window === undefined ? after : windows.nextOpening(m.window, new Date(after)).getTime());
     const queue = pending.map((m) => ({ m, at: openAt(m, startsAt) })).sort((a, b) => a.at - b.at);
     const eligible = queue.map((q) => q.at);
     // Slots run back to back, soonest member first; one whose window is shut when a slot frees waits for it to open.

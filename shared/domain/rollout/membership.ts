@@ -6,7 +6,7 @@
  * opens. An instance created later is not a member: it is created on the version it asks for.
  */
 import semver from 'semver';
-import { nextWindowOpening } from './calendar.js';
+import { windowCalendar, type WindowCalendar } from './calendar.js';
 import type { FleetInstance, InstanceProgress, WaveName, WaveSpec } from './types.js';
 import { canaryMembers, naturalWave } from './waves.js';
 
@@ -22,6 +22,7 @@ export interface Membership {
 export function pendingMember(
   input: { instanceId: string; wave: WaveName; window?: InstanceProgress['window']; eligible: 'now' | 'not-yet' } & Pick<Partial<InstanceProgress>, 'planDigest' | 'applyId' | 'actor' | 'detail'>,
   now: Date,
+  windows: WindowCalendar = windowCalendar(undefined),
 ): InstanceProgress {
   const { instanceId, wave, window, eligible, detail, ...extra } = input;
   return {
@@ -33,7 +34,7 @@ export function pendingMember(
     attempts: 0,
     startedAt: null,
     finishedAt: null,
-    eligibleAt: eligible === 'not-yet' ? null : (window === undefined ? now : nextWindowOpening(window, now)).toISOString(),
+    eligibleAt: eligible === 'not-yet' ? null : (window === undefined ? now : windows.nextOpening(window, now)).toISOString(),
     ...(window === undefined ? {} : { window }),
     ...Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined)),
     detail: detail ?? null,
@@ -42,7 +43,7 @@ export function pendingMember(
 }
 
 /** The members of a rollout over the fleet as it is at `now`, in id order. */
-export function membersOf(rollout: { id: string; waves: readonly WaveSpec[]; targetVersion: string }, fleet: readonly FleetInstance[], now: Date): Membership {
+export function membersOf(rollout: { id: string; waves: readonly WaveSpec[]; targetVersion: string }, fleet: readonly FleetInstance[], now: Date, windows?: WindowCalendar): Membership {
   const at = now.toISOString();
   const canary = canaryMembers(rollout.id, fleet, rollout.waves.find((w) => w.name === 'canary')?.percent ?? 5);
   const sizes: Partial<Record<WaveName, number>> = {};
@@ -55,7 +56,7 @@ export function membersOf(rollout: { id: string; waves: readonly WaveSpec[]; tar
     const there = semver.valid(instance.version) !== null && semver.gte(instance.version, rollout.targetVersion);
     const window = instance.tier === 'customer' ? instance.maintenanceWindow : undefined;
     if (!there) {
-      members.push(pendingMember({ instanceId: instance.id, wave, ...(window === undefined ? {} : { window }), eligible: 'now' }, now));
+      members.push(pendingMember({ instanceId: instance.id, wave, ...(window === undefined ? {} : { window }), eligible: 'now' }, now, windows));
       continue;
     }
     members.push({ instanceId: instance.id, wave, state: 'skipped', eventId: null, operationId: null, attempts: 0, startedAt: null, finishedAt: at, eligibleAt: null, ...(window === undefined ? {} : { window }), detail: `already on ${instance.version}`, updatedAt: at });

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { InstanceRecord } from '../../events/index.js';
+import type { WindowCalendar } from './calendar.js';
 import { pendingMember } from './membership.js';
 import type { InstanceProgress, WaveName, WaveSpec } from './types.js';
 import { workflowWaveOf } from './workflow.js';
@@ -46,7 +47,7 @@ export interface ModuleChangeCandidate {
  * keeps to its maintenance window. One that must wait for a person's confirmation has no time
  * to start yet (`eligibleAt` null: the tick does not pick it, and its wave waits for it).
  */
-export function moduleChangeMembers(candidates: readonly ModuleChangeCandidate[], now: Date): { members: InstanceProgress[]; sizes: Partial<Record<WaveName, number>> } {
+export function moduleChangeMembers(candidates: readonly ModuleChangeCandidate[], now: Date, windows?: WindowCalendar): { members: InstanceProgress[]; sizes: Partial<Record<WaveName, number>> } {
   const sizes: Partial<Record<WaveName, number>> = {};
   const members: InstanceProgress[] = [];
   for (const c of [...candidates].sort((a, b) => a.instance.id.localeCompare(b.instance.id))) {
@@ -68,6 +69,7 @@ export function moduleChangeMembers(candidates: readonly ModuleChangeCandidate[]
           ...(ready ? {} : { detail: 'waits for a person to confirm its plan (mi apply confirm)' }),
         },
         now,
+        windows,
       ),
     );
   }

@@ -6,8 +6,8 @@
  * that decides a halt or a start is read where the starts are written; tests give it one over
  * plain arrays.
  */
-import { activeFreeze, inMaintenanceWindow, nextWindowOpening } from './calendar.js';
-import type { Calendar, InstanceProgress, ProgressState, RolloutRecord, WaveName, WaveSpec, WaveState, WaveSummary, WorkflowTask, ModuleChangeTask } from './types.js';
+import { activeFreeze, windowCalendar } from './calendar.js';
+import type { Calendar, InstanceProgress, ProgressState, RolloutRecord, WaveName, WaveSpec, WaveState, WaveSummary, WorkflowTask, ModuleChangeTask, WindowClock } from './types.js';
 import { failureBudgetOf } from './waves.js';
 import { describeFanOut } from './workflow.js';
 
@@ -93,6 +93,7 @@ function untouched(spec: WaveSpec, size: number, previous: WaveSummary | undefin
  */
 export async function planTick(rollout: RolloutRecord, reader: WaveReader, now: Date, calendar: Calendar, options: PlannerOptions = {}): Promise<RolloutPlan> {
   const at = now.toISOString();
+  const windows = windowCalendar(rollout.windowClock);
   const waveStates: WaveState[] = rollout.waves.map(
     (w, i) => rollout.waveStates[i] ?? { name: w.name, status: 'pending', startedAt: null, completedAt: null, soakUntil: null, gatePassedAt: null, gatePassedBy: null, forgivenFailures: 0 },
   );
@@ -166,8 +167,8 @@ export async function planTick(rollout: RolloutRecord, reader: WaveReader, now: 
       else if (wanted > 0) looked = await reader.eligible(spec.name, now, wanted);
       else hold(capacity === 0 ? 'in-flight-limit' : 'tick-limit');
       for (const member of looked) {
-        if (member.window !== undefined && !inMaintenanceWindow(member.window, now)) {
-          passOver.push({ instanceId: member.instanceId, eligibleAt: nextWindowOpening(member.window, now).toISOString() });
+        if (member.window !== undefined && !windows.isOpen(member.window, now)) {
+          passOver.push({ instanceId: member.instanceId, eligibleAt: windows.nextOpening(member.window, now).toISOString() });
           hold('outside-window');
           continue;
         }
@@ -231,9 +232,12 @@ export function newRollout(input: {
   workflow?: WorkflowTask;
   /** A merge's module change. */
   moduleChange?: ModuleChangeTask;
+  /** The calendar its windows are read on, when not the real one. */
+  windowClock?: WindowClock;
 }): RolloutRecord {
   const at = input.now.toISOString();
   return {
+    ...(input.windowClock === undefined ? {} : { windowClock: { ...input.windowClock } }),
     id: input.id,
     kind: input.moduleChange !== undefined ? 'module-change' : input.workflow === undefined ? 'upgrade' : 'workflow',
     ...(input.moduleChange === undefined ? {} : { moduleChange: { ...input.moduleChange } }),

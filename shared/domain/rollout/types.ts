@@ -106,6 +106,16 @@ export interface RolloutHalt {
   at: string;
 }
 
+/**
+ * The calendar maintenance windows are read on, when not the real one: it runs `speedup` times
+ * faster than the clock from `epochMs` (mi dev's, so a week of customers' windows opens within
+ * minutes). Recorded on each fan-out as it starts, so its ticks read windows as its start did.
+ */
+export interface WindowClock {
+  speedup: number;
+  epochMs: number;
+}
+
 /** `rollouts/{id}`: a fan-out, a release upgrade (a rollout) or a workflow; both tick on the same planner. */
 export interface RolloutRecord {
   id: string;
@@ -141,6 +151,8 @@ export interface RolloutRecord {
    */
   membership: { recordedAt: string; sizes: Partial<Record<WaveName, number>> };
   summary: WaveSummary[];
+  /** The calendar its members' windows are read on, when not the real one (mi dev's compressed weeks). */
+  windowClock?: WindowClock;
 }
 
 /** pending: not started; waiting: started before and to be tried again (busy, or refused after a halt). */

@@ -7,6 +7,7 @@
  */
 import picomatch from 'picomatch';
 import { INSTANCE_CHECKS, type Environment, type InstanceCheck } from '../../events/index.js';
+import type { WindowCalendar } from './calendar.js';
 import { pendingMember } from './membership.js';
 import type { FleetInstance, InstanceProgress, WaveName, WaveSpec, WorkflowAction, WorkflowTask } from './types.js';
 
@@ -84,7 +85,7 @@ export function workflowWaves(sizes: Partial<Record<WaveName, number>>, concurre
  * maintenance windows; the rest may start at once. `plans` (an apply) gives each member the
  * digest of the plan it applies; an instance without one is not a member.
  */
-export function workflowMembersOf(task: Pick<WorkflowTask, 'action' | 'environment' | 'filter'>, fleet: readonly FleetInstance[], now: Date, plans?: ReadonlyMap<string, string>): { members: InstanceProgress[]; sizes: Partial<Record<WaveName, number>> } {
+export function workflowMembersOf(task: Pick<WorkflowTask, 'action' | 'environment' | 'filter'>, fleet: readonly FleetInstance[], now: Date, plans?: ReadonlyMap<string, string>, windows?: WindowCalendar): { members: InstanceProgress[]; sizes: Partial<Record<WaveName, number>> } {
   const filter = parseFilter(task.filter);
   const sizes: Partial<Record<WaveName, number>> = {};
   const members: InstanceProgress[] = [];
@@ -96,7 +97,7 @@ export function workflowMembersOf(task: Pick<WorkflowTask, 'action' | 'environme
     const wave = workflowWaveOf(instance);
     sizes[wave] = (sizes[wave] ?? 0) + 1;
     const window = changesInstances(task.action) && instance.tier === 'customer' ? instance.maintenanceWindow : undefined;
-    members.push(pendingMember({ instanceId: instance.id, wave, ...(window === undefined ? {} : { window }), eligible: 'now', ...(planDigest === undefined ? {} : { planDigest }) }, now));
+    members.push(pendingMember({ instanceId: instance.id, wave, ...(window === undefined ? {} : { window }), eligible: 'now', ...(planDigest === undefined ? {} : { planDigest }) }, now, windows));
   }
   return { members, sizes };
 }

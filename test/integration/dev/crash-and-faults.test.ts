@@ -9,8 +9,9 @@
  *   that fails makes the next upgrade fail at its backup step, before the application is
  *   touched, the Slack stand-in prints the failure once, and `mi op list --status failed`
  *   finds it; bad arguments are refused with what is accepted; faults are listed and cleared;
- * - the local clock: a rollout started on the stack records the shortened soaks its ticks use,
- *   and the restore drill runs on the local clock's week.
+ * - the local clock: a rollout started on the stack records the shortened soaks its ticks use
+ *   and the local calendar its customers' windows are read on (each opens within ten minutes),
+ *   its dry run expects it to finish within minutes, and the restore drill runs on the local week.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,9 +23,9 @@ import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli } from '../../../cli/main.js';
 import { startLocalStack, type LocalStack } from '../../../cli/dev/stack.js';
-import { LOCAL_SOAK_SCALE, LOCAL_TIME_SPEEDUP } from '../../../cli/dev/local-time.js';
+import { LOCAL_SOAK_SCALE, LOCAL_TIME_SPEEDUP, LOCAL_WINDOW_CLOCK } from '../../../cli/dev/local-time.js';
 import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
-import { DEFAULT_WAVES, type RolloutRecord } from '../../../shared/domain/rollout/index.js';
+import { DEFAULT_WAVES, type InstanceProgress, type RolloutForecast, type RolloutRecord } from '../../../shared/domain/rollout/index.js';
 import { makeEnvelope, type InstanceRecord } from '../../../shared/events/index.js';
 import { createFirestore, createFirestoreStore } from '../../../shared/gcp/firestore-store.js';
 import { createPubSubBus } from '../../../shared/gcp/pubsub-bus.js';
@@ -176,9 +177,9 @@ describe('mi dev: a crash mid-operation, injected faults, the local clock', () =
     expect((await store.get<InstanceRecord>(paths.instance(instanceId)))?.version).toBe(before.version);
 
     // The on-call channel is told, by the Slack stand-in mi dev runs: what failed, where, and how to look.
-    const told = async () => lines.find((line) => line.startsWith('slack #') && line.includes(`mi op get ${operationId}`));
-    for (let waited = 0; (await told()) === undefined && waited < 30_000; waited += 250) await new Promise((resolve) => setTimeout(resolve, 250));
-    const notification = await told();
+    const told = () => lines.find((line) => line.startsWith('slack #') && line.includes(`mi op get ${operationId}`));
+    for (let waited = 0; told() === undefined && waited < 30_000; waited += 250) await new Promise((resolve) => setTimeout(resolve, 250));
+    const notification = told();
     expect(notification).toBeDefined();
     expect(notification).toContain(`failed at sql-backup`);
     expect(notification).toContain(instanceId);
@@ -235,7 +236,7 @@ describe('mi dev: a crash mid-operation, injected faults, the local clock', () =
     expect((await mi(['dev', 'fault', 'list'])).stdout).toBe('no faults injected\n');
   }, 60_000);
 
-  it('the local clock: a rollout started on the stack records the shortened soaks its ticks wait for, and the drill runs on the local week', async () => {
+  it('the local clock: a rollout started on the stack records the shortened soaks and the local calendar of windows its ticks use, is forecast to finish in minutes, and the drill runs on the local week', async () => {
     if (stack === undefined) throw new Error('the stack did not start');
     const drill = stack.schedules.find((s) => s.name === 'restore-drill');
     expect(drill?.localEverySeconds).toBe((7 * 86_400) / LOCAL_TIME_SPEEDUP);
@@ -246,8 +247,20 @@ describe('mi dev: a crash mid-operation, injected faults, the local clock', () =
     try {
       const recorded = await store.get<RolloutRecord>(rolloutPaths.rollout(id));
       expect(recorded?.waves.map((w) => [w.name, w.soakMs])).toEqual(DEFAULT_WAVES.map((w) => [w.name, Math.round(w.soakMs * LOCAL_SOAK_SCALE)]));
-      const forecast = await mi(['rollout', 'start', '--to', '9.0.0', '--dry-run', '--json']);
+      // Customers' windows on the local calendar (a week in ten minutes): each opens within ten minutes of the start.
+      expect(recorded?.windowClock).toEqual(LOCAL_WINDOW_CLOCK);
+      const startedAt = Date.parse(recorded?.createdAt ?? '');
+      const customers = (await store.query<InstanceProgress>({ collection: rolloutPaths.progressCollection(id), where: [{ field: 'wave', op: '==', value: 'customers' }] })).map((d) => d.data);
+      expect(customers.length).toBeGreaterThan(0);
+      for (const member of customers) {
+        expect(member.window, member.instanceId).toBeDefined();
+        expect(Date.parse(member.eligibleAt ?? ''), member.instanceId).toBeLessThanOrEqual(startedAt + (7 * 86_400_000) / LOCAL_WINDOW_CLOCK.speedup + 1_000);
+      }
+      const forecast = await mi(['rollout', 'start', '--to', '9.0.0', '--dry-run', '--json', '--upgrade-time', '1m']);
       expect(forecast.stdout).toContain(`"soakMs": ${Math.round(86_400_000 * LOCAL_SOAK_SCALE)}`);
+      // The whole rollout, soaks and every customer's window, is expected within minutes (each upgrade taken as a minute).
+      const waves = (JSON.parse(forecast.stdout) as RolloutForecast).waves;
+      expect(Date.parse(waves.at(-1)?.finishesAt ?? '') - Date.now()).toBeLessThan(30 * 60_000);
     } finally {
       expect((await mi(['rollout', 'abort', id, '--reason', 'only the soaks were wanted'])).code).toBe(0);
     }
