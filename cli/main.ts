@@ -3,7 +3,6 @@
  * outcome into an exit code. `runCli` runs in process (tests capture output and codes);
  * `main` is what bin/mi.js calls.
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { describeError } from '../shared/errors.js';
 import { registerCommands } from './commands/index.js';
@@ -15,18 +14,10 @@ import { documentExamples } from './examples.js';
 import { createContext, type CliContext, type CliIo } from './context.js';
 import { CliError, refused } from './errors.js';
 import { line } from './output.js';
-import { inProject } from './project-root.js';
+import { packageVersion } from './report-maker.js';
 
 export type { CliIo } from './context.js';
 
-function packageVersion(): string {
-  try {
-    const pkg: unknown = JSON.parse(readFileSync(inProject('package.json'), 'utf8'));
-    return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
 
 /**
  * `-o json|yaml`: the command's --json, printed in that format; `-o wide`: its --wide table;

@@ -14,6 +14,7 @@ import { systemClock } from '../../shared/ports.js';
 import { DEFAULT_POLL_INTERVAL_MS, DEFAULT_REASON, EXIT } from '../config.js';
 import { sendCommand } from '../commands-client.js';
 import type { CliContext } from '../context.js';
+import { reportMaker } from '../report-maker.js';
 import { CliError, refused } from '../errors.js';
 import { durationSchema, parseFlags, reasonSchema } from '../flags.js';
 import { line, printJson } from '../output.js';
@@ -82,9 +83,9 @@ export function registerComplianceCommands(program: Command, ctx: CliContext): v
           const { buildReport, renderReport, summarizeRun } = await import('../../shared/compliance/index.js');
           const summary = await summarizeRun(backend.store, run, systemClock.now());
           if (summary.complete && summary.schedules !== 'missing') {
-            const report = await buildReport(backend.store, run, systemClock.now());
+            const report = await buildReport(backend.store, run, systemClock.now(), reportMaker(ctx.io.env, backend.projectId));
             ctx.io.stdout.write(renderReport(report, flags.json ? 'json' : flags.format));
-            ctx.exitCode = report.failures.length > 0 || summary.schedules !== 'pass' ? EXIT.failed : EXIT.ok;
+            ctx.exitCode = report.verdict.outcome === 'fail' ? EXIT.failed : EXIT.ok;
             return;
           }
         }
@@ -104,14 +105,15 @@ export function registerComplianceCommands(program: Command, ctx: CliContext): v
     .action(async (_options: unknown, command: Command) => {
       const flags = parseFlags(reportFlags, command.opts(), LABELS);
       if (flags.run !== undefined && flags.date !== undefined) throw refused('give --run or --date, not both');
-      const store = ctx.backend(command).store;
+      const backend = ctx.backend(command);
+      const { store } = backend;
       const now = systemClock.now();
       // The report's code loads only for the commands that print one (`mi instance extend` shares this group).
       const { buildReport, findRun, renderReport } = await import('../../shared/compliance/index.js');
       const run = await findRun(store, { ...(flags.run === undefined ? {} : { runId: flags.run }), ...(flags.date === undefined ? {} : { date: flags.date }) }, now);
       if (run === undefined) throw refused(flags.run !== undefined ? `no compliance run ${flags.run}` : flags.date !== undefined ? `no verify-backups run on ${flags.date}` : 'no verify-backups run yet (mi compliance run starts one)');
       if (run.schedule !== 'verify-backups') throw refused(`${run.runId} is a ${run.schedule} run: reports are of verify-backups runs`);
-      const report = await buildReport(store, run, now);
+      const report = await buildReport(store, run, now, reportMaker(ctx.io.env, backend.projectId));
       ctx.io.stdout.write(renderReport(report, flags.format));
     });
 

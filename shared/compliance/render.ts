@@ -3,6 +3,7 @@
  * Pure functions from the report to text.
  */
 import type { ControlResult } from '../domain/compliance/controls.js';
+import { criteriaLabel, criteriaOf } from '../domain/compliance/criteria.js';
 import type { ComplianceReport, FailureRow } from './report.js';
 
 export type ReportFormat = 'md' | 'json' | 'html';
@@ -29,12 +30,30 @@ function coverageLines(report: ComplianceReport): string[] {
   ];
 }
 
+/** Every exception the verdict counts, beyond the instances': failing schedule controls and the access control. */
+function otherExceptions(report: ComplianceReport): string[] {
+  const out: string[] = [];
+  if (report.schedules.outcome === 'missing') out.push('the schedules were not checked in this run');
+  for (const c of report.schedules.controls) if (c.status !== 'pass') out.push(`\`${c.control}\` ${c.status.toUpperCase()}: ${c.summary}. Evidence: ${evidenceText(c)}`);
+  if (report.access.status === 'fail') out.push(`\`${report.access.control}\` FAIL: ${report.access.problems.join('; ')}`);
+  return out;
+}
+
+function identityLines(report: ComplianceReport): string[] {
+  const i = report.identity;
+  return [`- Made by: ${i.tool} ${i.version} at commit ${i.commit}, project ${i.project}, for the period ${i.period.from} to ${i.period.to}, at ${i.generatedAt}`, `- Digest: SHA-256 ${i.digest} of this report's JSON form (mi compliance report --format json) with identity.digest empty`];
+}
+
 /** The report in Markdown. */
 export function renderMarkdown(report: ComplianceReport): string {
   const s = report.summary;
   const out: string[] = [
     `# Compliance report: ${report.run.runId}`,
     '',
+    `**Verdict: ${report.verdict.outcome.toUpperCase()}**${report.verdict.reasons.length === 0 ? ': every planned instance was checked and passed every control, the schedules and the access control passed' : ''}`,
+    ...report.verdict.reasons.map((r) => `- ${r}`),
+    '',
+    ...identityLines(report),
     `- Run: ${report.run.schedule} (${report.run.trigger}, asked by ${report.run.requestedBy}), slot ${report.run.slotStart} to ${report.run.slotEnd}, judged as of ${report.run.asOf}`,
     `- Status: ${s.complete ? 'complete' : 'INCOMPLETE'} — ${s.planned} planned, ${s.checked} checked; ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped (deleted), ${s.notChecked} planned but not checked, ${s.notPlanned} checked but not planned`,
     ...s.problems.map((p) => `  - ${p}`),
@@ -47,19 +66,19 @@ export function renderMarkdown(report: ComplianceReport): string {
     '',
     '## Controls',
     '',
-    '| control | what it requires | checked | passed | failed | not judged |',
-    '| --- | --- | ---: | ---: | ---: | ---: |',
-    ...report.controls.map((c) => `| \`${c.control}\` | ${c.text} | ${c.checked} | ${c.passed} | ${c.failed} | ${c.blocked} |`),
+    '| control | criteria | what it requires | checked | passed | failed | not judged |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: |',
+    ...report.controls.map((c) => `| \`${c.control}\` | ${criteriaLabel(c.criteria)} | ${c.text} | ${c.checked} | ${c.passed} | ${c.failed} | ${c.blocked} |`),
     '',
     '## Schedules',
     '',
     ...(report.schedules.controls.length === 0
       ? ['- no finding: the schedules were not checked in this run (a failure of its own)']
-      : report.schedules.controls.map((c) => `- \`${c.control}\` ${c.status.toUpperCase()}: ${c.summary}. Evidence: ${evidenceText(c)}`)),
+      : report.schedules.controls.map((c) => `- \`${c.control}\` (${criteriaLabel(criteriaOf(c.control))}) ${c.status.toUpperCase()}: ${c.summary}. Evidence: ${evidenceText(c)}`)),
     '',
     '## Access',
     '',
-    `- \`${report.access.control}\` ${report.access.status.toUpperCase()}: ${report.access.text}`,
+    `- \`${report.access.control}\` (${criteriaLabel(report.access.criteria)}) ${report.access.status.toUpperCase()}: ${report.access.text}`,
     report.access.review === null ? '- Access review: none has run' : `- Access review: ${report.access.review.runId} at ${report.access.review.at}, ${report.access.review.findings.length} finding(s)`,
     ...report.access.problems.map((p) => `  - ${p}`),
     '',
@@ -69,7 +88,7 @@ export function renderMarkdown(report: ComplianceReport): string {
     '',
     '## Failures',
     '',
-    ...(report.failures.length === 0 ? ['None.'] : report.failures.flatMap(failureLines)),
+    ...(report.failures.length + otherExceptions(report).length === 0 ? ['None.'] : [...report.failures.flatMap(failureLines), ...otherExceptions(report).map((x) => `- ${x}`)]),
     '',
     '## Trend (30 days)',
     '',
@@ -105,6 +124,9 @@ export function renderHtml(report: ComplianceReport): string {
     '<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}</style>',
     '</head><body>',
     `<h1>Compliance report: ${e(report.run.runId)}</h1>`,
+    `<p class="verdict ${report.verdict.outcome}"><b>Verdict: ${report.verdict.outcome.toUpperCase()}</b></p>`,
+    report.verdict.reasons.length === 0 ? '' : `<ul>${report.verdict.reasons.map((r) => `<li>${e(r)}</li>`).join('')}</ul>`,
+    `<p><small>Made by ${e(report.identity.tool)} ${e(report.identity.version)} at commit ${e(report.identity.commit)}, project ${e(report.identity.project)}, period ${e(report.identity.period.from)} to ${e(report.identity.period.to)}; SHA-256 of its JSON form: <code>${e(report.identity.digest)}</code></small></p>`,
     `<p>${e(report.run.schedule)} (${e(report.run.trigger)}), slot ${e(report.run.slotStart)} to ${e(report.run.slotEnd)}, judged as of ${e(report.run.asOf)}.</p>`,
     `<p><b>${s.complete ? 'Complete' : 'INCOMPLETE'}</b>: ${s.planned} planned, ${s.checked} checked; ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped, ${s.notChecked} planned but not checked, ${s.notPlanned} checked but not planned. Schedules: ${e(report.schedules.outcome)}.</p>`,
     s.problems.length === 0 ? '' : `<ul>${s.problems.map((p) => `<li>${e(p)}</li>`).join('')}</ul>`,
@@ -113,16 +135,18 @@ export function renderHtml(report: ComplianceReport): string {
     ...report.coverage.checkedNotPlanned.map((id) => `<li><b>${e(id)}</b>: CHECKED BUT NOT PLANNED</li>`),
     report.coverage.plannedNotChecked.length + report.coverage.checkedNotPlanned.length === 0 ? `<li>The planned and checked instances are the same ${s.planned}.</li>` : '',
     '</ul>',
-    '<h2>Controls</h2><table><tr><th>control</th><th>what it requires</th><th>checked</th><th>passed</th><th>failed</th><th>not judged</th></tr>',
-    ...report.controls.map((c) => row([c.control, c.text, c.checked, c.passed, c.failed, c.blocked])),
+    '<h2>Controls</h2><table><tr><th>control</th><th>criteria</th><th>what it requires</th><th>checked</th><th>passed</th><th>failed</th><th>not judged</th></tr>',
+    ...report.controls.map((c) => row([c.control, criteriaLabel(c.criteria), c.text, c.checked, c.passed, c.failed, c.blocked])),
     '</table><h2>Schedules</h2><ul>',
-    ...report.schedules.controls.map((c) => `<li><code>${e(c.control)}</code> ${e(c.status.toUpperCase())}: ${e(c.summary)}<br><small>${e(evidenceText(c))}</small></li>`),
-    `</ul><h2>Access</h2><p><code>${e(report.access.control)}</code> <b>${e(report.access.status.toUpperCase())}</b>: ${e(report.access.text)}</p><ul>`,
+    ...report.schedules.controls.map((c) => `<li><code>${e(c.control)}</code> (${e(criteriaLabel(criteriaOf(c.control)))}) ${e(c.status.toUpperCase())}: ${e(c.summary)}<br><small>${e(evidenceText(c))}</small></li>`),
+    `</ul><h2>Access</h2><p><code>${e(report.access.control)}</code> (${e(criteriaLabel(report.access.criteria))}) <b>${e(report.access.status.toUpperCase())}</b>: ${e(report.access.text)}</p><ul>`,
     ...report.access.problems.map((p) => `<li>${e(p)}</li>`),
     '</ul><table><tr><th>grant</th><th>entitlement</th><th>requester</th><th>why</th><th>approved by</th><th>state</th><th>start</th><th>end</th></tr>',
     ...report.access.grants.map((g) => row([g.grant.slice(g.grant.lastIndexOf('/') + 1), g.entitlement, g.requester, g.reason, g.approvedBy ?? (g.breakglass ? 'break-glass' : '—'), g.state, g.start ?? '—', g.end ?? '—'])),
     '</table><h2>Failures</h2><ul>',
     ...report.failures.map(failure),
+    ...otherExceptions(report).map((x) => `<li>${e(x.replaceAll('`', ''))}</li>`),
+    report.failures.length + otherExceptions(report).length === 0 ? '<li>None.</li>' : '',
     '</ul><h2>Trend (30 days)</h2><table><tr><th>run</th><th>trigger</th><th>slot</th><th>planned</th><th>checked</th><th>passed</th><th>failed</th><th>not checked</th><th>schedules</th></tr>',
     ...report.trend.map((t) => row([t.runId, t.trigger, t.slotStart, t.summary.planned, t.summary.checked, t.summary.passed, t.summary.failed, t.summary.notChecked, t.summary.schedules])),
     '</table>',

@@ -8,7 +8,10 @@
  * only, in pages of 1,000), two count queries and one read; the per-control figures and the
  * trend use count queries where counts suffice.
  */
+import { createHash } from 'node:crypto';
 import { ACCESS_CONTROL, ACCESS_CONTROL_TEXT, INSTANCE_CONTROL_IDS, controlText, type ControlResult } from '../domain/compliance/controls.js';
+import { criteriaOf, type Criteria } from '../domain/compliance/criteria.js';
+import { verdictOf, type Verdict } from '../domain/compliance/verdict.js';
 import { compareIdSets, completenessProblems, verifyPlan, type Coverage, type PlanVerdict } from '../domain/compliance/plan.js';
 import type { StateStore } from '../ports.js';
 import { indexedQuery } from '../topology.js';
@@ -100,6 +103,8 @@ export interface ControlRow {
   failed: number;
   blocked: number;
   passed: number;
+  /** The criteria it serves (SOC2 control ids, Trust Services Criteria). */
+  criteria: Criteria;
 }
 
 export interface FailureRow {
@@ -120,7 +125,23 @@ export interface TrendRow {
   summary: RunSummary;
 }
 
+/** What makes a report this report: who made it, from what, over when, and the digest of its JSON form. */
+export interface ReportIdentity {
+  tool: 'mi';
+  version: string;
+  /** The control plane's commit the report was made by ('unknown' outside a checkout or build that says). */
+  commit: string;
+  project: string;
+  period: { from: string; to: string };
+  generatedAt: string;
+  /** SHA-256 (hex) of the report's JSON with this field empty (reportDigest). */
+  digest: string;
+}
+
 export interface ComplianceReport {
+  identity: ReportIdentity;
+  /** One verdict that agrees with every section (verdictOf). */
+  verdict: Verdict;
   generatedAt: string;
   run: Pick<ComplianceRun, 'runId' | 'schedule' | 'trigger' | 'slotStart' | 'slotEnd' | 'asOf' | 'status' | 'createdAt' | 'doneAt' | 'requestedBy'>;
   summary: RunSummary;
@@ -137,6 +158,7 @@ export interface ComplianceReport {
 export interface AccessSection {
   control: string;
   text: string;
+  criteria: Criteria;
   status: 'pass' | 'fail';
   problems: string[];
   review: { runId: string; at: string; findings: string[] } | null;
@@ -161,6 +183,7 @@ export async function accessSection(store: StateStore, now: Date): Promise<Acces
   return {
     control: ACCESS_CONTROL,
     text: ACCESS_CONTROL_TEXT,
+    criteria: criteriaOf(ACCESS_CONTROL),
     status: problems.length === 0 ? 'pass' : 'fail',
     problems,
     review: latest === undefined ? null : { runId: latest.data.runId, at: latest.data.at, findings: latest.data.findings.map((f) => f.detail) },
@@ -195,7 +218,14 @@ export async function findRun(store: StateStore, selector: { runId?: string; dat
 }
 
 /** The report of one verify-backups run: per control, each failure with its evidence, the 30-day trend. */
-export async function buildReport(store: StateStore, run: ComplianceRun, now: Date): Promise<ComplianceReport> {
+/** SHA-256 of a report's JSON form with its digest field empty: what `identity.digest` holds, and how a reader checks it. */
+export function reportDigest(report: ComplianceReport): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ ...report, identity: { ...report.identity, digest: '' } }))
+    .digest('hex');
+}
+
+export async function buildReport(store: StateStore, run: ComplianceRun, now: Date, maker: { version: string; commit: string; project: string } = { version: '0.0.0', commit: 'unknown', project: 'unknown' }): Promise<ComplianceReport> {
   const covered = await coverageOfRun(store, run.runId);
   const summary = await summaryFrom(store, run, covered, now);
   const failing = await store.query<Finding>({
@@ -211,7 +241,7 @@ export async function buildReport(store: StateStore, run: ComplianceRun, now: Da
     const checked = control === 'dev.expiry' ? judgedOnExpiry : judged;
     const failed = failing.filter((f) => f.data.failedControls.includes(control)).length;
     const blocked = failing.filter((f) => f.data.blockedControls.includes(control)).length;
-    return { control, text: controlText(control), checked, failed, blocked, passed: checked - failed - blocked };
+    return { control, text: controlText(control), checked, failed, blocked, passed: checked - failed - blocked, criteria: criteriaOf(control) };
   });
   const failures: FailureRow[] = failing
     .map((f) => ({
@@ -234,7 +264,20 @@ export async function buildReport(store: StateStore, run: ComplianceRun, now: Da
     const s = r.runId === run.runId ? summary : r.summary !== null && (await storedSummaryHolds(store, r)) ? r.summary : await summarizeRun(store, r, now);
     trend.push({ runId: r.runId, trigger: r.trigger, slotStart: r.slotStart, summary: s });
   }
-  return {
+  const scheduleControls = schedules?.controls ?? [];
+  const verdict = verdictOf({
+    complete: summary.complete,
+    problems: summary.problems,
+    instanceFailures: failures.filter((f) => f.notChecked !== true).length,
+    notChecked: covered.coverage.plannedNotChecked.length,
+    notPlanned: covered.coverage.checkedNotPlanned.length,
+    schedules: schedules?.outcome === 'pass' ? 'pass' : schedules === undefined ? 'missing' : 'fail',
+    failingSchedules: scheduleControls.filter((c) => c.status !== 'pass').map((c) => c.control),
+    access: access.status,
+  });
+  const report: ComplianceReport = {
+    identity: { tool: 'mi', version: maker.version, commit: maker.commit, project: maker.project, period: { from: run.slotStart, to: run.slotEnd }, generatedAt: now.toISOString(), digest: '' },
+    verdict,
     generatedAt: now.toISOString(),
     run: {
       runId: run.runId,
@@ -256,4 +299,6 @@ export async function buildReport(store: StateStore, run: ComplianceRun, now: Da
     access,
     trend,
   };
+  report.identity.digest = reportDigest(report);
+  return report;
 }

@@ -9,3 +9,5 @@ export * from './controls.js';
 export * from './plan.js';
 export * from './retention.js';
 export * from './run-key.js';
+export * from './criteria.js';
+export * from './verdict.js';

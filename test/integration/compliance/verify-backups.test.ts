@@ -133,6 +133,40 @@ describe('verify-backups: a fleet with one fault per instance, through the real 
     expect(JSON.parse(renderReport(report, 'json'))).toMatchObject({ summary: { failed: 8 } });
   });
 
+  it('the report as an auditor reads it: one verdict that agrees with every section, criteria per control, and an identity whose digest is its JSON', async () => {
+    const run = await f.store.get<ComplianceRun>(compliancePaths.run(runId));
+    if (run === undefined) throw new Error('no run');
+    const report = await buildReport(f.store, run, f.clock.now(), { version: '1.2.3', commit: 'a'.repeat(40), project: f.projectId });
+    // Eight instances failed and the drill's schedule is paused: the verdict fails, and says both, naming their sections.
+    expect(report.verdict.outcome).toBe('fail');
+    expect(report.verdict.reasons).toEqual(expect.arrayContaining(['8 instance(s) failed a control (Failures)', 'the schedules control failed: schedule.restore-drill (Schedules, Failures)']));
+    const md = renderReport(report, 'md');
+    expect(md.split('\n').slice(0, 4).join('\n')).toContain('**Verdict: FAIL**');
+    // The Failures section shows every exception the verdict counts: the paused schedule too.
+    const failures = md.slice(md.indexOf('## Failures'), md.indexOf('## Trend'));
+    expect(failures).toContain('`schedule.restore-drill` FAIL');
+    expect(failures).not.toContain('None.');
+    // Criteria: backups A1.2 and the seed's CI-79, the drill A1.3, dev expiry CI-100, access CC6.1-CC6.3.
+    expect(report.controls.find((c) => c.control === 'sql.recent-backup')?.criteria).toEqual({ soc2: ['CI-79'], tsc: ['A1.2'] });
+    expect(report.controls.find((c) => c.control === 'dev.expiry')?.criteria.soc2).toEqual(['CI-100']);
+    expect(report.access.criteria.tsc).toEqual(['CC6.1', 'CC6.2', 'CC6.3']);
+    expect(md).toContain('| `sql.recent-backup` | CI-79 · A1.2 |');
+    expect(md).toContain('`schedule.restore-drill` (CI-79 · A1.3) FAIL');
+    for (const c of report.controls) expect(c.criteria.soc2.length + c.criteria.tsc.length, c.control).toBeGreaterThan(0);
+    // Identity: who made it, over when, and a digest anyone can check from the JSON form alone.
+    const json = JSON.parse(renderReport(report, 'json')) as typeof report;
+    expect(json.identity).toMatchObject({ tool: 'mi', version: '1.2.3', commit: 'a'.repeat(40), project: f.projectId, period: { from: run.slotStart, to: run.slotEnd } });
+    const { createHash } = await import('node:crypto');
+    const recomputed = createHash('sha256').update(JSON.stringify({ ...json, identity: { ...json.identity, digest: '' } })).digest('hex');
+    expect(json.identity.digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(recomputed).toBe(json.identity.digest);
+    // One changed value and the digest no longer matches.
+    const edited = { ...json, summary: { ...json.summary, failed: 7 } };
+    expect(createHash('sha256').update(JSON.stringify({ ...edited, identity: { ...edited.identity, digest: '' } })).digest('hex')).not.toBe(json.identity.digest);
+    expect(md).toContain(json.identity.digest);
+    expect(renderReport(report, 'html')).toContain('Verdict: FAIL');
+  });
+
   it('drift safe to fix is remediated by a leased operation, recorded in the audit trail', async () => {
     const asked = await lifecycle.take(3);
     expect(asked).toHaveLength(3);

@@ -34,7 +34,7 @@ describe('windows on a faster calendar', () => {
 
   it('a window of two hours lasts seven seconds on the clock', () => {
     const windows = windowCalendar(CLOCK);
-    const window = WINDOWS[1] as MaintenanceWindow;
+    const window = WINDOWS[1];
     const opens = windows.nextOpening(window, new Date(Date.UTC(2026, 5, 1))).getTime();
     let open = 0;
     for (let t = opens; t < opens + 20_000; t += 100) if (windows.isOpen(window, new Date(t))) open += 100;

@@ -1,0 +1,35 @@
+/**
+ * The one verdict at the top of a report, from the same facts every section shows: it passes
+ * only when the run is complete, every planned instance was checked and passed, the schedules
+ * passed and the access control passed. Each reason names the section that shows it, so the
+ * verdict and the sections can never disagree.
+ */
+
+export interface VerdictFacts {
+  complete: boolean;
+  problems: readonly string[];
+  instanceFailures: number;
+  notChecked: number;
+  notPlanned: number;
+  schedules: 'pass' | 'fail' | 'missing';
+  failingSchedules: readonly string[];
+  access: 'pass' | 'fail';
+}
+
+export interface Verdict {
+  outcome: 'pass' | 'fail';
+  /** Why it fails, each naming its section; [] when it passes. */
+  reasons: string[];
+}
+
+export function verdictOf(facts: VerdictFacts): Verdict {
+  const reasons: string[] = [];
+  if (!facts.complete) reasons.push(`the run is incomplete (Status): ${facts.problems.join('; ') || 'not every planned instance was checked'}`);
+  if (facts.instanceFailures > 0) reasons.push(`${facts.instanceFailures} instance(s) failed a control (Failures)`);
+  if (facts.notChecked > 0) reasons.push(`${facts.notChecked} planned instance(s) were not checked (Coverage, Failures)`);
+  if (facts.notPlanned > 0) reasons.push(`${facts.notPlanned} instance(s) were checked but not planned (Coverage)`);
+  if (facts.schedules === 'missing') reasons.push('the schedules were not checked (Schedules)');
+  else if (facts.schedules === 'fail') reasons.push(`the schedules control failed: ${facts.failingSchedules.join(', ') || 'see Schedules'} (Schedules, Failures)`);
+  if (facts.access === 'fail') reasons.push('the access control failed (Access, Failures)');
+  return { outcome: reasons.length === 0 ? 'pass' : 'fail', reasons };
+}

@@ -1,0 +1,40 @@
+/** The report's one verdict: it passes exactly when every section it summarises passes, and each reason names its section. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { criteriaOf, INSTANCE_CONTROL_IDS, verdictOf, type VerdictFacts } from '../../../shared/domain/compliance/index.js';
+
+const facts = fc.record<VerdictFacts>({
+  complete: fc.boolean(),
+  problems: fc.array(fc.string({ minLength: 1, maxLength: 20 }), { maxLength: 2 }),
+  instanceFailures: fc.nat(5),
+  notChecked: fc.nat(3),
+  notPlanned: fc.nat(3),
+  schedules: fc.constantFrom('pass', 'fail', 'missing'),
+  failingSchedules: fc.array(fc.constantFrom('schedule.restore-drill', 'schedule.reconcile'), { maxLength: 2 }),
+  access: fc.constantFrom('pass', 'fail'),
+});
+
+describe('the verdict', () => {
+  it('passes exactly when the run is complete and every count, the schedules and access are clean', () => {
+    fc.assert(
+      fc.property(facts, (f) => {
+        const clean = f.complete && f.instanceFailures === 0 && f.notChecked === 0 && f.notPlanned === 0 && f.schedules === 'pass' && f.access === 'pass';
+        const verdict = verdictOf(f);
+        expect(verdict.outcome).toBe(clean ? 'pass' : 'fail');
+        expect(verdict.reasons.length === 0).toBe(clean);
+        // Every reason points at the section that shows it.
+        for (const reason of verdict.reasons) expect(reason).toMatch(/\((Status|Failures|Coverage|Schedules|Access)[^)]*\)/);
+      }),
+    );
+  });
+
+  it('names the failing schedules', () => {
+    const verdict = verdictOf({ complete: true, problems: [], instanceFailures: 0, notChecked: 0, notPlanned: 0, schedules: 'fail', failingSchedules: ['schedule.restore-drill'], access: 'pass' });
+    expect(verdict).toEqual({ outcome: 'fail', reasons: ['the schedules control failed: schedule.restore-drill (Schedules, Failures)'] });
+  });
+
+  it('maps every instance control to a criterion', () => {
+    for (const control of INSTANCE_CONTROL_IDS) expect(criteriaOf(control).soc2.length + criteriaOf(control).tsc.length, control).toBeGreaterThan(0);
+    expect(criteriaOf('schedule.restore-drill').tsc).toEqual(['A1.3']);
+  });
+});
