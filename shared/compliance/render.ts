@@ -4,7 +4,7 @@
  */
 import type { ControlResult } from '../domain/compliance/controls.js';
 import { criteriaLabel, criteriaOf } from '../domain/compliance/criteria.js';
-import type { ComplianceReport, FailureRow } from './report.js';
+import { PASS_SAMPLE_SIZE, passSample, type ComplianceReport, type FailureRow } from './report.js';
 
 export type ReportFormat = 'md' | 'json' | 'html';
 
@@ -44,6 +44,23 @@ function identityLines(report: ComplianceReport): string[] {
   return [`- Made by: ${i.tool} ${i.version} at commit ${i.commit}, project ${i.project}, for the period ${i.period.from} to ${i.period.to}, at ${i.generatedAt}`, `- Digest: SHA-256 ${i.digest} of this report's JSON form (mi compliance report --format json) with identity.digest empty`];
 }
 
+function outcomeCounts(report: ComplianceReport): string {
+  const counts = new Map<string, number>();
+  for (const p of report.population) counts.set(p.outcome, (counts.get(p.outcome) ?? 0) + 1);
+  return [...counts.entries()].map(([outcome, n]) => `${n} ${outcome}`).join(', ') || 'none';
+}
+
+function populationLines(report: ComplianceReport): string[] {
+  const sample = passSample(report.run.runId, report.population);
+  return [
+    `${report.population.length} instance(s): ${outcomeCounts(report)}. The JSON form lists each with every control's evidence.`,
+    '',
+    `A sample of ${sample.length} pass(es) with their evidence (the passes ordered by SHA-256 of the run id and instance id, the first ${PASS_SAMPLE_SIZE}: anyone can draw the same sample from the JSON form):`,
+    '',
+    ...sample.flatMap((p) => [`- **${p.instanceId}** (${p.environment ?? '?'}, ${p.region ?? '?'}) checked ${p.checkedAt ?? '?'}`, ...p.controls.map((c) => `  - \`${c.control}\` ${c.status.toUpperCase()}: ${c.summary}. Evidence: ${evidenceText(c)}`)]),
+  ];
+}
+
 /** The report in Markdown. */
 export function renderMarkdown(report: ComplianceReport): string {
   const s = report.summary;
@@ -63,6 +80,10 @@ export function renderMarkdown(report: ComplianceReport): string {
     '## Coverage',
     '',
     ...coverageLines(report),
+    '',
+    '## Population',
+    '',
+    ...populationLines(report),
     '',
     '## Controls',
     '',
@@ -134,6 +155,10 @@ export function renderHtml(report: ComplianceReport): string {
     ...report.coverage.plannedNotChecked.map((id) => `<li><b>${e(id)}</b>: PLANNED BUT NOT CHECKED</li>`),
     ...report.coverage.checkedNotPlanned.map((id) => `<li><b>${e(id)}</b>: CHECKED BUT NOT PLANNED</li>`),
     report.coverage.plannedNotChecked.length + report.coverage.checkedNotPlanned.length === 0 ? `<li>The planned and checked instances are the same ${s.planned}.</li>` : '',
+    '</ul>',
+    `<h2>Population</h2><p>${report.population.length} instance(s): ${e(outcomeCounts(report))}. The JSON form lists each with every control's evidence.</p>`,
+    `<p>A sample of passes with their evidence (ordered by SHA-256 of the run id and instance id, the first ${PASS_SAMPLE_SIZE}):</p><ul>`,
+    ...passSample(report.run.runId, report.population).map((p) => `<li><b>${e(p.instanceId)}</b> (${e(p.environment ?? '?')}, ${e(p.region ?? '?')}) checked ${e(p.checkedAt ?? '?')}<ul>${p.controls.map((c) => `<li><code>${e(c.control)}</code> ${e(c.status.toUpperCase())}: ${e(c.summary)}<br><small>${e(evidenceText(c))}</small></li>`).join('')}</ul></li>`),
     '</ul>',
     '<h2>Controls</h2><table><tr><th>control</th><th>criteria</th><th>what it requires</th><th>checked</th><th>passed</th><th>failed</th><th>not judged</th></tr>',
     ...report.controls.map((c) => row([c.control, criteriaLabel(c.criteria), c.text, c.checked, c.passed, c.failed, c.blocked])),

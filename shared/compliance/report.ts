@@ -37,6 +37,18 @@ export async function checkedInstanceIds(store: StateStore, runId: string, pageS
   }
 }
 
+/** Every instance finding of a run, in id order, read a page at a time. */
+export async function instanceFindings(store: StateStore, runId: string, pageSize = FINDING_ID_PAGE): Promise<Finding[]> {
+  const found: Finding[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.query<Finding>({ collection: compliancePaths.findings(runId), limit: pageSize, ...(after === undefined ? {} : { startAfterId: after }) });
+    found.push(...page.filter((d) => d.id !== SCHEDULES_FINDING_ID).map((d) => d.data));
+    after = page.at(-1)?.id;
+    if (page.length < pageSize || after === undefined) return found;
+  }
+}
+
 /** What a run's stored plan and findings say, compared as id sets. */
 export interface RunCoverage {
   plan: PlanVerdict;
@@ -118,6 +130,31 @@ export interface FailureRow {
   notChecked?: true;
 }
 
+/** One planned instance as the report lists it: its outcome and every control with its evidence (the API call, the fields read, their values), and when. */
+export interface PopulationRow {
+  instanceId: string;
+  environment: string | null;
+  tier: string | null;
+  region: string | null;
+  outcome: Finding['outcome'] | 'not-checked';
+  checkedAt: string | null;
+  controls: ControlResult[];
+}
+
+/** How many passes the readable forms show with their evidence, drawn by digest so anyone can redraw them. */
+export const PASS_SAMPLE_SIZE = 25;
+
+/** The passes an auditor traces: ordered by SHA-256 of run id and instance id (not chosen by whoever ran it), the first `size`. */
+export function passSample(runId: string, population: readonly PopulationRow[], size = PASS_SAMPLE_SIZE): PopulationRow[] {
+  const key = (id: string) => createHash('sha256').update(`${runId}\u0000${id}`).digest('hex');
+  return population
+    .filter((p) => p.outcome === 'pass')
+    .map((p) => ({ p, k: key(p.instanceId) }))
+    .sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
+    .slice(0, size)
+    .map(({ p }) => p);
+}
+
 export interface TrendRow {
   runId: string;
   trigger: ComplianceRun['trigger'];
@@ -147,6 +184,8 @@ export interface ComplianceReport {
   summary: RunSummary;
   /** Every instance planned but not checked, and every one checked but not planned, in id order. */
   coverage: { plannedNotChecked: string[]; checkedNotPlanned: string[] };
+  /** Every planned instance (and any checked unplanned), with its evidence, in id order: the population an auditor samples from. */
+  population: PopulationRow[];
   controls: ControlRow[];
   failures: FailureRow[];
   schedules: { outcome: Finding['outcome'] | 'missing'; controls: ControlResult[] };
@@ -264,6 +303,17 @@ export async function buildReport(store: StateStore, run: ComplianceRun, now: Da
     const s = r.runId === run.runId ? summary : r.summary !== null && (await storedSummaryHolds(store, r)) ? r.summary : await summarizeRun(store, r, now);
     trend.push({ runId: r.runId, trigger: r.trigger, slotStart: r.slotStart, summary: s });
   }
+  const population: PopulationRow[] = (await instanceFindings(store, run.runId)).map((f) => ({
+    instanceId: f.instanceId ?? '',
+    environment: f.environment,
+    tier: f.tier,
+    region: f.region,
+    outcome: f.outcome,
+    checkedAt: f.checkedAt,
+    controls: f.controls,
+  }));
+  for (const id of covered.coverage.plannedNotChecked) population.push({ instanceId: id, environment: null, tier: null, region: null, outcome: 'not-checked', checkedAt: null, controls: [] });
+  population.sort((a, b) => a.instanceId.localeCompare(b.instanceId));
   const scheduleControls = schedules?.controls ?? [];
   const verdict = verdictOf({
     complete: summary.complete,
@@ -293,6 +343,7 @@ export async function buildReport(store: StateStore, run: ComplianceRun, now: Da
     },
     summary,
     coverage: { plannedNotChecked: covered.coverage.plannedNotChecked, checkedNotPlanned: covered.coverage.checkedNotPlanned },
+    population,
     controls,
     failures,
     schedules: { outcome: schedules?.outcome ?? 'missing', controls: schedules?.controls ?? [] },

@@ -165,6 +165,17 @@ describe('verify-backups: a fleet with one fault per instance, through the real 
     expect(createHash('sha256').update(JSON.stringify({ ...edited, identity: { ...edited.identity, digest: '' } })).digest('hex')).not.toBe(json.identity.digest);
     expect(md).toContain(json.identity.digest);
     expect(renderReport(report, 'html')).toContain('Verdict: FAIL');
+    // The population: every planned instance, passes too, each with its controls' evidence and when.
+    expect(report.population.map((p) => p.instanceId)).toEqual(FAULTS.map((x) => x.id).sort());
+    for (const p of report.population) {
+      expect(p.controls.length, p.instanceId).toBeGreaterThan(0);
+      expect(Date.parse(p.checkedAt ?? ''), p.instanceId).not.toBeNaN();
+      for (const c of p.controls) expect(c.source, `${p.instanceId} ${c.control}`).not.toBe('');
+    }
+    const passes = report.population.filter((p) => p.outcome === 'pass');
+    expect(passes).toHaveLength(2);
+    expect(md).toContain('## Population');
+    for (const pass of passes) expect(md).toContain(`- **${pass.instanceId}**`);
   });
 
   it('drift safe to fix is remediated by a leased operation, recorded in the audit trail', async () => {
