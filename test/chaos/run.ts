@@ -5,6 +5,8 @@
  * whole). Exits 1 on a violation, after printing the shrunk schedule and how to replay it.
  */
 import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureEmulator, EMULATOR_HOST_VARIABLE } from '../../cli/dev/emulators.js';
@@ -24,9 +26,13 @@ const program = new Command('chaos')
   .option('--path <path>', 'fast-check path (to replay a failure)')
   .option('--trace', 'print the trace of every schedule')
   .option('--shrink-seconds <n>', 'how long to shrink a failure', positive, 300)
-  .option('--out <file>', 'where to write the figures', fileURLToPath(new URL('../../bench/chaos.json', import.meta.url)))
+  .option('--out <file>', 'where to write the figures (default bench/chaos.json; a replay with --path, a file in the temporary folder, so it never replaces the record)')
   .parse();
-const flags = program.opts<{ runs: number; seed?: number; path?: string; trace?: boolean; out: string; shrinkSeconds: number }>();
+const options = program.opts<{ runs: number; seed?: number; path?: string; trace?: boolean; out?: string; shrinkSeconds: number }>();
+const flags = {
+  ...options,
+  out: options.out ?? (options.path === undefined ? fileURLToPath(new URL('../../bench/chaos.json', import.meta.url)) : join(tmpdir(), `chaos-replay-${options.seed ?? 'any'}.json`)),
+};
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 const emulators = await Promise.all([ensureEmulator('firestore'), ensureEmulator('pubsub')]);
