@@ -36,6 +36,7 @@ function otherExceptions(report: ComplianceReport): string[] {
   if (report.schedules.outcome === 'missing') out.push('the schedules were not checked in this run');
   for (const c of report.schedules.controls) if (c.status !== 'pass') out.push(`\`${c.control}\` ${c.status.toUpperCase()}: ${c.summary}. Evidence: ${evidenceText(c)}`);
   if (report.access.status === 'fail') out.push(`\`${report.access.control}\` FAIL: ${report.access.problems.join('; ')}`);
+  for (const d of report.drills.sql) if (d.status === 'failed' || d.status === 'abandoned') out.push(`\`${report.drills.control}\` FAIL: drill ${d.operationId} of ${d.instanceId} ${d.status}${d.failure ? ` at ${d.failure.step}: ${d.failure.reason}` : ''}`);
   return out;
 }
 
@@ -69,6 +70,7 @@ export function renderMarkdown(report: ComplianceReport): string {
     '',
     `**Verdict: ${report.verdict.outcome.toUpperCase()}**${report.verdict.reasons.length === 0 ? ': every planned instance was checked and passed every control, the schedules and the access control passed' : ''}`,
     ...report.verdict.reasons.map((r) => `- ${r}`),
+    ...report.verdict.gaps.map((g) => `- Known gap, not judged by any control: ${g}`),
     '',
     ...identityLines(report),
     `- Run: ${report.run.schedule} (${report.run.trigger}, asked by ${report.run.requestedBy}), slot ${report.run.slotStart} to ${report.run.slotEnd}, judged as of ${report.run.asOf}`,
@@ -106,6 +108,19 @@ export function renderMarkdown(report: ComplianceReport): string {
     '| grant | entitlement | requester | why | approved by | state | start | end |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...report.access.grants.map((g) => `| ${g.grant.slice(g.grant.lastIndexOf('/') + 1)} | ${g.entitlement} | ${g.requester} | ${g.reason.replace(/\|/g, '\\|')} | ${g.approvedBy ?? (g.breakglass ? 'break-glass' : '—')} | ${g.state} | ${g.start ?? '—'} | ${g.end ?? '—'} |`),
+    '',
+    '## Restore drills',
+    '',
+    `- \`${report.drills.control}\` (${criteriaLabel(report.drills.criteria)}) ${report.drills.status === 'none' ? 'NO DRILL' : report.drills.status.toUpperCase()}: ${report.drills.text}`,
+    `- ${report.drills.gke.finding}`,
+    '',
+    ...(report.drills.sql.length === 0
+      ? [`No drill since ${report.drills.since}.`]
+      : [
+          '| drill | instance | outcome | asked | finished | steps |',
+          '| --- | --- | --- | --- | --- | --- |',
+          ...report.drills.sql.map((d) => `| ${d.operationId} | ${d.instanceId} | ${d.status}${d.failure ? ` at ${d.failure.step}` : ''} | ${d.requestedAt} | ${d.finishedAt ?? '—'} | ${d.steps.map((s) => `${s.name}: ${s.status}`).join(', ')} |`),
+        ]),
     '',
     '## Failures',
     '',
@@ -147,6 +162,7 @@ export function renderHtml(report: ComplianceReport): string {
     `<h1>Compliance report: ${e(report.run.runId)}</h1>`,
     `<p class="verdict ${report.verdict.outcome}"><b>Verdict: ${report.verdict.outcome.toUpperCase()}</b></p>`,
     report.verdict.reasons.length === 0 ? '' : `<ul>${report.verdict.reasons.map((r) => `<li>${e(r)}</li>`).join('')}</ul>`,
+    ...report.verdict.gaps.map((g) => `<p>Known gap, not judged by any control: ${e(g)}</p>`),
     `<p><small>Made by ${e(report.identity.tool)} ${e(report.identity.version)} at commit ${e(report.identity.commit)}, project ${e(report.identity.project)}, period ${e(report.identity.period.from)} to ${e(report.identity.period.to)}; SHA-256 of its JSON form: <code>${e(report.identity.digest)}</code></small></p>`,
     `<p>${e(report.run.schedule)} (${e(report.run.trigger)}), slot ${e(report.run.slotStart)} to ${e(report.run.slotEnd)}, judged as of ${e(report.run.asOf)}.</p>`,
     `<p><b>${s.complete ? 'Complete' : 'INCOMPLETE'}</b>: ${s.planned} planned, ${s.checked} checked; ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped, ${s.notChecked} planned but not checked, ${s.notPlanned} checked but not planned. Schedules: ${e(report.schedules.outcome)}.</p>`,
@@ -168,6 +184,9 @@ export function renderHtml(report: ComplianceReport): string {
     ...report.access.problems.map((p) => `<li>${e(p)}</li>`),
     '</ul><table><tr><th>grant</th><th>entitlement</th><th>requester</th><th>why</th><th>approved by</th><th>state</th><th>start</th><th>end</th></tr>',
     ...report.access.grants.map((g) => row([g.grant.slice(g.grant.lastIndexOf('/') + 1), g.entitlement, g.requester, g.reason, g.approvedBy ?? (g.breakglass ? 'break-glass' : '—'), g.state, g.start ?? '—', g.end ?? '—'])),
+    `</table><h2>Restore drills</h2><p><code>${e(report.drills.control)}</code> (${e(criteriaLabel(report.drills.criteria))}) <b>${report.drills.status === 'none' ? 'NO DRILL' : e(report.drills.status.toUpperCase())}</b>: ${e(report.drills.text)}</p><p>${e(report.drills.gke.finding)}</p>`,
+    '<table><tr><th>drill</th><th>instance</th><th>outcome</th><th>asked</th><th>finished</th><th>steps</th></tr>',
+    ...report.drills.sql.map((d) => row([d.operationId, d.instanceId, `${d.status}${d.failure ? ` at ${d.failure.step}` : ''}`, d.requestedAt, d.finishedAt ?? '—', d.steps.map((s) => `${s.name}: ${s.status}`).join(', ')])),
     '</table><h2>Failures</h2><ul>',
     ...report.failures.map(failure),
     ...otherExceptions(report).map((x) => `<li>${e(x.replaceAll('`', ''))}</li>`),

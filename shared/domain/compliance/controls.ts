@@ -24,6 +24,10 @@ export const INSTANCE_CONTROL_IDS = Object.keys(INSTANCE_CONTROLS) as InstanceCo
 export const ACCESS_CONTROL = 'access.time-bound';
 export const ACCESS_CONTROL_TEXT = 'No standing human access to prod: every grant justified, time-bound, and approved by someone other than its requester (break-glass reviewed afterwards)';
 
+/** The recovery test: restores drilled from real backups, judged from the drills' operations. */
+export const DRILL_CONTROL = 'drill.restore';
+export const DRILL_CONTROL_TEXT = "Restores are tested: each week a sample of instances has its latest Cloud SQL backup restored into a throwaway instance, checked, and removed; every drill of the last 30 days succeeded";
+
 /** The control of one Cloud Scheduler job: `schedule.<name>`. */
 export function scheduleControl(name: string): string {
   return `schedule.${name}`;

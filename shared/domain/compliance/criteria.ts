@@ -4,7 +4,7 @@
  * recovery infrastructure, A1.3 recovery testing, CC6.1–CC6.3 logical access, CC7.1 detection
  * of configuration changes and control failures, CC8.1 change management).
  */
-import { ACCESS_CONTROL, INSTANCE_CONTROL_IDS, type InstanceControl } from './controls.js';
+import { ACCESS_CONTROL, DRILL_CONTROL, INSTANCE_CONTROL_IDS, type InstanceControl } from './controls.js';
 
 export interface Criteria {
   /** The seed's SOC2 control ids. */
@@ -34,6 +34,7 @@ export const INSTANCE_CONTROL_CRITERIA: Readonly<Record<InstanceControl, Criteri
 /** The criteria a control serves: instance controls by the table, the schedules by what they drive, access by CC6. */
 export function criteriaOf(control: string): Criteria {
   if ((INSTANCE_CONTROL_IDS as readonly string[]).includes(control)) return INSTANCE_CONTROL_CRITERIA[control as InstanceControl];
+  if (control === DRILL_CONTROL) return { soc2: ['CI-79'], tsc: ['A1.3'] };
   if (control === ACCESS_CONTROL) return { soc2: [], tsc: ['CC6.1', 'CC6.2', 'CC6.3'] };
   // The schedules run the controls: the drill is the recovery test, the others detect failures of controls.
   if (control === 'schedule.restore-drill') return { soc2: ['CI-79'], tsc: ['A1.3'] };

@@ -14,12 +14,18 @@ export interface VerdictFacts {
   schedules: 'pass' | 'fail' | 'missing';
   failingSchedules: readonly string[];
   access: 'pass' | 'fail';
+  /** The restore drills of the period: none, all succeeded, or one failed. */
+  drills: 'pass' | 'fail' | 'none';
+  /** What is not tested at all, said beside the verdict rather than hidden (GKE restores). */
+  gaps: readonly string[];
 }
 
 export interface Verdict {
   outcome: 'pass' | 'fail';
   /** Why it fails, each naming its section; [] when it passes. */
   reasons: string[];
+  /** Known gaps in what the controls cover, listed with the verdict whatever it is. */
+  gaps: string[];
 }
 
 export function verdictOf(facts: VerdictFacts): Verdict {
@@ -31,5 +37,7 @@ export function verdictOf(facts: VerdictFacts): Verdict {
   if (facts.schedules === 'missing') reasons.push('the schedules were not checked (Schedules)');
   else if (facts.schedules === 'fail') reasons.push(`the schedules control failed: ${facts.failingSchedules.join(', ') || 'see Schedules'} (Schedules, Failures)`);
   if (facts.access === 'fail') reasons.push('the access control failed (Access, Failures)');
-  return { outcome: reasons.length === 0 ? 'pass' : 'fail', reasons };
+  if (facts.drills === 'fail') reasons.push('a restore drill of the last 30 days failed (Restore drills, Failures)');
+  else if (facts.drills === 'none') reasons.push('no restore drill finished in the last 30 days (Restore drills)');
+  return { outcome: reasons.length === 0 ? 'pass' : 'fail', reasons, gaps: [...facts.gaps] };
 }

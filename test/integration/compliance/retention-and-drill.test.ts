@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCompliance, extendExpiry, type Compliance } from '../../../shared/compliance/index.js';
+import { drillSection, GKE_NOT_DRILLED } from '../../../shared/compliance/report.js';
 import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
 import type { AnyEnvelope, InstanceRecord } from '../../../shared/events/index.js';
 import { TOPICS } from '../../../shared/topology.js';
@@ -119,5 +120,14 @@ describe('restore-drill: the latest backup into a throwaway, checked, deleted', 
     const throwaway = String(op.params.throwaway);
     expect(f.fleet.cloudSql.hasInstance(String(op.params.project), throwaway)).toBe(false);
     expect((await f.instance('drill-a'))).toMatchObject({ status: 'active', lease: null });
+
+    // The report's A1.3 evidence: the drill with its outcome and steps, and GKE named as not drilled at all.
+    const drills = await drillSection(f.store, f.clock.now());
+    expect(drills).toMatchObject({ control: 'drill.restore', status: 'pass', criteria: { tsc: ['A1.3'] }, gke: { drilled: false, finding: GKE_NOT_DRILLED } });
+    expect(drills.sql).toEqual([expect.objectContaining({ operationId: op.id, instanceId: 'drill-a', status: 'succeeded', finishedAt: op.finishedAt })]);
+    expect(drills.sql[0]?.steps.map((s) => `${s.name}:${s.status}`)).toEqual(op.steps.map((s) => `${s.name}:succeeded`));
+    // Thirty-one days on, no drill is in the period: the section says so, and a verdict counts it.
+    f.clock.advance(31 * 86_400_000);
+    expect(await drillSection(f.store, f.clock.now())).toMatchObject({ status: 'none', sql: [] });
   });
 });

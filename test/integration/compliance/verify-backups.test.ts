@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReport, renderReport, type Compliance, type ComplianceRun, type Finding } from '../../../shared/compliance/index.js';
+import { GKE_NOT_DRILLED } from '../../../shared/compliance/report.js';
 import { SQL_BACKUP_POLICY } from '../../../shared/domain/lifecycle/backup-policy.js';
 import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
 import { SCHEDULES, TOPICS } from '../../../shared/topology.js';
@@ -165,6 +166,11 @@ describe('verify-backups: a fleet with one fault per instance, through the real 
     expect(createHash('sha256').update(JSON.stringify({ ...edited, identity: { ...edited.identity, digest: '' } })).digest('hex')).not.toBe(json.identity.digest);
     expect(md).toContain(json.identity.digest);
     expect(renderReport(report, 'html')).toContain('Verdict: FAIL');
+    // No drill ran in this world: the verdict says so, and GKE's untested restores are a known gap beside it.
+    expect(report.verdict.reasons).toContain('no restore drill finished in the last 30 days (Restore drills)');
+    expect(report.verdict.gaps).toEqual([GKE_NOT_DRILLED]);
+    expect(md).toContain(`Known gap, not judged by any control: ${GKE_NOT_DRILLED}`);
+    expect(md).toContain('## Restore drills');
     // The population: every planned instance, passes too, each with its controls' evidence and when.
     expect(report.population.map((p) => p.instanceId)).toEqual(FAULTS.map((x) => x.id).sort());
     for (const p of report.population) {

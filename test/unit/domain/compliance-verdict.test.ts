@@ -12,25 +12,29 @@ const facts = fc.record<VerdictFacts>({
   schedules: fc.constantFrom('pass', 'fail', 'missing'),
   failingSchedules: fc.array(fc.constantFrom('schedule.restore-drill', 'schedule.reconcile'), { maxLength: 2 }),
   access: fc.constantFrom('pass', 'fail'),
+  drills: fc.constantFrom('pass', 'fail', 'none'),
+  gaps: fc.array(fc.constantFrom('GKE restores are not drilled'), { maxLength: 1 }),
 });
 
 describe('the verdict', () => {
   it('passes exactly when the run is complete and every count, the schedules and access are clean', () => {
     fc.assert(
       fc.property(facts, (f) => {
-        const clean = f.complete && f.instanceFailures === 0 && f.notChecked === 0 && f.notPlanned === 0 && f.schedules === 'pass' && f.access === 'pass';
+        const clean = f.complete && f.instanceFailures === 0 && f.notChecked === 0 && f.notPlanned === 0 && f.schedules === 'pass' && f.access === 'pass' && f.drills === 'pass';
         const verdict = verdictOf(f);
         expect(verdict.outcome).toBe(clean ? 'pass' : 'fail');
         expect(verdict.reasons.length === 0).toBe(clean);
         // Every reason points at the section that shows it.
-        for (const reason of verdict.reasons) expect(reason).toMatch(/\((Status|Failures|Coverage|Schedules|Access)[^)]*\)/);
+        for (const reason of verdict.reasons) expect(reason).toMatch(/\((Status|Failures|Coverage|Schedules|Access|Restore drills)[^)]*\)/);
+        // A known gap is said whatever the verdict, and never passes for a reason.
+        expect(verdict.gaps).toEqual(f.gaps);
       }),
     );
   });
 
   it('names the failing schedules', () => {
-    const verdict = verdictOf({ complete: true, problems: [], instanceFailures: 0, notChecked: 0, notPlanned: 0, schedules: 'fail', failingSchedules: ['schedule.restore-drill'], access: 'pass' });
-    expect(verdict).toEqual({ outcome: 'fail', reasons: ['the schedules control failed: schedule.restore-drill (Schedules, Failures)'] });
+    const verdict = verdictOf({ complete: true, problems: [], instanceFailures: 0, notChecked: 0, notPlanned: 0, schedules: 'fail', failingSchedules: ['schedule.restore-drill'], access: 'pass', drills: 'pass', gaps: [] });
+    expect(verdict).toEqual({ outcome: 'fail', reasons: ['the schedules control failed: schedule.restore-drill (Schedules, Failures)'], gaps: [] });
   });
 
   it('maps every instance control to a criterion', () => {
