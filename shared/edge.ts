@@ -34,7 +34,8 @@ export interface MessageRoute<R> {
   onSchedule?: (schedule: string, message: DeliveredMessage) => Promise<R>;
   /**
    * Messages that are not our envelopes (another service's notifications, such as Cloud Build's):
-   * the raw data and attributes. A DecodeError it throws is recorded under the message id.
+   * the raw data and attributes. A DecodeError it throws is recorded under the message id (a
+   * message that cannot be read has no key of its own).
    */
   onForeignMessage?: (data: string | undefined, message: DeliveredMessage) => Promise<R>;
   /**
@@ -99,6 +100,7 @@ export async function deliver<R>(deps: EdgeDeps, route: MessageRoute<R>, cloudEv
     if (read === undefined) return { kind: 'unreadable', reason: 'not a Pub/Sub message' };
     const { message, data } = read;
     const ledgerKey = route.foreignLedgerKey?.(data, message) ?? messageLedgerKey(message.messageId);
+    addLogLabels({ event: ledgerKey });
     const onForeign = route.onForeignMessage;
     return orRecorded(deps, route, ledgerKey, message, async () => {
       try {

@@ -5,8 +5,9 @@
  * planned but not checked (a failure of its own) and every one checked but not planned.
  *
  * Cost at 10,000 instances: the plan pages (about 20 documents of ids), the finding ids (ids
- * only, in pages of 1,000), two count queries and one read; the per-control figures and the
- * trend use count queries where counts suffice.
+ * only, in pages of 1,000), two count queries and one read for the summary; a report adds every
+ * finding once (its population, in pages of 1,000: the failures are taken from the same read) and
+ * the drills of the last 30 days. The trend uses count queries where counts suffice.
  */
 import { createHash } from 'node:crypto';
 import { ACCESS_CONTROL, ACCESS_CONTROL_TEXT, DRILL_CONTROL, DRILL_CONTROL_TEXT, INSTANCE_CONTROL_IDS, controlText, type ControlResult } from '../domain/compliance/controls.js';
@@ -309,13 +310,9 @@ export function reportDigest(report: ComplianceReport): string {
 export async function buildReport(store: StateStore, run: ComplianceRun, now: Date, maker: { version: string; commit: string; project: string } = { version: '0.0.0', commit: 'unknown', project: 'unknown' }): Promise<ComplianceReport> {
   const covered = await coverageOfRun(store, run.runId);
   const summary = await summaryFrom(store, run, covered, now);
-  const failing = await store.query<Finding>({
-    collection: compliancePaths.findings(run.runId),
-    where: [
-      { field: 'kind', op: '==', value: 'instance' },
-      { field: 'outcome', op: '==', value: 'fail' },
-    ],
-  });
+  // Every finding once: the population, and the failures among them.
+  const findings = await instanceFindings(store, run.runId);
+  const failing = findings.filter((f) => f.kind === 'instance' && f.outcome === 'fail').map((data) => ({ id: data.instanceId ?? '', data }));
   const judgedOnExpiry = await store.count({ collection: compliancePaths.findings(run.runId), where: [{ field: 'environment', op: '==', value: 'dev' }] });
   const judged = summary.checked - summary.skipped;
   const controls: ControlRow[] = INSTANCE_CONTROL_IDS.map((control) => {
@@ -346,7 +343,7 @@ export async function buildReport(store: StateStore, run: ComplianceRun, now: Da
     const s = r.runId === run.runId ? summary : r.summary !== null && (await storedSummaryHolds(store, r)) ? r.summary : await summarizeRun(store, r, now);
     trend.push({ runId: r.runId, trigger: r.trigger, slotStart: r.slotStart, summary: s });
   }
-  const population: PopulationRow[] = (await instanceFindings(store, run.runId)).map((f) => ({
+  const population: PopulationRow[] = findings.map((f) => ({
     instanceId: f.instanceId ?? '',
     environment: f.environment,
     tier: f.tier,
