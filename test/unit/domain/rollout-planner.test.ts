@@ -16,6 +16,7 @@ import {
   type WaveName,
   type WaveReader,
   type WaveState,
+  type WindowClock,
 } from '../../../shared/domain/rollout/index.js';
 import type { MaintenanceWindow } from '../../../shared/events/index.js';
 
@@ -38,6 +39,11 @@ function progress(instanceId: string, wave: WaveName, state: InstanceProgress['s
 function rolloutOf(waves: string, states: Partial<Record<WaveName, Partial<WaveState>>> = {}, over: Partial<RolloutRecord> = {}): RolloutRecord {
   const r = newRollout({ id: 'ro-test', targetVersion: '5.5.0', waves: parseWaves(waves), actor: 'alice@example.com', reason: 'test', now: T0 });
   return { ...r, waveStates: r.waveStates.map((s) => ({ ...s, ...(states[s.name] ?? {}) })), ...over };
+}
+/** A calendar running 1,008 times the clock whose time at `now` is `shows`. */
+function clockShowing(now: Date, shows: Date): WindowClock {
+  const speedup = 1_008;
+  return { speedup, epochMs: Math.round((now.getTime() * speedup - shows.getTime()) / (speedup - 1)) };
 }
 const range = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
 
@@ -153,6 +159,21 @@ const cases: Case[] = [
     now: new Date('2026-11-27T17:00:00Z'),
     // Its time came while it waited; the window has closed: passed over until it next opens (Fri 23:00 Tokyo, 14:00Z).
     expect: { start: [], held: { 'outside-window': 1 }, passOver: [['cus-a', '2026-12-04T14:00:00.000Z']] },
+  },
+  {
+    // mi dev's calendar, recorded on the rollout: 17:00Z on the clock is Sat 00:00 Tokyo on it, inside the window the real calendar has shut.
+    name: "windows on the rollout's recorded calendar: open there though shut on the real one, it starts",
+    rollout: rolloutOf('customers', {}, { windowClock: clockShowing(new Date('2026-11-27T17:00:00Z'), new Date('2026-11-27T15:00:00Z')) }),
+    instances: [customer('cus-a', { maintenanceWindow: { days: ['fri'], start: '23:00', hours: 3, timeZone: 'Asia/Tokyo' } })],
+    now: new Date('2026-11-27T17:00:00Z'),
+    expect: { start: ['cus-a'] },
+  },
+  {
+    name: "windows on the rollout's recorded calendar: shut there though open on the real one, it is passed over",
+    rollout: rolloutOf('customers', {}, { windowClock: clockShowing(new Date('2026-11-27T16:30:00Z'), new Date('2026-11-27T12:00:00Z')) }),
+    instances: [customer('cus-a', { maintenanceWindow: { days: ['fri'], start: '23:00', hours: 3, timeZone: 'Asia/Tokyo' } })],
+    now: new Date('2026-11-27T16:30:00Z'),
+    expect: { start: [], held: { 'outside-window': 1 } },
   },
   {
     name: 'windows: each customer in its own zone at one instant (Sun 14:30Z is Mon 01:30 in Sydney, Sun 09:30 in New York)',
