@@ -36,6 +36,7 @@ function otherExceptions(report: ComplianceReport): string[] {
   if (report.schedules.outcome === 'missing') out.push('the schedules were not checked in this run');
   for (const c of report.schedules.controls) if (c.status !== 'pass') out.push(`\`${c.control}\` ${c.status.toUpperCase()}: ${c.summary}. Evidence: ${evidenceText(c)}`);
   if (report.access.status === 'fail') out.push(`\`${report.access.control}\` FAIL: ${report.access.problems.join('; ')}`);
+  for (const day of report.daysWithoutRun) out.push(`${day}: no verify-backups run that day (the controls were not checked)`);
   for (const d of report.drills.sql) if (d.status === 'failed' || d.status === 'abandoned') out.push(`\`${report.drills.control}\` FAIL: drill ${d.operationId} of ${d.instanceId} ${d.status}${d.failure ? ` at ${d.failure.step}: ${d.failure.reason}` : ''}`);
   return out;
 }
@@ -128,6 +129,8 @@ export function renderMarkdown(report: ComplianceReport): string {
     '',
     '## Trend (30 days)',
     '',
+    report.daysWithoutRun.length === 0 ? 'Every day from the first run of the period through this one had a run.' : `Days without a run (each a finding): ${report.daysWithoutRun.join(', ')}`,
+    '',
     '| run | trigger | slot | complete | planned | checked | passed | failed | not checked | not planned | schedules |',
     '| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...report.trend.map(
@@ -191,7 +194,7 @@ export function renderHtml(report: ComplianceReport): string {
     ...report.failures.map(failure),
     ...otherExceptions(report).map((x) => `<li>${e(x.replaceAll('`', ''))}</li>`),
     report.failures.length + otherExceptions(report).length === 0 ? '<li>None.</li>' : '',
-    '</ul><h2>Trend (30 days)</h2><table><tr><th>run</th><th>trigger</th><th>slot</th><th>planned</th><th>checked</th><th>passed</th><th>failed</th><th>not checked</th><th>schedules</th></tr>',
+    `</ul><h2>Trend (30 days)</h2><p>${report.daysWithoutRun.length === 0 ? 'Every day from the first run of the period through this one had a run.' : `Days without a run (each a finding): ${e(report.daysWithoutRun.join(', '))}`}</p><table><tr><th>run</th><th>trigger</th><th>slot</th><th>planned</th><th>checked</th><th>passed</th><th>failed</th><th>not checked</th><th>schedules</th></tr>`,
     ...report.trend.map((t) => row([t.runId, t.trigger, t.slotStart, t.summary.planned, t.summary.checked, t.summary.passed, t.summary.failed, t.summary.notChecked, t.summary.schedules])),
     '</table>',
     `<p><small>Generated ${e(report.generatedAt)}</small></p>`,

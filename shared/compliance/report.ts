@@ -14,6 +14,7 @@ import { ACCESS_CONTROL, ACCESS_CONTROL_TEXT, DRILL_CONTROL, DRILL_CONTROL_TEXT,
 import type { OperationRecord } from '../domain/lifecycle/model.js';
 import { criteriaOf, type Criteria } from '../domain/compliance/criteria.js';
 import { verdictOf, type Verdict } from '../domain/compliance/verdict.js';
+import { daysWithoutRun } from '../domain/compliance/days.js';
 import { compareIdSets, completenessProblems, verifyPlan, type Coverage, type PlanVerdict } from '../domain/compliance/plan.js';
 import type { StateStore } from '../ports.js';
 import { indexedQuery } from '../topology.js';
@@ -194,6 +195,8 @@ export interface ComplianceReport {
   access: AccessSection;
   drills: DrillSection;
   trend: TrendRow[];
+  /** Days of the trend, from its first run through this run's day, with no verify-backups run: each a finding. */
+  daysWithoutRun: string[];
 }
 
 /** One restore drill: which instance, how it ended, and each step (the evidence is on the operation: `mi op get <id>`). */
@@ -355,6 +358,7 @@ export async function buildReport(store: StateStore, run: ComplianceRun, now: Da
   for (const id of covered.coverage.plannedNotChecked) population.push({ instanceId: id, environment: null, tier: null, region: null, outcome: 'not-checked', checkedAt: null, controls: [] });
   population.sort((a, b) => a.instanceId.localeCompare(b.instanceId));
   const scheduleControls = schedules?.controls ?? [];
+  const missingDays = daysWithoutRun([...trendRuns.map((r) => r.slotStart), run.slotStart], new Date(run.slotStart));
   const verdict = verdictOf({
     complete: summary.complete,
     problems: summary.problems,
@@ -366,6 +370,7 @@ export async function buildReport(store: StateStore, run: ComplianceRun, now: Da
     access: access.status,
     drills: drills.status,
     gaps: [drills.gke.finding],
+    daysWithoutRun: missingDays,
   });
   const report: ComplianceReport = {
     identity: { tool: 'mi', version: maker.version, commit: maker.commit, project: maker.project, period: { from: run.slotStart, to: run.slotEnd }, generatedAt: now.toISOString(), digest: '' },
@@ -392,6 +397,7 @@ export async function buildReport(store: StateStore, run: ComplianceRun, now: Da
     access,
     drills,
     trend,
+    daysWithoutRun: missingDays,
   };
   report.identity.digest = reportDigest(report);
   return report;

@@ -11,3 +11,4 @@ export * from './retention.js';
 export * from './run-key.js';
 export * from './criteria.js';
 export * from './verdict.js';
+export * from './days.js';

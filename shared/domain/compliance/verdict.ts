@@ -18,6 +18,8 @@ export interface VerdictFacts {
   drills: 'pass' | 'fail' | 'none';
   /** What is not tested at all, said beside the verdict rather than hidden (GKE restores). */
   gaps: readonly string[];
+  /** Days of the trend with no verify-backups run. */
+  daysWithoutRun: readonly string[];
 }
 
 export interface Verdict {
@@ -37,6 +39,7 @@ export function verdictOf(facts: VerdictFacts): Verdict {
   if (facts.schedules === 'missing') reasons.push('the schedules were not checked (Schedules)');
   else if (facts.schedules === 'fail') reasons.push(`the schedules control failed: ${facts.failingSchedules.join(', ') || 'see Schedules'} (Schedules, Failures)`);
   if (facts.access === 'fail') reasons.push('the access control failed (Access, Failures)');
+  if (facts.daysWithoutRun.length > 0) reasons.push(`${facts.daysWithoutRun.length} day(s) had no verify-backups run: ${facts.daysWithoutRun.slice(0, 5).join(', ')}${facts.daysWithoutRun.length > 5 ? ', …' : ''} (Trend)`);
   if (facts.drills === 'fail') reasons.push('a restore drill of the last 30 days failed (Restore drills, Failures)');
   else if (facts.drills === 'none') reasons.push('no restore drill finished in the last 30 days (Restore drills)');
   return { outcome: reasons.length === 0 ? 'pass' : 'fail', reasons, gaps: [...facts.gaps] };

@@ -171,6 +171,18 @@ describe('verify-backups: a fleet with one fault per instance, through the real 
     expect(report.verdict.gaps).toEqual([GKE_NOT_DRILLED]);
     expect(md).toContain(`Known gap, not judged by any control: ${GKE_NOT_DRILLED}`);
     expect(md).toContain('## Restore drills');
+    expect(report.daysWithoutRun).toEqual([]);
+
+    // A run two days earlier, and none the day between: that day is a finding, in the verdict and under Failures.
+    const earlier = { ...run, runId: `${run.runId}-earlier`, slotStart: new Date(Date.parse(run.slotStart) - 2 * 86_400_000).toISOString(), slotEnd: new Date(Date.parse(run.slotEnd) - 2 * 86_400_000).toISOString() };
+    await f.store.set(compliancePaths.run(earlier.runId), earlier);
+    const gap = new Date(Date.parse(run.slotStart) - 86_400_000).toISOString().slice(0, 10);
+    const withGap = await buildReport(f.store, run, f.clock.now());
+    expect(withGap.daysWithoutRun).toEqual([gap]);
+    expect(withGap.verdict.reasons).toContain(`1 day(s) had no verify-backups run: ${gap} (Trend)`);
+    const gapMd = renderReport(withGap, 'md');
+    expect(gapMd.slice(gapMd.indexOf('## Failures'), gapMd.indexOf('## Trend'))).toContain(`${gap}: no verify-backups run that day`);
+    await f.store.delete(compliancePaths.run(earlier.runId));
     // The population: every planned instance, passes too, each with its controls' evidence and when.
     expect(report.population.map((p) => p.instanceId)).toEqual(FAULTS.map((x) => x.id).sort());
     for (const p of report.population) {
