@@ -12,3 +12,4 @@ export * from './run-key.js';
 export * from './criteria.js';
 export * from './verdict.js';
 export * from './days.js';
+export * from './chain.js';
