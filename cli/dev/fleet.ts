@@ -12,7 +12,7 @@ import { createFaultControl } from '../../shared/sim/fault-control.js';
 import { serveFaults } from '../../shared/sim/faults-http.js';
 import { COLLECTIONS } from '../../shared/store/collections.js';
 import { serveCloudBuild } from '../../shared/sim/cloud-build-http.js';
-import { servePlansBucket } from '../../shared/sim/plans-bucket-http.js';
+import { serveStorage } from '../../shared/sim/storage-http.js';
 import { startExecutorRunner } from '../../shared/sim/executor-runner.js';
 import { TOPICS } from '../../shared/topology.js';
 import { createSimulatedFleet, type SimulatedFleet } from '../../shared/sim/index.js';
@@ -91,8 +91,8 @@ export async function runSimulatedCloudBuild(admin: PubSub, fleet: SimulatedFlee
 }
 
 /** The plans buckets on Cloud Storage's JSON API paths: the commands function reads saved plans there with the production reader. Returns its URL. */
-export async function runSimulatedPlansBucket(fleet: SimulatedFleet, undo: UndoStack): Promise<string> {
-  const server = await servePlansBucket(fleet.plans);
+export async function runSimulatedStorage(fleet: SimulatedFleet, undo: UndoStack): Promise<string> {
+  const server = await serveStorage(fleet.plans);
   undo.push('stop the simulated plans buckets', () => server.close());
   return server.url;
 }

@@ -22,7 +22,7 @@ import { useEmulators, openClients } from './clients.js';
 import { localDeployments } from './deployments.js';
 import { describeStack } from './describe.js';
 import { keepFleetState } from './fleet-state.js';
-import { createLocalFleet, runSimulatedFaults, runSimulatedApplications, runSimulatedCloudBuild, runSimulatedPlansBucket } from './fleet.js';
+import { createLocalFleet, runSimulatedFaults, runSimulatedApplications, runSimulatedCloudBuild, runSimulatedStorage } from './fleet.js';
 import { leaveIdentityFile } from './local-identity.js';
 import { startLocalAccess } from './access.js';
 import { pushToServer, serveEveryFunction } from './push.js';
@@ -81,7 +81,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // 5. The executor: the simulated Cloud Build over HTTP, its notifications on cloud-builds.
     const cloudBuildUrl = await runSimulatedCloudBuild(admin, fleet, undo, log);
     const healthUrl = await runSimulatedApplications(fleet, undo);
-    const plansUrl = await runSimulatedPlansBucket(fleet, undo);
+    const plansUrl = await runSimulatedStorage(fleet, undo);
     const faultsUrl = await runSimulatedFaults(fleet, store, kept.save, undo);
 
     // 6. Every function on 127.0.0.1, on the services of the simulated fleet. `mi` in

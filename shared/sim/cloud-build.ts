@@ -18,7 +18,7 @@ import type { Clock } from '../ports.js';
 import type { ExecutorEffects, FinishedRun } from './executor.js';
 import { exportWithFaults, importWithFaults, type SimState } from './state.js';
 import { FaultInjector, type ServiceErrorStyle } from './faults.js';
-import { SimulatedPlansBucket } from './plans-bucket.js';
+import { SimulatedStorage } from './storage.js';
 
 export type CloudBuildMethod = 'createBuild' | 'getBuild' | 'listBuilds';
 
@@ -56,7 +56,7 @@ export interface CloudBuildSimOptions {
   /** What a succeeded build does to the simulated world (the executor's effects). */
   effects?: ExecutorEffects;
   /** The plans buckets its builds write plans to and read them from (a bucket of its own when not given). */
-  plansBucket?: SimulatedPlansBucket;
+  plansBucket?: SimulatedStorage;
 }
 
 interface BuildRecord {
@@ -155,10 +155,10 @@ export class SimulatedCloudBuild {
   private readonly builds = new Map<string, BuildRecord>();
   private readonly scripts: Array<{ matcher: BuildMatcher; script: BuildScript; remaining: number }> = [];
   /** The plans buckets: a plan build's upload step writes its plan file and renderings there when it succeeds. */
-  readonly plansBucket: SimulatedPlansBucket;
+  readonly plansBucket: SimulatedStorage;
 
   constructor(private readonly options: CloudBuildSimOptions) {
-    this.plansBucket = options.plansBucket ?? new SimulatedPlansBucket();
+    this.plansBucket = options.plansBucket ?? new SimulatedStorage();
   }
 
   /** Its world as plain data (state.ts): what a restart of the local stack must find. */

@@ -6,7 +6,7 @@
 import type { InstanceResources } from '../events/index.js';
 import type { Clock, SqlBackupConfiguration } from '../ports.js';
 import { SimulatedApplications, type ApplicationsSimOptions } from './applications.js';
-import { SimulatedPlansBucket } from './plans-bucket.js';
+import { SimulatedStorage } from './storage.js';
 import { SimulatedCloudSql, type SqlDurations } from './cloud-sql.js';
 import { SimulatedCloudBuild, type CloudBuildSimOptions } from './cloud-build.js';
 import { SimulatedExecutor, type ExecutorEffects, type ExecutorSimOptions, type FinishedRun } from './executor.js';
@@ -16,7 +16,7 @@ import { SimulatedScheduler } from './scheduler.js';
 import type { SimState } from './state.js';
 
 export * from './applications.js';
-export * from './plans-bucket.js';
+export * from './storage.js';
 export * from './clock.js';
 export * from './cloud-build.js';
 export * from './cloud-sql.js';
@@ -100,7 +100,7 @@ export interface SimulatedFleet {
   /** The instances' applications: where the executor deployed them, answering their health gates. */
   applications: SimulatedApplications;
   /** The executor's plans buckets: Cloud Build's plan builds write there, the control plane reads plans for people. */
-  plans: SimulatedPlansBucket;
+  plans: SimulatedStorage;
   /** Seeds one instance's Cloud SQL instance, GKE cluster and backup plan under the shared names. */
   seedInstance(seed: InstanceSeed): InstanceResources;
   /**
@@ -119,7 +119,7 @@ export interface SimulatedFleet {
   /** Awaited after every call to any simulator's API, before its answer goes back (see FaultInjector.observe). */
   observe(observer: (() => Promise<void>) | undefined): void;
   /** The fleet as the services' ports: Cloud SQL, Backup for GKE, the executor, Cloud Scheduler. */
-  ports(): { cloudSql: SimulatedCloudSql; gkeBackup: SimulatedGkeBackup; executor: SimulatedExecutor; scheduler: SimulatedScheduler; health: SimulatedApplications; plans: SimulatedPlansBucket };
+  ports(): { cloudSql: SimulatedCloudSql; gkeBackup: SimulatedGkeBackup; executor: SimulatedExecutor; scheduler: SimulatedScheduler; health: SimulatedApplications; plans: SimulatedStorage };
 }
 
 function stringParam(run: FinishedRun, name: string): string | undefined {
@@ -205,7 +205,7 @@ export function createSimulatedFleet(options: SimulatedFleetOptions): SimulatedF
 
   const effects = options.executor?.effects ?? (options.worldEffects === false ? undefined : worldEffects);
   const executor = new SimulatedExecutor({ ...options.executor, clock, ...(effects === undefined ? {} : { effects }) });
-  const plans = new SimulatedPlansBucket();
+  const plans = new SimulatedStorage();
   const cloudBuild = new SimulatedCloudBuild({ ...options.cloudBuild, clock, plansBucket: plans, ...(effects === undefined ? {} : { effects }) });
   const scheduler = new SimulatedScheduler({ clock, ...options.scheduler });
   return {

@@ -19,7 +19,7 @@ import { deploymentPaths, rolloutPaths } from '../../../shared/store/collections
 import type { ModuleApplyRecord } from '../../../shared/domain/deployments/applies.js';
 import { planObjectOf, planTextObjectOf } from '../../../shared/domain/executor/index.js';
 import { createPlanFilesReader } from '../../../shared/gcp/plan-files.js';
-import { servePlansBucket, type PlansBucketServer } from '../../../shared/sim/plans-bucket-http.js';
+import { serveStorage, type StorageServer } from '../../../shared/sim/storage-http.js';
 
 const REQUESTER = 'requester@example.com';
 const SECOND = 'second.person@example.com';
@@ -27,7 +27,7 @@ const SECOND = 'second.person@example.com';
 let f: EngineFixture;
 let tap: LifecycleTap;
 let commands: CommandsServer;
-let plansBucket: PlansBucketServer;
+let plansBucket: StorageServer;
 
 async function mi(args: readonly string[], env: Record<string, string | undefined> = {}, operator = REQUESTER) {
   const out: string[] = [];
@@ -60,7 +60,7 @@ beforeAll(async () => {
   f = await createEngineFixture(import.meta.url);
   tap = await LifecycleTap.open(f);
   // The plans buckets read as in the cloud: the production reader on Cloud Storage's API paths.
-  plansBucket = await servePlansBucket(f.fleet.plans);
+  plansBucket = await serveStorage(f.fleet.plans);
   const plans = createPlanFilesReader({ endpoint: plansBucket.url, token: () => Promise.resolve('local') });
   commands = await serveCommands({ store: f.store, bus: f.bus, clock: f.clock, ...f.fleet.ports(), plans }, { timings: TEST_TIMINGS });
 });

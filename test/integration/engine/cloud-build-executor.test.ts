@@ -14,7 +14,7 @@ import { planObjectOf, planTextObjectOf, RUN_KEY_SUBSTITUTION, runNoticeKey } fr
 import { ControlPlaneError } from '../../../shared/errors.js';
 import { COLLECTIONS } from '../../../shared/store/collections.js';
 import { createPlanFilesReader } from '../../../shared/gcp/plan-files.js';
-import { servePlansBucket, type PlansBucketServer } from '../../../shared/sim/plans-bucket-http.js';
+import { serveStorage, type StorageServer } from '../../../shared/sim/storage-http.js';
 import { deploymentPaths } from '../../../shared/store/collections.js';
 import { servicesWith } from '../../support/services.js';
 import { deliver } from '../../../shared/edge.js';
@@ -26,14 +26,14 @@ import { createEngineFixture, type EngineFixture } from '../../support/engine-fi
 
 let fx: EngineFixture;
 let engine: Engine;
-let bucket: PlansBucketServer;
+let bucket: StorageServer;
 
 beforeAll(async () => {
   fx = await createEngineFixture(import.meta.url);
   engine = fx.engineWith({
     executor: createCloudBuildExecutor({ parent: `projects/${fx.projectId}/locations/us-central1`, settings: localBuildSettings(fx.projectId, 'acme/deployments'), clock: fx.clock, calls: fx.fleet.cloudBuild }),
   });
-  bucket = await servePlansBucket(fx.fleet.plans);
+  bucket = await serveStorage(fx.fleet.plans);
 });
 afterAll(async () => {
   await bucket.close();

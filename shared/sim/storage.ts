@@ -12,12 +12,12 @@ import type { PlanFilesPort, StoredText } from '../ports.js';
 import type { SimState } from './state.js';
 import { FaultInjector, type ServiceErrorStyle } from './faults.js';
 
-export type PlansBucketMethod = 'getObject';
+export type StorageMethod = 'getObject';
 
 const STYLE: ServiceErrorStyle = { service: 'Cloud Storage', conflictCode: 'failed-precondition' };
 
-export class SimulatedPlansBucket implements PlanFilesPort {
-  readonly faults = new FaultInjector<PlansBucketMethod>(STYLE);
+export class SimulatedStorage implements PlanFilesPort {
+  readonly faults = new FaultInjector<StorageMethod>(STYLE);
   private readonly objects = new Map<string, Buffer>();
 
   /** Its objects as plain data (state.ts). */

@@ -6,9 +6,9 @@
 import { createServer, type Server } from 'node:http';
 import { ControlPlaneError } from '../errors.js';
 import { listenLocally } from './local-server.js';
-import type { SimulatedPlansBucket } from './plans-bucket.js';
+import type { SimulatedStorage } from './storage.js';
 
-export interface PlansBucketServer {
+export interface StorageServer {
   url: string;
   close(): Promise<void>;
 }
@@ -18,7 +18,7 @@ function storageError(code: number, message: string, reason: string): string {
   return JSON.stringify({ error: { code, message, errors: [{ message, domain: 'global', reason }] } });
 }
 
-export async function servePlansBucket(sim: SimulatedPlansBucket, options: { port?: number } = {}): Promise<PlansBucketServer> {
+export async function serveStorage(sim: SimulatedStorage, options: { port?: number } = {}): Promise<StorageServer> {
   const server: Server = createServer((req, res) => {
     void (async (): Promise<void> => {
       const url = new URL(req.url ?? '/', 'http://storage');
