@@ -523,6 +523,69 @@ export interface DeploymentRepoPort {
    * `conflict` (retryable: read it again). Returns the new commit.
    */
   writeFile(change: { path: string; branch: string; content: string; message: string; expected: string | undefined }): Promise<{ commit: string }>;
+  /**
+   * The pull requests GitHub associates with `commit` (`GET /repos/{owner}/{repo}/commits/{sha}/pulls`):
+   * [] for a commit pushed without one. `not-found` for a commit the repository does not have.
+   */
+  pullRequestsOfCommit(commit: string): Promise<RepoRead<RepoPullRequest[]>>;
+  /** Every review of a pull request, oldest first, all pages (`GET /repos/{owner}/{repo}/pulls/{n}/reviews`). */
+  reviewsOf(pullNumber: number): Promise<RepoRead<RepoReview[]>>;
+  /** The protection of `branch` now (`GET /repos/{owner}/{repo}/branches/{branch}/protection`); null when it is not protected (GitHub's 404 "Branch not protected"). */
+  branchProtection(branch: string): Promise<RepoRead<RepoBranchProtection | null>>;
+}
+
+/** One read of the repository's API, as evidence: the call made and what it answered (the fields the control plane reads). */
+export interface RepoRead<T> {
+  /** Such as `GET /repos/acme/deployments/commits/<sha>/pulls`. */
+  call: string;
+  value: T;
+}
+
+/** A pull request as GitHub lists it (the fields read). */
+export interface RepoPullRequest {
+  number: number;
+  /** `html_url`. */
+  url: string;
+  state: 'open' | 'closed';
+  /** `user.login`; null for a deleted account. */
+  author: string | null;
+  /** `merged_at`; null when not merged. */
+  mergedAt: string | null;
+  /** `merge_commit_sha`. */
+  mergeCommitSha: string | null;
+  /** `base.ref`: the branch it merges into. */
+  baseRef: string;
+  /** `head.sha`: the last commit of the pull request. */
+  headSha: string;
+}
+
+export const REVIEW_STATES = ['APPROVED', 'CHANGES_REQUESTED', 'COMMENTED', 'DISMISSED', 'PENDING'] as const;
+export type ReviewState = (typeof REVIEW_STATES)[number];
+
+/** A review of a pull request as GitHub lists it (the fields read). */
+export interface RepoReview {
+  id: number;
+  /** `user.login`; null for a deleted account. */
+  reviewer: string | null;
+  state: ReviewState;
+  /** `commit_id`: the commit the review was made on. */
+  commitId: string | null;
+  /** `submitted_at`; absent for a pending review. */
+  submittedAt: string | null;
+}
+
+/** A branch's protection as GitHub answers it (the fields read). */
+export interface RepoBranchProtection {
+  /** `required_pull_request_reviews.required_approving_review_count`; null when reviews are not required. */
+  requiredApprovingReviewCount: number | null;
+  /** `required_pull_request_reviews.dismiss_stale_reviews`. */
+  dismissStaleReviews: boolean;
+  /** `required_pull_request_reviews.require_code_owner_reviews`. */
+  requireCodeOwnerReviews: boolean;
+  /** `enforce_admins.enabled`: administrators are held to it too. */
+  enforceAdmins: boolean;
+  /** `required_status_checks`: null when none are required. */
+  requiredStatusChecks: { strict: boolean; contexts: string[] } | null;
 }
 
 // ---------------------------------------------------------------------------- access (PAM, IAM policies)

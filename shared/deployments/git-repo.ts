@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlPlaneError } from '../errors.js';
 import type { ComparedFile, DeploymentRepoPort } from '../ports.js';
+import { SimulatedGitHub } from '../sim/github.js';
 
 const STATUS: Record<string, string> = { A: 'added', D: 'removed', M: 'modified', R: 'renamed', C: 'copied', T: 'changed' };
 const REF = /^[0-9a-f]{7,64}$|^[A-Za-z0-9._/-]{1,200}$/;
@@ -49,9 +50,17 @@ export const LOCAL_BOT = { name: 'mi-control-plane', email: 'mi-control-plane@us
  * plumbing (a temporary index), the branch moved only if it still points where it was read
  * (`update-ref` with the old value); a checked-out branch with a clean tree is fast-forwarded.
  * `onCommitted` hears of each commit written (`mi dev` posts it to the webhook, as GitHub would).
+ * A local checkout has no pull requests: `github` answers for them (by default none, so every
+ * commit reads as pushed without review, as it was).
  */
-export function createGitDeploymentRepo(options: { path: string; timeoutMs?: number; onCommitted?: (commit: { before: string; after: string; branch: string; path: string; message: string }) => Promise<void> }): DeploymentRepoPort {
+export function createGitDeploymentRepo(options: {
+  path: string;
+  timeoutMs?: number;
+  onCommitted?: (commit: { before: string; after: string; branch: string; path: string; message: string }) => Promise<void>;
+  github?: SimulatedGitHub;
+}): DeploymentRepoPort {
   const timeoutMs = options.timeoutMs ?? 10_000;
+  const github = options.github ?? new SimulatedGitHub();
   const checkRef = (ref: string) => {
     if (!REF.test(ref) || ref.startsWith('-')) throw new ControlPlaneError('invalid-message', `not a git ref: ${ref}`, { retryable: false });
   };
@@ -139,5 +148,11 @@ export function createGitDeploymentRepo(options: { path: string; timeoutMs?: num
       if (await isAncestor(to, from)) return 'behind';
       return 'diverged';
     },
+    async pullRequestsOfCommit(commit) {
+      await commitOf(commit);
+      return github.pullRequestsOfCommit(commit);
+    },
+    reviewsOf: (pullNumber) => github.reviewsOf(pullNumber),
+    branchProtection: (branch) => github.branchProtection(branch),
   };
 }

@@ -4,7 +4,8 @@
  * Not a simulator of a Google service: only of a git repository.
  */
 import { createHash } from 'node:crypto';
-import type { CommitAncestry, ComparedFile, DeploymentRepoPort } from '../ports.js';
+import type { CommitAncestry, ComparedFile, DeploymentRepoPort, RepoBranchProtection, RepoPullRequest, RepoRead, RepoReview } from '../ports.js';
+import { SimulatedGitHub } from '../sim/github.js';
 import { ControlPlaneError } from '../errors.js';
 
 /** The value of `work` as a promise, or its error as a rejection (the port's methods never throw synchronously). */
@@ -24,6 +25,9 @@ export class MemoryDeploymentRepo implements DeploymentRepoPort {
   compareCalls = 0;
   /** How often ancestry was asked (tests check it is asked only when needed). */
   ancestryCalls = 0;
+
+  /** Its pull requests, reviews and branch protection, as GitHub answers them (none until a test seeds them). */
+  constructor(readonly github: SimulatedGitHub = new SimulatedGitHub()) {}
 
   /** Records a commit whose tree is `files`, child of `parents`; `branch` then points at it. */
   commit(id: string, files: Record<string, string>, options: { parents?: readonly string[]; branch?: string } = {}): void {
@@ -113,5 +117,17 @@ export class MemoryDeploymentRepo implements DeploymentRepoPort {
       if (this.ancestors(from).has(to)) return 'behind';
       return 'diverged';
     });
+  }
+
+  pullRequestsOfCommit(commit: string): Promise<RepoRead<RepoPullRequest[]>> {
+    return settle(() => this.idOf(commit)).then(() => this.github.pullRequestsOfCommit(commit));
+  }
+
+  reviewsOf(pullNumber: number): Promise<RepoRead<RepoReview[]>> {
+    return this.github.reviewsOf(pullNumber);
+  }
+
+  branchProtection(branch: string): Promise<RepoRead<RepoBranchProtection | null>> {
+    return this.github.branchProtection(branch);
   }
 }
