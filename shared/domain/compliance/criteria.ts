@@ -5,6 +5,7 @@
  * of configuration changes and control failures, CC8.1 change management).
  */
 import { ACCESS_CONTROL, DRILL_CONTROL, INSTANCE_CONTROL_IDS, type InstanceControl } from './controls.js';
+import { CHANGE_CONTROL } from './changes.js';
 
 export interface Criteria {
   /** The seed's SOC2 control ids. */
@@ -36,6 +37,8 @@ export function criteriaOf(control: string): Criteria {
   if ((INSTANCE_CONTROL_IDS as readonly string[]).includes(control)) return INSTANCE_CONTROL_CRITERIA[control as InstanceControl];
   if (control === DRILL_CONTROL) return { soc2: ['CI-79'], tsc: ['A1.3'] };
   if (control === ACCESS_CONTROL) return { soc2: [], tsc: ['CC6.1', 'CC6.2', 'CC6.3'] };
+  // Changes are authorized, reviewed by a second person and merged under protection before they are applied.
+  if (control === CHANGE_CONTROL) return { soc2: [], tsc: ['CC8.1'] };
   // The schedules run the controls: the drill is the recovery test, the others detect failures of controls.
   if (control === 'schedule.restore-drill') return { soc2: ['CI-79'], tsc: ['A1.3'] };
   if (control.startsWith('schedule.')) return { soc2: [], tsc: ['CC7.1'] };

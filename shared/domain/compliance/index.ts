@@ -12,4 +12,5 @@ export * from './run-key.js';
 export * from './criteria.js';
 export * from './verdict.js';
 export * from './days.js';
+export * from './changes.js';
 export * from './chain.js';
