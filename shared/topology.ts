@@ -498,6 +498,16 @@ export const INDEXED_QUERIES = [
     description: 'mi audit --op <id>: the trail of one operation, oldest first',
   },
   {
+    name: 'audit-by-action',
+    collection: COLLECTIONS.audit,
+    collectionGroup: false,
+    fields: [
+      { field: 'action', order: 'ASCENDING' },
+      { field: 'at', order: 'ASCENDING' },
+    ],
+    description: "The compliance report's change trail: the records of the actions that applied a commit of the deployment repository in a period (action in …, at in [from, to)), oldest first",
+  },
+  {
     name: 'compliance-runs-by-schedule',
     collection: COLLECTIONS.complianceRuns,
     collectionGroup: false,

@@ -5,6 +5,7 @@
 import type { ControlResult } from '../domain/compliance/controls.js';
 import { criteriaLabel, criteriaOf } from '../domain/compliance/criteria.js';
 import { PASS_SAMPLE_SIZE, passSample, type ComplianceReport, type FailureRow } from './report.js';
+import { changeExceptions, changeHtml, changeMarkdown } from './render-changes.js';
 
 export type ReportFormat = 'md' | 'json' | 'html';
 
@@ -37,6 +38,7 @@ function otherExceptions(report: ComplianceReport): string[] {
   for (const c of report.schedules.controls) if (c.status !== 'pass') out.push(`\`${c.control}\` ${c.status.toUpperCase()}: ${c.summary}. Evidence: ${evidenceText(c)}`);
   if (report.access.status === 'fail') out.push(`\`${report.access.control}\` FAIL: ${report.access.problems.join('; ')}`);
   for (const day of report.daysWithoutRun) out.push(`${day}: no verify-backups run that day (the controls were not checked)`);
+  out.push(...changeExceptions(report.changes));
   for (const d of report.drills.sql) if (d.status === 'failed' || d.status === 'abandoned') out.push(`\`${report.drills.control}\` FAIL: drill ${d.operationId} of ${d.instanceId} ${d.status}${d.failure ? ` at ${d.failure.step}: ${d.failure.reason}` : ''}`);
   return out;
 }
@@ -69,7 +71,7 @@ export function renderMarkdown(report: ComplianceReport): string {
   const out: string[] = [
     `# Compliance report: ${report.run.runId}`,
     '',
-    `**Verdict: ${report.verdict.outcome.toUpperCase()}**${report.verdict.reasons.length === 0 ? ': every planned instance was checked and passed every control, the schedules and the access control passed' : ''}`,
+    `**Verdict: ${report.verdict.outcome.toUpperCase()}**${report.verdict.reasons.length === 0 ? ': every planned instance was checked and passed every control, the schedules and the access control passed, and every applied commit passed CC8.1' : ''}`,
     ...report.verdict.reasons.map((r) => `- ${r}`),
     ...report.verdict.gaps.map((g) => `- Known gap, not judged by any control: ${g}`),
     '',
@@ -122,6 +124,8 @@ export function renderMarkdown(report: ComplianceReport): string {
           '| --- | --- | --- | --- | --- | --- |',
           ...report.drills.sql.map((d) => `| ${d.operationId} | ${d.instanceId} | ${d.status}${d.failure ? ` at ${d.failure.step}` : ''} | ${d.requestedAt} | ${d.finishedAt ?? '—'} | ${d.steps.map((s) => `${s.name}: ${s.status}`).join(', ')} |`),
         ]),
+    '',
+    ...changeMarkdown(report.changes),
     '',
     '## Failures',
     '',
@@ -190,7 +194,9 @@ export function renderHtml(report: ComplianceReport): string {
     `</table><h2>Restore drills</h2><p><code>${e(report.drills.control)}</code> (${e(criteriaLabel(report.drills.criteria))}) <b>${report.drills.status === 'none' ? 'NO DRILL' : e(report.drills.status.toUpperCase())}</b>: ${e(report.drills.text)}</p><p>${e(report.drills.gke.finding)}</p>`,
     '<table><tr><th>drill</th><th>instance</th><th>outcome</th><th>asked</th><th>finished</th><th>steps</th></tr>',
     ...report.drills.sql.map((d) => row([d.operationId, d.instanceId, `${d.status}${d.failure ? ` at ${d.failure.step}` : ''}`, d.requestedAt, d.finishedAt ?? '—', d.steps.map((s) => `${s.name}: ${s.status}`).join(', ')])),
-    '</table><h2>Failures</h2><ul>',
+    '</table>',
+    changeHtml(report.changes),
+    '<h2>Failures</h2><ul>',
     ...report.failures.map(failure),
     ...otherExceptions(report).map((x) => `<li>${e(x.replaceAll('`', ''))}</li>`),
     report.failures.length + otherExceptions(report).length === 0 ? '<li>None.</li>' : '',

@@ -16,11 +16,12 @@ import { criteriaOf, type Criteria } from '../domain/compliance/criteria.js';
 import { verdictOf, type Verdict } from '../domain/compliance/verdict.js';
 import { daysWithoutRun } from '../domain/compliance/days.js';
 import { compareIdSets, completenessProblems, verifyPlan, type Coverage, type PlanVerdict } from '../domain/compliance/plan.js';
-import type { StateStore } from '../ports.js';
+import { systemClock, type Clock, type StateStore } from '../ports.js';
 import { indexedQuery } from '../topology.js';
 import { SCHEDULES_FINDING_ID, type ComplianceRun, type Finding, type PlanPage, type RunSummary } from './model.js';
 import { COLLECTIONS, compliancePaths } from '../store/collections.js';
 import type { AccessGrantRecord, AccessReviewRecord } from './access.js';
+import { changeSection, type ChangeSection, type ChangeTrailOptions } from './changes.js';
 
 const DAY_MS = 86_400_000;
 /** Finding ids per page of the id-only query. */
@@ -197,6 +198,8 @@ export interface ComplianceReport {
   trend: TrendRow[];
   /** Days of the trend, from its first run through this run's day, with no verify-backups run: each a finding. */
   daysWithoutRun: string[];
+  /** CC8.1 over the period: operations by type with who asked and approved, and every applied commit's review evidence. */
+  changes: ChangeSection;
 }
 
 /** One restore drill: which instance, how it ended, and each step (the evidence is on the operation: `mi op get <id>`). */
@@ -310,7 +313,14 @@ export function reportDigest(report: ComplianceReport): string {
     .digest('hex');
 }
 
-export async function buildReport(store: StateStore, run: ComplianceRun, now: Date, maker: { version: string; commit: string; project: string } = { version: '0.0.0', commit: 'unknown', project: 'unknown' }): Promise<ComplianceReport> {
+export async function buildReport(
+  store: StateStore,
+  run: ComplianceRun,
+  now: Date,
+  maker: { version: string; commit: string; project: string } = { version: '0.0.0', commit: 'unknown', project: 'unknown' },
+  /** The deployment repository's reader for CC8.1 (without one, every applied commit is a finding). */
+  changeTrail: ChangeTrailOptions & { clock?: Clock } = {},
+): Promise<ComplianceReport> {
   const covered = await coverageOfRun(store, run.runId);
   const summary = await summaryFrom(store, run, covered, now);
   // Every finding once: the population, and the failures among them.
@@ -358,6 +368,7 @@ export async function buildReport(store: StateStore, run: ComplianceRun, now: Da
   for (const id of covered.coverage.plannedNotChecked) population.push({ instanceId: id, environment: null, tier: null, region: null, outcome: 'not-checked', checkedAt: null, controls: [] });
   population.sort((a, b) => a.instanceId.localeCompare(b.instanceId));
   const scheduleControls = schedules?.controls ?? [];
+  const changes = await changeSection(store, changeTrail.clock ?? systemClock, { from: run.slotStart, to: run.slotEnd }, changeTrail);
   const missingDays = daysWithoutRun([...trendRuns.map((r) => r.slotStart), run.slotStart], new Date(run.slotStart));
   const verdict = verdictOf({
     complete: summary.complete,
@@ -371,6 +382,7 @@ export async function buildReport(store: StateStore, run: ComplianceRun, now: Da
     drills: drills.status,
     gaps: [drills.gke.finding],
     daysWithoutRun: missingDays,
+    failingCommits: changes.commits.filter((c) => c.outcome === 'fail').map((c) => c.commit),
   });
   const report: ComplianceReport = {
     identity: { tool: 'mi', version: maker.version, commit: maker.commit, project: maker.project, period: { from: run.slotStart, to: run.slotEnd }, generatedAt: now.toISOString(), digest: '' },
@@ -398,6 +410,7 @@ export async function buildReport(store: StateStore, run: ComplianceRun, now: Da
     drills,
     trend,
     daysWithoutRun: missingDays,
+    changes,
   };
   report.identity.digest = reportDigest(report);
   return report;

@@ -1,7 +1,7 @@
 /**
  * The one verdict at the top of a report, from the same facts every section shows: it passes
  * only when the run is complete, every planned instance was checked and passed, the schedules
- * passed and the access control passed. Each reason names the section that shows it, so the
+ * passed, the access control passed, and every commit applied in the period passed CC8.1. Each reason names the section that shows it, so the
  * verdict and the sections can never disagree.
  */
 
@@ -20,6 +20,8 @@ export interface VerdictFacts {
   gaps: readonly string[];
   /** Days of the trend with no verify-backups run. */
   daysWithoutRun: readonly string[];
+  /** CC8.1: the commits applied in the period whose change review failed (or could not be read), by commit id. */
+  failingCommits: readonly string[];
 }
 
 export interface Verdict {
@@ -40,6 +42,10 @@ export function verdictOf(facts: VerdictFacts): Verdict {
   else if (facts.schedules === 'fail') reasons.push(`the schedules control failed: ${facts.failingSchedules.join(', ') || 'see Schedules'} (Schedules, Failures)`);
   if (facts.access === 'fail') reasons.push('the access control failed (Access, Failures)');
   if (facts.daysWithoutRun.length > 0) reasons.push(`${facts.daysWithoutRun.length} day(s) had no verify-backups run: ${facts.daysWithoutRun.slice(0, 5).join(', ')}${facts.daysWithoutRun.length > 5 ? ', …' : ''} (Trend)`);
+  if (facts.failingCommits.length > 0) {
+    const shown = facts.failingCommits.slice(0, 5).map((c) => c.slice(0, 12));
+    reasons.push(`CC8.1: ${facts.failingCommits.length} applied commit(s) without a reviewed, approved and protected merge: ${shown.join(', ')}${facts.failingCommits.length > 5 ? ', …' : ''} (Changes, Failures)`);
+  }
   if (facts.drills === 'fail') reasons.push('a restore drill of the last 30 days failed (Restore drills, Failures)');
   else if (facts.drills === 'none') reasons.push('no restore drill finished in the last 30 days (Restore drills)');
   return { outcome: reasons.length === 0 ? 'pass' : 'fail', reasons, gaps: [...facts.gaps] };
