@@ -22,7 +22,7 @@ import { describeError } from '../shared/errors.js';
 import { FIRESTORE_EMULATOR_VARIABLE, PUBSUB_EMULATOR_VARIABLE, type CliEnv } from './backend.js';
 import { EXIT } from './config.js';
 import type { CliContext } from './context.js';
-import { identityFilePath, readIdentityFile } from './dev/identity-file.js';
+import { identityFilePath, readIdentityFile, type LocalIdentityFile } from './dev/identity-file.js';
 import { CliError, refused } from './errors.js';
 
 /** The commands function's URL in the cloud (the stack output `functionUrls.commands`). */
@@ -57,7 +57,8 @@ function claimedAs(command: Command): string | undefined {
   return command.optsWithGlobals<{ as?: string }>().as;
 }
 
-async function localTarget(ctx: CliContext, command: Command): Promise<CommandsTarget> {
+/** A token for the local operator (`--as`, else git's email), signed with the key `mi dev` left, and the file it came from. */
+export async function localToken(ctx: CliContext, command: Command): Promise<{ file: LocalIdentityFile; token: string }> {
   const path = identityFilePath(ctx.io.env);
   let file;
   try {
@@ -73,6 +74,11 @@ async function localTarget(ctx: CliContext, command: Command): Promise<CommandsT
   const signer = await createLocalSigner({ privateJwk: file.privateJwk, issuer: file.issuer });
   const email = claimedAs(command) ?? ctx.localOperator();
   const token = await signer.sign({ email, audience: file.audience, expiresInSeconds: LOCAL_TOKEN_SECONDS });
+  return { file, token };
+}
+
+async function localTarget(ctx: CliContext, command: Command): Promise<CommandsTarget> {
+  const { file, token } = await localToken(ctx, command);
   return { url: setting(ctx.io.env, COMMANDS_URL_VARIABLE) ?? file.commandsUrl, token, local: true };
 }
 
@@ -139,14 +145,18 @@ export function refuseAsOutsideLocalMode(command: Command, env: CliEnv): void {
   }
 }
 
+/** The caller's Google ID token in the cloud for a function at `url`: gcloud's for a person, the credentials' own for a service account. */
+export function cloudIdentityToken(env: CliEnv, url: string): Promise<string> {
+  return usesServiceAccount(env) ? serviceAccountToken(url) : gcloudIdentityToken(env);
+}
+
 async function cloudTarget(ctx: CliContext, command: Command): Promise<CommandsTarget> {
   refuseAsOutsideLocalMode(command, ctx.io.env);
   const url = setting(ctx.io.env, COMMANDS_URL_VARIABLE);
   if (url === undefined) {
     throw refused(`no commands function: set ${COMMANDS_URL_VARIABLE} to its URL (pulumi stack output functionUrls; for the local stack, run \`mi dev\` and set FIRESTORE_EMULATOR_HOST as it prints)`);
   }
-  const token = usesServiceAccount(ctx.io.env) ? await serviceAccountToken(url) : await gcloudIdentityToken(ctx.io.env);
-  return { url, token, local: false };
+  return { url, token: await cloudIdentityToken(ctx.io.env, url), local: false };
 }
 
 /** Where this invocation's commands go, with a token for the caller. */

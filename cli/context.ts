@@ -22,6 +22,8 @@ export interface CliIo {
   cwd?: string;
   /** The local stack's operator, when the test does not want git consulted. */
   localOperator?: () => string;
+  /** Ends a command that runs until Ctrl-C (`mi dashboard`) as Ctrl-C would: tests abort it. */
+  interrupt?: AbortSignal;
 }
 
 export interface CliContext {

@@ -53,6 +53,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'access revoke': ['mi access revoke <grant> --reason "incident closed"'],
   'access review': ['mi access review <grant> --reason "every action matched the incident"'],
   'access sweep': ['mi access sweep', 'mi access sweep --json'],
+  dashboard: ['mi dashboard', 'mi dashboard --port 8088 --no-open', 'MI_DASHBOARD_URL=https://us-central1-my-project.cloudfunctions.net/dashboard mi dashboard'],
   completion: ['source <(mi completion bash)', 'mi completion fish | source'],
 };
 

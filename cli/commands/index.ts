@@ -6,7 +6,8 @@
  * (`mi audit`), approve.ts and apply.ts (decisions posted to authenticated functions),
  * rollout.ts, workflow.ts (an executor action across a filtered set, on the rollout's waves),
  * dev.ts (`mi dev`, the local stack of cli/dev/), compliance.ts (runs, reports and `mi instance
- * extend`) and access.ts (time-bound access through Privileged Access Manager).
+ * extend`), access.ts (time-bound access through Privileged Access Manager) and dashboard.ts
+ * (the fleet dashboard through a loopback proxy that adds your ID token).
  *
  * Each group is loaded only when an invocation needs it: `mi instance list` loads the groups
  * that add to `instance`, not the rollout's or the local stack's (cli/help-manifest.ts says
@@ -31,6 +32,7 @@ export const REGISTRATIONS = [
   { key: 'dev', load: async (): Promise<Register> => (await import('./dev.js')).registerDevCommand },
   { key: 'compliance', load: async (): Promise<Register> => (await import('./compliance.js')).registerComplianceCommands },
   { key: 'access', load: async (): Promise<Register> => (await import('./access.js')).registerAccessCommands },
+  { key: 'dashboard', load: async (): Promise<Register> => (await import('./dashboard.js')).registerDashboardCommand },
   // Last: it completes the commands registered before it, so it needs them all.
   { key: 'completion', load: async (): Promise<Register> => (await import('./completion.js')).registerCompletionCommand },
 ] as const;

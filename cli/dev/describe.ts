@@ -53,6 +53,7 @@ export function describeStack(stack: LocalStack): string[] {
     `  alias mi='node ${MI_BIN}'   # or: npm link`,
     '',
     '  mi instance list',
+    '  mi dashboard                               # the fleet dashboard in your browser, through a proxy that signs your requests',
     `  mi upgrade ${target} --to 5.5.0 --wait`,
     '  mi op get <operation id printed by mi upgrade>',
     '  mi --as second.person@example.com approve <operation waiting for approval>',
