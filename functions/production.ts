@@ -63,6 +63,7 @@ export const ADAPTER_MODULES = {
   access: '../shared/gcp/pam.js',
   iamPolicies: '../shared/gcp/iam-policies.js',
   plans: '../shared/gcp/plan-files.js',
+  evidence: '../shared/gcp/evidence-bucket.js',
   slack: '../shared/gcp/slack-webhook.js',
   pager: '../shared/gcp/opsgenie.js',
 } as const;
@@ -83,6 +84,7 @@ export function adaptersGrantedTo(fn: (typeof FUNCTIONS)[number]): ReadonlySet<A
   if (fn.trigger.kind === 'http' && !fn.trigger.allowUnauthenticated) granted.add('identity');
   if (uses.accessReview !== undefined) granted.add('access').add('iamPolicies');
   if (uses.plans !== undefined) granted.add('plans');
+  if (uses.evidence !== undefined) granted.add('evidence');
   if (uses.notifies === true) granted.add('slack').add('pager');
   return granted;
 }
@@ -153,6 +155,12 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
         ? lazyPort(async () => (await import('../shared/gcp/opsgenie.js')).createOpsGeniePager({ apiKey: pagerKey, ...(config.MI_OPSGENIE_URL === undefined ? {} : { endpoint: config.MI_OPSGENIE_URL }) }))
         : notGranted('OpsGenie', fn.name),
     plans: granted.has('plans') ? lazyPort(async () => (await import('../shared/gcp/plan-files.js')).createPlanFilesReader({ token: await functionAccessToken() })) : notGranted('the plans buckets', fn.name),
+    evidence: granted.has('evidence')
+      ? lazyPort(async () => {
+          const [{ createEvidenceBucket }, { evidenceBucketName }] = await Promise.all([import('../shared/gcp/evidence-bucket.js'), import('../shared/domain/compliance/anchor.js')]);
+          return createEvidenceBucket({ bucket: evidenceBucketName(project), token: await functionAccessToken() });
+        })
+      : notGranted('the evidence bucket', fn.name),
   };
   const secret = config.MI_GITHUB_WEBHOOK_SECRET;
   const list = (text: string | undefined) => text?.split(',').map((item) => item.trim()).filter((item) => item !== '');

@@ -25,6 +25,8 @@ export interface FunctionAccountArgs {
   buildAccounts: readonly gcp.serviceaccount.Account[];
   /** The executor's plans buckets (one per environment), for grants `on: 'plansBuckets'`. */
   plansBuckets: readonly gcp.storage.Bucket[];
+  /** The compliance evidence bucket, for grants `on: 'evidenceBucket'`. */
+  evidenceBucket: gcp.storage.Bucket;
 }
 
 /** A stable logical name for one grant, so reordering a function's roles renames nothing. */
@@ -82,6 +84,9 @@ export class FunctionAccount extends pulumi.ComponentResource {
           args.plansBuckets.forEach((bucket, index) => {
             new gcp.storage.BucketIAMMember(`${grantResource}-${index}`, { bucket: bucket.name, role: grant.role, member: this.member }, grantOpts);
           });
+          break;
+        case 'evidenceBucket':
+          new gcp.storage.BucketIAMMember(grantResource, { bucket: args.evidenceBucket.name, role: grant.role, member: this.member }, grantOpts);
           break;
         case 'instanceProjects':
           if (args.instancesFolder === undefined) {

@@ -88,6 +88,8 @@ export interface FunctionContext {
   buildAccounts: readonly gcp.serviceaccount.Account[];
   /** The executor's plans buckets: a function that reads plans for people reads them there. */
   plansBuckets: readonly gcp.storage.Bucket[];
+  /** The compliance evidence bucket: the function that anchors each day writes there. */
+  evidenceBucket: gcp.storage.Bucket;
   /** `service-<number>@gcp-sa-pubsub.iam.gserviceaccount.com`, as a member. */
   pubsubAgent: pulumi.Input<string>;
 }
@@ -104,6 +106,7 @@ function accountArgs(fn: AnyFunctionDefinition, ctx: FunctionContext): FunctionA
     centralBackupProject: ctx.centralBackupProject,
     buildAccounts: ctx.buildAccounts,
     plansBuckets: ctx.plansBuckets,
+    evidenceBucket: ctx.evidenceBucket,
     ...(ctx.instancesFolder === undefined ? {} : { instancesFolder: ctx.instancesFolder }),
   };
 }

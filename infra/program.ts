@@ -15,6 +15,7 @@ import { apisUsed } from '../shared/topology.js';
 import { defaultEntitlements, entitlementProblems, type EntitlementSpec } from '../shared/domain/access/entitlements.js';
 import { AccessEntitlements } from './access.js';
 import { BuildEnvironments } from './builds.js';
+import { EvidenceBucket } from './evidence.js';
 import { checkTopology, deadLetterTopics, deployedFunctionName, isHttpFunction, isPubSubFunction, kebab, type InfraTopology } from './model.js';
 import type { Settings } from './settings.js';
 
@@ -172,6 +173,9 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
     afterApis,
   );
 
+  // The daily anchors of the records' hash chains, under a locked retention policy.
+  const evidence = new EvidenceBucket('evidence', { project, location: region }, afterApis);
+
   const source = new FunctionSource('functions-source', { project, region, sourceRoot: settings.sourceRoot, functions: topology.functions }, afterApis);
 
   const access =
@@ -233,6 +237,7 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
     centralBackupProject: settings.centralBackupProject,
     buildAccounts: Object.values(builds.accounts),
     plansBuckets: Object.values(builds.plansBuckets),
+    evidenceBucket: evidence.bucket,
     pubsubAgent,
   };
 
@@ -263,6 +268,8 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
   // commands function, which proves who they are: no topic, no stored record is theirs to write.
   for (const member of [...new Set(settings.operators)].sort()) {
     new gcp.projects.IAMMember(`operator-reader-${member.replace(/[^a-zA-Z0-9-]/g, '-')}`, { project, role: OPERATOR_READ_ROLE, member }, afterApis);
+    // `mi compliance verify` and `mi compliance evidence` read the anchors; nobody but the anchoring function creates one.
+    new gcp.storage.BucketIAMMember(`operator-evidence-reader-${member.replace(/[^a-zA-Z0-9-]/g, '-')}`, { bucket: evidence.bucket.name, role: 'roles/storage.objectViewer', member }, afterApis);
   }
 
   new Schedules('schedules', { project, region, schedules: [...topology.schedules].sort((a, b) => a.name.localeCompare(b.name)), topics }, afterApis);

@@ -454,6 +454,22 @@ export interface PlanFilesPort {
   readText(url: string, options?: { maxBytes?: number }): Promise<StoredText | undefined>;
 }
 
+// ---------------------------------------------------------------------------- the evidence bucket
+
+/**
+ * The compliance evidence bucket (Cloud Storage, retention policy locked): each day's anchor of
+ * the records' hash chains and their export. Objects are only ever created, never replaced:
+ * a retention-locked bucket refuses to overwrite or delete one before its retention ends.
+ */
+export interface EvidenceBucketPort {
+  /** The bucket's name. */
+  readonly bucket: string;
+  /** objects.insert with ifGenerationMatch=0: `already-exists` when the name is taken. Returns the object's generation. */
+  create(name: string, content: string, contentType: string): Promise<{ generation: string }>;
+  /** objects.get with alt=media: the object's text, or undefined when there is none. */
+  read(name: string): Promise<string | undefined>;
+}
+
 // ---------------------------------------------------------------------------- Cloud Scheduler
 
 export interface SchedulerJob {

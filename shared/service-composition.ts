@@ -14,7 +14,7 @@ import type { Engine, createEngine } from './engine/index.js';
 import type { Commands, createCommands } from './commands/index.js';
 import { ControlPlaneError } from './errors.js';
 import type { Logger } from './log.js';
-import type { AccessPort, Clock, CloudSqlPort, DeploymentRepoPort, EventBus, ExecutorPort, GkeBackupPort, HealthPort, IamPolicyPort, IdentityPort, PagerPort, PlanFilesPort, SchedulerPort, SlackPort, StateStore } from './ports.js';
+import type { AccessPort, Clock, CloudSqlPort, DeploymentRepoPort, EventBus, EvidenceBucketPort, ExecutorPort, GkeBackupPort, HealthPort, IamPolicyPort, IdentityPort, PagerPort, PlanFilesPort, SchedulerPort, SlackPort, StateStore } from './ports.js';
 import type { RolloutDeps, Rollouts, createRollouts } from './rollout/index.js';
 import type { Notifier, createNotifier } from './notify/index.js';
 import type { NotifyRoutes } from './domain/notify/routes.js';
@@ -49,6 +49,8 @@ export interface Ports {
   iamPolicies: IamPolicyPort;
   /** The executor's plans buckets, read with this process's own account (`mi apply show` prints a saved plan). */
   plans: PlanFilesPort;
+  /** The locked compliance evidence bucket: the daily anchors of the records' hash chains. */
+  evidence: EvidenceBucketPort;
   /** Slack's incoming webhooks (the notifier's channels). */
   slack: SlackPort;
   /** OpsGenie's alerts API (the notifier's pages). */
@@ -71,7 +73,7 @@ export interface ServicesConfig {
   githubIdentities?: GitHubIdentities;
   /** The PAM entitlements' full names the access review reads (none: the review says access is not time-bound). */
   accessEntitlements?: readonly string[];
-  compliance?: Partial<Pick<ComplianceDeps, 'drillSampleSize' | 'pageSize' | 'claimMs' | 'remediate' | 'schedules' | 'retention'>>;
+  compliance?: Partial<Pick<ComplianceDeps, 'drillSampleSize' | 'pageSize' | 'claimMs' | 'remediate' | 'schedules' | 'retention' | 'sealSettleMs' | 'sealBudgetMs'>>;
   rollouts?: Partial<Pick<RolloutDeps, 'minTickIntervalMs' | 'sleep' | 'maxStartsPerTick' | 'soakScale' | 'windowClock'>>;
   /** The notifier's routing table (MI_NOTIFY_ROUTES): only where the notifier runs. */
   notifyRoutes?: NotifyRoutes;
@@ -184,6 +186,7 @@ export function composeServices(ports: Ports, config: ServicesConfig, modules: P
     ? need(modules.createCompliance, 'compliance')({
         ...onInstances,
         scheduler: ports.scheduler,
+        evidence: ports.evidence,
         schedulerParent: config.schedulerParent,
         access: { pam: ports.access, policies: ports.iamPolicies, entitlements: config.accessEntitlements ?? [] },
         ...config.compliance,

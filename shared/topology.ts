@@ -87,6 +87,8 @@ export interface FunctionUse {
   builds?: 'run' | 'read';
   /** The executor's plans buckets: to read a saved plan for a person. */
   plans?: 'read';
+  /** The compliance evidence bucket: to create the daily anchors (and read one back when a run is retried). */
+  evidence?: 'write';
   /** Posts to Slack's incoming webhooks and pages through OpsGenie: outside Google Cloud, no role (the secrets hold the URLs and the key). */
   notifies?: true;
 }
@@ -149,7 +151,9 @@ export type FunctionRole =
   /** The build service accounts (one per environment): to run builds as them. */
   | { role: string; on: 'buildAccounts' }
   /** The executor's plans buckets (one per environment). */
-  | { role: string; on: 'plansBuckets' };
+  | { role: string; on: 'plansBuckets' }
+  /** The compliance evidence bucket (retention locked). */
+  | { role: string; on: 'evidenceBucket' };
 
 export interface Schedule {
   name: string;
@@ -255,7 +259,7 @@ export const FUNCTIONS = [
     memoryMb: 512,
     // The fan-out to mi-checks; dev expiry deletes and restore drills are commands on mi-lifecycle;
     // expiry notices and the report's alert are facts, the notices through the outbox.
-    uses: { publishes: [TOPICS.checks, TOPICS.lifecycle, TOPICS.events], outbox: [TOPICS.events], secrets: [], accessReview: 'read' },
+    uses: { publishes: [TOPICS.checks, TOPICS.lifecycle, TOPICS.events], outbox: [TOPICS.events], secrets: [], accessReview: 'read', evidence: 'write' },
     // bench/compliance.ts: the fan-out of 10,000 instances takes about 9 s.
     capacity: { maxInstances: 2, concurrency: 1, cpu: 1, secondsPerDelivery: 30, burst: { messages: 3, why: 'schedules whose slots coincide (the hourly retention check with the daily ones)' } },
   },
@@ -409,6 +413,14 @@ export const SCHEDULES = [
     topic: TOPICS.compliance,
     description: 'Every 15 minutes: every PAM grant change into the audit trail (break-glass alerts at once), then the sweep for human access on prod no active grant explains',
     localEverySeconds: 20,
+  },
+  {
+    name: 'anchor-records',
+    cron: '*/10 * * * *',
+    timeZone: 'Etc/UTC',
+    topic: TOPICS.compliance,
+    description: "Every 10 minutes: link settled audit records into their hash chains; once a day is wholly linked, its compliance findings too, and the day's Merkle root with an export of its records into the locked evidence bucket",
+    localEverySeconds: 30,
   },
   {
     name: 'notify-digests',
@@ -617,6 +629,8 @@ export function rolesOf(fn: FunctionDefinition, functions: readonly FunctionDefi
   if (fn.uses.builds === 'run') roles.push({ role: 'roles/cloudbuild.builds.editor', on: 'project' }, { role: 'roles/iam.serviceAccountUser', on: 'buildAccounts' });
   if (fn.uses.builds === 'read') roles.push({ role: 'roles/cloudbuild.builds.viewer', on: 'project' });
   if (fn.uses.plans === 'read') roles.push({ role: 'roles/storage.objectViewer', on: 'plansBuckets' });
+  // Create and read back, never replace or delete (the locked retention refuses those to anyone anyway).
+  if (fn.uses.evidence === 'write') roles.push({ role: 'roles/storage.objectCreator', on: 'evidenceBucket' }, { role: 'roles/storage.objectViewer', on: 'evidenceBucket' });
   return roles;
 }
 
@@ -634,7 +648,7 @@ export function apisUsed(functions: readonly FunctionDefinition[] = FUNCTIONS): 
     if (fn.uses.schedulerJobs !== undefined) apis.add('cloudscheduler.googleapis.com');
     if (fn.uses.accessReview !== undefined) apis.add('privilegedaccessmanager.googleapis.com').add('cloudresourcemanager.googleapis.com');
     if (fn.uses.builds !== undefined) apis.add('cloudbuild.googleapis.com');
-    if (fn.uses.plans !== undefined) apis.add('storage.googleapis.com');
+    if (fn.uses.plans !== undefined || fn.uses.evidence !== undefined) apis.add('storage.googleapis.com');
   }
   return [...apis].sort();
 }

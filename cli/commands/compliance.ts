@@ -20,7 +20,7 @@ import { durationSchema, parseFlags, reasonSchema } from '../flags.js';
 import { line, printJson } from '../output.js';
 import { compliancePaths } from '../../shared/store/collections.js';
 
-const LABELS = { run: '--run', date: '--date', format: '--format', timeout: '--timeout', hours: '--hours', reason: '--reason', instance: '<instance>', schedule: '--schedule' };
+const LABELS = { from: '--from', to: '--to', bucket: '--bucket', run: '--run', date: '--date', format: '--format', timeout: '--timeout', hours: '--hours', reason: '--reason', instance: '<instance>', schedule: '--schedule' };
 
 const runFlags = z.object({
   schedule: z.enum(['verify-backups', 'check-retention', 'compliance-report', 'restore-drill'], { error: 'expected verify-backups, check-retention, compliance-report or restore-drill' }).default('verify-backups'),
@@ -35,6 +35,16 @@ const reportFlags = z.object({
   date: z.iso.date({ error: 'expected a date such as 2026-11-26' }).optional(),
   format: z.enum(['md', 'json', 'html'], { error: 'expected md, json or html' }).default('md'),
 });
+
+const verifyFlags = z
+  .object({
+    from: z.iso.date({ error: 'expected a date such as 2026-01-01' }),
+    to: z.iso.date({ error: 'expected a date such as 2026-06-30' }),
+    format: z.enum(['text', 'json'], { error: 'expected text or json' }).default('text'),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]$/, { error: 'expected a Cloud Storage bucket name' }).optional(),
+  })
+  .refine((f) => f.from <= f.to, { error: '--from is after --to', path: ['from'] })
+  .refine((f) => Date.parse(f.to) - Date.parse(f.from) <= 400 * 86_400_000, { error: 'the period is over 400 days: the evidence is kept 400 days', path: ['to'] });
 
 const extendFlags = z.object({
   instance: instanceIdSchema,
@@ -115,6 +125,24 @@ export function registerComplianceCommands(program: Command, ctx: CliContext): v
       if (run.schedule !== 'verify-backups') throw refused(`${run.runId} is a ${run.schedule} run: reports are of verify-backups runs`);
       const report = await buildReport(store, run, now, reportMaker(ctx.io.env, backend.projectId));
       ctx.io.stdout.write(renderReport(report, flags.format));
+    });
+
+  compliance
+    .command('verify')
+    .description("check every stored audit record and finding of the period against its hash chain and each day's anchor in the locked evidence bucket; names the first break, and each day without an anchor, a run, or a finding per instance")
+    .requiredOption('--from <yyyy-mm-dd>', 'the first day (UTC)')
+    .requiredOption('--to <yyyy-mm-dd>', 'the last day (UTC)')
+    .option('--format <format>', 'text or json', 'text')
+    .option('--bucket <name>', 'the evidence bucket (default: <project>-compliance-evidence)')
+    .action(async (_options: unknown, command: Command) => {
+      const flags = parseFlags(verifyFlags, command.opts(), LABELS);
+      const backend = ctx.backend(command);
+      const [{ verifyRecords, renderVerification }, { evidenceBucketFor }] = await Promise.all([import('../../shared/compliance/verify.js'), import('../evidence-bucket.js')]);
+      const bucket = await evidenceBucketFor(ctx.io.env, backend.projectId, flags.bucket);
+      const verification = await verifyRecords(backend.store, bucket, flags.from, flags.to, systemClock.now());
+      if (flags.format === 'json') printJson(ctx.io.stdout, verification);
+      else ctx.io.stdout.write(renderVerification(verification));
+      ctx.exitCode = verification.ok ? EXIT.ok : EXIT.failed;
     });
 
   const instance = program.commands.find((c) => c.name() === 'instance') ?? program.command('instance').description('query the fleet of managed instances');

@@ -45,6 +45,8 @@ export const localIdentityFileSchema = z.object({
   access: z.object({ url: z.url(), entitlements: z.array(z.string().min(1)) }).optional(),
   /** The simulated fleet's fault control (`mi dev fault`). */
   faultsUrl: z.url().optional(),
+  /** The simulated Cloud Storage: the evidence bucket `mi compliance verify` reads the anchors from. */
+  storageUrl: z.url().optional(),
   /** What a rollout's soak lasts on this stack's clock, as a fraction of what its waves ask (cli/dev/local-time.ts). */
   soakScale: z.number().positive().max(1).optional(),
   /** The calendar customers' windows are read on by this stack's rollouts (cli/dev/local-time.ts). */

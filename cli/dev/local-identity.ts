@@ -12,7 +12,7 @@ import type { UndoStack } from './undo.js';
  */
 export async function leaveIdentityFile(
   option: string | false | undefined,
-  input: { functionsUrl: string; commandsUrl: string; signer: LocalSigner; projectId: string; access?: { url: string; entitlements: string[] }; faultsUrl?: string; soakScale?: number; windowClock?: { speedup: number; epochMs: number } },
+  input: { functionsUrl: string; commandsUrl: string; signer: LocalSigner; projectId: string; access?: { url: string; entitlements: string[] }; faultsUrl?: string; storageUrl?: string; soakScale?: number; windowClock?: { speedup: number; epochMs: number } },
   undo: UndoStack,
   log: (line: string) => void,
 ): Promise<string | undefined> {
@@ -29,6 +29,7 @@ export async function leaveIdentityFile(
     projectId: input.projectId,
     ...(input.access === undefined ? {} : { access: input.access }),
     ...(input.faultsUrl === undefined ? {} : { faultsUrl: input.faultsUrl }),
+    ...(input.storageUrl === undefined ? {} : { storageUrl: input.storageUrl }),
     ...(input.soakScale === undefined ? {} : { soakScale: input.soakScale }),
     ...(input.windowClock === undefined ? {} : { windowClock: input.windowClock }),
     pid: process.pid,

@@ -32,3 +32,6 @@ export function localSchedules(schedules: readonly Schedule[] = SCHEDULES): Sche
     return periodSeconds === undefined ? { ...schedule } : { ...schedule, localEverySeconds: periodSeconds / LOCAL_TIME_SPEEDUP };
   });
 }
+
+/** How old a record must be before anchor-records links it locally: no local function runs for minutes. */
+export const LOCAL_SEAL_SETTLE_MS = 60_000;

@@ -15,6 +15,8 @@ import { createCloudBuildExecutor } from '../../shared/gcp/cloud-build.js';
 import { createExecutorAdapter } from '../../shared/gcp/executor.js';
 import { createHttpsHealthProbe } from '../../shared/gcp/https-health.js';
 import { createPlanFilesReader } from '../../shared/gcp/plan-files.js';
+import { createEvidenceBucket } from '../../shared/gcp/evidence-bucket.js';
+import { evidenceBucketName } from '../../shared/domain/compliance/anchor.js';
 import { DEFAULT_HEALTH_GATES, type HealthGatePolicy } from '../../shared/domain/lifecycle/health-gates.js';
 import { localIdentity, type LocalSigner } from '../../shared/identity/index.js';
 import type { Logger } from '../../shared/log.js';
@@ -23,7 +25,7 @@ import type { SimulatedExecutor, SimulatedFleet } from '../../shared/sim/index.j
 import { createServices, type Services } from '../../shared/services.js';
 import { useServices } from '../../functions/wiring.js';
 import type { LocalDeployments } from './deployments.js';
-import { LOCAL_SOAK_SCALE, LOCAL_WINDOW_CLOCK } from './local-time.js';
+import { LOCAL_SEAL_SETTLE_MS, LOCAL_SOAK_SCALE, LOCAL_WINDOW_CLOCK } from './local-time.js';
 
 /**
  * Engine timings for local mode: steps polled every 2 s (the cloud polls every 30 s) and
@@ -128,6 +130,7 @@ export function useLocalServices(input: LocalServicesInput): Services {
       access: createPamClient({ endpoint: input.access.url, token: reviewerToken }),
       iamPolicies: createIamPolicyReader({ endpoint: input.access.url, token: reviewerToken }),
       plans: createPlanFilesReader({ endpoint: input.plansUrl, token: () => Promise.resolve('local') }),
+      evidence: createEvidenceBucket({ endpoint: input.plansUrl, bucket: evidenceBucketName(input.schedulerParent.split('/')[1] ?? 'mi-local'), token: () => Promise.resolve('local') }),
       slack: input.notifications.slack,
       pager: input.notifications.pager,
     },
@@ -137,6 +140,8 @@ export function useLocalServices(input: LocalServicesInput): Services {
       // Who pushes to the local deployment repository, as in the cloud: unmapped, their merges wait.
       githubIdentities: parseGitHubIdentities(process.env.MI_GITHUB_IDENTITIES),
       timings: LOCAL_TIMINGS,
+      // No function here runs for minutes: records settle in a minute, so today's are linked while you watch.
+      compliance: { sealSettleMs: LOCAL_SEAL_SETTLE_MS },
       // Soaks and customers' windows on the local clock (cli/dev/local-time.ts): a full rollout in minutes.
       rollouts: { soakScale: LOCAL_SOAK_SCALE, windowClock: LOCAL_WINDOW_CLOCK },
       policy: { healthGates: localHealthGates(input.healthUrl) },

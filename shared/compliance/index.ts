@@ -16,6 +16,7 @@ import { runRetention, type RetentionResult } from './retention.js';
 import { beginRun, finishRun, releaseClaim, runRequestOf, type RunRequest, type StartedRun } from './runs.js';
 import { runRestoreDrill, type DrillResult } from './drill.js';
 import { runAccessReview, type AccessReviewResult } from './access.js';
+import { runAnchoring, type AnchoringResult } from './anchors.js';
 import { compliancePaths } from '../store/collections.js';
 
 export * from './model.js';
@@ -30,9 +31,13 @@ export type ScheduleOutcome =
   | { kind: 'retention'; runId: string; result: RetentionResult }
   | { kind: 'report'; runId: string; reportOf: string | null; summary: RunSummary | null }
   | { kind: 'drill'; runId: string; result: DrillResult }
-  | { kind: 'access-review'; result: AccessReviewResult };
+  | { kind: 'access-review'; result: AccessReviewResult }
+  | { kind: 'anchoring'; runId: string; result: AnchoringResult };
 
 export type ComplianceInput = Pick<ComplianceDeps, 'store' | 'bus' | 'cloudSql' | 'gkeBackup' | 'scheduler' | 'clock' | 'schedulerParent'> & Partial<ComplianceDeps>;
+
+/** A record is linked 15 minutes after it was decided: past the longest function timeout (540 s) with its transaction's retries. */
+export const DEFAULT_SEAL_SETTLE_MS = 15 * 60_000;
 
 /** Which schedule a message is from: the `schedule` attribute, else the `schedule` field of its JSON body. */
 /** compliance-report (daily, after verify-backups): the latest verify run's summary, from its findings, kept on the run; an alert when it is not clean. */
@@ -86,6 +91,10 @@ export function createCompliance(input: ComplianceInput) {
     claimMs: 5 * 60_000,
     drillSampleSize: 2,
     remediate: true,
+    // schedulerParent is projects/<project>/locations/<region>.
+    project: input.schedulerParent.split('/')[1] ?? 'unknown',
+    sealSettleMs: DEFAULT_SEAL_SETTLE_MS,
+    sealBudgetMs: 6 * 60_000,
     ...input,
   };
 
@@ -120,6 +129,8 @@ export function createCompliance(input: ComplianceInput) {
         return { kind: 'drill', runId: request.runId, result: await runRestoreDrill(deps, request, start) };
       case 'access-review':
         return { kind: 'access-review', result: await runAccessReview(deps, request, start) };
+      case 'anchor-records':
+        return { kind: 'anchoring', runId: request.runId, result: await runAnchoring(deps, request, start) };
       default:
         await finishRun(deps, request.runId, start.token, { outcome: { ignored: `no compliance work for ${request.schedule.name}` } });
         return { kind: 'ignored', reason: `no compliance work for schedule ${request.schedule.name}` };

@@ -5,13 +5,13 @@
 import type { ControlResult } from '../domain/compliance/controls.js';
 import type { RetentionPolicy } from '../domain/compliance/retention.js';
 import type { Logger } from '../log.js';
-import type { AccessPort, Clock, CloudSqlPort, EventBus, GkeBackupPort, IamPolicyPort, SchedulerPort, StateStore } from '../ports.js';
+import type { AccessPort, Clock, CloudSqlPort, EventBus, EvidenceBucketPort, GkeBackupPort, IamPolicyPort, SchedulerPort, StateStore } from '../ports.js';
 import type { Schedule } from '../topology.js';
 
 /** The finding of the Cloud Scheduler jobs, beside the instances' (ids of instances start with a letter). */
 export const SCHEDULES_FINDING_ID = '_schedules';
 
-export type RunSchedule = 'verify-backups' | 'check-retention' | 'compliance-report' | 'restore-drill';
+export type RunSchedule = 'verify-backups' | 'check-retention' | 'compliance-report' | 'restore-drill' | 'anchor-records';
 
 /** Summary of a verify-backups run, derived from its findings (never counted up per check). */
 export interface RunSummary {
@@ -129,6 +129,14 @@ export interface ComplianceDeps {
   remediate: boolean;
   /** PAM and IAM policies, for the access review; without them that run fails, saying so. */
   access?: AccessReviewDeps;
+  /** The control plane's project (named in each anchor). */
+  project: string;
+  /** The locked evidence bucket the daily anchors go to; without it anchor-records fails, saying so. */
+  evidence?: EvidenceBucketPort;
+  /** How old a record must be before it is linked into its chain: older than any transaction that could still commit an earlier id. */
+  sealSettleMs: number;
+  /** How long one anchor-records run may link and anchor before it leaves the rest to the next. */
+  sealBudgetMs: number;
 }
 
 /** What the access review needs: PAM and IAM policies read with the function's own account, and which entitlements exist. */

@@ -205,7 +205,7 @@ export function createSimulatedFleet(options: SimulatedFleetOptions): SimulatedF
 
   const effects = options.executor?.effects ?? (options.worldEffects === false ? undefined : worldEffects);
   const executor = new SimulatedExecutor({ ...options.executor, clock, ...(effects === undefined ? {} : { effects }) });
-  const plans = new SimulatedStorage();
+  const plans = new SimulatedStorage(clock);
   const cloudBuild = new SimulatedCloudBuild({ ...options.cloudBuild, clock, plansBucket: plans, ...(effects === undefined ? {} : { effects }) });
   const scheduler = new SimulatedScheduler({ clock, ...options.scheduler });
   return {

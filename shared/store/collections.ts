@@ -29,6 +29,8 @@ export const COLLECTIONS = {
   accessReviews: 'accessReviews',
   /** What people were told: one document per event and channel (sent, held for a digest, or failed for good). */
   notifications: 'notifications',
+  /** The head of each hash chain of stored records (shared/domain/compliance/chain.ts). */
+  recordChains: 'recordChains',
 } as const;
 export type CollectionName = (typeof COLLECTIONS)[keyof typeof COLLECTIONS];
 
@@ -83,6 +85,12 @@ export const rolloutPaths = {
   progress: (id: string, instanceId: string) => `${C.rollouts}/${id}/${S.rolloutProgress}/${instanceId}`,
   /** Fleet-wide change freezes: `{ freezes: [{ from, to, reason }] }`. */
   calendar: `${C.settings}/calendar`,
+} as const;
+
+/** The hash chains of stored records: each chain's head, and how far the linker and the anchors have come. */
+export const sealPaths = {
+  chain: (key: string) => `${C.recordChains}/${key}`,
+  cursor: `${C.settings}/recordSeal`,
 } as const;
 
 /** The deployment repository's records: GitHub deliveries seen, module applies, spec changes. */

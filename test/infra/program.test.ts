@@ -26,6 +26,8 @@ function described(grant: FunctionRole): string {
       return `build-accounts ${grant.role}`;
     case 'plansBuckets':
       return `plans ${grant.role}`;
+    case 'evidenceBucket':
+      return `evidence ${grant.role}`;
   }
 }
 
@@ -246,7 +248,8 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
     const human = /^(user|group|domain):/;
     const grantsToPeople = registered.filter((r) => typeof r.inputs.member === 'string' && human.test(String(r.inputs.member)));
     const held = grantsToPeople.map((g) => `${g.type} ${String(g.inputs.role)}`).sort();
-    expect(held).toEqual(['gcp:cloudrunv2/serviceIamMember:ServiceIamMember roles/run.invoker', 'gcp:projects/iAMMember:IAMMember roles/datastore.viewer']);
+    // The anchors of the evidence bucket too, for mi compliance verify.
+    expect(held).toEqual(['gcp:cloudrunv2/serviceIamMember:ServiceIamMember roles/run.invoker', 'gcp:projects/iAMMember:IAMMember roles/datastore.viewer', 'gcp:storage/bucketIAMMember:BucketIAMMember roles/storage.objectViewer']);
     const invoked = grantsToPeople.filter((g) => g.type === 'gcp:cloudrunv2/serviceIamMember:ServiceIamMember').map((g) => String(g.inputs.name));
     expect(invoked.every((name) => /commands/.test(name)), invoked.join(', ')).toBe(true);
   });
@@ -311,6 +314,7 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
               expect(String(g.inputs.serviceAccountId)).toMatch(/\/serviceAccounts\/mi-builds-(dev|prod)@/);
               return `build-accounts ${role}`;
             case 'gcp:storage/bucketIAMMember:BucketIAMMember':
+              if (String(g.inputs.bucket).startsWith('evidence')) return `evidence ${role}`;
               // One grant on each environment's plans bucket, counted below.
               expect(String(g.inputs.bucket)).toMatch(/^builds-(dev|prod)-plans-/);
               return `plans ${role}`;

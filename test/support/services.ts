@@ -22,6 +22,7 @@ export function servicesWith(parts: Partial<Services>, ports: Partial<Ports> = {
     access: notGranted('Privileged Access Manager', 'this test'),
     iamPolicies: notGranted('IAM policies', 'this test'),
     plans: notGranted('the plans buckets', 'this test'),
+    evidence: notGranted('the evidence bucket', 'this test'),
     slack: notGranted('Slack', 'this test'),
     pager: notGranted('OpsGenie', 'this test'),
     ...ports,

@@ -34,8 +34,12 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
  * hands back its Timestamps where a Date was written), keys in RFC 8785 order.
  */
 export function canonicalContent(record: Readonly<Record<string, unknown>>): string {
-  const content = Object.fromEntries(Object.entries(record).filter(([field]) => field !== CHAIN_FIELD));
-  return canonicalize(normalize(content)) ?? 'null';
+  return canonicalize(normalize(withoutLink(record))) ?? 'null';
+}
+
+/** The record's content: every field but its chain link. */
+export function withoutLink(record: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([field]) => field !== CHAIN_FIELD));
 }
 
 function normalize(value: unknown): unknown {

@@ -52,7 +52,7 @@ import { makeEnvelope, type AnyEnvelope, type ExecutorAction, type InstanceSpec 
 import { createPubSubBus, type ClosableEventBus } from '../../../shared/gcp/pubsub-bus.js';
 import { createLocalSigner, localIdentity, type LocalSigner } from '../../../shared/identity/index.js';
 import { silentLogger } from '../../../shared/log.js';
-import type { EventBus, ExecutorPort } from '../../../shared/ports.js';
+import type { Clock, EventBus, ExecutorPort } from '../../../shared/ports.js';
 import { createRollouts, type Rollouts } from '../../../shared/rollout/index.js';
 import { moduleChangeId } from '../../../shared/domain/rollout/index.js';
 import { createCommands } from '../../../shared/commands/index.js';
@@ -78,7 +78,9 @@ import { GITHUB_IDENTITIES, REPOSITORY, SECRET, instanceConfig, instanceRoot, pu
 // Registers the HTTP functions with the functions framework, for getTestServer.
 import '../../../functions/commands.js';
 import '../../../functions/github-webhook.js';
-import { compliancePaths, deploymentPaths, paths, rolloutPaths } from '../../../shared/store/collections.js';
+import { compliancePaths, deploymentPaths, paths, rolloutPaths, sealPaths } from '../../../shared/store/collections.js';
+import { evidenceBucketName } from '../../../shared/domain/compliance/anchor.js';
+import { ManualClock } from '../../../shared/sim/clock.js';
 import { deliver } from '../../../shared/edge.js';
 import { complianceCheckRoute, complianceScheduleRoute, deploymentsRoute, lifecycleRoute, notifyRoute, rolloutEventsRoute, rolloutRoute } from '../../../shared/routes.js';
 
@@ -357,7 +359,7 @@ async function exerciseApprovals(w: World): Promise<void> {
 
 // ------------------------------------------------------------------------------------------ compliance
 
-function complianceOf(w: World, fn: 'complianceSchedule' | 'complianceCheck', schedulerParent: string): Compliance {
+function complianceOf(w: World, fn: 'complianceSchedule' | 'complianceCheck', schedulerParent: string, clock: Clock = w.fx.clock): Compliance {
   const { fx, recorder } = w;
   const token = () => w.signer.sign({ email: `mi-fn-${fn}@p.iam.gserviceaccount.com`, audience: w.pam.url });
   return createCompliance({
@@ -366,7 +368,8 @@ function complianceOf(w: World, fn: 'complianceSchedule' | 'complianceCheck', sc
     cloudSql: recorder.port(fn, 'cloudSql', fx.fleet.cloudSql),
     gkeBackup: recorder.port(fn, 'gkeBackup', fx.fleet.gkeBackup),
     scheduler: recorder.port(fn, 'scheduler', fx.fleet.scheduler),
-    clock: fx.clock,
+    evidence: recorder.port(fn, 'evidence', fx.fleet.plans.bucketPort(evidenceBucketName(fx.projectId))),
+    clock,
     schedulerParent,
     drillSampleSize: 1,
     access: {
@@ -438,6 +441,18 @@ async function exerciseCompliance(w: World): Promise<void> {
   w.pam.sim.create('dana@example.com', w.pam.entitlements.find((e) => e.endsWith('/dev-operator')) ?? '', { requestedDuration: '3600s', justification: { unstructuredJustification: 'debugging' } });
   const reviewed = await deliver(schedule.deps, complianceScheduleRoute(schedule), scheduleDelivery(fx, 'access-review', fx.clock.now()));
   expect(reviewed).toMatchObject({ kind: 'access-review', result: { newEvents: 3, findings: [] } });
+
+  // anchor-records, the next night: the day's records linked and anchored in the evidence bucket.
+  // A crash between the anchor's write and the cursor's leaves the day to anchor again: the object
+  // is there, so it is read back and kept.
+  const tonight = new ManualClock(new Date(Date.parse(`${fx.clock.now().toISOString().slice(0, 10)}T00:30:00.000Z`) + 86_400_000));
+  const anchoring = complianceOf(w, 'complianceSchedule', schedulerParent, tonight);
+  const anchored = await deliver(anchoring.deps, complianceScheduleRoute(anchoring), scheduleDelivery(fx, 'anchor-records', tonight.now()));
+  expect(anchored).toMatchObject({ kind: 'anchoring', result: { anchored: [expect.objectContaining({ day: fx.clock.now().toISOString().slice(0, 10) })] } });
+  await fx.store.set(sealPaths.cursor, { ...(await fx.store.get(sealPaths.cursor)), anchoredThrough: null });
+  tonight.advance(10 * 60_000);
+  const again = await deliver(anchoring.deps, complianceScheduleRoute(anchoring), scheduleDelivery(fx, 'anchor-records', tonight.now()));
+  expect(again).toMatchObject({ kind: 'anchoring', result: { anchored: [expect.anything()] } });
 
   // `mi compliance run`: a person's run, through the commands function, on mi-compliance.
   w.take(TOPICS.compliance);

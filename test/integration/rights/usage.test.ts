@@ -39,7 +39,7 @@ function grantedTo(fn: string): string[] {
       if (g.type === 'gcp:secretmanager/secretIamMember:SecretIamMember') return `secret ${String(g.inputs.secretId)}`;
       if (g.type === 'gcp:projects/iAMMember:IAMMember') return g.inputs.project === TEST_SETTINGS.centralBackupProject ? `central ${role}` : `project ${role}`;
       if (g.type === 'gcp:serviceaccount/iAMMember:IAMMember') return `build-accounts ${role}`;
-      if (g.type === 'gcp:storage/bucketIAMMember:BucketIAMMember') return `plans ${role}`;
+      if (g.type === 'gcp:storage/bucketIAMMember:BucketIAMMember') return `${String(g.inputs.bucket).startsWith('evidence') ? 'evidence' : 'plans'} ${role}`;
       return `${g.type} ${role}`;
     })
     .filter((grant, i, all) => all.indexOf(grant) === i)
@@ -60,6 +60,10 @@ function neededBy(use: FunctionUsage): string[] {
   if ((use.calls.access ?? []).length > 0) needs.add('instances roles/privilegedaccessmanager.viewer');
   if ((use.calls.iamPolicies ?? []).length > 0) needs.add('instances roles/iam.securityReviewer');
   if ((use.calls.plans ?? []).length > 0) needs.add('plans roles/storage.objectViewer');
+  // The evidence bucket: objects.insert needs objectCreator; reading an anchor back, objectViewer.
+  const evidence = use.calls.evidence ?? [];
+  if (evidence.includes('create')) needs.add('evidence roles/storage.objectCreator');
+  if (evidence.includes('read')) needs.add('evidence roles/storage.objectViewer');
   // Creating a build that runs as a build account needs the editor role and acting as those accounts.
   const builds = use.calls.builds ?? [];
   if (builds.some((m) => m.startsWith('create'))) needs.add('project roles/cloudbuild.builds.editor').add('build-accounts roles/iam.serviceAccountUser');
