@@ -5,6 +5,7 @@
 import type { ControlResult } from '../domain/compliance/controls.js';
 import { criteriaLabel, criteriaOf } from '../domain/compliance/criteria.js';
 import { PASS_SAMPLE_SIZE, passSample, type ComplianceReport, type FailureRow } from './report.js';
+import { chartDays, trendChartSvg } from './trend-chart.js';
 import { changeExceptions, changeHtml, changeMarkdown } from './render-changes.js';
 
 export type ReportFormat = 'md' | 'json' | 'html';
@@ -164,7 +165,7 @@ export function renderHtml(report: ComplianceReport): string {
   return [
     '<!doctype html><html><head><meta charset="utf-8">',
     `<title>Compliance report ${e(report.run.runId)}</title>`,
-    '<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}</style>',
+    '<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}figure{margin:1em 0}figcaption{font-size:small}@media print{figure,table{break-inside:avoid}}</style>',
     '</head><body>',
     `<h1>Compliance report: ${e(report.run.runId)}</h1>`,
     `<p class="verdict ${report.verdict.outcome}"><b>Verdict: ${report.verdict.outcome.toUpperCase()}</b></p>`,
@@ -200,7 +201,9 @@ export function renderHtml(report: ComplianceReport): string {
     ...report.failures.map(failure),
     ...otherExceptions(report).map((x) => `<li>${e(x.replaceAll('`', ''))}</li>`),
     report.failures.length + otherExceptions(report).length === 0 ? '<li>None.</li>' : '',
-    `</ul><h2>Trend (30 days)</h2><p>${report.daysWithoutRun.length === 0 ? 'Every day from the first run of the period through this one had a run.' : `Days without a run (each a finding): ${e(report.daysWithoutRun.join(', '))}`}</p><table><tr><th>run</th><th>trigger</th><th>slot</th><th>planned</th><th>checked</th><th>passed</th><th>failed</th><th>not checked</th><th>schedules</th></tr>`,
+    `</ul><h2>Trend (30 days)</h2><p>${report.daysWithoutRun.length === 0 ? 'Every day from the first run of the period through this one had a run.' : `Days without a run (each a finding): ${e(report.daysWithoutRun.join(', '))}`}</p>`,
+    `<figure>${trendChartSvg(chartDays(report.trend, new Date(Date.parse(report.run.slotStart) - 29 * 86_400_000).toISOString().slice(0, 10), report.run.slotStart.slice(0, 10)))}<figcaption>Per day, the day's verify-backups run (a scheduled one before a manual one): instances passed, failed and not checked; a crossed box is a day with no run, a triangle a day whose schedules control failed.</figcaption></figure>`,
+    `<table><tr><th>run</th><th>trigger</th><th>slot</th><th>planned</th><th>checked</th><th>passed</th><th>failed</th><th>not checked</th><th>schedules</th></tr>`,
     ...report.trend.map((t) => row([t.runId, t.trigger, t.slotStart, t.summary.planned, t.summary.checked, t.summary.passed, t.summary.failed, t.summary.notChecked, t.summary.schedules])),
     '</table>',
     `<p><small>Generated ${e(report.generatedAt)}</small></p>`,
