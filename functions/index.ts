@@ -22,6 +22,7 @@ export const TRIGGERS: Record<(typeof FUNCTIONS)[number]['name'], () => Promise<
   githubWebhook: () => import('./github-webhook.js'),
   deployments: () => import('./deployments.js'),
   commands: () => import('./commands.js'),
+  dashboard: () => import('./dashboard.js'),
 };
 
 buildServicesWith(() => buildProductionServices());

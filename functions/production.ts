@@ -174,6 +174,7 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
       : { webhook: { secret, repository, ...(config.MI_DEPLOYMENT_BRANCH ? { branch: config.MI_DEPLOYMENT_BRANCH } : {}), ...(config.MI_GITHUB_BOT_LOGIN ? { botLogin: config.MI_GITHUB_BOT_LOGIN } : {}) } }),
     ...(config.MI_DEPLOYMENT_BRANCH === undefined ? {} : { deploymentBranch: config.MI_DEPLOYMENT_BRANCH }),
     callers: { audiences: list(config.MI_COMMANDS_AUDIENCES) ?? [], ...(allowedDomains === undefined ? {} : { allowedDomains }) },
+    dashboardCallers: { audiences: list(config.MI_DASHBOARD_AUDIENCES) ?? [], ...(allowedDomains === undefined ? {} : { allowedDomains }) },
     ...(autoApply === undefined ? {} : { autoApplyModules: autoApply }),
     ...(entitlements === undefined ? {} : { accessEntitlements: entitlements }),
     ...(config.MI_NOTIFY_ROUTES === undefined ? {} : { notifyRoutes: parseNotifyRoutes(config.MI_NOTIFY_ROUTES) }),

@@ -210,6 +210,7 @@ export function buildInfrastructure(topology: InfraTopology, settings: Settings)
     MI_DATA_BEARING_MODULES: settings.dataBearingModules,
     MI_COMMANDS_AUDIENCES: (settings.commandsAudiences ?? [ownUrl('commands'), GCLOUD_CLIENT_ID]).join(','),
     MI_COMMANDS_ALLOWED_DOMAINS: settings.commandsAllowedDomains?.join(','),
+    MI_DASHBOARD_AUDIENCES: [ownUrl('dashboard'), GCLOUD_CLIENT_ID].join(','),
     MI_GITHUB_IDENTITIES: settings.githubIdentities === undefined ? undefined : Object.entries(settings.githubIdentities).map(([login, email]) => `${login}=${email}`).join(','),
     MI_ACCESS_ENTITLEMENTS: access === undefined ? undefined : pulumi.all(Object.values(access.names)).apply((names) => names.sort().join(',')),
   };

@@ -130,10 +130,15 @@ export const ENVIRONMENT = {
     neededBy: ['commands'],
   },
   MI_COMMANDS_ALLOWED_DOMAINS: {
-    meaning: 'the email domains allowed to send commands, comma-separated (default: any verified email the invoker role lets in)',
-    schema: text('MI_COMMANDS_ALLOWED_DOMAINS', 'the email domains allowed to send commands, comma-separated'),
+    meaning: 'the email domains allowed to send commands and read the dashboard, comma-separated (default: any verified email the invoker role lets in)',
+    schema: text('MI_COMMANDS_ALLOWED_DOMAINS', 'the email domains allowed to send commands and read the dashboard, comma-separated'),
     optional: true,
-    neededBy: ['commands'],
+    neededBy: ['commands', 'dashboard'],
+  },
+  MI_DASHBOARD_AUDIENCES: {
+    meaning: "the audiences the dashboard's callers' ID tokens may carry, comma-separated: its own URL (service accounts), and gcloud's OAuth client id (people's `gcloud auth print-identity-token`)",
+    schema: text('MI_DASHBOARD_AUDIENCES', "the audiences the dashboard's callers' ID tokens may carry, comma-separated"),
+    neededBy: ['dashboard'],
   },
   MI_GITHUB_IDENTITIES: {
     meaning: 'GitHub logins mapped to Google emails, login=email comma-separated: a merge is confirmed only by a verified person who neither pushed nor wrote it (an unmapped login cannot be told apart, so its merges wait until it is mapped)',

@@ -12,6 +12,7 @@ import type { DeploymentsConsumer, createDeploymentsConsumer } from './deploymen
 import type { WebhookConfig, WebhookDeps, checkWebhookConfig } from './webhook/index.js';
 import type { Engine, createEngine } from './engine/index.js';
 import type { Commands, createCommands } from './commands/index.js';
+import type { Dashboard, createDashboard } from './dashboard/index.js';
 import { ControlPlaneError } from './errors.js';
 import type { Logger } from './log.js';
 import type { AccessPort, Clock, CloudSqlPort, DeploymentRepoPort, EventBus, EvidenceBucketPort, ExecutorPort, GkeBackupPort, HealthPort, IamPolicyPort, IdentityPort, PagerPort, PlanFilesPort, SchedulerPort, SlackPort, StateStore } from './ports.js';
@@ -27,6 +28,15 @@ export interface CommandsFunctionDeps {
   /** Email domains allowed to call; any verified email when absent. */
   allowedDomains?: readonly string[];
   commands: Pick<Commands, 'run'>;
+}
+
+/** What the dashboard function needs: who may read it (verified, as for commands), and the pages. */
+export interface DashboardFunctionDeps {
+  identity: IdentityPort;
+  /** The audiences ID tokens may carry: the dashboard's URL, and gcloud's OAuth client for people's tokens. */
+  audiences: readonly string[];
+  allowedDomains?: readonly string[];
+  dashboard: Dashboard;
 }
 
 /** Everything the services need from the world. */
@@ -66,6 +76,8 @@ export interface ServicesConfig {
   webhook?: WebhookConfig;
   /** Who may call the commands function. */
   callers: { audiences: readonly string[]; allowedDomains?: readonly string[] };
+  /** Who may read the dashboard: the commands function's callers when absent (the local stack, whose tokens name one audience). */
+  dashboardCallers?: { audiences: readonly string[]; allowedDomains?: readonly string[] };
   autoApplyModules?: readonly string[];
   /** The deployment repository's protected default branch (write-backs go there); default main. */
   deploymentBranch?: string;
@@ -100,7 +112,7 @@ export function notGranted<T extends object>(what: string, holder: string): T {
 }
 
 /** The services a process may build; each function builds those it serves (and what they stand on). */
-export const SERVICE_PARTS = ['engine', 'rollouts', 'compliance', 'deployments', 'webhook', 'commands', 'notify'] as const;
+export const SERVICE_PARTS = ['engine', 'rollouts', 'compliance', 'deployments', 'webhook', 'commands', 'notify', 'dashboard'] as const;
 export type ServicePart = (typeof SERVICE_PARTS)[number];
 
 /** The factories of the service modules (each part needs its own; commands and deployments stand on others). */
@@ -113,6 +125,7 @@ export interface ServiceModules {
   checkWebhookConfig: typeof checkWebhookConfig;
   createCommands: typeof createCommands;
   createNotifier: typeof createNotifier;
+  createDashboard: typeof createDashboard;
 }
 
 /** A part this process did not build: using it is a bug of the process's wiring, said as such. */
@@ -134,6 +147,7 @@ const FOUNDATIONS: Record<ServicePart, readonly ServicePart[]> = {
   deployments: ['rollouts'],
   commands: ['engine', 'deployments', 'rollouts'],
   notify: [],
+  dashboard: [],
 };
 
 /** The parts named and every part they stand on. */
@@ -232,6 +246,9 @@ export function composeServices(ports: Ports, config: ServicesConfig, modules: P
     : config.notifyRoutes === undefined
       ? refusing<Notifier>('the notifier has no routing table (MI_NOTIFY_ROUTES): nobody would be told')
       : need(modules.createNotifier, 'the notifier')({ store, clock, log, slack: ports.slack, pager: ports.pager, routes: config.notifyRoutes });
+  const dashboard: DashboardFunctionDeps = built.has('dashboard')
+    ? { identity: ports.identity, ...(config.dashboardCallers ?? config.callers), dashboard: need(modules.createDashboard, 'the dashboard')({ store, clock }) }
+    : unbuilt('dashboard', built);
   return {
     ports,
     engine,
@@ -246,6 +263,8 @@ export function composeServices(ports: Ports, config: ServicesConfig, modules: P
     /** The commands function's: who may call, and what carries their commands out. */
     commands,
     notifier,
+    /** The dashboard function's: who may read it, and its pages. */
+    dashboard,
   };
 }
 

@@ -22,6 +22,7 @@ export const SERVICES_OF: Record<FunctionName, readonly ServicePart[]> = {
   githubWebhook: ['webhook'],
   commands: ['commands'],
   notify: ['notify'],
+  dashboard: ['dashboard'],
 };
 
 /** The modules each part loads, as imported below: a function's bundle holds only its own parts' (build/bundle-functions.ts). */
@@ -33,6 +34,7 @@ export const PART_MODULES: Record<ServicePart, readonly string[]> = {
   webhook: ['./webhook/index.js'],
   commands: ['./commands/index.js'],
   notify: ['./notify/index.js'],
+  dashboard: ['./dashboard/index.js'],
 };
 
 /** The parts a function builds, with those they stand on. */
@@ -41,7 +43,7 @@ export const partsOf = (fn: FunctionName): ReadonlySet<ServicePart> => withFound
 /** Loads the modules of these parts (and of the parts they stand on), nothing else. */
 async function modulesOf(named: ReadonlySet<ServicePart>): Promise<Partial<ServiceModules>> {
   const parts = withFoundations(named);
-  const [engine, policy, rollouts, compliance, deployments, webhook, commands, notify] = await Promise.all([
+  const [engine, policy, rollouts, compliance, deployments, webhook, commands, notify, dashboard] = await Promise.all([
     parts.has('engine') ? import('./engine/index.js') : undefined,
     parts.has('engine') ? import('./domain/lifecycle/acceptance-policy.js') : undefined,
     parts.has('rollouts') ? import('./rollout/index.js') : undefined,
@@ -50,6 +52,7 @@ async function modulesOf(named: ReadonlySet<ServicePart>): Promise<Partial<Servi
     parts.has('webhook') ? import('./webhook/index.js') : undefined,
     parts.has('commands') ? import('./commands/index.js') : undefined,
     parts.has('notify') ? import('./notify/index.js') : undefined,
+    parts.has('dashboard') ? import('./dashboard/index.js') : undefined,
   ]);
   return {
     ...(engine === undefined ? {} : { createEngine: engine.createEngine }),
@@ -60,6 +63,7 @@ async function modulesOf(named: ReadonlySet<ServicePart>): Promise<Partial<Servi
     ...(webhook === undefined ? {} : { checkWebhookConfig: webhook.checkWebhookConfig }),
     ...(commands === undefined ? {} : { createCommands: commands.createCommands }),
     ...(notify === undefined ? {} : { createNotifier: notify.createNotifier }),
+    ...(dashboard === undefined ? {} : { createDashboard: dashboard.createDashboard }),
   };
 }
 

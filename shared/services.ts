@@ -12,11 +12,12 @@ import { createEngine } from './engine/index.js';
 import { createCommands } from './commands/index.js';
 import { createRollouts } from './rollout/index.js';
 import { createNotifier } from './notify/index.js';
+import { createDashboard } from './dashboard/index.js';
 import { composeServices, type Ports, type Services, type ServicesConfig } from './service-composition.js';
 
 export * from './service-composition.js';
 
 /** Builds every service on the ports. Cheap: nothing is called until a service is used. */
 export function createServices(ports: Ports, config: ServicesConfig): Services {
-  return composeServices(ports, config, { createEngine, defaultPolicy: DEFAULT_POLICY, createRollouts, createCompliance, createDeploymentsConsumer, checkWebhookConfig, createCommands, createNotifier });
+  return composeServices(ports, config, { createEngine, defaultPolicy: DEFAULT_POLICY, createRollouts, createCompliance, createDeploymentsConsumer, checkWebhookConfig, createCommands, createNotifier, createDashboard });
 }

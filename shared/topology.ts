@@ -66,13 +66,15 @@ export const WEBHOOK_SECRET_ENV = SECRET_ENV.webhookSecret;
 export const GITHUB_TOKEN_ENV = SECRET_ENV.githubTokenSecret;
 
 export interface FunctionUse {
-  /** Topics it publishes to, directly or through its outbox entries. Every function reads and writes Firestore. */
+  /** Topics it publishes to, directly or through its outbox entries. */
   publishes: readonly TopicName[];
   /** The topics its outbox entries may name: republished by the outbox drainer when the publish after the commit was lost. */
   outbox: readonly TopicName[];
   /** It republishes whatever any function left in the outbox, so it publishes to every outbox topic. */
   drainsOutbox?: true;
   secrets: readonly SecretKind[];
+  /** Firestore: only to read it (the dashboard); absent, to read and write it, as every function that decides anything. */
+  firestore?: 'read';
   /** Cloud SQL in the instances' projects: to act on it (backups, restores, deletes), or only to read it. */
   cloudSql?: 'act' | 'read';
   /** Backup for GKE in the instances' projects: to act on it, or only to read it. */
@@ -248,6 +250,18 @@ export const FUNCTIONS = [
       plans: 'read',
     },
     capacity: HTTP_CAPACITY,
+  },
+  {
+    name: 'dashboard',
+    source: 'functions/dashboard.ts',
+    description: 'The fleet dashboard, read-only: instances, operations, rollouts and workflows with their waves, the compliance matrix and its evidence, a page at a time; the caller taken from a verified Google ID token',
+    // Private like commands: Cloud Run lets only invokers in (mi dashboard's proxy adds the operator's token), and the function verifies it.
+    trigger: { kind: 'http', allowUnauthenticated: false },
+    timeoutSeconds: 60,
+    memoryMb: 512,
+    // A page is a few limited Firestore queries; nothing is published, no other service is called.
+    uses: { publishes: [], outbox: [], secrets: [], firestore: 'read' },
+    capacity: { ...HTTP_CAPACITY, burst: { messages: 20, why: 'operators reloading pages, a few at a time' } },
   },
   {
     name: 'complianceSchedule',
@@ -616,7 +630,7 @@ export function publishedTopics(fn: FunctionDefinition, functions: readonly Func
 
 /** The roles its account holds, derived from what it uses: exactly these, nothing else. */
 export function rolesOf(fn: FunctionDefinition, functions: readonly FunctionDefinition[] = FUNCTIONS): FunctionRole[] {
-  const roles: FunctionRole[] = [{ role: 'roles/datastore.user', on: 'project' }];
+  const roles: FunctionRole[] = [{ role: fn.uses.firestore === 'read' ? 'roles/datastore.viewer' : 'roles/datastore.user', on: 'project' }];
   for (const topic of publishedTopics(fn, functions)) roles.push({ role: 'roles/pubsub.publisher', on: 'topic', topic });
   for (const secret of [...fn.uses.secrets].sort()) roles.push({ role: 'roles/secretmanager.secretAccessor', on: 'secret', secret });
   if (fn.uses.cloudSql !== undefined) roles.push({ role: fn.uses.cloudSql === 'act' ? 'roles/cloudsql.admin' : 'roles/cloudsql.viewer', on: 'instanceProjects' });

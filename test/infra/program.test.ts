@@ -244,14 +244,29 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
     expect(invokersOf(commands)).toEqual(['group:sre@example.com']);
   });
 
-  it('no person publishes to a topic or writes a stored record: people read Firestore, and act only through the commands function', () => {
+  it('no person publishes to a topic or writes a stored record: people read Firestore and the dashboard, and act only through the commands function', () => {
     const human = /^(user|group|domain):/;
     const grantsToPeople = registered.filter((r) => typeof r.inputs.member === 'string' && human.test(String(r.inputs.member)));
     const held = grantsToPeople.map((g) => `${g.type} ${String(g.inputs.role)}`).sort();
-    // The anchors of the evidence bucket too, for mi compliance verify.
-    expect(held).toEqual(['gcp:cloudrunv2/serviceIamMember:ServiceIamMember roles/run.invoker', 'gcp:projects/iAMMember:IAMMember roles/datastore.viewer', 'gcp:storage/bucketIAMMember:BucketIAMMember roles/storage.objectViewer']);
+    expect(held).toEqual([
+      'gcp:cloudrunv2/serviceIamMember:ServiceIamMember roles/run.invoker',
+      'gcp:cloudrunv2/serviceIamMember:ServiceIamMember roles/run.invoker',
+      'gcp:projects/iAMMember:IAMMember roles/datastore.viewer',
+      // The anchors of the evidence bucket, for mi compliance verify.
+      'gcp:storage/bucketIAMMember:BucketIAMMember roles/storage.objectViewer',
+    ]);
     const invoked = grantsToPeople.filter((g) => g.type === 'gcp:cloudrunv2/serviceIamMember:ServiceIamMember').map((g) => String(g.inputs.name));
-    expect(invoked.every((name) => /commands/.test(name)), invoked.join(', ')).toBe(true);
+    expect(invoked.map((name) => name.replace(/^.*(commands|dashboard).*$/, '$1')).sort(), invoked.join(', ')).toEqual(['commands', 'dashboard']);
+  });
+
+  it('the dashboard is not public, and its account may only read Firestore', () => {
+    const dashboard = functions.find((fn) => fn.name === 'dashboard');
+    expect(dashboard).toBeDefined();
+    if (!dashboard) return;
+    expect(invokersOf(dashboard)).toEqual(['group:sre@example.com']);
+    const member = 'serviceAccount:mi-fn-dashboard@' + TEST_SETTINGS.project + '.iam.gserviceaccount.com';
+    const roles = registered.filter((r) => r.inputs.member === member).map((r) => `${r.type} ${String(r.inputs.role)}`);
+    expect(roles).toEqual(['gcp:projects/iAMMember:IAMMember roles/datastore.viewer']);
   });
 
   it('every prod PAM entitlement is time-bound and approved by someone else (break-glass alone is granted at once, and announced); no requester may approve', () => {

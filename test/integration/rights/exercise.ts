@@ -59,6 +59,7 @@ import { createCommands } from '../../../shared/commands/index.js';
 import { defaultEntitlements } from '../../../shared/domain/access/entitlements.js';
 import { createIamPolicyReader } from '../../../shared/gcp/iam-policies.js';
 import { createNotifier } from '../../../shared/notify/index.js';
+import { createDashboard } from '../../../shared/dashboard/index.js';
 import { createOpsGeniePager } from '../../../shared/gcp/opsgenie.js';
 import { createSlackWebhookPoster } from '../../../shared/gcp/slack-webhook.js';
 import { serveOpsGenieStandIn } from '../../../shared/sim/opsgenie.js';
@@ -78,6 +79,7 @@ import { GITHUB_IDENTITIES, REPOSITORY, SECRET, instanceConfig, instanceRoot, pu
 // Registers the HTTP functions with the functions framework, for getTestServer.
 import '../../../functions/commands.js';
 import '../../../functions/github-webhook.js';
+import '../../../functions/dashboard.js';
 import { compliancePaths, deploymentPaths, paths, rolloutPaths, sealPaths } from '../../../shared/store/collections.js';
 import { evidenceBucketName } from '../../../shared/domain/compliance/anchor.js';
 import { ManualClock } from '../../../shared/sim/clock.js';
@@ -744,6 +746,29 @@ async function createWorld(recorder: UsageRecorder, fileUrl: string): Promise<Wo
  * and called; fails (naming the step) when any path did not do what it should.
  */
 /**
+ * The dashboard: every page read by an operator with a verified token, on what the exercise
+ * left (instances, operations, the compliance run with its failures, rollouts), and the
+ * evidence of a failed control; its store recorded, since it may only read it.
+ */
+async function exerciseDashboard(w: World): Promise<void> {
+  const audience = 'https://dashboard-rights.example.run.app';
+  const store = w.recorder.port('dashboard', 'firestore', w.fx.store);
+  useServices(servicesWith({ dashboard: { identity: localIdentity(w.signer), audiences: [audience], dashboard: createDashboard({ store, clock: w.fx.clock }) } }));
+  const token = await w.signer.sign({ email: 'alice@example.com', audience });
+  const get = (path: string) => request(getTestServer('dashboard')).get(path).set({ authorization: `Bearer ${token}`, 'x-serverless-authorization': `Bearer ${token}` });
+  for (const path of ['/', '/operations', '/rollouts', '/compliance']) {
+    const page = await get(path);
+    expect(page.status, `${path}: ${page.text.slice(0, 300)}`).toBe(200);
+  }
+  const failing = await get('/compliance?failing=1');
+  const evidence = /href="(\/evidence\?[^"]+)"/.exec(failing.text)?.[1]?.replaceAll('&amp;', '&');
+  expect(evidence, 'a failed control linking to its evidence').toBeDefined();
+  const shown = await get(evidence ?? '/evidence');
+  expect(shown.status).toBe(200);
+  expect(shown.text).toContain(new URLSearchParams(evidence?.split('?')[1]).get('control') ?? 'a control');
+}
+
+/**
  * The notifier: a stuck prod operation (posted to Slack and paged through OpsGenie, both
  * outside Google Cloud: no grant), through the production adapters to the local stand-ins.
  */
@@ -783,6 +808,7 @@ export async function exerciseEveryFunction(recorder: UsageRecorder, fileUrl: st
     await exerciseMerge(w, repository);
     await exerciseOutboxDrain(w, repository);
     await exerciseNotify(w);
+    await exerciseDashboard(w);
   } finally {
     await w.pam.close();
     await w.dead.close().catch(() => undefined);

@@ -49,6 +49,9 @@ function grantedTo(fn: string): string[] {
 /** What the recorded use needs: a publisher grant per topic; admin to change a service, viewer to read it. */
 function neededBy(use: FunctionUsage): string[] {
   const needs = new Set(use.publishes.map((topic) => `topic ${topic}`));
+  // Firestore is recorded where a function declares it only reads it: a write would need the user role.
+  const firestore = use.calls.firestore ?? [];
+  if (firestore.length > 0) needs.add(`project ${firestore.some((m) => !/^(get|query|queryIds|count)$/.test(m)) ? 'roles/datastore.user' : 'roles/datastore.viewer'}`);
   const level = (methods: readonly string[], admin: string, viewer: string) => (methods.some((m) => !/^(get|list)/.test(m)) ? admin : viewer);
   const split = (methods: readonly string[] = []) => ({ here: methods.filter((m) => !m.endsWith('@central')), central: methods.filter((m) => m.endsWith('@central')) });
   const sql = use.calls.cloudSql ?? [];
@@ -71,8 +74,12 @@ function neededBy(use: FunctionUsage): string[] {
   return [...needs].sort();
 }
 
-/** Grants a recorded run cannot show: Firestore (every function), and secrets (read at start, checked by test/infra/environment.test.ts). */
-const notRecorded = (grant: string) => grant === 'project roles/datastore.user' || grant.startsWith('secret ');
+/**
+ * Grants a recorded run cannot show: Firestore's user role (every function that decides
+ * anything reads and writes it; only a read-only function's store is recorded), and secrets
+ * (read at start, checked by test/infra/environment.test.ts).
+ */
+const notRecorded = (grant: string, use: FunctionUsage | undefined) => (grant === 'project roles/datastore.user' && use?.calls.firestore === undefined) || grant.startsWith('secret ');
 
 describe('rights derived from use', () => {
   it('every function of the topology was driven, and used something', () => {
@@ -93,7 +100,7 @@ describe('rights derived from use', () => {
 
   it.each(FUNCTIONS.map((fn) => fn.name))('%s: every grant the program makes it was used', (fn) => {
     const needed = neededBy(usage[fn] ?? { publishes: [], calls: {} });
-    const unused = grantedTo(fn).filter((grant) => !notRecorded(grant) && !needed.includes(grant));
+    const unused = grantedTo(fn).filter((grant) => !notRecorded(grant, usage[fn]) && !needed.includes(grant));
     expect(unused, `the program grants ${fn} what it never used (remove it from its uses in shared/topology.ts): ${unused.join(', ')}`).toEqual([]);
   });
 
