@@ -30,6 +30,7 @@ export const SAMPLE_FUNCTION_ENV: Readonly<Record<string, string>> = {
   MI_DEPLOYMENT_REPOSITORY: 'example/deployments',
   MI_SCHEDULER_LOCATION: 'us-central1',
   MI_COMMANDS_AUDIENCES: 'https://commands-abc-ew.a.run.app',
+  MI_DASHBOARD_AUDIENCES: 'https://dashboard-abc-ew.a.run.app',
   MI_GITHUB_WEBHOOK_SECRET: 'a long random webhook secret',
   MI_GITHUB_TOKEN: 'github-token-stand-in',
   MI_NOTIFY_ROUTES: JSON.stringify({ channels: { oncall: 'https://hooks.slack.com/services/T0/B0/stand-in' }, fallback: 'oncall' }),

@@ -425,6 +425,8 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
     const envOf = (name: string) => field(functionNamed(functions.find((f) => f.name === name) as FunctionDefinition), 'serviceConfig.environmentVariables') as Record<string, string>;
     expect(envOf('complianceSchedule').MI_ACCESS_ENTITLEMENTS?.split(',')).toHaveLength(3);
     expect(envOf('commands').MI_COMMANDS_AUDIENCES?.split(',')).toEqual([`https://${TEST_SETTINGS.region}-${PROJECT}.cloudfunctions.net/commands`, GCLOUD_CLIENT_ID]);
+    // The dashboard's callers' tokens are for its own URL (service accounts) or gcloud's client (people), not the commands function's.
+    expect(envOf('dashboard').MI_DASHBOARD_AUDIENCES?.split(',')).toEqual([`https://${TEST_SETTINGS.region}-${PROJECT}.cloudfunctions.net/dashboard`, GCLOUD_CLIENT_ID]);
   });
 });
 
