@@ -66,7 +66,7 @@ export function fleetPage(view: { rows: FleetRow[]; total: number; after: string
   const shown = rows.length === 0 ? 'No instances' : view.after === null ? `Instances 1–${rows.length} of ${total}` : `${rows.length} instances after ${view.after}, of ${total}`;
   return html`<p>${shown}.
 <span class="muted">Backup ages from ${run === undefined ? 'no compliance run yet' : html`compliance run <a href="${linkTo('compliance', { run: run.runId })}">${run.runId}</a>`}.</span></p>
-<table aria-label="Fleet"><thead><tr><th>Instance</th><th>Environment</th><th>Tier</th><th>Version</th><th>Status</th><th>Lease</th><th>Last Cloud SQL backup</th><th>Last GKE backup</th></tr></thead><tbody>
+<table aria-label="Fleet"><thead><tr><th>Instance</th><th>Environment</th><th>Tier</th><th>Version</th><th>Status</th><th>Lease</th><th>Last automated Cloud SQL backup</th><th>Last GKE backup</th></tr></thead><tbody>
 ${rows.map(
   (r) => html`<tr><td>${r.id}</td><td>${r.environment}</td><td>${r.tier}</td><td>${r.version}</td><td>${badge(r.status)}</td>
 <td>${r.lease === null ? html`<span class="muted">free</span>` : html`${r.lease.operationType} ${r.lease.operationId}${r.lease.age === null ? '' : html` <span class="muted">(${r.lease.age === 'just now' ? 'just now' : `for ${r.lease.age}`})</span>`}`}</td>${backupCell(r.sqlBackup)}${backupCell(r.gkeBackup)}</tr>`,

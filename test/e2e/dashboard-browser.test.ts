@@ -3,7 +3,8 @@
  * local stack (`mi dev` in process, on the harness's emulators), through `mi dashboard`'s loopback
  * proxy, as an operator opens it:
  *
- * - the fleet table lists the seeded instances with their versions and statuses;
+ * - the fleet table lists the seeded instances with their versions and statuses, and pages by
+ *   its Next page links;
  * - an on-demand backup sent with `mi backup` appears among the running operations while it runs;
  * - a GKE backup that fails (`mi dev fault gke-backup … backup-fails`, then `mi backup`) shows
  *   among the recently failed operations, and after `mi compliance run --wait` the matrix marks
@@ -104,6 +105,26 @@ describe.skipIf(!chromiumPresent)('the fleet dashboard in Chromium, on the local
     }
     await expect.poll(async () => page().getByText(`Instances 1–10 of 10`).count()).toBe(1);
     await browser?.screenshot('dashboard-fleet');
+  });
+
+  it('pages the fleet by its Next page links, each instance once, to a last page', async () => {
+    await page().goto(`${proxyUrl}?limit=4`);
+    const seen: string[][] = [];
+    for (let guard = 0; guard < 5; guard += 1) {
+      const rows = await page().getByRole('table', { name: 'Fleet' }).locator('tbody tr').allInnerTexts();
+      seen.push(rows.map((r) => r.split('\t')[0] ?? ''));
+      const next = page().getByRole('link', { name: 'Next page' });
+      if ((await next.count()) === 0) break;
+      await next.click();
+      await page().waitForURL(/after=/);
+    }
+    const ids = (stack?.seeded?.created ?? []).map((i) => i.id).sort();
+    expect(seen.map((p) => p.length)).toEqual([4, 4, 2]);
+    expect(seen.flat()).toEqual(ids);
+    await expect.poll(() => page().getByText('last page').count()).toBe(1);
+    expect(await page().getByText(`2 instances after ${seen[1]?.[3] ?? '?'}, of 10`).count()).toBe(1);
+    await page().getByRole('link', { name: 'First page' }).click();
+    expect(new URL(page().url()).search).toBe('');
   });
 
   it('a backup sent with mi backup appears among the running operations while it runs', async () => {
