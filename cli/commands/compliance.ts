@@ -5,6 +5,9 @@
  * instance's expiry with an audit record of who and why.
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { manualRunId } from '../../shared/domain/compliance/run-key.js';
@@ -20,7 +23,7 @@ import { durationSchema, parseFlags, reasonSchema } from '../flags.js';
 import { line, printJson } from '../output.js';
 import { compliancePaths } from '../../shared/store/collections.js';
 
-const LABELS = { from: '--from', to: '--to', bucket: '--bucket', run: '--run', date: '--date', format: '--format', timeout: '--timeout', hours: '--hours', reason: '--reason', instance: '<instance>', schedule: '--schedule' };
+const LABELS = { from: '--from', to: '--to', bucket: '--bucket', out: '--out', pdf: '--no-pdf', run: '--run', date: '--date', format: '--format', timeout: '--timeout', hours: '--hours', reason: '--reason', instance: '<instance>', schedule: '--schedule' };
 
 const runFlags = z.object({
   schedule: z.enum(['verify-backups', 'check-retention', 'compliance-report', 'restore-drill'], { error: 'expected verify-backups, check-retention, compliance-report or restore-drill' }).default('verify-backups'),
@@ -41,6 +44,17 @@ const verifyFlags = z
     from: z.iso.date({ error: 'expected a date such as 2026-01-01' }),
     to: z.iso.date({ error: 'expected a date such as 2026-06-30' }),
     format: z.enum(['text', 'json'], { error: 'expected text or json' }).default('text'),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]$/, { error: 'expected a Cloud Storage bucket name' }).optional(),
+  })
+  .refine((f) => f.from <= f.to, { error: '--from is after --to', path: ['from'] })
+  .refine((f) => Date.parse(f.to) - Date.parse(f.from) <= 400 * 86_400_000, { error: 'the period is over 400 days: the evidence is kept 400 days', path: ['to'] });
+
+const evidenceFlags = z
+  .object({
+    from: z.iso.date({ error: 'expected a date such as 2026-01-01' }),
+    to: z.iso.date({ error: 'expected a date such as 2026-06-30' }),
+    out: z.string().min(1, { error: 'expected a folder' }).optional(),
+    pdf: z.boolean().default(true),
     bucket: z.string().regex(/^[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]$/, { error: 'expected a Cloud Storage bucket name' }).optional(),
   })
   .refine((f) => f.from <= f.to, { error: '--from is after --to', path: ['from'] })
@@ -143,6 +157,51 @@ export function registerComplianceCommands(program: Command, ctx: CliContext): v
       if (flags.format === 'json') printJson(ctx.io.stdout, verification);
       else ctx.io.stdout.write(renderVerification(verification));
       ctx.exitCode = verification.ok ? EXIT.ok : EXIT.failed;
+    });
+
+  compliance
+    .command('evidence')
+    .description("write one folder of evidence for a period: its summary (every day's run, the days without one, a chart, the records verified against their anchors) and the last run's full report in HTML, Markdown, JSON and PDF, every run's raw findings, each day's anchor, and a manifest of every file's SHA-256")
+    .requiredOption('--from <yyyy-mm-dd>', 'the first day (UTC)')
+    .requiredOption('--to <yyyy-mm-dd>', 'the last day (UTC)')
+    .option('--out <folder>', 'where to write it (default: ./mi-evidence-<from>-<to>); must not exist or be empty')
+    .option('--no-pdf', 'skip the PDFs (they need Chromium)')
+    .option('--bucket <name>', 'the evidence bucket (default: <project>-compliance-evidence)')
+    .action(async (_options: unknown, command: Command) => {
+      const flags = parseFlags(evidenceFlags, command.opts(), LABELS);
+      const out = resolve(flags.out ?? `mi-evidence-${flags.from}-${flags.to}`);
+      if (existsSync(out) && readdirSync(out).length > 0) throw refused(`${out} is not empty: evidence is written into a new folder`);
+      const backend = ctx.backend(command);
+      const [{ assembleEvidence, withManifest }, { buildReport }, { evidenceBucketFor }, { printPdf, requireChromium }] = await Promise.all([
+        import('../../shared/compliance/evidence.js'),
+        import('../../shared/compliance/index.js'),
+        import('../evidence-bucket.js'),
+        import('../pdf.js'),
+      ]);
+      // Before any reading: a missing Chromium is known at once, not after minutes of work.
+      if (flags.pdf) requireChromium(ctx.io.env);
+      const bucket = await evidenceBucketFor(ctx.io.env, backend.projectId, flags.bucket);
+      const now = systemClock.now();
+      const maker = reportMaker(ctx.io.env, backend.projectId);
+      const { files, summary } = await assembleEvidence({ store: backend.store, bucket, from: flags.from, to: flags.to, now, maker, report: (run) => buildReport(backend.store, run, now, maker) });
+      const write = async (name: string, content: string | Buffer) => {
+        await mkdir(dirname(join(out, name)), { recursive: true });
+        await writeFile(join(out, name), content);
+      };
+      for (const file of files) await write(file.name, file.content);
+      const printed = [];
+      if (flags.pdf) {
+        for (const html of files.filter((f) => f.name.endsWith('.html'))) {
+          const pdf = html.name.replace(/\.html$/, '.pdf');
+          await printPdf(ctx.io.env, join(out, html.name), join(out, pdf));
+          printed.push({ name: pdf, content: await readFile(join(out, pdf)) });
+        }
+      }
+      const all = withManifest([...files, ...printed], summary);
+      for (const file of all.slice(files.length + printed.length)) await write(file.name, file.content);
+      line(ctx.io.stdout, `wrote ${all.length} files to ${out}: verdict ${summary.verdict.outcome.toUpperCase()}${summary.verdict.reasons.length === 0 ? '' : ` (${summary.verdict.reasons.length} findings, see summary.md)`}`);
+      line(ctx.io.stdout, `cd ${out} && sha256sum -c SHA256SUMS   # checks every file against the manifest`);
+      ctx.exitCode = summary.verdict.outcome === 'pass' ? EXIT.ok : EXIT.failed;
     });
 
   const instance = program.commands.find((c) => c.name() === 'instance') ?? program.command('instance').description('query the fleet of managed instances');

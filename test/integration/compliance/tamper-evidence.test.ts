@@ -1,4 +1,11 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findChromium } from '../../../cli/pdf.js';
+import type { PeriodSummary } from '../../../shared/compliance/evidence.js';
+import { cliEnv, closeCommands, mi, openCommands } from '../cli/support.js';
 import { extendExpiry, type Compliance, type ComplianceRun } from '../../../shared/compliance/index.js';
 import { verifyRecords, renderVerification } from '../../../shared/compliance/verify.js';
 import { anchorFileSchema, anchorObjectName, evidenceBucketName, EVIDENCE_RETENTION_DAYS } from '../../../shared/domain/compliance/anchor.js';
@@ -46,7 +53,17 @@ describe('tamper-evident history: chains, daily anchors in a locked bucket, mi c
     }
   });
 
+  /** The CLI's environment, with an identity file that names the simulated Cloud Storage as mi dev's does. */
+  async function cliEnvWithStorage(extra: Record<string, string> = {}): Promise<Record<string, string | undefined>> {
+    const server = await openCommands(f);
+    const identity = JSON.parse(await readFile(server.identityFile, 'utf8')) as Record<string, unknown>;
+    const file = join(await mkdtemp(join(tmpdir(), 'mi-identity-')), 'identity.json');
+    await writeFile(file, JSON.stringify({ ...identity, storageUrl: storage.url }));
+    return { ...cliEnv(), MI_DEV_IDENTITY_FILE: file, ...extra };
+  }
+
   afterAll(async () => {
+    await closeCommands();
     await checks.close();
     await storage.close();
     await f.close();
@@ -89,6 +106,42 @@ describe('tamper-evident history: chains, daily anchors in a locked bucket, mi c
     expect(f.fleet.plans.has(url)).toBe(true);
   });
 
+  it('mi compliance evidence writes one folder: summary, report, raw findings, anchors, PDFs, and a manifest whose digests are the files', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'mi-evidence-')), 'evidence');
+    const chromium = findChromium(process.env);
+    const run = await mi(f.projectId, ['compliance', 'evidence', '--from', DAY, '--to', DAY, '--out', out, '--bucket', bucket.bucket, ...(chromium === undefined ? ['--no-pdf'] : [])], { env: await cliEnvWithStorage() });
+    const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as PeriodSummary;
+    expect(run.code, run.stderr).toBe(summary.verdict.outcome === 'pass' ? 0 : 1);
+    expect(run.stdout).toContain(`verdict ${summary.verdict.outcome.toUpperCase()}`);
+    expect(summary).toMatchObject({ runs: 1, daysWithoutRun: [], verification: { ok: true, breaks: 0 }, identity: { period: { from: DAY, to: DAY } } });
+    expect(summary.days).toEqual([expect.objectContaining({ day: DAY, checked: 4, anchorRoot: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown })]);
+    const [runId] = summary.days.map((d) => d.runId);
+    const names = (await readdir(out, { recursive: true })).map(String).sort();
+    expect(names).toEqual(
+      expect.arrayContaining(['SHA256SUMS', 'manifest.json', 'summary.md', 'summary.html', 'summary.json', 'verification.json', `anchors/${DAY}.json`, `findings/${runId ?? ''}.jsonl`, `report/${runId ?? ''}.md`, `report/${runId ?? ''}.html`, `report/${runId ?? ''}.json`]),
+    );
+    // The raw findings: one JSON line per finding, the schedules' among them.
+    const lines = (await readFile(join(out, `findings/${runId ?? ''}.jsonl`), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { kind: string });
+    expect(lines.map((l) => l.kind).sort()).toEqual(['instance', 'instance', 'instance', 'instance', 'schedules']);
+    expect(await readFile(join(out, 'summary.html'), 'utf8')).toContain('<svg');
+    if (chromium !== undefined) {
+      for (const pdf of ['summary.pdf', `report/${runId ?? ''}.pdf`]) expect((await readFile(join(out, pdf))).subarray(0, 5).toString(), pdf).toBe('%PDF-');
+    }
+    // Every file but the manifest and its sums is listed, with its SHA-256 as recomputed here.
+    const manifest = JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8')) as { files: Array<{ name: string; sha256: string; bytes: number }> };
+    expect(manifest.files.map((m) => m.name).sort()).toEqual(names.filter((n) => !['manifest.json', 'SHA256SUMS', 'anchors', 'findings', 'report'].includes(n)).sort());
+    for (const entry of manifest.files) expect(createHash('sha256').update(await readFile(join(out, entry.name))).digest('hex'), entry.name).toBe(entry.sha256);
+  });
+
+  it('mi compliance evidence refuses, before reading anything, when there is no Chromium for the PDFs and no --no-pdf', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'mi-evidence-')), 'evidence');
+    const run = await mi(f.projectId, ['compliance', 'evidence', '--from', DAY, '--to', DAY, '--out', out, '--bucket', bucket.bucket], { env: await cliEnvWithStorage({ MI_CHROMIUM: '/nowhere/chromium' }) });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('apt-get install chromium');
+    expect(run.stderr).toContain('--no-pdf');
+    await expect(readdir(out)).rejects.toThrow();
+  });
+
   it('an audit record edited in Firestore is named as the first break', async () => {
     const [victim] = (await f.store.query<Record<string, unknown>>({ collection: COLLECTIONS.audit, where: [{ field: 'instanceId', op: '==', value: 'ev-dev' }] })).slice(1, 2);
     if (victim === undefined) throw new Error('no audit record of ev-dev');
@@ -127,6 +180,21 @@ describe('tamper-evident history: chains, daily anchors in a locked bucket, mi c
     expect(byPath.get(finding)).toBe('edited');
     expect(byPath.get(gone.path)).toBe('missing');
     expect(byPath.get(added)).toBe('unsealed');
+  });
+
+  it('mi compliance verify exits 1 naming the first break; bad periods are refused saying what is wrong', async () => {
+    const env = await cliEnvWithStorage();
+    const broken = await mi(f.projectId, ['compliance', 'verify', '--from', DAY, '--to', DAY, '--bucket', bucket.bucket], { env });
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toMatch(/FAILED/);
+    expect(broken.stdout).toMatch(/first break: complianceRuns\/|first break: audit\//);
+    const json = await mi(f.projectId, ['compliance', 'verify', '--from', DAY, '--to', DAY, '--bucket', bucket.bucket, '--format', 'json'], { env });
+    expect((JSON.parse(json.stdout) as { ok: boolean; breaks: unknown[] }).breaks.length).toBeGreaterThanOrEqual(3);
+    const backwards = await mi(f.projectId, ['compliance', 'verify', '--from', DAY, '--to', '2026-11-01'], { env });
+    expect(backwards.code).toBe(2);
+    expect(backwards.stderr).toContain('--from is after --to');
+    const tooLong = await mi(f.projectId, ['compliance', 'verify', '--from', '2025-01-01', '--to', DAY], { env });
+    expect(tooLong.stderr).toContain('over 400 days');
   });
 
   it('a day of the period with no anchor and no verify-backups run is a gap of its own', async () => {
