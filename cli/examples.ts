@@ -46,6 +46,8 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'dev fault clear': ['mi dev fault clear', 'mi dev fault clear executor cus-acme'],
   'compliance run': ['mi compliance run --wait'],
   'compliance report': ['mi compliance report --format md', 'mi compliance report --date 2026-11-30 --format html > report.html'],
+  'compliance verify': ['mi compliance verify --from 2026-06-01 --to 2026-06-30', 'mi compliance verify --from 2026-11-01 --to 2026-11-30 --format json | jq .firstBreak'],
+  'compliance evidence': ['mi compliance evidence --from 2026-01-01 --to 2026-06-30', 'mi compliance evidence --from 2026-11-01 --to 2026-11-30 --out audit-2026-11 --no-pdf'],
   'access request': ['mi access request --env prod --role operator --for 1h --why "INC-1234: cus-acme is degraded"'],
   'access list': ['mi access list', 'mi access list --json'],
   'access approve': ['mi access approve <grant> --reason "on call for INC-1234"'],

@@ -156,10 +156,7 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
         : notGranted('OpsGenie', fn.name),
     plans: granted.has('plans') ? lazyPort(async () => (await import('../shared/gcp/plan-files.js')).createPlanFilesReader({ token: await functionAccessToken() })) : notGranted('the plans buckets', fn.name),
     evidence: granted.has('evidence')
-      ? lazyPort(async () => {
-          const [{ createEvidenceBucket }, { evidenceBucketName }] = await Promise.all([import('../shared/gcp/evidence-bucket.js'), import('../shared/domain/compliance/anchor.js')]);
-          return createEvidenceBucket({ bucket: evidenceBucketName(project), token: await functionAccessToken() });
-        })
+      ? lazyPort(async () => (await import('../shared/gcp/evidence-bucket.js')).createProjectEvidenceBucket(project, { token: await functionAccessToken() }))
       : notGranted('the evidence bucket', fn.name),
   };
   const secret = config.MI_GITHUB_WEBHOOK_SECRET;

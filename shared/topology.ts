@@ -611,6 +611,11 @@ export const TTL_COLLECTIONS = [
   { collection: COLLECTIONS.executorRequests, field: 'expireAt', days: 30 },
   { collection: COLLECTIONS.commandRequests, field: 'expireAt', days: 30 },
   { collection: COLLECTIONS.notifications, field: 'expireAt', days: 90 },
+  // Evidence: kept RECORD_RETENTION_DAYS (shared/store/records.ts), as long as the anchors' locked bucket keeps theirs.
+  { collection: COLLECTIONS.audit, field: 'expireAt', days: 400 },
+  { collection: COLLECTIONS.complianceRuns, field: 'expireAt', days: 400 },
+  /** A collection group: every run's findings. */
+  { collection: SUBCOLLECTIONS.findings, field: 'expireAt', days: 400 },
 ] as const;
 
 /** All topics to create: the topology's own and their dead letters. */

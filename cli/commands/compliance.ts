@@ -22,6 +22,7 @@ import { CliError, refused } from '../errors.js';
 import { durationSchema, parseFlags, reasonSchema } from '../flags.js';
 import { line, printJson } from '../output.js';
 import { compliancePaths } from '../../shared/store/collections.js';
+import { RECORD_RETENTION_DAYS } from '../../shared/store/records.js';
 
 const LABELS = { from: '--from', to: '--to', bucket: '--bucket', out: '--out', pdf: '--no-pdf', run: '--run', date: '--date', format: '--format', timeout: '--timeout', hours: '--hours', reason: '--reason', instance: '<instance>', schedule: '--schedule' };
 
@@ -150,6 +151,8 @@ export function registerComplianceCommands(program: Command, ctx: CliContext): v
     .option('--bucket <name>', 'the evidence bucket (default: <project>-compliance-evidence)')
     .action(async (_options: unknown, command: Command) => {
       const flags = parseFlags(verifyFlags, command.opts(), LABELS);
+      const kept = new Date(systemClock.now().getTime() - RECORD_RETENTION_DAYS * 86_400_000).toISOString().slice(0, 10);
+      if (flags.from < kept) throw refused(`--from ${flags.from} is before ${kept}: records are kept ${RECORD_RETENTION_DAYS} days, so older days can no longer be shown`);
       const backend = ctx.backend(command);
       const [{ verifyRecords, renderVerification }, { evidenceBucketFor }] = await Promise.all([import('../../shared/compliance/verify.js'), import('../evidence-bucket.js')]);
       const bucket = await evidenceBucketFor(ctx.io.env, backend.projectId, flags.bucket);
@@ -169,6 +172,8 @@ export function registerComplianceCommands(program: Command, ctx: CliContext): v
     .option('--bucket <name>', 'the evidence bucket (default: <project>-compliance-evidence)')
     .action(async (_options: unknown, command: Command) => {
       const flags = parseFlags(evidenceFlags, command.opts(), LABELS);
+      const kept = new Date(systemClock.now().getTime() - RECORD_RETENTION_DAYS * 86_400_000).toISOString().slice(0, 10);
+      if (flags.from < kept) throw refused(`--from ${flags.from} is before ${kept}: records are kept ${RECORD_RETENTION_DAYS} days, so older days can no longer be shown`);
       const out = resolve(flags.out ?? `mi-evidence-${flags.from}-${flags.to}`);
       if (existsSync(out) && readdirSync(out).length > 0) throw refused(`${out} is not empty: evidence is written into a new folder`);
       const backend = ctx.backend(command);

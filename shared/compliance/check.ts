@@ -14,6 +14,7 @@ import type { GkeBackup, Page, SqlBackupRun } from '../ports.js';
 import { TOPICS } from '../topology.js';
 import { SCHEDULES_FINDING_ID, type ComplianceDeps, type Finding } from './model.js';
 import { compliancePaths, paths } from '../store/collections.js';
+import { recordExpiry } from '../store/records.js';
 
 /** Pages read of a list: backup runs are newest first (two pages reach well past 26 hours); GKE backups come in name order. */
 const SQL_RUN_PAGES = 2;
@@ -74,7 +75,7 @@ export type CheckOutcome = { kind: 'written'; finding: Finding } | { kind: 'dupl
 /** Writes the finding unless another delivery already did. */
 async function writeFinding(deps: ComplianceDeps, path: string, finding: Finding): Promise<CheckOutcome> {
   try {
-    await deps.store.create(path, finding);
+    await deps.store.create(path, { ...finding, expireAt: recordExpiry(deps.clock.now()) });
     return { kind: 'written', finding };
   } catch (error) {
     if (error instanceof ControlPlaneError && error.code === 'already-exists') return { kind: 'duplicate' };

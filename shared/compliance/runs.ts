@@ -11,6 +11,7 @@ import type { DeliveredMessage } from '../events/index.js';
 import type { Schedule } from '../topology.js';
 import { type ComplianceDeps, type ComplianceRun, type RunSchedule } from './model.js';
 import { compliancePaths } from '../store/collections.js';
+import { recordExpiry } from '../store/records.js';
 
 /** What a scheduled message asks for: which schedule, for which run. */
 export interface RunRequest {
@@ -80,7 +81,7 @@ export function beginRun(deps: Pick<ComplianceDeps, 'store' | 'clock' | 'claimMs
         summary: null,
         outcome: null,
       };
-      tx.create(path, run);
+      tx.create(path, { ...run, expireAt: recordExpiry(now) });
       return { kind: 'started' as const, run, token };
     }
     if (existing.status === 'done') return { kind: 'duplicate' as const, run: existing, why: `run ${request.runId} is done` };

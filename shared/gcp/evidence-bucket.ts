@@ -5,6 +5,7 @@
  * are all it needs, so it is a fetch, not a client library.
  */
 import { z } from 'zod';
+import { evidenceBucketName } from '../domain/compliance/anchor.js';
 import type { EvidenceBucketPort } from '../ports.js';
 import { ControlPlaneError } from '../errors.js';
 import { createPlanFilesReader, STORAGE_ENDPOINT } from './plan-files.js';
@@ -15,6 +16,11 @@ export const MAX_EVIDENCE_OBJECT_BYTES = 256 * 1024 * 1024;
 
 /** The fields of the Object resource objects.insert answers that the control plane reads. */
 const insertedObject = z.object({ kind: z.literal('storage#object'), name: z.string(), bucket: z.string(), generation: z.string().regex(/^[0-9]+$/) });
+
+/** The evidence bucket of a project, as infra/evidence.ts names it. */
+export function createProjectEvidenceBucket(project: string, options: { token: () => Promise<string>; endpoint?: string }): EvidenceBucketPort {
+  return createEvidenceBucket({ ...options, bucket: evidenceBucketName(project) });
+}
 
 export function createEvidenceBucket(options: { bucket: string; token: () => Promise<string>; endpoint?: string; timeoutMs?: number }): EvidenceBucketPort {
   const endpoint = (options.endpoint ?? STORAGE_ENDPOINT).replace(/\/$/, '');

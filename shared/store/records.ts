@@ -11,6 +11,18 @@ import { paths } from './collections.js';
 
 export const LEDGER_RETENTION_DAYS = 30;
 
+/**
+ * How long the audit trail and the compliance runs and findings are kept: at least the locked
+ * retention of the evidence bucket their anchors are in (SOC2 asks for a twelve-month window),
+ * then deleted by the TTL policies the topology declares on `expireAt`.
+ */
+export const RECORD_RETENTION_DAYS = 400;
+
+/** When a record written now may expire. */
+export function recordExpiry(now: Date): Date {
+  return new Date(now.getTime() + RECORD_RETENTION_DAYS * 86_400_000);
+}
+
 export interface AuditRecord {
   actor: string;
   action: string;
@@ -36,7 +48,7 @@ export function auditId(now: Date): string {
 
 /** Appends one audit record (create: an audit record is never overwritten). */
 export function appendAudit(tx: StoreTransaction, record: Omit<AuditRecord, 'at'>, now: Date): void {
-  tx.create(paths.audit(auditId(now)), { ...record, at: now.toISOString() });
+  tx.create(paths.audit(auditId(now)), { ...record, at: now.toISOString(), expireAt: recordExpiry(now) });
 }
 
 export type LedgerOutcome = 'accepted' | 'rejected' | 'invalid';

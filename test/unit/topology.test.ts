@@ -12,6 +12,9 @@ import {
   allTopics,
 } from '../../shared/topology.js';
 import { DEFAULT_TIMINGS } from '../../shared/domain/lifecycle/operations.js';
+import { EVIDENCE_RETENTION_DAYS } from '../../shared/domain/compliance/anchor.js';
+import { RECORD_RETENTION_DAYS, recordExpiry } from '../../shared/store/records.js';
+import { COLLECTIONS, SUBCOLLECTIONS } from '../../shared/store/collections.js';
 
 const topicNames: readonly string[] = Object.values(TOPICS);
 
@@ -112,6 +115,17 @@ describe('topology rules', () => {
     unique(SCHEDULES.map((s) => s.name));
     unique(INDEXED_QUERIES.map((q) => q.name));
     unique(TTL_COLLECTIONS.map((t) => t.collection));
+  });
+
+  it('the evidence is kept as long as its anchors: the audit trail, compliance runs and findings expire no sooner than the locked bucket lets go of their anchors', () => {
+    const evidence = [COLLECTIONS.audit, COLLECTIONS.complianceRuns, SUBCOLLECTIONS.findings];
+    for (const collection of evidence) {
+      const ttl = TTL_COLLECTIONS.find((t) => t.collection === collection);
+      expect(ttl?.days, collection).toBe(RECORD_RETENTION_DAYS);
+    }
+    expect(RECORD_RETENTION_DAYS).toBeGreaterThanOrEqual(EVIDENCE_RETENTION_DAYS);
+    expect(EVIDENCE_RETENTION_DAYS).toBeGreaterThanOrEqual(400);
+    expect(recordExpiry(new Date('2026-01-01T00:00:00Z')).toISOString()).toBe('2027-02-05T00:00:00.000Z');
   });
 
   it('resource names fit Pub/Sub naming rules', () => {

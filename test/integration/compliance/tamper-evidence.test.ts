@@ -90,6 +90,8 @@ describe('tamper-evident history: chains, daily anchors in a locked bucket, mi c
     expect(devChain.map((l) => l.key)).toEqual(devChain.map(() => 'instance:ev-dev'));
     expect(devChain.map((l) => l.seq).sort()).toEqual(devChain.map((_, i) => i + 1));
     expect(new Set(findings.map((d) => (d.data.chain as ChainLink).key))).toEqual(new Set([`findings:${run?.runId ?? ''}`]));
+    // Kept 400 days, then the TTL policy on expireAt deletes them (with their anchors' retention over).
+    for (const doc of [...audit, ...findings]) expect((doc.data.expireAt as Date).getTime() - Date.parse(String(doc.data.at ?? doc.data.checkedAt)), doc.path).toBeGreaterThanOrEqual(400 * 86_400_000);
     expect(anchor.runs).toEqual([{ runId: run?.runId, schedule: 'verify-backups', planned: 4, findings: 5 }]);
 
     const clean = await verifyRecords(f.store, bucket, DAY, DAY, f.clock.now());
