@@ -1,11 +1,17 @@
 /**
  * Firestore: the database, a composite index for every query the topology registers (the
- * emulator does not enforce them, production does) and the TTL policies.
+ * emulator does not enforce them, production does), the TTL policies, and the scheduled backups.
  */
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import type { IndexedQuery } from '../shared/topology.js';
 import type { TtlCollection } from './model.js';
+
+/** The scheduled backups of the control plane's database (Firestore keeps a daily one at most 7 days, a weekly one 14 weeks). */
+export const FIRESTORE_BACKUP_SCHEDULES = [
+  { name: 'daily', retentionDays: 7, weekday: undefined },
+  { name: 'weekly', retentionDays: 98, weekday: 'SUNDAY' },
+] as const;
 
 export interface FirestoreArgs {
   project: string;
@@ -37,6 +43,20 @@ export class FirestoreDatabase extends pulumi.ComponentResource {
       // (deletion protection on its side keeps anything else from deleting it).
       { parent: this, retainOnDelete: true },
     );
+    // The control plane's own records are evidence too: a daily backup kept a week and a weekly
+    // one kept 14 weeks (Firestore's longest), beside point-in-time recovery's 7 days.
+    for (const schedule of FIRESTORE_BACKUP_SCHEDULES) {
+      new gcp.firestore.BackupSchedule(
+        `${name}-${schedule.name}-backup`,
+        {
+          project,
+          database: this.database.name,
+          retention: `${schedule.retentionDays * 86_400}s`,
+          ...(schedule.weekday === undefined ? { dailyRecurrence: {} } : { weeklyRecurrence: { day: schedule.weekday } }),
+        },
+        { parent: this },
+      );
+    }
     for (const query of args.indexedQueries) {
       new gcp.firestore.Index(
         `${name}-${query.name}`,

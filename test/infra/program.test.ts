@@ -414,6 +414,31 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
     expect(ofType(registered, 'gcp:firestore/database:Database').map((d) => d.inputs.name)).toEqual(['(default)']);
   });
 
+  it("the control plane's database is backed up on schedule: daily kept 7 days, weekly kept 14 weeks, beside point-in-time recovery", () => {
+    const schedules = ofType(registered, 'gcp:firestore/backupSchedule:BackupSchedule').map((s) => ({ retention: s.inputs.retention, daily: s.inputs.dailyRecurrence !== undefined, day: field(s, 'weeklyRecurrence.day') ?? null }));
+    expect(schedules).toEqual(
+      expect.arrayContaining([
+        { retention: '604800s', daily: true, day: null },
+        { retention: '8467200s', daily: false, day: 'SUNDAY' },
+      ]),
+    );
+    expect(schedules).toHaveLength(2);
+    expect(ofType(registered, 'gcp:firestore/database:Database')[0]?.inputs.pointInTimeRecoveryEnablement).toBe('POINT_IN_TIME_RECOVERY_ENABLED');
+  });
+
+  it("the evidence bucket's retention is locked at 400 days or more, never public, and kept when the stack goes", () => {
+    const [bucket, ...others] = ofType(registered, 'gcp:storage/bucket:Bucket').filter((b) => String(b.inputs.name).endsWith('-compliance-evidence'));
+    expect(others).toEqual([]);
+    expect(bucket?.inputs.name).toBe(`${PROJECT}-compliance-evidence`);
+    expect(field(bucket, 'retentionPolicy.isLocked')).toBe(true);
+    expect(Number(field(bucket, 'retentionPolicy.retentionPeriod'))).toBeGreaterThanOrEqual(400 * 86_400);
+    expect(bucket?.inputs.publicAccessPrevention).toBe('enforced');
+    expect(bucket?.inputs.uniformBucketLevelAccess).toBe(true);
+    // Only the anchoring function may create objects there; people and the rest may at most read.
+    const creators = ofType(registered, 'gcp:storage/bucketIAMMember:BucketIAMMember').filter((g) => String(g.inputs.bucket).startsWith('evidence') && g.inputs.role !== 'roles/storage.objectViewer');
+    expect(creators.map((g) => `${String(g.inputs.member)} ${String(g.inputs.role)}`)).toEqual([`serviceAccount:mi-fn-compliance-schedule@${PROJECT}.iam.gserviceaccount.com roles/storage.objectCreator`]);
+  });
+
   it("every function gets exactly the plain variables the environment contract says it reads, and the commands audiences are its own URL and the gcloud CLI's client id", () => {
     for (const fn of functions) {
       const env = field(functionNamed(fn), 'serviceConfig.environmentVariables') as Record<string, string>;
