@@ -18,6 +18,7 @@ import { DEFAULT_POLL_INTERVAL_MS, DEFAULT_REASON, EXIT } from '../config.js';
 import { sendCommand } from '../commands-client.js';
 import type { CliContext } from '../context.js';
 import { reportMaker } from '../report-maker.js';
+import { changeEvidenceOf } from '../change-evidence.js';
 import { CliError, refused } from '../errors.js';
 import { durationSchema, parseFlags, reasonSchema } from '../flags.js';
 import { line, printJson } from '../output.js';
@@ -108,7 +109,7 @@ export function registerComplianceCommands(program: Command, ctx: CliContext): v
           const { buildReport, renderReport, summarizeRun } = await import('../../shared/compliance/index.js');
           const summary = await summarizeRun(backend.store, run, systemClock.now());
           if (summary.complete && summary.schedules !== 'missing') {
-            const report = await buildReport(backend.store, run, systemClock.now(), reportMaker(ctx.io.env, backend.projectId));
+            const report = await buildReport(backend.store, run, systemClock.now(), reportMaker(ctx.io.env, backend.projectId), await changeEvidenceOf(ctx.io.env));
             ctx.io.stdout.write(renderReport(report, flags.json ? 'json' : flags.format));
             ctx.exitCode = report.verdict.outcome === 'fail' ? EXIT.failed : EXIT.ok;
             return;
@@ -138,7 +139,7 @@ export function registerComplianceCommands(program: Command, ctx: CliContext): v
       const run = await findRun(store, { ...(flags.run === undefined ? {} : { runId: flags.run }), ...(flags.date === undefined ? {} : { date: flags.date }) }, now);
       if (run === undefined) throw refused(flags.run !== undefined ? `no compliance run ${flags.run}` : flags.date !== undefined ? `no verify-backups run on ${flags.date}` : 'no verify-backups run yet (mi compliance run starts one)');
       if (run.schedule !== 'verify-backups') throw refused(`${run.runId} is a ${run.schedule} run: reports are of verify-backups runs`);
-      const report = await buildReport(store, run, now, reportMaker(ctx.io.env, backend.projectId));
+      const report = await buildReport(store, run, now, reportMaker(ctx.io.env, backend.projectId), await changeEvidenceOf(ctx.io.env));
       ctx.io.stdout.write(renderReport(report, flags.format));
     });
 
