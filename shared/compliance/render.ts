@@ -117,6 +117,7 @@ export function renderMarkdown(report: ComplianceReport): string {
     '',
     `- \`${report.drills.control}\` (${criteriaLabel(report.drills.criteria)}) ${report.drills.status === 'none' ? 'NO DRILL' : report.drills.status.toUpperCase()}: ${report.drills.text}`,
     `- ${report.drills.gke.finding}`,
+    `- ${report.drills.database.finding}`,
     '',
     ...(report.drills.sql.length === 0
       ? [`No drill since ${report.drills.since}.`]
@@ -192,7 +193,7 @@ export function renderHtml(report: ComplianceReport): string {
     ...report.access.problems.map((p) => `<li>${e(p)}</li>`),
     '</ul><table><tr><th>grant</th><th>entitlement</th><th>requester</th><th>why</th><th>approved by</th><th>state</th><th>start</th><th>end</th></tr>',
     ...report.access.grants.map((g) => row([g.grant.slice(g.grant.lastIndexOf('/') + 1), g.entitlement, g.requester, g.reason, g.approvedBy ?? (g.breakglass ? 'break-glass' : '—'), g.state, g.start ?? '—', g.end ?? '—'])),
-    `</table><h2>Restore drills</h2><p><code>${e(report.drills.control)}</code> (${e(criteriaLabel(report.drills.criteria))}) <b>${report.drills.status === 'none' ? 'NO DRILL' : e(report.drills.status.toUpperCase())}</b>: ${e(report.drills.text)}</p><p>${e(report.drills.gke.finding)}</p>`,
+    `</table><h2>Restore drills</h2><p><code>${e(report.drills.control)}</code> (${e(criteriaLabel(report.drills.criteria))}) <b>${report.drills.status === 'none' ? 'NO DRILL' : e(report.drills.status.toUpperCase())}</b>: ${e(report.drills.text)}</p><p>${e(report.drills.gke.finding)}</p><p>${e(report.drills.database.finding)}</p>`,
     '<table><tr><th>drill</th><th>instance</th><th>outcome</th><th>asked</th><th>finished</th><th>steps</th></tr>',
     ...report.drills.sql.map((d) => row([d.operationId, d.instanceId, `${d.status}${d.failure ? ` at ${d.failure.step}` : ''}`, d.requestedAt, d.finishedAt ?? '—', d.steps.map((s) => `${s.name}: ${s.status}`).join(', ')])),
     '</table>',

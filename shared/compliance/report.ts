@@ -222,10 +222,16 @@ export interface DrillSection {
   status: 'pass' | 'fail' | 'none';
   sql: DrillRow[];
   gke: { drilled: false; finding: string };
+  /** The control plane's own Firestore: backed up on schedule (infra/firestore.ts), its restores not drilled yet. */
+  database: { drilled: false; backups: string; finding: string };
 }
 
 /** Said until the executor restores GKE backups into a scratch cluster of its own for a drill. */
 export const GKE_NOT_DRILLED = 'GKE restores are not drilled: no drill restores a Backup for GKE backup, so recovery of the clusters is untested (A1.3 is met for Cloud SQL only)';
+
+/** Said until a drill restores a scheduled backup of the control plane's Firestore into a scratch database and compares it. */
+export const DATABASE_NOT_DRILLED =
+  "The control plane's own database is backed up (daily, kept 7 days; weekly, kept 14 weeks; point-in-time recovery 7 days) but its restores are not drilled: recovery of the audit trail and the fleet's records is untested";
 
 /** At most this many drill operations are read (a weekly sample of a few instances; far more than 30 days hold). */
 const DRILLS_READ = 500;
@@ -239,7 +245,7 @@ export async function drillSection(store: StateStore, now: Date): Promise<DrillS
   const ended = drills.filter((op) => op.status !== 'running' && op.status !== 'accepted');
   const rows = drills.map((op) => ({ operationId: op.id, instanceId: op.instanceId, status: op.status, requestedAt: op.createdAt, finishedAt: op.finishedAt, failure: op.failure, steps: op.steps.map((s) => ({ name: s.name, status: s.status })) }));
   const status = ended.some((op) => op.status !== 'succeeded') ? 'fail' : ended.length === 0 ? 'none' : 'pass';
-  return { control: DRILL_CONTROL, text: DRILL_CONTROL_TEXT, criteria: criteriaOf(DRILL_CONTROL), since, status, sql: rows, gke: { drilled: false, finding: GKE_NOT_DRILLED } };
+  return { control: DRILL_CONTROL, text: DRILL_CONTROL_TEXT, criteria: criteriaOf(DRILL_CONTROL), since, status, sql: rows, gke: { drilled: false, finding: GKE_NOT_DRILLED }, database: { drilled: false, backups: 'daily kept 7 days, weekly kept 14 weeks, point-in-time recovery 7 days', finding: DATABASE_NOT_DRILLED } };
 }
 
 /** The access control: the latest access review's findings, and every grant of the last 30 days with who asked, why, who approved, and when it held. */
@@ -380,7 +386,7 @@ export async function buildReport(
     failingSchedules: scheduleControls.filter((c) => c.status !== 'pass').map((c) => c.control),
     access: access.status,
     drills: drills.status,
-    gaps: [drills.gke.finding],
+    gaps: [drills.gke.finding, drills.database.finding],
     daysWithoutRun: missingDays,
     failingCommits: changes.commits.filter((c) => c.outcome === 'fail').map((c) => c.commit),
   });

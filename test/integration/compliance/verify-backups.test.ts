@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReport, renderReport, type Compliance, type ComplianceRun, type Finding } from '../../../shared/compliance/index.js';
-import { GKE_NOT_DRILLED } from '../../../shared/compliance/report.js';
+import { DATABASE_NOT_DRILLED, GKE_NOT_DRILLED } from '../../../shared/compliance/report.js';
 import { SQL_BACKUP_POLICY } from '../../../shared/domain/lifecycle/backup-policy.js';
 import type { OperationRecord } from '../../../shared/domain/lifecycle/operations.js';
 import { SCHEDULES, TOPICS } from '../../../shared/topology.js';
@@ -168,8 +168,10 @@ describe('verify-backups: a fleet with one fault per instance, through the real 
     expect(renderReport(report, 'html')).toContain('Verdict: FAIL');
     // No drill ran in this world: the verdict says so, and GKE's untested restores are a known gap beside it.
     expect(report.verdict.reasons).toContain('no restore drill finished in the last 30 days (Restore drills)');
-    expect(report.verdict.gaps).toEqual([GKE_NOT_DRILLED]);
+    expect(report.verdict.gaps).toEqual([GKE_NOT_DRILLED, DATABASE_NOT_DRILLED]);
     expect(md).toContain(`Known gap, not judged by any control: ${GKE_NOT_DRILLED}`);
+    // The control plane's own database: backed up on schedule, its restores not drilled, said as a gap.
+    expect(md).toContain(`Known gap, not judged by any control: ${DATABASE_NOT_DRILLED}`);
     expect(md).toContain('## Restore drills');
     expect(report.daysWithoutRun).toEqual([]);
 
