@@ -189,7 +189,7 @@ export function registerComplianceCommands(program: Command, ctx: CliContext): v
       const bucket = await evidenceBucketFor(ctx.io.env, backend.projectId, flags.bucket);
       const now = systemClock.now();
       const maker = reportMaker(ctx.io.env, backend.projectId);
-      const { files, summary } = await assembleEvidence({ store: backend.store, bucket, from: flags.from, to: flags.to, now, maker, report: (run) => buildReport(backend.store, run, now, maker) });
+      const { files, summary } = await assembleEvidence({ store: backend.store, bucket, from: flags.from, to: flags.to, now, maker, report: async (run) => buildReport(backend.store, run, now, maker, await changeEvidenceOf(ctx.io.env)) });
       const write = async (name: string, content: string | Buffer) => {
         await mkdir(dirname(join(out, name)), { recursive: true });
         await writeFile(join(out, name), content);
