@@ -125,6 +125,8 @@ describe('the change trail (CC8.1)', () => {
     // The transient 502 was read again, not turned into a finding.
     expect(world.repo.github.faults.pending()).toBe(0);
     expect(world.repo.github.faults.calls('pullRequestsOfCommit')).toBe(3);
+    // Per commit its pull requests and that pull request's reviews; the base branch's protection once for both.
+    expect([world.repo.github.faults.calls('reviewsOf'), world.repo.github.faults.calls('branchProtection')]).toEqual([2, 1]);
   });
 
   it("the JSON form carries both commits' evidence: call, fields read, values, time read", () => {
