@@ -38,7 +38,8 @@ interface StoredHead extends ChainHead {
 
 export interface AnchoringResult {
   linked: number;
-  anchored: Array<{ day: string; root: string; records: number; chains: number; object: string }>;
+  /** `kept`: written now, or found written by an earlier try with the same root, or with another (the records changed since). */
+  anchored: Array<{ day: string; root: string; records: number; chains: number; object: string; kept: 'written' | 'same' | 'different' }>;
   /** Why it stopped before the present, when it did. */
   pending: string | null;
 }
@@ -124,6 +125,18 @@ export interface DayRecords {
   findings: Array<StoredDocument<Record<string, unknown>>>;
 }
 
+/** The compliance runs whose slot starts on a UTC day. */
+async function dayRuns(store: StateStore, day: string): Promise<ComplianceRun[]> {
+  const docs = await store.query<ComplianceRun>({
+    collection: COLLECTIONS.complianceRuns,
+    where: [
+      { field: 'slotStart', op: '>=', value: `${day}T00:00:00.000Z` },
+      { field: 'slotStart', op: '<', value: `${nextDay(day)}T00:00:00.000Z` },
+    ],
+  });
+  return docs.map((doc) => doc.data);
+}
+
 /** Every audit record of a UTC day (by id, which starts with the day), its compliance runs, and their findings. */
 export async function readDayRecords(store: StateStore, day: string, pageSize = 500): Promise<DayRecords> {
   const audit: Array<StoredDocument<Record<string, unknown>>> = [];
@@ -136,15 +149,7 @@ export async function readDayRecords(store: StateStore, day: string, pageSize = 
     if (inDay.length < page.length || page.length < pageSize) break;
     after = page.at(-1)?.id ?? after;
   }
-  const runs = (
-    await store.query<ComplianceRun>({
-      collection: COLLECTIONS.complianceRuns,
-      where: [
-        { field: 'slotStart', op: '>=', value: `${day}T00:00:00.000Z` },
-        { field: 'slotStart', op: '<', value: `${nextDay(day)}T00:00:00.000Z` },
-      ],
-    })
-  ).map((doc) => doc.data);
+  const runs = await dayRuns(store, day);
   const findings: Array<StoredDocument<Record<string, unknown>>> = [];
   for (const run of runs.filter((r) => r.schedule === 'verify-backups')) {
     let from: string | undefined;
@@ -158,12 +163,16 @@ export async function readDayRecords(store: StateStore, day: string, pageSize = 
   return { audit, runs, findings };
 }
 
-/** The anchor of a day from its stored records (every one linked). */
+/**
+ * The anchor of a day from its stored records. A record that is not linked (it committed after
+ * the linker had passed its id, which the settle time should make impossible) is not anchored
+ * but named in the anchor, so verification reports it instead of the day never being anchored.
+ */
 export function anchorOf(project: string, day: string, records: DayRecords, at: Date): AnchorFile {
-  const linked = [...records.audit, ...records.findings].map((doc) => {
+  const stored = [...records.audit, ...records.findings];
+  const linked = stored.flatMap((doc) => {
     const chain = doc.data[CHAIN_FIELD] as ChainLink | undefined;
-    if (chain === undefined) throw new ControlPlaneError('failed-precondition', `${doc.path} is not linked yet: ${day} cannot be anchored`, { retryable: true });
-    return { path: doc.path, chain, digest: contentDigest(doc.data), content: withoutLink(doc.data) };
+    return chain === undefined ? [] : [{ path: doc.path, chain, digest: contentDigest(doc.data), content: withoutLink(doc.data) }];
   });
   const heads = headsOf(linked);
   return {
@@ -173,27 +182,30 @@ export function anchorOf(project: string, day: string, records: DayRecords, at: 
     root: merkleRoot(heads),
     heads,
     records: linked,
+    unlinked: stored.filter((doc) => doc.data[CHAIN_FIELD] === undefined).map((doc) => doc.path),
     runs: records.runs.filter((r) => r.schedule === 'verify-backups').map((r) => ({ runId: r.runId, schedule: r.schedule, planned: r.planned, findings: records.findings.filter((f) => f.path.startsWith(`${compliancePaths.findings(r.runId)}/`)).length })),
     anchoredAt: at.toISOString(),
   };
 }
 
 /**
- * Writes a day's anchor once. Written already (a retried run): the object is kept as it is, and
- * it must hold the same root, else the day's records changed after it was anchored.
+ * Writes a day's anchor once. Written already (a retried run): the object is kept as it is (the
+ * bucket would refuse to replace it anyway). When it holds another root than the records give
+ * now, something changed after the first anchoring: the run says so, and `mi compliance verify`
+ * names what, against the anchor that stays.
  */
-async function writeAnchor(bucket: EvidenceBucketPort, anchor: AnchorFile): Promise<string> {
+async function writeAnchor(bucket: EvidenceBucketPort, anchor: AnchorFile): Promise<{ object: string; kept: 'written' | 'same' | 'different' }> {
   const name = anchorObjectName(anchor.day);
+  const object = `gs://${bucket.bucket}/${name}`;
   try {
     await bucket.create(name, `${JSON.stringify(anchor)}\n`, 'application/json');
+    return { object, kept: 'written' };
   } catch (error) {
     if (!(error instanceof ControlPlaneError && error.code === 'already-exists')) throw error;
-    const kept = anchorFileSchema.safeParse(JSON.parse((await bucket.read(name)) ?? 'null'));
-    if (!kept.success || kept.data.root !== anchor.root) {
-      throw new ControlPlaneError('failed-precondition', `gs://${bucket.bucket}/${name} holds another root than the day's records give now: run mi compliance verify --from ${anchor.day} --to ${anchor.day}`, { details: { day: anchor.day } });
-    }
   }
-  return `gs://${bucket.bucket}/${name}`;
+  const text = await bucket.read(name);
+  const kept = text === undefined ? undefined : anchorFileSchema.safeParse(JSON.parse(text));
+  return { object, kept: kept?.success === true && kept.data.root === anchor.root ? 'same' : 'different' };
 }
 
 /** The anchor-records run: link what settled, then anchor every day that is wholly linked and not anchored yet. */
@@ -215,17 +227,17 @@ export async function runAnchoring(deps: ComplianceDeps, request: RunRequest, st
       result.pending = `out of time before ${day}; the next run goes on`;
       break;
     }
-    const runs = await readDayRecords(deps.store, day);
-    for (const run of runs.runs.filter((r) => r.schedule === 'verify-backups')) await linkRunFindings(deps.store, run.runId);
+    for (const run of await dayRuns(deps.store, day)) if (run.schedule === 'verify-backups') await linkRunFindings(deps.store, run.runId);
     const records = await readDayRecords(deps.store, day);
     const anchor = anchorOf(deps.project, day, records, deps.clock.now());
-    const object = await writeAnchor(bucket, anchor);
+    const { object, kept } = await writeAnchor(bucket, anchor);
+    if (kept === 'different') deps.log.warn('a day anchored before holds another root than its records give now: mi compliance verify names what changed', { day, object });
     const anchoredDay = day;
     await deps.store.transaction(async (tx) => {
       const now = await tx.get<SealCursor>(sealPaths.cursor);
       if ((now?.anchoredThrough ?? '') < anchoredDay) tx.set(sealPaths.cursor, { ...(now ?? { auditAfter: null, auditLinkedThrough: null }), anchoredThrough: anchoredDay });
     });
-    result.anchored.push({ day, root: anchor.root, records: anchor.records.length, chains: anchor.heads.length, object });
+    result.anchored.push({ day, root: anchor.root, records: anchor.records.length, chains: anchor.heads.length, object, kept });
     day = nextDay(day);
   }
   await finishRun(deps, request.runId, start.token, { outcome: { ...result } });

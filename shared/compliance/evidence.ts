@@ -100,7 +100,7 @@ export async function assembleEvidence(input: EvidenceInput): Promise<{ files: E
   }
   const chart = chartDays(trend, from, to);
   const days: PeriodDay[] = chart.map((c) => {
-    const row = [...trend].reverse().find((t) => t.slotStart.slice(0, 10) === c.day && t.trigger === 'schedule') ?? [...trend].reverse().find((t) => t.slotStart.slice(0, 10) === c.day);
+    const row = trend.find((t) => t.runId === c.runId);
     const anchorRoot = verification.days.find((d) => d.day === c.day)?.root ?? null;
     return row === undefined
       ? { day: c.day, runId: null, trigger: null, planned: null, checked: null, passed: null, failed: null, notChecked: null, complete: null, schedules: null, anchorRoot }

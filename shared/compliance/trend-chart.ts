@@ -8,6 +8,8 @@ import type { TrendRow } from './report.js';
 
 export interface ChartDay {
   day: string;
+  /** The run the day is drawn from; null for a day without one. */
+  runId: string | null;
   passed: number;
   failed: number;
   notChecked: number;
@@ -33,8 +35,8 @@ export function chartDays(trend: readonly TrendRow[], from: string, to: string):
     const row = byDay.get(day);
     days.push(
       row === undefined
-        ? { day, passed: 0, failed: 0, notChecked: 0, scheduleMiss: false, noRun: true }
-        : { day, passed: row.summary.passed, failed: row.summary.failed, notChecked: row.summary.notChecked, scheduleMiss: row.summary.schedules !== 'pass', noRun: false },
+        ? { day, runId: null, passed: 0, failed: 0, notChecked: 0, scheduleMiss: false, noRun: true }
+        : { day, runId: row.runId, passed: row.summary.passed, failed: row.summary.failed, notChecked: row.summary.notChecked, scheduleMiss: row.summary.schedules !== 'pass', noRun: false },
     );
   }
   return days;

@@ -20,7 +20,7 @@ describe('the trend chart of the HTML report', () => {
   it('has one day per day of the period, each from its scheduled run, and a day without a run as such', () => {
     const days = chartDays(trend, '2026-11-01', '2026-11-05');
     expect(days.map((d) => d.day)).toEqual(['2026-11-01', '2026-11-02', '2026-11-03', '2026-11-04', '2026-11-05']);
-    expect(days[1]).toEqual({ day: '2026-11-02', passed: 7, failed: 1, notChecked: 2, scheduleMiss: true, noRun: false });
+    expect(days[1]).toEqual({ day: '2026-11-02', runId: 'verify-backups-2026-11-02T02:00:00.000Z', passed: 7, failed: 1, notChecked: 2, scheduleMiss: true, noRun: false });
     expect(days.filter((d) => d.noRun).map((d) => d.day)).toEqual(['2026-11-03', '2026-11-05']);
   });
 

@@ -28,6 +28,8 @@ export const anchorFileSchema = z.object({
   root: hex64,
   heads: z.array(z.object({ key: z.string().min(1), seq: z.number().int().min(1), hash: hex64 })),
   records: z.array(z.object({ path: z.string().min(1), chain: linkSchema, digest: hex64, content: z.record(z.string(), z.unknown()) })),
+  /** Records of the day found without a link when it was anchored (verification names each). */
+  unlinked: z.array(z.string()).default([]),
   /** Verify-backups runs of the day and whether each had a finding for every planned instance. */
   runs: z.array(z.object({ runId: z.string(), schedule: z.string(), planned: z.number().int().nullable(), findings: z.number().int() })),
   anchoredAt: z.iso.datetime(),

@@ -16,7 +16,7 @@ import type { EvidenceBucketPort } from '../../../shared/ports.js';
 import { TOPICS } from '../../../shared/topology.js';
 import { createEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
 import { complianceOn, scheduleDelivery, seedWithFault, Tap } from './support.js';
-import { COLLECTIONS, compliancePaths } from '../../../shared/store/collections.js';
+import { COLLECTIONS, compliancePaths, sealPaths } from '../../../shared/store/collections.js';
 import { deliver } from '../../../shared/edge.js';
 import { complianceCheckRoute, complianceScheduleRoute } from '../../../shared/routes.js';
 
@@ -106,6 +106,11 @@ describe('tamper-evident history: chains, daily anchors in a locked bucket, mi c
     expect(() => f.fleet.plans.put(url, '{}')).toThrow(/retention policy/);
     expect(() => f.fleet.plans.remove(url)).toThrow(/retention policy/);
     expect(f.fleet.plans.has(url)).toBe(true);
+    // A crash after the anchor's write, before the cursor's: the day is anchored again and the object kept, with the same root.
+    await f.store.set(sealPaths.cursor, { ...(await f.store.get(sealPaths.cursor)), anchoredThrough: null });
+    f.clock.advance(10 * 60_000);
+    const again = await deliver(compliance.deps, complianceScheduleRoute(compliance), scheduleDelivery(f, 'anchor-records', f.clock.now()));
+    expect(again).toMatchObject({ kind: 'anchoring', result: { anchored: [{ day: DAY, kept: 'same' }] } });
   });
 
   it('mi compliance evidence writes one folder: summary, report, raw findings, anchors, PDFs, and a manifest whose digests are the files', async () => {
