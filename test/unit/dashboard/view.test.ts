@@ -1,9 +1,9 @@
+import { acmeInstance } from '../domain/instance-fixture.js';
 import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../../shared/compliance/model.js';
 import type { ControlResult } from '../../../shared/domain/compliance/controls.js';
 import type { OperationRecord } from '../../../shared/domain/lifecycle/model.js';
 import type { RolloutRecord } from '../../../shared/domain/rollout/types.js';
-import type { InstanceRecord } from '../../../shared/events/index.js';
 import {
   MAX_PAGE_SIZE,
   ageOf,
@@ -144,18 +144,7 @@ describe('ages', () => {
 });
 
 describe('rows', () => {
-  const instance = {
-    id: 'cus-acme',
-    slug: 'acme',
-    environment: 'prod',
-    tier: 'customer',
-    domain: 'acme.example.com',
-    region: 'us-central1',
-    version: '5.4.2',
-    status: 'upgrading',
-    lease: { operationId: 'op-1', operationType: 'upgrade', acquiredAt: '2026-12-02T11:30:00Z' },
-    generation: 3,
-  } as unknown as InstanceRecord;
+  const instance = acmeInstance({ id: 'cus-acme', status: 'upgrading', lease: { operationId: 'op-1', operationType: 'upgrade', acquiredAt: '2026-12-02T11:30:00Z' } });
 
   it('a fleet row shows the lease holder and how long it has held the instance', () => {
     expect(fleetRow(instance, undefined, NOW)).toEqual({
