@@ -117,7 +117,7 @@ export async function createBenchWorld(projectId: string): Promise<BenchWorld> {
   let commitListener: (() => void) | undefined;
   const store = reportingCommits(createFirestoreStore({ firestore }), () => commitListener?.());
   const services = createServices(
-    { store, bus, clock: systemClock, log, ...fleet.ports(), repo: notGranted('the deployment repository', 'the bench'), identity: notGranted('ID tokens', 'the bench'), access: notGranted('PAM', 'the bench'), iamPolicies: notGranted('IAM policies', 'the bench'), slack: notGranted('Slack', 'the bench'), pager: notGranted('OpsGenie', 'the bench'), evidence: notGranted('the evidence bucket', 'the bench') },
+    { store, bus, clock: systemClock, log, ...fleet.ports(), repo: notGranted('the deployment repository', 'the bench'), identity: notGranted('ID tokens', 'the bench'), access: notGranted('PAM', 'the bench'), iamPolicies: notGranted('IAM policies', 'the bench'), slack: notGranted('Slack', 'the bench'), pager: notGranted('OpsGenie', 'the bench'), evidence: notGranted('the evidence bucket', 'the bench'), firestoreAdmin: notGranted('the Firestore Admin API', 'the bench') },
     { timings: DEFAULT_TIMINGS, schedulerParent: `projects/${projectId}/locations/${REGION}`, callers: { audiences: [] } },
   );
   const engine = services.engine;

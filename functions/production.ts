@@ -64,6 +64,7 @@ export const ADAPTER_MODULES = {
   iamPolicies: '../shared/gcp/iam-policies.js',
   plans: '../shared/gcp/plan-files.js',
   evidence: '../shared/gcp/evidence-bucket.js',
+  firestoreAdmin: '../shared/gcp/firestore-admin.js',
   slack: '../shared/gcp/slack-webhook.js',
   pager: '../shared/gcp/opsgenie.js',
 } as const;
@@ -85,6 +86,7 @@ export function adaptersGrantedTo(fn: (typeof FUNCTIONS)[number]): ReadonlySet<A
   if (uses.accessReview !== undefined) granted.add('access').add('iamPolicies');
   if (uses.plans !== undefined) granted.add('plans');
   if (uses.evidence !== undefined) granted.add('evidence');
+  if (uses.databaseDrill !== undefined) granted.add('firestoreAdmin');
   if (uses.notifies === true) granted.add('slack').add('pager');
   return granted;
 }
@@ -158,6 +160,16 @@ export async function buildProductionServices(env: NodeJS.ProcessEnv = process.e
     evidence: granted.has('evidence')
       ? lazyPort(async () => (await import('../shared/gcp/evidence-bucket.js')).createProjectEvidenceBucket(project, { token: await functionAccessToken() }))
       : notGranted('the evidence bucket', fn.name),
+    firestoreAdmin: granted.has('firestoreAdmin')
+      ? lazyPort(async () =>
+          (await import('../shared/gcp/firestore-admin.js')).createFirestoreAdmin({
+            project,
+            token: await functionAccessToken(),
+            // The scratch database read with the same client settings as the live one.
+            open: (databaseId) => createFirestoreStore({ firestore: createFirestore(project, { databaseId }) }),
+          }),
+        )
+      : notGranted('the Firestore Admin API', fn.name),
   };
   const secret = config.MI_GITHUB_WEBHOOK_SECRET;
   const list = (text: string | undefined) => text?.split(',').map((item) => item.trim()).filter((item) => item !== '');

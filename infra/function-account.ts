@@ -5,6 +5,7 @@ import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import type { FunctionDefinition, FunctionRole } from '../shared/topology.js';
 import { accountId, rolesOf, type SecretKind } from './model.js';
+import { SCRATCH_DATABASE_PREFIX } from '../shared/domain/compliance/database-drill.js';
 
 export type Secrets = Readonly<Record<SecretKind, gcp.secretmanager.Secret>>;
 
@@ -27,6 +28,15 @@ export interface FunctionAccountArgs {
   plansBuckets: readonly gcp.storage.Bucket[];
   /** The compliance evidence bucket, for grants `on: 'evidenceBucket'`. */
   evidenceBucket: gcp.storage.Bucket;
+}
+
+/** An IAM condition that holds for the restore drill's scratch databases only: the live database is never among them. */
+export function scratchDatabasesCondition(project: string): { title: string; description: string; expression: string } {
+  return {
+    title: 'restore-drill-scratch-databases',
+    description: "Only the databases the restore drill of the control plane's own Firestore creates and deletes",
+    expression: `resource.name.startsWith("projects/${project}/databases/${SCRATCH_DATABASE_PREFIX}")`,
+  };
 }
 
 /** A stable logical name for one grant, so reordering a function's roles renames nothing. */
@@ -87,6 +97,9 @@ export class FunctionAccount extends pulumi.ComponentResource {
           break;
         case 'evidenceBucket':
           new gcp.storage.BucketIAMMember(grantResource, { bucket: args.evidenceBucket.name, role: grant.role, member: this.member }, grantOpts);
+          break;
+        case 'scratchDatabases':
+          new gcp.projects.IAMMember(grantResource, { project, role: grant.role, member: this.member, condition: scratchDatabasesCondition(project) }, grantOpts);
           break;
         case 'instanceProjects':
           if (args.instancesFolder === undefined) {

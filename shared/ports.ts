@@ -470,6 +470,53 @@ export interface EvidenceBucketPort {
   read(name: string): Promise<string | undefined>;
 }
 
+// ---------------------------------------------------------------------------- the control plane's own database (Firestore Admin)
+
+/** A scheduled backup of a Firestore database (the Backup resource of the Firestore Admin API). */
+export interface DatabaseBackup {
+  /** `projects/P/locations/L/backups/ID` */
+  name: string;
+  /** The database it is of: `projects/P/databases/(default)`. */
+  database: string;
+  /** The backup holds an externally consistent copy of the database as of this time. */
+  snapshotTime: string;
+  expireTime: string;
+  state: 'STATE_UNSPECIFIED' | 'CREATING' | 'READY' | 'NOT_AVAILABLE';
+}
+
+/** A long-running operation of the Firestore Admin API (google.longrunning.Operation, the fields the drill reads). */
+export interface DatabaseOperation {
+  /** `projects/P/databases/D/operations/ID` */
+  name: string;
+  done: boolean;
+  /** What it does, from its metadata's type: `RestoreDatabaseMetadata`, `DeleteDatabaseMetadata`, … */
+  kind: string | null;
+  /** Set when it ended in failure (google.rpc.Status). */
+  error: { code: number; message: string } | null;
+  /** How far it is, in percent, when its metadata says. */
+  progressPercent: number | null;
+}
+
+/**
+ * The Firestore Admin API on the control plane's own project, for the drill of its database:
+ * list the scheduled backups, restore one into a scratch database, follow the restore, read the
+ * scratch database as the default one is read, and delete it.
+ */
+export interface FirestoreAdminPort {
+  /** backups.list on `locations/-`: every backup of the project's databases; locations that did not answer are named. */
+  listBackups(): Promise<{ backups: DatabaseBackup[]; unreachable: string[] }>;
+  /** databases.restore into a new database: `already-exists` when the id is taken, `not-found` when the backup is gone. */
+  restoreDatabase(databaseId: string, backup: string): Promise<DatabaseOperation>;
+  /** operations.get */
+  getOperation(name: string): Promise<DatabaseOperation>;
+  /** operations.list of one database: to find a restore again whose answer was lost. */
+  listOperations(databaseId: string): Promise<DatabaseOperation[]>;
+  /** databases.delete: `not-found` when there is no such database. */
+  deleteDatabase(databaseId: string): Promise<DatabaseOperation>;
+  /** The documents of a database of the project, through the Firestore client as the default one is read. */
+  openDatabase(databaseId: string): Promise<Pick<StateStore, 'get' | 'query' | 'queryIds' | 'count'>>;
+}
+
 // ---------------------------------------------------------------------------- Cloud Scheduler
 
 export interface SchedulerJob {

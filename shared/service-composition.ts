@@ -15,7 +15,7 @@ import type { Commands, createCommands } from './commands/index.js';
 import type { Dashboard, createDashboard } from './dashboard/index.js';
 import { ControlPlaneError } from './errors.js';
 import type { Logger } from './log.js';
-import type { AccessPort, Clock, CloudSqlPort, DeploymentRepoPort, EventBus, EvidenceBucketPort, ExecutorPort, GkeBackupPort, HealthPort, IamPolicyPort, IdentityPort, PagerPort, PlanFilesPort, SchedulerPort, SlackPort, StateStore } from './ports.js';
+import type { AccessPort, Clock, CloudSqlPort, DeploymentRepoPort, EventBus, EvidenceBucketPort, ExecutorPort, FirestoreAdminPort, GkeBackupPort, HealthPort, IamPolicyPort, IdentityPort, PagerPort, PlanFilesPort, SchedulerPort, SlackPort, StateStore } from './ports.js';
 import type { RolloutDeps, Rollouts, createRollouts } from './rollout/index.js';
 import type { Notifier, createNotifier } from './notify/index.js';
 import type { NotifyRoutes } from './domain/notify/routes.js';
@@ -61,6 +61,8 @@ export interface Ports {
   plans: PlanFilesPort;
   /** The locked compliance evidence bucket: the daily anchors of the records' hash chains. */
   evidence: EvidenceBucketPort;
+  /** The Firestore Admin API of the control plane's project: the restore drill of its own database. */
+  firestoreAdmin: FirestoreAdminPort;
   /** Slack's incoming webhooks (the notifier's channels). */
   slack: SlackPort;
   /** OpsGenie's alerts API (the notifier's pages). */
@@ -201,6 +203,7 @@ export function composeServices(ports: Ports, config: ServicesConfig, modules: P
         ...onInstances,
         scheduler: ports.scheduler,
         evidence: ports.evidence,
+        firestoreAdmin: ports.firestoreAdmin,
         schedulerParent: config.schedulerParent,
         access: { pam: ports.access, policies: ports.iamPolicies, entitlements: config.accessEntitlements ?? [] },
         ...config.compliance,

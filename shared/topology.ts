@@ -91,6 +91,8 @@ export interface FunctionUse {
   plans?: 'read';
   /** The compliance evidence bucket: to create the daily anchors (and read one back when a run is retried). */
   evidence?: 'write';
+  /** The control plane's own Firestore backups: to restore one into a scratch database and delete that database (the drill). */
+  databaseDrill?: 'act';
   /** Posts to Slack's incoming webhooks and pages through OpsGenie: outside Google Cloud, no role (the secrets hold the URLs and the key). */
   notifies?: true;
 }
@@ -155,7 +157,9 @@ export type FunctionRole =
   /** The executor's plans buckets (one per environment). */
   | { role: string; on: 'plansBuckets' }
   /** The compliance evidence bucket (retention locked). */
-  | { role: string; on: 'evidenceBucket' };
+  | { role: string; on: 'evidenceBucket' }
+  /** The control plane's project, conditioned on the database's name: only the drill's scratch databases (SCRATCH_DATABASE_PREFIX). */
+  | { role: string; on: 'scratchDatabases' };
 
 export interface Schedule {
   name: string;
@@ -273,7 +277,7 @@ export const FUNCTIONS = [
     memoryMb: 512,
     // The fan-out to mi-checks; dev expiry deletes and restore drills are commands on mi-lifecycle;
     // expiry notices and the report's alert are facts, the notices through the outbox.
-    uses: { publishes: [TOPICS.checks, TOPICS.lifecycle, TOPICS.events], outbox: [TOPICS.events], secrets: [], accessReview: 'read', evidence: 'write' },
+    uses: { publishes: [TOPICS.checks, TOPICS.lifecycle, TOPICS.events], outbox: [TOPICS.events], secrets: [], accessReview: 'read', evidence: 'write', databaseDrill: 'act' },
     // bench/compliance.ts: the fan-out of 10,000 instances takes about 9 s.
     capacity: { maxInstances: 2, concurrency: 1, cpu: 1, secondsPerDelivery: 30, burst: { messages: 3, why: 'schedules whose slots coincide (the hourly retention check with the daily ones)' } },
   },
@@ -435,7 +439,15 @@ export const SCHEDULES = [
     topic: TOPICS.compliance,
     description: "Every 10 minutes: link settled audit records into their hash chains; once a day is wholly linked, its compliance findings too, and the day's Merkle root with an export of its records into the locked evidence bucket",
     localEverySeconds: 30,
+  },  {
+    name: 'drill-database',
+    cron: '*/15 * * * *',
+    timeZone: 'Etc/UTC',
+    topic: TOPICS.compliance,
+    description: "Every 15 minutes, a drill a week: restore the newest scheduled backup of the control plane's own Firestore into a scratch database, compare a day of its audit trail, runs and findings with the live ones, delete the scratch database",
+    localEverySeconds: 20,
   },
+
   {
     name: 'notify-digests',
     cron: '* * * * *',
@@ -616,6 +628,7 @@ export const TTL_COLLECTIONS = [
   { collection: COLLECTIONS.complianceRuns, field: 'expireAt', days: 400 },
   /** A collection group: every run's findings. */
   { collection: SUBCOLLECTIONS.findings, field: 'expireAt', days: 400 },
+  { collection: COLLECTIONS.databaseDrills, field: 'expireAt', days: 400 },
 ] as const;
 
 /** All topics to create: the topology's own and their dead letters. */
@@ -650,6 +663,8 @@ export function rolesOf(fn: FunctionDefinition, functions: readonly FunctionDefi
   if (fn.uses.plans === 'read') roles.push({ role: 'roles/storage.objectViewer', on: 'plansBuckets' });
   // Create and read back, never replace or delete (the locked retention refuses those to anyone anyway).
   if (fn.uses.evidence === 'write') roles.push({ role: 'roles/storage.objectCreator', on: 'evidenceBucket' }, { role: 'roles/storage.objectViewer', on: 'evidenceBucket' });
+  // List the backups and restore one; delete databases only of the drill's scratch names (the role's condition).
+  if (fn.uses.databaseDrill === 'act') roles.push({ role: 'roles/datastore.restoreAdmin', on: 'project' }, { role: 'roles/datastore.owner', on: 'scratchDatabases' });
   return roles;
 }
 

@@ -13,6 +13,8 @@ import { serveFaults } from '../../shared/sim/faults-http.js';
 import { COLLECTIONS } from '../../shared/store/collections.js';
 import { serveCloudBuild } from '../../shared/sim/cloud-build-http.js';
 import { serveStorage } from '../../shared/sim/storage-http.js';
+import { SimulatedFirestoreAdmin } from '../../shared/sim/firestore-admin.js';
+import { serveFirestoreAdmin } from '../../shared/sim/firestore-admin-http.js';
 import { startExecutorRunner } from '../../shared/sim/executor-runner.js';
 import { TOPICS } from '../../shared/topology.js';
 import { createSimulatedFleet, type SimulatedFleet } from '../../shared/sim/index.js';
@@ -119,5 +121,17 @@ export async function runSimulatedFaults(fleet: SimulatedFleet, store: StateStor
       .map((instance) => ({ id: instance.id, region: instance.region, domain: instance.domain }));
   const server = await serveFaults(createFaultControl(fleet, targets), { changed });
   undo.push('stop the fault control', () => server.close());
+  return server.url;
+}
+
+/**
+ * The Firestore Admin API of the local project on the emulator: its backup schedule takes the
+ * first backup three minutes after the stack starts and one every half hour (daily in the cloud),
+ * so the weekly drill of the control plane's database has a backup to restore while you watch.
+ */
+export async function runSimulatedFirestoreAdmin(projectId: string, emulatorHost: string, undo: UndoStack): Promise<string> {
+  const sim = new SimulatedFirestoreAdmin({ emulatorHost, project: projectId, firstBackupAfterMs: 3 * 60_000, backupEveryMs: 30 * 60_000, readyAfterMs: 30_000, restoreMs: 20_000 });
+  const server = await serveFirestoreAdmin(sim);
+  undo.push('stop the simulated Firestore Admin API', () => server.close());
   return server.url;
 }

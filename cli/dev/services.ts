@@ -16,6 +16,8 @@ import { createExecutorAdapter } from '../../shared/gcp/executor.js';
 import { createHttpsHealthProbe } from '../../shared/gcp/https-health.js';
 import { createPlanFilesReader } from '../../shared/gcp/plan-files.js';
 import { createEvidenceBucket } from '../../shared/gcp/evidence-bucket.js';
+import { createFirestoreAdmin } from '../../shared/gcp/firestore-admin.js';
+import { createFirestore, createFirestoreStore } from '../../shared/gcp/firestore-store.js';
 import { evidenceBucketName } from '../../shared/domain/compliance/anchor.js';
 import { DEFAULT_HEALTH_GATES, type HealthGatePolicy } from '../../shared/domain/lifecycle/health-gates.js';
 import { localIdentity, type LocalSigner } from '../../shared/identity/index.js';
@@ -80,6 +82,8 @@ export interface LocalServicesInput {
   healthUrl: string;
   /** Where the simulated plans buckets answer: `mi apply show` reads a saved plan with the production reader, pointed there. */
   plansUrl: string;
+  /** Where the simulated Firestore Admin API answers: the drill of the control plane's database uses the production adapter, pointed there. */
+  firestoreAdminUrl: string;
   /** The notifier's routes and the production Slack and OpsGenie adapters, pointed at the local stand-ins. */
   notifications: Pick<LocalNotifications, 'routes' | 'slack' | 'pager'>;
 }
@@ -108,6 +112,7 @@ export function localBuildSettings(projectId: string, repository: string): Build
  */
 export function useLocalServices(input: LocalServicesInput): Services {
   const { store, bus, fleet, log } = input;
+  const project = input.schedulerParent.split('/')[1] ?? 'mi-local';
   const reviewerToken = () => input.signer.sign({ email: 'mi-fn-compliance-schedule@local.iam.gserviceaccount.com', audience: input.access.url, expiresInSeconds: 300 });
   const services = createServices(
     {
@@ -121,7 +126,7 @@ export function useLocalServices(input: LocalServicesInput): Services {
         parent: input.schedulerParent,
         endpoint: { url: input.cloudBuildUrl },
         clock: systemClock,
-        settings: localBuildSettings(input.schedulerParent.split('/')[1] ?? 'mi-local', input.deployments.webhook.repository),
+        settings: localBuildSettings(project, input.deployments.webhook.repository),
       }),
       health: createHttpsHealthProbe(),
       scheduler: fleet.scheduler,
@@ -130,7 +135,13 @@ export function useLocalServices(input: LocalServicesInput): Services {
       access: createPamClient({ endpoint: input.access.url, token: reviewerToken }),
       iamPolicies: createIamPolicyReader({ endpoint: input.access.url, token: reviewerToken }),
       plans: createPlanFilesReader({ endpoint: input.plansUrl, token: () => Promise.resolve('local') }),
-      evidence: createEvidenceBucket({ endpoint: input.plansUrl, bucket: evidenceBucketName(input.schedulerParent.split('/')[1] ?? 'mi-local'), token: () => Promise.resolve('local') }),
+      firestoreAdmin: createFirestoreAdmin({
+        project,
+        endpoint: input.firestoreAdminUrl,
+        token: () => Promise.resolve('local'),
+        open: (databaseId) => createFirestoreStore({ firestore: createFirestore(project, { databaseId }) }),
+      }),
+      evidence: createEvidenceBucket({ endpoint: input.plansUrl, bucket: evidenceBucketName(project), token: () => Promise.resolve('local') }),
       slack: input.notifications.slack,
       pager: input.notifications.pager,
     },

@@ -44,6 +44,8 @@ export interface LocalStack {
   cloudBuildUrl: string;
   /** The simulated plans buckets (Cloud Storage's JSON API paths). */
   plansUrl: string;
+  /** The simulated Firestore Admin API (backups of the emulator's default database, restores into named ones). */
+  firestoreAdminUrl: string;
   /** Where the simulated applications answer (the health gates' MI_HEALTH_URL). */
   healthUrl: string;
   /** The simulated fleet's fault control (`mi dev fault`): POST, GET, DELETE /v1/faults. */

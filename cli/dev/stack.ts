@@ -22,7 +22,7 @@ import { useEmulators, openClients } from './clients.js';
 import { localDeployments } from './deployments.js';
 import { describeStack } from './describe.js';
 import { keepFleetState } from './fleet-state.js';
-import { createLocalFleet, runSimulatedFaults, runSimulatedApplications, runSimulatedCloudBuild, runSimulatedStorage } from './fleet.js';
+import { createLocalFleet, runSimulatedFaults, runSimulatedApplications, runSimulatedCloudBuild, runSimulatedFirestoreAdmin, runSimulatedStorage } from './fleet.js';
 import { leaveIdentityFile } from './local-identity.js';
 import { EVIDENCE_RETENTION_DAYS, evidenceBucketName } from '../../shared/domain/compliance/anchor.js';
 import { startLocalAccess } from './access.js';
@@ -85,6 +85,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const plansUrl = await runSimulatedStorage(fleet, undo);
     // The evidence bucket's retention is locked, as infra/evidence.ts declares it.
     fleet.plans.lockRetention(evidenceBucketName(projectId), EVIDENCE_RETENTION_DAYS);
+    const firestoreAdminUrl = await runSimulatedFirestoreAdmin(projectId, emulators.firestore.host, undo);
     const faultsUrl = await runSimulatedFaults(fleet, store, kept.save, undo);
 
     // 6. Every function on 127.0.0.1, on the services of the simulated fleet. `mi` in
@@ -95,7 +96,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const signer = await createLocalSigner();
     const access = await startLocalAccess(systemClock, signer, undo, log);
     const notifications = await runNotificationStandIns(undo, log, localFleetSpecs(new Date()).flatMap((s) => (s.owner === undefined ? [] : [s.owner])));
-    const services = useLocalServices({ store, bus, fleet, log: engineLog, deployments, signer, schedulerParent, commandsUrl, access, cloudBuildUrl, healthUrl, plansUrl, notifications });
+    const services = useLocalServices({ store, bus, fleet, log: engineLog, deployments, signer, schedulerParent, commandsUrl, access, cloudBuildUrl, healthUrl, plansUrl, firestoreAdminUrl, notifications });
     const identityFile = await leaveIdentityFile(options.identityFile, { functionsUrl: server.url, commandsUrl, signer, projectId, access: { url: access.url, entitlements: access.entitlements }, faultsUrl, storageUrl: plansUrl, soakScale: LOCAL_SOAK_SCALE, windowClock: LOCAL_WINDOW_CLOCK }, undo, log);
 
     // 7. The push subscriptions, exactly as the topology describes them, pointed at the server.
@@ -113,6 +114,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       cloudBuildUrl,
       healthUrl,
       plansUrl,
+      firestoreAdminUrl,
       faultsUrl,
       fleet,
       engine: services.engine,

@@ -1,6 +1,6 @@
 /**
  * Scheduled compliance, wired to its ports: the handler of the schedules' messages on
- * `mi-compliance` (verify-backups fan-out, check-retention, compliance-report, restore-drill)
+ * `mi-compliance` (verify-backups fan-out, check-retention, compliance-report, the restore drills)
  * and the per-instance check on `mi-checks`.
  */
 import { DEFAULT_RETENTION_POLICY } from '../domain/compliance/retention.js';
@@ -17,6 +17,7 @@ import { beginRun, finishRun, releaseClaim, runRequestOf, type RunRequest, type 
 import { runRestoreDrill, type DrillResult } from './drill.js';
 import { runAccessReview, type AccessReviewResult } from './access.js';
 import { runAnchoring, type AnchoringResult } from './anchors.js';
+import { runDatabaseDrill, type DatabaseDrillResult } from './database-drill.js';
 import { compliancePaths } from '../store/collections.js';
 
 export * from './model.js';
@@ -32,7 +33,8 @@ export type ScheduleOutcome =
   | { kind: 'report'; runId: string; reportOf: string | null; summary: RunSummary | null }
   | { kind: 'drill'; runId: string; result: DrillResult }
   | { kind: 'access-review'; result: AccessReviewResult }
-  | { kind: 'anchoring'; runId: string; result: AnchoringResult };
+  | { kind: 'anchoring'; runId: string; result: AnchoringResult }
+  | { kind: 'database-drill'; runId: string; result: DatabaseDrillResult };
 
 export type ComplianceInput = Pick<ComplianceDeps, 'store' | 'bus' | 'cloudSql' | 'gkeBackup' | 'scheduler' | 'clock' | 'schedulerParent'> & Partial<ComplianceDeps>;
 
@@ -131,6 +133,13 @@ export function createCompliance(input: ComplianceInput) {
         return { kind: 'access-review', result: await runAccessReview(deps, request, start) };
       case 'anchor-records':
         return { kind: 'anchoring', runId: request.runId, result: await runAnchoring(deps, request, start) };
+      case 'drill-database': {
+        const result = await runDatabaseDrill(deps, request, start);
+        if (result.outcome?.result === 'fail') {
+          await alert(deps, request, 'compliance-failed', 'critical', `the restore drill ${result.drillId ?? ''} of the control plane's database failed: ${result.outcome.problems.join('; ')}`, { drillId: result.drillId, problems: result.outcome.problems });
+        }
+        return { kind: 'database-drill', runId: request.runId, result };
+      }
       default:
         await finishRun(deps, request.runId, start.token, { outcome: { ignored: `no compliance work for ${request.schedule.name}` } });
         return { kind: 'ignored', reason: `no compliance work for schedule ${request.schedule.name}` };

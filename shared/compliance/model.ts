@@ -5,13 +5,13 @@
 import type { ControlResult } from '../domain/compliance/controls.js';
 import type { RetentionPolicy } from '../domain/compliance/retention.js';
 import type { Logger } from '../log.js';
-import type { AccessPort, Clock, CloudSqlPort, EventBus, EvidenceBucketPort, GkeBackupPort, IamPolicyPort, SchedulerPort, StateStore } from '../ports.js';
+import type { AccessPort, Clock, CloudSqlPort, EventBus, EvidenceBucketPort, FirestoreAdminPort, GkeBackupPort, IamPolicyPort, SchedulerPort, StateStore } from '../ports.js';
 import type { Schedule } from '../topology.js';
 
 /** The finding of the Cloud Scheduler jobs, beside the instances' (ids of instances start with a letter). */
 export const SCHEDULES_FINDING_ID = '_schedules';
 
-export type RunSchedule = 'verify-backups' | 'check-retention' | 'compliance-report' | 'restore-drill' | 'anchor-records';
+export type RunSchedule = 'verify-backups' | 'check-retention' | 'compliance-report' | 'restore-drill' | 'anchor-records' | 'drill-database';
 
 /** Summary of a verify-backups run, derived from its findings (never counted up per check). */
 export interface RunSummary {
@@ -133,6 +133,8 @@ export interface ComplianceDeps {
   project: string;
   /** The locked evidence bucket the daily anchors go to; without it anchor-records fails, saying so. */
   evidence?: EvidenceBucketPort;
+  /** The Firestore Admin API of the control plane's project, for the drill of its own database; without it drill-database fails, saying so. */
+  firestoreAdmin?: FirestoreAdminPort;
   /** How old a record must be before it is linked into its chain: older than any transaction that could still commit an earlier id. */
   sealSettleMs: number;
   /** How long one anchor-records run may link and anchor before it leaves the rest to the next. */

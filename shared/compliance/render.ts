@@ -4,7 +4,7 @@
  */
 import type { ControlResult } from '../domain/compliance/controls.js';
 import { criteriaLabel, criteriaOf } from '../domain/compliance/criteria.js';
-import { PASS_SAMPLE_SIZE, passSample, type ComplianceReport, type FailureRow } from './report.js';
+import { PASS_SAMPLE_SIZE, passSample, type ComplianceReport, type DatabaseDrillRow, type FailureRow } from './report.js';
 import { chartDays, trendChartSvg } from './trend-chart.js';
 import { changeExceptions, changeHtml, changeMarkdown } from './render-changes.js';
 
@@ -40,8 +40,31 @@ function otherExceptions(report: ComplianceReport): string[] {
   if (report.access.status === 'fail') out.push(`\`${report.access.control}\` FAIL: ${report.access.problems.join('; ')}`);
   for (const day of report.daysWithoutRun) out.push(`${day}: no verify-backups run that day (the controls were not checked)`);
   out.push(...changeExceptions(report.changes));
+  for (const d of report.drills.database.drills) if (d.outcome?.result === 'fail') out.push(`\`${report.drills.control}\` FAIL: drill ${d.drillId} of the control plane's database: ${d.outcome.problems.join('; ')}`);
   for (const d of report.drills.sql) if (d.status === 'failed' || d.status === 'abandoned') out.push(`\`${report.drills.control}\` FAIL: drill ${d.operationId} of ${d.instanceId} ${d.status}${d.failure ? ` at ${d.failure.step}: ${d.failure.reason}` : ''}`);
   return out;
+}
+
+/** The database drill rows as table cells: drill, backup restored, outcome, what was compared, restore time, scratch database's end. */
+function databaseDrillCells(d: DatabaseDrillRow): string[] {
+  const counts = d.outcome?.compared === null || d.outcome?.compared === undefined ? '—' : Object.entries(d.outcome.compared.counts).map(([kind, c]) => `${kind} ${c.restored}/${c.live}`).join(', ');
+  const window = d.outcome?.compared ? `${d.outcome.compared.from} to ${d.outcome.compared.to}` : '—';
+  return [
+    d.drillId,
+    d.backup === null ? '—' : `${d.backup.name.slice(d.backup.name.lastIndexOf('/') + 1)} (snapshot ${d.backup.snapshotTime})`,
+    d.outcome === null ? d.phase : `${d.outcome.result}${d.outcome.problems.length > 0 ? `: ${d.outcome.problems.join('; ')}` : ''}`,
+    window,
+    counts,
+    d.outcome?.restoreSeconds === null || d.outcome?.restoreSeconds === undefined ? '—' : `${d.outcome.restoreSeconds} s`,
+    d.deletedAt === null ? (d.phase === 'done' ? 'no scratch database' : `${d.databaseId} not deleted yet`) : `${d.databaseId} deleted ${d.deletedAt}`,
+  ];
+}
+
+const DATABASE_DRILL_HEADERS = ['drill', 'backup restored', 'outcome', 'records compared', 'restored/live', 'restore', 'scratch database'];
+
+function databaseDrillLead(report: ComplianceReport): string {
+  const db = report.drills.database;
+  return `The control plane's own database (backups: ${db.backups}): ${db.status === 'none' ? 'NO DRILL' : db.status.toUpperCase()}${db.finding === null ? '' : `. ${db.finding}`}`;
 }
 
 function identityLines(report: ComplianceReport): string[] {
@@ -117,8 +140,11 @@ export function renderMarkdown(report: ComplianceReport): string {
     '',
     `- \`${report.drills.control}\` (${criteriaLabel(report.drills.criteria)}) ${report.drills.status === 'none' ? 'NO DRILL' : report.drills.status.toUpperCase()}: ${report.drills.text}`,
     `- ${report.drills.gke.finding}`,
-    `- ${report.drills.database.finding}`,
+    `- ${databaseDrillLead(report)}`,
     '',
+    ...(report.drills.database.drills.length === 0
+      ? []
+      : [`| ${DATABASE_DRILL_HEADERS.join(' | ')} |`, `| ${DATABASE_DRILL_HEADERS.map(() => '---').join(' | ')} |`, ...report.drills.database.drills.map((d) => `| ${databaseDrillCells(d).map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`), '']),
     ...(report.drills.sql.length === 0
       ? [`No drill since ${report.drills.since}.`]
       : [
@@ -193,7 +219,8 @@ export function renderHtml(report: ComplianceReport): string {
     ...report.access.problems.map((p) => `<li>${e(p)}</li>`),
     '</ul><table><tr><th>grant</th><th>entitlement</th><th>requester</th><th>why</th><th>approved by</th><th>state</th><th>start</th><th>end</th></tr>',
     ...report.access.grants.map((g) => row([g.grant.slice(g.grant.lastIndexOf('/') + 1), g.entitlement, g.requester, g.reason, g.approvedBy ?? (g.breakglass ? 'break-glass' : '—'), g.state, g.start ?? '—', g.end ?? '—'])),
-    `</table><h2>Restore drills</h2><p><code>${e(report.drills.control)}</code> (${e(criteriaLabel(report.drills.criteria))}) <b>${report.drills.status === 'none' ? 'NO DRILL' : e(report.drills.status.toUpperCase())}</b>: ${e(report.drills.text)}</p><p>${e(report.drills.gke.finding)}</p><p>${e(report.drills.database.finding)}</p>`,
+    `</table><h2>Restore drills</h2><p><code>${e(report.drills.control)}</code> (${e(criteriaLabel(report.drills.criteria))}) <b>${report.drills.status === 'none' ? 'NO DRILL' : e(report.drills.status.toUpperCase())}</b>: ${e(report.drills.text)}</p><p>${e(report.drills.gke.finding)}</p><p>${e(databaseDrillLead(report))}</p>`,
+    ...(report.drills.database.drills.length === 0 ? [] : [`<table><tr>${DATABASE_DRILL_HEADERS.map((h) => `<th>${e(h)}</th>`).join('')}</tr>`, ...report.drills.database.drills.map((d) => row(databaseDrillCells(d))), '</table>']),
     '<table><tr><th>drill</th><th>instance</th><th>outcome</th><th>asked</th><th>finished</th><th>steps</th></tr>',
     ...report.drills.sql.map((d) => row([d.operationId, d.instanceId, `${d.status}${d.failure ? ` at ${d.failure.step}` : ''}`, d.requestedAt, d.finishedAt ?? '—', d.steps.map((s) => `${s.name}: ${s.status}`).join(', ')])),
     '</table>',

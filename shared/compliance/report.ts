@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { ACCESS_CONTROL, ACCESS_CONTROL_TEXT, DRILL_CONTROL, DRILL_CONTROL_TEXT, INSTANCE_CONTROL_IDS, controlText, type ControlResult } from '../domain/compliance/controls.js';
 import type { OperationRecord } from '../domain/lifecycle/model.js';
+import type { DatabaseDrill } from '../domain/compliance/database-drill.js';
 import { criteriaOf, type Criteria } from '../domain/compliance/criteria.js';
 import { verdictOf, type Verdict } from '../domain/compliance/verdict.js';
 import { daysWithoutRun } from '../domain/compliance/days.js';
@@ -222,16 +223,49 @@ export interface DrillSection {
   status: 'pass' | 'fail' | 'none';
   sql: DrillRow[];
   gke: { drilled: false; finding: string };
-  /** The control plane's own Firestore: backed up on schedule (infra/firestore.ts), its restores not drilled yet. */
-  database: { drilled: false; backups: string; finding: string };
+  /** The control plane's own Firestore: backed up on schedule (infra/firestore.ts), a backup restored and compared weekly (drill-database). */
+  database: DatabaseDrillSection;
+}
+
+/** One drill of the control plane's database: the backup restored, what was compared and found, the scratch database's end. */
+export interface DatabaseDrillRow {
+  drillId: string;
+  startedAt: string;
+  backup: DatabaseDrill['backup'];
+  databaseId: string;
+  phase: DatabaseDrill['phase'];
+  outcome: DatabaseDrill['outcome'];
+  deletedAt: string | null;
+}
+
+export interface DatabaseDrillSection {
+  /** A drill of it ended in the last 30 days. */
+  drilled: boolean;
+  status: 'pass' | 'fail' | 'none';
+  backups: string;
+  /** The drills of the last 30 days, newest first. */
+  drills: DatabaseDrillRow[];
+  /** DATABASE_NOT_DRILLED while no drill ended in the last 30 days; null once one did. */
+  finding: string | null;
 }
 
 /** Said until the executor restores GKE backups into a scratch cluster of its own for a drill. */
 export const GKE_NOT_DRILLED = 'GKE restores are not drilled: no drill restores a Backup for GKE backup, so recovery of the clusters is untested (A1.3 is met for Cloud SQL only)';
 
-/** Said until a drill restores a scheduled backup of the control plane's Firestore into a scratch database and compares it. */
+/** Said while no drill (drill-database) restored a scheduled backup of the control plane's Firestore and compared it in the last 30 days. */
 export const DATABASE_NOT_DRILLED =
-  "The control plane's own database is backed up (daily, kept 7 days; weekly, kept 14 weeks; point-in-time recovery 7 days) but its restores are not drilled: recovery of the audit trail and the fleet's records is untested";
+  "The control plane's own database is backed up (daily, kept 7 days; weekly, kept 14 weeks; point-in-time recovery 7 days) but no restore drill of it ended in the last 30 days: recovery of the audit trail and the fleet's records is untested for the period";
+
+const DATABASE_BACKUPS = 'daily kept 7 days, weekly kept 14 weeks, point-in-time recovery 7 days';
+
+/** The drills of the control plane's database of the last 30 days: the latest ended one decides (a failure fixed by a later pass is history, shown). */
+async function databaseDrillSection(store: StateStore, since: string): Promise<DatabaseDrillSection> {
+  const drills = (await store.query<DatabaseDrill>({ collection: COLLECTIONS.databaseDrills, where: [{ field: 'startedAt', op: '>=', value: since }], orderBy: [{ field: 'startedAt', direction: 'desc' }], limit: 100 })).map((d) => d.data);
+  const rows = drills.map((d) => ({ drillId: d.drillId, startedAt: d.startedAt, backup: d.backup, databaseId: d.databaseId, phase: d.phase, outcome: d.outcome, deletedAt: d.deletedAt }));
+  const ended = rows.filter((d) => d.outcome !== null);
+  const status = ended.some((d) => d.outcome?.result === 'fail') ? 'fail' : ended.length === 0 ? 'none' : 'pass';
+  return { drilled: ended.length > 0, status, backups: DATABASE_BACKUPS, drills: rows, finding: ended.length === 0 ? DATABASE_NOT_DRILLED : null };
+}
 
 /** At most this many drill operations are read (a weekly sample of a few instances; far more than 30 days hold). */
 const DRILLS_READ = 500;
@@ -245,7 +279,7 @@ export async function drillSection(store: StateStore, now: Date): Promise<DrillS
   const ended = drills.filter((op) => op.status !== 'running' && op.status !== 'accepted');
   const rows = drills.map((op) => ({ operationId: op.id, instanceId: op.instanceId, status: op.status, requestedAt: op.createdAt, finishedAt: op.finishedAt, failure: op.failure, steps: op.steps.map((s) => ({ name: s.name, status: s.status })) }));
   const status = ended.some((op) => op.status !== 'succeeded') ? 'fail' : ended.length === 0 ? 'none' : 'pass';
-  return { control: DRILL_CONTROL, text: DRILL_CONTROL_TEXT, criteria: criteriaOf(DRILL_CONTROL), since, status, sql: rows, gke: { drilled: false, finding: GKE_NOT_DRILLED }, database: { drilled: false, backups: 'daily kept 7 days, weekly kept 14 weeks, point-in-time recovery 7 days', finding: DATABASE_NOT_DRILLED } };
+  return { control: DRILL_CONTROL, text: DRILL_CONTROL_TEXT, criteria: criteriaOf(DRILL_CONTROL), since, status, sql: rows, gke: { drilled: false, finding: GKE_NOT_DRILLED }, database: await databaseDrillSection(store, since) };
 }
 
 /** The access control: the latest access review's findings, and every grant of the last 30 days with who asked, why, who approved, and when it held. */
@@ -386,7 +420,8 @@ export async function buildReport(
     failingSchedules: scheduleControls.filter((c) => c.status !== 'pass').map((c) => c.control),
     access: access.status,
     drills: drills.status,
-    gaps: [drills.gke.finding, drills.database.finding],
+    databaseDrills: drills.database.status,
+    gaps: [drills.gke.finding, ...(drills.database.finding === null ? [] : [drills.database.finding])],
     daysWithoutRun: missingDays,
     failingCommits: changes.commits.filter((c) => c.outcome === 'fail').map((c) => c.commit),
   });

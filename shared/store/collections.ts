@@ -31,6 +31,8 @@ export const COLLECTIONS = {
   notifications: 'notifications',
   /** The head of each hash chain of stored records (shared/domain/compliance/chain.ts). */
   recordChains: 'recordChains',
+  /** Each restore drill of the control plane's own database (shared/compliance/database-drill.ts). */
+  databaseDrills: 'databaseDrills',
 } as const;
 export type CollectionName = (typeof COLLECTIONS)[keyof typeof COLLECTIONS];
 
@@ -76,6 +78,7 @@ export const compliancePaths = {
   expiryNotice: (instanceId: string, expiresAt: string) => `${C.expiryNotices}/${instanceId}-${expiresAt.replace(/[^0-9TZ]/g, '')}`,
   accessGrant: (grantId: string) => `${C.accessGrants}/${grantId}`,
   accessReview: (runId: string) => `${C.accessReviews}/${runId}`,
+  databaseDrill: (drillId: string) => `${C.databaseDrills}/${drillId}`,
 } as const;
 
 /** Rollouts, their per-instance progress, and the fleet's calendar. */

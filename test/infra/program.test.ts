@@ -28,6 +28,8 @@ function described(grant: FunctionRole): string {
       return `plans ${grant.role}`;
     case 'evidenceBucket':
       return `evidence ${grant.role}`;
+    case 'scratchDatabases':
+      return `scratch-databases ${grant.role}`;
   }
 }
 
@@ -316,6 +318,11 @@ describe('the control plane on GCP (Pulumi program, mocked)', () => {
             case 'gcp:projects/iAMMember:IAMMember':
               if (g.inputs.project === TEST_SETTINGS.centralBackupProject) return `central ${role}`;
               expect(g.inputs.project).toBe(PROJECT);
+              if (g.inputs.condition !== undefined) {
+                // The drill's right to delete databases reaches its scratch databases only, never the live one.
+                expect(g.inputs.condition).toMatchObject({ expression: `resource.name.startsWith("projects/${PROJECT}/databases/drill-")` });
+                return `scratch-databases ${role}`;
+              }
               return `project ${role}`;
             case 'gcp:pubsub/topicIAMMember:TopicIAMMember':
               return `topic ${String(g.inputs.topic)} ${role}`;

@@ -23,6 +23,7 @@ export function servicesWith(parts: Partial<Services>, ports: Partial<Ports> = {
     iamPolicies: notGranted('IAM policies', 'this test'),
     plans: notGranted('the plans buckets', 'this test'),
     evidence: notGranted('the evidence bucket', 'this test'),
+    firestoreAdmin: notGranted('the Firestore Admin API', 'this test'),
     slack: notGranted('Slack', 'this test'),
     pager: notGranted('OpsGenie', 'this test'),
     ...ports,

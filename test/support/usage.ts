@@ -7,7 +7,7 @@
 import type { EventBus } from '../../shared/ports.js';
 
 /** The ports whose calls need a right of the function's service account (or a token it holds); Firestore where a function may only read it. */
-export type RecordedService = 'firestore' | 'cloudSql' | 'gkeBackup' | 'scheduler' | 'executor' | 'builds' | 'repo' | 'access' | 'iamPolicies' | 'plans' | 'evidence' | 'slack' | 'pager';
+export type RecordedService = 'firestore' | 'cloudSql' | 'gkeBackup' | 'scheduler' | 'executor' | 'builds' | 'repo' | 'access' | 'iamPolicies' | 'plans' | 'evidence' | 'firestoreAdmin' | 'slack' | 'pager';
 
 /** One function's recorded use: topics it published to, and per service the methods it called (sorted, each once). */
 export interface FunctionUsage {

@@ -16,6 +16,8 @@ export interface VerdictFacts {
   access: 'pass' | 'fail';
   /** The restore drills of the period: none, all succeeded, or one failed. */
   drills: 'pass' | 'fail' | 'none';
+  /** The restore drills of the control plane's own database in the period (none: said as a gap). */
+  databaseDrills: 'pass' | 'fail' | 'none';
   /** What is not tested at all, said beside the verdict rather than hidden (GKE restores). */
   gaps: readonly string[];
   /** Days of the trend with no verify-backups run. */
@@ -48,5 +50,6 @@ export function verdictOf(facts: VerdictFacts): Verdict {
   }
   if (facts.drills === 'fail') reasons.push('a restore drill of the last 30 days failed (Restore drills, Failures)');
   else if (facts.drills === 'none') reasons.push('no restore drill finished in the last 30 days (Restore drills)');
+  if (facts.databaseDrills === 'fail') reasons.push("a restore drill of the control plane's own database in the last 30 days failed (Restore drills, Failures)");
   return { outcome: reasons.length === 0 ? 'pass' : 'fail', reasons, gaps: [...facts.gaps] };
 }

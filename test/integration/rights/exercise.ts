@@ -52,7 +52,11 @@ import { makeEnvelope, type AnyEnvelope, type ExecutorAction, type InstanceSpec 
 import { createPubSubBus, type ClosableEventBus } from '../../../shared/gcp/pubsub-bus.js';
 import { createLocalSigner, localIdentity, type LocalSigner } from '../../../shared/identity/index.js';
 import { silentLogger } from '../../../shared/log.js';
-import type { Clock, EventBus, ExecutorPort } from '../../../shared/ports.js';
+import type { Clock, EventBus, ExecutorPort, FirestoreAdminPort } from '../../../shared/ports.js';
+import { createFirestoreAdmin } from '../../../shared/gcp/firestore-admin.js';
+import { createFirestore, createFirestoreStore } from '../../../shared/gcp/firestore-store.js';
+import { SimulatedFirestoreAdmin } from '../../../shared/sim/firestore-admin.js';
+import { serveFirestoreAdmin } from '../../../shared/sim/firestore-admin-http.js';
 import { createRollouts, type Rollouts } from '../../../shared/rollout/index.js';
 import { moduleChangeId } from '../../../shared/domain/rollout/index.js';
 import { createCommands } from '../../../shared/commands/index.js';
@@ -361,7 +365,7 @@ async function exerciseApprovals(w: World): Promise<void> {
 
 // ------------------------------------------------------------------------------------------ compliance
 
-function complianceOf(w: World, fn: 'complianceSchedule' | 'complianceCheck', schedulerParent: string, clock: Clock = w.fx.clock): Compliance {
+function complianceOf(w: World, fn: 'complianceSchedule' | 'complianceCheck', schedulerParent: string, clock: Clock = w.fx.clock, firestoreAdmin?: FirestoreAdminPort): Compliance {
   const { fx, recorder } = w;
   const token = () => w.signer.sign({ email: `mi-fn-${fn}@p.iam.gserviceaccount.com`, audience: w.pam.url });
   return createCompliance({
@@ -371,6 +375,7 @@ function complianceOf(w: World, fn: 'complianceSchedule' | 'complianceCheck', sc
     gkeBackup: recorder.port(fn, 'gkeBackup', fx.fleet.gkeBackup),
     scheduler: recorder.port(fn, 'scheduler', fx.fleet.scheduler),
     evidence: recorder.port(fn, 'evidence', fx.fleet.plans.bucketPort(evidenceBucketName(fx.projectId))),
+    ...(firestoreAdmin === undefined ? {} : { firestoreAdmin: recorder.port(fn, 'firestoreAdmin', firestoreAdmin) }),
     clock,
     schedulerParent,
     drillSampleSize: 1,
@@ -455,6 +460,21 @@ async function exerciseCompliance(w: World): Promise<void> {
   tonight.advance(10 * 60_000);
   const again = await deliver(anchoring.deps, complianceScheduleRoute(anchoring), scheduleDelivery(fx, 'anchor-records', tonight.now()));
   expect(again).toMatchObject({ kind: 'anchoring', result: { anchored: [expect.anything()] } });
+
+  // drill-database: the newest backup of the control plane's database restored into a scratch database, compared, and the scratch database deleted.
+  const databases = new SimulatedFirestoreAdmin({ emulatorHost: process.env.FIRESTORE_EMULATOR_HOST ?? '', project: fx.projectId, clock: tonight, readyAfterMs: 0, restoreMs: 60_000 });
+  const databasesApi = await serveFirestoreAdmin(databases);
+  try {
+    const admin = createFirestoreAdmin({ project: fx.projectId, endpoint: databasesApi.url, token: () => Promise.resolve('test'), open: (databaseId) => createFirestoreStore({ firestore: createFirestore(fx.projectId, { databaseId }) }) });
+    const drilling = complianceOf(w, 'complianceSchedule', schedulerParent, tonight, admin);
+    tonight.advance(15 * 60_000);
+    expect(await deliver(drilling.deps, complianceScheduleRoute(drilling), scheduleDelivery(fx, 'drill-database', tonight.now()))).toMatchObject({ kind: 'database-drill', result: { phase: 'restoring' } });
+    tonight.advance(15 * 60_000);
+    expect(await deliver(drilling.deps, complianceScheduleRoute(drilling), scheduleDelivery(fx, 'drill-database', tonight.now()))).toMatchObject({ kind: 'database-drill', result: { phase: 'done' } });
+    expect(databases.databaseIds()).toEqual([]);
+  } finally {
+    await databasesApi.close();
+  }
 
   // `mi compliance run`: a person's run, through the commands function, on mi-compliance.
   w.take(TOPICS.compliance);

@@ -37,7 +37,11 @@ function grantedTo(fn: string): string[] {
       if (g.type === 'gcp:pubsub/topicIAMMember:TopicIAMMember') return `topic ${String(g.inputs.topic)}`;
       if (g.type === 'gcp:folder/iAMMember:IAMMember') return `instances ${role}`;
       if (g.type === 'gcp:secretmanager/secretIamMember:SecretIamMember') return `secret ${String(g.inputs.secretId)}`;
-      if (g.type === 'gcp:projects/iAMMember:IAMMember') return g.inputs.project === TEST_SETTINGS.centralBackupProject ? `central ${role}` : `project ${role}`;
+      if (g.type === 'gcp:projects/iAMMember:IAMMember') {
+        if (g.inputs.project === TEST_SETTINGS.centralBackupProject) return `central ${role}`;
+        // Conditioned on the database's name: the restore drill's scratch databases only.
+        return g.inputs.condition === undefined ? `project ${role}` : `scratch-databases ${role}`;
+      }
       if (g.type === 'gcp:serviceaccount/iAMMember:IAMMember') return `build-accounts ${role}`;
       if (g.type === 'gcp:storage/bucketIAMMember:BucketIAMMember') return `${String(g.inputs.bucket).startsWith('evidence') ? 'evidence' : 'plans'} ${role}`;
       return `${g.type} ${role}`;
@@ -67,6 +71,10 @@ function neededBy(use: FunctionUsage): string[] {
   const evidence = use.calls.evidence ?? [];
   if (evidence.includes('create')) needs.add('evidence roles/storage.objectCreator');
   if (evidence.includes('read')) needs.add('evidence roles/storage.objectViewer');
+  // The drill of the control plane's database: list, restore and follow with restoreAdmin; delete (scratch databases only) needs owner.
+  const admin = use.calls.firestoreAdmin ?? [];
+  if (admin.some((m) => /^(listBackups|restoreDatabase|getOperation|listOperations)$/.test(m))) needs.add('project roles/datastore.restoreAdmin');
+  if (admin.includes('deleteDatabase')) needs.add('scratch-databases roles/datastore.owner');
   // Creating a build that runs as a build account needs the editor role and acting as those accounts.
   const builds = use.calls.builds ?? [];
   if (builds.some((m) => m.startsWith('create'))) needs.add('project roles/cloudbuild.builds.editor').add('build-accounts roles/iam.serviceAccountUser');

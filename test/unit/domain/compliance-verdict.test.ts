@@ -13,16 +13,17 @@ const facts = fc.record<VerdictFacts>({
   failingSchedules: fc.array(fc.constantFrom('schedule.restore-drill', 'schedule.reconcile'), { maxLength: 2 }),
   access: fc.constantFrom('pass', 'fail'),
   drills: fc.constantFrom('pass', 'fail', 'none'),
+  databaseDrills: fc.constantFrom('pass', 'fail', 'none'),
   gaps: fc.array(fc.constantFrom('GKE restores are not drilled'), { maxLength: 1 }),
   daysWithoutRun: fc.array(fc.constantFrom('2026-11-02', '2026-11-03'), { maxLength: 2 }),
   failingCommits: fc.array(fc.constantFrom('a'.repeat(40), 'b'.repeat(40)), { maxLength: 2 }),
 });
 
 describe('the verdict', () => {
-  it('passes exactly when the run is complete and every count, the schedules and access are clean', () => {
+  it('passes exactly when the run is complete and every count, the schedules, access and the drills are clean (a database never drilled is a gap, not a reason)', () => {
     fc.assert(
       fc.property(facts, (f) => {
-        const clean = f.complete && f.instanceFailures === 0 && f.notChecked === 0 && f.notPlanned === 0 && f.schedules === 'pass' && f.access === 'pass' && f.drills === 'pass' && f.daysWithoutRun.length === 0 && f.failingCommits.length === 0;
+        const clean = f.complete && f.instanceFailures === 0 && f.notChecked === 0 && f.notPlanned === 0 && f.schedules === 'pass' && f.access === 'pass' && f.drills === 'pass' && f.databaseDrills !== 'fail' && f.daysWithoutRun.length === 0 && f.failingCommits.length === 0;
         const verdict = verdictOf(f);
         expect(verdict.outcome).toBe(clean ? 'pass' : 'fail');
         expect(verdict.reasons.length === 0).toBe(clean);
@@ -35,12 +36,12 @@ describe('the verdict', () => {
   });
 
   it('names CC8.1 and each commit whose change review failed', () => {
-    const verdict = verdictOf({ complete: true, problems: [], instanceFailures: 0, notChecked: 0, notPlanned: 0, schedules: 'pass', failingSchedules: [], access: 'pass', drills: 'pass', gaps: [], daysWithoutRun: [], failingCommits: ['c'.repeat(40)] });
+    const verdict = verdictOf({ complete: true, problems: [], instanceFailures: 0, notChecked: 0, notPlanned: 0, schedules: 'pass', failingSchedules: [], access: 'pass', drills: 'pass', databaseDrills: 'pass', gaps: [], daysWithoutRun: [], failingCommits: ['c'.repeat(40)] });
     expect(verdict).toEqual({ outcome: 'fail', reasons: [`CC8.1: 1 applied commit(s) without a reviewed, approved and protected merge: ${'c'.repeat(12)} (Changes, Failures)`], gaps: [] });
   });
 
   it('names the failing schedules', () => {
-    const verdict = verdictOf({ complete: true, problems: [], instanceFailures: 0, notChecked: 0, notPlanned: 0, schedules: 'fail', failingSchedules: ['schedule.restore-drill'], access: 'pass', drills: 'pass', gaps: [], daysWithoutRun: [], failingCommits: [] });
+    const verdict = verdictOf({ complete: true, problems: [], instanceFailures: 0, notChecked: 0, notPlanned: 0, schedules: 'fail', failingSchedules: ['schedule.restore-drill'], access: 'pass', drills: 'pass', databaseDrills: 'pass', gaps: [], daysWithoutRun: [], failingCommits: [] });
     expect(verdict).toEqual({ outcome: 'fail', reasons: ['the schedules control failed: schedule.restore-drill (Schedules, Failures)'], gaps: [] });
   });
 
