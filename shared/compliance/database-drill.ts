@@ -83,7 +83,7 @@ class DrillSteps {
 
   async start(runId: string): Promise<DatabaseDrillResult> {
     const { backups, unreachable } = await this.admin.listBackups();
-    const chosen = chooseBackup(backups, this.deps.project, this.now);
+    const chosen = chooseBackup(backups, this.deps.project, this.now, await firstRecordAt(this.deps.store));
     if ('wait' in chosen) return { step: 'start', drillId: null, phase: null, note: chosen.wait, outcome: null };
     const { drillId, databaseId } = drillIdentity(this.now);
     const at = this.now.toISOString();
@@ -201,6 +201,15 @@ class DrillSteps {
 
 /** Ids of a time in the form audit ids start with (store/records.ts auditId). */
 const auditIdPrefix = (iso: string) => iso.replace(/[-:.]/g, '');
+
+/** When the database got its first audit record (ids sort by time and start with it), or null when it has none. */
+async function firstRecordAt(store: Reader): Promise<Date | null> {
+  const [first] = await store.query({ collection: COLLECTIONS.audit, limit: 1 });
+  const stamp = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z/.exec(first?.id ?? '');
+  if (stamp === null) return null;
+  const [, y, mo, d, h, mi, s, ms] = stamp;
+  return new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}Z`);
+}
 
 const PAGE = 500;
 

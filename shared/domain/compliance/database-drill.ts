@@ -77,14 +77,24 @@ export function drillIdentity(now: Date): { drillId: string; databaseId: string 
   return { drillId: `db-${stamp}`, databaseId: `${SCRATCH_DATABASE_PREFIX}${stamp}` };
 }
 
-/** The newest backup of the source database that is ready and not expired; else whether one is being taken (wait), or why there is none. */
-export function chooseBackup(backups: readonly DatabaseBackup[], project: string, now: Date): { backup: DatabaseBackup } | { wait: string } | { problem: string } {
+/** The daily backup schedule's first backup is due within this long of the database's first record. */
+export const FIRST_BACKUP_DUE_MS = 25 * 3_600_000;
+
+/**
+ * The newest backup of the source database that is ready and not expired; else whether one is
+ * being taken or not due yet (wait), or why there is none. `databaseSince` is when the database
+ * got its first record (null: it has none): no backup is a failure only once one was due.
+ */
+export function chooseBackup(backups: readonly DatabaseBackup[], project: string, now: Date, databaseSince: Date | null = null): { backup: DatabaseBackup } | { wait: string } | { problem: string } {
   const source = `projects/${project}/databases/${SOURCE_DATABASE}`;
   const ofSource = backups.filter((b) => b.database === source);
   const usable = ofSource.filter((b) => b.state === 'READY' && Date.parse(b.expireTime) > now.getTime() && Date.parse(b.snapshotTime) <= now.getTime()).sort((a, b) => b.snapshotTime.localeCompare(a.snapshotTime));
   const [newest] = usable;
   if (newest !== undefined) return { backup: newest };
-  if (ofSource.length === 0) return { problem: `no backup of ${source} exists: the scheduled backups (infra/firestore.ts) are not being taken` };
+  if (ofSource.length === 0) {
+    if (databaseSince === null || now.getTime() - databaseSince.getTime() < FIRST_BACKUP_DUE_MS) return { wait: `no backup of ${source} yet, and its first daily backup is not due (its first record is from ${databaseSince?.toISOString() ?? 'nowhere: it holds none'})` };
+    return { problem: `no backup of ${source} exists: the scheduled backups (infra/firestore.ts) are not being taken` };
+  }
   const creating = ofSource.find((b) => b.state === 'CREATING');
   if (creating !== undefined) return { wait: `the only backups of ${source} are being taken (${creating.name})` };
   return { problem: `no backup of ${source} is ready: ${ofSource.map((b) => `${b.name.split('/').at(-1) ?? b.name} is ${b.state}`).join(', ')}` };

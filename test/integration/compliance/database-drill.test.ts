@@ -185,13 +185,19 @@ describe("the restore drill of the control plane's own database", () => {
     expect(md).toMatch(/audit \d+\/\d+/);
   });
 
-  it('with no backup at all, the drill fails saying the scheduled backups are not being taken', async () => {
+  it('with no backup a day after the first record, the drill fails saying the scheduled backups are not being taken', async () => {
     const bare = await createEngineFixture(import.meta.url, { suffix: 'bare' });
     const bareSim = new SimulatedFirestoreAdmin({ emulatorHost: process.env.FIRESTORE_EMULATOR_HOST ?? '', project: bare.projectId, clock: bare.clock, firstBackupAfterMs: 365 * 86_400_000 });
     const bareServer = await serveFirestoreAdmin(bareSim);
     try {
       const bareAdmin = createFirestoreAdmin({ project: bare.projectId, endpoint: bareServer.url, token: () => Promise.resolve('test'), open: (databaseId) => createFirestoreStore({ firestore: createFirestore(bare.projectId, { databaseId }) }) });
       const c = complianceOn(bare, `projects/${bare.projectId}/locations/us-central1`, { firestoreAdmin: bareAdmin });
+      const dev = await bare.seedInstance({ environment: 'dev', tier: 'internal', expiresAt: new Date(bare.clock.now().getTime() + 48 * HOUR).toISOString() });
+      await extendExpiry({ store: bare.store, clock: bare.clock }, { instanceId: dev.id, hours: 1, actor: 'alice@example.com', reason: 'a first record' });
+      // A database younger than a day has no daily backup yet: that is not a failure.
+      const early = await deliver(c.deps, complianceScheduleRoute(c), scheduleDelivery(bare, 'drill-database', bare.clock.now()));
+      expect(early).toMatchObject({ result: { step: 'start', drillId: null, note: expect.stringContaining('not due') as unknown } });
+      bare.clock.advance(26 * HOUR);
       const outcome = await deliver(c.deps, complianceScheduleRoute(c), scheduleDelivery(bare, 'drill-database', bare.clock.now()));
       expect(outcome).toMatchObject({ result: { phase: 'done', outcome: { result: 'fail', problems: [expect.stringContaining('not being taken') as unknown] } } });
     } finally {

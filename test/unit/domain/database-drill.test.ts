@@ -74,7 +74,10 @@ describe('which backup a drill restores', () => {
 
   it('waits while the only backup is being taken; says so when there is none or none usable', () => {
     expect(chooseBackup([backup('b', { state: 'CREATING' })], 'p', NOW)).toMatchObject({ wait: expect.stringContaining('being taken') as unknown });
-    expect(chooseBackup([], 'p', NOW)).toMatchObject({ problem: expect.stringContaining('not being taken') as unknown });
+    // No backup is a failure once the first daily one was due: a day after the database's first record.
+    expect(chooseBackup([], 'p', NOW, new Date(NOW.getTime() - 24 * 3_600_000))).toMatchObject({ wait: expect.stringContaining('not due') as unknown });
+    expect(chooseBackup([], 'p', NOW, null)).toMatchObject({ wait: expect.stringContaining('holds none') as unknown });
+    expect(chooseBackup([], 'p', NOW, new Date(NOW.getTime() - 26 * 3_600_000))).toMatchObject({ problem: expect.stringContaining('not being taken') as unknown });
     expect(chooseBackup([backup('b', { state: 'NOT_AVAILABLE' })], 'p', NOW)).toMatchObject({ problem: expect.stringContaining('b is NOT_AVAILABLE') as unknown });
   });
 });
