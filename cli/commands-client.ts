@@ -16,7 +16,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CommandRequest } from '../shared/commands/index.js';
 import { describeError } from '../shared/errors.js';
 import { FIRESTORE_EMULATOR_VARIABLE, PUBSUB_EMULATOR_VARIABLE, type CliEnv } from './backend.js';

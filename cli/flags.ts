@@ -2,7 +2,7 @@
  * Flags and arguments are a boundary like any other: each is parsed with zod into a typed
  * value, and a failure names the flag that was wrong.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { refused } from './errors.js';
 
 /** Parses `values` with `schema`; on failure, a refusal naming the flag (from `labels`) at fault. */

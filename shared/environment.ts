@@ -4,7 +4,8 @@
  * (infra/program.ts), the production wiring reads them (functions/production.ts), and a function
  * refuses to start without what it needs, naming every variable at fault.
  */
-import { z } from 'zod';
+import * as z from 'zod';
+import { lazySchema } from './lazy-schema.js';
 import { parseNotifyRoutes } from './domain/notify/routes.js';
 import { FUNCTIONS, SECRET_ENV, type FunctionName, type FunctionUse, type SecretKind } from './topology.js';
 
@@ -17,7 +18,8 @@ interface Variable {
   neededBy: readonly FunctionName[] | ((fn: (typeof FUNCTIONS)[number]) => boolean);
 }
 
-const text = (name: string, meaning: string) => z.string({ error: `${name} is missing: ${meaning}` }).trim().min(1, { error: `${name} is empty: ${meaning}` });
+// Every schema is built when a function reads its environment, and only the ones it reads (lazy-schema.ts).
+const text = (name: string, meaning: string) => lazySchema(() => z.string({ error: `${name} is missing: ${meaning}` }).trim().min(1, { error: `${name} is empty: ${meaning}` }));
 const runsBuilds = (fn: (typeof FUNCTIONS)[number]) => (fn.uses as FunctionUse).builds === 'run';
 const readsBuilds = (fn: (typeof FUNCTIONS)[number]) => (fn.uses as FunctionUse).builds !== undefined;
 const secret = (kind: SecretKind) => (fn: (typeof FUNCTIONS)[number]) => (fn.uses.secrets as readonly string[]).includes(kind);
@@ -30,22 +32,26 @@ export const ENVIRONMENT = {
   },
   MI_EXECUTOR_STATUS_URL: {
     meaning: 'only to run the executor on an external runner instead of Cloud Build: where that runner answers GET /runs/<key> (its requests go to mi-executor-requests)',
-    schema: z.url({ error: 'MI_EXECUTOR_STATUS_URL is not a URL: where the external runner answers GET /runs/<key>' }),
+    schema: lazySchema(() => z.url({ error: 'MI_EXECUTOR_STATUS_URL is not a URL: where the external runner answers GET /runs/<key>' })),
     optional: true,
     neededBy: runsBuilds,
   },
   MI_BUILD_LOCATION: {
     meaning: 'the region the executor\'s Cloud Builds run in (such as us-central1)',
-    schema: z
-      .string({ error: "MI_BUILD_LOCATION is missing: the region the executor's Cloud Builds run in (such as us-central1)" })
-      .regex(/^[a-z]+-[a-z]+[1-9][0-9]?$/, { error: 'MI_BUILD_LOCATION: expected a region such as us-central1' }),
+    schema: lazySchema(() =>
+      z
+        .string({ error: "MI_BUILD_LOCATION is missing: the region the executor's Cloud Builds run in (such as us-central1)" })
+        .regex(/^[a-z]+-[a-z]+[1-9][0-9]?$/, { error: 'MI_BUILD_LOCATION: expected a region such as us-central1' }),
+    ),
     neededBy: readsBuilds,
   },
   MI_BUILD_TOKEN_SECRET: {
     meaning: 'the Secret Manager version a build clones the deployment repository with (projects/<p>/secrets/<s>/versions/<v>)',
-    schema: z
-      .string({ error: 'MI_BUILD_TOKEN_SECRET is missing: the Secret Manager version a build clones the deployment repository with' })
-      .regex(/^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/, { error: 'MI_BUILD_TOKEN_SECRET: expected projects/<p>/secrets/<s>/versions/<v>' }),
+    schema: lazySchema(() =>
+      z
+        .string({ error: 'MI_BUILD_TOKEN_SECRET is missing: the Secret Manager version a build clones the deployment repository with' })
+        .regex(/^projects\/[^/]+\/secrets\/[^/]+\/versions\/[^/]+$/, { error: 'MI_BUILD_TOKEN_SECRET: expected projects/<p>/secrets/<s>/versions/<v>' }),
+    ),
     neededBy: runsBuilds,
   },
   MI_APP_IMAGE: {
@@ -55,41 +61,47 @@ export const ENVIRONMENT = {
   },
   MI_ONCALL_GROUP: {
     meaning: 'the on-call group, added as an IAM database user when an instance is created (mi instance db proxy)',
-    schema: z.email({ error: 'MI_ONCALL_GROUP is missing or not an email: the on-call group added as an IAM database user on create' }),
+    schema: lazySchema(() => z.email({ error: 'MI_ONCALL_GROUP is missing or not an email: the on-call group added as an IAM database user on create' })),
     neededBy: runsBuilds,
   },
   MI_HEALTH_URL: {
     meaning: "where an instance's application answers, with {domain} for its domain (default https://{domain}): the upgrade's health gates probe it",
-    schema: z
-      .string({ error: "MI_HEALTH_URL is not text: where an instance's application answers, such as https://{domain}" })
-      .refine((v) => v.includes('{domain}') && URL.canParse(v.replaceAll('{domain}', 'example.com')), { error: 'MI_HEALTH_URL: expected a URL with {domain}, such as https://{domain}' }),
+    schema: lazySchema(() =>
+      z
+        .string({ error: "MI_HEALTH_URL is not text: where an instance's application answers, such as https://{domain}" })
+        .refine((v) => v.includes('{domain}') && URL.canParse(v.replaceAll('{domain}', 'example.com')), { error: 'MI_HEALTH_URL: expected a URL with {domain}, such as https://{domain}' }),
+    ),
     optional: true,
     neededBy: runsBuilds,
   },
   MI_HEALTH_PATH: {
     meaning: 'the path an instance answers 2xx on when healthy (default /healthz)',
-    schema: z.string({ error: 'MI_HEALTH_PATH is not text' }).regex(/^\/[A-Za-z0-9._~/-]*$/, { error: 'MI_HEALTH_PATH: expected a path such as /healthz' }),
+    schema: lazySchema(() => z.string({ error: 'MI_HEALTH_PATH is not text' }).regex(/^\/[A-Za-z0-9._~/-]*$/, { error: 'MI_HEALTH_PATH: expected a path such as /healthz' })),
     optional: true,
     neededBy: runsBuilds,
   },
   MI_VERSION_PATH: {
     meaning: 'the path an instance reports its running version on, as {"version": "..."} or plain text (default /version)',
-    schema: z.string({ error: 'MI_VERSION_PATH is not text' }).regex(/^\/[A-Za-z0-9._~/-]*$/, { error: 'MI_VERSION_PATH: expected a path such as /version' }),
+    schema: lazySchema(() => z.string({ error: 'MI_VERSION_PATH is not text' }).regex(/^\/[A-Za-z0-9._~/-]*$/, { error: 'MI_VERSION_PATH: expected a path such as /version' })),
     optional: true,
     neededBy: runsBuilds,
   },
   MI_CENTRAL_BACKUP_PROJECT: {
     meaning: "the project that keeps deleted instances' final GKE backups",
-    schema: z
-      .string({ error: "MI_CENTRAL_BACKUP_PROJECT is missing: the project that keeps deleted instances' final GKE backups" })
-      .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { error: 'MI_CENTRAL_BACKUP_PROJECT: expected a project id' }),
+    schema: lazySchema(() =>
+      z
+        .string({ error: "MI_CENTRAL_BACKUP_PROJECT is missing: the project that keeps deleted instances' final GKE backups" })
+        .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { error: 'MI_CENTRAL_BACKUP_PROJECT: expected a project id' }),
+    ),
     neededBy: (fn) => 'centralBackups' in fn.uses,
   },
   MI_DEPLOYMENT_REPOSITORY: {
     meaning: 'the deployment repository as owner/name',
-    schema: z
-      .string({ error: 'MI_DEPLOYMENT_REPOSITORY is missing: the deployment repository as owner/name' })
-      .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { error: 'MI_DEPLOYMENT_REPOSITORY: expected owner/name' }),
+    schema: lazySchema(() =>
+      z
+        .string({ error: 'MI_DEPLOYMENT_REPOSITORY is missing: the deployment repository as owner/name' })
+        .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { error: 'MI_DEPLOYMENT_REPOSITORY: expected owner/name' }),
+    ),
     neededBy: (fn) => fn.name === 'githubWebhook' || fn.name === 'deployments' || fn.name === 'commands' || runsBuilds(fn),
   },
   MI_DEPLOYMENT_BRANCH: {
@@ -106,9 +118,11 @@ export const ENVIRONMENT = {
   },
   MI_SCHEDULER_LOCATION: {
     meaning: 'the region of the Cloud Scheduler jobs (such as us-central1)',
-    schema: z
-      .string({ error: 'MI_SCHEDULER_LOCATION is missing: the region of the Cloud Scheduler jobs (such as us-central1)' })
-      .regex(/^[a-z]+-[a-z]+[1-9][0-9]?$/, { error: 'MI_SCHEDULER_LOCATION: expected a region such as us-central1' }),
+    schema: lazySchema(() =>
+      z
+        .string({ error: 'MI_SCHEDULER_LOCATION is missing: the region of the Cloud Scheduler jobs (such as us-central1)' })
+        .regex(/^[a-z]+-[a-z]+[1-9][0-9]?$/, { error: 'MI_SCHEDULER_LOCATION: expected a region such as us-central1' }),
+    ),
     neededBy: ['complianceSchedule', 'complianceCheck'],
   },
   MI_AUTO_APPLY_MODULES: {
@@ -154,9 +168,11 @@ export const ENVIRONMENT = {
   },
   [SECRET_ENV.webhookSecret]: {
     meaning: 'the GitHub webhook secret (Secret Manager injects it)',
-    schema: z
-      .string({ error: `${SECRET_ENV.webhookSecret} is missing: the GitHub webhook secret (Secret Manager injects it); the function does not start without one` })
-      .min(16, { error: `${SECRET_ENV.webhookSecret} is shorter than 16 characters: use a long random secret` }),
+    schema: lazySchema(() =>
+      z
+        .string({ error: `${SECRET_ENV.webhookSecret} is missing: the GitHub webhook secret (Secret Manager injects it); the function does not start without one` })
+        .min(16, { error: `${SECRET_ENV.webhookSecret} is shorter than 16 characters: use a long random secret` }),
+    ),
     neededBy: secret('webhookSecret'),
   },
   [SECRET_ENV.githubTokenSecret]: {
@@ -166,13 +182,15 @@ export const ENVIRONMENT = {
   },
   [SECRET_ENV.notifyRoutes]: {
     meaning: "the notifier's routing table as JSON: Slack channels and their incoming webhooks' URLs, routes by kind and environment, owners, rate (Secret Manager injects it)",
-    schema: text(SECRET_ENV.notifyRoutes, "the notifier's routing table as JSON").check((ctx) => {
-      try {
-        parseNotifyRoutes(ctx.value);
-      } catch (error) {
-        ctx.issues.push({ code: 'custom', input: ctx.value, message: (error as Error).message });
-      }
-    }),
+    schema: lazySchema(() =>
+      text(SECRET_ENV.notifyRoutes, "the notifier's routing table as JSON").check((ctx) => {
+        try {
+          parseNotifyRoutes(ctx.value);
+        } catch (error) {
+          ctx.issues.push({ code: 'custom', input: ctx.value, message: (error as Error).message });
+        }
+      }),
+    ),
     neededBy: secret('notifyRoutes'),
   },
   [SECRET_ENV.pagerKey]: {
@@ -182,7 +200,7 @@ export const ENVIRONMENT = {
   },
   MI_OPSGENIE_URL: {
     meaning: "OpsGenie's API endpoint (default https://api.opsgenie.com; https://api.eu.opsgenie.com for an EU account)",
-    schema: z.url({ error: 'MI_OPSGENIE_URL is not a URL: OpsGenie\'s API endpoint, such as https://api.eu.opsgenie.com' }),
+    schema: lazySchema(() => z.url({ error: 'MI_OPSGENIE_URL is not a URL: OpsGenie\'s API endpoint, such as https://api.eu.opsgenie.com' })),
     optional: true,
     neededBy: secret('pagerKey'),
   },

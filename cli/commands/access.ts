@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { GoogleAuth } from 'google-auth-library';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ACCESS_ENVIRONMENTS } from '../../shared/domain/access/entitlements.js';
 import { GRANT_HOLDS_ACCESS, grantIdOf, summarizeGrant, sweepFindings, type Grant } from '../../shared/domain/access/grants.js';
 import { ControlPlaneError, describeError } from '../../shared/errors.js';

@@ -7,7 +7,7 @@
  * the commands function too, which records who confirmed from the caller's verified Google ID token.
  */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ACTIVE_APPLY_STATUSES, INSTANCE_DELETE_MODULE, WAVES, groupPlansByShape, type ModuleApplyRecord } from '../../shared/domain/deployments/applies.js';
 import { moduleChangeId, type RolloutRecord } from '../../shared/domain/rollout/index.js';
 import { refused } from '../errors.js';

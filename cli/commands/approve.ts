@@ -4,7 +4,7 @@
  * token and refuses the requester's own.
  */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from 'zod';
 import { sendCommand } from '../commands-client.js';
 import type { CliContext } from '../context.js';
 import { operationIdSchema, parseFlags } from '../flags.js';

@@ -4,7 +4,7 @@
  * whose word that is (origin), what changed, why.
  */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from 'zod';
 import { instanceIdSchema } from '../../shared/events/index.js';
 import type { AuditRecord } from '../../shared/store/records.js';
 import { indexedQuery } from '../../shared/topology.js';

@@ -4,7 +4,7 @@
  * the control plane's own account: finding a backup in an incident needs no access grant.
  */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from 'zod';
 import { instanceIdSchema } from '../../shared/events/index.js';
 import { sendCommand } from '../commands-client.js';
 import type { CliContext } from '../context.js';

@@ -4,7 +4,7 @@
  * bashcompinit; fish: `mi completion fish | source`.
  */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CliContext } from '../context.js';
 import { parseFlags } from '../flags.js';
 

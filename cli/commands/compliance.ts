@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from 'zod';
 import { manualRunId } from '../../shared/domain/compliance/run-key.js';
 import type { ComplianceRun } from '../../shared/compliance/index.js';
 import { instanceIdSchema } from '../../shared/events/index.js';

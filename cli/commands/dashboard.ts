@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeError } from '../../shared/errors.js';
 import { cloudIdentityToken, isLocalMode, localToken, refuseAsOutsideLocalMode } from '../commands-client.js';
 import type { CliContext } from '../context.js';

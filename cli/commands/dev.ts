@@ -3,7 +3,7 @@
  * lives in cli/dev/stack.ts, loaded on demand so other commands never pay for it.
  */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from 'zod';
 import { FAULT_CATALOGUE, faultClearSchema, faultRequestSchema } from '../../shared/sim/fault-control.js';
 import type { CliContext } from '../context.js';
 import { parseFlags, portSchema, projectIdSchema } from '../flags.js';

@@ -4,7 +4,7 @@
 import { registerOntoCommands } from './onto.js';
 import { NO_INSTANCE_HERE } from '../working-instance.js';
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { OperationRecord } from '../../shared/domain/lifecycle/operations.js';
 import {
   INSTANCE_STATUSES,

@@ -10,7 +10,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { InstanceRecord } from '../../shared/events/index.js';
 import { instanceIdSchema } from '../../shared/events/index.js';
 import { paths } from '../../shared/store/collections.js';

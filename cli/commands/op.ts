@@ -4,7 +4,7 @@
  * releases the lease as the verified caller).
  */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from 'zod';
 import { OPERATION_STATUSES, OPERATION_TYPES, type OperationRecord } from '../../shared/domain/lifecycle/operations.js';
 import { instanceIdSchema, type InstanceRecord } from '../../shared/events/index.js';
 import { systemClock, type StateStore } from '../../shared/ports.js';

@@ -4,7 +4,7 @@
  * the status, and the fleet a dry run forecasts over, are read from Firestore.
  */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_WAVES, ROLLOUT_ACTIONS, WaveSpecError, forecastRollout, parseWaves, scaleSoaks, type RolloutAction, type RolloutForecast, type RolloutRecord, type WaveSpec } from '../../shared/domain/rollout/index.js';
 import { versionSchema } from '../../shared/events/index.js';
 import { readFleet } from '../../shared/rollout/reads.js';

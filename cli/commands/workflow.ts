@@ -7,7 +7,7 @@
  * in the plans bucket, which people hold no grant on); its progress is read from Firestore.
  */
 import type { Command } from 'commander';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   WORKFLOW_ACTIONS,
   WorkflowSpecError,

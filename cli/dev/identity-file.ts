@@ -7,7 +7,7 @@
 import { chmod, mkdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { JWK } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CliEnv } from '../backend.js';
 import { inProject } from '../project-root.js';
 

@@ -4,7 +4,8 @@
  * of the compliance matrix fail and where their evidence is. The reader (reader.ts) fetches;
  * the pages (pages.ts) only lay these out.
  */
-import { z } from 'zod';
+import * as z from 'zod';
+import { lazySchema } from '../lazy-schema.js';
 import type { Finding } from '../compliance/model.js';
 import { INSTANCE_CONTROL_IDS, type ControlResult, type ControlStatus } from '../domain/compliance/controls.js';
 import type { OperationRecord } from '../domain/lifecycle/model.js';
@@ -55,34 +56,40 @@ export function pageOf<T>(read: readonly T[], limit: number, idOf: (item: T) => 
 
 // ------------------------------------------------------------------ requests
 
-const cursorSchema = z
-  .string({ error: 'after must be given once: the cursor of a "next" link' })
-  .transform((text, ctx) => {
-    const decoded = decodeCursor(text);
-    if ('problem' in decoded) {
-      ctx.addIssue({ code: 'custom', message: decoded.problem });
-      return z.NEVER;
-    }
-    return decoded.after;
-  });
-const limitSchema = z.coerce
-  .number({ error: `limit must be a number of rows, 1 to ${MAX_PAGE_SIZE}` })
-  .int({ error: `limit must be a whole number of rows, 1 to ${MAX_PAGE_SIZE}` })
-  .min(1, { error: `limit must be 1 to ${MAX_PAGE_SIZE}` })
-  .max(MAX_PAGE_SIZE, { error: `limit must be 1 to ${MAX_PAGE_SIZE}: pages are kept small so that none reads the whole fleet` });
-const runIdSchema = z.string({ error: 'run must be given once: a compliance run id' }).regex(/^[a-z][a-z0-9-]{0,120}$/, { error: 'run must be a compliance run id such as verify-backups-20261202T020000Z' });
-const paged = { after: cursorSchema.optional(), limit: limitSchema.default(DEFAULT_PAGE_SIZE) };
+const cursorSchema = lazySchema(() =>
+  z
+    .string({ error: 'after must be given once: the cursor of a "next" link' })
+    .transform((text, ctx) => {
+      const decoded = decodeCursor(text);
+      if ('problem' in decoded) {
+        ctx.addIssue({ code: 'custom', message: decoded.problem });
+        return z.NEVER;
+      }
+      return decoded.after;
+    }),
+);
+const limitSchema = lazySchema(() =>
+  z.coerce
+    .number({ error: `limit must be a number of rows, 1 to ${MAX_PAGE_SIZE}` })
+    .int({ error: `limit must be a whole number of rows, 1 to ${MAX_PAGE_SIZE}` })
+    .min(1, { error: `limit must be 1 to ${MAX_PAGE_SIZE}` })
+    .max(MAX_PAGE_SIZE, { error: `limit must be 1 to ${MAX_PAGE_SIZE}: pages are kept small so that none reads the whole fleet` }),
+);
+const runIdSchema = lazySchema(() => z.string({ error: 'run must be given once: a compliance run id' }).regex(/^[a-z][a-z0-9-]{0,120}$/, { error: 'run must be a compliance run id such as verify-backups-20261202T020000Z' }));
+const paged = { after: lazySchema(() => cursorSchema.optional()), limit: lazySchema(() => limitSchema.default(DEFAULT_PAGE_SIZE)) };
 
 const QUERY_SCHEMAS = {
-  fleet: z.strictObject(paged),
-  operations: z.strictObject({ ...paged, list: z.enum(OPERATION_LISTS, { error: `list must be one of ${OPERATION_LISTS.join(', ')}` }).optional() }),
-  rollouts: z.strictObject(paged),
-  compliance: z.strictObject({ ...paged, run: runIdSchema.optional(), failing: z.enum(['1'], { error: 'failing must be 1 (only the instances with a failed control) or absent' }).optional() }),
-  evidence: z.strictObject({
-    run: runIdSchema,
-    instance: z.string({ error: 'instance must be given once: an instance id' }).regex(INSTANCE_ID_PATTERN, { error: 'instance must be an instance id (lowercase letters, digits, hyphens)' }),
-    control: z.string({ error: 'control must be given once: a control id such as sql.recent-backup' }).regex(/^[a-z][a-z0-9.-]{0,80}$/, { error: 'control must be a control id such as sql.recent-backup' }),
-  }),
+  fleet: lazySchema(() => z.strictObject(paged)),
+  operations: lazySchema(() => z.strictObject({ ...paged, list: z.enum(OPERATION_LISTS, { error: `list must be one of ${OPERATION_LISTS.join(', ')}` }).optional() })),
+  rollouts: lazySchema(() => z.strictObject(paged)),
+  compliance: lazySchema(() => z.strictObject({ ...paged, run: runIdSchema.optional(), failing: z.enum(['1'], { error: 'failing must be 1 (only the instances with a failed control) or absent' }).optional() })),
+  evidence: lazySchema(() =>
+    z.strictObject({
+      run: runIdSchema,
+      instance: z.string({ error: 'instance must be given once: an instance id' }).regex(INSTANCE_ID_PATTERN, { error: 'instance must be an instance id (lowercase letters, digits, hyphens)' }),
+      control: z.string({ error: 'control must be given once: a control id such as sql.recent-backup' }).regex(/^[a-z][a-z0-9.-]{0,80}$/, { error: 'control must be a control id such as sql.recent-backup' }),
+    }),
+  ),
 } as const;
 
 export type DashboardRequest =

@@ -1,33 +1,36 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
+import { lazySchema } from '../lazy-schema.js';
 import { DecodeError, issueToDecodeError, parseEnvelope, type AnyEnvelope, type EventType } from './envelope.js';
 
 /** The Pub/Sub message inside a CloudEvent of type google.cloud.pubsub.topic.v1.messagePublished. */
-const pubSubCloudEventSchema = z.object(
-  {
-    data: z.object(
-      {
-        message: z.object(
-          {
-            data: z.string({ error: 'expected base64 text' }).optional(),
-            attributes: z
-              .record(z.string(), z.string({ error: 'expected a string (attribute values are strings)' }), {
-                error: 'expected attributes (an object of strings)',
-              })
-              .optional(),
-            messageId: z.string({ error: 'expected the Pub/Sub message id' }).optional(),
-            message_id: z.string({ error: 'expected the Pub/Sub message id' }).optional(),
-            publishTime: z.string({ error: 'expected the publish time (a string)' }).optional(),
-            publish_time: z.string({ error: 'expected the publish time (a string)' }).optional(),
-          },
-          { error: 'expected a Pub/Sub message' },
-        ),
-        subscription: z.string({ error: 'expected a subscription name (a string)' }).optional(),
-      },
-      { error: 'expected CloudEvent data holding a Pub/Sub message' },
-    ),
-  },
-  { error: 'expected a CloudEvent' },
+const pubSubCloudEventSchema = lazySchema(() =>
+  z.object(
+    {
+      data: z.object(
+        {
+          message: z.object(
+            {
+              data: z.string({ error: 'expected base64 text' }).optional(),
+              attributes: z
+                .record(z.string(), z.string({ error: 'expected a string (attribute values are strings)' }), {
+                  error: 'expected attributes (an object of strings)',
+                })
+                .optional(),
+              messageId: z.string({ error: 'expected the Pub/Sub message id' }).optional(),
+              message_id: z.string({ error: 'expected the Pub/Sub message id' }).optional(),
+              publishTime: z.string({ error: 'expected the publish time (a string)' }).optional(),
+              publish_time: z.string({ error: 'expected the publish time (a string)' }).optional(),
+            },
+            { error: 'expected a Pub/Sub message' },
+          ),
+          subscription: z.string({ error: 'expected a subscription name (a string)' }).optional(),
+        },
+        { error: 'expected CloudEvent data holding a Pub/Sub message' },
+      ),
+    },
+    { error: 'expected a CloudEvent' },
+  ),
 );
 
 /** What Pub/Sub says about a delivered message, beside its content. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
+import { lazySchema } from '../lazy-schema.js';
 import { LIFECYCLE_COMMANDS, LIFECYCLE_PAYLOAD_SCHEMAS, type LifecyclePayloads } from './commands.js';
 import { EXECUTOR_PAYLOAD_SCHEMAS, EXECUTOR_TYPES, type ExecutorPayloads } from './executor.js';
 import { COMPLIANCE_PAYLOAD_SCHEMAS, COMPLIANCE_TYPES, type CompliancePayloads } from './compliance.js';
@@ -67,27 +68,29 @@ export function checkStrings(value: unknown, stage: DecodeError['stage'], eventI
 }
 
 /** The envelope's own fields; the payload is checked against its type's schema afterwards. */
-export const envelopeSchema = z.strictObject(
-  {
-    // Lower-cased: the same UUID in another case is the same event (one ledger entry).
-    eventId: z.uuid({ error: 'expected a UUID chosen by the publisher' }).transform((id) => id.toLowerCase()),
-    type: z.string({ error: 'expected an event type (a string)' }).max(100, { error: 'expected an event type of at most 100 characters' }),
-    schemaVersion: z.literal(SCHEMA_VERSION, { error: `expected schemaVersion ${SCHEMA_VERSION}` }),
-    instanceId: instanceIdSchema.optional(),
-    actor: z
-      .string({ error: 'expected who asked (a string)' })
-      .min(1, { error: 'expected who asked, not an empty string' })
-      .max(200, { error: 'expected at most 200 characters' }),
-    reason: z
-      .string({ error: 'expected why (a string)' })
-      .min(1, { error: 'expected why, not an empty string' })
-      .max(1000, { error: 'expected at most 1000 characters' }),
-    issuedAt: isoTimestampSchema,
-    origin: z.enum(ORIGINS, { error: `expected who vouches for the actor: one of ${ORIGINS.join(', ')}` }).optional(),
-    /** Checked against the schema of its type once the type is known; here only its presence and shape. */
-    payload: z.looseObject({}, { error: 'expected a payload object' }),
-  },
-  { error: 'expected an event envelope (a JSON object)' },
+export const envelopeSchema = lazySchema(() =>
+  z.strictObject(
+    {
+      // Lower-cased: the same UUID in another case is the same event (one ledger entry).
+      eventId: z.uuid({ error: 'expected a UUID chosen by the publisher' }).transform((id) => id.toLowerCase()),
+      type: z.string({ error: 'expected an event type (a string)' }).max(100, { error: 'expected an event type of at most 100 characters' }),
+      schemaVersion: z.literal(SCHEMA_VERSION, { error: `expected schemaVersion ${SCHEMA_VERSION}` }),
+      instanceId: instanceIdSchema.optional(),
+      actor: z
+        .string({ error: 'expected who asked (a string)' })
+        .min(1, { error: 'expected who asked, not an empty string' })
+        .max(200, { error: 'expected at most 200 characters' }),
+      reason: z
+        .string({ error: 'expected why (a string)' })
+        .min(1, { error: 'expected why, not an empty string' })
+        .max(1000, { error: 'expected at most 1000 characters' }),
+      issuedAt: isoTimestampSchema,
+      origin: z.enum(ORIGINS, { error: `expected who vouches for the actor: one of ${ORIGINS.join(', ')}` }).optional(),
+      /** Checked against the schema of its type once the type is known; here only its presence and shape. */
+      payload: z.looseObject({}, { error: 'expected a payload object' }),
+    },
+    { error: 'expected an event envelope (a JSON object)' },
+  ),
 );
 
 /** One event on any topic. */

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod';
+import { lazySchema } from '../lazy-schema.js';
 import { isoTimestampSchema } from './instance.js';
 
 /** Facts published on `mi-events` for anyone listening. */
@@ -48,33 +49,37 @@ export const REJECTION_CODES = [
 export type RejectionCode = (typeof REJECTION_CODES)[number];
 
 const operationRef = {
-  operationId: z.string().min(1),
-  operationType: z.string().min(1),
+  operationId: lazySchema(() => z.string().min(1)),
+  operationType: lazySchema(() => z.string().min(1)),
   /** The rollout that started it (an upgrade of a rollout): its outcome is recorded there. */
-  rolloutId: z.string().min(1).optional(),
+  rolloutId: lazySchema(() => z.string().min(1).optional()),
 };
 
 export const FACT_PAYLOAD_SCHEMAS = {
-  'operation.accepted': z.strictObject({ ...operationRef }),
-  'operation.rejected': z.strictObject({
-    code: z.enum(REJECTION_CODES),
-    message: z.string(),
-    causeEventId: z.string(),
-    causeType: z.string(),
-    rolloutId: z.string().min(1).optional(),
-  }),
-  'operation.succeeded': z.strictObject({ ...operationRef, result: z.record(z.string(), z.unknown()) }),
-  'operation.failed': z.strictObject({ ...operationRef, failedStep: z.string(), reason: z.string() }),
-  'operation.stuck': z.strictObject({ ...operationRef, deadline: isoTimestampSchema, stillRunning: z.array(z.string()) }),
-  'operation.abandoned': z.strictObject({ ...operationRef, by: z.string(), why: z.string() }),
-  'instance.expiring': z.strictObject({ expiresAt: isoTimestampSchema }),
-  alert: z.strictObject({
-    // Optional for the alerts published before kinds existed; every publisher names one.
-    kind: z.enum(ALERT_KINDS).optional(),
-    severity: z.enum(['info', 'warning', 'critical']),
-    summary: z.string(),
-    details: z.record(z.string(), z.unknown()),
-  }),
+  'operation.accepted': lazySchema(() => z.strictObject({ ...operationRef })),
+  'operation.rejected': lazySchema(() =>
+    z.strictObject({
+      code: z.enum(REJECTION_CODES),
+      message: z.string(),
+      causeEventId: z.string(),
+      causeType: z.string(),
+      rolloutId: z.string().min(1).optional(),
+    }),
+  ),
+  'operation.succeeded': lazySchema(() => z.strictObject({ ...operationRef, result: z.record(z.string(), z.unknown()) })),
+  'operation.failed': lazySchema(() => z.strictObject({ ...operationRef, failedStep: z.string(), reason: z.string() })),
+  'operation.stuck': lazySchema(() => z.strictObject({ ...operationRef, deadline: isoTimestampSchema, stillRunning: z.array(z.string()) })),
+  'operation.abandoned': lazySchema(() => z.strictObject({ ...operationRef, by: z.string(), why: z.string() })),
+  'instance.expiring': lazySchema(() => z.strictObject({ expiresAt: isoTimestampSchema })),
+  alert: lazySchema(() =>
+    z.strictObject({
+      // Optional for the alerts published before kinds existed; every publisher names one.
+      kind: z.enum(ALERT_KINDS).optional(),
+      severity: z.enum(['info', 'warning', 'critical']),
+      summary: z.string(),
+      details: z.record(z.string(), z.unknown()),
+    }),
+  ),
 } as const satisfies Record<FactType, z.ZodType>;
 
 export type FactPayloads = { [K in FactType]: z.infer<(typeof FACT_PAYLOAD_SCHEMAS)[K]> };

@@ -4,7 +4,8 @@
  * only far enough to know whether the build is one of ours and which run it is: what the build
  * ended as is then read from the Builds API, since notifications arrive late, twice, or out of order.
  */
-import { z } from 'zod';
+import * as z from 'zod';
+import { lazySchema } from '../lazy-schema.js';
 import { BUILD_STATUSES, CONTROL_PLANE_TAG, RUN_KEY_SUBSTITUTION, runTagOf, type BuildStatus } from '../domain/executor/index.js';
 import { decodeJsonData, DecodeError, EXECUTOR_ACTIONS, type DeliveredMessage, type ExecutorAction } from '../events/index.js';
 
@@ -12,12 +13,14 @@ export type BuildNotice =
   | { kind: 'ours'; runKey: string; buildId: string; status: BuildStatus; action: ExecutorAction }
   | { kind: 'foreign'; buildId: string; reason: string };
 
-const NOTIFIED_BUILD = z.looseObject({
-  id: z.string({ error: 'expected the build id' }).min(1),
-  status: z.enum(BUILD_STATUSES, { error: `expected one of ${BUILD_STATUSES.join(', ')}` }),
-  tags: z.array(z.string()).optional(),
-  substitutions: z.record(z.string(), z.string()).optional(),
-});
+const NOTIFIED_BUILD = lazySchema(() =>
+  z.looseObject({
+    id: z.string({ error: 'expected the build id' }).min(1),
+    status: z.enum(BUILD_STATUSES, { error: `expected one of ${BUILD_STATUSES.join(', ')}` }),
+    tags: z.array(z.string()).optional(),
+    substitutions: z.record(z.string(), z.string()).optional(),
+  }),
+);
 
 /** What a notification says; a message that is not a Build at all throws a DecodeError (recorded, not redelivered). */
 export function readBuildNotification(data: string | undefined, message: DeliveredMessage): BuildNotice {

@@ -8,7 +8,7 @@
  * its steps reported.
  */
 import { CloudBuildClient, protos } from '@google-cloud/cloudbuild';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_DEADLINE_MS, withDeadline } from '../deadline.js';
 import {
   BUILD_STATUSES,

@@ -4,7 +4,7 @@
  * and never replaced, and objects.get with alt=media to read one back. Two calls of one bucket
  * are all it needs, so it is a fetch, not a client library.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { evidenceBucketName } from '../domain/compliance/anchor.js';
 import type { EvidenceBucketPort } from '../ports.js';
 import { ControlPlaneError } from '../errors.js';

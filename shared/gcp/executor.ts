@@ -3,7 +3,7 @@
  * runner deduplicates by run key and answers on `mi-executor-results`), and a run's status is
  * read from the runner's small HTTP status endpoint, so a stuck operation can be confirmed idle.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_DEADLINE_MS, withDeadline } from '../deadline.js';
 import { ControlPlaneError } from '../errors.js';
 import { DecodeError, makeEnvelope } from '../events/index.js';

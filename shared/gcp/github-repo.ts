@@ -8,7 +8,7 @@
  * "Branch not protected" is the answer "no protection", not a failure.
  */
 import type { Octokit } from '@octokit/rest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ControlPlaneError } from '../errors.js';
 import { REVIEW_STATES, type ComparedFile, type DeploymentRepoPort, type RepoBranchProtection, type RepoPullRequest, type RepoReview } from '../ports.js';
 

@@ -3,7 +3,7 @@
  * caller's credentials, read only. A project's policy leaves out what it inherits: the sweep reads
  * the folder's and each project's.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PolicyBinding } from '../domain/access/grants.js';
 import { malformedAnswer, toControlPlaneError } from './google-api.js';
 

@@ -6,7 +6,7 @@
  * {"message", "took", "requestId"}, with 401/403 for a bad key, 422 for a bad field, 429 above
  * the rate, 5xx.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ControlPlaneError } from '../errors.js';
 import type { PagerPort } from '../ports.js';
 import { withDeadline } from '../deadline.js';

@@ -4,7 +4,7 @@
  * records who did. Answers are checked against the Grant resource's shape; Google's JSON error
  * format becomes a ControlPlaneError that keeps the status.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AccessPort, Grant, GrantState } from '../ports.js';
 import { ControlPlaneError } from '../errors.js';
 import { malformedAnswer, toControlPlaneError } from './google-api.js';

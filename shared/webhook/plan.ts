@@ -4,7 +4,8 @@
  * classified changes, or "compare the two commits" when the payload's lists are capped); every
  * other delivery is acknowledged and ignored, with the reason.
  */
-import { z } from 'zod';
+import * as z from 'zod';
+import { lazySchema } from '../lazy-schema.js';
 import { writeBackOperationsOfPush } from '../domain/deployments/write-back.js';
 import { classifyFiles, filesOfPush, incompleteReason, pushEventId, PUSH_PAYLOAD_CAPS } from '../domain/deployments/changes.js';
 import { MAX_CHANGES_IN_MESSAGE, makeEnvelope, type AnyEnvelope, type DeploymentPayloads } from '../events/index.js';
@@ -12,23 +13,27 @@ import type { WebhookConfig } from './config.js';
 
 const ZERO_COMMIT = /^0+$/;
 
-const fileList = z.array(z.string()).optional();
-const pushSchema = z.looseObject({
-  ref: z.string(),
-  before: z.string().regex(/^[0-9a-f]{40,64}$/),
-  after: z.string().regex(/^[0-9a-f]{40,64}$/),
-  forced: z.boolean().optional(),
-  deleted: z.boolean().optional(),
-  repository: z.looseObject({ full_name: z.string(), default_branch: z.string().optional() }),
-  pusher: z.looseObject({ name: z.string().optional(), email: z.string().nullable().optional() }).optional(),
-  commits: z.array(z.looseObject({ id: z.string(), message: z.string().optional(), timestamp: z.string().optional(), added: fileList, removed: fileList, modified: fileList, author: z.looseObject({ username: z.string().optional() }).optional() })),
-  head_commit: z.looseObject({ id: z.string(), timestamp: z.string().optional() }).nullable().optional(),
-});
+const fileList = lazySchema(() => z.array(z.string()).optional());
+const pushSchema = lazySchema(() =>
+  z.looseObject({
+    ref: z.string(),
+    before: z.string().regex(/^[0-9a-f]{40,64}$/),
+    after: z.string().regex(/^[0-9a-f]{40,64}$/),
+    forced: z.boolean().optional(),
+    deleted: z.boolean().optional(),
+    repository: z.looseObject({ full_name: z.string(), default_branch: z.string().optional() }),
+    pusher: z.looseObject({ name: z.string().optional(), email: z.string().nullable().optional() }).optional(),
+    commits: z.array(z.looseObject({ id: z.string(), message: z.string().optional(), timestamp: z.string().optional(), added: fileList, removed: fileList, modified: fileList, author: z.looseObject({ username: z.string().optional() }).optional() })),
+    head_commit: z.looseObject({ id: z.string(), timestamp: z.string().optional() }).nullable().optional(),
+  }),
+);
 
-const pullRequestSchema = z.looseObject({
-  action: z.string(),
-  pull_request: z.looseObject({ merged: z.boolean().nullable().optional(), merge_commit_sha: z.string().nullable().optional(), number: z.number().optional() }),
-});
+const pullRequestSchema = lazySchema(() =>
+  z.looseObject({
+    action: z.string(),
+    pull_request: z.looseObject({ merged: z.boolean().nullable().optional(), merge_commit_sha: z.string().nullable().optional(), number: z.number().optional() }),
+  }),
+);
 
 /** What one delivery comes to: its answer, and the push message to publish when it has work. */
 export interface Work {

@@ -2,7 +2,7 @@
  * What every lifecycle command's flags share: the fields (`--reason`, `--wait`, `--timeout`,
  * `--json`, and the instance argument) and the options commander shows for them.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { instanceIdSchema } from '../../../shared/events/index.js';
 import { DEFAULT_REASON, DEFAULT_WAIT_TIMEOUT } from '../../config.js';
 import { durationSchema, reasonSchema } from '../../flags.js';

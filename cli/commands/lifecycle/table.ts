@@ -4,7 +4,7 @@
  * checks the rest, such as the recovery window), and the request it builds from its flags.
  */
 import semver from 'semver';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   backupPayloadSchema,
   checkPayloadSchema,

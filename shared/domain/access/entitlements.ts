@@ -4,7 +4,7 @@
  * approves. Pure: the Pulumi program declares these, `mi access` names them, rule tests check
  * them, the sweep explains bindings by them.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const ACCESS_ENVIRONMENTS = ['dev', 'prod'] as const;
 export type AccessEnvironment = (typeof ACCESS_ENVIRONMENTS)[number];

@@ -4,7 +4,8 @@
  * digest of its content, and the content). The bucket's retention policy is locked, so the file
  * outlives anyone's write access to Firestore; `mi compliance verify` reads it back.
  */
-import { z } from 'zod';
+import * as z from 'zod';
+import { lazySchema } from '../../lazy-schema.js';
 import { merkleRoot, type ChainHead } from './chain.js';
 
 export const ANCHOR_FORMAT = 'mi-anchor/1';
@@ -18,22 +19,24 @@ export const evidenceBucketName = (project: string) => `${project}-compliance-ev
 /** The object of one day's anchor. */
 export const anchorObjectName = (day: string) => `anchors/${day}.json`;
 
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/, { error: 'expected a SHA-256 in hex' });
-const linkSchema = z.object({ key: z.string().min(1), seq: z.number().int().min(1), prev: hex64, hash: hex64 });
+const hex64 = lazySchema(() => z.string().regex(/^[0-9a-f]{64}$/, { error: 'expected a SHA-256 in hex' }));
+const linkSchema = lazySchema(() => z.object({ key: z.string().min(1), seq: z.number().int().min(1), prev: hex64, hash: hex64 }));
 
-export const anchorFileSchema = z.object({
-  format: z.literal(ANCHOR_FORMAT),
-  project: z.string().min(1),
-  day: z.iso.date(),
-  root: hex64,
-  heads: z.array(z.object({ key: z.string().min(1), seq: z.number().int().min(1), hash: hex64 })),
-  records: z.array(z.object({ path: z.string().min(1), chain: linkSchema, digest: hex64, content: z.record(z.string(), z.unknown()) })),
-  /** Records of the day found without a link when it was anchored (verification names each). */
-  unlinked: z.array(z.string()).default([]),
-  /** Verify-backups runs of the day and whether each had a finding for every planned instance. */
-  runs: z.array(z.object({ runId: z.string(), schedule: z.string(), planned: z.number().int().nullable(), findings: z.number().int() })),
-  anchoredAt: z.iso.datetime(),
-});
+export const anchorFileSchema = lazySchema(() =>
+  z.object({
+    format: z.literal(ANCHOR_FORMAT),
+    project: z.string().min(1),
+    day: z.iso.date(),
+    root: hex64,
+    heads: z.array(z.object({ key: z.string().min(1), seq: z.number().int().min(1), hash: hex64 })),
+    records: z.array(z.object({ path: z.string().min(1), chain: linkSchema, digest: hex64, content: z.record(z.string(), z.unknown()) })),
+    /** Records of the day found without a link when it was anchored (verification names each). */
+    unlinked: z.array(z.string()).default([]),
+    /** Verify-backups runs of the day and whether each had a finding for every planned instance. */
+    runs: z.array(z.object({ runId: z.string(), schedule: z.string(), planned: z.number().int().nullable(), findings: z.number().int() })),
+    anchoredAt: z.iso.datetime(),
+  }),
+);
 export type AnchorFile = z.infer<typeof anchorFileSchema>;
 
 /** The last link of each chain among a day's records: the heads the day's root covers. */

@@ -5,42 +5,45 @@
  * webhooks' URLs, which are credentials: it lives in a secret (MI_NOTIFY_ROUTES), and only
  * channel names reach the store and the logs.
  */
-import { z } from 'zod';
+import * as z from 'zod';
+import { lazySchema } from '../../lazy-schema.js';
 import { NOTICE_KINDS, type Notice, type NoticeKind } from './notices.js';
 
-const channelName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'expected a channel name: lower-case letters, digits and dashes' });
-const webhookUrl = z.url({ protocol: /^https?$/, error: 'expected the https URL of a Slack incoming webhook' });
+const channelName = lazySchema(() => z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'expected a channel name: lower-case letters, digits and dashes' }));
+const webhookUrl = lazySchema(() => z.url({ protocol: /^https?$/, error: 'expected the https URL of a Slack incoming webhook' }));
 
-export const notifyRoutesSchema = z
-  .strictObject({
-    /** Channel name → its incoming webhook's URL. */
-    channels: z.record(channelName, webhookUrl).refine((c) => Object.keys(c).length > 0, { error: 'expected at least one channel' }),
-    /** The first route that matches a notice takes it; a route without kinds or environments matches any. */
-    routes: z
-      .array(
-        z.strictObject({
-          kinds: z.array(z.enum(NOTICE_KINDS)).min(1).optional(),
-          environments: z.array(z.enum(['dev', 'prod', 'fleet'])).min(1).optional(),
-          channel: channelName,
-        }),
-      )
-      .default([]),
-    /** Where a notice no route takes goes. */
-    fallback: channelName,
-    /** A dev instance's owner → the channel (a direct-message webhook) their expiry notices go to. */
-    owners: z.record(z.email(), channelName).default({}),
-    /** At most `messages` per channel and kind in `seconds`; beyond that, one digest per channel, kind and interval. */
-    rate: z.strictObject({ messages: z.number().int().min(1).max(100), seconds: z.number().int().min(10).max(3600) }).default({ messages: 5, seconds: 60 }),
-  })
-  .superRefine((routes, ctx) => {
-    const known = new Set(Object.keys(routes.channels));
-    const check = (name: string, path: (string | number)[]) => {
-      if (!known.has(name)) ctx.addIssue({ code: 'custom', path, message: `no channel named ${name} in channels (${[...known].join(', ')})` });
-    };
-    check(routes.fallback, ['fallback']);
-    routes.routes.forEach((r, i) => check(r.channel, ['routes', i, 'channel']));
-    for (const [owner, name] of Object.entries(routes.owners)) check(name, ['owners', owner]);
-  });
+export const notifyRoutesSchema = lazySchema(() =>
+  z
+    .strictObject({
+      /** Channel name → its incoming webhook's URL. */
+      channels: z.record(channelName, webhookUrl).refine((c) => Object.keys(c).length > 0, { error: 'expected at least one channel' }),
+      /** The first route that matches a notice takes it; a route without kinds or environments matches any. */
+      routes: z
+        .array(
+          z.strictObject({
+            kinds: z.array(z.enum(NOTICE_KINDS)).min(1).optional(),
+            environments: z.array(z.enum(['dev', 'prod', 'fleet'])).min(1).optional(),
+            channel: channelName,
+          }),
+        )
+        .default([]),
+      /** Where a notice no route takes goes. */
+      fallback: channelName,
+      /** A dev instance's owner → the channel (a direct-message webhook) their expiry notices go to. */
+      owners: z.record(z.email(), channelName).default({}),
+      /** At most `messages` per channel and kind in `seconds`; beyond that, one digest per channel, kind and interval. */
+      rate: z.strictObject({ messages: z.number().int().min(1).max(100), seconds: z.number().int().min(10).max(3600) }).default({ messages: 5, seconds: 60 }),
+    })
+    .superRefine((routes, ctx) => {
+      const known = new Set(Object.keys(routes.channels));
+      const check = (name: string, path: (string | number)[]) => {
+        if (!known.has(name)) ctx.addIssue({ code: 'custom', path, message: `no channel named ${name} in channels (${[...known].join(', ')})` });
+      };
+      check(routes.fallback, ['fallback']);
+      routes.routes.forEach((r, i) => check(r.channel, ['routes', i, 'channel']));
+      for (const [owner, name] of Object.entries(routes.owners)) check(name, ['owners', owner]);
+    }),
+);
 export type NotifyRoutes = z.infer<typeof notifyRoutesSchema>;
 
 /** Reads the routing table from its secret's JSON, saying what is wrong where. */

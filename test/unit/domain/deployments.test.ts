@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseConfig } from '../../../shared/deployments/index.js';
 import { applyModeOf, supersession, waveOf, type ApplyStatus } from '../../../shared/domain/deployments/applies.js';
 import { confirmedMember, moduleChangeId, moduleChangeMembers, moduleChangeWaves, supersededMember, type ModuleChangeCandidate } from '../../../shared/domain/rollout/index.js';
