@@ -87,7 +87,7 @@ export interface ServicesConfig {
   githubIdentities?: GitHubIdentities;
   /** The PAM entitlements' full names the access review reads (none: the review says access is not time-bound). */
   accessEntitlements?: readonly string[];
-  compliance?: Partial<Pick<ComplianceDeps, 'drillSampleSize' | 'pageSize' | 'claimMs' | 'remediate' | 'schedules' | 'retention' | 'sealSettleMs' | 'sealBudgetMs'>>;
+  compliance?: Partial<Pick<ComplianceDeps, 'drillSampleSize' | 'pageSize' | 'claimMs' | 'remediate' | 'schedules' | 'retention' | 'sealSettleMs' | 'sealBudgetMs' | 'drillFollowMs'>>;
   rollouts?: Partial<Pick<RolloutDeps, 'minTickIntervalMs' | 'sleep' | 'maxStartsPerTick' | 'soakScale' | 'windowClock'>>;
   /** The notifier's routing table (MI_NOTIFY_ROUTES): only where the notifier runs. */
   notifyRoutes?: NotifyRoutes;

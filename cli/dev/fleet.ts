@@ -126,12 +126,19 @@ export async function runSimulatedFaults(fleet: SimulatedFleet, store: StateStor
 
 /**
  * The Firestore Admin API of the local project on the emulator: its backup schedule takes the
- * first backup three minutes after the stack starts and one every half hour (daily in the cloud),
- * so the weekly drill of the control plane's database has a backup to restore while you watch.
+ * first backup two minutes after the stack starts (the seeded fleet's records settled by then)
+ * and one every half hour (daily in the cloud), so the weekly drill of the control plane's
+ * database has a backup to restore at the next quarter hour.
  */
-export async function runSimulatedFirestoreAdmin(projectId: string, emulatorHost: string, undo: UndoStack): Promise<string> {
-  const sim = new SimulatedFirestoreAdmin({ emulatorHost, project: projectId, firstBackupAfterMs: 3 * 60_000, backupEveryMs: 30 * 60_000, readyAfterMs: 30_000, restoreMs: 20_000 });
+export async function runSimulatedFirestoreAdmin(projectId: string, emulatorHost: string, undo: UndoStack, log: (line: string) => void): Promise<string> {
+  const sim = new SimulatedFirestoreAdmin({ emulatorHost, project: projectId, firstBackupAfterMs: 2 * 60_000, backupEveryMs: 30 * 60_000, readyAfterMs: 30_000, restoreMs: 20_000 });
   const server = await serveFirestoreAdmin(sim);
-  undo.push('stop the simulated Firestore Admin API', () => server.close());
+  const timer = setInterval(() => {
+    sim.runSchedule().catch((error: unknown) => log(`simulated Firestore backups: ${error instanceof Error ? error.message : String(error)}`));
+  }, 15_000);
+  undo.push('stop the simulated Firestore Admin API', () => {
+    clearInterval(timer);
+    return server.close();
+  });
   return server.url;
 }

@@ -85,7 +85,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const plansUrl = await runSimulatedStorage(fleet, undo);
     // The evidence bucket's retention is locked, as infra/evidence.ts declares it.
     fleet.plans.lockRetention(evidenceBucketName(projectId), EVIDENCE_RETENTION_DAYS);
-    const firestoreAdminUrl = await runSimulatedFirestoreAdmin(projectId, emulators.firestore.host, undo);
+    const firestoreAdminUrl = await runSimulatedFirestoreAdmin(projectId, emulators.firestore.host, undo, log);
     const faultsUrl = await runSimulatedFaults(fleet, store, kept.save, undo);
 
     // 6. Every function on 127.0.0.1, on the services of the simulated fleet. `mi` in

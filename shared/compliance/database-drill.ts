@@ -116,11 +116,17 @@ class DrillSteps {
         throw error;
       }
     }
+    // Followed within this run while the budget lasts, polling as the API reference suggests for long-running operations.
+    const until = Date.now() + this.deps.drillFollowMs;
+    while (!operation.done && Date.now() + FOLLOW_POLL_MS <= until) {
+      await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
+      operation = await this.admin.getOperation(operation.name);
+    }
     if (!operation.done) {
       const progress = operation.progressPercent === null ? '' : ` (${operation.progressPercent}%)`;
       return { step: 'follow-restore', drillId: drill.drillId, phase: 'restoring', note: `restoring ${drill.backup?.name ?? '?'} into ${drill.databaseId}${progress}`, outcome: null };
     }
-    const restoreSeconds = Math.round((this.now.getTime() - Date.parse(drill.startedAt)) / 1000);
+    const restoreSeconds = Math.round((this.deps.clock.now().getTime() - Date.parse(drill.startedAt)) / 1000);
     if (operation.error !== null) return this.fail(drill, [`the restore into ${drill.databaseId} failed: ${operation.error.message} (code ${operation.error.code})`], restoreSeconds);
     return this.compare(drill, restoreSeconds);
   }
@@ -212,6 +218,9 @@ async function firstRecordAt(store: Reader): Promise<Date | null> {
 }
 
 const PAGE = 500;
+
+/** Between two reads of a restore that a run follows. */
+const FOLLOW_POLL_MS = 10_000;
 
 /**
  * The records of [from, to) in one database: audit records (by id, which starts with their

@@ -97,6 +97,8 @@ export function createCompliance(input: ComplianceInput) {
     project: input.schedulerParent.split('/')[1] ?? 'unknown',
     sealSettleMs: DEFAULT_SEAL_SETTLE_MS,
     sealBudgetMs: 6 * 60_000,
+    // A small database restores in minutes: one tick sees it through, well inside the 540 s timeout.
+    drillFollowMs: 4 * 60_000,
     ...input,
   };
 

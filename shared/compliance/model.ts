@@ -135,6 +135,8 @@ export interface ComplianceDeps {
   evidence?: EvidenceBucketPort;
   /** The Firestore Admin API of the control plane's project, for the drill of its own database; without it drill-database fails, saying so. */
   firestoreAdmin?: FirestoreAdminPort;
+  /** How long one drill-database run follows a restore before it leaves it to the next tick (real time: the function's own). */
+  drillFollowMs: number;
   /** How old a record must be before it is linked into its chain: older than any transaction that could still commit an earlier id. */
   sealSettleMs: number;
   /** How long one anchor-records run may link and anchor before it leaves the rest to the next. */

@@ -133,8 +133,8 @@ export class SimulatedFirestoreAdmin {
     };
   }
 
-  /** The backup schedule: a backup when one is due, and expired ones gone. */
-  private async runSchedule(): Promise<void> {
+  /** The backup schedule: a backup when one is due, and expired ones gone (run on every list, and by a timer where one runs). */
+  async runSchedule(): Promise<void> {
     const now = this.clock.now().getTime();
     for (let i = this.backups.length - 1; i >= 0; i -= 1) if ((this.backups[i]?.expireTime.getTime() ?? 0) <= now) this.backups.splice(i, 1);
     if (now >= this.nextScheduled) {

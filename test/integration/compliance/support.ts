@@ -118,5 +118,5 @@ export async function seedWithFault(f: EngineFixture, id: string, fault: Fault):
 
 /** The compliance service on the fixture's world (its store, bus, clock and simulated fleet), with any setting given. */
 export function complianceOn(f: EngineFixture, schedulerParent: string, extra: Partial<ComplianceInput> = {}): Compliance {
-  return createCompliance({ store: f.store, bus: f.bus, cloudSql: f.fleet.cloudSql, gkeBackup: f.fleet.gkeBackup, scheduler: f.fleet.scheduler, clock: f.clock, schedulerParent, ...extra });
+  return createCompliance({ store: f.store, bus: f.bus, cloudSql: f.fleet.cloudSql, gkeBackup: f.fleet.gkeBackup, scheduler: f.fleet.scheduler, clock: f.clock, schedulerParent, drillFollowMs: 0, ...extra });
 }

@@ -379,6 +379,8 @@ function complianceOf(w: World, fn: 'complianceSchedule' | 'complianceCheck', sc
     clock,
     schedulerParent,
     drillSampleSize: 1,
+    // The manual clock never lets a restore end while a run waits: each tick takes one step.
+    drillFollowMs: 0,
     access: {
       pam: recorder.port(fn, 'access', createPamClient({ endpoint: w.pam.url, token })),
       policies: recorder.port(fn, 'iamPolicies', createIamPolicyReader({ endpoint: w.pam.url, token })),
