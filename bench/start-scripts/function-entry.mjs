@@ -11,6 +11,8 @@ await import('@google-cloud/functions-framework');
 const { services } = await import(new URL(`../../dist/bundles/${process.env.FUNCTION_TARGET}/index.js`, import.meta.url).href);
 await services();
 const ms = performance.now();
-await new Promise((resolve) => setTimeout(resolve, 50));
+// Under trace-modules.mjs only: the loader hooks' last messages arrive. An untimed wait in the
+// timed starts would count 50 ms against the function that its floor does not pay.
+if (globalThis.__modules !== undefined) await new Promise((resolve) => setTimeout(resolve, 50));
 process.stdout.write(`${JSON.stringify({ ms, modules: globalThis.__modules === undefined ? [] : [...globalThis.__modules] })}\n`);
 process.exit(0);
