@@ -4,7 +4,7 @@
  * Five calls of one API with the function's own token are a fetch each, not a client library;
  * every answer is parsed against the shape the API reference gives before it is believed.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ControlPlaneError } from '../errors.js';
 import type { DatabaseBackup, DatabaseOperation, FirestoreAdminPort, StateStore } from '../ports.js';
 import { toControlPlaneError } from './google-api.js';
