@@ -56,7 +56,9 @@ export function nextWindowOpening(window: MaintenanceWindow, after: Date): Date 
   const base = Math.floor(after.getTime() / 60_000) * 60_000;
   const here = wallClock(new Date(base), window.timeZone);
   let best: number | undefined;
-  for (let ahead = 0; ahead <= 7; ahead += 1) {
+  // Two weeks: a window whose every hour falls in a daylight-saving gap (Sun 02:00 for 1 h in
+  // Berlin on the spring change) does not open that day, and opens the week after.
+  for (let ahead = 0; ahead <= 14; ahead += 1) {
     const weekday = (here.weekday + ahead) % 7;
     if (!window.days.some((d) => WEEKDAY_INDEX[d] === weekday)) continue;
     // The wall-clock distance, then corrected for any offset change between here and there.
@@ -71,7 +73,7 @@ export function nextWindowOpening(window: MaintenanceWindow, after: Date): Date 
     for (let step = 0; step < 120 && !inMaintenanceWindow(window, new Date(guess)); step += 1) guess += 60_000;
     if (guess > after.getTime() && inMaintenanceWindow(window, new Date(guess)) && (best === undefined || guess < best)) best = guess;
   }
-  return new Date(best ?? after.getTime() + 7 * 86_400_000);
+  return new Date(best ?? after.getTime() + 14 * 86_400_000);
 }
 
 /** The freeze in force at `at`, if any. */

@@ -434,6 +434,12 @@ describe('the next opening of a maintenance window', () => {
       { numRuns: 150 },
     );
   });
+
+  it('a window wholly inside a daylight-saving gap opens the week after (Sun 02:00 for 1 h, Berlin, the spring change)', () => {
+    const window = { days: ['sun' as const], start: '02:00', hours: 1, timeZone: 'Europe/Berlin' };
+    // 2027-03-28 has no 02:00-03:00 in Berlin; the next opening is 2027-04-04 02:00 CEST.
+    expect(nextWindowOpening(window, new Date('2027-03-21T02:00:00.000Z')).toISOString()).toBe('2027-04-04T00:00:00.000Z');
+  });
 });
 
 describe('canary members', () => {
