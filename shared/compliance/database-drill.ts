@@ -22,7 +22,7 @@ import {
 import { ControlPlaneError, describeError } from '../errors.js';
 import type { DatabaseOperation, FirestoreAdminPort, StateStore } from '../ports.js';
 import { COLLECTIONS, compliancePaths } from '../store/collections.js';
-import { recordExpiry } from '../store/records.js';
+import { auditIdPrefix, auditIdTime, recordExpiry } from '../store/records.js';
 import type { ComplianceDeps, ComplianceRun } from './model.js';
 import { finishRun, type RunRequest, type StartedRun } from './runs.js';
 
@@ -205,16 +205,10 @@ class DrillSteps {
   }
 }
 
-/** Ids of a time in the form audit ids start with (store/records.ts auditId). */
-const auditIdPrefix = (iso: string) => iso.replace(/[-:.]/g, '');
-
 /** When the database got its first audit record (ids sort by time and start with it), or null when it has none. */
 async function firstRecordAt(store: Reader): Promise<Date | null> {
   const [first] = await store.query({ collection: COLLECTIONS.audit, limit: 1 });
-  const stamp = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z/.exec(first?.id ?? '');
-  if (stamp === null) return null;
-  const [, y, mo, d, h, mi, s, ms] = stamp;
-  return new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}Z`);
+  return first === undefined ? null : auditIdTime(first.id);
 }
 
 const PAGE = 500;

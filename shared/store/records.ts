@@ -43,7 +43,20 @@ let sequence = 0;
  */
 export function auditId(now: Date): string {
   sequence = (sequence + 1) % 1_000_000;
-  return `${now.toISOString().replace(/[-:.]/g, '')}-${String(sequence).padStart(6, '0')}-${randomBytes(4).toString('hex')}`;
+  return `${auditIdPrefix(now)}-${String(sequence).padStart(6, '0')}-${randomBytes(4).toString('hex')}`;
+}
+
+/** The id prefix of a moment (audit ids start with their time, so ids sort by it). */
+export function auditIdPrefix(at: Date | string): string {
+  return (typeof at === 'string' ? at : at.toISOString()).replace(/[-:.]/g, '');
+}
+
+/** The moment an audit id starts with, or null when it is not an audit id. */
+export function auditIdTime(id: string): Date | null {
+  const stamp = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z/.exec(id);
+  if (stamp === null) return null;
+  const [, y, mo, d, h, mi, s, ms] = stamp;
+  return new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}Z`);
 }
 
 /** Appends one audit record (create: an audit record is never overwritten). */

@@ -15,6 +15,7 @@ import {
   type DatabaseDrill,
 } from '../../../shared/domain/compliance/database-drill.js';
 import type { DatabaseBackup } from '../../../shared/ports.js';
+import { auditId, auditIdTime } from '../../../shared/store/records.js';
 
 const NOW = new Date('2026-12-03T04:00:00.000Z');
 const ago = (ms: number) => new Date(NOW.getTime() - ms).toISOString();
@@ -53,6 +54,16 @@ describe('when a drill of the database starts and moves on', () => {
         expect(drillId).not.toBe(databaseId);
       }),
     );
+  });
+});
+
+describe("a database's first record, from its audit id", () => {
+  it('an audit id gives back the moment it was made at; anything else none', () => {
+    fc.assert(fc.property(fc.date({ min: new Date('2000-01-01'), max: new Date('2999-12-31'), noInvalidDate: true }), (at) => {
+        expect(auditIdTime(auditId(at))?.toISOString()).toBe(at.toISOString());
+      }),
+    );
+    expect(auditIdTime('not-an-audit-id')).toBeNull();
   });
 });
 
